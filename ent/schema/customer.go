@@ -1,0 +1,137 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+)
+
+// Customer is one person as the tenant knows them, joined across every
+// platform they were seen on (see CustomerIdentity).
+type Customer struct{ ent.Schema }
+
+// Mixin of the Customer.
+func (Customer) Mixin() []ent.Mixin { return []ent.Mixin{TenantMixin{}, TimeMixin{}} }
+
+// Fields of the Customer.
+func (Customer) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("name").Default("").MaxLen(100).
+			Annotations(entgql.OrderField("NAME")),
+		field.Enum("gender").Values("UNKNOWN", "MALE", "FEMALE").Default("UNKNOWN"),
+		field.String("phone").Optional().Match(mobilePattern),
+		field.String("email").Optional().MaxLen(254).Validate(validateEmail),
+		field.String("birthday").Optional().Nillable().Validate(validateDate).
+			Annotations(entgql.Type("Date")),
+		field.String("province").Optional().MaxLen(32),
+		field.String("city").Optional().MaxLen(32),
+		field.String("district").Optional().MaxLen(32),
+		field.String("address").Optional().MaxLen(255),
+		field.String("tier").Default("").MaxLen(32).
+			Comment("member tier code; empty for non-members"),
+		field.Int64("points_balance").Default(0).NonNegative().
+			Annotations(entgql.OrderField("POINTS_BALANCE")),
+		field.Int64("total_spend").Default(0).
+			Comment("fen; paid minus refunded over the customer's paid orders, kept by the Order hook").
+			Annotations(noInput, entgql.OrderField("TOTAL_SPEND")),
+		field.Int("order_count").Default(0).
+			Comment("paid orders not fully refunded, kept by the Order hook").
+			Annotations(noInput, entgql.OrderField("ORDER_COUNT")),
+		field.Time("first_seen_at").Default(now).Immutable(),
+		field.Time("last_order_at").Optional().Nillable().
+			Annotations(noInput, entgql.OrderField("LAST_ORDER_AT")),
+		field.Enum("source_channel").
+			Values("MANUAL", "WECOM", "TAOBAO", "TMALL", "DOUYIN", "JD", "YOUZAN", "WECHAT_OA", "MINI_PROGRAM", "POS", "IMPORT", "API").
+			Default("MANUAL"),
+		field.Int("owner_id").Optional().Nillable(),
+		field.JSON("custom_attributes", map[string]any{}).Optional(),
+		field.Int("merged_into_id").Optional().Nillable().
+			Annotations(noInput).
+			Comment("set when this record was merged into another customer"),
+	}
+}
+
+// Edges of the Customer.
+func (Customer) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("owner", Staff.Type).Ref("owned_customers").Field("owner_id").Unique(),
+		edge.From("followers", Staff.Type).Ref("followed_customers"),
+		edge.To("tags", Tag.Type),
+		edge.To("identities", CustomerIdentity.Type).
+			Annotations(entgql.RelayConnection(), noInput),
+		edge.To("orders", Order.Type).
+			Annotations(entgql.RelayConnection(), noInput),
+		edge.To("tickets", Ticket.Type).
+			Annotations(entgql.RelayConnection(), noInput),
+		edge.To("form_submissions", FormSubmission.Type).
+			Annotations(entgql.RelayConnection(), noInput),
+		edge.To("merged_customers", Customer.Type).
+			From("merged_into").
+			Field("merged_into_id").
+			Unique().
+			Annotations(noInput),
+	}
+}
+
+// Indexes of the Customer.
+func (Customer) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("tenant_id", "phone"),
+		index.Fields("tenant_id", "last_order_at"),
+		index.Fields("tenant_id", "total_spend"),
+	}
+}
+
+// Annotations of the Customer.
+func (Customer) Annotations() []schema.Annotation {
+	return []schema.Annotation{
+		entgql.QueryField("customers"),
+		entgql.RelayConnection(),
+		entgql.Mutations(entgql.MutationCreate(), entgql.MutationUpdate()),
+	}
+}
+
+// CustomerIdentity is one way a platform names a customer. A customer has
+// many: this is how one person is recognised across WeCom, the shops and the
+// official accounts.
+type CustomerIdentity struct{ ent.Schema }
+
+// Mixin of the CustomerIdentity.
+func (CustomerIdentity) Mixin() []ent.Mixin { return []ent.Mixin{TenantMixin{}, TimeMixin{}} }
+
+// Fields of the CustomerIdentity.
+func (CustomerIdentity) Fields() []ent.Field {
+	return []ent.Field{
+		field.Enum("platform").
+			Values("WECOM_EXTERNAL", "WECHAT_UNIONID", "WECHAT_OPENID", "TAOBAO", "TMALL", "DOUYIN", "JD", "YOUZAN", "PHONE"),
+		field.String("app_id").Default("").MaxLen(64).
+			Comment("the app, shop or corp the external id is scoped to; empty when global"),
+		field.String("external_id").NotEmpty().MaxLen(128),
+		field.Int("customer_id"),
+	}
+}
+
+// Edges of the CustomerIdentity.
+func (CustomerIdentity) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("customer", Customer.Type).Ref("identities").Field("customer_id").Unique().Required(),
+	}
+}
+
+// Indexes of the CustomerIdentity.
+func (CustomerIdentity) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("tenant_id", "platform", "app_id", "external_id").Unique(),
+	}
+}
+
+// Annotations of the CustomerIdentity.
+func (CustomerIdentity) Annotations() []schema.Annotation {
+	return []schema.Annotation{
+		entgql.RelayConnection(),
+		entgql.Mutations(entgql.MutationCreate(), entgql.MutationUpdate()),
+	}
+}

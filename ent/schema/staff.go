@@ -1,0 +1,75 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+)
+
+// Staff is an employee of a tenant who signs in: agents, supervisors,
+// marketers, administrators, auditors.
+type Staff struct{ ent.Schema }
+
+// Mixin of the Staff.
+func (Staff) Mixin() []ent.Mixin { return []ent.Mixin{TenantMixin{}, TimeMixin{}} }
+
+// Fields of the Staff.
+func (Staff) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("login").
+			NotEmpty().MaxLen(64).Match(loginPattern).
+			Annotations(entgql.OrderField("LOGIN")),
+		field.String("name").NotEmpty().MaxLen(100).
+			Annotations(entgql.OrderField("NAME")),
+		field.String("mobile").Optional().Match(mobilePattern),
+		field.String("email").Optional().MaxLen(254).Validate(validateEmail),
+		field.String("wecom_user_id").Optional().Nillable().MaxLen(64).
+			Comment("userid in the tenant's WeCom corp"),
+		field.Strings("roles").Default([]string{}),
+		field.Strings("skill_tags").Default([]string{}),
+		field.String("region").Optional().MaxLen(32),
+		field.Enum("status").Values("ACTIVE", "RESIGNED").Default("ACTIVE"),
+		field.Int("capacity").Default(20).NonNegative().
+			Comment("maximum open tickets"),
+	}
+}
+
+// Edges of the Staff.
+func (Staff) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("departments", Department.Type).Ref("staff"),
+		edge.To("owned_customers", Customer.Type).
+			Annotations(entgql.RelayConnection(), noInput),
+		edge.To("followed_customers", Customer.Type).
+			Annotations(entgql.RelayConnection(), noInput),
+		edge.To("assigned_tickets", Ticket.Type).
+			Annotations(entgql.RelayConnection(), noInput),
+	}
+}
+
+// Hooks of the Staff.
+func (Staff) Hooks() []ent.Hook {
+	return []ent.Hook{checkStaffRoles()}
+}
+
+// Indexes of the Staff.
+func (Staff) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("tenant_id", "login").Unique(),
+		index.Fields("tenant_id", "wecom_user_id").Unique(),
+	}
+}
+
+// Annotations of the Staff.
+func (Staff) Annotations() []schema.Annotation {
+	return []schema.Annotation{
+		entsql.Annotation{Table: "staff"},
+		entgql.QueryField("staff"),
+		entgql.RelayConnection(),
+		entgql.Mutations(entgql.MutationCreate(), entgql.MutationUpdate()),
+	}
+}

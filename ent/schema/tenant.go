@@ -1,0 +1,56 @@
+package schema
+
+import (
+	"time"
+
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/field"
+)
+
+// Tenant is a brand or chain: the unit of data isolation. Every other type
+// belongs to exactly one tenant.
+type Tenant struct{ ent.Schema }
+
+// Fields of the Tenant.
+func (Tenant) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("name").NotEmpty().MaxLen(100),
+		field.String("slug").
+			Unique().
+			Immutable().
+			MaxLen(64).
+			Match(slugPattern).
+			Comment("stable short name used in logins and URLs"),
+		field.String("timezone").
+			Default("Asia/Shanghai").
+			Validate(validateTimezone).
+			Comment("IANA time zone for business calendars"),
+		field.Int64("ticket_seq").
+			Default(0).
+			Annotations(entgql.Skip()).
+			Comment("last ticket number handed out"),
+		field.Time("created_at").
+			Default(now).
+			Immutable().
+			Annotations(entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),
+	}
+}
+
+// Interceptors of the Tenant: a viewer sees only its own tenant.
+func (Tenant) Interceptors() []ent.Interceptor {
+	return []ent.Interceptor{ownTenantOnly()}
+}
+
+// Annotations of the Tenant.
+func (Tenant) Annotations() []schema.Annotation {
+	return []schema.Annotation{
+		entgql.Mutations(entgql.MutationUpdate()),
+	}
+}
+
+func validateTimezone(name string) error {
+	_, err := time.LoadLocation(name)
+	return err
+}

@@ -1,0 +1,124 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+)
+
+// Ticket is an after-sales request, complaint or question worked by staff.
+type Ticket struct{ ent.Schema }
+
+// Mixin of the Ticket.
+func (Ticket) Mixin() []ent.Mixin { return []ent.Mixin{TenantMixin{}, TimeMixin{}} }
+
+// Fields of the Ticket.
+func (Ticket) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("number").Immutable().
+			Comment("per-tenant human number, T-000123, assigned on create").
+			Annotations(noInput, entgql.OrderField("NUMBER")),
+		field.String("title").NotEmpty().MaxLen(200),
+		field.Text("description").Default(""),
+		field.String("category").Default("").MaxLen(64),
+		field.Enum("priority").Values("LOW", "NORMAL", "HIGH", "URGENT").Default("NORMAL"),
+		field.Enum("status").
+			Values("NEW", "ASSIGNED", "IN_PROGRESS", "PENDING_CUSTOMER", "RESOLVED", "CLOSED").
+			Default("NEW"),
+		field.Enum("source").Values("MANUAL", "FORM", "ORDER_RETURN", "WECOM", "API").Default("MANUAL"),
+		field.Int("customer_id").Optional().Nillable(),
+		field.Int("order_id").Optional().Nillable(),
+		field.Int("assignee_id").Optional().Nillable(),
+		field.Int("team_id").Optional().Nillable(),
+		field.String("region").Optional().MaxLen(32),
+		field.Strings("required_skills").Default([]string{}),
+		field.Time("first_response_due_at").Optional().Nillable(),
+		field.Time("resolution_due_at").Optional().Nillable().
+			Annotations(entgql.OrderField("RESOLUTION_DUE_AT")),
+		field.Time("resolved_at").Optional().Nillable().Annotations(noInput),
+		field.Time("closed_at").Optional().Nillable().Annotations(noInput),
+		field.JSON("custom_fields", map[string]any{}).Optional(),
+	}
+}
+
+// Edges of the Ticket.
+func (Ticket) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("customer", Customer.Type).Ref("tickets").Field("customer_id").Unique(),
+		edge.To("order", Order.Type).Field("order_id").Unique(),
+		edge.From("assignee", Staff.Type).Ref("assigned_tickets").Field("assignee_id").Unique(),
+		edge.To("team", Department.Type).Field("team_id").Unique(),
+		edge.To("comments", TicketComment.Type).
+			Annotations(
+				entgql.RelayConnection(),
+				noInput,
+			),
+	}
+}
+
+// Indexes of the Ticket.
+func (Ticket) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("tenant_id", "number").Unique(),
+		index.Fields("tenant_id", "status"),
+		index.Fields("customer_id", "status"),
+		index.Fields("assignee_id", "status"),
+	}
+}
+
+// Hooks of the Ticket.
+func (Ticket) Hooks() []ent.Hook {
+	return []ent.Hook{assignTicketNumber(), stampTicketStatusTimes()}
+}
+
+// Annotations of the Ticket.
+func (Ticket) Annotations() []schema.Annotation {
+	return []schema.Annotation{
+		entgql.QueryField("tickets"),
+		entgql.RelayConnection(),
+		entgql.Mutations(entgql.MutationCreate(), entgql.MutationUpdate()),
+	}
+}
+
+// TicketComment is a note on a ticket: public (seen by the customer) or
+// internal (staff only).
+type TicketComment struct{ ent.Schema }
+
+// Mixin of the TicketComment.
+func (TicketComment) Mixin() []ent.Mixin { return []ent.Mixin{TenantMixin{}, TimeMixin{}} }
+
+// Fields of the TicketComment.
+func (TicketComment) Fields() []ent.Field {
+	return []ent.Field{
+		field.Text("body").NotEmpty(),
+		field.Bool("internal").Default(false),
+		field.Int("ticket_id").Immutable(),
+		field.Int("author_id").Optional().Nillable().Immutable().
+			Annotations(noInput),
+	}
+}
+
+// Edges of the TicketComment.
+func (TicketComment) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("ticket", Ticket.Type).Ref("comments").Field("ticket_id").Unique().Required().Immutable(),
+		edge.To("author", Staff.Type).Field("author_id").Unique().Immutable().
+			Annotations(noInput),
+	}
+}
+
+// Hooks of the TicketComment.
+func (TicketComment) Hooks() []ent.Hook {
+	return []ent.Hook{stampCommentAuthor()}
+}
+
+// Annotations of the TicketComment.
+func (TicketComment) Annotations() []schema.Annotation {
+	return []schema.Annotation{
+		entgql.RelayConnection(),
+		entgql.Mutations(entgql.MutationCreate(), entgql.MutationUpdate()),
+	}
+}

@@ -1,0 +1,48 @@
+package schema
+
+import (
+	"fmt"
+	"net/mail"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/scrm-dev/scrm/internal/viewer"
+)
+
+var (
+	slugPattern  = regexp.MustCompile(`^[a-z][a-z0-9-]{1,62}$`)
+	loginPattern = regexp.MustCompile(`^[a-zA-Z0-9._@-]+$`)
+	// mobilePattern accepts mainland China mobile numbers: 11 digits, 1[3-9].
+	mobilePattern = regexp.MustCompile(`^1[3-9][0-9]{9}$`)
+)
+
+func validateEmail(s string) error {
+	if s == "" {
+		return nil
+	}
+	addr, err := mail.ParseAddress(s)
+	if err != nil || addr.Address != s {
+		return fmt.Errorf("%q is not an email address", s)
+	}
+	return nil
+}
+
+func validateDate(s string) error {
+	if s == "" {
+		return nil
+	}
+	if _, err := time.Parse(time.DateOnly, s); err != nil {
+		return fmt.Errorf("%q is not a date (YYYY-MM-DD)", s)
+	}
+	return nil
+}
+
+func validateRoles(roles []string) error {
+	for _, r := range roles {
+		if !slices.Contains(viewer.Roles, r) {
+			return fmt.Errorf("unknown role %q (known: %v)", r, viewer.Roles)
+		}
+	}
+	return nil
+}
