@@ -414,6 +414,11 @@ func (_c *TicketCreate) check() error {
 	if _, ok := _c.mutation.Number(); !ok {
 		return &ValidationError{Name: "number", err: errors.New(`ent: missing required field "Ticket.number"`)}
 	}
+	if v, ok := _c.mutation.Number(); ok {
+		if err := ticket.NumberValidator(v); err != nil {
+			return &ValidationError{Name: "number", err: fmt.Errorf(`ent: validator failed for field "Ticket.number": %w`, err)}
+		}
+	}
 	if _, ok := _c.mutation.Title(); !ok {
 		return &ValidationError{Name: "title", err: errors.New(`ent: missing required field "Ticket.title"`)}
 	}

@@ -7,7 +7,6 @@ package resolvers
 
 import (
 	"context"
-	"fmt"
 
 	"entgo.io/contrib/entgql"
 	"github.com/scrm-dev/scrm/ent"
@@ -15,47 +14,56 @@ import (
 )
 
 func (r *queryResolver) Node(ctx context.Context, id int) (ent.Noder, error) {
-	panic(fmt.Errorf("not implemented: Node - node"))
+	return r.client.Noder(ctx, id)
 }
 
 func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, error) {
-	panic(fmt.Errorf("not implemented: Nodes - nodes"))
+	return r.client.Noders(ctx, ids)
 }
 
 func (r *queryResolver) Campaigns(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.CampaignOrder, where *ent.CampaignWhereInput) (*ent.CampaignConnection, error) {
-	panic(fmt.Errorf("not implemented: Campaigns - campaigns"))
+	return r.client.Campaign.Query().
+		Paginate(ctx, after, first, before, last, ent.WithCampaignOrder(orderBy), ent.WithCampaignFilter(where.Filter))
 }
 
 func (r *queryResolver) Customers(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.CustomerOrder, where *ent.CustomerWhereInput) (*ent.CustomerConnection, error) {
-	panic(fmt.Errorf("not implemented: Customers - customers"))
+	return r.client.Customer.Query().
+		Paginate(ctx, after, first, before, last, ent.WithCustomerOrder(orderBy), ent.WithCustomerFilter(where.Filter))
 }
 
 func (r *queryResolver) Departments(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.DepartmentOrder, where *ent.DepartmentWhereInput) (*ent.DepartmentConnection, error) {
-	panic(fmt.Errorf("not implemented: Departments - departments"))
+	return r.client.Department.Query().
+		Paginate(ctx, after, first, before, last, ent.WithDepartmentOrder(orderBy), ent.WithDepartmentFilter(where.Filter))
 }
 
 func (r *queryResolver) Forms(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.FormOrder, where *ent.FormWhereInput) (*ent.FormConnection, error) {
-	panic(fmt.Errorf("not implemented: Forms - forms"))
+	return r.client.Form.Query().
+		Paginate(ctx, after, first, before, last, ent.WithFormOrder(orderBy), ent.WithFormFilter(where.Filter))
 }
 
 func (r *queryResolver) Orders(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.OrderOrder, where *ent.OrderWhereInput) (*ent.OrderConnection, error) {
-	panic(fmt.Errorf("not implemented: Orders - orders"))
+	return r.client.Order.Query().
+		Paginate(ctx, after, first, before, last, ent.WithOrderOrder(orderBy), ent.WithOrderFilter(where.Filter))
 }
 
 func (r *queryResolver) Staff(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.StaffOrder, where *ent.StaffWhereInput) (*ent.StaffConnection, error) {
-	panic(fmt.Errorf("not implemented: Staff - staff"))
+	return r.client.Staff.Query().
+		Paginate(ctx, after, first, before, last, ent.WithStaffOrder(orderBy), ent.WithStaffFilter(where.Filter))
 }
 
 func (r *queryResolver) Tags(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TagOrder, where *ent.TagWhereInput) (*ent.TagConnection, error) {
-	panic(fmt.Errorf("not implemented: Tags - tags"))
+	return r.client.Tag.Query().
+		Paginate(ctx, after, first, before, last, ent.WithTagOrder(orderBy), ent.WithTagFilter(where.Filter))
 }
 
 func (r *queryResolver) TagGroups(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TagGroupOrder, where *ent.TagGroupWhereInput) (*ent.TagGroupConnection, error) {
-	panic(fmt.Errorf("not implemented: TagGroups - tagGroups"))
+	return r.client.TagGroup.Query().
+		Paginate(ctx, after, first, before, last, ent.WithTagGroupOrder(orderBy), ent.WithTagGroupFilter(where.Filter))
 }
 
 func (r *queryResolver) Tickets(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TicketOrder, where *ent.TicketWhereInput) (*ent.TicketConnection, error) {
-	panic(fmt.Errorf("not implemented: Tickets - tickets"))
+	return r.client.Ticket.Query().
+		Paginate(ctx, after, first, before, last, ent.WithTicketOrder(orderBy), ent.WithTicketFilter(where.Filter))
 }
 
 func (r *Resolver) Query() graph.QueryResolver { return &queryResolver{r} }

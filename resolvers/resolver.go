@@ -4,10 +4,59 @@
 // extensions.code once, in errors.go.
 package resolvers
 
-import "github.com/scrm-dev/scrm/ent"
+import (
+	"context"
+	"log/slog"
 
-// Resolver is the root resolver; it holds the dependencies every resolver
-// may use.
+	"entgo.io/contrib/entgql"
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+
+	"github.com/scrm-dev/scrm/ent"
+	"github.com/scrm-dev/scrm/graph"
+	"github.com/scrm-dev/scrm/internal/viewer"
+)
+
+// Resolver is the root resolver; it holds what every resolver may use.
 type Resolver struct {
 	client *ent.Client
+}
+
+// Options configure the executable schema.
+type Options struct {
+	Client *ent.Client
+	Logger *slog.Logger
+}
+
+// NewExecutableSchema returns the API's schema bound to its resolvers.
+func NewExecutableSchema(opts Options) graphql.ExecutableSchema {
+	return graph.NewExecutableSchema(graph.Config{
+		Resolvers: &Resolver{client: opts.Client},
+	})
+}
+
+// Configure installs on srv what the resolvers rely on: a transaction
+// around each mutation (so multi-step writes are atomic) and the error
+// presenter that maps errors to extensions.code.
+func Configure(srv *handler.Server, opts Options) {
+	srv.Use(entgql.Transactioner{TxOpener: opts.Client})
+	srv.SetErrorPresenter(ErrorPresenter(opts.Logger))
+	srv.SetRecoverFunc(RecoverFunc(opts.Logger))
+}
+
+// db returns the transaction of the current mutation, or the client.
+func (r *Resolver) db(ctx context.Context) *ent.Client {
+	if c := ent.FromContext(ctx); c != nil {
+		return c
+	}
+	return r.client
+}
+
+// viewerFrom returns the request's viewer. The HTTP layer refuses requests
+// without one, so its absence is a wiring bug.
+func viewerFrom(ctx context.Context) *viewer.Viewer {
+	if v := viewer.FromContext(ctx); v != nil {
+		return v
+	}
+	return &viewer.Viewer{}
 }

@@ -7,7 +7,6 @@ package resolvers
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/graph"
@@ -15,111 +14,111 @@ import (
 )
 
 func (r *mutationResolver) UpdateTenant(ctx context.Context, input ent.UpdateTenantInput) (*ent.Tenant, error) {
-	panic(fmt.Errorf("not implemented: UpdateTenant - updateTenant"))
+	return r.db(ctx).Tenant.UpdateOneID(viewerFrom(ctx).TenantID).SetInput(input).Save(ctx)
 }
 
 func (r *mutationResolver) CreateDepartment(ctx context.Context, input ent.CreateDepartmentInput) (*ent.Department, error) {
-	panic(fmt.Errorf("not implemented: CreateDepartment - createDepartment"))
+	return r.db(ctx).Department.Create().SetInput(input).Save(ctx)
 }
 
 func (r *mutationResolver) UpdateDepartment(ctx context.Context, id int, input ent.UpdateDepartmentInput) (*ent.Department, error) {
-	panic(fmt.Errorf("not implemented: UpdateDepartment - updateDepartment"))
+	return r.db(ctx).Department.UpdateOneID(id).SetInput(input).Save(ctx)
 }
 
 func (r *mutationResolver) CreateStaff(ctx context.Context, input ent.CreateStaffInput) (*ent.Staff, error) {
-	panic(fmt.Errorf("not implemented: CreateStaff - createStaff"))
+	return r.db(ctx).Staff.Create().SetInput(input).Save(ctx)
 }
 
 func (r *mutationResolver) UpdateStaff(ctx context.Context, id int, input ent.UpdateStaffInput) (*ent.Staff, error) {
-	panic(fmt.Errorf("not implemented: UpdateStaff - updateStaff"))
+	return r.db(ctx).Staff.UpdateOneID(id).SetInput(input).Save(ctx)
 }
 
 func (r *mutationResolver) CreateCustomer(ctx context.Context, input ent.CreateCustomerInput) (*ent.Customer, error) {
-	panic(fmt.Errorf("not implemented: CreateCustomer - createCustomer"))
+	return r.db(ctx).Customer.Create().SetInput(input).Save(ctx)
 }
 
 func (r *mutationResolver) UpdateCustomer(ctx context.Context, id int, input ent.UpdateCustomerInput) (*ent.Customer, error) {
-	panic(fmt.Errorf("not implemented: UpdateCustomer - updateCustomer"))
+	return r.db(ctx).Customer.UpdateOneID(id).SetInput(input).Save(ctx)
 }
 
 func (r *mutationResolver) CreateCustomerIdentity(ctx context.Context, input ent.CreateCustomerIdentityInput) (*ent.CustomerIdentity, error) {
-	panic(fmt.Errorf("not implemented: CreateCustomerIdentity - createCustomerIdentity"))
+	return r.db(ctx).CustomerIdentity.Create().SetInput(input).Save(ctx)
 }
 
 func (r *mutationResolver) UpdateCustomerIdentity(ctx context.Context, id int, input ent.UpdateCustomerIdentityInput) (*ent.CustomerIdentity, error) {
-	panic(fmt.Errorf("not implemented: UpdateCustomerIdentity - updateCustomerIdentity"))
+	return r.db(ctx).CustomerIdentity.UpdateOneID(id).SetInput(input).Save(ctx)
 }
 
 func (r *mutationResolver) CreateTagGroup(ctx context.Context, input ent.CreateTagGroupInput) (*ent.TagGroup, error) {
-	panic(fmt.Errorf("not implemented: CreateTagGroup - createTagGroup"))
+	return r.db(ctx).TagGroup.Create().SetInput(input).Save(ctx)
 }
 
 func (r *mutationResolver) UpdateTagGroup(ctx context.Context, id int, input ent.UpdateTagGroupInput) (*ent.TagGroup, error) {
-	panic(fmt.Errorf("not implemented: UpdateTagGroup - updateTagGroup"))
+	return r.db(ctx).TagGroup.UpdateOneID(id).SetInput(input).Save(ctx)
 }
 
 func (r *mutationResolver) CreateTag(ctx context.Context, input ent.CreateTagInput) (*ent.Tag, error) {
-	panic(fmt.Errorf("not implemented: CreateTag - createTag"))
+	return r.db(ctx).Tag.Create().SetInput(input).Save(ctx)
 }
 
 func (r *mutationResolver) UpdateTag(ctx context.Context, id int, input ent.UpdateTagInput) (*ent.Tag, error) {
-	panic(fmt.Errorf("not implemented: UpdateTag - updateTag"))
+	return r.db(ctx).Tag.UpdateOneID(id).SetInput(input).Save(ctx)
 }
 
 func (r *mutationResolver) CreateOrder(ctx context.Context, input model.CreateOrderInput) (*ent.Order, error) {
-	panic(fmt.Errorf("not implemented: CreateOrder - createOrder"))
+	return createOrder(ctx, r.db(ctx), input)
 }
 
 func (r *mutationResolver) UpdateOrder(ctx context.Context, id int, input ent.UpdateOrderInput) (*ent.Order, error) {
-	panic(fmt.Errorf("not implemented: UpdateOrder - updateOrder"))
+	return r.db(ctx).Order.UpdateOneID(id).SetInput(input).Save(ctx)
 }
 
 func (r *mutationResolver) CreateTicket(ctx context.Context, input ent.CreateTicketInput) (*ent.Ticket, error) {
-	panic(fmt.Errorf("not implemented: CreateTicket - createTicket"))
+	return r.db(ctx).Ticket.Create().SetInput(input).Save(ctx)
 }
 
 func (r *mutationResolver) UpdateTicket(ctx context.Context, id int, input ent.UpdateTicketInput) (*ent.Ticket, error) {
-	panic(fmt.Errorf("not implemented: UpdateTicket - updateTicket"))
+	return r.db(ctx).Ticket.UpdateOneID(id).SetInput(input).Save(ctx)
 }
 
 func (r *mutationResolver) AddTicketComment(ctx context.Context, input ent.CreateTicketCommentInput) (*ent.TicketComment, error) {
-	panic(fmt.Errorf("not implemented: AddTicketComment - addTicketComment"))
+	return r.db(ctx).TicketComment.Create().SetInput(input).Save(ctx)
 }
 
 func (r *mutationResolver) UpdateTicketComment(ctx context.Context, id int, input ent.UpdateTicketCommentInput) (*ent.TicketComment, error) {
-	panic(fmt.Errorf("not implemented: UpdateTicketComment - updateTicketComment"))
+	return r.db(ctx).TicketComment.UpdateOneID(id).SetInput(input).Save(ctx)
 }
 
 func (r *mutationResolver) CreateForm(ctx context.Context, input ent.CreateFormInput) (*ent.Form, error) {
-	panic(fmt.Errorf("not implemented: CreateForm - createForm"))
+	return r.db(ctx).Form.Create().SetInput(input).Save(ctx)
 }
 
 func (r *mutationResolver) UpdateForm(ctx context.Context, id int, input ent.UpdateFormInput) (*ent.Form, error) {
-	panic(fmt.Errorf("not implemented: UpdateForm - updateForm"))
+	return r.db(ctx).Form.UpdateOneID(id).SetInput(input).Save(ctx)
 }
 
 func (r *mutationResolver) CreateFormSubmission(ctx context.Context, input ent.CreateFormSubmissionInput) (*ent.FormSubmission, error) {
-	panic(fmt.Errorf("not implemented: CreateFormSubmission - createFormSubmission"))
+	return r.db(ctx).FormSubmission.Create().SetInput(input).Save(ctx)
 }
 
 func (r *mutationResolver) UpdateFormSubmission(ctx context.Context, id int, input ent.UpdateFormSubmissionInput) (*ent.FormSubmission, error) {
-	panic(fmt.Errorf("not implemented: UpdateFormSubmission - updateFormSubmission"))
+	return r.db(ctx).FormSubmission.UpdateOneID(id).SetInput(input).Save(ctx)
 }
 
 func (r *mutationResolver) CreateCampaign(ctx context.Context, input ent.CreateCampaignInput) (*ent.Campaign, error) {
-	panic(fmt.Errorf("not implemented: CreateCampaign - createCampaign"))
+	return r.db(ctx).Campaign.Create().SetInput(input).Save(ctx)
 }
 
 func (r *mutationResolver) UpdateCampaign(ctx context.Context, id int, input ent.UpdateCampaignInput) (*ent.Campaign, error) {
-	panic(fmt.Errorf("not implemented: UpdateCampaign - updateCampaign"))
+	return r.db(ctx).Campaign.UpdateOneID(id).SetInput(input).Save(ctx)
 }
 
 func (r *queryResolver) Me(ctx context.Context) (*ent.Staff, error) {
-	panic(fmt.Errorf("not implemented: Me - me"))
+	return r.client.Staff.Get(ctx, viewerFrom(ctx).StaffID)
 }
 
 func (r *queryResolver) Tenant(ctx context.Context) (*ent.Tenant, error) {
-	panic(fmt.Errorf("not implemented: Tenant - tenant"))
+	return r.client.Tenant.Get(ctx, viewerFrom(ctx).TenantID)
 }
 
 func (r *Resolver) Mutation() graph.MutationResolver { return &mutationResolver{r} }

@@ -136,9 +136,9 @@ type Kind string
 
 // Kind values.
 const (
-	KindBROADCAST Kind = "BROADCAST"
-	KindSCHEDULED Kind = "SCHEDULED"
-	KindTRIGGERED Kind = "TRIGGERED"
+	KindBroadcast Kind = "BROADCAST"
+	KindScheduled Kind = "SCHEDULED"
+	KindTriggered Kind = "TRIGGERED"
 )
 
 func (k Kind) String() string {
@@ -148,7 +148,7 @@ func (k Kind) String() string {
 // KindValidator is a validator for the "kind" field enum values. It is called by the builders before save.
 func KindValidator(k Kind) error {
 	switch k {
-	case KindBROADCAST, KindSCHEDULED, KindTRIGGERED:
+	case KindBroadcast, KindScheduled, KindTriggered:
 		return nil
 	default:
 		return fmt.Errorf("campaign: invalid enum value for kind field: %q", k)
@@ -158,16 +158,16 @@ func KindValidator(k Kind) error {
 // Status defines the type for the "status" enum field.
 type Status string
 
-// StatusDRAFT is the default value of the Status enum.
-const DefaultStatus = StatusDRAFT
+// StatusDraft is the default value of the Status enum.
+const DefaultStatus = StatusDraft
 
 // Status values.
 const (
-	StatusDRAFT     Status = "DRAFT"
-	StatusSCHEDULED Status = "SCHEDULED"
-	StatusRUNNING   Status = "RUNNING"
-	StatusPAUSED    Status = "PAUSED"
-	StatusCOMPLETED Status = "COMPLETED"
+	StatusDraft     Status = "DRAFT"
+	StatusScheduled Status = "SCHEDULED"
+	StatusRunning   Status = "RUNNING"
+	StatusPaused    Status = "PAUSED"
+	StatusCompleted Status = "COMPLETED"
 )
 
 func (s Status) String() string {
@@ -177,7 +177,7 @@ func (s Status) String() string {
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s Status) error {
 	switch s {
-	case StatusDRAFT, StatusSCHEDULED, StatusRUNNING, StatusPAUSED, StatusCOMPLETED:
+	case StatusDraft, StatusScheduled, StatusRunning, StatusPaused, StatusCompleted:
 		return nil
 	default:
 		return fmt.Errorf("campaign: invalid enum value for status field: %q", s)
@@ -189,11 +189,11 @@ type Channel string
 
 // Channel values.
 const (
-	ChannelWECOM_PRIVATE Channel = "WECOM_PRIVATE"
-	ChannelWECOM_GROUP   Channel = "WECOM_GROUP"
-	ChannelWECOM_MOMENTS Channel = "WECOM_MOMENTS"
-	ChannelWECHAT_OA     Channel = "WECHAT_OA"
-	ChannelSMS           Channel = "SMS"
+	ChannelWecomPrivate Channel = "WECOM_PRIVATE"
+	ChannelWecomGroup   Channel = "WECOM_GROUP"
+	ChannelWecomMoments Channel = "WECOM_MOMENTS"
+	ChannelWechatOA     Channel = "WECHAT_OA"
+	ChannelSMS          Channel = "SMS"
 )
 
 func (c Channel) String() string {
@@ -203,7 +203,7 @@ func (c Channel) String() string {
 // ChannelValidator is a validator for the "channel" field enum values. It is called by the builders before save.
 func ChannelValidator(c Channel) error {
 	switch c {
-	case ChannelWECOM_PRIVATE, ChannelWECOM_GROUP, ChannelWECOM_MOMENTS, ChannelWECHAT_OA, ChannelSMS:
+	case ChannelWecomPrivate, ChannelWecomGroup, ChannelWecomMoments, ChannelWechatOA, ChannelSMS:
 		return nil
 	default:
 		return fmt.Errorf("campaign: invalid enum value for channel field: %q", c)

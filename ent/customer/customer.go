@@ -243,14 +243,14 @@ var (
 // Gender defines the type for the "gender" enum field.
 type Gender string
 
-// GenderUNKNOWN is the default value of the Gender enum.
-const DefaultGender = GenderUNKNOWN
+// GenderUnknown is the default value of the Gender enum.
+const DefaultGender = GenderUnknown
 
 // Gender values.
 const (
-	GenderUNKNOWN Gender = "UNKNOWN"
-	GenderMALE    Gender = "MALE"
-	GenderFEMALE  Gender = "FEMALE"
+	GenderUnknown Gender = "UNKNOWN"
+	GenderMale    Gender = "MALE"
+	GenderFemale  Gender = "FEMALE"
 )
 
 func (ge Gender) String() string {
@@ -260,7 +260,7 @@ func (ge Gender) String() string {
 // GenderValidator is a validator for the "gender" field enum values. It is called by the builders before save.
 func GenderValidator(ge Gender) error {
 	switch ge {
-	case GenderUNKNOWN, GenderMALE, GenderFEMALE:
+	case GenderUnknown, GenderMale, GenderFemale:
 		return nil
 	default:
 		return fmt.Errorf("customer: invalid enum value for gender field: %q", ge)
@@ -270,23 +270,23 @@ func GenderValidator(ge Gender) error {
 // SourceChannel defines the type for the "source_channel" enum field.
 type SourceChannel string
 
-// SourceChannelMANUAL is the default value of the SourceChannel enum.
-const DefaultSourceChannel = SourceChannelMANUAL
+// SourceChannelManual is the default value of the SourceChannel enum.
+const DefaultSourceChannel = SourceChannelManual
 
 // SourceChannel values.
 const (
-	SourceChannelMANUAL       SourceChannel = "MANUAL"
-	SourceChannelWECOM        SourceChannel = "WECOM"
-	SourceChannelTAOBAO       SourceChannel = "TAOBAO"
-	SourceChannelTMALL        SourceChannel = "TMALL"
-	SourceChannelDOUYIN       SourceChannel = "DOUYIN"
-	SourceChannelJD           SourceChannel = "JD"
-	SourceChannelYOUZAN       SourceChannel = "YOUZAN"
-	SourceChannelWECHAT_OA    SourceChannel = "WECHAT_OA"
-	SourceChannelMINI_PROGRAM SourceChannel = "MINI_PROGRAM"
-	SourceChannelPOS          SourceChannel = "POS"
-	SourceChannelIMPORT       SourceChannel = "IMPORT"
-	SourceChannelAPI          SourceChannel = "API"
+	SourceChannelManual      SourceChannel = "MANUAL"
+	SourceChannelWecom       SourceChannel = "WECOM"
+	SourceChannelTaobao      SourceChannel = "TAOBAO"
+	SourceChannelTmall       SourceChannel = "TMALL"
+	SourceChannelDouyin      SourceChannel = "DOUYIN"
+	SourceChannelJD          SourceChannel = "JD"
+	SourceChannelYouzan      SourceChannel = "YOUZAN"
+	SourceChannelWechatOA    SourceChannel = "WECHAT_OA"
+	SourceChannelMiniProgram SourceChannel = "MINI_PROGRAM"
+	SourceChannelPOS         SourceChannel = "POS"
+	SourceChannelImport      SourceChannel = "IMPORT"
+	SourceChannelAPI         SourceChannel = "API"
 )
 
 func (sc SourceChannel) String() string {
@@ -296,7 +296,7 @@ func (sc SourceChannel) String() string {
 // SourceChannelValidator is a validator for the "source_channel" field enum values. It is called by the builders before save.
 func SourceChannelValidator(sc SourceChannel) error {
 	switch sc {
-	case SourceChannelMANUAL, SourceChannelWECOM, SourceChannelTAOBAO, SourceChannelTMALL, SourceChannelDOUYIN, SourceChannelJD, SourceChannelYOUZAN, SourceChannelWECHAT_OA, SourceChannelMINI_PROGRAM, SourceChannelPOS, SourceChannelIMPORT, SourceChannelAPI:
+	case SourceChannelManual, SourceChannelWecom, SourceChannelTaobao, SourceChannelTmall, SourceChannelDouyin, SourceChannelJD, SourceChannelYouzan, SourceChannelWechatOA, SourceChannelMiniProgram, SourceChannelPOS, SourceChannelImport, SourceChannelAPI:
 		return nil
 	default:
 		return fmt.Errorf("customer: invalid enum value for source_channel field: %q", sc)

@@ -103,15 +103,15 @@ type Platform string
 
 // Platform values.
 const (
-	PlatformWECOM_EXTERNAL Platform = "WECOM_EXTERNAL"
-	PlatformWECHAT_UNIONID Platform = "WECHAT_UNIONID"
-	PlatformWECHAT_OPENID  Platform = "WECHAT_OPENID"
-	PlatformTAOBAO         Platform = "TAOBAO"
-	PlatformTMALL          Platform = "TMALL"
-	PlatformDOUYIN         Platform = "DOUYIN"
-	PlatformJD             Platform = "JD"
-	PlatformYOUZAN         Platform = "YOUZAN"
-	PlatformPHONE          Platform = "PHONE"
+	PlatformWecomExternal Platform = "WECOM_EXTERNAL"
+	PlatformWechatUnionid Platform = "WECHAT_UNIONID"
+	PlatformWechatOpenid  Platform = "WECHAT_OPENID"
+	PlatformTaobao        Platform = "TAOBAO"
+	PlatformTmall         Platform = "TMALL"
+	PlatformDouyin        Platform = "DOUYIN"
+	PlatformJD            Platform = "JD"
+	PlatformYouzan        Platform = "YOUZAN"
+	PlatformPhone         Platform = "PHONE"
 )
 
 func (pl Platform) String() string {
@@ -121,7 +121,7 @@ func (pl Platform) String() string {
 // PlatformValidator is a validator for the "platform" field enum values. It is called by the builders before save.
 func PlatformValidator(pl Platform) error {
 	switch pl {
-	case PlatformWECOM_EXTERNAL, PlatformWECHAT_UNIONID, PlatformWECHAT_OPENID, PlatformTAOBAO, PlatformTMALL, PlatformDOUYIN, PlatformJD, PlatformYOUZAN, PlatformPHONE:
+	case PlatformWecomExternal, PlatformWechatUnionid, PlatformWechatOpenid, PlatformTaobao, PlatformTmall, PlatformDouyin, PlatformJD, PlatformYouzan, PlatformPhone:
 		return nil
 	default:
 		return fmt.Errorf("customeridentity: invalid enum value for platform field: %q", pl)

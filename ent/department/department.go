@@ -123,16 +123,16 @@ var (
 // Kind defines the type for the "kind" enum field.
 type Kind string
 
-// KindTEAM is the default value of the Kind enum.
-const DefaultKind = KindTEAM
+// KindTeam is the default value of the Kind enum.
+const DefaultKind = KindTeam
 
 // Kind values.
 const (
 	KindHQ     Kind = "HQ"
-	KindREGION Kind = "REGION"
-	KindAREA   Kind = "AREA"
-	KindSTORE  Kind = "STORE"
-	KindTEAM   Kind = "TEAM"
+	KindRegion Kind = "REGION"
+	KindArea   Kind = "AREA"
+	KindStore  Kind = "STORE"
+	KindTeam   Kind = "TEAM"
 )
 
 func (k Kind) String() string {
@@ -142,7 +142,7 @@ func (k Kind) String() string {
 // KindValidator is a validator for the "kind" field enum values. It is called by the builders before save.
 func KindValidator(k Kind) error {
 	switch k {
-	case KindHQ, KindREGION, KindAREA, KindSTORE, KindTEAM:
+	case KindHQ, KindRegion, KindArea, KindStore, KindTeam:
 		return nil
 	default:
 		return fmt.Errorf("department: invalid enum value for kind field: %q", k)

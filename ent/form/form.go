@@ -107,14 +107,14 @@ var (
 // Status defines the type for the "status" enum field.
 type Status string
 
-// StatusDRAFT is the default value of the Status enum.
-const DefaultStatus = StatusDRAFT
+// StatusDraft is the default value of the Status enum.
+const DefaultStatus = StatusDraft
 
 // Status values.
 const (
-	StatusDRAFT     Status = "DRAFT"
-	StatusPUBLISHED Status = "PUBLISHED"
-	StatusARCHIVED  Status = "ARCHIVED"
+	StatusDraft     Status = "DRAFT"
+	StatusPublished Status = "PUBLISHED"
+	StatusArchived  Status = "ARCHIVED"
 )
 
 func (s Status) String() string {
@@ -124,7 +124,7 @@ func (s Status) String() string {
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s Status) error {
 	switch s {
-	case StatusDRAFT, StatusPUBLISHED, StatusARCHIVED:
+	case StatusDraft, StatusPublished, StatusArchived:
 		return nil
 	default:
 		return fmt.Errorf("form: invalid enum value for status field: %q", s)

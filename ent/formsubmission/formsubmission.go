@@ -117,13 +117,13 @@ var (
 // Status defines the type for the "status" enum field.
 type Status string
 
-// StatusSUBMITTED is the default value of the Status enum.
-const DefaultStatus = StatusSUBMITTED
+// StatusSubmitted is the default value of the Status enum.
+const DefaultStatus = StatusSubmitted
 
 // Status values.
 const (
-	StatusDRAFT     Status = "DRAFT"
-	StatusSUBMITTED Status = "SUBMITTED"
+	StatusDraft     Status = "DRAFT"
+	StatusSubmitted Status = "SUBMITTED"
 )
 
 func (s Status) String() string {
@@ -133,7 +133,7 @@ func (s Status) String() string {
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s Status) error {
 	switch s {
-	case StatusDRAFT, StatusSUBMITTED:
+	case StatusDraft, StatusSubmitted:
 		return nil
 	default:
 		return fmt.Errorf("formsubmission: invalid enum value for status field: %q", s)
@@ -143,17 +143,17 @@ func StatusValidator(s Status) error {
 // SourceChannel defines the type for the "source_channel" enum field.
 type SourceChannel string
 
-// SourceChannelMANUAL is the default value of the SourceChannel enum.
-const DefaultSourceChannel = SourceChannelMANUAL
+// SourceChannelManual is the default value of the SourceChannel enum.
+const DefaultSourceChannel = SourceChannelManual
 
 // SourceChannel values.
 const (
-	SourceChannelMANUAL       SourceChannel = "MANUAL"
-	SourceChannelH5           SourceChannel = "H5"
-	SourceChannelMINI_PROGRAM SourceChannel = "MINI_PROGRAM"
-	SourceChannelWECOM        SourceChannel = "WECOM"
-	SourceChannelWECHAT_OA    SourceChannel = "WECHAT_OA"
-	SourceChannelAPI          SourceChannel = "API"
+	SourceChannelManual      SourceChannel = "MANUAL"
+	SourceChannelH5          SourceChannel = "H5"
+	SourceChannelMiniProgram SourceChannel = "MINI_PROGRAM"
+	SourceChannelWecom       SourceChannel = "WECOM"
+	SourceChannelWechatOA    SourceChannel = "WECHAT_OA"
+	SourceChannelAPI         SourceChannel = "API"
 )
 
 func (sc SourceChannel) String() string {
@@ -163,7 +163,7 @@ func (sc SourceChannel) String() string {
 // SourceChannelValidator is a validator for the "source_channel" field enum values. It is called by the builders before save.
 func SourceChannelValidator(sc SourceChannel) error {
 	switch sc {
-	case SourceChannelMANUAL, SourceChannelH5, SourceChannelMINI_PROGRAM, SourceChannelWECOM, SourceChannelWECHAT_OA, SourceChannelAPI:
+	case SourceChannelManual, SourceChannelH5, SourceChannelMiniProgram, SourceChannelWecom, SourceChannelWechatOA, SourceChannelAPI:
 		return nil
 	default:
 		return fmt.Errorf("formsubmission: invalid enum value for source_channel field: %q", sc)

@@ -12,8 +12,8 @@ var (
 	// CampaignsColumns holds the columns for the "campaigns" table.
 	CampaignsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "created_at", Type: field.TypeTime},
-		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "name", Type: field.TypeString, Size: 100},
 		{Name: "description", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "kind", Type: field.TypeEnum, Enums: []string{"BROADCAST", "SCHEDULED", "TRIGGERED"}},
@@ -21,7 +21,7 @@ var (
 		{Name: "channel", Type: field.TypeEnum, Enums: []string{"WECOM_PRIVATE", "WECOM_GROUP", "WECOM_MOMENTS", "WECHAT_OA", "SMS"}},
 		{Name: "segment_rules", Type: field.TypeJSON, Nullable: true},
 		{Name: "message_template", Type: field.TypeString, Size: 2147483647, Default: ""},
-		{Name: "scheduled_at", Type: field.TypeTime, Nullable: true},
+		{Name: "scheduled_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "trigger_event", Type: field.TypeString, Nullable: true, Size: 64},
 		{Name: "target_count", Type: field.TypeInt, Default: 0},
 		{Name: "sent_count", Type: field.TypeInt, Default: 0},
@@ -54,13 +54,13 @@ var (
 	// CustomersColumns holds the columns for the "customers" table.
 	CustomersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "created_at", Type: field.TypeTime},
-		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "name", Type: field.TypeString, Size: 100, Default: ""},
 		{Name: "gender", Type: field.TypeEnum, Enums: []string{"UNKNOWN", "MALE", "FEMALE"}, Default: "UNKNOWN"},
-		{Name: "phone", Type: field.TypeString, Nullable: true},
+		{Name: "phone", Type: field.TypeString, Nullable: true, Size: 20},
 		{Name: "email", Type: field.TypeString, Nullable: true, Size: 254},
-		{Name: "birthday", Type: field.TypeString, Nullable: true},
+		{Name: "birthday", Type: field.TypeString, Nullable: true, Size: 10},
 		{Name: "province", Type: field.TypeString, Nullable: true, Size: 32},
 		{Name: "city", Type: field.TypeString, Nullable: true, Size: 32},
 		{Name: "district", Type: field.TypeString, Nullable: true, Size: 32},
@@ -69,8 +69,8 @@ var (
 		{Name: "points_balance", Type: field.TypeInt64, Default: 0},
 		{Name: "total_spend", Type: field.TypeInt64, Default: 0},
 		{Name: "order_count", Type: field.TypeInt, Default: 0},
-		{Name: "first_seen_at", Type: field.TypeTime},
-		{Name: "last_order_at", Type: field.TypeTime, Nullable: true},
+		{Name: "first_seen_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "last_order_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "source_channel", Type: field.TypeEnum, Enums: []string{"MANUAL", "WECOM", "TAOBAO", "TMALL", "DOUYIN", "JD", "YOUZAN", "WECHAT_OA", "MINI_PROGRAM", "POS", "IMPORT", "API"}, Default: "MANUAL"},
 		{Name: "custom_attributes", Type: field.TypeJSON, Nullable: true},
 		{Name: "tenant_id", Type: field.TypeInt},
@@ -128,8 +128,8 @@ var (
 	// CustomerIdentitiesColumns holds the columns for the "customer_identities" table.
 	CustomerIdentitiesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "created_at", Type: field.TypeTime},
-		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "platform", Type: field.TypeEnum, Enums: []string{"WECOM_EXTERNAL", "WECHAT_UNIONID", "WECHAT_OPENID", "TAOBAO", "TMALL", "DOUYIN", "JD", "YOUZAN", "PHONE"}},
 		{Name: "app_id", Type: field.TypeString, Size: 64, Default: ""},
 		{Name: "external_id", Type: field.TypeString, Size: 128},
@@ -171,8 +171,8 @@ var (
 	// DepartmentsColumns holds the columns for the "departments" table.
 	DepartmentsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "created_at", Type: field.TypeTime},
-		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "name", Type: field.TypeString, Size: 100},
 		{Name: "kind", Type: field.TypeEnum, Enums: []string{"HQ", "REGION", "AREA", "STORE", "TEAM"}, Default: "TEAM"},
 		{Name: "region_code", Type: field.TypeString, Nullable: true, Size: 32},
@@ -216,8 +216,8 @@ var (
 	// FormsColumns holds the columns for the "forms" table.
 	FormsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "created_at", Type: field.TypeTime},
-		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "name", Type: field.TypeString, Size: 100},
 		{Name: "description", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"DRAFT", "PUBLISHED", "ARCHIVED"}, Default: "DRAFT"},
@@ -249,13 +249,13 @@ var (
 	// FormSubmissionsColumns holds the columns for the "form_submissions" table.
 	FormSubmissionsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "created_at", Type: field.TypeTime},
-		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "form_version", Type: field.TypeInt, Default: 0},
 		{Name: "data", Type: field.TypeJSON},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"DRAFT", "SUBMITTED"}, Default: "SUBMITTED"},
 		{Name: "source_channel", Type: field.TypeEnum, Enums: []string{"MANUAL", "H5", "MINI_PROGRAM", "WECOM", "WECHAT_OA", "API"}, Default: "MANUAL"},
-		{Name: "submitted_at", Type: field.TypeTime, Nullable: true},
+		{Name: "submitted_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "customer_id", Type: field.TypeInt, Nullable: true},
 		{Name: "form_id", Type: field.TypeInt},
 		{Name: "tenant_id", Type: field.TypeInt},
@@ -296,8 +296,8 @@ var (
 	// OrdersColumns holds the columns for the "orders" table.
 	OrdersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "created_at", Type: field.TypeTime},
-		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "platform", Type: field.TypeEnum, Enums: []string{"TAOBAO", "TMALL", "JD", "DOUYIN", "YOUZAN", "WECHAT_SHOP", "MINI_PROGRAM", "POS", "MANUAL"}},
 		{Name: "shop_id", Type: field.TypeString, Size: 64},
 		{Name: "platform_order_id", Type: field.TypeString, Size: 64},
@@ -307,11 +307,11 @@ var (
 		{Name: "shipping_amount", Type: field.TypeInt64, Default: 0},
 		{Name: "paid_amount", Type: field.TypeInt64, Default: 0},
 		{Name: "refunded_amount", Type: field.TypeInt64, Default: 0},
-		{Name: "placed_at", Type: field.TypeTime},
-		{Name: "paid_at", Type: field.TypeTime, Nullable: true},
-		{Name: "shipped_at", Type: field.TypeTime, Nullable: true},
-		{Name: "completed_at", Type: field.TypeTime, Nullable: true},
-		{Name: "platform_updated_at", Type: field.TypeTime, Nullable: true},
+		{Name: "placed_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "paid_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "shipped_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "completed_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "platform_updated_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "customer_id", Type: field.TypeInt, Nullable: true},
 		{Name: "tenant_id", Type: field.TypeInt},
 		{Name: "store_id", Type: field.TypeInt, Nullable: true},
@@ -372,8 +372,8 @@ var (
 	// OrderItemsColumns holds the columns for the "order_items" table.
 	OrderItemsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "created_at", Type: field.TypeTime},
-		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "sku", Type: field.TypeString, Size: 64, Default: ""},
 		{Name: "name", Type: field.TypeString, Size: 200},
 		{Name: "quantity", Type: field.TypeInt},
@@ -412,11 +412,11 @@ var (
 	// StaffColumns holds the columns for the "staff" table.
 	StaffColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "created_at", Type: field.TypeTime},
-		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "login", Type: field.TypeString, Size: 64},
 		{Name: "name", Type: field.TypeString, Size: 100},
-		{Name: "mobile", Type: field.TypeString, Nullable: true},
+		{Name: "mobile", Type: field.TypeString, Nullable: true, Size: 20},
 		{Name: "email", Type: field.TypeString, Nullable: true, Size: 254},
 		{Name: "wecom_user_id", Type: field.TypeString, Nullable: true, Size: 64},
 		{Name: "roles", Type: field.TypeJSON},
@@ -460,8 +460,8 @@ var (
 	// TagsColumns holds the columns for the "tags" table.
 	TagsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "created_at", Type: field.TypeTime},
-		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "name", Type: field.TypeString, Size: 64},
 		{Name: "source", Type: field.TypeEnum, Enums: []string{"MANUAL", "WECOM", "RULE"}, Default: "MANUAL"},
 		{Name: "wecom_tag_id", Type: field.TypeString, Nullable: true, Size: 64},
@@ -509,8 +509,8 @@ var (
 	// TagGroupsColumns holds the columns for the "tag_groups" table.
 	TagGroupsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "created_at", Type: field.TypeTime},
-		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "name", Type: field.TypeString, Size: 64},
 		{Name: "source", Type: field.TypeEnum, Enums: []string{"MANUAL", "WECOM", "RULE"}, Default: "MANUAL"},
 		{Name: "wecom_group_id", Type: field.TypeString, Nullable: true, Size: 64},
@@ -548,9 +548,9 @@ var (
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "name", Type: field.TypeString, Size: 100},
 		{Name: "slug", Type: field.TypeString, Unique: true, Size: 64},
-		{Name: "timezone", Type: field.TypeString, Default: "Asia/Shanghai"},
+		{Name: "timezone", Type: field.TypeString, Size: 64, Default: "Asia/Shanghai"},
 		{Name: "ticket_seq", Type: field.TypeInt64, Default: 0},
-		{Name: "created_at", Type: field.TypeTime},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 	}
 	// TenantsTable holds the schema information for the "tenants" table.
 	TenantsTable = &schema.Table{
@@ -561,9 +561,9 @@ var (
 	// TicketsColumns holds the columns for the "tickets" table.
 	TicketsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "created_at", Type: field.TypeTime},
-		{Name: "updated_at", Type: field.TypeTime},
-		{Name: "number", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "number", Type: field.TypeString, Size: 32},
 		{Name: "title", Type: field.TypeString, Size: 200},
 		{Name: "description", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "category", Type: field.TypeString, Size: 64, Default: ""},
@@ -572,10 +572,10 @@ var (
 		{Name: "source", Type: field.TypeEnum, Enums: []string{"MANUAL", "FORM", "ORDER_RETURN", "WECOM", "API"}, Default: "MANUAL"},
 		{Name: "region", Type: field.TypeString, Nullable: true, Size: 32},
 		{Name: "required_skills", Type: field.TypeJSON},
-		{Name: "first_response_due_at", Type: field.TypeTime, Nullable: true},
-		{Name: "resolution_due_at", Type: field.TypeTime, Nullable: true},
-		{Name: "resolved_at", Type: field.TypeTime, Nullable: true},
-		{Name: "closed_at", Type: field.TypeTime, Nullable: true},
+		{Name: "first_response_due_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "resolution_due_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "resolved_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "closed_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "custom_fields", Type: field.TypeJSON, Nullable: true},
 		{Name: "customer_id", Type: field.TypeInt, Nullable: true},
 		{Name: "assignee_id", Type: field.TypeInt, Nullable: true},
@@ -651,8 +651,8 @@ var (
 	// TicketCommentsColumns holds the columns for the "ticket_comments" table.
 	TicketCommentsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "created_at", Type: field.TypeTime},
-		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "body", Type: field.TypeString, Size: 2147483647},
 		{Name: "internal", Type: field.TypeBool, Default: false},
 		{Name: "ticket_id", Type: field.TypeInt},

@@ -175,15 +175,15 @@ type Platform string
 
 // Platform values.
 const (
-	PlatformTAOBAO       Platform = "TAOBAO"
-	PlatformTMALL        Platform = "TMALL"
-	PlatformJD           Platform = "JD"
-	PlatformDOUYIN       Platform = "DOUYIN"
-	PlatformYOUZAN       Platform = "YOUZAN"
-	PlatformWECHAT_SHOP  Platform = "WECHAT_SHOP"
-	PlatformMINI_PROGRAM Platform = "MINI_PROGRAM"
-	PlatformPOS          Platform = "POS"
-	PlatformMANUAL       Platform = "MANUAL"
+	PlatformTaobao      Platform = "TAOBAO"
+	PlatformTmall       Platform = "TMALL"
+	PlatformJD          Platform = "JD"
+	PlatformDouyin      Platform = "DOUYIN"
+	PlatformYouzan      Platform = "YOUZAN"
+	PlatformWechatShop  Platform = "WECHAT_SHOP"
+	PlatformMiniProgram Platform = "MINI_PROGRAM"
+	PlatformPOS         Platform = "POS"
+	PlatformManual      Platform = "MANUAL"
 )
 
 func (pl Platform) String() string {
@@ -193,7 +193,7 @@ func (pl Platform) String() string {
 // PlatformValidator is a validator for the "platform" field enum values. It is called by the builders before save.
 func PlatformValidator(pl Platform) error {
 	switch pl {
-	case PlatformTAOBAO, PlatformTMALL, PlatformJD, PlatformDOUYIN, PlatformYOUZAN, PlatformWECHAT_SHOP, PlatformMINI_PROGRAM, PlatformPOS, PlatformMANUAL:
+	case PlatformTaobao, PlatformTmall, PlatformJD, PlatformDouyin, PlatformYouzan, PlatformWechatShop, PlatformMiniProgram, PlatformPOS, PlatformManual:
 		return nil
 	default:
 		return fmt.Errorf("order: invalid enum value for platform field: %q", pl)
@@ -203,18 +203,18 @@ func PlatformValidator(pl Platform) error {
 // Status defines the type for the "status" enum field.
 type Status string
 
-// StatusCREATED is the default value of the Status enum.
-const DefaultStatus = StatusCREATED
+// StatusCreated is the default value of the Status enum.
+const DefaultStatus = StatusCreated
 
 // Status values.
 const (
-	StatusCREATED   Status = "CREATED"
-	StatusPAID      Status = "PAID"
-	StatusSHIPPED   Status = "SHIPPED"
-	StatusCOMPLETED Status = "COMPLETED"
-	StatusREFUNDING Status = "REFUNDING"
-	StatusREFUNDED  Status = "REFUNDED"
-	StatusCANCELLED Status = "CANCELLED"
+	StatusCreated   Status = "CREATED"
+	StatusPaid      Status = "PAID"
+	StatusShipped   Status = "SHIPPED"
+	StatusCompleted Status = "COMPLETED"
+	StatusRefunding Status = "REFUNDING"
+	StatusRefunded  Status = "REFUNDED"
+	StatusCancelled Status = "CANCELLED"
 )
 
 func (s Status) String() string {
@@ -224,7 +224,7 @@ func (s Status) String() string {
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s Status) error {
 	switch s {
-	case StatusCREATED, StatusPAID, StatusSHIPPED, StatusCOMPLETED, StatusREFUNDING, StatusREFUNDED, StatusCANCELLED:
+	case StatusCreated, StatusPaid, StatusShipped, StatusCompleted, StatusRefunding, StatusRefunded, StatusCancelled:
 		return nil
 	default:
 		return fmt.Errorf("order: invalid enum value for status field: %q", s)

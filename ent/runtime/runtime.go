@@ -128,7 +128,21 @@ func init() {
 	// customerDescPhone is the schema descriptor for phone field.
 	customerDescPhone := customerFields[2].Descriptor()
 	// customer.PhoneValidator is a validator for the "phone" field. It is called by the builders before save.
-	customer.PhoneValidator = customerDescPhone.Validators[0].(func(string) error)
+	customer.PhoneValidator = func() func(string) error {
+		validators := customerDescPhone.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(phone string) error {
+			for _, fn := range fns {
+				if err := fn(phone); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	// customerDescEmail is the schema descriptor for email field.
 	customerDescEmail := customerFields[3].Descriptor()
 	// customer.EmailValidator is a validator for the "email" field. It is called by the builders before save.
@@ -150,7 +164,21 @@ func init() {
 	// customerDescBirthday is the schema descriptor for birthday field.
 	customerDescBirthday := customerFields[4].Descriptor()
 	// customer.BirthdayValidator is a validator for the "birthday" field. It is called by the builders before save.
-	customer.BirthdayValidator = customerDescBirthday.Validators[0].(func(string) error)
+	customer.BirthdayValidator = func() func(string) error {
+		validators := customerDescBirthday.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(birthday string) error {
+			for _, fn := range fns {
+				if err := fn(birthday); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	// customerDescProvince is the schema descriptor for province field.
 	customerDescProvince := customerFields[5].Descriptor()
 	// customer.ProvinceValidator is a validator for the "province" field. It is called by the builders before save.
@@ -572,7 +600,21 @@ func init() {
 	// staffDescMobile is the schema descriptor for mobile field.
 	staffDescMobile := staffFields[2].Descriptor()
 	// staff.MobileValidator is a validator for the "mobile" field. It is called by the builders before save.
-	staff.MobileValidator = staffDescMobile.Validators[0].(func(string) error)
+	staff.MobileValidator = func() func(string) error {
+		validators := staffDescMobile.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(mobile string) error {
+			for _, fn := range fns {
+				if err := fn(mobile); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	// staffDescEmail is the schema descriptor for email field.
 	staffDescEmail := staffFields[3].Descriptor()
 	// staff.EmailValidator is a validator for the "email" field. It is called by the builders before save.
@@ -750,7 +792,21 @@ func init() {
 	// tenant.DefaultTimezone holds the default value on creation for the timezone field.
 	tenant.DefaultTimezone = tenantDescTimezone.Default.(string)
 	// tenant.TimezoneValidator is a validator for the "timezone" field. It is called by the builders before save.
-	tenant.TimezoneValidator = tenantDescTimezone.Validators[0].(func(string) error)
+	tenant.TimezoneValidator = func() func(string) error {
+		validators := tenantDescTimezone.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(timezone string) error {
+			for _, fn := range fns {
+				if err := fn(timezone); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	// tenantDescTicketSeq is the schema descriptor for ticket_seq field.
 	tenantDescTicketSeq := tenantFields[3].Descriptor()
 	// tenant.DefaultTicketSeq holds the default value on creation for the ticket_seq field.
@@ -782,6 +838,10 @@ func init() {
 	ticket.DefaultUpdatedAt = ticketDescUpdatedAt.Default.(func() time.Time)
 	// ticket.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
 	ticket.UpdateDefaultUpdatedAt = ticketDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// ticketDescNumber is the schema descriptor for number field.
+	ticketDescNumber := ticketFields[0].Descriptor()
+	// ticket.NumberValidator is a validator for the "number" field. It is called by the builders before save.
+	ticket.NumberValidator = ticketDescNumber.Validators[0].(func(string) error)
 	// ticketDescTitle is the schema descriptor for title field.
 	ticketDescTitle := ticketFields[1].Descriptor()
 	// ticket.TitleValidator is a validator for the "title" field. It is called by the builders before save.

@@ -20,14 +20,14 @@ func (Campaign) Fields() []ent.Field {
 		field.String("name").NotEmpty().MaxLen(100).
 			Annotations(entgql.OrderField("NAME")),
 		field.Text("description").Default(""),
-		field.Enum("kind").Values("BROADCAST", "SCHEDULED", "TRIGGERED"),
-		field.Enum("status").Values("DRAFT", "SCHEDULED", "RUNNING", "PAUSED", "COMPLETED").Default("DRAFT"),
+		field.Enum("kind").NamedValues(named("Broadcast", "Scheduled", "Triggered")...),
+		field.Enum("status").NamedValues(named("Draft", "Scheduled", "Running", "Paused", "Completed")...).Default("DRAFT"),
 		field.Enum("channel").
-			Values("WECOM_PRIVATE", "WECOM_GROUP", "WECOM_MOMENTS", "WECHAT_OA", "SMS"),
+			NamedValues(named("WecomPrivate", "WecomGroup", "WecomMoments", "WechatOA", "SMS")...),
 		field.JSON("segment_rules", map[string]any{}).Optional().
 			Comment("which customers the campaign targets"),
 		field.Text("message_template").Default(""),
-		field.Time("scheduled_at").Optional().Nillable().
+		field.Time("scheduled_at").SchemaType(datetime).Optional().Nillable().
 			Annotations(entgql.OrderField("SCHEDULED_AT")),
 		field.String("trigger_event").Optional().MaxLen(64).
 			Comment("for TRIGGERED campaigns, the event that starts a send"),

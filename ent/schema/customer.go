@@ -21,10 +21,10 @@ func (Customer) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("name").Default("").MaxLen(100).
 			Annotations(entgql.OrderField("NAME")),
-		field.Enum("gender").Values("UNKNOWN", "MALE", "FEMALE").Default("UNKNOWN"),
-		field.String("phone").Optional().Match(mobilePattern),
+		field.Enum("gender").NamedValues(named("Unknown", "Male", "Female")...).Default("UNKNOWN"),
+		field.String("phone").Optional().MaxLen(20).Match(mobilePattern),
 		field.String("email").Optional().MaxLen(254).Validate(validateEmail),
-		field.String("birthday").Optional().Nillable().Validate(validateDate).
+		field.String("birthday").Optional().Nillable().MaxLen(10).Validate(validateDate).
 			Annotations(entgql.Type("Date")),
 		field.String("province").Optional().MaxLen(32),
 		field.String("city").Optional().MaxLen(32),
@@ -40,11 +40,11 @@ func (Customer) Fields() []ent.Field {
 		field.Int("order_count").Default(0).
 			Comment("paid orders not fully refunded, kept by the Order hook").
 			Annotations(noInput, entgql.OrderField("ORDER_COUNT")),
-		field.Time("first_seen_at").Default(now).Immutable(),
-		field.Time("last_order_at").Optional().Nillable().
+		field.Time("first_seen_at").SchemaType(datetime).Default(now).Immutable(),
+		field.Time("last_order_at").SchemaType(datetime).Optional().Nillable().
 			Annotations(noInput, entgql.OrderField("LAST_ORDER_AT")),
 		field.Enum("source_channel").
-			Values("MANUAL", "WECOM", "TAOBAO", "TMALL", "DOUYIN", "JD", "YOUZAN", "WECHAT_OA", "MINI_PROGRAM", "POS", "IMPORT", "API").
+			NamedValues(named("Manual", "Wecom", "Taobao", "Tmall", "Douyin", "JD", "Youzan", "WechatOA", "MiniProgram", "POS", "Import", "API")...).
 			Default("MANUAL"),
 		field.Int("owner_id").Optional().Nillable(),
 		field.JSON("custom_attributes", map[string]any{}).Optional(),
@@ -106,7 +106,7 @@ func (CustomerIdentity) Mixin() []ent.Mixin { return []ent.Mixin{TenantMixin{}, 
 func (CustomerIdentity) Fields() []ent.Field {
 	return []ent.Field{
 		field.Enum("platform").
-			Values("WECOM_EXTERNAL", "WECHAT_UNIONID", "WECHAT_OPENID", "TAOBAO", "TMALL", "DOUYIN", "JD", "YOUZAN", "PHONE"),
+			NamedValues(named("WecomExternal", "WechatUnionid", "WechatOpenid", "Taobao", "Tmall", "Douyin", "JD", "Youzan", "Phone")...),
 		field.String("app_id").Default("").MaxLen(64).
 			Comment("the app, shop or corp the external id is scoped to; empty when global"),
 		field.String("external_id").NotEmpty().MaxLen(128),

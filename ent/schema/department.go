@@ -22,7 +22,7 @@ func (Department) Fields() []ent.Field {
 		field.String("name").NotEmpty().MaxLen(100).
 			Annotations(entgql.OrderField("NAME")),
 		field.Enum("kind").
-			Values("HQ", "REGION", "AREA", "STORE", "TEAM").
+			NamedValues(named("HQ", "Region", "Area", "Store", "Team")...).
 			Default("TEAM"),
 		field.String("region_code").Optional().MaxLen(32).
 			Comment("administrative region code (GB/T 2260) the department serves"),

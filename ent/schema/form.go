@@ -23,7 +23,7 @@ func (Form) Fields() []ent.Field {
 		field.String("name").NotEmpty().MaxLen(100).
 			Annotations(entgql.OrderField("NAME")),
 		field.Text("description").Default(""),
-		field.Enum("status").Values("DRAFT", "PUBLISHED", "ARCHIVED").Default("DRAFT"),
+		field.Enum("status").NamedValues(named("Draft", "Published", "Archived")...).Default("DRAFT"),
 		field.Int("version").Default(1).
 			Annotations(noInput),
 		field.JSON("fields", []schematype.FormField{}).
@@ -70,11 +70,11 @@ func (FormSubmission) Fields() []ent.Field {
 		field.Int("form_version").Default(0).Annotations(noInput),
 		field.Int("customer_id").Optional().Nillable(),
 		field.JSON("data", map[string]any{}).Default(map[string]any{}),
-		field.Enum("status").Values("DRAFT", "SUBMITTED").Default("SUBMITTED"),
+		field.Enum("status").NamedValues(named("Draft", "Submitted")...).Default("SUBMITTED"),
 		field.Enum("source_channel").
-			Values("MANUAL", "H5", "MINI_PROGRAM", "WECOM", "WECHAT_OA", "API").
+			NamedValues(named("Manual", "H5", "MiniProgram", "Wecom", "WechatOA", "API")...).
 			Default("MANUAL"),
-		field.Time("submitted_at").Optional().Nillable().Annotations(noInput, entgql.OrderField("SUBMITTED_AT")),
+		field.Time("submitted_at").SchemaType(datetime).Optional().Nillable().Annotations(noInput, entgql.OrderField("SUBMITTED_AT")),
 	}
 }
 

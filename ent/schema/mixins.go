@@ -10,6 +10,7 @@ import (
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/dialect"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
@@ -22,14 +23,14 @@ type TimeMixin struct{ mixin.Schema }
 // Fields of the TimeMixin.
 func (TimeMixin) Fields() []ent.Field {
 	return []ent.Field{
-		field.Time("created_at").
+		field.Time("created_at").SchemaType(datetime).
 			Default(now).
 			Immutable().
 			Annotations(
 				entgql.OrderField("CREATED_AT"),
 				noInput,
 			),
-		field.Time("updated_at").
+		field.Time("updated_at").SchemaType(datetime).
 			Default(now).
 			UpdateDefault(now).
 			Annotations(
@@ -42,6 +43,11 @@ func (TimeMixin) Fields() []ent.Field {
 // noInput keeps a field or edge out of the GraphQL create and update
 // inputs: the server maintains it.
 var noInput = entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)
+
+// datetime stores points in time (UTC, microseconds) on MySQL as
+// DATETIME(6) rather than TIMESTAMP, which ends in 2038 and shifts with the
+// session time zone.
+var datetime = map[string]string{dialect.MySQL: "datetime(6)"}
 
 func now() time.Time { return time.Now().UTC() }
 

@@ -20,12 +20,12 @@ func (Order) Mixin() []ent.Mixin { return []ent.Mixin{TenantMixin{}, TimeMixin{}
 func (Order) Fields() []ent.Field {
 	return []ent.Field{
 		field.Enum("platform").
-			Values("TAOBAO", "TMALL", "JD", "DOUYIN", "YOUZAN", "WECHAT_SHOP", "MINI_PROGRAM", "POS", "MANUAL"),
+			NamedValues(named("Taobao", "Tmall", "JD", "Douyin", "Youzan", "WechatShop", "MiniProgram", "POS", "Manual")...),
 		field.String("shop_id").NotEmpty().MaxLen(64).
 			Comment("the platform's shop or store id"),
 		field.String("platform_order_id").NotEmpty().MaxLen(64),
 		field.Enum("status").
-			Values("CREATED", "PAID", "SHIPPED", "COMPLETED", "REFUNDING", "REFUNDED", "CANCELLED").
+			NamedValues(named("Created", "Paid", "Shipped", "Completed", "Refunding", "Refunded", "Cancelled")...).
 			Default("CREATED"),
 		field.Int64("total_amount").NonNegative().
 			Comment("fen; goods total before discounts").
@@ -35,12 +35,12 @@ func (Order) Fields() []ent.Field {
 		field.Int64("paid_amount").Default(0).NonNegative().Comment("fen").
 			Annotations(entgql.OrderField("PAID_AMOUNT")),
 		field.Int64("refunded_amount").Default(0).NonNegative().Comment("fen"),
-		field.Time("placed_at").Default(now).
+		field.Time("placed_at").SchemaType(datetime).Default(now).
 			Annotations(entgql.OrderField("PLACED_AT")),
-		field.Time("paid_at").Optional().Nillable(),
-		field.Time("shipped_at").Optional().Nillable(),
-		field.Time("completed_at").Optional().Nillable(),
-		field.Time("platform_updated_at").Optional().Nillable().
+		field.Time("paid_at").SchemaType(datetime).Optional().Nillable(),
+		field.Time("shipped_at").SchemaType(datetime).Optional().Nillable(),
+		field.Time("completed_at").SchemaType(datetime).Optional().Nillable(),
+		field.Time("platform_updated_at").SchemaType(datetime).Optional().Nillable().
 			Comment("the platform's last-modified time of the order; older deliveries are ignored"),
 		field.Int("customer_id").Optional().Nillable(),
 		field.Int("store_id").Optional().Nillable(),

@@ -25,14 +25,14 @@ func (Staff) Fields() []ent.Field {
 			Annotations(entgql.OrderField("LOGIN")),
 		field.String("name").NotEmpty().MaxLen(100).
 			Annotations(entgql.OrderField("NAME")),
-		field.String("mobile").Optional().Match(mobilePattern),
+		field.String("mobile").Optional().MaxLen(20).Match(mobilePattern),
 		field.String("email").Optional().MaxLen(254).Validate(validateEmail),
 		field.String("wecom_user_id").Optional().Nillable().MaxLen(64).
 			Comment("userid in the tenant's WeCom corp"),
 		field.Strings("roles").Default([]string{}),
 		field.Strings("skill_tags").Default([]string{}),
 		field.String("region").Optional().MaxLen(32),
-		field.Enum("status").Values("ACTIVE", "RESIGNED").Default("ACTIVE"),
+		field.Enum("status").NamedValues(named("Active", "Resigned")...).Default("ACTIVE"),
 		field.Int("capacity").Default(20).NonNegative().
 			Comment("maximum open tickets"),
 	}

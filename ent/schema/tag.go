@@ -9,7 +9,7 @@ import (
 	"entgo.io/ent/schema/index"
 )
 
-var tagSources = []string{"MANUAL", "WECOM", "RULE"}
+var tagSources = named("Manual", "Wecom", "Rule")
 
 // TagGroup groups tags, as WeCom corp tags are grouped.
 type TagGroup struct{ ent.Schema }
@@ -22,7 +22,7 @@ func (TagGroup) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("name").NotEmpty().MaxLen(64).
 			Annotations(entgql.OrderField("NAME")),
-		field.Enum("source").Values(tagSources...).Default("MANUAL"),
+		field.Enum("source").NamedValues(tagSources...).Default("MANUAL"),
 		field.String("wecom_group_id").Optional().Nillable().MaxLen(64),
 		field.Int("sort_order").Default(0).
 			Annotations(entgql.OrderField("SORT_ORDER")),
@@ -63,7 +63,7 @@ func (Tag) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("name").NotEmpty().MaxLen(64).
 			Annotations(entgql.OrderField("NAME")),
-		field.Enum("source").Values(tagSources...).Default("MANUAL"),
+		field.Enum("source").NamedValues(tagSources...).Default("MANUAL"),
 		field.String("wecom_tag_id").Optional().Nillable().MaxLen(64),
 		field.Int("sort_order").Default(0).
 			Annotations(entgql.OrderField("SORT_ORDER")),

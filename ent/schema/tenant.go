@@ -24,14 +24,14 @@ func (Tenant) Fields() []ent.Field {
 			Match(slugPattern).
 			Comment("stable short name used in logins and URLs"),
 		field.String("timezone").
-			Default("Asia/Shanghai").
+			Default("Asia/Shanghai").MaxLen(64).
 			Validate(validateTimezone).
 			Comment("IANA time zone for business calendars"),
 		field.Int64("ticket_seq").
 			Default(0).
 			Annotations(entgql.Skip()).
 			Comment("last ticket number handed out"),
-		field.Time("created_at").
+		field.Time("created_at").SchemaType(datetime).
 			Default(now).
 			Immutable().
 			Annotations(entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),

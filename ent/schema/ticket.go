@@ -18,28 +18,28 @@ func (Ticket) Mixin() []ent.Mixin { return []ent.Mixin{TenantMixin{}, TimeMixin{
 // Fields of the Ticket.
 func (Ticket) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("number").Immutable().
+		field.String("number").Immutable().MaxLen(32).
 			Comment("per-tenant human number, T-000123, assigned on create").
 			Annotations(noInput, entgql.OrderField("NUMBER")),
 		field.String("title").NotEmpty().MaxLen(200),
 		field.Text("description").Default(""),
 		field.String("category").Default("").MaxLen(64),
-		field.Enum("priority").Values("LOW", "NORMAL", "HIGH", "URGENT").Default("NORMAL"),
+		field.Enum("priority").NamedValues(named("Low", "Normal", "High", "Urgent")...).Default("NORMAL"),
 		field.Enum("status").
-			Values("NEW", "ASSIGNED", "IN_PROGRESS", "PENDING_CUSTOMER", "RESOLVED", "CLOSED").
+			NamedValues(named("New", "Assigned", "InProgress", "PendingCustomer", "Resolved", "Closed")...).
 			Default("NEW"),
-		field.Enum("source").Values("MANUAL", "FORM", "ORDER_RETURN", "WECOM", "API").Default("MANUAL"),
+		field.Enum("source").NamedValues(named("Manual", "Form", "OrderReturn", "Wecom", "API")...).Default("MANUAL"),
 		field.Int("customer_id").Optional().Nillable(),
 		field.Int("order_id").Optional().Nillable(),
 		field.Int("assignee_id").Optional().Nillable(),
 		field.Int("team_id").Optional().Nillable(),
 		field.String("region").Optional().MaxLen(32),
 		field.Strings("required_skills").Default([]string{}),
-		field.Time("first_response_due_at").Optional().Nillable(),
-		field.Time("resolution_due_at").Optional().Nillable().
+		field.Time("first_response_due_at").SchemaType(datetime).Optional().Nillable(),
+		field.Time("resolution_due_at").SchemaType(datetime).Optional().Nillable().
 			Annotations(entgql.OrderField("RESOLUTION_DUE_AT")),
-		field.Time("resolved_at").Optional().Nillable().Annotations(noInput),
-		field.Time("closed_at").Optional().Nillable().Annotations(noInput),
+		field.Time("resolved_at").SchemaType(datetime).Optional().Nillable().Annotations(noInput),
+		field.Time("closed_at").SchemaType(datetime).Optional().Nillable().Annotations(noInput),
 		field.JSON("custom_fields", map[string]any{}).Optional(),
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"net/mail"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/scrm-dev/scrm/internal/viewer"
 )
@@ -45,4 +47,21 @@ func validateRoles(roles []string) error {
 		}
 	}
 	return nil
+}
+
+// named turns Go-style enum names into ent's NamedValues pairs whose stored
+// and GraphQL value is the UPPER_SNAKE form: "InProgress" -> "IN_PROGRESS".
+func named(names ...string) []string {
+	pairs := make([]string, 0, 2*len(names))
+	for _, n := range names {
+		var b strings.Builder
+		for i, r := range n {
+			if i > 0 && unicode.IsUpper(r) && !unicode.IsUpper(rune(n[i-1])) {
+				b.WriteByte('_')
+			}
+			b.WriteRune(unicode.ToUpper(r))
+		}
+		pairs = append(pairs, n, b.String())
+	}
+	return pairs
 }

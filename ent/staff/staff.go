@@ -165,13 +165,13 @@ var (
 // Status defines the type for the "status" enum field.
 type Status string
 
-// StatusACTIVE is the default value of the Status enum.
-const DefaultStatus = StatusACTIVE
+// StatusActive is the default value of the Status enum.
+const DefaultStatus = StatusActive
 
 // Status values.
 const (
-	StatusACTIVE   Status = "ACTIVE"
-	StatusRESIGNED Status = "RESIGNED"
+	StatusActive   Status = "ACTIVE"
+	StatusResigned Status = "RESIGNED"
 )
 
 func (s Status) String() string {
@@ -181,7 +181,7 @@ func (s Status) String() string {
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s Status) error {
 	switch s {
-	case StatusACTIVE, StatusRESIGNED:
+	case StatusActive, StatusResigned:
 		return nil
 	default:
 		return fmt.Errorf("staff: invalid enum value for status field: %q", s)

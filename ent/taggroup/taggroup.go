@@ -101,14 +101,14 @@ var (
 // Source defines the type for the "source" enum field.
 type Source string
 
-// SourceMANUAL is the default value of the Source enum.
-const DefaultSource = SourceMANUAL
+// SourceManual is the default value of the Source enum.
+const DefaultSource = SourceManual
 
 // Source values.
 const (
-	SourceMANUAL Source = "MANUAL"
-	SourceWECOM  Source = "WECOM"
-	SourceRULE   Source = "RULE"
+	SourceManual Source = "MANUAL"
+	SourceWecom  Source = "WECOM"
+	SourceRule   Source = "RULE"
 )
 
 func (s Source) String() string {
@@ -118,7 +118,7 @@ func (s Source) String() string {
 // SourceValidator is a validator for the "source" field enum values. It is called by the builders before save.
 func SourceValidator(s Source) error {
 	switch s {
-	case SourceMANUAL, SourceWECOM, SourceRULE:
+	case SourceManual, SourceWecom, SourceRule:
 		return nil
 	default:
 		return fmt.Errorf("taggroup: invalid enum value for source field: %q", s)

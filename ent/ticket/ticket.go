@@ -168,6 +168,8 @@ var (
 	DefaultUpdatedAt func() time.Time
 	// UpdateDefaultUpdatedAt holds the default value on update for the "updated_at" field.
 	UpdateDefaultUpdatedAt func() time.Time
+	// NumberValidator is a validator for the "number" field. It is called by the builders before save.
+	NumberValidator func(string) error
 	// TitleValidator is a validator for the "title" field. It is called by the builders before save.
 	TitleValidator func(string) error
 	// DefaultDescription holds the default value on creation for the "description" field.
@@ -185,15 +187,15 @@ var (
 // Priority defines the type for the "priority" enum field.
 type Priority string
 
-// PriorityNORMAL is the default value of the Priority enum.
-const DefaultPriority = PriorityNORMAL
+// PriorityNormal is the default value of the Priority enum.
+const DefaultPriority = PriorityNormal
 
 // Priority values.
 const (
-	PriorityLOW    Priority = "LOW"
-	PriorityNORMAL Priority = "NORMAL"
-	PriorityHIGH   Priority = "HIGH"
-	PriorityURGENT Priority = "URGENT"
+	PriorityLow    Priority = "LOW"
+	PriorityNormal Priority = "NORMAL"
+	PriorityHigh   Priority = "HIGH"
+	PriorityUrgent Priority = "URGENT"
 )
 
 func (pr Priority) String() string {
@@ -203,7 +205,7 @@ func (pr Priority) String() string {
 // PriorityValidator is a validator for the "priority" field enum values. It is called by the builders before save.
 func PriorityValidator(pr Priority) error {
 	switch pr {
-	case PriorityLOW, PriorityNORMAL, PriorityHIGH, PriorityURGENT:
+	case PriorityLow, PriorityNormal, PriorityHigh, PriorityUrgent:
 		return nil
 	default:
 		return fmt.Errorf("ticket: invalid enum value for priority field: %q", pr)
@@ -213,17 +215,17 @@ func PriorityValidator(pr Priority) error {
 // Status defines the type for the "status" enum field.
 type Status string
 
-// StatusNEW is the default value of the Status enum.
-const DefaultStatus = StatusNEW
+// StatusNew is the default value of the Status enum.
+const DefaultStatus = StatusNew
 
 // Status values.
 const (
-	StatusNEW              Status = "NEW"
-	StatusASSIGNED         Status = "ASSIGNED"
-	StatusIN_PROGRESS      Status = "IN_PROGRESS"
-	StatusPENDING_CUSTOMER Status = "PENDING_CUSTOMER"
-	StatusRESOLVED         Status = "RESOLVED"
-	StatusCLOSED           Status = "CLOSED"
+	StatusNew             Status = "NEW"
+	StatusAssigned        Status = "ASSIGNED"
+	StatusInProgress      Status = "IN_PROGRESS"
+	StatusPendingCustomer Status = "PENDING_CUSTOMER"
+	StatusResolved        Status = "RESOLVED"
+	StatusClosed          Status = "CLOSED"
 )
 
 func (s Status) String() string {
@@ -233,7 +235,7 @@ func (s Status) String() string {
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s Status) error {
 	switch s {
-	case StatusNEW, StatusASSIGNED, StatusIN_PROGRESS, StatusPENDING_CUSTOMER, StatusRESOLVED, StatusCLOSED:
+	case StatusNew, StatusAssigned, StatusInProgress, StatusPendingCustomer, StatusResolved, StatusClosed:
 		return nil
 	default:
 		return fmt.Errorf("ticket: invalid enum value for status field: %q", s)
@@ -243,16 +245,16 @@ func StatusValidator(s Status) error {
 // Source defines the type for the "source" enum field.
 type Source string
 
-// SourceMANUAL is the default value of the Source enum.
-const DefaultSource = SourceMANUAL
+// SourceManual is the default value of the Source enum.
+const DefaultSource = SourceManual
 
 // Source values.
 const (
-	SourceMANUAL       Source = "MANUAL"
-	SourceFORM         Source = "FORM"
-	SourceORDER_RETURN Source = "ORDER_RETURN"
-	SourceWECOM        Source = "WECOM"
-	SourceAPI          Source = "API"
+	SourceManual      Source = "MANUAL"
+	SourceForm        Source = "FORM"
+	SourceOrderReturn Source = "ORDER_RETURN"
+	SourceWecom       Source = "WECOM"
+	SourceAPI         Source = "API"
 )
 
 func (s Source) String() string {
@@ -262,7 +264,7 @@ func (s Source) String() string {
 // SourceValidator is a validator for the "source" field enum values. It is called by the builders before save.
 func SourceValidator(s Source) error {
 	switch s {
-	case SourceMANUAL, SourceFORM, SourceORDER_RETURN, SourceWECOM, SourceAPI:
+	case SourceManual, SourceForm, SourceOrderReturn, SourceWecom, SourceAPI:
 		return nil
 	default:
 		return fmt.Errorf("ticket: invalid enum value for source field: %q", s)

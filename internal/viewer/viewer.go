@@ -10,6 +10,7 @@ package viewer
 
 import (
 	"context"
+	"errors"
 	"slices"
 )
 
@@ -65,3 +66,7 @@ func System(ctx context.Context) context.Context {
 func ForTenant(ctx context.Context, tenantID int) context.Context {
 	return NewContext(ctx, &Viewer{TenantID: tenantID})
 }
+
+// ErrMissing is returned by the data layer for work done without a viewer:
+// a programming error, never a client's.
+var ErrMissing = errors.New("viewer: no viewer in context; use viewer.NewContext, ForTenant or System")

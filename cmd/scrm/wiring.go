@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/hibiken/asynq"
+
+	"github.com/scrm-dev/scrm/ent/staff"
+	"github.com/scrm-dev/scrm/ent/tenant"
+	"github.com/scrm-dev/scrm/internal/auth"
+	"github.com/scrm-dev/scrm/internal/config"
+	"github.com/scrm-dev/scrm/internal/httpapi"
+	"github.com/scrm-dev/scrm/internal/redisconn"
+	"github.com/scrm-dev/scrm/internal/seed"
+	"github.com/scrm-dev/scrm/internal/store"
+	"github.com/scrm-dev/scrm/internal/viewer"
+	"github.com/scrm-dev/scrm/jobs"
+	"github.com/scrm-dev/scrm/resolvers"
+)
+
+func openStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
+	return store.Open(ctx, cfg.DatabaseURL, store.Options{DataDir: cfg.DataDir, MaxOpenConns: cfg.DBMaxOpenConns})
+}
+
+// readyStore opens the database and makes sure its schema is current:
+// the embedded SQLite migrates itself; MySQL must have been migrated with
+// `scrm migrate`, which deploys run once rather than every replica racing.
+func readyStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if st.Dialect == "sqlite3" {
+		err = st.Migrate(ctx)
+	} else if pending, perr := st.PendingMigrations(ctx); perr != nil {
+		err = perr
+	} else if pending {
+		err = errors.New("the database has migrations to apply; run `scrm migrate` first")
+	}
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+func issuer(cfg *config.Config) (*auth.Issuer, error) {
+	secret := cfg.JWTSecret
+	if secret == "" { // development only: config refuses this in production
+		var err error
+		if secret, err = auth.DevSecret(cfg.DataDir); err != nil {
+			return nil, fmt.Errorf("development JWT secret: %w", err)
+		}
+	}
+	return auth.NewIssuer(secret, cfg.JWTIssuer)
+}
+
+func serve(ctx context.Context, cfg *config.Config) error {
+	logger := cfg.Logger()
+	st, err := readyStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	rdb, err := redisconn.Open(ctx, cfg.RedisURL)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	iss, err := issuer(cfg)
+	if err != nil {
+		return err
+	}
+
+	if cfg.RunWorker {
+		enq := asynq.NewClient(rdb.Opt)
+		defer enq.Close()
+		w, err := jobs.NewWorker(jobs.WorkerOptions{
+			Redis: rdb.Opt, Concurrency: cfg.WorkerConcurrency, Logger: logger,
+			Deps: jobs.Deps{Client: st.Client, Enqueuer: enq, Logger: logger},
+		})
+		if err != nil {
+			return err
+		}
+		if err := w.Start(); err != nil {
+			return err
+		}
+		defer w.Shutdown()
+	}
+
+	var graphiqlHeaders map[string]string
+	if cfg.GraphiQL && cfg.Mode == config.Development {
+		if tok, err := mintToken(ctx, st, iss, "demo", seed.Admin, cfg.TokenTTL); err == nil {
+			graphiqlHeaders = map[string]string{"Authorization": "Bearer " + tok}
+		}
+	}
+	opts := resolvers.Options{Client: st.Client, Logger: logger}
+	h := httpapi.New(httpapi.Options{
+		Schema:          resolvers.NewExecutableSchema(opts),
+		Configure:       func(s *handler.Server) { resolvers.Configure(s, opts) },
+		Issuer:          iss,
+		Logger:          logger,
+		MaxPageSize:     cfg.MaxPageSize,
+		GraphiQL:        cfg.GraphiQL,
+		GraphiQLHeaders: graphiqlHeaders,
+		Ready: []httpapi.Check{
+			{Name: "database", Ping: st.Ping},
+			{Name: "redis", Ping: rdb.Ping},
+		},
+	})
+	srv := &http.Server{
+		Addr:              cfg.HTTPAddr,
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	logger.Info("scrm serving", "addr", cfg.HTTPAddr, "mode", cfg.Mode, "database", st.Location,
+		"redis", rdb.Location, "worker", cfg.RunWorker, "graphiql", cfg.GraphiQL)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}
+
+func worker(ctx context.Context, cfg *config.Config) error {
+	if cfg.RedisURL == "" {
+		return errors.New("worker: set SCRM_REDIS_URL; with the in-process Redis of the embedded default, `scrm serve` runs the worker itself")
+	}
+	logger := cfg.Logger()
+	st, err := readyStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	rdb, err := redisconn.Open(ctx, cfg.RedisURL)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	enq := asynq.NewClient(rdb.Opt)
+	defer enq.Close()
+	w, err := jobs.NewWorker(jobs.WorkerOptions{
+		Redis: rdb.Opt, Concurrency: cfg.WorkerConcurrency, Logger: logger,
+		Deps: jobs.Deps{Client: st.Client, Enqueuer: enq, Logger: logger},
+	})
+	if err != nil {
+		return err
+	}
+	if err := w.Start(); err != nil {
+		return err
+	}
+	logger.Info("scrm worker running", "database", st.Location, "redis", rdb.Location, "concurrency", cfg.WorkerConcurrency)
+	<-ctx.Done()
+	w.Shutdown()
+	return nil
+}
+
+func migrate(ctx context.Context, cfg *config.Config) error {
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		return err
+	}
+	fmt.Println("schema up to date:", st.Location)
+	return nil
+}
+
+func seedDemo(ctx context.Context, cfg *config.Config, customers, orders int, ifEmpty bool) error {
+	st, err := readyStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	start := time.Now()
+	err = seed.Demo(ctx, st.Client, seed.Options{Customers: customers, Orders: orders, Logger: cfg.Logger()})
+	if errors.Is(err, seed.ErrAlreadySeeded) && ifEmpty {
+		fmt.Println("demo data present:", st.Location)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Printf("seeded tenants demo and acme in %s: %s\n", time.Since(start).Round(time.Millisecond), st.Location)
+	fmt.Println("try: scrm token --tenant demo --user agent1")
+	return nil
+}
+
+func printToken(ctx context.Context, cfg *config.Config, tenantSlug, login string, ttl time.Duration) error {
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	iss, err := issuer(cfg)
+	if err != nil {
+		return err
+	}
+	tok, err := mintToken(ctx, st, iss, tenantSlug, login, ttl)
+	if err != nil {
+		return err
+	}
+	fmt.Println(tok)
+	return nil
+}
+
+// mintToken signs a token for an existing, active staff member.
+func mintToken(ctx context.Context, st *store.Store, iss *auth.Issuer, tenantSlug, login string, ttl time.Duration) (string, error) {
+	ctx = viewer.System(ctx)
+	t, err := st.Client.Tenant.Query().Where(tenant.Slug(tenantSlug)).Only(ctx)
+	if err != nil {
+		return "", fmt.Errorf("no tenant %q (seed the demo with `scrm seed --demo`)", tenantSlug)
+	}
+	s, err := st.Client.Staff.Query().Where(staff.TenantID(t.ID), staff.Login(login)).Only(ctx)
+	if err != nil {
+		return "", fmt.Errorf("no staff member %q in tenant %q", login, tenantSlug)
+	}
+	if s.Status != staff.StatusActive {
+		return "", fmt.Errorf("staff member %q has resigned", login)
+	}
+	return iss.Issue(auth.Staff{TenantID: t.ID, TenantSlug: t.Slug, StaffID: s.ID, Roles: s.Roles}, ttl)
+}

@@ -1,0 +1,201 @@
+// Package config reads the product's configuration from the environment,
+// once, at start-up, and refuses bad values with a message naming the
+// variable. Everything else receives the parsed Config; nothing reads the
+// environment on its own.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/scrm-dev/scrm/internal/store"
+)
+
+// Mode is how the product runs.
+type Mode string
+
+const (
+	// Development is the default: a generated JWT secret under the data
+	// directory, GraphiQL on, readable logs.
+	Development Mode = "development"
+	// Production demands explicit secrets and turns conveniences off.
+	Production Mode = "production"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	Mode              Mode
+	HTTPAddr          string
+	DataDir           string
+	DatabaseURL       string
+	DBMaxOpenConns    int
+	RedisURL          string
+	JWTSecret         string
+	JWTIssuer         string
+	TokenTTL          time.Duration
+	GraphiQL          bool
+	MaxPageSize       int
+	LogLevel          slog.Level
+	LogFormat         string
+	RunWorker         bool
+	WorkerConcurrency int
+}
+
+// Var documents one environment variable; Vars is the table the README
+// repeats.
+type Var struct{ Name, Default, Meaning string }
+
+// Vars lists every variable Load reads.
+var Vars = []Var{
+	{"SCRM_ENV", "development", "`development` or `production`; production requires SCRM_JWT_SECRET and turns GraphiQL off"},
+	{"SCRM_HTTP_ADDR", ":8080", "listen address of `scrm serve`"},
+	{"SCRM_DATA_DIR", "./data", "where the embedded default keeps its SQLite file and generated JWT secret"},
+	{"SCRM_DATABASE_URL", "(SQLite file under the data dir)", "`mysql://user:pass@tcp(host:3306)/scrm?parseTime=true` for MySQL/MariaDB/TiDB, or `sqlite://path`"},
+	{"SCRM_DB_MAX_OPEN_CONNS", "25", "connection pool size"},
+	{"SCRM_REDIS_URL", "(in-process Redis)", "`redis://[:password@]host:6379/0`; empty runs an in-process Redis-compatible server"},
+	{"SCRM_JWT_SECRET", "(generated in development)", "HMAC secret signing staff tokens, at least 32 bytes; required in production"},
+	{"SCRM_JWT_ISSUER", "scrm", "issuer written into and required of tokens"},
+	{"SCRM_TOKEN_TTL", "12h", "default lifetime of tokens printed by `scrm token`"},
+	{"SCRM_GRAPHIQL", "true in development", "serve GraphiQL at `/`"},
+	{"SCRM_MAX_PAGE_SIZE", "100", "largest `first`/`last` a connection accepts"},
+	{"SCRM_LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"SCRM_LOG_FORMAT", "text in development, json in production", "`text` or `json`"},
+	{"SCRM_SERVE_WORKER", "true when SCRM_REDIS_URL is empty", "run the background worker inside `scrm serve`"},
+	{"SCRM_WORKER_CONCURRENCY", "10", "tasks a worker runs at once"},
+}
+
+// Load reads the configuration from the environment.
+func Load() (*Config, error) { return load(os.Getenv) }
+
+func load(getenv func(string) string) (*Config, error) {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+	}
+	str := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	integer := func(name string, def, min int) int {
+		v := getenv(name)
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < min {
+			bad(name, "want an integer of at least %d, got %q", min, v)
+			return def
+		}
+		return n
+	}
+	boolean := func(name string, def bool) bool {
+		v := getenv(name)
+		if v == "" {
+			return def
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			bad(name, "want true or false, got %q", v)
+			return def
+		}
+		return b
+	}
+
+	c := &Config{}
+	switch m := Mode(str("SCRM_ENV", string(Development))); m {
+	case Development, Production:
+		c.Mode = m
+	default:
+		bad("SCRM_ENV", "want development or production, got %q", m)
+		c.Mode = Development
+	}
+	prod := c.Mode == Production
+
+	c.HTTPAddr = str("SCRM_HTTP_ADDR", ":8080")
+	if _, port, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		bad("SCRM_HTTP_ADDR", "want host:port or :port, got %q", c.HTTPAddr)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		bad("SCRM_HTTP_ADDR", "bad port %q", port)
+	}
+	c.DataDir = str("SCRM_DATA_DIR", "data")
+	c.DatabaseURL = str("SCRM_DATABASE_URL", "")
+	if err := store.ParseURL(c.DatabaseURL); err != nil {
+		bad("SCRM_DATABASE_URL", "%v", err)
+	}
+	c.DBMaxOpenConns = integer("SCRM_DB_MAX_OPEN_CONNS", 25, 1)
+	c.RedisURL = str("SCRM_REDIS_URL", "")
+	if c.RedisURL != "" {
+		if _, err := asynq.ParseRedisURI(c.RedisURL); err != nil {
+			bad("SCRM_REDIS_URL", "%v", err)
+		}
+	}
+	c.JWTSecret = getenv("SCRM_JWT_SECRET")
+	switch {
+	case c.JWTSecret == "" && prod:
+		bad("SCRM_JWT_SECRET", "required in production (at least 32 random bytes, e.g. `openssl rand -base64 48`)")
+	case c.JWTSecret != "" && len(c.JWTSecret) < 32:
+		bad("SCRM_JWT_SECRET", "too short: %d bytes, want at least 32", len(c.JWTSecret))
+	}
+	c.JWTIssuer = str("SCRM_JWT_ISSUER", "scrm")
+	ttl := str("SCRM_TOKEN_TTL", "12h")
+	if d, err := time.ParseDuration(ttl); err != nil || d <= 0 {
+		bad("SCRM_TOKEN_TTL", "want a positive duration such as 12h, got %q", ttl)
+	} else {
+		c.TokenTTL = d
+	}
+	c.GraphiQL = boolean("SCRM_GRAPHIQL", !prod)
+	c.MaxPageSize = integer("SCRM_MAX_PAGE_SIZE", 100, 1)
+	switch lvl := strings.ToLower(str("SCRM_LOG_LEVEL", "info")); lvl {
+	case "debug":
+		c.LogLevel = slog.LevelDebug
+	case "info":
+		c.LogLevel = slog.LevelInfo
+	case "warn":
+		c.LogLevel = slog.LevelWarn
+	case "error":
+		c.LogLevel = slog.LevelError
+	default:
+		bad("SCRM_LOG_LEVEL", "want debug, info, warn or error, got %q", lvl)
+	}
+	defFormat := "text"
+	if prod {
+		defFormat = "json"
+	}
+	c.LogFormat = str("SCRM_LOG_FORMAT", defFormat)
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("SCRM_LOG_FORMAT", "want text or json, got %q", c.LogFormat)
+	}
+	c.RunWorker = boolean("SCRM_SERVE_WORKER", c.RedisURL == "")
+	c.WorkerConcurrency = integer("SCRM_WORKER_CONCURRENCY", 10, 1)
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("bad configuration:\n  %w", joinLines(errs))
+	}
+	return c, nil
+}
+
+func joinLines(errs []error) error {
+	lines := make([]string, len(errs))
+	for i, e := range errs {
+		lines[i] = e.Error()
+	}
+	return errors.New(strings.Join(lines, "\n  "))
+}
+
+// Logger builds the process logger the configuration asks for.
+func (c *Config) Logger() *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}

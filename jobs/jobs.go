@@ -1,0 +1,104 @@
+// Package jobs defines the product's background task types, their payloads
+// and handlers, the queues they run on, and the worker and scheduler that
+// run them, all on asynq over Redis. Handlers are thin: they decode a
+// payload, narrow the context to one tenant, and call a domain package.
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/scrm-dev/scrm/ent"
+	"github.com/scrm-dev/scrm/internal/customerstats"
+	"github.com/scrm-dev/scrm/internal/viewer"
+)
+
+// Queues and their priority weights: platform callbacks first, scheduled
+// pulls next, backfills and maintenance last.
+const (
+	QueueRealtime = "realtime"
+	QueueSync     = "sync"
+	QueueDefault  = "default"
+	QueueBulk     = "bulk"
+)
+
+var queueWeights = map[string]int{QueueRealtime: 6, QueueSync: 3, QueueDefault: 2, QueueBulk: 1}
+
+// Task types.
+const (
+	// TypeRecomputeCustomerTotals recomputes one tenant's customer totals
+	// from their orders (repair after bulk loads or bugs).
+	TypeRecomputeCustomerTotals = "customers:recompute_totals"
+	// TypeReconcileAllTenants fans TypeRecomputeCustomerTotals out to
+	// every tenant; the scheduler runs it nightly.
+	TypeReconcileAllTenants = "maintenance:reconcile_all_tenants"
+)
+
+// RecomputeCustomerTotals is the payload of TypeRecomputeCustomerTotals.
+type RecomputeCustomerTotals struct {
+	TenantID int `json:"tenant_id"`
+}
+
+// NewRecomputeCustomerTotals builds the task for one tenant. Its id makes
+// a second request for the same tenant within the hour a no-op.
+func NewRecomputeCustomerTotals(tenantID int, now time.Time) (*asynq.Task, error) {
+	payload, err := json.Marshal(RecomputeCustomerTotals{TenantID: tenantID})
+	if err != nil {
+		return nil, err
+	}
+	id := fmt.Sprintf("%s:%d:%s", TypeRecomputeCustomerTotals, tenantID, now.UTC().Format("2006010215"))
+	return asynq.NewTask(TypeRecomputeCustomerTotals, payload,
+		asynq.Queue(QueueBulk), asynq.TaskID(id), asynq.MaxRetry(5),
+		asynq.Timeout(30*time.Minute), asynq.Retention(24*time.Hour)), nil
+}
+
+// Deps are what handlers need.
+type Deps struct {
+	Client   *ent.Client
+	Enqueuer *asynq.Client
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// Mux routes every task type to its handler.
+func Mux(d Deps) *asynq.ServeMux {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	mux := asynq.NewServeMux()
+	mux.HandleFunc(TypeRecomputeCustomerTotals, d.recomputeCustomerTotals)
+	mux.HandleFunc(TypeReconcileAllTenants, d.reconcileAllTenants)
+	return mux
+}
+
+func (d Deps) recomputeCustomerTotals(ctx context.Context, t *asynq.Task) error {
+	var p RecomputeCustomerTotals
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.TenantID <= 0 {
+		return fmt.Errorf("bad payload %q: %w", t.Payload(), errors.Join(err, asynq.SkipRetry))
+	}
+	ctx = viewer.ForTenant(ctx, p.TenantID)
+	return customerstats.RecomputeTenant(ctx, d.Client, p.TenantID)
+}
+
+func (d Deps) reconcileAllTenants(ctx context.Context, _ *asynq.Task) error {
+	ids, err := d.Client.Tenant.Query().IDs(viewer.System(ctx))
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		task, err := NewRecomputeCustomerTotals(id, d.Now())
+		if err != nil {
+			return err
+		}
+		if _, err := d.Enqueuer.EnqueueContext(ctx, task); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+			return fmt.Errorf("enqueue totals of tenant %d: %w", id, err)
+		}
+	}
+	return nil
+}

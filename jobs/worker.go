@@ -1,0 +1,78 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+)
+
+// Worker runs task handlers and the periodic scheduler.
+type Worker struct {
+	server    *asynq.Server
+	scheduler *asynq.Scheduler
+	mux       *asynq.ServeMux
+}
+
+// WorkerOptions configure a Worker.
+type WorkerOptions struct {
+	Redis       asynq.RedisConnOpt
+	Concurrency int
+	Logger      *slog.Logger
+	Deps        Deps
+}
+
+// NewWorker returns a worker; Start runs it.
+func NewWorker(opts WorkerOptions) (*Worker, error) {
+	logger := asynqLogger{opts.Logger}
+	server := asynq.NewServer(opts.Redis, asynq.Config{
+		Concurrency:     opts.Concurrency,
+		Queues:          queueWeights,
+		Logger:          logger,
+		ShutdownTimeout: 20 * time.Second,
+		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
+			opts.Logger.ErrorContext(ctx, "task failed", "type", t.Type(), "error", err)
+		}),
+	})
+	scheduler := asynq.NewScheduler(opts.Redis, &asynq.SchedulerOpts{Logger: logger, Location: time.UTC})
+	// Every replica runs a scheduler; Unique makes the other replicas'
+	// copies of the same nightly run no-ops.
+	if _, err := scheduler.Register("0 19 * * *", // 03:00 Asia/Shanghai
+		asynq.NewTask(TypeReconcileAllTenants, nil),
+		asynq.Queue(QueueBulk), asynq.Unique(12*time.Hour)); err != nil {
+		return nil, fmt.Errorf("register the nightly reconciliation: %w", err)
+	}
+	return &Worker{server: server, scheduler: scheduler, mux: Mux(opts.Deps)}, nil
+}
+
+// Start runs the handlers and the scheduler in the background.
+func (w *Worker) Start() error {
+	if err := w.server.Start(w.mux); err != nil {
+		return fmt.Errorf("start the worker: %w", err)
+	}
+	if err := w.scheduler.Start(); err != nil {
+		w.server.Shutdown()
+		return fmt.Errorf("start the scheduler: %w", err)
+	}
+	return nil
+}
+
+// Shutdown stops taking tasks and waits for running ones.
+func (w *Worker) Shutdown() {
+	w.scheduler.Shutdown()
+	w.server.Shutdown()
+}
+
+// asynqLogger sends asynq's logs to slog.
+type asynqLogger struct{ l *slog.Logger }
+
+func (a asynqLogger) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...), "component", "asynq") }
+func (a asynqLogger) Info(args ...any)  { a.l.Info(fmt.Sprint(args...), "component", "asynq") }
+func (a asynqLogger) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...), "component", "asynq") }
+func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...), "component", "asynq") }
+func (a asynqLogger) Fatal(args ...any) {
+	a.l.Error(fmt.Sprint(args...), "component", "asynq")
+	panic(fmt.Sprint(args...))
+}
