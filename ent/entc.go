@@ -46,7 +46,7 @@ func main() {
 		entgql.WithSchemaPath("./graph/ent.graphql"),
 		entgql.WithWhereInputs(true),
 		entgql.WithRelaySpec(true),
-		entgql.WithSchemaHook(useInputTypesInInputs),
+		entgql.WithSchemaHook(useInputTypesInInputs, dropAppendInputs),
 	)
 	if err != nil {
 		log.Fatalf("creating entgql extension: %v", err)
@@ -70,4 +70,24 @@ func main() {
 	if err != nil {
 		log.Fatalf("running ent codegen: %v", err)
 	}
+}
+
+// dropAppendInputs removes the appendX fields entgql adds to update inputs
+// of JSON list fields: entgql v0.7.0's generated code appends the value of
+// X instead of appendX (mutation_input.tmpl), so they would silently do the
+// wrong thing. Clients send the whole list in X instead.
+func dropAppendInputs(_ *gen.Graph, s *ast.Schema) error {
+	for name, def := range s.Types {
+		if def.Kind != ast.InputObject || !strings.HasPrefix(name, "Update") {
+			continue
+		}
+		kept := def.Fields[:0]
+		for _, f := range def.Fields {
+			if !strings.HasPrefix(f.Name, "append") {
+				kept = append(kept, f)
+			}
+		}
+		def.Fields = kept
+	}
+	return nil
 }

@@ -28592,7 +28592,7 @@ func (ec *executionContext) unmarshalInputUpdateFormInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "description", "status", "fields", "appendFields"}
+	fieldsInOrder := [...]string{"name", "description", "status", "fields"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -28627,13 +28627,6 @@ func (ec *executionContext) unmarshalInputUpdateFormInput(ctx context.Context, o
 				return it, err
 			}
 			it.Fields = data
-		case "appendFields":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appendFields"))
-			data, err := ec.unmarshalOFormFieldInput2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋschemaᚋschematypeᚐFormFieldᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.AppendFields = data
 		}
 	}
 	return it, nil
@@ -28921,7 +28914,7 @@ func (ec *executionContext) unmarshalInputUpdateStaffInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"login", "name", "mobile", "clearMobile", "email", "clearEmail", "wecomUserID", "clearWecomUserID", "roles", "appendRoles", "skillTags", "appendSkillTags", "region", "clearRegion", "status", "capacity", "addDepartmentIDs", "removeDepartmentIDs", "clearDepartments"}
+	fieldsInOrder := [...]string{"login", "name", "mobile", "clearMobile", "email", "clearEmail", "wecomUserID", "clearWecomUserID", "roles", "skillTags", "region", "clearRegion", "status", "capacity", "addDepartmentIDs", "removeDepartmentIDs", "clearDepartments"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -28991,13 +28984,6 @@ func (ec *executionContext) unmarshalInputUpdateStaffInput(ctx context.Context, 
 				return it, err
 			}
 			it.Roles = data
-		case "appendRoles":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appendRoles"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.AppendRoles = data
 		case "skillTags":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skillTags"))
 			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
@@ -29005,13 +28991,6 @@ func (ec *executionContext) unmarshalInputUpdateStaffInput(ctx context.Context, 
 				return it, err
 			}
 			it.SkillTags = data
-		case "appendSkillTags":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appendSkillTags"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.AppendSkillTags = data
 		case "region":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("region"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -29334,7 +29313,7 @@ func (ec *executionContext) unmarshalInputUpdateTicketInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"title", "description", "category", "priority", "status", "source", "region", "clearRegion", "requiredSkills", "appendRequiredSkills", "firstResponseDueAt", "clearFirstResponseDueAt", "resolutionDueAt", "clearResolutionDueAt", "customFields", "clearCustomFields", "customerID", "clearCustomer", "orderID", "clearOrder", "assigneeID", "clearAssignee", "teamID", "clearTeam"}
+	fieldsInOrder := [...]string{"title", "description", "category", "priority", "status", "source", "region", "clearRegion", "requiredSkills", "firstResponseDueAt", "clearFirstResponseDueAt", "resolutionDueAt", "clearResolutionDueAt", "customFields", "clearCustomFields", "customerID", "clearCustomer", "orderID", "clearOrder", "assigneeID", "clearAssignee", "teamID", "clearTeam"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -29404,13 +29383,6 @@ func (ec *executionContext) unmarshalInputUpdateTicketInput(ctx context.Context,
 				return it, err
 			}
 			it.RequiredSkills = data
-		case "appendRequiredSkills":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appendRequiredSkills"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.AppendRequiredSkills = data
 		case "firstResponseDueAt":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstResponseDueAt"))
 			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -27,7 +28,10 @@ import (
 func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
-		if _, coded := gqlErr.Extensions["code"]; coded {
+		if code, coded := gqlErr.Extensions["code"]; coded {
+			if code == errcode.ValidationFailed {
+				variableError(gqlErr)
+			}
 			return gqlErr // parse, validation and limit errors come coded
 		}
 		code, field, message := classify(ctx, err, gqlErr)
@@ -50,6 +54,21 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		}
 		return gqlErr
 	}
+}
+
+// variableError recodes a variable that failed coercion (an unknown enum
+// value, a string where a number belongs) as the bad input it is, naming the
+// field. It stays a request error: HTTP 400.
+func variableError(gqlErr *gqlerror.Error) {
+	if len(gqlErr.Path) < 2 || gqlErr.Path[0] != ast.PathName("variable") {
+		return
+	}
+	rest := gqlErr.Path[1:]
+	if len(rest) > 1 { // inside an input object: name the field, not the variable
+		rest = rest[1:]
+	}
+	gqlErr.Extensions["code"] = string(apperr.CodeBadUserInput)
+	gqlErr.Extensions["field"] = pathString(rest)
 }
 
 // RecoverFunc turns a resolver panic into an internal error, logging the
@@ -115,8 +134,14 @@ func argumentField(ctx context.Context, gqlErr *gqlerror.Error) string {
 	if name, ok := rest[0].(ast.PathName); ok && name == "input" && len(rest) > 1 {
 		rest = rest[1:]
 	}
+	// Reset the path to the response field, as the GraphQL spec defines it.
+	gqlErr.Path = fc.Path()
+	return pathString(rest)
+}
+
+func pathString(path ast.Path) string {
 	var b strings.Builder
-	for _, el := range rest {
+	for _, el := range path {
 		switch el := el.(type) {
 		case ast.PathIndex:
 			fmt.Fprintf(&b, "[%d]", int(el))
@@ -127,8 +152,6 @@ func argumentField(ctx context.Context, gqlErr *gqlerror.Error) string {
 			b.WriteString(string(el))
 		}
 	}
-	// Reset the path to the response field, as the GraphQL spec defines it.
-	gqlErr.Path = fc.Path()
 	return b.String()
 }
 
@@ -175,12 +198,13 @@ var uniqueFields = []string{
 	"wecom_group_id", "wecom_tag_id", "number", "login", "slug", "name",
 }
 
-var sqliteUnique = regexp.MustCompile(`UNIQUE constraint failed: (.*)$`)
+// SQLite names the columns; modernc.org/sqlite appends the error code.
+var sqliteUnique = regexp.MustCompile(`UNIQUE constraint failed: ([^(]*)`)
 
 func conflictField(e *ent.ConstraintError) string {
 	msg := e.Error()
 	if m := sqliteUnique.FindStringSubmatch(msg); m != nil {
-		cols := strings.Split(m[1], ", ")
+		cols := strings.Split(strings.TrimSpace(m[1]), ", ")
 		last := cols[len(cols)-1]
 		if _, col, ok := strings.Cut(last, "."); ok {
 			return lowerCamel(col)

@@ -74,7 +74,7 @@ func Decode(s string) (int, error) {
 		return 0, &InvalidError{s}
 	}
 	n, err := strconv.Atoi(local)
-	if err != nil || n <= 0 || n >= rangeSize || strconv.Itoa(n) != local {
+	if err != nil || n < 0 || n >= rangeSize || strconv.Itoa(n) != local {
 		return 0, &InvalidError{s}
 	}
 	return start + n, nil

@@ -76,4 +76,3 @@ func responseType(accept string) string {
 	}
 	return "application/graphql-response+json"
 }
-
