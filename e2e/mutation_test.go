@@ -20,7 +20,9 @@ func TestCreateAndUpdate(t *testing.T) {
 		t.Run("a valid customer is created in the caller's tenant", func(t *testing.T) {
 			r := e.post(t, tok, `mutation($in: CreateCustomerInput!) { createCustomer(input: $in) { id name phone birthday gender } }`,
 				map[string]any{"in": map[string]any{"name": "测试客户", "phone": "13800138000", "birthday": "1990-02-28", "gender": "FEMALE"}}).ok(t)
-			var got struct{ CreateCustomer struct{ ID, Name, Phone, Birthday, Gender string } }
+			var got struct {
+				CreateCustomer struct{ ID, Name, Phone, Birthday, Gender string }
+			}
 			r.decode(t, &got)
 			id, err := gid.Decode(got.CreateCustomer.ID)
 			if err != nil {
@@ -100,7 +102,9 @@ func TestOrdersKeepCustomerTotals(t *testing.T) {
 		totals := func() (int, int) {
 			r := e.post(t, tok, `query($id: ID!) { node(id: $id) { ... on Customer { totalSpend orderCount lastOrderAt } } }`,
 				map[string]any{"id": customerID}).ok(t)
-			var got struct{ Node struct{ TotalSpend, OrderCount int } }
+			var got struct {
+				Node struct{ TotalSpend, OrderCount int }
+			}
 			r.decode(t, &got)
 			return got.Node.TotalSpend, got.Node.OrderCount
 		}
@@ -193,7 +197,9 @@ func TestTicketsAndComments(t *testing.T) {
 		for i := range 3 {
 			r := e.post(t, tok, `mutation($in: CreateTicketInput!) { createTicket(input: $in) { id number status } }`,
 				map[string]any{"in": map[string]any{"title": fmt.Sprintf("退货 %d", i), "priority": "HIGH"}}).ok(t)
-			var got struct{ CreateTicket struct{ ID, Number, Status string } }
+			var got struct {
+				CreateTicket struct{ ID, Number, Status string }
+			}
 			r.decode(t, &got)
 			if !strings.HasPrefix(got.CreateTicket.Number, "T-") || numbers[got.CreateTicket.Number] {
 				t.Fatalf("number %q (seen: %v)", got.CreateTicket.Number, numbers)
@@ -216,7 +222,9 @@ func TestTicketsAndComments(t *testing.T) {
 		}
 		r = e.post(t, tok, `mutation($id: ID!) { updateTicket(id: $id, input: {status: RESOLVED}) { status resolvedAt } }`,
 			map[string]any{"id": ticketID}).ok(t)
-		var u struct{ UpdateTicket struct{ Status, ResolvedAt string } }
+		var u struct {
+			UpdateTicket struct{ Status, ResolvedAt string }
+		}
 		r.decode(t, &u)
 		if u.UpdateTicket.ResolvedAt == "" {
 			t.Error("resolving did not stamp resolvedAt")
