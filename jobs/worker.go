@@ -22,16 +22,20 @@ type WorkerOptions struct {
 	Concurrency int
 	Logger      *slog.Logger
 	Deps        Deps
+	// PollInterval is how long an idle worker waits before looking for
+	// new tasks again; asynq's default (1s) when zero.
+	PollInterval time.Duration
 }
 
 // NewWorker returns a worker; Start runs it.
 func NewWorker(opts WorkerOptions) (*Worker, error) {
 	logger := asynqLogger{opts.Logger}
 	server := asynq.NewServer(opts.Redis, asynq.Config{
-		Concurrency:     opts.Concurrency,
-		Queues:          queueWeights,
-		Logger:          logger,
-		ShutdownTimeout: 20 * time.Second,
+		Concurrency:       opts.Concurrency,
+		Queues:            queueWeights,
+		Logger:            logger,
+		ShutdownTimeout:   20 * time.Second,
+		TaskCheckInterval: opts.PollInterval,
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			opts.Logger.ErrorContext(ctx, "task failed", "type", t.Type(), "error", err)
 		}),
