@@ -60,12 +60,12 @@ func app() *cli.Command {
 			{
 				Name:  "migrate",
 				Usage: "bring the database schema up to date",
-				Action: func(ctx context.Context, _ *cli.Command) error {
+				Action: func(ctx context.Context, cmd *cli.Command) error {
 					cfg, err := config.Load()
 					if err != nil {
 						return err
 					}
-					return migrate(ctx, cfg)
+					return migrate(ctx, cfg, cmd.Root().Writer)
 				},
 			},
 			{
@@ -85,7 +85,7 @@ func app() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return seedDemo(ctx, cfg, cmd.Int("customers"), cmd.Int("orders"), cmd.Bool("if-empty"))
+					return seedDemo(ctx, cfg, cmd.Root().Writer, cmd.Int("customers"), cmd.Int("orders"), cmd.Bool("if-empty"))
 				},
 			},
 			{
@@ -108,7 +108,7 @@ func app() *cli.Command {
 					if ttl < 0 || ttl > 90*24*time.Hour {
 						return fmt.Errorf("token: --ttl must be positive and at most 90 days, got %s", ttl)
 					}
-					return printToken(ctx, cfg, cmd.String("tenant"), cmd.String("user"), ttl)
+					return printToken(ctx, cfg, cmd.Root().Writer, cmd.String("tenant"), cmd.String("user"), ttl)
 				},
 			},
 		},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -172,7 +173,7 @@ func worker(ctx context.Context, cfg *config.Config) error {
 	return nil
 }
 
-func migrate(ctx context.Context, cfg *config.Config) error {
+func migrate(ctx context.Context, cfg *config.Config, out io.Writer) error {
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
@@ -181,11 +182,11 @@ func migrate(ctx context.Context, cfg *config.Config) error {
 	if err := st.Migrate(ctx); err != nil {
 		return err
 	}
-	fmt.Println("schema up to date:", st.Location)
+	fmt.Fprintln(out, "schema up to date:", st.Location)
 	return nil
 }
 
-func seedDemo(ctx context.Context, cfg *config.Config, customers, orders int, ifEmpty bool) error {
+func seedDemo(ctx context.Context, cfg *config.Config, out io.Writer, customers, orders int, ifEmpty bool) error {
 	st, err := readyStore(ctx, cfg)
 	if err != nil {
 		return err
@@ -194,18 +195,18 @@ func seedDemo(ctx context.Context, cfg *config.Config, customers, orders int, if
 	start := time.Now()
 	err = seed.Demo(ctx, st.Client, seed.Options{Customers: customers, Orders: orders, Logger: cfg.Logger()})
 	if errors.Is(err, seed.ErrAlreadySeeded) && ifEmpty {
-		fmt.Println("demo data present:", st.Location)
+		fmt.Fprintln(out, "demo data present:", st.Location)
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Printf("seeded tenants demo and acme in %s: %s\n", time.Since(start).Round(time.Millisecond), st.Location)
-	fmt.Println("try: scrm token --tenant demo --user agent1")
+	fmt.Fprintf(out, "seeded tenants demo and acme in %s: %s\n", time.Since(start).Round(time.Millisecond), st.Location)
+	fmt.Fprintln(out, "try: scrm token --tenant demo --user agent1")
 	return nil
 }
 
-func printToken(ctx context.Context, cfg *config.Config, tenantSlug, login string, ttl time.Duration) error {
+func printToken(ctx context.Context, cfg *config.Config, out io.Writer, tenantSlug, login string, ttl time.Duration) error {
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
@@ -219,7 +220,7 @@ func printToken(ctx context.Context, cfg *config.Config, tenantSlug, login strin
 	if err != nil {
 		return err
 	}
-	fmt.Println(tok)
+	fmt.Fprintln(out, tok)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -67,6 +68,18 @@ func TestEveryVariableIsDocumented(t *testing.T) {
 	for _, k := range read {
 		if !documented[k] {
 			t.Errorf("%s is read but not in Vars (and so not in the README table)", k)
+		}
+	}
+}
+
+func TestREADMEDocumentsEveryVariable(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range Vars {
+		if !strings.Contains(string(readme), "| `"+v.Name+"` |") {
+			t.Errorf("README's configuration table lacks %s", v.Name)
 		}
 	}
 }
