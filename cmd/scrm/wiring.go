@@ -201,6 +201,9 @@ func seedDemo(ctx context.Context, cfg *config.Config, out io.Writer, customers,
 	if err != nil {
 		return err
 	}
+	if err := st.Analyze(ctx); err != nil {
+		return fmt.Errorf("refresh table statistics: %w", err)
+	}
 	fmt.Fprintf(out, "seeded tenants demo and acme in %s: %s\n", time.Since(start).Round(time.Millisecond), st.Location)
 	fmt.Fprintln(out, "try: scrm token --tenant demo --user agent1")
 	return nil

@@ -155,6 +155,39 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return nil
 }
 
+// Analyze refreshes the optimizer's statistics, which a bulk load leaves
+// stale enough for MySQL to pick bad join orders until its background
+// sampling catches up.
+func (s *Store) Analyze(ctx context.Context) error {
+	if s.Dialect == dialect.SQLite {
+		_, err := s.DB.ExecContext(ctx, "ANALYZE")
+		return err
+	}
+	rows, err := s.DB.QueryContext(ctx, "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'")
+	if err != nil {
+		return err
+	}
+	var tables []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			rows.Close()
+			return err
+		}
+		tables = append(tables, "`"+t+"`")
+	}
+	rows.Close()
+	if len(tables) == 0 {
+		return nil
+	}
+	// ANALYZE TABLE answers with a result set, so it is queried, not executed.
+	res, err := s.DB.QueryContext(ctx, "ANALYZE TABLE "+strings.Join(tables, ", "))
+	if err != nil {
+		return err
+	}
+	return res.Close()
+}
+
 // PendingMigrations reports whether versioned migrations remain to apply.
 // The SQLite default migrates itself and never has any.
 func (s *Store) PendingMigrations(ctx context.Context) (bool, error) {
