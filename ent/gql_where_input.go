@@ -76,21 +76,6 @@ type CampaignWhereInput struct {
 	NameEqualFold    *string  `json:"nameEqualFold,omitempty"`
 	NameContainsFold *string  `json:"nameContainsFold,omitempty"`
 
-	// "description" field predicates.
-	Description             *string  `json:"description,omitempty"`
-	DescriptionNEQ          *string  `json:"descriptionNEQ,omitempty"`
-	DescriptionIn           []string `json:"descriptionIn,omitempty"`
-	DescriptionNotIn        []string `json:"descriptionNotIn,omitempty"`
-	DescriptionGT           *string  `json:"descriptionGT,omitempty"`
-	DescriptionGTE          *string  `json:"descriptionGTE,omitempty"`
-	DescriptionLT           *string  `json:"descriptionLT,omitempty"`
-	DescriptionLTE          *string  `json:"descriptionLTE,omitempty"`
-	DescriptionContains     *string  `json:"descriptionContains,omitempty"`
-	DescriptionHasPrefix    *string  `json:"descriptionHasPrefix,omitempty"`
-	DescriptionHasSuffix    *string  `json:"descriptionHasSuffix,omitempty"`
-	DescriptionEqualFold    *string  `json:"descriptionEqualFold,omitempty"`
-	DescriptionContainsFold *string  `json:"descriptionContainsFold,omitempty"`
-
 	// "kind" field predicates.
 	Kind      *campaign.Kind  `json:"kind,omitempty"`
 	KindNEQ   *campaign.Kind  `json:"kindNEQ,omitempty"`
@@ -108,21 +93,6 @@ type CampaignWhereInput struct {
 	ChannelNEQ   *campaign.Channel  `json:"channelNEQ,omitempty"`
 	ChannelIn    []campaign.Channel `json:"channelIn,omitempty"`
 	ChannelNotIn []campaign.Channel `json:"channelNotIn,omitempty"`
-
-	// "message_template" field predicates.
-	MessageTemplate             *string  `json:"messageTemplate,omitempty"`
-	MessageTemplateNEQ          *string  `json:"messageTemplateNEQ,omitempty"`
-	MessageTemplateIn           []string `json:"messageTemplateIn,omitempty"`
-	MessageTemplateNotIn        []string `json:"messageTemplateNotIn,omitempty"`
-	MessageTemplateGT           *string  `json:"messageTemplateGT,omitempty"`
-	MessageTemplateGTE          *string  `json:"messageTemplateGTE,omitempty"`
-	MessageTemplateLT           *string  `json:"messageTemplateLT,omitempty"`
-	MessageTemplateLTE          *string  `json:"messageTemplateLTE,omitempty"`
-	MessageTemplateContains     *string  `json:"messageTemplateContains,omitempty"`
-	MessageTemplateHasPrefix    *string  `json:"messageTemplateHasPrefix,omitempty"`
-	MessageTemplateHasSuffix    *string  `json:"messageTemplateHasSuffix,omitempty"`
-	MessageTemplateEqualFold    *string  `json:"messageTemplateEqualFold,omitempty"`
-	MessageTemplateContainsFold *string  `json:"messageTemplateContainsFold,omitempty"`
 
 	// "scheduled_at" field predicates.
 	ScheduledAt       *time.Time  `json:"scheduledAt,omitempty"`
@@ -386,45 +356,6 @@ func (i *CampaignWhereInput) P() (predicate.Campaign, error) {
 	if i.NameContainsFold != nil {
 		predicates = append(predicates, campaign.NameContainsFold(*i.NameContainsFold))
 	}
-	if i.Description != nil {
-		predicates = append(predicates, campaign.DescriptionEQ(*i.Description))
-	}
-	if i.DescriptionNEQ != nil {
-		predicates = append(predicates, campaign.DescriptionNEQ(*i.DescriptionNEQ))
-	}
-	if len(i.DescriptionIn) > 0 {
-		predicates = append(predicates, campaign.DescriptionIn(i.DescriptionIn...))
-	}
-	if len(i.DescriptionNotIn) > 0 {
-		predicates = append(predicates, campaign.DescriptionNotIn(i.DescriptionNotIn...))
-	}
-	if i.DescriptionGT != nil {
-		predicates = append(predicates, campaign.DescriptionGT(*i.DescriptionGT))
-	}
-	if i.DescriptionGTE != nil {
-		predicates = append(predicates, campaign.DescriptionGTE(*i.DescriptionGTE))
-	}
-	if i.DescriptionLT != nil {
-		predicates = append(predicates, campaign.DescriptionLT(*i.DescriptionLT))
-	}
-	if i.DescriptionLTE != nil {
-		predicates = append(predicates, campaign.DescriptionLTE(*i.DescriptionLTE))
-	}
-	if i.DescriptionContains != nil {
-		predicates = append(predicates, campaign.DescriptionContains(*i.DescriptionContains))
-	}
-	if i.DescriptionHasPrefix != nil {
-		predicates = append(predicates, campaign.DescriptionHasPrefix(*i.DescriptionHasPrefix))
-	}
-	if i.DescriptionHasSuffix != nil {
-		predicates = append(predicates, campaign.DescriptionHasSuffix(*i.DescriptionHasSuffix))
-	}
-	if i.DescriptionEqualFold != nil {
-		predicates = append(predicates, campaign.DescriptionEqualFold(*i.DescriptionEqualFold))
-	}
-	if i.DescriptionContainsFold != nil {
-		predicates = append(predicates, campaign.DescriptionContainsFold(*i.DescriptionContainsFold))
-	}
 	if i.Kind != nil {
 		predicates = append(predicates, campaign.KindEQ(*i.Kind))
 	}
@@ -460,45 +391,6 @@ func (i *CampaignWhereInput) P() (predicate.Campaign, error) {
 	}
 	if len(i.ChannelNotIn) > 0 {
 		predicates = append(predicates, campaign.ChannelNotIn(i.ChannelNotIn...))
-	}
-	if i.MessageTemplate != nil {
-		predicates = append(predicates, campaign.MessageTemplateEQ(*i.MessageTemplate))
-	}
-	if i.MessageTemplateNEQ != nil {
-		predicates = append(predicates, campaign.MessageTemplateNEQ(*i.MessageTemplateNEQ))
-	}
-	if len(i.MessageTemplateIn) > 0 {
-		predicates = append(predicates, campaign.MessageTemplateIn(i.MessageTemplateIn...))
-	}
-	if len(i.MessageTemplateNotIn) > 0 {
-		predicates = append(predicates, campaign.MessageTemplateNotIn(i.MessageTemplateNotIn...))
-	}
-	if i.MessageTemplateGT != nil {
-		predicates = append(predicates, campaign.MessageTemplateGT(*i.MessageTemplateGT))
-	}
-	if i.MessageTemplateGTE != nil {
-		predicates = append(predicates, campaign.MessageTemplateGTE(*i.MessageTemplateGTE))
-	}
-	if i.MessageTemplateLT != nil {
-		predicates = append(predicates, campaign.MessageTemplateLT(*i.MessageTemplateLT))
-	}
-	if i.MessageTemplateLTE != nil {
-		predicates = append(predicates, campaign.MessageTemplateLTE(*i.MessageTemplateLTE))
-	}
-	if i.MessageTemplateContains != nil {
-		predicates = append(predicates, campaign.MessageTemplateContains(*i.MessageTemplateContains))
-	}
-	if i.MessageTemplateHasPrefix != nil {
-		predicates = append(predicates, campaign.MessageTemplateHasPrefix(*i.MessageTemplateHasPrefix))
-	}
-	if i.MessageTemplateHasSuffix != nil {
-		predicates = append(predicates, campaign.MessageTemplateHasSuffix(*i.MessageTemplateHasSuffix))
-	}
-	if i.MessageTemplateEqualFold != nil {
-		predicates = append(predicates, campaign.MessageTemplateEqualFold(*i.MessageTemplateEqualFold))
-	}
-	if i.MessageTemplateContainsFold != nil {
-		predicates = append(predicates, campaign.MessageTemplateContainsFold(*i.MessageTemplateContainsFold))
 	}
 	if i.ScheduledAt != nil {
 		predicates = append(predicates, campaign.ScheduledAtEQ(*i.ScheduledAt))
@@ -865,23 +757,6 @@ type CustomerWhereInput struct {
 	DistrictNotNil       bool     `json:"districtNotNil,omitempty"`
 	DistrictEqualFold    *string  `json:"districtEqualFold,omitempty"`
 	DistrictContainsFold *string  `json:"districtContainsFold,omitempty"`
-
-	// "address" field predicates.
-	Address             *string  `json:"address,omitempty"`
-	AddressNEQ          *string  `json:"addressNEQ,omitempty"`
-	AddressIn           []string `json:"addressIn,omitempty"`
-	AddressNotIn        []string `json:"addressNotIn,omitempty"`
-	AddressGT           *string  `json:"addressGT,omitempty"`
-	AddressGTE          *string  `json:"addressGTE,omitempty"`
-	AddressLT           *string  `json:"addressLT,omitempty"`
-	AddressLTE          *string  `json:"addressLTE,omitempty"`
-	AddressContains     *string  `json:"addressContains,omitempty"`
-	AddressHasPrefix    *string  `json:"addressHasPrefix,omitempty"`
-	AddressHasSuffix    *string  `json:"addressHasSuffix,omitempty"`
-	AddressIsNil        bool     `json:"addressIsNil,omitempty"`
-	AddressNotNil       bool     `json:"addressNotNil,omitempty"`
-	AddressEqualFold    *string  `json:"addressEqualFold,omitempty"`
-	AddressContainsFold *string  `json:"addressContainsFold,omitempty"`
 
 	// "tier" field predicates.
 	Tier             *string  `json:"tier,omitempty"`
@@ -1472,51 +1347,6 @@ func (i *CustomerWhereInput) P() (predicate.Customer, error) {
 	}
 	if i.DistrictContainsFold != nil {
 		predicates = append(predicates, customer.DistrictContainsFold(*i.DistrictContainsFold))
-	}
-	if i.Address != nil {
-		predicates = append(predicates, customer.AddressEQ(*i.Address))
-	}
-	if i.AddressNEQ != nil {
-		predicates = append(predicates, customer.AddressNEQ(*i.AddressNEQ))
-	}
-	if len(i.AddressIn) > 0 {
-		predicates = append(predicates, customer.AddressIn(i.AddressIn...))
-	}
-	if len(i.AddressNotIn) > 0 {
-		predicates = append(predicates, customer.AddressNotIn(i.AddressNotIn...))
-	}
-	if i.AddressGT != nil {
-		predicates = append(predicates, customer.AddressGT(*i.AddressGT))
-	}
-	if i.AddressGTE != nil {
-		predicates = append(predicates, customer.AddressGTE(*i.AddressGTE))
-	}
-	if i.AddressLT != nil {
-		predicates = append(predicates, customer.AddressLT(*i.AddressLT))
-	}
-	if i.AddressLTE != nil {
-		predicates = append(predicates, customer.AddressLTE(*i.AddressLTE))
-	}
-	if i.AddressContains != nil {
-		predicates = append(predicates, customer.AddressContains(*i.AddressContains))
-	}
-	if i.AddressHasPrefix != nil {
-		predicates = append(predicates, customer.AddressHasPrefix(*i.AddressHasPrefix))
-	}
-	if i.AddressHasSuffix != nil {
-		predicates = append(predicates, customer.AddressHasSuffix(*i.AddressHasSuffix))
-	}
-	if i.AddressIsNil {
-		predicates = append(predicates, customer.AddressIsNil())
-	}
-	if i.AddressNotNil {
-		predicates = append(predicates, customer.AddressNotNil())
-	}
-	if i.AddressEqualFold != nil {
-		predicates = append(predicates, customer.AddressEqualFold(*i.AddressEqualFold))
-	}
-	if i.AddressContainsFold != nil {
-		predicates = append(predicates, customer.AddressContainsFold(*i.AddressContainsFold))
 	}
 	if i.Tier != nil {
 		predicates = append(predicates, customer.TierEQ(*i.Tier))
@@ -2808,21 +2638,6 @@ type FormWhereInput struct {
 	NameEqualFold    *string  `json:"nameEqualFold,omitempty"`
 	NameContainsFold *string  `json:"nameContainsFold,omitempty"`
 
-	// "description" field predicates.
-	Description             *string  `json:"description,omitempty"`
-	DescriptionNEQ          *string  `json:"descriptionNEQ,omitempty"`
-	DescriptionIn           []string `json:"descriptionIn,omitempty"`
-	DescriptionNotIn        []string `json:"descriptionNotIn,omitempty"`
-	DescriptionGT           *string  `json:"descriptionGT,omitempty"`
-	DescriptionGTE          *string  `json:"descriptionGTE,omitempty"`
-	DescriptionLT           *string  `json:"descriptionLT,omitempty"`
-	DescriptionLTE          *string  `json:"descriptionLTE,omitempty"`
-	DescriptionContains     *string  `json:"descriptionContains,omitempty"`
-	DescriptionHasPrefix    *string  `json:"descriptionHasPrefix,omitempty"`
-	DescriptionHasSuffix    *string  `json:"descriptionHasSuffix,omitempty"`
-	DescriptionEqualFold    *string  `json:"descriptionEqualFold,omitempty"`
-	DescriptionContainsFold *string  `json:"descriptionContainsFold,omitempty"`
-
 	// "status" field predicates.
 	Status      *form.Status  `json:"status,omitempty"`
 	StatusNEQ   *form.Status  `json:"statusNEQ,omitempty"`
@@ -3025,45 +2840,6 @@ func (i *FormWhereInput) P() (predicate.Form, error) {
 	}
 	if i.NameContainsFold != nil {
 		predicates = append(predicates, form.NameContainsFold(*i.NameContainsFold))
-	}
-	if i.Description != nil {
-		predicates = append(predicates, form.DescriptionEQ(*i.Description))
-	}
-	if i.DescriptionNEQ != nil {
-		predicates = append(predicates, form.DescriptionNEQ(*i.DescriptionNEQ))
-	}
-	if len(i.DescriptionIn) > 0 {
-		predicates = append(predicates, form.DescriptionIn(i.DescriptionIn...))
-	}
-	if len(i.DescriptionNotIn) > 0 {
-		predicates = append(predicates, form.DescriptionNotIn(i.DescriptionNotIn...))
-	}
-	if i.DescriptionGT != nil {
-		predicates = append(predicates, form.DescriptionGT(*i.DescriptionGT))
-	}
-	if i.DescriptionGTE != nil {
-		predicates = append(predicates, form.DescriptionGTE(*i.DescriptionGTE))
-	}
-	if i.DescriptionLT != nil {
-		predicates = append(predicates, form.DescriptionLT(*i.DescriptionLT))
-	}
-	if i.DescriptionLTE != nil {
-		predicates = append(predicates, form.DescriptionLTE(*i.DescriptionLTE))
-	}
-	if i.DescriptionContains != nil {
-		predicates = append(predicates, form.DescriptionContains(*i.DescriptionContains))
-	}
-	if i.DescriptionHasPrefix != nil {
-		predicates = append(predicates, form.DescriptionHasPrefix(*i.DescriptionHasPrefix))
-	}
-	if i.DescriptionHasSuffix != nil {
-		predicates = append(predicates, form.DescriptionHasSuffix(*i.DescriptionHasSuffix))
-	}
-	if i.DescriptionEqualFold != nil {
-		predicates = append(predicates, form.DescriptionEqualFold(*i.DescriptionEqualFold))
-	}
-	if i.DescriptionContainsFold != nil {
-		predicates = append(predicates, form.DescriptionContainsFold(*i.DescriptionContainsFold))
 	}
 	if i.Status != nil {
 		predicates = append(predicates, form.StatusEQ(*i.Status))
@@ -3611,26 +3387,6 @@ type OrderWhereInput struct {
 	TotalAmountLT    *int64  `json:"totalAmountLT,omitempty"`
 	TotalAmountLTE   *int64  `json:"totalAmountLTE,omitempty"`
 
-	// "discount_amount" field predicates.
-	DiscountAmount      *int64  `json:"discountAmount,omitempty"`
-	DiscountAmountNEQ   *int64  `json:"discountAmountNEQ,omitempty"`
-	DiscountAmountIn    []int64 `json:"discountAmountIn,omitempty"`
-	DiscountAmountNotIn []int64 `json:"discountAmountNotIn,omitempty"`
-	DiscountAmountGT    *int64  `json:"discountAmountGT,omitempty"`
-	DiscountAmountGTE   *int64  `json:"discountAmountGTE,omitempty"`
-	DiscountAmountLT    *int64  `json:"discountAmountLT,omitempty"`
-	DiscountAmountLTE   *int64  `json:"discountAmountLTE,omitempty"`
-
-	// "shipping_amount" field predicates.
-	ShippingAmount      *int64  `json:"shippingAmount,omitempty"`
-	ShippingAmountNEQ   *int64  `json:"shippingAmountNEQ,omitempty"`
-	ShippingAmountIn    []int64 `json:"shippingAmountIn,omitempty"`
-	ShippingAmountNotIn []int64 `json:"shippingAmountNotIn,omitempty"`
-	ShippingAmountGT    *int64  `json:"shippingAmountGT,omitempty"`
-	ShippingAmountGTE   *int64  `json:"shippingAmountGTE,omitempty"`
-	ShippingAmountLT    *int64  `json:"shippingAmountLT,omitempty"`
-	ShippingAmountLTE   *int64  `json:"shippingAmountLTE,omitempty"`
-
 	// "paid_amount" field predicates.
 	PaidAmount      *int64  `json:"paidAmount,omitempty"`
 	PaidAmountNEQ   *int64  `json:"paidAmountNEQ,omitempty"`
@@ -4006,54 +3762,6 @@ func (i *OrderWhereInput) P() (predicate.Order, error) {
 	}
 	if i.TotalAmountLTE != nil {
 		predicates = append(predicates, order.TotalAmountLTE(*i.TotalAmountLTE))
-	}
-	if i.DiscountAmount != nil {
-		predicates = append(predicates, order.DiscountAmountEQ(*i.DiscountAmount))
-	}
-	if i.DiscountAmountNEQ != nil {
-		predicates = append(predicates, order.DiscountAmountNEQ(*i.DiscountAmountNEQ))
-	}
-	if len(i.DiscountAmountIn) > 0 {
-		predicates = append(predicates, order.DiscountAmountIn(i.DiscountAmountIn...))
-	}
-	if len(i.DiscountAmountNotIn) > 0 {
-		predicates = append(predicates, order.DiscountAmountNotIn(i.DiscountAmountNotIn...))
-	}
-	if i.DiscountAmountGT != nil {
-		predicates = append(predicates, order.DiscountAmountGT(*i.DiscountAmountGT))
-	}
-	if i.DiscountAmountGTE != nil {
-		predicates = append(predicates, order.DiscountAmountGTE(*i.DiscountAmountGTE))
-	}
-	if i.DiscountAmountLT != nil {
-		predicates = append(predicates, order.DiscountAmountLT(*i.DiscountAmountLT))
-	}
-	if i.DiscountAmountLTE != nil {
-		predicates = append(predicates, order.DiscountAmountLTE(*i.DiscountAmountLTE))
-	}
-	if i.ShippingAmount != nil {
-		predicates = append(predicates, order.ShippingAmountEQ(*i.ShippingAmount))
-	}
-	if i.ShippingAmountNEQ != nil {
-		predicates = append(predicates, order.ShippingAmountNEQ(*i.ShippingAmountNEQ))
-	}
-	if len(i.ShippingAmountIn) > 0 {
-		predicates = append(predicates, order.ShippingAmountIn(i.ShippingAmountIn...))
-	}
-	if len(i.ShippingAmountNotIn) > 0 {
-		predicates = append(predicates, order.ShippingAmountNotIn(i.ShippingAmountNotIn...))
-	}
-	if i.ShippingAmountGT != nil {
-		predicates = append(predicates, order.ShippingAmountGT(*i.ShippingAmountGT))
-	}
-	if i.ShippingAmountGTE != nil {
-		predicates = append(predicates, order.ShippingAmountGTE(*i.ShippingAmountGTE))
-	}
-	if i.ShippingAmountLT != nil {
-		predicates = append(predicates, order.ShippingAmountLT(*i.ShippingAmountLT))
-	}
-	if i.ShippingAmountLTE != nil {
-		predicates = append(predicates, order.ShippingAmountLTE(*i.ShippingAmountLTE))
 	}
 	if i.PaidAmount != nil {
 		predicates = append(predicates, order.PaidAmountEQ(*i.PaidAmount))
@@ -6669,21 +6377,6 @@ type TicketWhereInput struct {
 	TitleEqualFold    *string  `json:"titleEqualFold,omitempty"`
 	TitleContainsFold *string  `json:"titleContainsFold,omitempty"`
 
-	// "description" field predicates.
-	Description             *string  `json:"description,omitempty"`
-	DescriptionNEQ          *string  `json:"descriptionNEQ,omitempty"`
-	DescriptionIn           []string `json:"descriptionIn,omitempty"`
-	DescriptionNotIn        []string `json:"descriptionNotIn,omitempty"`
-	DescriptionGT           *string  `json:"descriptionGT,omitempty"`
-	DescriptionGTE          *string  `json:"descriptionGTE,omitempty"`
-	DescriptionLT           *string  `json:"descriptionLT,omitempty"`
-	DescriptionLTE          *string  `json:"descriptionLTE,omitempty"`
-	DescriptionContains     *string  `json:"descriptionContains,omitempty"`
-	DescriptionHasPrefix    *string  `json:"descriptionHasPrefix,omitempty"`
-	DescriptionHasSuffix    *string  `json:"descriptionHasSuffix,omitempty"`
-	DescriptionEqualFold    *string  `json:"descriptionEqualFold,omitempty"`
-	DescriptionContainsFold *string  `json:"descriptionContainsFold,omitempty"`
-
 	// "category" field predicates.
 	Category             *string  `json:"category,omitempty"`
 	CategoryNEQ          *string  `json:"categoryNEQ,omitempty"`
@@ -7055,45 +6748,6 @@ func (i *TicketWhereInput) P() (predicate.Ticket, error) {
 	}
 	if i.TitleContainsFold != nil {
 		predicates = append(predicates, ticket.TitleContainsFold(*i.TitleContainsFold))
-	}
-	if i.Description != nil {
-		predicates = append(predicates, ticket.DescriptionEQ(*i.Description))
-	}
-	if i.DescriptionNEQ != nil {
-		predicates = append(predicates, ticket.DescriptionNEQ(*i.DescriptionNEQ))
-	}
-	if len(i.DescriptionIn) > 0 {
-		predicates = append(predicates, ticket.DescriptionIn(i.DescriptionIn...))
-	}
-	if len(i.DescriptionNotIn) > 0 {
-		predicates = append(predicates, ticket.DescriptionNotIn(i.DescriptionNotIn...))
-	}
-	if i.DescriptionGT != nil {
-		predicates = append(predicates, ticket.DescriptionGT(*i.DescriptionGT))
-	}
-	if i.DescriptionGTE != nil {
-		predicates = append(predicates, ticket.DescriptionGTE(*i.DescriptionGTE))
-	}
-	if i.DescriptionLT != nil {
-		predicates = append(predicates, ticket.DescriptionLT(*i.DescriptionLT))
-	}
-	if i.DescriptionLTE != nil {
-		predicates = append(predicates, ticket.DescriptionLTE(*i.DescriptionLTE))
-	}
-	if i.DescriptionContains != nil {
-		predicates = append(predicates, ticket.DescriptionContains(*i.DescriptionContains))
-	}
-	if i.DescriptionHasPrefix != nil {
-		predicates = append(predicates, ticket.DescriptionHasPrefix(*i.DescriptionHasPrefix))
-	}
-	if i.DescriptionHasSuffix != nil {
-		predicates = append(predicates, ticket.DescriptionHasSuffix(*i.DescriptionHasSuffix))
-	}
-	if i.DescriptionEqualFold != nil {
-		predicates = append(predicates, ticket.DescriptionEqualFold(*i.DescriptionEqualFold))
-	}
-	if i.DescriptionContainsFold != nil {
-		predicates = append(predicates, ticket.DescriptionContainsFold(*i.DescriptionContainsFold))
 	}
 	if i.Category != nil {
 		predicates = append(predicates, ticket.CategoryEQ(*i.Category))
@@ -7545,21 +7199,6 @@ type TicketCommentWhereInput struct {
 	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
 	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
 
-	// "body" field predicates.
-	Body             *string  `json:"body,omitempty"`
-	BodyNEQ          *string  `json:"bodyNEQ,omitempty"`
-	BodyIn           []string `json:"bodyIn,omitempty"`
-	BodyNotIn        []string `json:"bodyNotIn,omitempty"`
-	BodyGT           *string  `json:"bodyGT,omitempty"`
-	BodyGTE          *string  `json:"bodyGTE,omitempty"`
-	BodyLT           *string  `json:"bodyLT,omitempty"`
-	BodyLTE          *string  `json:"bodyLTE,omitempty"`
-	BodyContains     *string  `json:"bodyContains,omitempty"`
-	BodyHasPrefix    *string  `json:"bodyHasPrefix,omitempty"`
-	BodyHasSuffix    *string  `json:"bodyHasSuffix,omitempty"`
-	BodyEqualFold    *string  `json:"bodyEqualFold,omitempty"`
-	BodyContainsFold *string  `json:"bodyContainsFold,omitempty"`
-
 	// "internal" field predicates.
 	Internal    *bool `json:"internal,omitempty"`
 	InternalNEQ *bool `json:"internalNEQ,omitempty"`
@@ -7729,45 +7368,6 @@ func (i *TicketCommentWhereInput) P() (predicate.TicketComment, error) {
 	}
 	if i.UpdatedAtLTE != nil {
 		predicates = append(predicates, ticketcomment.UpdatedAtLTE(*i.UpdatedAtLTE))
-	}
-	if i.Body != nil {
-		predicates = append(predicates, ticketcomment.BodyEQ(*i.Body))
-	}
-	if i.BodyNEQ != nil {
-		predicates = append(predicates, ticketcomment.BodyNEQ(*i.BodyNEQ))
-	}
-	if len(i.BodyIn) > 0 {
-		predicates = append(predicates, ticketcomment.BodyIn(i.BodyIn...))
-	}
-	if len(i.BodyNotIn) > 0 {
-		predicates = append(predicates, ticketcomment.BodyNotIn(i.BodyNotIn...))
-	}
-	if i.BodyGT != nil {
-		predicates = append(predicates, ticketcomment.BodyGT(*i.BodyGT))
-	}
-	if i.BodyGTE != nil {
-		predicates = append(predicates, ticketcomment.BodyGTE(*i.BodyGTE))
-	}
-	if i.BodyLT != nil {
-		predicates = append(predicates, ticketcomment.BodyLT(*i.BodyLT))
-	}
-	if i.BodyLTE != nil {
-		predicates = append(predicates, ticketcomment.BodyLTE(*i.BodyLTE))
-	}
-	if i.BodyContains != nil {
-		predicates = append(predicates, ticketcomment.BodyContains(*i.BodyContains))
-	}
-	if i.BodyHasPrefix != nil {
-		predicates = append(predicates, ticketcomment.BodyHasPrefix(*i.BodyHasPrefix))
-	}
-	if i.BodyHasSuffix != nil {
-		predicates = append(predicates, ticketcomment.BodyHasSuffix(*i.BodyHasSuffix))
-	}
-	if i.BodyEqualFold != nil {
-		predicates = append(predicates, ticketcomment.BodyEqualFold(*i.BodyEqualFold))
-	}
-	if i.BodyContainsFold != nil {
-		predicates = append(predicates, ticketcomment.BodyContainsFold(*i.BodyContainsFold))
 	}
 	if i.Internal != nil {
 		predicates = append(predicates, ticketcomment.InternalEQ(*i.Internal))

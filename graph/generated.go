@@ -15233,7 +15233,7 @@ func (ec *executionContext) unmarshalInputCampaignWhereInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionEqualFold", "descriptionContainsFold", "kind", "kindNEQ", "kindIn", "kindNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "channel", "channelNEQ", "channelIn", "channelNotIn", "messageTemplate", "messageTemplateNEQ", "messageTemplateIn", "messageTemplateNotIn", "messageTemplateGT", "messageTemplateGTE", "messageTemplateLT", "messageTemplateLTE", "messageTemplateContains", "messageTemplateHasPrefix", "messageTemplateHasSuffix", "messageTemplateEqualFold", "messageTemplateContainsFold", "scheduledAt", "scheduledAtNEQ", "scheduledAtIn", "scheduledAtNotIn", "scheduledAtGT", "scheduledAtGTE", "scheduledAtLT", "scheduledAtLTE", "scheduledAtIsNil", "scheduledAtNotNil", "triggerEvent", "triggerEventNEQ", "triggerEventIn", "triggerEventNotIn", "triggerEventGT", "triggerEventGTE", "triggerEventLT", "triggerEventLTE", "triggerEventContains", "triggerEventHasPrefix", "triggerEventHasSuffix", "triggerEventIsNil", "triggerEventNotNil", "triggerEventEqualFold", "triggerEventContainsFold", "targetCount", "targetCountNEQ", "targetCountIn", "targetCountNotIn", "targetCountGT", "targetCountGTE", "targetCountLT", "targetCountLTE", "sentCount", "sentCountNEQ", "sentCountIn", "sentCountNotIn", "sentCountGT", "sentCountGTE", "sentCountLT", "sentCountLTE", "deliveredCount", "deliveredCountNEQ", "deliveredCountIn", "deliveredCountNotIn", "deliveredCountGT", "deliveredCountGTE", "deliveredCountLT", "deliveredCountLTE", "failedCount", "failedCountNEQ", "failedCountIn", "failedCountNotIn", "failedCountGT", "failedCountGTE", "failedCountLT", "failedCountLTE", "replyCount", "replyCountNEQ", "replyCountIn", "replyCountNotIn", "replyCountGT", "replyCountGTE", "replyCountLT", "replyCountLTE"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "kind", "kindNEQ", "kindIn", "kindNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "channel", "channelNEQ", "channelIn", "channelNotIn", "scheduledAt", "scheduledAtNEQ", "scheduledAtIn", "scheduledAtNotIn", "scheduledAtGT", "scheduledAtGTE", "scheduledAtLT", "scheduledAtLTE", "scheduledAtIsNil", "scheduledAtNotNil", "triggerEvent", "triggerEventNEQ", "triggerEventIn", "triggerEventNotIn", "triggerEventGT", "triggerEventGTE", "triggerEventLT", "triggerEventLTE", "triggerEventContains", "triggerEventHasPrefix", "triggerEventHasSuffix", "triggerEventIsNil", "triggerEventNotNil", "triggerEventEqualFold", "triggerEventContainsFold", "targetCount", "targetCountNEQ", "targetCountIn", "targetCountNotIn", "targetCountGT", "targetCountGTE", "targetCountLT", "targetCountLTE", "sentCount", "sentCountNEQ", "sentCountIn", "sentCountNotIn", "sentCountGT", "sentCountGTE", "sentCountLT", "sentCountLTE", "deliveredCount", "deliveredCountNEQ", "deliveredCountIn", "deliveredCountNotIn", "deliveredCountGT", "deliveredCountGTE", "deliveredCountLT", "deliveredCountLTE", "failedCount", "failedCountNEQ", "failedCountIn", "failedCountNotIn", "failedCountGT", "failedCountGTE", "failedCountLT", "failedCountLTE", "replyCount", "replyCountNEQ", "replyCountIn", "replyCountNotIn", "replyCountGT", "replyCountGTE", "replyCountLT", "replyCountLTE"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15520,97 +15520,6 @@ func (ec *executionContext) unmarshalInputCampaignWhereInput(ctx context.Context
 				return it, err
 			}
 			it.NameContainsFold = data
-		case "description":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Description = data
-		case "descriptionNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionNEQ"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionNEQ = data
-		case "descriptionIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionIn = data
-		case "descriptionNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionNotIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionNotIn = data
-		case "descriptionGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionGT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionGT = data
-		case "descriptionGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionGTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionGTE = data
-		case "descriptionLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionLT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionLT = data
-		case "descriptionLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionLTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionLTE = data
-		case "descriptionContains":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionContains"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionContains = data
-		case "descriptionHasPrefix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionHasPrefix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionHasPrefix = data
-		case "descriptionHasSuffix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionHasSuffix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionHasSuffix = data
-		case "descriptionEqualFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionEqualFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionEqualFold = data
-		case "descriptionContainsFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionContainsFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionContainsFold = data
 		case "kind":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
 			data, err := ec.unmarshalOCampaignKind2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋcampaignᚐKind(ctx, v)
@@ -15695,97 +15604,6 @@ func (ec *executionContext) unmarshalInputCampaignWhereInput(ctx context.Context
 				return it, err
 			}
 			it.ChannelNotIn = data
-		case "messageTemplate":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageTemplate"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.MessageTemplate = data
-		case "messageTemplateNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageTemplateNEQ"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.MessageTemplateNEQ = data
-		case "messageTemplateIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageTemplateIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.MessageTemplateIn = data
-		case "messageTemplateNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageTemplateNotIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.MessageTemplateNotIn = data
-		case "messageTemplateGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageTemplateGT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.MessageTemplateGT = data
-		case "messageTemplateGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageTemplateGTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.MessageTemplateGTE = data
-		case "messageTemplateLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageTemplateLT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.MessageTemplateLT = data
-		case "messageTemplateLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageTemplateLTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.MessageTemplateLTE = data
-		case "messageTemplateContains":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageTemplateContains"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.MessageTemplateContains = data
-		case "messageTemplateHasPrefix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageTemplateHasPrefix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.MessageTemplateHasPrefix = data
-		case "messageTemplateHasSuffix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageTemplateHasSuffix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.MessageTemplateHasSuffix = data
-		case "messageTemplateEqualFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageTemplateEqualFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.MessageTemplateEqualFold = data
-		case "messageTemplateContainsFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageTemplateContainsFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.MessageTemplateContainsFold = data
 		case "scheduledAt":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scheduledAt"))
 			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
@@ -17978,7 +17796,7 @@ func (ec *executionContext) unmarshalInputCustomerWhereInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "gender", "genderNEQ", "genderIn", "genderNotIn", "phone", "phoneNEQ", "phoneIn", "phoneNotIn", "phoneGT", "phoneGTE", "phoneLT", "phoneLTE", "phoneContains", "phoneHasPrefix", "phoneHasSuffix", "phoneIsNil", "phoneNotNil", "phoneEqualFold", "phoneContainsFold", "email", "emailNEQ", "emailIn", "emailNotIn", "emailGT", "emailGTE", "emailLT", "emailLTE", "emailContains", "emailHasPrefix", "emailHasSuffix", "emailIsNil", "emailNotNil", "emailEqualFold", "emailContainsFold", "birthday", "birthdayNEQ", "birthdayIn", "birthdayNotIn", "birthdayGT", "birthdayGTE", "birthdayLT", "birthdayLTE", "birthdayContains", "birthdayHasPrefix", "birthdayHasSuffix", "birthdayIsNil", "birthdayNotNil", "birthdayEqualFold", "birthdayContainsFold", "province", "provinceNEQ", "provinceIn", "provinceNotIn", "provinceGT", "provinceGTE", "provinceLT", "provinceLTE", "provinceContains", "provinceHasPrefix", "provinceHasSuffix", "provinceIsNil", "provinceNotNil", "provinceEqualFold", "provinceContainsFold", "city", "cityNEQ", "cityIn", "cityNotIn", "cityGT", "cityGTE", "cityLT", "cityLTE", "cityContains", "cityHasPrefix", "cityHasSuffix", "cityIsNil", "cityNotNil", "cityEqualFold", "cityContainsFold", "district", "districtNEQ", "districtIn", "districtNotIn", "districtGT", "districtGTE", "districtLT", "districtLTE", "districtContains", "districtHasPrefix", "districtHasSuffix", "districtIsNil", "districtNotNil", "districtEqualFold", "districtContainsFold", "address", "addressNEQ", "addressIn", "addressNotIn", "addressGT", "addressGTE", "addressLT", "addressLTE", "addressContains", "addressHasPrefix", "addressHasSuffix", "addressIsNil", "addressNotNil", "addressEqualFold", "addressContainsFold", "tier", "tierNEQ", "tierIn", "tierNotIn", "tierGT", "tierGTE", "tierLT", "tierLTE", "tierContains", "tierHasPrefix", "tierHasSuffix", "tierEqualFold", "tierContainsFold", "pointsBalance", "pointsBalanceNEQ", "pointsBalanceIn", "pointsBalanceNotIn", "pointsBalanceGT", "pointsBalanceGTE", "pointsBalanceLT", "pointsBalanceLTE", "totalSpend", "totalSpendNEQ", "totalSpendIn", "totalSpendNotIn", "totalSpendGT", "totalSpendGTE", "totalSpendLT", "totalSpendLTE", "orderCount", "orderCountNEQ", "orderCountIn", "orderCountNotIn", "orderCountGT", "orderCountGTE", "orderCountLT", "orderCountLTE", "firstSeenAt", "firstSeenAtNEQ", "firstSeenAtIn", "firstSeenAtNotIn", "firstSeenAtGT", "firstSeenAtGTE", "firstSeenAtLT", "firstSeenAtLTE", "lastOrderAt", "lastOrderAtNEQ", "lastOrderAtIn", "lastOrderAtNotIn", "lastOrderAtGT", "lastOrderAtGTE", "lastOrderAtLT", "lastOrderAtLTE", "lastOrderAtIsNil", "lastOrderAtNotNil", "sourceChannel", "sourceChannelNEQ", "sourceChannelIn", "sourceChannelNotIn", "ownerID", "ownerIDNEQ", "ownerIDIn", "ownerIDNotIn", "ownerIDIsNil", "ownerIDNotNil", "mergedIntoID", "mergedIntoIDNEQ", "mergedIntoIDIn", "mergedIntoIDNotIn", "mergedIntoIDIsNil", "mergedIntoIDNotNil", "hasOwner", "hasOwnerWith", "hasFollowers", "hasFollowersWith", "hasTags", "hasTagsWith", "hasIdentities", "hasIdentitiesWith", "hasOrders", "hasOrdersWith", "hasTickets", "hasTicketsWith", "hasFormSubmissions", "hasFormSubmissionsWith", "hasMergedInto", "hasMergedIntoWith", "hasMergedCustomers", "hasMergedCustomersWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "gender", "genderNEQ", "genderIn", "genderNotIn", "phone", "phoneNEQ", "phoneIn", "phoneNotIn", "phoneGT", "phoneGTE", "phoneLT", "phoneLTE", "phoneContains", "phoneHasPrefix", "phoneHasSuffix", "phoneIsNil", "phoneNotNil", "phoneEqualFold", "phoneContainsFold", "email", "emailNEQ", "emailIn", "emailNotIn", "emailGT", "emailGTE", "emailLT", "emailLTE", "emailContains", "emailHasPrefix", "emailHasSuffix", "emailIsNil", "emailNotNil", "emailEqualFold", "emailContainsFold", "birthday", "birthdayNEQ", "birthdayIn", "birthdayNotIn", "birthdayGT", "birthdayGTE", "birthdayLT", "birthdayLTE", "birthdayContains", "birthdayHasPrefix", "birthdayHasSuffix", "birthdayIsNil", "birthdayNotNil", "birthdayEqualFold", "birthdayContainsFold", "province", "provinceNEQ", "provinceIn", "provinceNotIn", "provinceGT", "provinceGTE", "provinceLT", "provinceLTE", "provinceContains", "provinceHasPrefix", "provinceHasSuffix", "provinceIsNil", "provinceNotNil", "provinceEqualFold", "provinceContainsFold", "city", "cityNEQ", "cityIn", "cityNotIn", "cityGT", "cityGTE", "cityLT", "cityLTE", "cityContains", "cityHasPrefix", "cityHasSuffix", "cityIsNil", "cityNotNil", "cityEqualFold", "cityContainsFold", "district", "districtNEQ", "districtIn", "districtNotIn", "districtGT", "districtGTE", "districtLT", "districtLTE", "districtContains", "districtHasPrefix", "districtHasSuffix", "districtIsNil", "districtNotNil", "districtEqualFold", "districtContainsFold", "tier", "tierNEQ", "tierIn", "tierNotIn", "tierGT", "tierGTE", "tierLT", "tierLTE", "tierContains", "tierHasPrefix", "tierHasSuffix", "tierEqualFold", "tierContainsFold", "pointsBalance", "pointsBalanceNEQ", "pointsBalanceIn", "pointsBalanceNotIn", "pointsBalanceGT", "pointsBalanceGTE", "pointsBalanceLT", "pointsBalanceLTE", "totalSpend", "totalSpendNEQ", "totalSpendIn", "totalSpendNotIn", "totalSpendGT", "totalSpendGTE", "totalSpendLT", "totalSpendLTE", "orderCount", "orderCountNEQ", "orderCountIn", "orderCountNotIn", "orderCountGT", "orderCountGTE", "orderCountLT", "orderCountLTE", "firstSeenAt", "firstSeenAtNEQ", "firstSeenAtIn", "firstSeenAtNotIn", "firstSeenAtGT", "firstSeenAtGTE", "firstSeenAtLT", "firstSeenAtLTE", "lastOrderAt", "lastOrderAtNEQ", "lastOrderAtIn", "lastOrderAtNotIn", "lastOrderAtGT", "lastOrderAtGTE", "lastOrderAtLT", "lastOrderAtLTE", "lastOrderAtIsNil", "lastOrderAtNotNil", "sourceChannel", "sourceChannelNEQ", "sourceChannelIn", "sourceChannelNotIn", "ownerID", "ownerIDNEQ", "ownerIDIn", "ownerIDNotIn", "ownerIDIsNil", "ownerIDNotNil", "mergedIntoID", "mergedIntoIDNEQ", "mergedIntoIDIn", "mergedIntoIDNotIn", "mergedIntoIDIsNil", "mergedIntoIDNotNil", "hasOwner", "hasOwnerWith", "hasFollowers", "hasFollowersWith", "hasTags", "hasTagsWith", "hasIdentities", "hasIdentitiesWith", "hasOrders", "hasOrdersWith", "hasTickets", "hasTicketsWith", "hasFormSubmissions", "hasFormSubmissionsWith", "hasMergedInto", "hasMergedIntoWith", "hasMergedCustomers", "hasMergedCustomersWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -18923,111 +18741,6 @@ func (ec *executionContext) unmarshalInputCustomerWhereInput(ctx context.Context
 				return it, err
 			}
 			it.DistrictContainsFold = data
-		case "address":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("address"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Address = data
-		case "addressNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("addressNEQ"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.AddressNEQ = data
-		case "addressIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("addressIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.AddressIn = data
-		case "addressNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("addressNotIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.AddressNotIn = data
-		case "addressGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("addressGT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.AddressGT = data
-		case "addressGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("addressGTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.AddressGTE = data
-		case "addressLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("addressLT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.AddressLT = data
-		case "addressLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("addressLTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.AddressLTE = data
-		case "addressContains":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("addressContains"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.AddressContains = data
-		case "addressHasPrefix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("addressHasPrefix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.AddressHasPrefix = data
-		case "addressHasSuffix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("addressHasSuffix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.AddressHasSuffix = data
-		case "addressIsNil":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("addressIsNil"))
-			data, err := ec.unmarshalOBoolean2bool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.AddressIsNil = data
-		case "addressNotNil":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("addressNotNil"))
-			data, err := ec.unmarshalOBoolean2bool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.AddressNotNil = data
-		case "addressEqualFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("addressEqualFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.AddressEqualFold = data
-		case "addressContainsFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("addressContainsFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.AddressContainsFold = data
 		case "tier":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tier"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -21081,7 +20794,7 @@ func (ec *executionContext) unmarshalInputFormWhereInput(ctx context.Context, ob
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionEqualFold", "descriptionContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "version", "versionNEQ", "versionIn", "versionNotIn", "versionGT", "versionGTE", "versionLT", "versionLTE", "hasSubmissions", "hasSubmissionsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "version", "versionNEQ", "versionIn", "versionNotIn", "versionGT", "versionGTE", "versionLT", "versionLTE", "hasSubmissions", "hasSubmissionsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -21368,97 +21081,6 @@ func (ec *executionContext) unmarshalInputFormWhereInput(ctx context.Context, ob
 				return it, err
 			}
 			it.NameContainsFold = data
-		case "description":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Description = data
-		case "descriptionNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionNEQ"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionNEQ = data
-		case "descriptionIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionIn = data
-		case "descriptionNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionNotIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionNotIn = data
-		case "descriptionGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionGT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionGT = data
-		case "descriptionGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionGTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionGTE = data
-		case "descriptionLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionLT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionLT = data
-		case "descriptionLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionLTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionLTE = data
-		case "descriptionContains":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionContains"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionContains = data
-		case "descriptionHasPrefix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionHasPrefix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionHasPrefix = data
-		case "descriptionHasSuffix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionHasSuffix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionHasSuffix = data
-		case "descriptionEqualFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionEqualFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionEqualFold = data
-		case "descriptionContainsFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionContainsFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionContainsFold = data
 		case "status":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
 			data, err := ec.unmarshalOFormStatus2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋformᚐStatus(ctx, v)
@@ -22377,7 +21999,7 @@ func (ec *executionContext) unmarshalInputOrderWhereInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "platform", "platformNEQ", "platformIn", "platformNotIn", "shopID", "shopIDNEQ", "shopIDIn", "shopIDNotIn", "shopIDGT", "shopIDGTE", "shopIDLT", "shopIDLTE", "shopIDContains", "shopIDHasPrefix", "shopIDHasSuffix", "shopIDEqualFold", "shopIDContainsFold", "platformOrderID", "platformOrderIDNEQ", "platformOrderIDIn", "platformOrderIDNotIn", "platformOrderIDGT", "platformOrderIDGTE", "platformOrderIDLT", "platformOrderIDLTE", "platformOrderIDContains", "platformOrderIDHasPrefix", "platformOrderIDHasSuffix", "platformOrderIDEqualFold", "platformOrderIDContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "totalAmount", "totalAmountNEQ", "totalAmountIn", "totalAmountNotIn", "totalAmountGT", "totalAmountGTE", "totalAmountLT", "totalAmountLTE", "discountAmount", "discountAmountNEQ", "discountAmountIn", "discountAmountNotIn", "discountAmountGT", "discountAmountGTE", "discountAmountLT", "discountAmountLTE", "shippingAmount", "shippingAmountNEQ", "shippingAmountIn", "shippingAmountNotIn", "shippingAmountGT", "shippingAmountGTE", "shippingAmountLT", "shippingAmountLTE", "paidAmount", "paidAmountNEQ", "paidAmountIn", "paidAmountNotIn", "paidAmountGT", "paidAmountGTE", "paidAmountLT", "paidAmountLTE", "refundedAmount", "refundedAmountNEQ", "refundedAmountIn", "refundedAmountNotIn", "refundedAmountGT", "refundedAmountGTE", "refundedAmountLT", "refundedAmountLTE", "placedAt", "placedAtNEQ", "placedAtIn", "placedAtNotIn", "placedAtGT", "placedAtGTE", "placedAtLT", "placedAtLTE", "paidAt", "paidAtNEQ", "paidAtIn", "paidAtNotIn", "paidAtGT", "paidAtGTE", "paidAtLT", "paidAtLTE", "paidAtIsNil", "paidAtNotNil", "shippedAt", "shippedAtNEQ", "shippedAtIn", "shippedAtNotIn", "shippedAtGT", "shippedAtGTE", "shippedAtLT", "shippedAtLTE", "shippedAtIsNil", "shippedAtNotNil", "completedAt", "completedAtNEQ", "completedAtIn", "completedAtNotIn", "completedAtGT", "completedAtGTE", "completedAtLT", "completedAtLTE", "completedAtIsNil", "completedAtNotNil", "platformUpdatedAt", "platformUpdatedAtNEQ", "platformUpdatedAtIn", "platformUpdatedAtNotIn", "platformUpdatedAtGT", "platformUpdatedAtGTE", "platformUpdatedAtLT", "platformUpdatedAtLTE", "platformUpdatedAtIsNil", "platformUpdatedAtNotNil", "customerID", "customerIDNEQ", "customerIDIn", "customerIDNotIn", "customerIDIsNil", "customerIDNotNil", "storeID", "storeIDNEQ", "storeIDIn", "storeIDNotIn", "storeIDIsNil", "storeIDNotNil", "hasCustomer", "hasCustomerWith", "hasStore", "hasStoreWith", "hasItems", "hasItemsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "platform", "platformNEQ", "platformIn", "platformNotIn", "shopID", "shopIDNEQ", "shopIDIn", "shopIDNotIn", "shopIDGT", "shopIDGTE", "shopIDLT", "shopIDLTE", "shopIDContains", "shopIDHasPrefix", "shopIDHasSuffix", "shopIDEqualFold", "shopIDContainsFold", "platformOrderID", "platformOrderIDNEQ", "platformOrderIDIn", "platformOrderIDNotIn", "platformOrderIDGT", "platformOrderIDGTE", "platformOrderIDLT", "platformOrderIDLTE", "platformOrderIDContains", "platformOrderIDHasPrefix", "platformOrderIDHasSuffix", "platformOrderIDEqualFold", "platformOrderIDContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "totalAmount", "totalAmountNEQ", "totalAmountIn", "totalAmountNotIn", "totalAmountGT", "totalAmountGTE", "totalAmountLT", "totalAmountLTE", "paidAmount", "paidAmountNEQ", "paidAmountIn", "paidAmountNotIn", "paidAmountGT", "paidAmountGTE", "paidAmountLT", "paidAmountLTE", "refundedAmount", "refundedAmountNEQ", "refundedAmountIn", "refundedAmountNotIn", "refundedAmountGT", "refundedAmountGTE", "refundedAmountLT", "refundedAmountLTE", "placedAt", "placedAtNEQ", "placedAtIn", "placedAtNotIn", "placedAtGT", "placedAtGTE", "placedAtLT", "placedAtLTE", "paidAt", "paidAtNEQ", "paidAtIn", "paidAtNotIn", "paidAtGT", "paidAtGTE", "paidAtLT", "paidAtLTE", "paidAtIsNil", "paidAtNotNil", "shippedAt", "shippedAtNEQ", "shippedAtIn", "shippedAtNotIn", "shippedAtGT", "shippedAtGTE", "shippedAtLT", "shippedAtLTE", "shippedAtIsNil", "shippedAtNotNil", "completedAt", "completedAtNEQ", "completedAtIn", "completedAtNotIn", "completedAtGT", "completedAtGTE", "completedAtLT", "completedAtLTE", "completedAtIsNil", "completedAtNotNil", "platformUpdatedAt", "platformUpdatedAtNEQ", "platformUpdatedAtIn", "platformUpdatedAtNotIn", "platformUpdatedAtGT", "platformUpdatedAtGTE", "platformUpdatedAtLT", "platformUpdatedAtLTE", "platformUpdatedAtIsNil", "platformUpdatedAtNotNil", "customerID", "customerIDNEQ", "customerIDIn", "customerIDNotIn", "customerIDIsNil", "customerIDNotNil", "storeID", "storeIDNEQ", "storeIDIn", "storeIDNotIn", "storeIDIsNil", "storeIDNotNil", "hasCustomer", "hasCustomerWith", "hasStore", "hasStoreWith", "hasItems", "hasItemsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -22867,118 +22489,6 @@ func (ec *executionContext) unmarshalInputOrderWhereInput(ctx context.Context, o
 				return it, err
 			}
 			it.TotalAmountLTE = data
-		case "discountAmount":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("discountAmount"))
-			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DiscountAmount = data
-		case "discountAmountNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("discountAmountNEQ"))
-			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DiscountAmountNEQ = data
-		case "discountAmountIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("discountAmountIn"))
-			data, err := ec.unmarshalOInt2ᚕint64ᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DiscountAmountIn = data
-		case "discountAmountNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("discountAmountNotIn"))
-			data, err := ec.unmarshalOInt2ᚕint64ᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DiscountAmountNotIn = data
-		case "discountAmountGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("discountAmountGT"))
-			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DiscountAmountGT = data
-		case "discountAmountGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("discountAmountGTE"))
-			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DiscountAmountGTE = data
-		case "discountAmountLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("discountAmountLT"))
-			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DiscountAmountLT = data
-		case "discountAmountLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("discountAmountLTE"))
-			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DiscountAmountLTE = data
-		case "shippingAmount":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("shippingAmount"))
-			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ShippingAmount = data
-		case "shippingAmountNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("shippingAmountNEQ"))
-			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ShippingAmountNEQ = data
-		case "shippingAmountIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("shippingAmountIn"))
-			data, err := ec.unmarshalOInt2ᚕint64ᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ShippingAmountIn = data
-		case "shippingAmountNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("shippingAmountNotIn"))
-			data, err := ec.unmarshalOInt2ᚕint64ᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ShippingAmountNotIn = data
-		case "shippingAmountGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("shippingAmountGT"))
-			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ShippingAmountGT = data
-		case "shippingAmountGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("shippingAmountGTE"))
-			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ShippingAmountGTE = data
-		case "shippingAmountLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("shippingAmountLT"))
-			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ShippingAmountLT = data
-		case "shippingAmountLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("shippingAmountLTE"))
-			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ShippingAmountLTE = data
 		case "paidAmount":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("paidAmount"))
 			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
@@ -26278,7 +25788,7 @@ func (ec *executionContext) unmarshalInputTicketCommentWhereInput(ctx context.Co
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "body", "bodyNEQ", "bodyIn", "bodyNotIn", "bodyGT", "bodyGTE", "bodyLT", "bodyLTE", "bodyContains", "bodyHasPrefix", "bodyHasSuffix", "bodyEqualFold", "bodyContainsFold", "internal", "internalNEQ", "ticketID", "ticketIDNEQ", "ticketIDIn", "ticketIDNotIn", "authorID", "authorIDNEQ", "authorIDIn", "authorIDNotIn", "authorIDIsNil", "authorIDNotNil", "hasTicket", "hasTicketWith", "hasAuthor", "hasAuthorWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "internal", "internalNEQ", "ticketID", "ticketIDNEQ", "ticketIDIn", "ticketIDNotIn", "authorID", "authorIDNEQ", "authorIDIn", "authorIDNotIn", "authorIDIsNil", "authorIDNotNil", "hasTicket", "hasTicketWith", "hasAuthor", "hasAuthorWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -26474,97 +25984,6 @@ func (ec *executionContext) unmarshalInputTicketCommentWhereInput(ctx context.Co
 				return it, err
 			}
 			it.UpdatedAtLTE = data
-		case "body":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("body"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Body = data
-		case "bodyNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bodyNEQ"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BodyNEQ = data
-		case "bodyIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bodyIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BodyIn = data
-		case "bodyNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bodyNotIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BodyNotIn = data
-		case "bodyGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bodyGT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BodyGT = data
-		case "bodyGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bodyGTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BodyGTE = data
-		case "bodyLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bodyLT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BodyLT = data
-		case "bodyLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bodyLTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BodyLTE = data
-		case "bodyContains":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bodyContains"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BodyContains = data
-		case "bodyHasPrefix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bodyHasPrefix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BodyHasPrefix = data
-		case "bodyHasSuffix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bodyHasSuffix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BodyHasSuffix = data
-		case "bodyEqualFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bodyEqualFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BodyEqualFold = data
-		case "bodyContainsFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bodyContainsFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BodyContainsFold = data
 		case "internal":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("internal"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -26758,7 +26177,7 @@ func (ec *executionContext) unmarshalInputTicketWhereInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "number", "numberNEQ", "numberIn", "numberNotIn", "numberGT", "numberGTE", "numberLT", "numberLTE", "numberContains", "numberHasPrefix", "numberHasSuffix", "numberEqualFold", "numberContainsFold", "title", "titleNEQ", "titleIn", "titleNotIn", "titleGT", "titleGTE", "titleLT", "titleLTE", "titleContains", "titleHasPrefix", "titleHasSuffix", "titleEqualFold", "titleContainsFold", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionEqualFold", "descriptionContainsFold", "category", "categoryNEQ", "categoryIn", "categoryNotIn", "categoryGT", "categoryGTE", "categoryLT", "categoryLTE", "categoryContains", "categoryHasPrefix", "categoryHasSuffix", "categoryEqualFold", "categoryContainsFold", "priority", "priorityNEQ", "priorityIn", "priorityNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "source", "sourceNEQ", "sourceIn", "sourceNotIn", "customerID", "customerIDNEQ", "customerIDIn", "customerIDNotIn", "customerIDIsNil", "customerIDNotNil", "orderID", "orderIDNEQ", "orderIDIn", "orderIDNotIn", "orderIDIsNil", "orderIDNotNil", "assigneeID", "assigneeIDNEQ", "assigneeIDIn", "assigneeIDNotIn", "assigneeIDIsNil", "assigneeIDNotNil", "teamID", "teamIDNEQ", "teamIDIn", "teamIDNotIn", "teamIDIsNil", "teamIDNotNil", "region", "regionNEQ", "regionIn", "regionNotIn", "regionGT", "regionGTE", "regionLT", "regionLTE", "regionContains", "regionHasPrefix", "regionHasSuffix", "regionIsNil", "regionNotNil", "regionEqualFold", "regionContainsFold", "firstResponseDueAt", "firstResponseDueAtNEQ", "firstResponseDueAtIn", "firstResponseDueAtNotIn", "firstResponseDueAtGT", "firstResponseDueAtGTE", "firstResponseDueAtLT", "firstResponseDueAtLTE", "firstResponseDueAtIsNil", "firstResponseDueAtNotNil", "resolutionDueAt", "resolutionDueAtNEQ", "resolutionDueAtIn", "resolutionDueAtNotIn", "resolutionDueAtGT", "resolutionDueAtGTE", "resolutionDueAtLT", "resolutionDueAtLTE", "resolutionDueAtIsNil", "resolutionDueAtNotNil", "resolvedAt", "resolvedAtNEQ", "resolvedAtIn", "resolvedAtNotIn", "resolvedAtGT", "resolvedAtGTE", "resolvedAtLT", "resolvedAtLTE", "resolvedAtIsNil", "resolvedAtNotNil", "closedAt", "closedAtNEQ", "closedAtIn", "closedAtNotIn", "closedAtGT", "closedAtGTE", "closedAtLT", "closedAtLTE", "closedAtIsNil", "closedAtNotNil", "hasCustomer", "hasCustomerWith", "hasOrder", "hasOrderWith", "hasAssignee", "hasAssigneeWith", "hasTeam", "hasTeamWith", "hasComments", "hasCommentsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "number", "numberNEQ", "numberIn", "numberNotIn", "numberGT", "numberGTE", "numberLT", "numberLTE", "numberContains", "numberHasPrefix", "numberHasSuffix", "numberEqualFold", "numberContainsFold", "title", "titleNEQ", "titleIn", "titleNotIn", "titleGT", "titleGTE", "titleLT", "titleLTE", "titleContains", "titleHasPrefix", "titleHasSuffix", "titleEqualFold", "titleContainsFold", "category", "categoryNEQ", "categoryIn", "categoryNotIn", "categoryGT", "categoryGTE", "categoryLT", "categoryLTE", "categoryContains", "categoryHasPrefix", "categoryHasSuffix", "categoryEqualFold", "categoryContainsFold", "priority", "priorityNEQ", "priorityIn", "priorityNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "source", "sourceNEQ", "sourceIn", "sourceNotIn", "customerID", "customerIDNEQ", "customerIDIn", "customerIDNotIn", "customerIDIsNil", "customerIDNotNil", "orderID", "orderIDNEQ", "orderIDIn", "orderIDNotIn", "orderIDIsNil", "orderIDNotNil", "assigneeID", "assigneeIDNEQ", "assigneeIDIn", "assigneeIDNotIn", "assigneeIDIsNil", "assigneeIDNotNil", "teamID", "teamIDNEQ", "teamIDIn", "teamIDNotIn", "teamIDIsNil", "teamIDNotNil", "region", "regionNEQ", "regionIn", "regionNotIn", "regionGT", "regionGTE", "regionLT", "regionLTE", "regionContains", "regionHasPrefix", "regionHasSuffix", "regionIsNil", "regionNotNil", "regionEqualFold", "regionContainsFold", "firstResponseDueAt", "firstResponseDueAtNEQ", "firstResponseDueAtIn", "firstResponseDueAtNotIn", "firstResponseDueAtGT", "firstResponseDueAtGTE", "firstResponseDueAtLT", "firstResponseDueAtLTE", "firstResponseDueAtIsNil", "firstResponseDueAtNotNil", "resolutionDueAt", "resolutionDueAtNEQ", "resolutionDueAtIn", "resolutionDueAtNotIn", "resolutionDueAtGT", "resolutionDueAtGTE", "resolutionDueAtLT", "resolutionDueAtLTE", "resolutionDueAtIsNil", "resolutionDueAtNotNil", "resolvedAt", "resolvedAtNEQ", "resolvedAtIn", "resolvedAtNotIn", "resolvedAtGT", "resolvedAtGTE", "resolvedAtLT", "resolvedAtLTE", "resolvedAtIsNil", "resolvedAtNotNil", "closedAt", "closedAtNEQ", "closedAtIn", "closedAtNotIn", "closedAtGT", "closedAtGTE", "closedAtLT", "closedAtLTE", "closedAtIsNil", "closedAtNotNil", "hasCustomer", "hasCustomerWith", "hasOrder", "hasOrderWith", "hasAssignee", "hasAssigneeWith", "hasTeam", "hasTeamWith", "hasComments", "hasCommentsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -27136,97 +26555,6 @@ func (ec *executionContext) unmarshalInputTicketWhereInput(ctx context.Context, 
 				return it, err
 			}
 			it.TitleContainsFold = data
-		case "description":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Description = data
-		case "descriptionNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionNEQ"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionNEQ = data
-		case "descriptionIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionIn = data
-		case "descriptionNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionNotIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionNotIn = data
-		case "descriptionGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionGT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionGT = data
-		case "descriptionGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionGTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionGTE = data
-		case "descriptionLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionLT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionLT = data
-		case "descriptionLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionLTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionLTE = data
-		case "descriptionContains":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionContains"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionContains = data
-		case "descriptionHasPrefix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionHasPrefix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionHasPrefix = data
-		case "descriptionHasSuffix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionHasSuffix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionHasSuffix = data
-		case "descriptionEqualFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionEqualFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionEqualFold = data
-		case "descriptionContainsFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionContainsFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionContainsFold = data
 		case "category":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("category"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)

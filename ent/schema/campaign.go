@@ -19,14 +19,14 @@ func (Campaign) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("name").NotEmpty().MaxLen(100).
 			Annotations(entgql.OrderField("NAME")),
-		field.Text("description").Default(""),
+		field.Text("description").Default("").Annotations(noFilter),
 		field.Enum("kind").NamedValues(named("Broadcast", "Scheduled", "Triggered")...),
 		field.Enum("status").NamedValues(named("Draft", "Scheduled", "Running", "Paused", "Completed")...).Default("DRAFT"),
 		field.Enum("channel").
 			NamedValues(named("WecomPrivate", "WecomGroup", "WecomMoments", "WechatOA", "SMS")...),
 		field.JSON("segment_rules", map[string]any{}).Optional().
 			Comment("which customers the campaign targets"),
-		field.Text("message_template").Default(""),
+		field.Text("message_template").Default("").Annotations(noFilter),
 		field.Time("scheduled_at").SchemaType(datetime).Optional().Nillable().
 			Annotations(entgql.OrderField("SCHEDULED_AT")),
 		field.String("trigger_event").Optional().MaxLen(64).

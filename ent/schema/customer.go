@@ -29,7 +29,7 @@ func (Customer) Fields() []ent.Field {
 		field.String("province").Optional().MaxLen(32),
 		field.String("city").Optional().MaxLen(32),
 		field.String("district").Optional().MaxLen(32),
-		field.String("address").Optional().MaxLen(255),
+		field.String("address").Optional().MaxLen(255).Annotations(noFilter),
 		field.String("tier").Default("").MaxLen(32).
 			Comment("member tier code; empty for non-members"),
 		field.Int64("points_balance").Default(0).NonNegative().

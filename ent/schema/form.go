@@ -22,7 +22,7 @@ func (Form) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("name").NotEmpty().MaxLen(100).
 			Annotations(entgql.OrderField("NAME")),
-		field.Text("description").Default(""),
+		field.Text("description").Default("").Annotations(noFilter),
 		field.Enum("status").NamedValues(named("Draft", "Published", "Archived")...).Default("DRAFT"),
 		field.Int("version").Default(1).
 			Annotations(noInput),

@@ -44,6 +44,11 @@ func (TimeMixin) Fields() []ent.Field {
 // inputs: the server maintains it.
 var noInput = entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)
 
+// noFilter keeps a field out of the GraphQL where inputs: free text and
+// amounts nobody filters on would only invite full-table scans and bloat
+// every where input (which gqlgen parses once per parent object).
+var noFilter = entgql.Skip(entgql.SkipWhereInput)
+
 // datetime stores points in time (UTC, microseconds) on MySQL as
 // DATETIME(6) rather than TIMESTAMP, which ends in 2038 and shifts with the
 // session time zone.

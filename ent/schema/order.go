@@ -30,8 +30,8 @@ func (Order) Fields() []ent.Field {
 		field.Int64("total_amount").NonNegative().
 			Comment("fen; goods total before discounts").
 			Annotations(entgql.OrderField("TOTAL_AMOUNT")),
-		field.Int64("discount_amount").Default(0).NonNegative().Comment("fen"),
-		field.Int64("shipping_amount").Default(0).NonNegative().Comment("fen"),
+		field.Int64("discount_amount").Default(0).NonNegative().Comment("fen").Annotations(noFilter),
+		field.Int64("shipping_amount").Default(0).NonNegative().Comment("fen").Annotations(noFilter),
 		field.Int64("paid_amount").Default(0).NonNegative().Comment("fen").
 			Annotations(entgql.OrderField("PAID_AMOUNT")),
 		field.Int64("refunded_amount").Default(0).NonNegative().Comment("fen"),

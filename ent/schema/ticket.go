@@ -22,7 +22,7 @@ func (Ticket) Fields() []ent.Field {
 			Comment("per-tenant human number, T-000123, assigned on create").
 			Annotations(noInput, entgql.OrderField("NUMBER")),
 		field.String("title").NotEmpty().MaxLen(200),
-		field.Text("description").Default(""),
+		field.Text("description").Default("").Annotations(noFilter),
 		field.String("category").Default("").MaxLen(64),
 		field.Enum("priority").NamedValues(named("Low", "Normal", "High", "Urgent")...).Default("NORMAL"),
 		field.Enum("status").
@@ -93,7 +93,7 @@ func (TicketComment) Mixin() []ent.Mixin { return []ent.Mixin{TenantMixin{}, Tim
 // Fields of the TicketComment.
 func (TicketComment) Fields() []ent.Field {
 	return []ent.Field{
-		field.Text("body").NotEmpty(),
+		field.Text("body").NotEmpty().Annotations(noFilter),
 		field.Bool("internal").Default(false),
 		field.Int("ticket_id").Immutable(),
 		field.Int("author_id").Optional().Nillable().Immutable().
