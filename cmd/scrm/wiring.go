@@ -80,19 +80,11 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	}
 
 	if cfg.RunWorker {
-		enq := asynq.NewClient(rdb.Opt)
-		defer enq.Close()
-		w, err := jobs.NewWorker(jobs.WorkerOptions{
-			Redis: rdb.Opt, Concurrency: cfg.WorkerConcurrency, Logger: logger,
-			Deps: jobs.Deps{Client: st.Client, Enqueuer: enq, Logger: logger},
-		})
+		stopWorker, err := startWorker(cfg, st, rdb, logger)
 		if err != nil {
 			return err
 		}
-		if err := w.Start(); err != nil {
-			return err
-		}
-		defer w.Shutdown()
+		defer stopWorker()
 	}
 
 	var graphiqlHeaders map[string]string
@@ -155,22 +147,32 @@ func worker(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 	defer rdb.Close()
-	enq := asynq.NewClient(rdb.Opt)
-	defer enq.Close()
-	w, err := jobs.NewWorker(jobs.WorkerOptions{
-		Redis: rdb.Opt, Concurrency: cfg.WorkerConcurrency, Logger: logger,
-		Deps: jobs.Deps{Client: st.Client, Enqueuer: enq, Logger: logger},
-	})
+	stopWorker, err := startWorker(cfg, st, rdb, logger)
 	if err != nil {
-		return err
-	}
-	if err := w.Start(); err != nil {
 		return err
 	}
 	logger.Info("scrm worker running", "database", st.Location, "redis", rdb.Location, "concurrency", cfg.WorkerConcurrency)
 	<-ctx.Done()
-	w.Shutdown()
+	stopWorker()
 	return nil
+}
+
+// startWorker runs the job handlers and scheduler until the returned
+// function is called.
+func startWorker(cfg *config.Config, st *store.Store, rdb *redisconn.Conn, logger *slog.Logger) (stop func(), err error) {
+	enq := asynq.NewClient(rdb.Opt)
+	w, err := jobs.NewWorker(jobs.WorkerOptions{
+		Redis: rdb.Opt, Concurrency: cfg.WorkerConcurrency, Logger: logger,
+		Deps: jobs.Deps{Client: st.Client, Enqueuer: enq, Logger: logger},
+	})
+	if err == nil {
+		err = w.Start()
+	}
+	if err != nil {
+		enq.Close()
+		return nil, err
+	}
+	return func() { w.Shutdown(); enq.Close() }, nil
 }
 
 func migrate(ctx context.Context, cfg *config.Config, out io.Writer) error {

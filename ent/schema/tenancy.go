@@ -19,22 +19,14 @@ const tenantColumn = "tenant_id"
 
 // tenantFilter confines every query of a tenant-scoped type, including
 // counts, edges, eager loads and node lookups, to the viewer's tenant.
-func tenantFilter() ent.Interceptor {
-	return intercept.TraverseFunc(func(ctx context.Context, q intercept.Query) error {
-		v := viewer.FromContext(ctx)
-		switch {
-		case v == nil:
-			return viewer.ErrMissing
-		case v.IsSystem():
-			return nil
-		}
-		q.WhereP(sql.FieldEQ(tenantColumn, v.TenantID))
-		return nil
-	})
-}
+func tenantFilter() ent.Interceptor { return confineTo(tenantColumn) }
 
 // ownTenantOnly lets a viewer read only its own Tenant row.
-func ownTenantOnly() ent.Interceptor {
+func ownTenantOnly() ent.Interceptor { return confineTo("id") }
+
+// confineTo filters queries to rows whose column holds the viewer's
+// tenant. System viewers see every tenant; no viewer sees nothing.
+func confineTo(column string) ent.Interceptor {
 	return intercept.TraverseFunc(func(ctx context.Context, q intercept.Query) error {
 		v := viewer.FromContext(ctx)
 		switch {
@@ -43,7 +35,7 @@ func ownTenantOnly() ent.Interceptor {
 		case v.IsSystem():
 			return nil
 		}
-		q.WhereP(sql.FieldEQ("id", v.TenantID))
+		q.WhereP(sql.FieldEQ(column, v.TenantID))
 		return nil
 	})
 }

@@ -1,6 +1,7 @@
-// Package auth signs and verifies the JWTs staff present, and turns a
-// request's bearer token into the viewer the data layer confines queries
-// to. It authenticates; it does not decide what a viewer may do (authz/).
+// Package auth signs and verifies the JWTs staff present and turns a valid
+// one into the viewer the data layer confines queries to. It authenticates;
+// it does not decide what a viewer may do (authz/), and it knows nothing of
+// HTTP (internal/httpapi applies it to requests).
 package auth
 
 import (

@@ -73,6 +73,9 @@ func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	writeJSON(w, responses(ctx))
 }
 
+// negotiate picks the media type the GraphQL-over-HTTP spec prescribes for
+// an Accept header: application/json only when the client asks for it
+// (legacy clients), application/graphql-response+json otherwise.
 func negotiate(accept string) string {
 	for part := range strings.SplitSeq(accept, ",") {
 		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))

@@ -64,7 +64,7 @@ func New(opts Options) http.Handler {
 	gql := newGraphQLServer(opts)
 
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", limitBody(opts.MaxBodyBytes, opts.Issuer.Middleware(gql)))
+	mux.Handle("/graphql", limitBody(opts.MaxBodyBytes, authenticate(opts.Issuer, gql)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
