@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -119,6 +121,13 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
+	if cfg.GraphiQL {
+		signedIn := "nobody: add an Authorization header with a token from `scrm token`"
+		if graphiqlHeaders != nil {
+			signedIn = "demo/admin"
+		}
+		logger.Info("GraphiQL", "url", "http://"+displayAddr(cfg.HTTPAddr)+"/", "signed_in_as", signedIn)
+	}
 	logger.Info("scrm serving", "addr", cfg.HTTPAddr, "mode", cfg.Mode, "database", st.Location,
 		"redis", rdb.Location, "worker", cfg.RunWorker, "graphiql", cfg.GraphiQL)
 	select {
@@ -130,6 +139,18 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdownCtx)
+}
+
+// displayAddr turns a listen address into one a browser can open.
+func displayAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
 }
 
 func worker(ctx context.Context, cfg *config.Config) error {
@@ -207,7 +228,7 @@ func seedDemo(ctx context.Context, cfg *config.Config, out io.Writer, customers,
 		return fmt.Errorf("refresh table statistics: %w", err)
 	}
 	fmt.Fprintf(out, "seeded tenants demo and acme in %s: %s\n", time.Since(start).Round(time.Millisecond), st.Location)
-	fmt.Fprintln(out, "try: scrm token --tenant demo --user agent1")
+	fmt.Fprintf(out, "sign in with a token from `%s token --tenant demo --user agent1`\n", os.Args[0])
 	return nil
 }
 

@@ -145,6 +145,18 @@ func (s *Store) Migrate(ctx context.Context) error {
 		}
 		return nil
 	}
+	// Deploys may run `scrm migrate` from several places at once; a MySQL
+	// named lock, held on its own connection, lets one apply at a time.
+	conn, err := s.DB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	var got sql.NullInt64
+	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK('scrm_migrate', 300)").Scan(&got); err != nil || got.Int64 != 1 {
+		return fmt.Errorf("take the migration lock (another scrm migrate running?): %v", err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "DO RELEASE_LOCK('scrm_migrate')") //nolint:errcheck // released with the connection anyway
 	p, err := s.migrations()
 	if err != nil {
 		return err
