@@ -353,9 +353,9 @@ var (
 				Columns: []*schema.Column{OrdersColumns[18], OrdersColumns[3], OrdersColumns[4], OrdersColumns[5]},
 			},
 			{
-				Name:    "order_customer_id_placed_at",
+				Name:    "order_customer_id_tenant_id_placed_at",
 				Unique:  false,
-				Columns: []*schema.Column{OrdersColumns[17], OrdersColumns[12]},
+				Columns: []*schema.Column{OrdersColumns[17], OrdersColumns[18], OrdersColumns[12]},
 			},
 			{
 				Name:    "order_tenant_id_placed_at",
@@ -637,9 +637,9 @@ var (
 				Columns: []*schema.Column{TicketsColumns[19], TicketsColumns[8]},
 			},
 			{
-				Name:    "ticket_customer_id_status",
+				Name:    "ticket_customer_id_tenant_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[17], TicketsColumns[8]},
+				Columns: []*schema.Column{TicketsColumns[17], TicketsColumns[19], TicketsColumns[8]},
 			},
 			{
 				Name:    "ticket_assignee_id_status",

@@ -61,7 +61,9 @@ func (Order) Edges() []ent.Edge {
 func (Order) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("tenant_id", "platform", "shop_id", "platform_order_id").Unique(),
-		index.Fields("customer_id", "placed_at"),
+		// A customer's latest orders; tenant_id in the key lets the tenant
+		// predicate every query carries be answered from the index.
+		index.Fields("customer_id", "tenant_id", "placed_at"),
 		index.Fields("tenant_id", "placed_at"),
 		index.Fields("tenant_id", "status"),
 	}

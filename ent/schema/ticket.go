@@ -64,7 +64,7 @@ func (Ticket) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("tenant_id", "number").Unique(),
 		index.Fields("tenant_id", "status"),
-		index.Fields("customer_id", "status"),
+		index.Fields("customer_id", "tenant_id", "status"),
 		index.Fields("assignee_id", "status"),
 	}
 }
