@@ -27,8 +27,10 @@ generate:
 	$(GO) run -mod=mod ./ent/entc.go
 	$(GO) tool gqlgen generate
 
-## check-generated: fail when committed generated code differs from what make generate writes
+## check-generated: fail when committed generated code differs from what make generate writes,
+## or go.mod is not tidy
 check-generated: generate
+	@$(GO) mod tidy -diff >/dev/null || (echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1)
 	@if [ -n "$$(git status --porcelain -- ent graph resolvers gqlgen.yml go.mod go.sum)" ]; then \
 		git status --short -- ent graph resolvers gqlgen.yml go.mod go.sum; \
 		echo "generated code is stale: run make generate and commit the result"; exit 1; fi
