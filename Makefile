@@ -14,9 +14,10 @@ build:
 	$(GO) build -o $(BIN) ./cmd/scrm
 
 ## test: the whole suite, on SQLite + in-process Redis and on MariaDB + Redis
+## (-count=1: results depend on those services, so they are never taken from the cache)
 test: lint
 	@$(GO) run ./internal/testenv/probe
-	$(GO) test -race $(PKGS)
+	$(GO) test -race -count=1 $(PKGS)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
