@@ -99,12 +99,7 @@ func BenchmarkAgentConsole(b *testing.B) {
 	req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body)).WithContext(cctx)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+tok)
-	rec := httptest.NewRecorder()
-	httpapi.New(httpapi.Options{
-		Schema:    resolvers.NewExecutableSchema(opts),
-		Configure: func(s *handler.Server) { resolvers.Configure(s, opts) },
-		Issuer:    iss, Logger: logger, MaxPageSize: 100,
-	}).ServeHTTP(rec, req)
+	srv.Config.Handler.ServeHTTP(httptest.NewRecorder(), req)
 	gqlStatements := counter.Count()
 
 	gqlTimes := make([]time.Duration, 0, b.N)
