@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -62,7 +61,6 @@ func NewRecomputeCustomerTotals(tenantID int, now time.Time) (*asynq.Task, error
 type Deps struct {
 	Client   *ent.Client
 	Enqueuer *asynq.Client
-	Logger   *slog.Logger
 	Now      func() time.Time
 }
 

@@ -54,7 +54,7 @@ func TestWorkerRepairsCustomerTotals(t *testing.T) {
 				defer enq.Close()
 				logger := slog.New(slog.DiscardHandler)
 				w, err := jobs.NewWorker(jobs.WorkerOptions{Redis: rdb.Opt, Concurrency: 2, Logger: logger, PollInterval: 50 * time.Millisecond,
-					Deps: jobs.Deps{Client: st.Client, Enqueuer: enq, Logger: logger}})
+					Deps: jobs.Deps{Client: st.Client, Enqueuer: enq}})
 				if err != nil {
 					t.Fatal(err)
 				}

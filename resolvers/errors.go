@@ -89,11 +89,12 @@ func classify(ctx context.Context, err error, gqlErr *gqlerror.Error) (code appe
 		constraint *ent.ConstraintError
 		badID      *gid.InvalidError
 	)
+	argField, inArguments := argumentField(ctx, gqlErr)
 	switch {
 	case errors.As(err, &appErr):
 		field = appErr.Field
-		if field == "" && isArgumentError(ctx, gqlErr) {
-			field = argumentField(ctx, gqlErr)
+		if field == "" {
+			field = argField
 		}
 		return appErr.Code, field, appErr.Error()
 	case errors.As(err, &validation):
@@ -104,39 +105,35 @@ func classify(ctx context.Context, err error, gqlErr *gqlerror.Error) (code appe
 	case errors.As(err, &constraint):
 		return apperr.CodeConflict, conflictField(constraint), conflictMessage(constraint)
 	case errors.As(err, &badID):
-		field = argumentField(ctx, gqlErr)
-		return apperr.CodeBadUserInput, field, badID.Error()
-	case isArgumentError(ctx, gqlErr):
+		return apperr.CodeBadUserInput, argField, badID.Error()
+	case inArguments:
 		// gqlgen's own coercion of arguments (enums, scalars, cursors):
 		// its messages describe the input, never the server.
-		field = argumentField(ctx, gqlErr)
-		return apperr.CodeBadUserInput, field, field + ": " + gqlErr.Message
+		return apperr.CodeBadUserInput, argField, argField + ": " + gqlErr.Message
 	}
 	return apperr.CodeInternal, "", ""
 }
 
-// isArgumentError reports whether gqlErr arose while reading a field's
-// arguments: gqlgen then reports the path inside the arguments, below the
-// field's own path.
-func isArgumentError(ctx context.Context, gqlErr *gqlerror.Error) bool {
+// argumentField reports whether gqlErr arose while reading a field's
+// arguments (gqlgen then reports a path below the field's own) and names
+// the argument at fault the way clients write it, relative to the input
+// object: "birthday", "items[0].quantity", "id". It resets the error's path
+// to the response field, as the GraphQL spec defines it.
+func argumentField(ctx context.Context, gqlErr *gqlerror.Error) (string, bool) {
 	fc := graphql.GetFieldContext(ctx)
-	return fc != nil && len(gqlErr.Path) > len(fc.Path())
-}
-
-// argumentField names the argument at fault relative to the input object,
-// the way clients write it: "birthday", "items[0].quantity", "id".
-func argumentField(ctx context.Context, gqlErr *gqlerror.Error) string {
-	fc := graphql.GetFieldContext(ctx)
-	if fc == nil || len(gqlErr.Path) <= len(fc.Path()) {
-		return ""
+	if fc == nil {
+		return "", false
 	}
-	rest := gqlErr.Path[len(fc.Path()):]
+	own := fc.Path()
+	if len(gqlErr.Path) <= len(own) {
+		return "", false
+	}
+	rest := gqlErr.Path[len(own):]
 	if name, ok := rest[0].(ast.PathName); ok && name == "input" && len(rest) > 1 {
 		rest = rest[1:]
 	}
-	// Reset the path to the response field, as the GraphQL spec defines it.
-	gqlErr.Path = fc.Path()
-	return pathString(rest)
+	gqlErr.Path = own
+	return pathString(rest), true
 }
 
 func pathString(path ast.Path) string {

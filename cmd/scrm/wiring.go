@@ -31,26 +31,30 @@ func openStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
 	return store.Open(ctx, cfg.DatabaseURL, store.Options{DataDir: cfg.DataDir, MaxOpenConns: cfg.DBMaxOpenConns})
 }
 
-// readyStore opens the database and makes sure its schema is current:
-// the embedded SQLite migrates itself; MySQL must have been migrated with
-// `scrm migrate`, which deploys run once rather than every replica racing.
+// readyStore opens the database with its schema current.
 func readyStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	if st.Dialect == "sqlite3" {
-		err = st.Migrate(ctx)
-	} else if pending, perr := st.PendingMigrations(ctx); perr != nil {
-		err = perr
-	} else if pending {
-		err = errors.New("the database has migrations to apply; run `scrm migrate` first")
-	}
-	if err != nil {
+	if err := st.EnsureCurrent(ctx); err != nil {
 		st.Close()
 		return nil, err
 	}
 	return st, nil
+}
+
+// openBackends opens the database and Redis that serve and worker share;
+// closeAll closes both.
+func openBackends(ctx context.Context, cfg *config.Config) (st *store.Store, rdb *redisconn.Conn, closeAll func(), err error) {
+	if st, err = readyStore(ctx, cfg); err != nil {
+		return nil, nil, nil, err
+	}
+	if rdb, err = redisconn.Open(ctx, cfg.RedisURL); err != nil {
+		st.Close()
+		return nil, nil, nil, err
+	}
+	return st, rdb, func() { rdb.Close(); st.Close() }, nil
 }
 
 func issuer(cfg *config.Config) (*auth.Issuer, error) {
@@ -66,16 +70,11 @@ func issuer(cfg *config.Config) (*auth.Issuer, error) {
 
 func serve(ctx context.Context, cfg *config.Config) error {
 	logger := cfg.Logger()
-	st, err := readyStore(ctx, cfg)
+	st, rdb, closeAll, err := openBackends(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	rdb, err := redisconn.Open(ctx, cfg.RedisURL)
-	if err != nil {
-		return err
-	}
-	defer rdb.Close()
+	defer closeAll()
 	iss, err := issuer(cfg)
 	if err != nil {
 		return err
@@ -158,16 +157,11 @@ func worker(ctx context.Context, cfg *config.Config) error {
 		return errors.New("worker: set SCRM_REDIS_URL; with the in-process Redis of the embedded default, `scrm serve` runs the worker itself")
 	}
 	logger := cfg.Logger()
-	st, err := readyStore(ctx, cfg)
+	st, rdb, closeAll, err := openBackends(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	rdb, err := redisconn.Open(ctx, cfg.RedisURL)
-	if err != nil {
-		return err
-	}
-	defer rdb.Close()
+	defer closeAll()
 	stopWorker, err := startWorker(cfg, st, rdb, logger)
 	if err != nil {
 		return err
@@ -184,7 +178,7 @@ func startWorker(cfg *config.Config, st *store.Store, rdb *redisconn.Conn, logge
 	enq := asynq.NewClient(rdb.Opt)
 	w, err := jobs.NewWorker(jobs.WorkerOptions{
 		Redis: rdb.Opt, Concurrency: cfg.WorkerConcurrency, Logger: logger,
-		Deps: jobs.Deps{Client: st.Client, Enqueuer: enq, Logger: logger},
+		Deps: jobs.Deps{Client: st.Client, Enqueuer: enq},
 	})
 	if err == nil {
 		err = w.Start()

@@ -112,8 +112,6 @@ func describe(err error) string {
 		return "it was issued by someone else"
 	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
 		return "it lacks an expiry"
-	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
-		return "it cannot be verified"
 	}
 	return "it cannot be verified"
 }

@@ -114,7 +114,7 @@ type seeder struct {
 	staff    map[string]int
 	tags     []int
 
-	customers []customerInfo
+	customers []int // ids, in creation order
 	orders    []orderInfo
 }
 
@@ -124,15 +124,7 @@ type storeInfo struct {
 	code string
 }
 
-type customerInfo struct {
-	id int
-}
-
-type orderInfo struct {
-	id, customer int
-	status       order.Status
-	store        *int
-}
+type orderInfo struct{ id, customer int }
 
 func (s *seeder) run(ctx context.Context) error {
 	steps := []struct {
@@ -377,7 +369,7 @@ func (s *seeder) customerSet(ctx context.Context) error {
 		}
 		identities := make([]*ent.CustomerIdentityCreate, 0, 3*n)
 		for i, c := range created {
-			s.customers = append(s.customers, customerInfo{id: c.ID})
+			s.customers = append(s.customers, c.ID)
 			idx := start + i
 			add := func(p customeridentity.Platform, app, ext string) {
 				identities = append(identities, s.client.CustomerIdentity.Create().
@@ -489,7 +481,7 @@ func (s *seeder) orderSet(ctx context.Context) error {
 				SetShippingAmount(shipping).
 				SetPlacedAt(placed).
 				SetCreatedAt(placed).
-				SetCustomerID(cust.id)
+				SetCustomerID(cust)
 			last := placed
 			if st != order.StatusCreated && st != order.StatusCancelled {
 				last = placed.Add(5 * time.Minute)
@@ -511,14 +503,11 @@ func (s *seeder) orderSet(ctx context.Context) error {
 				last = placed.Add(30 * time.Minute)
 			}
 			c.SetPlatformUpdatedAt(last).SetUpdatedAt(last)
-			var store *int
 			if ch.platform == order.PlatformPOS {
-				id := s.stores[s.r.IntN(len(s.stores))].id
-				store = &id
-				c.SetStoreID(id)
+				c.SetStoreID(s.stores[s.r.IntN(len(s.stores))].id)
 			}
 			builders[i] = c
-			infos[i] = orderInfo{customer: cust.id, status: st, store: store}
+			infos[i] = orderInfo{customer: cust}
 		}
 		created, err := s.client.Order.CreateBulk(builders...).Save(ctx)
 		if err != nil {
@@ -682,7 +671,7 @@ func (s *seeder) formSet(ctx context.Context) error {
 		at := s.r.within(30 * 24 * time.Hour)
 		subs = append(subs, s.client.FormSubmission.Create().
 			SetTenantID(s.tenantID).SetFormID(survey.ID).SetFormVersion(survey.Version).
-			SetCustomerID(s.customers[s.r.IntN(len(s.customers))].id).
+			SetCustomerID(s.customers[s.r.IntN(len(s.customers))]).
 			SetData(map[string]any{"rating": ratings[s.r.IntN(len(ratings))], "resolved": s.r.chance(0.8)}).
 			SetStatus(formsubmission.StatusSubmitted).
 			SetSourceChannel(formsubmission.SourceChannelMiniProgram).

@@ -47,31 +47,40 @@ type Store struct {
 // ParseURL validates a database URL without connecting, so configuration
 // errors surface at start-up.
 func ParseURL(url string) error {
-	_, _, _, err := resolve(url, "")
+	_, err := resolve(url, "")
 	return err
 }
 
+// target is a resolved database URL.
+type target struct {
+	dialect, driver, dsn string
+	sqlitePath           string // the file, for SQLite
+}
+
 // resolve turns a database URL into a database/sql driver name and DSN.
-func resolve(url, dataDir string) (dialectName, driver, dsn string, err error) {
+func resolve(url, dataDir string) (target, error) {
+	sqlite := func(path string) target {
+		return target{dialect: dialect.SQLite, driver: "sqlite", dsn: sqliteDSN(path), sqlitePath: path}
+	}
 	switch {
 	case url == "":
 		if dataDir == "" {
 			dataDir = "data"
 		}
-		return dialect.SQLite, "sqlite", sqliteDSN(filepath.Join(dataDir, "scrm.db")), nil
+		return sqlite(filepath.Join(dataDir, "scrm.db")), nil
 	case strings.HasPrefix(url, "sqlite://"), strings.HasPrefix(url, "sqlite:"):
 		path := strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "//")
 		if path == "" {
-			return "", "", "", errors.New("a sqlite URL needs a file path, as in sqlite://data/scrm.db")
+			return target{}, errors.New("a sqlite URL needs a file path, as in sqlite://data/scrm.db")
 		}
-		return dialect.SQLite, "sqlite", sqliteDSN(path), nil
+		return sqlite(path), nil
 	case strings.HasPrefix(url, "mysql://"):
 		cfg, err := mysql.ParseDSN(strings.TrimPrefix(url, "mysql://"))
 		if err != nil {
-			return "", "", "", fmt.Errorf("not a MySQL URL (want mysql://user:pass@tcp(host:3306)/scrm?parseTime=true): %w", err)
+			return target{}, fmt.Errorf("not a MySQL URL (want mysql://user:pass@tcp(host:3306)/scrm?parseTime=true): %w", err)
 		}
 		if cfg.DBName == "" {
-			return "", "", "", errors.New("the MySQL URL names no database, as in mysql://user:pass@tcp(host:3306)/scrm")
+			return target{}, errors.New("the MySQL URL names no database, as in mysql://user:pass@tcp(host:3306)/scrm")
 		}
 		cfg.ParseTime = true
 		cfg.Loc = time.UTC
@@ -80,9 +89,9 @@ func resolve(url, dataDir string) (dialectName, driver, dsn string, err error) {
 		if _, set := cfg.Params["interpolateParams"]; !set {
 			cfg.InterpolateParams = true
 		}
-		return dialect.MySQL, "mysql", cfg.FormatDSN(), nil
+		return target{dialect: dialect.MySQL, driver: "mysql", dsn: cfg.FormatDSN()}, nil
 	}
-	return "", "", "", fmt.Errorf("unsupported database URL %q: use mysql://... or sqlite://path (empty for the embedded SQLite default)", redact(url))
+	return target{}, fmt.Errorf("unsupported database URL %q: use mysql://... or sqlite://path (empty for the embedded SQLite default)", redact(url))
 }
 
 func sqliteDSN(path string) string {
@@ -93,19 +102,18 @@ func sqliteDSN(path string) string {
 
 // Open connects to the database at url.
 func Open(ctx context.Context, url string, opts Options) (*Store, error) {
-	dialectName, driver, dsn, err := resolve(url, opts.DataDir)
+	t, err := resolve(url, opts.DataDir)
 	if err != nil {
 		return nil, err
 	}
 	location := redact(url)
-	if dialectName == dialect.SQLite {
-		path := strings.TrimPrefix(dsn[:strings.IndexByte(dsn, '?')], "file:")
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if t.dialect == dialect.SQLite {
+		if err := os.MkdirAll(filepath.Dir(t.sqlitePath), 0o755); err != nil {
 			return nil, fmt.Errorf("create the data directory: %w", err)
 		}
-		location = "sqlite:" + path
+		location = "sqlite:" + t.sqlitePath
 	}
-	db, err := sql.Open(driver, dsn)
+	db, err := sql.Open(t.driver, t.dsn)
 	if err != nil {
 		return nil, err
 	}
@@ -122,11 +130,11 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect to %s: %w", location, err)
 	}
-	drv := sqlstats.Wrap(entsql.OpenDB(dialectName, db))
+	drv := sqlstats.Wrap(entsql.OpenDB(t.dialect, db))
 	return &Store{
 		Client:   ent.NewClient(ent.Driver(drv)),
 		DB:       db,
-		Dialect:  dialectName,
+		Dialect:  t.dialect,
 		Location: location,
 	}, nil
 }
@@ -198,6 +206,24 @@ func (s *Store) Analyze(ctx context.Context) error {
 		return err
 	}
 	return res.Close()
+}
+
+// EnsureCurrent makes sure the schema is current before the product uses
+// it: the embedded SQLite migrates itself; MySQL must have been migrated
+// with `scrm migrate`, which a deploy runs once rather than every replica
+// racing to.
+func (s *Store) EnsureCurrent(ctx context.Context) error {
+	if s.Dialect == dialect.SQLite {
+		return s.Migrate(ctx)
+	}
+	pending, err := s.PendingMigrations(ctx)
+	if err != nil {
+		return err
+	}
+	if pending {
+		return errors.New("the database has migrations to apply; run `scrm migrate` first")
+	}
+	return nil
 }
 
 // PendingMigrations reports whether versioned migrations remain to apply.
