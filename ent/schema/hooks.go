@@ -79,22 +79,9 @@ func keepCustomerTotals() ent.Hook {
 			if customerstats.IsDeferred(ctx) || !changesTotals(m) {
 				return next.Mutate(ctx, m)
 			}
-			var affected []int
-			if !m.Op().Is(ent.OpCreate) {
-				ids, err := m.IDs(ctx)
-				if err != nil {
-					return nil, err
-				}
-				if len(ids) > 0 {
-					before, err := m.Client().Order.Query().
-						Where(order.IDIn(ids...), order.CustomerIDNotNil()).
-						Select(order.FieldCustomerID).
-						Ints(ctx)
-					if err != nil {
-						return nil, err
-					}
-					affected = append(affected, before...)
-				}
+			affected, err := customersBefore(ctx, m)
+			if err != nil {
+				return nil, err
 			}
 			v, err := next.Mutate(ctx, m)
 			if err != nil {
@@ -109,6 +96,31 @@ func keepCustomerTotals() ent.Hook {
 			return v, nil
 		})
 	}, opChange)
+}
+
+// customersBefore returns the customers of the orders a write is about to
+// change. A single-row update reads the old row, which ent caches for the
+// mutation (validateOrderAmounts may already have read it); bulk writes
+// look their rows up.
+func customersBefore(ctx context.Context, m *gen.OrderMutation) ([]int, error) {
+	switch {
+	case m.Op().Is(ent.OpCreate):
+		return nil, nil
+	case m.Op().Is(ent.OpUpdateOne):
+		old, err := m.OldCustomerID(ctx)
+		if err != nil || old == nil {
+			return nil, err
+		}
+		return []int{*old}, nil
+	}
+	ids, err := m.IDs(ctx)
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	return m.Client().Order.Query().
+		Where(order.IDIn(ids...), order.CustomerIDNotNil()).
+		Select(order.FieldCustomerID).
+		Ints(ctx)
 }
 
 func changesTotals(m *gen.OrderMutation) bool {
