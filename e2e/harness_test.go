@@ -17,8 +17,10 @@ import (
 
 	"github.com/99designs/gqlgen/graphql/handler"
 
+	"github.com/scrm-dev/scrm/authz"
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/tenant"
+	"github.com/scrm-dev/scrm/internal/audit"
 	"github.com/scrm-dev/scrm/internal/auth"
 	"github.com/scrm-dev/scrm/internal/httpapi"
 	"github.com/scrm-dev/scrm/internal/seed"
@@ -38,6 +40,7 @@ type env struct {
 	handler http.Handler
 	iss     *auth.Issuer
 	logs    *lockedBuffer
+	az      *authz.Authorizer
 }
 
 var (
@@ -98,16 +101,23 @@ func newEnv(t *testing.T, backend string, st *store.Store) *env {
 	}
 	logs := &lockedBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	opts := resolvers.Options{Client: st.Client, Logger: logger}
+	az, err := authz.New(context.Background(), authz.Options{DB: st.DB, Driver: st.Driver(), Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cleanups = append(cleanups, az.Close)
+	opts := resolvers.Options{Client: st.Client, Logger: logger, Authz: az}
 	h := httpapi.New(httpapi.Options{
-		Schema:      resolvers.NewExecutableSchema(opts),
-		Configure:   func(s *handler.Server) { resolvers.Configure(s, opts) },
-		Issuer:      iss,
-		Logger:      logger,
-		MaxPageSize: 100,
-		Ready:       []httpapi.Check{{Name: "database", Ping: st.Ping}},
+		Authorize:    az.Authorize(st.Client),
+		SignInFailed: audit.SignInFailures(st.Client, logger),
+		Schema:       resolvers.NewExecutableSchema(opts),
+		Configure:    func(s *handler.Server) { resolvers.Configure(s, opts) },
+		Issuer:       iss,
+		Logger:       logger,
+		MaxPageSize:  100,
+		Ready:        []httpapi.Check{{Name: "database", Ping: st.Ping}},
 	})
-	return &env{backend: backend, st: st, handler: h, iss: iss, logs: logs}
+	return &env{backend: backend, st: st, handler: h, iss: iss, logs: logs, az: az}
 }
 
 // forEachBackend runs f as a subtest per database backend.

@@ -6,7 +6,9 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/scrm-dev/scrm/ent/auditlog"
 	"github.com/scrm-dev/scrm/ent/campaign"
+	"github.com/scrm-dev/scrm/ent/casbinrule"
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/customeridentity"
 	"github.com/scrm-dev/scrm/ent/department"
@@ -26,8 +28,12 @@ import (
 // ctx can see. The query passes through the same interceptors as any read.
 func (c *Client) CountVisible(ctx context.Context, table string, ids []int) (int, error) {
 	switch table {
+	case auditlog.Table:
+		return c.AuditLog.Query().Where(auditlog.IDIn(ids...)).Count(ctx)
 	case campaign.Table:
 		return c.Campaign.Query().Where(campaign.IDIn(ids...)).Count(ctx)
+	case casbinrule.Table:
+		return c.CasbinRule.Query().Where(casbinrule.IDIn(ids...)).Count(ctx)
 	case customer.Table:
 		return c.Customer.Query().Where(customer.IDIn(ids...)).Count(ctx)
 	case customeridentity.Table:

@@ -11,6 +11,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/scrm-dev/scrm/ent/customer"
+	"github.com/scrm-dev/scrm/ent/schema/schematype"
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/tenant"
 )
@@ -44,6 +45,8 @@ type Customer struct {
 	District string `json:"district,omitempty"`
 	// Address holds the value of the "address" field.
 	Address string `json:"address,omitempty"`
+	// resident identity card number
+	IDNumber string `json:"id_number,omitempty"`
 	// member tier code; empty for non-members
 	Tier string `json:"tier,omitempty"`
 	// PointsBalance holds the value of the "points_balance" field.
@@ -62,6 +65,10 @@ type Customer struct {
 	OwnerID *int `json:"owner_id,omitempty"`
 	// CustomAttributes holds the value of the "custom_attributes" field.
 	CustomAttributes map[string]interface{} `json:"custom_attributes,omitempty"`
+	// per channel, the latest grant or withdrawal; set through setMarketingConsent
+	MarketingConsents []schematype.Consent `json:"marketing_consents,omitempty"`
+	// when the person's data was erased (PIPL); the row keeps only aggregates
+	ErasedAt *time.Time `json:"erased_at,omitempty"`
 	// set when this record was merged into another customer
 	MergedIntoID *int `json:"merged_into_id,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -208,13 +215,13 @@ func (*Customer) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case customer.FieldCustomAttributes:
+		case customer.FieldCustomAttributes, customer.FieldMarketingConsents:
 			values[i] = new([]byte)
 		case customer.FieldID, customer.FieldTenantID, customer.FieldPointsBalance, customer.FieldTotalSpend, customer.FieldOrderCount, customer.FieldOwnerID, customer.FieldMergedIntoID:
 			values[i] = new(sql.NullInt64)
-		case customer.FieldName, customer.FieldGender, customer.FieldPhone, customer.FieldEmail, customer.FieldBirthday, customer.FieldProvince, customer.FieldCity, customer.FieldDistrict, customer.FieldAddress, customer.FieldTier, customer.FieldSourceChannel:
+		case customer.FieldName, customer.FieldGender, customer.FieldPhone, customer.FieldEmail, customer.FieldBirthday, customer.FieldProvince, customer.FieldCity, customer.FieldDistrict, customer.FieldAddress, customer.FieldIDNumber, customer.FieldTier, customer.FieldSourceChannel:
 			values[i] = new(sql.NullString)
-		case customer.FieldCreatedAt, customer.FieldUpdatedAt, customer.FieldFirstSeenAt, customer.FieldLastOrderAt:
+		case customer.FieldCreatedAt, customer.FieldUpdatedAt, customer.FieldFirstSeenAt, customer.FieldLastOrderAt, customer.FieldErasedAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -310,6 +317,12 @@ func (_m *Customer) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Address = value.String
 			}
+		case customer.FieldIDNumber:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field id_number", values[i])
+			} else if value.Valid {
+				_m.IDNumber = value.String
+			}
 		case customer.FieldTier:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field tier", values[i])
@@ -367,6 +380,21 @@ func (_m *Customer) assignValues(columns []string, values []any) error {
 				if err := json.Unmarshal(*value, &_m.CustomAttributes); err != nil {
 					return fmt.Errorf("unmarshal field custom_attributes: %w", err)
 				}
+			}
+		case customer.FieldMarketingConsents:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field marketing_consents", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.MarketingConsents); err != nil {
+					return fmt.Errorf("unmarshal field marketing_consents: %w", err)
+				}
+			}
+		case customer.FieldErasedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field erased_at", values[i])
+			} else if value.Valid {
+				_m.ErasedAt = new(time.Time)
+				*_m.ErasedAt = value.Time
 			}
 		case customer.FieldMergedIntoID:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -499,6 +527,9 @@ func (_m *Customer) String() string {
 	builder.WriteString("address=")
 	builder.WriteString(_m.Address)
 	builder.WriteString(", ")
+	builder.WriteString("id_number=")
+	builder.WriteString(_m.IDNumber)
+	builder.WriteString(", ")
 	builder.WriteString("tier=")
 	builder.WriteString(_m.Tier)
 	builder.WriteString(", ")
@@ -529,6 +560,14 @@ func (_m *Customer) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("custom_attributes=")
 	builder.WriteString(fmt.Sprintf("%v", _m.CustomAttributes))
+	builder.WriteString(", ")
+	builder.WriteString("marketing_consents=")
+	builder.WriteString(fmt.Sprintf("%v", _m.MarketingConsents))
+	builder.WriteString(", ")
+	if v := _m.ErasedAt; v != nil {
+		builder.WriteString("erased_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteString(", ")
 	if v := _m.MergedIntoID; v != nil {
 		builder.WriteString("merged_into_id=")

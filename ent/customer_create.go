@@ -15,6 +15,7 @@ import (
 	"github.com/scrm-dev/scrm/ent/customeridentity"
 	"github.com/scrm-dev/scrm/ent/formsubmission"
 	"github.com/scrm-dev/scrm/ent/order"
+	"github.com/scrm-dev/scrm/ent/schema/schematype"
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/tag"
 	"github.com/scrm-dev/scrm/ent/tenant"
@@ -189,6 +190,20 @@ func (_c *CustomerCreate) SetNillableAddress(v *string) *CustomerCreate {
 	return _c
 }
 
+// SetIDNumber sets the "id_number" field.
+func (_c *CustomerCreate) SetIDNumber(v string) *CustomerCreate {
+	_c.mutation.SetIDNumber(v)
+	return _c
+}
+
+// SetNillableIDNumber sets the "id_number" field if the given value is not nil.
+func (_c *CustomerCreate) SetNillableIDNumber(v *string) *CustomerCreate {
+	if v != nil {
+		_c.SetIDNumber(*v)
+	}
+	return _c
+}
+
 // SetTier sets the "tier" field.
 func (_c *CustomerCreate) SetTier(v string) *CustomerCreate {
 	_c.mutation.SetTier(v)
@@ -304,6 +319,26 @@ func (_c *CustomerCreate) SetNillableOwnerID(v *int) *CustomerCreate {
 // SetCustomAttributes sets the "custom_attributes" field.
 func (_c *CustomerCreate) SetCustomAttributes(v map[string]interface{}) *CustomerCreate {
 	_c.mutation.SetCustomAttributes(v)
+	return _c
+}
+
+// SetMarketingConsents sets the "marketing_consents" field.
+func (_c *CustomerCreate) SetMarketingConsents(v []schematype.Consent) *CustomerCreate {
+	_c.mutation.SetMarketingConsents(v)
+	return _c
+}
+
+// SetErasedAt sets the "erased_at" field.
+func (_c *CustomerCreate) SetErasedAt(v time.Time) *CustomerCreate {
+	_c.mutation.SetErasedAt(v)
+	return _c
+}
+
+// SetNillableErasedAt sets the "erased_at" field if the given value is not nil.
+func (_c *CustomerCreate) SetNillableErasedAt(v *time.Time) *CustomerCreate {
+	if v != nil {
+		_c.SetErasedAt(*v)
+	}
 	return _c
 }
 
@@ -592,6 +627,11 @@ func (_c *CustomerCreate) check() error {
 			return &ValidationError{Name: "address", err: fmt.Errorf(`ent: validator failed for field "Customer.address": %w`, err)}
 		}
 	}
+	if v, ok := _c.mutation.IDNumber(); ok {
+		if err := customer.IDNumberValidator(v); err != nil {
+			return &ValidationError{Name: "id_number", err: fmt.Errorf(`ent: validator failed for field "Customer.id_number": %w`, err)}
+		}
+	}
 	if _, ok := _c.mutation.Tier(); !ok {
 		return &ValidationError{Name: "tier", err: errors.New(`ent: missing required field "Customer.tier"`)}
 	}
@@ -699,6 +739,10 @@ func (_c *CustomerCreate) createSpec() (*Customer, *sqlgraph.CreateSpec) {
 		_spec.SetField(customer.FieldAddress, field.TypeString, value)
 		_node.Address = value
 	}
+	if value, ok := _c.mutation.IDNumber(); ok {
+		_spec.SetField(customer.FieldIDNumber, field.TypeString, value)
+		_node.IDNumber = value
+	}
 	if value, ok := _c.mutation.Tier(); ok {
 		_spec.SetField(customer.FieldTier, field.TypeString, value)
 		_node.Tier = value
@@ -730,6 +774,14 @@ func (_c *CustomerCreate) createSpec() (*Customer, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.CustomAttributes(); ok {
 		_spec.SetField(customer.FieldCustomAttributes, field.TypeJSON, value)
 		_node.CustomAttributes = value
+	}
+	if value, ok := _c.mutation.MarketingConsents(); ok {
+		_spec.SetField(customer.FieldMarketingConsents, field.TypeJSON, value)
+		_node.MarketingConsents = value
+	}
+	if value, ok := _c.mutation.ErasedAt(); ok {
+		_spec.SetField(customer.FieldErasedAt, field.TypeTime, value)
+		_node.ErasedAt = &value
 	}
 	if nodes := _c.mutation.TenantIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -1108,6 +1160,24 @@ func (u *CustomerUpsert) ClearAddress() *CustomerUpsert {
 	return u
 }
 
+// SetIDNumber sets the "id_number" field.
+func (u *CustomerUpsert) SetIDNumber(v string) *CustomerUpsert {
+	u.Set(customer.FieldIDNumber, v)
+	return u
+}
+
+// UpdateIDNumber sets the "id_number" field to the value that was provided on create.
+func (u *CustomerUpsert) UpdateIDNumber() *CustomerUpsert {
+	u.SetExcluded(customer.FieldIDNumber)
+	return u
+}
+
+// ClearIDNumber clears the value of the "id_number" field.
+func (u *CustomerUpsert) ClearIDNumber() *CustomerUpsert {
+	u.SetNull(customer.FieldIDNumber)
+	return u
+}
+
 // SetTier sets the "tier" field.
 func (u *CustomerUpsert) SetTier(v string) *CustomerUpsert {
 	u.Set(customer.FieldTier, v)
@@ -1237,6 +1307,42 @@ func (u *CustomerUpsert) UpdateCustomAttributes() *CustomerUpsert {
 // ClearCustomAttributes clears the value of the "custom_attributes" field.
 func (u *CustomerUpsert) ClearCustomAttributes() *CustomerUpsert {
 	u.SetNull(customer.FieldCustomAttributes)
+	return u
+}
+
+// SetMarketingConsents sets the "marketing_consents" field.
+func (u *CustomerUpsert) SetMarketingConsents(v []schematype.Consent) *CustomerUpsert {
+	u.Set(customer.FieldMarketingConsents, v)
+	return u
+}
+
+// UpdateMarketingConsents sets the "marketing_consents" field to the value that was provided on create.
+func (u *CustomerUpsert) UpdateMarketingConsents() *CustomerUpsert {
+	u.SetExcluded(customer.FieldMarketingConsents)
+	return u
+}
+
+// ClearMarketingConsents clears the value of the "marketing_consents" field.
+func (u *CustomerUpsert) ClearMarketingConsents() *CustomerUpsert {
+	u.SetNull(customer.FieldMarketingConsents)
+	return u
+}
+
+// SetErasedAt sets the "erased_at" field.
+func (u *CustomerUpsert) SetErasedAt(v time.Time) *CustomerUpsert {
+	u.Set(customer.FieldErasedAt, v)
+	return u
+}
+
+// UpdateErasedAt sets the "erased_at" field to the value that was provided on create.
+func (u *CustomerUpsert) UpdateErasedAt() *CustomerUpsert {
+	u.SetExcluded(customer.FieldErasedAt)
+	return u
+}
+
+// ClearErasedAt clears the value of the "erased_at" field.
+func (u *CustomerUpsert) ClearErasedAt() *CustomerUpsert {
+	u.SetNull(customer.FieldErasedAt)
 	return u
 }
 
@@ -1498,6 +1604,27 @@ func (u *CustomerUpsertOne) ClearAddress() *CustomerUpsertOne {
 	})
 }
 
+// SetIDNumber sets the "id_number" field.
+func (u *CustomerUpsertOne) SetIDNumber(v string) *CustomerUpsertOne {
+	return u.Update(func(s *CustomerUpsert) {
+		s.SetIDNumber(v)
+	})
+}
+
+// UpdateIDNumber sets the "id_number" field to the value that was provided on create.
+func (u *CustomerUpsertOne) UpdateIDNumber() *CustomerUpsertOne {
+	return u.Update(func(s *CustomerUpsert) {
+		s.UpdateIDNumber()
+	})
+}
+
+// ClearIDNumber clears the value of the "id_number" field.
+func (u *CustomerUpsertOne) ClearIDNumber() *CustomerUpsertOne {
+	return u.Update(func(s *CustomerUpsert) {
+		s.ClearIDNumber()
+	})
+}
+
 // SetTier sets the "tier" field.
 func (u *CustomerUpsertOne) SetTier(v string) *CustomerUpsertOne {
 	return u.Update(func(s *CustomerUpsert) {
@@ -1649,6 +1776,48 @@ func (u *CustomerUpsertOne) UpdateCustomAttributes() *CustomerUpsertOne {
 func (u *CustomerUpsertOne) ClearCustomAttributes() *CustomerUpsertOne {
 	return u.Update(func(s *CustomerUpsert) {
 		s.ClearCustomAttributes()
+	})
+}
+
+// SetMarketingConsents sets the "marketing_consents" field.
+func (u *CustomerUpsertOne) SetMarketingConsents(v []schematype.Consent) *CustomerUpsertOne {
+	return u.Update(func(s *CustomerUpsert) {
+		s.SetMarketingConsents(v)
+	})
+}
+
+// UpdateMarketingConsents sets the "marketing_consents" field to the value that was provided on create.
+func (u *CustomerUpsertOne) UpdateMarketingConsents() *CustomerUpsertOne {
+	return u.Update(func(s *CustomerUpsert) {
+		s.UpdateMarketingConsents()
+	})
+}
+
+// ClearMarketingConsents clears the value of the "marketing_consents" field.
+func (u *CustomerUpsertOne) ClearMarketingConsents() *CustomerUpsertOne {
+	return u.Update(func(s *CustomerUpsert) {
+		s.ClearMarketingConsents()
+	})
+}
+
+// SetErasedAt sets the "erased_at" field.
+func (u *CustomerUpsertOne) SetErasedAt(v time.Time) *CustomerUpsertOne {
+	return u.Update(func(s *CustomerUpsert) {
+		s.SetErasedAt(v)
+	})
+}
+
+// UpdateErasedAt sets the "erased_at" field to the value that was provided on create.
+func (u *CustomerUpsertOne) UpdateErasedAt() *CustomerUpsertOne {
+	return u.Update(func(s *CustomerUpsert) {
+		s.UpdateErasedAt()
+	})
+}
+
+// ClearErasedAt clears the value of the "erased_at" field.
+func (u *CustomerUpsertOne) ClearErasedAt() *CustomerUpsertOne {
+	return u.Update(func(s *CustomerUpsert) {
+		s.ClearErasedAt()
 	})
 }
 
@@ -2079,6 +2248,27 @@ func (u *CustomerUpsertBulk) ClearAddress() *CustomerUpsertBulk {
 	})
 }
 
+// SetIDNumber sets the "id_number" field.
+func (u *CustomerUpsertBulk) SetIDNumber(v string) *CustomerUpsertBulk {
+	return u.Update(func(s *CustomerUpsert) {
+		s.SetIDNumber(v)
+	})
+}
+
+// UpdateIDNumber sets the "id_number" field to the value that was provided on create.
+func (u *CustomerUpsertBulk) UpdateIDNumber() *CustomerUpsertBulk {
+	return u.Update(func(s *CustomerUpsert) {
+		s.UpdateIDNumber()
+	})
+}
+
+// ClearIDNumber clears the value of the "id_number" field.
+func (u *CustomerUpsertBulk) ClearIDNumber() *CustomerUpsertBulk {
+	return u.Update(func(s *CustomerUpsert) {
+		s.ClearIDNumber()
+	})
+}
+
 // SetTier sets the "tier" field.
 func (u *CustomerUpsertBulk) SetTier(v string) *CustomerUpsertBulk {
 	return u.Update(func(s *CustomerUpsert) {
@@ -2230,6 +2420,48 @@ func (u *CustomerUpsertBulk) UpdateCustomAttributes() *CustomerUpsertBulk {
 func (u *CustomerUpsertBulk) ClearCustomAttributes() *CustomerUpsertBulk {
 	return u.Update(func(s *CustomerUpsert) {
 		s.ClearCustomAttributes()
+	})
+}
+
+// SetMarketingConsents sets the "marketing_consents" field.
+func (u *CustomerUpsertBulk) SetMarketingConsents(v []schematype.Consent) *CustomerUpsertBulk {
+	return u.Update(func(s *CustomerUpsert) {
+		s.SetMarketingConsents(v)
+	})
+}
+
+// UpdateMarketingConsents sets the "marketing_consents" field to the value that was provided on create.
+func (u *CustomerUpsertBulk) UpdateMarketingConsents() *CustomerUpsertBulk {
+	return u.Update(func(s *CustomerUpsert) {
+		s.UpdateMarketingConsents()
+	})
+}
+
+// ClearMarketingConsents clears the value of the "marketing_consents" field.
+func (u *CustomerUpsertBulk) ClearMarketingConsents() *CustomerUpsertBulk {
+	return u.Update(func(s *CustomerUpsert) {
+		s.ClearMarketingConsents()
+	})
+}
+
+// SetErasedAt sets the "erased_at" field.
+func (u *CustomerUpsertBulk) SetErasedAt(v time.Time) *CustomerUpsertBulk {
+	return u.Update(func(s *CustomerUpsert) {
+		s.SetErasedAt(v)
+	})
+}
+
+// UpdateErasedAt sets the "erased_at" field to the value that was provided on create.
+func (u *CustomerUpsertBulk) UpdateErasedAt() *CustomerUpsertBulk {
+	return u.Update(func(s *CustomerUpsert) {
+		s.UpdateErasedAt()
+	})
+}
+
+// ClearErasedAt clears the value of the "erased_at" field.
+func (u *CustomerUpsertBulk) ClearErasedAt() *CustomerUpsertBulk {
+	return u.Update(func(s *CustomerUpsert) {
+		s.ClearErasedAt()
 	})
 }
 

@@ -10,12 +10,14 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/customeridentity"
 	"github.com/scrm-dev/scrm/ent/formsubmission"
 	"github.com/scrm-dev/scrm/ent/order"
 	"github.com/scrm-dev/scrm/ent/predicate"
+	"github.com/scrm-dev/scrm/ent/schema/schematype"
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/tag"
 	"github.com/scrm-dev/scrm/ent/ticket"
@@ -209,6 +211,26 @@ func (_u *CustomerUpdate) ClearAddress() *CustomerUpdate {
 	return _u
 }
 
+// SetIDNumber sets the "id_number" field.
+func (_u *CustomerUpdate) SetIDNumber(v string) *CustomerUpdate {
+	_u.mutation.SetIDNumber(v)
+	return _u
+}
+
+// SetNillableIDNumber sets the "id_number" field if the given value is not nil.
+func (_u *CustomerUpdate) SetNillableIDNumber(v *string) *CustomerUpdate {
+	if v != nil {
+		_u.SetIDNumber(*v)
+	}
+	return _u
+}
+
+// ClearIDNumber clears the value of the "id_number" field.
+func (_u *CustomerUpdate) ClearIDNumber() *CustomerUpdate {
+	_u.mutation.ClearIDNumber()
+	return _u
+}
+
 // SetTier sets the "tier" field.
 func (_u *CustomerUpdate) SetTier(v string) *CustomerUpdate {
 	_u.mutation.SetTier(v)
@@ -349,6 +371,44 @@ func (_u *CustomerUpdate) SetCustomAttributes(v map[string]interface{}) *Custome
 // ClearCustomAttributes clears the value of the "custom_attributes" field.
 func (_u *CustomerUpdate) ClearCustomAttributes() *CustomerUpdate {
 	_u.mutation.ClearCustomAttributes()
+	return _u
+}
+
+// SetMarketingConsents sets the "marketing_consents" field.
+func (_u *CustomerUpdate) SetMarketingConsents(v []schematype.Consent) *CustomerUpdate {
+	_u.mutation.SetMarketingConsents(v)
+	return _u
+}
+
+// AppendMarketingConsents appends value to the "marketing_consents" field.
+func (_u *CustomerUpdate) AppendMarketingConsents(v []schematype.Consent) *CustomerUpdate {
+	_u.mutation.AppendMarketingConsents(v)
+	return _u
+}
+
+// ClearMarketingConsents clears the value of the "marketing_consents" field.
+func (_u *CustomerUpdate) ClearMarketingConsents() *CustomerUpdate {
+	_u.mutation.ClearMarketingConsents()
+	return _u
+}
+
+// SetErasedAt sets the "erased_at" field.
+func (_u *CustomerUpdate) SetErasedAt(v time.Time) *CustomerUpdate {
+	_u.mutation.SetErasedAt(v)
+	return _u
+}
+
+// SetNillableErasedAt sets the "erased_at" field if the given value is not nil.
+func (_u *CustomerUpdate) SetNillableErasedAt(v *time.Time) *CustomerUpdate {
+	if v != nil {
+		_u.SetErasedAt(*v)
+	}
+	return _u
+}
+
+// ClearErasedAt clears the value of the "erased_at" field.
+func (_u *CustomerUpdate) ClearErasedAt() *CustomerUpdate {
+	_u.mutation.ClearErasedAt()
 	return _u
 }
 
@@ -740,6 +800,11 @@ func (_u *CustomerUpdate) check() error {
 			return &ValidationError{Name: "address", err: fmt.Errorf(`ent: validator failed for field "Customer.address": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.IDNumber(); ok {
+		if err := customer.IDNumberValidator(v); err != nil {
+			return &ValidationError{Name: "id_number", err: fmt.Errorf(`ent: validator failed for field "Customer.id_number": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Tier(); ok {
 		if err := customer.TierValidator(v); err != nil {
 			return &ValidationError{Name: "tier", err: fmt.Errorf(`ent: validator failed for field "Customer.tier": %w`, err)}
@@ -830,6 +895,12 @@ func (_u *CustomerUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.AddressCleared() {
 		_spec.ClearField(customer.FieldAddress, field.TypeString)
 	}
+	if value, ok := _u.mutation.IDNumber(); ok {
+		_spec.SetField(customer.FieldIDNumber, field.TypeString, value)
+	}
+	if _u.mutation.IDNumberCleared() {
+		_spec.ClearField(customer.FieldIDNumber, field.TypeString)
+	}
 	if value, ok := _u.mutation.Tier(); ok {
 		_spec.SetField(customer.FieldTier, field.TypeString, value)
 	}
@@ -865,6 +936,23 @@ func (_u *CustomerUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.CustomAttributesCleared() {
 		_spec.ClearField(customer.FieldCustomAttributes, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.MarketingConsents(); ok {
+		_spec.SetField(customer.FieldMarketingConsents, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedMarketingConsents(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, customer.FieldMarketingConsents, value)
+		})
+	}
+	if _u.mutation.MarketingConsentsCleared() {
+		_spec.ClearField(customer.FieldMarketingConsents, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.ErasedAt(); ok {
+		_spec.SetField(customer.FieldErasedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ErasedAtCleared() {
+		_spec.ClearField(customer.FieldErasedAt, field.TypeTime)
 	}
 	if _u.mutation.OwnerCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -1435,6 +1523,26 @@ func (_u *CustomerUpdateOne) ClearAddress() *CustomerUpdateOne {
 	return _u
 }
 
+// SetIDNumber sets the "id_number" field.
+func (_u *CustomerUpdateOne) SetIDNumber(v string) *CustomerUpdateOne {
+	_u.mutation.SetIDNumber(v)
+	return _u
+}
+
+// SetNillableIDNumber sets the "id_number" field if the given value is not nil.
+func (_u *CustomerUpdateOne) SetNillableIDNumber(v *string) *CustomerUpdateOne {
+	if v != nil {
+		_u.SetIDNumber(*v)
+	}
+	return _u
+}
+
+// ClearIDNumber clears the value of the "id_number" field.
+func (_u *CustomerUpdateOne) ClearIDNumber() *CustomerUpdateOne {
+	_u.mutation.ClearIDNumber()
+	return _u
+}
+
 // SetTier sets the "tier" field.
 func (_u *CustomerUpdateOne) SetTier(v string) *CustomerUpdateOne {
 	_u.mutation.SetTier(v)
@@ -1575,6 +1683,44 @@ func (_u *CustomerUpdateOne) SetCustomAttributes(v map[string]interface{}) *Cust
 // ClearCustomAttributes clears the value of the "custom_attributes" field.
 func (_u *CustomerUpdateOne) ClearCustomAttributes() *CustomerUpdateOne {
 	_u.mutation.ClearCustomAttributes()
+	return _u
+}
+
+// SetMarketingConsents sets the "marketing_consents" field.
+func (_u *CustomerUpdateOne) SetMarketingConsents(v []schematype.Consent) *CustomerUpdateOne {
+	_u.mutation.SetMarketingConsents(v)
+	return _u
+}
+
+// AppendMarketingConsents appends value to the "marketing_consents" field.
+func (_u *CustomerUpdateOne) AppendMarketingConsents(v []schematype.Consent) *CustomerUpdateOne {
+	_u.mutation.AppendMarketingConsents(v)
+	return _u
+}
+
+// ClearMarketingConsents clears the value of the "marketing_consents" field.
+func (_u *CustomerUpdateOne) ClearMarketingConsents() *CustomerUpdateOne {
+	_u.mutation.ClearMarketingConsents()
+	return _u
+}
+
+// SetErasedAt sets the "erased_at" field.
+func (_u *CustomerUpdateOne) SetErasedAt(v time.Time) *CustomerUpdateOne {
+	_u.mutation.SetErasedAt(v)
+	return _u
+}
+
+// SetNillableErasedAt sets the "erased_at" field if the given value is not nil.
+func (_u *CustomerUpdateOne) SetNillableErasedAt(v *time.Time) *CustomerUpdateOne {
+	if v != nil {
+		_u.SetErasedAt(*v)
+	}
+	return _u
+}
+
+// ClearErasedAt clears the value of the "erased_at" field.
+func (_u *CustomerUpdateOne) ClearErasedAt() *CustomerUpdateOne {
+	_u.mutation.ClearErasedAt()
 	return _u
 }
 
@@ -1979,6 +2125,11 @@ func (_u *CustomerUpdateOne) check() error {
 			return &ValidationError{Name: "address", err: fmt.Errorf(`ent: validator failed for field "Customer.address": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.IDNumber(); ok {
+		if err := customer.IDNumberValidator(v); err != nil {
+			return &ValidationError{Name: "id_number", err: fmt.Errorf(`ent: validator failed for field "Customer.id_number": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Tier(); ok {
 		if err := customer.TierValidator(v); err != nil {
 			return &ValidationError{Name: "tier", err: fmt.Errorf(`ent: validator failed for field "Customer.tier": %w`, err)}
@@ -2086,6 +2237,12 @@ func (_u *CustomerUpdateOne) sqlSave(ctx context.Context) (_node *Customer, err 
 	if _u.mutation.AddressCleared() {
 		_spec.ClearField(customer.FieldAddress, field.TypeString)
 	}
+	if value, ok := _u.mutation.IDNumber(); ok {
+		_spec.SetField(customer.FieldIDNumber, field.TypeString, value)
+	}
+	if _u.mutation.IDNumberCleared() {
+		_spec.ClearField(customer.FieldIDNumber, field.TypeString)
+	}
 	if value, ok := _u.mutation.Tier(); ok {
 		_spec.SetField(customer.FieldTier, field.TypeString, value)
 	}
@@ -2121,6 +2278,23 @@ func (_u *CustomerUpdateOne) sqlSave(ctx context.Context) (_node *Customer, err 
 	}
 	if _u.mutation.CustomAttributesCleared() {
 		_spec.ClearField(customer.FieldCustomAttributes, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.MarketingConsents(); ok {
+		_spec.SetField(customer.FieldMarketingConsents, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedMarketingConsents(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, customer.FieldMarketingConsents, value)
+		})
+	}
+	if _u.mutation.MarketingConsentsCleared() {
+		_spec.ClearField(customer.FieldMarketingConsents, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.ErasedAt(); ok {
+		_spec.SetField(customer.FieldErasedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ErasedAtCleared() {
+		_spec.ClearField(customer.FieldErasedAt, field.TypeTime)
 	}
 	if _u.mutation.OwnerCleared() {
 		edge := &sqlgraph.EdgeSpec{

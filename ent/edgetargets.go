@@ -16,7 +16,9 @@ type EdgeTarget struct {
 // tenant edge guard (ent/schema) uses it to refuse writes that would link
 // rows of two tenants.
 var EdgeTargets = map[string]map[string]EdgeTarget{
-	"Campaign": {},
+	"AuditLog":   {},
+	"Campaign":   {},
+	"CasbinRule": {},
 	"Customer": {
 		"owner":            {Type: "Staff", Table: "staff", TenantScoped: true, CreateInput: "ownerID", UpdateInput: "ownerID"},
 		"followers":        {Type: "Staff", Table: "staff", TenantScoped: true, CreateInput: "followerIDs", UpdateInput: "addFollowerIDs"},

@@ -10,6 +10,7 @@ import (
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/scrm-dev/scrm/ent/auditlog"
 	"github.com/scrm-dev/scrm/ent/campaign"
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/customeridentity"
@@ -25,6 +26,160 @@ import (
 	"github.com/scrm-dev/scrm/ent/ticket"
 	"github.com/scrm-dev/scrm/ent/ticketcomment"
 )
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *AuditLogQuery) CollectFields(ctx context.Context, satisfies ...string) (*AuditLogQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *AuditLogQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(auditlog.Columns))
+		selectedFields = []string{auditlog.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[auditlog.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, auditlog.FieldCreatedAt)
+				fieldSeen[auditlog.FieldCreatedAt] = struct{}{}
+			}
+		case "actorID":
+			if _, ok := fieldSeen[auditlog.FieldActorID]; !ok {
+				selectedFields = append(selectedFields, auditlog.FieldActorID)
+				fieldSeen[auditlog.FieldActorID] = struct{}{}
+			}
+		case "actorRoles":
+			if _, ok := fieldSeen[auditlog.FieldActorRoles]; !ok {
+				selectedFields = append(selectedFields, auditlog.FieldActorRoles)
+				fieldSeen[auditlog.FieldActorRoles] = struct{}{}
+			}
+		case "action":
+			if _, ok := fieldSeen[auditlog.FieldAction]; !ok {
+				selectedFields = append(selectedFields, auditlog.FieldAction)
+				fieldSeen[auditlog.FieldAction] = struct{}{}
+			}
+		case "operation":
+			if _, ok := fieldSeen[auditlog.FieldOperation]; !ok {
+				selectedFields = append(selectedFields, auditlog.FieldOperation)
+				fieldSeen[auditlog.FieldOperation] = struct{}{}
+			}
+		case "objectType":
+			if _, ok := fieldSeen[auditlog.FieldObjectType]; !ok {
+				selectedFields = append(selectedFields, auditlog.FieldObjectType)
+				fieldSeen[auditlog.FieldObjectType] = struct{}{}
+			}
+		case "objectIds":
+			if _, ok := fieldSeen[auditlog.FieldObjectIds]; !ok {
+				selectedFields = append(selectedFields, auditlog.FieldObjectIds)
+				fieldSeen[auditlog.FieldObjectIds] = struct{}{}
+			}
+		case "fields":
+			if _, ok := fieldSeen[auditlog.FieldFields]; !ok {
+				selectedFields = append(selectedFields, auditlog.FieldFields)
+				fieldSeen[auditlog.FieldFields] = struct{}{}
+			}
+		case "purpose":
+			if _, ok := fieldSeen[auditlog.FieldPurpose]; !ok {
+				selectedFields = append(selectedFields, auditlog.FieldPurpose)
+				fieldSeen[auditlog.FieldPurpose] = struct{}{}
+			}
+		case "clientIP":
+			if _, ok := fieldSeen[auditlog.FieldClientIP]; !ok {
+				selectedFields = append(selectedFields, auditlog.FieldClientIP)
+				fieldSeen[auditlog.FieldClientIP] = struct{}{}
+			}
+		case "requestID":
+			if _, ok := fieldSeen[auditlog.FieldRequestID]; !ok {
+				selectedFields = append(selectedFields, auditlog.FieldRequestID)
+				fieldSeen[auditlog.FieldRequestID] = struct{}{}
+			}
+		case "seq":
+			if _, ok := fieldSeen[auditlog.FieldSeq]; !ok {
+				selectedFields = append(selectedFields, auditlog.FieldSeq)
+				fieldSeen[auditlog.FieldSeq] = struct{}{}
+			}
+		case "prevHash":
+			if _, ok := fieldSeen[auditlog.FieldPrevHash]; !ok {
+				selectedFields = append(selectedFields, auditlog.FieldPrevHash)
+				fieldSeen[auditlog.FieldPrevHash] = struct{}{}
+			}
+		case "hash":
+			if _, ok := fieldSeen[auditlog.FieldHash]; !ok {
+				selectedFields = append(selectedFields, auditlog.FieldHash)
+				fieldSeen[auditlog.FieldHash] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type auditlogPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []AuditLogPaginateOption
+}
+
+func newAuditLogPaginateArgs(rv map[string]any) *auditlogPaginateArgs {
+	args := &auditlogPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &AuditLogOrder{Field: &AuditLogOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithAuditLogOrder(order))
+			}
+		case *AuditLogOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithAuditLogOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*AuditLogWhereInput); ok {
+		args.opts = append(args.opts, WithAuditLogFilter(v.Filter))
+	}
+	return args
+}
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
 func (_q *CampaignQuery) CollectFields(ctx context.Context, satisfies ...string) (*CampaignQuery, error) {
@@ -691,6 +846,11 @@ func (_q *CustomerQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 				selectedFields = append(selectedFields, customer.FieldAddress)
 				fieldSeen[customer.FieldAddress] = struct{}{}
 			}
+		case "idNumber":
+			if _, ok := fieldSeen[customer.FieldIDNumber]; !ok {
+				selectedFields = append(selectedFields, customer.FieldIDNumber)
+				fieldSeen[customer.FieldIDNumber] = struct{}{}
+			}
 		case "tier":
 			if _, ok := fieldSeen[customer.FieldTier]; !ok {
 				selectedFields = append(selectedFields, customer.FieldTier)
@@ -735,6 +895,16 @@ func (_q *CustomerQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 			if _, ok := fieldSeen[customer.FieldCustomAttributes]; !ok {
 				selectedFields = append(selectedFields, customer.FieldCustomAttributes)
 				fieldSeen[customer.FieldCustomAttributes] = struct{}{}
+			}
+		case "marketingConsents":
+			if _, ok := fieldSeen[customer.FieldMarketingConsents]; !ok {
+				selectedFields = append(selectedFields, customer.FieldMarketingConsents)
+				fieldSeen[customer.FieldMarketingConsents] = struct{}{}
+			}
+		case "erasedAt":
+			if _, ok := fieldSeen[customer.FieldErasedAt]; !ok {
+				selectedFields = append(selectedFields, customer.FieldErasedAt)
+				fieldSeen[customer.FieldErasedAt] = struct{}{}
 			}
 		case "mergedIntoID":
 			if _, ok := fieldSeen[customer.FieldMergedIntoID]; !ok {

@@ -142,6 +142,7 @@ type CreateCustomerInput struct {
 	City              *string
 	District          *string
 	Address           *string
+	IDNumber          *string
 	Tier              *string
 	PointsBalance     *int64
 	FirstSeenAt       *time.Time
@@ -181,6 +182,9 @@ func (i *CreateCustomerInput) Mutate(m *CustomerMutation) {
 	}
 	if v := i.Address; v != nil {
 		m.SetAddress(*v)
+	}
+	if v := i.IDNumber; v != nil {
+		m.SetIDNumber(*v)
 	}
 	if v := i.Tier; v != nil {
 		m.SetTier(*v)
@@ -235,6 +239,8 @@ type UpdateCustomerInput struct {
 	District                *string
 	ClearAddress            bool
 	Address                 *string
+	ClearIDNumber           bool
+	IDNumber                *string
 	Tier                    *string
 	PointsBalance           *int64
 	SourceChannel           *customer.SourceChannel
@@ -302,6 +308,12 @@ func (i *UpdateCustomerInput) Mutate(m *CustomerMutation) {
 	}
 	if v := i.Address; v != nil {
 		m.SetAddress(*v)
+	}
+	if i.ClearIDNumber {
+		m.ClearIDNumber()
+	}
+	if v := i.IDNumber; v != nil {
+		m.SetIDNumber(*v)
 	}
 	if v := i.Tier; v != nil {
 		m.SetTier(*v)
@@ -842,7 +854,6 @@ type CreateStaffInput struct {
 	Mobile        *string
 	Email         *string
 	WecomUserID   *string
-	Roles         []string
 	SkillTags     []string
 	Region        *string
 	Status        *staff.Status
@@ -862,9 +873,6 @@ func (i *CreateStaffInput) Mutate(m *StaffMutation) {
 	}
 	if v := i.WecomUserID; v != nil {
 		m.SetWecomUserID(*v)
-	}
-	if v := i.Roles; v != nil {
-		m.SetRoles(v)
 	}
 	if v := i.SkillTags; v != nil {
 		m.SetSkillTags(v)
@@ -899,8 +907,6 @@ type UpdateStaffInput struct {
 	Email               *string
 	ClearWecomUserID    bool
 	WecomUserID         *string
-	Roles               []string
-	AppendRoles         []string
 	SkillTags           []string
 	AppendSkillTags     []string
 	ClearRegion         bool
@@ -937,12 +943,6 @@ func (i *UpdateStaffInput) Mutate(m *StaffMutation) {
 	}
 	if v := i.WecomUserID; v != nil {
 		m.SetWecomUserID(*v)
-	}
-	if v := i.Roles; v != nil {
-		m.SetRoles(v)
-	}
-	if i.AppendRoles != nil {
-		m.AppendRoles(i.Roles)
 	}
 	if v := i.SkillTags; v != nil {
 		m.SetSkillTags(v)

@@ -4,7 +4,9 @@ package ent
 
 // NodeTables maps every node type to its table.
 var NodeTables = map[string]string{
+	"AuditLog":         "audit_logs",
 	"Campaign":         "campaigns",
+	"CasbinRule":       "casbin_rule",
 	"Customer":         "customers",
 	"CustomerIdentity": "customer_identities",
 	"Department":       "departments",

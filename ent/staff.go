@@ -35,7 +35,7 @@ type Staff struct {
 	Email string `json:"email,omitempty"`
 	// userid in the tenant's WeCom corp
 	WecomUserID *string `json:"wecom_user_id,omitempty"`
-	// Roles holds the value of the "roles" field.
+	// assigned through authz (assignRoles), which checks them against the tenant's roles
 	Roles []string `json:"roles,omitempty"`
 	// SkillTags holds the value of the "skill_tags" field.
 	SkillTags []string `json:"skill_tags,omitempty"`

@@ -25,6 +25,10 @@ type Tenant struct {
 	Timezone string `json:"timezone,omitempty"`
 	// last ticket number handed out
 	TicketSeq int64 `json:"ticket_seq,omitempty"`
+	// seq of the last sealed audit entry
+	AuditSeq int64 `json:"audit_seq,omitempty"`
+	// hash of the last sealed audit entry
+	AuditHead string `json:"audit_head,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt    time.Time `json:"created_at,omitempty"`
 	selectValues sql.SelectValues
@@ -35,9 +39,9 @@ func (*Tenant) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case tenant.FieldID, tenant.FieldTicketSeq:
+		case tenant.FieldID, tenant.FieldTicketSeq, tenant.FieldAuditSeq:
 			values[i] = new(sql.NullInt64)
-		case tenant.FieldName, tenant.FieldSlug, tenant.FieldTimezone:
+		case tenant.FieldName, tenant.FieldSlug, tenant.FieldTimezone, tenant.FieldAuditHead:
 			values[i] = new(sql.NullString)
 		case tenant.FieldCreatedAt:
 			values[i] = new(sql.NullTime)
@@ -85,6 +89,18 @@ func (_m *Tenant) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field ticket_seq", values[i])
 			} else if value.Valid {
 				_m.TicketSeq = value.Int64
+			}
+		case tenant.FieldAuditSeq:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field audit_seq", values[i])
+			} else if value.Valid {
+				_m.AuditSeq = value.Int64
+			}
+		case tenant.FieldAuditHead:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field audit_head", values[i])
+			} else if value.Valid {
+				_m.AuditHead = value.String
 			}
 		case tenant.FieldCreatedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -139,6 +155,12 @@ func (_m *Tenant) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("ticket_seq=")
 	builder.WriteString(fmt.Sprintf("%v", _m.TicketSeq))
+	builder.WriteString(", ")
+	builder.WriteString("audit_seq=")
+	builder.WriteString(fmt.Sprintf("%v", _m.AuditSeq))
+	builder.WriteString(", ")
+	builder.WriteString("audit_head=")
+	builder.WriteString(_m.AuditHead)
 	builder.WriteString(", ")
 	builder.WriteString("created_at=")
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))

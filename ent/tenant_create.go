@@ -62,6 +62,34 @@ func (_c *TenantCreate) SetNillableTicketSeq(v *int64) *TenantCreate {
 	return _c
 }
 
+// SetAuditSeq sets the "audit_seq" field.
+func (_c *TenantCreate) SetAuditSeq(v int64) *TenantCreate {
+	_c.mutation.SetAuditSeq(v)
+	return _c
+}
+
+// SetNillableAuditSeq sets the "audit_seq" field if the given value is not nil.
+func (_c *TenantCreate) SetNillableAuditSeq(v *int64) *TenantCreate {
+	if v != nil {
+		_c.SetAuditSeq(*v)
+	}
+	return _c
+}
+
+// SetAuditHead sets the "audit_head" field.
+func (_c *TenantCreate) SetAuditHead(v string) *TenantCreate {
+	_c.mutation.SetAuditHead(v)
+	return _c
+}
+
+// SetNillableAuditHead sets the "audit_head" field if the given value is not nil.
+func (_c *TenantCreate) SetNillableAuditHead(v *string) *TenantCreate {
+	if v != nil {
+		_c.SetAuditHead(*v)
+	}
+	return _c
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (_c *TenantCreate) SetCreatedAt(v time.Time) *TenantCreate {
 	_c.mutation.SetCreatedAt(v)
@@ -83,7 +111,9 @@ func (_c *TenantCreate) Mutation() *TenantMutation {
 
 // Save creates the Tenant in the database.
 func (_c *TenantCreate) Save(ctx context.Context) (*Tenant, error) {
-	_c.defaults()
+	if err := _c.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -110,7 +140,7 @@ func (_c *TenantCreate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_c *TenantCreate) defaults() {
+func (_c *TenantCreate) defaults() error {
 	if _, ok := _c.mutation.Timezone(); !ok {
 		v := tenant.DefaultTimezone
 		_c.mutation.SetTimezone(v)
@@ -119,10 +149,22 @@ func (_c *TenantCreate) defaults() {
 		v := tenant.DefaultTicketSeq
 		_c.mutation.SetTicketSeq(v)
 	}
+	if _, ok := _c.mutation.AuditSeq(); !ok {
+		v := tenant.DefaultAuditSeq
+		_c.mutation.SetAuditSeq(v)
+	}
+	if _, ok := _c.mutation.AuditHead(); !ok {
+		v := tenant.DefaultAuditHead
+		_c.mutation.SetAuditHead(v)
+	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
+		if tenant.DefaultCreatedAt == nil {
+			return fmt.Errorf("ent: uninitialized tenant.DefaultCreatedAt (forgotten import ent/runtime?)")
+		}
 		v := tenant.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -153,6 +195,17 @@ func (_c *TenantCreate) check() error {
 	}
 	if _, ok := _c.mutation.TicketSeq(); !ok {
 		return &ValidationError{Name: "ticket_seq", err: errors.New(`ent: missing required field "Tenant.ticket_seq"`)}
+	}
+	if _, ok := _c.mutation.AuditSeq(); !ok {
+		return &ValidationError{Name: "audit_seq", err: errors.New(`ent: missing required field "Tenant.audit_seq"`)}
+	}
+	if _, ok := _c.mutation.AuditHead(); !ok {
+		return &ValidationError{Name: "audit_head", err: errors.New(`ent: missing required field "Tenant.audit_head"`)}
+	}
+	if v, ok := _c.mutation.AuditHead(); ok {
+		if err := tenant.AuditHeadValidator(v); err != nil {
+			return &ValidationError{Name: "audit_head", err: fmt.Errorf(`ent: validator failed for field "Tenant.audit_head": %w`, err)}
+		}
 	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		return &ValidationError{Name: "created_at", err: errors.New(`ent: missing required field "Tenant.created_at"`)}
@@ -199,6 +252,14 @@ func (_c *TenantCreate) createSpec() (*Tenant, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.TicketSeq(); ok {
 		_spec.SetField(tenant.FieldTicketSeq, field.TypeInt64, value)
 		_node.TicketSeq = value
+	}
+	if value, ok := _c.mutation.AuditSeq(); ok {
+		_spec.SetField(tenant.FieldAuditSeq, field.TypeInt64, value)
+		_node.AuditSeq = value
+	}
+	if value, ok := _c.mutation.AuditHead(); ok {
+		_spec.SetField(tenant.FieldAuditHead, field.TypeString, value)
+		_node.AuditHead = value
 	}
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(tenant.FieldCreatedAt, field.TypeTime, value)
@@ -298,6 +359,36 @@ func (u *TenantUpsert) AddTicketSeq(v int64) *TenantUpsert {
 	return u
 }
 
+// SetAuditSeq sets the "audit_seq" field.
+func (u *TenantUpsert) SetAuditSeq(v int64) *TenantUpsert {
+	u.Set(tenant.FieldAuditSeq, v)
+	return u
+}
+
+// UpdateAuditSeq sets the "audit_seq" field to the value that was provided on create.
+func (u *TenantUpsert) UpdateAuditSeq() *TenantUpsert {
+	u.SetExcluded(tenant.FieldAuditSeq)
+	return u
+}
+
+// AddAuditSeq adds v to the "audit_seq" field.
+func (u *TenantUpsert) AddAuditSeq(v int64) *TenantUpsert {
+	u.Add(tenant.FieldAuditSeq, v)
+	return u
+}
+
+// SetAuditHead sets the "audit_head" field.
+func (u *TenantUpsert) SetAuditHead(v string) *TenantUpsert {
+	u.Set(tenant.FieldAuditHead, v)
+	return u
+}
+
+// UpdateAuditHead sets the "audit_head" field to the value that was provided on create.
+func (u *TenantUpsert) UpdateAuditHead() *TenantUpsert {
+	u.SetExcluded(tenant.FieldAuditHead)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -392,6 +483,41 @@ func (u *TenantUpsertOne) AddTicketSeq(v int64) *TenantUpsertOne {
 func (u *TenantUpsertOne) UpdateTicketSeq() *TenantUpsertOne {
 	return u.Update(func(s *TenantUpsert) {
 		s.UpdateTicketSeq()
+	})
+}
+
+// SetAuditSeq sets the "audit_seq" field.
+func (u *TenantUpsertOne) SetAuditSeq(v int64) *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetAuditSeq(v)
+	})
+}
+
+// AddAuditSeq adds v to the "audit_seq" field.
+func (u *TenantUpsertOne) AddAuditSeq(v int64) *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.AddAuditSeq(v)
+	})
+}
+
+// UpdateAuditSeq sets the "audit_seq" field to the value that was provided on create.
+func (u *TenantUpsertOne) UpdateAuditSeq() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateAuditSeq()
+	})
+}
+
+// SetAuditHead sets the "audit_head" field.
+func (u *TenantUpsertOne) SetAuditHead(v string) *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetAuditHead(v)
+	})
+}
+
+// UpdateAuditHead sets the "audit_head" field to the value that was provided on create.
+func (u *TenantUpsertOne) UpdateAuditHead() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateAuditHead()
 	})
 }
 
@@ -655,6 +781,41 @@ func (u *TenantUpsertBulk) AddTicketSeq(v int64) *TenantUpsertBulk {
 func (u *TenantUpsertBulk) UpdateTicketSeq() *TenantUpsertBulk {
 	return u.Update(func(s *TenantUpsert) {
 		s.UpdateTicketSeq()
+	})
+}
+
+// SetAuditSeq sets the "audit_seq" field.
+func (u *TenantUpsertBulk) SetAuditSeq(v int64) *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetAuditSeq(v)
+	})
+}
+
+// AddAuditSeq adds v to the "audit_seq" field.
+func (u *TenantUpsertBulk) AddAuditSeq(v int64) *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.AddAuditSeq(v)
+	})
+}
+
+// UpdateAuditSeq sets the "audit_seq" field to the value that was provided on create.
+func (u *TenantUpsertBulk) UpdateAuditSeq() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateAuditSeq()
+	})
+}
+
+// SetAuditHead sets the "audit_head" field.
+func (u *TenantUpsertBulk) SetAuditHead(v string) *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetAuditHead(v)
+	})
+}
+
+// UpdateAuditHead sets the "audit_head" field to the value that was provided on create.
+func (u *TenantUpsertBulk) UpdateAuditHead() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateAuditHead()
 	})
 }
 

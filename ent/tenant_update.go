@@ -77,6 +77,41 @@ func (_u *TenantUpdate) AddTicketSeq(v int64) *TenantUpdate {
 	return _u
 }
 
+// SetAuditSeq sets the "audit_seq" field.
+func (_u *TenantUpdate) SetAuditSeq(v int64) *TenantUpdate {
+	_u.mutation.ResetAuditSeq()
+	_u.mutation.SetAuditSeq(v)
+	return _u
+}
+
+// SetNillableAuditSeq sets the "audit_seq" field if the given value is not nil.
+func (_u *TenantUpdate) SetNillableAuditSeq(v *int64) *TenantUpdate {
+	if v != nil {
+		_u.SetAuditSeq(*v)
+	}
+	return _u
+}
+
+// AddAuditSeq adds value to the "audit_seq" field.
+func (_u *TenantUpdate) AddAuditSeq(v int64) *TenantUpdate {
+	_u.mutation.AddAuditSeq(v)
+	return _u
+}
+
+// SetAuditHead sets the "audit_head" field.
+func (_u *TenantUpdate) SetAuditHead(v string) *TenantUpdate {
+	_u.mutation.SetAuditHead(v)
+	return _u
+}
+
+// SetNillableAuditHead sets the "audit_head" field if the given value is not nil.
+func (_u *TenantUpdate) SetNillableAuditHead(v *string) *TenantUpdate {
+	if v != nil {
+		_u.SetAuditHead(*v)
+	}
+	return _u
+}
+
 // Mutation returns the TenantMutation object of the builder.
 func (_u *TenantUpdate) Mutation() *TenantMutation {
 	return _u.mutation
@@ -121,6 +156,11 @@ func (_u *TenantUpdate) check() error {
 			return &ValidationError{Name: "timezone", err: fmt.Errorf(`ent: validator failed for field "Tenant.timezone": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.AuditHead(); ok {
+		if err := tenant.AuditHeadValidator(v); err != nil {
+			return &ValidationError{Name: "audit_head", err: fmt.Errorf(`ent: validator failed for field "Tenant.audit_head": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -153,6 +193,15 @@ func (_u *TenantUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.AddedTicketSeq(); ok {
 		_spec.AddField(tenant.FieldTicketSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AuditSeq(); ok {
+		_spec.SetField(tenant.FieldAuditSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedAuditSeq(); ok {
+		_spec.AddField(tenant.FieldAuditSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AuditHead(); ok {
+		_spec.SetField(tenant.FieldAuditHead, field.TypeString, value)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -225,6 +274,41 @@ func (_u *TenantUpdateOne) AddTicketSeq(v int64) *TenantUpdateOne {
 	return _u
 }
 
+// SetAuditSeq sets the "audit_seq" field.
+func (_u *TenantUpdateOne) SetAuditSeq(v int64) *TenantUpdateOne {
+	_u.mutation.ResetAuditSeq()
+	_u.mutation.SetAuditSeq(v)
+	return _u
+}
+
+// SetNillableAuditSeq sets the "audit_seq" field if the given value is not nil.
+func (_u *TenantUpdateOne) SetNillableAuditSeq(v *int64) *TenantUpdateOne {
+	if v != nil {
+		_u.SetAuditSeq(*v)
+	}
+	return _u
+}
+
+// AddAuditSeq adds value to the "audit_seq" field.
+func (_u *TenantUpdateOne) AddAuditSeq(v int64) *TenantUpdateOne {
+	_u.mutation.AddAuditSeq(v)
+	return _u
+}
+
+// SetAuditHead sets the "audit_head" field.
+func (_u *TenantUpdateOne) SetAuditHead(v string) *TenantUpdateOne {
+	_u.mutation.SetAuditHead(v)
+	return _u
+}
+
+// SetNillableAuditHead sets the "audit_head" field if the given value is not nil.
+func (_u *TenantUpdateOne) SetNillableAuditHead(v *string) *TenantUpdateOne {
+	if v != nil {
+		_u.SetAuditHead(*v)
+	}
+	return _u
+}
+
 // Mutation returns the TenantMutation object of the builder.
 func (_u *TenantUpdateOne) Mutation() *TenantMutation {
 	return _u.mutation
@@ -282,6 +366,11 @@ func (_u *TenantUpdateOne) check() error {
 			return &ValidationError{Name: "timezone", err: fmt.Errorf(`ent: validator failed for field "Tenant.timezone": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.AuditHead(); ok {
+		if err := tenant.AuditHeadValidator(v); err != nil {
+			return &ValidationError{Name: "audit_head", err: fmt.Errorf(`ent: validator failed for field "Tenant.audit_head": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -331,6 +420,15 @@ func (_u *TenantUpdateOne) sqlSave(ctx context.Context) (_node *Tenant, err erro
 	}
 	if value, ok := _u.mutation.AddedTicketSeq(); ok {
 		_spec.AddField(tenant.FieldTicketSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AuditSeq(); ok {
+		_spec.SetField(tenant.FieldAuditSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedAuditSeq(); ok {
+		_spec.AddField(tenant.FieldAuditSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AuditHead(); ok {
+		_spec.SetField(tenant.FieldAuditHead, field.TypeString, value)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Tenant{config: _u.config}

@@ -11,6 +11,9 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/scrm-dev/scrm/authz"
 
 	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/graph"
@@ -20,26 +23,35 @@ import (
 // Resolver is the root resolver; it holds what every resolver may use.
 type Resolver struct {
 	client *ent.Client
+	authz  *authz.Authorizer
+	schema *ast.Schema
 }
 
 // Options configure the executable schema.
 type Options struct {
 	Client *ent.Client
 	Logger *slog.Logger
+	// Authz decides permissions; the field guard applies them.
+	Authz *authz.Authorizer
 }
 
 // NewExecutableSchema returns the API's schema bound to its resolvers.
 func NewExecutableSchema(opts Options) graphql.ExecutableSchema {
-	return graph.NewExecutableSchema(graph.Config{
-		Resolvers: &Resolver{client: opts.Client},
-	})
+	r := &Resolver{client: opts.Client, authz: opts.Authz}
+	es := graph.NewExecutableSchema(graph.Config{Resolvers: r})
+	r.schema = es.Schema()
+	return es
 }
 
-// Configure installs on srv what the resolvers rely on: a transaction
-// around each mutation (so multi-step writes are atomic) and the error
-// presenter that maps errors to extensions.code.
+// Configure installs on srv what the resolvers rely on: the field guard
+// (field-level permissions), a transaction around each mutation (so
+// multi-step writes are atomic) and the error presenter that maps errors
+// to extensions.code.
 func Configure(srv *handler.Server, opts Options) {
+	schema := graph.NewExecutableSchema(graph.Config{}).Schema()
+	srv.AroundFields(graph.FieldGuard(schema, auditObserver{}))
 	srv.Use(entgql.Transactioner{TxOpener: opts.Client})
+	srv.Use(auditFlush{client: opts.Client, logger: opts.Logger})
 	srv.SetErrorPresenter(ErrorPresenter(opts.Logger))
 	srv.SetRecoverFunc(RecoverFunc(opts.Logger))
 }

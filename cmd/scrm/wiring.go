@@ -13,9 +13,12 @@ import (
 
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
+	"github.com/scrm-dev/scrm/authz"
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/tenant"
+	"github.com/scrm-dev/scrm/internal/audit"
 	"github.com/scrm-dev/scrm/internal/auth"
 	"github.com/scrm-dev/scrm/internal/config"
 	"github.com/scrm-dev/scrm/internal/httpapi"
@@ -94,8 +97,18 @@ func serve(ctx context.Context, cfg *config.Config) error {
 			graphiqlHeaders = map[string]string{"Authorization": "Bearer " + tok}
 		}
 	}
-	opts := resolvers.Options{Client: st.Client, Logger: logger}
+	az, err := authz.New(ctx, authz.Options{
+		DB: st.DB, Driver: st.Driver(), Logger: logger,
+		NewRedis: func() *redis.Client { return rdb.Opt.MakeRedisClient().(*redis.Client) },
+	})
+	if err != nil {
+		return err
+	}
+	defer az.Close()
+	opts := resolvers.Options{Client: st.Client, Logger: logger, Authz: az}
 	h := httpapi.New(httpapi.Options{
+		Authorize:       az.Authorize(st.Client),
+		SignInFailed:    audit.SignInFailures(st.Client, logger),
 		Schema:          resolvers.NewExecutableSchema(opts),
 		Configure:       func(s *handler.Server) { resolvers.Configure(s, opts) },
 		Issuer:          iss,

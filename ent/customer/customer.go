@@ -42,6 +42,8 @@ const (
 	FieldDistrict = "district"
 	// FieldAddress holds the string denoting the address field in the database.
 	FieldAddress = "address"
+	// FieldIDNumber holds the string denoting the id_number field in the database.
+	FieldIDNumber = "id_number"
 	// FieldTier holds the string denoting the tier field in the database.
 	FieldTier = "tier"
 	// FieldPointsBalance holds the string denoting the points_balance field in the database.
@@ -60,6 +62,10 @@ const (
 	FieldOwnerID = "owner_id"
 	// FieldCustomAttributes holds the string denoting the custom_attributes field in the database.
 	FieldCustomAttributes = "custom_attributes"
+	// FieldMarketingConsents holds the string denoting the marketing_consents field in the database.
+	FieldMarketingConsents = "marketing_consents"
+	// FieldErasedAt holds the string denoting the erased_at field in the database.
+	FieldErasedAt = "erased_at"
 	// FieldMergedIntoID holds the string denoting the merged_into_id field in the database.
 	FieldMergedIntoID = "merged_into_id"
 	// EdgeTenant holds the string denoting the tenant edge name in mutations.
@@ -161,6 +167,7 @@ var Columns = []string{
 	FieldCity,
 	FieldDistrict,
 	FieldAddress,
+	FieldIDNumber,
 	FieldTier,
 	FieldPointsBalance,
 	FieldTotalSpend,
@@ -170,6 +177,8 @@ var Columns = []string{
 	FieldSourceChannel,
 	FieldOwnerID,
 	FieldCustomAttributes,
+	FieldMarketingConsents,
+	FieldErasedAt,
 	FieldMergedIntoID,
 }
 
@@ -198,8 +207,8 @@ func ValidColumn(column string) bool {
 //
 //	import _ "github.com/scrm-dev/scrm/ent/runtime"
 var (
-	Hooks        [2]ent.Hook
-	Interceptors [1]ent.Interceptor
+	Hooks        [4]ent.Hook
+	Interceptors [2]ent.Interceptor
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
 	// DefaultUpdatedAt holds the default value on creation for the "updated_at" field.
@@ -224,6 +233,8 @@ var (
 	DistrictValidator func(string) error
 	// AddressValidator is a validator for the "address" field. It is called by the builders before save.
 	AddressValidator func(string) error
+	// IDNumberValidator is a validator for the "id_number" field. It is called by the builders before save.
+	IDNumberValidator func(string) error
 	// DefaultTier holds the default value on creation for the "tier" field.
 	DefaultTier string
 	// TierValidator is a validator for the "tier" field. It is called by the builders before save.
@@ -371,6 +382,11 @@ func ByAddress(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldAddress, opts...).ToFunc()
 }
 
+// ByIDNumber orders the results by the id_number field.
+func ByIDNumber(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldIDNumber, opts...).ToFunc()
+}
+
 // ByTier orders the results by the tier field.
 func ByTier(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldTier, opts...).ToFunc()
@@ -409,6 +425,11 @@ func BySourceChannel(opts ...sql.OrderTermOption) OrderOption {
 // ByOwnerID orders the results by the owner_id field.
 func ByOwnerID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldOwnerID, opts...).ToFunc()
+}
+
+// ByErasedAt orders the results by the erased_at field.
+func ByErasedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldErasedAt, opts...).ToFunc()
 }
 
 // ByMergedIntoID orders the results by the merged_into_id field.

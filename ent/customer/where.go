@@ -110,6 +110,11 @@ func Address(v string) predicate.Customer {
 	return predicate.Customer(sql.FieldEQ(FieldAddress, v))
 }
 
+// IDNumber applies equality check predicate on the "id_number" field. It's identical to IDNumberEQ.
+func IDNumber(v string) predicate.Customer {
+	return predicate.Customer(sql.FieldEQ(FieldIDNumber, v))
+}
+
 // Tier applies equality check predicate on the "tier" field. It's identical to TierEQ.
 func Tier(v string) predicate.Customer {
 	return predicate.Customer(sql.FieldEQ(FieldTier, v))
@@ -143,6 +148,11 @@ func LastOrderAt(v time.Time) predicate.Customer {
 // OwnerID applies equality check predicate on the "owner_id" field. It's identical to OwnerIDEQ.
 func OwnerID(v int) predicate.Customer {
 	return predicate.Customer(sql.FieldEQ(FieldOwnerID, v))
+}
+
+// ErasedAt applies equality check predicate on the "erased_at" field. It's identical to ErasedAtEQ.
+func ErasedAt(v time.Time) predicate.Customer {
+	return predicate.Customer(sql.FieldEQ(FieldErasedAt, v))
 }
 
 // MergedIntoID applies equality check predicate on the "merged_into_id" field. It's identical to MergedIntoIDEQ.
@@ -860,6 +870,81 @@ func AddressContainsFold(v string) predicate.Customer {
 	return predicate.Customer(sql.FieldContainsFold(FieldAddress, v))
 }
 
+// IDNumberEQ applies the EQ predicate on the "id_number" field.
+func IDNumberEQ(v string) predicate.Customer {
+	return predicate.Customer(sql.FieldEQ(FieldIDNumber, v))
+}
+
+// IDNumberNEQ applies the NEQ predicate on the "id_number" field.
+func IDNumberNEQ(v string) predicate.Customer {
+	return predicate.Customer(sql.FieldNEQ(FieldIDNumber, v))
+}
+
+// IDNumberIn applies the In predicate on the "id_number" field.
+func IDNumberIn(vs ...string) predicate.Customer {
+	return predicate.Customer(sql.FieldIn(FieldIDNumber, vs...))
+}
+
+// IDNumberNotIn applies the NotIn predicate on the "id_number" field.
+func IDNumberNotIn(vs ...string) predicate.Customer {
+	return predicate.Customer(sql.FieldNotIn(FieldIDNumber, vs...))
+}
+
+// IDNumberGT applies the GT predicate on the "id_number" field.
+func IDNumberGT(v string) predicate.Customer {
+	return predicate.Customer(sql.FieldGT(FieldIDNumber, v))
+}
+
+// IDNumberGTE applies the GTE predicate on the "id_number" field.
+func IDNumberGTE(v string) predicate.Customer {
+	return predicate.Customer(sql.FieldGTE(FieldIDNumber, v))
+}
+
+// IDNumberLT applies the LT predicate on the "id_number" field.
+func IDNumberLT(v string) predicate.Customer {
+	return predicate.Customer(sql.FieldLT(FieldIDNumber, v))
+}
+
+// IDNumberLTE applies the LTE predicate on the "id_number" field.
+func IDNumberLTE(v string) predicate.Customer {
+	return predicate.Customer(sql.FieldLTE(FieldIDNumber, v))
+}
+
+// IDNumberContains applies the Contains predicate on the "id_number" field.
+func IDNumberContains(v string) predicate.Customer {
+	return predicate.Customer(sql.FieldContains(FieldIDNumber, v))
+}
+
+// IDNumberHasPrefix applies the HasPrefix predicate on the "id_number" field.
+func IDNumberHasPrefix(v string) predicate.Customer {
+	return predicate.Customer(sql.FieldHasPrefix(FieldIDNumber, v))
+}
+
+// IDNumberHasSuffix applies the HasSuffix predicate on the "id_number" field.
+func IDNumberHasSuffix(v string) predicate.Customer {
+	return predicate.Customer(sql.FieldHasSuffix(FieldIDNumber, v))
+}
+
+// IDNumberIsNil applies the IsNil predicate on the "id_number" field.
+func IDNumberIsNil() predicate.Customer {
+	return predicate.Customer(sql.FieldIsNull(FieldIDNumber))
+}
+
+// IDNumberNotNil applies the NotNil predicate on the "id_number" field.
+func IDNumberNotNil() predicate.Customer {
+	return predicate.Customer(sql.FieldNotNull(FieldIDNumber))
+}
+
+// IDNumberEqualFold applies the EqualFold predicate on the "id_number" field.
+func IDNumberEqualFold(v string) predicate.Customer {
+	return predicate.Customer(sql.FieldEqualFold(FieldIDNumber, v))
+}
+
+// IDNumberContainsFold applies the ContainsFold predicate on the "id_number" field.
+func IDNumberContainsFold(v string) predicate.Customer {
+	return predicate.Customer(sql.FieldContainsFold(FieldIDNumber, v))
+}
+
 // TierEQ applies the EQ predicate on the "tier" field.
 func TierEQ(v string) predicate.Customer {
 	return predicate.Customer(sql.FieldEQ(FieldTier, v))
@@ -1193,6 +1278,66 @@ func CustomAttributesIsNil() predicate.Customer {
 // CustomAttributesNotNil applies the NotNil predicate on the "custom_attributes" field.
 func CustomAttributesNotNil() predicate.Customer {
 	return predicate.Customer(sql.FieldNotNull(FieldCustomAttributes))
+}
+
+// MarketingConsentsIsNil applies the IsNil predicate on the "marketing_consents" field.
+func MarketingConsentsIsNil() predicate.Customer {
+	return predicate.Customer(sql.FieldIsNull(FieldMarketingConsents))
+}
+
+// MarketingConsentsNotNil applies the NotNil predicate on the "marketing_consents" field.
+func MarketingConsentsNotNil() predicate.Customer {
+	return predicate.Customer(sql.FieldNotNull(FieldMarketingConsents))
+}
+
+// ErasedAtEQ applies the EQ predicate on the "erased_at" field.
+func ErasedAtEQ(v time.Time) predicate.Customer {
+	return predicate.Customer(sql.FieldEQ(FieldErasedAt, v))
+}
+
+// ErasedAtNEQ applies the NEQ predicate on the "erased_at" field.
+func ErasedAtNEQ(v time.Time) predicate.Customer {
+	return predicate.Customer(sql.FieldNEQ(FieldErasedAt, v))
+}
+
+// ErasedAtIn applies the In predicate on the "erased_at" field.
+func ErasedAtIn(vs ...time.Time) predicate.Customer {
+	return predicate.Customer(sql.FieldIn(FieldErasedAt, vs...))
+}
+
+// ErasedAtNotIn applies the NotIn predicate on the "erased_at" field.
+func ErasedAtNotIn(vs ...time.Time) predicate.Customer {
+	return predicate.Customer(sql.FieldNotIn(FieldErasedAt, vs...))
+}
+
+// ErasedAtGT applies the GT predicate on the "erased_at" field.
+func ErasedAtGT(v time.Time) predicate.Customer {
+	return predicate.Customer(sql.FieldGT(FieldErasedAt, v))
+}
+
+// ErasedAtGTE applies the GTE predicate on the "erased_at" field.
+func ErasedAtGTE(v time.Time) predicate.Customer {
+	return predicate.Customer(sql.FieldGTE(FieldErasedAt, v))
+}
+
+// ErasedAtLT applies the LT predicate on the "erased_at" field.
+func ErasedAtLT(v time.Time) predicate.Customer {
+	return predicate.Customer(sql.FieldLT(FieldErasedAt, v))
+}
+
+// ErasedAtLTE applies the LTE predicate on the "erased_at" field.
+func ErasedAtLTE(v time.Time) predicate.Customer {
+	return predicate.Customer(sql.FieldLTE(FieldErasedAt, v))
+}
+
+// ErasedAtIsNil applies the IsNil predicate on the "erased_at" field.
+func ErasedAtIsNil() predicate.Customer {
+	return predicate.Customer(sql.FieldIsNull(FieldErasedAt))
+}
+
+// ErasedAtNotNil applies the NotNil predicate on the "erased_at" field.
+func ErasedAtNotNil() predicate.Customer {
+	return predicate.Customer(sql.FieldNotNull(FieldErasedAt))
 }
 
 // MergedIntoIDEQ applies the EQ predicate on the "merged_into_id" field.

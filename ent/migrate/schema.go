@@ -9,6 +9,56 @@ import (
 )
 
 var (
+	// AuditLogsColumns holds the columns for the "audit_logs" table.
+	AuditLogsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "actor_id", Type: field.TypeInt, Nullable: true},
+		{Name: "actor_roles", Type: field.TypeJSON},
+		{Name: "action", Type: field.TypeEnum, Enums: []string{"MUTATION", "READ", "REVEAL", "EXPORT", "ERASE", "POLICY", "SIGN_IN_FAILED"}},
+		{Name: "operation", Type: field.TypeString, Size: 100, Default: ""},
+		{Name: "object_type", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "object_ids", Type: field.TypeJSON},
+		{Name: "fields", Type: field.TypeJSON},
+		{Name: "purpose", Type: field.TypeString, Size: 255, Default: ""},
+		{Name: "client_ip", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "request_id", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "seq", Type: field.TypeInt64, Nullable: true},
+		{Name: "prev_hash", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "hash", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "tenant_id", Type: field.TypeInt},
+	}
+	// AuditLogsTable holds the schema information for the "audit_logs" table.
+	AuditLogsTable = &schema.Table{
+		Name:       "audit_logs",
+		Columns:    AuditLogsColumns,
+		PrimaryKey: []*schema.Column{AuditLogsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "audit_logs_tenants_tenant",
+				Columns:    []*schema.Column{AuditLogsColumns[15]},
+				RefColumns: []*schema.Column{TenantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "auditlog_tenant_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{AuditLogsColumns[15], AuditLogsColumns[1]},
+			},
+			{
+				Name:    "auditlog_tenant_id_seq",
+				Unique:  true,
+				Columns: []*schema.Column{AuditLogsColumns[15], AuditLogsColumns[12]},
+			},
+			{
+				Name:    "auditlog_tenant_id_hash",
+				Unique:  false,
+				Columns: []*schema.Column{AuditLogsColumns[15], AuditLogsColumns[14]},
+			},
+		},
+	}
 	// CampaignsColumns holds the columns for the "campaigns" table.
 	CampaignsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -51,6 +101,35 @@ var (
 			},
 		},
 	}
+	// CasbinRuleColumns holds the columns for the "casbin_rule" table.
+	CasbinRuleColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "p_type", Type: field.TypeString, Size: 32, Default: ""},
+		{Name: "v0", Type: field.TypeString, Size: 255, Default: ""},
+		{Name: "v1", Type: field.TypeString, Size: 255, Default: ""},
+		{Name: "v2", Type: field.TypeString, Size: 255, Default: ""},
+		{Name: "v3", Type: field.TypeString, Size: 255, Default: ""},
+		{Name: "v4", Type: field.TypeString, Size: 255, Default: ""},
+		{Name: "v5", Type: field.TypeString, Size: 255, Default: ""},
+	}
+	// CasbinRuleTable holds the schema information for the "casbin_rule" table.
+	CasbinRuleTable = &schema.Table{
+		Name:       "casbin_rule",
+		Columns:    CasbinRuleColumns,
+		PrimaryKey: []*schema.Column{CasbinRuleColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "casbinrule_p_type_v0_v1",
+				Unique:  false,
+				Columns: []*schema.Column{CasbinRuleColumns[1], CasbinRuleColumns[2], CasbinRuleColumns[3]},
+			},
+			{
+				Name:    "casbinrule_v1",
+				Unique:  false,
+				Columns: []*schema.Column{CasbinRuleColumns[3]},
+			},
+		},
+	}
 	// CustomersColumns holds the columns for the "customers" table.
 	CustomersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -65,6 +144,7 @@ var (
 		{Name: "city", Type: field.TypeString, Nullable: true, Size: 32},
 		{Name: "district", Type: field.TypeString, Nullable: true, Size: 32},
 		{Name: "address", Type: field.TypeString, Nullable: true, Size: 255},
+		{Name: "id_number", Type: field.TypeString, Nullable: true, Size: 18},
 		{Name: "tier", Type: field.TypeString, Size: 32, Default: ""},
 		{Name: "points_balance", Type: field.TypeInt64, Default: 0},
 		{Name: "total_spend", Type: field.TypeInt64, Default: 0},
@@ -73,6 +153,8 @@ var (
 		{Name: "last_order_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "source_channel", Type: field.TypeEnum, Enums: []string{"MANUAL", "WECOM", "TAOBAO", "TMALL", "DOUYIN", "JD", "YOUZAN", "WECHAT_OA", "MINI_PROGRAM", "POS", "IMPORT", "API"}, Default: "MANUAL"},
 		{Name: "custom_attributes", Type: field.TypeJSON, Nullable: true},
+		{Name: "marketing_consents", Type: field.TypeJSON, Nullable: true},
+		{Name: "erased_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "tenant_id", Type: field.TypeInt},
 		{Name: "merged_into_id", Type: field.TypeInt, Nullable: true},
 		{Name: "owner_id", Type: field.TypeInt, Nullable: true},
@@ -85,19 +167,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "customers_tenants_tenant",
-				Columns:    []*schema.Column{CustomersColumns[20]},
+				Columns:    []*schema.Column{CustomersColumns[23]},
 				RefColumns: []*schema.Column{TenantsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "customers_customers_merged_customers",
-				Columns:    []*schema.Column{CustomersColumns[21]},
+				Columns:    []*schema.Column{CustomersColumns[24]},
 				RefColumns: []*schema.Column{CustomersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "customers_staff_owned_customers",
-				Columns:    []*schema.Column{CustomersColumns[22]},
+				Columns:    []*schema.Column{CustomersColumns[25]},
 				RefColumns: []*schema.Column{StaffColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -106,22 +188,22 @@ var (
 			{
 				Name:    "customer_tenant_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{CustomersColumns[20], CustomersColumns[1]},
+				Columns: []*schema.Column{CustomersColumns[23], CustomersColumns[1]},
 			},
 			{
 				Name:    "customer_tenant_id_phone",
 				Unique:  false,
-				Columns: []*schema.Column{CustomersColumns[20], CustomersColumns[5]},
+				Columns: []*schema.Column{CustomersColumns[23], CustomersColumns[5]},
 			},
 			{
 				Name:    "customer_tenant_id_last_order_at",
 				Unique:  false,
-				Columns: []*schema.Column{CustomersColumns[20], CustomersColumns[17]},
+				Columns: []*schema.Column{CustomersColumns[23], CustomersColumns[18]},
 			},
 			{
 				Name:    "customer_tenant_id_total_spend",
 				Unique:  false,
-				Columns: []*schema.Column{CustomersColumns[20], CustomersColumns[14]},
+				Columns: []*schema.Column{CustomersColumns[23], CustomersColumns[15]},
 			},
 		},
 	}
@@ -550,6 +632,8 @@ var (
 		{Name: "slug", Type: field.TypeString, Unique: true, Size: 64},
 		{Name: "timezone", Type: field.TypeString, Size: 64, Default: "Asia/Shanghai"},
 		{Name: "ticket_seq", Type: field.TypeInt64, Default: 0},
+		{Name: "audit_seq", Type: field.TypeInt64, Default: 0},
+		{Name: "audit_head", Type: field.TypeString, Size: 64, Default: ""},
 		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 	}
 	// TenantsTable holds the schema information for the "tenants" table.
@@ -769,7 +853,9 @@ var (
 	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
+		AuditLogsTable,
 		CampaignsTable,
+		CasbinRuleTable,
 		CustomersTable,
 		CustomerIdentitiesTable,
 		DepartmentsTable,
@@ -790,9 +876,17 @@ var (
 )
 
 func init() {
+	AuditLogsTable.ForeignKeys[0].RefTable = TenantsTable
+	AuditLogsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(60129542144),
+	}
 	CampaignsTable.ForeignKeys[0].RefTable = TenantsTable
 	CampaignsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(0),
+	}
+	CasbinRuleTable.Annotation = &entsql.Annotation{
+		Table:          "casbin_rule",
+		IncrementStart: func(i int) *int { return &i }(64424509440),
 	}
 	CustomersTable.ForeignKeys[0].RefTable = TenantsTable
 	CustomersTable.ForeignKeys[1].RefTable = CustomersTable

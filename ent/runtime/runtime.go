@@ -5,7 +5,9 @@ package runtime
 import (
 	"time"
 
+	"github.com/scrm-dev/scrm/ent/auditlog"
 	"github.com/scrm-dev/scrm/ent/campaign"
+	"github.com/scrm-dev/scrm/ent/casbinrule"
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/customeridentity"
 	"github.com/scrm-dev/scrm/ent/department"
@@ -27,6 +29,74 @@ import (
 // (default values, validators, hooks and policies) and stitches it
 // to their package variables.
 func init() {
+	auditlogMixin := schema.AuditLog{}.Mixin()
+	auditlogMixinHooks0 := auditlogMixin[0].Hooks()
+	auditlogHooks := schema.AuditLog{}.Hooks()
+	auditlog.Hooks[0] = auditlogMixinHooks0[0]
+	auditlog.Hooks[1] = auditlogMixinHooks0[1]
+	auditlog.Hooks[2] = auditlogHooks[0]
+	auditlogMixinInters0 := auditlogMixin[0].Interceptors()
+	auditlog.Interceptors[0] = auditlogMixinInters0[0]
+	auditlogFields := schema.AuditLog{}.Fields()
+	_ = auditlogFields
+	// auditlogDescCreatedAt is the schema descriptor for created_at field.
+	auditlogDescCreatedAt := auditlogFields[0].Descriptor()
+	// auditlog.DefaultCreatedAt holds the default value on creation for the created_at field.
+	auditlog.DefaultCreatedAt = auditlogDescCreatedAt.Default.(func() time.Time)
+	// auditlogDescActorRoles is the schema descriptor for actor_roles field.
+	auditlogDescActorRoles := auditlogFields[2].Descriptor()
+	// auditlog.DefaultActorRoles holds the default value on creation for the actor_roles field.
+	auditlog.DefaultActorRoles = auditlogDescActorRoles.Default.([]string)
+	// auditlogDescOperation is the schema descriptor for operation field.
+	auditlogDescOperation := auditlogFields[4].Descriptor()
+	// auditlog.DefaultOperation holds the default value on creation for the operation field.
+	auditlog.DefaultOperation = auditlogDescOperation.Default.(string)
+	// auditlog.OperationValidator is a validator for the "operation" field. It is called by the builders before save.
+	auditlog.OperationValidator = auditlogDescOperation.Validators[0].(func(string) error)
+	// auditlogDescObjectType is the schema descriptor for object_type field.
+	auditlogDescObjectType := auditlogFields[5].Descriptor()
+	// auditlog.DefaultObjectType holds the default value on creation for the object_type field.
+	auditlog.DefaultObjectType = auditlogDescObjectType.Default.(string)
+	// auditlog.ObjectTypeValidator is a validator for the "object_type" field. It is called by the builders before save.
+	auditlog.ObjectTypeValidator = auditlogDescObjectType.Validators[0].(func(string) error)
+	// auditlogDescObjectIds is the schema descriptor for object_ids field.
+	auditlogDescObjectIds := auditlogFields[6].Descriptor()
+	// auditlog.DefaultObjectIds holds the default value on creation for the object_ids field.
+	auditlog.DefaultObjectIds = auditlogDescObjectIds.Default.([]string)
+	// auditlogDescFields is the schema descriptor for fields field.
+	auditlogDescFields := auditlogFields[7].Descriptor()
+	// auditlog.DefaultFields holds the default value on creation for the fields field.
+	auditlog.DefaultFields = auditlogDescFields.Default.([]string)
+	// auditlogDescPurpose is the schema descriptor for purpose field.
+	auditlogDescPurpose := auditlogFields[8].Descriptor()
+	// auditlog.DefaultPurpose holds the default value on creation for the purpose field.
+	auditlog.DefaultPurpose = auditlogDescPurpose.Default.(string)
+	// auditlog.PurposeValidator is a validator for the "purpose" field. It is called by the builders before save.
+	auditlog.PurposeValidator = auditlogDescPurpose.Validators[0].(func(string) error)
+	// auditlogDescClientIP is the schema descriptor for client_ip field.
+	auditlogDescClientIP := auditlogFields[9].Descriptor()
+	// auditlog.DefaultClientIP holds the default value on creation for the client_ip field.
+	auditlog.DefaultClientIP = auditlogDescClientIP.Default.(string)
+	// auditlog.ClientIPValidator is a validator for the "client_ip" field. It is called by the builders before save.
+	auditlog.ClientIPValidator = auditlogDescClientIP.Validators[0].(func(string) error)
+	// auditlogDescRequestID is the schema descriptor for request_id field.
+	auditlogDescRequestID := auditlogFields[10].Descriptor()
+	// auditlog.DefaultRequestID holds the default value on creation for the request_id field.
+	auditlog.DefaultRequestID = auditlogDescRequestID.Default.(string)
+	// auditlog.RequestIDValidator is a validator for the "request_id" field. It is called by the builders before save.
+	auditlog.RequestIDValidator = auditlogDescRequestID.Validators[0].(func(string) error)
+	// auditlogDescPrevHash is the schema descriptor for prev_hash field.
+	auditlogDescPrevHash := auditlogFields[12].Descriptor()
+	// auditlog.DefaultPrevHash holds the default value on creation for the prev_hash field.
+	auditlog.DefaultPrevHash = auditlogDescPrevHash.Default.(string)
+	// auditlog.PrevHashValidator is a validator for the "prev_hash" field. It is called by the builders before save.
+	auditlog.PrevHashValidator = auditlogDescPrevHash.Validators[0].(func(string) error)
+	// auditlogDescHash is the schema descriptor for hash field.
+	auditlogDescHash := auditlogFields[13].Descriptor()
+	// auditlog.DefaultHash holds the default value on creation for the hash field.
+	auditlog.DefaultHash = auditlogDescHash.Default.(string)
+	// auditlog.HashValidator is a validator for the "hash" field. It is called by the builders before save.
+	auditlog.HashValidator = auditlogDescHash.Validators[0].(func(string) error)
 	campaignMixin := schema.Campaign{}.Mixin()
 	campaignMixinHooks0 := campaignMixin[0].Hooks()
 	campaignHooks := schema.Campaign{}.Hooks()
@@ -99,12 +169,61 @@ func init() {
 	campaignDescReplyCount := campaignFields[13].Descriptor()
 	// campaign.DefaultReplyCount holds the default value on creation for the reply_count field.
 	campaign.DefaultReplyCount = campaignDescReplyCount.Default.(int)
+	casbinruleFields := schema.CasbinRule{}.Fields()
+	_ = casbinruleFields
+	// casbinruleDescPType is the schema descriptor for p_type field.
+	casbinruleDescPType := casbinruleFields[0].Descriptor()
+	// casbinrule.DefaultPType holds the default value on creation for the p_type field.
+	casbinrule.DefaultPType = casbinruleDescPType.Default.(string)
+	// casbinrule.PTypeValidator is a validator for the "p_type" field. It is called by the builders before save.
+	casbinrule.PTypeValidator = casbinruleDescPType.Validators[0].(func(string) error)
+	// casbinruleDescV0 is the schema descriptor for v0 field.
+	casbinruleDescV0 := casbinruleFields[1].Descriptor()
+	// casbinrule.DefaultV0 holds the default value on creation for the v0 field.
+	casbinrule.DefaultV0 = casbinruleDescV0.Default.(string)
+	// casbinrule.V0Validator is a validator for the "v0" field. It is called by the builders before save.
+	casbinrule.V0Validator = casbinruleDescV0.Validators[0].(func(string) error)
+	// casbinruleDescV1 is the schema descriptor for v1 field.
+	casbinruleDescV1 := casbinruleFields[2].Descriptor()
+	// casbinrule.DefaultV1 holds the default value on creation for the v1 field.
+	casbinrule.DefaultV1 = casbinruleDescV1.Default.(string)
+	// casbinrule.V1Validator is a validator for the "v1" field. It is called by the builders before save.
+	casbinrule.V1Validator = casbinruleDescV1.Validators[0].(func(string) error)
+	// casbinruleDescV2 is the schema descriptor for v2 field.
+	casbinruleDescV2 := casbinruleFields[3].Descriptor()
+	// casbinrule.DefaultV2 holds the default value on creation for the v2 field.
+	casbinrule.DefaultV2 = casbinruleDescV2.Default.(string)
+	// casbinrule.V2Validator is a validator for the "v2" field. It is called by the builders before save.
+	casbinrule.V2Validator = casbinruleDescV2.Validators[0].(func(string) error)
+	// casbinruleDescV3 is the schema descriptor for v3 field.
+	casbinruleDescV3 := casbinruleFields[4].Descriptor()
+	// casbinrule.DefaultV3 holds the default value on creation for the v3 field.
+	casbinrule.DefaultV3 = casbinruleDescV3.Default.(string)
+	// casbinrule.V3Validator is a validator for the "v3" field. It is called by the builders before save.
+	casbinrule.V3Validator = casbinruleDescV3.Validators[0].(func(string) error)
+	// casbinruleDescV4 is the schema descriptor for v4 field.
+	casbinruleDescV4 := casbinruleFields[5].Descriptor()
+	// casbinrule.DefaultV4 holds the default value on creation for the v4 field.
+	casbinrule.DefaultV4 = casbinruleDescV4.Default.(string)
+	// casbinrule.V4Validator is a validator for the "v4" field. It is called by the builders before save.
+	casbinrule.V4Validator = casbinruleDescV4.Validators[0].(func(string) error)
+	// casbinruleDescV5 is the schema descriptor for v5 field.
+	casbinruleDescV5 := casbinruleFields[6].Descriptor()
+	// casbinrule.DefaultV5 holds the default value on creation for the v5 field.
+	casbinrule.DefaultV5 = casbinruleDescV5.Default.(string)
+	// casbinrule.V5Validator is a validator for the "v5" field. It is called by the builders before save.
+	casbinrule.V5Validator = casbinruleDescV5.Validators[0].(func(string) error)
 	customerMixin := schema.Customer{}.Mixin()
 	customerMixinHooks0 := customerMixin[0].Hooks()
+	customerHooks := schema.Customer{}.Hooks()
 	customer.Hooks[0] = customerMixinHooks0[0]
 	customer.Hooks[1] = customerMixinHooks0[1]
+	customer.Hooks[2] = customerHooks[0]
+	customer.Hooks[3] = customerHooks[1]
 	customerMixinInters0 := customerMixin[0].Interceptors()
+	customerInters := schema.Customer{}.Interceptors()
 	customer.Interceptors[0] = customerMixinInters0[0]
+	customer.Interceptors[1] = customerInters[0]
 	customerMixinFields1 := customerMixin[1].Fields()
 	_ = customerMixinFields1
 	customerFields := schema.Customer{}.Fields()
@@ -195,36 +314,58 @@ func init() {
 	customerDescAddress := customerFields[8].Descriptor()
 	// customer.AddressValidator is a validator for the "address" field. It is called by the builders before save.
 	customer.AddressValidator = customerDescAddress.Validators[0].(func(string) error)
+	// customerDescIDNumber is the schema descriptor for id_number field.
+	customerDescIDNumber := customerFields[9].Descriptor()
+	// customer.IDNumberValidator is a validator for the "id_number" field. It is called by the builders before save.
+	customer.IDNumberValidator = func() func(string) error {
+		validators := customerDescIDNumber.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id_number string) error {
+			for _, fn := range fns {
+				if err := fn(id_number); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	// customerDescTier is the schema descriptor for tier field.
-	customerDescTier := customerFields[9].Descriptor()
+	customerDescTier := customerFields[10].Descriptor()
 	// customer.DefaultTier holds the default value on creation for the tier field.
 	customer.DefaultTier = customerDescTier.Default.(string)
 	// customer.TierValidator is a validator for the "tier" field. It is called by the builders before save.
 	customer.TierValidator = customerDescTier.Validators[0].(func(string) error)
 	// customerDescPointsBalance is the schema descriptor for points_balance field.
-	customerDescPointsBalance := customerFields[10].Descriptor()
+	customerDescPointsBalance := customerFields[11].Descriptor()
 	// customer.DefaultPointsBalance holds the default value on creation for the points_balance field.
 	customer.DefaultPointsBalance = customerDescPointsBalance.Default.(int64)
 	// customer.PointsBalanceValidator is a validator for the "points_balance" field. It is called by the builders before save.
 	customer.PointsBalanceValidator = customerDescPointsBalance.Validators[0].(func(int64) error)
 	// customerDescTotalSpend is the schema descriptor for total_spend field.
-	customerDescTotalSpend := customerFields[11].Descriptor()
+	customerDescTotalSpend := customerFields[12].Descriptor()
 	// customer.DefaultTotalSpend holds the default value on creation for the total_spend field.
 	customer.DefaultTotalSpend = customerDescTotalSpend.Default.(int64)
 	// customerDescOrderCount is the schema descriptor for order_count field.
-	customerDescOrderCount := customerFields[12].Descriptor()
+	customerDescOrderCount := customerFields[13].Descriptor()
 	// customer.DefaultOrderCount holds the default value on creation for the order_count field.
 	customer.DefaultOrderCount = customerDescOrderCount.Default.(int)
 	// customerDescFirstSeenAt is the schema descriptor for first_seen_at field.
-	customerDescFirstSeenAt := customerFields[13].Descriptor()
+	customerDescFirstSeenAt := customerFields[14].Descriptor()
 	// customer.DefaultFirstSeenAt holds the default value on creation for the first_seen_at field.
 	customer.DefaultFirstSeenAt = customerDescFirstSeenAt.Default.(func() time.Time)
 	customeridentityMixin := schema.CustomerIdentity{}.Mixin()
 	customeridentityMixinHooks0 := customeridentityMixin[0].Hooks()
+	customeridentityHooks := schema.CustomerIdentity{}.Hooks()
 	customeridentity.Hooks[0] = customeridentityMixinHooks0[0]
 	customeridentity.Hooks[1] = customeridentityMixinHooks0[1]
+	customeridentity.Hooks[2] = customeridentityHooks[0]
 	customeridentityMixinInters0 := customeridentityMixin[0].Interceptors()
+	customeridentityInters := schema.CustomerIdentity{}.Interceptors()
 	customeridentity.Interceptors[0] = customeridentityMixinInters0[0]
+	customeridentity.Interceptors[1] = customeridentityInters[0]
 	customeridentityMixinFields1 := customeridentityMixin[1].Fields()
 	_ = customeridentityMixinFields1
 	customeridentityFields := schema.CustomerIdentity{}.Fields()
@@ -367,8 +508,11 @@ func init() {
 	formsubmission.Hooks[0] = formsubmissionMixinHooks0[0]
 	formsubmission.Hooks[1] = formsubmissionMixinHooks0[1]
 	formsubmission.Hooks[2] = formsubmissionHooks[0]
+	formsubmission.Hooks[3] = formsubmissionHooks[1]
 	formsubmissionMixinInters0 := formsubmissionMixin[0].Interceptors()
+	formsubmissionInters := schema.FormSubmission{}.Interceptors()
 	formsubmission.Interceptors[0] = formsubmissionMixinInters0[0]
+	formsubmission.Interceptors[1] = formsubmissionInters[0]
 	formsubmissionMixinFields1 := formsubmissionMixin[1].Fields()
 	_ = formsubmissionMixinFields1
 	formsubmissionFields := schema.FormSubmission{}.Fields()
@@ -398,8 +542,11 @@ func init() {
 	order.Hooks[1] = orderMixinHooks0[1]
 	order.Hooks[2] = orderHooks[0]
 	order.Hooks[3] = orderHooks[1]
+	order.Hooks[4] = orderHooks[2]
 	orderMixinInters0 := orderMixin[0].Interceptors()
+	orderInters := schema.Order{}.Interceptors()
 	order.Interceptors[0] = orderMixinInters0[0]
+	order.Interceptors[1] = orderInters[0]
 	orderMixinFields1 := orderMixin[1].Fields()
 	_ = orderMixinFields1
 	orderFields := schema.Order{}.Fields()
@@ -747,6 +894,8 @@ func init() {
 	taggroupDescSortOrder := taggroupFields[3].Descriptor()
 	// taggroup.DefaultSortOrder holds the default value on creation for the sort_order field.
 	taggroup.DefaultSortOrder = taggroupDescSortOrder.Default.(int)
+	tenantHooks := schema.Tenant{}.Hooks()
+	tenant.Hooks[0] = tenantHooks[0]
 	tenantInters := schema.Tenant{}.Interceptors()
 	tenant.Interceptors[0] = tenantInters[0]
 	tenantFields := schema.Tenant{}.Fields()
@@ -811,8 +960,18 @@ func init() {
 	tenantDescTicketSeq := tenantFields[3].Descriptor()
 	// tenant.DefaultTicketSeq holds the default value on creation for the ticket_seq field.
 	tenant.DefaultTicketSeq = tenantDescTicketSeq.Default.(int64)
+	// tenantDescAuditSeq is the schema descriptor for audit_seq field.
+	tenantDescAuditSeq := tenantFields[4].Descriptor()
+	// tenant.DefaultAuditSeq holds the default value on creation for the audit_seq field.
+	tenant.DefaultAuditSeq = tenantDescAuditSeq.Default.(int64)
+	// tenantDescAuditHead is the schema descriptor for audit_head field.
+	tenantDescAuditHead := tenantFields[5].Descriptor()
+	// tenant.DefaultAuditHead holds the default value on creation for the audit_head field.
+	tenant.DefaultAuditHead = tenantDescAuditHead.Default.(string)
+	// tenant.AuditHeadValidator is a validator for the "audit_head" field. It is called by the builders before save.
+	tenant.AuditHeadValidator = tenantDescAuditHead.Validators[0].(func(string) error)
 	// tenantDescCreatedAt is the schema descriptor for created_at field.
-	tenantDescCreatedAt := tenantFields[4].Descriptor()
+	tenantDescCreatedAt := tenantFields[6].Descriptor()
 	// tenant.DefaultCreatedAt holds the default value on creation for the created_at field.
 	tenant.DefaultCreatedAt = tenantDescCreatedAt.Default.(func() time.Time)
 	ticketMixin := schema.Ticket{}.Mixin()
@@ -822,8 +981,12 @@ func init() {
 	ticket.Hooks[1] = ticketMixinHooks0[1]
 	ticket.Hooks[2] = ticketHooks[0]
 	ticket.Hooks[3] = ticketHooks[1]
+	ticket.Hooks[4] = ticketHooks[2]
+	ticket.Hooks[5] = ticketHooks[3]
 	ticketMixinInters0 := ticketMixin[0].Interceptors()
+	ticketInters := schema.Ticket{}.Interceptors()
 	ticket.Interceptors[0] = ticketMixinInters0[0]
+	ticket.Interceptors[1] = ticketInters[0]
 	ticketMixinFields1 := ticketMixin[1].Fields()
 	_ = ticketMixinFields1
 	ticketFields := schema.Ticket{}.Fields()
@@ -884,8 +1047,11 @@ func init() {
 	ticketcomment.Hooks[0] = ticketcommentMixinHooks0[0]
 	ticketcomment.Hooks[1] = ticketcommentMixinHooks0[1]
 	ticketcomment.Hooks[2] = ticketcommentHooks[0]
+	ticketcomment.Hooks[3] = ticketcommentHooks[1]
 	ticketcommentMixinInters0 := ticketcommentMixin[0].Interceptors()
+	ticketcommentInters := schema.TicketComment{}.Interceptors()
 	ticketcomment.Interceptors[0] = ticketcommentMixinInters0[0]
+	ticketcomment.Interceptors[1] = ticketcommentInters[0]
 	ticketcommentMixinFields1 := ticketcommentMixin[1].Fields()
 	_ = ticketcommentMixinFields1
 	ticketcommentFields := schema.TicketComment{}.Fields()

@@ -7,6 +7,8 @@ import (
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
+
+	"github.com/scrm-dev/scrm/ent/schema/schematype"
 )
 
 // Customer is one person as the tenant knows them, joined across every
@@ -30,6 +32,9 @@ func (Customer) Fields() []ent.Field {
 		field.String("city").Optional().MaxLen(32),
 		field.String("district").Optional().MaxLen(32),
 		field.String("address").Optional().MaxLen(255).Annotations(noFilter),
+		field.String("id_number").Optional().MaxLen(18).Match(idNumberPattern).
+			Annotations(noFilter).
+			Comment("resident identity card number"),
 		field.String("tier").Default("").MaxLen(32).
 			Comment("member tier code; empty for non-members"),
 		field.Int64("points_balance").Default(0).NonNegative().
@@ -48,6 +53,12 @@ func (Customer) Fields() []ent.Field {
 			Default("MANUAL"),
 		field.Int("owner_id").Optional().Nillable(),
 		field.JSON("custom_attributes", map[string]any{}).Optional(),
+		field.JSON("marketing_consents", []schematype.Consent{}).Optional().
+			Annotations(noInput).
+			Comment("per channel, the latest grant or withdrawal; set through setMarketingConsent"),
+		field.Time("erased_at").SchemaType(datetime).Optional().Nillable().
+			Annotations(noInput).
+			Comment("when the person's data was erased (PIPL); the row keeps only aggregates"),
 		field.Int("merged_into_id").Optional().Nillable().
 			Annotations(noInput).
 			Comment("set when this record was merged into another customer"),
@@ -75,6 +86,12 @@ func (Customer) Edges() []ent.Edge {
 			Annotations(noInput),
 	}
 }
+
+// Hooks of the Customer.
+func (Customer) Hooks() []ent.Hook { return []ent.Hook{customerScope.guard, ownNewCustomers()} }
+
+// Interceptors of the Customer: the viewer's data scope.
+func (Customer) Interceptors() []ent.Interceptor { return []ent.Interceptor{customerScope.filter} }
 
 // Indexes of the Customer.
 func (Customer) Indexes() []ent.Index {
@@ -119,6 +136,14 @@ func (CustomerIdentity) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.From("customer", Customer.Type).Ref("identities").Field("customer_id").Unique().Required(),
 	}
+}
+
+// Hooks of the CustomerIdentity.
+func (CustomerIdentity) Hooks() []ent.Hook { return []ent.Hook{identityScope.guard} }
+
+// Interceptors of the CustomerIdentity: the viewer's data scope.
+func (CustomerIdentity) Interceptors() []ent.Interceptor {
+	return []ent.Interceptor{identityScope.filter}
 }
 
 // Indexes of the CustomerIdentity.

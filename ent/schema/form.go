@@ -88,7 +88,12 @@ func (FormSubmission) Edges() []ent.Edge {
 
 // Hooks of the FormSubmission.
 func (FormSubmission) Hooks() []ent.Hook {
-	return []ent.Hook{checkSubmissionAgainstForm()}
+	return []ent.Hook{submissionScope.guard, checkSubmissionAgainstForm()}
+}
+
+// Interceptors of the FormSubmission: the viewer's data scope.
+func (FormSubmission) Interceptors() []ent.Interceptor {
+	return []ent.Interceptor{submissionScope.filter}
 }
 
 // Annotations of the FormSubmission.

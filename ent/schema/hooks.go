@@ -27,22 +27,6 @@ const (
 	opChange = opWrite | ent.OpDelete | ent.OpDeleteOne
 )
 
-// checkStaffRoles refuses roles the product does not know.
-func checkStaffRoles() ent.Hook {
-	return hook.On(func(next ent.Mutator) ent.Mutator {
-		return hook.StaffFunc(func(ctx context.Context, m *gen.StaffMutation) (gen.Value, error) {
-			roles, _ := m.Roles()
-			appended, _ := m.AppendedRoles()
-			for _, r := range append(slices.Clip(roles), appended...) {
-				if !slices.Contains(viewer.Roles, r) {
-					return nil, apperr.Invalid("roles", "unknown role %q; known roles are %v", r, viewer.Roles)
-				}
-			}
-			return next.Mutate(ctx, m)
-		})
-	}, opWrite)
-}
-
 // validateOrderAmounts refuses refunds larger than the payment.
 func validateOrderAmounts() ent.Hook {
 	return hook.On(func(next ent.Mutator) ent.Mutator {

@@ -71,8 +71,11 @@ func (Order) Indexes() []ent.Index {
 
 // Hooks of the Order.
 func (Order) Hooks() []ent.Hook {
-	return []ent.Hook{validateOrderAmounts(), keepCustomerTotals()}
+	return []ent.Hook{orderScope.guard, validateOrderAmounts(), keepCustomerTotals()}
 }
+
+// Interceptors of the Order: the viewer's data scope.
+func (Order) Interceptors() []ent.Interceptor { return []ent.Interceptor{orderScope.filter} }
 
 // Annotations of the Order.
 func (Order) Annotations() []schema.Annotation {

@@ -29,7 +29,9 @@ func (Staff) Fields() []ent.Field {
 		field.String("email").Optional().MaxLen(254).Validate(validateEmail),
 		field.String("wecom_user_id").Optional().Nillable().MaxLen(64).
 			Comment("userid in the tenant's WeCom corp"),
-		field.Strings("roles").Default([]string{}),
+		field.Strings("roles").Default([]string{}).
+			Annotations(noInput).
+			Comment("assigned through authz (assignRoles), which checks them against the tenant's roles"),
 		field.Strings("skill_tags").Default([]string{}),
 		field.String("region").Optional().MaxLen(32),
 		field.Enum("status").NamedValues(named("Active", "Resigned")...).Default("ACTIVE"),

@@ -31,12 +31,23 @@ func (Tenant) Fields() []ent.Field {
 			Default(0).
 			Annotations(entgql.Skip()).
 			Comment("last ticket number handed out"),
+		field.Int64("audit_seq").
+			Default(0).
+			Annotations(entgql.Skip()).
+			Comment("seq of the last sealed audit entry"),
+		field.String("audit_head").
+			Default("").MaxLen(64).
+			Annotations(entgql.Skip()).
+			Comment("hash of the last sealed audit entry"),
 		field.Time("created_at").SchemaType(datetime).
 			Default(now).
 			Immutable().
 			Annotations(entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),
 	}
 }
+
+// Hooks of the Tenant: a new tenant starts with the default policies.
+func (Tenant) Hooks() []ent.Hook { return []ent.Hook{installDefaultPolicies()} }
 
 // Interceptors of the Tenant: a viewer sees only its own tenant.
 func (Tenant) Interceptors() []ent.Interceptor {

@@ -71,8 +71,11 @@ func (Ticket) Indexes() []ent.Index {
 
 // Hooks of the Ticket.
 func (Ticket) Hooks() []ent.Hook {
-	return []ent.Hook{assignTicketNumber(), stampTicketStatusTimes()}
+	return []ent.Hook{ticketScope.guard, ownNewTickets(), assignTicketNumber(), stampTicketStatusTimes()}
 }
+
+// Interceptors of the Ticket: the viewer's data scope.
+func (Ticket) Interceptors() []ent.Interceptor { return []ent.Interceptor{ticketScope.filter} }
 
 // Annotations of the Ticket.
 func (Ticket) Annotations() []schema.Annotation {
@@ -112,8 +115,11 @@ func (TicketComment) Edges() []ent.Edge {
 
 // Hooks of the TicketComment.
 func (TicketComment) Hooks() []ent.Hook {
-	return []ent.Hook{stampCommentAuthor()}
+	return []ent.Hook{commentScope.guard, stampCommentAuthor()}
 }
+
+// Interceptors of the TicketComment: the viewer's data scope.
+func (TicketComment) Interceptors() []ent.Interceptor { return []ent.Interceptor{commentScope.filter} }
 
 // Annotations of the TicketComment.
 func (TicketComment) Annotations() []schema.Annotation {

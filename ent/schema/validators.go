@@ -4,12 +4,9 @@ import (
 	"fmt"
 	"net/mail"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 	"unicode"
-
-	"github.com/scrm-dev/scrm/internal/viewer"
 )
 
 var (
@@ -17,6 +14,9 @@ var (
 	loginPattern = regexp.MustCompile(`^[a-zA-Z0-9._@-]+$`)
 	// mobilePattern accepts mainland China mobile numbers: 11 digits, 1[3-9].
 	mobilePattern = regexp.MustCompile(`^1[3-9][0-9]{9}$`)
+	// idNumberPattern is a resident identity card number: 18 characters
+	// (the last may be X) or the older 15 digits.
+	idNumberPattern = regexp.MustCompile(`^([0-9]{17}[0-9X]|[0-9]{15})$`)
 )
 
 func validateEmail(s string) error {
@@ -36,15 +36,6 @@ func validateDate(s string) error {
 	}
 	if _, err := time.Parse(time.DateOnly, s); err != nil {
 		return fmt.Errorf("%q is not a date (YYYY-MM-DD)", s)
-	}
-	return nil
-}
-
-func validateRoles(roles []string) error {
-	for _, r := range roles {
-		if !slices.Contains(viewer.Roles, r) {
-			return fmt.Errorf("unknown role %q (known: %v)", r, viewer.Roles)
-		}
 	}
 	return nil
 }

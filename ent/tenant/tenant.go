@@ -22,6 +22,10 @@ const (
 	FieldTimezone = "timezone"
 	// FieldTicketSeq holds the string denoting the ticket_seq field in the database.
 	FieldTicketSeq = "ticket_seq"
+	// FieldAuditSeq holds the string denoting the audit_seq field in the database.
+	FieldAuditSeq = "audit_seq"
+	// FieldAuditHead holds the string denoting the audit_head field in the database.
+	FieldAuditHead = "audit_head"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
 	// Table holds the table name of the tenant in the database.
@@ -35,6 +39,8 @@ var Columns = []string{
 	FieldSlug,
 	FieldTimezone,
 	FieldTicketSeq,
+	FieldAuditSeq,
+	FieldAuditHead,
 	FieldCreatedAt,
 }
 
@@ -54,6 +60,7 @@ func ValidColumn(column string) bool {
 //
 //	import _ "github.com/scrm-dev/scrm/ent/runtime"
 var (
+	Hooks        [1]ent.Hook
 	Interceptors [1]ent.Interceptor
 	// NameValidator is a validator for the "name" field. It is called by the builders before save.
 	NameValidator func(string) error
@@ -65,6 +72,12 @@ var (
 	TimezoneValidator func(string) error
 	// DefaultTicketSeq holds the default value on creation for the "ticket_seq" field.
 	DefaultTicketSeq int64
+	// DefaultAuditSeq holds the default value on creation for the "audit_seq" field.
+	DefaultAuditSeq int64
+	// DefaultAuditHead holds the default value on creation for the "audit_head" field.
+	DefaultAuditHead string
+	// AuditHeadValidator is a validator for the "audit_head" field. It is called by the builders before save.
+	AuditHeadValidator func(string) error
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
 )
@@ -95,6 +108,16 @@ func ByTimezone(opts ...sql.OrderTermOption) OrderOption {
 // ByTicketSeq orders the results by the ticket_seq field.
 func ByTicketSeq(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldTicketSeq, opts...).ToFunc()
+}
+
+// ByAuditSeq orders the results by the audit_seq field.
+func ByAuditSeq(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAuditSeq, opts...).ToFunc()
+}
+
+// ByAuditHead orders the results by the audit_head field.
+func ByAuditHead(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAuditHead, opts...).ToFunc()
 }
 
 // ByCreatedAt orders the results by the created_at field.

@@ -2,6 +2,31 @@
 
 package model
 
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
+)
+
+// The result of checking a tenant's audit chain.
+type AuditChainReport struct {
+	// True when every sealed entry is intact and in sequence.
+	Ok bool `json:"ok"`
+	// How many entries were checked.
+	Checked int `json:"checked"`
+	// The seq of the first broken link, when not ok.
+	BrokenAtSeq *int `json:"brokenAtSeq,omitempty"`
+	// What is wrong with it.
+	Reason *string `json:"reason,omitempty"`
+}
+
+type DataScope struct {
+	Kind DataScopeKind `json:"kind"`
+	// The chosen departments of a DEPARTMENTS scope.
+	DepartmentIDs []int `json:"departmentIDs"`
+}
+
 // One line of a new order. Amounts are integer fen.
 type OrderLineInput struct {
 	Sku       *string `json:"sku,omitempty"`
@@ -10,4 +35,278 @@ type OrderLineInput struct {
 	UnitPrice int     `json:"unitPrice"`
 	// The line total after discounts; quantity × unitPrice when omitted.
 	Amount *int `json:"amount,omitempty"`
+}
+
+// One permission line. The object is a GraphQL "Type.field"; "*" and
+// "Type.*" are wildcards. Within one role DENY beats ALLOW; across a staff
+// member's roles the most permissive wins.
+type PolicyRule struct {
+	Role   string       `json:"role"`
+	Object string       `json:"object"`
+	Act    PolicyAct    `json:"act"`
+	Effect PolicyEffect `json:"effect"`
+}
+
+type PolicyRuleInput struct {
+	Role   string       `json:"role"`
+	Object string       `json:"object"`
+	Act    PolicyAct    `json:"act"`
+	Effect PolicyEffect `json:"effect"`
+}
+
+// A role of the tenant: built in, or defined by its admins.
+type Role struct {
+	Name    string `json:"name"`
+	Builtin bool   `json:"builtin"`
+	// Roles whose permissions this role also has.
+	Inherits []string `json:"inherits"`
+	// Its widest data scope; OWN when no line grants one.
+	Scope *DataScope `json:"scope"`
+}
+
+// Sensitive customer fields a role may be allowed to reveal.
+type CustomerSensitiveField string
+
+const (
+	CustomerSensitiveFieldPhone    CustomerSensitiveField = "PHONE"
+	CustomerSensitiveFieldAddress  CustomerSensitiveField = "ADDRESS"
+	CustomerSensitiveFieldEmail    CustomerSensitiveField = "EMAIL"
+	CustomerSensitiveFieldIDNumber CustomerSensitiveField = "ID_NUMBER"
+	CustomerSensitiveFieldBirthday CustomerSensitiveField = "BIRTHDAY"
+)
+
+var AllCustomerSensitiveField = []CustomerSensitiveField{
+	CustomerSensitiveFieldPhone,
+	CustomerSensitiveFieldAddress,
+	CustomerSensitiveFieldEmail,
+	CustomerSensitiveFieldIDNumber,
+	CustomerSensitiveFieldBirthday,
+}
+
+func (e CustomerSensitiveField) IsValid() bool {
+	switch e {
+	case CustomerSensitiveFieldPhone, CustomerSensitiveFieldAddress, CustomerSensitiveFieldEmail, CustomerSensitiveFieldIDNumber, CustomerSensitiveFieldBirthday:
+		return true
+	}
+	return false
+}
+
+func (e CustomerSensitiveField) String() string {
+	return string(e)
+}
+
+func (e *CustomerSensitiveField) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = CustomerSensitiveField(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid CustomerSensitiveField", str)
+	}
+	return nil
+}
+
+func (e CustomerSensitiveField) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *CustomerSensitiveField) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e CustomerSensitiveField) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Which customers, orders and tickets a role sees.
+type DataScopeKind string
+
+const (
+	// Customers the staff member owns or follows; tickets assigned to them.
+	DataScopeKindOwn DataScopeKind = "OWN"
+	// As OWN, for the staff of the chosen departments.
+	DataScopeKindDepartments DataScopeKind = "DEPARTMENTS"
+	// As OWN, for the staff of the viewer's departments.
+	DataScopeKindDepartment DataScopeKind = "DEPARTMENT"
+	// As DEPARTMENT, including every department below.
+	DataScopeKindDepartmentSubtree DataScopeKind = "DEPARTMENT_SUBTREE"
+	// The whole tenant.
+	DataScopeKindAll DataScopeKind = "ALL"
+)
+
+var AllDataScopeKind = []DataScopeKind{
+	DataScopeKindOwn,
+	DataScopeKindDepartments,
+	DataScopeKindDepartment,
+	DataScopeKindDepartmentSubtree,
+	DataScopeKindAll,
+}
+
+func (e DataScopeKind) IsValid() bool {
+	switch e {
+	case DataScopeKindOwn, DataScopeKindDepartments, DataScopeKindDepartment, DataScopeKindDepartmentSubtree, DataScopeKindAll:
+		return true
+	}
+	return false
+}
+
+func (e DataScopeKind) String() string {
+	return string(e)
+}
+
+func (e *DataScopeKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = DataScopeKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid DataScopeKind", str)
+	}
+	return nil
+}
+
+func (e DataScopeKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *DataScopeKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e DataScopeKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type PolicyAct string
+
+const (
+	// Read a field in full; for a root field (Query.x, Mutation.x), call it.
+	PolicyActRead PolicyAct = "READ"
+	// Read a sensitive field masked.
+	PolicyActReadMasked PolicyAct = "READ_MASKED"
+	// Set a field through a mutation input.
+	PolicyActWrite PolicyAct = "WRITE"
+	// Reveal one masked value, for a stated purpose.
+	PolicyActReveal PolicyAct = "REVEAL"
+)
+
+var AllPolicyAct = []PolicyAct{
+	PolicyActRead,
+	PolicyActReadMasked,
+	PolicyActWrite,
+	PolicyActReveal,
+}
+
+func (e PolicyAct) IsValid() bool {
+	switch e {
+	case PolicyActRead, PolicyActReadMasked, PolicyActWrite, PolicyActReveal:
+		return true
+	}
+	return false
+}
+
+func (e PolicyAct) String() string {
+	return string(e)
+}
+
+func (e *PolicyAct) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = PolicyAct(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid PolicyAct", str)
+	}
+	return nil
+}
+
+func (e PolicyAct) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *PolicyAct) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e PolicyAct) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type PolicyEffect string
+
+const (
+	PolicyEffectAllow PolicyEffect = "ALLOW"
+	PolicyEffectDeny  PolicyEffect = "DENY"
+)
+
+var AllPolicyEffect = []PolicyEffect{
+	PolicyEffectAllow,
+	PolicyEffectDeny,
+}
+
+func (e PolicyEffect) IsValid() bool {
+	switch e {
+	case PolicyEffectAllow, PolicyEffectDeny:
+		return true
+	}
+	return false
+}
+
+func (e PolicyEffect) String() string {
+	return string(e)
+}
+
+func (e *PolicyEffect) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = PolicyEffect(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid PolicyEffect", str)
+	}
+	return nil
+}
+
+func (e PolicyEffect) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *PolicyEffect) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e PolicyEffect) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

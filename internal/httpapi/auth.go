@@ -1,10 +1,15 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
+	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 
+	"github.com/scrm-dev/scrm/internal/apperr"
+	"github.com/scrm-dev/scrm/internal/audit"
 	"github.com/scrm-dev/scrm/internal/auth"
 	"github.com/scrm-dev/scrm/internal/requestid"
 	"github.com/scrm-dev/scrm/internal/viewer"
@@ -14,7 +19,12 @@ import (
 // request context. A request without one is answered here, before any
 // GraphQL work: 401 with a WWW-Authenticate challenge and a GraphQL error
 // body whose extensions.code is UNAUTHENTICATED.
-func authenticate(iss *auth.Issuer, next http.Handler) http.Handler {
+//
+// authorize, when set, completes the viewer (current roles, data scope,
+// grants) and returns the context the request runs in; an apperr
+// Unauthenticated error from it is a 401 too (a resigned staff member's
+// token), any other a 500.
+func authenticate(iss *auth.Issuer, authorize Authorizer, failed SignInFailed, logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := bearer(r.Header.Get("Authorization"))
 		if !ok {
@@ -23,12 +33,57 @@ func authenticate(iss *auth.Issuer, next http.Handler) http.Handler {
 		}
 		v, _, err := iss.Verify(token)
 		if err != nil {
-			unauthenticated(w, r, "invalid_token", "the bearer token is not valid: "+strings.TrimPrefix(err.Error(), auth.ErrInvalidToken.Error()+": "))
+			reason := "the bearer token is not valid: " + strings.TrimPrefix(err.Error(), auth.ErrInvalidToken.Error()+": ")
+			if failed != nil {
+				failed(r.Context(), auth.ClaimedTenant(token), clientIP(r), reason)
+			}
+			unauthenticated(w, r, "invalid_token", reason)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(viewer.NewContext(r.Context(), v)))
+		ctx := viewer.NewContext(r.Context(), v)
+		if authorize != nil {
+			ctx, err = authorize(ctx, v)
+			if e, ok := apperr.As(err); ok && e.Code == apperr.CodeUnauthenticated {
+				if failed != nil {
+					failed(r.Context(), v.TenantID, clientIP(r), e.Message)
+				}
+				unauthenticated(w, r, "invalid_token", e.Message)
+				return
+			}
+			if err != nil {
+				id := requestid.FromContext(r.Context())
+				logger.ErrorContext(r.Context(), "authorize", "request_id", id, "err", err)
+				answerError(w, r, http.StatusInternalServerError, "INTERNAL", "internal error; quote request id "+id+" when reporting it")
+				return
+			}
+		}
+		if nv := viewer.FromContext(ctx); nv != nil {
+			ctx = audit.NewContext(ctx, &audit.Recorder{
+				ActorID: nv.StaffID, Roles: nv.Roles, ClientIP: clientIP(r), RequestID: requestid.FromContext(ctx),
+			})
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
+
+// SignInFailed is told of every refused credential: the tenant it claimed
+// (0 when none), the client's address and why.
+type SignInFailed func(ctx context.Context, tenantID int, clientIP, reason string)
+
+// clientIP is the peer's address. Behind a load balancer it is the
+// balancer's; trusting X-Forwarded-For needs a configured proxy list,
+// which arrives with the API hardening work.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// Authorizer completes a signed-in viewer and returns the context the
+// request runs in.
+type Authorizer func(ctx context.Context, v *viewer.Viewer) (context.Context, error)
 
 func bearer(header string) (string, bool) {
 	scheme, token, ok := strings.Cut(header, " ")
@@ -47,9 +102,15 @@ func unauthenticated(w http.ResponseWriter, r *http.Request, oauthErr, message s
 		challenge += `, error="` + oauthErr + `"`
 	}
 	w.Header().Set("WWW-Authenticate", challenge)
+	answerError(w, r, http.StatusUnauthorized, "UNAUTHENTICATED", message)
+}
+
+// answerError answers a request refused before GraphQL execution with one
+// GraphQL error in the shape the client asked for.
+func answerError(w http.ResponseWriter, r *http.Request, status int, code, message string) {
 	w.Header().Set("Content-Type", negotiate(r.Header.Get("Accept")))
-	w.WriteHeader(http.StatusUnauthorized)
-	ext := map[string]any{"code": "UNAUTHENTICATED"}
+	w.WriteHeader(status)
+	ext := map[string]any{"code": code}
 	if id := requestid.FromContext(r.Context()); id != "" {
 		ext["requestId"] = id
 	}

@@ -41,10 +41,14 @@ type Options struct {
 	Schema graphql.ExecutableSchema
 	// Configure installs resolver-side extensions (transactions, error
 	// presentation) on the GraphQL server.
-	Configure   func(*handler.Server)
-	Issuer      *auth.Issuer
-	Logger      *slog.Logger
-	MaxPageSize int
+	Configure func(*handler.Server)
+	Issuer    *auth.Issuer
+	// Authorize completes each signed-in viewer (see Authorizer).
+	Authorize Authorizer
+	// SignInFailed records refused credentials (the audit trail).
+	SignInFailed SignInFailed
+	Logger       *slog.Logger
+	MaxPageSize  int
 	// MaxBodyBytes caps a request body; 1 MiB when zero.
 	MaxBodyBytes int64
 	GraphiQL     bool
@@ -64,7 +68,7 @@ func New(opts Options) http.Handler {
 	gql := newGraphQLServer(opts)
 
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", limitBody(opts.MaxBodyBytes, authenticate(opts.Issuer, gql)))
+	mux.Handle("/graphql", limitBody(opts.MaxBodyBytes, authenticate(opts.Issuer, opts.Authorize, opts.SignInFailed, opts.Logger, gql)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))

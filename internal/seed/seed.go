@@ -15,18 +15,22 @@ import (
 	"slices"
 	"time"
 
+	"github.com/scrm-dev/scrm/authz"
 	"github.com/scrm-dev/scrm/ent"
+	"github.com/scrm-dev/scrm/ent/auditlog"
 	"github.com/scrm-dev/scrm/ent/campaign"
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/customeridentity"
 	"github.com/scrm-dev/scrm/ent/department"
 	"github.com/scrm-dev/scrm/ent/form"
 	"github.com/scrm-dev/scrm/ent/formsubmission"
+	"github.com/scrm-dev/scrm/ent/gid"
 	"github.com/scrm-dev/scrm/ent/order"
 	"github.com/scrm-dev/scrm/ent/schema/schematype"
 	"github.com/scrm-dev/scrm/ent/tag"
 	"github.com/scrm-dev/scrm/ent/tenant"
 	"github.com/scrm-dev/scrm/ent/ticket"
+	"github.com/scrm-dev/scrm/internal/audit"
 	"github.com/scrm-dev/scrm/internal/customerstats"
 	"github.com/scrm-dev/scrm/internal/viewer"
 )
@@ -160,7 +164,10 @@ func (s *seeder) tenant(ctx context.Context) error {
 		return err
 	}
 	s.tenantID = t.ID
-	return nil
+	// The trail starts with the seeding itself.
+	rec := &audit.Recorder{RequestID: "seed"}
+	rec.Add(audit.Entry{Action: auditlog.ActionMutation, Operation: "seed", ObjectType: "Tenant", ObjectIDs: []string{gid.Encode(t.ID)}})
+	return rec.Flush(viewer.ForTenant(ctx, t.ID), s.client)
 }
 
 func (s *seeder) dept(ctx context.Context, name string, kind department.Kind, parent *int, code string, wecomID int64) (int, error) {
@@ -223,12 +230,12 @@ func (s *seeder) staffMembers(ctx context.Context) error {
 		region            string
 		skills            []string
 	}{
-		{Admin, "管理员", viewer.RoleAdmin, s.hq, "", nil},
-		{Sup1, s.r.name(), viewer.RoleSupervisor, s.regions[0], "", []string{"售后", "投诉"}},
-		{Agent1, s.r.name(), viewer.RoleAgent, s.stores[0].id, s.stores[0].code, []string{"售后", "退换货"}},
-		{Agent2, s.r.name(), viewer.RoleAgent, s.stores[2].id, s.stores[2].code, []string{"售后", "投诉"}},
-		{Mkt1, s.r.name(), viewer.RoleMarketer, s.hq, "", nil},
-		{Auditor1, s.r.name(), viewer.RoleAuditor, s.hq, "", nil},
+		{Admin, "管理员", authz.RoleAdmin, s.hq, "", nil},
+		{Sup1, s.r.name(), authz.RoleSupervisor, s.regions[0], "", []string{"售后", "投诉"}},
+		{Agent1, s.r.name(), authz.RoleAgent, s.stores[0].id, s.stores[0].code, []string{"售后", "退换货"}},
+		{Agent2, s.r.name(), authz.RoleAgent, s.stores[2].id, s.stores[2].code, []string{"售后", "投诉"}},
+		{Mkt1, s.r.name(), authz.RoleMarketer, s.hq, "", nil},
+		{Auditor1, s.r.name(), authz.RoleAuditor, s.hq, "", nil},
 	}
 	s.staff = map[string]int{}
 	for _, p := range people {

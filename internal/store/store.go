@@ -44,6 +44,16 @@ type Store struct {
 	Location string
 }
 
+// Driver is the database/sql driver name of the store ("mysql" or
+// "sqlite"), for libraries that take a *sql.DB and need to know its
+// dialect.
+func (s *Store) Driver() string {
+	if s.Dialect == dialect.MySQL {
+		return "mysql"
+	}
+	return "sqlite"
+}
+
 // ParseURL validates a database URL without connecting, so configuration
 // errors surface at start-up.
 func ParseURL(url string) error {

@@ -14,25 +14,23 @@ import (
 	"slices"
 )
 
-// Role names shipped with the product. Authorization (authz/) decides what
-// each may do; here they are only labels carried by the viewer.
-const (
-	RoleAdmin      = "admin"
-	RoleSupervisor = "supervisor"
-	RoleAgent      = "agent"
-	RoleMarketer   = "marketer"
-	RoleAuditor    = "auditor"
-)
-
-// Roles lists every built-in staff role.
-var Roles = []string{RoleAdmin, RoleSupervisor, RoleAgent, RoleMarketer, RoleAuditor}
-
 // Viewer is the caller of one request or job.
 type Viewer struct {
 	TenantID int
 	StaffID  int // zero for non-staff callers (jobs acting for a tenant)
 	Roles    []string
-	system   bool
+	// Scope confines the customers, orders and tickets a staff member
+	// sees; nil sees the whole tenant. authz computes it, the data layer
+	// (ent/schema) applies it.
+	Scope  *Scope
+	system bool
+}
+
+// Scope is a data scope: the staff member's own customers and tickets,
+// and those of every staff member of DepartmentIDs.
+type Scope struct {
+	StaffID       int
+	DepartmentIDs []int
 }
 
 // HasRole reports whether the viewer holds role.

@@ -1,0 +1,112 @@
+package authz
+
+import "slices"
+
+// Built-in roles. Tenants may add their own (a custom role is any role with
+// policy lines or inheritance links in the tenant).
+const (
+	RoleAdmin      = "admin"
+	RoleSupervisor = "supervisor"
+	RoleAgent      = "agent"
+	RoleMarketer   = "marketer"
+	RoleAuditor    = "auditor"
+	// RolePartner and RoleCustomer are for the non-staff callers (partner
+	// API keys, mini-program customers); they are granted nothing by
+	// default.
+	RolePartner  = "partner"
+	RoleCustomer = "customer"
+)
+
+// BuiltinRoles lists the roles every tenant has.
+var BuiltinRoles = []string{RoleAdmin, RoleSupervisor, RoleAgent, RoleMarketer, RoleAuditor, RolePartner, RoleCustomer}
+
+// IsBuiltin reports whether role ships with the product.
+func IsBuiltin(role string) bool { return slices.Contains(BuiltinRoles, role) }
+
+// contact fields: who may see a customer's phone, address, email, ID
+// number and birthday, and in what form, is the heart of the defaults.
+var customerContact = []string{"Customer.phone", "Customer.address", "Customer.email", "Customer.idNumber", "Customer.birthday"}
+
+var staffContact = []string{"Staff.mobile", "Staff.email"}
+
+// adminOnly are root fields that manage the tenant itself.
+var adminOnly = []string{
+	"Query.policies", "Mutation.grant", "Mutation.revoke", "Mutation.assignRoles",
+	"Mutation.updateTenant", "Mutation.createStaff", "Mutation.updateStaff",
+	"Mutation.createDepartment", "Mutation.updateDepartment",
+	"Mutation.eraseCustomer",
+}
+
+// auditOnly are root fields and types of the audit trail.
+var auditOnly = []string{"Query.auditLog", "Query.verifyAuditChain", "AuditLog.*", "AuditLogConnection.*", "AuditLogEdge.*"}
+
+// DefaultPolicies returns the policy lines every new tenant starts with.
+//
+//   - admin: everything, data scope all.
+//   - supervisor: everything but tenant administration and the audit trail,
+//     contact data in full, data scope: their departments and below.
+//   - agent: contact data masked (revealable one value at a time), writes
+//     customers, tickets, comments and submissions, data scope own.
+//   - marketer: no contact data at all, masked names; writes campaigns,
+//     tags and forms and tags customers; data scope all (to target
+//     segments).
+//   - auditor: the audit trail, the organisation, and nothing personal.
+//   - partner, customer: nothing until their issues grant it.
+func DefaultPolicies() []Policy {
+	var ps []Policy
+	add := func(role string, act Act, effect string, objects ...string) {
+		for _, o := range objects {
+			ps = append(ps, Policy{Role: role, Object: o, Act: act, Effect: effect})
+		}
+	}
+	allow, deny := EffectAllow, EffectDeny
+
+	add(RoleAdmin, ActRead, allow, "*")
+	add(RoleAdmin, ActWrite, allow, "*")
+	add(RoleAdmin, ActReveal, allow, "*")
+	add(RoleAdmin, ActScope, allow, ScopePrefix+string(ScopeAll))
+
+	add(RoleSupervisor, ActRead, allow, "*")
+	add(RoleSupervisor, ActRead, deny, adminOnly...)
+	add(RoleSupervisor, ActRead, deny, auditOnly...)
+	add(RoleSupervisor, ActWrite, allow, "*")
+	add(RoleSupervisor, ActWrite, deny, "Tenant.*", "Staff.*", "Department.*")
+	add(RoleSupervisor, ActReveal, allow, "*")
+	add(RoleSupervisor, ActScope, allow, ScopePrefix+string(ScopeDepartmentSubtree))
+
+	add(RoleAgent, ActRead, allow, "*")
+	add(RoleAgent, ActRead, deny, adminOnly...)
+	add(RoleAgent, ActRead, deny, auditOnly...)
+	add(RoleAgent, ActRead, deny, "Mutation.exportCustomerData", "Mutation.createOrder", "Mutation.updateOrder",
+		"Mutation.createCampaign", "Mutation.updateCampaign", "Mutation.createForm", "Mutation.updateForm",
+		"Mutation.createTagGroup", "Mutation.updateTagGroup", "Mutation.createTag", "Mutation.updateTag")
+	add(RoleAgent, ActRead, deny, customerContact...)
+	add(RoleAgent, ActRead, deny, staffContact...)
+	add(RoleAgent, ActReadMasked, allow, customerContact...)
+	add(RoleAgent, ActReadMasked, allow, staffContact...)
+	add(RoleAgent, ActWrite, allow, "Customer.*", "CustomerIdentity.*", "Ticket.*", "TicketComment.*", "FormSubmission.*")
+	add(RoleAgent, ActReveal, allow, "Customer.phone", "Customer.address")
+	add(RoleAgent, ActScope, allow, ScopePrefix+string(ScopeOwn))
+
+	add(RoleMarketer, ActRead, allow, "*")
+	add(RoleMarketer, ActRead, deny, adminOnly...)
+	add(RoleMarketer, ActRead, deny, auditOnly...)
+	add(RoleMarketer, ActRead, deny, "Mutation.exportCustomerData", "Mutation.createOrder", "Mutation.updateOrder",
+		"Mutation.createTicket", "Mutation.updateTicket", "Mutation.addTicketComment", "Mutation.revealCustomerField")
+	add(RoleMarketer, ActRead, deny, customerContact...)
+	add(RoleMarketer, ActRead, deny, "Customer.name", "Customer.customAttributes", "CustomerIdentity.externalID", "TicketComment.body", "FormSubmission.data")
+	add(RoleMarketer, ActRead, deny, staffContact...)
+	add(RoleMarketer, ActReadMasked, allow, "Customer.name", "Customer.birthday")
+	add(RoleMarketer, ActReadMasked, allow, staffContact...)
+	add(RoleMarketer, ActWrite, allow, "Campaign.*", "Tag.*", "TagGroup.*", "Form.*", "Customer.tags")
+	add(RoleMarketer, ActScope, allow, ScopePrefix+string(ScopeAll))
+
+	add(RoleAuditor, ActRead, allow, auditOnly...)
+	add(RoleAuditor, ActRead, allow, "Query.me", "Query.tenant", "Query.roles", "Query.node", "Query.nodes",
+		"Query.staffs", "Query.departments", "Tenant.*", "Staff.*", "Department.*", "Role.*",
+		"StaffConnection.*", "StaffEdge.*", "DepartmentConnection.*", "DepartmentEdge.*", "PageInfo.*", "AuditChainReport.*")
+	add(RoleAuditor, ActRead, deny, staffContact...)
+	add(RoleAuditor, ActReadMasked, allow, staffContact...)
+	add(RoleAuditor, ActScope, allow, ScopePrefix+string(ScopeOwn))
+	return ps
+}

@@ -1,0 +1,51 @@
+package authz
+
+import (
+	"github.com/scrm-dev/scrm/ent"
+	"github.com/scrm-dev/scrm/internal/pii"
+)
+
+// Sensitive classifies every GraphQL field that holds personal data and so
+// can be masked, by "Type.field". A field that looks personal by its name
+// must be here or in NotPersonal (TestEveryPersonalFieldIsClassified).
+var Sensitive = map[string]pii.Class{
+	"Customer.name":     pii.ClassName,
+	"Customer.phone":    pii.ClassPhone,
+	"Customer.email":    pii.ClassEmail,
+	"Customer.address":  pii.ClassAddress,
+	"Customer.idNumber": pii.ClassIDCard,
+	"Customer.birthday": pii.ClassBirthday,
+	"Staff.mobile":      pii.ClassPhone,
+	"Staff.email":       pii.ClassEmail,
+}
+
+// NotPersonal lists fields whose names look personal but that hold no
+// personal data (organisation and catalogue names, login names of staff
+// accounts, flags about personal data).
+var NotPersonal = map[string]string{
+	"Staff.name":                "a colleague's display name, shown on every ticket",
+	"Staff.login":               "an account name",
+	"Tenant.name":               "an organisation",
+	"Department.name":           "an organisation unit",
+	"Tag.name":                  "a label",
+	"TagGroup.name":             "a label",
+	"Form.name":                 "a form's title",
+	"Campaign.name":             "a campaign's title",
+	"OrderItem.name":            "a product",
+	"Role.name":                 "a role",
+	"AuditLog.actorName":        "a staff member's display name",
+	"Customer.customAttributes": "denied, not masked, where roles must not see it",
+}
+
+// MaskValue masks value of the sensitive field obj ("Type.field"). parent
+// is the object the field belongs to: an address is masked down to the
+// province and city of its customer.
+func MaskValue(obj, value string, parent any) string {
+	class := Sensitive[obj]
+	if class == pii.ClassAddress {
+		if c, ok := parent.(*ent.Customer); ok {
+			return pii.MaskAddress(c.Province, c.City, value)
+		}
+	}
+	return pii.Mask(class, value)
+}

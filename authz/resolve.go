@@ -1,0 +1,94 @@
+package authz
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/scrm-dev/scrm/ent"
+	"github.com/scrm-dev/scrm/ent/department"
+	"github.com/scrm-dev/scrm/ent/staff"
+	"github.com/scrm-dev/scrm/internal/apperr"
+	"github.com/scrm-dev/scrm/internal/viewer"
+)
+
+// ErrInactive is returned for a token of a staff member who has resigned
+// or no longer exists.
+var ErrInactive = errors.New("the staff member is no longer active")
+
+// Resolve completes a signed-in viewer from the database: their current
+// roles (a revoked role stops working at once, whatever the token says),
+// and their data scope. It returns the viewer and their grants; put both
+// in the request context.
+func (a *Authorizer) Resolve(ctx context.Context, client *ent.Client, v *viewer.Viewer) (*viewer.Viewer, *Grants, error) {
+	sys := viewer.System(ctx)
+	s, err := client.Staff.Query().
+		Where(staff.ID(v.StaffID), staff.TenantID(v.TenantID)).
+		Select(staff.FieldRoles, staff.FieldStatus).
+		Only(sys)
+	if ent.IsNotFound(err) {
+		return nil, nil, ErrInactive
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("authz: load staff: %w", err)
+	}
+	if s.Status != staff.StatusActive {
+		return nil, nil, ErrInactive
+	}
+	g := a.Grants(v.TenantID, s.Roles)
+	out := &viewer.Viewer{TenantID: v.TenantID, StaffID: v.StaffID, Roles: g.Roles()}
+	scope := g.Scope()
+	if scope.Kind != ScopeAll {
+		vs := &viewer.Scope{StaffID: v.StaffID, DepartmentIDs: scope.Departments}
+		if scope.Kind == ScopeDepartment || scope.Kind == ScopeDepartmentSubtree {
+			mine, err := client.Department.Query().
+				Where(department.TenantID(v.TenantID), department.HasStaffWith(staff.ID(v.StaffID))).
+				IDs(sys)
+			if err != nil {
+				return nil, nil, fmt.Errorf("authz: load departments: %w", err)
+			}
+			if scope.Kind == ScopeDepartmentSubtree && len(mine) > 0 {
+				if mine, err = subtree(sys, client, v.TenantID, mine); err != nil {
+					return nil, nil, err
+				}
+			}
+			vs.DepartmentIDs = append(vs.DepartmentIDs, mine...)
+		}
+		out.Scope = vs
+	}
+	return out, g, nil
+}
+
+// subtree returns roots and every department below them, one level per
+// query (department trees are a handful of levels deep).
+func subtree(ctx context.Context, client *ent.Client, tenantID int, roots []int) ([]int, error) {
+	all := append([]int(nil), roots...)
+	level := roots
+	for depth := 0; len(level) > 0 && depth < 16; depth++ {
+		next, err := client.Department.Query().
+			Where(department.TenantID(tenantID), department.ParentIDIn(level...)).
+			IDs(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("authz: load departments below: %w", err)
+		}
+		level = next
+		all = append(all, next...)
+	}
+	return all, nil
+}
+
+// Authorize returns the hook the HTTP layer calls for each signed-in
+// viewer: it resolves their roles and scope and returns a context carrying
+// the completed viewer and their grants.
+func (a *Authorizer) Authorize(client *ent.Client) func(ctx context.Context, v *viewer.Viewer) (context.Context, error) {
+	return func(ctx context.Context, v *viewer.Viewer) (context.Context, error) {
+		nv, g, err := a.Resolve(ctx, client, v)
+		if errors.Is(err, ErrInactive) {
+			return nil, apperr.Unauthenticated("the token's staff member is no longer active")
+		}
+		if err != nil {
+			return nil, err
+		}
+		return NewContext(viewer.NewContext(ctx, nv), g), nil
+	}
+}
