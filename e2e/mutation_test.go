@@ -29,7 +29,7 @@ func TestCreateAndUpdate(t *testing.T) {
 				t.Fatal(err)
 			}
 			c := e.st.Client.Customer.GetX(sys(), id)
-			if c.TenantID != e.tenantID(t, "demo") || c.Phone != "13800138000" || *c.Birthday != "1990-02-28" {
+			if c.TenantID != e.tenantID(t, "demo") || c.Phone != "13800138000" || c.Birthday != "1990-02-28" {
 				t.Errorf("stored %+v", c)
 			}
 		})

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/scrm-dev/scrm/ent"
+	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/gid"
 )
 
@@ -136,6 +137,17 @@ func TestTenantIsolation(t *testing.T) {
 					r := e.post(t, tok, `{ roles { name } policies { role } }`, nil).ok(t)
 					if strings.Contains(string(r.Data), "acme_only") || !strings.Contains(string(r.Data), `"agent"`) {
 						t.Fatalf("demo's roles and policies: %s", r.Data)
+					}
+				case f.Name == "customersByPhone":
+					walked++
+					their := e.st.Client.Customer.Query().
+						Where(customer.TenantID(e.tenantID(t, "acme")), customer.PhoneIndexNotNil()).
+						FirstX(sys())
+					r := e.post(t, tok, `query($p: String!) { customersByPhone(phone: $p) { id } }`, map[string]any{"p": their.Phone}).ok(t)
+					for _, id := range collectIDs(r.Data) {
+						if isTheirs(id) {
+							t.Fatalf("customersByPhone(%s) returned acme's %s", their.Phone, id)
+						}
 					}
 				case f.Name == "verifyAuditChain":
 					walked++

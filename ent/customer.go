@@ -33,10 +33,12 @@ type Customer struct {
 	Gender customer.Gender `json:"gender,omitempty"`
 	// Phone holds the value of the "phone" field.
 	Phone string `json:"phone,omitempty"`
+	// keyed blind index of the normalised phone, for exact lookup
+	PhoneIndex string `json:"phone_index,omitempty"`
 	// Email holds the value of the "email" field.
 	Email string `json:"email,omitempty"`
 	// Birthday holds the value of the "birthday" field.
-	Birthday *string `json:"birthday,omitempty"`
+	Birthday string `json:"birthday,omitempty"`
 	// Province holds the value of the "province" field.
 	Province string `json:"province,omitempty"`
 	// City holds the value of the "city" field.
@@ -219,10 +221,20 @@ func (*Customer) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case customer.FieldID, customer.FieldTenantID, customer.FieldPointsBalance, customer.FieldTotalSpend, customer.FieldOrderCount, customer.FieldOwnerID, customer.FieldMergedIntoID:
 			values[i] = new(sql.NullInt64)
-		case customer.FieldName, customer.FieldGender, customer.FieldPhone, customer.FieldEmail, customer.FieldBirthday, customer.FieldProvince, customer.FieldCity, customer.FieldDistrict, customer.FieldAddress, customer.FieldIDNumber, customer.FieldTier, customer.FieldSourceChannel:
+		case customer.FieldName, customer.FieldGender, customer.FieldPhoneIndex, customer.FieldProvince, customer.FieldCity, customer.FieldDistrict, customer.FieldTier, customer.FieldSourceChannel:
 			values[i] = new(sql.NullString)
 		case customer.FieldCreatedAt, customer.FieldUpdatedAt, customer.FieldFirstSeenAt, customer.FieldLastOrderAt, customer.FieldErasedAt:
 			values[i] = new(sql.NullTime)
+		case customer.FieldPhone:
+			values[i] = customer.ValueScanner.Phone.ScanValue()
+		case customer.FieldEmail:
+			values[i] = customer.ValueScanner.Email.ScanValue()
+		case customer.FieldBirthday:
+			values[i] = customer.ValueScanner.Birthday.ScanValue()
+		case customer.FieldAddress:
+			values[i] = customer.ValueScanner.Address.ScanValue()
+		case customer.FieldIDNumber:
+			values[i] = customer.ValueScanner.IDNumber.ScanValue()
 		default:
 			values[i] = new(sql.UnknownType)
 		}
@@ -275,23 +287,28 @@ func (_m *Customer) assignValues(columns []string, values []any) error {
 				_m.Gender = customer.Gender(value.String)
 			}
 		case customer.FieldPhone:
+			if value, err := customer.ValueScanner.Phone.FromValue(values[i]); err != nil {
+				return err
+			} else {
+				_m.Phone = value
+			}
+		case customer.FieldPhoneIndex:
 			if value, ok := values[i].(*sql.NullString); !ok {
-				return fmt.Errorf("unexpected type %T for field phone", values[i])
+				return fmt.Errorf("unexpected type %T for field phone_index", values[i])
 			} else if value.Valid {
-				_m.Phone = value.String
+				_m.PhoneIndex = value.String
 			}
 		case customer.FieldEmail:
-			if value, ok := values[i].(*sql.NullString); !ok {
-				return fmt.Errorf("unexpected type %T for field email", values[i])
-			} else if value.Valid {
-				_m.Email = value.String
+			if value, err := customer.ValueScanner.Email.FromValue(values[i]); err != nil {
+				return err
+			} else {
+				_m.Email = value
 			}
 		case customer.FieldBirthday:
-			if value, ok := values[i].(*sql.NullString); !ok {
-				return fmt.Errorf("unexpected type %T for field birthday", values[i])
-			} else if value.Valid {
-				_m.Birthday = new(string)
-				*_m.Birthday = value.String
+			if value, err := customer.ValueScanner.Birthday.FromValue(values[i]); err != nil {
+				return err
+			} else {
+				_m.Birthday = value
 			}
 		case customer.FieldProvince:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -312,16 +329,16 @@ func (_m *Customer) assignValues(columns []string, values []any) error {
 				_m.District = value.String
 			}
 		case customer.FieldAddress:
-			if value, ok := values[i].(*sql.NullString); !ok {
-				return fmt.Errorf("unexpected type %T for field address", values[i])
-			} else if value.Valid {
-				_m.Address = value.String
+			if value, err := customer.ValueScanner.Address.FromValue(values[i]); err != nil {
+				return err
+			} else {
+				_m.Address = value
 			}
 		case customer.FieldIDNumber:
-			if value, ok := values[i].(*sql.NullString); !ok {
-				return fmt.Errorf("unexpected type %T for field id_number", values[i])
-			} else if value.Valid {
-				_m.IDNumber = value.String
+			if value, err := customer.ValueScanner.IDNumber.FromValue(values[i]); err != nil {
+				return err
+			} else {
+				_m.IDNumber = value
 			}
 		case customer.FieldTier:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -507,13 +524,14 @@ func (_m *Customer) String() string {
 	builder.WriteString("phone=")
 	builder.WriteString(_m.Phone)
 	builder.WriteString(", ")
+	builder.WriteString("phone_index=")
+	builder.WriteString(_m.PhoneIndex)
+	builder.WriteString(", ")
 	builder.WriteString("email=")
 	builder.WriteString(_m.Email)
 	builder.WriteString(", ")
-	if v := _m.Birthday; v != nil {
-		builder.WriteString("birthday=")
-		builder.WriteString(*v)
-	}
+	builder.WriteString("birthday=")
+	builder.WriteString(_m.Birthday)
 	builder.WriteString(", ")
 	builder.WriteString("province=")
 	builder.WriteString(_m.Province)

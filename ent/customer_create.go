@@ -106,6 +106,20 @@ func (_c *CustomerCreate) SetNillablePhone(v *string) *CustomerCreate {
 	return _c
 }
 
+// SetPhoneIndex sets the "phone_index" field.
+func (_c *CustomerCreate) SetPhoneIndex(v string) *CustomerCreate {
+	_c.mutation.SetPhoneIndex(v)
+	return _c
+}
+
+// SetNillablePhoneIndex sets the "phone_index" field if the given value is not nil.
+func (_c *CustomerCreate) SetNillablePhoneIndex(v *string) *CustomerCreate {
+	if v != nil {
+		_c.SetPhoneIndex(*v)
+	}
+	return _c
+}
+
 // SetEmail sets the "email" field.
 func (_c *CustomerCreate) SetEmail(v string) *CustomerCreate {
 	_c.mutation.SetEmail(v)
@@ -597,6 +611,11 @@ func (_c *CustomerCreate) check() error {
 			return &ValidationError{Name: "phone", err: fmt.Errorf(`ent: validator failed for field "Customer.phone": %w`, err)}
 		}
 	}
+	if v, ok := _c.mutation.PhoneIndex(); ok {
+		if err := customer.PhoneIndexValidator(v); err != nil {
+			return &ValidationError{Name: "phone_index", err: fmt.Errorf(`ent: validator failed for field "Customer.phone_index": %w`, err)}
+		}
+	}
 	if v, ok := _c.mutation.Email(); ok {
 		if err := customer.EmailValidator(v); err != nil {
 			return &ValidationError{Name: "email", err: fmt.Errorf(`ent: validator failed for field "Customer.email": %w`, err)}
@@ -675,7 +694,10 @@ func (_c *CustomerCreate) sqlSave(ctx context.Context) (*Customer, error) {
 	if err := _c.check(); err != nil {
 		return nil, err
 	}
-	_node, _spec := _c.createSpec()
+	_node, _spec, err := _c.createSpec()
+	if err != nil {
+		return nil, err
+	}
 	if err := sqlgraph.CreateNode(ctx, _c.driver, _spec); err != nil {
 		if sqlgraph.IsConstraintError(err) {
 			err = &ConstraintError{msg: err.Error(), wrap: err}
@@ -689,7 +711,7 @@ func (_c *CustomerCreate) sqlSave(ctx context.Context) (*Customer, error) {
 	return _node, nil
 }
 
-func (_c *CustomerCreate) createSpec() (*Customer, *sqlgraph.CreateSpec) {
+func (_c *CustomerCreate) createSpec() (*Customer, *sqlgraph.CreateSpec, error) {
 	var (
 		_node = &Customer{config: _c.config}
 		_spec = sqlgraph.NewCreateSpec(customer.Table, sqlgraph.NewFieldSpec(customer.FieldID, field.TypeInt))
@@ -712,16 +734,32 @@ func (_c *CustomerCreate) createSpec() (*Customer, *sqlgraph.CreateSpec) {
 		_node.Gender = value
 	}
 	if value, ok := _c.mutation.Phone(); ok {
-		_spec.SetField(customer.FieldPhone, field.TypeString, value)
+		vv, err := customer.ValueScanner.Phone.Value(value)
+		if err != nil {
+			return nil, nil, err
+		}
+		_spec.SetField(customer.FieldPhone, field.TypeString, vv)
 		_node.Phone = value
 	}
+	if value, ok := _c.mutation.PhoneIndex(); ok {
+		_spec.SetField(customer.FieldPhoneIndex, field.TypeString, value)
+		_node.PhoneIndex = value
+	}
 	if value, ok := _c.mutation.Email(); ok {
-		_spec.SetField(customer.FieldEmail, field.TypeString, value)
+		vv, err := customer.ValueScanner.Email.Value(value)
+		if err != nil {
+			return nil, nil, err
+		}
+		_spec.SetField(customer.FieldEmail, field.TypeString, vv)
 		_node.Email = value
 	}
 	if value, ok := _c.mutation.Birthday(); ok {
-		_spec.SetField(customer.FieldBirthday, field.TypeString, value)
-		_node.Birthday = &value
+		vv, err := customer.ValueScanner.Birthday.Value(value)
+		if err != nil {
+			return nil, nil, err
+		}
+		_spec.SetField(customer.FieldBirthday, field.TypeString, vv)
+		_node.Birthday = value
 	}
 	if value, ok := _c.mutation.Province(); ok {
 		_spec.SetField(customer.FieldProvince, field.TypeString, value)
@@ -736,11 +774,19 @@ func (_c *CustomerCreate) createSpec() (*Customer, *sqlgraph.CreateSpec) {
 		_node.District = value
 	}
 	if value, ok := _c.mutation.Address(); ok {
-		_spec.SetField(customer.FieldAddress, field.TypeString, value)
+		vv, err := customer.ValueScanner.Address.Value(value)
+		if err != nil {
+			return nil, nil, err
+		}
+		_spec.SetField(customer.FieldAddress, field.TypeString, vv)
 		_node.Address = value
 	}
 	if value, ok := _c.mutation.IDNumber(); ok {
-		_spec.SetField(customer.FieldIDNumber, field.TypeString, value)
+		vv, err := customer.ValueScanner.IDNumber.Value(value)
+		if err != nil {
+			return nil, nil, err
+		}
+		_spec.SetField(customer.FieldIDNumber, field.TypeString, vv)
 		_node.IDNumber = value
 	}
 	if value, ok := _c.mutation.Tier(); ok {
@@ -946,7 +992,7 @@ func (_c *CustomerCreate) createSpec() (*Customer, *sqlgraph.CreateSpec) {
 		}
 		_spec.Edges = append(_spec.Edges, edge)
 	}
-	return _node, _spec
+	return _node, _spec, nil
 }
 
 // OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
@@ -1049,6 +1095,24 @@ func (u *CustomerUpsert) UpdatePhone() *CustomerUpsert {
 // ClearPhone clears the value of the "phone" field.
 func (u *CustomerUpsert) ClearPhone() *CustomerUpsert {
 	u.SetNull(customer.FieldPhone)
+	return u
+}
+
+// SetPhoneIndex sets the "phone_index" field.
+func (u *CustomerUpsert) SetPhoneIndex(v string) *CustomerUpsert {
+	u.Set(customer.FieldPhoneIndex, v)
+	return u
+}
+
+// UpdatePhoneIndex sets the "phone_index" field to the value that was provided on create.
+func (u *CustomerUpsert) UpdatePhoneIndex() *CustomerUpsert {
+	u.SetExcluded(customer.FieldPhoneIndex)
+	return u
+}
+
+// ClearPhoneIndex clears the value of the "phone_index" field.
+func (u *CustomerUpsert) ClearPhoneIndex() *CustomerUpsert {
+	u.SetNull(customer.FieldPhoneIndex)
 	return u
 }
 
@@ -1475,6 +1539,27 @@ func (u *CustomerUpsertOne) UpdatePhone() *CustomerUpsertOne {
 func (u *CustomerUpsertOne) ClearPhone() *CustomerUpsertOne {
 	return u.Update(func(s *CustomerUpsert) {
 		s.ClearPhone()
+	})
+}
+
+// SetPhoneIndex sets the "phone_index" field.
+func (u *CustomerUpsertOne) SetPhoneIndex(v string) *CustomerUpsertOne {
+	return u.Update(func(s *CustomerUpsert) {
+		s.SetPhoneIndex(v)
+	})
+}
+
+// UpdatePhoneIndex sets the "phone_index" field to the value that was provided on create.
+func (u *CustomerUpsertOne) UpdatePhoneIndex() *CustomerUpsertOne {
+	return u.Update(func(s *CustomerUpsert) {
+		s.UpdatePhoneIndex()
+	})
+}
+
+// ClearPhoneIndex clears the value of the "phone_index" field.
+func (u *CustomerUpsertOne) ClearPhoneIndex() *CustomerUpsertOne {
+	return u.Update(func(s *CustomerUpsert) {
+		s.ClearPhoneIndex()
 	})
 }
 
@@ -1905,7 +1990,10 @@ func (_c *CustomerCreateBulk) Save(ctx context.Context) ([]*Customer, error) {
 				}
 				builder.mutation = mutation
 				var err error
-				nodes[i], specs[i] = builder.createSpec()
+				nodes[i], specs[i], err = builder.createSpec()
+				if err != nil {
+					return nil, err
+				}
 				if i < len(mutators)-1 {
 					_, err = mutators[i+1].Mutate(root, _c.builders[i+1].mutation)
 				} else {
@@ -2119,6 +2207,27 @@ func (u *CustomerUpsertBulk) UpdatePhone() *CustomerUpsertBulk {
 func (u *CustomerUpsertBulk) ClearPhone() *CustomerUpsertBulk {
 	return u.Update(func(s *CustomerUpsert) {
 		s.ClearPhone()
+	})
+}
+
+// SetPhoneIndex sets the "phone_index" field.
+func (u *CustomerUpsertBulk) SetPhoneIndex(v string) *CustomerUpsertBulk {
+	return u.Update(func(s *CustomerUpsert) {
+		s.SetPhoneIndex(v)
+	})
+}
+
+// UpdatePhoneIndex sets the "phone_index" field to the value that was provided on create.
+func (u *CustomerUpsertBulk) UpdatePhoneIndex() *CustomerUpsertBulk {
+	return u.Update(func(s *CustomerUpsert) {
+		s.UpdatePhoneIndex()
+	})
+}
+
+// ClearPhoneIndex clears the value of the "phone_index" field.
+func (u *CustomerUpsertBulk) ClearPhoneIndex() *CustomerUpsertBulk {
+	return u.Update(func(s *CustomerUpsert) {
+		s.ClearPhoneIndex()
 	})
 }
 

@@ -91,6 +91,26 @@ func (_u *CustomerUpdate) ClearPhone() *CustomerUpdate {
 	return _u
 }
 
+// SetPhoneIndex sets the "phone_index" field.
+func (_u *CustomerUpdate) SetPhoneIndex(v string) *CustomerUpdate {
+	_u.mutation.SetPhoneIndex(v)
+	return _u
+}
+
+// SetNillablePhoneIndex sets the "phone_index" field if the given value is not nil.
+func (_u *CustomerUpdate) SetNillablePhoneIndex(v *string) *CustomerUpdate {
+	if v != nil {
+		_u.SetPhoneIndex(*v)
+	}
+	return _u
+}
+
+// ClearPhoneIndex clears the value of the "phone_index" field.
+func (_u *CustomerUpdate) ClearPhoneIndex() *CustomerUpdate {
+	_u.mutation.ClearPhoneIndex()
+	return _u
+}
+
 // SetEmail sets the "email" field.
 func (_u *CustomerUpdate) SetEmail(v string) *CustomerUpdate {
 	_u.mutation.SetEmail(v)
@@ -770,6 +790,11 @@ func (_u *CustomerUpdate) check() error {
 			return &ValidationError{Name: "phone", err: fmt.Errorf(`ent: validator failed for field "Customer.phone": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.PhoneIndex(); ok {
+		if err := customer.PhoneIndexValidator(v); err != nil {
+			return &ValidationError{Name: "phone_index", err: fmt.Errorf(`ent: validator failed for field "Customer.phone_index": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Email(); ok {
 		if err := customer.EmailValidator(v); err != nil {
 			return &ValidationError{Name: "email", err: fmt.Errorf(`ent: validator failed for field "Customer.email": %w`, err)}
@@ -854,19 +879,37 @@ func (_u *CustomerUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		_spec.SetField(customer.FieldGender, field.TypeEnum, value)
 	}
 	if value, ok := _u.mutation.Phone(); ok {
-		_spec.SetField(customer.FieldPhone, field.TypeString, value)
+		vv, err := customer.ValueScanner.Phone.Value(value)
+		if err != nil {
+			return 0, err
+		}
+		_spec.SetField(customer.FieldPhone, field.TypeString, vv)
 	}
 	if _u.mutation.PhoneCleared() {
 		_spec.ClearField(customer.FieldPhone, field.TypeString)
 	}
+	if value, ok := _u.mutation.PhoneIndex(); ok {
+		_spec.SetField(customer.FieldPhoneIndex, field.TypeString, value)
+	}
+	if _u.mutation.PhoneIndexCleared() {
+		_spec.ClearField(customer.FieldPhoneIndex, field.TypeString)
+	}
 	if value, ok := _u.mutation.Email(); ok {
-		_spec.SetField(customer.FieldEmail, field.TypeString, value)
+		vv, err := customer.ValueScanner.Email.Value(value)
+		if err != nil {
+			return 0, err
+		}
+		_spec.SetField(customer.FieldEmail, field.TypeString, vv)
 	}
 	if _u.mutation.EmailCleared() {
 		_spec.ClearField(customer.FieldEmail, field.TypeString)
 	}
 	if value, ok := _u.mutation.Birthday(); ok {
-		_spec.SetField(customer.FieldBirthday, field.TypeString, value)
+		vv, err := customer.ValueScanner.Birthday.Value(value)
+		if err != nil {
+			return 0, err
+		}
+		_spec.SetField(customer.FieldBirthday, field.TypeString, vv)
 	}
 	if _u.mutation.BirthdayCleared() {
 		_spec.ClearField(customer.FieldBirthday, field.TypeString)
@@ -890,13 +933,21 @@ func (_u *CustomerUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		_spec.ClearField(customer.FieldDistrict, field.TypeString)
 	}
 	if value, ok := _u.mutation.Address(); ok {
-		_spec.SetField(customer.FieldAddress, field.TypeString, value)
+		vv, err := customer.ValueScanner.Address.Value(value)
+		if err != nil {
+			return 0, err
+		}
+		_spec.SetField(customer.FieldAddress, field.TypeString, vv)
 	}
 	if _u.mutation.AddressCleared() {
 		_spec.ClearField(customer.FieldAddress, field.TypeString)
 	}
 	if value, ok := _u.mutation.IDNumber(); ok {
-		_spec.SetField(customer.FieldIDNumber, field.TypeString, value)
+		vv, err := customer.ValueScanner.IDNumber.Value(value)
+		if err != nil {
+			return 0, err
+		}
+		_spec.SetField(customer.FieldIDNumber, field.TypeString, vv)
 	}
 	if _u.mutation.IDNumberCleared() {
 		_spec.ClearField(customer.FieldIDNumber, field.TypeString)
@@ -1400,6 +1451,26 @@ func (_u *CustomerUpdateOne) SetNillablePhone(v *string) *CustomerUpdateOne {
 // ClearPhone clears the value of the "phone" field.
 func (_u *CustomerUpdateOne) ClearPhone() *CustomerUpdateOne {
 	_u.mutation.ClearPhone()
+	return _u
+}
+
+// SetPhoneIndex sets the "phone_index" field.
+func (_u *CustomerUpdateOne) SetPhoneIndex(v string) *CustomerUpdateOne {
+	_u.mutation.SetPhoneIndex(v)
+	return _u
+}
+
+// SetNillablePhoneIndex sets the "phone_index" field if the given value is not nil.
+func (_u *CustomerUpdateOne) SetNillablePhoneIndex(v *string) *CustomerUpdateOne {
+	if v != nil {
+		_u.SetPhoneIndex(*v)
+	}
+	return _u
+}
+
+// ClearPhoneIndex clears the value of the "phone_index" field.
+func (_u *CustomerUpdateOne) ClearPhoneIndex() *CustomerUpdateOne {
+	_u.mutation.ClearPhoneIndex()
 	return _u
 }
 
@@ -2095,6 +2166,11 @@ func (_u *CustomerUpdateOne) check() error {
 			return &ValidationError{Name: "phone", err: fmt.Errorf(`ent: validator failed for field "Customer.phone": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.PhoneIndex(); ok {
+		if err := customer.PhoneIndexValidator(v); err != nil {
+			return &ValidationError{Name: "phone_index", err: fmt.Errorf(`ent: validator failed for field "Customer.phone_index": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Email(); ok {
 		if err := customer.EmailValidator(v); err != nil {
 			return &ValidationError{Name: "email", err: fmt.Errorf(`ent: validator failed for field "Customer.email": %w`, err)}
@@ -2196,19 +2272,37 @@ func (_u *CustomerUpdateOne) sqlSave(ctx context.Context) (_node *Customer, err 
 		_spec.SetField(customer.FieldGender, field.TypeEnum, value)
 	}
 	if value, ok := _u.mutation.Phone(); ok {
-		_spec.SetField(customer.FieldPhone, field.TypeString, value)
+		vv, err := customer.ValueScanner.Phone.Value(value)
+		if err != nil {
+			return nil, err
+		}
+		_spec.SetField(customer.FieldPhone, field.TypeString, vv)
 	}
 	if _u.mutation.PhoneCleared() {
 		_spec.ClearField(customer.FieldPhone, field.TypeString)
 	}
+	if value, ok := _u.mutation.PhoneIndex(); ok {
+		_spec.SetField(customer.FieldPhoneIndex, field.TypeString, value)
+	}
+	if _u.mutation.PhoneIndexCleared() {
+		_spec.ClearField(customer.FieldPhoneIndex, field.TypeString)
+	}
 	if value, ok := _u.mutation.Email(); ok {
-		_spec.SetField(customer.FieldEmail, field.TypeString, value)
+		vv, err := customer.ValueScanner.Email.Value(value)
+		if err != nil {
+			return nil, err
+		}
+		_spec.SetField(customer.FieldEmail, field.TypeString, vv)
 	}
 	if _u.mutation.EmailCleared() {
 		_spec.ClearField(customer.FieldEmail, field.TypeString)
 	}
 	if value, ok := _u.mutation.Birthday(); ok {
-		_spec.SetField(customer.FieldBirthday, field.TypeString, value)
+		vv, err := customer.ValueScanner.Birthday.Value(value)
+		if err != nil {
+			return nil, err
+		}
+		_spec.SetField(customer.FieldBirthday, field.TypeString, vv)
 	}
 	if _u.mutation.BirthdayCleared() {
 		_spec.ClearField(customer.FieldBirthday, field.TypeString)
@@ -2232,13 +2326,21 @@ func (_u *CustomerUpdateOne) sqlSave(ctx context.Context) (_node *Customer, err 
 		_spec.ClearField(customer.FieldDistrict, field.TypeString)
 	}
 	if value, ok := _u.mutation.Address(); ok {
-		_spec.SetField(customer.FieldAddress, field.TypeString, value)
+		vv, err := customer.ValueScanner.Address.Value(value)
+		if err != nil {
+			return nil, err
+		}
+		_spec.SetField(customer.FieldAddress, field.TypeString, vv)
 	}
 	if _u.mutation.AddressCleared() {
 		_spec.ClearField(customer.FieldAddress, field.TypeString)
 	}
 	if value, ok := _u.mutation.IDNumber(); ok {
-		_spec.SetField(customer.FieldIDNumber, field.TypeString, value)
+		vv, err := customer.ValueScanner.IDNumber.Value(value)
+		if err != nil {
+			return nil, err
+		}
+		_spec.SetField(customer.FieldIDNumber, field.TypeString, vv)
 	}
 	if _u.mutation.IDNumberCleared() {
 		_spec.ClearField(customer.FieldIDNumber, field.TypeString)

@@ -3487,6 +3487,7 @@ type CustomerMutation struct {
 	name                     *string
 	gender                   *customer.Gender
 	phone                    *string
+	phone_index              *string
 	email                    *string
 	birthday                 *string
 	province                 *string
@@ -3868,6 +3869,55 @@ func (m *CustomerMutation) ResetPhone() {
 	delete(m.clearedFields, customer.FieldPhone)
 }
 
+// SetPhoneIndex sets the "phone_index" field.
+func (m *CustomerMutation) SetPhoneIndex(s string) {
+	m.phone_index = &s
+}
+
+// PhoneIndex returns the value of the "phone_index" field in the mutation.
+func (m *CustomerMutation) PhoneIndex() (r string, exists bool) {
+	v := m.phone_index
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPhoneIndex returns the old "phone_index" field's value of the Customer entity.
+// If the Customer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMutation) OldPhoneIndex(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPhoneIndex is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPhoneIndex requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPhoneIndex: %w", err)
+	}
+	return oldValue.PhoneIndex, nil
+}
+
+// ClearPhoneIndex clears the value of the "phone_index" field.
+func (m *CustomerMutation) ClearPhoneIndex() {
+	m.phone_index = nil
+	m.clearedFields[customer.FieldPhoneIndex] = struct{}{}
+}
+
+// PhoneIndexCleared returns if the "phone_index" field was cleared in this mutation.
+func (m *CustomerMutation) PhoneIndexCleared() bool {
+	_, ok := m.clearedFields[customer.FieldPhoneIndex]
+	return ok
+}
+
+// ResetPhoneIndex resets all changes to the "phone_index" field.
+func (m *CustomerMutation) ResetPhoneIndex() {
+	m.phone_index = nil
+	delete(m.clearedFields, customer.FieldPhoneIndex)
+}
+
 // SetEmail sets the "email" field.
 func (m *CustomerMutation) SetEmail(s string) {
 	m.email = &s
@@ -3934,7 +3984,7 @@ func (m *CustomerMutation) Birthday() (r string, exists bool) {
 // OldBirthday returns the old "birthday" field's value of the Customer entity.
 // If the Customer object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *CustomerMutation) OldBirthday(ctx context.Context) (v *string, err error) {
+func (m *CustomerMutation) OldBirthday(ctx context.Context) (v string, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldBirthday is only allowed on UpdateOne operations")
 	}
@@ -5290,7 +5340,7 @@ func (m *CustomerMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *CustomerMutation) Fields() []string {
-	fields := make([]string, 0, 25)
+	fields := make([]string, 0, 26)
 	if m.tenant != nil {
 		fields = append(fields, customer.FieldTenantID)
 	}
@@ -5308,6 +5358,9 @@ func (m *CustomerMutation) Fields() []string {
 	}
 	if m.phone != nil {
 		fields = append(fields, customer.FieldPhone)
+	}
+	if m.phone_index != nil {
+		fields = append(fields, customer.FieldPhoneIndex)
 	}
 	if m.email != nil {
 		fields = append(fields, customer.FieldEmail)
@@ -5386,6 +5439,8 @@ func (m *CustomerMutation) Field(name string) (ent.Value, bool) {
 		return m.Gender()
 	case customer.FieldPhone:
 		return m.Phone()
+	case customer.FieldPhoneIndex:
+		return m.PhoneIndex()
 	case customer.FieldEmail:
 		return m.Email()
 	case customer.FieldBirthday:
@@ -5445,6 +5500,8 @@ func (m *CustomerMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldGender(ctx)
 	case customer.FieldPhone:
 		return m.OldPhone(ctx)
+	case customer.FieldPhoneIndex:
+		return m.OldPhoneIndex(ctx)
 	case customer.FieldEmail:
 		return m.OldEmail(ctx)
 	case customer.FieldBirthday:
@@ -5533,6 +5590,13 @@ func (m *CustomerMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetPhone(v)
+		return nil
+	case customer.FieldPhoneIndex:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPhoneIndex(v)
 		return nil
 	case customer.FieldEmail:
 		v, ok := value.(string)
@@ -5739,6 +5803,9 @@ func (m *CustomerMutation) ClearedFields() []string {
 	if m.FieldCleared(customer.FieldPhone) {
 		fields = append(fields, customer.FieldPhone)
 	}
+	if m.FieldCleared(customer.FieldPhoneIndex) {
+		fields = append(fields, customer.FieldPhoneIndex)
+	}
 	if m.FieldCleared(customer.FieldEmail) {
 		fields = append(fields, customer.FieldEmail)
 	}
@@ -5794,6 +5861,9 @@ func (m *CustomerMutation) ClearField(name string) error {
 	switch name {
 	case customer.FieldPhone:
 		m.ClearPhone()
+		return nil
+	case customer.FieldPhoneIndex:
+		m.ClearPhoneIndex()
 		return nil
 	case customer.FieldEmail:
 		m.ClearEmail()
@@ -5859,6 +5929,9 @@ func (m *CustomerMutation) ResetField(name string) error {
 		return nil
 	case customer.FieldPhone:
 		m.ResetPhone()
+		return nil
+	case customer.FieldPhoneIndex:
+		m.ResetPhoneIndex()
 		return nil
 	case customer.FieldEmail:
 		m.ResetEmail()

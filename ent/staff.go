@@ -131,10 +131,14 @@ func (*Staff) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case staff.FieldID, staff.FieldTenantID, staff.FieldCapacity:
 			values[i] = new(sql.NullInt64)
-		case staff.FieldLogin, staff.FieldName, staff.FieldMobile, staff.FieldEmail, staff.FieldWecomUserID, staff.FieldRegion, staff.FieldStatus:
+		case staff.FieldLogin, staff.FieldName, staff.FieldWecomUserID, staff.FieldRegion, staff.FieldStatus:
 			values[i] = new(sql.NullString)
 		case staff.FieldCreatedAt, staff.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
+		case staff.FieldMobile:
+			values[i] = staff.ValueScanner.Mobile.ScanValue()
+		case staff.FieldEmail:
+			values[i] = staff.ValueScanner.Email.ScanValue()
 		default:
 			values[i] = new(sql.UnknownType)
 		}
@@ -187,16 +191,16 @@ func (_m *Staff) assignValues(columns []string, values []any) error {
 				_m.Name = value.String
 			}
 		case staff.FieldMobile:
-			if value, ok := values[i].(*sql.NullString); !ok {
-				return fmt.Errorf("unexpected type %T for field mobile", values[i])
-			} else if value.Valid {
-				_m.Mobile = value.String
+			if value, err := staff.ValueScanner.Mobile.FromValue(values[i]); err != nil {
+				return err
+			} else {
+				_m.Mobile = value
 			}
 		case staff.FieldEmail:
-			if value, ok := values[i].(*sql.NullString); !ok {
-				return fmt.Errorf("unexpected type %T for field email", values[i])
-			} else if value.Valid {
-				_m.Email = value.String
+			if value, err := staff.ValueScanner.Email.FromValue(values[i]); err != nil {
+				return err
+			} else {
+				_m.Email = value
 			}
 		case staff.FieldWecomUserID:
 			if value, ok := values[i].(*sql.NullString); !ok {

@@ -382,7 +382,10 @@ func (_c *StaffCreate) sqlSave(ctx context.Context) (*Staff, error) {
 	if err := _c.check(); err != nil {
 		return nil, err
 	}
-	_node, _spec := _c.createSpec()
+	_node, _spec, err := _c.createSpec()
+	if err != nil {
+		return nil, err
+	}
 	if err := sqlgraph.CreateNode(ctx, _c.driver, _spec); err != nil {
 		if sqlgraph.IsConstraintError(err) {
 			err = &ConstraintError{msg: err.Error(), wrap: err}
@@ -396,7 +399,7 @@ func (_c *StaffCreate) sqlSave(ctx context.Context) (*Staff, error) {
 	return _node, nil
 }
 
-func (_c *StaffCreate) createSpec() (*Staff, *sqlgraph.CreateSpec) {
+func (_c *StaffCreate) createSpec() (*Staff, *sqlgraph.CreateSpec, error) {
 	var (
 		_node = &Staff{config: _c.config}
 		_spec = sqlgraph.NewCreateSpec(staff.Table, sqlgraph.NewFieldSpec(staff.FieldID, field.TypeInt))
@@ -419,11 +422,19 @@ func (_c *StaffCreate) createSpec() (*Staff, *sqlgraph.CreateSpec) {
 		_node.Name = value
 	}
 	if value, ok := _c.mutation.Mobile(); ok {
-		_spec.SetField(staff.FieldMobile, field.TypeString, value)
+		vv, err := staff.ValueScanner.Mobile.Value(value)
+		if err != nil {
+			return nil, nil, err
+		}
+		_spec.SetField(staff.FieldMobile, field.TypeString, vv)
 		_node.Mobile = value
 	}
 	if value, ok := _c.mutation.Email(); ok {
-		_spec.SetField(staff.FieldEmail, field.TypeString, value)
+		vv, err := staff.ValueScanner.Email.Value(value)
+		if err != nil {
+			return nil, nil, err
+		}
+		_spec.SetField(staff.FieldEmail, field.TypeString, vv)
 		_node.Email = value
 	}
 	if value, ok := _c.mutation.WecomUserID(); ok {
@@ -531,7 +542,7 @@ func (_c *StaffCreate) createSpec() (*Staff, *sqlgraph.CreateSpec) {
 		}
 		_spec.Edges = append(_spec.Edges, edge)
 	}
-	return _node, _spec
+	return _node, _spec, nil
 }
 
 // OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
@@ -1045,7 +1056,10 @@ func (_c *StaffCreateBulk) Save(ctx context.Context) ([]*Staff, error) {
 				}
 				builder.mutation = mutation
 				var err error
-				nodes[i], specs[i] = builder.createSpec()
+				nodes[i], specs[i], err = builder.createSpec()
+				if err != nil {
+					return nil, err
+				}
 				if i < len(mutators)-1 {
 					_, err = mutators[i+1].Mutate(root, _c.builders[i+1].mutation)
 				} else {

@@ -473,13 +473,21 @@ func (_u *StaffUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		_spec.SetField(staff.FieldName, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.Mobile(); ok {
-		_spec.SetField(staff.FieldMobile, field.TypeString, value)
+		vv, err := staff.ValueScanner.Mobile.Value(value)
+		if err != nil {
+			return 0, err
+		}
+		_spec.SetField(staff.FieldMobile, field.TypeString, vv)
 	}
 	if _u.mutation.MobileCleared() {
 		_spec.ClearField(staff.FieldMobile, field.TypeString)
 	}
 	if value, ok := _u.mutation.Email(); ok {
-		_spec.SetField(staff.FieldEmail, field.TypeString, value)
+		vv, err := staff.ValueScanner.Email.Value(value)
+		if err != nil {
+			return 0, err
+		}
+		_spec.SetField(staff.FieldEmail, field.TypeString, vv)
 	}
 	if _u.mutation.EmailCleared() {
 		_spec.ClearField(staff.FieldEmail, field.TypeString)
@@ -1193,13 +1201,21 @@ func (_u *StaffUpdateOne) sqlSave(ctx context.Context) (_node *Staff, err error)
 		_spec.SetField(staff.FieldName, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.Mobile(); ok {
-		_spec.SetField(staff.FieldMobile, field.TypeString, value)
+		vv, err := staff.ValueScanner.Mobile.Value(value)
+		if err != nil {
+			return nil, err
+		}
+		_spec.SetField(staff.FieldMobile, field.TypeString, vv)
 	}
 	if _u.mutation.MobileCleared() {
 		_spec.ClearField(staff.FieldMobile, field.TypeString)
 	}
 	if value, ok := _u.mutation.Email(); ok {
-		_spec.SetField(staff.FieldEmail, field.TypeString, value)
+		vv, err := staff.ValueScanner.Email.Value(value)
+		if err != nil {
+			return nil, err
+		}
+		_spec.SetField(staff.FieldEmail, field.TypeString, vv)
 	}
 	if _u.mutation.EmailCleared() {
 		_spec.ClearField(staff.FieldEmail, field.TypeString)

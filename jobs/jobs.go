@@ -14,6 +14,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/scrm-dev/scrm/ent"
+	"github.com/scrm-dev/scrm/internal/audit"
 	"github.com/scrm-dev/scrm/internal/customerstats"
 	"github.com/scrm-dev/scrm/internal/viewer"
 )
@@ -37,6 +38,9 @@ const (
 	// TypeReconcileAllTenants fans TypeRecomputeCustomerTotals out to
 	// every tenant; the scheduler runs it nightly.
 	TypeReconcileAllTenants = "maintenance:reconcile_all_tenants"
+	// TypeSealAuditTrail chains every tenant's new audit entries; the
+	// scheduler runs it every minute (verifyAuditChain also seals first).
+	TypeSealAuditTrail = "maintenance:seal_audit_trail"
 )
 
 // RecomputeCustomerTotals is the payload of TypeRecomputeCustomerTotals.
@@ -72,6 +76,7 @@ func Mux(d Deps) *asynq.ServeMux {
 	mux := asynq.NewServeMux()
 	mux.HandleFunc(TypeRecomputeCustomerTotals, d.recomputeCustomerTotals)
 	mux.HandleFunc(TypeReconcileAllTenants, d.reconcileAllTenants)
+	mux.HandleFunc(TypeSealAuditTrail, func(ctx context.Context, _ *asynq.Task) error { return audit.SealAll(ctx, d.Client) })
 	return mux
 }
 

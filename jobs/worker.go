@@ -48,6 +48,13 @@ func NewWorker(opts WorkerOptions) (*Worker, error) {
 		asynq.Queue(QueueBulk), asynq.Unique(12*time.Hour)); err != nil {
 		return nil, fmt.Errorf("register the nightly reconciliation: %w", err)
 	}
+	// Sealing is idempotent and serialised per tenant in the database, so
+	// a duplicate from another replica's scheduler costs one empty query.
+	if _, err := scheduler.Register("@every 1m",
+		asynq.NewTask(TypeSealAuditTrail, nil),
+		asynq.Queue(QueueDefault), asynq.Unique(50*time.Second), asynq.Timeout(5*time.Minute)); err != nil {
+		return nil, fmt.Errorf("register audit sealing: %w", err)
+	}
 	return &Worker{server: server, scheduler: scheduler, mux: Mux(opts.Deps)}, nil
 }
 

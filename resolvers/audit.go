@@ -35,7 +35,7 @@ func (auditObserver) SensitiveRead(ctx context.Context, typ, field string, obj a
 var policyMutations = []string{"grant", "revoke", "defineRole", "setRoleScope", "assignRoles"}
 
 // selfAudited mutations write their own, more specific entries.
-var selfAudited = []string{"revealCustomerField"}
+var selfAudited = []string{"revealCustomerField", "exportCustomerData", "eraseCustomer"}
 
 func (auditObserver) Mutated(ctx context.Context, field string, args map[string]any, result any) {
 	rec := audit.FromContext(ctx)

@@ -11,20 +11,24 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/redis/go-redis/v9"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/scrm-dev/scrm/authz"
 
 	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/graph"
+	"github.com/scrm-dev/scrm/internal/ratelimit"
 	"github.com/scrm-dev/scrm/internal/viewer"
 )
 
 // Resolver is the root resolver; it holds what every resolver may use.
 type Resolver struct {
-	client *ent.Client
-	authz  *authz.Authorizer
-	schema *ast.Schema
+	client         *ent.Client
+	authz          *authz.Authorizer
+	schema         *ast.Schema
+	revealLimit    *ratelimit.Window
+	revealsPerHour int
 }
 
 // Options configure the executable schema.
@@ -33,11 +37,21 @@ type Options struct {
 	Logger *slog.Logger
 	// Authz decides permissions; the field guard applies them.
 	Authz *authz.Authorizer
+	// Redis, when set, bounds reveals per staff member across replicas
+	// to RevealsPerHour (30 when zero).
+	Redis          redis.UniversalClient
+	RevealsPerHour int
 }
 
 // NewExecutableSchema returns the API's schema bound to its resolvers.
 func NewExecutableSchema(opts Options) graphql.ExecutableSchema {
-	r := &Resolver{client: opts.Client, authz: opts.Authz}
+	r := &Resolver{client: opts.Client, authz: opts.Authz, revealsPerHour: opts.RevealsPerHour}
+	if r.revealsPerHour <= 0 {
+		r.revealsPerHour = 30
+	}
+	if opts.Redis != nil {
+		r.revealLimit = ratelimit.New(opts.Redis, "scrm:reveal")
+	}
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: r})
 	r.schema = es.Schema()
 	return es

@@ -2,12 +2,17 @@ package resolvers
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"time"
 
 	"github.com/scrm-dev/scrm/authz"
 	"github.com/scrm-dev/scrm/ent"
+	"github.com/scrm-dev/scrm/ent/auditlog"
+	"github.com/scrm-dev/scrm/ent/gid"
 	"github.com/scrm-dev/scrm/graph/model"
 	"github.com/scrm-dev/scrm/internal/apperr"
+	"github.com/scrm-dev/scrm/internal/audit"
 )
 
 // revealable maps the API's field names to the Customer fields they
@@ -33,6 +38,23 @@ func (r *Resolver) reveal(ctx context.Context, customerID int, field model.Custo
 	if err != nil {
 		return "", err
 	}
+	v := viewerFrom(ctx)
+	if r.revealLimit != nil {
+		ok, retry, err := r.revealLimit.Allow(ctx, fmt.Sprintf("%d:%d", v.TenantID, v.StaffID), r.revealsPerHour, time.Hour)
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			return "", &apperr.Error{Code: apperr.CodeRateLimited,
+				Message: fmt.Sprintf("you have revealed %d values this hour; try again in %s", r.revealsPerHour, retry.Round(time.Minute))}
+		}
+	}
+	if rec := audit.FromContext(ctx); rec != nil {
+		rec.Add(audit.Entry{
+			Action: auditlog.ActionReveal, Operation: "revealCustomerField", ObjectType: "Customer",
+			ObjectIDs: []string{gid.Encode(c.ID)}, Fields: []string{name}, Purpose: strings.TrimSpace(purpose),
+		})
+	}
 	return customerValue(c, name), nil
 }
 
@@ -47,10 +69,7 @@ func customerValue(c *ent.Customer, field string) string {
 	case "idNumber":
 		return c.IDNumber
 	case "birthday":
-		if c.Birthday != nil {
-			return *c.Birthday
-		}
+		return c.Birthday
 	}
 	return ""
 }
-

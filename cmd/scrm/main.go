@@ -89,6 +89,25 @@ func app() *cli.Command {
 				},
 			},
 			{
+				Name:  "keys",
+				Usage: "manage the keys personal data is encrypted with",
+				Commands: []*cli.Command{{
+					Name: "rotate",
+					Usage: "re-encrypt every personal value under the active key (SCRM_PII_ACTIVE_KEY), in batches, " +
+						"while the product runs; afterwards retired keys can be dropped from SCRM_PII_KEYS",
+					Flags: []cli.Flag{
+						&cli.IntFlag{Name: "batch", Value: 500, Usage: "rows per transaction"},
+					},
+					Action: func(ctx context.Context, cmd *cli.Command) error {
+						cfg, err := config.Load()
+						if err != nil {
+							return err
+						}
+						return rotateKeys(ctx, cfg, cmd.Root().Writer, cmd.Int("batch"))
+					},
+				}},
+			},
+			{
 				Name:  "token",
 				Usage: "print a signed token for a staff member, for development and operations",
 				Flags: []cli.Flag{

@@ -22,6 +22,7 @@ import (
 	"github.com/scrm-dev/scrm/internal/auth"
 	"github.com/scrm-dev/scrm/internal/config"
 	"github.com/scrm-dev/scrm/internal/httpapi"
+	"github.com/scrm-dev/scrm/internal/pii"
 	"github.com/scrm-dev/scrm/internal/redisconn"
 	"github.com/scrm-dev/scrm/internal/seed"
 	"github.com/scrm-dev/scrm/internal/store"
@@ -34,8 +35,34 @@ func openStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
 	return store.Open(ctx, cfg.DatabaseURL, store.Options{DataDir: cfg.DataDir, MaxOpenConns: cfg.DBMaxOpenConns})
 }
 
+// useKeyring installs the keyring personal data is encrypted with: the
+// configured keys, or in development keys generated once in the data dir.
+func useKeyring(cfg *config.Config) error {
+	if cfg.PIIKeys != "" || cfg.PIIIndexKey != "" {
+		kr, err := pii.ParseKeys(cfg.PIIKeys, cfg.PIIActiveKey, cfg.PIIIndexKey)
+		if err != nil {
+			return fmt.Errorf("SCRM_PII_KEYS: %w", err)
+		}
+		pii.Use(kr)
+		return nil
+	}
+	kr, created, err := pii.DevKeyring(cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("development PII keys: %w", err)
+	}
+	if created {
+		cfg.Logger().Warn("DEVELOPMENT ONLY: generated keys for personal data in " + cfg.DataDir + "/pii-keys.json; " +
+			"set SCRM_PII_KEYS and SCRM_PII_INDEX_KEY (from a secret store or KMS) before real customer data arrives")
+	}
+	pii.Use(kr)
+	return nil
+}
+
 // readyStore opens the database with its schema current.
 func readyStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
+	if err := useKeyring(cfg); err != nil {
+		return nil, err
+	}
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -105,7 +132,7 @@ func serve(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 	defer az.Close()
-	opts := resolvers.Options{Client: st.Client, Logger: logger, Authz: az}
+	opts := resolvers.Options{Client: st.Client, Logger: logger, Authz: az, Redis: rdb.Client, RevealsPerHour: cfg.RevealLimit}
 	h := httpapi.New(httpapi.Options{
 		Authorize:       az.Authorize(st.Client),
 		SignInFailed:    audit.SignInFailures(st.Client, logger),
@@ -272,4 +299,25 @@ func mintToken(ctx context.Context, st *store.Store, iss *auth.Issuer, tenantSlu
 		return "", fmt.Errorf("staff member %q has resigned", login)
 	}
 	return iss.Issue(auth.Staff{TenantID: t.ID, TenantSlug: t.Slug, StaffID: s.ID, Roles: s.Roles}, ttl)
+}
+
+// rotateKeys re-encrypts personal data under the active key.
+func rotateKeys(ctx context.Context, cfg *config.Config, out io.Writer, batch int) error {
+	st, err := readyStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	kr, err := pii.Current()
+	if err != nil {
+		return err
+	}
+	r, err := st.RotateKeys(ctx, kr, batch, func(table string, rows int) {
+		fmt.Fprintf(out, "%s: %d rows re-encrypted\n", table, rows)
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "done: %d values in %d rows are now under key %s\n", r.Values, r.Rows, kr.ActiveKeyID())
+	return nil
 }

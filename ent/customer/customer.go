@@ -11,6 +11,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"entgo.io/ent/schema/field"
 )
 
 const (
@@ -30,6 +31,8 @@ const (
 	FieldGender = "gender"
 	// FieldPhone holds the string denoting the phone field in the database.
 	FieldPhone = "phone"
+	// FieldPhoneIndex holds the string denoting the phone_index field in the database.
+	FieldPhoneIndex = "phone_index"
 	// FieldEmail holds the string denoting the email field in the database.
 	FieldEmail = "email"
 	// FieldBirthday holds the string denoting the birthday field in the database.
@@ -161,6 +164,7 @@ var Columns = []string{
 	FieldName,
 	FieldGender,
 	FieldPhone,
+	FieldPhoneIndex,
 	FieldEmail,
 	FieldBirthday,
 	FieldProvince,
@@ -207,7 +211,7 @@ func ValidColumn(column string) bool {
 //
 //	import _ "github.com/scrm-dev/scrm/ent/runtime"
 var (
-	Hooks        [4]ent.Hook
+	Hooks        [5]ent.Hook
 	Interceptors [2]ent.Interceptor
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
@@ -221,6 +225,8 @@ var (
 	NameValidator func(string) error
 	// PhoneValidator is a validator for the "phone" field. It is called by the builders before save.
 	PhoneValidator func(string) error
+	// PhoneIndexValidator is a validator for the "phone_index" field. It is called by the builders before save.
+	PhoneIndexValidator func(string) error
 	// EmailValidator is a validator for the "email" field. It is called by the builders before save.
 	EmailValidator func(string) error
 	// BirthdayValidator is a validator for the "birthday" field. It is called by the builders before save.
@@ -249,6 +255,14 @@ var (
 	DefaultOrderCount int
 	// DefaultFirstSeenAt holds the default value on creation for the "first_seen_at" field.
 	DefaultFirstSeenAt func() time.Time
+	// ValueScanner of all Customer fields.
+	ValueScanner struct {
+		Phone    field.TypeValueScanner[string]
+		Email    field.TypeValueScanner[string]
+		Birthday field.TypeValueScanner[string]
+		Address  field.TypeValueScanner[string]
+		IDNumber field.TypeValueScanner[string]
+	}
 )
 
 // Gender defines the type for the "gender" enum field.
@@ -350,6 +364,11 @@ func ByGender(opts ...sql.OrderTermOption) OrderOption {
 // ByPhone orders the results by the phone field.
 func ByPhone(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPhone, opts...).ToFunc()
+}
+
+// ByPhoneIndex orders the results by the phone_index field.
+func ByPhoneIndex(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPhoneIndex, opts...).ToFunc()
 }
 
 // ByEmail orders the results by the email field.

@@ -3,6 +3,7 @@
 package customer
 
 import (
+	"fmt"
 	"time"
 
 	"entgo.io/ent/dialect/sql"
@@ -77,17 +78,25 @@ func Name(v string) predicate.Customer {
 
 // Phone applies equality check predicate on the "phone" field. It's identical to PhoneEQ.
 func Phone(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldEQ(FieldPhone, v))
+	vc, err := ValueScanner.Phone.Value(v)
+	return predicate.CustomerOrErr(sql.FieldEQ(FieldPhone, vc), err)
+}
+
+// PhoneIndex applies equality check predicate on the "phone_index" field. It's identical to PhoneIndexEQ.
+func PhoneIndex(v string) predicate.Customer {
+	return predicate.Customer(sql.FieldEQ(FieldPhoneIndex, v))
 }
 
 // Email applies equality check predicate on the "email" field. It's identical to EmailEQ.
 func Email(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldEQ(FieldEmail, v))
+	vc, err := ValueScanner.Email.Value(v)
+	return predicate.CustomerOrErr(sql.FieldEQ(FieldEmail, vc), err)
 }
 
 // Birthday applies equality check predicate on the "birthday" field. It's identical to BirthdayEQ.
 func Birthday(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldEQ(FieldBirthday, v))
+	vc, err := ValueScanner.Birthday.Value(v)
+	return predicate.CustomerOrErr(sql.FieldEQ(FieldBirthday, vc), err)
 }
 
 // Province applies equality check predicate on the "province" field. It's identical to ProvinceEQ.
@@ -107,12 +116,14 @@ func District(v string) predicate.Customer {
 
 // Address applies equality check predicate on the "address" field. It's identical to AddressEQ.
 func Address(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldEQ(FieldAddress, v))
+	vc, err := ValueScanner.Address.Value(v)
+	return predicate.CustomerOrErr(sql.FieldEQ(FieldAddress, vc), err)
 }
 
 // IDNumber applies equality check predicate on the "id_number" field. It's identical to IDNumberEQ.
 func IDNumber(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldEQ(FieldIDNumber, v))
+	vc, err := ValueScanner.IDNumber.Value(v)
+	return predicate.CustomerOrErr(sql.FieldEQ(FieldIDNumber, vc), err)
 }
 
 // Tier applies equality check predicate on the "tier" field. It's identical to TierEQ.
@@ -347,57 +358,96 @@ func GenderNotIn(vs ...Gender) predicate.Customer {
 
 // PhoneEQ applies the EQ predicate on the "phone" field.
 func PhoneEQ(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldEQ(FieldPhone, v))
+	vc, err := ValueScanner.Phone.Value(v)
+	return predicate.CustomerOrErr(sql.FieldEQ(FieldPhone, vc), err)
 }
 
 // PhoneNEQ applies the NEQ predicate on the "phone" field.
 func PhoneNEQ(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldNEQ(FieldPhone, v))
+	vc, err := ValueScanner.Phone.Value(v)
+	return predicate.CustomerOrErr(sql.FieldNEQ(FieldPhone, vc), err)
 }
 
 // PhoneIn applies the In predicate on the "phone" field.
 func PhoneIn(vs ...string) predicate.Customer {
-	return predicate.Customer(sql.FieldIn(FieldPhone, vs...))
+	var (
+		err error
+		v   = make([]any, len(vs))
+	)
+	for i := range v {
+		if v[i], err = ValueScanner.Phone.Value(vs[i]); err != nil {
+			break
+		}
+	}
+	return predicate.CustomerOrErr(sql.FieldIn(FieldPhone, v...), err)
 }
 
 // PhoneNotIn applies the NotIn predicate on the "phone" field.
 func PhoneNotIn(vs ...string) predicate.Customer {
-	return predicate.Customer(sql.FieldNotIn(FieldPhone, vs...))
+	var (
+		err error
+		v   = make([]any, len(vs))
+	)
+	for i := range v {
+		if v[i], err = ValueScanner.Phone.Value(vs[i]); err != nil {
+			break
+		}
+	}
+	return predicate.CustomerOrErr(sql.FieldNotIn(FieldPhone, v...), err)
 }
 
 // PhoneGT applies the GT predicate on the "phone" field.
 func PhoneGT(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldGT(FieldPhone, v))
+	vc, err := ValueScanner.Phone.Value(v)
+	return predicate.CustomerOrErr(sql.FieldGT(FieldPhone, vc), err)
 }
 
 // PhoneGTE applies the GTE predicate on the "phone" field.
 func PhoneGTE(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldGTE(FieldPhone, v))
+	vc, err := ValueScanner.Phone.Value(v)
+	return predicate.CustomerOrErr(sql.FieldGTE(FieldPhone, vc), err)
 }
 
 // PhoneLT applies the LT predicate on the "phone" field.
 func PhoneLT(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldLT(FieldPhone, v))
+	vc, err := ValueScanner.Phone.Value(v)
+	return predicate.CustomerOrErr(sql.FieldLT(FieldPhone, vc), err)
 }
 
 // PhoneLTE applies the LTE predicate on the "phone" field.
 func PhoneLTE(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldLTE(FieldPhone, v))
+	vc, err := ValueScanner.Phone.Value(v)
+	return predicate.CustomerOrErr(sql.FieldLTE(FieldPhone, vc), err)
 }
 
 // PhoneContains applies the Contains predicate on the "phone" field.
 func PhoneContains(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldContains(FieldPhone, v))
+	vc, err := ValueScanner.Phone.Value(v)
+	vcs, ok := vc.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("phone value is not a string: %T", vc)
+	}
+	return predicate.CustomerOrErr(sql.FieldContains(FieldPhone, vcs), err)
 }
 
 // PhoneHasPrefix applies the HasPrefix predicate on the "phone" field.
 func PhoneHasPrefix(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldHasPrefix(FieldPhone, v))
+	vc, err := ValueScanner.Phone.Value(v)
+	vcs, ok := vc.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("phone value is not a string: %T", vc)
+	}
+	return predicate.CustomerOrErr(sql.FieldHasPrefix(FieldPhone, vcs), err)
 }
 
 // PhoneHasSuffix applies the HasSuffix predicate on the "phone" field.
 func PhoneHasSuffix(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldHasSuffix(FieldPhone, v))
+	vc, err := ValueScanner.Phone.Value(v)
+	vcs, ok := vc.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("phone value is not a string: %T", vc)
+	}
+	return predicate.CustomerOrErr(sql.FieldHasSuffix(FieldPhone, vcs), err)
 }
 
 // PhoneIsNil applies the IsNil predicate on the "phone" field.
@@ -412,67 +462,191 @@ func PhoneNotNil() predicate.Customer {
 
 // PhoneEqualFold applies the EqualFold predicate on the "phone" field.
 func PhoneEqualFold(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldEqualFold(FieldPhone, v))
+	vc, err := ValueScanner.Phone.Value(v)
+	vcs, ok := vc.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("phone value is not a string: %T", vc)
+	}
+	return predicate.CustomerOrErr(sql.FieldEqualFold(FieldPhone, vcs), err)
 }
 
 // PhoneContainsFold applies the ContainsFold predicate on the "phone" field.
 func PhoneContainsFold(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldContainsFold(FieldPhone, v))
+	vc, err := ValueScanner.Phone.Value(v)
+	vcs, ok := vc.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("phone value is not a string: %T", vc)
+	}
+	return predicate.CustomerOrErr(sql.FieldContainsFold(FieldPhone, vcs), err)
+}
+
+// PhoneIndexEQ applies the EQ predicate on the "phone_index" field.
+func PhoneIndexEQ(v string) predicate.Customer {
+	return predicate.Customer(sql.FieldEQ(FieldPhoneIndex, v))
+}
+
+// PhoneIndexNEQ applies the NEQ predicate on the "phone_index" field.
+func PhoneIndexNEQ(v string) predicate.Customer {
+	return predicate.Customer(sql.FieldNEQ(FieldPhoneIndex, v))
+}
+
+// PhoneIndexIn applies the In predicate on the "phone_index" field.
+func PhoneIndexIn(vs ...string) predicate.Customer {
+	return predicate.Customer(sql.FieldIn(FieldPhoneIndex, vs...))
+}
+
+// PhoneIndexNotIn applies the NotIn predicate on the "phone_index" field.
+func PhoneIndexNotIn(vs ...string) predicate.Customer {
+	return predicate.Customer(sql.FieldNotIn(FieldPhoneIndex, vs...))
+}
+
+// PhoneIndexGT applies the GT predicate on the "phone_index" field.
+func PhoneIndexGT(v string) predicate.Customer {
+	return predicate.Customer(sql.FieldGT(FieldPhoneIndex, v))
+}
+
+// PhoneIndexGTE applies the GTE predicate on the "phone_index" field.
+func PhoneIndexGTE(v string) predicate.Customer {
+	return predicate.Customer(sql.FieldGTE(FieldPhoneIndex, v))
+}
+
+// PhoneIndexLT applies the LT predicate on the "phone_index" field.
+func PhoneIndexLT(v string) predicate.Customer {
+	return predicate.Customer(sql.FieldLT(FieldPhoneIndex, v))
+}
+
+// PhoneIndexLTE applies the LTE predicate on the "phone_index" field.
+func PhoneIndexLTE(v string) predicate.Customer {
+	return predicate.Customer(sql.FieldLTE(FieldPhoneIndex, v))
+}
+
+// PhoneIndexContains applies the Contains predicate on the "phone_index" field.
+func PhoneIndexContains(v string) predicate.Customer {
+	return predicate.Customer(sql.FieldContains(FieldPhoneIndex, v))
+}
+
+// PhoneIndexHasPrefix applies the HasPrefix predicate on the "phone_index" field.
+func PhoneIndexHasPrefix(v string) predicate.Customer {
+	return predicate.Customer(sql.FieldHasPrefix(FieldPhoneIndex, v))
+}
+
+// PhoneIndexHasSuffix applies the HasSuffix predicate on the "phone_index" field.
+func PhoneIndexHasSuffix(v string) predicate.Customer {
+	return predicate.Customer(sql.FieldHasSuffix(FieldPhoneIndex, v))
+}
+
+// PhoneIndexIsNil applies the IsNil predicate on the "phone_index" field.
+func PhoneIndexIsNil() predicate.Customer {
+	return predicate.Customer(sql.FieldIsNull(FieldPhoneIndex))
+}
+
+// PhoneIndexNotNil applies the NotNil predicate on the "phone_index" field.
+func PhoneIndexNotNil() predicate.Customer {
+	return predicate.Customer(sql.FieldNotNull(FieldPhoneIndex))
+}
+
+// PhoneIndexEqualFold applies the EqualFold predicate on the "phone_index" field.
+func PhoneIndexEqualFold(v string) predicate.Customer {
+	return predicate.Customer(sql.FieldEqualFold(FieldPhoneIndex, v))
+}
+
+// PhoneIndexContainsFold applies the ContainsFold predicate on the "phone_index" field.
+func PhoneIndexContainsFold(v string) predicate.Customer {
+	return predicate.Customer(sql.FieldContainsFold(FieldPhoneIndex, v))
 }
 
 // EmailEQ applies the EQ predicate on the "email" field.
 func EmailEQ(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldEQ(FieldEmail, v))
+	vc, err := ValueScanner.Email.Value(v)
+	return predicate.CustomerOrErr(sql.FieldEQ(FieldEmail, vc), err)
 }
 
 // EmailNEQ applies the NEQ predicate on the "email" field.
 func EmailNEQ(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldNEQ(FieldEmail, v))
+	vc, err := ValueScanner.Email.Value(v)
+	return predicate.CustomerOrErr(sql.FieldNEQ(FieldEmail, vc), err)
 }
 
 // EmailIn applies the In predicate on the "email" field.
 func EmailIn(vs ...string) predicate.Customer {
-	return predicate.Customer(sql.FieldIn(FieldEmail, vs...))
+	var (
+		err error
+		v   = make([]any, len(vs))
+	)
+	for i := range v {
+		if v[i], err = ValueScanner.Email.Value(vs[i]); err != nil {
+			break
+		}
+	}
+	return predicate.CustomerOrErr(sql.FieldIn(FieldEmail, v...), err)
 }
 
 // EmailNotIn applies the NotIn predicate on the "email" field.
 func EmailNotIn(vs ...string) predicate.Customer {
-	return predicate.Customer(sql.FieldNotIn(FieldEmail, vs...))
+	var (
+		err error
+		v   = make([]any, len(vs))
+	)
+	for i := range v {
+		if v[i], err = ValueScanner.Email.Value(vs[i]); err != nil {
+			break
+		}
+	}
+	return predicate.CustomerOrErr(sql.FieldNotIn(FieldEmail, v...), err)
 }
 
 // EmailGT applies the GT predicate on the "email" field.
 func EmailGT(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldGT(FieldEmail, v))
+	vc, err := ValueScanner.Email.Value(v)
+	return predicate.CustomerOrErr(sql.FieldGT(FieldEmail, vc), err)
 }
 
 // EmailGTE applies the GTE predicate on the "email" field.
 func EmailGTE(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldGTE(FieldEmail, v))
+	vc, err := ValueScanner.Email.Value(v)
+	return predicate.CustomerOrErr(sql.FieldGTE(FieldEmail, vc), err)
 }
 
 // EmailLT applies the LT predicate on the "email" field.
 func EmailLT(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldLT(FieldEmail, v))
+	vc, err := ValueScanner.Email.Value(v)
+	return predicate.CustomerOrErr(sql.FieldLT(FieldEmail, vc), err)
 }
 
 // EmailLTE applies the LTE predicate on the "email" field.
 func EmailLTE(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldLTE(FieldEmail, v))
+	vc, err := ValueScanner.Email.Value(v)
+	return predicate.CustomerOrErr(sql.FieldLTE(FieldEmail, vc), err)
 }
 
 // EmailContains applies the Contains predicate on the "email" field.
 func EmailContains(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldContains(FieldEmail, v))
+	vc, err := ValueScanner.Email.Value(v)
+	vcs, ok := vc.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("email value is not a string: %T", vc)
+	}
+	return predicate.CustomerOrErr(sql.FieldContains(FieldEmail, vcs), err)
 }
 
 // EmailHasPrefix applies the HasPrefix predicate on the "email" field.
 func EmailHasPrefix(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldHasPrefix(FieldEmail, v))
+	vc, err := ValueScanner.Email.Value(v)
+	vcs, ok := vc.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("email value is not a string: %T", vc)
+	}
+	return predicate.CustomerOrErr(sql.FieldHasPrefix(FieldEmail, vcs), err)
 }
 
 // EmailHasSuffix applies the HasSuffix predicate on the "email" field.
 func EmailHasSuffix(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldHasSuffix(FieldEmail, v))
+	vc, err := ValueScanner.Email.Value(v)
+	vcs, ok := vc.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("email value is not a string: %T", vc)
+	}
+	return predicate.CustomerOrErr(sql.FieldHasSuffix(FieldEmail, vcs), err)
 }
 
 // EmailIsNil applies the IsNil predicate on the "email" field.
@@ -487,67 +661,116 @@ func EmailNotNil() predicate.Customer {
 
 // EmailEqualFold applies the EqualFold predicate on the "email" field.
 func EmailEqualFold(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldEqualFold(FieldEmail, v))
+	vc, err := ValueScanner.Email.Value(v)
+	vcs, ok := vc.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("email value is not a string: %T", vc)
+	}
+	return predicate.CustomerOrErr(sql.FieldEqualFold(FieldEmail, vcs), err)
 }
 
 // EmailContainsFold applies the ContainsFold predicate on the "email" field.
 func EmailContainsFold(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldContainsFold(FieldEmail, v))
+	vc, err := ValueScanner.Email.Value(v)
+	vcs, ok := vc.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("email value is not a string: %T", vc)
+	}
+	return predicate.CustomerOrErr(sql.FieldContainsFold(FieldEmail, vcs), err)
 }
 
 // BirthdayEQ applies the EQ predicate on the "birthday" field.
 func BirthdayEQ(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldEQ(FieldBirthday, v))
+	vc, err := ValueScanner.Birthday.Value(v)
+	return predicate.CustomerOrErr(sql.FieldEQ(FieldBirthday, vc), err)
 }
 
 // BirthdayNEQ applies the NEQ predicate on the "birthday" field.
 func BirthdayNEQ(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldNEQ(FieldBirthday, v))
+	vc, err := ValueScanner.Birthday.Value(v)
+	return predicate.CustomerOrErr(sql.FieldNEQ(FieldBirthday, vc), err)
 }
 
 // BirthdayIn applies the In predicate on the "birthday" field.
 func BirthdayIn(vs ...string) predicate.Customer {
-	return predicate.Customer(sql.FieldIn(FieldBirthday, vs...))
+	var (
+		err error
+		v   = make([]any, len(vs))
+	)
+	for i := range v {
+		if v[i], err = ValueScanner.Birthday.Value(vs[i]); err != nil {
+			break
+		}
+	}
+	return predicate.CustomerOrErr(sql.FieldIn(FieldBirthday, v...), err)
 }
 
 // BirthdayNotIn applies the NotIn predicate on the "birthday" field.
 func BirthdayNotIn(vs ...string) predicate.Customer {
-	return predicate.Customer(sql.FieldNotIn(FieldBirthday, vs...))
+	var (
+		err error
+		v   = make([]any, len(vs))
+	)
+	for i := range v {
+		if v[i], err = ValueScanner.Birthday.Value(vs[i]); err != nil {
+			break
+		}
+	}
+	return predicate.CustomerOrErr(sql.FieldNotIn(FieldBirthday, v...), err)
 }
 
 // BirthdayGT applies the GT predicate on the "birthday" field.
 func BirthdayGT(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldGT(FieldBirthday, v))
+	vc, err := ValueScanner.Birthday.Value(v)
+	return predicate.CustomerOrErr(sql.FieldGT(FieldBirthday, vc), err)
 }
 
 // BirthdayGTE applies the GTE predicate on the "birthday" field.
 func BirthdayGTE(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldGTE(FieldBirthday, v))
+	vc, err := ValueScanner.Birthday.Value(v)
+	return predicate.CustomerOrErr(sql.FieldGTE(FieldBirthday, vc), err)
 }
 
 // BirthdayLT applies the LT predicate on the "birthday" field.
 func BirthdayLT(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldLT(FieldBirthday, v))
+	vc, err := ValueScanner.Birthday.Value(v)
+	return predicate.CustomerOrErr(sql.FieldLT(FieldBirthday, vc), err)
 }
 
 // BirthdayLTE applies the LTE predicate on the "birthday" field.
 func BirthdayLTE(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldLTE(FieldBirthday, v))
+	vc, err := ValueScanner.Birthday.Value(v)
+	return predicate.CustomerOrErr(sql.FieldLTE(FieldBirthday, vc), err)
 }
 
 // BirthdayContains applies the Contains predicate on the "birthday" field.
 func BirthdayContains(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldContains(FieldBirthday, v))
+	vc, err := ValueScanner.Birthday.Value(v)
+	vcs, ok := vc.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("birthday value is not a string: %T", vc)
+	}
+	return predicate.CustomerOrErr(sql.FieldContains(FieldBirthday, vcs), err)
 }
 
 // BirthdayHasPrefix applies the HasPrefix predicate on the "birthday" field.
 func BirthdayHasPrefix(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldHasPrefix(FieldBirthday, v))
+	vc, err := ValueScanner.Birthday.Value(v)
+	vcs, ok := vc.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("birthday value is not a string: %T", vc)
+	}
+	return predicate.CustomerOrErr(sql.FieldHasPrefix(FieldBirthday, vcs), err)
 }
 
 // BirthdayHasSuffix applies the HasSuffix predicate on the "birthday" field.
 func BirthdayHasSuffix(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldHasSuffix(FieldBirthday, v))
+	vc, err := ValueScanner.Birthday.Value(v)
+	vcs, ok := vc.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("birthday value is not a string: %T", vc)
+	}
+	return predicate.CustomerOrErr(sql.FieldHasSuffix(FieldBirthday, vcs), err)
 }
 
 // BirthdayIsNil applies the IsNil predicate on the "birthday" field.
@@ -562,12 +785,22 @@ func BirthdayNotNil() predicate.Customer {
 
 // BirthdayEqualFold applies the EqualFold predicate on the "birthday" field.
 func BirthdayEqualFold(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldEqualFold(FieldBirthday, v))
+	vc, err := ValueScanner.Birthday.Value(v)
+	vcs, ok := vc.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("birthday value is not a string: %T", vc)
+	}
+	return predicate.CustomerOrErr(sql.FieldEqualFold(FieldBirthday, vcs), err)
 }
 
 // BirthdayContainsFold applies the ContainsFold predicate on the "birthday" field.
 func BirthdayContainsFold(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldContainsFold(FieldBirthday, v))
+	vc, err := ValueScanner.Birthday.Value(v)
+	vcs, ok := vc.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("birthday value is not a string: %T", vc)
+	}
+	return predicate.CustomerOrErr(sql.FieldContainsFold(FieldBirthday, vcs), err)
 }
 
 // ProvinceEQ applies the EQ predicate on the "province" field.
@@ -797,57 +1030,96 @@ func DistrictContainsFold(v string) predicate.Customer {
 
 // AddressEQ applies the EQ predicate on the "address" field.
 func AddressEQ(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldEQ(FieldAddress, v))
+	vc, err := ValueScanner.Address.Value(v)
+	return predicate.CustomerOrErr(sql.FieldEQ(FieldAddress, vc), err)
 }
 
 // AddressNEQ applies the NEQ predicate on the "address" field.
 func AddressNEQ(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldNEQ(FieldAddress, v))
+	vc, err := ValueScanner.Address.Value(v)
+	return predicate.CustomerOrErr(sql.FieldNEQ(FieldAddress, vc), err)
 }
 
 // AddressIn applies the In predicate on the "address" field.
 func AddressIn(vs ...string) predicate.Customer {
-	return predicate.Customer(sql.FieldIn(FieldAddress, vs...))
+	var (
+		err error
+		v   = make([]any, len(vs))
+	)
+	for i := range v {
+		if v[i], err = ValueScanner.Address.Value(vs[i]); err != nil {
+			break
+		}
+	}
+	return predicate.CustomerOrErr(sql.FieldIn(FieldAddress, v...), err)
 }
 
 // AddressNotIn applies the NotIn predicate on the "address" field.
 func AddressNotIn(vs ...string) predicate.Customer {
-	return predicate.Customer(sql.FieldNotIn(FieldAddress, vs...))
+	var (
+		err error
+		v   = make([]any, len(vs))
+	)
+	for i := range v {
+		if v[i], err = ValueScanner.Address.Value(vs[i]); err != nil {
+			break
+		}
+	}
+	return predicate.CustomerOrErr(sql.FieldNotIn(FieldAddress, v...), err)
 }
 
 // AddressGT applies the GT predicate on the "address" field.
 func AddressGT(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldGT(FieldAddress, v))
+	vc, err := ValueScanner.Address.Value(v)
+	return predicate.CustomerOrErr(sql.FieldGT(FieldAddress, vc), err)
 }
 
 // AddressGTE applies the GTE predicate on the "address" field.
 func AddressGTE(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldGTE(FieldAddress, v))
+	vc, err := ValueScanner.Address.Value(v)
+	return predicate.CustomerOrErr(sql.FieldGTE(FieldAddress, vc), err)
 }
 
 // AddressLT applies the LT predicate on the "address" field.
 func AddressLT(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldLT(FieldAddress, v))
+	vc, err := ValueScanner.Address.Value(v)
+	return predicate.CustomerOrErr(sql.FieldLT(FieldAddress, vc), err)
 }
 
 // AddressLTE applies the LTE predicate on the "address" field.
 func AddressLTE(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldLTE(FieldAddress, v))
+	vc, err := ValueScanner.Address.Value(v)
+	return predicate.CustomerOrErr(sql.FieldLTE(FieldAddress, vc), err)
 }
 
 // AddressContains applies the Contains predicate on the "address" field.
 func AddressContains(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldContains(FieldAddress, v))
+	vc, err := ValueScanner.Address.Value(v)
+	vcs, ok := vc.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("address value is not a string: %T", vc)
+	}
+	return predicate.CustomerOrErr(sql.FieldContains(FieldAddress, vcs), err)
 }
 
 // AddressHasPrefix applies the HasPrefix predicate on the "address" field.
 func AddressHasPrefix(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldHasPrefix(FieldAddress, v))
+	vc, err := ValueScanner.Address.Value(v)
+	vcs, ok := vc.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("address value is not a string: %T", vc)
+	}
+	return predicate.CustomerOrErr(sql.FieldHasPrefix(FieldAddress, vcs), err)
 }
 
 // AddressHasSuffix applies the HasSuffix predicate on the "address" field.
 func AddressHasSuffix(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldHasSuffix(FieldAddress, v))
+	vc, err := ValueScanner.Address.Value(v)
+	vcs, ok := vc.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("address value is not a string: %T", vc)
+	}
+	return predicate.CustomerOrErr(sql.FieldHasSuffix(FieldAddress, vcs), err)
 }
 
 // AddressIsNil applies the IsNil predicate on the "address" field.
@@ -862,67 +1134,116 @@ func AddressNotNil() predicate.Customer {
 
 // AddressEqualFold applies the EqualFold predicate on the "address" field.
 func AddressEqualFold(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldEqualFold(FieldAddress, v))
+	vc, err := ValueScanner.Address.Value(v)
+	vcs, ok := vc.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("address value is not a string: %T", vc)
+	}
+	return predicate.CustomerOrErr(sql.FieldEqualFold(FieldAddress, vcs), err)
 }
 
 // AddressContainsFold applies the ContainsFold predicate on the "address" field.
 func AddressContainsFold(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldContainsFold(FieldAddress, v))
+	vc, err := ValueScanner.Address.Value(v)
+	vcs, ok := vc.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("address value is not a string: %T", vc)
+	}
+	return predicate.CustomerOrErr(sql.FieldContainsFold(FieldAddress, vcs), err)
 }
 
 // IDNumberEQ applies the EQ predicate on the "id_number" field.
 func IDNumberEQ(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldEQ(FieldIDNumber, v))
+	vc, err := ValueScanner.IDNumber.Value(v)
+	return predicate.CustomerOrErr(sql.FieldEQ(FieldIDNumber, vc), err)
 }
 
 // IDNumberNEQ applies the NEQ predicate on the "id_number" field.
 func IDNumberNEQ(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldNEQ(FieldIDNumber, v))
+	vc, err := ValueScanner.IDNumber.Value(v)
+	return predicate.CustomerOrErr(sql.FieldNEQ(FieldIDNumber, vc), err)
 }
 
 // IDNumberIn applies the In predicate on the "id_number" field.
 func IDNumberIn(vs ...string) predicate.Customer {
-	return predicate.Customer(sql.FieldIn(FieldIDNumber, vs...))
+	var (
+		err error
+		v   = make([]any, len(vs))
+	)
+	for i := range v {
+		if v[i], err = ValueScanner.IDNumber.Value(vs[i]); err != nil {
+			break
+		}
+	}
+	return predicate.CustomerOrErr(sql.FieldIn(FieldIDNumber, v...), err)
 }
 
 // IDNumberNotIn applies the NotIn predicate on the "id_number" field.
 func IDNumberNotIn(vs ...string) predicate.Customer {
-	return predicate.Customer(sql.FieldNotIn(FieldIDNumber, vs...))
+	var (
+		err error
+		v   = make([]any, len(vs))
+	)
+	for i := range v {
+		if v[i], err = ValueScanner.IDNumber.Value(vs[i]); err != nil {
+			break
+		}
+	}
+	return predicate.CustomerOrErr(sql.FieldNotIn(FieldIDNumber, v...), err)
 }
 
 // IDNumberGT applies the GT predicate on the "id_number" field.
 func IDNumberGT(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldGT(FieldIDNumber, v))
+	vc, err := ValueScanner.IDNumber.Value(v)
+	return predicate.CustomerOrErr(sql.FieldGT(FieldIDNumber, vc), err)
 }
 
 // IDNumberGTE applies the GTE predicate on the "id_number" field.
 func IDNumberGTE(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldGTE(FieldIDNumber, v))
+	vc, err := ValueScanner.IDNumber.Value(v)
+	return predicate.CustomerOrErr(sql.FieldGTE(FieldIDNumber, vc), err)
 }
 
 // IDNumberLT applies the LT predicate on the "id_number" field.
 func IDNumberLT(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldLT(FieldIDNumber, v))
+	vc, err := ValueScanner.IDNumber.Value(v)
+	return predicate.CustomerOrErr(sql.FieldLT(FieldIDNumber, vc), err)
 }
 
 // IDNumberLTE applies the LTE predicate on the "id_number" field.
 func IDNumberLTE(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldLTE(FieldIDNumber, v))
+	vc, err := ValueScanner.IDNumber.Value(v)
+	return predicate.CustomerOrErr(sql.FieldLTE(FieldIDNumber, vc), err)
 }
 
 // IDNumberContains applies the Contains predicate on the "id_number" field.
 func IDNumberContains(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldContains(FieldIDNumber, v))
+	vc, err := ValueScanner.IDNumber.Value(v)
+	vcs, ok := vc.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("id_number value is not a string: %T", vc)
+	}
+	return predicate.CustomerOrErr(sql.FieldContains(FieldIDNumber, vcs), err)
 }
 
 // IDNumberHasPrefix applies the HasPrefix predicate on the "id_number" field.
 func IDNumberHasPrefix(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldHasPrefix(FieldIDNumber, v))
+	vc, err := ValueScanner.IDNumber.Value(v)
+	vcs, ok := vc.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("id_number value is not a string: %T", vc)
+	}
+	return predicate.CustomerOrErr(sql.FieldHasPrefix(FieldIDNumber, vcs), err)
 }
 
 // IDNumberHasSuffix applies the HasSuffix predicate on the "id_number" field.
 func IDNumberHasSuffix(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldHasSuffix(FieldIDNumber, v))
+	vc, err := ValueScanner.IDNumber.Value(v)
+	vcs, ok := vc.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("id_number value is not a string: %T", vc)
+	}
+	return predicate.CustomerOrErr(sql.FieldHasSuffix(FieldIDNumber, vcs), err)
 }
 
 // IDNumberIsNil applies the IsNil predicate on the "id_number" field.
@@ -937,12 +1258,22 @@ func IDNumberNotNil() predicate.Customer {
 
 // IDNumberEqualFold applies the EqualFold predicate on the "id_number" field.
 func IDNumberEqualFold(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldEqualFold(FieldIDNumber, v))
+	vc, err := ValueScanner.IDNumber.Value(v)
+	vcs, ok := vc.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("id_number value is not a string: %T", vc)
+	}
+	return predicate.CustomerOrErr(sql.FieldEqualFold(FieldIDNumber, vcs), err)
 }
 
 // IDNumberContainsFold applies the ContainsFold predicate on the "id_number" field.
 func IDNumberContainsFold(v string) predicate.Customer {
-	return predicate.Customer(sql.FieldContainsFold(FieldIDNumber, v))
+	vc, err := ValueScanner.IDNumber.Value(v)
+	vcs, ok := vc.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("id_number value is not a string: %T", vc)
+	}
+	return predicate.CustomerOrErr(sql.FieldContainsFold(FieldIDNumber, vcs), err)
 }
 
 // TierEQ applies the EQ predicate on the "tier" field.

@@ -18,6 +18,17 @@ type CasbinRule func(*sql.Selector)
 // Customer is the predicate function for customer builders.
 type Customer func(*sql.Selector)
 
+// CustomerOrErr calls the predicate only if the error is not nit.
+func CustomerOrErr(p Customer, err error) Customer {
+	return func(s *sql.Selector) {
+		if err != nil {
+			s.AddError(err)
+			return
+		}
+		p(s)
+	}
+}
+
 // CustomerIdentity is the predicate function for customeridentity builders.
 type CustomerIdentity func(*sql.Selector)
 
@@ -38,6 +49,17 @@ type OrderItem func(*sql.Selector)
 
 // Staff is the predicate function for staff builders.
 type Staff func(*sql.Selector)
+
+// StaffOrErr calls the predicate only if the error is not nit.
+func StaffOrErr(p Staff, err error) Staff {
+	return func(s *sql.Selector) {
+		if err != nil {
+			s.AddError(err)
+			return
+		}
+		p(s)
+	}
+}
 
 // Tag is the predicate function for tag builders.
 type Tag func(*sql.Selector)

@@ -23,6 +23,8 @@ import (
 	"github.com/scrm-dev/scrm/ent/tenant"
 	"github.com/scrm-dev/scrm/ent/ticket"
 	"github.com/scrm-dev/scrm/ent/ticketcomment"
+
+	"entgo.io/ent/schema/field"
 )
 
 // The init function reads all schema descriptors with runtime code
@@ -220,6 +222,7 @@ func init() {
 	customer.Hooks[1] = customerMixinHooks0[1]
 	customer.Hooks[2] = customerHooks[0]
 	customer.Hooks[3] = customerHooks[1]
+	customer.Hooks[4] = customerHooks[2]
 	customerMixinInters0 := customerMixin[0].Interceptors()
 	customerInters := schema.Customer{}.Interceptors()
 	customer.Interceptors[0] = customerMixinInters0[0]
@@ -246,6 +249,7 @@ func init() {
 	customer.NameValidator = customerDescName.Validators[0].(func(string) error)
 	// customerDescPhone is the schema descriptor for phone field.
 	customerDescPhone := customerFields[2].Descriptor()
+	customer.ValueScanner.Phone = customerDescPhone.ValueScanner.(field.TypeValueScanner[string])
 	// customer.PhoneValidator is a validator for the "phone" field. It is called by the builders before save.
 	customer.PhoneValidator = func() func(string) error {
 		validators := customerDescPhone.Validators
@@ -262,8 +266,13 @@ func init() {
 			return nil
 		}
 	}()
+	// customerDescPhoneIndex is the schema descriptor for phone_index field.
+	customerDescPhoneIndex := customerFields[3].Descriptor()
+	// customer.PhoneIndexValidator is a validator for the "phone_index" field. It is called by the builders before save.
+	customer.PhoneIndexValidator = customerDescPhoneIndex.Validators[0].(func(string) error)
 	// customerDescEmail is the schema descriptor for email field.
-	customerDescEmail := customerFields[3].Descriptor()
+	customerDescEmail := customerFields[4].Descriptor()
+	customer.ValueScanner.Email = customerDescEmail.ValueScanner.(field.TypeValueScanner[string])
 	// customer.EmailValidator is a validator for the "email" field. It is called by the builders before save.
 	customer.EmailValidator = func() func(string) error {
 		validators := customerDescEmail.Validators
@@ -281,7 +290,8 @@ func init() {
 		}
 	}()
 	// customerDescBirthday is the schema descriptor for birthday field.
-	customerDescBirthday := customerFields[4].Descriptor()
+	customerDescBirthday := customerFields[5].Descriptor()
+	customer.ValueScanner.Birthday = customerDescBirthday.ValueScanner.(field.TypeValueScanner[string])
 	// customer.BirthdayValidator is a validator for the "birthday" field. It is called by the builders before save.
 	customer.BirthdayValidator = func() func(string) error {
 		validators := customerDescBirthday.Validators
@@ -299,23 +309,25 @@ func init() {
 		}
 	}()
 	// customerDescProvince is the schema descriptor for province field.
-	customerDescProvince := customerFields[5].Descriptor()
+	customerDescProvince := customerFields[6].Descriptor()
 	// customer.ProvinceValidator is a validator for the "province" field. It is called by the builders before save.
 	customer.ProvinceValidator = customerDescProvince.Validators[0].(func(string) error)
 	// customerDescCity is the schema descriptor for city field.
-	customerDescCity := customerFields[6].Descriptor()
+	customerDescCity := customerFields[7].Descriptor()
 	// customer.CityValidator is a validator for the "city" field. It is called by the builders before save.
 	customer.CityValidator = customerDescCity.Validators[0].(func(string) error)
 	// customerDescDistrict is the schema descriptor for district field.
-	customerDescDistrict := customerFields[7].Descriptor()
+	customerDescDistrict := customerFields[8].Descriptor()
 	// customer.DistrictValidator is a validator for the "district" field. It is called by the builders before save.
 	customer.DistrictValidator = customerDescDistrict.Validators[0].(func(string) error)
 	// customerDescAddress is the schema descriptor for address field.
-	customerDescAddress := customerFields[8].Descriptor()
+	customerDescAddress := customerFields[9].Descriptor()
+	customer.ValueScanner.Address = customerDescAddress.ValueScanner.(field.TypeValueScanner[string])
 	// customer.AddressValidator is a validator for the "address" field. It is called by the builders before save.
 	customer.AddressValidator = customerDescAddress.Validators[0].(func(string) error)
 	// customerDescIDNumber is the schema descriptor for id_number field.
-	customerDescIDNumber := customerFields[9].Descriptor()
+	customerDescIDNumber := customerFields[10].Descriptor()
+	customer.ValueScanner.IDNumber = customerDescIDNumber.ValueScanner.(field.TypeValueScanner[string])
 	// customer.IDNumberValidator is a validator for the "id_number" field. It is called by the builders before save.
 	customer.IDNumberValidator = func() func(string) error {
 		validators := customerDescIDNumber.Validators
@@ -333,27 +345,27 @@ func init() {
 		}
 	}()
 	// customerDescTier is the schema descriptor for tier field.
-	customerDescTier := customerFields[10].Descriptor()
+	customerDescTier := customerFields[11].Descriptor()
 	// customer.DefaultTier holds the default value on creation for the tier field.
 	customer.DefaultTier = customerDescTier.Default.(string)
 	// customer.TierValidator is a validator for the "tier" field. It is called by the builders before save.
 	customer.TierValidator = customerDescTier.Validators[0].(func(string) error)
 	// customerDescPointsBalance is the schema descriptor for points_balance field.
-	customerDescPointsBalance := customerFields[11].Descriptor()
+	customerDescPointsBalance := customerFields[12].Descriptor()
 	// customer.DefaultPointsBalance holds the default value on creation for the points_balance field.
 	customer.DefaultPointsBalance = customerDescPointsBalance.Default.(int64)
 	// customer.PointsBalanceValidator is a validator for the "points_balance" field. It is called by the builders before save.
 	customer.PointsBalanceValidator = customerDescPointsBalance.Validators[0].(func(int64) error)
 	// customerDescTotalSpend is the schema descriptor for total_spend field.
-	customerDescTotalSpend := customerFields[12].Descriptor()
+	customerDescTotalSpend := customerFields[13].Descriptor()
 	// customer.DefaultTotalSpend holds the default value on creation for the total_spend field.
 	customer.DefaultTotalSpend = customerDescTotalSpend.Default.(int64)
 	// customerDescOrderCount is the schema descriptor for order_count field.
-	customerDescOrderCount := customerFields[13].Descriptor()
+	customerDescOrderCount := customerFields[14].Descriptor()
 	// customer.DefaultOrderCount holds the default value on creation for the order_count field.
 	customer.DefaultOrderCount = customerDescOrderCount.Default.(int)
 	// customerDescFirstSeenAt is the schema descriptor for first_seen_at field.
-	customerDescFirstSeenAt := customerFields[14].Descriptor()
+	customerDescFirstSeenAt := customerFields[15].Descriptor()
 	// customer.DefaultFirstSeenAt holds the default value on creation for the first_seen_at field.
 	customer.DefaultFirstSeenAt = customerDescFirstSeenAt.Default.(func() time.Time)
 	customeridentityMixin := schema.CustomerIdentity{}.Mixin()
@@ -362,6 +374,7 @@ func init() {
 	customeridentity.Hooks[0] = customeridentityMixinHooks0[0]
 	customeridentity.Hooks[1] = customeridentityMixinHooks0[1]
 	customeridentity.Hooks[2] = customeridentityHooks[0]
+	customeridentity.Hooks[3] = customeridentityHooks[1]
 	customeridentityMixinInters0 := customeridentityMixin[0].Interceptors()
 	customeridentityInters := schema.CustomerIdentity{}.Interceptors()
 	customeridentity.Interceptors[0] = customeridentityMixinInters0[0]
@@ -746,6 +759,7 @@ func init() {
 	}()
 	// staffDescMobile is the schema descriptor for mobile field.
 	staffDescMobile := staffFields[2].Descriptor()
+	staff.ValueScanner.Mobile = staffDescMobile.ValueScanner.(field.TypeValueScanner[string])
 	// staff.MobileValidator is a validator for the "mobile" field. It is called by the builders before save.
 	staff.MobileValidator = func() func(string) error {
 		validators := staffDescMobile.Validators
@@ -764,6 +778,7 @@ func init() {
 	}()
 	// staffDescEmail is the schema descriptor for email field.
 	staffDescEmail := staffFields[3].Descriptor()
+	staff.ValueScanner.Email = staffDescEmail.ValueScanner.(field.TypeValueScanner[string])
 	// staff.EmailValidator is a validator for the "email" field. It is called by the builders before save.
 	staff.EmailValidator = func() func(string) error {
 		validators := staffDescEmail.Validators

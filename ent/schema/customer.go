@@ -24,16 +24,23 @@ func (Customer) Fields() []ent.Field {
 		field.String("name").Default("").MaxLen(100).
 			Annotations(entgql.OrderField("NAME")),
 		field.Enum("gender").NamedValues(named("Unknown", "Male", "Female")...).Default("UNKNOWN"),
-		field.String("phone").Optional().MaxLen(20).Match(mobilePattern),
-		field.String("email").Optional().MaxLen(254).Validate(validateEmail),
-		field.String("birthday").Optional().Nillable().MaxLen(10).Validate(validateDate).
-			Annotations(entgql.Type("Date")),
+		field.String("phone").Optional().MaxLen(20).Match(mobilePattern).
+			ValueScanner(sealed).SchemaType(sealedColumn).Annotations(noFilter),
+		field.String("phone_index").Optional().MaxLen(32).
+			Annotations(entgql.Skip()).
+			Comment("keyed blind index of the normalised phone, for exact lookup"),
+		field.String("email").Optional().MaxLen(254).Validate(validateEmail).
+			ValueScanner(sealed).SchemaType(sealedColumn).Annotations(noFilter),
+		field.String("birthday").Optional().MaxLen(10).Validate(validateDate).
+			ValueScanner(sealed).SchemaType(sealedColumn).
+			Annotations(entgql.Type("Date"), noFilter),
 		field.String("province").Optional().MaxLen(32),
 		field.String("city").Optional().MaxLen(32),
 		field.String("district").Optional().MaxLen(32),
-		field.String("address").Optional().MaxLen(255).Annotations(noFilter),
+		field.String("address").Optional().MaxLen(255).
+			ValueScanner(sealed).SchemaType(sealedText).Annotations(noFilter),
 		field.String("id_number").Optional().MaxLen(18).Match(idNumberPattern).
-			Annotations(noFilter).
+			ValueScanner(sealed).SchemaType(sealedColumn).Annotations(noFilter).
 			Comment("resident identity card number"),
 		field.String("tier").Default("").MaxLen(32).
 			Comment("member tier code; empty for non-members"),
@@ -88,7 +95,9 @@ func (Customer) Edges() []ent.Edge {
 }
 
 // Hooks of the Customer.
-func (Customer) Hooks() []ent.Hook { return []ent.Hook{customerScope.guard, ownNewCustomers()} }
+func (Customer) Hooks() []ent.Hook {
+	return []ent.Hook{customerScope.guard, ownNewCustomers(), indexPhone()}
+}
 
 // Interceptors of the Customer: the viewer's data scope.
 func (Customer) Interceptors() []ent.Interceptor { return []ent.Interceptor{customerScope.filter} }
@@ -96,7 +105,7 @@ func (Customer) Interceptors() []ent.Interceptor { return []ent.Interceptor{cust
 // Indexes of the Customer.
 func (Customer) Indexes() []ent.Index {
 	return []ent.Index{
-		index.Fields("tenant_id", "phone"),
+		index.Fields("tenant_id", "phone_index"),
 		index.Fields("tenant_id", "last_order_at"),
 		index.Fields("tenant_id", "total_spend"),
 	}
@@ -139,7 +148,9 @@ func (CustomerIdentity) Edges() []ent.Edge {
 }
 
 // Hooks of the CustomerIdentity.
-func (CustomerIdentity) Hooks() []ent.Hook { return []ent.Hook{identityScope.guard} }
+func (CustomerIdentity) Hooks() []ent.Hook {
+	return []ent.Hook{identityScope.guard, blindPhoneIdentities()}
+}
 
 // Interceptors of the CustomerIdentity: the viewer's data scope.
 func (CustomerIdentity) Interceptors() []ent.Interceptor {

@@ -25,8 +25,10 @@ func (Staff) Fields() []ent.Field {
 			Annotations(entgql.OrderField("LOGIN")),
 		field.String("name").NotEmpty().MaxLen(100).
 			Annotations(entgql.OrderField("NAME")),
-		field.String("mobile").Optional().MaxLen(20).Match(mobilePattern),
-		field.String("email").Optional().MaxLen(254).Validate(validateEmail),
+		field.String("mobile").Optional().MaxLen(20).Match(mobilePattern).
+			ValueScanner(sealed).SchemaType(sealedColumn).Annotations(noFilter),
+		field.String("email").Optional().MaxLen(254).Validate(validateEmail).
+			ValueScanner(sealed).SchemaType(sealedColumn).Annotations(noFilter),
 		field.String("wecom_user_id").Optional().Nillable().MaxLen(64).
 			Comment("userid in the tenant's WeCom corp"),
 		field.Strings("roles").Default([]string{}).

@@ -11,6 +11,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"entgo.io/ent/schema/field"
 )
 
 const (
@@ -160,6 +161,11 @@ var (
 	DefaultCapacity int
 	// CapacityValidator is a validator for the "capacity" field. It is called by the builders before save.
 	CapacityValidator func(int) error
+	// ValueScanner of all Staff fields.
+	ValueScanner struct {
+		Mobile field.TypeValueScanner[string]
+		Email  field.TypeValueScanner[string]
+	}
 )
 
 // Status defines the type for the "status" enum field.

@@ -3,6 +3,7 @@
 package staff
 
 import (
+	"fmt"
 	"time"
 
 	"entgo.io/ent/dialect/sql"
@@ -82,12 +83,14 @@ func Name(v string) predicate.Staff {
 
 // Mobile applies equality check predicate on the "mobile" field. It's identical to MobileEQ.
 func Mobile(v string) predicate.Staff {
-	return predicate.Staff(sql.FieldEQ(FieldMobile, v))
+	vc, err := ValueScanner.Mobile.Value(v)
+	return predicate.StaffOrErr(sql.FieldEQ(FieldMobile, vc), err)
 }
 
 // Email applies equality check predicate on the "email" field. It's identical to EmailEQ.
 func Email(v string) predicate.Staff {
-	return predicate.Staff(sql.FieldEQ(FieldEmail, v))
+	vc, err := ValueScanner.Email.Value(v)
+	return predicate.StaffOrErr(sql.FieldEQ(FieldEmail, vc), err)
 }
 
 // WecomUserID applies equality check predicate on the "wecom_user_id" field. It's identical to WecomUserIDEQ.
@@ -337,57 +340,96 @@ func NameContainsFold(v string) predicate.Staff {
 
 // MobileEQ applies the EQ predicate on the "mobile" field.
 func MobileEQ(v string) predicate.Staff {
-	return predicate.Staff(sql.FieldEQ(FieldMobile, v))
+	vc, err := ValueScanner.Mobile.Value(v)
+	return predicate.StaffOrErr(sql.FieldEQ(FieldMobile, vc), err)
 }
 
 // MobileNEQ applies the NEQ predicate on the "mobile" field.
 func MobileNEQ(v string) predicate.Staff {
-	return predicate.Staff(sql.FieldNEQ(FieldMobile, v))
+	vc, err := ValueScanner.Mobile.Value(v)
+	return predicate.StaffOrErr(sql.FieldNEQ(FieldMobile, vc), err)
 }
 
 // MobileIn applies the In predicate on the "mobile" field.
 func MobileIn(vs ...string) predicate.Staff {
-	return predicate.Staff(sql.FieldIn(FieldMobile, vs...))
+	var (
+		err error
+		v   = make([]any, len(vs))
+	)
+	for i := range v {
+		if v[i], err = ValueScanner.Mobile.Value(vs[i]); err != nil {
+			break
+		}
+	}
+	return predicate.StaffOrErr(sql.FieldIn(FieldMobile, v...), err)
 }
 
 // MobileNotIn applies the NotIn predicate on the "mobile" field.
 func MobileNotIn(vs ...string) predicate.Staff {
-	return predicate.Staff(sql.FieldNotIn(FieldMobile, vs...))
+	var (
+		err error
+		v   = make([]any, len(vs))
+	)
+	for i := range v {
+		if v[i], err = ValueScanner.Mobile.Value(vs[i]); err != nil {
+			break
+		}
+	}
+	return predicate.StaffOrErr(sql.FieldNotIn(FieldMobile, v...), err)
 }
 
 // MobileGT applies the GT predicate on the "mobile" field.
 func MobileGT(v string) predicate.Staff {
-	return predicate.Staff(sql.FieldGT(FieldMobile, v))
+	vc, err := ValueScanner.Mobile.Value(v)
+	return predicate.StaffOrErr(sql.FieldGT(FieldMobile, vc), err)
 }
 
 // MobileGTE applies the GTE predicate on the "mobile" field.
 func MobileGTE(v string) predicate.Staff {
-	return predicate.Staff(sql.FieldGTE(FieldMobile, v))
+	vc, err := ValueScanner.Mobile.Value(v)
+	return predicate.StaffOrErr(sql.FieldGTE(FieldMobile, vc), err)
 }
 
 // MobileLT applies the LT predicate on the "mobile" field.
 func MobileLT(v string) predicate.Staff {
-	return predicate.Staff(sql.FieldLT(FieldMobile, v))
+	vc, err := ValueScanner.Mobile.Value(v)
+	return predicate.StaffOrErr(sql.FieldLT(FieldMobile, vc), err)
 }
 
 // MobileLTE applies the LTE predicate on the "mobile" field.
 func MobileLTE(v string) predicate.Staff {
-	return predicate.Staff(sql.FieldLTE(FieldMobile, v))
+	vc, err := ValueScanner.Mobile.Value(v)
+	return predicate.StaffOrErr(sql.FieldLTE(FieldMobile, vc), err)
 }
 
 // MobileContains applies the Contains predicate on the "mobile" field.
 func MobileContains(v string) predicate.Staff {
-	return predicate.Staff(sql.FieldContains(FieldMobile, v))
+	vc, err := ValueScanner.Mobile.Value(v)
+	vcs, ok := vc.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("mobile value is not a string: %T", vc)
+	}
+	return predicate.StaffOrErr(sql.FieldContains(FieldMobile, vcs), err)
 }
 
 // MobileHasPrefix applies the HasPrefix predicate on the "mobile" field.
 func MobileHasPrefix(v string) predicate.Staff {
-	return predicate.Staff(sql.FieldHasPrefix(FieldMobile, v))
+	vc, err := ValueScanner.Mobile.Value(v)
+	vcs, ok := vc.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("mobile value is not a string: %T", vc)
+	}
+	return predicate.StaffOrErr(sql.FieldHasPrefix(FieldMobile, vcs), err)
 }
 
 // MobileHasSuffix applies the HasSuffix predicate on the "mobile" field.
 func MobileHasSuffix(v string) predicate.Staff {
-	return predicate.Staff(sql.FieldHasSuffix(FieldMobile, v))
+	vc, err := ValueScanner.Mobile.Value(v)
+	vcs, ok := vc.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("mobile value is not a string: %T", vc)
+	}
+	return predicate.StaffOrErr(sql.FieldHasSuffix(FieldMobile, vcs), err)
 }
 
 // MobileIsNil applies the IsNil predicate on the "mobile" field.
@@ -402,67 +444,116 @@ func MobileNotNil() predicate.Staff {
 
 // MobileEqualFold applies the EqualFold predicate on the "mobile" field.
 func MobileEqualFold(v string) predicate.Staff {
-	return predicate.Staff(sql.FieldEqualFold(FieldMobile, v))
+	vc, err := ValueScanner.Mobile.Value(v)
+	vcs, ok := vc.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("mobile value is not a string: %T", vc)
+	}
+	return predicate.StaffOrErr(sql.FieldEqualFold(FieldMobile, vcs), err)
 }
 
 // MobileContainsFold applies the ContainsFold predicate on the "mobile" field.
 func MobileContainsFold(v string) predicate.Staff {
-	return predicate.Staff(sql.FieldContainsFold(FieldMobile, v))
+	vc, err := ValueScanner.Mobile.Value(v)
+	vcs, ok := vc.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("mobile value is not a string: %T", vc)
+	}
+	return predicate.StaffOrErr(sql.FieldContainsFold(FieldMobile, vcs), err)
 }
 
 // EmailEQ applies the EQ predicate on the "email" field.
 func EmailEQ(v string) predicate.Staff {
-	return predicate.Staff(sql.FieldEQ(FieldEmail, v))
+	vc, err := ValueScanner.Email.Value(v)
+	return predicate.StaffOrErr(sql.FieldEQ(FieldEmail, vc), err)
 }
 
 // EmailNEQ applies the NEQ predicate on the "email" field.
 func EmailNEQ(v string) predicate.Staff {
-	return predicate.Staff(sql.FieldNEQ(FieldEmail, v))
+	vc, err := ValueScanner.Email.Value(v)
+	return predicate.StaffOrErr(sql.FieldNEQ(FieldEmail, vc), err)
 }
 
 // EmailIn applies the In predicate on the "email" field.
 func EmailIn(vs ...string) predicate.Staff {
-	return predicate.Staff(sql.FieldIn(FieldEmail, vs...))
+	var (
+		err error
+		v   = make([]any, len(vs))
+	)
+	for i := range v {
+		if v[i], err = ValueScanner.Email.Value(vs[i]); err != nil {
+			break
+		}
+	}
+	return predicate.StaffOrErr(sql.FieldIn(FieldEmail, v...), err)
 }
 
 // EmailNotIn applies the NotIn predicate on the "email" field.
 func EmailNotIn(vs ...string) predicate.Staff {
-	return predicate.Staff(sql.FieldNotIn(FieldEmail, vs...))
+	var (
+		err error
+		v   = make([]any, len(vs))
+	)
+	for i := range v {
+		if v[i], err = ValueScanner.Email.Value(vs[i]); err != nil {
+			break
+		}
+	}
+	return predicate.StaffOrErr(sql.FieldNotIn(FieldEmail, v...), err)
 }
 
 // EmailGT applies the GT predicate on the "email" field.
 func EmailGT(v string) predicate.Staff {
-	return predicate.Staff(sql.FieldGT(FieldEmail, v))
+	vc, err := ValueScanner.Email.Value(v)
+	return predicate.StaffOrErr(sql.FieldGT(FieldEmail, vc), err)
 }
 
 // EmailGTE applies the GTE predicate on the "email" field.
 func EmailGTE(v string) predicate.Staff {
-	return predicate.Staff(sql.FieldGTE(FieldEmail, v))
+	vc, err := ValueScanner.Email.Value(v)
+	return predicate.StaffOrErr(sql.FieldGTE(FieldEmail, vc), err)
 }
 
 // EmailLT applies the LT predicate on the "email" field.
 func EmailLT(v string) predicate.Staff {
-	return predicate.Staff(sql.FieldLT(FieldEmail, v))
+	vc, err := ValueScanner.Email.Value(v)
+	return predicate.StaffOrErr(sql.FieldLT(FieldEmail, vc), err)
 }
 
 // EmailLTE applies the LTE predicate on the "email" field.
 func EmailLTE(v string) predicate.Staff {
-	return predicate.Staff(sql.FieldLTE(FieldEmail, v))
+	vc, err := ValueScanner.Email.Value(v)
+	return predicate.StaffOrErr(sql.FieldLTE(FieldEmail, vc), err)
 }
 
 // EmailContains applies the Contains predicate on the "email" field.
 func EmailContains(v string) predicate.Staff {
-	return predicate.Staff(sql.FieldContains(FieldEmail, v))
+	vc, err := ValueScanner.Email.Value(v)
+	vcs, ok := vc.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("email value is not a string: %T", vc)
+	}
+	return predicate.StaffOrErr(sql.FieldContains(FieldEmail, vcs), err)
 }
 
 // EmailHasPrefix applies the HasPrefix predicate on the "email" field.
 func EmailHasPrefix(v string) predicate.Staff {
-	return predicate.Staff(sql.FieldHasPrefix(FieldEmail, v))
+	vc, err := ValueScanner.Email.Value(v)
+	vcs, ok := vc.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("email value is not a string: %T", vc)
+	}
+	return predicate.StaffOrErr(sql.FieldHasPrefix(FieldEmail, vcs), err)
 }
 
 // EmailHasSuffix applies the HasSuffix predicate on the "email" field.
 func EmailHasSuffix(v string) predicate.Staff {
-	return predicate.Staff(sql.FieldHasSuffix(FieldEmail, v))
+	vc, err := ValueScanner.Email.Value(v)
+	vcs, ok := vc.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("email value is not a string: %T", vc)
+	}
+	return predicate.StaffOrErr(sql.FieldHasSuffix(FieldEmail, vcs), err)
 }
 
 // EmailIsNil applies the IsNil predicate on the "email" field.
@@ -477,12 +568,22 @@ func EmailNotNil() predicate.Staff {
 
 // EmailEqualFold applies the EqualFold predicate on the "email" field.
 func EmailEqualFold(v string) predicate.Staff {
-	return predicate.Staff(sql.FieldEqualFold(FieldEmail, v))
+	vc, err := ValueScanner.Email.Value(v)
+	vcs, ok := vc.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("email value is not a string: %T", vc)
+	}
+	return predicate.StaffOrErr(sql.FieldEqualFold(FieldEmail, vcs), err)
 }
 
 // EmailContainsFold applies the ContainsFold predicate on the "email" field.
 func EmailContainsFold(v string) predicate.Staff {
-	return predicate.Staff(sql.FieldContainsFold(FieldEmail, v))
+	vc, err := ValueScanner.Email.Value(v)
+	vcs, ok := vc.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("email value is not a string: %T", vc)
+	}
+	return predicate.StaffOrErr(sql.FieldContainsFold(FieldEmail, vcs), err)
 }
 
 // WecomUserIDEQ applies the EQ predicate on the "wecom_user_id" field.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 )
 
 // The result of checking a tenant's audit chain.
@@ -25,6 +26,13 @@ type DataScope struct {
 	Kind DataScopeKind `json:"kind"`
 	// The chosen departments of a DEPARTMENTS scope.
 	DepartmentIDs []int `json:"departmentIDs"`
+}
+
+type ErasureReport struct {
+	CustomerID int       `json:"customerID"`
+	ErasedAt   time.Time `json:"erasedAt"`
+	// True when the customer had already been erased: nothing changed.
+	AlreadyErased bool `json:"alreadyErased"`
 }
 
 // One line of a new order. Amounts are integer fen.
@@ -62,6 +70,67 @@ type Role struct {
 	Inherits []string `json:"inherits"`
 	// Its widest data scope; OWN when no line grants one.
 	Scope *DataScope `json:"scope"`
+}
+
+type ConsentChannel string
+
+const (
+	ConsentChannelWecom       ConsentChannel = "WECOM"
+	ConsentChannelSms         ConsentChannel = "SMS"
+	ConsentChannelEmail       ConsentChannel = "EMAIL"
+	ConsentChannelWechatOa    ConsentChannel = "WECHAT_OA"
+	ConsentChannelMiniProgram ConsentChannel = "MINI_PROGRAM"
+)
+
+var AllConsentChannel = []ConsentChannel{
+	ConsentChannelWecom,
+	ConsentChannelSms,
+	ConsentChannelEmail,
+	ConsentChannelWechatOa,
+	ConsentChannelMiniProgram,
+}
+
+func (e ConsentChannel) IsValid() bool {
+	switch e {
+	case ConsentChannelWecom, ConsentChannelSms, ConsentChannelEmail, ConsentChannelWechatOa, ConsentChannelMiniProgram:
+		return true
+	}
+	return false
+}
+
+func (e ConsentChannel) String() string {
+	return string(e)
+}
+
+func (e *ConsentChannel) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ConsentChannel(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ConsentChannel", str)
+	}
+	return nil
+}
+
+func (e ConsentChannel) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ConsentChannel) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ConsentChannel) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // Sensitive customer fields a role may be allowed to reveal.

@@ -11,8 +11,12 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 )
 
-// MarshalDate writes a YYYY-MM-DD date.
+// MarshalDate writes a YYYY-MM-DD date; an empty one (an optional date
+// not set: encrypted columns cannot be nullable pointers) is null.
 func MarshalDate(s string) graphql.Marshaler {
+	if s == "" {
+		return graphql.Null
+	}
 	return graphql.WriterFunc(func(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(s)) })
 }
 

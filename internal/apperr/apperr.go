@@ -21,6 +21,7 @@ const (
 	CodeConflict        Code = "CONFLICT"
 	CodeForbidden       Code = "FORBIDDEN"
 	CodeUnauthenticated Code = "UNAUTHENTICATED"
+	CodeRateLimited     Code = "RATE_LIMITED"
 	CodeInternal        Code = "INTERNAL"
 )
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/scrm-dev/scrm/internal/pii"
 	"github.com/scrm-dev/scrm/internal/store"
 )
 
@@ -47,6 +48,15 @@ type Config struct {
 	LogFormat         string
 	RunWorker         bool
 	WorkerConcurrency int
+	// PIIKeys, PIIActiveKey and PIIIndexKey configure encryption of
+	// personal data at rest (see pii.ParseKeys); empty in development
+	// uses generated keys kept in the data dir.
+	PIIKeys      string
+	PIIActiveKey string
+	PIIIndexKey  string
+	// RevealLimit is how many masked values one staff member may reveal
+	// per hour.
+	RevealLimit int
 }
 
 // Var documents one environment variable; Vars is the table the README
@@ -70,6 +80,10 @@ var Vars = []Var{
 	{"SCRM_LOG_FORMAT", "text in development, json in production", "`text` or `json`"},
 	{"SCRM_SERVE_WORKER", "true when SCRM_REDIS_URL is empty", "run the background worker inside `scrm serve`"},
 	{"SCRM_WORKER_CONCURRENCY", "10", "tasks a worker runs at once"},
+	{"SCRM_PII_KEYS", "(generated in development)", "keys encrypting personal data at rest: `id:aes-256-gcm:BASE64,old:sm4-gcm:BASE64`; keep retired keys listed until `scrm keys rotate` has run; required in production"},
+	{"SCRM_PII_ACTIVE_KEY", "(the first key)", "id of the key new values are encrypted with"},
+	{"SCRM_PII_INDEX_KEY", "(generated in development)", "base64 secret (32+ bytes) of the blind index for exact phone lookup; never rotate it without re-indexing; required in production"},
+	{"SCRM_REVEAL_LIMIT", "30", "masked values one staff member may reveal per hour"},
 }
 
 // Load reads the configuration from the environment.
@@ -153,6 +167,23 @@ func load(getenv func(string) string) (*Config, error) {
 	} else {
 		c.TokenTTL = d
 	}
+	c.PIIKeys = getenv("SCRM_PII_KEYS")
+	c.PIIActiveKey = str("SCRM_PII_ACTIVE_KEY", "")
+	c.PIIIndexKey = getenv("SCRM_PII_INDEX_KEY")
+	switch {
+	case c.PIIKeys == "" && c.PIIIndexKey == "" && prod:
+		bad("SCRM_PII_KEYS", "required in production with SCRM_PII_INDEX_KEY (for example `k1:aes-256-gcm:$(openssl rand -base64 32)`)")
+	case c.PIIKeys != "" || c.PIIIndexKey != "":
+		active := c.PIIActiveKey
+		if active == "" {
+			active, _, _ = strings.Cut(c.PIIKeys, ":")
+			c.PIIActiveKey = active
+		}
+		if _, err := pii.ParseKeys(c.PIIKeys, active, c.PIIIndexKey); err != nil {
+			bad("SCRM_PII_KEYS", "%v", err)
+		}
+	}
+	c.RevealLimit = integer("SCRM_REVEAL_LIMIT", 30, 0)
 	c.GraphiQL = boolean("SCRM_GRAPHIQL", !prod)
 	c.MaxPageSize = integer("SCRM_MAX_PAGE_SIZE", 100, 1)
 	switch lvl := strings.ToLower(str("SCRM_LOG_LEVEL", "info")); lvl {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"os"
 	"strings"
 	"testing"
@@ -22,12 +23,16 @@ func TestDefaultsRunTheEmbeddedProduct(t *testing.T) {
 	}
 }
 
-func TestProductionDemandsASecret(t *testing.T) {
+func TestProductionDemandsSecrets(t *testing.T) {
 	_, err := load(env(map[string]string{"SCRM_ENV": "production"}))
-	if err == nil || !strings.Contains(err.Error(), "SCRM_JWT_SECRET") {
+	if err == nil || !strings.Contains(err.Error(), "SCRM_JWT_SECRET") || !strings.Contains(err.Error(), "SCRM_PII_KEYS") {
 		t.Fatalf("got %v", err)
 	}
-	c, err := load(env(map[string]string{"SCRM_ENV": "production", "SCRM_JWT_SECRET": strings.Repeat("s", 32)}))
+	key := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32)))
+	c, err := load(env(map[string]string{
+		"SCRM_ENV": "production", "SCRM_JWT_SECRET": strings.Repeat("s", 32),
+		"SCRM_PII_KEYS": "k1:aes-256-gcm:" + key, "SCRM_PII_INDEX_KEY": key,
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,6 +48,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		"SCRM_DATABASE_URL":       "postgres://x",
 		"SCRM_REDIS_URL":          "http://localhost",
 		"SCRM_JWT_SECRET":         "short",
+		"SCRM_PII_KEYS":           "k1:aes-256-gcm:c2hvcnQ=",
 		"SCRM_TOKEN_TTL":          "forever",
 		"SCRM_MAX_PAGE_SIZE":      "0",
 		"SCRM_GRAPHIQL":           "maybe",

@@ -89,7 +89,7 @@ func Demo(ctx context.Context, client *ent.Client, opts Options) error {
 	}
 	for _, spec := range specs {
 		start := time.Now()
-		s := &seeder{client: client, spec: spec, r: newRNG(spec.seed), log: opts.Logger}
+		s := &seeder{client: client, spec: spec, r: newRNG(spec.seed), log: opts.Logger, phoneSeen: map[string]bool{}}
 		if err := s.run(ctx); err != nil {
 			return fmt.Errorf("seed tenant %s: %w", spec.slug, err)
 		}
@@ -119,6 +119,7 @@ type seeder struct {
 	tags     []int
 
 	customers []int // ids, in creation order
+	phoneSeen map[string]bool
 	orders    []orderInfo
 }
 
@@ -393,8 +394,11 @@ func (s *seeder) customerSet(ctx context.Context) error {
 			if s.r.chance(0.3) {
 				add(customeridentity.PlatformDouyin, "dy-"+s.spec.slug, fmt.Sprintf("dy%s%011d", s.spec.slug, idx))
 			}
-			if c.Phone != "" {
-				add(customeridentity.PlatformPhone, "", fmt.Sprintf("%s#%d", c.Phone, idx))
+			// The data layer stores a phone identity as the phone's blind
+			// index; two customers sharing a random number get it once.
+			if c.Phone != "" && !s.phoneSeen[c.Phone] {
+				s.phoneSeen[c.Phone] = true
+				add(customeridentity.PlatformPhone, "", c.Phone)
 			}
 		}
 		for i := 0; i < len(identities); i += customerBatch {

@@ -11,6 +11,7 @@
 package testenv
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/scrm-dev/scrm/internal/pii"
 	"github.com/scrm-dev/scrm/internal/redisconn"
 	"github.com/scrm-dev/scrm/internal/store"
 )
@@ -104,6 +106,27 @@ func Check(tb testing.TB, err error) {
 	tb.Fatal(err)
 }
 
+// TestKeyring is the fixed keyring tests encrypt personal data with (the
+// previous key stays readable, as after a rotation).
+var TestKeyring = func() *pii.Keyring {
+	key := func(b byte, n int) []byte { return bytes.Repeat([]byte{b}, n) }
+	kr, err := pii.NewKeyring(pii.KeyringConfig{
+		Active: "test2",
+		Keys: []pii.Key{
+			{ID: "test1", Algorithm: pii.SM4GCM, Secret: key(1, 16)},
+			{ID: "test2", Algorithm: pii.AES256GCM, Secret: key(2, 32)},
+		},
+		IndexSecret: key(3, 32),
+	})
+	if err != nil {
+		panic(err)
+	}
+	return kr
+}()
+
+// UseTestKeyring installs TestKeyring.
+func UseTestKeyring() { pii.Use(TestKeyring) }
+
 // OpenStore returns a fresh, migrated database on backend, closed and
 // removed when the test ends.
 func OpenStore(tb testing.TB, backend string) *store.Store {
@@ -117,6 +140,7 @@ func OpenStore(tb testing.TB, backend string) *store.Store {
 // NewStore returns a fresh, migrated database on backend and the function
 // that closes and removes it, for fixtures shared by a package's tests.
 func NewStore(ctx context.Context, backend string) (*store.Store, func(), error) {
+	UseTestKeyring()
 	switch backend {
 	case SQLite:
 		dir, err := os.MkdirTemp("", "scrm-test-")
