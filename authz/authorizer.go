@@ -163,16 +163,6 @@ func (a *Authorizer) Changed() error {
 	return err
 }
 
-// allowed reports whether one role may act on obj in the tenant.
-func (a *Authorizer) allowed(dom, role, obj string, act Act) bool {
-	ok, err := a.enforcer.Enforce(role, dom, obj, string(act))
-	if err != nil {
-		a.logger.Error("authz: enforce", "role", role, "obj", obj, "act", act, "err", err)
-		return false
-	}
-	return ok
-}
-
 // Roles lists the tenant's roles: the built-in ones and every custom role
 // its policies mention, with what each inherits and its data scope.
 func (a *Authorizer) Roles(tenantID int) []Role { return rolesOf(a.enforcer, Domain(tenantID)) }

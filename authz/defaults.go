@@ -32,6 +32,7 @@ var staffContact = []string{"Staff.mobile", "Staff.email"}
 // adminOnly are root fields that manage the tenant itself.
 var adminOnly = []string{
 	"Query.policies", "Mutation.grant", "Mutation.revoke", "Mutation.assignRoles",
+	"Mutation.defineRole", "Mutation.setRoleScope",
 	"Mutation.updateTenant", "Mutation.createStaff", "Mutation.updateStaff",
 	"Mutation.createDepartment", "Mutation.updateDepartment",
 	"Mutation.eraseCustomer",
@@ -59,7 +60,7 @@ func DefaultPolicies() []Policy {
 			ps = append(ps, Policy{Role: role, Object: o, Act: act, Effect: effect})
 		}
 	}
-	allow, deny := EffectAllow, EffectDeny
+	allow, mask, deny := EffectAllow, EffectMask, EffectDeny
 
 	add(RoleAdmin, ActRead, allow, "*")
 	add(RoleAdmin, ActWrite, allow, "*")
@@ -80,10 +81,8 @@ func DefaultPolicies() []Policy {
 	add(RoleAgent, ActRead, deny, "Mutation.exportCustomerData", "Mutation.createOrder", "Mutation.updateOrder",
 		"Mutation.createCampaign", "Mutation.updateCampaign", "Mutation.createForm", "Mutation.updateForm",
 		"Mutation.createTagGroup", "Mutation.updateTagGroup", "Mutation.createTag", "Mutation.updateTag")
-	add(RoleAgent, ActRead, deny, customerContact...)
-	add(RoleAgent, ActRead, deny, staffContact...)
-	add(RoleAgent, ActReadMasked, allow, customerContact...)
-	add(RoleAgent, ActReadMasked, allow, staffContact...)
+	add(RoleAgent, ActRead, mask, customerContact...)
+	add(RoleAgent, ActRead, mask, staffContact...)
 	add(RoleAgent, ActWrite, allow, "Customer.*", "CustomerIdentity.*", "Ticket.*", "TicketComment.*", "FormSubmission.*")
 	add(RoleAgent, ActReveal, allow, "Customer.phone", "Customer.address")
 	add(RoleAgent, ActScope, allow, ScopePrefix+string(ScopeOwn))
@@ -92,21 +91,20 @@ func DefaultPolicies() []Policy {
 	add(RoleMarketer, ActRead, deny, adminOnly...)
 	add(RoleMarketer, ActRead, deny, auditOnly...)
 	add(RoleMarketer, ActRead, deny, "Mutation.exportCustomerData", "Mutation.createOrder", "Mutation.updateOrder",
-		"Mutation.createTicket", "Mutation.updateTicket", "Mutation.addTicketComment", "Mutation.revealCustomerField")
-	add(RoleMarketer, ActRead, deny, customerContact...)
-	add(RoleMarketer, ActRead, deny, "Customer.name", "Customer.customAttributes", "CustomerIdentity.externalID", "TicketComment.body", "FormSubmission.data")
-	add(RoleMarketer, ActRead, deny, staffContact...)
-	add(RoleMarketer, ActReadMasked, allow, "Customer.name", "Customer.birthday")
-	add(RoleMarketer, ActReadMasked, allow, staffContact...)
+		"Mutation.createTicket", "Mutation.updateTicket", "Mutation.addTicketComment", "Mutation.revealCustomerField",
+		"Query.customersByPhone")
+	add(RoleMarketer, ActRead, deny, "Customer.phone", "Customer.address", "Customer.email", "Customer.idNumber")
+	add(RoleMarketer, ActRead, deny, "Customer.customAttributes", "CustomerIdentity.externalID", "TicketComment.body", "FormSubmission.data")
+	add(RoleMarketer, ActRead, mask, "Customer.name", "Customer.birthday")
+	add(RoleMarketer, ActRead, mask, staffContact...)
 	add(RoleMarketer, ActWrite, allow, "Campaign.*", "Tag.*", "TagGroup.*", "Form.*", "Customer.tags")
 	add(RoleMarketer, ActScope, allow, ScopePrefix+string(ScopeAll))
 
 	add(RoleAuditor, ActRead, allow, auditOnly...)
 	add(RoleAuditor, ActRead, allow, "Query.me", "Query.tenant", "Query.roles", "Query.node", "Query.nodes",
-		"Query.staffs", "Query.departments", "Tenant.*", "Staff.*", "Department.*", "Role.*",
+		"Query.staff", "Query.departments", "Tenant.*", "Staff.*", "Department.*", "Role.*",
 		"StaffConnection.*", "StaffEdge.*", "DepartmentConnection.*", "DepartmentEdge.*", "PageInfo.*", "AuditChainReport.*")
-	add(RoleAuditor, ActRead, deny, staffContact...)
-	add(RoleAuditor, ActReadMasked, allow, staffContact...)
+	add(RoleAuditor, ActRead, mask, staffContact...)
 	add(RoleAuditor, ActScope, allow, ScopePrefix+string(ScopeOwn))
 	return ps
 }

@@ -33,7 +33,6 @@ var NotPersonal = map[string]string{
 	"Campaign.name":             "a campaign's title",
 	"OrderItem.name":            "a product",
 	"Role.name":                 "a role",
-	"AuditLog.actorName":        "a staff member's display name",
 	"Customer.customAttributes": "denied, not masked, where roles must not see it",
 }
 

@@ -108,11 +108,15 @@ func (g *Grants) Read(typ, field string) Decision {
 		return d
 	}
 	obj := typ + "." + field
+	_, maskable := Sensitive[obj]
 	d = Deny
-	if c.any(obj, ActRead) {
-		d = Allow
-	} else if _, maskable := Sensitive[obj]; maskable && c.any(obj, ActReadMasked) {
-		d = Mask
+	for _, r := range c.roles { // across roles the most permissive wins
+		switch effect, _ := decide(c.a.enforcer, c.dom, r, obj, ActRead); {
+		case effect == EffectAllow:
+			d = Allow
+		case effect == EffectMask && maskable && d == Deny:
+			d = Mask
+		}
 	}
 	c.mu.Lock()
 	c.read[k] = d
@@ -144,11 +148,11 @@ func (c *compiled) flag(cache map[objKey]bool, typ, field string, act Act) bool 
 	return v
 }
 
-// any reports whether one of the roles allows act on obj: across roles the
-// most permissive wins.
+// any reports whether one of the roles is allowed act on obj: across
+// roles the most permissive wins.
 func (c *compiled) any(obj string, act Act) bool {
 	for _, r := range c.roles {
-		if c.a.allowed(c.dom, r, obj, act) {
+		if effect, _ := decide(c.a.enforcer, c.dom, r, obj, act); effect == EffectAllow {
 			return true
 		}
 	}

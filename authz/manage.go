@@ -26,20 +26,24 @@ import (
 // still be able to manage roles and policies.
 var adminPowers = []string{"Mutation.grant", "Mutation.revoke", "Mutation.assignRoles", "Query.policies"}
 
-// Grant adds a policy line to the tenant.
+// Grant sets a policy line of the tenant: it adds the line, or changes the
+// effect of the role's line for the same object and act.
 func (a *Authorizer) Grant(ctx context.Context, db *ent.Client, schema *ast.Schema, tenantID int, p Policy) error {
 	if err := a.checkPolicy(tenantID, schema, p); err != nil {
 		return err
 	}
+	const field = "rule"
+	// One line per role, object and act: granting replaces its effect.
 	dom := Domain(tenantID)
-	exists, err := db.CasbinRule.Query().Where(lineIs("p", p.line(dom))...).Exist(ctx)
-	if err != nil || exists {
+	if _, err := db.CasbinRule.Delete().
+		Where(casbinrule.PType("p"), casbinrule.V0(p.Role), casbinrule.V1(dom), casbinrule.V2(p.Object), casbinrule.V3(string(p.Act))).
+		Exec(ctx); err != nil {
 		return err
 	}
 	if err := insertLines(ctx, db, "p", [][]string{p.line(dom)}); err != nil {
 		return err
 	}
-	return a.settle(ctx, db, tenantID)
+	return a.settle(ctx, db, tenantID, field)
 }
 
 // Revoke removes a policy line from the tenant.
@@ -51,7 +55,7 @@ func (a *Authorizer) Revoke(ctx context.Context, db *ent.Client, tenantID int, p
 	if n == 0 {
 		return apperr.Invalid("rule", "the tenant has no such policy line (%s)", p)
 	}
-	return a.settle(ctx, db, tenantID)
+	return a.settle(ctx, db, tenantID, "rule")
 }
 
 // DefineRole creates a custom role, or replaces the roles it inherits. A
@@ -88,7 +92,7 @@ func (a *Authorizer) DefineRole(ctx context.Context, db *ent.Client, tenantID in
 			return err
 		}
 	}
-	return a.settle(ctx, db, tenantID)
+	return a.settle(ctx, db, tenantID, "inherits")
 }
 
 // SetScope replaces a role's data scope.
@@ -123,7 +127,7 @@ func (a *Authorizer) SetScope(ctx context.Context, db *ent.Client, tenantID int,
 	if err := insertLines(ctx, db, "p", [][]string{line}); err != nil {
 		return err
 	}
-	return a.settle(ctx, db, tenantID)
+	return a.settle(ctx, db, tenantID, "scope")
 }
 
 // AssignRoles replaces a staff member's roles.
@@ -141,13 +145,13 @@ func (a *Authorizer) AssignRoles(ctx context.Context, db *ent.Client, tenantID, 
 	if err != nil {
 		return nil, err
 	}
-	return s, a.settle(ctx, db, tenantID)
+	return s, a.settle(ctx, db, tenantID, "roles")
 }
 
 // settle refuses a change that leaves nobody able to manage the tenant,
 // and otherwise arranges for it to take effect once committed.
-func (a *Authorizer) settle(ctx context.Context, db *ent.Client, tenantID int) error {
-	if err := a.checkNotLockedOut(ctx, db, tenantID); err != nil {
+func (a *Authorizer) settle(ctx context.Context, db *ent.Client, tenantID int, field string) error {
+	if err := checkNotLockedOut(ctx, db, tenantID, field); err != nil {
 		return err
 	}
 	if tx := ent.TxFromContext(ctx); tx != nil {
@@ -166,7 +170,7 @@ func (a *Authorizer) settle(ctx context.Context, db *ent.Client, tenantID int) e
 
 // checkNotLockedOut evaluates the tenant's policies as they stand in db
 // (uncommitted changes included) on a scratch enforcer.
-func (a *Authorizer) checkNotLockedOut(ctx context.Context, db *ent.Client, tenantID int) error {
+func checkNotLockedOut(ctx context.Context, db *ent.Client, tenantID int, field string) error {
 	dom := Domain(tenantID)
 	e, err := tenantEnforcer(ctx, db, tenantID)
 	if err != nil {
@@ -179,6 +183,9 @@ func (a *Authorizer) checkNotLockedOut(ctx context.Context, db *ent.Client, tena
 	if err != nil {
 		return err
 	}
+	if len(managers) == 0 {
+		return nil // a tenant being set up has nobody to lock out yet
+	}
 	for _, s := range managers {
 		for _, role := range s.Roles {
 			if canAll(e, role, dom, adminPowers) {
@@ -186,7 +193,7 @@ func (a *Authorizer) checkNotLockedOut(ctx context.Context, db *ent.Client, tena
 			}
 		}
 	}
-	return apperr.Invalid("", "refused: no active staff member would be left able to manage roles and policies (%s)", strings.Join(adminPowers, ", "))
+	return apperr.Invalid(field, "refused: no active staff member would be left able to manage roles and policies (%s)", strings.Join(adminPowers, ", "))
 }
 
 // tenantEnforcer loads one tenant's lines as db sees them (a transaction
@@ -239,9 +246,9 @@ func PoliciesIn(ctx context.Context, db *ent.Client, tenantID int) ([]Policy, er
 	return policiesOf(e, Domain(tenantID), ""), nil
 }
 
-func canAll(e *casbin.Enforcer, role, dom string, objs []string) bool {
+func canAll(e casbin.IEnforcer, role, dom string, objs []string) bool {
 	for _, o := range objs {
-		if ok, _ := e.Enforce(role, dom, o, string(ActRead)); !ok {
+		if effect, _ := decide(e, dom, role, o, ActRead); effect != EffectAllow {
 			return false
 		}
 	}
@@ -254,18 +261,21 @@ func (a *Authorizer) checkPolicy(tenantID int, schema *ast.Schema, p Policy) err
 	if !a.RoleExists(tenantID, p.Role) {
 		return apperr.Invalid("rule.role", "unknown role %q; define it first (defineRole)", p.Role)
 	}
-	if !slices.Contains([]Act{ActRead, ActReadMasked, ActWrite, ActReveal}, p.Act) {
+	if !slices.Contains([]Act{ActRead, ActWrite, ActReveal}, p.Act) {
 		return apperr.Invalid("rule.act", "unknown act %q", p.Act)
 	}
-	if p.Effect != EffectAllow && p.Effect != EffectDeny {
+	if !slices.Contains([]string{EffectAllow, EffectMask, EffectDeny}, p.Effect) {
 		return apperr.Invalid("rule.effect", "unknown effect %q", p.Effect)
+	}
+	if p.Effect == EffectMask && p.Act != ActRead {
+		return apperr.Invalid("rule.effect", "MASK applies to READ only")
 	}
 	if err := ValidObject(schema, p.Object); err != nil {
 		return apperr.Invalid("rule.object", "%v", err)
 	}
-	if p.Act == ActReadMasked || p.Act == ActReveal {
+	if p.Effect == EffectMask || p.Act == ActReveal {
 		if _, ok := Sensitive[p.Object]; !ok && !strings.HasSuffix(p.Object, "*") {
-			return apperr.Invalid("rule.object", "%s has no mask: only sensitive fields can be masked or revealed", p.Object)
+			return apperr.Invalid("rule.object", "%s has no mask: only sensitive fields (%s) can be masked or revealed", p.Object, strings.Join(sensitiveNames(), ", "))
 		}
 	}
 	return nil
@@ -289,6 +299,15 @@ func ValidObject(schema *ast.Schema, obj string) error {
 		return fmt.Errorf("%s has no field %q", typ, field)
 	}
 	return nil
+}
+
+func sensitiveNames() []string {
+	names := make([]string, 0, len(Sensitive))
+	for n := range Sensitive {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
 }
 
 func checkRoleName(field, name string) error {
@@ -359,4 +378,36 @@ func DefaultLines(tenantID int) [][]string {
 		out[i] = append([]string{"p"}, p.line(dom)...)
 	}
 	return out
+}
+
+// InstallMissingDefaults gives every tenant that has no policy lines the
+// default ones: tenants created before authorization existed, or restored
+// from a backup without the casbin_rule table. New tenants get them when
+// they are created (ent/schema). It returns how many tenants it filled.
+func InstallMissingDefaults(ctx context.Context, client *ent.Client) (int, error) {
+	ctx = viewer.System(ctx)
+	tenants, err := client.Tenant.Query().IDs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	domains, err := client.CasbinRule.Query().Where(casbinrule.PType("p")).
+		Unique(true).Select(casbinrule.FieldV1).Strings(ctx)
+	if err != nil {
+		return 0, err
+	}
+	filled := 0
+	for _, id := range tenants {
+		if slices.Contains(domains, Domain(id)) {
+			continue
+		}
+		var lines [][]string
+		for _, l := range DefaultLines(id) {
+			lines = append(lines, l[1:])
+		}
+		if err := insertLines(ctx, client, "p", lines); err != nil {
+			return filled, fmt.Errorf("authz: default policies of tenant %d: %w", id, err)
+		}
+		filled++
+	}
+	return filled, nil
 }

@@ -9,11 +9,17 @@ import (
 )
 
 // The Casbin model: RBAC with domains. A subject is a role; a domain is a
-// tenant ("t:42"); an object is "Type.field" (keyMatch wildcards such as
-// "Customer.*" or "*") or "datascope"; an action is one of the Act values.
-// Within one role an explicit deny beats an allow; across a viewer's roles
-// the most permissive wins (see Grants). g links a custom role to the roles
-// it inherits, per tenant.
+// tenant ("t:42"); an object is "Type.field", "Type.*" or "*" (keyMatch),
+// or a data scope ("datascope:own"); an action is one of the Act values;
+// the effect is allow, mask (reads only) or deny. g links a custom role to
+// the roles it inherits, per tenant.
+//
+// Casbin stores the lines, resolves role inheritance within a domain and
+// matches objects; the decision itself is ours (decide), because the rule
+// admins need is one Casbin's effects cannot state: the most specific line
+// wins ("Customer.phone" over "Customer.*" over "*"), and a role's own
+// lines win over those it inherits. That is what lets an admin show agents
+// one field in full, or hide one from a custom role, with one line.
 const modelText = `
 [request_definition]
 r = sub, dom, obj, act
@@ -38,11 +44,10 @@ type Act string
 
 // The actions.
 const (
-	// ActRead reads a field in full. For a root field (Query.x, Mutation.x)
-	// it is the right to call it.
+	// ActRead reads a field: in full (allow), masked (mask) or not at all
+	// (deny). For a root field (Query.x, Mutation.x) it is the right to
+	// call it.
 	ActRead Act = "read"
-	// ActReadMasked reads a sensitive field masked.
-	ActReadMasked Act = "read_masked"
 	// ActWrite sets a field through a mutation input.
 	ActWrite Act = "write"
 	// ActReveal reveals one masked value, for a stated purpose.
@@ -54,7 +59,7 @@ const (
 )
 
 // Acts lists every action, for validation.
-var Acts = []Act{ActRead, ActReadMasked, ActWrite, ActReveal, ActScope}
+var Acts = []Act{ActRead, ActWrite, ActReveal, ActScope}
 
 // ScopePrefix begins the object of every data-scope line.
 const ScopePrefix = "datascope:"
@@ -62,7 +67,9 @@ const ScopePrefix = "datascope:"
 // Effects of a policy line.
 const (
 	EffectAllow = "allow"
-	EffectDeny  = "deny"
+	// EffectMask reads a sensitive field masked (ActRead only).
+	EffectMask = "mask"
+	EffectDeny = "deny"
 )
 
 // Domain is the Casbin domain of a tenant.

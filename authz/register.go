@@ -11,5 +11,9 @@ type predicateCasbin = predicate.CasbinRule
 func departmentIDIn(ids []int) predicate.Department { return department.IDIn(ids...) }
 
 // The data layer installs the default policies in the transaction that
-// creates a tenant; this package owns what they are.
-func init() { schema.DefaultPolicyLines = DefaultLines }
+// creates a tenant, and refuses staff changes that would leave nobody to
+// manage it; this package owns both rules.
+func init() {
+	schema.DefaultPolicyLines = DefaultLines
+	schema.CheckManagers = checkNotLockedOut
+}

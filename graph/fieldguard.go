@@ -42,6 +42,11 @@ func FieldGuard(schema *ast.Schema, observer FieldObserver) graphql.FieldMiddlew
 		if decision == authz.Deny {
 			return nil, apperr.Forbidden("your role may not read %s.%s", typ, field)
 		}
+		if len(fc.Field.Arguments) > 0 {
+			if err := checkFilters(ctx, schema, g, fc); err != nil {
+				return nil, err
+			}
+		}
 		if typ == "Mutation" {
 			args := fc.Field.ArgumentMap(graphql.GetOperationContext(ctx).Variables)
 			if err := checkWrites(schema, g, fc, args); err != nil {
@@ -136,6 +141,140 @@ func checkWrites(schema *ast.Schema, g *authz.Grants, fc *graphql.FieldContext, 
 	return nil
 }
 
+// checkFilters refuses a where or orderBy argument that filters or sorts
+// on a field the viewer may not read in full: a masked name could
+// otherwise be confirmed letter by letter (nameHasPrefix) or a denied
+// phone tested. It walks where inputs through not/and/or and edge
+// predicates (hasOwnerWith), each against its own type.
+func checkFilters(ctx context.Context, schema *ast.Schema, g *authz.Grants, fc *graphql.FieldContext) error {
+	var args map[string]any
+	for _, def := range fc.Field.Definition.Arguments {
+		name := def.Type.Name()
+		isWhere, isOrder := strings.HasSuffix(name, "WhereInput"), strings.HasSuffix(name, "Order")
+		if !isWhere && !isOrder {
+			continue
+		}
+		if args == nil {
+			args = fc.Field.ArgumentMap(graphql.GetOperationContext(ctx).Variables)
+		}
+		v, ok := args[def.Name]
+		if !ok || v == nil {
+			continue
+		}
+		var err error
+		if isWhere {
+			err = checkWhere(schema, g, def.Name, schema.Types[name], v)
+		} else {
+			err = checkOrder(g, def.Name, strings.TrimSuffix(name, "Order"), v)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkWhere(schema *ast.Schema, g *authz.Grants, path string, input *ast.Definition, v any) error {
+	if input == nil {
+		return nil
+	}
+	if list, ok := v.([]any); ok {
+		for _, item := range list {
+			if err := checkWhere(schema, g, path, input, item); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil
+	}
+	target := schema.Types[strings.TrimSuffix(input.Name, "WhereInput")]
+	for _, key := range InputKeys(m) {
+		f := input.Fields.ForName(key)
+		if f == nil {
+			continue
+		}
+		if inner := f.Type.Name(); strings.HasSuffix(inner, "WhereInput") {
+			if err := checkWhere(schema, g, path+"."+key, schema.Types[inner], m[key]); err != nil {
+				return err
+			}
+			if !strings.HasPrefix(key, "has") { // not, and, or: the same type
+				continue
+			}
+		}
+		field := predicateField(target, key)
+		if field != "" && g.Read(target.Name, field) != authz.Allow {
+			return &apperr.Error{Code: apperr.CodeForbidden, Field: path + "." + key,
+				Message: "your role may not filter on " + target.Name + "." + field}
+		}
+	}
+	return nil
+}
+
+// predicateSuffixes are what entgql appends to a field's name to form a
+// where predicate, longest first.
+var predicateSuffixes = []string{"ContainsFold", "EqualFold", "HasPrefix", "HasSuffix", "Contains", "NotNil", "IsNil", "NotIn", "NEQ", "GTE", "LTE", "GT", "LT", "In", ""}
+
+// predicateField names the field of target a where key tests: nameHasPrefix
+// tests name, hasOwnerWith and hasOwner test owner.
+func predicateField(target *ast.Definition, key string) string {
+	if target == nil {
+		return ""
+	}
+	if rest, ok := strings.CutPrefix(key, "has"); ok && rest != "" && rest[0] >= 'A' && rest[0] <= 'Z' {
+		rest = strings.TrimSuffix(rest, "With")
+		return objectField(target, strings.ToLower(rest[:1])+rest[1:])
+	}
+	for _, suffix := range predicateSuffixes {
+		if base, ok := strings.CutSuffix(key, suffix); ok && base != "" {
+			for _, f := range target.Fields {
+				if strings.EqualFold(f.Name, base) {
+					return f.Name
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// checkOrder refuses sorting by a field the viewer may not read in full.
+func checkOrder(g *authz.Grants, path, typ string, v any) error {
+	var orders []any
+	switch x := v.(type) {
+	case []any:
+		orders = x
+	default:
+		orders = []any{x}
+	}
+	for _, o := range orders {
+		m, _ := o.(map[string]any)
+		enum, _ := m["field"].(string)
+		if enum == "" {
+			continue
+		}
+		field := lowerCamelEnum(enum)
+		if g.Read(typ, field) != authz.Allow {
+			return &apperr.Error{Code: apperr.CodeForbidden, Field: path + ".field",
+				Message: "your role may not sort by " + typ + "." + field}
+		}
+	}
+	return nil
+}
+
+// lowerCamelEnum turns an order field (LAST_ORDER_AT) into the field it
+// sorts by (lastOrderAt).
+func lowerCamelEnum(s string) string {
+	parts := strings.Split(strings.ToLower(s), "_")
+	for i := 1; i < len(parts); i++ {
+		if parts[i] != "" {
+			parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
+		}
+	}
+	return strings.Join(parts, "")
+}
+
 // FieldObserver is told what the guard let through.
 type FieldObserver interface {
 	// SensitiveRead: field of obj (its parent entity) was read unmasked.
@@ -188,9 +327,13 @@ func objectField(def *ast.Definition, key string) string {
 	default:
 		candidates = append(candidates, base, base+"s")
 	}
-	for i := len(candidates) - 1; i >= 0; i-- {
-		if def != nil && def.Fields.ForName(candidates[i]) != nil {
-			return candidates[i]
+	if def != nil {
+		for i := len(candidates) - 1; i >= 0; i-- {
+			for _, f := range def.Fields { // clearIDNumber names idNumber
+				if strings.EqualFold(f.Name, candidates[i]) {
+					return f.Name
+				}
+			}
 		}
 	}
 	return key

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/scrm-dev/scrm/authz"
+	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/ent/auditlog"
 	"github.com/scrm-dev/scrm/ent/gid"
 	"github.com/scrm-dev/scrm/graph/model"
@@ -40,6 +41,15 @@ func (r *Resolver) eraseCustomer(ctx context.Context, customerID int) (*model.Er
 			ObjectType: "Customer", ObjectIDs: []string{gid.Encode(customerID)}})
 	}
 	return &model.ErasureReport{CustomerID: customerID, ErasedAt: res.ErasedAt, AlreadyErased: res.AlreadyErased}, nil
+}
+
+// customersByPhone looks customers up by a phone the viewer may at least
+// see masked: a role denied phones must not be able to test numbers.
+func (r *Resolver) customersByPhone(ctx context.Context, phone string) ([]*ent.Customer, error) {
+	if g := authz.FromContext(ctx); g == nil || g.Read("Customer", "phone") == authz.Deny {
+		return nil, apperr.Forbidden("your role may not look customers up by phone")
+	}
+	return privacy.ByPhone(ctx, r.client, phone)
 }
 
 // record adds e to the request's audit trail.

@@ -26,5 +26,5 @@ func (r *mutationResolver) SetMarketingConsent(ctx context.Context, customerID i
 }
 
 func (r *queryResolver) CustomersByPhone(ctx context.Context, phone string) ([]*ent.Customer, error) {
-	return privacy.ByPhone(ctx, r.client, phone)
+	return r.customersByPhone(ctx, phone)
 }

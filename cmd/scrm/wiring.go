@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -16,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/scrm-dev/scrm/authz"
+	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/tenant"
 	"github.com/scrm-dev/scrm/internal/audit"
@@ -31,43 +33,62 @@ import (
 	"github.com/scrm-dev/scrm/resolvers"
 )
 
+// openStore opens the database, with the keys its personal columns are
+// encrypted with installed.
 func openStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
+	if err := useKeyring(ctx, cfg); err != nil {
+		return nil, err
+	}
 	return store.Open(ctx, cfg.DatabaseURL, store.Options{DataDir: cfg.DataDir, MaxOpenConns: cfg.DBMaxOpenConns})
 }
 
 // useKeyring installs the keyring personal data is encrypted with: the
 // configured keys, or in development keys generated once in the data dir.
-func useKeyring(cfg *config.Config) error {
-	if cfg.PIIKeys != "" || cfg.PIIIndexKey != "" {
-		kr, err := pii.ParseKeys(cfg.PIIKeys, cfg.PIIActiveKey, cfg.PIIIndexKey)
-		if err != nil {
-			return fmt.Errorf("SCRM_PII_KEYS: %w", err)
-		}
-		pii.Use(kr)
-		return nil
-	}
-	kr, created, err := pii.DevKeyring(cfg.DataDir)
+func useKeyring(ctx context.Context, cfg *config.Config) error {
+	p, err := keyProvider(cfg)
 	if err != nil {
-		return fmt.Errorf("development PII keys: %w", err)
+		return err
 	}
-	if created {
-		cfg.Logger().Warn("DEVELOPMENT ONLY: generated keys for personal data in " + cfg.DataDir + "/pii-keys.json; " +
-			"set SCRM_PII_KEYS and SCRM_PII_INDEX_KEY (from a secret store or KMS) before real customer data arrives")
+	kr, err := p.Keyring(ctx)
+	if err != nil {
+		return err
 	}
 	pii.Use(kr)
 	return nil
 }
 
+// keyProvider is where the keys come from: configuration, or (development
+// only, refused in production by config) keys generated once into the data
+// dir. A KMS-backed pii.Provider would be chosen here.
+func keyProvider(cfg *config.Config) (pii.Provider, error) {
+	if cfg.PIIKeys != "" || cfg.PIIIndexKey != "" {
+		kr, err := pii.ParseKeys(cfg.PIIKeys, cfg.PIIActiveKey, cfg.PIIIndexKey)
+		if err != nil {
+			return nil, fmt.Errorf("SCRM_PII_KEYS: %w", err)
+		}
+		return pii.StaticProvider{Ring: kr}, nil
+	}
+	kr, _, err := pii.DevKeyring(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("development PII keys: %w", err)
+	}
+	cfg.Logger().Warn("!!! personal data is encrypted with DEVELOPMENT keys from " + filepath.Join(cfg.DataDir, "pii-keys.json") +
+		"; anyone with that file reads every phone and address. Set SCRM_PII_KEYS and SCRM_PII_INDEX_KEY " +
+		"(from a secret store or KMS) before real customer data arrives")
+	return pii.StaticProvider{Ring: kr}, nil
+}
+
 // readyStore opens the database with its schema current.
 func readyStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
-	if err := useKeyring(cfg); err != nil {
-		return nil, err
-	}
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	if err := st.EnsureCurrent(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if _, err := authz.InstallMissingDefaults(ctx, st.Client); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -240,6 +261,11 @@ func migrate(ctx context.Context, cfg *config.Config, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(out, "schema up to date:", st.Location)
+	if n, err := authz.InstallMissingDefaults(ctx, st.Client); err != nil {
+		return err
+	} else if n > 0 {
+		fmt.Fprintf(out, "installed the default policies of %d tenants that had none\n", n)
+	}
 	return nil
 }
 
@@ -288,12 +314,16 @@ func printToken(ctx context.Context, cfg *config.Config, out io.Writer, tenantSl
 func mintToken(ctx context.Context, st *store.Store, iss *auth.Issuer, tenantSlug, login string, ttl time.Duration) (string, error) {
 	ctx = viewer.System(ctx)
 	t, err := st.Client.Tenant.Query().Where(tenant.Slug(tenantSlug)).Only(ctx)
-	if err != nil {
+	if ent.IsNotFound(err) {
 		return "", fmt.Errorf("no tenant %q (seed the demo with `scrm seed --demo`)", tenantSlug)
+	} else if err != nil {
+		return "", err
 	}
 	s, err := st.Client.Staff.Query().Where(staff.TenantID(t.ID), staff.Login(login)).Only(ctx)
-	if err != nil {
+	if ent.IsNotFound(err) {
 		return "", fmt.Errorf("no staff member %q in tenant %q", login, tenantSlug)
+	} else if err != nil {
+		return "", err
 	}
 	if s.Status != staff.StatusActive {
 		return "", fmt.Errorf("staff member %q has resigned", login)
@@ -318,6 +348,7 @@ func rotateKeys(ctx context.Context, cfg *config.Config, out io.Writer, batch in
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "done: %d values in %d rows are now under key %s\n", r.Values, r.Rows, kr.ActiveKeyID())
+	fmt.Fprintf(out, "done: %d values in %d rows are now under key %s; %d phones indexed, %d phone identities blinded\n",
+		r.Values, r.Rows, kr.ActiveKeyID(), r.Indexed, r.Identities)
 	return nil
 }

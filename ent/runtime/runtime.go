@@ -644,10 +644,14 @@ func init() {
 	order.DefaultPlacedAt = orderDescPlacedAt.Default.(func() time.Time)
 	orderitemMixin := schema.OrderItem{}.Mixin()
 	orderitemMixinHooks0 := orderitemMixin[0].Hooks()
+	orderitemHooks := schema.OrderItem{}.Hooks()
 	orderitem.Hooks[0] = orderitemMixinHooks0[0]
 	orderitem.Hooks[1] = orderitemMixinHooks0[1]
+	orderitem.Hooks[2] = orderitemHooks[0]
 	orderitemMixinInters0 := orderitemMixin[0].Interceptors()
+	orderitemInters := schema.OrderItem{}.Interceptors()
 	orderitem.Interceptors[0] = orderitemMixinInters0[0]
+	orderitem.Interceptors[1] = orderitemInters[0]
 	orderitemMixinFields1 := orderitemMixin[1].Fields()
 	_ = orderitemMixinFields1
 	orderitemFields := schema.OrderItem{}.Fields()
@@ -704,6 +708,7 @@ func init() {
 	staff.Hooks[0] = staffMixinHooks0[0]
 	staff.Hooks[1] = staffMixinHooks0[1]
 	staff.Hooks[2] = staffHooks[0]
+	staff.Hooks[3] = staffHooks[1]
 	staffMixinInters0 := staffMixin[0].Interceptors()
 	staff.Interceptors[0] = staffMixinInters0[0]
 	staffMixinFields1 := staffMixin[1].Fields()

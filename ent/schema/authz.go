@@ -9,8 +9,10 @@ import (
 	"entgo.io/ent"
 
 	gen "github.com/scrm-dev/scrm/ent"
+	"github.com/scrm-dev/scrm/ent/auditlog"
 	"github.com/scrm-dev/scrm/ent/hook"
 	"github.com/scrm-dev/scrm/internal/apperr"
+	"github.com/scrm-dev/scrm/internal/viewer"
 )
 
 // rolePattern is what a role name looks like; which roles a tenant has is
@@ -68,6 +70,38 @@ func installDefaultPolicies() ent.Hook {
 	}, ent.OpCreate)
 }
 
+// CheckManagers refuses a change that leaves a tenant without an active
+// staff member able to manage roles and policies; field names the input
+// at fault. authz sets it (the rule is authz's); the schema runs it in the
+// transaction of every staff change that could cause that.
+var CheckManagers func(ctx context.Context, client *gen.Client, tenantID int, field string) error
+
+// keepAManager applies CheckManagers to staff status and role changes.
+func keepAManager() ent.Hook {
+	return hook.On(func(next ent.Mutator) ent.Mutator {
+		return hook.StaffFunc(func(ctx context.Context, m *gen.StaffMutation) (gen.Value, error) {
+			_, status := m.Status()
+			_, roles := m.Roles()
+			v := viewer.FromContext(ctx)
+			if (!status && !roles) || v == nil || v.IsSystem() || CheckManagers == nil {
+				return next.Mutate(ctx, m)
+			}
+			out, err := next.Mutate(ctx, m)
+			if err != nil {
+				return nil, err
+			}
+			field := "status"
+			if roles {
+				field = "roles"
+			}
+			if err := CheckManagers(ctx, m.Client(), v.TenantID, field); err != nil {
+				return nil, err
+			}
+			return out, nil
+		})
+	}, ent.OpUpdate|ent.OpUpdateOne)
+}
+
 // sealing marks a context allowed to seal audit entries (internal/audit).
 type sealing struct{}
 
@@ -92,6 +126,8 @@ func appendOnlyAudit() ent.Hook {
 					return nil, apperr.Forbidden("the audit trail is append-only")
 				}
 			}
+			// Set once: an entry already sealed is not there to update.
+			m.Where(auditlog.SeqIsNil())
 			return next.Mutate(ctx, m)
 		})
 	}, opChange&^ent.OpCreate)

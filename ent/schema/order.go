@@ -110,3 +110,11 @@ func (OrderItem) Edges() []ent.Edge {
 		edge.From("order", Order.Type).Ref("items").Field("order_id").Unique().Required().Immutable(),
 	}
 }
+
+// Hooks of the OrderItem.
+func (OrderItem) Hooks() []ent.Hook { return []ent.Hook{orderItemScope.guard} }
+
+// Interceptors of the OrderItem: the viewer's data scope (its order's).
+func (OrderItem) Interceptors() []ent.Interceptor {
+	return []ent.Interceptor{orderItemScope.filter}
+}

@@ -9,15 +9,16 @@ import (
 	gen "github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/customeridentity"
-	"github.com/scrm-dev/scrm/ent/formsubmission"
-	"github.com/scrm-dev/scrm/ent/order"
-	"github.com/scrm-dev/scrm/ent/ticketcomment"
 	"github.com/scrm-dev/scrm/ent/department"
+	"github.com/scrm-dev/scrm/ent/formsubmission"
 	"github.com/scrm-dev/scrm/ent/hook"
 	"github.com/scrm-dev/scrm/ent/intercept"
+	"github.com/scrm-dev/scrm/ent/order"
+	"github.com/scrm-dev/scrm/ent/orderitem"
 	"github.com/scrm-dev/scrm/ent/predicate"
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/ticket"
+	"github.com/scrm-dev/scrm/ent/ticketcomment"
 	"github.com/scrm-dev/scrm/internal/viewer"
 )
 
@@ -28,8 +29,12 @@ import (
 // for the viewer.
 //
 // A customer is in scope when the staff member (or one of the scope's
-// departments' staff) owns or follows them; their orders, identities and
-// form submissions follow the customer. A ticket is in scope when it is
+// departments' staff) follows them — in WeCom terms, has them as an
+// external contact; their orders, identities and form submissions follow
+// the customer, order lines their order. Ownership is not part of the
+// rule: the follow table's primary key (staff_id, customer_id) answers
+// "whose customers" from an index, where an OR with owner_id would make
+// every count of a scoped list scan the tenant's customers. A ticket is in scope when it is
 // assigned to the staff member (or to the departments' staff, or to one of
 // the departments as its team); its comments follow the ticket.
 
@@ -47,11 +52,10 @@ func inScopeDepartments(s *viewer.Scope) predicate.Staff {
 }
 
 func customerInScope(s *viewer.Scope) predicate.Customer {
-	ps := []predicate.Customer{customer.OwnerID(s.StaffID), customer.HasFollowersWith(staff.ID(s.StaffID))}
-	if len(s.DepartmentIDs) > 0 {
-		ps = append(ps, customer.HasOwnerWith(inScopeDepartments(s)), customer.HasFollowersWith(inScopeDepartments(s)))
+	if len(s.DepartmentIDs) == 0 {
+		return customer.HasFollowersWith(staff.ID(s.StaffID))
 	}
-	return customer.Or(ps...)
+	return customer.HasFollowersWith(staff.Or(staff.ID(s.StaffID), inScopeDepartments(s)))
 }
 
 func ticketInScope(s *viewer.Scope) predicate.Ticket {
@@ -103,15 +107,20 @@ var (
 	commentScope = newScopeRule(func(s *viewer.Scope) func(*sql.Selector) {
 		return ticketcomment.HasTicketWith(ticketInScope(s))
 	})
+	orderItemScope = newScopeRule(func(s *viewer.Scope) func(*sql.Selector) {
+		return orderitem.HasOrderWith(order.HasCustomerWith(customerInScope(s)))
+	})
 )
 
-// ownNewCustomers makes a staff member confined to their own customers the
-// owner of a customer they create without naming one: otherwise the
-// customer would vanish from their view the moment it was saved.
-func ownNewCustomers() ent.Hook {
+// followNewCustomers makes a staff member with a data scope follow the
+// customers they create (and own them, unless another owner is named):
+// otherwise a customer would vanish from their view the moment it was
+// saved.
+func followNewCustomers() ent.Hook {
 	return hook.On(func(next ent.Mutator) ent.Mutator {
 		return hook.CustomerFunc(func(ctx context.Context, m *gen.CustomerMutation) (gen.Value, error) {
-			if s := scopeOf(ctx); s != nil && len(s.DepartmentIDs) == 0 {
+			if s := scopeOf(ctx); s != nil {
+				m.AddFollowerIDs(s.StaffID)
 				if _, set := m.OwnerID(); !set {
 					m.SetOwnerID(s.StaffID)
 				}

@@ -57,7 +57,7 @@ func (Staff) Edges() []ent.Edge {
 
 // Hooks of the Staff.
 func (Staff) Hooks() []ent.Hook {
-	return []ent.Hook{checkStaffRoles()}
+	return []ent.Hook{checkStaffRoles(), keepAManager()}
 }
 
 // Indexes of the Staff.

@@ -133,7 +133,7 @@ func ValidColumn(column string) bool {
 //
 //	import _ "github.com/scrm-dev/scrm/ent/runtime"
 var (
-	Hooks        [3]ent.Hook
+	Hooks        [4]ent.Hook
 	Interceptors [1]ent.Interceptor
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time

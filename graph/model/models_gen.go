@@ -46,8 +46,11 @@ type OrderLineInput struct {
 }
 
 // One permission line. The object is a GraphQL "Type.field"; "*" and
-// "Type.*" are wildcards. Within one role DENY beats ALLOW; across a staff
-// member's roles the most permissive wins.
+// "Type.*" are wildcards. The most specific line of a role decides
+// ("Customer.phone" over "Customer.*" over "*"; at equal specificity DENY,
+// then MASK, then ALLOW); a role's own lines come before those it inherits;
+// across a staff member's roles the most permissive decision wins. A role
+// has one line per object and act: granting again changes its effect.
 type PolicyRule struct {
 	Role   string       `json:"role"`
 	Object string       `json:"object"`
@@ -265,10 +268,9 @@ func (e DataScopeKind) MarshalJSON() ([]byte, error) {
 type PolicyAct string
 
 const (
-	// Read a field in full; for a root field (Query.x, Mutation.x), call it.
+	// Read a field (the effect says in full, masked or not at all); for a
+	// root field (Query.x, Mutation.x), call it.
 	PolicyActRead PolicyAct = "READ"
-	// Read a sensitive field masked.
-	PolicyActReadMasked PolicyAct = "READ_MASKED"
 	// Set a field through a mutation input.
 	PolicyActWrite PolicyAct = "WRITE"
 	// Reveal one masked value, for a stated purpose.
@@ -277,14 +279,13 @@ const (
 
 var AllPolicyAct = []PolicyAct{
 	PolicyActRead,
-	PolicyActReadMasked,
 	PolicyActWrite,
 	PolicyActReveal,
 }
 
 func (e PolicyAct) IsValid() bool {
 	switch e {
-	case PolicyActRead, PolicyActReadMasked, PolicyActWrite, PolicyActReveal:
+	case PolicyActRead, PolicyActWrite, PolicyActReveal:
 		return true
 	}
 	return false
@@ -329,17 +330,20 @@ type PolicyEffect string
 
 const (
 	PolicyEffectAllow PolicyEffect = "ALLOW"
-	PolicyEffectDeny  PolicyEffect = "DENY"
+	// READ a sensitive field masked, as 138****5678.
+	PolicyEffectMask PolicyEffect = "MASK"
+	PolicyEffectDeny PolicyEffect = "DENY"
 )
 
 var AllPolicyEffect = []PolicyEffect{
 	PolicyEffectAllow,
+	PolicyEffectMask,
 	PolicyEffectDeny,
 }
 
 func (e PolicyEffect) IsValid() bool {
 	switch e {
-	case PolicyEffectAllow, PolicyEffectDeny:
+	case PolicyEffectAllow, PolicyEffectMask, PolicyEffectDeny:
 		return true
 	}
 	return false

@@ -174,12 +174,7 @@ func load(getenv func(string) string) (*Config, error) {
 	case c.PIIKeys == "" && c.PIIIndexKey == "" && prod:
 		bad("SCRM_PII_KEYS", "required in production with SCRM_PII_INDEX_KEY (for example `k1:aes-256-gcm:$(openssl rand -base64 32)`)")
 	case c.PIIKeys != "" || c.PIIIndexKey != "":
-		active := c.PIIActiveKey
-		if active == "" {
-			active, _, _ = strings.Cut(c.PIIKeys, ":")
-			c.PIIActiveKey = active
-		}
-		if _, err := pii.ParseKeys(c.PIIKeys, active, c.PIIIndexKey); err != nil {
+		if _, err := pii.ParseKeys(c.PIIKeys, c.PIIActiveKey, c.PIIIndexKey); err != nil {
 			bad("SCRM_PII_KEYS", "%v", err)
 		}
 	}

@@ -13,10 +13,11 @@ import (
 	"strings"
 )
 
-// Provider supplies the current Keyring. It is the seam a KMS can stand
-// behind: an implementation may fetch, unwrap and cache keys, and return a
-// new Keyring after a rotation. Callers ask per operation rather than keep
-// the result forever.
+// Provider supplies the Keyring. It is the seam a KMS can stand behind: an
+// implementation fetches and unwraps the keys (data keys wrapped by a
+// master key the KMS never releases). A process asks it at start-up and
+// installs the result (Use); a provider that learns of a rotation while
+// running installs the new Keyring the same way.
 type Provider interface {
 	Keyring(ctx context.Context) (*Keyring, error)
 }
@@ -37,7 +38,8 @@ func (p StaticProvider) Keyring(context.Context) (*Keyring, error) {
 //
 //	k2026:aes-256-gcm:BASE64,old1:sm4-gcm:BASE64
 //
-// active names the key to encrypt under, and indexSecretB64 is the
+// active names the key to encrypt under (the first key when empty), and
+// indexSecretB64 is the
 // base64 blind-index secret. Errors name an entry by position and id and
 // never repeat a secret.
 func ParseKeys(spec, active, indexSecretB64 string) (*Keyring, error) {
@@ -61,6 +63,9 @@ func ParseKeys(spec, active, indexSecretB64 string) (*Keyring, error) {
 	index, err := decodeBase64(indexSecretB64)
 	if err != nil {
 		return nil, errors.New("pii: index secret is not valid base64")
+	}
+	if active == "" && len(keys) > 0 {
+		active = keys[0].ID
 	}
 	return NewKeyring(KeyringConfig{Active: active, Keys: keys, IndexSecret: index})
 }

@@ -1,6 +1,7 @@
 package pii_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -64,7 +65,6 @@ func TestParseKeysErrors(t *testing.T) {
 		{"bad base64", "k1:aes-256-gcm:" + aes[:10] + "!" + aes[11:], "k1", indexB64, `key 1 "k1": secret is not valid base64`},
 		{"duplicate id", "k1:aes-256-gcm:" + aes + ",k1:sm4-gcm:" + sm4, "k1", indexB64, `key 2 "k1": duplicate key id`},
 		{"missing active", "k1:aes-256-gcm:" + aes, "k2", indexB64, `active key "k2" is not in the keyring`},
-		{"empty active", "k1:aes-256-gcm:" + aes, "", indexB64, "no active key"},
 		{"unknown algorithm", "k1:aes-128-gcm:" + aes, "k1", indexB64, `key 1 "k1": unknown algorithm`},
 		{"missing field", "k1:" + aes, "k1", indexB64, `key 1 "k1": want id:algorithm:base64-secret`},
 		{"empty entry", "k1:aes-256-gcm:" + aes + ",", "k1", indexB64, "key 2 is empty"},
@@ -170,4 +170,13 @@ func ExampleKeyring_Encrypt() {
 	// Output:
 	// k2026 13812345678 true
 	// 138****5678
+}
+
+func TestParseKeysDefaultsToTheFirstKey(t *testing.T) {
+	a := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32))
+	b := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{2}, 32))
+	kr, err := pii.ParseKeys("new:aes-256-gcm:"+a+",old:aes-256-gcm:"+b, "", b)
+	if err != nil || kr.ActiveKeyID() != "new" {
+		t.Fatalf("active %v, err %v; want the first key", kr, err)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/scrm-dev/scrm/authz"
 	"github.com/scrm-dev/scrm/ent"
@@ -18,6 +19,7 @@ import (
 	"github.com/scrm-dev/scrm/ent/customeridentity"
 	"github.com/scrm-dev/scrm/ent/formsubmission"
 	"github.com/scrm-dev/scrm/ent/gid"
+	"github.com/scrm-dev/scrm/ent/schema"
 	"github.com/scrm-dev/scrm/ent/schema/schematype"
 	"github.com/scrm-dev/scrm/ent/ticket"
 	"github.com/scrm-dev/scrm/ent/ticketcomment"
@@ -123,8 +125,10 @@ func (e exporter) object(typ string, entity any) map[string]any {
 		}
 		val := v.Field(i).Interface()
 		switch {
-		case name == "id" || strings.HasSuffix(name, "ID"):
+		case (name == "id" || strings.HasSuffix(name, "ID")) && isIntID(val):
 			val = globalID(val)
+		case typ == "CustomerIdentity" && name == "externalID" && strings.HasPrefix(val.(string), schema.PhoneIdentityPrefix):
+			val = "(the customer's phone, kept only as a keyed index)"
 		case decision == authz.Mask:
 			if s, ok := val.(string); ok {
 				val = authz.MaskValue(typ+"."+name, s, entity)
@@ -133,6 +137,14 @@ func (e exporter) object(typ string, entity any) map[string]any {
 		out[name] = val
 	}
 	return out
+}
+
+func isIntID(v any) bool {
+	switch v.(type) {
+	case int, *int:
+		return true
+	}
+	return false
 }
 
 func globalID(v any) any {
@@ -230,7 +242,7 @@ func SetConsent(ctx context.Context, db *ent.Client, customerID int, channel str
 		return nil, apperr.Invalid("channel", "unknown channel %q", channel)
 	}
 	source = strings.TrimSpace(source)
-	if source == "" || len(source) > 100 {
+	if source == "" || utf8.RuneCountInString(source) > 100 {
 		return nil, apperr.Invalid("source", "say how the answer was collected (1-100 characters), for example \"mini-program form\"")
 	}
 	c, err := db.Customer.Get(ctx, customerID)

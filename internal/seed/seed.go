@@ -358,7 +358,10 @@ func (s *seeder) customerSet(ctx context.Context) error {
 					c.AddFollowerIDs(other)
 				}
 			} else if s.r.chance(0.3) {
+				// An owner is always one of the customer's WeCom
+				// contacts: data scopes go by who follows whom.
 				c.SetOwnerID(s.staff[Sup1])
+				c.AddFollowerIDs(s.staff[Sup1])
 			}
 			tagCount := s.r.IntN(4)
 			picked := map[int]bool{}

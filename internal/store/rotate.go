@@ -27,12 +27,18 @@ var SealedColumns = []struct {
 type Rotation struct {
 	Rows   int // rows rewritten
 	Values int // values re-encrypted (or encrypted for the first time)
+	// Indexed counts customers given the phone blind index they lacked
+	// (rows from before encryption at rest), Identities the phone
+	// identities whose plaintext number became its blind index.
+	Indexed, Identities int
 }
 
 // RotateKeys re-encrypts every sealed value that is not under kr's active
 // key (including any still in plaintext), in batches, while the product
 // runs: each row is rewritten only if it has not changed since it was
-// read, and a row written meanwhile is already under the active key.
+// read, and a row written meanwhile is already under the active key. It
+// also completes rows from before encryption at rest: the phone's blind
+// index, and phone identities that still hold the number.
 func (s *Store) RotateKeys(ctx context.Context, kr *pii.Keyring, batch int, progress func(table string, rows int)) (Rotation, error) {
 	if batch <= 0 {
 		batch = 500
@@ -68,7 +74,92 @@ func (s *Store) RotateKeys(ctx context.Context, kr *pii.Keyring, batch int, prog
 			after = last
 		}
 	}
+	var err error
+	if total.Indexed, err = s.backfillPhoneIndexes(ctx, kr, batch); err != nil {
+		return total, err
+	}
+	if total.Identities, err = s.blindPhoneIdentities(ctx, kr, batch); err != nil {
+		return total, err
+	}
 	return total, nil
+}
+
+// backfillPhoneIndexes gives customers with a phone and no blind index
+// their index.
+func (s *Store) backfillPhoneIndexes(ctx context.Context, kr *pii.Keyring, batch int) (int, error) {
+	return s.rewrite(ctx, batch,
+		"SELECT id, phone FROM customers WHERE id > ? AND phone IS NOT NULL AND phone <> '' AND phone_index IS NULL ORDER BY id LIMIT ?",
+		"UPDATE customers SET phone_index = ? WHERE id = ? AND phone_index IS NULL",
+		func(stored string) (string, bool, error) {
+			phone, err := pii.ScanColumn(&sql.NullString{String: stored, Valid: true})
+			if err != nil {
+				return "", false, err
+			}
+			idx := kr.PhoneIndex(phone)
+			return idx, idx != "", nil
+		})
+}
+
+// blindPhoneIdentities replaces phone identities' plaintext numbers with
+// their blind index (as ent/schema does for new ones).
+func (s *Store) blindPhoneIdentities(ctx context.Context, kr *pii.Keyring, batch int) (int, error) {
+	return s.rewrite(ctx, batch,
+		"SELECT id, external_id FROM customer_identities WHERE id > ? AND platform = 'PHONE' AND external_id NOT LIKE 'pi:%' ORDER BY id LIMIT ?",
+		"UPDATE customer_identities SET external_id = ? WHERE id = ? AND external_id NOT LIKE 'pi:%'",
+		func(stored string) (string, bool, error) {
+			idx := kr.PhoneIndex(stored)
+			return "pi:" + idx, idx != "", nil
+		})
+}
+
+// rewrite pages through the rows query selects (id, value) and sets each
+// to what change makes of its value. A row change refuses is left alone
+// and stays out of later pages.
+func (s *Store) rewrite(ctx context.Context, batch int, query, update string, change func(string) (string, bool, error)) (int, error) {
+	done, after := 0, 0
+	for {
+		rows, err := s.DB.QueryContext(ctx, query, after, batch)
+		if err != nil {
+			return done, err
+		}
+		type row struct {
+			id  int
+			val string
+		}
+		var page []row
+		for rows.Next() {
+			var r row
+			if err := rows.Scan(&r.id, &r.val); err != nil {
+				rows.Close()
+				return done, err
+			}
+			page = append(page, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return done, err
+		}
+		for _, r := range page {
+			nv, ok, err := change(r.val)
+			if err != nil {
+				return done, err
+			}
+			if !ok {
+				continue
+			}
+			res, err := s.DB.ExecContext(ctx, update, nv, r.id)
+			if err != nil {
+				return done, fmt.Errorf("row %d: %w", r.id, err)
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				done++
+			}
+		}
+		if len(page) < batch {
+			return done, nil
+		}
+		after = page[len(page)-1].id
+	}
 }
 
 func (s *Store) rotateBatch(ctx context.Context, kr *pii.Keyring, query, update string, after, ncols int) (n, last int, r Rotation, err error) {
