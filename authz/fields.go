@@ -1,6 +1,8 @@
 package authz
 
 import (
+	"strings"
+
 	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/internal/pii"
 )
@@ -35,6 +37,20 @@ var NotPersonal = map[string]string{
 	"Role.name":                 "a role",
 	"Customer.customAttributes": "denied, not masked, where roles must not see it",
 }
+
+// sensitiveFields indexes Sensitive by type and field, so the per-field
+// check of the guard builds no string.
+var sensitiveFields = func() map[objKey]bool {
+	m := map[objKey]bool{}
+	for obj := range Sensitive {
+		typ, field, _ := strings.Cut(obj, ".")
+		m[objKey{typ, field}] = true
+	}
+	return m
+}()
+
+// IsSensitive reports whether typ.field holds personal data (Sensitive).
+func IsSensitive(typ, field string) bool { return sensitiveFields[objKey{typ, field}] }
 
 // MaskValue masks value of the sensitive field obj ("Type.field"). parent
 // is the object the field belongs to: an address is masked down to the

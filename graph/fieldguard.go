@@ -62,12 +62,11 @@ func FieldGuard(schema *ast.Schema, observer FieldObserver) graphql.FieldMiddlew
 		if err != nil || res == nil {
 			return res, err
 		}
-		obj := typ + "." + field
-		if _, sensitive := authz.Sensitive[obj]; !sensitive {
+		if !authz.IsSensitive(typ, field) {
 			return res, nil
 		}
 		if decision == authz.Mask {
-			return maskResult(obj, res, parentObject(fc)), nil
+			return maskResult(typ+"."+field, res, parentObject(fc)), nil
 		}
 		if observer != nil && !isEmpty(res) {
 			observer.SensitiveRead(ctx, typ, field, parentObject(fc))
