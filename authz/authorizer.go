@@ -3,7 +3,6 @@ package authz
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -250,6 +249,3 @@ func scopesOf(e casbin.IEnforcer, dom, role string) []RoleScope {
 	}
 	return out
 }
-
-// ErrInvalid wraps every refused policy change; the message says why.
-var ErrInvalid = errors.New("invalid policy")

@@ -3,7 +3,6 @@ package authz
 import (
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/casbin/casbin/v2/model"
 )
@@ -58,8 +57,6 @@ const (
 	ActScope Act = "scope"
 )
 
-// Acts lists every action, for validation.
-var Acts = []Act{ActRead, ActWrite, ActReveal, ActScope}
 
 // ScopePrefix begins the object of every data-scope line.
 const ScopePrefix = "datascope:"
@@ -75,11 +72,6 @@ const (
 // Domain is the Casbin domain of a tenant.
 func Domain(tenantID int) string { return "t:" + strconv.Itoa(tenantID) }
 
-// TenantOfDomain is the inverse of Domain.
-func TenantOfDomain(dom string) (int, bool) {
-	id, err := strconv.Atoi(strings.TrimPrefix(dom, "t:"))
-	return id, err == nil && strings.HasPrefix(dom, "t:") && id > 0
-}
 
 // Policy is one permission line of a tenant.
 type Policy struct {

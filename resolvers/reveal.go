@@ -49,12 +49,10 @@ func (r *Resolver) reveal(ctx context.Context, customerID int, field model.Custo
 				Message: fmt.Sprintf("you have revealed %d values this hour; try again in %s", r.revealsPerHour, retry.Round(time.Minute))}
 		}
 	}
-	if rec := audit.FromContext(ctx); rec != nil {
-		rec.Add(audit.Entry{
-			Action: auditlog.ActionReveal, Operation: "revealCustomerField", ObjectType: "Customer",
-			ObjectIDs: []string{gid.Encode(c.ID)}, Fields: []string{name}, Purpose: strings.TrimSpace(purpose),
-		})
-	}
+	record(ctx, audit.Entry{
+		Action: auditlog.ActionReveal, Operation: "revealCustomerField", ObjectType: "Customer",
+		ObjectIDs: []string{gid.Encode(c.ID)}, Fields: []string{name}, Purpose: strings.TrimSpace(purpose),
+	})
 	return customerValue(c, name), nil
 }
 
