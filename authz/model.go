@@ -57,7 +57,6 @@ const (
 	ActScope Act = "scope"
 )
 
-
 // ScopePrefix begins the object of every data-scope line.
 const ScopePrefix = "datascope:"
 
@@ -71,7 +70,6 @@ const (
 
 // Domain is the Casbin domain of a tenant.
 func Domain(tenantID int) string { return "t:" + strconv.Itoa(tenantID) }
-
 
 // Policy is one permission line of a tenant.
 type Policy struct {
