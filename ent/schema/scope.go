@@ -34,9 +34,11 @@ import (
 // the customer, order lines their order. Ownership is not part of the
 // rule: the follow table's primary key (staff_id, customer_id) answers
 // "whose customers" from an index, where an OR with owner_id would make
-// every count of a scoped list scan the tenant's customers. A ticket is in scope when it is
-// assigned to the staff member (or to the departments' staff, or to one of
-// the departments as its team); its comments follow the ticket.
+// every count of a scoped list scan the tenant's customers.
+//
+// A ticket is in scope when it is assigned to the staff member (or to the
+// departments' staff, or to one of the departments as its team); its
+// comments follow the ticket.
 
 // scopeOf returns the viewer's data scope, or nil when unconfined.
 func scopeOf(ctx context.Context) *viewer.Scope {
