@@ -1,0 +1,136 @@
+// Package gorillaws plugs github.com/gorilla/websocket, the product's
+// WebSocket library, into gqlgen's websocket transport. gqlgen (v0.17.98)
+// ships only a coder/websocket adapter; its transport.WebsocketImplementation
+// interface is the seam, and this package is the small adapter on our side
+// of it: upgrade with an Origin check and shared buffers, serialise writes
+// (gorilla allows one writer at a time), bound every write with a deadline
+// so a stalled client cannot hold a sender, and report a peer's normal
+// close the way the transport expects.
+//
+// Both GraphQL sub-protocols (graphql-transport-ws and the legacy
+// graphql-ws), their keep-alives, connection_init and operation handling
+// are gqlgen's; this package only moves frames.
+package gorillaws
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/gorilla/websocket"
+)
+
+// Implementation accepts WebSocket connections with gorilla/websocket.
+type Implementation struct {
+	// CheckOrigin decides whether a browser page from the request's Origin
+	// may connect. Nil accepts only requests without an Origin header (not
+	// from a browser) or whose Origin host equals the Host header.
+	CheckOrigin func(r *http.Request) bool
+	// WriteTimeout bounds each frame written; 10s when zero.
+	WriteTimeout time.Duration
+}
+
+var _ transport.WebsocketImplementation = Implementation{}
+
+// Buffers are shared by every connection and held only while a frame is
+// being read or written, so an idle subscription costs no buffer memory.
+var writeBuffers sync.Pool
+
+// Accept upgrades the request, negotiating one of the GraphQL
+// sub-protocols the transport supports.
+func (i Implementation) Accept(w http.ResponseWriter, r *http.Request, opts transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
+	up := websocket.Upgrader{
+		Subprotocols:    opts.Subprotocols,
+		CheckOrigin:     i.CheckOrigin,
+		ReadBufferSize:  1024,
+		WriteBufferSize: 4096,
+		WriteBufferPool: &writeBuffers,
+	}
+	conn, err := up.Upgrade(w, r, opts.ResponseHeader)
+	if err != nil {
+		return nil, err // Upgrade has answered the request
+	}
+	timeout := i.WriteTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	return &Conn{ws: conn, writeTimeout: timeout}, nil
+}
+
+// Conn is one accepted connection.
+type Conn struct {
+	ws           *websocket.Conn
+	writeTimeout time.Duration
+	mu           sync.Mutex // gorilla: at most one concurrent writer
+}
+
+var (
+	_ transport.WebsocketConn          = (*Conn)(nil)
+	_ transport.WebsocketReadLimiter   = (*Conn)(nil)
+	_ transport.WebsocketReadDeadliner = (*Conn)(nil)
+)
+
+// NextReader returns the next message; a normal close by the peer is
+// transport.ErrWebsocketClosed.
+func (c *Conn) NextReader() (int, io.Reader, error) {
+	t, r, err := c.ws.NextReader()
+	if websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived) {
+		return t, nil, transport.ErrWebsocketClosed
+	}
+	return t, r, err
+}
+
+// WriteJSON writes v as one text message.
+func (c *Conn) WriteJSON(v any) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.ws.SetWriteDeadline(time.Now().Add(c.writeTimeout)); err != nil {
+		return err
+	}
+	return c.ws.WriteJSON(v)
+}
+
+// WriteClose sends a close frame with code and reason.
+func (c *Conn) WriteClose(code int, reason string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	msg := websocket.FormatCloseMessage(code, truncateReason(reason))
+	err := c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.writeTimeout))
+	if errors.Is(err, websocket.ErrCloseSent) {
+		return nil
+	}
+	return err
+}
+
+// Close closes the network connection.
+func (c *Conn) Close() error { return c.ws.Close() }
+
+// Subprotocol is the negotiated GraphQL sub-protocol.
+func (c *Conn) Subprotocol() string { return c.ws.Subprotocol() }
+
+// SetReadLimit bounds the size of a message read from the client.
+func (c *Conn) SetReadLimit(limit int64) { c.ws.SetReadLimit(limit) }
+
+// SetReadDeadline bounds the wait for the next message (the transport's
+// ping/pong timeout).
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.ws.SetReadDeadline(t) }
+
+// truncateReason keeps a close reason within the 123 bytes a control
+// frame leaves for it, on a UTF-8 boundary.
+func truncateReason(s string) string {
+	const max = 123
+	if len(s) <= max {
+		return s
+	}
+	s = s[:max]
+	for len(s) > 0 && s[len(s)-1]&0xC0 == 0x80 {
+		s = s[:len(s)-1]
+	}
+	if len(s) > 0 && s[len(s)-1] >= 0xC0 {
+		s = s[:len(s)-1]
+	}
+	return s
+}
