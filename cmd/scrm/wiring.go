@@ -162,6 +162,7 @@ func serve(ctx context.Context, cfg *config.Config) error {
 		Issuer:          iss,
 		Logger:          logger,
 		MaxPageSize:     cfg.MaxPageSize,
+		AllowedOrigins:  cfg.AllowedOrigins,
 		GraphiQL:        cfg.GraphiQL,
 		GraphiQLHeaders: graphiqlHeaders,
 		Ready: []httpapi.Check{

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -57,6 +58,8 @@ type Config struct {
 	// RevealLimit is how many masked values one staff member may reveal
 	// per hour.
 	RevealLimit int
+	// AllowedOrigins are the browser origins that may open WebSockets.
+	AllowedOrigins []string
 }
 
 // Var documents one environment variable; Vars is the table the README
@@ -84,6 +87,7 @@ var Vars = []Var{
 	{"SCRM_PII_ACTIVE_KEY", "(the first key)", "id of the key new values are encrypted with"},
 	{"SCRM_PII_INDEX_KEY", "(generated in development)", "base64 secret (32+ bytes) of the blind index for exact phone lookup; never rotate it without re-indexing; required in production"},
 	{"SCRM_REVEAL_LIMIT", "30", "masked values one staff member may reveal per hour"},
+	{"SCRM_ALLOWED_ORIGINS", "(this host only)", "comma-separated browser origins allowed to open GraphQL WebSockets, e.g. `https://console.example.com`; `*` allows any"},
 }
 
 // Load reads the configuration from the environment.
@@ -179,6 +183,17 @@ func load(getenv func(string) string) (*Config, error) {
 		}
 	}
 	c.RevealLimit = integer("SCRM_REVEAL_LIMIT", 30, 0)
+	for _, o := range strings.Split(getenv("SCRM_ALLOWED_ORIGINS"), ",") {
+		o = strings.TrimSuffix(strings.TrimSpace(o), "/")
+		if o == "" {
+			continue
+		}
+		if u, err := url.Parse(o); o != "*" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "") {
+			bad("SCRM_ALLOWED_ORIGINS", "%q is not an origin such as https://console.example.com", o)
+			continue
+		}
+		c.AllowedOrigins = append(c.AllowedOrigins, o)
+	}
 	c.GraphiQL = boolean("SCRM_GRAPHIQL", !prod)
 	c.MaxPageSize = integer("SCRM_MAX_PAGE_SIZE", 100, 1)
 	switch lvl := strings.ToLower(str("SCRM_LOG_LEVEL", "info")); lvl {

@@ -26,6 +26,10 @@ import (
 // token), any other a 500.
 func authenticate(iss *auth.Issuer, authorize Authorizer, failed SignInFailed, logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isUpgrade(r) { // authenticated in connection_init (websocket.go)
+			next.ServeHTTP(w, withUpgradeInfo(r))
+			return
+		}
 		token, ok := bearer(r.Header.Get("Authorization"))
 		if !ok {
 			unauthenticated(w, r, "", "sign in: send Authorization: Bearer <token>")

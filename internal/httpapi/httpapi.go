@@ -7,10 +7,12 @@
 package httpapi
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"sync"
@@ -52,6 +54,9 @@ type Options struct {
 	// MaxBodyBytes caps a request body; 1 MiB when zero.
 	MaxBodyBytes int64
 	GraphiQL     bool
+	// AllowedOrigins are the browser origins allowed to open WebSockets
+	// ("*" any); empty allows only pages of this host.
+	AllowedOrigins []string
 	// GraphiQLHeaders prefill GraphiQL's header editor (development only).
 	GraphiQLHeaders map[string]string
 	Ready           []Check
@@ -85,6 +90,7 @@ func New(opts Options) http.Handler {
 
 func newGraphQLServer(opts Options) *handler.Server {
 	srv := handler.New(opts.Schema)
+	srv.AddTransport(websocketTransport(opts))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(getTransport{})
 	srv.AddTransport(transport.POST{UseGrapQLResponseJsonByDefault: true})
@@ -189,6 +195,15 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Hijack hands the connection to a WebSocket upgrade (gorilla asserts
+// http.Hijacker directly rather than unwrapping).
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if w.status == 0 {
+		w.status = http.StatusSwitchingProtocols
+	}
+	return http.NewResponseController(w.ResponseWriter).Hijack()
+}
 
 // accessLog logs one line per request with its SQL statement count, the
 // number that reveals N+1 patterns in production.
