@@ -23,6 +23,7 @@ import (
 	"github.com/scrm-dev/scrm/internal/audit"
 	"github.com/scrm-dev/scrm/internal/auth"
 	"github.com/scrm-dev/scrm/internal/config"
+	"github.com/scrm-dev/scrm/internal/gorillaws"
 	"github.com/scrm-dev/scrm/internal/httpapi"
 	"github.com/scrm-dev/scrm/internal/pii"
 	"github.com/scrm-dev/scrm/internal/redisconn"
@@ -154,7 +155,9 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	}
 	defer az.Close()
 	opts := resolvers.Options{Client: st.Client, Logger: logger, Authz: az, Redis: rdb.Client, RevealsPerHour: cfg.RevealLimit}
+	sockets := &gorillaws.Registry{}
 	h := httpapi.New(httpapi.Options{
+		WebSockets:      sockets,
 		Authorize:       az.Authorize(st.Client),
 		SignInFailed:    audit.SignInFailures(st.Client, logger),
 		Schema:          resolvers.NewExecutableSchema(opts),
@@ -199,7 +202,13 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	logger.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	return srv.Shutdown(shutdownCtx)
+	// Stop accepting, then tell WebSocket clients to reconnect elsewhere:
+	// Shutdown does not close hijacked connections.
+	err = srv.Shutdown(shutdownCtx)
+	if n := sockets.CloseAll(1001, "server shutting down; reconnect"); n > 0 {
+		logger.Info("closed websockets", "count", n)
+	}
+	return err
 }
 
 // displayAddr turns a listen address into one a browser can open.

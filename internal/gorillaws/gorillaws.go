@@ -31,6 +31,8 @@ type Implementation struct {
 	CheckOrigin func(r *http.Request) bool
 	// WriteTimeout bounds each frame written; 10s when zero.
 	WriteTimeout time.Duration
+	// Registry, when set, tracks the open connections (for shutdown).
+	Registry *Registry
 }
 
 var _ transport.WebsocketImplementation = Implementation{}
@@ -57,13 +59,68 @@ func (i Implementation) Accept(w http.ResponseWriter, r *http.Request, opts tran
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	return &Conn{ws: conn, writeTimeout: timeout}, nil
+	c := &Conn{ws: conn, writeTimeout: timeout, registry: i.Registry}
+	i.Registry.add(c)
+	return c, nil
+}
+
+// Registry tracks open connections, so that a replica shutting down can
+// close them all with 1001 (going away) and clients reconnect elsewhere
+// instead of waiting for a timeout.
+type Registry struct {
+	mu    sync.Mutex
+	conns map[*Conn]struct{}
+}
+
+func (r *Registry) add(c *Conn) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.conns == nil {
+		r.conns = map[*Conn]struct{}{}
+	}
+	r.conns[c] = struct{}{}
+}
+
+func (r *Registry) remove(c *Conn) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	delete(r.conns, c)
+	r.mu.Unlock()
+}
+
+// Len is the number of open connections.
+func (r *Registry) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.conns)
+}
+
+// CloseAll sends every open connection a close frame with code and reason
+// and closes it; it returns how many it closed.
+func (r *Registry) CloseAll(code int, reason string) int {
+	r.mu.Lock()
+	conns := make([]*Conn, 0, len(r.conns))
+	for c := range r.conns {
+		conns = append(conns, c)
+	}
+	r.mu.Unlock()
+	for _, c := range conns {
+		_ = c.WriteClose(code, reason)
+		_ = c.Close()
+	}
+	return len(conns)
 }
 
 // Conn is one accepted connection.
 type Conn struct {
 	ws           *websocket.Conn
 	writeTimeout time.Duration
+	registry     *Registry
 	mu           sync.Mutex // gorilla: at most one concurrent writer
 }
 
@@ -106,7 +163,10 @@ func (c *Conn) WriteClose(code int, reason string) error {
 }
 
 // Close closes the network connection.
-func (c *Conn) Close() error { return c.ws.Close() }
+func (c *Conn) Close() error {
+	c.registry.remove(c)
+	return c.ws.Close()
+}
 
 // Subprotocol is the negotiated GraphQL sub-protocol.
 func (c *Conn) Subprotocol() string { return c.ws.Subprotocol() }

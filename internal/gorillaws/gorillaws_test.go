@@ -201,3 +201,39 @@ func TestCloseReasonsFitAControlFrame(t *testing.T) {
 		}
 	}
 }
+
+// TestShutdownClosesEveryConnectionGoingAway: a replica shutting down
+// tells each client 1001 so it reconnects elsewhere at once.
+func TestShutdownClosesEveryConnectionGoingAway(t *testing.T) {
+	reg := &gorillaws.Registry{}
+	_, url := serve(t, transport.Websocket{Implementation: gorillaws.Implementation{Registry: reg}})
+	var clients []*websocket.Conn
+	for range 3 {
+		c := dial(t, url, "graphql-transport-ws", nil)
+		send(t, c, msg{Type: "connection_init"})
+		expect(t, c, "connection_ack")
+		clients = append(clients, c)
+	}
+	if n := reg.CloseAll(websocket.CloseGoingAway, "server shutting down; reconnect"); n != 3 {
+		t.Fatalf("closed %d connections, want 3", n)
+	}
+	for i, c := range clients {
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for {
+			_, _, err := c.ReadMessage()
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) {
+				if ce.Code != websocket.CloseGoingAway || ce.Text != "server shutting down; reconnect" {
+					t.Fatalf("client %d: closed %d %q", i, ce.Code, ce.Text)
+				}
+				break
+			}
+			if err != nil {
+				t.Fatalf("client %d: %v", i, err)
+			}
+		}
+	}
+	if reg.Len() != 0 {
+		t.Fatalf("%d connections still registered", reg.Len())
+	}
+}

@@ -27,6 +27,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/scrm-dev/scrm/internal/auth"
+	"github.com/scrm-dev/scrm/internal/gorillaws"
 	"github.com/scrm-dev/scrm/internal/querylimit"
 	"github.com/scrm-dev/scrm/internal/requestid"
 	"github.com/scrm-dev/scrm/internal/sqlstats"
@@ -57,6 +58,9 @@ type Options struct {
 	// AllowedOrigins are the browser origins allowed to open WebSockets
 	// ("*" any); empty allows only pages of this host.
 	AllowedOrigins []string
+	// WebSockets, when set, tracks open WebSocket connections so that
+	// shutdown can close them (1001) before the server stops.
+	WebSockets *gorillaws.Registry
 	// GraphiQLHeaders prefill GraphiQL's header editor (development only).
 	GraphiQLHeaders map[string]string
 	Ready           []Check

@@ -35,7 +35,7 @@ const (
 // no longer than its token.
 func websocketTransport(opts Options) transport.Websocket {
 	return transport.Websocket{
-		Implementation:        gorillaws.Implementation{CheckOrigin: originChecker(opts.AllowedOrigins)},
+		Implementation:        gorillaws.Implementation{CheckOrigin: originChecker(opts.AllowedOrigins), Registry: opts.WebSockets},
 		InitTimeout:           10 * time.Second,
 		KeepAlivePingInterval: 15 * time.Second,
 		InitFunc: func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
