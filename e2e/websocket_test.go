@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -163,5 +164,48 @@ func TestWebSocketSignIn(t *testing.T) {
 				t.Fatalf("a foreign page connected: %v", err)
 			}
 		})
+	})
+}
+
+// TestGraphQLOverServerSentEvents: a client that cannot open WebSockets
+// streams the same operation as server-sent events, signed in with the
+// Authorization header, under the same authorization.
+func TestGraphQLOverServerSentEvents(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		srv := httptest.NewServer(e.handler)
+		defer srv.Close()
+		body := strings.NewReader(`{"query":"{ me { login } customers(first: 5) { edges { node { phone } } } }"}`)
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/graphql", body)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "text/event-stream")
+		req.Header.Set("Authorization", "Bearer "+e.token(t, "demo", "agent1"))
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		stream := string(raw)
+		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+			t.Fatalf("%d %s: %s", resp.StatusCode, resp.Header.Get("Content-Type"), stream)
+		}
+		if !strings.Contains(stream, "event: next") || !strings.Contains(stream, `"login":"agent1"`) || !strings.Contains(stream, "event: complete") {
+			t.Fatalf("stream: %s", stream)
+		}
+		if !regexp.MustCompile(`"phone":"1\d{2}\*{4}\d{4}"`).MatchString(stream) || regexp.MustCompile(`"phone":"1\d{10}"`).MatchString(stream) {
+			t.Fatalf("phones not masked in the stream: %s", stream)
+		}
+
+		req, _ = http.NewRequest(http.MethodPost, srv.URL+"/graphql", strings.NewReader(`{"query":"{ me { login } }"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "text/event-stream")
+		resp, err = srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("an unsigned stream: %d", resp.StatusCode)
+		}
 	})
 }

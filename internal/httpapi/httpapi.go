@@ -95,6 +95,10 @@ func New(opts Options) http.Handler {
 func newGraphQLServer(opts Options) *handler.Server {
 	srv := handler.New(opts.Schema)
 	srv.AddTransport(websocketTransport(opts))
+	// Server-sent events (graphql-sse, distinct connections) for clients
+	// that cannot open WebSockets; authenticated by the Authorization
+	// header like any request.
+	srv.AddTransport(transport.SSE{KeepAlivePingInterval: 15 * time.Second})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(getTransport{})
 	srv.AddTransport(transport.POST{UseGrapQLResponseJsonByDefault: true})
@@ -199,6 +203,14 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush sends what is buffered (server-sent events stream through it).
+func (w *statusWriter) Flush() {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
 
 // Hijack hands the connection to a WebSocket upgrade (gorilla asserts
 // http.Hijacker directly rather than unwrapping).
