@@ -42,6 +42,7 @@ type env struct {
 	iss     *auth.Issuer
 	logs    *lockedBuffer
 	az      *authz.Authorizer
+	rdb     *redisconn.Conn
 }
 
 var (
@@ -123,7 +124,7 @@ func newEnv(t *testing.T, backend string, st *store.Store) *env {
 		MaxPageSize:  100,
 		Ready:        []httpapi.Check{{Name: "database", Ping: st.Ping}},
 	})
-	return &env{backend: backend, st: st, handler: h, iss: iss, logs: logs, az: az}
+	return &env{backend: backend, st: st, handler: h, iss: iss, logs: logs, az: az, rdb: rdb}
 }
 
 // forEachBackend runs f as a subtest per database backend.

@@ -21,6 +21,7 @@ import (
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/customeridentity"
 	"github.com/scrm-dev/scrm/ent/department"
+	"github.com/scrm-dev/scrm/ent/event"
 	"github.com/scrm-dev/scrm/ent/form"
 	"github.com/scrm-dev/scrm/ent/formsubmission"
 	"github.com/scrm-dev/scrm/ent/order"
@@ -52,6 +53,8 @@ type Client struct {
 	CustomerIdentity *CustomerIdentityClient
 	// Department is the client for interacting with the Department builders.
 	Department *DepartmentClient
+	// Event is the client for interacting with the Event builders.
+	Event *EventClient
 	// Form is the client for interacting with the Form builders.
 	Form *FormClient
 	// FormSubmission is the client for interacting with the FormSubmission builders.
@@ -89,6 +92,7 @@ func (c *Client) init() {
 	c.Customer = NewCustomerClient(c.config)
 	c.CustomerIdentity = NewCustomerIdentityClient(c.config)
 	c.Department = NewDepartmentClient(c.config)
+	c.Event = NewEventClient(c.config)
 	c.Form = NewFormClient(c.config)
 	c.FormSubmission = NewFormSubmissionClient(c.config)
 	c.Order = NewOrderClient(c.config)
@@ -197,6 +201,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Customer:         NewCustomerClient(cfg),
 		CustomerIdentity: NewCustomerIdentityClient(cfg),
 		Department:       NewDepartmentClient(cfg),
+		Event:            NewEventClient(cfg),
 		Form:             NewFormClient(cfg),
 		FormSubmission:   NewFormSubmissionClient(cfg),
 		Order:            NewOrderClient(cfg),
@@ -232,6 +237,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Customer:         NewCustomerClient(cfg),
 		CustomerIdentity: NewCustomerIdentityClient(cfg),
 		Department:       NewDepartmentClient(cfg),
+		Event:            NewEventClient(cfg),
 		Form:             NewFormClient(cfg),
 		FormSubmission:   NewFormSubmissionClient(cfg),
 		Order:            NewOrderClient(cfg),
@@ -272,8 +278,8 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.AuditLog, c.Campaign, c.CasbinRule, c.Customer, c.CustomerIdentity,
-		c.Department, c.Form, c.FormSubmission, c.Order, c.OrderItem, c.Staff, c.Tag,
-		c.TagGroup, c.Tenant, c.Ticket, c.TicketComment,
+		c.Department, c.Event, c.Form, c.FormSubmission, c.Order, c.OrderItem, c.Staff,
+		c.Tag, c.TagGroup, c.Tenant, c.Ticket, c.TicketComment,
 	} {
 		n.Use(hooks...)
 	}
@@ -284,8 +290,8 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.AuditLog, c.Campaign, c.CasbinRule, c.Customer, c.CustomerIdentity,
-		c.Department, c.Form, c.FormSubmission, c.Order, c.OrderItem, c.Staff, c.Tag,
-		c.TagGroup, c.Tenant, c.Ticket, c.TicketComment,
+		c.Department, c.Event, c.Form, c.FormSubmission, c.Order, c.OrderItem, c.Staff,
+		c.Tag, c.TagGroup, c.Tenant, c.Ticket, c.TicketComment,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -306,6 +312,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.CustomerIdentity.mutate(ctx, m)
 	case *DepartmentMutation:
 		return c.Department.mutate(ctx, m)
+	case *EventMutation:
+		return c.Event.mutate(ctx, m)
 	case *FormMutation:
 		return c.Form.mutate(ctx, m)
 	case *FormSubmissionMutation:
@@ -1424,6 +1432,157 @@ func (c *DepartmentClient) mutate(ctx context.Context, m *DepartmentMutation) (V
 		return (&DepartmentDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Department mutation op: %q", m.Op())
+	}
+}
+
+// EventClient is a client for the Event schema.
+type EventClient struct {
+	config
+}
+
+// NewEventClient returns a client for the Event from the given config.
+func NewEventClient(c config) *EventClient {
+	return &EventClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `event.Hooks(f(g(h())))`.
+func (c *EventClient) Use(hooks ...Hook) {
+	c.hooks.Event = append(c.hooks.Event, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `event.Intercept(f(g(h())))`.
+func (c *EventClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Event = append(c.inters.Event, interceptors...)
+}
+
+// Create returns a builder for creating a Event entity.
+func (c *EventClient) Create() *EventCreate {
+	mutation := newEventMutation(c.config, OpCreate)
+	return &EventCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Event entities.
+func (c *EventClient) CreateBulk(builders ...*EventCreate) *EventCreateBulk {
+	return &EventCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *EventClient) MapCreateBulk(slice any, setFunc func(*EventCreate, int)) *EventCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &EventCreateBulk{err: fmt.Errorf("calling to EventClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*EventCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &EventCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Event.
+func (c *EventClient) Update() *EventUpdate {
+	mutation := newEventMutation(c.config, OpUpdate)
+	return &EventUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *EventClient) UpdateOne(_m *Event) *EventUpdateOne {
+	mutation := newEventMutation(c.config, OpUpdateOne, withEvent(_m))
+	return &EventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *EventClient) UpdateOneID(id int) *EventUpdateOne {
+	mutation := newEventMutation(c.config, OpUpdateOne, withEventID(id))
+	return &EventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Event.
+func (c *EventClient) Delete() *EventDelete {
+	mutation := newEventMutation(c.config, OpDelete)
+	return &EventDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *EventClient) DeleteOne(_m *Event) *EventDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *EventClient) DeleteOneID(id int) *EventDeleteOne {
+	builder := c.Delete().Where(event.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &EventDeleteOne{builder}
+}
+
+// Query returns a query builder for Event.
+func (c *EventClient) Query() *EventQuery {
+	return &EventQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeEvent},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Event entity by its id.
+func (c *EventClient) Get(ctx context.Context, id int) (*Event, error) {
+	return c.Query().Where(event.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *EventClient) GetX(ctx context.Context, id int) *Event {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryTenant queries the tenant edge of a Event.
+func (c *EventClient) QueryTenant(_m *Event) *TenantQuery {
+	query := (&TenantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(event.Table, event.FieldID, id),
+			sqlgraph.To(tenant.Table, tenant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, event.TenantTable, event.TenantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *EventClient) Hooks() []Hook {
+	hooks := c.hooks.Event
+	return append(hooks[:len(hooks):len(hooks)], event.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *EventClient) Interceptors() []Interceptor {
+	inters := c.inters.Event
+	return append(inters[:len(inters):len(inters)], event.Interceptors[:]...)
+}
+
+func (c *EventClient) mutate(ctx context.Context, m *EventMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&EventCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&EventUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&EventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&EventDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Event mutation op: %q", m.Op())
 	}
 }
 
@@ -3260,13 +3419,13 @@ func (c *TicketCommentClient) mutate(ctx context.Context, m *TicketCommentMutati
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AuditLog, Campaign, CasbinRule, Customer, CustomerIdentity, Department, Form,
-		FormSubmission, Order, OrderItem, Staff, Tag, TagGroup, Tenant, Ticket,
+		AuditLog, Campaign, CasbinRule, Customer, CustomerIdentity, Department, Event,
+		Form, FormSubmission, Order, OrderItem, Staff, Tag, TagGroup, Tenant, Ticket,
 		TicketComment []ent.Hook
 	}
 	inters struct {
-		AuditLog, Campaign, CasbinRule, Customer, CustomerIdentity, Department, Form,
-		FormSubmission, Order, OrderItem, Staff, Tag, TagGroup, Tenant, Ticket,
+		AuditLog, Campaign, CasbinRule, Customer, CustomerIdentity, Department, Event,
+		Form, FormSubmission, Order, OrderItem, Staff, Tag, TagGroup, Tenant, Ticket,
 		TicketComment []ent.Interceptor
 	}
 )

@@ -12,6 +12,7 @@ import (
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/customeridentity"
 	"github.com/scrm-dev/scrm/ent/department"
+	"github.com/scrm-dev/scrm/ent/event"
 	"github.com/scrm-dev/scrm/ent/form"
 	"github.com/scrm-dev/scrm/ent/formsubmission"
 	"github.com/scrm-dev/scrm/ent/order"
@@ -40,6 +41,8 @@ func (c *Client) CountVisible(ctx context.Context, table string, ids []int) (int
 		return c.CustomerIdentity.Query().Where(customeridentity.IDIn(ids...)).Count(ctx)
 	case department.Table:
 		return c.Department.Query().Where(department.IDIn(ids...)).Count(ctx)
+	case event.Table:
+		return c.Event.Query().Where(event.IDIn(ids...)).Count(ctx)
 	case form.Table:
 		return c.Form.Query().Where(form.IDIn(ids...)).Count(ctx)
 	case formsubmission.Table:

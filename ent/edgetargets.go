@@ -38,6 +38,7 @@ var EdgeTargets = map[string]map[string]EdgeTarget{
 		"parent":   {Type: "Department", Table: "departments", TenantScoped: true, CreateInput: "parentID", UpdateInput: "parentID"},
 		"staff":    {Type: "Staff", Table: "staff", TenantScoped: true, CreateInput: "staffIDs", UpdateInput: "addStaffIDs"},
 	},
+	"Event": {},
 	"Form": {
 		"submissions": {Type: "FormSubmission", Table: "form_submissions", TenantScoped: true, CreateInput: "submissionIDs", UpdateInput: "addSubmissionIDs"},
 	},

@@ -18,6 +18,7 @@ import (
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/customeridentity"
 	"github.com/scrm-dev/scrm/ent/department"
+	"github.com/scrm-dev/scrm/ent/event"
 	"github.com/scrm-dev/scrm/ent/form"
 	"github.com/scrm-dev/scrm/ent/formsubmission"
 	"github.com/scrm-dev/scrm/ent/order"
@@ -94,6 +95,7 @@ func checkColumn(t, c string) error {
 			customer.Table:         customer.ValidColumn,
 			customeridentity.Table: customeridentity.ValidColumn,
 			department.Table:       department.ValidColumn,
+			event.Table:            event.ValidColumn,
 			form.Table:             form.ValidColumn,
 			formsubmission.Table:   formsubmission.ValidColumn,
 			order.Table:            order.ValidColumn,

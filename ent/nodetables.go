@@ -10,6 +10,7 @@ var NodeTables = map[string]string{
 	"Customer":         "customers",
 	"CustomerIdentity": "customer_identities",
 	"Department":       "departments",
+	"Event":            "events",
 	"Form":             "forms",
 	"FormSubmission":   "form_submissions",
 	"Order":            "orders",

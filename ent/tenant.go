@@ -27,6 +27,8 @@ type Tenant struct {
 	TicketSeq int64 `json:"ticket_seq,omitempty"`
 	// seq of the last sealed audit entry
 	AuditSeq int64 `json:"audit_seq,omitempty"`
+	// seq of the last relayed event (internal/realtime)
+	EventSeq int64 `json:"event_seq,omitempty"`
 	// hash of the last sealed audit entry
 	AuditHead string `json:"audit_head,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
@@ -39,7 +41,7 @@ func (*Tenant) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case tenant.FieldID, tenant.FieldTicketSeq, tenant.FieldAuditSeq:
+		case tenant.FieldID, tenant.FieldTicketSeq, tenant.FieldAuditSeq, tenant.FieldEventSeq:
 			values[i] = new(sql.NullInt64)
 		case tenant.FieldName, tenant.FieldSlug, tenant.FieldTimezone, tenant.FieldAuditHead:
 			values[i] = new(sql.NullString)
@@ -95,6 +97,12 @@ func (_m *Tenant) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field audit_seq", values[i])
 			} else if value.Valid {
 				_m.AuditSeq = value.Int64
+			}
+		case tenant.FieldEventSeq:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field event_seq", values[i])
+			} else if value.Valid {
+				_m.EventSeq = value.Int64
 			}
 		case tenant.FieldAuditHead:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -158,6 +166,9 @@ func (_m *Tenant) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("audit_seq=")
 	builder.WriteString(fmt.Sprintf("%v", _m.AuditSeq))
+	builder.WriteString(", ")
+	builder.WriteString("event_seq=")
+	builder.WriteString(fmt.Sprintf("%v", _m.EventSeq))
 	builder.WriteString(", ")
 	builder.WriteString("audit_head=")
 	builder.WriteString(_m.AuditHead)

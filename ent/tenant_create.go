@@ -76,6 +76,20 @@ func (_c *TenantCreate) SetNillableAuditSeq(v *int64) *TenantCreate {
 	return _c
 }
 
+// SetEventSeq sets the "event_seq" field.
+func (_c *TenantCreate) SetEventSeq(v int64) *TenantCreate {
+	_c.mutation.SetEventSeq(v)
+	return _c
+}
+
+// SetNillableEventSeq sets the "event_seq" field if the given value is not nil.
+func (_c *TenantCreate) SetNillableEventSeq(v *int64) *TenantCreate {
+	if v != nil {
+		_c.SetEventSeq(*v)
+	}
+	return _c
+}
+
 // SetAuditHead sets the "audit_head" field.
 func (_c *TenantCreate) SetAuditHead(v string) *TenantCreate {
 	_c.mutation.SetAuditHead(v)
@@ -153,6 +167,10 @@ func (_c *TenantCreate) defaults() error {
 		v := tenant.DefaultAuditSeq
 		_c.mutation.SetAuditSeq(v)
 	}
+	if _, ok := _c.mutation.EventSeq(); !ok {
+		v := tenant.DefaultEventSeq
+		_c.mutation.SetEventSeq(v)
+	}
 	if _, ok := _c.mutation.AuditHead(); !ok {
 		v := tenant.DefaultAuditHead
 		_c.mutation.SetAuditHead(v)
@@ -198,6 +216,9 @@ func (_c *TenantCreate) check() error {
 	}
 	if _, ok := _c.mutation.AuditSeq(); !ok {
 		return &ValidationError{Name: "audit_seq", err: errors.New(`ent: missing required field "Tenant.audit_seq"`)}
+	}
+	if _, ok := _c.mutation.EventSeq(); !ok {
+		return &ValidationError{Name: "event_seq", err: errors.New(`ent: missing required field "Tenant.event_seq"`)}
 	}
 	if _, ok := _c.mutation.AuditHead(); !ok {
 		return &ValidationError{Name: "audit_head", err: errors.New(`ent: missing required field "Tenant.audit_head"`)}
@@ -256,6 +277,10 @@ func (_c *TenantCreate) createSpec() (*Tenant, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.AuditSeq(); ok {
 		_spec.SetField(tenant.FieldAuditSeq, field.TypeInt64, value)
 		_node.AuditSeq = value
+	}
+	if value, ok := _c.mutation.EventSeq(); ok {
+		_spec.SetField(tenant.FieldEventSeq, field.TypeInt64, value)
+		_node.EventSeq = value
 	}
 	if value, ok := _c.mutation.AuditHead(); ok {
 		_spec.SetField(tenant.FieldAuditHead, field.TypeString, value)
@@ -374,6 +399,24 @@ func (u *TenantUpsert) UpdateAuditSeq() *TenantUpsert {
 // AddAuditSeq adds v to the "audit_seq" field.
 func (u *TenantUpsert) AddAuditSeq(v int64) *TenantUpsert {
 	u.Add(tenant.FieldAuditSeq, v)
+	return u
+}
+
+// SetEventSeq sets the "event_seq" field.
+func (u *TenantUpsert) SetEventSeq(v int64) *TenantUpsert {
+	u.Set(tenant.FieldEventSeq, v)
+	return u
+}
+
+// UpdateEventSeq sets the "event_seq" field to the value that was provided on create.
+func (u *TenantUpsert) UpdateEventSeq() *TenantUpsert {
+	u.SetExcluded(tenant.FieldEventSeq)
+	return u
+}
+
+// AddEventSeq adds v to the "event_seq" field.
+func (u *TenantUpsert) AddEventSeq(v int64) *TenantUpsert {
+	u.Add(tenant.FieldEventSeq, v)
 	return u
 }
 
@@ -504,6 +547,27 @@ func (u *TenantUpsertOne) AddAuditSeq(v int64) *TenantUpsertOne {
 func (u *TenantUpsertOne) UpdateAuditSeq() *TenantUpsertOne {
 	return u.Update(func(s *TenantUpsert) {
 		s.UpdateAuditSeq()
+	})
+}
+
+// SetEventSeq sets the "event_seq" field.
+func (u *TenantUpsertOne) SetEventSeq(v int64) *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetEventSeq(v)
+	})
+}
+
+// AddEventSeq adds v to the "event_seq" field.
+func (u *TenantUpsertOne) AddEventSeq(v int64) *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.AddEventSeq(v)
+	})
+}
+
+// UpdateEventSeq sets the "event_seq" field to the value that was provided on create.
+func (u *TenantUpsertOne) UpdateEventSeq() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateEventSeq()
 	})
 }
 
@@ -802,6 +866,27 @@ func (u *TenantUpsertBulk) AddAuditSeq(v int64) *TenantUpsertBulk {
 func (u *TenantUpsertBulk) UpdateAuditSeq() *TenantUpsertBulk {
 	return u.Update(func(s *TenantUpsert) {
 		s.UpdateAuditSeq()
+	})
+}
+
+// SetEventSeq sets the "event_seq" field.
+func (u *TenantUpsertBulk) SetEventSeq(v int64) *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetEventSeq(v)
+	})
+}
+
+// AddEventSeq adds v to the "event_seq" field.
+func (u *TenantUpsertBulk) AddEventSeq(v int64) *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.AddEventSeq(v)
+	})
+}
+
+// UpdateEventSeq sets the "event_seq" field to the value that was provided on create.
+func (u *TenantUpsertBulk) UpdateEventSeq() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateEventSeq()
 	})
 }
 

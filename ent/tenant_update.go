@@ -98,6 +98,27 @@ func (_u *TenantUpdate) AddAuditSeq(v int64) *TenantUpdate {
 	return _u
 }
 
+// SetEventSeq sets the "event_seq" field.
+func (_u *TenantUpdate) SetEventSeq(v int64) *TenantUpdate {
+	_u.mutation.ResetEventSeq()
+	_u.mutation.SetEventSeq(v)
+	return _u
+}
+
+// SetNillableEventSeq sets the "event_seq" field if the given value is not nil.
+func (_u *TenantUpdate) SetNillableEventSeq(v *int64) *TenantUpdate {
+	if v != nil {
+		_u.SetEventSeq(*v)
+	}
+	return _u
+}
+
+// AddEventSeq adds value to the "event_seq" field.
+func (_u *TenantUpdate) AddEventSeq(v int64) *TenantUpdate {
+	_u.mutation.AddEventSeq(v)
+	return _u
+}
+
 // SetAuditHead sets the "audit_head" field.
 func (_u *TenantUpdate) SetAuditHead(v string) *TenantUpdate {
 	_u.mutation.SetAuditHead(v)
@@ -200,6 +221,12 @@ func (_u *TenantUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.AddedAuditSeq(); ok {
 		_spec.AddField(tenant.FieldAuditSeq, field.TypeInt64, value)
 	}
+	if value, ok := _u.mutation.EventSeq(); ok {
+		_spec.SetField(tenant.FieldEventSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedEventSeq(); ok {
+		_spec.AddField(tenant.FieldEventSeq, field.TypeInt64, value)
+	}
 	if value, ok := _u.mutation.AuditHead(); ok {
 		_spec.SetField(tenant.FieldAuditHead, field.TypeString, value)
 	}
@@ -292,6 +319,27 @@ func (_u *TenantUpdateOne) SetNillableAuditSeq(v *int64) *TenantUpdateOne {
 // AddAuditSeq adds value to the "audit_seq" field.
 func (_u *TenantUpdateOne) AddAuditSeq(v int64) *TenantUpdateOne {
 	_u.mutation.AddAuditSeq(v)
+	return _u
+}
+
+// SetEventSeq sets the "event_seq" field.
+func (_u *TenantUpdateOne) SetEventSeq(v int64) *TenantUpdateOne {
+	_u.mutation.ResetEventSeq()
+	_u.mutation.SetEventSeq(v)
+	return _u
+}
+
+// SetNillableEventSeq sets the "event_seq" field if the given value is not nil.
+func (_u *TenantUpdateOne) SetNillableEventSeq(v *int64) *TenantUpdateOne {
+	if v != nil {
+		_u.SetEventSeq(*v)
+	}
+	return _u
+}
+
+// AddEventSeq adds value to the "event_seq" field.
+func (_u *TenantUpdateOne) AddEventSeq(v int64) *TenantUpdateOne {
+	_u.mutation.AddEventSeq(v)
 	return _u
 }
 
@@ -426,6 +474,12 @@ func (_u *TenantUpdateOne) sqlSave(ctx context.Context) (_node *Tenant, err erro
 	}
 	if value, ok := _u.mutation.AddedAuditSeq(); ok {
 		_spec.AddField(tenant.FieldAuditSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.EventSeq(); ok {
+		_spec.SetField(tenant.FieldEventSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedEventSeq(); ok {
+		_spec.AddField(tenant.FieldEventSeq, field.TypeInt64, value)
 	}
 	if value, ok := _u.mutation.AuditHead(); ok {
 		_spec.SetField(tenant.FieldAuditHead, field.TypeString, value)

@@ -26,6 +26,8 @@ type Tx struct {
 	CustomerIdentity *CustomerIdentityClient
 	// Department is the client for interacting with the Department builders.
 	Department *DepartmentClient
+	// Event is the client for interacting with the Event builders.
+	Event *EventClient
 	// Form is the client for interacting with the Form builders.
 	Form *FormClient
 	// FormSubmission is the client for interacting with the FormSubmission builders.
@@ -183,6 +185,7 @@ func (tx *Tx) init() {
 	tx.Customer = NewCustomerClient(tx.config)
 	tx.CustomerIdentity = NewCustomerIdentityClient(tx.config)
 	tx.Department = NewDepartmentClient(tx.config)
+	tx.Event = NewEventClient(tx.config)
 	tx.Form = NewFormClient(tx.config)
 	tx.FormSubmission = NewFormSubmissionClient(tx.config)
 	tx.Order = NewOrderClient(tx.config)

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/redis/go-redis/v9"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/ent/auditlog"
@@ -16,6 +18,7 @@ import (
 	"github.com/scrm-dev/scrm/graph"
 	"github.com/scrm-dev/scrm/graph/model"
 	"github.com/scrm-dev/scrm/internal/audit"
+	"github.com/scrm-dev/scrm/internal/realtime"
 	"github.com/scrm-dev/scrm/internal/requestid"
 )
 
@@ -123,4 +126,31 @@ func (r *Resolver) verifyAuditChain(ctx context.Context) (*model.AuditChainRepor
 		out.BrokenAtSeq, out.Reason = &seq, &reason
 	}
 	return out, nil
+}
+
+// kickRelay wakes the event relays once a mutation has committed (it is
+// installed before entgql.Transactioner, so it runs outside the
+// transaction), so subscribers hear of the change at once rather than at
+// the relay's next poll.
+type kickRelay struct {
+	rdb    redis.UniversalClient
+	logger *slog.Logger
+}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.ResponseInterceptor
+} = kickRelay{}
+
+func (kickRelay) ExtensionName() string                   { return "KickRelay" }
+func (kickRelay) Validate(graphql.ExecutableSchema) error { return nil }
+func (k kickRelay) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	rsp := next(ctx)
+	op := graphql.GetOperationContext(ctx).Operation
+	if op != nil && op.Operation == ast.Mutation && rsp != nil && len(rsp.Errors) == 0 {
+		if err := realtime.Kick(ctx, k.rdb); err != nil {
+			k.logger.WarnContext(ctx, "kick the event relay", "request_id", requestid.FromContext(ctx), "error", err)
+		}
+	}
+	return rsp
 }

@@ -69,6 +69,9 @@ func Configure(srv *handler.Server, opts Options) {
 	if !opts.WithoutFieldGuard {
 		srv.AroundFields(graph.FieldGuard(schema, auditObserver{}))
 	}
+	if opts.Redis != nil {
+		srv.Use(kickRelay{rdb: opts.Redis, logger: opts.Logger})
+	}
 	srv.Use(entgql.Transactioner{TxOpener: opts.Client})
 	srv.Use(auditFlush{client: opts.Client, logger: opts.Logger})
 	srv.SetErrorPresenter(ErrorPresenter(opts.Logger))

@@ -26,6 +26,7 @@ import (
 	"github.com/scrm-dev/scrm/internal/gorillaws"
 	"github.com/scrm-dev/scrm/internal/httpapi"
 	"github.com/scrm-dev/scrm/internal/pii"
+	"github.com/scrm-dev/scrm/internal/realtime"
 	"github.com/scrm-dev/scrm/internal/redisconn"
 	"github.com/scrm-dev/scrm/internal/seed"
 	"github.com/scrm-dev/scrm/internal/store"
@@ -132,6 +133,7 @@ func serve(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 
+	defer startRelay(st, rdb, logger)()
 	if cfg.RunWorker {
 		stopWorker, err := startWorker(cfg, st, rdb, logger)
 		if err != nil {
@@ -237,10 +239,24 @@ func worker(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
+	defer startRelay(st, rdb, logger)()
 	logger.Info("scrm worker running", "database", st.Location, "redis", rdb.Location, "concurrency", cfg.WorkerConcurrency)
 	<-ctx.Done()
 	stopWorker()
 	return nil
+}
+
+// startRelay numbers and publishes committed events (internal/realtime)
+// until the returned function is called. Every serve and worker process
+// runs one: they take turns per tenant, and the nearest answers a kick.
+func startRelay(st *store.Store, rdb *redisconn.Conn, logger *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		realtime.NewRelay(st.Client, rdb.Client, logger).Run(ctx)
+	}()
+	return func() { cancel(); <-done }
 }
 
 // startWorker runs the job handlers and scheduler until the returned

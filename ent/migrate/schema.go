@@ -296,6 +296,54 @@ var (
 			},
 		},
 	}
+	// EventsColumns holds the columns for the "events" table.
+	EventsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "seq", Type: field.TypeInt64, Nullable: true},
+		{Name: "topic", Type: field.TypeEnum, Enums: []string{"TICKET", "ORDER"}},
+		{Name: "kind", Type: field.TypeString, Size: 32},
+		{Name: "subject_id", Type: field.TypeInt},
+		{Name: "customer_id", Type: field.TypeInt, Nullable: true},
+		{Name: "assignee_id", Type: field.TypeInt, Nullable: true},
+		{Name: "team_id", Type: field.TypeInt, Nullable: true},
+		{Name: "status", Type: field.TypeString, Size: 32, Default: ""},
+		{Name: "platform", Type: field.TypeString, Size: 32, Default: ""},
+		{Name: "shop_id", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "actor_id", Type: field.TypeInt, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "tenant_id", Type: field.TypeInt},
+	}
+	// EventsTable holds the schema information for the "events" table.
+	EventsTable = &schema.Table{
+		Name:       "events",
+		Columns:    EventsColumns,
+		PrimaryKey: []*schema.Column{EventsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "events_tenants_tenant",
+				Columns:    []*schema.Column{EventsColumns[13]},
+				RefColumns: []*schema.Column{TenantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "event_tenant_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{EventsColumns[13], EventsColumns[12]},
+			},
+			{
+				Name:    "event_tenant_id_seq",
+				Unique:  true,
+				Columns: []*schema.Column{EventsColumns[13], EventsColumns[1]},
+			},
+			{
+				Name:    "event_seq",
+				Unique:  false,
+				Columns: []*schema.Column{EventsColumns[1]},
+			},
+		},
+	}
 	// FormsColumns holds the columns for the "forms" table.
 	FormsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -634,6 +682,7 @@ var (
 		{Name: "timezone", Type: field.TypeString, Size: 64, Default: "Asia/Shanghai"},
 		{Name: "ticket_seq", Type: field.TypeInt64, Default: 0},
 		{Name: "audit_seq", Type: field.TypeInt64, Default: 0},
+		{Name: "event_seq", Type: field.TypeInt64, Default: 0},
 		{Name: "audit_head", Type: field.TypeString, Size: 64, Default: ""},
 		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 	}
@@ -860,6 +909,7 @@ var (
 		CustomersTable,
 		CustomerIdentitiesTable,
 		DepartmentsTable,
+		EventsTable,
 		FormsTable,
 		FormSubmissionsTable,
 		OrdersTable,
@@ -904,6 +954,10 @@ func init() {
 	DepartmentsTable.ForeignKeys[1].RefTable = DepartmentsTable
 	DepartmentsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(12884901888),
+	}
+	EventsTable.ForeignKeys[0].RefTable = TenantsTable
+	EventsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(68719476736),
 	}
 	FormsTable.ForeignKeys[0].RefTable = TenantsTable
 	FormsTable.Annotation = &entsql.Annotation{

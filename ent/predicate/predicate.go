@@ -35,6 +35,9 @@ type CustomerIdentity func(*sql.Selector)
 // Department is the predicate function for department builders.
 type Department func(*sql.Selector)
 
+// Event is the predicate function for event builders.
+type Event func(*sql.Selector)
+
 // Form is the predicate function for form builders.
 type Form func(*sql.Selector)
 

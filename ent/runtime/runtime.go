@@ -11,6 +11,7 @@ import (
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/customeridentity"
 	"github.com/scrm-dev/scrm/ent/department"
+	"github.com/scrm-dev/scrm/ent/event"
 	"github.com/scrm-dev/scrm/ent/form"
 	"github.com/scrm-dev/scrm/ent/formsubmission"
 	"github.com/scrm-dev/scrm/ent/order"
@@ -463,6 +464,40 @@ func init() {
 	departmentDescSortOrder := departmentFields[4].Descriptor()
 	// department.DefaultSortOrder holds the default value on creation for the sort_order field.
 	department.DefaultSortOrder = departmentDescSortOrder.Default.(int)
+	eventMixin := schema.Event{}.Mixin()
+	eventMixinHooks0 := eventMixin[0].Hooks()
+	event.Hooks[0] = eventMixinHooks0[0]
+	event.Hooks[1] = eventMixinHooks0[1]
+	eventMixinInters0 := eventMixin[0].Interceptors()
+	event.Interceptors[0] = eventMixinInters0[0]
+	eventFields := schema.Event{}.Fields()
+	_ = eventFields
+	// eventDescKind is the schema descriptor for kind field.
+	eventDescKind := eventFields[2].Descriptor()
+	// event.KindValidator is a validator for the "kind" field. It is called by the builders before save.
+	event.KindValidator = eventDescKind.Validators[0].(func(string) error)
+	// eventDescStatus is the schema descriptor for status field.
+	eventDescStatus := eventFields[7].Descriptor()
+	// event.DefaultStatus holds the default value on creation for the status field.
+	event.DefaultStatus = eventDescStatus.Default.(string)
+	// event.StatusValidator is a validator for the "status" field. It is called by the builders before save.
+	event.StatusValidator = eventDescStatus.Validators[0].(func(string) error)
+	// eventDescPlatform is the schema descriptor for platform field.
+	eventDescPlatform := eventFields[8].Descriptor()
+	// event.DefaultPlatform holds the default value on creation for the platform field.
+	event.DefaultPlatform = eventDescPlatform.Default.(string)
+	// event.PlatformValidator is a validator for the "platform" field. It is called by the builders before save.
+	event.PlatformValidator = eventDescPlatform.Validators[0].(func(string) error)
+	// eventDescShopID is the schema descriptor for shop_id field.
+	eventDescShopID := eventFields[9].Descriptor()
+	// event.DefaultShopID holds the default value on creation for the shop_id field.
+	event.DefaultShopID = eventDescShopID.Default.(string)
+	// event.ShopIDValidator is a validator for the "shop_id" field. It is called by the builders before save.
+	event.ShopIDValidator = eventDescShopID.Validators[0].(func(string) error)
+	// eventDescCreatedAt is the schema descriptor for created_at field.
+	eventDescCreatedAt := eventFields[11].Descriptor()
+	// event.DefaultCreatedAt holds the default value on creation for the created_at field.
+	event.DefaultCreatedAt = eventDescCreatedAt.Default.(func() time.Time)
 	formMixin := schema.Form{}.Mixin()
 	formMixinHooks0 := formMixin[0].Hooks()
 	formHooks := schema.Form{}.Hooks()
@@ -556,6 +591,7 @@ func init() {
 	order.Hooks[2] = orderHooks[0]
 	order.Hooks[3] = orderHooks[1]
 	order.Hooks[4] = orderHooks[2]
+	order.Hooks[5] = orderHooks[3]
 	orderMixinInters0 := orderMixin[0].Interceptors()
 	orderInters := schema.Order{}.Interceptors()
 	order.Interceptors[0] = orderMixinInters0[0]
@@ -984,14 +1020,18 @@ func init() {
 	tenantDescAuditSeq := tenantFields[4].Descriptor()
 	// tenant.DefaultAuditSeq holds the default value on creation for the audit_seq field.
 	tenant.DefaultAuditSeq = tenantDescAuditSeq.Default.(int64)
+	// tenantDescEventSeq is the schema descriptor for event_seq field.
+	tenantDescEventSeq := tenantFields[5].Descriptor()
+	// tenant.DefaultEventSeq holds the default value on creation for the event_seq field.
+	tenant.DefaultEventSeq = tenantDescEventSeq.Default.(int64)
 	// tenantDescAuditHead is the schema descriptor for audit_head field.
-	tenantDescAuditHead := tenantFields[5].Descriptor()
+	tenantDescAuditHead := tenantFields[6].Descriptor()
 	// tenant.DefaultAuditHead holds the default value on creation for the audit_head field.
 	tenant.DefaultAuditHead = tenantDescAuditHead.Default.(string)
 	// tenant.AuditHeadValidator is a validator for the "audit_head" field. It is called by the builders before save.
 	tenant.AuditHeadValidator = tenantDescAuditHead.Validators[0].(func(string) error)
 	// tenantDescCreatedAt is the schema descriptor for created_at field.
-	tenantDescCreatedAt := tenantFields[6].Descriptor()
+	tenantDescCreatedAt := tenantFields[7].Descriptor()
 	// tenant.DefaultCreatedAt holds the default value on creation for the created_at field.
 	tenant.DefaultCreatedAt = tenantDescCreatedAt.Default.(func() time.Time)
 	ticketMixin := schema.Ticket{}.Mixin()
@@ -1003,6 +1043,7 @@ func init() {
 	ticket.Hooks[3] = ticketHooks[1]
 	ticket.Hooks[4] = ticketHooks[2]
 	ticket.Hooks[5] = ticketHooks[3]
+	ticket.Hooks[6] = ticketHooks[4]
 	ticketMixinInters0 := ticketMixin[0].Interceptors()
 	ticketInters := schema.Ticket{}.Interceptors()
 	ticket.Interceptors[0] = ticketMixinInters0[0]
@@ -1068,6 +1109,7 @@ func init() {
 	ticketcomment.Hooks[1] = ticketcommentMixinHooks0[1]
 	ticketcomment.Hooks[2] = ticketcommentHooks[0]
 	ticketcomment.Hooks[3] = ticketcommentHooks[1]
+	ticketcomment.Hooks[4] = ticketcommentHooks[2]
 	ticketcommentMixinInters0 := ticketcommentMixin[0].Interceptors()
 	ticketcommentInters := schema.TicketComment{}.Interceptors()
 	ticketcomment.Interceptors[0] = ticketcommentMixinInters0[0]

@@ -71,7 +71,7 @@ func (Order) Indexes() []ent.Index {
 
 // Hooks of the Order.
 func (Order) Hooks() []ent.Hook {
-	return []ent.Hook{orderScope.guard, validateOrderAmounts(), keepCustomerTotals()}
+	return []ent.Hook{orderScope.guard, validateOrderAmounts(), keepCustomerTotals(), orderEvents()}
 }
 
 // Interceptors of the Order: the viewer's data scope.

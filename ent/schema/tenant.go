@@ -35,6 +35,10 @@ func (Tenant) Fields() []ent.Field {
 			Default(0).
 			Annotations(entgql.Skip()).
 			Comment("seq of the last sealed audit entry"),
+		field.Int64("event_seq").
+			Default(0).
+			Annotations(entgql.Skip()).
+			Comment("seq of the last relayed event (internal/realtime)"),
 		field.String("audit_head").
 			Default("").MaxLen(64).
 			Annotations(entgql.Skip()).

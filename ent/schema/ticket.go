@@ -71,7 +71,7 @@ func (Ticket) Indexes() []ent.Index {
 
 // Hooks of the Ticket.
 func (Ticket) Hooks() []ent.Hook {
-	return []ent.Hook{ticketScope.guard, ownNewTickets(), assignTicketNumber(), stampTicketStatusTimes()}
+	return []ent.Hook{ticketScope.guard, ownNewTickets(), assignTicketNumber(), stampTicketStatusTimes(), ticketEvents()}
 }
 
 // Interceptors of the Ticket: the viewer's data scope.
@@ -115,7 +115,7 @@ func (TicketComment) Edges() []ent.Edge {
 
 // Hooks of the TicketComment.
 func (TicketComment) Hooks() []ent.Hook {
-	return []ent.Hook{commentScope.guard, stampCommentAuthor()}
+	return []ent.Hook{commentScope.guard, stampCommentAuthor(), commentEvents()}
 }
 
 // Interceptors of the TicketComment: the viewer's data scope.

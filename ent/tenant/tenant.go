@@ -24,6 +24,8 @@ const (
 	FieldTicketSeq = "ticket_seq"
 	// FieldAuditSeq holds the string denoting the audit_seq field in the database.
 	FieldAuditSeq = "audit_seq"
+	// FieldEventSeq holds the string denoting the event_seq field in the database.
+	FieldEventSeq = "event_seq"
 	// FieldAuditHead holds the string denoting the audit_head field in the database.
 	FieldAuditHead = "audit_head"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
@@ -40,6 +42,7 @@ var Columns = []string{
 	FieldTimezone,
 	FieldTicketSeq,
 	FieldAuditSeq,
+	FieldEventSeq,
 	FieldAuditHead,
 	FieldCreatedAt,
 }
@@ -74,6 +77,8 @@ var (
 	DefaultTicketSeq int64
 	// DefaultAuditSeq holds the default value on creation for the "audit_seq" field.
 	DefaultAuditSeq int64
+	// DefaultEventSeq holds the default value on creation for the "event_seq" field.
+	DefaultEventSeq int64
 	// DefaultAuditHead holds the default value on creation for the "audit_head" field.
 	DefaultAuditHead string
 	// AuditHeadValidator is a validator for the "audit_head" field. It is called by the builders before save.
@@ -113,6 +118,11 @@ func ByTicketSeq(opts ...sql.OrderTermOption) OrderOption {
 // ByAuditSeq orders the results by the audit_seq field.
 func ByAuditSeq(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldAuditSeq, opts...).ToFunc()
+}
+
+// ByEventSeq orders the results by the event_seq field.
+func ByEventSeq(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldEventSeq, opts...).ToFunc()
 }
 
 // ByAuditHead orders the results by the audit_head field.

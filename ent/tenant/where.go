@@ -79,6 +79,11 @@ func AuditSeq(v int64) predicate.Tenant {
 	return predicate.Tenant(sql.FieldEQ(FieldAuditSeq, v))
 }
 
+// EventSeq applies equality check predicate on the "event_seq" field. It's identical to EventSeqEQ.
+func EventSeq(v int64) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldEventSeq, v))
+}
+
 // AuditHead applies equality check predicate on the "audit_head" field. It's identical to AuditHeadEQ.
 func AuditHead(v string) predicate.Tenant {
 	return predicate.Tenant(sql.FieldEQ(FieldAuditHead, v))
@@ -362,6 +367,46 @@ func AuditSeqLT(v int64) predicate.Tenant {
 // AuditSeqLTE applies the LTE predicate on the "audit_seq" field.
 func AuditSeqLTE(v int64) predicate.Tenant {
 	return predicate.Tenant(sql.FieldLTE(FieldAuditSeq, v))
+}
+
+// EventSeqEQ applies the EQ predicate on the "event_seq" field.
+func EventSeqEQ(v int64) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldEventSeq, v))
+}
+
+// EventSeqNEQ applies the NEQ predicate on the "event_seq" field.
+func EventSeqNEQ(v int64) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNEQ(FieldEventSeq, v))
+}
+
+// EventSeqIn applies the In predicate on the "event_seq" field.
+func EventSeqIn(vs ...int64) predicate.Tenant {
+	return predicate.Tenant(sql.FieldIn(FieldEventSeq, vs...))
+}
+
+// EventSeqNotIn applies the NotIn predicate on the "event_seq" field.
+func EventSeqNotIn(vs ...int64) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNotIn(FieldEventSeq, vs...))
+}
+
+// EventSeqGT applies the GT predicate on the "event_seq" field.
+func EventSeqGT(v int64) predicate.Tenant {
+	return predicate.Tenant(sql.FieldGT(FieldEventSeq, v))
+}
+
+// EventSeqGTE applies the GTE predicate on the "event_seq" field.
+func EventSeqGTE(v int64) predicate.Tenant {
+	return predicate.Tenant(sql.FieldGTE(FieldEventSeq, v))
+}
+
+// EventSeqLT applies the LT predicate on the "event_seq" field.
+func EventSeqLT(v int64) predicate.Tenant {
+	return predicate.Tenant(sql.FieldLT(FieldEventSeq, v))
+}
+
+// EventSeqLTE applies the LTE predicate on the "event_seq" field.
+func EventSeqLTE(v int64) predicate.Tenant {
+	return predicate.Tenant(sql.FieldLTE(FieldEventSeq, v))
 }
 
 // AuditHeadEQ applies the EQ predicate on the "audit_head" field.
