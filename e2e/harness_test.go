@@ -23,6 +23,7 @@ import (
 	"github.com/scrm-dev/scrm/internal/audit"
 	"github.com/scrm-dev/scrm/internal/auth"
 	"github.com/scrm-dev/scrm/internal/httpapi"
+	"github.com/scrm-dev/scrm/internal/realtime"
 	"github.com/scrm-dev/scrm/internal/redisconn"
 	"github.com/scrm-dev/scrm/internal/seed"
 	"github.com/scrm-dev/scrm/internal/sqlstats"
@@ -113,7 +114,8 @@ func newEnv(t *testing.T, backend string, st *store.Store) *env {
 		t.Fatal(err)
 	}
 	cleanups = append(cleanups, func() { rdb.Close() })
-	opts := resolvers.Options{Client: st.Client, Logger: logger, Authz: az, Redis: rdb.Client}
+	opts := resolvers.Options{Client: st.Client, Logger: logger, Authz: az, Redis: rdb.Client,
+		Realtime: realtime.NewHub(rdb.Client, st.Client, logger)}
 	h := httpapi.New(httpapi.Options{
 		Authorize:    az.Authorize(st.Client),
 		SignInFailed: audit.SignInFailures(st.Client, logger),

@@ -49,6 +49,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Mutation() MutationResolver
 	Query() QueryResolver
+	Subscription() SubscriptionResolver
 }
 
 type DirectiveRoot struct {
@@ -453,6 +454,10 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	Subscription struct {
+		TicketUpdated func(childComplexity int, filter *model.TicketEventFilter, after *string) int
+	}
+
 	Tag struct {
 		CreatedAt  func(childComplexity int) int
 		Customers  func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.CustomerOrder, where *ent.CustomerWhereInput) int
@@ -569,6 +574,14 @@ type ComplexityRoot struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
 	}
+
+	TicketEvent struct {
+		Actor  func(childComplexity int) int
+		At     func(childComplexity int) int
+		Cursor func(childComplexity int) int
+		Kind   func(childComplexity int) int
+		Ticket func(childComplexity int) int
+	}
 }
 
 // endregion ***************************** api!.gotpl *****************************
@@ -630,6 +643,9 @@ type QueryResolver interface {
 	CustomersByPhone(ctx context.Context, phone string) ([]*ent.Customer, error)
 	Me(ctx context.Context) (*ent.Staff, error)
 	Tenant(ctx context.Context) (*ent.Tenant, error)
+}
+type SubscriptionResolver interface {
+	TicketUpdated(ctx context.Context, filter *model.TicketEventFilter, after *string) (<-chan *model.TicketEvent, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -2683,6 +2699,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.StaffEdge.Node(childComplexity), true
 
+	case "Subscription.ticketUpdated":
+		if e.ComplexityRoot.Subscription.TicketUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_ticketUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.TicketUpdated(childComplexity, args["filter"].(*model.TicketEventFilter), args["after"].(*string)), true
+
 	case "Tag.createdAt":
 		if e.ComplexityRoot.Tag.CreatedAt == nil {
 			break
@@ -3179,6 +3207,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TicketEdge.Node(childComplexity), true
 
+	case "TicketEvent.actor":
+		if e.ComplexityRoot.TicketEvent.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketEvent.Actor(childComplexity), true
+	case "TicketEvent.at":
+		if e.ComplexityRoot.TicketEvent.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketEvent.At(childComplexity), true
+	case "TicketEvent.cursor":
+		if e.ComplexityRoot.TicketEvent.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketEvent.Cursor(childComplexity), true
+	case "TicketEvent.kind":
+		if e.ComplexityRoot.TicketEvent.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketEvent.Kind(childComplexity), true
+	case "TicketEvent.ticket":
+		if e.ComplexityRoot.TicketEvent.Ticket == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketEvent.Ticket(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -3230,6 +3289,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("TenantWhereInput", ec.unmarshalInputTenantWhereInput),
 			graphql.NewInputUnmarshaler("TicketCommentOrder", ec.unmarshalInputTicketCommentOrder),
 			graphql.NewInputUnmarshaler("TicketCommentWhereInput", ec.unmarshalInputTicketCommentWhereInput),
+			graphql.NewInputUnmarshaler("TicketEventFilter", ec.unmarshalInputTicketEventFilter),
 			graphql.NewInputUnmarshaler("TicketOrder", ec.unmarshalInputTicketOrder),
 			graphql.NewInputUnmarshaler("TicketWhereInput", ec.unmarshalInputTicketWhereInput),
 			graphql.NewInputUnmarshaler("UpdateCampaignInput", ec.unmarshalInputUpdateCampaignInput),
@@ -3295,6 +3355,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 				Data: buf.Bytes(),
 			}
 		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
@@ -3320,7 +3397,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "authz.graphql" "ent.graphql" "privacy.graphql" "scrm.graphql"
+//go:embed "authz.graphql" "ent.graphql" "privacy.graphql" "realtime.graphql" "scrm.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -3335,6 +3412,7 @@ var sources = []*ast.Source{
 	{Name: "authz.graphql", Input: sourceData("authz.graphql"), BuiltIn: false},
 	{Name: "ent.graphql", Input: sourceData("ent.graphql"), BuiltIn: false},
 	{Name: "privacy.graphql", Input: sourceData("privacy.graphql"), BuiltIn: false},
+	{Name: "realtime.graphql", Input: sourceData("realtime.graphql"), BuiltIn: false},
 	{Name: "scrm.graphql", Input: sourceData("scrm.graphql"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -4255,6 +4333,22 @@ func (ec *executionContext) childFields_TicketEdge(ctx context.Context, field gr
 		return ec.fieldContext_TicketEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TicketEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_TicketEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_TicketEvent_cursor(ctx, field)
+	case "kind":
+		return ec.fieldContext_TicketEvent_kind(ctx, field)
+	case "ticket":
+		return ec.fieldContext_TicketEvent_ticket(ctx, field)
+	case "actor":
+		return ec.fieldContext_TicketEvent_actor(ctx, field)
+	case "at":
+		return ec.fieldContext_TicketEvent_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TicketEvent", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6164,6 +6258,28 @@ func (ec *executionContext) field_Staff_ownedCustomers_args(ctx context.Context,
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_ticketUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.TicketEventFilter, error) {
+			return ec.unmarshalOTicketEventFilter2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋgraphᚋmodelᚐTicketEventFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -14661,6 +14777,50 @@ func (ec *executionContext) fieldContext_StaffEdge_cursor(_ context.Context, fie
 	return graphql.NewScalarFieldContext("StaffEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _Subscription_ticketUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_ticketUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().TicketUpdated(ctx, fc.Args["filter"].(*model.TicketEventFilter), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.TicketEvent) graphql.Marshaler {
+			return ec.marshalNTicketEvent2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋgraphᚋmodelᚐTicketEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_ticketUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_ticketUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Tag_id(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16687,6 +16847,139 @@ func (ec *executionContext) _TicketEdge_cursor(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_TicketEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("TicketEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _TicketEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *model.TicketEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketEvent_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _TicketEvent_kind(ctx context.Context, field graphql.CollectedField, obj *model.TicketEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketEvent_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.TicketEventKind) graphql.Marshaler {
+			return ec.marshalNTicketEventKind2githubᚗcomᚋscrmᚑdevᚋscrmᚋgraphᚋmodelᚐTicketEventKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketEvent", field, false, false, "TicketEventKind")
+}
+
+func (ec *executionContext) _TicketEvent_ticket(ctx context.Context, field graphql.CollectedField, obj *model.TicketEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketEvent_ticket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ticket, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Ticket) graphql.Marshaler {
+			return ec.marshalNTicket2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicket(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketEvent_ticket(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Ticket(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketEvent_actor(ctx context.Context, field graphql.CollectedField, obj *model.TicketEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketEvent_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Staff) graphql.Marshaler {
+			return ec.marshalOStaff2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐStaff(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TicketEvent_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Staff(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketEvent_at(ctx context.Context, field graphql.CollectedField, obj *model.TicketEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketEvent_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketEvent", field, false, false, "Time")
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -29001,6 +29294,76 @@ func UnmarshalTicketCommentWhereInput(ctx context.Context, raw any) (ent.TicketC
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputTicketEventFilter(ctx context.Context, obj any) (model.TicketEventFilter, error) {
+	var it model.TicketEventFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"assignedToMe", "teamIDs", "customerIDs", "ticketIDs", "kinds"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "assignedToMe":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assignedToMe"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssignedToMe = data
+		case "teamIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("teamIDs"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TeamIDs = data
+		case "customerIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerIDs"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerIDs = data
+		case "ticketIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ticketIDs"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TicketIDs = data
+		case "kinds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kinds"))
+			data, err := ec.unmarshalOTicketEventKind2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋgraphᚋmodelᚐTicketEventKindᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kinds = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTicketEventFilter unmarshals raw into the TicketEventFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTicketEventFilter(ctx context.Context, raw any) (model.TicketEventFilter, error) {
+	var out model.TicketEventFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TicketEventFilter", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputTicketOrder(ctx context.Context, obj any) (ent.TicketOrder, error) {
 	var it ent.TicketOrder
 	if obj == nil {
@@ -34441,6 +34804,26 @@ func (ec *executionContext) _StaffEdge(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "ticketUpdated":
+		return ec._Subscription_ticketUpdated(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
+}
+
 var tagImplementors = []string{"Tag", "Node"}
 
 func (ec *executionContext) _Tag(ctx context.Context, sel ast.SelectionSet, obj *ent.Tag) graphql.Marshaler {
@@ -35185,6 +35568,59 @@ func (ec *executionContext) _TicketEdge(ctx context.Context, sel ast.SelectionSe
 			}
 		case "cursor":
 			out.Values[i] = ec._TicketEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var ticketEventImplementors = []string{"TicketEvent"}
+
+func (ec *executionContext) _TicketEvent(ctx context.Context, sel ast.SelectionSet, obj *model.TicketEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ticketEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TicketEvent")
+		case "cursor":
+			out.Values[i] = ec._TicketEvent_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._TicketEvent_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ticket":
+			out.Values[i] = ec._TicketEvent_ticket(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "actor":
+			out.Values[i] = ec._TicketEvent_actor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "at":
+			out.Values[i] = ec._TicketEvent_at(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -36620,6 +37056,24 @@ func (ec *executionContext) marshalNTicketConnection2ᚖgithubᚗcomᚋscrmᚑde
 		return graphql.Null
 	}
 	return ec._TicketConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNTicketEvent2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋgraphᚋmodelᚐTicketEvent(ctx context.Context, sel ast.SelectionSet, v *model.TicketEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TicketEvent!")
+		return graphql.Null
+	}
+	return ec._TicketEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNTicketEventKind2githubᚗcomᚋscrmᚑdevᚋscrmᚋgraphᚋmodelᚐTicketEventKind(ctx context.Context, v any) (model.TicketEventKind, error) {
+	var res model.TicketEventKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTicketEventKind2githubᚗcomᚋscrmᚑdevᚋscrmᚋgraphᚋmodelᚐTicketEventKind(ctx context.Context, sel ast.SelectionSet, v model.TicketEventKind) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNTicketOrderField2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketOrderField(ctx context.Context, v any) (*ent.TicketOrderField, error) {
@@ -38992,6 +39446,50 @@ func (ec *executionContext) marshalOTicketEdge2ᚖgithubᚗcomᚋscrmᚑdevᚋsc
 		return graphql.Null
 	}
 	return ec._TicketEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOTicketEventFilter2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋgraphᚋmodelᚐTicketEventFilter(ctx context.Context, v any) (*model.TicketEventFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputTicketEventFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOTicketEventKind2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋgraphᚋmodelᚐTicketEventKindᚄ(ctx context.Context, v any) ([]model.TicketEventKind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.TicketEventKind, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNTicketEventKind2githubᚗcomᚋscrmᚑdevᚋscrmᚋgraphᚋmodelᚐTicketEventKind(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOTicketEventKind2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋgraphᚋmodelᚐTicketEventKindᚄ(ctx context.Context, sel ast.SelectionSet, v []model.TicketEventKind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTicketEventKind2githubᚗcomᚋscrmᚑdevᚋscrmᚋgraphᚋmodelᚐTicketEventKind(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOTicketOrder2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketOrder(ctx context.Context, v any) (*ent.TicketOrder, error) {

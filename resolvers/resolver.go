@@ -19,6 +19,7 @@ import (
 	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/graph"
 	"github.com/scrm-dev/scrm/internal/ratelimit"
+	"github.com/scrm-dev/scrm/internal/realtime"
 	"github.com/scrm-dev/scrm/internal/viewer"
 )
 
@@ -29,6 +30,7 @@ type Resolver struct {
 	schema         *ast.Schema
 	revealLimit    *ratelimit.Window
 	revealsPerHour int
+	realtime       *realtime.Hub
 }
 
 // Options configure the executable schema.
@@ -41,6 +43,9 @@ type Options struct {
 	// to RevealsPerHour (30 when zero).
 	Redis          redis.UniversalClient
 	RevealsPerHour int
+	// Realtime delivers events to subscriptions; without it they are
+	// refused.
+	Realtime *realtime.Hub
 	// WithoutFieldGuard leaves field permissions out. Only the benchmark
 	// sets it, to measure what they cost.
 	WithoutFieldGuard bool
@@ -48,7 +53,7 @@ type Options struct {
 
 // NewExecutableSchema returns the API's schema bound to its resolvers.
 func NewExecutableSchema(opts Options) graphql.ExecutableSchema {
-	r := &Resolver{client: opts.Client, authz: opts.Authz, revealsPerHour: opts.RevealsPerHour}
+	r := &Resolver{client: opts.Client, authz: opts.Authz, revealsPerHour: opts.RevealsPerHour, realtime: opts.Realtime}
 	if r.revealsPerHour <= 0 {
 		r.revealsPerHour = 30
 	}

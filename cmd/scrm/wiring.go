@@ -156,7 +156,8 @@ func serve(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 	defer az.Close()
-	opts := resolvers.Options{Client: st.Client, Logger: logger, Authz: az, Redis: rdb.Client, RevealsPerHour: cfg.RevealLimit}
+	opts := resolvers.Options{Client: st.Client, Logger: logger, Authz: az, Redis: rdb.Client, RevealsPerHour: cfg.RevealLimit,
+		Realtime: realtime.NewHub(rdb.Client, st.Client, logger)}
 	sockets := &gorillaws.Registry{}
 	h := httpapi.New(httpapi.Options{
 		WebSockets:      sockets,

@@ -8,6 +8,8 @@ import (
 	"io"
 	"strconv"
 	"time"
+
+	"github.com/scrm-dev/scrm/ent"
 )
 
 // The result of checking a tenant's audit chain.
@@ -73,6 +75,28 @@ type Role struct {
 	Inherits []string `json:"inherits"`
 	// Its widest data scope; OWN when no line grants one.
 	Scope *DataScope `json:"scope"`
+}
+
+type Subscription struct {
+}
+
+type TicketEvent struct {
+	// Resume after this event with ticketUpdated(after: cursor).
+	Cursor string          `json:"cursor"`
+	Kind   TicketEventKind `json:"kind"`
+	Ticket *ent.Ticket     `json:"ticket"`
+	// The staff member who made the change; null for platform and system work.
+	Actor *ent.Staff `json:"actor,omitempty"`
+	At    time.Time  `json:"at"`
+}
+
+type TicketEventFilter struct {
+	// Only tickets assigned to the subscriber.
+	AssignedToMe *bool             `json:"assignedToMe,omitempty"`
+	TeamIDs      []int             `json:"teamIDs,omitempty"`
+	CustomerIDs  []int             `json:"customerIDs,omitempty"`
+	TicketIDs    []int             `json:"ticketIDs,omitempty"`
+	Kinds        []TicketEventKind `json:"kinds,omitempty"`
 }
 
 type ConsentChannel string
@@ -379,6 +403,71 @@ func (e *PolicyEffect) UnmarshalJSON(b []byte) error {
 }
 
 func (e PolicyEffect) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type TicketEventKind string
+
+const (
+	TicketEventKindCreated       TicketEventKind = "CREATED"
+	TicketEventKindUpdated       TicketEventKind = "UPDATED"
+	TicketEventKindAssigned      TicketEventKind = "ASSIGNED"
+	TicketEventKindStatusChanged TicketEventKind = "STATUS_CHANGED"
+	TicketEventKindCommented     TicketEventKind = "COMMENTED"
+	TicketEventKindEscalated     TicketEventKind = "ESCALATED"
+	TicketEventKindClosed        TicketEventKind = "CLOSED"
+)
+
+var AllTicketEventKind = []TicketEventKind{
+	TicketEventKindCreated,
+	TicketEventKindUpdated,
+	TicketEventKindAssigned,
+	TicketEventKindStatusChanged,
+	TicketEventKindCommented,
+	TicketEventKindEscalated,
+	TicketEventKindClosed,
+}
+
+func (e TicketEventKind) IsValid() bool {
+	switch e {
+	case TicketEventKindCreated, TicketEventKindUpdated, TicketEventKindAssigned, TicketEventKindStatusChanged, TicketEventKindCommented, TicketEventKindEscalated, TicketEventKindClosed:
+		return true
+	}
+	return false
+}
+
+func (e TicketEventKind) String() string {
+	return string(e)
+}
+
+func (e *TicketEventKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = TicketEventKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid TicketEventKind", str)
+	}
+	return nil
+}
+
+func (e TicketEventKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *TicketEventKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e TicketEventKind) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -1,0 +1,189 @@
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/scrm-dev/scrm/ent"
+	"github.com/scrm-dev/scrm/ent/event"
+	"github.com/scrm-dev/scrm/internal/viewer"
+)
+
+// Hub delivers one process's share of the events to its subscribers: one
+// Redis subscription per tenant with subscribers here, fanned out to each.
+// A subscriber that cannot keep up (its buffer is full) is dropped rather
+// than slowing the others; it ends and the client reconnects with its
+// cursor.
+type Hub struct {
+	rdb    redis.UniversalClient
+	client *ent.Client
+	logger *slog.Logger
+
+	mu      sync.Mutex
+	tenants map[int]*feed
+}
+
+type feed struct {
+	subs   map[chan Message]struct{}
+	cancel context.CancelFunc
+}
+
+// Buffer is how many events a subscriber may fall behind before it is
+// dropped.
+const Buffer = 256
+
+// NewHub returns a hub reading events from rdb and the log from client.
+func NewHub(rdb redis.UniversalClient, client *ent.Client, logger *slog.Logger) *Hub {
+	return &Hub{rdb: rdb, client: client, logger: logger, tenants: map[int]*feed{}}
+}
+
+// Subscribe returns the tenant's events after the cursor after, in seq
+// order with no gap and no duplicate: first those already in the log,
+// then live ones (a gap in the live stream, a publish lost, is filled from
+// the log). With after < 0 it starts from now. The channel closes when ctx
+// ends or the subscriber falls behind.
+func (h *Hub) Subscribe(ctx context.Context, tenantID int, after int64) (<-chan Message, error) {
+	live := h.join(tenantID)
+	last := after
+	if after < 0 {
+		t, err := h.client.Tenant.Get(viewer.ForTenant(ctx, tenantID), tenantID)
+		if err != nil {
+			h.leave(tenantID, live)
+			return nil, err
+		}
+		last = t.EventSeq
+	}
+	out := make(chan Message, 16)
+	go func() {
+		defer close(out)
+		defer h.leave(tenantID, live)
+		var ok bool
+		if last, ok = h.replay(ctx, tenantID, last, out); !ok {
+			return
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case m, open := <-live:
+				if !open {
+					return // fell behind: the client resumes from its cursor
+				}
+				if m.Seq <= last {
+					continue
+				}
+				if m.Seq > last+1 {
+					if last, ok = h.replay(ctx, tenantID, last, out); !ok {
+						return
+					}
+					if m.Seq <= last {
+						continue
+					}
+				}
+				select {
+				case out <- m:
+					last = m.Seq
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out, nil
+}
+
+// replay sends the logged events after last and returns the new last.
+func (h *Hub) replay(ctx context.Context, tenantID int, last int64, out chan<- Message) (int64, bool) {
+	tctx := viewer.ForTenant(ctx, tenantID)
+	for {
+		page, err := h.client.Event.Query().Where(event.SeqGT(last)).Order(event.BySeq()).Limit(500).All(tctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				h.logger.Error("realtime: replay", "tenant", tenantID, "err", err)
+			}
+			return last, false
+		}
+		for _, e := range page {
+			select {
+			case out <- messageOf(e):
+				last = *e.Seq
+			case <-ctx.Done():
+				return last, false
+			}
+		}
+		if len(page) < 500 {
+			return last, true
+		}
+	}
+}
+
+func (h *Hub) join(tenantID int) chan Message {
+	ch := make(chan Message, Buffer)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	f, ok := h.tenants[tenantID]
+	if !ok {
+		ctx, cancel := context.WithCancel(context.Background())
+		f = &feed{subs: map[chan Message]struct{}{}, cancel: cancel}
+		h.tenants[tenantID] = f
+		sub := h.rdb.Subscribe(ctx, Channel(tenantID))
+		if _, err := sub.Receive(ctx); err != nil {
+			h.logger.Warn("realtime: subscribe", "tenant", tenantID, "err", err)
+		}
+		go h.fanOut(ctx, tenantID, sub)
+	}
+	f.subs[ch] = struct{}{}
+	return ch
+}
+
+func (h *Hub) leave(tenantID int, ch chan Message) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	f, ok := h.tenants[tenantID]
+	if !ok {
+		return
+	}
+	if _, member := f.subs[ch]; member {
+		delete(f.subs, ch)
+		close(ch)
+	}
+	if len(f.subs) == 0 {
+		f.cancel()
+		delete(h.tenants, tenantID)
+	}
+}
+
+func (h *Hub) fanOut(ctx context.Context, tenantID int, sub *redis.PubSub) {
+	defer sub.Close()
+	msgs := sub.Channel()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case raw, ok := <-msgs:
+			if !ok {
+				return
+			}
+			var m Message
+			if err := json.Unmarshal([]byte(raw.Payload), &m); err != nil || m.Tenant != tenantID {
+				continue
+			}
+			h.mu.Lock()
+			if f := h.tenants[tenantID]; f != nil {
+				for ch := range f.subs {
+					select {
+					case ch <- m:
+					default: // full: drop this subscriber, never wait on it
+						delete(f.subs, ch)
+						close(ch)
+					}
+				}
+			}
+			h.mu.Unlock()
+		}
+	}
+}
