@@ -16,7 +16,6 @@ func (r *subscriptionResolver) TicketUpdated(ctx context.Context, filter *model.
 	return r.ticketUpdated(ctx, filter, after)
 }
 
-// Subscription returns graph.SubscriptionResolver implementation.
 func (r *Resolver) Subscription() graph.SubscriptionResolver { return &subscriptionResolver{r} }
 
 type subscriptionResolver struct{ *Resolver }
