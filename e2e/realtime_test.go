@@ -12,6 +12,9 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/scrm-dev/scrm/ent/customer"
+	"github.com/scrm-dev/scrm/ent/gid"
+	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/internal/realtime"
 )
 
@@ -166,6 +169,67 @@ func TestTicketSubscription(t *testing.T) {
 		}
 		if strings.Join(kinds, " ") != "STATUS_CHANGED COMMENTED UPDATED CLOSED" {
 			t.Fatalf("replayed %v", kinds)
+		}
+	})
+}
+
+// TestOrderSubscription: an agent watching orders hears of their own
+// customers' orders (created, then paid) and not of others'.
+func TestOrderSubscription(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		e = fresh(t, e.backend)
+		startRelay(t, e)
+		tid := e.tenantID(t, "demo")
+		followedOnlyBy := func(login, other string) string {
+			c := e.st.Client.Customer.Query().Where(customer.TenantID(tid),
+				customer.HasFollowersWith(staff.Login(login), staff.TenantID(tid)),
+				customer.Not(customer.HasFollowersWith(staff.Login(other), staff.TenantID(tid)))).
+				FirstX(sys())
+			return gid.Encode(c.ID)
+		}
+		mine, theirs := followedOnlyBy("agent1", "agent2"), followedOnlyBy("agent2", "agent1")
+
+		c := wsDial(t, e, "graphql-transport-ws")
+		_ = c.WriteJSON(wsMsg{Type: "connection_init", Payload: map[string]any{"authorization": "Bearer " + e.token(t, "demo", "agent1")}})
+		wsNext(t, c, "connection_ack")
+		_ = c.WriteJSON(wsMsg{Type: "subscribe", ID: "o", Payload: map[string]any{
+			"query": `subscription { orderUpdated(after: "0") { cursor kind order { id status customer { id } } } }`,
+		}})
+
+		admin := e.token(t, "demo", "admin")
+		order := func(customerID, number string) string {
+			r := e.post(t, admin, `mutation($c: ID!, $n: String!) { createOrder(input: {platform: POS, shopID: "pos", platformOrderID: $n, totalAmount: 100, customerID: $c}) { id } }`,
+				map[string]any{"c": customerID, "n": number}).ok(t)
+			var got struct{ CreateOrder struct{ ID string } }
+			r.decode(t, &got)
+			return got.CreateOrder.ID
+		}
+		order(theirs, "RT-THEIRS")
+		id := order(mine, "RT-MINE")
+		e.post(t, admin, `mutation($id: ID!) { updateOrder(id: $id, input: {status: PAID, paidAmount: 100}) { id } }`, map[string]any{"id": id}).ok(t)
+		var kinds []string
+		for range 2 {
+			m := wsNext(t, c, "next")
+			raw, _ := json.Marshal(m.Payload["data"])
+			var got struct {
+				OrderUpdated struct {
+					Kind  string
+					Order struct {
+						ID       string
+						Customer struct{ ID string }
+					}
+				}
+			}
+			if err := json.Unmarshal(raw, &got); err != nil || m.Payload["errors"] != nil {
+				t.Fatalf("event %+v", m.Payload)
+			}
+			if got.OrderUpdated.Order.ID != id || got.OrderUpdated.Order.Customer.ID != mine {
+				t.Fatalf("agent1 heard of order %+v", got.OrderUpdated.Order)
+			}
+			kinds = append(kinds, got.OrderUpdated.Kind)
+		}
+		if strings.Join(kinds, " ") != "CREATED PAID" {
+			t.Fatalf("kinds %v", kinds)
 		}
 	})
 }

@@ -368,6 +368,14 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	OrderEvent struct {
+		Actor  func(childComplexity int) int
+		At     func(childComplexity int) int
+		Cursor func(childComplexity int) int
+		Kind   func(childComplexity int) int
+		Order  func(childComplexity int) int
+	}
+
 	OrderItem struct {
 		Amount    func(childComplexity int) int
 		CreatedAt func(childComplexity int) int
@@ -455,6 +463,7 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
+		OrderUpdated  func(childComplexity int, filter *model.OrderEventFilter, after *string) int
 		TicketUpdated func(childComplexity int, filter *model.TicketEventFilter, after *string) int
 	}
 
@@ -646,6 +655,7 @@ type QueryResolver interface {
 }
 type SubscriptionResolver interface {
 	TicketUpdated(ctx context.Context, filter *model.TicketEventFilter, after *string) (<-chan *model.TicketEvent, error)
+	OrderUpdated(ctx context.Context, filter *model.OrderEventFilter, after *string) (<-chan *model.OrderEvent, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -2233,6 +2243,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.OrderEdge.Node(childComplexity), true
 
+	case "OrderEvent.actor":
+		if e.ComplexityRoot.OrderEvent.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEvent.Actor(childComplexity), true
+	case "OrderEvent.at":
+		if e.ComplexityRoot.OrderEvent.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEvent.At(childComplexity), true
+	case "OrderEvent.cursor":
+		if e.ComplexityRoot.OrderEvent.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEvent.Cursor(childComplexity), true
+	case "OrderEvent.kind":
+		if e.ComplexityRoot.OrderEvent.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEvent.Kind(childComplexity), true
+	case "OrderEvent.order":
+		if e.ComplexityRoot.OrderEvent.Order == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEvent.Order(childComplexity), true
+
 	case "OrderItem.amount":
 		if e.ComplexityRoot.OrderItem.Amount == nil {
 			break
@@ -2699,6 +2740,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.StaffEdge.Node(childComplexity), true
 
+	case "Subscription.orderUpdated":
+		if e.ComplexityRoot.Subscription.OrderUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_orderUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.OrderUpdated(childComplexity, args["filter"].(*model.OrderEventFilter), args["after"].(*string)), true
 	case "Subscription.ticketUpdated":
 		if e.ComplexityRoot.Subscription.TicketUpdated == nil {
 			break
@@ -3274,6 +3326,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("FormSubmissionOrder", ec.unmarshalInputFormSubmissionOrder),
 			graphql.NewInputUnmarshaler("FormSubmissionWhereInput", ec.unmarshalInputFormSubmissionWhereInput),
 			graphql.NewInputUnmarshaler("FormWhereInput", ec.unmarshalInputFormWhereInput),
+			graphql.NewInputUnmarshaler("OrderEventFilter", ec.unmarshalInputOrderEventFilter),
 			graphql.NewInputUnmarshaler("OrderItemOrder", ec.unmarshalInputOrderItemOrder),
 			graphql.NewInputUnmarshaler("OrderItemWhereInput", ec.unmarshalInputOrderItemWhereInput),
 			graphql.NewInputUnmarshaler("OrderLineInput", ec.unmarshalInputOrderLineInput),
@@ -3969,6 +4022,22 @@ func (ec *executionContext) childFields_OrderEdge(ctx context.Context, field gra
 		return ec.fieldContext_OrderEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OrderEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_OrderEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_OrderEvent_cursor(ctx, field)
+	case "kind":
+		return ec.fieldContext_OrderEvent_kind(ctx, field)
+	case "order":
+		return ec.fieldContext_OrderEvent_order(ctx, field)
+	case "actor":
+		return ec.fieldContext_OrderEvent_actor(ctx, field)
+	case "at":
+		return ec.fieldContext_OrderEvent_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrderEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_OrderItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6258,6 +6327,28 @@ func (ec *executionContext) field_Staff_ownedCustomers_args(ctx context.Context,
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_orderUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.OrderEventFilter, error) {
+			return ec.unmarshalOOrderEventFilter2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋgraphᚋmodelᚐOrderEventFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -12828,6 +12919,139 @@ func (ec *executionContext) fieldContext_OrderEdge_cursor(_ context.Context, fie
 	return graphql.NewScalarFieldContext("OrderEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _OrderEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *model.OrderEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderEvent_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _OrderEvent_kind(ctx context.Context, field graphql.CollectedField, obj *model.OrderEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderEvent_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.OrderEventKind) graphql.Marshaler {
+			return ec.marshalNOrderEventKind2githubᚗcomᚋscrmᚑdevᚋscrmᚋgraphᚋmodelᚐOrderEventKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderEvent", field, false, false, "OrderEventKind")
+}
+
+func (ec *executionContext) _OrderEvent_order(ctx context.Context, field graphql.CollectedField, obj *model.OrderEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderEvent_order(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Order, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Order) graphql.Marshaler {
+			return ec.marshalNOrder2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐOrder(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderEvent_order(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OrderEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Order(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OrderEvent_actor(ctx context.Context, field graphql.CollectedField, obj *model.OrderEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderEvent_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Staff) graphql.Marshaler {
+			return ec.marshalOStaff2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐStaff(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OrderEvent_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OrderEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Staff(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OrderEvent_at(ctx context.Context, field graphql.CollectedField, obj *model.OrderEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderEvent_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderEvent", field, false, false, "Time")
+}
+
 func (ec *executionContext) _OrderItem_id(ctx context.Context, field graphql.CollectedField, obj *ent.OrderItem) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14815,6 +15039,50 @@ func (ec *executionContext) fieldContext_Subscription_ticketUpdated(ctx context.
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Subscription_ticketUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_orderUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_orderUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().OrderUpdated(ctx, fc.Args["filter"].(*model.OrderEventFilter), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OrderEvent) graphql.Marshaler {
+			return ec.marshalNOrderEvent2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋgraphᚋmodelᚐOrderEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_orderUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_orderUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24517,6 +24785,76 @@ func (ec *executionContext) unmarshalInputFormWhereInput(ctx context.Context, ob
 func UnmarshalFormWhereInput(ctx context.Context, raw any) (ent.FormWhereInput, error) {
 	var out ent.FormWhereInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "FormWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputOrderEventFilter(ctx context.Context, obj any) (model.OrderEventFilter, error) {
+	var it model.OrderEventFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"customerIDs", "platforms", "shopIDs", "statuses", "kinds"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "customerIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerIDs"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerIDs = data
+		case "platforms":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("platforms"))
+			data, err := ec.unmarshalOOrderPlatform2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋorderᚐPlatformᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Platforms = data
+		case "shopIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("shopIDs"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ShopIDs = data
+		case "statuses":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statuses"))
+			data, err := ec.unmarshalOOrderStatus2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋorderᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Statuses = data
+		case "kinds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kinds"))
+			data, err := ec.unmarshalOOrderEventKind2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋgraphᚋmodelᚐOrderEventKindᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kinds = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalOrderEventFilter unmarshals raw into the OrderEventFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalOrderEventFilter(ctx context.Context, raw any) (model.OrderEventFilter, error) {
+	var out model.OrderEventFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "OrderEventFilter", raw, &out)
 	return out, err
 }
 
@@ -34225,6 +34563,59 @@ func (ec *executionContext) _OrderEdge(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var orderEventImplementors = []string{"OrderEvent"}
+
+func (ec *executionContext) _OrderEvent(ctx context.Context, sel ast.SelectionSet, obj *model.OrderEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, orderEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OrderEvent")
+		case "cursor":
+			out.Values[i] = ec._OrderEvent_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._OrderEvent_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "order":
+			out.Values[i] = ec._OrderEvent_order(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "actor":
+			out.Values[i] = ec._OrderEvent_actor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "at":
+			out.Values[i] = ec._OrderEvent_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var orderItemImplementors = []string{"OrderItem", "Node"}
 
 func (ec *executionContext) _OrderItem(ctx context.Context, sel ast.SelectionSet, obj *ent.OrderItem) graphql.Marshaler {
@@ -34819,6 +35210,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	switch fields[0].Name {
 	case "ticketUpdated":
 		return ec._Subscription_ticketUpdated(ctx, fields[0])
+	case "orderUpdated":
+		return ec._Subscription_orderUpdated(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -36665,6 +37058,24 @@ func (ec *executionContext) unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentg
 }
 
 func (ec *executionContext) marshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx context.Context, sel ast.SelectionSet, v entgql.OrderDirection) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNOrderEvent2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋgraphᚋmodelᚐOrderEvent(ctx context.Context, sel ast.SelectionSet, v *model.OrderEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "OrderEvent!")
+		return graphql.Null
+	}
+	return ec._OrderEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNOrderEventKind2githubᚗcomᚋscrmᚑdevᚋscrmᚋgraphᚋmodelᚐOrderEventKind(ctx context.Context, v any) (model.OrderEventKind, error) {
+	var res model.OrderEventKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOrderEventKind2githubᚗcomᚋscrmᚑdevᚋscrmᚋgraphᚋmodelᚐOrderEventKind(ctx context.Context, sel ast.SelectionSet, v model.OrderEventKind) graphql.Marshaler {
 	return v
 }
 
@@ -38697,6 +39108,50 @@ func (ec *executionContext) marshalOOrderEdge2ᚖgithubᚗcomᚋscrmᚑdevᚋscr
 		return graphql.Null
 	}
 	return ec._OrderEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOOrderEventFilter2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋgraphᚋmodelᚐOrderEventFilter(ctx context.Context, v any) (*model.OrderEventFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputOrderEventFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOOrderEventKind2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋgraphᚋmodelᚐOrderEventKindᚄ(ctx context.Context, v any) ([]model.OrderEventKind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.OrderEventKind, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNOrderEventKind2githubᚗcomᚋscrmᚑdevᚋscrmᚋgraphᚋmodelᚐOrderEventKind(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOOrderEventKind2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋgraphᚋmodelᚐOrderEventKindᚄ(ctx context.Context, sel ast.SelectionSet, v []model.OrderEventKind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOrderEventKind2githubᚗcomᚋscrmᚑdevᚋscrmᚋgraphᚋmodelᚐOrderEventKind(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalOOrderItem2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐOrderItemᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.OrderItem) graphql.Marshaler {

@@ -6,16 +6,20 @@ import (
 	"strconv"
 
 	"github.com/scrm-dev/scrm/ent"
+	"github.com/scrm-dev/scrm/ent/order"
 	"github.com/scrm-dev/scrm/graph/model"
 	"github.com/scrm-dev/scrm/internal/apperr"
 	"github.com/scrm-dev/scrm/internal/realtime"
 )
 
-// ticketUpdated streams the tenant's ticket events that pass the filter
-// and that the subscriber may see: each ticket is read through the
-// subscriber's own context, so their data scope decides (a ticket outside
-// it is skipped) and the field guard masks the payload as for any query.
-func (r *Resolver) ticketUpdated(ctx context.Context, filter *model.TicketEventFilter, after *string) (<-chan *model.TicketEvent, error) {
+// stream turns the tenant's events of one topic into a subscription's
+// payloads. load reads the event's subject through the subscriber's own
+// context, so their data scope decides (a subject outside it reads as not
+// found and is skipped) and the field guard masks the payload as for any
+// query.
+func stream[T any](ctx context.Context, r *Resolver, after *string, topic string,
+	keep func(realtime.Message) bool, load func(realtime.Message) (*T, error),
+) (<-chan *T, error) {
 	if r.realtime == nil {
 		return nil, apperr.Forbidden("live updates are not available on this server")
 	}
@@ -27,31 +31,26 @@ func (r *Resolver) ticketUpdated(ctx context.Context, filter *model.TicketEventF
 		}
 		from = n
 	}
-	v := viewerFrom(ctx)
-	events, err := r.realtime.Subscribe(ctx, v.TenantID, from)
+	events, err := r.realtime.Subscribe(ctx, viewerFrom(ctx).TenantID, from)
 	if err != nil {
 		return nil, err
 	}
-	out := make(chan *model.TicketEvent, 1)
+	out := make(chan *T, 1)
 	go func() {
 		defer close(out)
 		for m := range events {
-			if m.Topic != "TICKET" || !ticketFilter(filter, v.StaffID, m) {
+			if m.Topic != topic || !keep(m) {
 				continue
 			}
-			t, err := r.client.Ticket.Get(ctx, m.Subject)
+			payload, err := load(m)
 			if ent.IsNotFound(err) {
-				continue // outside the subscriber's scope (or gone)
+				continue
 			}
 			if err != nil {
-				return
-			}
-			e := &model.TicketEvent{Cursor: strconv.FormatInt(m.Seq, 10), Kind: model.TicketEventKind(m.Kind), Ticket: t, At: m.At}
-			if m.Actor != nil {
-				e.Actor, _ = r.client.Staff.Get(ctx, *m.Actor)
+				return // ends the subscription; the client resumes from its cursor
 			}
 			select {
-			case out <- e:
+			case out <- payload:
 			case <-ctx.Done():
 				return
 			}
@@ -60,19 +59,74 @@ func (r *Resolver) ticketUpdated(ctx context.Context, filter *model.TicketEventF
 	return out, nil
 }
 
+func (r *Resolver) actor(ctx context.Context, m realtime.Message) *ent.Staff {
+	if m.Actor == nil {
+		return nil
+	}
+	s, _ := r.client.Staff.Get(ctx, *m.Actor)
+	return s
+}
+
+func (r *Resolver) ticketUpdated(ctx context.Context, f *model.TicketEventFilter, after *string) (<-chan *model.TicketEvent, error) {
+	me := viewerFrom(ctx).StaffID
+	return stream(ctx, r, after, "TICKET",
+		func(m realtime.Message) bool { return ticketFilter(f, me, m) },
+		func(m realtime.Message) (*model.TicketEvent, error) {
+			t, err := r.client.Ticket.Get(ctx, m.Subject)
+			if err != nil {
+				return nil, err
+			}
+			return &model.TicketEvent{Cursor: strconv.FormatInt(m.Seq, 10), Kind: model.TicketEventKind(m.Kind),
+				Ticket: t, Actor: r.actor(ctx, m), At: m.At}, nil
+		})
+}
+
+func (r *Resolver) orderUpdated(ctx context.Context, f *model.OrderEventFilter, after *string) (<-chan *model.OrderEvent, error) {
+	return stream(ctx, r, after, "ORDER",
+		func(m realtime.Message) bool { return orderFilter(f, m) },
+		func(m realtime.Message) (*model.OrderEvent, error) {
+			o, err := r.client.Order.Get(ctx, m.Subject)
+			if err != nil {
+				return nil, err
+			}
+			return &model.OrderEvent{Cursor: strconv.FormatInt(m.Seq, 10), Kind: model.OrderEventKind(m.Kind),
+				Order: o, Actor: r.actor(ctx, m), At: m.At}, nil
+		})
+}
+
+func matchesID(ids []int, id *int) bool { return len(ids) == 0 || id != nil && slices.Contains(ids, *id) }
+
 func ticketFilter(f *model.TicketEventFilter, me int, m realtime.Message) bool {
 	if f == nil {
 		return true
 	}
-	in := func(ids []int, id *int) bool { return len(ids) == 0 || id != nil && slices.Contains(ids, *id) }
 	switch {
 	case f.AssignedToMe != nil && *f.AssignedToMe && (m.Assignee == nil || *m.Assignee != me):
 		return false
-	case !in(f.TeamIDs, m.Team), !in(f.CustomerIDs, m.Customer):
+	case !matchesID(f.TeamIDs, m.Team), !matchesID(f.CustomerIDs, m.Customer):
 		return false
 	case len(f.TicketIDs) > 0 && !slices.Contains(f.TicketIDs, m.Subject):
 		return false
 	case len(f.Kinds) > 0 && !slices.Contains(f.Kinds, model.TicketEventKind(m.Kind)):
+		return false
+	}
+	return true
+}
+
+func orderFilter(f *model.OrderEventFilter, m realtime.Message) bool {
+	if f == nil {
+		return true
+	}
+	switch {
+	case !matchesID(f.CustomerIDs, m.Customer):
+		return false
+	case len(f.Platforms) > 0 && !slices.Contains(f.Platforms, order.Platform(m.Platform)):
+		return false
+	case len(f.ShopIDs) > 0 && !slices.Contains(f.ShopIDs, m.Shop):
+		return false
+	case len(f.Statuses) > 0 && !slices.Contains(f.Statuses, order.Status(m.Status)):
+		return false
+	case len(f.Kinds) > 0 && !slices.Contains(f.Kinds, model.OrderEventKind(m.Kind)):
 		return false
 	}
 	return true

@@ -16,6 +16,10 @@ func (r *subscriptionResolver) TicketUpdated(ctx context.Context, filter *model.
 	return r.ticketUpdated(ctx, filter, after)
 }
 
+func (r *subscriptionResolver) OrderUpdated(ctx context.Context, filter *model.OrderEventFilter, after *string) (<-chan *model.OrderEvent, error) {
+	return r.orderUpdated(ctx, filter, after)
+}
+
 func (r *Resolver) Subscription() graph.SubscriptionResolver { return &subscriptionResolver{r} }
 
 type subscriptionResolver struct{ *Resolver }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/scrm-dev/scrm/ent"
+	"github.com/scrm-dev/scrm/ent/order"
 )
 
 // The result of checking a tenant's audit chain.
@@ -35,6 +36,23 @@ type ErasureReport struct {
 	ErasedAt   time.Time `json:"erasedAt"`
 	// True when the customer had already been erased: nothing changed.
 	AlreadyErased bool `json:"alreadyErased"`
+}
+
+type OrderEvent struct {
+	// Resume after this event with orderUpdated(after: cursor).
+	Cursor string         `json:"cursor"`
+	Kind   OrderEventKind `json:"kind"`
+	Order  *ent.Order     `json:"order"`
+	Actor  *ent.Staff     `json:"actor,omitempty"`
+	At     time.Time      `json:"at"`
+}
+
+type OrderEventFilter struct {
+	CustomerIDs []int            `json:"customerIDs,omitempty"`
+	Platforms   []order.Platform `json:"platforms,omitempty"`
+	ShopIDs     []string         `json:"shopIDs,omitempty"`
+	Statuses    []order.Status   `json:"statuses,omitempty"`
+	Kinds       []OrderEventKind `json:"kinds,omitempty"`
 }
 
 // One line of a new order. Amounts are integer fen.
@@ -284,6 +302,73 @@ func (e *DataScopeKind) UnmarshalJSON(b []byte) error {
 }
 
 func (e DataScopeKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type OrderEventKind string
+
+const (
+	OrderEventKindCreated         OrderEventKind = "CREATED"
+	OrderEventKindUpdated         OrderEventKind = "UPDATED"
+	OrderEventKindPaid            OrderEventKind = "PAID"
+	OrderEventKindShipped         OrderEventKind = "SHIPPED"
+	OrderEventKindCompleted       OrderEventKind = "COMPLETED"
+	OrderEventKindRefundRequested OrderEventKind = "REFUND_REQUESTED"
+	OrderEventKindRefunded        OrderEventKind = "REFUNDED"
+	OrderEventKindCancelled       OrderEventKind = "CANCELLED"
+)
+
+var AllOrderEventKind = []OrderEventKind{
+	OrderEventKindCreated,
+	OrderEventKindUpdated,
+	OrderEventKindPaid,
+	OrderEventKindShipped,
+	OrderEventKindCompleted,
+	OrderEventKindRefundRequested,
+	OrderEventKindRefunded,
+	OrderEventKindCancelled,
+}
+
+func (e OrderEventKind) IsValid() bool {
+	switch e {
+	case OrderEventKindCreated, OrderEventKindUpdated, OrderEventKindPaid, OrderEventKindShipped, OrderEventKindCompleted, OrderEventKindRefundRequested, OrderEventKindRefunded, OrderEventKindCancelled:
+		return true
+	}
+	return false
+}
+
+func (e OrderEventKind) String() string {
+	return string(e)
+}
+
+func (e *OrderEventKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = OrderEventKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid OrderEventKind", str)
+	}
+	return nil
+}
+
+func (e OrderEventKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *OrderEventKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e OrderEventKind) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
