@@ -94,7 +94,9 @@ func (r *Resolver) orderUpdated(ctx context.Context, f *model.OrderEventFilter, 
 		})
 }
 
-func matchesID(ids []int, id *int) bool { return len(ids) == 0 || id != nil && slices.Contains(ids, *id) }
+func matchesID(ids []int, id *int) bool {
+	return len(ids) == 0 || id != nil && slices.Contains(ids, *id)
+}
 
 func ticketFilter(f *model.TicketEventFilter, me int, m realtime.Message) bool {
 	if f == nil {
