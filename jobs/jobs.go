@@ -16,6 +16,7 @@ import (
 	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/internal/audit"
 	"github.com/scrm-dev/scrm/internal/customerstats"
+	"github.com/scrm-dev/scrm/internal/realtime"
 	"github.com/scrm-dev/scrm/internal/viewer"
 )
 
@@ -41,6 +42,9 @@ const (
 	// TypeSealAuditTrail chains every tenant's new audit entries; the
 	// scheduler runs it every minute (verifyAuditChain also seals first).
 	TypeSealAuditTrail = "maintenance:seal_audit_trail"
+	// TypeTrimEvents deletes realtime events older than the retention;
+	// the scheduler runs it hourly.
+	TypeTrimEvents = "maintenance:trim_events"
 )
 
 // RecomputeCustomerTotals is the payload of TypeRecomputeCustomerTotals.
@@ -66,6 +70,9 @@ type Deps struct {
 	Client   *ent.Client
 	Enqueuer *asynq.Client
 	Now      func() time.Time
+	// EventRetention is how long realtime events are kept for replay;
+	// 7 days when zero.
+	EventRetention time.Duration
 }
 
 // Mux routes every task type to its handler.
@@ -77,6 +84,7 @@ func Mux(d Deps) *asynq.ServeMux {
 	mux.HandleFunc(TypeRecomputeCustomerTotals, d.recomputeCustomerTotals)
 	mux.HandleFunc(TypeReconcileAllTenants, d.reconcileAllTenants)
 	mux.HandleFunc(TypeSealAuditTrail, func(ctx context.Context, _ *asynq.Task) error { return audit.SealAll(ctx, d.Client) })
+	mux.HandleFunc(TypeTrimEvents, d.trimEvents)
 	return mux
 }
 
@@ -104,4 +112,13 @@ func (d Deps) reconcileAllTenants(ctx context.Context, _ *asynq.Task) error {
 		}
 	}
 	return nil
+}
+
+func (d Deps) trimEvents(ctx context.Context, _ *asynq.Task) error {
+	keep := d.EventRetention
+	if keep <= 0 {
+		keep = 7 * 24 * time.Hour
+	}
+	_, err := realtime.Trim(ctx, d.Client, d.Now().Add(-keep))
+	return err
 }

@@ -55,6 +55,11 @@ func NewWorker(opts WorkerOptions) (*Worker, error) {
 		asynq.Queue(QueueDefault), asynq.Unique(50*time.Second), asynq.Timeout(5*time.Minute)); err != nil {
 		return nil, fmt.Errorf("register audit sealing: %w", err)
 	}
+	if _, err := scheduler.Register("@every 1h",
+		asynq.NewTask(TypeTrimEvents, nil),
+		asynq.Queue(QueueBulk), asynq.Unique(50*time.Minute), asynq.Timeout(30*time.Minute)); err != nil {
+		return nil, fmt.Errorf("register event trimming: %w", err)
+	}
 	return &Worker{server: server, scheduler: scheduler, mux: Mux(opts.Deps)}, nil
 }
 

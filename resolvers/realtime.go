@@ -2,6 +2,7 @@ package resolvers
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strconv"
 
@@ -32,6 +33,9 @@ func stream[T any](ctx context.Context, r *Resolver, after *string, topic string
 		from = n
 	}
 	events, err := r.realtime.Subscribe(ctx, viewerFrom(ctx).TenantID, from)
+	if errors.Is(err, realtime.ErrCursorExpired) {
+		return nil, &apperr.Error{Code: apperr.CodeCursorExpired, Field: "after", Message: err.Error()}
+	}
 	if err != nil {
 		return nil, err
 	}

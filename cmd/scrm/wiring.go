@@ -266,7 +266,7 @@ func startWorker(cfg *config.Config, st *store.Store, rdb *redisconn.Conn, logge
 	enq := asynq.NewClient(rdb.Opt)
 	w, err := jobs.NewWorker(jobs.WorkerOptions{
 		Redis: rdb.Opt, Concurrency: cfg.WorkerConcurrency, Logger: logger,
-		Deps: jobs.Deps{Client: st.Client, Enqueuer: enq},
+		Deps: jobs.Deps{Client: st.Client, Enqueuer: enq, EventRetention: cfg.EventRetention},
 	})
 	if err == nil {
 		err = w.Start()

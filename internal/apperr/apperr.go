@@ -22,7 +22,10 @@ const (
 	CodeForbidden       Code = "FORBIDDEN"
 	CodeUnauthenticated Code = "UNAUTHENTICATED"
 	CodeRateLimited     Code = "RATE_LIMITED"
-	CodeInternal        Code = "INTERNAL"
+	// CodeCursorExpired: a subscription's cursor is older than the events
+	// kept; the client refetches and subscribes from now.
+	CodeCursorExpired Code = "CURSOR_EXPIRED"
+	CodeInternal      Code = "INTERNAL"
 )
 
 // Error is an error whose message is safe to show to the caller.

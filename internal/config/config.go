@@ -60,6 +60,8 @@ type Config struct {
 	RevealLimit int
 	// AllowedOrigins are the browser origins that may open WebSockets.
 	AllowedOrigins []string
+	// EventRetention is how long realtime events are kept for replay.
+	EventRetention time.Duration
 }
 
 // Var documents one environment variable; Vars is the table the README
@@ -87,6 +89,7 @@ var Vars = []Var{
 	{"SCRM_PII_ACTIVE_KEY", "(the first key)", "id of the key new values are encrypted with"},
 	{"SCRM_PII_INDEX_KEY", "(generated in development)", "base64 secret (32+ bytes) of the blind index for exact phone lookup; never rotate it without re-indexing; required in production"},
 	{"SCRM_REVEAL_LIMIT", "30", "masked values one staff member may reveal per hour"},
+	{"SCRM_EVENT_RETENTION", "168h", "how long live-update events are kept for clients resuming after a cursor; older cursors get CURSOR_EXPIRED"},
 	{"SCRM_ALLOWED_ORIGINS", "(this host only)", "comma-separated browser origins allowed to open GraphQL WebSockets, e.g. `https://console.example.com`; `*` allows any"},
 }
 
@@ -183,6 +186,12 @@ func load(getenv func(string) string) (*Config, error) {
 		}
 	}
 	c.RevealLimit = integer("SCRM_REVEAL_LIMIT", 30, 0)
+	retention := str("SCRM_EVENT_RETENTION", "168h")
+	if d, err := time.ParseDuration(retention); err != nil || d < time.Minute {
+		bad("SCRM_EVENT_RETENTION", "want a duration of at least 1m such as 168h, got %q", retention)
+	} else {
+		c.EventRetention = d
+	}
 	for _, o := range strings.Split(getenv("SCRM_ALLOWED_ORIGINS"), ",") {
 		o = strings.TrimSuffix(strings.TrimSpace(o), "/")
 		if o == "" {

@@ -3,8 +3,10 @@ package realtime
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -41,12 +43,22 @@ func NewHub(rdb redis.UniversalClient, client *ent.Client, logger *slog.Logger) 
 	return &Hub{rdb: rdb, client: client, logger: logger, tenants: map[int]*feed{}}
 }
 
+// ErrCursorExpired is returned for a cursor whose next events are no
+// longer kept (older than the retention): the client must refetch its
+// state and subscribe from now.
+var ErrCursorExpired = errors.New("the cursor is older than the events kept; refetch and subscribe without after")
+
 // Subscribe returns the tenant's events after the cursor after, in seq
 // order with no gap and no duplicate: first those already in the log,
 // then live ones (a gap in the live stream, a publish lost, is filled from
 // the log). With after < 0 it starts from now. The channel closes when ctx
 // ends or the subscriber falls behind.
 func (h *Hub) Subscribe(ctx context.Context, tenantID int, after int64) (<-chan Message, error) {
+	if after >= 0 {
+		if err := h.checkCursor(ctx, tenantID, after); err != nil {
+			return nil, err
+		}
+	}
 	live := h.join(tenantID)
 	last := after
 	if after < 0 {
@@ -94,6 +106,47 @@ func (h *Hub) Subscribe(ctx context.Context, tenantID int, after int64) (<-chan 
 		}
 	}()
 	return out, nil
+}
+
+// checkCursor refuses a cursor whose successor has been trimmed away.
+func (h *Hub) checkCursor(ctx context.Context, tenantID int, after int64) error {
+	tctx := viewer.ForTenant(ctx, tenantID)
+	first, err := h.client.Event.Query().Where(event.SeqNotNil()).Order(event.BySeq()).First(tctx)
+	switch {
+	case ent.IsNotFound(err):
+		t, err := h.client.Tenant.Get(tctx, tenantID)
+		if err != nil {
+			return err
+		}
+		if after < t.EventSeq {
+			return ErrCursorExpired // everything after it is gone
+		}
+		return nil
+	case err != nil:
+		return err
+	case after < *first.Seq-1:
+		return ErrCursorExpired
+	}
+	return nil
+}
+
+// Trim deletes relayed events older than before, for every tenant, in
+// batches; it returns how many it deleted. Unrelayed events are kept
+// whatever their age.
+func Trim(ctx context.Context, client *ent.Client, before time.Time) (int, error) {
+	ctx = viewer.System(ctx)
+	total := 0
+	for {
+		ids, err := client.Event.Query().Where(event.SeqNotNil(), event.CreatedAtLT(before)).Limit(1000).IDs(ctx)
+		if err != nil || len(ids) == 0 {
+			return total, err
+		}
+		n, err := client.Event.Delete().Where(event.IDIn(ids...)).Exec(ctx)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
 }
 
 // replay sends the logged events after last and returns the new last.

@@ -181,3 +181,51 @@ func TestRelayNumbersEachTenantsEventsOnceAndPublishesThem(t *testing.T) {
 }
 
 var _ = redis.Nil
+
+// TestTrimmedCursorsExpire: after old events are trimmed, a subscriber
+// resuming from a cursor whose successors are gone is told to refetch,
+// while one resuming from a kept cursor replays in order.
+func TestTrimmedCursorsExpire(t *testing.T) {
+	st := testenv.OpenStore(t, testenv.SQLite)
+	conn := testenv.OpenRedis(t, testenv.EmbeddedRedis, 14)
+	sys := viewer.System(context.Background())
+	tid := st.Client.Tenant.Create().SetName("T").SetSlug("trim").SaveX(sys).ID
+	for i := range 5 {
+		if err := inTx(t, st.Client, tid, func(ctx context.Context, c *ent.Client) error {
+			return c.Ticket.Create().SetTitle(fmt.Sprint("工单", i)).Exec(ctx)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := realtime.NewRelay(st.Client, conn.Client, quiet).RelayOnce(context.Background()); err != nil || n != 5 {
+		t.Fatalf("relayed %d: %v", n, err)
+	}
+	// Age the first three, then trim what is older than an hour.
+	old := time.Now().Add(-2 * time.Hour)
+	if _, err := st.DB.Exec("UPDATE events SET created_at = ? WHERE tenant_id = ? AND seq <= 3", old, tid); err != nil {
+		t.Fatal(err) // created_at is immutable through ent
+	}
+	if n, err := realtime.Trim(context.Background(), st.Client, time.Now().Add(-time.Hour)); err != nil || n != 3 {
+		t.Fatalf("trimmed %d: %v", n, err)
+	}
+	hub := realtime.NewHub(conn.Client, st.Client, quiet)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := hub.Subscribe(ctx, tid, 1); !errors.Is(err, realtime.ErrCursorExpired) {
+		t.Fatalf("cursor 1 after trimming 1-3: %v", err)
+	}
+	ch, err := hub.Subscribe(ctx, tid, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for want := int64(4); want <= 5; want++ {
+		select {
+		case m := <-ch:
+			if m.Seq != want {
+				t.Fatalf("replayed seq %d, want %d", m.Seq, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no replay of %d", want)
+		}
+	}
+}
