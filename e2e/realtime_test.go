@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"strconv"
@@ -13,8 +14,11 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/scrm-dev/scrm/ent/customer"
+	"github.com/scrm-dev/scrm/ent/form"
 	"github.com/scrm-dev/scrm/ent/gid"
+	"github.com/scrm-dev/scrm/ent/schema/schematype"
 	"github.com/scrm-dev/scrm/ent/staff"
+	"github.com/scrm-dev/scrm/ent/tag"
 	"github.com/scrm-dev/scrm/internal/realtime"
 )
 
@@ -230,6 +234,77 @@ func TestOrderSubscription(t *testing.T) {
 		}
 		if strings.Join(kinds, " ") != "CREATED PAID" {
 			t.Fatalf("kinds %v", kinds)
+		}
+	})
+}
+
+// TestCustomerTimeline: the customer detail page hears of tag changes,
+// form submissions and orders of that customer, in order; a customer
+// outside the subscriber's scope cannot be watched.
+func TestCustomerTimeline(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		e = fresh(t, e.backend)
+		startRelay(t, e)
+		tid := e.tenantID(t, "demo")
+		mineID := e.st.Client.Customer.Query().Where(customer.TenantID(tid),
+			customer.HasFollowersWith(staff.Login("agent1"), staff.TenantID(tid)),
+			customer.Not(customer.HasFollowersWith(staff.Login("agent2"), staff.TenantID(tid)))).FirstIDX(sys())
+		mine := gid.Encode(mineID)
+		theirs := gid.Encode(e.st.Client.Customer.Query().Where(customer.TenantID(tid),
+			customer.Not(customer.HasFollowersWith(staff.Login("agent1"), staff.TenantID(tid)))).FirstIDX(sys()))
+		survey := e.st.Client.Form.Query().Where(form.TenantID(tid), form.StatusEQ(form.StatusPublished)).FirstX(sys())
+		tagID := e.st.Client.Tag.Query().Where(tag.TenantID(tid)).FirstIDX(sys())
+		agent1 := e.token(t, "demo", "agent1")
+
+		c := wsDial(t, e, "graphql-transport-ws")
+		_ = c.WriteJSON(wsMsg{Type: "connection_init", Payload: map[string]any{"authorization": "Bearer " + agent1}})
+		wsNext(t, c, "connection_ack")
+		_ = c.WriteJSON(wsMsg{Type: "subscribe", ID: "hidden", Payload: map[string]any{
+			"query": `subscription($c: ID!) { customerTimeline(customerID: $c) { cursor } }`, "variables": map[string]any{"c": theirs}}})
+		// An execution error: a result carrying it, then the end.
+		if m := wsNext(t, c, "next"); m.ID != "hidden" || !strings.Contains(fmt.Sprint(m.Payload["errors"]), "NOT_FOUND") {
+			t.Fatalf("watching a customer outside the scope: %+v", m)
+		}
+		wsNext(t, c, "complete")
+		_ = c.WriteJSON(wsMsg{Type: "subscribe", ID: "t", Payload: map[string]any{
+			"query":     `subscription($c: ID!) { customerTimeline(customerID: $c, after: "0") { topic kind customer { id } order { id } formSubmission { id } } }`,
+			"variables": map[string]any{"c": mine}}})
+
+		e.post(t, agent1, `mutation($c: ID!, $t: ID!) { updateCustomer(id: $c, input: {addTagIDs: [$t]}) { id } }`,
+			map[string]any{"c": mine, "t": gid.Encode(tagID)}).ok(t)
+		data := map[string]any{}
+		for _, f := range survey.Fields { // a valid answer to each required field
+			switch {
+			case !f.Required:
+			case len(f.Options) > 0:
+				data[f.Key] = f.Options[0]
+			case f.Type == schematype.FormFieldCheckbox:
+				data[f.Key] = true
+			default:
+				data[f.Key] = "好"
+			}
+		}
+		e.post(t, agent1, `mutation($f: ID!, $c: ID!, $d: Map) { createFormSubmission(input: {formID: $f, customerID: $c, data: $d}) { id } }`,
+			map[string]any{"f": gid.Encode(survey.ID), "c": mine, "d": data}).ok(t)
+		e.post(t, e.token(t, "demo", "admin"), `mutation($c: ID!) { createOrder(input: {platform: POS, shopID: "pos", platformOrderID: "TL-1", totalAmount: 1, customerID: $c}) { id } }`,
+			map[string]any{"c": mine}).ok(t)
+		var got []string
+		for range 3 {
+			m := wsNext(t, c, "next")
+			raw, _ := json.Marshal(m.Payload["data"])
+			var ev struct {
+				CustomerTimeline struct {
+					Topic, Kind string
+					Customer    struct{ ID string }
+				}
+			}
+			if err := json.Unmarshal(raw, &ev); err != nil || m.Payload["errors"] != nil || ev.CustomerTimeline.Customer.ID != mine {
+				t.Fatalf("timeline event %+v", m.Payload)
+			}
+			got = append(got, ev.CustomerTimeline.Topic+":"+ev.CustomerTimeline.Kind)
+		}
+		if strings.Join(got, " ") != "CUSTOMER:TAGS_CHANGED FORM_SUBMISSION:SUBMITTED ORDER:CREATED" {
+			t.Fatalf("timeline %v", got)
 		}
 	})
 }

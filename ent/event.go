@@ -24,9 +24,9 @@ type Event struct {
 	Seq *int64 `json:"seq,omitempty"`
 	// Topic holds the value of the "topic" field.
 	Topic event.Topic `json:"topic,omitempty"`
-	// CREATED, UPDATED, ASSIGNED, STATUS_CHANGED, COMMENTED, CLOSED; PAID, SHIPPED, COMPLETED, REFUND_REQUESTED, REFUNDED, CANCELLED
+	// CREATED, UPDATED, ASSIGNED, STATUS_CHANGED, COMMENTED, CLOSED; PAID, SHIPPED, COMPLETED, REFUND_REQUESTED, REFUNDED, CANCELLED; SUBMITTED; TAGS_CHANGED
 	Kind string `json:"kind,omitempty"`
-	// the ticket or order
+	// the ticket, order, form submission or customer
 	SubjectID int `json:"subject_id,omitempty"`
 	// CustomerID holds the value of the "customer_id" field.
 	CustomerID *int `json:"customer_id,omitempty"`

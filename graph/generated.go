@@ -200,6 +200,18 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	CustomerTimelineEvent struct {
+		Actor          func(childComplexity int) int
+		At             func(childComplexity int) int
+		Cursor         func(childComplexity int) int
+		Customer       func(childComplexity int) int
+		FormSubmission func(childComplexity int) int
+		Kind           func(childComplexity int) int
+		Order          func(childComplexity int) int
+		Ticket         func(childComplexity int) int
+		Topic          func(childComplexity int) int
+	}
+
 	DataScope struct {
 		DepartmentIDs func(childComplexity int) int
 		Kind          func(childComplexity int) int
@@ -463,8 +475,9 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
-		OrderUpdated  func(childComplexity int, filter *model.OrderEventFilter, after *string) int
-		TicketUpdated func(childComplexity int, filter *model.TicketEventFilter, after *string) int
+		CustomerTimeline func(childComplexity int, customerID int, after *string) int
+		OrderUpdated     func(childComplexity int, filter *model.OrderEventFilter, after *string) int
+		TicketUpdated    func(childComplexity int, filter *model.TicketEventFilter, after *string) int
 	}
 
 	Tag struct {
@@ -656,6 +669,7 @@ type QueryResolver interface {
 type SubscriptionResolver interface {
 	TicketUpdated(ctx context.Context, filter *model.TicketEventFilter, after *string) (<-chan *model.TicketEvent, error)
 	OrderUpdated(ctx context.Context, filter *model.OrderEventFilter, after *string) (<-chan *model.OrderEvent, error)
+	CustomerTimeline(ctx context.Context, customerID int, after *string) (<-chan *model.CustomerTimelineEvent, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -1321,6 +1335,61 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CustomerIdentityEdge.Node(childComplexity), true
+
+	case "CustomerTimelineEvent.actor":
+		if e.ComplexityRoot.CustomerTimelineEvent.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerTimelineEvent.Actor(childComplexity), true
+	case "CustomerTimelineEvent.at":
+		if e.ComplexityRoot.CustomerTimelineEvent.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerTimelineEvent.At(childComplexity), true
+	case "CustomerTimelineEvent.cursor":
+		if e.ComplexityRoot.CustomerTimelineEvent.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerTimelineEvent.Cursor(childComplexity), true
+	case "CustomerTimelineEvent.customer":
+		if e.ComplexityRoot.CustomerTimelineEvent.Customer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerTimelineEvent.Customer(childComplexity), true
+	case "CustomerTimelineEvent.formSubmission":
+		if e.ComplexityRoot.CustomerTimelineEvent.FormSubmission == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerTimelineEvent.FormSubmission(childComplexity), true
+	case "CustomerTimelineEvent.kind":
+		if e.ComplexityRoot.CustomerTimelineEvent.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerTimelineEvent.Kind(childComplexity), true
+	case "CustomerTimelineEvent.order":
+		if e.ComplexityRoot.CustomerTimelineEvent.Order == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerTimelineEvent.Order(childComplexity), true
+	case "CustomerTimelineEvent.ticket":
+		if e.ComplexityRoot.CustomerTimelineEvent.Ticket == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerTimelineEvent.Ticket(childComplexity), true
+	case "CustomerTimelineEvent.topic":
+		if e.ComplexityRoot.CustomerTimelineEvent.Topic == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerTimelineEvent.Topic(childComplexity), true
 
 	case "DataScope.departmentIDs":
 		if e.ComplexityRoot.DataScope.DepartmentIDs == nil {
@@ -2740,6 +2809,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.StaffEdge.Node(childComplexity), true
 
+	case "Subscription.customerTimeline":
+		if e.ComplexityRoot.Subscription.CustomerTimeline == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_customerTimeline_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.CustomerTimeline(childComplexity, args["customerID"].(int), args["after"].(*string)), true
 	case "Subscription.orderUpdated":
 		if e.ComplexityRoot.Subscription.OrderUpdated == nil {
 			break
@@ -3760,6 +3840,30 @@ func (ec *executionContext) childFields_CustomerIdentityEdge(ctx context.Context
 		return ec.fieldContext_CustomerIdentityEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CustomerIdentityEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_CustomerTimelineEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_CustomerTimelineEvent_cursor(ctx, field)
+	case "topic":
+		return ec.fieldContext_CustomerTimelineEvent_topic(ctx, field)
+	case "kind":
+		return ec.fieldContext_CustomerTimelineEvent_kind(ctx, field)
+	case "customer":
+		return ec.fieldContext_CustomerTimelineEvent_customer(ctx, field)
+	case "ticket":
+		return ec.fieldContext_CustomerTimelineEvent_ticket(ctx, field)
+	case "order":
+		return ec.fieldContext_CustomerTimelineEvent_order(ctx, field)
+	case "formSubmission":
+		return ec.fieldContext_CustomerTimelineEvent_formSubmission(ctx, field)
+	case "actor":
+		return ec.fieldContext_CustomerTimelineEvent_actor(ctx, field)
+	case "at":
+		return ec.fieldContext_CustomerTimelineEvent_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CustomerTimelineEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_DataScope(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6327,6 +6431,28 @@ func (ec *executionContext) field_Staff_ownedCustomers_args(ctx context.Context,
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_customerTimeline_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "customerID",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["customerID"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -9209,6 +9335,258 @@ func (ec *executionContext) _CustomerIdentityEdge_cursor(ctx context.Context, fi
 }
 func (ec *executionContext) fieldContext_CustomerIdentityEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CustomerIdentityEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _CustomerTimelineEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *model.CustomerTimelineEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerTimelineEvent_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerTimelineEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerTimelineEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _CustomerTimelineEvent_topic(ctx context.Context, field graphql.CollectedField, obj *model.CustomerTimelineEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerTimelineEvent_topic(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Topic, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.TimelineTopic) graphql.Marshaler {
+			return ec.marshalNTimelineTopic2githubᚗcomᚋscrmᚑdevᚋscrmᚋgraphᚋmodelᚐTimelineTopic(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerTimelineEvent_topic(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerTimelineEvent", field, false, false, "TimelineTopic")
+}
+
+func (ec *executionContext) _CustomerTimelineEvent_kind(ctx context.Context, field graphql.CollectedField, obj *model.CustomerTimelineEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerTimelineEvent_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerTimelineEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerTimelineEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _CustomerTimelineEvent_customer(ctx context.Context, field graphql.CollectedField, obj *model.CustomerTimelineEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerTimelineEvent_customer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Customer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Customer) graphql.Marshaler {
+			return ec.marshalNCustomer2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐCustomer(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerTimelineEvent_customer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CustomerTimelineEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Customer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CustomerTimelineEvent_ticket(ctx context.Context, field graphql.CollectedField, obj *model.CustomerTimelineEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerTimelineEvent_ticket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ticket, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Ticket) graphql.Marshaler {
+			return ec.marshalOTicket2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicket(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerTimelineEvent_ticket(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CustomerTimelineEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Ticket(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CustomerTimelineEvent_order(ctx context.Context, field graphql.CollectedField, obj *model.CustomerTimelineEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerTimelineEvent_order(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Order, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Order) graphql.Marshaler {
+			return ec.marshalOOrder2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐOrder(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerTimelineEvent_order(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CustomerTimelineEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Order(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CustomerTimelineEvent_formSubmission(ctx context.Context, field graphql.CollectedField, obj *model.CustomerTimelineEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerTimelineEvent_formSubmission(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FormSubmission, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.FormSubmission) graphql.Marshaler {
+			return ec.marshalOFormSubmission2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐFormSubmission(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerTimelineEvent_formSubmission(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CustomerTimelineEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FormSubmission(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CustomerTimelineEvent_actor(ctx context.Context, field graphql.CollectedField, obj *model.CustomerTimelineEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerTimelineEvent_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Staff) graphql.Marshaler {
+			return ec.marshalOStaff2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐStaff(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerTimelineEvent_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CustomerTimelineEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Staff(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CustomerTimelineEvent_at(ctx context.Context, field graphql.CollectedField, obj *model.CustomerTimelineEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerTimelineEvent_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerTimelineEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerTimelineEvent", field, false, false, "Time")
 }
 
 func (ec *executionContext) _DataScope_kind(ctx context.Context, field graphql.CollectedField, obj *model.DataScope) (ret graphql.Marshaler) {
@@ -15083,6 +15461,50 @@ func (ec *executionContext) fieldContext_Subscription_orderUpdated(ctx context.C
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Subscription_orderUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_customerTimeline(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_customerTimeline(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().CustomerTimeline(ctx, fc.Args["customerID"].(int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CustomerTimelineEvent) graphql.Marshaler {
+			return ec.marshalNCustomerTimelineEvent2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋgraphᚋmodelᚐCustomerTimelineEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_customerTimeline(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerTimelineEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_customerTimeline_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -33430,6 +33852,79 @@ func (ec *executionContext) _CustomerIdentityEdge(ctx context.Context, sel ast.S
 	return out
 }
 
+var customerTimelineEventImplementors = []string{"CustomerTimelineEvent"}
+
+func (ec *executionContext) _CustomerTimelineEvent(ctx context.Context, sel ast.SelectionSet, obj *model.CustomerTimelineEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, customerTimelineEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CustomerTimelineEvent")
+		case "cursor":
+			out.Values[i] = ec._CustomerTimelineEvent_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "topic":
+			out.Values[i] = ec._CustomerTimelineEvent_topic(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._CustomerTimelineEvent_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "customer":
+			out.Values[i] = ec._CustomerTimelineEvent_customer(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ticket":
+			out.Values[i] = ec._CustomerTimelineEvent_ticket(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "order":
+			out.Values[i] = ec._CustomerTimelineEvent_order(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "formSubmission":
+			out.Values[i] = ec._CustomerTimelineEvent_formSubmission(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "actor":
+			out.Values[i] = ec._CustomerTimelineEvent_actor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "at":
+			out.Values[i] = ec._CustomerTimelineEvent_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var dataScopeImplementors = []string{"DataScope"}
 
 func (ec *executionContext) _DataScope(ctx context.Context, sel ast.SelectionSet, obj *model.DataScope) graphql.Marshaler {
@@ -35212,6 +35707,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_ticketUpdated(ctx, fields[0])
 	case "orderUpdated":
 		return ec._Subscription_orderUpdated(ctx, fields[0])
+	case "customerTimeline":
+		return ec._Subscription_customerTimeline(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -36725,6 +37222,14 @@ func (ec *executionContext) marshalNCustomerSourceChannel2githubᚗcomᚋscrmᚑ
 	return v
 }
 
+func (ec *executionContext) marshalNCustomerTimelineEvent2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋgraphᚋmodelᚐCustomerTimelineEvent(ctx context.Context, sel ast.SelectionSet, v *model.CustomerTimelineEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CustomerTimelineEvent!")
+		return graphql.Null
+	}
+	return ec._CustomerTimelineEvent(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCustomerWhereInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐCustomerWhereInput(ctx context.Context, v any) (*ent.CustomerWhereInput, error) {
 	res, err := ec.unmarshalInputCustomerWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
@@ -37548,6 +38053,16 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNTimelineTopic2githubᚗcomᚋscrmᚑdevᚋscrmᚋgraphᚋmodelᚐTimelineTopic(ctx context.Context, v any) (model.TimelineTopic, error) {
+	var res model.TimelineTopic
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTimelineTopic2githubᚗcomᚋscrmᚑdevᚋscrmᚋgraphᚋmodelᚐTimelineTopic(ctx context.Context, sel ast.SelectionSet, v model.TimelineTopic) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNUpdateCampaignInput2githubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐUpdateCampaignInput(ctx context.Context, v any) (ent.UpdateCampaignInput, error) {

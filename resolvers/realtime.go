@@ -13,7 +13,7 @@ import (
 	"github.com/scrm-dev/scrm/internal/realtime"
 )
 
-// stream turns the tenant's events of one topic into a subscription's
+// stream turns the tenant's events of one topic (or all, "") into a subscription's
 // payloads. load reads the event's subject through the subscriber's own
 // context, so their data scope decides (a subject outside it reads as not
 // found and is skipped) and the field guard masks the payload as for any
@@ -43,7 +43,7 @@ func stream[T any](ctx context.Context, r *Resolver, after *string, topic string
 	go func() {
 		defer close(out)
 		for m := range events {
-			if m.Topic != topic || !keep(m) {
+			if (topic != "" && m.Topic != topic) || !keep(m) {
 				continue
 			}
 			payload, err := load(m)
@@ -136,4 +136,30 @@ func orderFilter(f *model.OrderEventFilter, m realtime.Message) bool {
 		return false
 	}
 	return true
+}
+
+func (r *Resolver) customerTimeline(ctx context.Context, customerID int, after *string) (<-chan *model.CustomerTimelineEvent, error) {
+	// The customer must be one the subscriber may see at all.
+	if _, err := r.client.Customer.Get(ctx, customerID); err != nil {
+		return nil, err
+	}
+	return stream(ctx, r, after, "",
+		func(m realtime.Message) bool { return m.Customer != nil && *m.Customer == customerID },
+		func(m realtime.Message) (*model.CustomerTimelineEvent, error) {
+			c, err := r.client.Customer.Get(ctx, customerID)
+			if err != nil {
+				return nil, err
+			}
+			e := &model.CustomerTimelineEvent{Cursor: strconv.FormatInt(m.Seq, 10), Topic: model.TimelineTopic(m.Topic),
+				Kind: m.Kind, Customer: c, Actor: r.actor(ctx, m), At: m.At}
+			switch m.Topic {
+			case "TICKET":
+				e.Ticket, err = r.client.Ticket.Get(ctx, m.Subject)
+			case "ORDER":
+				e.Order, err = r.client.Order.Get(ctx, m.Subject)
+			case "FORM_SUBMISSION":
+				e.FormSubmission, err = r.client.FormSubmission.Get(ctx, m.Subject)
+			}
+			return e, err
+		})
 }

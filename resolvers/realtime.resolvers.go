@@ -20,6 +20,10 @@ func (r *subscriptionResolver) OrderUpdated(ctx context.Context, filter *model.O
 	return r.orderUpdated(ctx, filter, after)
 }
 
+func (r *subscriptionResolver) CustomerTimeline(ctx context.Context, customerID int, after *string) (<-chan *model.CustomerTimelineEvent, error) {
+	return r.customerTimeline(ctx, customerID, after)
+}
+
 func (r *Resolver) Subscription() graph.SubscriptionResolver { return &subscriptionResolver{r} }
 
 type subscriptionResolver struct{ *Resolver }

@@ -116,8 +116,10 @@ type Topic string
 
 // Topic values.
 const (
-	TopicTicket Topic = "TICKET"
-	TopicOrder  Topic = "ORDER"
+	TopicTicket         Topic = "TICKET"
+	TopicOrder          Topic = "ORDER"
+	TopicFormSubmission Topic = "FORM_SUBMISSION"
+	TopicCustomer       Topic = "CUSTOMER"
 )
 
 func (t Topic) String() string {
@@ -127,7 +129,7 @@ func (t Topic) String() string {
 // TopicValidator is a validator for the "topic" field enum values. It is called by the builders before save.
 func TopicValidator(t Topic) error {
 	switch t {
-	case TopicTicket, TopicOrder:
+	case TopicTicket, TopicOrder, TopicFormSubmission, TopicCustomer:
 		return nil
 	default:
 		return fmt.Errorf("event: invalid enum value for topic field: %q", t)

@@ -300,7 +300,7 @@ var (
 	EventsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "seq", Type: field.TypeInt64, Nullable: true},
-		{Name: "topic", Type: field.TypeEnum, Enums: []string{"TICKET", "ORDER"}},
+		{Name: "topic", Type: field.TypeEnum, Enums: []string{"TICKET", "ORDER", "FORM_SUBMISSION", "CUSTOMER"}},
 		{Name: "kind", Type: field.TypeString, Size: 32},
 		{Name: "subject_id", Type: field.TypeInt},
 		{Name: "customer_id", Type: field.TypeInt, Nullable: true},

@@ -224,6 +224,7 @@ func init() {
 	customer.Hooks[2] = customerHooks[0]
 	customer.Hooks[3] = customerHooks[1]
 	customer.Hooks[4] = customerHooks[2]
+	customer.Hooks[5] = customerHooks[3]
 	customerMixinInters0 := customerMixin[0].Interceptors()
 	customerInters := schema.Customer{}.Interceptors()
 	customer.Interceptors[0] = customerMixinInters0[0]
@@ -557,6 +558,7 @@ func init() {
 	formsubmission.Hooks[1] = formsubmissionMixinHooks0[1]
 	formsubmission.Hooks[2] = formsubmissionHooks[0]
 	formsubmission.Hooks[3] = formsubmissionHooks[1]
+	formsubmission.Hooks[4] = formsubmissionHooks[2]
 	formsubmissionMixinInters0 := formsubmissionMixin[0].Interceptors()
 	formsubmissionInters := schema.FormSubmission{}.Interceptors()
 	formsubmission.Interceptors[0] = formsubmissionMixinInters0[0]

@@ -96,7 +96,7 @@ func (Customer) Edges() []ent.Edge {
 
 // Hooks of the Customer.
 func (Customer) Hooks() []ent.Hook {
-	return []ent.Hook{customerScope.guard, followNewCustomers(), indexPhone()}
+	return []ent.Hook{customerScope.guard, followNewCustomers(), indexPhone(), tagEvents()}
 }
 
 // Interceptors of the Customer: the viewer's data scope.

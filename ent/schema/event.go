@@ -23,10 +23,10 @@ func (Event) Fields() []ent.Field {
 	return []ent.Field{
 		field.Int64("seq").Optional().Nillable().
 			Comment("the tenant's cursor, from 1, in the order events were relayed; empty until then"),
-		field.Enum("topic").NamedValues(named("Ticket", "Order")...).Immutable(),
+		field.Enum("topic").NamedValues(named("Ticket", "Order", "FormSubmission", "Customer")...).Immutable(),
 		field.String("kind").MaxLen(32).Immutable().
-			Comment("CREATED, UPDATED, ASSIGNED, STATUS_CHANGED, COMMENTED, CLOSED; PAID, SHIPPED, COMPLETED, REFUND_REQUESTED, REFUNDED, CANCELLED"),
-		field.Int("subject_id").Immutable().Comment("the ticket or order"),
+			Comment("CREATED, UPDATED, ASSIGNED, STATUS_CHANGED, COMMENTED, CLOSED; PAID, SHIPPED, COMPLETED, REFUND_REQUESTED, REFUNDED, CANCELLED; SUBMITTED; TAGS_CHANGED"),
+		field.Int("subject_id").Immutable().Comment("the ticket, order, form submission or customer"),
 		field.Int("customer_id").Optional().Nillable().Immutable(),
 		field.Int("assignee_id").Optional().Nillable().Immutable(),
 		field.Int("team_id").Optional().Nillable().Immutable(),

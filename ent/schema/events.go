@@ -188,3 +188,53 @@ func orderEvents() ent.Hook {
 		})
 	}, opWrite)
 }
+
+// submissionEvents records form submissions of customers (their timeline).
+func submissionEvents() ent.Hook {
+	return hook.On(func(next ent.Mutator) ent.Mutator {
+		return hook.FormSubmissionFunc(func(ctx context.Context, m *gen.FormSubmissionMutation) (gen.Value, error) {
+			if _, has := m.CustomerID(); !has {
+				return next.Mutate(ctx, m) // anonymous: on nobody's timeline
+			}
+			on, err := eventsFor(ctx, m)
+			if err != nil {
+				return nil, err
+			}
+			v, err := next.Mutate(ctx, m)
+			if err != nil || !on {
+				return v, err
+			}
+			s := v.(*gen.FormSubmission)
+			return v, m.Client().Event.Create().
+				SetTopic(event.TopicFormSubmission).SetKind("SUBMITTED").SetSubjectID(s.ID).
+				SetNillableCustomerID(s.CustomerID).SetNillableActorID(actorOf(ctx)).Exec(ctx)
+		})
+	}, ent.OpCreate)
+}
+
+// tagEvents records tags added to or removed from a customer.
+func tagEvents() ent.Hook {
+	return hook.On(func(next ent.Mutator) ent.Mutator {
+		return hook.CustomerFunc(func(ctx context.Context, m *gen.CustomerMutation) (gen.Value, error) {
+			if len(m.TagsIDs()) == 0 && len(m.RemovedTagsIDs()) == 0 && !m.TagsCleared() {
+				return next.Mutate(ctx, m)
+			}
+			on, err := eventsFor(ctx, m)
+			if err != nil {
+				return nil, err
+			}
+			v, err := next.Mutate(ctx, m)
+			if err != nil || !on {
+				return v, err
+			}
+			c, ok := v.(*gen.Customer)
+			if !ok {
+				return v, nil // bulk tag changes: not on a timeline yet
+			}
+			id := c.ID
+			return v, m.Client().Event.Create().
+				SetTopic(event.TopicCustomer).SetKind("TAGS_CHANGED").SetSubjectID(id).
+				SetCustomerID(id).SetNillableActorID(actorOf(ctx)).Exec(ctx)
+		})
+	}, ent.OpUpdateOne)
+}

@@ -88,7 +88,7 @@ func (FormSubmission) Edges() []ent.Edge {
 
 // Hooks of the FormSubmission.
 func (FormSubmission) Hooks() []ent.Hook {
-	return []ent.Hook{submissionScope.guard, checkSubmissionAgainstForm()}
+	return []ent.Hook{submissionScope.guard, checkSubmissionAgainstForm(), submissionEvents()}
 }
 
 // Interceptors of the FormSubmission: the viewer's data scope.

@@ -25,6 +25,22 @@ type AuditChainReport struct {
 	Reason *string `json:"reason,omitempty"`
 }
 
+// One thing that happened to a customer. Exactly one of ticket, order and
+// formSubmission is set for their topics; CUSTOMER events (TAGS_CHANGED)
+// concern the customer itself.
+type CustomerTimelineEvent struct {
+	Cursor string        `json:"cursor"`
+	Topic  TimelineTopic `json:"topic"`
+	// The ticket and order kinds, SUBMITTED for forms, TAGS_CHANGED.
+	Kind           string              `json:"kind"`
+	Customer       *ent.Customer       `json:"customer"`
+	Ticket         *ent.Ticket         `json:"ticket,omitempty"`
+	Order          *ent.Order          `json:"order,omitempty"`
+	FormSubmission *ent.FormSubmission `json:"formSubmission,omitempty"`
+	Actor          *ent.Staff          `json:"actor,omitempty"`
+	At             time.Time           `json:"at"`
+}
+
 type DataScope struct {
 	Kind DataScopeKind `json:"kind"`
 	// The chosen departments of a DEPARTMENTS scope.
@@ -553,6 +569,65 @@ func (e *TicketEventKind) UnmarshalJSON(b []byte) error {
 }
 
 func (e TicketEventKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type TimelineTopic string
+
+const (
+	TimelineTopicTicket         TimelineTopic = "TICKET"
+	TimelineTopicOrder          TimelineTopic = "ORDER"
+	TimelineTopicFormSubmission TimelineTopic = "FORM_SUBMISSION"
+	TimelineTopicCustomer       TimelineTopic = "CUSTOMER"
+)
+
+var AllTimelineTopic = []TimelineTopic{
+	TimelineTopicTicket,
+	TimelineTopicOrder,
+	TimelineTopicFormSubmission,
+	TimelineTopicCustomer,
+}
+
+func (e TimelineTopic) IsValid() bool {
+	switch e {
+	case TimelineTopicTicket, TimelineTopicOrder, TimelineTopicFormSubmission, TimelineTopicCustomer:
+		return true
+	}
+	return false
+}
+
+func (e TimelineTopic) String() string {
+	return string(e)
+}
+
+func (e *TimelineTopic) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = TimelineTopic(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid TimelineTopic", str)
+	}
+	return nil
+}
+
+func (e TimelineTopic) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *TimelineTopic) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e TimelineTopic) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
