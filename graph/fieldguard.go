@@ -11,6 +11,7 @@ import (
 
 	"github.com/scrm-dev/scrm/authz"
 	"github.com/scrm-dev/scrm/internal/apperr"
+	"github.com/scrm-dev/scrm/internal/gqlname"
 )
 
 // FieldGuard is the one place field-level permissions are applied: every
@@ -253,25 +254,13 @@ func checkOrder(g *authz.Grants, path, typ string, v any) error {
 		if enum == "" {
 			continue
 		}
-		field := lowerCamelEnum(enum)
+		field := gqlname.Field(strings.ToLower(enum)) // LAST_ORDER_AT sorts by lastOrderAt
 		if g.Read(typ, field) != authz.Allow {
 			return &apperr.Error{Code: apperr.CodeForbidden, Field: path + ".field",
 				Message: "your role may not sort by " + typ + "." + field}
 		}
 	}
 	return nil
-}
-
-// lowerCamelEnum turns an order field (LAST_ORDER_AT) into the field it
-// sorts by (lastOrderAt).
-func lowerCamelEnum(s string) string {
-	parts := strings.Split(strings.ToLower(s), "_")
-	for i := 1; i < len(parts); i++ {
-		if parts[i] != "" {
-			parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
-		}
-	}
-	return strings.Join(parts, "")
 }
 
 // FieldObserver is told what the guard let through.

@@ -17,6 +17,7 @@ import (
 	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/ent/gid"
 	"github.com/scrm-dev/scrm/internal/apperr"
+	"github.com/scrm-dev/scrm/internal/gqlname"
 	"github.com/scrm-dev/scrm/internal/requestid"
 )
 
@@ -98,7 +99,7 @@ func classify(ctx context.Context, err error, gqlErr *gqlerror.Error) (code appe
 		}
 		return appErr.Code, field, appErr.Error()
 	case errors.As(err, &validation):
-		field = lowerCamel(validation.Name)
+		field = gqlname.Field(validation.Name)
 		return apperr.CodeBadUserInput, field, field + ": " + validationMessage(validation)
 	case errors.As(err, &notFound):
 		return apperr.CodeNotFound, "", notFoundMessage(notFound)
@@ -204,14 +205,14 @@ func conflictField(e *ent.ConstraintError) string {
 		cols := strings.Split(strings.TrimSpace(m[1]), ", ")
 		last := cols[len(cols)-1]
 		if _, col, ok := strings.Cut(last, "."); ok {
-			return lowerCamel(col)
+			return gqlname.Field(col)
 		}
 	}
 	if _, key, ok := strings.Cut(msg, "for key '"); ok { // MySQL / MariaDB
 		key = strings.TrimSuffix(strings.TrimSpace(key), "'")
 		for _, f := range uniqueFields {
 			if strings.HasSuffix(key, f) {
-				return lowerCamel(f)
+				return gqlname.Field(f)
 			}
 		}
 	}
@@ -227,20 +228,4 @@ func conflictMessage(e *ent.ConstraintError) string {
 		return fmt.Sprintf("%s: another record already has this %s", f, f)
 	}
 	return "conflicts with an existing record"
-}
-
-// lowerCamel turns an ent field name into its GraphQL spelling:
-// platform_order_id -> platformOrderID, as entgql names them.
-func lowerCamel(s string) string {
-	parts := strings.Split(s, "_")
-	for i, p := range parts {
-		switch {
-		case i == 0:
-		case p == "id":
-			parts[i] = "ID"
-		case p != "":
-			parts[i] = strings.ToUpper(p[:1]) + p[1:]
-		}
-	}
-	return strings.Join(parts, "")
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/scrm-dev/scrm/ent/ticket"
 	"github.com/scrm-dev/scrm/ent/ticketcomment"
 	"github.com/scrm-dev/scrm/internal/apperr"
+	"github.com/scrm-dev/scrm/internal/gqlname"
 	"github.com/scrm-dev/scrm/internal/pii"
 )
 
@@ -115,7 +116,7 @@ func (e exporter) object(typ string, entity any) map[string]any {
 		if tag == "" || tag == "-" || tag == "edges" || tag == "tenant_id" {
 			continue
 		}
-		name := lowerCamel(tag)
+		name := gqlname.Field(tag)
 		if !e.inAPI(typ, name) {
 			continue // internal columns such as the phone's blind index
 		}
@@ -157,25 +158,6 @@ func globalID(v any) any {
 		}
 	}
 	return nil
-}
-
-// lowerCamel turns ent's json names (snake_case) into the API's names:
-// id_number → idNumber, customer_id → customerID.
-func lowerCamel(s string) string {
-	parts := strings.Split(s, "_")
-	for i := 1; i < len(parts); i++ {
-		switch p := parts[i]; p {
-		case "id":
-			parts[i] = "ID"
-		case "ids":
-			parts[i] = "IDs"
-		default:
-			if p != "" {
-				parts[i] = strings.ToUpper(p[:1]) + p[1:]
-			}
-		}
-	}
-	return strings.Join(parts, "")
 }
 
 // Erasure is the outcome of Erase.
