@@ -32,6 +32,7 @@ type Hub struct {
 type feed struct {
 	subs   map[chan Message]struct{}
 	cancel context.CancelFunc
+	ready  chan struct{} // closed once the Redis subscription is live
 }
 
 // Buffer is how many events a subscriber may fall behind before it is
@@ -173,22 +174,34 @@ func (h *Hub) replay(ctx context.Context, tenantID int, last int64, out chan<- M
 	}
 }
 
+// join adds a subscriber to the tenant's feed, starting the feed's Redis
+// subscription if it is the first, and returns once that subscription is
+// live (so nothing published afterwards is missed). The round trip to
+// Redis happens outside the hub's lock, which fan-out of every tenant
+// needs.
 func (h *Hub) join(tenantID int) chan Message {
 	ch := make(chan Message, Buffer)
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	f, ok := h.tenants[tenantID]
-	if !ok {
-		ctx, cancel := context.WithCancel(context.Background())
-		f = &feed{subs: map[chan Message]struct{}{}, cancel: cancel}
+	f, running := h.tenants[tenantID]
+	var ctx context.Context
+	if !running {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(context.Background())
+		f = &feed{subs: map[chan Message]struct{}{}, cancel: cancel, ready: make(chan struct{})}
 		h.tenants[tenantID] = f
-		sub := h.rdb.Subscribe(ctx, Channel(tenantID))
-		if _, err := sub.Receive(ctx); err != nil {
-			h.logger.Warn("realtime: subscribe", "tenant", tenantID, "err", err)
-		}
-		go h.fanOut(ctx, tenantID, sub)
 	}
 	f.subs[ch] = struct{}{}
+	h.mu.Unlock()
+	if running {
+		<-f.ready
+		return ch
+	}
+	sub := h.rdb.Subscribe(ctx, Channel(tenantID))
+	if _, err := sub.Receive(ctx); err != nil {
+		h.logger.Warn("realtime: subscribe", "tenant", tenantID, "err", err)
+	}
+	close(f.ready)
+	go h.fanOut(ctx, tenantID, sub)
 	return ch
 }
 
