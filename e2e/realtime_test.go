@@ -32,7 +32,7 @@ func TestMutationEventsReachRedisOnTheKick(t *testing.T) {
 		tid := e.tenantID(t, "demo")
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		sub := e.rdb.Client.Subscribe(ctx, realtime.Channel(tid))
+		sub := e.rdb.Client.Subscribe(ctx, realtime.Channel(e.rdb.Client, tid))
 		defer sub.Close()
 		if _, err := sub.Receive(ctx); err != nil {
 			t.Fatal(err)
@@ -43,11 +43,11 @@ func TestMutationEventsReachRedisOnTheKick(t *testing.T) {
 		go func() { defer close(done); relay.Run(ctx) }()
 		defer func() { cancel(); <-done }()
 		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-			n, err := e.rdb.Client.PubSubNumSub(ctx, realtime.KickChannel).Result()
+			n, err := e.rdb.Client.PubSubNumSub(ctx, realtime.KickChannel(e.rdb.Client)).Result()
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n[realtime.KickChannel] > 0 {
+			if n[realtime.KickChannel(e.rdb.Client)] > 0 {
 				break // the relay listens for kicks
 			}
 			if time.Now().After(deadline) {
@@ -65,7 +65,7 @@ func TestMutationEventsReachRedisOnTheKick(t *testing.T) {
 				t.Fatal(err)
 			}
 			if msg.Kind != "CREATED" || msg.Topic != "TICKET" || msg.Seq < 1 || msg.Tenant != tid || msg.Actor == nil {
-				t.Fatalf("message %+v", msg)
+				t.Fatalf("message %+v", &msg)
 			}
 		case <-time.After(15 * time.Second):
 			t.Fatal("no event published after the mutation")

@@ -5,26 +5,105 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/ent/order"
+	"github.com/scrm-dev/scrm/ent/schema"
 	"github.com/scrm-dev/scrm/graph/model"
 	"github.com/scrm-dev/scrm/internal/apperr"
 	"github.com/scrm-dev/scrm/internal/realtime"
+	"github.com/scrm-dev/scrm/internal/viewer"
 )
 
-// stream turns the tenant's events of one topic (or all, "") into a subscription's
-// payloads. load reads the event's subject through the subscriber's own
-// context, so their data scope decides (a subject outside it reads as not
-// found and is skipped) and the field guard masks the payload as for any
-// query.
+// subject is what the subscribers of one event may need of it, read once
+// per process (realtime.Message.Shared) through a context that sees the
+// whole tenant; each subscriber's data scope is then decided in memory
+// with the data layer's own rules (schema.TicketInScope, CustomerInScope),
+// and its field permissions by the field guard as the payload is
+// resolved. Reading per subscriber would cost a statement per subscriber
+// per event.
+type subject struct {
+	ticket     *ent.Ticket
+	order      *ent.Order
+	submission *ent.FormSubmission
+	customer   *ent.Customer
+	actor      *ent.Staff
+
+	ticketFacts   schema.TicketScopeFacts
+	customerFacts schema.CustomerScopeFacts
+}
+
+// visible reports whether the scope s may see the event's subject.
+func (sj *subject) visible(s *viewer.Scope, topic string) bool {
+	if topic == "TICKET" {
+		return schema.TicketInScope(s, sj.ticketFacts)
+	}
+	// Orders, submissions and tag changes follow their customer.
+	return sj.customer != nil && schema.CustomerInScope(s, sj.customerFacts)
+}
+
+// loadTimeout bounds the shared read of an event's subject: it runs on
+// behalf of every subscriber, so no one subscriber's context governs it.
+const loadTimeout = 10 * time.Second
+
+func (r *Resolver) loadSubject(m *realtime.Message) (*subject, error) {
+	v, err := m.Shared(func() (any, error) {
+		ctx, cancel := context.WithTimeout(viewer.ForTenant(context.Background(), m.Tenant), loadTimeout)
+		defer cancel()
+		sj := &subject{}
+		var err error
+		customerID := m.Customer
+		switch m.Topic {
+		case "TICKET":
+			if sj.ticket, err = r.client.Ticket.Get(ctx, m.Subject); err == nil {
+				customerID = sj.ticket.CustomerID
+				sj.ticketFacts, err = schema.ReadTicketScopeFacts(ctx, sj.ticket)
+			}
+		case "ORDER":
+			if sj.order, err = r.client.Order.Get(ctx, m.Subject); err == nil {
+				customerID = sj.order.CustomerID
+			}
+		case "FORM_SUBMISSION":
+			if sj.submission, err = r.client.FormSubmission.Get(ctx, m.Subject); err == nil {
+				customerID = sj.submission.CustomerID
+			}
+		}
+		if err == nil && customerID != nil {
+			if sj.customer, err = r.client.Customer.Get(ctx, *customerID); err == nil {
+				sj.customerFacts, err = schema.ReadCustomerScopeFacts(ctx, r.client, *customerID)
+			}
+		}
+		if err == nil && m.Actor != nil {
+			if sj.actor, err = r.client.Staff.Get(ctx, *m.Actor); ent.IsNotFound(err) {
+				err = nil
+			}
+		}
+		return sj, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*subject), nil
+}
+
+// stream turns the tenant's events of one topic (or all, "") into a
+// subscription's payloads: keep filters on what the event says, the
+// subject is loaded once per process and must be in the subscriber's data
+// scope, and build makes the payload from it.
 func stream[T any](ctx context.Context, r *Resolver, after *string, topic string,
-	keep func(realtime.Message) bool, load func(realtime.Message) (*T, error),
+	keep func(*realtime.Message) bool, build func(*realtime.Message, *subject) *T,
 ) (<-chan *T, error) {
 	if r.realtime == nil {
 		return nil, apperr.Forbidden("live updates are not available on this server")
 	}
 	from := int64(-1)
+	if after == nil {
+		after = realtime.LastEventID(ctx)
+	}
 	if after != nil {
 		n, err := strconv.ParseInt(*after, 10, 64)
 		if err != nil || n < 0 {
@@ -32,29 +111,48 @@ func stream[T any](ctx context.Context, r *Resolver, after *string, topic string
 		}
 		from = n
 	}
-	events, err := r.realtime.Subscribe(ctx, viewerFrom(ctx).TenantID, from)
+	v := viewerFrom(ctx)
+	sub, err := r.realtime.Subscribe(ctx, v.TenantID, from, func() {
+		go realtime.Disconnect(ctx, "too slow: "+realtime.ErrTooSlow.Error())
+	})
 	if errors.Is(err, realtime.ErrCursorExpired) {
 		return nil, &apperr.Error{Code: apperr.CodeCursorExpired, Field: "after", Message: err.Error()}
 	}
 	if err != nil {
 		return nil, err
 	}
-	out := make(chan *T, 1)
+	out := make(chan *T)
 	go func() {
 		defer close(out)
-		for m := range events {
+		defer sub.Close()
+		for {
+			m, err := sub.Next(ctx)
+			if err != nil {
+				switch {
+				case errors.Is(err, realtime.ErrCursorExpired):
+					endWith(ctx, apperr.CodeCursorExpired, err)
+				case errors.Is(err, realtime.ErrTooSlow):
+					endWith(ctx, apperr.CodeTooSlow, err)
+				}
+				return // the client resumes from its cursor
+			}
 			if (topic != "" && m.Topic != topic) || !keep(m) {
 				continue
 			}
-			payload, err := load(m)
+			sj, err := r.loadSubject(m)
 			if ent.IsNotFound(err) {
-				continue
+				continue // deleted since
 			}
 			if err != nil {
-				return // ends the subscription; the client resumes from its cursor
+				r.logger.Error("live update: read the subject", "tenant", m.Tenant, "seq", m.Seq, "err", err)
+				return
 			}
+			if !sj.visible(v.Scope, m.Topic) {
+				continue
+			}
+			realtime.Delivering(ctx, m.Seq)
 			select {
-			case out <- payload:
+			case out <- build(m, sj):
 			case <-ctx.Done():
 				return
 			}
@@ -63,38 +161,30 @@ func stream[T any](ctx context.Context, r *Resolver, after *string, topic string
 	return out, nil
 }
 
-func (r *Resolver) actor(ctx context.Context, m realtime.Message) *ent.Staff {
-	if m.Actor == nil {
-		return nil
+// endWith tells the subscriber why its subscription ends.
+func endWith(ctx context.Context, code apperr.Code, err error) {
+	e := &gqlerror.Error{Message: err.Error(), Extensions: map[string]any{"code": string(code)}}
+	if !realtime.ReportStreamError(ctx, e) {
+		transport.AddSubscriptionError(ctx, e)
 	}
-	s, _ := r.client.Staff.Get(ctx, *m.Actor)
-	return s
 }
 
 func (r *Resolver) ticketUpdated(ctx context.Context, f *model.TicketEventFilter, after *string) (<-chan *model.TicketEvent, error) {
 	me := viewerFrom(ctx).StaffID
 	return stream(ctx, r, after, "TICKET",
-		func(m realtime.Message) bool { return ticketFilter(f, me, m) },
-		func(m realtime.Message) (*model.TicketEvent, error) {
-			t, err := r.client.Ticket.Get(ctx, m.Subject)
-			if err != nil {
-				return nil, err
-			}
+		func(m *realtime.Message) bool { return ticketFilter(f, me, m) },
+		func(m *realtime.Message, sj *subject) *model.TicketEvent {
 			return &model.TicketEvent{Cursor: strconv.FormatInt(m.Seq, 10), Kind: model.TicketEventKind(m.Kind),
-				Ticket: t, Actor: r.actor(ctx, m), At: m.At}, nil
+				Ticket: sj.ticket, Actor: sj.actor, At: m.At}
 		})
 }
 
 func (r *Resolver) orderUpdated(ctx context.Context, f *model.OrderEventFilter, after *string) (<-chan *model.OrderEvent, error) {
 	return stream(ctx, r, after, "ORDER",
-		func(m realtime.Message) bool { return orderFilter(f, m) },
-		func(m realtime.Message) (*model.OrderEvent, error) {
-			o, err := r.client.Order.Get(ctx, m.Subject)
-			if err != nil {
-				return nil, err
-			}
+		func(m *realtime.Message) bool { return orderFilter(f, m) },
+		func(m *realtime.Message, sj *subject) *model.OrderEvent {
 			return &model.OrderEvent{Cursor: strconv.FormatInt(m.Seq, 10), Kind: model.OrderEventKind(m.Kind),
-				Order: o, Actor: r.actor(ctx, m), At: m.At}, nil
+				Order: sj.order, Actor: sj.actor, At: m.At}
 		})
 }
 
@@ -102,7 +192,7 @@ func matchesID(ids []int, id *int) bool {
 	return len(ids) == 0 || id != nil && slices.Contains(ids, *id)
 }
 
-func ticketFilter(f *model.TicketEventFilter, me int, m realtime.Message) bool {
+func ticketFilter(f *model.TicketEventFilter, me int, m *realtime.Message) bool {
 	if f == nil {
 		return true
 	}
@@ -119,7 +209,7 @@ func ticketFilter(f *model.TicketEventFilter, me int, m realtime.Message) bool {
 	return true
 }
 
-func orderFilter(f *model.OrderEventFilter, m realtime.Message) bool {
+func orderFilter(f *model.OrderEventFilter, m *realtime.Message) bool {
 	if f == nil {
 		return true
 	}
@@ -144,22 +234,10 @@ func (r *Resolver) customerTimeline(ctx context.Context, customerID int, after *
 		return nil, err
 	}
 	return stream(ctx, r, after, "",
-		func(m realtime.Message) bool { return m.Customer != nil && *m.Customer == customerID },
-		func(m realtime.Message) (*model.CustomerTimelineEvent, error) {
-			c, err := r.client.Customer.Get(ctx, customerID)
-			if err != nil {
-				return nil, err
-			}
-			e := &model.CustomerTimelineEvent{Cursor: strconv.FormatInt(m.Seq, 10), Topic: model.TimelineTopic(m.Topic),
-				Kind: m.Kind, Customer: c, Actor: r.actor(ctx, m), At: m.At}
-			switch m.Topic {
-			case "TICKET":
-				e.Ticket, err = r.client.Ticket.Get(ctx, m.Subject)
-			case "ORDER":
-				e.Order, err = r.client.Order.Get(ctx, m.Subject)
-			case "FORM_SUBMISSION":
-				e.FormSubmission, err = r.client.FormSubmission.Get(ctx, m.Subject)
-			}
-			return e, err
+		func(m *realtime.Message) bool { return m.Customer != nil && *m.Customer == customerID },
+		func(m *realtime.Message, sj *subject) *model.CustomerTimelineEvent {
+			return &model.CustomerTimelineEvent{Cursor: strconv.FormatInt(m.Seq, 10), Topic: model.TimelineTopic(m.Topic),
+				Kind: m.Kind, Customer: sj.customer, Ticket: sj.ticket, Order: sj.order, FormSubmission: sj.submission,
+				Actor: sj.actor, At: m.At}
 		})
 }

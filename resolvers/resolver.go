@@ -31,6 +31,7 @@ type Resolver struct {
 	revealLimit    *ratelimit.Window
 	revealsPerHour int
 	realtime       *realtime.Hub
+	logger         *slog.Logger
 }
 
 // Options configure the executable schema.
@@ -53,7 +54,11 @@ type Options struct {
 
 // NewExecutableSchema returns the API's schema bound to its resolvers.
 func NewExecutableSchema(opts Options) graphql.ExecutableSchema {
-	r := &Resolver{client: opts.Client, authz: opts.Authz, revealsPerHour: opts.RevealsPerHour, realtime: opts.Realtime}
+	r := &Resolver{client: opts.Client, authz: opts.Authz, revealsPerHour: opts.RevealsPerHour, realtime: opts.Realtime,
+		logger: opts.Logger}
+	if r.logger == nil {
+		r.logger = slog.Default()
+	}
 	if r.revealsPerHour <= 0 {
 		r.revealsPerHour = 30
 	}

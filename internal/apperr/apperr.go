@@ -25,7 +25,10 @@ const (
 	// CodeCursorExpired: a subscription's cursor is older than the events
 	// kept; the client refetches and subscribes from now.
 	CodeCursorExpired Code = "CURSOR_EXPIRED"
-	CodeInternal      Code = "INTERNAL"
+	// CodeTooSlow: a subscriber fell too far behind the live events and
+	// was dropped; it resumes from its last cursor.
+	CodeTooSlow  Code = "TOO_SLOW"
+	CodeInternal Code = "INTERNAL"
 )
 
 // Error is an error whose message is safe to show to the caller.

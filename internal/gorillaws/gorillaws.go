@@ -13,10 +13,12 @@
 package gorillaws
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
@@ -61,7 +63,40 @@ func (i Implementation) Accept(w http.ResponseWriter, r *http.Request, opts tran
 	}
 	c := &Conn{ws: conn, writeTimeout: timeout, registry: i.Registry}
 	i.Registry.add(c)
+	if s, ok := r.Context().Value(slotKey{}).(*slot); ok {
+		s.conn.Store(c)
+	}
 	return c, nil
+}
+
+type slotKey struct{}
+
+// slot is where Accept leaves the connection for code running in the
+// request's context (gqlgen derives every operation's context from it).
+type slot struct{ conn atomic.Pointer[Conn] }
+
+// WithConnection returns a context in which the connection that Accept
+// makes of the request is reachable by CloseConnection. Call it on the
+// upgrade request's context before the transport sees the request.
+func WithConnection(ctx context.Context) context.Context {
+	return context.WithValue(ctx, slotKey{}, &slot{})
+}
+
+// CloseConnection closes the WebSocket connection of ctx, if it is one,
+// with code and reason, and reports whether it was. It may block for up to
+// a second on a client that reads nothing.
+func CloseConnection(ctx context.Context, code int, reason string) bool {
+	s, ok := ctx.Value(slotKey{}).(*slot)
+	if !ok {
+		return false
+	}
+	c := s.conn.Load()
+	if c == nil {
+		return false
+	}
+	_ = c.writeClose(code, reason, time.Second)
+	_ = c.Close()
+	return true
 }
 
 // Registry tracks open connections, so that a replica shutting down can
@@ -150,12 +185,16 @@ func (c *Conn) WriteJSON(v any) error {
 	return c.ws.WriteJSON(v)
 }
 
-// WriteClose sends a close frame with code and reason.
+// WriteClose sends a close frame with code and reason. Like every
+// control frame it may be written while a message is (gorilla allows
+// that), so a writer stuck on a client that reads nothing does not delay it.
 func (c *Conn) WriteClose(code int, reason string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	return c.writeClose(code, reason, c.writeTimeout)
+}
+
+func (c *Conn) writeClose(code int, reason string, timeout time.Duration) error {
 	msg := websocket.FormatCloseMessage(code, truncateReason(reason))
-	err := c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.writeTimeout))
+	err := c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(timeout))
 	if errors.Is(err, websocket.ErrCloseSent) {
 		return nil
 	}

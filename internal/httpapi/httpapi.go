@@ -98,7 +98,7 @@ func newGraphQLServer(opts Options) *handler.Server {
 	// Server-sent events (graphql-sse, distinct connections) for clients
 	// that cannot open WebSockets; authenticated by the Authorization
 	// header like any request.
-	srv.AddTransport(transport.SSE{KeepAlivePingInterval: 15 * time.Second})
+	srv.AddTransport(sseTransport{KeepAlive: 15 * time.Second})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(getTransport{})
 	srv.AddTransport(transport.POST{UseGrapQLResponseJsonByDefault: true})

@@ -16,6 +16,7 @@ import (
 	"github.com/scrm-dev/scrm/internal/audit"
 	"github.com/scrm-dev/scrm/internal/auth"
 	"github.com/scrm-dev/scrm/internal/gorillaws"
+	"github.com/scrm-dev/scrm/internal/realtime"
 	"github.com/scrm-dev/scrm/internal/requestid"
 	"github.com/scrm-dev/scrm/internal/viewer"
 )
@@ -138,7 +139,14 @@ func peerFrom(ctx context.Context) string {
 // authenticate in connection_init, not with a header.
 func isUpgrade(r *http.Request) bool { return websocket.IsWebSocketUpgrade(r) }
 
+// It also makes the connection reachable from its operations, so that a
+// subscriber too slow to keep up can be disconnected as a whole.
 func withUpgradeInfo(r *http.Request) *http.Request {
 	token, _ := bearer(r.Header.Get("Authorization"))
-	return r.WithContext(context.WithValue(r.Context(), upgradeKey{}, upgradeInfo{token: token, peer: clientIP(r)}))
+	ctx := context.WithValue(r.Context(), upgradeKey{}, upgradeInfo{token: token, peer: clientIP(r)})
+	ctx = gorillaws.WithConnection(ctx)
+	ctx = realtime.WithDisconnect(ctx, func(reason string) {
+		gorillaws.CloseConnection(ctx, realtime.CloseTooSlow, reason)
+	})
+	return r.WithContext(ctx)
 }

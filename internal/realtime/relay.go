@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -37,11 +38,27 @@ import (
 	"github.com/scrm-dev/scrm/internal/viewer"
 )
 
-// KickChannel wakes relays; Channel(tenant) carries a tenant's events.
-const KickChannel = "scrm:events:kick"
+// channelPrefix names the Redis channels of one deployment's events:
+// Pub/Sub channels are shared by every database of a Redis server, so the
+// database number is part of the name, and two deployments (or test
+// suites) on one server but different databases never hear each other.
+func channelPrefix(rdb redis.UniversalClient) string {
+	db := 0
+	if c, ok := rdb.(*redis.Client); ok {
+		db = c.Options().DB
+	}
+	return "scrm:" + strconv.Itoa(db) + ":events:"
+}
+
+// KickChannel is the channel that wakes the relays of rdb's deployment.
+func KickChannel(rdb redis.UniversalClient) string { return channelPrefix(rdb) + "kick" }
 
 // Channel is the Redis channel of one tenant's events.
-func Channel(tenantID int) string { return "scrm:events:" + strconv.Itoa(tenantID) }
+func Channel(rdb redis.UniversalClient, tenantID int) string {
+	return channelPrefix(rdb) + strconv.Itoa(tenantID)
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
 
 // Message is an event as published.
 type Message struct {
@@ -58,10 +75,26 @@ type Message struct {
 	Shop     string    `json:"shop,omitempty"`
 	Actor    *int      `json:"actor,omitempty"`
 	At       time.Time `json:"at"`
+
+	// What the subscribers' resolvers load for this event, once per
+	// process however many subscribers receive it.
+	shared struct {
+		once sync.Once
+		v    any
+		err  error
+	}
 }
 
-func messageOf(e *ent.Event) Message {
-	return Message{
+// Shared returns what load returns, calling it only for the first caller
+// of this message: every subscriber of a process receives the same
+// *Message, so the subject of an event is read once, not once each.
+func (m *Message) Shared(load func() (any, error)) (any, error) {
+	m.shared.once.Do(func() { m.shared.v, m.shared.err = load() })
+	return m.shared.v, m.shared.err
+}
+
+func messageOf(e *ent.Event) *Message {
+	return &Message{
 		Tenant: e.TenantID, Seq: *e.Seq, Topic: string(e.Topic), Kind: e.Kind, Subject: e.SubjectID,
 		Customer: e.CustomerID, Assignee: e.AssigneeID, Team: e.TeamID, Status: e.Status,
 		Platform: e.Platform, Shop: e.ShopID, Actor: e.ActorID, At: e.CreatedAt,
@@ -70,7 +103,7 @@ func messageOf(e *ent.Event) Message {
 
 // Kick tells the relays that events are waiting.
 func Kick(ctx context.Context, rdb redis.UniversalClient) error {
-	return rdb.Publish(ctx, KickChannel, "").Err()
+	return rdb.Publish(ctx, KickChannel(rdb), "").Err()
 }
 
 // Relay numbers and publishes committed events.
@@ -96,7 +129,7 @@ func (r *Relay) Run(ctx context.Context) {
 	if every <= 0 {
 		every = time.Second
 	}
-	sub := r.rdb.Subscribe(ctx, KickChannel)
+	sub := r.rdb.Subscribe(ctx, KickChannel(r.rdb))
 	defer sub.Close()
 	if _, err := sub.Receive(ctx); err != nil && ctx.Err() == nil {
 		// Without kicks the poll still relays, only later.
@@ -148,7 +181,7 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 }
 
 // number gives one batch of a tenant's pending events their seq.
-func (r *Relay) number(ctx context.Context, tenantID int) ([]Message, error) {
+func (r *Relay) number(ctx context.Context, tenantID int) ([]*Message, error) {
 	ctx = viewer.ForTenant(ctx, tenantID)
 	tx, err := r.client.Tx(ctx)
 	if err != nil {
@@ -168,7 +201,7 @@ func (r *Relay) number(ctx context.Context, tenantID int) ([]Message, error) {
 		return nil, err
 	}
 	seq := t.EventSeq
-	msgs := make([]Message, 0, len(pending))
+	msgs := make([]*Message, 0, len(pending))
 	for _, e := range pending {
 		seq++
 		if err := tx.Event.UpdateOneID(e.ID).SetSeq(seq).Exec(ctx); err != nil {
@@ -184,7 +217,7 @@ func (r *Relay) number(ctx context.Context, tenantID int) ([]Message, error) {
 	return msgs, tx.Commit()
 }
 
-func (r *Relay) publish(ctx context.Context, tenantID int, msgs []Message) error {
+func (r *Relay) publish(ctx context.Context, tenantID int, msgs []*Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
@@ -194,7 +227,7 @@ func (r *Relay) publish(ctx context.Context, tenantID int, msgs []Message) error
 			if err != nil {
 				return err
 			}
-			p.Publish(ctx, Channel(tenantID), body)
+			p.Publish(ctx, Channel(r.rdb, tenantID), body)
 		}
 		return nil
 	})

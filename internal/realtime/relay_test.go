@@ -118,7 +118,7 @@ func TestRelayNumbersEachTenantsEventsOnceAndPublishesThem(t *testing.T) {
 				for i := range 2 {
 					tenants = append(tenants, st.Client.Tenant.Create().SetName("T").SetSlug(fmt.Sprintf("relay-%d", i)).SaveX(sys).ID)
 				}
-				sub := conn.Client.Subscribe(context.Background(), realtime.Channel(tenants[0]))
+				sub := conn.Client.Subscribe(context.Background(), realtime.Channel(conn.Client, tenants[0]))
 				defer sub.Close()
 				if _, err := sub.Receive(context.Background()); err != nil { // subscribed
 					t.Fatal(err)
@@ -166,7 +166,7 @@ func TestRelayNumbersEachTenantsEventsOnceAndPublishesThem(t *testing.T) {
 							t.Fatal(err)
 						}
 						if msg.Seq != want || msg.Tenant != tenants[0] || msg.Kind != "CREATED" {
-							t.Fatalf("message %+v, want seq %d of tenant %d", msg, want, tenants[0])
+							t.Fatalf("message %+v, want seq %d of tenant %d", &msg, want, tenants[0])
 						}
 					case <-time.After(10 * time.Second):
 						t.Fatalf("no message %d", want)
@@ -211,21 +211,18 @@ func TestTrimmedCursorsExpire(t *testing.T) {
 	hub := realtime.NewHub(conn.Client, st.Client, quiet)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if _, err := hub.Subscribe(ctx, tid, 1); !errors.Is(err, realtime.ErrCursorExpired) {
+	if _, err := hub.Subscribe(ctx, tid, 1, nil); !errors.Is(err, realtime.ErrCursorExpired) {
 		t.Fatalf("cursor 1 after trimming 1-3: %v", err)
 	}
-	ch, err := hub.Subscribe(ctx, tid, 3)
+	sub, err := hub.Subscribe(ctx, tid, 3, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer sub.Close()
 	for want := int64(4); want <= 5; want++ {
-		select {
-		case m := <-ch:
-			if m.Seq != want {
-				t.Fatalf("replayed seq %d, want %d", m.Seq, want)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("no replay of %d", want)
+		m, err := sub.Next(ctx)
+		if err != nil || m.Seq != want {
+			t.Fatalf("replayed %+v (%v), want seq %d", m, err, want)
 		}
 	}
 }

@@ -1,0 +1,109 @@
+package realtime
+
+import (
+	"context"
+	"sync"
+
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// What a transport (WebSocket, server-sent events) tells the subscription
+// resolvers through the context, and they tell it back.
+
+// CloseTooSlow is the WebSocket close code for a subscriber dropped for
+// falling behind: 1013, "try again later", which GraphQL WebSocket clients
+// treat as retryable (unlike the 44xx protocol codes), so they reconnect
+// and resume from their last cursor.
+const CloseTooSlow = 1013
+
+type (
+	disconnectKey  struct{}
+	lastEventIDKey struct{}
+	cursorsKey     struct{}
+	streamErrKey   struct{}
+)
+
+// WithDisconnect returns ctx carrying how its transport ends the whole
+// connection (not only one operation), given a reason for the client.
+func WithDisconnect(ctx context.Context, disconnect func(reason string)) context.Context {
+	return context.WithValue(ctx, disconnectKey{}, disconnect)
+}
+
+// Disconnect ends ctx's connection with reason and reports whether its
+// transport could. It may block briefly; call it off the fan-out path.
+func Disconnect(ctx context.Context, reason string) bool {
+	d, ok := ctx.Value(disconnectKey{}).(func(string))
+	if ok {
+		d(reason)
+	}
+	return ok
+}
+
+// WithLastEventID returns ctx carrying the cursor a reconnecting
+// server-sent-events client sent as Last-Event-ID.
+func WithLastEventID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, lastEventIDKey{}, id)
+}
+
+// LastEventID returns the Last-Event-ID of ctx's request, or nil.
+func LastEventID(ctx context.Context) *string {
+	if id, ok := ctx.Value(lastEventIDKey{}).(string); ok && id != "" {
+		return &id
+	}
+	return nil
+}
+
+// Cursors queues the cursors of the payloads a subscription hands to
+// GraphQL execution, in order, so a transport can label each response it
+// writes with its event's cursor (an SSE id: line) whatever the client
+// selected. Every payload produces one response, so the queue stays in
+// step.
+type Cursors struct {
+	mu sync.Mutex
+	q  []int64
+}
+
+// WithCursors returns ctx with an empty queue of cursors.
+func WithCursors(ctx context.Context) (context.Context, *Cursors) {
+	c := &Cursors{}
+	return context.WithValue(ctx, cursorsKey{}, c), c
+}
+
+// Delivering records that the payload of event seq is about to be handed
+// over; without a queue in ctx it does nothing.
+func Delivering(ctx context.Context, seq int64) {
+	if c, ok := ctx.Value(cursorsKey{}).(*Cursors); ok {
+		c.mu.Lock()
+		c.q = append(c.q, seq)
+		c.mu.Unlock()
+	}
+}
+
+// Next returns the cursor of the next response.
+func (c *Cursors) Next() (int64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.q) == 0 {
+		return 0, false
+	}
+	seq := c.q[0]
+	c.q = c.q[1:]
+	return seq, true
+}
+
+// WithStreamErrors returns ctx carrying where a subscription reports why
+// it ended, for transports other than gqlgen's WebSocket one (which has
+// its own, transport.AddSubscriptionError).
+func WithStreamErrors(ctx context.Context, report func(*gqlerror.Error)) context.Context {
+	return context.WithValue(ctx, streamErrKey{}, report)
+}
+
+// ReportStreamError hands err to ctx's transport and reports whether it
+// had a place for it.
+func ReportStreamError(ctx context.Context, err *gqlerror.Error) bool {
+	report, ok := ctx.Value(streamErrKey{}).(func(*gqlerror.Error))
+	if ok {
+		report(err)
+	}
+	return ok
+}
