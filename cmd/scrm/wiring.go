@@ -159,8 +159,10 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	opts := resolvers.Options{Client: st.Client, Logger: logger, Authz: az, Redis: rdb.Client, RevealsPerHour: cfg.RevealLimit,
 		Realtime: realtime.NewHub(rdb.Client, st.Client, logger)}
 	sockets := &gorillaws.Registry{}
+	draining := make(chan struct{})
 	h := httpapi.New(httpapi.Options{
 		WebSockets:      sockets,
+		Draining:        draining,
 		Authorize:       az.Authorize(st.Client),
 		SignInFailed:    audit.SignInFailures(st.Client, logger),
 		Schema:          resolvers.NewExecutableSchema(opts),
@@ -202,16 +204,20 @@ func serve(ctx context.Context, cfg *config.Config) error {
 		return err
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	logger.Info("shutting down", "grace", cfg.ShutdownGrace)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
-	// Stop accepting, then tell WebSocket clients to reconnect elsewhere:
-	// Shutdown does not close hijacked connections.
-	err = srv.Shutdown(shutdownCtx)
+	// Stop accepting at once; then end the live streams, which would
+	// never finish by themselves: Shutdown waits for event streams and
+	// does not see hijacked WebSockets at all. Their clients reconnect to
+	// another replica with their last cursor.
+	done := make(chan error, 1)
+	go func() { done <- srv.Shutdown(shutdownCtx) }()
+	close(draining)
 	if n := sockets.CloseAll(1001, "server shutting down; reconnect"); n > 0 {
 		logger.Info("closed websockets", "count", n)
 	}
-	return err
+	return <-done
 }
 
 // displayAddr turns a listen address into one a browser can open.

@@ -62,6 +62,9 @@ type Config struct {
 	AllowedOrigins []string
 	// EventRetention is how long realtime events are kept for replay.
 	EventRetention time.Duration
+	// ShutdownGrace bounds how long `scrm serve` waits for requests in
+	// flight once told to stop.
+	ShutdownGrace time.Duration
 }
 
 // Var documents one environment variable; Vars is the table the README
@@ -90,6 +93,7 @@ var Vars = []Var{
 	{"SCRM_PII_INDEX_KEY", "(generated in development)", "base64 secret (32+ bytes) of the blind index for exact phone lookup; never rotate it without re-indexing; required in production"},
 	{"SCRM_REVEAL_LIMIT", "30", "masked values one staff member may reveal per hour"},
 	{"SCRM_EVENT_RETENTION", "168h", "how long live-update events are kept for clients resuming after a cursor; older cursors get CURSOR_EXPIRED"},
+	{"SCRM_SHUTDOWN_GRACE", "20s", "on SIGTERM, `scrm serve` stops accepting, closes live-update connections (WebSocket 1001) so clients reconnect elsewhere, and waits this long for requests in flight"},
 	{"SCRM_ALLOWED_ORIGINS", "(this host only)", "comma-separated browser origins allowed to open GraphQL WebSockets, e.g. `https://console.example.com`; `*` allows any"},
 }
 
@@ -191,6 +195,12 @@ func load(getenv func(string) string) (*Config, error) {
 		bad("SCRM_EVENT_RETENTION", "want a duration of at least 1m such as 168h, got %q", retention)
 	} else {
 		c.EventRetention = d
+	}
+	grace := str("SCRM_SHUTDOWN_GRACE", "20s")
+	if d, err := time.ParseDuration(grace); err != nil || d < 0 {
+		bad("SCRM_SHUTDOWN_GRACE", "want a duration such as 20s, got %q", grace)
+	} else {
+		c.ShutdownGrace = d
 	}
 	for _, o := range strings.Split(getenv("SCRM_ALLOWED_ORIGINS"), ",") {
 		o = strings.TrimSuffix(strings.TrimSpace(o), "/")

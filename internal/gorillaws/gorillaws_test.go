@@ -246,3 +246,45 @@ func TestShutdownClosesEveryConnectionGoingAway(t *testing.T) {
 		t.Fatalf("%d connections still registered", reg.Len())
 	}
 }
+
+// TestCloseConnectionFromAnOperation: code running in an operation's
+// context (a subscription dropping a subscriber that fell behind) can
+// close the whole connection with its own code and reason.
+func TestCloseConnectionFromAnOperation(t *testing.T) {
+	if gorillaws.CloseConnection(context.Background(), 1013, "x") {
+		t.Fatal("closed a connection from a context without one")
+	}
+	ctxs := make(chan context.Context, 1)
+	srv := testserver.New()
+	srv.AddTransport(transport.Websocket{
+		Implementation: gorillaws.Implementation{},
+		InitFunc: func(ctx context.Context, _ transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+			ctxs <- ctx
+			return ctx, nil, nil
+		},
+	})
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv.ServeHTTP(w, r.WithContext(gorillaws.WithConnection(r.Context())))
+	}))
+	t.Cleanup(hs.Close)
+	c := dial(t, "ws"+strings.TrimPrefix(hs.URL, "http"), "graphql-transport-ws", nil)
+	send(t, c, msg{Type: "connection_init"})
+	expect(t, c, "connection_ack")
+	if !gorillaws.CloseConnection(<-ctxs, 1013, "too slow: reconnect with your last cursor") {
+		t.Fatal("CloseConnection found no connection")
+	}
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		_, _, err := c.ReadMessage()
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) {
+			if ce.Code != 1013 || ce.Text != "too slow: reconnect with your last cursor" {
+				t.Fatalf("closed %d %q", ce.Code, ce.Text)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("want a close frame, got %v", err)
+		}
+	}
+}

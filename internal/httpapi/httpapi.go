@@ -61,6 +61,9 @@ type Options struct {
 	// WebSockets, when set, tracks open WebSocket connections so that
 	// shutdown can close them (1001) before the server stops.
 	WebSockets *gorillaws.Registry
+	// Draining, when closed, ends every server-sent event stream (without
+	// complete, so clients resume elsewhere): the server is shutting down.
+	Draining <-chan struct{}
 	// GraphiQLHeaders prefill GraphiQL's header editor (development only).
 	GraphiQLHeaders map[string]string
 	Ready           []Check
@@ -98,7 +101,7 @@ func newGraphQLServer(opts Options) *handler.Server {
 	// Server-sent events (graphql-sse, distinct connections) for clients
 	// that cannot open WebSockets; authenticated by the Authorization
 	// header like any request.
-	srv.AddTransport(sseTransport{KeepAlive: 15 * time.Second})
+	srv.AddTransport(sseTransport{KeepAlive: 15 * time.Second, Draining: opts.Draining})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(getTransport{})
 	srv.AddTransport(transport.POST{UseGrapQLResponseJsonByDefault: true})

@@ -33,6 +33,7 @@ import (
 // clients reconnect with Last-Event-ID by themselves.
 type sseTransport struct {
 	KeepAlive time.Duration
+	Draining  <-chan struct{}
 }
 
 var _ graphql.Transport = sseTransport{}
@@ -144,6 +145,8 @@ func (t sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 			if out.comment("ping") != nil {
 				return
 			}
+		case <-t.Draining:
+			return // no complete: the client resumes on another replica
 		case <-ctx.Done():
 			if e, ok := context.Cause(ctx).(errResume); ok {
 				out.event("next", "", encode(&graphql.Response{Errors: gqlerror.List{{Message: e.reason,

@@ -36,9 +36,14 @@ const (
 // no longer than its token.
 func websocketTransport(opts Options) transport.Websocket {
 	return transport.Websocket{
-		Implementation:        gorillaws.Implementation{CheckOrigin: originChecker(opts.AllowedOrigins), Registry: opts.WebSockets},
-		InitTimeout:           10 * time.Second,
+		Implementation: gorillaws.Implementation{CheckOrigin: originChecker(opts.AllowedOrigins), Registry: opts.WebSockets},
+		InitTimeout:    10 * time.Second,
+		// graphql-ws (legacy): a "ka" every 15s. graphql-transport-ws: a
+		// ping every 15s, and a client that has not answered with pong
+		// within two intervals is gone (a phone that lost its network
+		// leaves a half-open socket that would otherwise be held forever).
 		KeepAlivePingInterval: 15 * time.Second,
+		PingPongInterval:      15 * time.Second,
 		InitFunc: func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 			token, ok := bearer(p.Authorization())
 			if !ok {
