@@ -112,53 +112,37 @@ func stream[T any](ctx context.Context, r *Resolver, after *string, topic string
 		from = n
 	}
 	v := viewerFrom(ctx)
-	sub, err := r.realtime.Subscribe(ctx, v.TenantID, from, func() {
-		go realtime.Disconnect(ctx, "too slow: "+realtime.ErrTooSlow.Error())
-	})
+	convert := func(m *realtime.Message) (*T, error) {
+		if (topic != "" && m.Topic != topic) || !keep(m) {
+			return nil, nil
+		}
+		sj, err := r.loadSubject(m)
+		if ent.IsNotFound(err) {
+			return nil, nil // deleted since
+		}
+		if err != nil {
+			r.logger.Error("live update: read the subject", "tenant", m.Tenant, "seq", m.Seq, "err", err)
+			return nil, err // ends the subscription; the client resumes from its cursor
+		}
+		if !sj.visible(v.Scope, m.Topic) {
+			return nil, nil
+		}
+		return build(m, sj), nil
+	}
+	onEnd := func(err error) {
+		switch {
+		case errors.Is(err, realtime.ErrCursorExpired):
+			endWith(ctx, apperr.CodeCursorExpired, err)
+		case errors.Is(err, realtime.ErrTooSlow):
+			endWith(ctx, apperr.CodeTooSlow, err)
+			go realtime.Disconnect(ctx, "too slow: "+err.Error())
+		}
+	}
+	out, err := realtime.Subscribe(ctx, r.realtime, v.TenantID, from, convert, onEnd)
 	if errors.Is(err, realtime.ErrCursorExpired) {
 		return nil, &apperr.Error{Code: apperr.CodeCursorExpired, Field: "after", Message: err.Error()}
 	}
-	if err != nil {
-		return nil, err
-	}
-	out := make(chan *T)
-	go func() {
-		defer close(out)
-		defer sub.Close()
-		for {
-			m, err := sub.Next(ctx)
-			if err != nil {
-				switch {
-				case errors.Is(err, realtime.ErrCursorExpired):
-					endWith(ctx, apperr.CodeCursorExpired, err)
-				case errors.Is(err, realtime.ErrTooSlow):
-					endWith(ctx, apperr.CodeTooSlow, err)
-				}
-				return // the client resumes from its cursor
-			}
-			if (topic != "" && m.Topic != topic) || !keep(m) {
-				continue
-			}
-			sj, err := r.loadSubject(m)
-			if ent.IsNotFound(err) {
-				continue // deleted since
-			}
-			if err != nil {
-				r.logger.Error("live update: read the subject", "tenant", m.Tenant, "seq", m.Seq, "err", err)
-				return
-			}
-			if !sj.visible(v.Scope, m.Topic) {
-				continue
-			}
-			realtime.Delivering(ctx, m.Seq)
-			select {
-			case out <- build(m, sj):
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return out, nil
+	return out, err
 }
 
 // endWith tells the subscriber why its subscription ends.

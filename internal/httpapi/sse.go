@@ -16,6 +16,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/scrm-dev/scrm/internal/apperr"
 	"github.com/scrm-dev/scrm/internal/realtime"
 )
 
@@ -56,14 +57,13 @@ func (t sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 		writeGraphQLErrors(w, http.StatusBadRequest, gqlerror.Errorf("%s", err.Error()))
 		return
 	}
-	ctx, cancel := context.WithCancelCause(r.Context())
-	defer cancel(nil)
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
 	ctx = realtime.WithLastEventID(ctx, r.Header.Get("Last-Event-ID"))
 	ctx, cursors := realtime.WithCursors(ctx)
 	var ended []*gqlerror.Error // why a subscription ended, from its goroutine
 	endedCh := make(chan struct{})
 	ctx = realtime.WithStreamErrors(ctx, func(e *gqlerror.Error) { ended = append(ended, e) })
-	ctx = realtime.WithDisconnect(ctx, func(reason string) { cancel(errResume{reason}) })
 
 	opCtx, errs := exec.CreateOperationContext(ctx, raw)
 	if errs != nil {
@@ -132,7 +132,7 @@ func (t sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 				if len(ended) > 0 {
 					out.event("next", "", encode(&graphql.Response{Errors: ended}))
 				}
-				if ctx.Err() == nil {
+				if ctx.Err() == nil && !resumable(ended) {
 					out.event("complete", "", nil)
 				}
 				return
@@ -148,19 +148,23 @@ func (t sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 		case <-t.Draining:
 			return // no complete: the client resumes on another replica
 		case <-ctx.Done():
-			if e, ok := context.Cause(ctx).(errResume); ok {
-				out.event("next", "", encode(&graphql.Response{Errors: gqlerror.List{{Message: e.reason,
-					Extensions: map[string]any{"code": "TOO_SLOW"}}}}))
-			}
-			return // no complete: the client reconnects with Last-Event-ID
+			return
 		}
 	}
 }
 
-// errResume ends a stream that the client should resume.
-type errResume struct{ reason string }
-
-func (e errResume) Error() string { return e.reason }
+// resumable reports whether a subscription ended so that the client
+// should reconnect with Last-Event-ID (it fell behind): then the stream
+// ends without complete, which EventSource-style clients take as a cue to
+// reconnect.
+func resumable(errs []*gqlerror.Error) bool {
+	for _, e := range errs {
+		if e.Extensions["code"] == string(apperr.CodeTooSlow) {
+			return true
+		}
+	}
+	return false
+}
 
 // sseParams reads the operation from a POST body or GET query string.
 func sseParams(r *http.Request) (*graphql.RawParams, error) {

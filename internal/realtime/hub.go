@@ -16,21 +16,26 @@ import (
 	"github.com/scrm-dev/scrm/internal/viewer"
 )
 
-// Hub delivers one process's share of the events to its subscribers: one
-// Redis subscription per tenant with subscribers here, feeding a ring of
-// the tenant's recent events that every subscriber reads at its own pace.
+// Hub delivers one process's share of the events to its subscribers.
 //
-// Why a shared ring rather than a channel per subscriber: an idle
-// subscription then costs a wake-up channel and a cursor, not a buffer of
-// its own (15k consoles × 256 slots would be megabytes of idle memory),
-// and each event is decoded once per process and shared, with whatever
-// the subscribers' resolvers load for it (Message.Shared).
+// Per tenant with subscribers here it runs one feed: one Redis
+// subscription and one goroutine that puts the tenant's events in seq
+// order (reading from the events table whatever Redis did not bring) and
+// offers each, in turn, to every live subscriber. Offering converts the
+// event into the subscriber's payload (its filter, data scope and
+// payload, decided by the resolver) and hands it to the subscription's
+// channel without waiting. Subscribers therefore cost no goroutine of
+// their own (gqlgen already runs one per operation), each event is decoded
+// once per process, and what resolvers load for it is shared
+// (Message.Shared).
 //
-// A subscriber that falls more than Window events behind the newest is
-// too slow: it is told through its Overflow callback and its Next returns
-// ErrTooSlow, so it cannot hold anything up and the client resumes from
-// its cursor. Missing events (a publish lost while Redis restarted, a
-// cursor from before this process started) are read from the events table.
+// A subscriber whose channel is full is not waited for: it leaves the
+// live set and catches up on its own from the feed's ring of recent
+// events (or the table), at its own pace, and rejoins when level. One that
+// falls more than Window events behind while doing so is too slow: its
+// subscription ends with ErrTooSlow and the client resumes from its
+// cursor. Subscribers resuming from an older cursor catch up the same way
+// before they go live.
 type Hub struct {
 	rdb    redis.UniversalClient
 	client *ent.Client
@@ -46,8 +51,12 @@ type Hub struct {
 }
 
 // Window is how many events a subscriber may fall behind the newest
-// before it is dropped as too slow; it is also the ring's size.
+// before it is dropped as too slow; it is also the size of the ring of
+// recent events each feed keeps.
 const Window = 1024
+
+// Buffer is how many payloads a subscription's channel holds.
+const Buffer = 16
 
 // NewHub returns a hub reading events from rdb and the log from client.
 func NewHub(rdb redis.UniversalClient, client *ent.Client, logger *slog.Logger) *Hub {
@@ -62,178 +71,268 @@ var ErrCursorExpired = errors.New("the cursor is older than the events kept; ref
 // ErrTooSlow ends a subscription that fell more than Window events behind.
 var ErrTooSlow = errors.New("the subscriber fell too far behind; reconnect with after: the last cursor received")
 
-// feed is one tenant's events in this process.
-type feed struct {
-	tenant int
-	cancel context.CancelFunc
-	ready  chan struct{} // closed once the Redis subscription is live
-
-	mu   sync.RWMutex
-	ring [Window]*Message // by seq % Window
-	head int64            // newest seq known to exist
-	subs map[*Subscription]struct{}
-}
-
-// Subscription is one subscriber's position in its tenant's events.
-type Subscription struct {
-	hub  *Hub
-	feed *feed
-	wake chan struct{} // a new event may be there
-
-	last     atomic.Int64 // seq of the last event returned
-	live     atomic.Bool  // reading live events (not catching up from the table): lagging now is being slow
-	slow     atomic.Bool
-	overflow func()
-	pending  []*Message // replayed from the table, not yet returned
-	closed   bool
-}
-
 // Subscribe starts a subscription to the tenant's events after the cursor
-// after, in seq order with no gap and no duplicate: first those already
-// in the log, then live ones. With after < 0 it starts from now. overflow,
-// when not nil, is called once (from the fan-out, so it must not block)
-// when the subscriber falls too far behind. Close it when done.
-func (h *Hub) Subscribe(ctx context.Context, tenantID int, after int64, overflow func()) (*Subscription, error) {
+// after (from now when after < 0), in seq order with no gap and no
+// duplicate, and returns the channel of their payloads. convert makes an
+// event's payload, or returns nil for an event not for this subscriber;
+// it must not block for long (it runs on the feed's goroutine). The
+// channel closes when ctx ends, convert fails, or the subscriber is too
+// slow; onEnd, when set, is told why just before.
+func Subscribe[T any](ctx context.Context, h *Hub, tenantID int, after int64,
+	convert func(*Message) (*T, error), onEnd func(error),
+) (<-chan *T, error) {
 	if after >= 0 {
 		if err := h.checkCursor(ctx, tenantID, after); err != nil {
 			return nil, err
 		}
 	}
-	s := &Subscription{hub: h, wake: make(chan struct{}, 1), overflow: overflow}
-	s.feed = h.join(tenantID, s)
-	if after < 0 {
-		// Read after joining: whatever is numbered later reaches the feed.
-		t, err := h.client.Tenant.Get(viewer.ForTenant(ctx, tenantID), tenantID)
-		if err != nil {
-			s.Close()
-			return nil, err
-		}
-		after = t.EventSeq
-		s.feed.observe(after)
+	f, err := h.join(ctx, tenantID)
+	if err != nil {
+		return nil, err
 	}
-	s.last.Store(after)
-	return s, nil
+	s := &subscriber[T]{hub: h, feed: f, ctx: ctx, convert: convert, onEnd: onEnd, out: make(chan *T, Buffer)}
+	f.mu.Lock()
+	if after < 0 || after >= f.delivered {
+		s.last = max(after, f.delivered)
+		s.state = live
+		f.live[s] = struct{}{}
+	} else {
+		s.last = after
+		s.state = catchingUp
+		go s.catchUp()
+	}
+	f.mu.Unlock()
+	context.AfterFunc(ctx, func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if s.state == live {
+			s.finishLocked(ctx.Err())
+		} // a subscriber catching up notices by itself
+	})
+	return s.out, nil
 }
 
-// Next returns the next event, waiting for it. It returns ctx's error when
-// ctx ends and ErrTooSlow when the subscriber fell behind.
-func (s *Subscription) Next(ctx context.Context) (*Message, error) {
-	for {
-		if s.slow.Load() {
-			return nil, ErrTooSlow
-		}
-		if len(s.pending) > 0 {
-			m := s.pending[0]
-			s.pending[0] = nil
-			s.pending = s.pending[1:]
-			s.last.Store(m.Seq)
-			return m, nil
-		}
-		want := s.last.Load() + 1
-		m, head := s.feed.at(want)
-		if m != nil {
-			s.live.Store(true)
-			s.last.Store(m.Seq)
-			return m, nil
-		}
-		var retry <-chan time.Time
-		if head >= want {
-			// Known to exist but not in the ring: published before this
-			// process heard of it, lost, or overwritten. The table has it.
-			page, err := s.hub.replay(ctx, s.feed, want-1)
-			if err != nil {
-				return nil, err
-			}
-			if len(page) > 0 {
-				s.pending = page
-				continue
-			}
-			// Not there after all (a stray number): look again later.
-			retry = time.After(s.hub.every())
-		} else {
-			s.live.Store(true)
-		}
+type subscriberState int
+
+const (
+	live subscriberState = iota
+	catchingUp
+	ended
+)
+
+// member is a subscriber as its feed sees it.
+type member interface {
+	// offer hands m over without waiting; false when it could not.
+	offer(m *Message) bool
+	// fallBehind takes the subscriber out of the live set to catch up.
+	fallBehind()
+	// checkLag drops a subscriber catching up after falling behind once
+	// it is more than Window events behind delivered.
+	checkLag(delivered int64)
+}
+
+type subscriber[T any] struct {
+	hub     *Hub
+	feed    *feed
+	ctx     context.Context
+	convert func(*Message) (*T, error)
+	onEnd   func(error)
+	out     chan *T
+	// Guarded by feed.mu while live; owned by the catch-up goroutine
+	// otherwise.
+	last    int64
+	state   subscriberState
+	wasLive bool
+	// progress mirrors last for the feed while catching up; tooSlow is
+	// closed (under feed.mu) to stop a catch-up waiting on the client.
+	progress atomic.Int64
+	tooSlow  chan struct{}
+	dropped  bool
+}
+
+func (s *subscriber[T]) offer(m *Message) bool {
+	if m.Seq <= s.last {
+		return true
+	}
+	p, err := s.convert(m)
+	if err != nil {
+		s.finishLocked(err)
+		return true
+	}
+	if p != nil {
+		undo := delivering(s.ctx, m.Seq)
 		select {
-		case <-s.wake:
-		case <-retry:
-		case <-ctx.Done():
-			return nil, ctx.Err()
+		case s.out <- p:
+		default:
+			undo()
+			return false
 		}
+	}
+	s.last = m.Seq
+	return true
+}
+
+func (s *subscriber[T]) fallBehind() {
+	delete(s.feed.live, s)
+	s.feed.behind[s] = struct{}{}
+	s.state, s.wasLive = catchingUp, true
+	s.progress.Store(s.last)
+	if s.tooSlow == nil {
+		s.tooSlow = make(chan struct{})
+	}
+	go s.catchUp()
+}
+
+func (s *subscriber[T]) checkLag(delivered int64) {
+	if !s.dropped && delivered-s.progress.Load() > Window {
+		s.dropped = true
+		close(s.tooSlow)
 	}
 }
 
-// Close ends the subscription.
-func (s *Subscription) Close() {
-	if s.closed {
+// finishLocked ends the subscription; feed.mu is held.
+func (s *subscriber[T]) finishLocked(err error) {
+	if s.state == ended {
 		return
 	}
-	s.closed = true
-	s.hub.leave(s.feed, s)
-}
-
-func (h *Hub) every() time.Duration {
-	if h.Every > 0 {
-		return h.Every
+	delete(s.feed.live, s)
+	delete(s.feed.behind, s)
+	s.state = ended
+	if s.onEnd != nil {
+		s.onEnd(err)
 	}
-	return 2 * time.Second
+	close(s.out)
+	s.hub.leave(s.feed)
 }
 
-// at returns the event seq if the ring holds it, and the newest seq known.
-func (f *feed) at(seq int64) (*Message, int64) {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
+func (s *subscriber[T]) finish(err error) {
+	s.feed.mu.Lock()
+	defer s.feed.mu.Unlock()
+	s.finishLocked(err)
+}
+
+// catchUp delivers, waiting for the client, what the subscriber missed,
+// from the ring or the table, until it is level with the feed and goes
+// live again.
+func (s *subscriber[T]) catchUp() {
+	var page []*Message
+	for {
+		if err := s.ctx.Err(); err != nil {
+			s.finish(err)
+			return
+		}
+		var m *Message
+		if len(page) > 0 {
+			m, page = page[0], page[1:]
+		} else {
+			f := s.feed
+			f.mu.Lock()
+			switch {
+			case s.last >= f.delivered:
+				if err := s.ctx.Err(); err != nil {
+					s.finishLocked(err) // ended while we were not live
+				} else {
+					delete(f.behind, s)
+					s.state = live
+					f.live[s] = struct{}{}
+				}
+				f.mu.Unlock()
+				return
+			case s.wasLive && f.delivered-s.last > Window:
+				s.finishLocked(ErrTooSlow)
+				f.mu.Unlock()
+				return
+			}
+			m = f.at(s.last + 1)
+			f.mu.Unlock()
+			if m == nil {
+				var err error
+				if page, err = s.hub.replay(s.ctx, f, s.last); err != nil {
+					s.finish(err)
+					return
+				}
+				continue
+			}
+		}
+		if m.Seq <= s.last {
+			continue
+		}
+		p, err := s.convert(m)
+		if err != nil {
+			s.finish(err)
+			return
+		}
+		if p != nil {
+			undo := delivering(s.ctx, m.Seq)
+			select {
+			case s.out <- p:
+			case <-s.ctx.Done():
+				undo()
+				s.finish(s.ctx.Err())
+				return
+			case <-s.tooSlow: // nil, never ready, unless it fell behind
+				undo()
+				s.finish(ErrTooSlow)
+				return
+			}
+		}
+		s.last = m.Seq
+		s.progress.Store(m.Seq)
+	}
+}
+
+// feed is one tenant's events in this process.
+type feed struct {
+	tenant  int
+	cancel  context.CancelFunc
+	ready   chan struct{} // closed once delivered is known
+	members int           // guarded by Hub.mu
+
+	mu        sync.Mutex
+	ring      [Window]*Message // by seq % Window
+	delivered int64            // the last seq offered to the live set
+	live      map[member]struct{}
+	behind    map[member]struct{} // fell behind, catching up
+}
+
+// at returns event seq if the ring holds it; f.mu is held.
+func (f *feed) at(seq int64) *Message {
 	if m := f.ring[seq%Window]; m != nil && m.Seq == seq {
-		return m, f.head
+		return m
 	}
-	return nil, f.head
+	return nil
 }
 
-// observe records that events up to seq exist and wakes the subscribers
-// if that is news.
-func (f *feed) observe(seq int64) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if seq > f.head {
-		f.head = seq
-		f.wakeAll()
-	}
-}
-
-// put adds a live event to the ring and wakes the subscribers; one that
-// would now be more than Window behind is too slow.
-func (f *feed) put(m *Message) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.store(m)
-	if m.Seq > f.head {
-		f.head = m.Seq
-	}
-	f.wakeAll()
-}
-
-// store keeps m in its ring slot unless a newer event holds it.
-func (f *feed) store(m *Message) *Message {
+// keep stores m in its ring slot unless a newer event holds it, and
+// returns the message to use: the ring's, if it already had this event
+// (and maybe what was loaded for it). f.mu is held.
+func (f *feed) keep(m *Message) *Message {
 	slot := &f.ring[m.Seq%Window]
 	switch {
 	case *slot == nil || (*slot).Seq < m.Seq:
 		*slot = m
 	case (*slot).Seq == m.Seq:
-		return *slot // share the one already there (and what it loaded)
+		return *slot
 	}
 	return m
 }
 
-func (f *feed) wakeAll() {
-	for s := range f.subs {
-		if s.live.Load() && f.head-s.last.Load() > Window {
-			if !s.slow.Swap(true) && s.overflow != nil {
-				s.overflow()
-			}
+// deliver offers the next event to every live subscriber.
+func (f *feed) deliver(m *Message) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if m.Seq != f.delivered+1 {
+		return
+	}
+	m = f.keep(m)
+	f.delivered = m.Seq
+	for s := range f.live {
+		if !s.offer(m) {
+			s.fallBehind()
 		}
-		select {
-		case s.wake <- struct{}{}:
-		default:
-		}
+	}
+	for s := range f.behind {
+		s.checkLag(f.delivered)
 	}
 }
 
@@ -280,9 +379,9 @@ func Trim(ctx context.Context, client *ent.Client, before time.Time) (int, error
 // replayPage bounds one read of the log.
 const replayPage = 500
 
-// replay reads the logged events after last. Events still in the ring
-// come back as the ring's (shared) messages, and those read are added to
-// it, so subscribers catching up together load each event once.
+// replay reads the logged events after last, at most replayPage; they
+// are kept in the ring (or taken from it), so subscribers catching up
+// together load each event once.
 func (h *Hub) replay(ctx context.Context, f *feed, last int64) ([]*Message, error) {
 	rows, err := h.client.Event.Query().Where(event.SeqGT(last)).Order(event.BySeq()).Limit(replayPage).
 		All(viewer.ForTenant(ctx, f.tenant))
@@ -299,65 +398,76 @@ func (h *Hub) replay(ctx context.Context, f *feed, last int64) ([]*Message, erro
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, e := range rows {
-		m := messageOf(e)
-		out = append(out, f.store(m))
-		last = m.Seq
-		if last > f.head {
-			f.head = last
-		}
+		out = append(out, f.keep(messageOf(e)))
 	}
 	return out, nil
 }
 
-// join adds a subscriber to the tenant's feed, starting the feed's Redis
-// subscription if it is the first, and returns once that subscription is
-// live (so nothing published afterwards is missed). The round trip to
-// Redis happens outside the hub's lock.
-func (h *Hub) join(tenantID int, s *Subscription) *feed {
+// join counts a subscriber into the tenant's feed, starting the feed if
+// it is the first, and returns once the feed knows where the tenant's
+// events stand (so nothing published afterwards is missed).
+func (h *Hub) join(ctx context.Context, tenantID int) (*feed, error) {
 	h.mu.Lock()
 	f, running := h.tenants[tenantID]
-	var ctx context.Context
 	if !running {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithCancel(context.Background())
-		f = &feed{tenant: tenantID, subs: map[*Subscription]struct{}{}, cancel: cancel, ready: make(chan struct{})}
+		fctx, cancel := context.WithCancel(context.Background())
+		f = &feed{tenant: tenantID, cancel: cancel, ready: make(chan struct{}), live: map[member]struct{}{}, behind: map[member]struct{}{}}
 		h.tenants[tenantID] = f
+		go h.run(fctx, f)
 	}
-	f.mu.Lock()
-	f.subs[s] = struct{}{}
-	f.mu.Unlock()
+	f.members++
 	h.mu.Unlock()
-	if running {
-		<-f.ready
-		return f
+	select {
+	case <-f.ready:
+		return f, nil
+	case <-ctx.Done():
+		h.leave(f)
+		return nil, ctx.Err()
 	}
-	sub := h.rdb.Subscribe(ctx, h.prefix+itoa(tenantID))
-	if _, err := sub.Receive(ctx); err != nil {
-		// The poll below still finds new events, only later.
-		h.logger.Warn("realtime: subscribe", "tenant", tenantID, "err", err)
-	}
-	close(f.ready)
-	go h.fanOut(ctx, f, sub)
-	go h.poll(ctx, f)
-	return f
 }
 
-func (h *Hub) leave(f *feed, s *Subscription) {
+// leave counts a subscriber out, stopping the feed after the last.
+func (h *Hub) leave(f *feed) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	f.mu.Lock()
-	delete(f.subs, s)
-	empty := len(f.subs) == 0
-	f.mu.Unlock()
-	if empty && h.tenants[f.tenant] == f {
+	f.members--
+	if f.members == 0 {
 		f.cancel()
-		delete(h.tenants, f.tenant)
+		if h.tenants[f.tenant] == f {
+			delete(h.tenants, f.tenant)
+		}
 	}
 }
 
-func (h *Hub) fanOut(ctx context.Context, f *feed, sub *redis.PubSub) {
+// run is a feed's goroutine: it subscribes to the tenant's channel, learns
+// the tenant's newest event, then delivers every later event in order:
+// those Redis brings, and those the table has that Redis did not bring.
+func (h *Hub) run(ctx context.Context, f *feed) {
+	sub := h.rdb.Subscribe(ctx, h.prefix+itoa(f.tenant))
 	defer sub.Close()
+	if _, err := sub.Receive(ctx); err != nil && ctx.Err() == nil {
+		// The poll below still finds new events, only later.
+		h.logger.Warn("realtime: subscribe", "tenant", f.tenant, "err", err)
+	}
 	msgs := sub.Channel(redis.WithChannelSize(Window))
+	tctx := viewer.ForTenant(ctx, f.tenant)
+	for {
+		t, err := h.client.Tenant.Get(tctx, f.tenant)
+		if err == nil {
+			f.delivered = t.EventSeq // no subscriber can see f yet
+			break
+		}
+		h.logger.Warn("realtime: read the tenant's newest event", "tenant", f.tenant, "err", err)
+		select {
+		case <-ctx.Done():
+			close(f.ready) // joiners fail on their own contexts or find nothing
+			return
+		case <-time.After(h.every()):
+		}
+	}
+	close(f.ready)
+	tick := time.NewTicker(h.every())
+	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -370,31 +480,54 @@ func (h *Hub) fanOut(ctx context.Context, f *feed, sub *redis.PubSub) {
 			if err := json.Unmarshal([]byte(raw.Payload), m); err != nil || m.Tenant != f.tenant || m.Seq <= 0 {
 				continue
 			}
-			f.put(m)
+			if m.Seq > f.delivered+1 {
+				h.fill(ctx, f, m.Seq-1) // publishes were lost: the table has them
+			}
+			f.deliver(m)
+		case <-tick.C:
+			t, err := h.client.Tenant.Get(tctx, f.tenant)
+			if err != nil {
+				if ctx.Err() == nil {
+					h.logger.Warn("realtime: poll", "tenant", f.tenant, "err", err)
+				}
+				continue
+			}
+			if t.EventSeq > f.delivered {
+				h.fill(ctx, f, t.EventSeq)
+			}
 		}
 	}
 }
 
-// poll notices events whose publish never arrived (Redis restarted, or
-// was unreachable when the relay published) when nothing newer follows
-// to reveal the gap.
-func (h *Hub) poll(ctx context.Context, f *feed) {
-	tick := time.NewTicker(h.every())
-	defer tick.Stop()
-	tctx := viewer.ForTenant(ctx, f.tenant)
-	for {
-		select {
-		case <-ctx.Done():
+// fill delivers the events after the feed's last up to upTo from the
+// table. Only the feed's goroutine changes delivered, so reading it here
+// without the lock is safe.
+func (h *Hub) fill(ctx context.Context, f *feed, upTo int64) {
+	for f.delivered < upTo {
+		page, err := h.replay(ctx, f, f.delivered)
+		if errors.Is(err, ErrCursorExpired) {
+			// Trimmed before this process saw them: nobody can be
+			// waiting for them here; carry on after the hole.
+			f.mu.Lock()
+			f.delivered = upTo
+			f.mu.Unlock()
 			return
-		case <-tick.C:
 		}
-		t, err := h.client.Tenant.Get(tctx, f.tenant)
-		if err != nil {
-			if ctx.Err() == nil {
-				h.logger.Warn("realtime: poll", "tenant", f.tenant, "err", err)
+		if err != nil || len(page) == 0 {
+			return // the next message or poll tries again
+		}
+		for _, m := range page {
+			if m.Seq > upTo {
+				return
 			}
-			continue
+			f.deliver(m)
 		}
-		f.observe(t.EventSeq)
 	}
+}
+
+func (h *Hub) every() time.Duration {
+	if h.Every > 0 {
+		return h.Every
+	}
+	return 2 * time.Second
 }

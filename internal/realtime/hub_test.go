@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,15 +62,29 @@ func (f *hubFixture) publish(t *testing.T, seqs ...int64) {
 	}
 }
 
-func next(t *testing.T, s *realtime.Subscription) *realtime.Message {
+// identity subscribes to every event as it is.
+func subscribe(t *testing.T, f *hubFixture, ctx context.Context, after int64, onEnd func(error)) <-chan *realtime.Message {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	m, err := s.Next(ctx)
+	ch, err := realtime.Subscribe(ctx, f.hub, f.tenant, after,
+		func(m *realtime.Message) (*realtime.Message, error) { return m, nil }, onEnd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m
+	return ch
+}
+
+func next(t *testing.T, ch <-chan *realtime.Message) *realtime.Message {
+	t.Helper()
+	select {
+	case m, ok := <-ch:
+		if !ok {
+			t.Fatal("the subscription ended")
+		}
+		return m
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event")
+	}
+	return nil
 }
 
 // TestHubFillsGapsFromTheLog: publishes of events 2 and 3 are lost; 4
@@ -79,12 +92,9 @@ func next(t *testing.T, s *realtime.Subscription) *realtime.Message {
 // read from the table.
 func TestHubFillsGapsFromTheLog(t *testing.T) {
 	f := newHubFixture(t, 4)
+	f.hub.Every = time.Hour // only the gap can reveal 2 and 3
+	sub := subscribe(t, f, t.Context(), -1, nil)
 	f.number(t)
-	sub, err := f.hub.Subscribe(context.Background(), f.tenant, 0, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
 	f.publish(t, 1, 4)
 	for want := int64(1); want <= 4; want++ {
 		if m := next(t, sub); m.Seq != want {
@@ -98,11 +108,7 @@ func TestHubFillsGapsFromTheLog(t *testing.T) {
 // feed's poll of the tenant's newest number still brings them.
 func TestHubFindsEventsWhosePublishWasLost(t *testing.T) {
 	f := newHubFixture(t, 2)
-	sub, err := f.hub.Subscribe(context.Background(), f.tenant, -1, nil) // from now: 0
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
+	sub := subscribe(t, f, t.Context(), -1, nil) // from now: 0
 	f.number(t)
 	for want := int64(1); want <= 2; want++ {
 		if m := next(t, sub); m.Seq != want {
@@ -111,29 +117,38 @@ func TestHubFindsEventsWhosePublishWasLost(t *testing.T) {
 	}
 }
 
-// TestHubDropsASlowSubscriberOnly: a subscriber that stops reading is told
-// once it is more than Window events behind, and its Next says why; a
-// subscriber reading along misses nothing.
+// TestHubReplaysAfterACursor: a subscriber resuming after cursor 2 gets 3
+// to 5 from the table, then live events, in order.
+func TestHubReplaysAfterACursor(t *testing.T) {
+	f := newHubFixture(t, 5)
+	f.number(t)
+	sub := subscribe(t, f, t.Context(), 2, nil)
+	for want := int64(3); want <= 5; want++ {
+		if m := next(t, sub); m.Seq != want {
+			t.Fatalf("got seq %d, want %d", m.Seq, want)
+		}
+	}
+	f.publish(t, 6) // not in the table: only the live path can bring it
+	if m := next(t, sub); m.Seq != 6 {
+		t.Fatalf("live after the replay: seq %d", m.Seq)
+	}
+}
+
+// TestHubDropsASlowSubscriberOnly: a subscriber that stops reading falls
+// out of the live set, and once more than Window events behind its
+// subscription ends with ErrTooSlow; a subscriber reading along misses
+// nothing and is never held up.
 func TestHubDropsASlowSubscriberOnly(t *testing.T) {
 	f := newHubFixture(t, 0)
-	ctx := context.Background()
-	var overflows atomic.Int32
-	slow, err := f.hub.Subscribe(ctx, f.tenant, 0, func() { overflows.Add(1) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer slow.Close()
-	fast, err := f.hub.Subscribe(ctx, f.tenant, 0, func() { t.Error("the fast subscriber was dropped") })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fast.Close()
-	got := make(chan *realtime.Message, 1)
-	go func() { m, _ := slow.Next(ctx); got <- m }() // a live event: from now on it is live
-	f.publish(t, 1)
-	if m := <-got; m == nil || m.Seq != 1 {
-		t.Fatalf("slow subscriber's first event: %+v", m)
-	}
+	f.hub.Every = time.Hour
+	ctx := t.Context()
+	ended := make(chan error, 1)
+	slow := subscribe(t, f, ctx, -1, func(err error) { ended <- err })
+	fast := subscribe(t, f, ctx, -1, func(err error) {
+		if !errors.Is(err, context.Canceled) { // the test's end
+			t.Errorf("the fast subscriber ended: %v", err)
+		}
+	})
 	total := int64(realtime.Window + 100)
 	for seq := int64(1); seq <= total; seq += 100 {
 		batch := make([]int64, 0, 100)
@@ -147,11 +162,23 @@ func TestHubDropsASlowSubscriberOnly(t *testing.T) {
 			}
 		}
 	}
-	if n := overflows.Load(); n != 1 {
-		t.Fatalf("overflow told %d times, want once", n)
+	select {
+	case err := <-ended:
+		if !errors.Is(err, realtime.ErrTooSlow) {
+			t.Fatalf("the slow subscriber ended with %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the slow subscriber was never dropped")
 	}
-	if _, err := slow.Next(ctx); !errors.Is(err, realtime.ErrTooSlow) {
-		t.Fatalf("slow subscriber's Next: %v", err)
+	n := 0
+	for m := range slow {
+		if m.Seq != int64(n+1) {
+			t.Fatalf("the slow subscriber's buffer holds %d at %d", m.Seq, n)
+		}
+		n++
+	}
+	if n != realtime.Buffer {
+		t.Fatalf("the slow subscriber got %d events before it ended, want its buffer's %d", n, realtime.Buffer)
 	}
 }
 
@@ -163,15 +190,15 @@ func TestHubIgnoresOtherDeployments(t *testing.T) {
 	other := redis.NewClient(&redis.Options{Addr: f.rdb.Options().Addr, DB: 1})
 	defer other.Close()
 	hub := realtime.NewHub(other, f.client, quiet)
-	sub, err := hub.Subscribe(context.Background(), f.tenant, 0, nil)
+	sub, err := realtime.Subscribe(t.Context(), hub, f.tenant, -1,
+		func(m *realtime.Message) (*realtime.Message, error) { return m, nil }, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sub.Close()
 	f.publish(t, 1)
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	if m, err := sub.Next(ctx); !errors.Is(err, context.DeadlineExceeded) {
+	select {
+	case m := <-sub:
 		t.Fatalf("heard %+v from another deployment", m)
+	case <-time.After(300 * time.Millisecond):
 	}
 }

@@ -211,18 +211,22 @@ func TestTrimmedCursorsExpire(t *testing.T) {
 	hub := realtime.NewHub(conn.Client, st.Client, quiet)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if _, err := hub.Subscribe(ctx, tid, 1, nil); !errors.Is(err, realtime.ErrCursorExpired) {
+	identity := func(m *realtime.Message) (*realtime.Message, error) { return m, nil }
+	if _, err := realtime.Subscribe(ctx, hub, tid, 1, identity, nil); !errors.Is(err, realtime.ErrCursorExpired) {
 		t.Fatalf("cursor 1 after trimming 1-3: %v", err)
 	}
-	sub, err := hub.Subscribe(ctx, tid, 3, nil)
+	sub, err := realtime.Subscribe(ctx, hub, tid, 3, identity, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sub.Close()
 	for want := int64(4); want <= 5; want++ {
-		m, err := sub.Next(ctx)
-		if err != nil || m.Seq != want {
-			t.Fatalf("replayed %+v (%v), want seq %d", m, err, want)
+		select {
+		case m := <-sub:
+			if m == nil || m.Seq != want {
+				t.Fatalf("replayed %+v, want seq %d", m, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no replay of %d", want)
 		}
 	}
 }

@@ -69,12 +69,22 @@ func WithCursors(ctx context.Context) (context.Context, *Cursors) {
 	return context.WithValue(ctx, cursorsKey{}, c), c
 }
 
-// Delivering records that the payload of event seq is about to be handed
-// over; without a queue in ctx it does nothing.
-func Delivering(ctx context.Context, seq int64) {
-	if c, ok := ctx.Value(cursorsKey{}).(*Cursors); ok {
+// delivering records that the payload of event seq is about to be handed
+// over, and returns how to take that back if it was not; without a queue
+// in ctx it does nothing.
+func delivering(ctx context.Context, seq int64) (undo func()) {
+	c, ok := ctx.Value(cursorsKey{}).(*Cursors)
+	if !ok {
+		return func() {}
+	}
+	c.mu.Lock()
+	c.q = append(c.q, seq)
+	c.mu.Unlock()
+	return func() {
 		c.mu.Lock()
-		c.q = append(c.q, seq)
+		if n := len(c.q); n > 0 && c.q[n-1] == seq {
+			c.q = c.q[:n-1]
+		}
 		c.mu.Unlock()
 	}
 }
