@@ -90,7 +90,8 @@ func Subscribe[T any](ctx context.Context, h *Hub, tenantID int, after int64,
 	if err != nil {
 		return nil, err
 	}
-	s := &subscriber[T]{hub: h, feed: f, ctx: ctx, convert: convert, onEnd: onEnd, out: make(chan *T, Buffer)}
+	s := &subscriber[T]{hub: h, feed: f, ctx: ctx, convert: convert, onEnd: onEnd, out: make(chan *T, Buffer),
+		cursors: cursorsFrom(ctx)}
 	f.mu.Lock()
 	if after < 0 || after >= f.delivered {
 		s.last = max(after, f.delivered)
@@ -135,6 +136,7 @@ type subscriber[T any] struct {
 	hub     *Hub
 	feed    *feed
 	ctx     context.Context
+	cursors *Cursors // the transport's, when it labels events with cursors
 	convert func(*Message) (*T, error)
 	onEnd   func(error)
 	out     chan *T
@@ -160,7 +162,7 @@ func (s *subscriber[T]) offer(m *Message) bool {
 		return true
 	}
 	if p != nil {
-		undo := delivering(s.ctx, m.Seq)
+		undo := s.cursors.push(m.Seq)
 		select {
 		case s.out <- p:
 		default:
@@ -263,7 +265,7 @@ func (s *subscriber[T]) catchUp() {
 			return
 		}
 		if p != nil {
-			undo := delivering(s.ctx, m.Seq)
+			undo := s.cursors.push(m.Seq)
 			select {
 			case s.out <- p:
 			case <-s.ctx.Done():

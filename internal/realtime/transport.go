@@ -69,13 +69,19 @@ func WithCursors(ctx context.Context) (context.Context, *Cursors) {
 	return context.WithValue(ctx, cursorsKey{}, c), c
 }
 
-// delivering records that the payload of event seq is about to be handed
-// over, and returns how to take that back if it was not; without a queue
-// in ctx it does nothing.
-func delivering(ctx context.Context, seq int64) (undo func()) {
-	c, ok := ctx.Value(cursorsKey{}).(*Cursors)
-	if !ok {
-		return func() {}
+func cursorsFrom(ctx context.Context) *Cursors {
+	c, _ := ctx.Value(cursorsKey{}).(*Cursors)
+	return c
+}
+
+func noUndo() {}
+
+// push records that the payload of event seq is about to be handed over,
+// and returns how to take that back if it was not. A nil queue (the
+// transport does not label events) does nothing.
+func (c *Cursors) push(seq int64) (undo func()) {
+	if c == nil {
+		return noUndo
 	}
 	c.mu.Lock()
 	c.q = append(c.q, seq)
