@@ -151,7 +151,7 @@ func TestWebSocketSignIn(t *testing.T) {
 			c := wsDial(t, e, "graphql-transport-ws")
 			_ = c.WriteJSON(wsMsg{Type: "connection_init", Payload: map[string]any{"authorization": "Bearer " + short}})
 			wsNext(t, c, "connection_ack")
-			if ce := wsClosed(t, c); ce.Code != websocket.CloseNormalClosure {
+			if ce := wsClosed(t, c); ce.Code != 4401 || !strings.Contains(ce.Text, "expired") {
 				t.Fatalf("closed %d %q", ce.Code, ce.Text)
 			}
 		})

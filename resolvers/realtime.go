@@ -16,6 +16,7 @@ import (
 	"github.com/scrm-dev/scrm/graph/model"
 	"github.com/scrm-dev/scrm/internal/apperr"
 	"github.com/scrm-dev/scrm/internal/realtime"
+	"github.com/scrm-dev/scrm/internal/streamctx"
 	"github.com/scrm-dev/scrm/internal/viewer"
 )
 
@@ -102,7 +103,7 @@ func stream[T any](ctx context.Context, r *Resolver, after *string, topic string
 	}
 	from := int64(-1)
 	if after == nil {
-		after = realtime.LastEventID(ctx)
+		after = streamctx.LastEventID(ctx)
 	}
 	if after != nil {
 		n, err := strconv.ParseInt(*after, 10, 64)
@@ -135,7 +136,7 @@ func stream[T any](ctx context.Context, r *Resolver, after *string, topic string
 			endWith(ctx, apperr.CodeCursorExpired, err)
 		case errors.Is(err, realtime.ErrTooSlow):
 			endWith(ctx, apperr.CodeTooSlow, err)
-			go realtime.Disconnect(ctx, "too slow: "+err.Error())
+			go streamctx.Disconnect(ctx, "too slow: "+err.Error())
 		}
 	}
 	out, err := realtime.Subscribe(ctx, r.realtime, v.TenantID, from, convert, onEnd)
@@ -148,7 +149,7 @@ func stream[T any](ctx context.Context, r *Resolver, after *string, topic string
 // endWith tells the subscriber why its subscription ends.
 func endWith(ctx context.Context, code apperr.Code, err error) {
 	e := &gqlerror.Error{Message: err.Error(), Extensions: map[string]any{"code": string(code)}}
-	if !realtime.ReportStreamError(ctx, e) {
+	if !streamctx.ReportStreamError(ctx, e) {
 		transport.AddSubscriptionError(ctx, e)
 	}
 }

@@ -23,7 +23,6 @@ import (
 	"github.com/scrm-dev/scrm/internal/audit"
 	"github.com/scrm-dev/scrm/internal/auth"
 	"github.com/scrm-dev/scrm/internal/config"
-	"github.com/scrm-dev/scrm/internal/gorillaws"
 	"github.com/scrm-dev/scrm/internal/httpapi"
 	"github.com/scrm-dev/scrm/internal/pii"
 	"github.com/scrm-dev/scrm/internal/realtime"
@@ -31,6 +30,7 @@ import (
 	"github.com/scrm-dev/scrm/internal/seed"
 	"github.com/scrm-dev/scrm/internal/store"
 	"github.com/scrm-dev/scrm/internal/viewer"
+	"github.com/scrm-dev/scrm/internal/wsgraphql"
 	"github.com/scrm-dev/scrm/jobs"
 	"github.com/scrm-dev/scrm/resolvers"
 )
@@ -158,7 +158,7 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	defer az.Close()
 	opts := resolvers.Options{Client: st.Client, Logger: logger, Authz: az, Redis: rdb.Client, RevealsPerHour: cfg.RevealLimit,
 		Realtime: realtime.NewHub(rdb.Client, st.Client, logger)}
-	sockets := &gorillaws.Registry{}
+	sockets := &wsgraphql.Server{}
 	draining := make(chan struct{})
 	h := httpapi.New(httpapi.Options{
 		WebSockets:      sockets,

@@ -27,10 +27,10 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/scrm-dev/scrm/internal/auth"
-	"github.com/scrm-dev/scrm/internal/gorillaws"
 	"github.com/scrm-dev/scrm/internal/querylimit"
 	"github.com/scrm-dev/scrm/internal/requestid"
 	"github.com/scrm-dev/scrm/internal/sqlstats"
+	"github.com/scrm-dev/scrm/internal/wsgraphql"
 )
 
 // Check is one dependency /readyz verifies.
@@ -58,9 +58,10 @@ type Options struct {
 	// AllowedOrigins are the browser origins allowed to open WebSockets
 	// ("*" any); empty allows only pages of this host.
 	AllowedOrigins []string
-	// WebSockets, when set, tracks open WebSocket connections so that
-	// shutdown can close them (1001) before the server stops.
-	WebSockets *gorillaws.Registry
+	// WebSockets, when set, is the GraphQL WebSocket server to use (New
+	// configures its sign-in and origin check); keep it to close the
+	// connections (1001) on shutdown.
+	WebSockets *wsgraphql.Server
 	// Draining, when closed, ends every server-sent event stream (without
 	// complete, so clients resume elsewhere): the server is shutting down.
 	Draining <-chan struct{}
@@ -97,7 +98,7 @@ func New(opts Options) http.Handler {
 
 func newGraphQLServer(opts Options) *handler.Server {
 	srv := handler.New(opts.Schema)
-	srv.AddTransport(websocketTransport(opts))
+	srv.AddTransport(websocketServer(opts))
 	// Server-sent events (graphql-sse, distinct connections) for clients
 	// that cannot open WebSockets; authenticated by the Authorization
 	// header like any request.

@@ -17,7 +17,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/scrm-dev/scrm/internal/apperr"
-	"github.com/scrm-dev/scrm/internal/realtime"
+	"github.com/scrm-dev/scrm/internal/streamctx"
 )
 
 // sseTransport serves GraphQL over server-sent events, the "distinct
@@ -59,11 +59,11 @@ func (t sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	ctx = realtime.WithLastEventID(ctx, r.Header.Get("Last-Event-ID"))
-	ctx, cursors := realtime.WithCursors(ctx)
+	ctx = streamctx.WithLastEventID(ctx, r.Header.Get("Last-Event-ID"))
+	ctx, cursors := streamctx.WithCursors(ctx)
 	var ended []*gqlerror.Error // why a subscription ended, from its goroutine
 	endedCh := make(chan struct{})
-	ctx = realtime.WithStreamErrors(ctx, func(e *gqlerror.Error) { ended = append(ended, e) })
+	ctx = streamctx.WithStreamErrors(ctx, func(e *gqlerror.Error) { ended = append(ended, e) })
 
 	opCtx, errs := exec.CreateOperationContext(ctx, raw)
 	if errs != nil {

@@ -2,107 +2,85 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/gorilla/websocket"
 
 	"github.com/scrm-dev/scrm/internal/apperr"
 	"github.com/scrm-dev/scrm/internal/audit"
 	"github.com/scrm-dev/scrm/internal/auth"
-	"github.com/scrm-dev/scrm/internal/gorillaws"
-	"github.com/scrm-dev/scrm/internal/realtime"
 	"github.com/scrm-dev/scrm/internal/requestid"
 	"github.com/scrm-dev/scrm/internal/viewer"
+	"github.com/scrm-dev/scrm/internal/wsgraphql"
 )
 
-// WebSocket close codes of the GraphQL WebSocket protocols for a refused
-// connection_init.
-const (
-	closeUnauthorized = 4401 // no token, or one that does not verify
-	closeForbidden    = 4403 // a valid token whose staff member may no longer sign in
-)
-
-// websocketTransport serves GraphQL over WebSocket (graphql-transport-ws
-// and the legacy graphql-ws) on gorilla/websocket. Browsers cannot set
+// websocketServer configures the GraphQL WebSocket server
+// (graphql-transport-ws and the legacy graphql-ws). Browsers cannot set
 // headers on an upgrade, so the token travels in connection_init's
 // payload ({"authorization": "Bearer …"} or {"token": "…"}); a non-browser
-// client may send the Authorization header instead. The connection lives
-// no longer than its token.
-func websocketTransport(opts Options) transport.Websocket {
-	return transport.Websocket{
-		Implementation: gorillaws.Implementation{CheckOrigin: originChecker(opts.AllowedOrigins), Registry: opts.WebSockets},
-		InitTimeout:    10 * time.Second,
-		// graphql-ws (legacy): a "ka" every 15s. graphql-transport-ws: a
-		// ping every 15s, and a client that has not answered with pong
-		// within two intervals is gone (a phone that lost its network
-		// leaves a half-open socket that would otherwise be held forever).
-		KeepAlivePingInterval: 15 * time.Second,
-		PingPongInterval:      15 * time.Second,
-		InitFunc: func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-			token, ok := bearer(p.Authorization())
-			if !ok {
-				token = strings.TrimSpace(p.GetString("token"))
-			}
-			if token == "" {
-				token = upgradeToken(ctx)
-			}
-			refuse := func(code int, reason string) (context.Context, *transport.InitPayload, error) {
-				ctx = transport.WithWebsocketCloseCode(ctx, code)
-				return transport.AppendCloseReason(ctx, reason), nil, errors.New(reason)
-			}
-			if token == "" {
-				return refuse(closeUnauthorized, "unauthorized: send the token in connection_init as authorization: Bearer <token>")
-			}
-			v, expires, err := opts.Issuer.Verify(token)
-			if err != nil {
-				reason := "unauthorized: the token is not valid: " + strings.TrimPrefix(err.Error(), auth.ErrInvalidToken.Error()+": ")
-				if opts.SignInFailed != nil {
-					opts.SignInFailed(ctx, auth.ClaimedTenant(token), peerFrom(ctx), reason)
-				}
-				return refuse(closeUnauthorized, reason)
-			}
-			ctx = viewer.NewContext(ctx, v)
-			if opts.Authorize != nil {
-				actx, err := opts.Authorize(ctx, v)
-				if e, ok := apperr.As(err); ok && e.Code == apperr.CodeUnauthenticated {
-					if opts.SignInFailed != nil {
-						opts.SignInFailed(ctx, v.TenantID, peerFrom(ctx), e.Message)
-					}
-					return refuse(closeForbidden, "forbidden: "+e.Message)
-				}
-				if err != nil {
-					opts.Logger.ErrorContext(ctx, "authorize websocket", "request_id", requestid.FromContext(ctx), "err", err)
-					return refuse(websocket.CloseInternalServerErr, "internal error; quote request id "+requestid.FromContext(ctx))
-				}
-				ctx = actx
-			}
-			if nv := viewer.FromContext(ctx); nv != nil {
-				ctx = audit.NewContext(ctx, &audit.Recorder{
-					ActorID: nv.StaffID, Roles: nv.Roles, ClientIP: peerFrom(ctx), RequestID: requestid.FromContext(ctx),
-				})
-			}
-			// The connection ends with its token: gqlgen closes it when
-			// this context is done, telling the client why first.
-			ctx, cancel := context.WithDeadline(ctx, expires)
-			ctx = context.WithValue(ctx, cancelKey{}, cancel)
-			ctx = transport.AppendCloseReason(ctx, "the token has expired; reconnect with a fresh one")
-			return ctx, nil, nil
-		},
-		CloseFunc: func(ctx context.Context, _ int) {
-			if cancel, ok := ctx.Value(cancelKey{}).(context.CancelFunc); ok {
-				cancel()
-			}
-		},
+// client may send the Authorization header instead. A missing or invalid
+// token closes with 4401, a staff member who may no longer sign in with
+// 4403; the connection lives no longer than its token.
+func websocketServer(opts Options) *wsgraphql.Server {
+	ws := opts.WebSockets
+	if ws == nil {
+		ws = &wsgraphql.Server{}
 	}
+	ws.CheckOrigin = originChecker(opts.AllowedOrigins)
+	ws.Logger = opts.Logger
+	ws.Init = func(ctx context.Context, p wsgraphql.InitPayload) (context.Context, context.CancelFunc, error) {
+		token, ok := bearer(p.String("authorization"))
+		if !ok {
+			token, ok = bearer(p.String("Authorization"))
+		}
+		if !ok {
+			token = strings.TrimSpace(p.String("token"))
+		}
+		if token == "" {
+			token = upgradeToken(ctx)
+		}
+		if token == "" {
+			return nil, nil, &wsgraphql.CloseError{Code: wsgraphql.CloseUnauthorized,
+				Reason: "unauthorized: send the token in connection_init as authorization: Bearer <token>"}
+		}
+		v, expires, err := opts.Issuer.Verify(token)
+		if err != nil {
+			reason := "unauthorized: the token is not valid: " + strings.TrimPrefix(err.Error(), auth.ErrInvalidToken.Error()+": ")
+			if opts.SignInFailed != nil {
+				opts.SignInFailed(ctx, auth.ClaimedTenant(token), peerFrom(ctx), reason)
+			}
+			return nil, nil, &wsgraphql.CloseError{Code: wsgraphql.CloseUnauthorized, Reason: reason}
+		}
+		ctx = viewer.NewContext(ctx, v)
+		if opts.Authorize != nil {
+			actx, err := opts.Authorize(ctx, v)
+			if e, ok := apperr.As(err); ok && e.Code == apperr.CodeUnauthenticated {
+				if opts.SignInFailed != nil {
+					opts.SignInFailed(ctx, v.TenantID, peerFrom(ctx), e.Message)
+				}
+				return nil, nil, &wsgraphql.CloseError{Code: wsgraphql.CloseForbidden, Reason: "forbidden: " + e.Message}
+			}
+			if err != nil {
+				opts.Logger.ErrorContext(ctx, "authorize websocket", "request_id", requestid.FromContext(ctx), "err", err)
+				return nil, nil, &wsgraphql.CloseError{Code: wsgraphql.CloseInternalError,
+					Reason: "internal error; quote request id " + requestid.FromContext(ctx)}
+			}
+			ctx = actx
+		}
+		if nv := viewer.FromContext(ctx); nv != nil {
+			ctx = audit.NewContext(ctx, &audit.Recorder{
+				ActorID: nv.StaffID, Roles: nv.Roles, ClientIP: peerFrom(ctx), RequestID: requestid.FromContext(ctx),
+			})
+		}
+		ctx, cancel := context.WithDeadlineCause(ctx, expires, &wsgraphql.CloseError{
+			Code: wsgraphql.CloseUnauthorized, Reason: "unauthorized: the token has expired; reconnect with a fresh one"})
+		return ctx, cancel, nil
+	}
+	return ws.Start()
 }
-
-type cancelKey struct{}
 
 // originChecker allows browsers from the configured origins ("*" allows
 // any) and, with none configured, only pages served by this host.
@@ -144,14 +122,7 @@ func peerFrom(ctx context.Context) string {
 // authenticate in connection_init, not with a header.
 func isUpgrade(r *http.Request) bool { return websocket.IsWebSocketUpgrade(r) }
 
-// It also makes the connection reachable from its operations, so that a
-// subscriber too slow to keep up can be disconnected as a whole.
 func withUpgradeInfo(r *http.Request) *http.Request {
 	token, _ := bearer(r.Header.Get("Authorization"))
-	ctx := context.WithValue(r.Context(), upgradeKey{}, upgradeInfo{token: token, peer: clientIP(r)})
-	ctx = gorillaws.WithConnection(ctx)
-	ctx = realtime.WithDisconnect(ctx, func(reason string) {
-		gorillaws.CloseConnection(ctx, realtime.CloseTooSlow, reason)
-	})
-	return r.WithContext(ctx)
+	return r.WithContext(context.WithValue(r.Context(), upgradeKey{}, upgradeInfo{token: token, peer: clientIP(r)}))
 }

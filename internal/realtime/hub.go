@@ -13,6 +13,7 @@ import (
 
 	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/ent/event"
+	"github.com/scrm-dev/scrm/internal/streamctx"
 	"github.com/scrm-dev/scrm/internal/viewer"
 )
 
@@ -91,7 +92,8 @@ func Subscribe[T any](ctx context.Context, h *Hub, tenantID int, after int64,
 		return nil, err
 	}
 	s := &subscriber[T]{hub: h, feed: f, ctx: ctx, convert: convert, onEnd: onEnd, out: make(chan *T, Buffer),
-		cursors: cursorsFrom(ctx)}
+		cursors: streamctx.CursorsFrom(ctx), notifier: streamctx.NotifierFrom(ctx)}
+	s.notifier.Claim()
 	f.mu.Lock()
 	if after < 0 || after >= f.delivered {
 		s.last = max(after, f.delivered)
@@ -133,13 +135,14 @@ type member interface {
 }
 
 type subscriber[T any] struct {
-	hub     *Hub
-	feed    *feed
-	ctx     context.Context
-	cursors *Cursors // the transport's, when it labels events with cursors
-	convert func(*Message) (*T, error)
-	onEnd   func(error)
-	out     chan *T
+	hub      *Hub
+	feed     *feed
+	ctx      context.Context
+	cursors  *streamctx.Cursors  // the transport's, when it labels events with cursors
+	notifier *streamctx.Notifier // the transport's, when it runs subscriptions on demand
+	convert  func(*Message) (*T, error)
+	onEnd    func(error)
+	out      chan *T
 	// Guarded by feed.mu while live; owned by the catch-up goroutine
 	// otherwise.
 	last    int64
@@ -162,9 +165,10 @@ func (s *subscriber[T]) offer(m *Message) bool {
 		return true
 	}
 	if p != nil {
-		undo := s.cursors.push(m.Seq)
+		undo := s.cursors.Push(m.Seq)
 		select {
 		case s.out <- p:
+			s.notifier.Notify()
 		default:
 			undo()
 			return false
@@ -204,6 +208,7 @@ func (s *subscriber[T]) finishLocked(err error) {
 		s.onEnd(err)
 	}
 	close(s.out)
+	s.notifier.Notify()
 	s.hub.leave(s.feed)
 }
 
@@ -265,9 +270,10 @@ func (s *subscriber[T]) catchUp() {
 			return
 		}
 		if p != nil {
-			undo := s.cursors.push(m.Seq)
+			undo := s.cursors.Push(m.Seq)
 			select {
 			case s.out <- p:
+				s.notifier.Notify()
 			case <-s.ctx.Done():
 				undo()
 				s.finish(s.ctx.Err())

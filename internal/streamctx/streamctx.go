@@ -1,14 +1,18 @@
-package realtime
+// Package streamctx is what streaming transports (WebSocket, server-sent
+// events) and subscription resolvers tell each other through the context:
+// how to end the whole connection, the cursor a reconnecting client sent,
+// which cursor each payload carries, why a subscription ended, and when a
+// subscription has something to send. It has no dependencies, so the
+// transports and internal/realtime need not know each other.
+package streamctx
 
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
-
-// What a transport (WebSocket, server-sent events) tells the subscription
-// resolvers through the context, and they tell it back.
 
 // CloseTooSlow is the WebSocket close code for a subscriber dropped for
 // falling behind: 1013, "try again later", which GraphQL WebSocket clients
@@ -69,17 +73,18 @@ func WithCursors(ctx context.Context) (context.Context, *Cursors) {
 	return context.WithValue(ctx, cursorsKey{}, c), c
 }
 
-func cursorsFrom(ctx context.Context) *Cursors {
+// CursorsFrom returns ctx's queue of cursors, or nil.
+func CursorsFrom(ctx context.Context) *Cursors {
 	c, _ := ctx.Value(cursorsKey{}).(*Cursors)
 	return c
 }
 
 func noUndo() {}
 
-// push records that the payload of event seq is about to be handed over,
+// Push records that the payload of event seq is about to be handed over,
 // and returns how to take that back if it was not. A nil queue (the
 // transport does not label events) does nothing.
-func (c *Cursors) push(seq int64) (undo func()) {
+func (c *Cursors) Push(seq int64) (undo func()) {
 	if c == nil {
 		return noUndo
 	}
@@ -122,4 +127,44 @@ func ReportStreamError(ctx context.Context, err *gqlerror.Error) bool {
 		report(err)
 	}
 	return ok
+}
+
+// Notifier lets a subscription resolver that knows when it has sent a
+// payload (internal/realtime does) say so, so the transport runs the
+// subscription only then instead of keeping a goroutine waiting on it.
+type Notifier struct {
+	claimed atomic.Bool
+	notify  func()
+}
+
+type notifierKey struct{}
+
+// WithNotifier returns ctx with a notifier calling notify.
+func WithNotifier(ctx context.Context, notify func()) (context.Context, *Notifier) {
+	n := &Notifier{notify: notify}
+	return context.WithValue(ctx, notifierKey{}, n), n
+}
+
+// NotifierFrom returns ctx's notifier, or nil.
+func NotifierFrom(ctx context.Context) *Notifier {
+	n, _ := ctx.Value(notifierKey{}).(*Notifier)
+	return n
+}
+
+// Claim promises Notify after every payload sent and after the channel
+// is closed. A nil notifier ignores it.
+func (n *Notifier) Claim() {
+	if n != nil {
+		n.claimed.Store(true)
+	}
+}
+
+// Claimed reports whether the resolver promised to notify.
+func (n *Notifier) Claimed() bool { return n != nil && n.claimed.Load() }
+
+// Notify says a payload was sent, or the channel closed.
+func (n *Notifier) Notify() {
+	if n != nil {
+		n.notify()
+	}
 }

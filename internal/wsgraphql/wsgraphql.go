@@ -1,0 +1,774 @@
+// Package wsgraphql serves GraphQL over WebSocket, in both sub-protocols
+// clients speak: graphql-transport-ws (graphql-ws, Apollo, urql, Relay)
+// and the legacy graphql-ws (subscriptions-transport-ws, many
+// mini-program clients), on github.com/gorilla/websocket, as a gqlgen
+// transport. gqlgen's executor does all the GraphQL work (parsing,
+// validation, extensions, execution); this package speaks the protocols.
+//
+// Why our own rather than gqlgen's transport.Websocket behind a small
+// gorilla adapter (which this replaced): agents keep a console open all
+// day, so a replica holds tens of thousands of idle subscriptions, and
+// their memory is the cost that matters. gqlgen's transport keeps four
+// goroutines per connection (the HTTP handler's, a close watcher, a
+// keep-alive ticker and one per operation) plus the HTTP server's
+// per-connection buffers: measured here at about 48 KiB per idle
+// subscription. Here:
+//   - the upgrade handler returns at once, so net/http lets go of the
+//     connection's request, buffers and goroutine;
+//   - a connection has one goroutine, its reader, kept shallow;
+//   - keep-alives for all connections come from one ticker (Server);
+//   - a subscription whose resolver announces its payloads
+//     (streamctx.Notifier; internal/realtime does) has no goroutine: it is
+//     executed when it has something to send, by a writer goroutine that
+//     exists only while its connection has frames to write. Other
+//     resolvers get a goroutine waiting on them, as in gqlgen.
+package wsgraphql
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/gorilla/websocket"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/scrm-dev/scrm/internal/streamctx"
+)
+
+// Sub-protocols.
+const (
+	TransportWS = "graphql-transport-ws"
+	LegacyWS    = "graphql-ws"
+)
+
+// Close codes of graphql-transport-ws (also used for the legacy protocol).
+const (
+	CloseBadRequest      = 4400
+	CloseUnauthorized    = 4401
+	CloseForbidden       = 4403
+	CloseInitTimeout     = 4408
+	CloseDuplicateID     = 4409
+	CloseTooManyInits    = 4429
+	CloseGoingAway       = websocket.CloseGoingAway
+	CloseInternalError   = websocket.CloseInternalServerErr
+	CloseTryAgainLater   = 1013
+	CloseNormal          = websocket.CloseNormalClosure
+	closeMessageTooBig   = websocket.CloseMessageTooBig
+	defaultWriteTimeout  = 10 * time.Second
+	defaultInitTimeout   = 10 * time.Second
+	defaultKeepAlive     = 15 * time.Second
+	defaultMaxMessage    = 64 << 10
+	closeFrameWriteLimit = time.Second
+)
+
+// CloseError refuses a connection_init: the connection closes with Code
+// and Reason.
+type CloseError struct {
+	Code   int
+	Reason string
+}
+
+func (e *CloseError) Error() string { return e.Reason }
+
+// InitPayload is connection_init's payload.
+type InitPayload map[string]any
+
+// String returns the payload's string value under key.
+func (p InitPayload) String(key string) string {
+	s, _ := p[key].(string)
+	return s
+}
+
+// Server accepts GraphQL WebSocket connections. Its zero value is not
+// usable: set Init and call Start.
+type Server struct {
+	// CheckOrigin decides whether a browser page from the request's Origin
+	// may connect; nil accepts only requests without an Origin header or
+	// whose Origin host equals the Host header.
+	CheckOrigin func(r *http.Request) bool
+	// Init authenticates connection_init and returns the connection's
+	// context and what releases it (called when the connection closes), or
+	// a *CloseError. When the context ends first, the connection closes:
+	// with the code and reason of its cause if that is a *CloseError (an
+	// expired token), else 1000.
+	Init func(ctx context.Context, p InitPayload) (context.Context, context.CancelFunc, error)
+	// PrepareUpgrade, when set, may add to the upgrade request's context
+	// (it has not been authenticated yet).
+	PrepareUpgrade func(r *http.Request) context.Context
+	// InitTimeout bounds the wait for connection_init; 10s when zero.
+	InitTimeout time.Duration
+	// KeepAlive is how often idle connections are pinged (a "ka" message
+	// for graphql-ws, a "ping" for graphql-transport-ws, and a WebSocket
+	// ping frame); a connection that shows no sign of life for three
+	// intervals is closed. 15s when zero.
+	KeepAlive time.Duration
+	// WriteTimeout bounds each frame written; 10s when zero.
+	WriteTimeout time.Duration
+	// MaxMessageBytes bounds a message from the client; 64 KiB when zero.
+	MaxMessageBytes int64
+	Logger          *slog.Logger
+
+	mu    sync.Mutex
+	conns map[*conn]struct{}
+	stop  chan struct{}
+}
+
+var _ graphql.Transport = (*Server)(nil)
+
+// Start runs the keep-alive ticker until Close.
+func (s *Server) Start() *Server {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stop == nil {
+		s.stop = make(chan struct{})
+		s.conns = map[*conn]struct{}{}
+		go s.keepAlive(s.stop)
+	}
+	return s
+}
+
+// Supports reports whether r asks for a WebSocket.
+func (s *Server) Supports(r *http.Request) bool { return websocket.IsWebSocketUpgrade(r) }
+
+var upgradeBuffers sync.Pool
+
+// Do upgrades the request and returns; the connection lives on in its
+// reader goroutine.
+func (s *Server) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	s.Start()
+	up := websocket.Upgrader{
+		Subprotocols:    []string{TransportWS, LegacyWS},
+		CheckOrigin:     s.CheckOrigin,
+		ReadBufferSize:  512,
+		WriteBufferSize: 1024,
+		WriteBufferPool: &upgradeBuffers,
+	}
+	if up.CheckOrigin == nil {
+		up.CheckOrigin = sameHost
+	}
+	ws, err := up.Upgrade(w, r, nil)
+	if err != nil {
+		return // Upgrade has answered the request
+	}
+	// The request's context ends when this handler returns; the
+	// connection keeps its values, not its lifetime.
+	ctx := context.WithoutCancel(r.Context())
+	if s.PrepareUpgrade != nil {
+		ctx = s.PrepareUpgrade(r.WithContext(ctx))
+	}
+	// A client naming no sub-protocol is an old subscriptions-transport-ws
+	// one, as gqlgen also assumes.
+	c := &conn{srv: s, ws: ws, exec: exec, legacy: ws.Subprotocol() != TransportWS, ops: map[string]*operation{}}
+	c.ctx = streamctx.WithDisconnect(ctx, func(reason string) { c.closeWith(CloseTryAgainLater, reason) })
+	c.alive.Store(time.Now().UnixNano())
+	ws.SetReadLimit(s.maxMessage())
+	ws.SetPongHandler(func(string) error { c.alive.Store(time.Now().UnixNano()); return nil })
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	c.mu.Lock()
+	c.initTimer = time.AfterFunc(s.initTimeout(), func() {
+		if !c.initialised.Load() {
+			c.closeWith(CloseInitTimeout, "connection initialisation timeout")
+		}
+	})
+	c.mu.Unlock()
+	go c.read()
+}
+
+func sameHost(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && strings.EqualFold(u.Host, r.Host)
+}
+
+// CloseAll closes every connection with code and reason (1001 on
+// shutdown, so clients reconnect elsewhere) and stops the keep-alives; it
+// returns how many it closed.
+func (s *Server) CloseAll(code int, reason string) int {
+	s.mu.Lock()
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	if s.stop != nil {
+		close(s.stop)
+		s.stop = nil
+	}
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Go(func() { c.closeWith(code, reason) })
+	}
+	wg.Wait()
+	return len(conns)
+}
+
+// Len is the number of open connections.
+func (s *Server) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+func (s *Server) forget(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+func (s *Server) keepAlive(stop <-chan struct{}) {
+	every := s.keepAliveInterval()
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-tick.C:
+			s.mu.Lock()
+			conns := make([]*conn, 0, len(s.conns))
+			for c := range s.conns {
+				conns = append(conns, c)
+			}
+			s.mu.Unlock()
+			for _, c := range conns {
+				if now.Sub(time.Unix(0, c.alive.Load())) > 3*every {
+					go c.closeWith(CloseGoingAway, "no sign of life; reconnect")
+					continue
+				}
+				c.ping()
+			}
+		}
+	}
+}
+
+func (s *Server) initTimeout() time.Duration       { return orDefault(s.InitTimeout, defaultInitTimeout) }
+func (s *Server) keepAliveInterval() time.Duration { return orDefault(s.KeepAlive, defaultKeepAlive) }
+func (s *Server) writeTimeout() time.Duration      { return orDefault(s.WriteTimeout, defaultWriteTimeout) }
+func (s *Server) maxMessage() int64 {
+	if s.MaxMessageBytes > 0 {
+		return s.MaxMessageBytes
+	}
+	return defaultMaxMessage
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+// conn is one connection.
+type conn struct {
+	srv    *Server
+	ws     *websocket.Conn
+	exec   graphql.GraphExecutor
+	legacy bool
+
+	ctx         context.Context // the connection's, after init
+	release     context.CancelFunc
+	initTimer   *time.Timer
+	initialised atomic.Bool
+	alive       atomic.Int64 // unix nanos of the last sign of life
+	closed      atomic.Bool
+
+	wmu sync.Mutex // one writer at a time (gorilla's rule)
+
+	mu      sync.Mutex
+	ops     map[string]*operation
+	ready   []*operation // subscriptions with payloads to send
+	writing bool         // a writer goroutine is running
+}
+
+// message is a frame of either protocol.
+type message struct {
+	Type    string          `json:"type"`
+	ID      string          `json:"id,omitempty"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+// Message types.
+const (
+	msgConnectionInit      = "connection_init"
+	msgConnectionAck       = "connection_ack"
+	msgConnectionError     = "connection_error"
+	msgConnectionTerminate = "connection_terminate"
+	msgKeepAlive           = "ka"
+	msgPing                = "ping"
+	msgPong                = "pong"
+	msgSubscribe           = "subscribe"
+	msgStart               = "start"
+	msgNext                = "next"
+	msgData                = "data"
+	msgError               = "error"
+	msgComplete            = "complete"
+	msgStop                = "stop"
+)
+
+// read is the connection's goroutine: it reads client messages until the
+// connection ends.
+func (c *conn) read() {
+	defer c.closeWith(CloseNormal, "")
+	for {
+		_, data, err := c.ws.ReadMessage()
+		if err != nil {
+			if errors.Is(err, websocket.ErrReadLimit) {
+				c.closeWith(closeMessageTooBig, "message too big")
+			}
+			return
+		}
+		c.alive.Store(time.Now().UnixNano())
+		var m message
+		if err := json.Unmarshal(data, &m); err != nil || m.Type == "" {
+			c.closeWith(CloseBadRequest, "invalid message: not a GraphQL WebSocket message")
+			return
+		}
+		if !c.handle(m) {
+			return
+		}
+	}
+}
+
+// handle acts on one message; false ends the connection.
+func (c *conn) handle(m message) bool {
+	switch m.Type {
+	case msgConnectionInit:
+		return c.init(m.Payload)
+	case msgPing:
+		if !c.legacy {
+			c.send(message{Type: msgPong, Payload: m.Payload})
+		}
+		return true
+	case msgPong:
+		return true
+	case msgSubscribe, msgStart:
+		if (m.Type == msgSubscribe) == c.legacy {
+			break
+		}
+		if !c.initialised.Load() {
+			c.closeWith(CloseUnauthorized, "unauthorized: send connection_init first")
+			return false
+		}
+		return c.start(m.ID, m.Payload)
+	case msgComplete, msgStop:
+		if (m.Type == msgComplete) == c.legacy {
+			break
+		}
+		c.stopOperation(m.ID)
+		return true
+	case msgConnectionTerminate:
+		if c.legacy {
+			c.closeWith(CloseNormal, "terminated")
+			return false
+		}
+	}
+	c.closeWith(CloseBadRequest, fmt.Sprintf("invalid message: unexpected %q", m.Type))
+	return false
+}
+
+func (c *conn) init(raw json.RawMessage) bool {
+	if c.initialised.Load() {
+		c.closeWith(CloseTooManyInits, "too many initialisation requests")
+		return false
+	}
+	var p InitPayload
+	if len(raw) > 0 && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &p); err != nil {
+			c.closeWith(CloseBadRequest, "invalid message: connection_init's payload is not an object")
+			return false
+		}
+	}
+	ctx, release, err := c.srv.Init(c.ctx, p)
+	if err != nil {
+		code, reason := CloseForbidden, err.Error()
+		var ce *CloseError
+		if errors.As(err, &ce) {
+			code, reason = ce.Code, ce.Reason
+		}
+		if c.legacy {
+			c.send(message{Type: msgConnectionError, Payload: mustJSON(map[string]string{"message": reason})})
+		}
+		c.closeWith(code, reason)
+		return false
+	}
+	c.mu.Lock()
+	c.initTimer.Stop()
+	c.mu.Unlock()
+	// The connection lives no longer than its context (a token's expiry);
+	// closing it releases the context.
+	ctx, cancel := context.WithCancel(ctx)
+	c.mu.Lock()
+	c.ctx = ctx
+	c.release = func() {
+		cancel()
+		if release != nil {
+			release()
+		}
+	}
+	closed := c.closed.Load()
+	c.mu.Unlock()
+	if closed {
+		c.release()
+		return false
+	}
+	c.initialised.Store(true)
+	c.send(message{Type: msgConnectionAck})
+	if c.legacy {
+		c.send(message{Type: msgKeepAlive})
+	}
+	context.AfterFunc(ctx, func() {
+		code, reason := CloseNormal, "the connection's authorisation ended"
+		var ce *CloseError
+		if errors.As(context.Cause(ctx), &ce) {
+			code, reason = ce.Code, ce.Reason
+		}
+		c.closeWith(code, reason)
+	})
+	return true
+}
+
+// operation is one running operation.
+type operation struct {
+	id        string
+	ctx       context.Context
+	cancel    context.CancelFunc
+	responses graphql.ResponseHandler
+	pending   atomic.Int32 // payloads announced, not yet sent
+	started   bool         // responses is set; guarded by conn.mu
+	queued    bool         // in conn.ready; guarded by conn.mu
+	done      bool         // guarded by conn.mu
+	errs      []*gqlerror.Error
+}
+
+func (c *conn) start(id string, raw json.RawMessage) bool {
+	if id == "" {
+		c.closeWith(CloseBadRequest, "invalid message: subscribe without an id")
+		return false
+	}
+	var params graphql.RawParams
+	if err := json.Unmarshal(raw, &params); err != nil {
+		c.closeWith(CloseBadRequest, "invalid message: the payload is not a GraphQL request")
+		return false
+	}
+	params.ReadTime = graphql.TraceTiming{Start: graphql.Now(), End: graphql.Now()}
+	c.mu.Lock()
+	if _, dup := c.ops[id]; dup {
+		c.mu.Unlock()
+		if !c.legacy {
+			c.closeWith(CloseDuplicateID, "subscriber for "+id+" already exists")
+			return false
+		}
+		c.sendErrors(id, gqlerror.List{{Message: "an operation with id " + id + " is already running"}})
+		return true
+	}
+	op := &operation{id: id}
+	c.ops[id] = op
+	base := c.ctx
+	c.mu.Unlock()
+
+	rc, err := c.exec.CreateOperationContext(base, &params)
+	if err != nil {
+		resp := c.exec.DispatchError(graphql.WithOperationContext(base, rc), err)
+		if errcode.GetErrorKind(err) == errcode.KindProtocol {
+			c.sendErrors(id, resp.Errors)
+		} else {
+			c.sendResult(id, resp)
+			c.send(message{Type: msgComplete, ID: id})
+		}
+		c.forgetOperation(op)
+		return true
+	}
+	ctx, cancel := context.WithCancel(graphql.WithOperationContext(base, rc))
+	op.cancel = cancel
+	ctx = streamctx.WithStreamErrors(ctx, func(e *gqlerror.Error) { op.errs = append(op.errs, e) })
+	ctx, notifier := streamctx.WithNotifier(ctx, func() { c.announce(op) })
+	responses, opCtx := c.exec.DispatchOperation(ctx, rc)
+	c.mu.Lock()
+	op.responses, op.ctx, op.started = responses, opCtx, true
+	c.mu.Unlock()
+	if rc.Operation != nil && rc.Operation.Operation == ast.Subscription && notifier.Claimed() {
+		// Runs when announced; payloads may have been announced already,
+		// while the resolver was starting.
+		if op.pending.Load() > 0 {
+			c.schedule(op)
+		}
+		return true
+	}
+	go c.wait(op) // a query, a mutation, or a resolver that does not announce
+	return true
+}
+
+// wait runs an operation whose results come when they come.
+func (c *conn) wait(op *operation) {
+	for {
+		resp := op.responses(op.ctx)
+		if resp == nil {
+			c.finish(op)
+			return
+		}
+		c.sendResult(op.id, resp)
+		if c.isDone(op) {
+			return
+		}
+	}
+}
+
+// announce is called by a resolver after it sent a payload (or closed):
+// queue the operation and make sure a writer runs.
+func (c *conn) announce(op *operation) {
+	op.pending.Add(1)
+	c.schedule(op)
+}
+
+func (c *conn) schedule(op *operation) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if op.done || !op.started {
+		return
+	}
+	if !op.queued {
+		op.queued = true
+		c.ready = append(c.ready, op)
+	}
+	if !c.writing {
+		c.writing = true
+		go c.write()
+	}
+}
+
+// write sends what the queued operations have, then exits.
+func (c *conn) write() {
+	for {
+		c.mu.Lock()
+		if len(c.ready) == 0 {
+			c.writing = false
+			c.ready = nil
+			c.mu.Unlock()
+			return
+		}
+		op := c.ready[0]
+		c.ready[0] = nil
+		c.ready = c.ready[1:]
+		op.queued = false
+		c.mu.Unlock()
+		for op.pending.Load() > 0 {
+			op.pending.Add(-1)
+			resp := op.responses(op.ctx)
+			if resp == nil {
+				c.finish(op)
+				break
+			}
+			if c.isDone(op) {
+				break
+			}
+			c.sendResult(op.id, resp)
+		}
+	}
+}
+
+func (c *conn) isDone(op *operation) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return op.done
+}
+
+// finish ends an operation that ran out: complete, or error when the
+// resolver said why it ended.
+func (c *conn) finish(op *operation) {
+	c.mu.Lock()
+	stopped := op.done
+	c.mu.Unlock()
+	if !stopped && !c.closed.Load() {
+		if len(op.errs) > 0 {
+			c.sendErrors(op.id, op.errs)
+		} else {
+			c.send(message{Type: msgComplete, ID: op.id})
+		}
+	}
+	c.forgetOperation(op)
+}
+
+func (c *conn) forgetOperation(op *operation) {
+	c.mu.Lock()
+	op.done = true
+	if c.ops[op.id] == op {
+		delete(c.ops, op.id)
+	}
+	c.mu.Unlock()
+	if op.cancel != nil {
+		op.cancel()
+	}
+}
+
+// stopOperation ends an operation the client no longer wants.
+func (c *conn) stopOperation(id string) {
+	c.mu.Lock()
+	op := c.ops[id]
+	if op != nil {
+		op.done = true
+		delete(c.ops, id)
+	}
+	c.mu.Unlock()
+	if op == nil {
+		return
+	}
+	if op.cancel != nil {
+		op.cancel()
+	}
+	if c.legacy {
+		c.send(message{Type: msgComplete, ID: id})
+	}
+}
+
+func (c *conn) sendResult(id string, resp *graphql.Response) {
+	typ := msgNext
+	if c.legacy {
+		typ = msgData
+	}
+	c.send(message{Type: typ, ID: id, Payload: mustJSON(resp)})
+}
+
+// sendErrors ends an operation with errors: graphql-transport-ws's error
+// message carries the list, the legacy one an error then complete.
+func (c *conn) sendErrors(id string, errs gqlerror.List) {
+	if !c.legacy {
+		c.send(message{Type: msgError, ID: id, Payload: mustJSON(errs)})
+		return
+	}
+	c.send(message{Type: msgError, ID: id, Payload: mustJSON(errs[0])})
+	c.send(message{Type: msgComplete, ID: id})
+}
+
+var frames = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// send writes one message; a failed write ends the connection.
+func (c *conn) send(m message) {
+	if c.closed.Load() {
+		return
+	}
+	buf := frames.Get().(*bytes.Buffer)
+	defer func() { buf.Reset(); frames.Put(buf) }()
+	buf.WriteString(`{"type":"`)
+	buf.WriteString(m.Type)
+	buf.WriteByte('"')
+	if m.ID != "" {
+		buf.WriteString(`,"id":`)
+		id, _ := json.Marshal(m.ID)
+		buf.Write(id)
+	}
+	if len(m.Payload) > 0 {
+		buf.WriteString(`,"payload":`)
+		buf.Write(m.Payload)
+	}
+	buf.WriteByte('}')
+	c.wmu.Lock()
+	_ = c.ws.SetWriteDeadline(time.Now().Add(c.srv.writeTimeout()))
+	err := c.ws.WriteMessage(websocket.TextMessage, buf.Bytes())
+	c.wmu.Unlock()
+	if err != nil {
+		go c.closeWith(CloseGoingAway, "")
+	}
+}
+
+// ping keeps an idle connection alive: a protocol-level keep-alive for
+// clients that watch for one, and a WebSocket ping every client answers.
+// It never waits on a writer: a connection busy writing is alive.
+func (c *conn) ping() {
+	if !c.initialised.Load() || c.closed.Load() {
+		return
+	}
+	_ = c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(closeFrameWriteLimit))
+	if !c.wmu.TryLock() {
+		return
+	}
+	typ := msgPing
+	if c.legacy {
+		typ = msgKeepAlive
+	}
+	_ = c.ws.SetWriteDeadline(time.Now().Add(c.srv.writeTimeout()))
+	_ = c.ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"`+typ+`"}`))
+	c.wmu.Unlock()
+}
+
+// closeWith ends the connection once: a close frame with code and
+// reason (written beside any stuck writer, as gorilla allows), then the
+// socket, then every operation.
+func (c *conn) closeWith(code int, reason string) {
+	if c.closed.Swap(true) {
+		return
+	}
+	c.mu.Lock()
+	if c.initTimer != nil {
+		c.initTimer.Stop()
+	}
+	c.mu.Unlock()
+	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, truncateReason(reason)),
+		time.Now().Add(closeFrameWriteLimit))
+	_ = c.ws.Close()
+	c.mu.Lock()
+	ops := c.ops
+	c.ops = map[string]*operation{}
+	for _, op := range ops {
+		op.done = true
+	}
+	release := c.release
+	c.mu.Unlock()
+	for _, op := range ops {
+		if op.cancel != nil {
+			op.cancel()
+		}
+	}
+	if release != nil {
+		release()
+	}
+	c.srv.forget(c)
+}
+
+// truncateReason keeps a close reason within the 123 bytes a control
+// frame leaves for it, on a UTF-8 boundary.
+func truncateReason(s string) string {
+	const max = 123
+	if len(s) <= max {
+		return s
+	}
+	s = s[:max]
+	for len(s) > 0 && s[len(s)-1]&0xC0 == 0x80 {
+		s = s[:len(s)-1]
+	}
+	if len(s) > 0 && s[len(s)-1] >= 0xC0 {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return json.RawMessage(`{"errors":[{"message":"internal error"}]}`)
+	}
+	return b
+}
