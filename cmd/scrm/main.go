@@ -1,6 +1,7 @@
 // Command scrm is the product's one binary: `scrm serve` runs the API,
 // `scrm worker` the background jobs, `scrm migrate` the schema migrations,
-// `scrm seed --demo` the demo data and `scrm token` prints a staff token.
+// `scrm seed --demo` the demo data, `scrm token` prints a staff token and
+// `scrm bench realtime` measures live updates under load (bench.go).
 // It wires packages together and holds no logic of its own.
 package main
 
@@ -130,6 +131,7 @@ func app() *cli.Command {
 					return printToken(ctx, cfg, cmd.Root().Writer, cmd.String("tenant"), cmd.String("user"), ttl)
 				},
 			},
+			benchCommand(),
 		},
 	}
 }
