@@ -20,11 +20,11 @@ import (
 func benchCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "bench",
-		Usage: "load tools; see `make bench-realtime`",
+		Usage: "load tools (make bench-realtime runs them)",
 		Commands: []*cli.Command{
 			{
 				Name: "realtime",
-				Usage: "open N subscriptions over loopback against a `scrm serve` started for each N, publish events " +
+				Usage: "open N subscriptions over loopback against a scrm serve started for each N, publish events " +
 					"through real mutations, and report connect rate, memory per idle subscription, fan-out time, " +
 					"CPU per delivery and commit-to-screen latency as Markdown",
 				Flags: []cli.Flag{
@@ -40,9 +40,9 @@ func benchCommand() *cli.Command {
 					&cli.FloatFlag{Name: "c2s-seconds", Value: 20, Usage: "duration of the commit-to-screen phase"},
 					&cli.StringFlag{Name: "database-url", Sources: cli.EnvVars("SCRM_BENCH_DATABASE_URL"),
 						Value: "mysql://root@tcp(127.0.0.1:3306)/scrm_bench_rt?parseTime=true",
-						Usage: "the bench database, migrated and seeded with `scrm seed --demo`"},
+						Usage: "the bench database, migrated and seeded with scrm seed --demo"},
 					&cli.StringFlag{Name: "redis-url", Value: loadgen.PrivateRedis, Usage: "Redis of the server under test: " +
-						"`private` starts a redis-server of its own per server (Pub/Sub ignores database numbers, so a shared Redis " +
+						"\"private\" starts a redis-server of its own per server (Pub/Sub ignores database numbers, so a shared Redis " +
 						"exchanges events with every other scrm on it), or a redis:// URL, or empty for the in-process one"},
 					&cli.StringSliceFlag{Name: "server-env", Usage: "extra KEY=VALUE for the server under test, e.g. SCRM_DB_MAX_OPEN_CONNS=50"},
 					&cli.StringFlag{Name: "out", Usage: "also write the Markdown report to this file"},
@@ -94,7 +94,7 @@ func benchCommand() *cli.Command {
 			},
 			{
 				Name:   "realtime-client",
-				Usage:  "one load process of `bench realtime` (commands on stdin, reports on stdout)",
+				Usage:  "one load process of bench realtime (commands on stdin, reports on stdout)",
 				Hidden: true,
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "url", Required: true},

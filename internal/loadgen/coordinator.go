@@ -100,7 +100,17 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
 	}
-	raiseNoFile()
+	if hard := raiseNoFile(); hard > 0 {
+		// One file per connection, plus the database pool, Redis, logs.
+		if o.PerProcess+256 > hard {
+			return nil, fmt.Errorf("--per-process %d: a process may open %d files here", o.PerProcess, hard)
+		}
+		for _, n := range append(o.Ns, o.C2SSubs) {
+			if n+1024 > hard {
+				return nil, fmt.Errorf("%d subscribers: the server would need %d files, a process may open %d here (ulimit -Hn)", n, n+1024, hard)
+			}
+		}
+	}
 	r := &Report{Env: environment(&o)}
 	if o.RedisURL != PrivateRedis {
 		r.Env.Interference = interference(ctx, o.RedisURL)
@@ -130,15 +140,24 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	return r, ctx.Err()
 }
 
-// raiseNoFile raises the soft open-file limit to the hard one. Children
-// inherit it (Go restores the original limit in children only when it
-// raised the limit itself at start, not after an explicit Setrlimit).
-func raiseNoFile() {
+// raiseNoFile raises the soft open-file limit to the hard one, which it
+// returns (0: unknown or unlimited). Children inherit it (Go restores the
+// original limit in children only when it raised the limit itself at
+// start, not after an explicit Setrlimit); the server's is checked once
+// it runs.
+func raiseNoFile() int {
 	var l syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) == nil && l.Cur < l.Max {
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		return 0
+	}
+	if l.Cur < l.Max {
 		l.Cur = l.Max
 		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
 	}
+	if l.Max > 1<<30 {
+		return 0
+	}
+	return int(l.Max)
 }
 
 // interference lists other processes subscribed to scrm's event channels

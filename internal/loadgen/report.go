@@ -226,14 +226,14 @@ func (r *Report) Markdown() string {
 		if c.Err != "" && c.Hist == nil {
 			fmt.Fprintf(&b, "failed: %s\n\n", oneLine(c.Err))
 		} else {
-			b.WriteString("| subscribers | mutations/s (achieved) | deliveries received / expected | commit-to-screen p50 | p99 | max | mutation round trip p50 | p99 | server CPU per delivery | MariaDB CPU per delivery |\n")
-			b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+			b.WriteString("| subscribers | mutations/s (achieved) | deliveries received / expected | subscriptions ended | commit-to-screen p50 | p99 | max | mutation round trip p50 | p99 | server CPU per delivery | MariaDB CPU per delivery |\n")
+			b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 			db := "–"
 			if c.CPU.DBFound {
 				db = perDelivery(c.CPU.DB, c.Deliveries) + " µs"
 			}
-			fmt.Fprintf(&b, "| %d | %g (%.1f) | %d / %d | %s ms | %s ms | %s ms | %s ms | %s ms | %s µs | %s |\n\n",
-				c.Subs, c.Rate, c.AchievedRate, c.Received, c.Expected,
+			fmt.Fprintf(&b, "| %d | %g (%.1f) | %d / %d | %d | %s ms | %s ms | %s ms | %s ms | %s ms | %s µs | %s |\n\n",
+				c.Subs, c.Rate, c.AchievedRate, c.Received, c.Expected, c.Lost,
 				ms(c.Hist.Quantile(50)), ms(c.Hist.Quantile(99)), ms(time.Duration(c.Hist.Max)*time.Microsecond),
 				ms(Percentile(c.RTTs, 50)), ms(Percentile(c.RTTs, 99)), perDelivery(c.CPU.Server, c.Deliveries), db)
 		}
@@ -314,7 +314,9 @@ What the figures are:
   rendering). Mutations are sent on a fixed schedule (open loop); each creates a ticket (spreading the
   writes over rows; a delivery carries the ticket as loaded at delivery, so only a title that never
   changes again identifies its event), and every subscriber subscribes to every ticket event, so it
-  receives every one. Percentiles are nearest-rank over every delivery (histogram, within 0.1%).
+  receives every one. Percentiles are nearest-rank over every delivery received (histogram, within
+  0.1%); deliveries that never arrive (e.g. a subscription the server ended because it fell behind)
+  are not in them, hence received / expected and subscriptions ended beside them.
   **mutation round trip**: the HTTP request's duration.
 `
 
