@@ -14,10 +14,10 @@ import (
 //
 // A relay numbers the event on its poll while Redis is down and its
 // publish fails ("realtime: publish" in its log); Redis comes back and the
-// client's connection survives. Nothing is published afterwards, so the
-// hub, which notices a lost publish only by the gap before the next live
-// event, does not send the event until another change is made. The same
-// holds for a relay killed between numbering events and publishing them.
+// client's connection survives. Nothing is published afterwards, so no
+// gap before a later live event can reveal it: the hub's feed finds it by
+// comparing its last event with the tenant's newest number (the same
+// holds for a relay killed between numbering events and publishing them).
 func TestRedisOutageLastEventStillArrives(t *testing.T) {
 	c := newCluster(t)
 	w := c.worker("worker")
