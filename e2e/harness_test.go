@@ -30,6 +30,7 @@ import (
 	"github.com/scrm-dev/scrm/internal/store"
 	"github.com/scrm-dev/scrm/internal/testenv"
 	"github.com/scrm-dev/scrm/internal/viewer"
+	"github.com/scrm-dev/scrm/internal/wsgraphql"
 	"github.com/scrm-dev/scrm/resolvers"
 )
 
@@ -44,6 +45,7 @@ type env struct {
 	logs    *lockedBuffer
 	az      *authz.Authorizer
 	rdb     *redisconn.Conn
+	sockets *wsgraphql.Server
 }
 
 var (
@@ -116,7 +118,10 @@ func newEnv(t *testing.T, backend string, st *store.Store) *env {
 	cleanups = append(cleanups, func() { rdb.Close() })
 	opts := resolvers.Options{Client: st.Client, Logger: logger, Authz: az, Redis: rdb.Client,
 		Realtime: realtime.NewHub(rdb.Client, st.Client, logger)}
+	sockets := &wsgraphql.Server{}
+	cleanups = append(cleanups, func() { sockets.CloseAll(1001, "") })
 	h := httpapi.New(httpapi.Options{
+		WebSockets:   sockets,
 		Authorize:    az.Authorize(st.Client),
 		SignInFailed: audit.SignInFailures(st.Client, logger),
 		Schema:       resolvers.NewExecutableSchema(opts),
@@ -126,7 +131,7 @@ func newEnv(t *testing.T, backend string, st *store.Store) *env {
 		MaxPageSize:  100,
 		Ready:        []httpapi.Check{{Name: "database", Ping: st.Ping}},
 	})
-	return &env{backend: backend, st: st, handler: h, iss: iss, logs: logs, az: az, rdb: rdb}
+	return &env{backend: backend, st: st, handler: h, iss: iss, logs: logs, az: az, rdb: rdb, sockets: sockets}
 }
 
 // forEachBackend runs f as a subtest per database backend.

@@ -23,6 +23,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/ent/auditlog"
@@ -49,13 +50,20 @@ type Recorder struct {
 	ClientIP  string
 	RequestID string
 
-	mu      sync.Mutex
-	entries []Entry
-	reads   map[string]*Entry // by object type: one entry per type per request
+	mu       sync.Mutex
+	entries  []Entry
+	reads    map[string]*Entry // by object type: one entry per type per request
+	recorded atomic.Int64
 }
+
+// Recorded counts what was ever recorded, flushed or not: a live update
+// whose execution recorded something was about this viewer and cannot be
+// shared with another.
+func (r *Recorder) Recorded() int64 { return r.recorded.Load() }
 
 // Add records e.
 func (r *Recorder) Add(e Entry) {
+	r.recorded.Add(1)
 	r.mu.Lock()
 	r.entries = append(r.entries, e)
 	r.mu.Unlock()
@@ -65,6 +73,7 @@ func (r *Recorder) Add(e Entry) {
 // unmasked. Reads of one type collapse into one entry listing the objects
 // and fields.
 func (r *Recorder) Read(typ, field string, obj any) {
+	r.recorded.Add(1)
 	id := objectID(obj)
 	r.mu.Lock()
 	defer r.mu.Unlock()

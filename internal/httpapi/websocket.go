@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"github.com/scrm-dev/scrm/internal/audit"
 	"github.com/scrm-dev/scrm/internal/auth"
 	"github.com/scrm-dev/scrm/internal/requestid"
+	"github.com/scrm-dev/scrm/internal/streamctx"
 	"github.com/scrm-dev/scrm/internal/viewer"
 	"github.com/scrm-dev/scrm/internal/wsgraphql"
 )
@@ -71,15 +73,31 @@ func websocketServer(opts Options) *wsgraphql.Server {
 			ctx = actx
 		}
 		if nv := viewer.FromContext(ctx); nv != nil {
-			ctx = audit.NewContext(ctx, &audit.Recorder{
-				ActorID: nv.StaffID, Roles: nv.Roles, ClientIP: peerFrom(ctx), RequestID: requestid.FromContext(ctx),
-			})
+			rec := &audit.Recorder{ActorID: nv.StaffID, Roles: nv.Roles, ClientIP: peerFrom(ctx), RequestID: requestid.FromContext(ctx)}
+			ctx = audit.NewContext(ctx, rec)
+			ctx = streamctx.WithSharing(ctx, &streamctx.Sharing{Key: shareKey(nv), Observed: rec.Recorded})
 		}
 		ctx, cancel := context.WithDeadlineCause(ctx, expires, &wsgraphql.CloseError{
 			Code: wsgraphql.CloseUnauthorized, Reason: "unauthorized: the token has expired; reconnect with a fresh one"})
 		return ctx, cancel, nil
 	}
 	return ws.Start()
+}
+
+// shareKey names what decides a live update's result for a viewer: the
+// tenant, the role set (field permissions are per role set) and the data
+// scope (nested edges are filtered by it). Viewers with the same key may
+// share executed results (wsgraphql).
+func shareKey(v *viewer.Viewer) string {
+	roles := slices.Clone(v.Roles)
+	slices.Sort(roles)
+	scope := "all"
+	if s := v.Scope; s != nil {
+		depts := slices.Clone(s.DepartmentIDs)
+		slices.Sort(depts)
+		scope = fmt.Sprintf("staff %d departments %v", s.StaffID, depts)
+	}
+	return fmt.Sprintf("tenant %d roles %s scope %s", v.TenantID, strings.Join(roles, ","), scope)
 }
 
 // originChecker allows browsers from the configured origins ("*" allows

@@ -93,7 +93,7 @@ func Subscribe[T any](ctx context.Context, h *Hub, tenantID int, after int64,
 	}
 	s := &subscriber[T]{hub: h, feed: f, ctx: ctx, convert: convert, onEnd: onEnd, out: make(chan *T, Buffer),
 		cursors: streamctx.CursorsFrom(ctx), notifier: streamctx.NotifierFrom(ctx)}
-	s.notifier.Claim()
+	s.notifier.Claim(func() { <-s.out })
 	f.mu.Lock()
 	if after < 0 || after >= f.delivered {
 		s.last = max(after, f.delivered)
@@ -168,7 +168,7 @@ func (s *subscriber[T]) offer(m *Message) bool {
 		undo := s.cursors.Push(m.Seq)
 		select {
 		case s.out <- p:
-			s.notifier.Notify()
+			s.notifier.Notify(m.Seq)
 		default:
 			undo()
 			return false
@@ -208,7 +208,7 @@ func (s *subscriber[T]) finishLocked(err error) {
 		s.onEnd(err)
 	}
 	close(s.out)
-	s.notifier.Notify()
+	s.notifier.Notify(0)
 	s.hub.leave(s.feed)
 }
 
@@ -273,7 +273,7 @@ func (s *subscriber[T]) catchUp() {
 			undo := s.cursors.Push(m.Seq)
 			select {
 			case s.out <- p:
-				s.notifier.Notify()
+				s.notifier.Notify(m.Seq)
 			case <-s.ctx.Done():
 				undo()
 				s.finish(s.ctx.Err())

@@ -131,16 +131,18 @@ func ReportStreamError(ctx context.Context, err *gqlerror.Error) bool {
 
 // Notifier lets a subscription resolver that knows when it has sent a
 // payload (internal/realtime does) say so, so the transport runs the
-// subscription only then instead of keeping a goroutine waiting on it.
+// subscription only then instead of keeping a goroutine waiting on it,
+// and can skip executing a payload whose result it already has.
 type Notifier struct {
 	claimed atomic.Bool
-	notify  func()
+	discard func()
+	notify  func(seq int64)
 }
 
 type notifierKey struct{}
 
 // WithNotifier returns ctx with a notifier calling notify.
-func WithNotifier(ctx context.Context, notify func()) (context.Context, *Notifier) {
+func WithNotifier(ctx context.Context, notify func(seq int64)) (context.Context, *Notifier) {
 	n := &Notifier{notify: notify}
 	return context.WithValue(ctx, notifierKey{}, n), n
 }
@@ -152,9 +154,11 @@ func NotifierFrom(ctx context.Context) *Notifier {
 }
 
 // Claim promises Notify after every payload sent and after the channel
-// is closed. A nil notifier ignores it.
-func (n *Notifier) Claim() {
+// is closed; discard drops the oldest payload not yet taken, unexecuted.
+// A nil notifier ignores it.
+func (n *Notifier) Claim(discard func()) {
 	if n != nil {
+		n.discard = discard
 		n.claimed.Store(true)
 	}
 }
@@ -162,9 +166,36 @@ func (n *Notifier) Claim() {
 // Claimed reports whether the resolver promised to notify.
 func (n *Notifier) Claimed() bool { return n != nil && n.claimed.Load() }
 
-// Notify says a payload was sent, or the channel closed.
-func (n *Notifier) Notify() {
+// Notify says the payload of event seq was sent, or with seq 0 that the
+// channel closed.
+func (n *Notifier) Notify(seq int64) {
 	if n != nil {
-		n.notify()
+		n.notify(seq)
 	}
+}
+
+// Discard drops the oldest payload sent and not yet taken.
+func (n *Notifier) Discard() { n.discard() }
+
+// Sharing says which subscribers may share executed results: those with
+// the same Key (the same permissions and data scope) running the same
+// operation get the same result for the same event, unless executing it
+// recorded something about the viewer (Observed changed: an audited read
+// of personal data), which then must happen for each.
+type Sharing struct {
+	Key      string
+	Observed func() int64
+}
+
+type sharingKey struct{}
+
+// WithSharing returns ctx carrying s.
+func WithSharing(ctx context.Context, s *Sharing) context.Context {
+	return context.WithValue(ctx, sharingKey{}, s)
+}
+
+// SharingFrom returns ctx's sharing, or nil (share nothing).
+func SharingFrom(ctx context.Context) *Sharing {
+	s, _ := ctx.Value(sharingKey{}).(*Sharing)
+	return s
 }

@@ -27,6 +27,7 @@ package wsgraphql
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -120,10 +121,17 @@ type Server struct {
 	MaxMessageBytes int64
 	Logger          *slog.Logger
 
-	mu    sync.Mutex
-	conns map[*conn]struct{}
-	stop  chan struct{}
+	mu     sync.Mutex
+	conns  map[*conn]struct{}
+	groups map[string]*group
+	stop   chan struct{}
+
+	executed, shared atomic.Int64
 }
+
+// Stats counts subscription payloads executed, and those sent from
+// another subscriber's execution (shared).
+func (s *Server) Stats() (executed, shared int64) { return s.executed.Load(), s.shared.Load() }
 
 var _ graphql.Transport = (*Server)(nil)
 
@@ -457,10 +465,15 @@ type operation struct {
 	ctx       context.Context
 	cancel    context.CancelFunc
 	responses graphql.ResponseHandler
-	pending   atomic.Int32 // payloads announced, not yet sent
-	started   bool         // responses is set; guarded by conn.mu
-	queued    bool         // in conn.ready; guarded by conn.mu
-	done      bool         // guarded by conn.mu
+	notifier  *streamctx.Notifier
+	group     *group // subscribers sharing results, or nil
+	left      bool   // out of group; guarded by Server.mu
+	observed  func() int64
+	// Guarded by conn.mu:
+	announced []int64 // events whose payloads wait (0: the end)
+	started   bool    // responses is set
+	queued    bool    // in conn.ready
+	done      bool
 	errs      []*gqlerror.Error
 }
 
@@ -505,15 +518,22 @@ func (c *conn) start(id string, raw json.RawMessage) bool {
 	ctx, cancel := context.WithCancel(graphql.WithOperationContext(base, rc))
 	op.cancel = cancel
 	ctx = streamctx.WithStreamErrors(ctx, func(e *gqlerror.Error) { op.errs = append(op.errs, e) })
-	ctx, notifier := streamctx.WithNotifier(ctx, func() { c.announce(op) })
+	ctx, notifier := streamctx.WithNotifier(ctx, func(seq int64) { c.announce(op, seq) })
+	op.notifier = notifier
 	responses, opCtx := c.exec.DispatchOperation(ctx, rc)
+	subscription := rc.Operation != nil && rc.Operation.Operation == ast.Subscription && notifier.Claimed()
+	if sh := streamctx.SharingFrom(base); subscription && sh != nil && sh.Key != "" {
+		op.group = c.srv.join(groupKey(sh.Key, &params))
+		op.observed = sh.Observed
+	}
 	c.mu.Lock()
 	op.responses, op.ctx, op.started = responses, opCtx, true
+	pending := len(op.announced) > 0
 	c.mu.Unlock()
-	if rc.Operation != nil && rc.Operation.Operation == ast.Subscription && notifier.Claimed() {
+	if subscription {
 		// Runs when announced; payloads may have been announced already,
 		// while the resolver was starting.
-		if op.pending.Load() > 0 {
+		if pending {
 			c.schedule(op)
 		}
 		return true
@@ -537,17 +557,19 @@ func (c *conn) wait(op *operation) {
 	}
 }
 
-// announce is called by a resolver after it sent a payload (or closed):
-// queue the operation and make sure a writer runs.
-func (c *conn) announce(op *operation) {
-	op.pending.Add(1)
+// announce is called by a resolver after it sent the payload of event
+// seq (or closed, seq 0): queue the operation and make sure a writer runs.
+func (c *conn) announce(op *operation, seq int64) {
+	c.mu.Lock()
+	op.announced = append(op.announced, seq)
+	c.mu.Unlock()
 	c.schedule(op)
 }
 
 func (c *conn) schedule(op *operation) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if op.done || !op.started {
+	if op.done || !op.started || len(op.announced) == 0 {
 		return
 	}
 	if !op.queued {
@@ -575,19 +597,75 @@ func (c *conn) write() {
 		c.ready = c.ready[1:]
 		op.queued = false
 		c.mu.Unlock()
-		for op.pending.Load() > 0 {
-			op.pending.Add(-1)
-			resp := op.responses(op.ctx)
-			if resp == nil {
-				c.finish(op)
-				break
-			}
-			if c.isDone(op) {
-				break
-			}
-			c.sendResult(op.id, resp)
+		for c.runNext(op) {
 		}
 	}
+}
+
+// runNext sends the operation's next announced payload and reports
+// whether it should go on.
+func (c *conn) runNext(op *operation) bool {
+	c.mu.Lock()
+	if op.done || len(op.announced) == 0 {
+		c.mu.Unlock()
+		return false
+	}
+	seq := op.announced[0]
+	op.announced = op.announced[1:]
+	c.mu.Unlock()
+	if seq > 0 && op.group != nil {
+		if r, leader := op.group.claim(seq); !leader {
+			<-r.done
+			if r.ok {
+				op.notifier.Discard() // the same result, already executed
+				c.srv.shared.Add(1)
+				c.sendPayload(op.id, r.payload)
+				return true
+			}
+		} else {
+			payload, more := c.execute(op)
+			r.payload, r.ok = payload, more && payload != nil
+			close(r.done)
+			if !more {
+				return false
+			}
+			if payload != nil {
+				c.sendPayload(op.id, payload)
+			}
+			return true
+		}
+	}
+	payload, more := c.execute(op)
+	if payload != nil {
+		c.sendPayload(op.id, payload)
+	}
+	return more
+}
+
+// execute runs the operation on its next payload and returns the result
+// as JSON (nil when it must not be shared: the execution recorded
+// something about this viewer, and it was sent already), or more=false
+// when the operation has ended.
+func (c *conn) execute(op *operation) (payload json.RawMessage, more bool) {
+	var before int64
+	if op.observed != nil {
+		before = op.observed()
+	}
+	resp := op.responses(op.ctx)
+	if resp == nil {
+		c.finish(op)
+		return nil, false
+	}
+	c.srv.executed.Add(1)
+	if c.isDone(op) {
+		return nil, false
+	}
+	payload = mustJSON(resp)
+	if op.observed != nil && op.observed() != before {
+		c.sendPayload(op.id, payload)
+		return nil, true
+	}
+	return payload, true
 }
 
 func (c *conn) isDone(op *operation) bool {
@@ -619,9 +697,15 @@ func (c *conn) forgetOperation(op *operation) {
 		delete(c.ops, op.id)
 	}
 	c.mu.Unlock()
+	c.releaseOp(op)
+}
+
+// releaseOp lets go of an ended operation's resolver and group.
+func (c *conn) releaseOp(op *operation) {
 	if op.cancel != nil {
 		op.cancel()
 	}
+	c.srv.leave(op)
 }
 
 // stopOperation ends an operation the client no longer wants.
@@ -636,20 +720,22 @@ func (c *conn) stopOperation(id string) {
 	if op == nil {
 		return
 	}
-	if op.cancel != nil {
-		op.cancel()
-	}
+	c.releaseOp(op)
 	if c.legacy {
 		c.send(message{Type: msgComplete, ID: id})
 	}
 }
 
 func (c *conn) sendResult(id string, resp *graphql.Response) {
+	c.sendPayload(id, mustJSON(resp))
+}
+
+func (c *conn) sendPayload(id string, payload json.RawMessage) {
 	typ := msgNext
 	if c.legacy {
 		typ = msgData
 	}
-	c.send(message{Type: typ, ID: id, Payload: mustJSON(resp)})
+	c.send(message{Type: typ, ID: id, Payload: payload})
 }
 
 // sendErrors ends an operation with errors: graphql-transport-ws's error
@@ -738,9 +824,7 @@ func (c *conn) closeWith(code int, reason string) {
 	release := c.release
 	c.mu.Unlock()
 	for _, op := range ops {
-		if op.cancel != nil {
-			op.cancel()
-		}
+		c.releaseOp(op)
 	}
 	if release != nil {
 		release()
@@ -771,4 +855,90 @@ func mustJSON(v any) json.RawMessage {
 		return json.RawMessage(`{"errors":[{"message":"internal error"}]}`)
 	}
 	return b
+}
+
+// group is the subscriptions that get the same result for the same event
+// (the same operation and variables, run with the same permissions and
+// data scope): the first to reach an event executes it, the others send
+// its result. A dashboard watched by 15,000 supervisors executes each
+// event once, not 15,000 times.
+type group struct {
+	key     string
+	members int // guarded by Server.mu
+
+	mu      sync.Mutex
+	results map[int64]*result
+	order   []int64 // the seqs in results, oldest first
+}
+
+// result is one event's shared result; done is closed when it is known.
+type result struct {
+	done    chan struct{}
+	payload json.RawMessage
+	ok      bool // shareable
+}
+
+// keepResults bounds the results a group keeps: subscribers further
+// behind execute for themselves.
+const keepResults = 64
+
+// claim returns the event's result and whether the caller is the one to
+// produce it.
+func (g *group) claim(seq int64) (*result, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if r, ok := g.results[seq]; ok {
+		return r, false
+	}
+	r := &result{done: make(chan struct{})}
+	if g.results == nil {
+		g.results = map[int64]*result{}
+	}
+	g.results[seq] = r
+	g.order = append(g.order, seq)
+	if len(g.order) > keepResults {
+		delete(g.results, g.order[0])
+		g.order = g.order[1:]
+	}
+	return r, true
+}
+
+func groupKey(share string, p *graphql.RawParams) string {
+	vars, _ := json.Marshal(p.Variables) // map keys sorted: equal maps, equal JSON
+	h := sha256.New()
+	for _, part := range []string{share, p.OperationName, p.Query, string(vars)} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	return string(h.Sum(nil))
+}
+
+func (s *Server) join(key string) *group {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.groups == nil {
+		s.groups = map[string]*group{}
+	}
+	g := s.groups[key]
+	if g == nil {
+		g = &group{key: key}
+		s.groups[key] = g
+	}
+	g.members++
+	return g
+}
+
+// leave takes an ended operation out of its group, once.
+func (s *Server) leave(op *operation) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := op.group
+	if g == nil || op.left {
+		return
+	}
+	op.left = true
+	g.members--
+	if g.members == 0 && s.groups[g.key] == g {
+		delete(s.groups, g.key)
+	}
 }
