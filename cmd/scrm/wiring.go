@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"time"
@@ -190,6 +191,9 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
+	if cfg.PprofAddr != "" {
+		go servePprof(cfg.PprofAddr, logger)
+	}
 	if cfg.GraphiQL {
 		signedIn := "nobody: add an Authorization header with a token from `scrm token`"
 		if graphiqlHeaders != nil {
@@ -384,4 +388,19 @@ func rotateKeys(ctx context.Context, cfg *config.Config, out io.Writer, batch in
 	fmt.Fprintf(out, "done: %d values in %d rows are now under key %s; %d phones indexed, %d phone identities blinded\n",
 		r.Values, r.Rows, kr.ActiveKeyID(), r.Indexed, r.Identities)
 	return nil
+}
+
+// servePprof serves Go's profiler on its own listener, away from the API.
+func servePprof(addr string, logger *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	logger.Info("profiler", "addr", addr)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if err := srv.ListenAndServe(); err != nil {
+		logger.Warn("profiler stopped", "err", err)
+	}
 }

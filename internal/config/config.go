@@ -65,6 +65,8 @@ type Config struct {
 	// ShutdownGrace bounds how long `scrm serve` waits for requests in
 	// flight once told to stop.
 	ShutdownGrace time.Duration
+	// PprofAddr, when set, serves Go's profiler there.
+	PprofAddr string
 }
 
 // Var documents one environment variable; Vars is the table the README
@@ -94,6 +96,7 @@ var Vars = []Var{
 	{"SCRM_REVEAL_LIMIT", "30", "masked values one staff member may reveal per hour"},
 	{"SCRM_EVENT_RETENTION", "168h", "how long live-update events are kept for clients resuming after a cursor; older cursors get CURSOR_EXPIRED"},
 	{"SCRM_SHUTDOWN_GRACE", "20s", "on SIGTERM, `scrm serve` stops accepting, closes live-update connections (WebSocket 1001) so clients reconnect elsewhere, and waits this long for requests in flight"},
+	{"SCRM_PPROF_ADDR", "(off)", "serve Go's profiler (`/debug/pprof/`) on this address, e.g. `127.0.0.1:6060`; never expose it"},
 	{"SCRM_ALLOWED_ORIGINS", "(this host only)", "comma-separated browser origins allowed to open GraphQL WebSockets, e.g. `https://console.example.com`; `*` allows any"},
 }
 
@@ -196,6 +199,7 @@ func load(getenv func(string) string) (*Config, error) {
 	} else {
 		c.EventRetention = d
 	}
+	c.PprofAddr = getenv("SCRM_PPROF_ADDR")
 	grace := str("SCRM_SHUTDOWN_GRACE", "20s")
 	if d, err := time.ParseDuration(grace); err != nil || d < 0 {
 		bad("SCRM_SHUTDOWN_GRACE", "want a duration such as 20s, got %q", grace)

@@ -159,8 +159,8 @@ func (s *Server) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphEx
 	up := websocket.Upgrader{
 		Subprotocols:    []string{TransportWS, LegacyWS},
 		CheckOrigin:     s.CheckOrigin,
-		ReadBufferSize:  512,
-		WriteBufferSize: 1024,
+		ReadBufferSize:  256,
+		WriteBufferSize: 256, // the handshake only: frames are ours (frames.go)
 		WriteBufferPool: &upgradeBuffers,
 	}
 	if up.CheckOrigin == nil {
@@ -180,9 +180,15 @@ func (s *Server) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphEx
 	// one, as gqlgen also assumes.
 	c := &conn{srv: s, ws: ws, exec: exec, legacy: ws.Subprotocol() != TransportWS, ops: map[string]*operation{}}
 	c.ctx = streamctx.WithDisconnect(ctx, func(reason string) { c.closeWith(CloseTryAgainLater, reason) })
+	c.out.netConn = ws.NetConn()
 	c.alive.Store(time.Now().UnixNano())
 	ws.SetReadLimit(s.maxMessage())
 	ws.SetPongHandler(func(string) error { c.alive.Store(time.Now().UnixNano()); return nil })
+	ws.SetPingHandler(func(data string) error {
+		c.alive.Store(time.Now().UnixNano())
+		return c.control(opPong, []byte(data))
+	})
+	ws.SetCloseHandler(func(int, string) error { return nil }) // read ends; closeWith answers
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
@@ -304,7 +310,8 @@ type conn struct {
 	alive       atomic.Int64 // unix nanos of the last sign of life
 	closed      atomic.Bool
 
-	wmu sync.Mutex // one writer at a time (gorilla's rule)
+	wmu sync.Mutex // guards out: one writer of the socket at a time
+	out outbox
 
 	mu      sync.Mutex
 	ops     map[string]*operation
@@ -582,14 +589,17 @@ func (c *conn) schedule(op *operation) {
 	}
 }
 
-// write sends what the queued operations have, then exits.
+// write sends what the queued operations have, then exits. The frames of
+// one run go out together (frames.go).
 func (c *conn) write() {
+	c.hold()
 	for {
 		c.mu.Lock()
 		if len(c.ready) == 0 {
 			c.writing = false
 			c.ready = nil
 			c.mu.Unlock()
+			c.releaseFrames()
 			return
 		}
 		op := c.ready[0]
@@ -771,9 +781,29 @@ func (c *conn) send(m message) {
 		buf.Write(m.Payload)
 	}
 	buf.WriteByte('}')
+	if err := c.control(opText, buf.Bytes()); err != nil {
+		go c.closeWith(CloseGoingAway, "")
+	}
+}
+
+// control queues a frame (written at once unless a writer is collecting).
+func (c *conn) control(opcode byte, payload []byte) error {
 	c.wmu.Lock()
-	_ = c.ws.SetWriteDeadline(time.Now().Add(c.srv.writeTimeout()))
-	err := c.ws.WriteMessage(websocket.TextMessage, buf.Bytes())
+	defer c.wmu.Unlock()
+	return c.out.add(opcode, payload, c.srv.writeTimeout())
+}
+
+// hold makes the frames sent until release go out in one write.
+func (c *conn) hold() {
+	c.wmu.Lock()
+	c.out.held = true
+	c.wmu.Unlock()
+}
+
+func (c *conn) releaseFrames() {
+	c.wmu.Lock()
+	c.out.held = false
+	err := c.out.flush(c.srv.writeTimeout())
 	c.wmu.Unlock()
 	if err != nil {
 		go c.closeWith(CloseGoingAway, "")
@@ -787,17 +817,22 @@ func (c *conn) ping() {
 	if !c.initialised.Load() || c.closed.Load() {
 		return
 	}
-	_ = c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(closeFrameWriteLimit))
 	if !c.wmu.TryLock() {
 		return
 	}
+	defer c.wmu.Unlock()
 	typ := msgPing
 	if c.legacy {
 		typ = msgKeepAlive
 	}
-	_ = c.ws.SetWriteDeadline(time.Now().Add(c.srv.writeTimeout()))
-	_ = c.ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"`+typ+`"}`))
-	c.wmu.Unlock()
+	held := c.out.held
+	c.out.held = true
+	_ = c.out.add(opPing, nil, closeFrameWriteLimit)
+	_ = c.out.add(opText, []byte(`{"type":"`+typ+`"}`), closeFrameWriteLimit)
+	c.out.held = held
+	if !held {
+		_ = c.out.flush(closeFrameWriteLimit)
+	}
 }
 
 // closeWith ends the connection once: a close frame with code and
@@ -812,8 +847,15 @@ func (c *conn) closeWith(code int, reason string) {
 		c.initTimer.Stop()
 	}
 	c.mu.Unlock()
-	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, truncateReason(reason)),
-		time.Now().Add(closeFrameWriteLimit))
+	// A writer stuck on a client that reads nothing holds wmu until its
+	// deadline: then the socket closes without the frame, which could not
+	// have been delivered anyway.
+	if c.wmu.TryLock() {
+		c.out.held = false
+		_ = c.out.add(opClose, websocket.FormatCloseMessage(code, truncateReason(reason)), closeFrameWriteLimit)
+		c.out.failed = true
+		c.wmu.Unlock()
+	}
 	_ = c.ws.Close()
 	c.mu.Lock()
 	ops := c.ops
