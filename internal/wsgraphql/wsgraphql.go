@@ -472,11 +472,11 @@ type operation struct {
 	ctx       context.Context
 	cancel    context.CancelFunc
 	responses graphql.ResponseHandler
+	left      bool // out of its group; guarded by Server.mu
+	// Guarded by conn.mu (and read freely by the writer once started):
 	notifier  *streamctx.Notifier
 	group     *group // subscribers sharing results, or nil
-	left      bool   // out of group; guarded by Server.mu
 	observed  func() int64
-	// Guarded by conn.mu:
 	announced []int64 // events whose payloads wait (0: the end)
 	started   bool    // responses is set
 	queued    bool    // in conn.ready
@@ -523,20 +523,33 @@ func (c *conn) start(id string, raw json.RawMessage) bool {
 		return true
 	}
 	ctx, cancel := context.WithCancel(graphql.WithOperationContext(base, rc))
+	c.mu.Lock()
 	op.cancel = cancel
+	stopped := op.done
+	c.mu.Unlock()
+	if stopped { // the connection closed meanwhile
+		cancel()
+		return true
+	}
 	ctx = streamctx.WithStreamErrors(ctx, func(e *gqlerror.Error) { op.errs = append(op.errs, e) })
 	ctx, notifier := streamctx.WithNotifier(ctx, func(seq int64) { c.announce(op, seq) })
-	op.notifier = notifier
 	responses, opCtx := c.exec.DispatchOperation(ctx, rc)
 	subscription := rc.Operation != nil && rc.Operation.Operation == ast.Subscription && notifier.Claimed()
+	var g *group
+	var observed func() int64
 	if sh := streamctx.SharingFrom(base); subscription && sh != nil && sh.Key != "" {
-		op.group = c.srv.join(groupKey(sh.Key, &params))
-		op.observed = sh.Observed
+		g, observed = c.srv.join(groupKey(sh.Key, &params)), sh.Observed
 	}
 	c.mu.Lock()
+	op.notifier, op.group, op.observed = notifier, g, observed
 	op.responses, op.ctx, op.started = responses, opCtx, true
 	pending := len(op.announced) > 0
+	stopped = op.done
 	c.mu.Unlock()
+	if stopped {
+		c.releaseOp(op) // closed while starting: releaseOp may have missed the group
+		return true
+	}
 	if subscription {
 		// Runs when announced; payloads may have been announced already,
 		// while the resolver was starting.
@@ -712,10 +725,13 @@ func (c *conn) forgetOperation(op *operation) {
 
 // releaseOp lets go of an ended operation's resolver and group.
 func (c *conn) releaseOp(op *operation) {
-	if op.cancel != nil {
-		op.cancel()
+	c.mu.Lock()
+	cancel, g := op.cancel, op.group
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel()
 	}
-	c.srv.leave(op)
+	c.srv.leave(op, g)
 }
 
 // stopOperation ends an operation the client no longer wants.
@@ -847,15 +863,15 @@ func (c *conn) closeWith(code int, reason string) {
 		c.initTimer.Stop()
 	}
 	c.mu.Unlock()
-	// A writer stuck on a client that reads nothing holds wmu until its
-	// deadline: then the socket closes without the frame, which could not
-	// have been delivered anyway.
-	if c.wmu.TryLock() {
-		c.out.held = false
-		_ = c.out.add(opClose, websocket.FormatCloseMessage(code, truncateReason(reason)), closeFrameWriteLimit)
-		c.out.failed = true
-		c.wmu.Unlock()
-	}
+	// A writer stuck on a client that reads nothing holds wmu: this
+	// deadline frees it within a second (the close frame then cannot be
+	// delivered either).
+	_ = c.out.netConn.SetWriteDeadline(time.Now().Add(closeFrameWriteLimit))
+	c.wmu.Lock()
+	c.out.held = false
+	_ = c.out.add(opClose, websocket.FormatCloseMessage(code, truncateReason(reason)), closeFrameWriteLimit)
+	c.out.failed = true
+	c.wmu.Unlock()
 	_ = c.ws.Close()
 	c.mu.Lock()
 	ops := c.ops
@@ -970,11 +986,10 @@ func (s *Server) join(key string) *group {
 	return g
 }
 
-// leave takes an ended operation out of its group, once.
-func (s *Server) leave(op *operation) {
+// leave takes an ended operation out of its group g, once.
+func (s *Server) leave(op *operation, g *group) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g := op.group
 	if g == nil || op.left {
 		return
 	}
