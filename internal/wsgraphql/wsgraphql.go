@@ -362,10 +362,25 @@ func (c *conn) read() {
 			c.closeWith(CloseBadRequest, "invalid message: not a GraphQL WebSocket message")
 			return
 		}
-		if !c.handle(m) {
+		if !c.handleShallow(m) {
 			return
 		}
 	}
+}
+
+// handleShallow handles m, running connection_init and subscribe (which
+// authenticate, parse, validate and start resolvers: deep call stacks) on
+// a goroutine of their own, so that the reader, which lives as long as
+// the connection, keeps a small stack. Messages are still handled one at
+// a time, in order.
+func (c *conn) handleShallow(m message) bool {
+	switch m.Type {
+	case msgConnectionInit, msgSubscribe, msgStart:
+		done := make(chan bool, 1)
+		go func() { done <- c.handle(m) }()
+		return <-done
+	}
+	return c.handle(m)
 }
 
 // handle acts on one message; false ends the connection.
@@ -432,6 +447,7 @@ func (c *conn) init(raw json.RawMessage) bool {
 	}
 	c.mu.Lock()
 	c.initTimer.Stop()
+	c.initTimer = nil // an idle connection keeps nothing it no longer needs
 	c.mu.Unlock()
 	// The connection lives no longer than its context (a token's expiry);
 	// closing it releases the context.
