@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -106,6 +107,22 @@ func TestSubscriptionOverServerSentEvents(t *testing.T) {
 		title("SSE 四")
 		if got := nextSSE(t, resumed); !strings.Contains(got.data, "SSE 四") {
 			t.Fatalf("live after the replay: %+v", got)
+		}
+
+		// GET with the operation in the query string works the same way.
+		getReq, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/graphql?query="+url.QueryEscape(query), nil)
+		getReq.Header.Set("Accept", "text/event-stream")
+		getReq.Header.Set("Authorization", "Bearer "+admin)
+		getReq.Header.Set("Last-Event-ID", strconv.Itoa(last))
+		getResp, err := http.DefaultClient.Do(getReq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer getResp.Body.Close()
+		title("SSE 五")
+		got := nextSSE(t, bufio.NewReader(getResp.Body))
+		if n, _ := strconv.Atoi(got.id); n != last+1 || !strings.Contains(got.data, "SSE 四") {
+			t.Fatalf("over GET after %d: %+v", last, got)
 		}
 
 		// A cursor that is not one is refused like the after argument.

@@ -28,26 +28,10 @@ func (getTransport) Supports(r *http.Request) bool {
 func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	contentType := negotiate(r.Header.Get("Accept"))
 	w.Header().Set("Content-Type", contentType)
-	q, err := url.ParseQuery(r.URL.RawQuery)
+	raw, err := queryParams(r)
 	if err != nil {
-		writeGraphQLErrors(w, http.StatusBadRequest, gqlerror.Errorf("the query string is malformed"))
+		writeGraphQLErrors(w, http.StatusBadRequest, gqlerror.Errorf("%s", err.Error()))
 		return
-	}
-	raw := &graphql.RawParams{
-		Query:         q.Get("query"),
-		OperationName: q.Get("operationName"),
-		Headers:       r.Header,
-	}
-	raw.ReadTime.Start = graphql.Now()
-	for name, dst := range map[string]*map[string]any{"variables": &raw.Variables, "extensions": &raw.Extensions} {
-		if s := q.Get(name); s != "" {
-			dec := json.NewDecoder(strings.NewReader(s))
-			dec.UseNumber()
-			if err := dec.Decode(dst); err != nil {
-				writeGraphQLErrors(w, http.StatusBadRequest, gqlerror.Errorf("%s is not a JSON object", name))
-				return
-			}
-		}
 	}
 	raw.ReadTime.End = graphql.Now()
 
@@ -71,6 +55,27 @@ func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	}
 	responses, ctx := exec.DispatchOperation(r.Context(), opCtx)
 	writeJSON(w, responses(ctx))
+}
+
+// queryParams reads a GraphQL request from the query string (GET), as
+// the GraphQL-over-HTTP spec has it.
+func queryParams(r *http.Request) (*graphql.RawParams, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, errBadRequest("the query string is malformed")
+	}
+	raw := &graphql.RawParams{Query: q.Get("query"), OperationName: q.Get("operationName"), Headers: r.Header}
+	raw.ReadTime.Start = graphql.Now()
+	for name, dst := range map[string]*map[string]any{"variables": &raw.Variables, "extensions": &raw.Extensions} {
+		if s := q.Get(name); s != "" {
+			dec := json.NewDecoder(strings.NewReader(s))
+			dec.UseNumber()
+			if err := dec.Decode(dst); err != nil {
+				return nil, errBadRequest(name + " is not a JSON object")
+			}
+		}
+	}
+	return raw, nil
 }
 
 // negotiate picks the media type the GraphQL-over-HTTP spec prescribes for

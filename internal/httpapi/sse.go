@@ -7,7 +7,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -168,10 +167,9 @@ func resumable(errs []*gqlerror.Error) bool {
 
 // sseParams reads the operation from a POST body or GET query string.
 func sseParams(r *http.Request) (*graphql.RawParams, error) {
-	raw := &graphql.RawParams{Headers: r.Header}
-	raw.ReadTime.Start = graphql.Now()
-	defer func() { raw.ReadTime.End = graphql.Now() }()
 	if r.Method == http.MethodPost {
+		raw := &graphql.RawParams{}
+		raw.ReadTime.Start = graphql.Now()
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
 			return nil, errBadRequest("the request body could not be read")
@@ -181,23 +179,15 @@ func sseParams(r *http.Request) (*graphql.RawParams, error) {
 		if err := dec.Decode(raw); err != nil {
 			return nil, errBadRequest("the request body is not a GraphQL request in JSON")
 		}
+		raw.Headers = r.Header // the request's, whatever the body says
+		raw.ReadTime.End = graphql.Now()
 		return raw, nil
 	}
-	q, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		return nil, errBadRequest("the query string is malformed")
+	raw, err := queryParams(r)
+	if err == nil {
+		raw.ReadTime.End = graphql.Now()
 	}
-	raw.Query, raw.OperationName = q.Get("query"), q.Get("operationName")
-	for name, dst := range map[string]*map[string]any{"variables": &raw.Variables, "extensions": &raw.Extensions} {
-		if s := q.Get(name); s != "" {
-			dec := json.NewDecoder(strings.NewReader(s))
-			dec.UseNumber()
-			if err := dec.Decode(dst); err != nil {
-				return nil, errBadRequest(name + " is not a JSON object")
-			}
-		}
-	}
-	return raw, nil
+	return raw, err
 }
 
 type errBadRequest string
