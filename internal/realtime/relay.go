@@ -14,11 +14,17 @@
 //     already past it.
 //   - It then publishes each numbered event on Redis Pub/Sub, one channel
 //     per tenant. Pub/Sub keeps nothing, so it is only the fast path: the
-//     events table is the log. A subscriber that sees a gap in seq, or
-//     reconnects with a cursor, reads what it missed from the table. That
-//     is why Streams (a second log to keep in step and trim) are not used.
+//     events table is the log. A replica's feed that sees a gap in seq (or
+//     finds, polling, that the tenant has newer events than it heard of),
+//     and a subscriber reconnecting with a cursor, read what they missed
+//     from the table. That is why Streams (a second log to keep in step
+//     and trim) are not used.
 //   - Writers kick the relay through Redis after they commit; an interval
 //     poll covers a lost kick or a crash between commit and kick.
+//   - Each replica's Hub (hub.go) runs one feed per tenant with
+//     subscribers there and offers each event to each of them in order;
+//     channel names carry the Redis database number, since Pub/Sub
+//     ignores it.
 package realtime
 
 import (

@@ -105,9 +105,6 @@ type Server struct {
 	// with the code and reason of its cause if that is a *CloseError (an
 	// expired token), else 1000.
 	Init func(ctx context.Context, p InitPayload) (context.Context, context.CancelFunc, error)
-	// PrepareUpgrade, when set, may add to the upgrade request's context
-	// (it has not been authenticated yet).
-	PrepareUpgrade func(r *http.Request) context.Context
 	// InitTimeout bounds the wait for connection_init; 10s when zero.
 	InitTimeout time.Duration
 	// KeepAlive is how often idle connections are pinged (a "ka" message
@@ -173,9 +170,6 @@ func (s *Server) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphEx
 	// The request's context ends when this handler returns; the
 	// connection keeps its values, not its lifetime.
 	ctx := context.WithoutCancel(r.Context())
-	if s.PrepareUpgrade != nil {
-		ctx = s.PrepareUpgrade(r.WithContext(ctx))
-	}
 	// A client naming no sub-protocol is an old subscriptions-transport-ws
 	// one, as gqlgen also assumes.
 	c := &conn{srv: s, ws: ws, exec: exec, legacy: ws.Subprotocol() != TransportWS, ops: map[string]*operation{}}
