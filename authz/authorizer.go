@@ -49,6 +49,11 @@ type Authorizer struct {
 	mu         sync.RWMutex
 	compiled   map[grantsKey]*compiled
 
+	// loadMu serialises policy loads: the SQL adapter keeps state while it
+	// loads, and the periodic reload, a watcher message and a local change
+	// can ask at once.
+	loadMu sync.Mutex
+
 	stop chan struct{}
 	done chan struct{}
 }
@@ -135,6 +140,8 @@ func (a *Authorizer) reload(why string) {
 
 // Reload reads every policy again and drops compiled grants.
 func (a *Authorizer) Reload() error {
+	a.loadMu.Lock()
+	defer a.loadMu.Unlock()
 	if err := a.enforcer.LoadPolicy(); err != nil {
 		return err
 	}
