@@ -108,6 +108,9 @@ func (c *Cache) Get(ctx context.Context, key string, fetch Fetch) (string, error
 		if locked || time.Now().After(deadline) {
 			return c.refresh(ctx, key, owner, locked, fetch)
 		}
+		if e != nil && c.now().Before(e.Expires) {
+			return e.Token, nil // still valid while another process renews it
+		}
 		// Another process is fetching: its token will be in Redis soon.
 		select {
 		case <-ctx.Done():
