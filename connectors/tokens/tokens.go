@@ -123,6 +123,13 @@ func (c *Cache) Get(ctx context.Context, key string, fetch Fetch) (string, error
 func (c *Cache) refresh(ctx context.Context, key, owner string, locked bool, fetch Fetch) (string, error) {
 	if locked {
 		defer compareAndDelete.Run(context.WithoutCancel(ctx), c.rdb, []string{c.prefix + key + ":lock"}, owner)
+		// The previous holder stores its token before it lets go of the
+		// lock: one fetched while we were getting here is there now.
+		if e, _, err := c.read(ctx, key); err != nil {
+			return "", err
+		} else if e != nil && c.fresh(e) {
+			return e.Token, nil
+		}
 	}
 	token, life, err := fetch(ctx)
 	if err != nil {
