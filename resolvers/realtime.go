@@ -74,7 +74,9 @@ func (r *Resolver) loadSubject(m *realtime.Message) (*subject, error) {
 			}
 		}
 		if err == nil && customerID != nil {
-			if sj.customer, err = r.client.Customer.Get(ctx, *customerID); err == nil {
+			// The customer is in every timeline payload; its scope facts
+			// decide only what is not a ticket (tickets have their own).
+			if sj.customer, err = r.client.Customer.Get(ctx, *customerID); err == nil && m.Topic != "TICKET" {
 				sj.customerFacts, err = schema.ReadCustomerScopeFacts(ctx, r.client, *customerID)
 			}
 		}

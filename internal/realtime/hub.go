@@ -41,7 +41,6 @@ type Hub struct {
 	rdb    redis.UniversalClient
 	client *ent.Client
 	logger *slog.Logger
-	prefix string
 	// Every is how often a feed compares its newest event with the
 	// tenant's, so that events whose publish was lost still arrive when
 	// nothing follows them; 2s when zero.
@@ -61,7 +60,7 @@ const Buffer = 16
 
 // NewHub returns a hub reading events from rdb and the log from client.
 func NewHub(rdb redis.UniversalClient, client *ent.Client, logger *slog.Logger) *Hub {
-	return &Hub{rdb: rdb, client: client, logger: logger, prefix: channelPrefix(rdb), tenants: map[int]*feed{}}
+	return &Hub{rdb: rdb, client: client, logger: logger, tenants: map[int]*feed{}}
 }
 
 // ErrCursorExpired is returned for a cursor whose next events are no
@@ -451,7 +450,7 @@ func (h *Hub) leave(f *feed) {
 // the tenant's newest event, then delivers every later event in order:
 // those Redis brings, and those the table has that Redis did not bring.
 func (h *Hub) run(ctx context.Context, f *feed) {
-	sub := h.rdb.Subscribe(ctx, h.prefix+itoa(f.tenant))
+	sub := h.rdb.Subscribe(ctx, Channel(h.rdb, f.tenant))
 	defer sub.Close()
 	if _, err := sub.Receive(ctx); err != nil && ctx.Err() == nil {
 		// The poll below still finds new events, only later.

@@ -64,8 +64,6 @@ func Channel(rdb redis.UniversalClient, tenantID int) string {
 	return channelPrefix(rdb) + strconv.Itoa(tenantID)
 }
 
-func itoa(n int) string { return strconv.Itoa(n) }
-
 // Message is an event as published.
 type Message struct {
 	Tenant   int       `json:"tenant"`
