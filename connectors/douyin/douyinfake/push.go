@@ -198,7 +198,7 @@ func (s *Server) PushFor(orderID string, tag string) PushMessage {
 			"p_id":             idValue(o.ID),
 			"s_id":             idValue(skuOrderID(o.ID, 0)),
 			"shop_id":          s.o.ShopID,
-			"aftersale_id":     idValue(o.ID[:len(o.ID)-1] + "9"),
+			"aftersale_id":     idValue(skuOrderID(o.ID, 14)),
 			"aftersale_status": afterSaleStatus(o.RefundStatus),
 			"aftersale_type":   2,
 			"refund_amount":    o.PaidFen,
