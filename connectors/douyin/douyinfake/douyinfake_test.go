@@ -196,8 +196,8 @@ func TestStrictParamJSON(t *testing.T) {
 	id := e.f.OrderIDs()[0]
 	wantOK(t, e.call(t, detail(id)))
 	for _, body := range []string{
-		`{"shop_order_id":"` + id + `","a":"1"}`, // keys unsorted
-		`{"a": "1","shop_order_id":"` + id + `"}`, // not compact
+		`{"shop_order_id":"` + id + `","a":"1"}`,      // keys unsorted
+		`{"a": "1","shop_order_id":"` + id + `"}`,     // not compact
 		`{"a":"\u003c","shop_order_id":"` + id + `"}`, // HTML escaped
 		`not json`,
 	} {
