@@ -352,10 +352,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// The answer is encoded under the lock: it may share slices with the
+	// stored data.
 	s.mu.Lock()
 	res, e := s.serve(apiPath, rt, r, body)
+	status, b := encode(http.StatusOK, res, e)
 	s.mu.Unlock()
-	write(w, http.StatusOK, res, e)
+	send(w, status, b)
 }
 
 // serve runs the checks every call goes through, in WeCom's order as far
@@ -396,6 +399,11 @@ func (s *Server) serve(apiPath string, rt route, r *http.Request, body []byte) (
 }
 
 func write(w http.ResponseWriter, status int, res obj, e *apiErr) {
+	s, b := encode(status, res, e)
+	send(w, s, b)
+}
+
+func encode(status int, res obj, e *apiErr) (int, []byte) {
 	if res == nil {
 		res = obj{}
 	}
@@ -410,6 +418,10 @@ func write(w http.ResponseWriter, status int, res obj, e *apiErr) {
 		status = http.StatusInternalServerError
 		b = []byte(`{"errcode":-1,"errmsg":"wecomfake: cannot encode the answer"}`)
 	}
+	return status, b
+}
+
+func send(w http.ResponseWriter, status int, b []byte) {
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
