@@ -1,5 +1,8 @@
-// Package wecom is the WeCom (企业微信) connector. Its Client is a small
-// typed client of the server API (https://qyapi.weixin.qq.com/cgi-bin/).
+// Package wecom is the WeCom (企业微信) connector: a small typed client
+// of the server API (Client, https://qyapi.weixin.qq.com/cgi-bin/) and the
+// callback events (ParseEvent); the callback cryptography is in msgcrypt
+// and the wire details in shared/PLATFORMS.md. (events.go carries an older
+// package comment that this one supersedes.)
 //
 // The client is ours rather than github.com/xen0n/go-workwx or
 // github.com/silenceper/wechat/v2 because:
