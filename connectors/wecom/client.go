@@ -699,7 +699,7 @@ func (c *Client) DeleteContactWay(ctx context.Context, configID string) error {
 	return c.call(ctx, apiDelContactWay, nil, in, nil)
 }
 
-type text struct {
+type textBody struct {
 	Content string `json:"content"`
 }
 
@@ -707,11 +707,11 @@ type text struct {
 // WelcomeCode of its add_external_contact event
 // (externalcontact/send_welcome_msg). WeCom accepts a code once, within
 // 20 seconds of the event (errcode 41051 otherwise).
-func (c *Client) SendWelcome(ctx context.Context, welcomeCode, content string) error {
+func (c *Client) SendWelcome(ctx context.Context, welcomeCode, text string) error {
 	in := struct {
-		WelcomeCode string `json:"welcome_code"`
-		Text        text   `json:"text"`
-	}{welcomeCode, text{content}}
+		WelcomeCode string   `json:"welcome_code"`
+		Text        textBody `json:"text"`
+	}{welcomeCode, textBody{text}}
 	return c.call(ctx, apiSendWelcome, nil, in, nil)
 }
 
@@ -720,16 +720,16 @@ func (c *Client) SendWelcome(ctx context.Context, welcomeCode, content string) e
 // When none is valid, the error is of kind transport.KindNotFound (81013).
 // WeCom drops messages silently beyond 30 a minute and 1,000 an hour per
 // member: pace them.
-func (c *Client) SendAppMessage(ctx context.Context, toUsers []string, content string) (invalid []string, err error) {
+func (c *Client) SendAppMessage(ctx context.Context, toUsers []string, text string) (invalid []string, err error) {
 	if len(toUsers) == 0 || len(toUsers) > maxAppMsgUsers {
 		return nil, badArg("message/send takes 1 to %d members, not %d", maxAppMsgUsers, len(toUsers))
 	}
 	in := struct {
-		ToUser  string `json:"touser"`
-		MsgType string `json:"msgtype"`
-		AgentID int64  `json:"agentid"`
-		Text    text   `json:"text"`
-	}{strings.Join(toUsers, "|"), "text", c.cfg.AgentID, text{content}}
+		ToUser  string   `json:"touser"`
+		MsgType string   `json:"msgtype"`
+		AgentID int64    `json:"agentid"`
+		Text    textBody `json:"text"`
+	}{strings.Join(toUsers, "|"), "text", c.cfg.AgentID, textBody{text}}
 	var out struct {
 		InvalidUser string `json:"invaliduser"`
 	}
@@ -746,13 +746,13 @@ func (c *Client) SendAppMessage(ctx context.Context, toUsers []string, content s
 // (externalcontact/add_msg_template, chat_type single); the sender
 // confirms it in the WeCom client. failed are the customers it will not
 // reach (unknown, not the sender's, or sent four already this month).
-func (c *Client) AddMsgTemplate(ctx context.Context, sender string, externalUserIDs []string, content string) (msgID string, failed []string, err error) {
+func (c *Client) AddMsgTemplate(ctx context.Context, sender string, externalUserIDs []string, text string) (msgID string, failed []string, err error) {
 	in := struct {
 		ChatType       string   `json:"chat_type"`
 		ExternalUserID []string `json:"external_userid"`
 		Sender         string   `json:"sender,omitempty"`
-		Text           text     `json:"text"`
-	}{"single", externalUserIDs, sender, text{content}}
+		Text           textBody `json:"text"`
+	}{"single", externalUserIDs, sender, textBody{text}}
 	var out struct {
 		FailList []string `json:"fail_list"`
 		MsgID    string   `json:"msgid"`
