@@ -36,6 +36,9 @@ var adminOnly = []string{
 	"Mutation.updateTenant", "Mutation.createStaff", "Mutation.updateStaff",
 	"Mutation.createDepartment", "Mutation.updateDepartment",
 	"Mutation.eraseCustomer",
+	"Query.connectorAccounts", "Mutation.createConnectorAccount", "Mutation.updateConnectorAccount",
+	"Mutation.syncNow", "ConnectorAccount.*", "ConnectorAccountConnection.*", "ConnectorAccountEdge.*",
+	"Query.jobQueues", "Mutation.retryJob", "JobQueue.*", "Job.*", "SyncNowPayload.*",
 }
 
 // auditOnly are root fields and types of the audit trail.
@@ -71,7 +74,7 @@ func DefaultPolicies() []Policy {
 	add(RoleSupervisor, ActRead, deny, adminOnly...)
 	add(RoleSupervisor, ActRead, deny, auditOnly...)
 	add(RoleSupervisor, ActWrite, allow, "*")
-	add(RoleSupervisor, ActWrite, deny, "Tenant.*", "Staff.*", "Department.*")
+	add(RoleSupervisor, ActWrite, deny, "Tenant.*", "Staff.*", "Department.*", "ConnectorAccount.*")
 	add(RoleSupervisor, ActReveal, allow, "*")
 	add(RoleSupervisor, ActScope, allow, ScopePrefix+string(ScopeDepartmentSubtree))
 

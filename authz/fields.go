@@ -35,6 +35,8 @@ var NotPersonal = map[string]string{
 	"Campaign.name":             "a campaign's title",
 	"OrderItem.name":            "a product",
 	"Role.name":                 "a role",
+	"ConnectorAccount.name":     "an admin's label for a corp or shop",
+	"JobQueue.name":             "a background queue",
 	"Customer.customAttributes": "denied, not masked, where roles must not see it",
 }
 

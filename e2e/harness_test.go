@@ -31,6 +31,7 @@ import (
 	"github.com/scrm-dev/scrm/internal/testenv"
 	"github.com/scrm-dev/scrm/internal/viewer"
 	"github.com/scrm-dev/scrm/internal/wsgraphql"
+	"github.com/scrm-dev/scrm/jobs"
 	"github.com/scrm-dev/scrm/resolvers"
 )
 
@@ -46,7 +47,11 @@ type env struct {
 	az      *authz.Authorizer
 	rdb     *redisconn.Conn
 	sockets *wsgraphql.Server
+	jobs    *jobs.Admin
 }
+
+// publicURL is the server's address as platforms would reach it.
+const publicURL = "https://scrm.example.com"
 
 var (
 	envsMu   sync.Mutex
@@ -116,8 +121,10 @@ func newEnv(t *testing.T, backend string, st *store.Store) *env {
 		t.Fatal(err)
 	}
 	cleanups = append(cleanups, func() { rdb.Close() })
+	jobsAdmin := jobs.NewAdmin(rdb.Opt)
+	cleanups = append(cleanups, jobsAdmin.Close)
 	opts := resolvers.Options{Client: st.Client, Logger: logger, Authz: az, Redis: rdb.Client,
-		Realtime: realtime.NewHub(rdb.Client, st.Client, logger)}
+		Realtime: realtime.NewHub(rdb.Client, st.Client, logger), Jobs: jobsAdmin, PublicURL: publicURL}
 	sockets := &wsgraphql.Server{}
 	cleanups = append(cleanups, func() { sockets.CloseAll(1001, "") })
 	h := httpapi.New(httpapi.Options{
@@ -131,7 +138,7 @@ func newEnv(t *testing.T, backend string, st *store.Store) *env {
 		MaxPageSize:  100,
 		Ready:        []httpapi.Check{{Name: "database", Ping: st.Ping}},
 	})
-	return &env{backend: backend, st: st, handler: h, iss: iss, logs: logs, az: az, rdb: rdb, sockets: sockets}
+	return &env{backend: backend, st: st, handler: h, iss: iss, logs: logs, az: az, rdb: rdb, sockets: sockets, jobs: jobsAdmin}
 }
 
 // forEachBackend runs f as a subtest per database backend.

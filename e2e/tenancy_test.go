@@ -171,6 +171,11 @@ func TestTenantIsolation(t *testing.T) {
 					if !got.VerifyAuditChain.OK || got.VerifyAuditChain.Checked != n {
 						t.Fatalf("verifyAuditChain %+v; demo has %d entries", got.VerifyAuditChain, n)
 					}
+				case f.Name == "jobQueues":
+					walked++
+					// Queue counts are the deployment's; listed jobs are the
+					// tenant's (TestConnectorAccounts checks the listing).
+					e.post(t, tok, `{ jobQueues { name deadJobs(first: 5) { id } } }`, nil).ok(t)
 				case strings.HasPrefix(f.Name, "__"):
 				default:
 					t.Fatalf("root field %s is not covered by the isolation walk", f.Name)

@@ -18,10 +18,12 @@ import (
 	"github.com/scrm-dev/scrm/ent/auditlog"
 	"github.com/scrm-dev/scrm/ent/campaign"
 	"github.com/scrm-dev/scrm/ent/casbinrule"
+	"github.com/scrm-dev/scrm/ent/connectoraccount"
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/customeridentity"
 	"github.com/scrm-dev/scrm/ent/department"
 	"github.com/scrm-dev/scrm/ent/event"
+	"github.com/scrm-dev/scrm/ent/followup"
 	"github.com/scrm-dev/scrm/ent/form"
 	"github.com/scrm-dev/scrm/ent/formsubmission"
 	"github.com/scrm-dev/scrm/ent/order"
@@ -47,6 +49,8 @@ type Client struct {
 	Campaign *CampaignClient
 	// CasbinRule is the client for interacting with the CasbinRule builders.
 	CasbinRule *CasbinRuleClient
+	// ConnectorAccount is the client for interacting with the ConnectorAccount builders.
+	ConnectorAccount *ConnectorAccountClient
 	// Customer is the client for interacting with the Customer builders.
 	Customer *CustomerClient
 	// CustomerIdentity is the client for interacting with the CustomerIdentity builders.
@@ -55,6 +59,8 @@ type Client struct {
 	Department *DepartmentClient
 	// Event is the client for interacting with the Event builders.
 	Event *EventClient
+	// FollowUp is the client for interacting with the FollowUp builders.
+	FollowUp *FollowUpClient
 	// Form is the client for interacting with the Form builders.
 	Form *FormClient
 	// FormSubmission is the client for interacting with the FormSubmission builders.
@@ -89,10 +95,12 @@ func (c *Client) init() {
 	c.AuditLog = NewAuditLogClient(c.config)
 	c.Campaign = NewCampaignClient(c.config)
 	c.CasbinRule = NewCasbinRuleClient(c.config)
+	c.ConnectorAccount = NewConnectorAccountClient(c.config)
 	c.Customer = NewCustomerClient(c.config)
 	c.CustomerIdentity = NewCustomerIdentityClient(c.config)
 	c.Department = NewDepartmentClient(c.config)
 	c.Event = NewEventClient(c.config)
+	c.FollowUp = NewFollowUpClient(c.config)
 	c.Form = NewFormClient(c.config)
 	c.FormSubmission = NewFormSubmissionClient(c.config)
 	c.Order = NewOrderClient(c.config)
@@ -198,10 +206,12 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		AuditLog:         NewAuditLogClient(cfg),
 		Campaign:         NewCampaignClient(cfg),
 		CasbinRule:       NewCasbinRuleClient(cfg),
+		ConnectorAccount: NewConnectorAccountClient(cfg),
 		Customer:         NewCustomerClient(cfg),
 		CustomerIdentity: NewCustomerIdentityClient(cfg),
 		Department:       NewDepartmentClient(cfg),
 		Event:            NewEventClient(cfg),
+		FollowUp:         NewFollowUpClient(cfg),
 		Form:             NewFormClient(cfg),
 		FormSubmission:   NewFormSubmissionClient(cfg),
 		Order:            NewOrderClient(cfg),
@@ -234,10 +244,12 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		AuditLog:         NewAuditLogClient(cfg),
 		Campaign:         NewCampaignClient(cfg),
 		CasbinRule:       NewCasbinRuleClient(cfg),
+		ConnectorAccount: NewConnectorAccountClient(cfg),
 		Customer:         NewCustomerClient(cfg),
 		CustomerIdentity: NewCustomerIdentityClient(cfg),
 		Department:       NewDepartmentClient(cfg),
 		Event:            NewEventClient(cfg),
+		FollowUp:         NewFollowUpClient(cfg),
 		Form:             NewFormClient(cfg),
 		FormSubmission:   NewFormSubmissionClient(cfg),
 		Order:            NewOrderClient(cfg),
@@ -277,9 +289,10 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.AuditLog, c.Campaign, c.CasbinRule, c.Customer, c.CustomerIdentity,
-		c.Department, c.Event, c.Form, c.FormSubmission, c.Order, c.OrderItem, c.Staff,
-		c.Tag, c.TagGroup, c.Tenant, c.Ticket, c.TicketComment,
+		c.AuditLog, c.Campaign, c.CasbinRule, c.ConnectorAccount, c.Customer,
+		c.CustomerIdentity, c.Department, c.Event, c.FollowUp, c.Form,
+		c.FormSubmission, c.Order, c.OrderItem, c.Staff, c.Tag, c.TagGroup, c.Tenant,
+		c.Ticket, c.TicketComment,
 	} {
 		n.Use(hooks...)
 	}
@@ -289,9 +302,10 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.AuditLog, c.Campaign, c.CasbinRule, c.Customer, c.CustomerIdentity,
-		c.Department, c.Event, c.Form, c.FormSubmission, c.Order, c.OrderItem, c.Staff,
-		c.Tag, c.TagGroup, c.Tenant, c.Ticket, c.TicketComment,
+		c.AuditLog, c.Campaign, c.CasbinRule, c.ConnectorAccount, c.Customer,
+		c.CustomerIdentity, c.Department, c.Event, c.FollowUp, c.Form,
+		c.FormSubmission, c.Order, c.OrderItem, c.Staff, c.Tag, c.TagGroup, c.Tenant,
+		c.Ticket, c.TicketComment,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -306,6 +320,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Campaign.mutate(ctx, m)
 	case *CasbinRuleMutation:
 		return c.CasbinRule.mutate(ctx, m)
+	case *ConnectorAccountMutation:
+		return c.ConnectorAccount.mutate(ctx, m)
 	case *CustomerMutation:
 		return c.Customer.mutate(ctx, m)
 	case *CustomerIdentityMutation:
@@ -314,6 +330,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Department.mutate(ctx, m)
 	case *EventMutation:
 		return c.Event.mutate(ctx, m)
+	case *FollowUpMutation:
+		return c.FollowUp.mutate(ctx, m)
 	case *FormMutation:
 		return c.Form.mutate(ctx, m)
 	case *FormSubmissionMutation:
@@ -771,6 +789,157 @@ func (c *CasbinRuleClient) mutate(ctx context.Context, m *CasbinRuleMutation) (V
 		return (&CasbinRuleDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown CasbinRule mutation op: %q", m.Op())
+	}
+}
+
+// ConnectorAccountClient is a client for the ConnectorAccount schema.
+type ConnectorAccountClient struct {
+	config
+}
+
+// NewConnectorAccountClient returns a client for the ConnectorAccount from the given config.
+func NewConnectorAccountClient(c config) *ConnectorAccountClient {
+	return &ConnectorAccountClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `connectoraccount.Hooks(f(g(h())))`.
+func (c *ConnectorAccountClient) Use(hooks ...Hook) {
+	c.hooks.ConnectorAccount = append(c.hooks.ConnectorAccount, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `connectoraccount.Intercept(f(g(h())))`.
+func (c *ConnectorAccountClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ConnectorAccount = append(c.inters.ConnectorAccount, interceptors...)
+}
+
+// Create returns a builder for creating a ConnectorAccount entity.
+func (c *ConnectorAccountClient) Create() *ConnectorAccountCreate {
+	mutation := newConnectorAccountMutation(c.config, OpCreate)
+	return &ConnectorAccountCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ConnectorAccount entities.
+func (c *ConnectorAccountClient) CreateBulk(builders ...*ConnectorAccountCreate) *ConnectorAccountCreateBulk {
+	return &ConnectorAccountCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ConnectorAccountClient) MapCreateBulk(slice any, setFunc func(*ConnectorAccountCreate, int)) *ConnectorAccountCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ConnectorAccountCreateBulk{err: fmt.Errorf("calling to ConnectorAccountClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ConnectorAccountCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ConnectorAccountCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ConnectorAccount.
+func (c *ConnectorAccountClient) Update() *ConnectorAccountUpdate {
+	mutation := newConnectorAccountMutation(c.config, OpUpdate)
+	return &ConnectorAccountUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ConnectorAccountClient) UpdateOne(_m *ConnectorAccount) *ConnectorAccountUpdateOne {
+	mutation := newConnectorAccountMutation(c.config, OpUpdateOne, withConnectorAccount(_m))
+	return &ConnectorAccountUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ConnectorAccountClient) UpdateOneID(id int) *ConnectorAccountUpdateOne {
+	mutation := newConnectorAccountMutation(c.config, OpUpdateOne, withConnectorAccountID(id))
+	return &ConnectorAccountUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ConnectorAccount.
+func (c *ConnectorAccountClient) Delete() *ConnectorAccountDelete {
+	mutation := newConnectorAccountMutation(c.config, OpDelete)
+	return &ConnectorAccountDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ConnectorAccountClient) DeleteOne(_m *ConnectorAccount) *ConnectorAccountDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ConnectorAccountClient) DeleteOneID(id int) *ConnectorAccountDeleteOne {
+	builder := c.Delete().Where(connectoraccount.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ConnectorAccountDeleteOne{builder}
+}
+
+// Query returns a query builder for ConnectorAccount.
+func (c *ConnectorAccountClient) Query() *ConnectorAccountQuery {
+	return &ConnectorAccountQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeConnectorAccount},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ConnectorAccount entity by its id.
+func (c *ConnectorAccountClient) Get(ctx context.Context, id int) (*ConnectorAccount, error) {
+	return c.Query().Where(connectoraccount.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ConnectorAccountClient) GetX(ctx context.Context, id int) *ConnectorAccount {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryTenant queries the tenant edge of a ConnectorAccount.
+func (c *ConnectorAccountClient) QueryTenant(_m *ConnectorAccount) *TenantQuery {
+	query := (&TenantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(connectoraccount.Table, connectoraccount.FieldID, id),
+			sqlgraph.To(tenant.Table, tenant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, connectoraccount.TenantTable, connectoraccount.TenantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ConnectorAccountClient) Hooks() []Hook {
+	hooks := c.hooks.ConnectorAccount
+	return append(hooks[:len(hooks):len(hooks)], connectoraccount.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ConnectorAccountClient) Interceptors() []Interceptor {
+	inters := c.inters.ConnectorAccount
+	return append(inters[:len(inters):len(inters)], connectoraccount.Interceptors[:]...)
+}
+
+func (c *ConnectorAccountClient) mutate(ctx context.Context, m *ConnectorAccountMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ConnectorAccountCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ConnectorAccountUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ConnectorAccountUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ConnectorAccountDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ConnectorAccount mutation op: %q", m.Op())
 	}
 }
 
@@ -1583,6 +1752,189 @@ func (c *EventClient) mutate(ctx context.Context, m *EventMutation) (Value, erro
 		return (&EventDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Event mutation op: %q", m.Op())
+	}
+}
+
+// FollowUpClient is a client for the FollowUp schema.
+type FollowUpClient struct {
+	config
+}
+
+// NewFollowUpClient returns a client for the FollowUp from the given config.
+func NewFollowUpClient(c config) *FollowUpClient {
+	return &FollowUpClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `followup.Hooks(f(g(h())))`.
+func (c *FollowUpClient) Use(hooks ...Hook) {
+	c.hooks.FollowUp = append(c.hooks.FollowUp, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `followup.Intercept(f(g(h())))`.
+func (c *FollowUpClient) Intercept(interceptors ...Interceptor) {
+	c.inters.FollowUp = append(c.inters.FollowUp, interceptors...)
+}
+
+// Create returns a builder for creating a FollowUp entity.
+func (c *FollowUpClient) Create() *FollowUpCreate {
+	mutation := newFollowUpMutation(c.config, OpCreate)
+	return &FollowUpCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of FollowUp entities.
+func (c *FollowUpClient) CreateBulk(builders ...*FollowUpCreate) *FollowUpCreateBulk {
+	return &FollowUpCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *FollowUpClient) MapCreateBulk(slice any, setFunc func(*FollowUpCreate, int)) *FollowUpCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &FollowUpCreateBulk{err: fmt.Errorf("calling to FollowUpClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*FollowUpCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &FollowUpCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for FollowUp.
+func (c *FollowUpClient) Update() *FollowUpUpdate {
+	mutation := newFollowUpMutation(c.config, OpUpdate)
+	return &FollowUpUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *FollowUpClient) UpdateOne(_m *FollowUp) *FollowUpUpdateOne {
+	mutation := newFollowUpMutation(c.config, OpUpdateOne, withFollowUp(_m))
+	return &FollowUpUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *FollowUpClient) UpdateOneID(id int) *FollowUpUpdateOne {
+	mutation := newFollowUpMutation(c.config, OpUpdateOne, withFollowUpID(id))
+	return &FollowUpUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for FollowUp.
+func (c *FollowUpClient) Delete() *FollowUpDelete {
+	mutation := newFollowUpMutation(c.config, OpDelete)
+	return &FollowUpDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *FollowUpClient) DeleteOne(_m *FollowUp) *FollowUpDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *FollowUpClient) DeleteOneID(id int) *FollowUpDeleteOne {
+	builder := c.Delete().Where(followup.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &FollowUpDeleteOne{builder}
+}
+
+// Query returns a query builder for FollowUp.
+func (c *FollowUpClient) Query() *FollowUpQuery {
+	return &FollowUpQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeFollowUp},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a FollowUp entity by its id.
+func (c *FollowUpClient) Get(ctx context.Context, id int) (*FollowUp, error) {
+	return c.Query().Where(followup.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *FollowUpClient) GetX(ctx context.Context, id int) *FollowUp {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryTenant queries the tenant edge of a FollowUp.
+func (c *FollowUpClient) QueryTenant(_m *FollowUp) *TenantQuery {
+	query := (&TenantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(followup.Table, followup.FieldID, id),
+			sqlgraph.To(tenant.Table, tenant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, followup.TenantTable, followup.TenantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCustomer queries the customer edge of a FollowUp.
+func (c *FollowUpClient) QueryCustomer(_m *FollowUp) *CustomerQuery {
+	query := (&CustomerClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(followup.Table, followup.FieldID, id),
+			sqlgraph.To(customer.Table, customer.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, followup.CustomerTable, followup.CustomerColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryStaff queries the staff edge of a FollowUp.
+func (c *FollowUpClient) QueryStaff(_m *FollowUp) *StaffQuery {
+	query := (&StaffClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(followup.Table, followup.FieldID, id),
+			sqlgraph.To(staff.Table, staff.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, followup.StaffTable, followup.StaffColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *FollowUpClient) Hooks() []Hook {
+	hooks := c.hooks.FollowUp
+	return append(hooks[:len(hooks):len(hooks)], followup.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *FollowUpClient) Interceptors() []Interceptor {
+	inters := c.inters.FollowUp
+	return append(inters[:len(inters):len(inters)], followup.Interceptors[:]...)
+}
+
+func (c *FollowUpClient) mutate(ctx context.Context, m *FollowUpMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&FollowUpCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&FollowUpUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&FollowUpUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&FollowUpDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown FollowUp mutation op: %q", m.Op())
 	}
 }
 
@@ -3419,14 +3771,14 @@ func (c *TicketCommentClient) mutate(ctx context.Context, m *TicketCommentMutati
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AuditLog, Campaign, CasbinRule, Customer, CustomerIdentity, Department, Event,
-		Form, FormSubmission, Order, OrderItem, Staff, Tag, TagGroup, Tenant, Ticket,
-		TicketComment []ent.Hook
+		AuditLog, Campaign, CasbinRule, ConnectorAccount, Customer, CustomerIdentity,
+		Department, Event, FollowUp, Form, FormSubmission, Order, OrderItem, Staff,
+		Tag, TagGroup, Tenant, Ticket, TicketComment []ent.Hook
 	}
 	inters struct {
-		AuditLog, Campaign, CasbinRule, Customer, CustomerIdentity, Department, Event,
-		Form, FormSubmission, Order, OrderItem, Staff, Tag, TagGroup, Tenant, Ticket,
-		TicketComment []ent.Interceptor
+		AuditLog, Campaign, CasbinRule, ConnectorAccount, Customer, CustomerIdentity,
+		Department, Event, FollowUp, Form, FormSubmission, Order, OrderItem, Staff,
+		Tag, TagGroup, Tenant, Ticket, TicketComment []ent.Interceptor
 	}
 )
 

@@ -9,10 +9,12 @@ import (
 	"github.com/scrm-dev/scrm/ent/auditlog"
 	"github.com/scrm-dev/scrm/ent/campaign"
 	"github.com/scrm-dev/scrm/ent/casbinrule"
+	"github.com/scrm-dev/scrm/ent/connectoraccount"
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/customeridentity"
 	"github.com/scrm-dev/scrm/ent/department"
 	"github.com/scrm-dev/scrm/ent/event"
+	"github.com/scrm-dev/scrm/ent/followup"
 	"github.com/scrm-dev/scrm/ent/form"
 	"github.com/scrm-dev/scrm/ent/formsubmission"
 	"github.com/scrm-dev/scrm/ent/order"
@@ -35,6 +37,8 @@ func (c *Client) CountVisible(ctx context.Context, table string, ids []int) (int
 		return c.Campaign.Query().Where(campaign.IDIn(ids...)).Count(ctx)
 	case casbinrule.Table:
 		return c.CasbinRule.Query().Where(casbinrule.IDIn(ids...)).Count(ctx)
+	case connectoraccount.Table:
+		return c.ConnectorAccount.Query().Where(connectoraccount.IDIn(ids...)).Count(ctx)
 	case customer.Table:
 		return c.Customer.Query().Where(customer.IDIn(ids...)).Count(ctx)
 	case customeridentity.Table:
@@ -43,6 +47,8 @@ func (c *Client) CountVisible(ctx context.Context, table string, ids []int) (int
 		return c.Department.Query().Where(department.IDIn(ids...)).Count(ctx)
 	case event.Table:
 		return c.Event.Query().Where(event.IDIn(ids...)).Count(ctx)
+	case followup.Table:
+		return c.FollowUp.Query().Where(followup.IDIn(ids...)).Count(ctx)
 	case form.Table:
 		return c.Form.Query().Where(form.IDIn(ids...)).Count(ctx)
 	case formsubmission.Table:

@@ -16,9 +16,10 @@ type EdgeTarget struct {
 // tenant edge guard (ent/schema) uses it to refuse writes that would link
 // rows of two tenants.
 var EdgeTargets = map[string]map[string]EdgeTarget{
-	"AuditLog":   {},
-	"Campaign":   {},
-	"CasbinRule": {},
+	"AuditLog":         {},
+	"Campaign":         {},
+	"CasbinRule":       {},
+	"ConnectorAccount": {},
 	"Customer": {
 		"owner":            {Type: "Staff", Table: "staff", TenantScoped: true, CreateInput: "ownerID", UpdateInput: "ownerID"},
 		"followers":        {Type: "Staff", Table: "staff", TenantScoped: true, CreateInput: "followerIDs", UpdateInput: "addFollowerIDs"},
@@ -39,6 +40,10 @@ var EdgeTargets = map[string]map[string]EdgeTarget{
 		"staff":    {Type: "Staff", Table: "staff", TenantScoped: true, CreateInput: "staffIDs", UpdateInput: "addStaffIDs"},
 	},
 	"Event": {},
+	"FollowUp": {
+		"customer": {Type: "Customer", Table: "customers", TenantScoped: true, CreateInput: "customerID", UpdateInput: "customerID"},
+		"staff":    {Type: "Staff", Table: "staff", TenantScoped: true, CreateInput: "staffID", UpdateInput: "staffID"},
+	},
 	"Form": {
 		"submissions": {Type: "FormSubmission", Table: "form_submissions", TenantScoped: true, CreateInput: "submissionIDs", UpdateInput: "addSubmissionIDs"},
 	},

@@ -15,10 +15,12 @@ import (
 	"github.com/scrm-dev/scrm/ent/auditlog"
 	"github.com/scrm-dev/scrm/ent/campaign"
 	"github.com/scrm-dev/scrm/ent/casbinrule"
+	"github.com/scrm-dev/scrm/ent/connectoraccount"
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/customeridentity"
 	"github.com/scrm-dev/scrm/ent/department"
 	"github.com/scrm-dev/scrm/ent/event"
+	"github.com/scrm-dev/scrm/ent/followup"
 	"github.com/scrm-dev/scrm/ent/form"
 	"github.com/scrm-dev/scrm/ent/formsubmission"
 	"github.com/scrm-dev/scrm/ent/order"
@@ -92,10 +94,12 @@ func checkColumn(t, c string) error {
 			auditlog.Table:         auditlog.ValidColumn,
 			campaign.Table:         campaign.ValidColumn,
 			casbinrule.Table:       casbinrule.ValidColumn,
+			connectoraccount.Table: connectoraccount.ValidColumn,
 			customer.Table:         customer.ValidColumn,
 			customeridentity.Table: customeridentity.ValidColumn,
 			department.Table:       department.ValidColumn,
 			event.Table:            event.ValidColumn,
+			followup.Table:         followup.ValidColumn,
 			form.Table:             form.ValidColumn,
 			formsubmission.Table:   formsubmission.ValidColumn,
 			order.Table:            order.ValidColumn,

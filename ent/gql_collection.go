@@ -12,9 +12,11 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/scrm-dev/scrm/ent/auditlog"
 	"github.com/scrm-dev/scrm/ent/campaign"
+	"github.com/scrm-dev/scrm/ent/connectoraccount"
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/customeridentity"
 	"github.com/scrm-dev/scrm/ent/department"
+	"github.com/scrm-dev/scrm/ent/followup"
 	"github.com/scrm-dev/scrm/ent/form"
 	"github.com/scrm-dev/scrm/ent/formsubmission"
 	"github.com/scrm-dev/scrm/ent/order"
@@ -341,6 +343,150 @@ func newCampaignPaginateArgs(rv map[string]any) *campaignPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*CampaignWhereInput); ok {
 		args.opts = append(args.opts, WithCampaignFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *ConnectorAccountQuery) CollectFields(ctx context.Context, satisfies ...string) (*ConnectorAccountQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *ConnectorAccountQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(connectoraccount.Columns))
+		selectedFields = []string{connectoraccount.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[connectoraccount.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, connectoraccount.FieldCreatedAt)
+				fieldSeen[connectoraccount.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[connectoraccount.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, connectoraccount.FieldUpdatedAt)
+				fieldSeen[connectoraccount.FieldUpdatedAt] = struct{}{}
+			}
+		case "platform":
+			if _, ok := fieldSeen[connectoraccount.FieldPlatform]; !ok {
+				selectedFields = append(selectedFields, connectoraccount.FieldPlatform)
+				fieldSeen[connectoraccount.FieldPlatform] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[connectoraccount.FieldName]; !ok {
+				selectedFields = append(selectedFields, connectoraccount.FieldName)
+				fieldSeen[connectoraccount.FieldName] = struct{}{}
+			}
+		case "externalID":
+			if _, ok := fieldSeen[connectoraccount.FieldExternalID]; !ok {
+				selectedFields = append(selectedFields, connectoraccount.FieldExternalID)
+				fieldSeen[connectoraccount.FieldExternalID] = struct{}{}
+			}
+		case "agentID":
+			if _, ok := fieldSeen[connectoraccount.FieldAgentID]; !ok {
+				selectedFields = append(selectedFields, connectoraccount.FieldAgentID)
+				fieldSeen[connectoraccount.FieldAgentID] = struct{}{}
+			}
+		case "appKey":
+			if _, ok := fieldSeen[connectoraccount.FieldAppKey]; !ok {
+				selectedFields = append(selectedFields, connectoraccount.FieldAppKey)
+				fieldSeen[connectoraccount.FieldAppKey] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[connectoraccount.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, connectoraccount.FieldStatus)
+				fieldSeen[connectoraccount.FieldStatus] = struct{}{}
+			}
+		case "lastSyncAt":
+			if _, ok := fieldSeen[connectoraccount.FieldLastSyncAt]; !ok {
+				selectedFields = append(selectedFields, connectoraccount.FieldLastSyncAt)
+				fieldSeen[connectoraccount.FieldLastSyncAt] = struct{}{}
+			}
+		case "lastError":
+			if _, ok := fieldSeen[connectoraccount.FieldLastError]; !ok {
+				selectedFields = append(selectedFields, connectoraccount.FieldLastError)
+				fieldSeen[connectoraccount.FieldLastError] = struct{}{}
+			}
+		case "lastErrorAt":
+			if _, ok := fieldSeen[connectoraccount.FieldLastErrorAt]; !ok {
+				selectedFields = append(selectedFields, connectoraccount.FieldLastErrorAt)
+				fieldSeen[connectoraccount.FieldLastErrorAt] = struct{}{}
+			}
+		case "welcomeMessage":
+			if _, ok := fieldSeen[connectoraccount.FieldWelcomeMessage]; !ok {
+				selectedFields = append(selectedFields, connectoraccount.FieldWelcomeMessage)
+				fieldSeen[connectoraccount.FieldWelcomeMessage] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type connectoraccountPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []ConnectorAccountPaginateOption
+}
+
+func newConnectorAccountPaginateArgs(rv map[string]any) *connectoraccountPaginateArgs {
+	args := &connectoraccountPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &ConnectorAccountOrder{Field: &ConnectorAccountOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithConnectorAccountOrder(order))
+			}
+		case *ConnectorAccountOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithConnectorAccountOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*ConnectorAccountWhereInput); ok {
+		args.opts = append(args.opts, WithConnectorAccountFilter(v.Filter))
 	}
 	return args
 }
@@ -1420,6 +1566,180 @@ func newDepartmentPaginateArgs(rv map[string]any) *departmentPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*DepartmentWhereInput); ok {
 		args.opts = append(args.opts, WithDepartmentFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *FollowUpQuery) CollectFields(ctx context.Context, satisfies ...string) (*FollowUpQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *FollowUpQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(followup.Columns))
+		selectedFields = []string{followup.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "customer":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&CustomerClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, customerImplementors)...); err != nil {
+				return err
+			}
+			_q.withCustomer = query
+			if _, ok := fieldSeen[followup.FieldCustomerID]; !ok {
+				selectedFields = append(selectedFields, followup.FieldCustomerID)
+				fieldSeen[followup.FieldCustomerID] = struct{}{}
+			}
+
+		case "staff":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&StaffClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, staffImplementors)...); err != nil {
+				return err
+			}
+			_q.withStaff = query
+			if _, ok := fieldSeen[followup.FieldStaffID]; !ok {
+				selectedFields = append(selectedFields, followup.FieldStaffID)
+				fieldSeen[followup.FieldStaffID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[followup.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, followup.FieldCreatedAt)
+				fieldSeen[followup.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[followup.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, followup.FieldUpdatedAt)
+				fieldSeen[followup.FieldUpdatedAt] = struct{}{}
+			}
+		case "customerID":
+			if _, ok := fieldSeen[followup.FieldCustomerID]; !ok {
+				selectedFields = append(selectedFields, followup.FieldCustomerID)
+				fieldSeen[followup.FieldCustomerID] = struct{}{}
+			}
+		case "staffID":
+			if _, ok := fieldSeen[followup.FieldStaffID]; !ok {
+				selectedFields = append(selectedFields, followup.FieldStaffID)
+				fieldSeen[followup.FieldStaffID] = struct{}{}
+			}
+		case "remark":
+			if _, ok := fieldSeen[followup.FieldRemark]; !ok {
+				selectedFields = append(selectedFields, followup.FieldRemark)
+				fieldSeen[followup.FieldRemark] = struct{}{}
+			}
+		case "description":
+			if _, ok := fieldSeen[followup.FieldDescription]; !ok {
+				selectedFields = append(selectedFields, followup.FieldDescription)
+				fieldSeen[followup.FieldDescription] = struct{}{}
+			}
+		case "addedAt":
+			if _, ok := fieldSeen[followup.FieldAddedAt]; !ok {
+				selectedFields = append(selectedFields, followup.FieldAddedAt)
+				fieldSeen[followup.FieldAddedAt] = struct{}{}
+			}
+		case "addWay":
+			if _, ok := fieldSeen[followup.FieldAddWay]; !ok {
+				selectedFields = append(selectedFields, followup.FieldAddWay)
+				fieldSeen[followup.FieldAddWay] = struct{}{}
+			}
+		case "state":
+			if _, ok := fieldSeen[followup.FieldState]; !ok {
+				selectedFields = append(selectedFields, followup.FieldState)
+				fieldSeen[followup.FieldState] = struct{}{}
+			}
+		case "channelID":
+			if _, ok := fieldSeen[followup.FieldChannelID]; !ok {
+				selectedFields = append(selectedFields, followup.FieldChannelID)
+				fieldSeen[followup.FieldChannelID] = struct{}{}
+			}
+		case "lostAt":
+			if _, ok := fieldSeen[followup.FieldLostAt]; !ok {
+				selectedFields = append(selectedFields, followup.FieldLostAt)
+				fieldSeen[followup.FieldLostAt] = struct{}{}
+			}
+		case "lostBy":
+			if _, ok := fieldSeen[followup.FieldLostBy]; !ok {
+				selectedFields = append(selectedFields, followup.FieldLostBy)
+				fieldSeen[followup.FieldLostBy] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type followupPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []FollowUpPaginateOption
+}
+
+func newFollowUpPaginateArgs(rv map[string]any) *followupPaginateArgs {
+	args := &followupPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &FollowUpOrder{Field: &FollowUpOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithFollowUpOrder(order))
+			}
+		case *FollowUpOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithFollowUpOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*FollowUpWhereInput); ok {
+		args.opts = append(args.opts, WithFollowUpFilter(v.Filter))
 	}
 	return args
 }

@@ -202,6 +202,22 @@ func (_m *Department) Staff(
 	return _m.QueryStaff().Paginate(ctx, after, first, before, last, opts...)
 }
 
+func (_m *FollowUp) Customer(ctx context.Context) (*Customer, error) {
+	result, err := _m.Edges.CustomerOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryCustomer().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *FollowUp) Staff(ctx context.Context) (*Staff, error) {
+	result, err := _m.Edges.StaffOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryStaff().Only(ctx)
+	}
+	return result, err
+}
+
 func (_m *Form) Submissions(
 	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *FormSubmissionOrder, where *FormSubmissionWhereInput,
 ) (*FormSubmissionConnection, error) {

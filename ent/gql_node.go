@@ -12,9 +12,11 @@ import (
 	"github.com/hashicorp/go-multierror"
 	"github.com/scrm-dev/scrm/ent/auditlog"
 	"github.com/scrm-dev/scrm/ent/campaign"
+	"github.com/scrm-dev/scrm/ent/connectoraccount"
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/customeridentity"
 	"github.com/scrm-dev/scrm/ent/department"
+	"github.com/scrm-dev/scrm/ent/followup"
 	"github.com/scrm-dev/scrm/ent/form"
 	"github.com/scrm-dev/scrm/ent/formsubmission"
 	"github.com/scrm-dev/scrm/ent/internal"
@@ -43,6 +45,11 @@ var campaignImplementors = []string{"Campaign", "Node"}
 // IsNode implements the Node interface check for GQLGen.
 func (*Campaign) IsNode() {}
 
+var connectoraccountImplementors = []string{"ConnectorAccount", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*ConnectorAccount) IsNode() {}
+
 var customerImplementors = []string{"Customer", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
@@ -57,6 +64,11 @@ var departmentImplementors = []string{"Department", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Department) IsNode() {}
+
+var followupImplementors = []string{"FollowUp", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*FollowUp) IsNode() {}
 
 var formImplementors = []string{"Form", "Node"}
 
@@ -203,6 +215,15 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			}
 		}
 		return query.Only(ctx)
+	case connectoraccount.Table:
+		query := c.ConnectorAccount.Query().
+			Where(connectoraccount.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, connectoraccountImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
 	case customer.Table:
 		query := c.Customer.Query().
 			Where(customer.ID(id))
@@ -226,6 +247,15 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			Where(department.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, departmentImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case followup.Table:
+		query := c.FollowUp.Query().
+			Where(followup.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, followupImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -425,6 +455,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 				*noder = node
 			}
 		}
+	case connectoraccount.Table:
+		query := c.ConnectorAccount.Query().
+			Where(connectoraccount.IDIn(ids...))
+		query, err := query.CollectFields(ctx, connectoraccountImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
 	case customer.Table:
 		query := c.Customer.Query().
 			Where(customer.IDIn(ids...))
@@ -461,6 +507,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		query := c.Department.Query().
 			Where(department.IDIn(ids...))
 		query, err := query.CollectFields(ctx, departmentImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case followup.Table:
+		query := c.FollowUp.Query().
+			Where(followup.IDIn(ids...))
+		query, err := query.CollectFields(ctx, followupImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -16,9 +16,11 @@ import (
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/scrm-dev/scrm/ent/auditlog"
 	"github.com/scrm-dev/scrm/ent/campaign"
+	"github.com/scrm-dev/scrm/ent/connectoraccount"
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/customeridentity"
 	"github.com/scrm-dev/scrm/ent/department"
+	"github.com/scrm-dev/scrm/ent/followup"
 	"github.com/scrm-dev/scrm/ent/form"
 	"github.com/scrm-dev/scrm/ent/formsubmission"
 	"github.com/scrm-dev/scrm/ent/order"
@@ -771,6 +773,338 @@ func (_m *Campaign) ToEdge(order *CampaignOrder) *CampaignEdge {
 		order = DefaultCampaignOrder
 	}
 	return &CampaignEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// ConnectorAccountEdge is the edge representation of ConnectorAccount.
+type ConnectorAccountEdge struct {
+	Node   *ConnectorAccount `json:"node"`
+	Cursor Cursor            `json:"cursor"`
+}
+
+// ConnectorAccountConnection is the connection containing edges to ConnectorAccount.
+type ConnectorAccountConnection struct {
+	Edges      []*ConnectorAccountEdge `json:"edges"`
+	PageInfo   PageInfo                `json:"pageInfo"`
+	TotalCount int                     `json:"totalCount"`
+}
+
+func (c *ConnectorAccountConnection) build(nodes []*ConnectorAccount, pager *connectoraccountPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *ConnectorAccount
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *ConnectorAccount {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *ConnectorAccount {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*ConnectorAccountEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &ConnectorAccountEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// ConnectorAccountPaginateOption enables pagination customization.
+type ConnectorAccountPaginateOption func(*connectoraccountPager) error
+
+// WithConnectorAccountOrder configures pagination ordering.
+func WithConnectorAccountOrder(order *ConnectorAccountOrder) ConnectorAccountPaginateOption {
+	if order == nil {
+		order = DefaultConnectorAccountOrder
+	}
+	o := *order
+	return func(pager *connectoraccountPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultConnectorAccountOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithConnectorAccountFilter configures pagination filter.
+func WithConnectorAccountFilter(filter func(*ConnectorAccountQuery) (*ConnectorAccountQuery, error)) ConnectorAccountPaginateOption {
+	return func(pager *connectoraccountPager) error {
+		if filter == nil {
+			return errors.New("ConnectorAccountQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type connectoraccountPager struct {
+	reverse bool
+	order   *ConnectorAccountOrder
+	filter  func(*ConnectorAccountQuery) (*ConnectorAccountQuery, error)
+}
+
+func newConnectorAccountPager(opts []ConnectorAccountPaginateOption, reverse bool) (*connectoraccountPager, error) {
+	pager := &connectoraccountPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultConnectorAccountOrder
+	}
+	return pager, nil
+}
+
+func (p *connectoraccountPager) applyFilter(query *ConnectorAccountQuery) (*ConnectorAccountQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *connectoraccountPager) toCursor(_m *ConnectorAccount) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *connectoraccountPager) applyCursors(query *ConnectorAccountQuery, after, before *Cursor) (*ConnectorAccountQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultConnectorAccountOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *connectoraccountPager) applyOrder(query *ConnectorAccountQuery) *ConnectorAccountQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultConnectorAccountOrder.Field {
+		query = query.Order(DefaultConnectorAccountOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *connectoraccountPager) orderExpr(query *ConnectorAccountQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultConnectorAccountOrder.Field {
+			b.Comma().Ident(DefaultConnectorAccountOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to ConnectorAccount.
+func (_m *ConnectorAccountQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...ConnectorAccountPaginateOption,
+) (*ConnectorAccountConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newConnectorAccountPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &ConnectorAccountConnection{Edges: []*ConnectorAccountEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// ConnectorAccountOrderFieldCreatedAt orders ConnectorAccount by created_at.
+	ConnectorAccountOrderFieldCreatedAt = &ConnectorAccountOrderField{
+		Value: func(_m *ConnectorAccount) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: connectoraccount.FieldCreatedAt,
+		toTerm: connectoraccount.ByCreatedAt,
+		toCursor: func(_m *ConnectorAccount) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// ConnectorAccountOrderFieldUpdatedAt orders ConnectorAccount by updated_at.
+	ConnectorAccountOrderFieldUpdatedAt = &ConnectorAccountOrderField{
+		Value: func(_m *ConnectorAccount) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: connectoraccount.FieldUpdatedAt,
+		toTerm: connectoraccount.ByUpdatedAt,
+		toCursor: func(_m *ConnectorAccount) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// ConnectorAccountOrderFieldName orders ConnectorAccount by name.
+	ConnectorAccountOrderFieldName = &ConnectorAccountOrderField{
+		Value: func(_m *ConnectorAccount) (ent.Value, error) {
+			return _m.Name, nil
+		},
+		column: connectoraccount.FieldName,
+		toTerm: connectoraccount.ByName,
+		toCursor: func(_m *ConnectorAccount) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Name,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f ConnectorAccountOrderField) String() string {
+	var str string
+	switch f.column {
+	case ConnectorAccountOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case ConnectorAccountOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case ConnectorAccountOrderFieldName.column:
+		str = "NAME"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f ConnectorAccountOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *ConnectorAccountOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("ConnectorAccountOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *ConnectorAccountOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *ConnectorAccountOrderFieldUpdatedAt
+	case "NAME":
+		*f = *ConnectorAccountOrderFieldName
+	default:
+		return fmt.Errorf("%s is not a valid ConnectorAccountOrderField", str)
+	}
+	return nil
+}
+
+// ConnectorAccountOrderField defines the ordering field of ConnectorAccount.
+type ConnectorAccountOrderField struct {
+	// Value extracts the ordering value from the given ConnectorAccount.
+	Value    func(*ConnectorAccount) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) connectoraccount.OrderOption
+	toCursor func(*ConnectorAccount) Cursor
+}
+
+// ConnectorAccountOrder defines the ordering of ConnectorAccount.
+type ConnectorAccountOrder struct {
+	Direction OrderDirection              `json:"direction"`
+	Field     *ConnectorAccountOrderField `json:"field"`
+}
+
+// DefaultConnectorAccountOrder is the default ordering of ConnectorAccount.
+var DefaultConnectorAccountOrder = &ConnectorAccountOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &ConnectorAccountOrderField{
+		Value: func(_m *ConnectorAccount) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: connectoraccount.FieldID,
+		toTerm: connectoraccount.ByID,
+		toCursor: func(_m *ConnectorAccount) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts ConnectorAccount into ConnectorAccountEdge.
+func (_m *ConnectorAccount) ToEdge(order *ConnectorAccountOrder) *ConnectorAccountEdge {
+	if order == nil {
+		order = DefaultConnectorAccountOrder
+	}
+	return &ConnectorAccountEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}
@@ -1821,6 +2155,320 @@ func (_m *Department) ToEdge(order *DepartmentOrder) *DepartmentEdge {
 		order = DefaultDepartmentOrder
 	}
 	return &DepartmentEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// FollowUpEdge is the edge representation of FollowUp.
+type FollowUpEdge struct {
+	Node   *FollowUp `json:"node"`
+	Cursor Cursor    `json:"cursor"`
+}
+
+// FollowUpConnection is the connection containing edges to FollowUp.
+type FollowUpConnection struct {
+	Edges      []*FollowUpEdge `json:"edges"`
+	PageInfo   PageInfo        `json:"pageInfo"`
+	TotalCount int             `json:"totalCount"`
+}
+
+func (c *FollowUpConnection) build(nodes []*FollowUp, pager *followupPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *FollowUp
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *FollowUp {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *FollowUp {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*FollowUpEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &FollowUpEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// FollowUpPaginateOption enables pagination customization.
+type FollowUpPaginateOption func(*followupPager) error
+
+// WithFollowUpOrder configures pagination ordering.
+func WithFollowUpOrder(order *FollowUpOrder) FollowUpPaginateOption {
+	if order == nil {
+		order = DefaultFollowUpOrder
+	}
+	o := *order
+	return func(pager *followupPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultFollowUpOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithFollowUpFilter configures pagination filter.
+func WithFollowUpFilter(filter func(*FollowUpQuery) (*FollowUpQuery, error)) FollowUpPaginateOption {
+	return func(pager *followupPager) error {
+		if filter == nil {
+			return errors.New("FollowUpQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type followupPager struct {
+	reverse bool
+	order   *FollowUpOrder
+	filter  func(*FollowUpQuery) (*FollowUpQuery, error)
+}
+
+func newFollowUpPager(opts []FollowUpPaginateOption, reverse bool) (*followupPager, error) {
+	pager := &followupPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultFollowUpOrder
+	}
+	return pager, nil
+}
+
+func (p *followupPager) applyFilter(query *FollowUpQuery) (*FollowUpQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *followupPager) toCursor(_m *FollowUp) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *followupPager) applyCursors(query *FollowUpQuery, after, before *Cursor) (*FollowUpQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultFollowUpOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *followupPager) applyOrder(query *FollowUpQuery) *FollowUpQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultFollowUpOrder.Field {
+		query = query.Order(DefaultFollowUpOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *followupPager) orderExpr(query *FollowUpQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultFollowUpOrder.Field {
+			b.Comma().Ident(DefaultFollowUpOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to FollowUp.
+func (_m *FollowUpQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...FollowUpPaginateOption,
+) (*FollowUpConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newFollowUpPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &FollowUpConnection{Edges: []*FollowUpEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// FollowUpOrderFieldCreatedAt orders FollowUp by created_at.
+	FollowUpOrderFieldCreatedAt = &FollowUpOrderField{
+		Value: func(_m *FollowUp) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: followup.FieldCreatedAt,
+		toTerm: followup.ByCreatedAt,
+		toCursor: func(_m *FollowUp) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// FollowUpOrderFieldUpdatedAt orders FollowUp by updated_at.
+	FollowUpOrderFieldUpdatedAt = &FollowUpOrderField{
+		Value: func(_m *FollowUp) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: followup.FieldUpdatedAt,
+		toTerm: followup.ByUpdatedAt,
+		toCursor: func(_m *FollowUp) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f FollowUpOrderField) String() string {
+	var str string
+	switch f.column {
+	case FollowUpOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case FollowUpOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f FollowUpOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *FollowUpOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("FollowUpOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *FollowUpOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *FollowUpOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid FollowUpOrderField", str)
+	}
+	return nil
+}
+
+// FollowUpOrderField defines the ordering field of FollowUp.
+type FollowUpOrderField struct {
+	// Value extracts the ordering value from the given FollowUp.
+	Value    func(*FollowUp) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) followup.OrderOption
+	toCursor func(*FollowUp) Cursor
+}
+
+// FollowUpOrder defines the ordering of FollowUp.
+type FollowUpOrder struct {
+	Direction OrderDirection      `json:"direction"`
+	Field     *FollowUpOrderField `json:"field"`
+}
+
+// DefaultFollowUpOrder is the default ordering of FollowUp.
+var DefaultFollowUpOrder = &FollowUpOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &FollowUpOrderField{
+		Value: func(_m *FollowUp) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: followup.FieldID,
+		toTerm: followup.ByID,
+		toCursor: func(_m *FollowUp) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts FollowUp into FollowUpEdge.
+func (_m *FollowUp) ToEdge(order *FollowUpOrder) *FollowUpEdge {
+	if order == nil {
+		order = DefaultFollowUpOrder
+	}
+	return &FollowUpEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

@@ -9,9 +9,11 @@ import (
 
 	"github.com/scrm-dev/scrm/ent/auditlog"
 	"github.com/scrm-dev/scrm/ent/campaign"
+	"github.com/scrm-dev/scrm/ent/connectoraccount"
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/customeridentity"
 	"github.com/scrm-dev/scrm/ent/department"
+	"github.com/scrm-dev/scrm/ent/followup"
 	"github.com/scrm-dev/scrm/ent/form"
 	"github.com/scrm-dev/scrm/ent/formsubmission"
 	"github.com/scrm-dev/scrm/ent/order"
@@ -1030,6 +1032,530 @@ func (i *CampaignWhereInput) P() (predicate.Campaign, error) {
 		return predicates[0], nil
 	default:
 		return campaign.And(predicates...), nil
+	}
+}
+
+// ConnectorAccountWhereInput represents a where input for filtering ConnectorAccount queries.
+type ConnectorAccountWhereInput struct {
+	Predicates []predicate.ConnectorAccount  `json:"-"`
+	Not        *ConnectorAccountWhereInput   `json:"not,omitempty"`
+	Or         []*ConnectorAccountWhereInput `json:"or,omitempty"`
+	And        []*ConnectorAccountWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "platform" field predicates.
+	Platform      *connectoraccount.Platform  `json:"platform,omitempty"`
+	PlatformNEQ   *connectoraccount.Platform  `json:"platformNEQ,omitempty"`
+	PlatformIn    []connectoraccount.Platform `json:"platformIn,omitempty"`
+	PlatformNotIn []connectoraccount.Platform `json:"platformNotIn,omitempty"`
+
+	// "name" field predicates.
+	Name             *string  `json:"name,omitempty"`
+	NameNEQ          *string  `json:"nameNEQ,omitempty"`
+	NameIn           []string `json:"nameIn,omitempty"`
+	NameNotIn        []string `json:"nameNotIn,omitempty"`
+	NameGT           *string  `json:"nameGT,omitempty"`
+	NameGTE          *string  `json:"nameGTE,omitempty"`
+	NameLT           *string  `json:"nameLT,omitempty"`
+	NameLTE          *string  `json:"nameLTE,omitempty"`
+	NameContains     *string  `json:"nameContains,omitempty"`
+	NameHasPrefix    *string  `json:"nameHasPrefix,omitempty"`
+	NameHasSuffix    *string  `json:"nameHasSuffix,omitempty"`
+	NameEqualFold    *string  `json:"nameEqualFold,omitempty"`
+	NameContainsFold *string  `json:"nameContainsFold,omitempty"`
+
+	// "external_id" field predicates.
+	ExternalID             *string  `json:"externalID,omitempty"`
+	ExternalIDNEQ          *string  `json:"externalIDNEQ,omitempty"`
+	ExternalIDIn           []string `json:"externalIDIn,omitempty"`
+	ExternalIDNotIn        []string `json:"externalIDNotIn,omitempty"`
+	ExternalIDGT           *string  `json:"externalIDGT,omitempty"`
+	ExternalIDGTE          *string  `json:"externalIDGTE,omitempty"`
+	ExternalIDLT           *string  `json:"externalIDLT,omitempty"`
+	ExternalIDLTE          *string  `json:"externalIDLTE,omitempty"`
+	ExternalIDContains     *string  `json:"externalIDContains,omitempty"`
+	ExternalIDHasPrefix    *string  `json:"externalIDHasPrefix,omitempty"`
+	ExternalIDHasSuffix    *string  `json:"externalIDHasSuffix,omitempty"`
+	ExternalIDEqualFold    *string  `json:"externalIDEqualFold,omitempty"`
+	ExternalIDContainsFold *string  `json:"externalIDContainsFold,omitempty"`
+
+	// "agent_id" field predicates.
+	AgentID       *int64  `json:"agentID,omitempty"`
+	AgentIDNEQ    *int64  `json:"agentIDNEQ,omitempty"`
+	AgentIDIn     []int64 `json:"agentIDIn,omitempty"`
+	AgentIDNotIn  []int64 `json:"agentIDNotIn,omitempty"`
+	AgentIDGT     *int64  `json:"agentIDGT,omitempty"`
+	AgentIDGTE    *int64  `json:"agentIDGTE,omitempty"`
+	AgentIDLT     *int64  `json:"agentIDLT,omitempty"`
+	AgentIDLTE    *int64  `json:"agentIDLTE,omitempty"`
+	AgentIDIsNil  bool    `json:"agentIDIsNil,omitempty"`
+	AgentIDNotNil bool    `json:"agentIDNotNil,omitempty"`
+
+	// "app_key" field predicates.
+	AppKey             *string  `json:"appKey,omitempty"`
+	AppKeyNEQ          *string  `json:"appKeyNEQ,omitempty"`
+	AppKeyIn           []string `json:"appKeyIn,omitempty"`
+	AppKeyNotIn        []string `json:"appKeyNotIn,omitempty"`
+	AppKeyGT           *string  `json:"appKeyGT,omitempty"`
+	AppKeyGTE          *string  `json:"appKeyGTE,omitempty"`
+	AppKeyLT           *string  `json:"appKeyLT,omitempty"`
+	AppKeyLTE          *string  `json:"appKeyLTE,omitempty"`
+	AppKeyContains     *string  `json:"appKeyContains,omitempty"`
+	AppKeyHasPrefix    *string  `json:"appKeyHasPrefix,omitempty"`
+	AppKeyHasSuffix    *string  `json:"appKeyHasSuffix,omitempty"`
+	AppKeyIsNil        bool     `json:"appKeyIsNil,omitempty"`
+	AppKeyNotNil       bool     `json:"appKeyNotNil,omitempty"`
+	AppKeyEqualFold    *string  `json:"appKeyEqualFold,omitempty"`
+	AppKeyContainsFold *string  `json:"appKeyContainsFold,omitempty"`
+
+	// "status" field predicates.
+	Status      *connectoraccount.Status  `json:"status,omitempty"`
+	StatusNEQ   *connectoraccount.Status  `json:"statusNEQ,omitempty"`
+	StatusIn    []connectoraccount.Status `json:"statusIn,omitempty"`
+	StatusNotIn []connectoraccount.Status `json:"statusNotIn,omitempty"`
+
+	// "last_sync_at" field predicates.
+	LastSyncAt       *time.Time  `json:"lastSyncAt,omitempty"`
+	LastSyncAtNEQ    *time.Time  `json:"lastSyncAtNEQ,omitempty"`
+	LastSyncAtIn     []time.Time `json:"lastSyncAtIn,omitempty"`
+	LastSyncAtNotIn  []time.Time `json:"lastSyncAtNotIn,omitempty"`
+	LastSyncAtGT     *time.Time  `json:"lastSyncAtGT,omitempty"`
+	LastSyncAtGTE    *time.Time  `json:"lastSyncAtGTE,omitempty"`
+	LastSyncAtLT     *time.Time  `json:"lastSyncAtLT,omitempty"`
+	LastSyncAtLTE    *time.Time  `json:"lastSyncAtLTE,omitempty"`
+	LastSyncAtIsNil  bool        `json:"lastSyncAtIsNil,omitempty"`
+	LastSyncAtNotNil bool        `json:"lastSyncAtNotNil,omitempty"`
+
+	// "last_error_at" field predicates.
+	LastErrorAt       *time.Time  `json:"lastErrorAt,omitempty"`
+	LastErrorAtNEQ    *time.Time  `json:"lastErrorAtNEQ,omitempty"`
+	LastErrorAtIn     []time.Time `json:"lastErrorAtIn,omitempty"`
+	LastErrorAtNotIn  []time.Time `json:"lastErrorAtNotIn,omitempty"`
+	LastErrorAtGT     *time.Time  `json:"lastErrorAtGT,omitempty"`
+	LastErrorAtGTE    *time.Time  `json:"lastErrorAtGTE,omitempty"`
+	LastErrorAtLT     *time.Time  `json:"lastErrorAtLT,omitempty"`
+	LastErrorAtLTE    *time.Time  `json:"lastErrorAtLTE,omitempty"`
+	LastErrorAtIsNil  bool        `json:"lastErrorAtIsNil,omitempty"`
+	LastErrorAtNotNil bool        `json:"lastErrorAtNotNil,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *ConnectorAccountWhereInput) AddPredicates(predicates ...predicate.ConnectorAccount) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the ConnectorAccountWhereInput filter on the ConnectorAccountQuery builder.
+func (i *ConnectorAccountWhereInput) Filter(q *ConnectorAccountQuery) (*ConnectorAccountQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyConnectorAccountWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyConnectorAccountWhereInput is returned in case the ConnectorAccountWhereInput is empty.
+var ErrEmptyConnectorAccountWhereInput = errors.New("ent: empty predicate ConnectorAccountWhereInput")
+
+// P returns a predicate for filtering connectoraccounts.
+// An error is returned if the input is empty or invalid.
+func (i *ConnectorAccountWhereInput) P() (predicate.ConnectorAccount, error) {
+	var predicates []predicate.ConnectorAccount
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, connectoraccount.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.ConnectorAccount, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, connectoraccount.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.ConnectorAccount, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, connectoraccount.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, connectoraccount.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, connectoraccount.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, connectoraccount.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, connectoraccount.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, connectoraccount.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, connectoraccount.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, connectoraccount.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, connectoraccount.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, connectoraccount.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, connectoraccount.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, connectoraccount.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, connectoraccount.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, connectoraccount.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, connectoraccount.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, connectoraccount.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, connectoraccount.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, connectoraccount.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, connectoraccount.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, connectoraccount.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, connectoraccount.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, connectoraccount.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, connectoraccount.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, connectoraccount.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, connectoraccount.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.Platform != nil {
+		predicates = append(predicates, connectoraccount.PlatformEQ(*i.Platform))
+	}
+	if i.PlatformNEQ != nil {
+		predicates = append(predicates, connectoraccount.PlatformNEQ(*i.PlatformNEQ))
+	}
+	if len(i.PlatformIn) > 0 {
+		predicates = append(predicates, connectoraccount.PlatformIn(i.PlatformIn...))
+	}
+	if len(i.PlatformNotIn) > 0 {
+		predicates = append(predicates, connectoraccount.PlatformNotIn(i.PlatformNotIn...))
+	}
+	if i.Name != nil {
+		predicates = append(predicates, connectoraccount.NameEQ(*i.Name))
+	}
+	if i.NameNEQ != nil {
+		predicates = append(predicates, connectoraccount.NameNEQ(*i.NameNEQ))
+	}
+	if len(i.NameIn) > 0 {
+		predicates = append(predicates, connectoraccount.NameIn(i.NameIn...))
+	}
+	if len(i.NameNotIn) > 0 {
+		predicates = append(predicates, connectoraccount.NameNotIn(i.NameNotIn...))
+	}
+	if i.NameGT != nil {
+		predicates = append(predicates, connectoraccount.NameGT(*i.NameGT))
+	}
+	if i.NameGTE != nil {
+		predicates = append(predicates, connectoraccount.NameGTE(*i.NameGTE))
+	}
+	if i.NameLT != nil {
+		predicates = append(predicates, connectoraccount.NameLT(*i.NameLT))
+	}
+	if i.NameLTE != nil {
+		predicates = append(predicates, connectoraccount.NameLTE(*i.NameLTE))
+	}
+	if i.NameContains != nil {
+		predicates = append(predicates, connectoraccount.NameContains(*i.NameContains))
+	}
+	if i.NameHasPrefix != nil {
+		predicates = append(predicates, connectoraccount.NameHasPrefix(*i.NameHasPrefix))
+	}
+	if i.NameHasSuffix != nil {
+		predicates = append(predicates, connectoraccount.NameHasSuffix(*i.NameHasSuffix))
+	}
+	if i.NameEqualFold != nil {
+		predicates = append(predicates, connectoraccount.NameEqualFold(*i.NameEqualFold))
+	}
+	if i.NameContainsFold != nil {
+		predicates = append(predicates, connectoraccount.NameContainsFold(*i.NameContainsFold))
+	}
+	if i.ExternalID != nil {
+		predicates = append(predicates, connectoraccount.ExternalIDEQ(*i.ExternalID))
+	}
+	if i.ExternalIDNEQ != nil {
+		predicates = append(predicates, connectoraccount.ExternalIDNEQ(*i.ExternalIDNEQ))
+	}
+	if len(i.ExternalIDIn) > 0 {
+		predicates = append(predicates, connectoraccount.ExternalIDIn(i.ExternalIDIn...))
+	}
+	if len(i.ExternalIDNotIn) > 0 {
+		predicates = append(predicates, connectoraccount.ExternalIDNotIn(i.ExternalIDNotIn...))
+	}
+	if i.ExternalIDGT != nil {
+		predicates = append(predicates, connectoraccount.ExternalIDGT(*i.ExternalIDGT))
+	}
+	if i.ExternalIDGTE != nil {
+		predicates = append(predicates, connectoraccount.ExternalIDGTE(*i.ExternalIDGTE))
+	}
+	if i.ExternalIDLT != nil {
+		predicates = append(predicates, connectoraccount.ExternalIDLT(*i.ExternalIDLT))
+	}
+	if i.ExternalIDLTE != nil {
+		predicates = append(predicates, connectoraccount.ExternalIDLTE(*i.ExternalIDLTE))
+	}
+	if i.ExternalIDContains != nil {
+		predicates = append(predicates, connectoraccount.ExternalIDContains(*i.ExternalIDContains))
+	}
+	if i.ExternalIDHasPrefix != nil {
+		predicates = append(predicates, connectoraccount.ExternalIDHasPrefix(*i.ExternalIDHasPrefix))
+	}
+	if i.ExternalIDHasSuffix != nil {
+		predicates = append(predicates, connectoraccount.ExternalIDHasSuffix(*i.ExternalIDHasSuffix))
+	}
+	if i.ExternalIDEqualFold != nil {
+		predicates = append(predicates, connectoraccount.ExternalIDEqualFold(*i.ExternalIDEqualFold))
+	}
+	if i.ExternalIDContainsFold != nil {
+		predicates = append(predicates, connectoraccount.ExternalIDContainsFold(*i.ExternalIDContainsFold))
+	}
+	if i.AgentID != nil {
+		predicates = append(predicates, connectoraccount.AgentIDEQ(*i.AgentID))
+	}
+	if i.AgentIDNEQ != nil {
+		predicates = append(predicates, connectoraccount.AgentIDNEQ(*i.AgentIDNEQ))
+	}
+	if len(i.AgentIDIn) > 0 {
+		predicates = append(predicates, connectoraccount.AgentIDIn(i.AgentIDIn...))
+	}
+	if len(i.AgentIDNotIn) > 0 {
+		predicates = append(predicates, connectoraccount.AgentIDNotIn(i.AgentIDNotIn...))
+	}
+	if i.AgentIDGT != nil {
+		predicates = append(predicates, connectoraccount.AgentIDGT(*i.AgentIDGT))
+	}
+	if i.AgentIDGTE != nil {
+		predicates = append(predicates, connectoraccount.AgentIDGTE(*i.AgentIDGTE))
+	}
+	if i.AgentIDLT != nil {
+		predicates = append(predicates, connectoraccount.AgentIDLT(*i.AgentIDLT))
+	}
+	if i.AgentIDLTE != nil {
+		predicates = append(predicates, connectoraccount.AgentIDLTE(*i.AgentIDLTE))
+	}
+	if i.AgentIDIsNil {
+		predicates = append(predicates, connectoraccount.AgentIDIsNil())
+	}
+	if i.AgentIDNotNil {
+		predicates = append(predicates, connectoraccount.AgentIDNotNil())
+	}
+	if i.AppKey != nil {
+		predicates = append(predicates, connectoraccount.AppKeyEQ(*i.AppKey))
+	}
+	if i.AppKeyNEQ != nil {
+		predicates = append(predicates, connectoraccount.AppKeyNEQ(*i.AppKeyNEQ))
+	}
+	if len(i.AppKeyIn) > 0 {
+		predicates = append(predicates, connectoraccount.AppKeyIn(i.AppKeyIn...))
+	}
+	if len(i.AppKeyNotIn) > 0 {
+		predicates = append(predicates, connectoraccount.AppKeyNotIn(i.AppKeyNotIn...))
+	}
+	if i.AppKeyGT != nil {
+		predicates = append(predicates, connectoraccount.AppKeyGT(*i.AppKeyGT))
+	}
+	if i.AppKeyGTE != nil {
+		predicates = append(predicates, connectoraccount.AppKeyGTE(*i.AppKeyGTE))
+	}
+	if i.AppKeyLT != nil {
+		predicates = append(predicates, connectoraccount.AppKeyLT(*i.AppKeyLT))
+	}
+	if i.AppKeyLTE != nil {
+		predicates = append(predicates, connectoraccount.AppKeyLTE(*i.AppKeyLTE))
+	}
+	if i.AppKeyContains != nil {
+		predicates = append(predicates, connectoraccount.AppKeyContains(*i.AppKeyContains))
+	}
+	if i.AppKeyHasPrefix != nil {
+		predicates = append(predicates, connectoraccount.AppKeyHasPrefix(*i.AppKeyHasPrefix))
+	}
+	if i.AppKeyHasSuffix != nil {
+		predicates = append(predicates, connectoraccount.AppKeyHasSuffix(*i.AppKeyHasSuffix))
+	}
+	if i.AppKeyIsNil {
+		predicates = append(predicates, connectoraccount.AppKeyIsNil())
+	}
+	if i.AppKeyNotNil {
+		predicates = append(predicates, connectoraccount.AppKeyNotNil())
+	}
+	if i.AppKeyEqualFold != nil {
+		predicates = append(predicates, connectoraccount.AppKeyEqualFold(*i.AppKeyEqualFold))
+	}
+	if i.AppKeyContainsFold != nil {
+		predicates = append(predicates, connectoraccount.AppKeyContainsFold(*i.AppKeyContainsFold))
+	}
+	if i.Status != nil {
+		predicates = append(predicates, connectoraccount.StatusEQ(*i.Status))
+	}
+	if i.StatusNEQ != nil {
+		predicates = append(predicates, connectoraccount.StatusNEQ(*i.StatusNEQ))
+	}
+	if len(i.StatusIn) > 0 {
+		predicates = append(predicates, connectoraccount.StatusIn(i.StatusIn...))
+	}
+	if len(i.StatusNotIn) > 0 {
+		predicates = append(predicates, connectoraccount.StatusNotIn(i.StatusNotIn...))
+	}
+	if i.LastSyncAt != nil {
+		predicates = append(predicates, connectoraccount.LastSyncAtEQ(*i.LastSyncAt))
+	}
+	if i.LastSyncAtNEQ != nil {
+		predicates = append(predicates, connectoraccount.LastSyncAtNEQ(*i.LastSyncAtNEQ))
+	}
+	if len(i.LastSyncAtIn) > 0 {
+		predicates = append(predicates, connectoraccount.LastSyncAtIn(i.LastSyncAtIn...))
+	}
+	if len(i.LastSyncAtNotIn) > 0 {
+		predicates = append(predicates, connectoraccount.LastSyncAtNotIn(i.LastSyncAtNotIn...))
+	}
+	if i.LastSyncAtGT != nil {
+		predicates = append(predicates, connectoraccount.LastSyncAtGT(*i.LastSyncAtGT))
+	}
+	if i.LastSyncAtGTE != nil {
+		predicates = append(predicates, connectoraccount.LastSyncAtGTE(*i.LastSyncAtGTE))
+	}
+	if i.LastSyncAtLT != nil {
+		predicates = append(predicates, connectoraccount.LastSyncAtLT(*i.LastSyncAtLT))
+	}
+	if i.LastSyncAtLTE != nil {
+		predicates = append(predicates, connectoraccount.LastSyncAtLTE(*i.LastSyncAtLTE))
+	}
+	if i.LastSyncAtIsNil {
+		predicates = append(predicates, connectoraccount.LastSyncAtIsNil())
+	}
+	if i.LastSyncAtNotNil {
+		predicates = append(predicates, connectoraccount.LastSyncAtNotNil())
+	}
+	if i.LastErrorAt != nil {
+		predicates = append(predicates, connectoraccount.LastErrorAtEQ(*i.LastErrorAt))
+	}
+	if i.LastErrorAtNEQ != nil {
+		predicates = append(predicates, connectoraccount.LastErrorAtNEQ(*i.LastErrorAtNEQ))
+	}
+	if len(i.LastErrorAtIn) > 0 {
+		predicates = append(predicates, connectoraccount.LastErrorAtIn(i.LastErrorAtIn...))
+	}
+	if len(i.LastErrorAtNotIn) > 0 {
+		predicates = append(predicates, connectoraccount.LastErrorAtNotIn(i.LastErrorAtNotIn...))
+	}
+	if i.LastErrorAtGT != nil {
+		predicates = append(predicates, connectoraccount.LastErrorAtGT(*i.LastErrorAtGT))
+	}
+	if i.LastErrorAtGTE != nil {
+		predicates = append(predicates, connectoraccount.LastErrorAtGTE(*i.LastErrorAtGTE))
+	}
+	if i.LastErrorAtLT != nil {
+		predicates = append(predicates, connectoraccount.LastErrorAtLT(*i.LastErrorAtLT))
+	}
+	if i.LastErrorAtLTE != nil {
+		predicates = append(predicates, connectoraccount.LastErrorAtLTE(*i.LastErrorAtLTE))
+	}
+	if i.LastErrorAtIsNil {
+		predicates = append(predicates, connectoraccount.LastErrorAtIsNil())
+	}
+	if i.LastErrorAtNotNil {
+		predicates = append(predicates, connectoraccount.LastErrorAtNotNil())
+	}
+
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyConnectorAccountWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return connectoraccount.And(predicates...), nil
 	}
 }
 
@@ -2874,6 +3400,588 @@ func (i *DepartmentWhereInput) P() (predicate.Department, error) {
 		return predicates[0], nil
 	default:
 		return department.And(predicates...), nil
+	}
+}
+
+// FollowUpWhereInput represents a where input for filtering FollowUp queries.
+type FollowUpWhereInput struct {
+	Predicates []predicate.FollowUp  `json:"-"`
+	Not        *FollowUpWhereInput   `json:"not,omitempty"`
+	Or         []*FollowUpWhereInput `json:"or,omitempty"`
+	And        []*FollowUpWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "customer_id" field predicates.
+	CustomerID      *int  `json:"customerID,omitempty"`
+	CustomerIDNEQ   *int  `json:"customerIDNEQ,omitempty"`
+	CustomerIDIn    []int `json:"customerIDIn,omitempty"`
+	CustomerIDNotIn []int `json:"customerIDNotIn,omitempty"`
+
+	// "staff_id" field predicates.
+	StaffID      *int  `json:"staffID,omitempty"`
+	StaffIDNEQ   *int  `json:"staffIDNEQ,omitempty"`
+	StaffIDIn    []int `json:"staffIDIn,omitempty"`
+	StaffIDNotIn []int `json:"staffIDNotIn,omitempty"`
+
+	// "remark" field predicates.
+	Remark             *string  `json:"remark,omitempty"`
+	RemarkNEQ          *string  `json:"remarkNEQ,omitempty"`
+	RemarkIn           []string `json:"remarkIn,omitempty"`
+	RemarkNotIn        []string `json:"remarkNotIn,omitempty"`
+	RemarkGT           *string  `json:"remarkGT,omitempty"`
+	RemarkGTE          *string  `json:"remarkGTE,omitempty"`
+	RemarkLT           *string  `json:"remarkLT,omitempty"`
+	RemarkLTE          *string  `json:"remarkLTE,omitempty"`
+	RemarkContains     *string  `json:"remarkContains,omitempty"`
+	RemarkHasPrefix    *string  `json:"remarkHasPrefix,omitempty"`
+	RemarkHasSuffix    *string  `json:"remarkHasSuffix,omitempty"`
+	RemarkIsNil        bool     `json:"remarkIsNil,omitempty"`
+	RemarkNotNil       bool     `json:"remarkNotNil,omitempty"`
+	RemarkEqualFold    *string  `json:"remarkEqualFold,omitempty"`
+	RemarkContainsFold *string  `json:"remarkContainsFold,omitempty"`
+
+	// "added_at" field predicates.
+	AddedAt       *time.Time  `json:"addedAt,omitempty"`
+	AddedAtNEQ    *time.Time  `json:"addedAtNEQ,omitempty"`
+	AddedAtIn     []time.Time `json:"addedAtIn,omitempty"`
+	AddedAtNotIn  []time.Time `json:"addedAtNotIn,omitempty"`
+	AddedAtGT     *time.Time  `json:"addedAtGT,omitempty"`
+	AddedAtGTE    *time.Time  `json:"addedAtGTE,omitempty"`
+	AddedAtLT     *time.Time  `json:"addedAtLT,omitempty"`
+	AddedAtLTE    *time.Time  `json:"addedAtLTE,omitempty"`
+	AddedAtIsNil  bool        `json:"addedAtIsNil,omitempty"`
+	AddedAtNotNil bool        `json:"addedAtNotNil,omitempty"`
+
+	// "add_way" field predicates.
+	AddWay      *int  `json:"addWay,omitempty"`
+	AddWayNEQ   *int  `json:"addWayNEQ,omitempty"`
+	AddWayIn    []int `json:"addWayIn,omitempty"`
+	AddWayNotIn []int `json:"addWayNotIn,omitempty"`
+	AddWayGT    *int  `json:"addWayGT,omitempty"`
+	AddWayGTE   *int  `json:"addWayGTE,omitempty"`
+	AddWayLT    *int  `json:"addWayLT,omitempty"`
+	AddWayLTE   *int  `json:"addWayLTE,omitempty"`
+
+	// "state" field predicates.
+	State             *string  `json:"state,omitempty"`
+	StateNEQ          *string  `json:"stateNEQ,omitempty"`
+	StateIn           []string `json:"stateIn,omitempty"`
+	StateNotIn        []string `json:"stateNotIn,omitempty"`
+	StateGT           *string  `json:"stateGT,omitempty"`
+	StateGTE          *string  `json:"stateGTE,omitempty"`
+	StateLT           *string  `json:"stateLT,omitempty"`
+	StateLTE          *string  `json:"stateLTE,omitempty"`
+	StateContains     *string  `json:"stateContains,omitempty"`
+	StateHasPrefix    *string  `json:"stateHasPrefix,omitempty"`
+	StateHasSuffix    *string  `json:"stateHasSuffix,omitempty"`
+	StateIsNil        bool     `json:"stateIsNil,omitempty"`
+	StateNotNil       bool     `json:"stateNotNil,omitempty"`
+	StateEqualFold    *string  `json:"stateEqualFold,omitempty"`
+	StateContainsFold *string  `json:"stateContainsFold,omitempty"`
+
+	// "channel_id" field predicates.
+	ChannelID       *int  `json:"channelID,omitempty"`
+	ChannelIDNEQ    *int  `json:"channelIDNEQ,omitempty"`
+	ChannelIDIn     []int `json:"channelIDIn,omitempty"`
+	ChannelIDNotIn  []int `json:"channelIDNotIn,omitempty"`
+	ChannelIDGT     *int  `json:"channelIDGT,omitempty"`
+	ChannelIDGTE    *int  `json:"channelIDGTE,omitempty"`
+	ChannelIDLT     *int  `json:"channelIDLT,omitempty"`
+	ChannelIDLTE    *int  `json:"channelIDLTE,omitempty"`
+	ChannelIDIsNil  bool  `json:"channelIDIsNil,omitempty"`
+	ChannelIDNotNil bool  `json:"channelIDNotNil,omitempty"`
+
+	// "lost_at" field predicates.
+	LostAt       *time.Time  `json:"lostAt,omitempty"`
+	LostAtNEQ    *time.Time  `json:"lostAtNEQ,omitempty"`
+	LostAtIn     []time.Time `json:"lostAtIn,omitempty"`
+	LostAtNotIn  []time.Time `json:"lostAtNotIn,omitempty"`
+	LostAtGT     *time.Time  `json:"lostAtGT,omitempty"`
+	LostAtGTE    *time.Time  `json:"lostAtGTE,omitempty"`
+	LostAtLT     *time.Time  `json:"lostAtLT,omitempty"`
+	LostAtLTE    *time.Time  `json:"lostAtLTE,omitempty"`
+	LostAtIsNil  bool        `json:"lostAtIsNil,omitempty"`
+	LostAtNotNil bool        `json:"lostAtNotNil,omitempty"`
+
+	// "lost_by" field predicates.
+	LostBy       *followup.LostBy  `json:"lostBy,omitempty"`
+	LostByNEQ    *followup.LostBy  `json:"lostByNEQ,omitempty"`
+	LostByIn     []followup.LostBy `json:"lostByIn,omitempty"`
+	LostByNotIn  []followup.LostBy `json:"lostByNotIn,omitempty"`
+	LostByIsNil  bool              `json:"lostByIsNil,omitempty"`
+	LostByNotNil bool              `json:"lostByNotNil,omitempty"`
+
+	// "customer" edge predicates.
+	HasCustomer     *bool                 `json:"hasCustomer,omitempty"`
+	HasCustomerWith []*CustomerWhereInput `json:"hasCustomerWith,omitempty"`
+
+	// "staff" edge predicates.
+	HasStaff     *bool              `json:"hasStaff,omitempty"`
+	HasStaffWith []*StaffWhereInput `json:"hasStaffWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *FollowUpWhereInput) AddPredicates(predicates ...predicate.FollowUp) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the FollowUpWhereInput filter on the FollowUpQuery builder.
+func (i *FollowUpWhereInput) Filter(q *FollowUpQuery) (*FollowUpQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyFollowUpWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyFollowUpWhereInput is returned in case the FollowUpWhereInput is empty.
+var ErrEmptyFollowUpWhereInput = errors.New("ent: empty predicate FollowUpWhereInput")
+
+// P returns a predicate for filtering followups.
+// An error is returned if the input is empty or invalid.
+func (i *FollowUpWhereInput) P() (predicate.FollowUp, error) {
+	var predicates []predicate.FollowUp
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, followup.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.FollowUp, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, followup.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.FollowUp, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, followup.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, followup.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, followup.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, followup.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, followup.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, followup.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, followup.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, followup.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, followup.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, followup.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, followup.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, followup.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, followup.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, followup.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, followup.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, followup.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, followup.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, followup.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, followup.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, followup.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, followup.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, followup.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, followup.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, followup.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, followup.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.CustomerID != nil {
+		predicates = append(predicates, followup.CustomerIDEQ(*i.CustomerID))
+	}
+	if i.CustomerIDNEQ != nil {
+		predicates = append(predicates, followup.CustomerIDNEQ(*i.CustomerIDNEQ))
+	}
+	if len(i.CustomerIDIn) > 0 {
+		predicates = append(predicates, followup.CustomerIDIn(i.CustomerIDIn...))
+	}
+	if len(i.CustomerIDNotIn) > 0 {
+		predicates = append(predicates, followup.CustomerIDNotIn(i.CustomerIDNotIn...))
+	}
+	if i.StaffID != nil {
+		predicates = append(predicates, followup.StaffIDEQ(*i.StaffID))
+	}
+	if i.StaffIDNEQ != nil {
+		predicates = append(predicates, followup.StaffIDNEQ(*i.StaffIDNEQ))
+	}
+	if len(i.StaffIDIn) > 0 {
+		predicates = append(predicates, followup.StaffIDIn(i.StaffIDIn...))
+	}
+	if len(i.StaffIDNotIn) > 0 {
+		predicates = append(predicates, followup.StaffIDNotIn(i.StaffIDNotIn...))
+	}
+	if i.Remark != nil {
+		predicates = append(predicates, followup.RemarkEQ(*i.Remark))
+	}
+	if i.RemarkNEQ != nil {
+		predicates = append(predicates, followup.RemarkNEQ(*i.RemarkNEQ))
+	}
+	if len(i.RemarkIn) > 0 {
+		predicates = append(predicates, followup.RemarkIn(i.RemarkIn...))
+	}
+	if len(i.RemarkNotIn) > 0 {
+		predicates = append(predicates, followup.RemarkNotIn(i.RemarkNotIn...))
+	}
+	if i.RemarkGT != nil {
+		predicates = append(predicates, followup.RemarkGT(*i.RemarkGT))
+	}
+	if i.RemarkGTE != nil {
+		predicates = append(predicates, followup.RemarkGTE(*i.RemarkGTE))
+	}
+	if i.RemarkLT != nil {
+		predicates = append(predicates, followup.RemarkLT(*i.RemarkLT))
+	}
+	if i.RemarkLTE != nil {
+		predicates = append(predicates, followup.RemarkLTE(*i.RemarkLTE))
+	}
+	if i.RemarkContains != nil {
+		predicates = append(predicates, followup.RemarkContains(*i.RemarkContains))
+	}
+	if i.RemarkHasPrefix != nil {
+		predicates = append(predicates, followup.RemarkHasPrefix(*i.RemarkHasPrefix))
+	}
+	if i.RemarkHasSuffix != nil {
+		predicates = append(predicates, followup.RemarkHasSuffix(*i.RemarkHasSuffix))
+	}
+	if i.RemarkIsNil {
+		predicates = append(predicates, followup.RemarkIsNil())
+	}
+	if i.RemarkNotNil {
+		predicates = append(predicates, followup.RemarkNotNil())
+	}
+	if i.RemarkEqualFold != nil {
+		predicates = append(predicates, followup.RemarkEqualFold(*i.RemarkEqualFold))
+	}
+	if i.RemarkContainsFold != nil {
+		predicates = append(predicates, followup.RemarkContainsFold(*i.RemarkContainsFold))
+	}
+	if i.AddedAt != nil {
+		predicates = append(predicates, followup.AddedAtEQ(*i.AddedAt))
+	}
+	if i.AddedAtNEQ != nil {
+		predicates = append(predicates, followup.AddedAtNEQ(*i.AddedAtNEQ))
+	}
+	if len(i.AddedAtIn) > 0 {
+		predicates = append(predicates, followup.AddedAtIn(i.AddedAtIn...))
+	}
+	if len(i.AddedAtNotIn) > 0 {
+		predicates = append(predicates, followup.AddedAtNotIn(i.AddedAtNotIn...))
+	}
+	if i.AddedAtGT != nil {
+		predicates = append(predicates, followup.AddedAtGT(*i.AddedAtGT))
+	}
+	if i.AddedAtGTE != nil {
+		predicates = append(predicates, followup.AddedAtGTE(*i.AddedAtGTE))
+	}
+	if i.AddedAtLT != nil {
+		predicates = append(predicates, followup.AddedAtLT(*i.AddedAtLT))
+	}
+	if i.AddedAtLTE != nil {
+		predicates = append(predicates, followup.AddedAtLTE(*i.AddedAtLTE))
+	}
+	if i.AddedAtIsNil {
+		predicates = append(predicates, followup.AddedAtIsNil())
+	}
+	if i.AddedAtNotNil {
+		predicates = append(predicates, followup.AddedAtNotNil())
+	}
+	if i.AddWay != nil {
+		predicates = append(predicates, followup.AddWayEQ(*i.AddWay))
+	}
+	if i.AddWayNEQ != nil {
+		predicates = append(predicates, followup.AddWayNEQ(*i.AddWayNEQ))
+	}
+	if len(i.AddWayIn) > 0 {
+		predicates = append(predicates, followup.AddWayIn(i.AddWayIn...))
+	}
+	if len(i.AddWayNotIn) > 0 {
+		predicates = append(predicates, followup.AddWayNotIn(i.AddWayNotIn...))
+	}
+	if i.AddWayGT != nil {
+		predicates = append(predicates, followup.AddWayGT(*i.AddWayGT))
+	}
+	if i.AddWayGTE != nil {
+		predicates = append(predicates, followup.AddWayGTE(*i.AddWayGTE))
+	}
+	if i.AddWayLT != nil {
+		predicates = append(predicates, followup.AddWayLT(*i.AddWayLT))
+	}
+	if i.AddWayLTE != nil {
+		predicates = append(predicates, followup.AddWayLTE(*i.AddWayLTE))
+	}
+	if i.State != nil {
+		predicates = append(predicates, followup.StateEQ(*i.State))
+	}
+	if i.StateNEQ != nil {
+		predicates = append(predicates, followup.StateNEQ(*i.StateNEQ))
+	}
+	if len(i.StateIn) > 0 {
+		predicates = append(predicates, followup.StateIn(i.StateIn...))
+	}
+	if len(i.StateNotIn) > 0 {
+		predicates = append(predicates, followup.StateNotIn(i.StateNotIn...))
+	}
+	if i.StateGT != nil {
+		predicates = append(predicates, followup.StateGT(*i.StateGT))
+	}
+	if i.StateGTE != nil {
+		predicates = append(predicates, followup.StateGTE(*i.StateGTE))
+	}
+	if i.StateLT != nil {
+		predicates = append(predicates, followup.StateLT(*i.StateLT))
+	}
+	if i.StateLTE != nil {
+		predicates = append(predicates, followup.StateLTE(*i.StateLTE))
+	}
+	if i.StateContains != nil {
+		predicates = append(predicates, followup.StateContains(*i.StateContains))
+	}
+	if i.StateHasPrefix != nil {
+		predicates = append(predicates, followup.StateHasPrefix(*i.StateHasPrefix))
+	}
+	if i.StateHasSuffix != nil {
+		predicates = append(predicates, followup.StateHasSuffix(*i.StateHasSuffix))
+	}
+	if i.StateIsNil {
+		predicates = append(predicates, followup.StateIsNil())
+	}
+	if i.StateNotNil {
+		predicates = append(predicates, followup.StateNotNil())
+	}
+	if i.StateEqualFold != nil {
+		predicates = append(predicates, followup.StateEqualFold(*i.StateEqualFold))
+	}
+	if i.StateContainsFold != nil {
+		predicates = append(predicates, followup.StateContainsFold(*i.StateContainsFold))
+	}
+	if i.ChannelID != nil {
+		predicates = append(predicates, followup.ChannelIDEQ(*i.ChannelID))
+	}
+	if i.ChannelIDNEQ != nil {
+		predicates = append(predicates, followup.ChannelIDNEQ(*i.ChannelIDNEQ))
+	}
+	if len(i.ChannelIDIn) > 0 {
+		predicates = append(predicates, followup.ChannelIDIn(i.ChannelIDIn...))
+	}
+	if len(i.ChannelIDNotIn) > 0 {
+		predicates = append(predicates, followup.ChannelIDNotIn(i.ChannelIDNotIn...))
+	}
+	if i.ChannelIDGT != nil {
+		predicates = append(predicates, followup.ChannelIDGT(*i.ChannelIDGT))
+	}
+	if i.ChannelIDGTE != nil {
+		predicates = append(predicates, followup.ChannelIDGTE(*i.ChannelIDGTE))
+	}
+	if i.ChannelIDLT != nil {
+		predicates = append(predicates, followup.ChannelIDLT(*i.ChannelIDLT))
+	}
+	if i.ChannelIDLTE != nil {
+		predicates = append(predicates, followup.ChannelIDLTE(*i.ChannelIDLTE))
+	}
+	if i.ChannelIDIsNil {
+		predicates = append(predicates, followup.ChannelIDIsNil())
+	}
+	if i.ChannelIDNotNil {
+		predicates = append(predicates, followup.ChannelIDNotNil())
+	}
+	if i.LostAt != nil {
+		predicates = append(predicates, followup.LostAtEQ(*i.LostAt))
+	}
+	if i.LostAtNEQ != nil {
+		predicates = append(predicates, followup.LostAtNEQ(*i.LostAtNEQ))
+	}
+	if len(i.LostAtIn) > 0 {
+		predicates = append(predicates, followup.LostAtIn(i.LostAtIn...))
+	}
+	if len(i.LostAtNotIn) > 0 {
+		predicates = append(predicates, followup.LostAtNotIn(i.LostAtNotIn...))
+	}
+	if i.LostAtGT != nil {
+		predicates = append(predicates, followup.LostAtGT(*i.LostAtGT))
+	}
+	if i.LostAtGTE != nil {
+		predicates = append(predicates, followup.LostAtGTE(*i.LostAtGTE))
+	}
+	if i.LostAtLT != nil {
+		predicates = append(predicates, followup.LostAtLT(*i.LostAtLT))
+	}
+	if i.LostAtLTE != nil {
+		predicates = append(predicates, followup.LostAtLTE(*i.LostAtLTE))
+	}
+	if i.LostAtIsNil {
+		predicates = append(predicates, followup.LostAtIsNil())
+	}
+	if i.LostAtNotNil {
+		predicates = append(predicates, followup.LostAtNotNil())
+	}
+	if i.LostBy != nil {
+		predicates = append(predicates, followup.LostByEQ(*i.LostBy))
+	}
+	if i.LostByNEQ != nil {
+		predicates = append(predicates, followup.LostByNEQ(*i.LostByNEQ))
+	}
+	if len(i.LostByIn) > 0 {
+		predicates = append(predicates, followup.LostByIn(i.LostByIn...))
+	}
+	if len(i.LostByNotIn) > 0 {
+		predicates = append(predicates, followup.LostByNotIn(i.LostByNotIn...))
+	}
+	if i.LostByIsNil {
+		predicates = append(predicates, followup.LostByIsNil())
+	}
+	if i.LostByNotNil {
+		predicates = append(predicates, followup.LostByNotNil())
+	}
+
+	if i.HasCustomer != nil {
+		p := followup.HasCustomer()
+		if !*i.HasCustomer {
+			p = followup.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasCustomerWith) > 0 {
+		with := make([]predicate.Customer, 0, len(i.HasCustomerWith))
+		for _, w := range i.HasCustomerWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasCustomerWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, followup.HasCustomerWith(with...))
+	}
+	if i.HasStaff != nil {
+		p := followup.HasStaff()
+		if !*i.HasStaff {
+			p = followup.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasStaffWith) > 0 {
+		with := make([]predicate.Staff, 0, len(i.HasStaffWith))
+		for _, w := range i.HasStaffWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasStaffWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, followup.HasStaffWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyFollowUpWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return followup.And(predicates...), nil
 	}
 }
 

@@ -14,10 +14,12 @@ import (
 	"github.com/scrm-dev/scrm/ent/auditlog"
 	"github.com/scrm-dev/scrm/ent/campaign"
 	"github.com/scrm-dev/scrm/ent/casbinrule"
+	"github.com/scrm-dev/scrm/ent/connectoraccount"
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/customeridentity"
 	"github.com/scrm-dev/scrm/ent/department"
 	"github.com/scrm-dev/scrm/ent/event"
+	"github.com/scrm-dev/scrm/ent/followup"
 	"github.com/scrm-dev/scrm/ent/form"
 	"github.com/scrm-dev/scrm/ent/formsubmission"
 	"github.com/scrm-dev/scrm/ent/order"
@@ -44,10 +46,12 @@ const (
 	TypeAuditLog         = "AuditLog"
 	TypeCampaign         = "Campaign"
 	TypeCasbinRule       = "CasbinRule"
+	TypeConnectorAccount = "ConnectorAccount"
 	TypeCustomer         = "Customer"
 	TypeCustomerIdentity = "CustomerIdentity"
 	TypeDepartment       = "Department"
 	TypeEvent            = "Event"
+	TypeFollowUp         = "FollowUp"
 	TypeForm             = "Form"
 	TypeFormSubmission   = "FormSubmission"
 	TypeOrder            = "Order"
@@ -3476,6 +3480,1369 @@ func (m *CasbinRuleMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *CasbinRuleMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown CasbinRule edge %s", name)
+}
+
+// ConnectorAccountMutation represents an operation that mutates the ConnectorAccount nodes in the graph.
+type ConnectorAccountMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *int
+	created_at      *time.Time
+	updated_at      *time.Time
+	platform        *connectoraccount.Platform
+	name            *string
+	external_id     *string
+	agent_id        *int64
+	addagent_id     *int64
+	app_key         *string
+	credentials     *string
+	callback_key    *string
+	status          *connectoraccount.Status
+	last_sync_at    *time.Time
+	last_error      *string
+	last_error_at   *time.Time
+	cursors         *map[string]string
+	welcome_message *string
+	clearedFields   map[string]struct{}
+	tenant          *int
+	clearedtenant   bool
+	done            bool
+	oldValue        func(context.Context) (*ConnectorAccount, error)
+	predicates      []predicate.ConnectorAccount
+}
+
+var _ ent.Mutation = (*ConnectorAccountMutation)(nil)
+
+// connectoraccountOption allows management of the mutation configuration using functional options.
+type connectoraccountOption func(*ConnectorAccountMutation)
+
+// newConnectorAccountMutation creates new mutation for the ConnectorAccount entity.
+func newConnectorAccountMutation(c config, op Op, opts ...connectoraccountOption) *ConnectorAccountMutation {
+	m := &ConnectorAccountMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeConnectorAccount,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withConnectorAccountID sets the ID field of the mutation.
+func withConnectorAccountID(id int) connectoraccountOption {
+	return func(m *ConnectorAccountMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ConnectorAccount
+		)
+		m.oldValue = func(ctx context.Context) (*ConnectorAccount, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ConnectorAccount.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withConnectorAccount sets the old ConnectorAccount of the mutation.
+func withConnectorAccount(node *ConnectorAccount) connectoraccountOption {
+	return func(m *ConnectorAccountMutation) {
+		m.oldValue = func(context.Context) (*ConnectorAccount, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ConnectorAccountMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ConnectorAccountMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ConnectorAccountMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ConnectorAccountMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ConnectorAccount.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetTenantID sets the "tenant_id" field.
+func (m *ConnectorAccountMutation) SetTenantID(i int) {
+	m.tenant = &i
+}
+
+// TenantID returns the value of the "tenant_id" field in the mutation.
+func (m *ConnectorAccountMutation) TenantID() (r int, exists bool) {
+	v := m.tenant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTenantID returns the old "tenant_id" field's value of the ConnectorAccount entity.
+// If the ConnectorAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectorAccountMutation) OldTenantID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTenantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTenantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTenantID: %w", err)
+	}
+	return oldValue.TenantID, nil
+}
+
+// ResetTenantID resets all changes to the "tenant_id" field.
+func (m *ConnectorAccountMutation) ResetTenantID() {
+	m.tenant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ConnectorAccountMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ConnectorAccountMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ConnectorAccount entity.
+// If the ConnectorAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectorAccountMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ConnectorAccountMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *ConnectorAccountMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *ConnectorAccountMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the ConnectorAccount entity.
+// If the ConnectorAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectorAccountMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *ConnectorAccountMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetPlatform sets the "platform" field.
+func (m *ConnectorAccountMutation) SetPlatform(c connectoraccount.Platform) {
+	m.platform = &c
+}
+
+// Platform returns the value of the "platform" field in the mutation.
+func (m *ConnectorAccountMutation) Platform() (r connectoraccount.Platform, exists bool) {
+	v := m.platform
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPlatform returns the old "platform" field's value of the ConnectorAccount entity.
+// If the ConnectorAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectorAccountMutation) OldPlatform(ctx context.Context) (v connectoraccount.Platform, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPlatform is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPlatform requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPlatform: %w", err)
+	}
+	return oldValue.Platform, nil
+}
+
+// ResetPlatform resets all changes to the "platform" field.
+func (m *ConnectorAccountMutation) ResetPlatform() {
+	m.platform = nil
+}
+
+// SetName sets the "name" field.
+func (m *ConnectorAccountMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *ConnectorAccountMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the ConnectorAccount entity.
+// If the ConnectorAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectorAccountMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *ConnectorAccountMutation) ResetName() {
+	m.name = nil
+}
+
+// SetExternalID sets the "external_id" field.
+func (m *ConnectorAccountMutation) SetExternalID(s string) {
+	m.external_id = &s
+}
+
+// ExternalID returns the value of the "external_id" field in the mutation.
+func (m *ConnectorAccountMutation) ExternalID() (r string, exists bool) {
+	v := m.external_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExternalID returns the old "external_id" field's value of the ConnectorAccount entity.
+// If the ConnectorAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectorAccountMutation) OldExternalID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExternalID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExternalID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExternalID: %w", err)
+	}
+	return oldValue.ExternalID, nil
+}
+
+// ResetExternalID resets all changes to the "external_id" field.
+func (m *ConnectorAccountMutation) ResetExternalID() {
+	m.external_id = nil
+}
+
+// SetAgentID sets the "agent_id" field.
+func (m *ConnectorAccountMutation) SetAgentID(i int64) {
+	m.agent_id = &i
+	m.addagent_id = nil
+}
+
+// AgentID returns the value of the "agent_id" field in the mutation.
+func (m *ConnectorAccountMutation) AgentID() (r int64, exists bool) {
+	v := m.agent_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAgentID returns the old "agent_id" field's value of the ConnectorAccount entity.
+// If the ConnectorAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectorAccountMutation) OldAgentID(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAgentID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAgentID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAgentID: %w", err)
+	}
+	return oldValue.AgentID, nil
+}
+
+// AddAgentID adds i to the "agent_id" field.
+func (m *ConnectorAccountMutation) AddAgentID(i int64) {
+	if m.addagent_id != nil {
+		*m.addagent_id += i
+	} else {
+		m.addagent_id = &i
+	}
+}
+
+// AddedAgentID returns the value that was added to the "agent_id" field in this mutation.
+func (m *ConnectorAccountMutation) AddedAgentID() (r int64, exists bool) {
+	v := m.addagent_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearAgentID clears the value of the "agent_id" field.
+func (m *ConnectorAccountMutation) ClearAgentID() {
+	m.agent_id = nil
+	m.addagent_id = nil
+	m.clearedFields[connectoraccount.FieldAgentID] = struct{}{}
+}
+
+// AgentIDCleared returns if the "agent_id" field was cleared in this mutation.
+func (m *ConnectorAccountMutation) AgentIDCleared() bool {
+	_, ok := m.clearedFields[connectoraccount.FieldAgentID]
+	return ok
+}
+
+// ResetAgentID resets all changes to the "agent_id" field.
+func (m *ConnectorAccountMutation) ResetAgentID() {
+	m.agent_id = nil
+	m.addagent_id = nil
+	delete(m.clearedFields, connectoraccount.FieldAgentID)
+}
+
+// SetAppKey sets the "app_key" field.
+func (m *ConnectorAccountMutation) SetAppKey(s string) {
+	m.app_key = &s
+}
+
+// AppKey returns the value of the "app_key" field in the mutation.
+func (m *ConnectorAccountMutation) AppKey() (r string, exists bool) {
+	v := m.app_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAppKey returns the old "app_key" field's value of the ConnectorAccount entity.
+// If the ConnectorAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectorAccountMutation) OldAppKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAppKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAppKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAppKey: %w", err)
+	}
+	return oldValue.AppKey, nil
+}
+
+// ClearAppKey clears the value of the "app_key" field.
+func (m *ConnectorAccountMutation) ClearAppKey() {
+	m.app_key = nil
+	m.clearedFields[connectoraccount.FieldAppKey] = struct{}{}
+}
+
+// AppKeyCleared returns if the "app_key" field was cleared in this mutation.
+func (m *ConnectorAccountMutation) AppKeyCleared() bool {
+	_, ok := m.clearedFields[connectoraccount.FieldAppKey]
+	return ok
+}
+
+// ResetAppKey resets all changes to the "app_key" field.
+func (m *ConnectorAccountMutation) ResetAppKey() {
+	m.app_key = nil
+	delete(m.clearedFields, connectoraccount.FieldAppKey)
+}
+
+// SetCredentials sets the "credentials" field.
+func (m *ConnectorAccountMutation) SetCredentials(s string) {
+	m.credentials = &s
+}
+
+// Credentials returns the value of the "credentials" field in the mutation.
+func (m *ConnectorAccountMutation) Credentials() (r string, exists bool) {
+	v := m.credentials
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCredentials returns the old "credentials" field's value of the ConnectorAccount entity.
+// If the ConnectorAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectorAccountMutation) OldCredentials(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCredentials is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCredentials requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCredentials: %w", err)
+	}
+	return oldValue.Credentials, nil
+}
+
+// ResetCredentials resets all changes to the "credentials" field.
+func (m *ConnectorAccountMutation) ResetCredentials() {
+	m.credentials = nil
+}
+
+// SetCallbackKey sets the "callback_key" field.
+func (m *ConnectorAccountMutation) SetCallbackKey(s string) {
+	m.callback_key = &s
+}
+
+// CallbackKey returns the value of the "callback_key" field in the mutation.
+func (m *ConnectorAccountMutation) CallbackKey() (r string, exists bool) {
+	v := m.callback_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCallbackKey returns the old "callback_key" field's value of the ConnectorAccount entity.
+// If the ConnectorAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectorAccountMutation) OldCallbackKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCallbackKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCallbackKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCallbackKey: %w", err)
+	}
+	return oldValue.CallbackKey, nil
+}
+
+// ResetCallbackKey resets all changes to the "callback_key" field.
+func (m *ConnectorAccountMutation) ResetCallbackKey() {
+	m.callback_key = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *ConnectorAccountMutation) SetStatus(c connectoraccount.Status) {
+	m.status = &c
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *ConnectorAccountMutation) Status() (r connectoraccount.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the ConnectorAccount entity.
+// If the ConnectorAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectorAccountMutation) OldStatus(ctx context.Context) (v connectoraccount.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *ConnectorAccountMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetLastSyncAt sets the "last_sync_at" field.
+func (m *ConnectorAccountMutation) SetLastSyncAt(t time.Time) {
+	m.last_sync_at = &t
+}
+
+// LastSyncAt returns the value of the "last_sync_at" field in the mutation.
+func (m *ConnectorAccountMutation) LastSyncAt() (r time.Time, exists bool) {
+	v := m.last_sync_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastSyncAt returns the old "last_sync_at" field's value of the ConnectorAccount entity.
+// If the ConnectorAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectorAccountMutation) OldLastSyncAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastSyncAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastSyncAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastSyncAt: %w", err)
+	}
+	return oldValue.LastSyncAt, nil
+}
+
+// ClearLastSyncAt clears the value of the "last_sync_at" field.
+func (m *ConnectorAccountMutation) ClearLastSyncAt() {
+	m.last_sync_at = nil
+	m.clearedFields[connectoraccount.FieldLastSyncAt] = struct{}{}
+}
+
+// LastSyncAtCleared returns if the "last_sync_at" field was cleared in this mutation.
+func (m *ConnectorAccountMutation) LastSyncAtCleared() bool {
+	_, ok := m.clearedFields[connectoraccount.FieldLastSyncAt]
+	return ok
+}
+
+// ResetLastSyncAt resets all changes to the "last_sync_at" field.
+func (m *ConnectorAccountMutation) ResetLastSyncAt() {
+	m.last_sync_at = nil
+	delete(m.clearedFields, connectoraccount.FieldLastSyncAt)
+}
+
+// SetLastError sets the "last_error" field.
+func (m *ConnectorAccountMutation) SetLastError(s string) {
+	m.last_error = &s
+}
+
+// LastError returns the value of the "last_error" field in the mutation.
+func (m *ConnectorAccountMutation) LastError() (r string, exists bool) {
+	v := m.last_error
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastError returns the old "last_error" field's value of the ConnectorAccount entity.
+// If the ConnectorAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectorAccountMutation) OldLastError(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastError is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastError requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastError: %w", err)
+	}
+	return oldValue.LastError, nil
+}
+
+// ClearLastError clears the value of the "last_error" field.
+func (m *ConnectorAccountMutation) ClearLastError() {
+	m.last_error = nil
+	m.clearedFields[connectoraccount.FieldLastError] = struct{}{}
+}
+
+// LastErrorCleared returns if the "last_error" field was cleared in this mutation.
+func (m *ConnectorAccountMutation) LastErrorCleared() bool {
+	_, ok := m.clearedFields[connectoraccount.FieldLastError]
+	return ok
+}
+
+// ResetLastError resets all changes to the "last_error" field.
+func (m *ConnectorAccountMutation) ResetLastError() {
+	m.last_error = nil
+	delete(m.clearedFields, connectoraccount.FieldLastError)
+}
+
+// SetLastErrorAt sets the "last_error_at" field.
+func (m *ConnectorAccountMutation) SetLastErrorAt(t time.Time) {
+	m.last_error_at = &t
+}
+
+// LastErrorAt returns the value of the "last_error_at" field in the mutation.
+func (m *ConnectorAccountMutation) LastErrorAt() (r time.Time, exists bool) {
+	v := m.last_error_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastErrorAt returns the old "last_error_at" field's value of the ConnectorAccount entity.
+// If the ConnectorAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectorAccountMutation) OldLastErrorAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastErrorAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastErrorAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastErrorAt: %w", err)
+	}
+	return oldValue.LastErrorAt, nil
+}
+
+// ClearLastErrorAt clears the value of the "last_error_at" field.
+func (m *ConnectorAccountMutation) ClearLastErrorAt() {
+	m.last_error_at = nil
+	m.clearedFields[connectoraccount.FieldLastErrorAt] = struct{}{}
+}
+
+// LastErrorAtCleared returns if the "last_error_at" field was cleared in this mutation.
+func (m *ConnectorAccountMutation) LastErrorAtCleared() bool {
+	_, ok := m.clearedFields[connectoraccount.FieldLastErrorAt]
+	return ok
+}
+
+// ResetLastErrorAt resets all changes to the "last_error_at" field.
+func (m *ConnectorAccountMutation) ResetLastErrorAt() {
+	m.last_error_at = nil
+	delete(m.clearedFields, connectoraccount.FieldLastErrorAt)
+}
+
+// SetCursors sets the "cursors" field.
+func (m *ConnectorAccountMutation) SetCursors(value map[string]string) {
+	m.cursors = &value
+}
+
+// Cursors returns the value of the "cursors" field in the mutation.
+func (m *ConnectorAccountMutation) Cursors() (r map[string]string, exists bool) {
+	v := m.cursors
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCursors returns the old "cursors" field's value of the ConnectorAccount entity.
+// If the ConnectorAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectorAccountMutation) OldCursors(ctx context.Context) (v map[string]string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCursors is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCursors requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCursors: %w", err)
+	}
+	return oldValue.Cursors, nil
+}
+
+// ClearCursors clears the value of the "cursors" field.
+func (m *ConnectorAccountMutation) ClearCursors() {
+	m.cursors = nil
+	m.clearedFields[connectoraccount.FieldCursors] = struct{}{}
+}
+
+// CursorsCleared returns if the "cursors" field was cleared in this mutation.
+func (m *ConnectorAccountMutation) CursorsCleared() bool {
+	_, ok := m.clearedFields[connectoraccount.FieldCursors]
+	return ok
+}
+
+// ResetCursors resets all changes to the "cursors" field.
+func (m *ConnectorAccountMutation) ResetCursors() {
+	m.cursors = nil
+	delete(m.clearedFields, connectoraccount.FieldCursors)
+}
+
+// SetWelcomeMessage sets the "welcome_message" field.
+func (m *ConnectorAccountMutation) SetWelcomeMessage(s string) {
+	m.welcome_message = &s
+}
+
+// WelcomeMessage returns the value of the "welcome_message" field in the mutation.
+func (m *ConnectorAccountMutation) WelcomeMessage() (r string, exists bool) {
+	v := m.welcome_message
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWelcomeMessage returns the old "welcome_message" field's value of the ConnectorAccount entity.
+// If the ConnectorAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectorAccountMutation) OldWelcomeMessage(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWelcomeMessage is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWelcomeMessage requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWelcomeMessage: %w", err)
+	}
+	return oldValue.WelcomeMessage, nil
+}
+
+// ClearWelcomeMessage clears the value of the "welcome_message" field.
+func (m *ConnectorAccountMutation) ClearWelcomeMessage() {
+	m.welcome_message = nil
+	m.clearedFields[connectoraccount.FieldWelcomeMessage] = struct{}{}
+}
+
+// WelcomeMessageCleared returns if the "welcome_message" field was cleared in this mutation.
+func (m *ConnectorAccountMutation) WelcomeMessageCleared() bool {
+	_, ok := m.clearedFields[connectoraccount.FieldWelcomeMessage]
+	return ok
+}
+
+// ResetWelcomeMessage resets all changes to the "welcome_message" field.
+func (m *ConnectorAccountMutation) ResetWelcomeMessage() {
+	m.welcome_message = nil
+	delete(m.clearedFields, connectoraccount.FieldWelcomeMessage)
+}
+
+// ClearTenant clears the "tenant" edge to the Tenant entity.
+func (m *ConnectorAccountMutation) ClearTenant() {
+	m.clearedtenant = true
+	m.clearedFields[connectoraccount.FieldTenantID] = struct{}{}
+}
+
+// TenantCleared reports if the "tenant" edge to the Tenant entity was cleared.
+func (m *ConnectorAccountMutation) TenantCleared() bool {
+	return m.clearedtenant
+}
+
+// TenantIDs returns the "tenant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TenantID instead. It exists only for internal usage by the builders.
+func (m *ConnectorAccountMutation) TenantIDs() (ids []int) {
+	if id := m.tenant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTenant resets all changes to the "tenant" edge.
+func (m *ConnectorAccountMutation) ResetTenant() {
+	m.tenant = nil
+	m.clearedtenant = false
+}
+
+// Where appends a list predicates to the ConnectorAccountMutation builder.
+func (m *ConnectorAccountMutation) Where(ps ...predicate.ConnectorAccount) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ConnectorAccountMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ConnectorAccountMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ConnectorAccount, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ConnectorAccountMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ConnectorAccountMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ConnectorAccount).
+func (m *ConnectorAccountMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ConnectorAccountMutation) Fields() []string {
+	fields := make([]string, 0, 16)
+	if m.tenant != nil {
+		fields = append(fields, connectoraccount.FieldTenantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, connectoraccount.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, connectoraccount.FieldUpdatedAt)
+	}
+	if m.platform != nil {
+		fields = append(fields, connectoraccount.FieldPlatform)
+	}
+	if m.name != nil {
+		fields = append(fields, connectoraccount.FieldName)
+	}
+	if m.external_id != nil {
+		fields = append(fields, connectoraccount.FieldExternalID)
+	}
+	if m.agent_id != nil {
+		fields = append(fields, connectoraccount.FieldAgentID)
+	}
+	if m.app_key != nil {
+		fields = append(fields, connectoraccount.FieldAppKey)
+	}
+	if m.credentials != nil {
+		fields = append(fields, connectoraccount.FieldCredentials)
+	}
+	if m.callback_key != nil {
+		fields = append(fields, connectoraccount.FieldCallbackKey)
+	}
+	if m.status != nil {
+		fields = append(fields, connectoraccount.FieldStatus)
+	}
+	if m.last_sync_at != nil {
+		fields = append(fields, connectoraccount.FieldLastSyncAt)
+	}
+	if m.last_error != nil {
+		fields = append(fields, connectoraccount.FieldLastError)
+	}
+	if m.last_error_at != nil {
+		fields = append(fields, connectoraccount.FieldLastErrorAt)
+	}
+	if m.cursors != nil {
+		fields = append(fields, connectoraccount.FieldCursors)
+	}
+	if m.welcome_message != nil {
+		fields = append(fields, connectoraccount.FieldWelcomeMessage)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ConnectorAccountMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case connectoraccount.FieldTenantID:
+		return m.TenantID()
+	case connectoraccount.FieldCreatedAt:
+		return m.CreatedAt()
+	case connectoraccount.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case connectoraccount.FieldPlatform:
+		return m.Platform()
+	case connectoraccount.FieldName:
+		return m.Name()
+	case connectoraccount.FieldExternalID:
+		return m.ExternalID()
+	case connectoraccount.FieldAgentID:
+		return m.AgentID()
+	case connectoraccount.FieldAppKey:
+		return m.AppKey()
+	case connectoraccount.FieldCredentials:
+		return m.Credentials()
+	case connectoraccount.FieldCallbackKey:
+		return m.CallbackKey()
+	case connectoraccount.FieldStatus:
+		return m.Status()
+	case connectoraccount.FieldLastSyncAt:
+		return m.LastSyncAt()
+	case connectoraccount.FieldLastError:
+		return m.LastError()
+	case connectoraccount.FieldLastErrorAt:
+		return m.LastErrorAt()
+	case connectoraccount.FieldCursors:
+		return m.Cursors()
+	case connectoraccount.FieldWelcomeMessage:
+		return m.WelcomeMessage()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ConnectorAccountMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case connectoraccount.FieldTenantID:
+		return m.OldTenantID(ctx)
+	case connectoraccount.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case connectoraccount.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case connectoraccount.FieldPlatform:
+		return m.OldPlatform(ctx)
+	case connectoraccount.FieldName:
+		return m.OldName(ctx)
+	case connectoraccount.FieldExternalID:
+		return m.OldExternalID(ctx)
+	case connectoraccount.FieldAgentID:
+		return m.OldAgentID(ctx)
+	case connectoraccount.FieldAppKey:
+		return m.OldAppKey(ctx)
+	case connectoraccount.FieldCredentials:
+		return m.OldCredentials(ctx)
+	case connectoraccount.FieldCallbackKey:
+		return m.OldCallbackKey(ctx)
+	case connectoraccount.FieldStatus:
+		return m.OldStatus(ctx)
+	case connectoraccount.FieldLastSyncAt:
+		return m.OldLastSyncAt(ctx)
+	case connectoraccount.FieldLastError:
+		return m.OldLastError(ctx)
+	case connectoraccount.FieldLastErrorAt:
+		return m.OldLastErrorAt(ctx)
+	case connectoraccount.FieldCursors:
+		return m.OldCursors(ctx)
+	case connectoraccount.FieldWelcomeMessage:
+		return m.OldWelcomeMessage(ctx)
+	}
+	return nil, fmt.Errorf("unknown ConnectorAccount field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ConnectorAccountMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case connectoraccount.FieldTenantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTenantID(v)
+		return nil
+	case connectoraccount.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case connectoraccount.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case connectoraccount.FieldPlatform:
+		v, ok := value.(connectoraccount.Platform)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPlatform(v)
+		return nil
+	case connectoraccount.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case connectoraccount.FieldExternalID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExternalID(v)
+		return nil
+	case connectoraccount.FieldAgentID:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAgentID(v)
+		return nil
+	case connectoraccount.FieldAppKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAppKey(v)
+		return nil
+	case connectoraccount.FieldCredentials:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCredentials(v)
+		return nil
+	case connectoraccount.FieldCallbackKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCallbackKey(v)
+		return nil
+	case connectoraccount.FieldStatus:
+		v, ok := value.(connectoraccount.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case connectoraccount.FieldLastSyncAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastSyncAt(v)
+		return nil
+	case connectoraccount.FieldLastError:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastError(v)
+		return nil
+	case connectoraccount.FieldLastErrorAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastErrorAt(v)
+		return nil
+	case connectoraccount.FieldCursors:
+		v, ok := value.(map[string]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCursors(v)
+		return nil
+	case connectoraccount.FieldWelcomeMessage:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWelcomeMessage(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ConnectorAccount field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ConnectorAccountMutation) AddedFields() []string {
+	var fields []string
+	if m.addagent_id != nil {
+		fields = append(fields, connectoraccount.FieldAgentID)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ConnectorAccountMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case connectoraccount.FieldAgentID:
+		return m.AddedAgentID()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ConnectorAccountMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case connectoraccount.FieldAgentID:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAgentID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ConnectorAccount numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ConnectorAccountMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(connectoraccount.FieldAgentID) {
+		fields = append(fields, connectoraccount.FieldAgentID)
+	}
+	if m.FieldCleared(connectoraccount.FieldAppKey) {
+		fields = append(fields, connectoraccount.FieldAppKey)
+	}
+	if m.FieldCleared(connectoraccount.FieldLastSyncAt) {
+		fields = append(fields, connectoraccount.FieldLastSyncAt)
+	}
+	if m.FieldCleared(connectoraccount.FieldLastError) {
+		fields = append(fields, connectoraccount.FieldLastError)
+	}
+	if m.FieldCleared(connectoraccount.FieldLastErrorAt) {
+		fields = append(fields, connectoraccount.FieldLastErrorAt)
+	}
+	if m.FieldCleared(connectoraccount.FieldCursors) {
+		fields = append(fields, connectoraccount.FieldCursors)
+	}
+	if m.FieldCleared(connectoraccount.FieldWelcomeMessage) {
+		fields = append(fields, connectoraccount.FieldWelcomeMessage)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ConnectorAccountMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ConnectorAccountMutation) ClearField(name string) error {
+	switch name {
+	case connectoraccount.FieldAgentID:
+		m.ClearAgentID()
+		return nil
+	case connectoraccount.FieldAppKey:
+		m.ClearAppKey()
+		return nil
+	case connectoraccount.FieldLastSyncAt:
+		m.ClearLastSyncAt()
+		return nil
+	case connectoraccount.FieldLastError:
+		m.ClearLastError()
+		return nil
+	case connectoraccount.FieldLastErrorAt:
+		m.ClearLastErrorAt()
+		return nil
+	case connectoraccount.FieldCursors:
+		m.ClearCursors()
+		return nil
+	case connectoraccount.FieldWelcomeMessage:
+		m.ClearWelcomeMessage()
+		return nil
+	}
+	return fmt.Errorf("unknown ConnectorAccount nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ConnectorAccountMutation) ResetField(name string) error {
+	switch name {
+	case connectoraccount.FieldTenantID:
+		m.ResetTenantID()
+		return nil
+	case connectoraccount.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case connectoraccount.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case connectoraccount.FieldPlatform:
+		m.ResetPlatform()
+		return nil
+	case connectoraccount.FieldName:
+		m.ResetName()
+		return nil
+	case connectoraccount.FieldExternalID:
+		m.ResetExternalID()
+		return nil
+	case connectoraccount.FieldAgentID:
+		m.ResetAgentID()
+		return nil
+	case connectoraccount.FieldAppKey:
+		m.ResetAppKey()
+		return nil
+	case connectoraccount.FieldCredentials:
+		m.ResetCredentials()
+		return nil
+	case connectoraccount.FieldCallbackKey:
+		m.ResetCallbackKey()
+		return nil
+	case connectoraccount.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case connectoraccount.FieldLastSyncAt:
+		m.ResetLastSyncAt()
+		return nil
+	case connectoraccount.FieldLastError:
+		m.ResetLastError()
+		return nil
+	case connectoraccount.FieldLastErrorAt:
+		m.ResetLastErrorAt()
+		return nil
+	case connectoraccount.FieldCursors:
+		m.ResetCursors()
+		return nil
+	case connectoraccount.FieldWelcomeMessage:
+		m.ResetWelcomeMessage()
+		return nil
+	}
+	return fmt.Errorf("unknown ConnectorAccount field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ConnectorAccountMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.tenant != nil {
+		edges = append(edges, connectoraccount.EdgeTenant)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ConnectorAccountMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case connectoraccount.EdgeTenant:
+		if id := m.tenant; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ConnectorAccountMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ConnectorAccountMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ConnectorAccountMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedtenant {
+		edges = append(edges, connectoraccount.EdgeTenant)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ConnectorAccountMutation) EdgeCleared(name string) bool {
+	switch name {
+	case connectoraccount.EdgeTenant:
+		return m.clearedtenant
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ConnectorAccountMutation) ClearEdge(name string) error {
+	switch name {
+	case connectoraccount.EdgeTenant:
+		m.ClearTenant()
+		return nil
+	}
+	return fmt.Errorf("unknown ConnectorAccount unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ConnectorAccountMutation) ResetEdge(name string) error {
+	switch name {
+	case connectoraccount.EdgeTenant:
+		m.ResetTenant()
+		return nil
+	}
+	return fmt.Errorf("unknown ConnectorAccount edge %s", name)
 }
 
 // CustomerMutation represents an operation that mutates the Customer nodes in the graph.
@@ -9529,6 +10896,1419 @@ func (m *EventMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Event edge %s", name)
+}
+
+// FollowUpMutation represents an operation that mutates the FollowUp nodes in the graph.
+type FollowUpMutation struct {
+	config
+	op                   Op
+	typ                  string
+	id                   *int
+	created_at           *time.Time
+	updated_at           *time.Time
+	remark               *string
+	description          *string
+	added_at             *time.Time
+	add_way              *int
+	addadd_way           *int
+	state                *string
+	channel_id           *int
+	addchannel_id        *int
+	lost_at              *time.Time
+	lost_by              *followup.LostBy
+	platform_event_at    *int64
+	addplatform_event_at *int64
+	clearedFields        map[string]struct{}
+	tenant               *int
+	clearedtenant        bool
+	customer             *int
+	clearedcustomer      bool
+	staff                *int
+	clearedstaff         bool
+	done                 bool
+	oldValue             func(context.Context) (*FollowUp, error)
+	predicates           []predicate.FollowUp
+}
+
+var _ ent.Mutation = (*FollowUpMutation)(nil)
+
+// followupOption allows management of the mutation configuration using functional options.
+type followupOption func(*FollowUpMutation)
+
+// newFollowUpMutation creates new mutation for the FollowUp entity.
+func newFollowUpMutation(c config, op Op, opts ...followupOption) *FollowUpMutation {
+	m := &FollowUpMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeFollowUp,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withFollowUpID sets the ID field of the mutation.
+func withFollowUpID(id int) followupOption {
+	return func(m *FollowUpMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *FollowUp
+		)
+		m.oldValue = func(ctx context.Context) (*FollowUp, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().FollowUp.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withFollowUp sets the old FollowUp of the mutation.
+func withFollowUp(node *FollowUp) followupOption {
+	return func(m *FollowUpMutation) {
+		m.oldValue = func(context.Context) (*FollowUp, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m FollowUpMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m FollowUpMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *FollowUpMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *FollowUpMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().FollowUp.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetTenantID sets the "tenant_id" field.
+func (m *FollowUpMutation) SetTenantID(i int) {
+	m.tenant = &i
+}
+
+// TenantID returns the value of the "tenant_id" field in the mutation.
+func (m *FollowUpMutation) TenantID() (r int, exists bool) {
+	v := m.tenant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTenantID returns the old "tenant_id" field's value of the FollowUp entity.
+// If the FollowUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FollowUpMutation) OldTenantID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTenantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTenantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTenantID: %w", err)
+	}
+	return oldValue.TenantID, nil
+}
+
+// ResetTenantID resets all changes to the "tenant_id" field.
+func (m *FollowUpMutation) ResetTenantID() {
+	m.tenant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *FollowUpMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *FollowUpMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the FollowUp entity.
+// If the FollowUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FollowUpMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *FollowUpMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *FollowUpMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *FollowUpMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the FollowUp entity.
+// If the FollowUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FollowUpMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *FollowUpMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetCustomerID sets the "customer_id" field.
+func (m *FollowUpMutation) SetCustomerID(i int) {
+	m.customer = &i
+}
+
+// CustomerID returns the value of the "customer_id" field in the mutation.
+func (m *FollowUpMutation) CustomerID() (r int, exists bool) {
+	v := m.customer
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCustomerID returns the old "customer_id" field's value of the FollowUp entity.
+// If the FollowUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FollowUpMutation) OldCustomerID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCustomerID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCustomerID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCustomerID: %w", err)
+	}
+	return oldValue.CustomerID, nil
+}
+
+// ResetCustomerID resets all changes to the "customer_id" field.
+func (m *FollowUpMutation) ResetCustomerID() {
+	m.customer = nil
+}
+
+// SetStaffID sets the "staff_id" field.
+func (m *FollowUpMutation) SetStaffID(i int) {
+	m.staff = &i
+}
+
+// StaffID returns the value of the "staff_id" field in the mutation.
+func (m *FollowUpMutation) StaffID() (r int, exists bool) {
+	v := m.staff
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStaffID returns the old "staff_id" field's value of the FollowUp entity.
+// If the FollowUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FollowUpMutation) OldStaffID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStaffID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStaffID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStaffID: %w", err)
+	}
+	return oldValue.StaffID, nil
+}
+
+// ResetStaffID resets all changes to the "staff_id" field.
+func (m *FollowUpMutation) ResetStaffID() {
+	m.staff = nil
+}
+
+// SetRemark sets the "remark" field.
+func (m *FollowUpMutation) SetRemark(s string) {
+	m.remark = &s
+}
+
+// Remark returns the value of the "remark" field in the mutation.
+func (m *FollowUpMutation) Remark() (r string, exists bool) {
+	v := m.remark
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRemark returns the old "remark" field's value of the FollowUp entity.
+// If the FollowUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FollowUpMutation) OldRemark(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRemark is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRemark requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRemark: %w", err)
+	}
+	return oldValue.Remark, nil
+}
+
+// ClearRemark clears the value of the "remark" field.
+func (m *FollowUpMutation) ClearRemark() {
+	m.remark = nil
+	m.clearedFields[followup.FieldRemark] = struct{}{}
+}
+
+// RemarkCleared returns if the "remark" field was cleared in this mutation.
+func (m *FollowUpMutation) RemarkCleared() bool {
+	_, ok := m.clearedFields[followup.FieldRemark]
+	return ok
+}
+
+// ResetRemark resets all changes to the "remark" field.
+func (m *FollowUpMutation) ResetRemark() {
+	m.remark = nil
+	delete(m.clearedFields, followup.FieldRemark)
+}
+
+// SetDescription sets the "description" field.
+func (m *FollowUpMutation) SetDescription(s string) {
+	m.description = &s
+}
+
+// Description returns the value of the "description" field in the mutation.
+func (m *FollowUpMutation) Description() (r string, exists bool) {
+	v := m.description
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDescription returns the old "description" field's value of the FollowUp entity.
+// If the FollowUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FollowUpMutation) OldDescription(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDescription is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDescription requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDescription: %w", err)
+	}
+	return oldValue.Description, nil
+}
+
+// ClearDescription clears the value of the "description" field.
+func (m *FollowUpMutation) ClearDescription() {
+	m.description = nil
+	m.clearedFields[followup.FieldDescription] = struct{}{}
+}
+
+// DescriptionCleared returns if the "description" field was cleared in this mutation.
+func (m *FollowUpMutation) DescriptionCleared() bool {
+	_, ok := m.clearedFields[followup.FieldDescription]
+	return ok
+}
+
+// ResetDescription resets all changes to the "description" field.
+func (m *FollowUpMutation) ResetDescription() {
+	m.description = nil
+	delete(m.clearedFields, followup.FieldDescription)
+}
+
+// SetAddedAt sets the "added_at" field.
+func (m *FollowUpMutation) SetAddedAt(t time.Time) {
+	m.added_at = &t
+}
+
+// AddedAt returns the value of the "added_at" field in the mutation.
+func (m *FollowUpMutation) AddedAt() (r time.Time, exists bool) {
+	v := m.added_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAddedAt returns the old "added_at" field's value of the FollowUp entity.
+// If the FollowUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FollowUpMutation) OldAddedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAddedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAddedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAddedAt: %w", err)
+	}
+	return oldValue.AddedAt, nil
+}
+
+// ClearAddedAt clears the value of the "added_at" field.
+func (m *FollowUpMutation) ClearAddedAt() {
+	m.added_at = nil
+	m.clearedFields[followup.FieldAddedAt] = struct{}{}
+}
+
+// AddedAtCleared returns if the "added_at" field was cleared in this mutation.
+func (m *FollowUpMutation) AddedAtCleared() bool {
+	_, ok := m.clearedFields[followup.FieldAddedAt]
+	return ok
+}
+
+// ResetAddedAt resets all changes to the "added_at" field.
+func (m *FollowUpMutation) ResetAddedAt() {
+	m.added_at = nil
+	delete(m.clearedFields, followup.FieldAddedAt)
+}
+
+// SetAddWay sets the "add_way" field.
+func (m *FollowUpMutation) SetAddWay(i int) {
+	m.add_way = &i
+	m.addadd_way = nil
+}
+
+// AddWay returns the value of the "add_way" field in the mutation.
+func (m *FollowUpMutation) AddWay() (r int, exists bool) {
+	v := m.add_way
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAddWay returns the old "add_way" field's value of the FollowUp entity.
+// If the FollowUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FollowUpMutation) OldAddWay(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAddWay is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAddWay requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAddWay: %w", err)
+	}
+	return oldValue.AddWay, nil
+}
+
+// AddAddWay adds i to the "add_way" field.
+func (m *FollowUpMutation) AddAddWay(i int) {
+	if m.addadd_way != nil {
+		*m.addadd_way += i
+	} else {
+		m.addadd_way = &i
+	}
+}
+
+// AddedAddWay returns the value that was added to the "add_way" field in this mutation.
+func (m *FollowUpMutation) AddedAddWay() (r int, exists bool) {
+	v := m.addadd_way
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAddWay resets all changes to the "add_way" field.
+func (m *FollowUpMutation) ResetAddWay() {
+	m.add_way = nil
+	m.addadd_way = nil
+}
+
+// SetState sets the "state" field.
+func (m *FollowUpMutation) SetState(s string) {
+	m.state = &s
+}
+
+// State returns the value of the "state" field in the mutation.
+func (m *FollowUpMutation) State() (r string, exists bool) {
+	v := m.state
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldState returns the old "state" field's value of the FollowUp entity.
+// If the FollowUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FollowUpMutation) OldState(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldState is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldState requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldState: %w", err)
+	}
+	return oldValue.State, nil
+}
+
+// ClearState clears the value of the "state" field.
+func (m *FollowUpMutation) ClearState() {
+	m.state = nil
+	m.clearedFields[followup.FieldState] = struct{}{}
+}
+
+// StateCleared returns if the "state" field was cleared in this mutation.
+func (m *FollowUpMutation) StateCleared() bool {
+	_, ok := m.clearedFields[followup.FieldState]
+	return ok
+}
+
+// ResetState resets all changes to the "state" field.
+func (m *FollowUpMutation) ResetState() {
+	m.state = nil
+	delete(m.clearedFields, followup.FieldState)
+}
+
+// SetChannelID sets the "channel_id" field.
+func (m *FollowUpMutation) SetChannelID(i int) {
+	m.channel_id = &i
+	m.addchannel_id = nil
+}
+
+// ChannelID returns the value of the "channel_id" field in the mutation.
+func (m *FollowUpMutation) ChannelID() (r int, exists bool) {
+	v := m.channel_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChannelID returns the old "channel_id" field's value of the FollowUp entity.
+// If the FollowUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FollowUpMutation) OldChannelID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChannelID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChannelID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChannelID: %w", err)
+	}
+	return oldValue.ChannelID, nil
+}
+
+// AddChannelID adds i to the "channel_id" field.
+func (m *FollowUpMutation) AddChannelID(i int) {
+	if m.addchannel_id != nil {
+		*m.addchannel_id += i
+	} else {
+		m.addchannel_id = &i
+	}
+}
+
+// AddedChannelID returns the value that was added to the "channel_id" field in this mutation.
+func (m *FollowUpMutation) AddedChannelID() (r int, exists bool) {
+	v := m.addchannel_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearChannelID clears the value of the "channel_id" field.
+func (m *FollowUpMutation) ClearChannelID() {
+	m.channel_id = nil
+	m.addchannel_id = nil
+	m.clearedFields[followup.FieldChannelID] = struct{}{}
+}
+
+// ChannelIDCleared returns if the "channel_id" field was cleared in this mutation.
+func (m *FollowUpMutation) ChannelIDCleared() bool {
+	_, ok := m.clearedFields[followup.FieldChannelID]
+	return ok
+}
+
+// ResetChannelID resets all changes to the "channel_id" field.
+func (m *FollowUpMutation) ResetChannelID() {
+	m.channel_id = nil
+	m.addchannel_id = nil
+	delete(m.clearedFields, followup.FieldChannelID)
+}
+
+// SetLostAt sets the "lost_at" field.
+func (m *FollowUpMutation) SetLostAt(t time.Time) {
+	m.lost_at = &t
+}
+
+// LostAt returns the value of the "lost_at" field in the mutation.
+func (m *FollowUpMutation) LostAt() (r time.Time, exists bool) {
+	v := m.lost_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLostAt returns the old "lost_at" field's value of the FollowUp entity.
+// If the FollowUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FollowUpMutation) OldLostAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLostAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLostAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLostAt: %w", err)
+	}
+	return oldValue.LostAt, nil
+}
+
+// ClearLostAt clears the value of the "lost_at" field.
+func (m *FollowUpMutation) ClearLostAt() {
+	m.lost_at = nil
+	m.clearedFields[followup.FieldLostAt] = struct{}{}
+}
+
+// LostAtCleared returns if the "lost_at" field was cleared in this mutation.
+func (m *FollowUpMutation) LostAtCleared() bool {
+	_, ok := m.clearedFields[followup.FieldLostAt]
+	return ok
+}
+
+// ResetLostAt resets all changes to the "lost_at" field.
+func (m *FollowUpMutation) ResetLostAt() {
+	m.lost_at = nil
+	delete(m.clearedFields, followup.FieldLostAt)
+}
+
+// SetLostBy sets the "lost_by" field.
+func (m *FollowUpMutation) SetLostBy(fb followup.LostBy) {
+	m.lost_by = &fb
+}
+
+// LostBy returns the value of the "lost_by" field in the mutation.
+func (m *FollowUpMutation) LostBy() (r followup.LostBy, exists bool) {
+	v := m.lost_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLostBy returns the old "lost_by" field's value of the FollowUp entity.
+// If the FollowUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FollowUpMutation) OldLostBy(ctx context.Context) (v *followup.LostBy, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLostBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLostBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLostBy: %w", err)
+	}
+	return oldValue.LostBy, nil
+}
+
+// ClearLostBy clears the value of the "lost_by" field.
+func (m *FollowUpMutation) ClearLostBy() {
+	m.lost_by = nil
+	m.clearedFields[followup.FieldLostBy] = struct{}{}
+}
+
+// LostByCleared returns if the "lost_by" field was cleared in this mutation.
+func (m *FollowUpMutation) LostByCleared() bool {
+	_, ok := m.clearedFields[followup.FieldLostBy]
+	return ok
+}
+
+// ResetLostBy resets all changes to the "lost_by" field.
+func (m *FollowUpMutation) ResetLostBy() {
+	m.lost_by = nil
+	delete(m.clearedFields, followup.FieldLostBy)
+}
+
+// SetPlatformEventAt sets the "platform_event_at" field.
+func (m *FollowUpMutation) SetPlatformEventAt(i int64) {
+	m.platform_event_at = &i
+	m.addplatform_event_at = nil
+}
+
+// PlatformEventAt returns the value of the "platform_event_at" field in the mutation.
+func (m *FollowUpMutation) PlatformEventAt() (r int64, exists bool) {
+	v := m.platform_event_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPlatformEventAt returns the old "platform_event_at" field's value of the FollowUp entity.
+// If the FollowUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FollowUpMutation) OldPlatformEventAt(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPlatformEventAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPlatformEventAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPlatformEventAt: %w", err)
+	}
+	return oldValue.PlatformEventAt, nil
+}
+
+// AddPlatformEventAt adds i to the "platform_event_at" field.
+func (m *FollowUpMutation) AddPlatformEventAt(i int64) {
+	if m.addplatform_event_at != nil {
+		*m.addplatform_event_at += i
+	} else {
+		m.addplatform_event_at = &i
+	}
+}
+
+// AddedPlatformEventAt returns the value that was added to the "platform_event_at" field in this mutation.
+func (m *FollowUpMutation) AddedPlatformEventAt() (r int64, exists bool) {
+	v := m.addplatform_event_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPlatformEventAt resets all changes to the "platform_event_at" field.
+func (m *FollowUpMutation) ResetPlatformEventAt() {
+	m.platform_event_at = nil
+	m.addplatform_event_at = nil
+}
+
+// ClearTenant clears the "tenant" edge to the Tenant entity.
+func (m *FollowUpMutation) ClearTenant() {
+	m.clearedtenant = true
+	m.clearedFields[followup.FieldTenantID] = struct{}{}
+}
+
+// TenantCleared reports if the "tenant" edge to the Tenant entity was cleared.
+func (m *FollowUpMutation) TenantCleared() bool {
+	return m.clearedtenant
+}
+
+// TenantIDs returns the "tenant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TenantID instead. It exists only for internal usage by the builders.
+func (m *FollowUpMutation) TenantIDs() (ids []int) {
+	if id := m.tenant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTenant resets all changes to the "tenant" edge.
+func (m *FollowUpMutation) ResetTenant() {
+	m.tenant = nil
+	m.clearedtenant = false
+}
+
+// ClearCustomer clears the "customer" edge to the Customer entity.
+func (m *FollowUpMutation) ClearCustomer() {
+	m.clearedcustomer = true
+	m.clearedFields[followup.FieldCustomerID] = struct{}{}
+}
+
+// CustomerCleared reports if the "customer" edge to the Customer entity was cleared.
+func (m *FollowUpMutation) CustomerCleared() bool {
+	return m.clearedcustomer
+}
+
+// CustomerIDs returns the "customer" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CustomerID instead. It exists only for internal usage by the builders.
+func (m *FollowUpMutation) CustomerIDs() (ids []int) {
+	if id := m.customer; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCustomer resets all changes to the "customer" edge.
+func (m *FollowUpMutation) ResetCustomer() {
+	m.customer = nil
+	m.clearedcustomer = false
+}
+
+// ClearStaff clears the "staff" edge to the Staff entity.
+func (m *FollowUpMutation) ClearStaff() {
+	m.clearedstaff = true
+	m.clearedFields[followup.FieldStaffID] = struct{}{}
+}
+
+// StaffCleared reports if the "staff" edge to the Staff entity was cleared.
+func (m *FollowUpMutation) StaffCleared() bool {
+	return m.clearedstaff
+}
+
+// StaffIDs returns the "staff" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// StaffID instead. It exists only for internal usage by the builders.
+func (m *FollowUpMutation) StaffIDs() (ids []int) {
+	if id := m.staff; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetStaff resets all changes to the "staff" edge.
+func (m *FollowUpMutation) ResetStaff() {
+	m.staff = nil
+	m.clearedstaff = false
+}
+
+// Where appends a list predicates to the FollowUpMutation builder.
+func (m *FollowUpMutation) Where(ps ...predicate.FollowUp) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the FollowUpMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *FollowUpMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.FollowUp, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *FollowUpMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *FollowUpMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (FollowUp).
+func (m *FollowUpMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *FollowUpMutation) Fields() []string {
+	fields := make([]string, 0, 14)
+	if m.tenant != nil {
+		fields = append(fields, followup.FieldTenantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, followup.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, followup.FieldUpdatedAt)
+	}
+	if m.customer != nil {
+		fields = append(fields, followup.FieldCustomerID)
+	}
+	if m.staff != nil {
+		fields = append(fields, followup.FieldStaffID)
+	}
+	if m.remark != nil {
+		fields = append(fields, followup.FieldRemark)
+	}
+	if m.description != nil {
+		fields = append(fields, followup.FieldDescription)
+	}
+	if m.added_at != nil {
+		fields = append(fields, followup.FieldAddedAt)
+	}
+	if m.add_way != nil {
+		fields = append(fields, followup.FieldAddWay)
+	}
+	if m.state != nil {
+		fields = append(fields, followup.FieldState)
+	}
+	if m.channel_id != nil {
+		fields = append(fields, followup.FieldChannelID)
+	}
+	if m.lost_at != nil {
+		fields = append(fields, followup.FieldLostAt)
+	}
+	if m.lost_by != nil {
+		fields = append(fields, followup.FieldLostBy)
+	}
+	if m.platform_event_at != nil {
+		fields = append(fields, followup.FieldPlatformEventAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *FollowUpMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case followup.FieldTenantID:
+		return m.TenantID()
+	case followup.FieldCreatedAt:
+		return m.CreatedAt()
+	case followup.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case followup.FieldCustomerID:
+		return m.CustomerID()
+	case followup.FieldStaffID:
+		return m.StaffID()
+	case followup.FieldRemark:
+		return m.Remark()
+	case followup.FieldDescription:
+		return m.Description()
+	case followup.FieldAddedAt:
+		return m.AddedAt()
+	case followup.FieldAddWay:
+		return m.AddWay()
+	case followup.FieldState:
+		return m.State()
+	case followup.FieldChannelID:
+		return m.ChannelID()
+	case followup.FieldLostAt:
+		return m.LostAt()
+	case followup.FieldLostBy:
+		return m.LostBy()
+	case followup.FieldPlatformEventAt:
+		return m.PlatformEventAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *FollowUpMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case followup.FieldTenantID:
+		return m.OldTenantID(ctx)
+	case followup.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case followup.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case followup.FieldCustomerID:
+		return m.OldCustomerID(ctx)
+	case followup.FieldStaffID:
+		return m.OldStaffID(ctx)
+	case followup.FieldRemark:
+		return m.OldRemark(ctx)
+	case followup.FieldDescription:
+		return m.OldDescription(ctx)
+	case followup.FieldAddedAt:
+		return m.OldAddedAt(ctx)
+	case followup.FieldAddWay:
+		return m.OldAddWay(ctx)
+	case followup.FieldState:
+		return m.OldState(ctx)
+	case followup.FieldChannelID:
+		return m.OldChannelID(ctx)
+	case followup.FieldLostAt:
+		return m.OldLostAt(ctx)
+	case followup.FieldLostBy:
+		return m.OldLostBy(ctx)
+	case followup.FieldPlatformEventAt:
+		return m.OldPlatformEventAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown FollowUp field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *FollowUpMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case followup.FieldTenantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTenantID(v)
+		return nil
+	case followup.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case followup.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case followup.FieldCustomerID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCustomerID(v)
+		return nil
+	case followup.FieldStaffID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStaffID(v)
+		return nil
+	case followup.FieldRemark:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRemark(v)
+		return nil
+	case followup.FieldDescription:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDescription(v)
+		return nil
+	case followup.FieldAddedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAddedAt(v)
+		return nil
+	case followup.FieldAddWay:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAddWay(v)
+		return nil
+	case followup.FieldState:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetState(v)
+		return nil
+	case followup.FieldChannelID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChannelID(v)
+		return nil
+	case followup.FieldLostAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLostAt(v)
+		return nil
+	case followup.FieldLostBy:
+		v, ok := value.(followup.LostBy)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLostBy(v)
+		return nil
+	case followup.FieldPlatformEventAt:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPlatformEventAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown FollowUp field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *FollowUpMutation) AddedFields() []string {
+	var fields []string
+	if m.addadd_way != nil {
+		fields = append(fields, followup.FieldAddWay)
+	}
+	if m.addchannel_id != nil {
+		fields = append(fields, followup.FieldChannelID)
+	}
+	if m.addplatform_event_at != nil {
+		fields = append(fields, followup.FieldPlatformEventAt)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *FollowUpMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case followup.FieldAddWay:
+		return m.AddedAddWay()
+	case followup.FieldChannelID:
+		return m.AddedChannelID()
+	case followup.FieldPlatformEventAt:
+		return m.AddedPlatformEventAt()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *FollowUpMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case followup.FieldAddWay:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAddWay(v)
+		return nil
+	case followup.FieldChannelID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddChannelID(v)
+		return nil
+	case followup.FieldPlatformEventAt:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPlatformEventAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown FollowUp numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *FollowUpMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(followup.FieldRemark) {
+		fields = append(fields, followup.FieldRemark)
+	}
+	if m.FieldCleared(followup.FieldDescription) {
+		fields = append(fields, followup.FieldDescription)
+	}
+	if m.FieldCleared(followup.FieldAddedAt) {
+		fields = append(fields, followup.FieldAddedAt)
+	}
+	if m.FieldCleared(followup.FieldState) {
+		fields = append(fields, followup.FieldState)
+	}
+	if m.FieldCleared(followup.FieldChannelID) {
+		fields = append(fields, followup.FieldChannelID)
+	}
+	if m.FieldCleared(followup.FieldLostAt) {
+		fields = append(fields, followup.FieldLostAt)
+	}
+	if m.FieldCleared(followup.FieldLostBy) {
+		fields = append(fields, followup.FieldLostBy)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *FollowUpMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *FollowUpMutation) ClearField(name string) error {
+	switch name {
+	case followup.FieldRemark:
+		m.ClearRemark()
+		return nil
+	case followup.FieldDescription:
+		m.ClearDescription()
+		return nil
+	case followup.FieldAddedAt:
+		m.ClearAddedAt()
+		return nil
+	case followup.FieldState:
+		m.ClearState()
+		return nil
+	case followup.FieldChannelID:
+		m.ClearChannelID()
+		return nil
+	case followup.FieldLostAt:
+		m.ClearLostAt()
+		return nil
+	case followup.FieldLostBy:
+		m.ClearLostBy()
+		return nil
+	}
+	return fmt.Errorf("unknown FollowUp nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *FollowUpMutation) ResetField(name string) error {
+	switch name {
+	case followup.FieldTenantID:
+		m.ResetTenantID()
+		return nil
+	case followup.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case followup.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case followup.FieldCustomerID:
+		m.ResetCustomerID()
+		return nil
+	case followup.FieldStaffID:
+		m.ResetStaffID()
+		return nil
+	case followup.FieldRemark:
+		m.ResetRemark()
+		return nil
+	case followup.FieldDescription:
+		m.ResetDescription()
+		return nil
+	case followup.FieldAddedAt:
+		m.ResetAddedAt()
+		return nil
+	case followup.FieldAddWay:
+		m.ResetAddWay()
+		return nil
+	case followup.FieldState:
+		m.ResetState()
+		return nil
+	case followup.FieldChannelID:
+		m.ResetChannelID()
+		return nil
+	case followup.FieldLostAt:
+		m.ResetLostAt()
+		return nil
+	case followup.FieldLostBy:
+		m.ResetLostBy()
+		return nil
+	case followup.FieldPlatformEventAt:
+		m.ResetPlatformEventAt()
+		return nil
+	}
+	return fmt.Errorf("unknown FollowUp field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *FollowUpMutation) AddedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.tenant != nil {
+		edges = append(edges, followup.EdgeTenant)
+	}
+	if m.customer != nil {
+		edges = append(edges, followup.EdgeCustomer)
+	}
+	if m.staff != nil {
+		edges = append(edges, followup.EdgeStaff)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *FollowUpMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case followup.EdgeTenant:
+		if id := m.tenant; id != nil {
+			return []ent.Value{*id}
+		}
+	case followup.EdgeCustomer:
+		if id := m.customer; id != nil {
+			return []ent.Value{*id}
+		}
+	case followup.EdgeStaff:
+		if id := m.staff; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *FollowUpMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 3)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *FollowUpMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *FollowUpMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.clearedtenant {
+		edges = append(edges, followup.EdgeTenant)
+	}
+	if m.clearedcustomer {
+		edges = append(edges, followup.EdgeCustomer)
+	}
+	if m.clearedstaff {
+		edges = append(edges, followup.EdgeStaff)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *FollowUpMutation) EdgeCleared(name string) bool {
+	switch name {
+	case followup.EdgeTenant:
+		return m.clearedtenant
+	case followup.EdgeCustomer:
+		return m.clearedcustomer
+	case followup.EdgeStaff:
+		return m.clearedstaff
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *FollowUpMutation) ClearEdge(name string) error {
+	switch name {
+	case followup.EdgeTenant:
+		m.ClearTenant()
+		return nil
+	case followup.EdgeCustomer:
+		m.ClearCustomer()
+		return nil
+	case followup.EdgeStaff:
+		m.ClearStaff()
+		return nil
+	}
+	return fmt.Errorf("unknown FollowUp unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *FollowUpMutation) ResetEdge(name string) error {
+	switch name {
+	case followup.EdgeTenant:
+		m.ResetTenant()
+		return nil
+	case followup.EdgeCustomer:
+		m.ResetCustomer()
+		return nil
+	case followup.EdgeStaff:
+		m.ResetStaff()
+		return nil
+	}
+	return fmt.Errorf("unknown FollowUp edge %s", name)
 }
 
 // FormMutation represents an operation that mutates the Form nodes in the graph.

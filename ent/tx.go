@@ -20,6 +20,8 @@ type Tx struct {
 	Campaign *CampaignClient
 	// CasbinRule is the client for interacting with the CasbinRule builders.
 	CasbinRule *CasbinRuleClient
+	// ConnectorAccount is the client for interacting with the ConnectorAccount builders.
+	ConnectorAccount *ConnectorAccountClient
 	// Customer is the client for interacting with the Customer builders.
 	Customer *CustomerClient
 	// CustomerIdentity is the client for interacting with the CustomerIdentity builders.
@@ -28,6 +30,8 @@ type Tx struct {
 	Department *DepartmentClient
 	// Event is the client for interacting with the Event builders.
 	Event *EventClient
+	// FollowUp is the client for interacting with the FollowUp builders.
+	FollowUp *FollowUpClient
 	// Form is the client for interacting with the Form builders.
 	Form *FormClient
 	// FormSubmission is the client for interacting with the FormSubmission builders.
@@ -182,10 +186,12 @@ func (tx *Tx) init() {
 	tx.AuditLog = NewAuditLogClient(tx.config)
 	tx.Campaign = NewCampaignClient(tx.config)
 	tx.CasbinRule = NewCasbinRuleClient(tx.config)
+	tx.ConnectorAccount = NewConnectorAccountClient(tx.config)
 	tx.Customer = NewCustomerClient(tx.config)
 	tx.CustomerIdentity = NewCustomerIdentityClient(tx.config)
 	tx.Department = NewDepartmentClient(tx.config)
 	tx.Event = NewEventClient(tx.config)
+	tx.FollowUp = NewFollowUpClient(tx.config)
 	tx.Form = NewFormClient(tx.config)
 	tx.FormSubmission = NewFormSubmissionClient(tx.config)
 	tx.Order = NewOrderClient(tx.config)

@@ -31,6 +31,11 @@ func (r *queryResolver) Campaigns(ctx context.Context, after *entgql.Cursor[int]
 		Paginate(ctx, after, first, before, last, ent.WithCampaignOrder(orderBy), ent.WithCampaignFilter(where.Filter))
 }
 
+func (r *queryResolver) ConnectorAccounts(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ConnectorAccountOrder, where *ent.ConnectorAccountWhereInput) (*ent.ConnectorAccountConnection, error) {
+	return r.client.ConnectorAccount.Query().
+		Paginate(ctx, after, first, before, last, ent.WithConnectorAccountOrder(orderBy), ent.WithConnectorAccountFilter(where.Filter))
+}
+
 func (r *queryResolver) Customers(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.CustomerOrder, where *ent.CustomerWhereInput) (*ent.CustomerConnection, error) {
 	return r.client.Customer.Query().
 		Paginate(ctx, after, first, before, last, ent.WithCustomerOrder(orderBy), ent.WithCustomerFilter(where.Filter))
@@ -71,6 +76,13 @@ func (r *queryResolver) Tickets(ctx context.Context, after *entgql.Cursor[int], 
 		Paginate(ctx, after, first, before, last, ent.WithTicketOrder(orderBy), ent.WithTicketFilter(where.Filter))
 }
 
+func (r *Resolver) ConnectorAccount() graph.ConnectorAccountResolver {
+	return &connectorAccountResolver{r}
+}
+
 func (r *Resolver) Query() graph.QueryResolver { return &queryResolver{r} }
 
-type queryResolver struct{ *Resolver }
+type (
+	connectorAccountResolver struct{ *Resolver }
+	queryResolver            struct{ *Resolver }
+)

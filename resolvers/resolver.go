@@ -21,6 +21,7 @@ import (
 	"github.com/scrm-dev/scrm/internal/ratelimit"
 	"github.com/scrm-dev/scrm/internal/realtime"
 	"github.com/scrm-dev/scrm/internal/viewer"
+	"github.com/scrm-dev/scrm/jobs"
 )
 
 // Resolver is the root resolver; it holds what every resolver may use.
@@ -31,6 +32,8 @@ type Resolver struct {
 	revealLimit    *ratelimit.Window
 	revealsPerHour int
 	realtime       *realtime.Hub
+	jobs           *jobs.Admin
+	publicURL      string
 	logger         *slog.Logger
 }
 
@@ -47,6 +50,11 @@ type Options struct {
 	// Realtime delivers events to subscriptions; without it they are
 	// refused.
 	Realtime *realtime.Hub
+	// Jobs enqueues background work (syncs) and shows the queues to
+	// admins; without it those fields answer an error.
+	Jobs *jobs.Admin
+	// PublicURL is where platforms reach this server (callback URLs).
+	PublicURL string
 	// WithoutFieldGuard leaves field permissions out. Only the benchmark
 	// sets it, to measure what they cost.
 	WithoutFieldGuard bool
@@ -55,7 +63,7 @@ type Options struct {
 // NewExecutableSchema returns the API's schema bound to its resolvers.
 func NewExecutableSchema(opts Options) graphql.ExecutableSchema {
 	r := &Resolver{client: opts.Client, authz: opts.Authz, revealsPerHour: opts.RevealsPerHour, realtime: opts.Realtime,
-		logger: opts.Logger}
+		jobs: opts.Jobs, publicURL: opts.PublicURL, logger: opts.Logger}
 	if r.logger == nil {
 		r.logger = slog.Default()
 	}
@@ -103,4 +111,37 @@ func viewerFrom(ctx context.Context) *viewer.Viewer {
 		return v
 	}
 	return &viewer.Viewer{}
+}
+
+// jobsAdmin is the background job queues (nil-safe: a server without
+// them answers jobs.ErrNoQueues).
+func (r *Resolver) jobsAdmin() *jobs.Admin { return r.jobs }
+
+// afterCommit runs fn once the request's transaction has committed (at
+// once outside one): work for other processes must not see rows that
+// might still roll back.
+func (r *Resolver) afterCommit(ctx context.Context, fn func(context.Context)) {
+	tx := ent.TxFromContext(ctx)
+	if tx == nil {
+		fn(ctx)
+		return
+	}
+	tx.OnCommit(func(next ent.Committer) ent.Committer {
+		return ent.CommitFunc(func(c context.Context, tx *ent.Tx) error {
+			if err := next.Commit(c, tx); err != nil {
+				return err
+			}
+			fn(context.WithoutCancel(ctx))
+			return nil
+		})
+	})
+}
+
+// ptrs turns a slice of values into one of pointers, as gqlgen wants.
+func ptrs[T any](vs []T) []*T {
+	out := make([]*T, len(vs))
+	for i := range vs {
+		out[i] = &vs[i]
+	}
+	return out
 }

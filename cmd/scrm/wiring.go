@@ -15,6 +15,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/scrm-dev/scrm/authz"
@@ -157,8 +158,10 @@ func serve(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 	defer az.Close()
+	jobsAdmin := jobs.NewAdmin(rdb.Opt)
+	defer jobsAdmin.Close()
 	opts := resolvers.Options{Client: st.Client, Logger: logger, Authz: az, Redis: rdb.Client, RevealsPerHour: cfg.RevealLimit,
-		Realtime: realtime.NewHub(rdb.Client, st.Client, logger)}
+		Realtime: realtime.NewHub(rdb.Client, st.Client, logger), Jobs: jobsAdmin, PublicURL: cfg.PublicURL}
 	sockets := &wsgraphql.Server{}
 	draining := make(chan struct{})
 	h := httpapi.New(httpapi.Options{
@@ -193,6 +196,9 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	go func() { errc <- srv.ListenAndServe() }()
 	if cfg.PprofAddr != "" {
 		go servePprof(cfg.PprofAddr, logger)
+	}
+	if cfg.MetricsAddr != "" {
+		go serveMetrics(cfg.MetricsAddr, logger)
 	}
 	if cfg.GraphiQL {
 		signedIn := "nobody: add an Authorization header with a token from `scrm token`"
@@ -251,6 +257,9 @@ func worker(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 	defer startRelay(st, rdb, logger)()
+	if cfg.MetricsAddr != "" {
+		go serveMetrics(cfg.MetricsAddr, logger)
+	}
 	logger.Info("scrm worker running", "database", st.Location, "redis", rdb.Location, "concurrency", cfg.WorkerConcurrency)
 	<-ctx.Done()
 	stopWorker()
@@ -402,5 +411,17 @@ func servePprof(addr string, logger *slog.Logger) {
 	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	if err := srv.ListenAndServe(); err != nil {
 		logger.Warn("profiler stopped", "err", err)
+	}
+}
+
+// serveMetrics serves Prometheus metrics (the default registry: Go
+// runtime, process and platform calls) on their own address.
+func serveMetrics(addr string, logger *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.Handler())
+	logger.Info("metrics", "addr", addr)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if err := srv.ListenAndServe(); err != nil {
+		logger.Warn("metrics stopped", "err", err)
 	}
 }

@@ -1,6 +1,3 @@
-// Package wecom is the WeCom (企业微信) connector: its callback events, and
-// (as it grows) its client, org and customer sync. Wire details are in
-// ../../../shared/PLATFORMS.md; the callback cryptography is in msgcrypt.
 package wecom
 
 import (

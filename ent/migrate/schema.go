@@ -130,6 +130,57 @@ var (
 			},
 		},
 	}
+	// ConnectorAccountsColumns holds the columns for the "connector_accounts" table.
+	ConnectorAccountsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "platform", Type: field.TypeEnum, Enums: []string{"WECOM", "TAOBAO", "TMALL", "DOUYIN"}},
+		{Name: "name", Type: field.TypeString, Size: 100},
+		{Name: "external_id", Type: field.TypeString, Size: 64},
+		{Name: "agent_id", Type: field.TypeInt64, Nullable: true},
+		{Name: "app_key", Type: field.TypeString, Nullable: true, Size: 64},
+		{Name: "credentials", Type: field.TypeString, Size: 2147483647, SchemaType: map[string]string{"mysql": "text"}},
+		{Name: "callback_key", Type: field.TypeString, Size: 32},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"ACTIVE", "PAUSED", "FAILING"}, Default: "ACTIVE"},
+		{Name: "last_sync_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "last_error", Type: field.TypeString, Nullable: true, Size: 2147483647},
+		{Name: "last_error_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "cursors", Type: field.TypeJSON, Nullable: true},
+		{Name: "welcome_message", Type: field.TypeString, Nullable: true, Size: 2147483647},
+		{Name: "tenant_id", Type: field.TypeInt},
+	}
+	// ConnectorAccountsTable holds the schema information for the "connector_accounts" table.
+	ConnectorAccountsTable = &schema.Table{
+		Name:       "connector_accounts",
+		Columns:    ConnectorAccountsColumns,
+		PrimaryKey: []*schema.Column{ConnectorAccountsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "connector_accounts_tenants_tenant",
+				Columns:    []*schema.Column{ConnectorAccountsColumns[16]},
+				RefColumns: []*schema.Column{TenantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "connectoraccount_tenant_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{ConnectorAccountsColumns[16], ConnectorAccountsColumns[1]},
+			},
+			{
+				Name:    "connectoraccount_tenant_id_platform_external_id",
+				Unique:  true,
+				Columns: []*schema.Column{ConnectorAccountsColumns[16], ConnectorAccountsColumns[3], ConnectorAccountsColumns[5]},
+			},
+			{
+				Name:    "connectoraccount_callback_key",
+				Unique:  true,
+				Columns: []*schema.Column{ConnectorAccountsColumns[9]},
+			},
+		},
+	}
 	// CustomersColumns holds the columns for the "customers" table.
 	CustomersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -341,6 +392,72 @@ var (
 				Name:    "event_seq",
 				Unique:  false,
 				Columns: []*schema.Column{EventsColumns[1]},
+			},
+		},
+	}
+	// FollowUpsColumns holds the columns for the "follow_ups" table.
+	FollowUpsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "remark", Type: field.TypeString, Nullable: true, Size: 255},
+		{Name: "description", Type: field.TypeString, Nullable: true, Size: 2147483647},
+		{Name: "added_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "add_way", Type: field.TypeInt, Default: 0},
+		{Name: "state", Type: field.TypeString, Nullable: true, Size: 30},
+		{Name: "channel_id", Type: field.TypeInt, Nullable: true},
+		{Name: "lost_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "lost_by", Type: field.TypeEnum, Nullable: true, Enums: []string{"STAFF", "CUSTOMER", "TRANSFER"}},
+		{Name: "platform_event_at", Type: field.TypeInt64, Default: 0},
+		{Name: "tenant_id", Type: field.TypeInt},
+		{Name: "customer_id", Type: field.TypeInt},
+		{Name: "staff_id", Type: field.TypeInt},
+	}
+	// FollowUpsTable holds the schema information for the "follow_ups" table.
+	FollowUpsTable = &schema.Table{
+		Name:       "follow_ups",
+		Columns:    FollowUpsColumns,
+		PrimaryKey: []*schema.Column{FollowUpsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "follow_ups_tenants_tenant",
+				Columns:    []*schema.Column{FollowUpsColumns[12]},
+				RefColumns: []*schema.Column{TenantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "follow_ups_customers_customer",
+				Columns:    []*schema.Column{FollowUpsColumns[13]},
+				RefColumns: []*schema.Column{CustomersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "follow_ups_staff_staff",
+				Columns:    []*schema.Column{FollowUpsColumns[14]},
+				RefColumns: []*schema.Column{StaffColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "followup_tenant_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{FollowUpsColumns[12], FollowUpsColumns[1]},
+			},
+			{
+				Name:    "followup_customer_id_staff_id",
+				Unique:  true,
+				Columns: []*schema.Column{FollowUpsColumns[13], FollowUpsColumns[14]},
+			},
+			{
+				Name:    "followup_tenant_id_staff_id",
+				Unique:  false,
+				Columns: []*schema.Column{FollowUpsColumns[12], FollowUpsColumns[14]},
+			},
+			{
+				Name:    "followup_tenant_id_channel_id",
+				Unique:  false,
+				Columns: []*schema.Column{FollowUpsColumns[12], FollowUpsColumns[8]},
 			},
 		},
 	}
@@ -906,10 +1023,12 @@ var (
 		AuditLogsTable,
 		CampaignsTable,
 		CasbinRuleTable,
+		ConnectorAccountsTable,
 		CustomersTable,
 		CustomerIdentitiesTable,
 		DepartmentsTable,
 		EventsTable,
+		FollowUpsTable,
 		FormsTable,
 		FormSubmissionsTable,
 		OrdersTable,
@@ -939,6 +1058,10 @@ func init() {
 		Table:          "casbin_rule",
 		IncrementStart: func(i int) *int { return &i }(64424509440),
 	}
+	ConnectorAccountsTable.ForeignKeys[0].RefTable = TenantsTable
+	ConnectorAccountsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(73014444032),
+	}
 	CustomersTable.ForeignKeys[0].RefTable = TenantsTable
 	CustomersTable.ForeignKeys[1].RefTable = CustomersTable
 	CustomersTable.ForeignKeys[2].RefTable = StaffTable
@@ -958,6 +1081,12 @@ func init() {
 	EventsTable.ForeignKeys[0].RefTable = TenantsTable
 	EventsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(68719476736),
+	}
+	FollowUpsTable.ForeignKeys[0].RefTable = TenantsTable
+	FollowUpsTable.ForeignKeys[1].RefTable = CustomersTable
+	FollowUpsTable.ForeignKeys[2].RefTable = StaffTable
+	FollowUpsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(77309411328),
 	}
 	FormsTable.ForeignKeys[0].RefTable = TenantsTable
 	FormsTable.Annotation = &entsql.Annotation{

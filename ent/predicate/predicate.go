@@ -15,6 +15,20 @@ type Campaign func(*sql.Selector)
 // CasbinRule is the predicate function for casbinrule builders.
 type CasbinRule func(*sql.Selector)
 
+// ConnectorAccount is the predicate function for connectoraccount builders.
+type ConnectorAccount func(*sql.Selector)
+
+// ConnectorAccountOrErr calls the predicate only if the error is not nit.
+func ConnectorAccountOrErr(p ConnectorAccount, err error) ConnectorAccount {
+	return func(s *sql.Selector) {
+		if err != nil {
+			s.AddError(err)
+			return
+		}
+		p(s)
+	}
+}
+
 // Customer is the predicate function for customer builders.
 type Customer func(*sql.Selector)
 
@@ -37,6 +51,9 @@ type Department func(*sql.Selector)
 
 // Event is the predicate function for event builders.
 type Event func(*sql.Selector)
+
+// FollowUp is the predicate function for followup builders.
+type FollowUp func(*sql.Selector)
 
 // Form is the predicate function for form builders.
 type Form func(*sql.Selector)

@@ -8,10 +8,12 @@ import (
 	"github.com/scrm-dev/scrm/ent/auditlog"
 	"github.com/scrm-dev/scrm/ent/campaign"
 	"github.com/scrm-dev/scrm/ent/casbinrule"
+	"github.com/scrm-dev/scrm/ent/connectoraccount"
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/customeridentity"
 	"github.com/scrm-dev/scrm/ent/department"
 	"github.com/scrm-dev/scrm/ent/event"
+	"github.com/scrm-dev/scrm/ent/followup"
 	"github.com/scrm-dev/scrm/ent/form"
 	"github.com/scrm-dev/scrm/ent/formsubmission"
 	"github.com/scrm-dev/scrm/ent/order"
@@ -216,6 +218,87 @@ func init() {
 	casbinrule.DefaultV5 = casbinruleDescV5.Default.(string)
 	// casbinrule.V5Validator is a validator for the "v5" field. It is called by the builders before save.
 	casbinrule.V5Validator = casbinruleDescV5.Validators[0].(func(string) error)
+	connectoraccountMixin := schema.ConnectorAccount{}.Mixin()
+	connectoraccountMixinHooks0 := connectoraccountMixin[0].Hooks()
+	connectoraccount.Hooks[0] = connectoraccountMixinHooks0[0]
+	connectoraccount.Hooks[1] = connectoraccountMixinHooks0[1]
+	connectoraccountMixinInters0 := connectoraccountMixin[0].Interceptors()
+	connectoraccount.Interceptors[0] = connectoraccountMixinInters0[0]
+	connectoraccountMixinFields1 := connectoraccountMixin[1].Fields()
+	_ = connectoraccountMixinFields1
+	connectoraccountFields := schema.ConnectorAccount{}.Fields()
+	_ = connectoraccountFields
+	// connectoraccountDescCreatedAt is the schema descriptor for created_at field.
+	connectoraccountDescCreatedAt := connectoraccountMixinFields1[0].Descriptor()
+	// connectoraccount.DefaultCreatedAt holds the default value on creation for the created_at field.
+	connectoraccount.DefaultCreatedAt = connectoraccountDescCreatedAt.Default.(func() time.Time)
+	// connectoraccountDescUpdatedAt is the schema descriptor for updated_at field.
+	connectoraccountDescUpdatedAt := connectoraccountMixinFields1[1].Descriptor()
+	// connectoraccount.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	connectoraccount.DefaultUpdatedAt = connectoraccountDescUpdatedAt.Default.(func() time.Time)
+	// connectoraccount.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	connectoraccount.UpdateDefaultUpdatedAt = connectoraccountDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// connectoraccountDescName is the schema descriptor for name field.
+	connectoraccountDescName := connectoraccountFields[1].Descriptor()
+	// connectoraccount.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	connectoraccount.NameValidator = func() func(string) error {
+		validators := connectoraccountDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// connectoraccountDescExternalID is the schema descriptor for external_id field.
+	connectoraccountDescExternalID := connectoraccountFields[2].Descriptor()
+	// connectoraccount.ExternalIDValidator is a validator for the "external_id" field. It is called by the builders before save.
+	connectoraccount.ExternalIDValidator = func() func(string) error {
+		validators := connectoraccountDescExternalID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(external_id string) error {
+			for _, fn := range fns {
+				if err := fn(external_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// connectoraccountDescAppKey is the schema descriptor for app_key field.
+	connectoraccountDescAppKey := connectoraccountFields[4].Descriptor()
+	// connectoraccount.AppKeyValidator is a validator for the "app_key" field. It is called by the builders before save.
+	connectoraccount.AppKeyValidator = connectoraccountDescAppKey.Validators[0].(func(string) error)
+	// connectoraccountDescCredentials is the schema descriptor for credentials field.
+	connectoraccountDescCredentials := connectoraccountFields[5].Descriptor()
+	connectoraccount.ValueScanner.Credentials = connectoraccountDescCredentials.ValueScanner.(field.TypeValueScanner[string])
+	// connectoraccountDescCallbackKey is the schema descriptor for callback_key field.
+	connectoraccountDescCallbackKey := connectoraccountFields[6].Descriptor()
+	// connectoraccount.CallbackKeyValidator is a validator for the "callback_key" field. It is called by the builders before save.
+	connectoraccount.CallbackKeyValidator = func() func(string) error {
+		validators := connectoraccountDescCallbackKey.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(callback_key string) error {
+			for _, fn := range fns {
+				if err := fn(callback_key); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	customerMixin := schema.Customer{}.Mixin()
 	customerMixinHooks0 := customerMixin[0].Hooks()
 	customerHooks := schema.Customer{}.Hooks()
@@ -499,6 +582,46 @@ func init() {
 	eventDescCreatedAt := eventFields[11].Descriptor()
 	// event.DefaultCreatedAt holds the default value on creation for the created_at field.
 	event.DefaultCreatedAt = eventDescCreatedAt.Default.(func() time.Time)
+	followupMixin := schema.FollowUp{}.Mixin()
+	followupMixinHooks0 := followupMixin[0].Hooks()
+	followupHooks := schema.FollowUp{}.Hooks()
+	followup.Hooks[0] = followupMixinHooks0[0]
+	followup.Hooks[1] = followupMixinHooks0[1]
+	followup.Hooks[2] = followupHooks[0]
+	followupMixinInters0 := followupMixin[0].Interceptors()
+	followupInters := schema.FollowUp{}.Interceptors()
+	followup.Interceptors[0] = followupMixinInters0[0]
+	followup.Interceptors[1] = followupInters[0]
+	followupMixinFields1 := followupMixin[1].Fields()
+	_ = followupMixinFields1
+	followupFields := schema.FollowUp{}.Fields()
+	_ = followupFields
+	// followupDescCreatedAt is the schema descriptor for created_at field.
+	followupDescCreatedAt := followupMixinFields1[0].Descriptor()
+	// followup.DefaultCreatedAt holds the default value on creation for the created_at field.
+	followup.DefaultCreatedAt = followupDescCreatedAt.Default.(func() time.Time)
+	// followupDescUpdatedAt is the schema descriptor for updated_at field.
+	followupDescUpdatedAt := followupMixinFields1[1].Descriptor()
+	// followup.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	followup.DefaultUpdatedAt = followupDescUpdatedAt.Default.(func() time.Time)
+	// followup.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	followup.UpdateDefaultUpdatedAt = followupDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// followupDescRemark is the schema descriptor for remark field.
+	followupDescRemark := followupFields[2].Descriptor()
+	// followup.RemarkValidator is a validator for the "remark" field. It is called by the builders before save.
+	followup.RemarkValidator = followupDescRemark.Validators[0].(func(string) error)
+	// followupDescAddWay is the schema descriptor for add_way field.
+	followupDescAddWay := followupFields[5].Descriptor()
+	// followup.DefaultAddWay holds the default value on creation for the add_way field.
+	followup.DefaultAddWay = followupDescAddWay.Default.(int)
+	// followupDescState is the schema descriptor for state field.
+	followupDescState := followupFields[6].Descriptor()
+	// followup.StateValidator is a validator for the "state" field. It is called by the builders before save.
+	followup.StateValidator = followupDescState.Validators[0].(func(string) error)
+	// followupDescPlatformEventAt is the schema descriptor for platform_event_at field.
+	followupDescPlatformEventAt := followupFields[10].Descriptor()
+	// followup.DefaultPlatformEventAt holds the default value on creation for the platform_event_at field.
+	followup.DefaultPlatformEventAt = followupDescPlatformEventAt.Default.(int64)
 	formMixin := schema.Form{}.Mixin()
 	formMixinHooks0 := formMixin[0].Hooks()
 	formHooks := schema.Form{}.Hooks()

@@ -11,6 +11,7 @@ import (
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/customeridentity"
 	"github.com/scrm-dev/scrm/ent/department"
+	"github.com/scrm-dev/scrm/ent/followup"
 	"github.com/scrm-dev/scrm/ent/formsubmission"
 	"github.com/scrm-dev/scrm/ent/hook"
 	"github.com/scrm-dev/scrm/ent/intercept"
@@ -109,6 +110,9 @@ var (
 	})
 	commentScope = newScopeRule(func(s *viewer.Scope) func(*sql.Selector) {
 		return ticketcomment.HasTicketWith(ticketInScope(s))
+	})
+	followUpScope = newScopeRule(func(s *viewer.Scope) func(*sql.Selector) {
+		return followup.HasCustomerWith(customerInScope(s))
 	})
 	orderItemScope = newScopeRule(func(s *viewer.Scope) func(*sql.Selector) {
 		return orderitem.HasOrderWith(order.HasCustomerWith(customerInScope(s)))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/ent/order"
+	"github.com/scrm-dev/scrm/jobs"
 )
 
 // The result of checking a tenant's audit chain.
@@ -112,6 +113,12 @@ type Role struct {
 }
 
 type Subscription struct {
+}
+
+type SyncNowPayload struct {
+	Account *ent.ConnectorAccount `json:"account"`
+	// The background jobs started, one per kind.
+	Jobs []*jobs.Job `json:"jobs"`
 }
 
 type TicketEvent struct {

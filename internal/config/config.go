@@ -67,6 +67,12 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// PprofAddr, when set, serves Go's profiler there.
 	PprofAddr string
+	// MetricsAddr, when set, serves Prometheus metrics there.
+	MetricsAddr string
+	// PublicURL is where platforms reach this server (callback URLs).
+	PublicURL string
+	// Platform base URLs (the fakes in tests and the demo).
+	WecomBaseURL, TaobaoBaseURL, DouyinBaseURL string
 }
 
 // Var documents one environment variable; Vars is the table the README
@@ -97,6 +103,11 @@ var Vars = []Var{
 	{"SCRM_EVENT_RETENTION", "168h", "how long live-update events are kept for clients resuming after a cursor; older cursors get CURSOR_EXPIRED"},
 	{"SCRM_SHUTDOWN_GRACE", "20s", "on SIGTERM, `scrm serve` stops accepting, closes live-update connections (WebSocket 1001) so clients reconnect elsewhere, and waits this long for requests in flight"},
 	{"SCRM_PPROF_ADDR", "(off)", "serve Go's profiler (`/debug/pprof/`) on this address, e.g. `127.0.0.1:6060`; never expose it"},
+	{"SCRM_METRICS_ADDR", "(off)", "serve Prometheus metrics (`/metrics`: platform calls, throttling, breakers) on this address, e.g. `127.0.0.1:9090`"},
+	{"SCRM_PUBLIC_URL", "http://localhost:8080 (from SCRM_HTTP_ADDR)", "the server's address as the platforms reach it; connector accounts' callback URLs start with it"},
+	{"SCRM_WECOM_BASE_URL", "https://qyapi.weixin.qq.com", "WeCom server API (point it at `scrm fake-platforms` for a demo)"},
+	{"SCRM_TAOBAO_BASE_URL", "https://gw.api.taobao.com/router/rest", "Taobao/Tmall TOP gateway"},
+	{"SCRM_DOUYIN_BASE_URL", "https://openapi-fxg.jinritemai.com", "Douyin shop open API"},
 	{"SCRM_ALLOWED_ORIGINS", "(this host only)", "comma-separated browser origins allowed to open GraphQL WebSockets, e.g. `https://console.example.com`; `*` allows any"},
 }
 
@@ -200,6 +211,19 @@ func load(getenv func(string) string) (*Config, error) {
 		c.EventRetention = d
 	}
 	c.PprofAddr = getenv("SCRM_PPROF_ADDR")
+	c.MetricsAddr = getenv("SCRM_METRICS_ADDR")
+	c.PublicURL = strings.TrimRight(str("SCRM_PUBLIC_URL", "http://"+localAddr(c.HTTPAddr)), "/")
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("SCRM_PUBLIC_URL", "want an http(s) URL such as https://scrm.example.com, got %q", c.PublicURL)
+	}
+	c.WecomBaseURL = str("SCRM_WECOM_BASE_URL", "https://qyapi.weixin.qq.com")
+	c.TaobaoBaseURL = str("SCRM_TAOBAO_BASE_URL", "https://gw.api.taobao.com/router/rest")
+	c.DouyinBaseURL = str("SCRM_DOUYIN_BASE_URL", "https://openapi-fxg.jinritemai.com")
+	for name, v := range map[string]string{"SCRM_WECOM_BASE_URL": c.WecomBaseURL, "SCRM_TAOBAO_BASE_URL": c.TaobaoBaseURL, "SCRM_DOUYIN_BASE_URL": c.DouyinBaseURL} {
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(name, "want an http(s) URL, got %q", v)
+		}
+	}
 	grace := str("SCRM_SHUTDOWN_GRACE", "20s")
 	if d, err := time.ParseDuration(grace); err != nil || d < 0 {
 		bad("SCRM_SHUTDOWN_GRACE", "want a duration such as 20s, got %q", grace)
@@ -262,4 +286,16 @@ func (c *Config) Logger() *slog.Logger {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// localAddr turns a listen address into one this machine can open.
+func localAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
 }

@@ -8,6 +8,7 @@ package seed
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/ent/auditlog"
 	"github.com/scrm-dev/scrm/ent/campaign"
+	"github.com/scrm-dev/scrm/ent/connectoraccount"
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/customeridentity"
 	"github.com/scrm-dev/scrm/ent/department"
@@ -31,7 +33,9 @@ import (
 	"github.com/scrm-dev/scrm/ent/tenant"
 	"github.com/scrm-dev/scrm/ent/ticket"
 	"github.com/scrm-dev/scrm/internal/audit"
+	"github.com/scrm-dev/scrm/internal/connectoraccounts"
 	"github.com/scrm-dev/scrm/internal/customerstats"
+	"github.com/scrm-dev/scrm/internal/demoplatforms"
 	"github.com/scrm-dev/scrm/internal/viewer"
 )
 
@@ -148,6 +152,7 @@ func (s *seeder) run(ctx context.Context) error {
 		{"tickets", s.ticketSet},
 		{"forms", s.formSet},
 		{"campaigns", s.campaignSet},
+		{"connector accounts", s.connectorAccounts},
 	}
 	for _, step := range steps {
 		start := time.Now()
@@ -314,6 +319,7 @@ func (s *seeder) customerSet(ctx context.Context) error {
 	for start := 0; start < s.spec.customers; start += customerBatch {
 		n := min(customerBatch, s.spec.customers-start)
 		builders := make([]*ent.CustomerCreate, n)
+		followers := make([][]int, n)
 		for i := range n {
 			p := s.r.place()
 			seen := s.r.within(3 * 365 * 24 * time.Hour)
@@ -350,18 +356,21 @@ func (s *seeder) customerSet(ctx context.Context) error {
 			if agent, ok := agentCity[p.city]; ok && s.r.chance(0.8) {
 				c.SetOwnerID(agent)
 				c.AddFollowerIDs(agent)
+				followers[i] = append(followers[i], agent)
 				if s.r.chance(0.1) {
 					other := s.staff[Agent1]
 					if agent == other {
 						other = s.staff[Agent2]
 					}
 					c.AddFollowerIDs(other)
+					followers[i] = append(followers[i], other)
 				}
 			} else if s.r.chance(0.3) {
 				// An owner is always one of the customer's WeCom
 				// contacts: data scopes go by who follows whom.
 				c.SetOwnerID(s.staff[Sup1])
 				c.AddFollowerIDs(s.staff[Sup1])
+				followers[i] = append(followers[i], s.staff[Sup1])
 			}
 			tagCount := s.r.IntN(4)
 			picked := map[int]bool{}
@@ -377,6 +386,20 @@ func (s *seeder) customerSet(ctx context.Context) error {
 		created, err := s.client.Customer.CreateBulk(builders...).Save(ctx)
 		if err != nil {
 			return err
+		}
+		// Each follower's WeCom relationship, as a customer sync records it.
+		var follows []*ent.FollowUpCreate
+		for i, c := range created {
+			for _, staffID := range followers[i] {
+				follows = append(follows, s.client.FollowUp.Create().SetTenantID(s.tenantID).
+					SetCustomerID(c.ID).SetStaffID(staffID).SetAddedAt(c.FirstSeenAt).SetAddWay(1).
+					SetCreatedAt(c.FirstSeenAt).SetUpdatedAt(c.FirstSeenAt))
+			}
+		}
+		for i := 0; i < len(follows); i += customerBatch {
+			if err := s.client.FollowUp.CreateBulk(follows[i:min(i+customerBatch, len(follows))]...).Exec(ctx); err != nil {
+				return err
+			}
 		}
 		identities := make([]*ent.CustomerIdentityCreate, 0, 3*n)
 		for i, c := range created {
@@ -717,4 +740,30 @@ func (s *seeder) campaignSet(ctx context.Context) error {
 		SetMessageTemplate("欢迎添加悦享生活客服，回复 1 领取新人券").
 		Save(ctx)
 	return err
+}
+
+// connectorAccounts adds the tenant's WeCom corp and shops, with the
+// credentials the demo platforms (internal/demoplatforms) accept.
+func (s *seeder) connectorAccounts(ctx context.Context) error {
+	for _, in := range demoplatforms.Accounts(s.spec.slug) {
+		secrets, err := json.Marshal(connectoraccounts.SecretsFrom(in))
+		if err != nil {
+			return err
+		}
+		c := s.client.ConnectorAccount.Create().SetTenantID(s.tenantID).
+			SetPlatform(in.Platform).SetName(in.Name).SetExternalID(connectoraccounts.ExternalIDOf(in)).
+			SetCredentials(string(secrets)).SetCallbackKey(demoplatforms.CallbackKey(s.spec.slug, in.Platform)).
+			SetNillableAppKey(in.AppKey).SetNillableWelcomeMessage(in.WelcomeMessage)
+		if in.AgentID != nil {
+			c.SetAgentID(int64(*in.AgentID))
+		}
+		if s.spec.slug != "demo" {
+			// The demo platforms serve tenant demo's corp and shops only.
+			c.SetStatus(connectoraccount.StatusPaused)
+		}
+		if err := c.Exec(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
 }

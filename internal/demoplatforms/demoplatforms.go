@@ -1,0 +1,140 @@
+// Package demoplatforms runs the fake WeCom, Taobao and Douyin servers
+// (connectors/*/...fake) with generated data on one address, so that
+// `make run` shows platform sync on a laptop with no internet: a demo
+// corp with departments, staff and customers, and shops that keep
+// producing orders and pushing them. It also names the credentials the
+// demo seed gives tenant demo's connector accounts, which these fakes
+// accept.
+package demoplatforms
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/scrm-dev/scrm/connectors/douyin/douyinfake"
+	"github.com/scrm-dev/scrm/connectors/taobao/taobaofake"
+	"github.com/scrm-dev/scrm/connectors/wecom/wecomfake"
+	"github.com/scrm-dev/scrm/ent/connectoraccount"
+	"github.com/scrm-dev/scrm/internal/connectoraccounts"
+)
+
+// Demo credentials (for the fakes only).
+const (
+	wecomAgentID      = 1000002
+	wecomSecret       = "demo-wecom-app-secret"
+	wecomToken        = "DemoCallbackToken"
+	wecomAESKey       = "RGVtb0VuY29kaW5nQUVTS2V5Rm9yU0NSTURlbW8xMjM"
+	taobaoAppKey      = "12345678"
+	taobaoAppSecret   = "demo-taobao-app-secret"
+	taobaoSession     = "demo-taobao-session"
+	douyinAppKey      = "7000000000000000001"
+	douyinAppSecret   = "demo-douyin-app-secret"
+	demoWelcome       = "欢迎光临！回复“会员”领取新人礼包。"
+	taobaoShopID      = "tb-demo"
+	douyinShopID      = "4463798"
+	demoCorpIDPattern = "ww%scorp"
+)
+
+// CorpID is the demo WeCom corp id of a tenant.
+func CorpID(slug string) string { return fmt.Sprintf(demoCorpIDPattern, slug) }
+
+// CallbackKey is the callback key the seed gives a tenant's demo account
+// of a platform, so the fakes know where to send callbacks and pushes.
+func CallbackKey(slug string, p connectoraccount.Platform) string {
+	return slug + "-" + strings.ToLower(string(p))
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// Accounts are a tenant's demo connector accounts.
+func Accounts(slug string) []connectoraccounts.CreateInput {
+	return []connectoraccounts.CreateInput{
+		{Platform: connectoraccount.PlatformWecom, Name: "企业微信 · " + slug, CorpID: ptr(CorpID(slug)),
+			AgentID: ptr(wecomAgentID), Secret: ptr(wecomSecret), CallbackToken: ptr(wecomToken),
+			EncodingAESKey: ptr(wecomAESKey), WelcomeMessage: ptr(demoWelcome)},
+		{Platform: connectoraccount.PlatformTaobao, Name: "天猫旗舰店", ShopID: ptr(taobaoShopID),
+			AppKey: ptr(taobaoAppKey), AppSecret: ptr(taobaoAppSecret), SessionKey: ptr(taobaoSession)},
+		{Platform: connectoraccount.PlatformDouyin, Name: "抖音小店", ShopID: ptr(douyinShopID),
+			AppKey: ptr(douyinAppKey), AppSecret: ptr(douyinAppSecret)},
+	}
+}
+
+// Servers are the three fakes behind one handler: WeCom under /cgi-bin/,
+// Taobao at /router/rest, Douyin for everything else.
+type Servers struct {
+	Wecom  *wecomfake.Server
+	Taobao *taobaofake.Server
+	Douyin *douyinfake.Server
+}
+
+// Sizes of the generated demo data.
+type Sizes struct {
+	Departments, Staff, ContactsPerStaff, Orders int
+}
+
+// DefaultSizes are small enough to sync in seconds on a laptop.
+var DefaultSizes = Sizes{Departments: 24, Staff: 240, ContactsPerStaff: 4, Orders: 400}
+
+// New builds the fakes for tenant slug with generated data.
+func New(slug string, sz Sizes) *Servers {
+	s := &Servers{
+		Wecom: wecomfake.New(wecomfake.Options{CorpID: CorpID(slug), AgentID: wecomAgentID, Secret: wecomSecret,
+			CallbackToken: wecomToken, EncodingAESKey: wecomAESKey, CallbackRetryPause: time.Second}),
+		Taobao: taobaofake.New(taobaofake.Options{AppKey: taobaoAppKey, AppSecret: taobaoAppSecret}),
+		Douyin: douyinfake.New(douyinfake.Options{AppKey: douyinAppKey, AppSecret: douyinAppSecret, ShopID: 4463798, ShopName: "抖音小店"}),
+	}
+	wecomfake.Generate(s.Wecom, 1, wecomfake.Sizes{Departments: sz.Departments, Users: sz.Staff, ContactsPerUser: sz.ContactsPerStaff})
+	s.Taobao.AddSession(taobaoSession)
+	now := time.Now()
+	s.Taobao.Generate(2, sz.Orders/2, now.Add(-72*time.Hour), now)
+	s.Douyin.Generate(3, sz.Orders/2, now.Add(-72*time.Hour), now)
+	return s
+}
+
+// ServeHTTP routes to the fake the path belongs to.
+func (s *Servers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/cgi-bin/"):
+		s.Wecom.ServeHTTP(w, r)
+	case r.URL.Path == taobaofake.Path:
+		s.Taobao.ServeHTTP(w, r)
+	default:
+		s.Douyin.ServeHTTP(w, r)
+	}
+}
+
+// Live keeps the shops busy until ctx ends: every interval an order
+// changes on each shop, and the Douyin change is pushed to pushURL
+// (when set) as Douyin would.
+func (s *Servers) Live(ctx context.Context, interval time.Duration, pushURL string, logger *slog.Logger) {
+	r := rand.New(rand.NewPCG(7, 11))
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		if ids := s.Taobao.OrderIDs(); len(ids) > 0 {
+			s.Taobao.Touch(ids[r.IntN(len(ids))], taobaofake.StatusWaitBuyerConfirm, now)
+		}
+		ids := s.Douyin.OrderIDs()
+		if len(ids) == 0 {
+			continue
+		}
+		id := ids[r.IntN(len(ids))]
+		s.Douyin.Touch(id, douyinfake.StatusShipped, now)
+		if pushURL != "" {
+			if _, err := s.Douyin.SendPush(ctx, pushURL, []douyinfake.PushMessage{s.Douyin.PushFor(id, douyinfake.TagTradeSellerShip)}); err != nil {
+				logger.Debug("demo push not delivered", "error", err)
+			}
+		}
+	}
+}
