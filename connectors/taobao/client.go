@@ -126,7 +126,10 @@ type TradeChange struct {
 // pages not yet read (seen twice, never skipped); walking forwards, a
 // trade would slip from an unread page into one already read and be
 // missed. The trade that changed is found by the next range that covers
-// its new modified time.
+// its new modified time. This holds when to is in the past (a sync
+// should stop a little before now); a trade changed inside the window
+// during the walk comes first and is read, but may push one other trade
+// onto a page already read.
 func (c *Client) ChangedTrades(ctx context.Context, from, to time.Time, pageSize int, fn func([]TradeChange) error) error {
 	if pageSize < 1 || pageSize > 100 {
 		pageSize = 100
