@@ -215,6 +215,7 @@ func TestConnections(t *testing.T) {
 				tags(first: 1) { edges { node { id } } } tagGroups(first: 1) { edges { node { id } } }
 				forms(first: 1) { edges { node { id submissions(first: 1) { edges { node { id } } } } } }
 				campaigns(first: 1) { edges { node { id } } } tenant { id }
+				followUps(first: 1) { edges { node { id } } } connectorAccounts(first: 1) { edges { node { id } } }
 				auditLog(first: 1) { edges { node { id } } } }`, nil).ok(t)
 			ids := collectIDs(r.Data)
 			if len(ids) < 12 {

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/hibiken/asynq"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -123,6 +124,8 @@ func newEnv(t *testing.T, backend string, st *store.Store) *env {
 	cleanups = append(cleanups, func() { rdb.Close() })
 	jobsAdmin := jobs.NewAdmin(rdb.Opt)
 	cleanups = append(cleanups, jobsAdmin.Close)
+	callbacks := asynq.NewClient(rdb.Opt)
+	cleanups = append(cleanups, func() { callbacks.Close() })
 	opts := resolvers.Options{Client: st.Client, Logger: logger, Authz: az, Redis: rdb.Client,
 		Realtime: realtime.NewHub(rdb.Client, st.Client, logger), Jobs: jobsAdmin, PublicURL: publicURL}
 	sockets := &wsgraphql.Server{}
@@ -137,6 +140,7 @@ func newEnv(t *testing.T, backend string, st *store.Store) *env {
 		Logger:       logger,
 		MaxPageSize:  100,
 		Ready:        []httpapi.Check{{Name: "database", Ping: st.Ping}},
+		Platforms:    &httpapi.Platforms{Client: st.Client, Enqueuer: callbacks},
 	})
 	return &env{backend: backend, st: st, handler: h, iss: iss, logs: logs, az: az, rdb: rdb, sockets: sockets, jobs: jobsAdmin}
 }

@@ -1179,6 +1179,22 @@ func (c *CustomerClient) QueryFormSubmissions(_m *Customer) *FormSubmissionQuery
 	return query
 }
 
+// QueryFollowUps queries the follow_ups edge of a Customer.
+func (c *CustomerClient) QueryFollowUps(_m *Customer) *FollowUpQuery {
+	query := (&FollowUpClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(customer.Table, customer.FieldID, id),
+			sqlgraph.To(followup.Table, followup.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, true, customer.FollowUpsTable, customer.FollowUpsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // QueryMergedInto queries the merged_into edge of a Customer.
 func (c *CustomerClient) QueryMergedInto(_m *Customer) *CustomerQuery {
 	query := (&CustomerClient{config: c.config}).Query()

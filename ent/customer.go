@@ -97,15 +97,17 @@ type CustomerEdges struct {
 	Tickets []*Ticket `json:"tickets,omitempty"`
 	// FormSubmissions holds the value of the form_submissions edge.
 	FormSubmissions []*FormSubmission `json:"form_submissions,omitempty"`
+	// FollowUps holds the value of the follow_ups edge.
+	FollowUps []*FollowUp `json:"follow_ups,omitempty"`
 	// MergedInto holds the value of the merged_into edge.
 	MergedInto *Customer `json:"merged_into,omitempty"`
 	// MergedCustomers holds the value of the merged_customers edge.
 	MergedCustomers []*Customer `json:"merged_customers,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [10]bool
+	loadedTypes [11]bool
 	// totalCount holds the count of the edges above.
-	totalCount [9]map[string]int
+	totalCount [10]map[string]int
 
 	namedFollowers       map[string][]*Staff
 	namedTags            map[string][]*Tag
@@ -113,6 +115,7 @@ type CustomerEdges struct {
 	namedOrders          map[string][]*Order
 	namedTickets         map[string][]*Ticket
 	namedFormSubmissions map[string][]*FormSubmission
+	namedFollowUps       map[string][]*FollowUp
 	namedMergedCustomers map[string][]*Customer
 }
 
@@ -192,12 +195,21 @@ func (e CustomerEdges) FormSubmissionsOrErr() ([]*FormSubmission, error) {
 	return nil, &NotLoadedError{edge: "form_submissions"}
 }
 
+// FollowUpsOrErr returns the FollowUps value or an error if the edge
+// was not loaded in eager-loading.
+func (e CustomerEdges) FollowUpsOrErr() ([]*FollowUp, error) {
+	if e.loadedTypes[8] {
+		return e.FollowUps, nil
+	}
+	return nil, &NotLoadedError{edge: "follow_ups"}
+}
+
 // MergedIntoOrErr returns the MergedInto value or an error if the edge
 // was not loaded in eager-loading, or loaded but was not found.
 func (e CustomerEdges) MergedIntoOrErr() (*Customer, error) {
 	if e.MergedInto != nil {
 		return e.MergedInto, nil
-	} else if e.loadedTypes[8] {
+	} else if e.loadedTypes[9] {
 		return nil, &NotFoundError{label: customer.Label}
 	}
 	return nil, &NotLoadedError{edge: "merged_into"}
@@ -206,7 +218,7 @@ func (e CustomerEdges) MergedIntoOrErr() (*Customer, error) {
 // MergedCustomersOrErr returns the MergedCustomers value or an error if the edge
 // was not loaded in eager-loading.
 func (e CustomerEdges) MergedCustomersOrErr() ([]*Customer, error) {
-	if e.loadedTypes[9] {
+	if e.loadedTypes[10] {
 		return e.MergedCustomers, nil
 	}
 	return nil, &NotLoadedError{edge: "merged_customers"}
@@ -473,6 +485,11 @@ func (_m *Customer) QueryFormSubmissions() *FormSubmissionQuery {
 	return NewCustomerClient(_m.config).QueryFormSubmissions(_m)
 }
 
+// QueryFollowUps queries the "follow_ups" edge of the Customer entity.
+func (_m *Customer) QueryFollowUps() *FollowUpQuery {
+	return NewCustomerClient(_m.config).QueryFollowUps(_m)
+}
+
 // QueryMergedInto queries the "merged_into" edge of the Customer entity.
 func (_m *Customer) QueryMergedInto() *CustomerQuery {
 	return NewCustomerClient(_m.config).QueryMergedInto(_m)
@@ -736,6 +753,30 @@ func (_m *Customer) appendNamedFormSubmissions(name string, edges ...*FormSubmis
 		_m.Edges.namedFormSubmissions[name] = []*FormSubmission{}
 	} else {
 		_m.Edges.namedFormSubmissions[name] = append(_m.Edges.namedFormSubmissions[name], edges...)
+	}
+}
+
+// NamedFollowUps returns the FollowUps named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Customer) NamedFollowUps(name string) ([]*FollowUp, error) {
+	if _m.Edges.namedFollowUps == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedFollowUps[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Customer) appendNamedFollowUps(name string, edges ...*FollowUp) {
+	if _m.Edges.namedFollowUps == nil {
+		_m.Edges.namedFollowUps = make(map[string][]*FollowUp)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedFollowUps[name] = []*FollowUp{}
+	} else {
+		_m.Edges.namedFollowUps[name] = append(_m.Edges.namedFollowUps[name], edges...)
 	}
 }
 

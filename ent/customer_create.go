@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/customeridentity"
+	"github.com/scrm-dev/scrm/ent/followup"
 	"github.com/scrm-dev/scrm/ent/formsubmission"
 	"github.com/scrm-dev/scrm/ent/order"
 	"github.com/scrm-dev/scrm/ent/schema/schematype"
@@ -468,6 +469,21 @@ func (_c *CustomerCreate) AddFormSubmissions(v ...*FormSubmission) *CustomerCrea
 		ids[i] = v[i].ID
 	}
 	return _c.AddFormSubmissionIDs(ids...)
+}
+
+// AddFollowUpIDs adds the "follow_ups" edge to the FollowUp entity by IDs.
+func (_c *CustomerCreate) AddFollowUpIDs(ids ...int) *CustomerCreate {
+	_c.mutation.AddFollowUpIDs(ids...)
+	return _c
+}
+
+// AddFollowUps adds the "follow_ups" edges to the FollowUp entity.
+func (_c *CustomerCreate) AddFollowUps(v ...*FollowUp) *CustomerCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddFollowUpIDs(ids...)
 }
 
 // SetMergedInto sets the "merged_into" edge to the Customer entity.
@@ -952,6 +968,22 @@ func (_c *CustomerCreate) createSpec() (*Customer, *sqlgraph.CreateSpec, error) 
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(formsubmission.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.FollowUpsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   customer.FollowUpsTable,
+			Columns: []string{customer.FollowUpsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(followup.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/customeridentity"
+	"github.com/scrm-dev/scrm/ent/followup"
 	"github.com/scrm-dev/scrm/ent/formsubmission"
 	"github.com/scrm-dev/scrm/ent/order"
 	"github.com/scrm-dev/scrm/ent/predicate"
@@ -38,6 +39,7 @@ type CustomerQuery struct {
 	withOrders               *OrderQuery
 	withTickets              *TicketQuery
 	withFormSubmissions      *FormSubmissionQuery
+	withFollowUps            *FollowUpQuery
 	withMergedInto           *CustomerQuery
 	withMergedCustomers      *CustomerQuery
 	loadTotal                []func(context.Context, []*Customer) error
@@ -48,6 +50,7 @@ type CustomerQuery struct {
 	withNamedOrders          map[string]*OrderQuery
 	withNamedTickets         map[string]*TicketQuery
 	withNamedFormSubmissions map[string]*FormSubmissionQuery
+	withNamedFollowUps       map[string]*FollowUpQuery
 	withNamedMergedCustomers map[string]*CustomerQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
@@ -254,6 +257,28 @@ func (_q *CustomerQuery) QueryFormSubmissions() *FormSubmissionQuery {
 			sqlgraph.From(customer.Table, customer.FieldID, selector),
 			sqlgraph.To(formsubmission.Table, formsubmission.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, customer.FormSubmissionsTable, customer.FormSubmissionsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryFollowUps chains the current query on the "follow_ups" edge.
+func (_q *CustomerQuery) QueryFollowUps() *FollowUpQuery {
+	query := (&FollowUpClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(customer.Table, customer.FieldID, selector),
+			sqlgraph.To(followup.Table, followup.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, true, customer.FollowUpsTable, customer.FollowUpsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -505,6 +530,7 @@ func (_q *CustomerQuery) Clone() *CustomerQuery {
 		withOrders:          _q.withOrders.Clone(),
 		withTickets:         _q.withTickets.Clone(),
 		withFormSubmissions: _q.withFormSubmissions.Clone(),
+		withFollowUps:       _q.withFollowUps.Clone(),
 		withMergedInto:      _q.withMergedInto.Clone(),
 		withMergedCustomers: _q.withMergedCustomers.Clone(),
 		// clone intermediate query.
@@ -599,6 +625,17 @@ func (_q *CustomerQuery) WithFormSubmissions(opts ...func(*FormSubmissionQuery))
 		opt(query)
 	}
 	_q.withFormSubmissions = query
+	return _q
+}
+
+// WithFollowUps tells the query-builder to eager-load the nodes that are connected to
+// the "follow_ups" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *CustomerQuery) WithFollowUps(opts ...func(*FollowUpQuery)) *CustomerQuery {
+	query := (&FollowUpClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withFollowUps = query
 	return _q
 }
 
@@ -702,7 +739,7 @@ func (_q *CustomerQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Cus
 	var (
 		nodes       = []*Customer{}
 		_spec       = _q.querySpec()
-		loadedTypes = [10]bool{
+		loadedTypes = [11]bool{
 			_q.withTenant != nil,
 			_q.withOwner != nil,
 			_q.withFollowers != nil,
@@ -711,6 +748,7 @@ func (_q *CustomerQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Cus
 			_q.withOrders != nil,
 			_q.withTickets != nil,
 			_q.withFormSubmissions != nil,
+			_q.withFollowUps != nil,
 			_q.withMergedInto != nil,
 			_q.withMergedCustomers != nil,
 		}
@@ -790,6 +828,13 @@ func (_q *CustomerQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Cus
 			return nil, err
 		}
 	}
+	if query := _q.withFollowUps; query != nil {
+		if err := _q.loadFollowUps(ctx, query, nodes,
+			func(n *Customer) { n.Edges.FollowUps = []*FollowUp{} },
+			func(n *Customer, e *FollowUp) { n.Edges.FollowUps = append(n.Edges.FollowUps, e) }); err != nil {
+			return nil, err
+		}
+	}
 	if query := _q.withMergedInto; query != nil {
 		if err := _q.loadMergedInto(ctx, query, nodes, nil,
 			func(n *Customer, e *Customer) { n.Edges.MergedInto = e }); err != nil {
@@ -842,6 +887,13 @@ func (_q *CustomerQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Cus
 		if err := _q.loadFormSubmissions(ctx, query, nodes,
 			func(n *Customer) { n.appendNamedFormSubmissions(name) },
 			func(n *Customer, e *FormSubmission) { n.appendNamedFormSubmissions(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedFollowUps {
+		if err := _q.loadFollowUps(ctx, query, nodes,
+			func(n *Customer) { n.appendNamedFollowUps(name) },
+			func(n *Customer, e *FollowUp) { n.appendNamedFollowUps(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -1172,6 +1224,36 @@ func (_q *CustomerQuery) loadFormSubmissions(ctx context.Context, query *FormSub
 	}
 	return nil
 }
+func (_q *CustomerQuery) loadFollowUps(ctx context.Context, query *FollowUpQuery, nodes []*Customer, init func(*Customer), assign func(*Customer, *FollowUp)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Customer)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(followup.FieldCustomerID)
+	}
+	query.Where(predicate.FollowUp(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(customer.FollowUpsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.CustomerID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "customer_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
 func (_q *CustomerQuery) loadMergedInto(ctx context.Context, query *CustomerQuery, nodes []*Customer, init func(*Customer), assign func(*Customer, *Customer)) error {
 	ids := make([]int, 0, len(nodes))
 	nodeids := make(map[int][]*Customer)
@@ -1421,6 +1503,20 @@ func (_q *CustomerQuery) WithNamedFormSubmissions(name string, opts ...func(*For
 		_q.withNamedFormSubmissions = make(map[string]*FormSubmissionQuery)
 	}
 	_q.withNamedFormSubmissions[name] = query
+	return _q
+}
+
+// WithNamedFollowUps tells the query-builder to eager-load the nodes that are connected to the "follow_ups"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *CustomerQuery) WithNamedFollowUps(name string, opts ...func(*FollowUpQuery)) *CustomerQuery {
+	query := (&FollowUpClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedFollowUps == nil {
+		_q.withNamedFollowUps = make(map[string]*FollowUpQuery)
+	}
+	_q.withNamedFollowUps[name] = query
 	return _q
 }
 

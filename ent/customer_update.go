@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/customeridentity"
+	"github.com/scrm-dev/scrm/ent/followup"
 	"github.com/scrm-dev/scrm/ent/formsubmission"
 	"github.com/scrm-dev/scrm/ent/order"
 	"github.com/scrm-dev/scrm/ent/predicate"
@@ -547,6 +548,21 @@ func (_u *CustomerUpdate) AddFormSubmissions(v ...*FormSubmission) *CustomerUpda
 	return _u.AddFormSubmissionIDs(ids...)
 }
 
+// AddFollowUpIDs adds the "follow_ups" edge to the FollowUp entity by IDs.
+func (_u *CustomerUpdate) AddFollowUpIDs(ids ...int) *CustomerUpdate {
+	_u.mutation.AddFollowUpIDs(ids...)
+	return _u
+}
+
+// AddFollowUps adds the "follow_ups" edges to the FollowUp entity.
+func (_u *CustomerUpdate) AddFollowUps(v ...*FollowUp) *CustomerUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddFollowUpIDs(ids...)
+}
+
 // SetMergedInto sets the "merged_into" edge to the Customer entity.
 func (_u *CustomerUpdate) SetMergedInto(v *Customer) *CustomerUpdate {
 	return _u.SetMergedIntoID(v.ID)
@@ -702,6 +718,27 @@ func (_u *CustomerUpdate) RemoveFormSubmissions(v ...*FormSubmission) *CustomerU
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveFormSubmissionIDs(ids...)
+}
+
+// ClearFollowUps clears all "follow_ups" edges to the FollowUp entity.
+func (_u *CustomerUpdate) ClearFollowUps() *CustomerUpdate {
+	_u.mutation.ClearFollowUps()
+	return _u
+}
+
+// RemoveFollowUpIDs removes the "follow_ups" edge to FollowUp entities by IDs.
+func (_u *CustomerUpdate) RemoveFollowUpIDs(ids ...int) *CustomerUpdate {
+	_u.mutation.RemoveFollowUpIDs(ids...)
+	return _u
+}
+
+// RemoveFollowUps removes "follow_ups" edges to FollowUp entities.
+func (_u *CustomerUpdate) RemoveFollowUps(v ...*FollowUp) *CustomerUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveFollowUpIDs(ids...)
 }
 
 // ClearMergedInto clears the "merged_into" edge to the Customer entity.
@@ -1297,6 +1334,51 @@ func (_u *CustomerUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(formsubmission.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.FollowUpsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   customer.FollowUpsTable,
+			Columns: []string{customer.FollowUpsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(followup.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedFollowUpsIDs(); len(nodes) > 0 && !_u.mutation.FollowUpsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   customer.FollowUpsTable,
+			Columns: []string{customer.FollowUpsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(followup.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.FollowUpsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   customer.FollowUpsTable,
+			Columns: []string{customer.FollowUpsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(followup.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -1910,6 +1992,21 @@ func (_u *CustomerUpdateOne) AddFormSubmissions(v ...*FormSubmission) *CustomerU
 	return _u.AddFormSubmissionIDs(ids...)
 }
 
+// AddFollowUpIDs adds the "follow_ups" edge to the FollowUp entity by IDs.
+func (_u *CustomerUpdateOne) AddFollowUpIDs(ids ...int) *CustomerUpdateOne {
+	_u.mutation.AddFollowUpIDs(ids...)
+	return _u
+}
+
+// AddFollowUps adds the "follow_ups" edges to the FollowUp entity.
+func (_u *CustomerUpdateOne) AddFollowUps(v ...*FollowUp) *CustomerUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddFollowUpIDs(ids...)
+}
+
 // SetMergedInto sets the "merged_into" edge to the Customer entity.
 func (_u *CustomerUpdateOne) SetMergedInto(v *Customer) *CustomerUpdateOne {
 	return _u.SetMergedIntoID(v.ID)
@@ -2065,6 +2162,27 @@ func (_u *CustomerUpdateOne) RemoveFormSubmissions(v ...*FormSubmission) *Custom
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveFormSubmissionIDs(ids...)
+}
+
+// ClearFollowUps clears all "follow_ups" edges to the FollowUp entity.
+func (_u *CustomerUpdateOne) ClearFollowUps() *CustomerUpdateOne {
+	_u.mutation.ClearFollowUps()
+	return _u
+}
+
+// RemoveFollowUpIDs removes the "follow_ups" edge to FollowUp entities by IDs.
+func (_u *CustomerUpdateOne) RemoveFollowUpIDs(ids ...int) *CustomerUpdateOne {
+	_u.mutation.RemoveFollowUpIDs(ids...)
+	return _u
+}
+
+// RemoveFollowUps removes "follow_ups" edges to FollowUp entities.
+func (_u *CustomerUpdateOne) RemoveFollowUps(v ...*FollowUp) *CustomerUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveFollowUpIDs(ids...)
 }
 
 // ClearMergedInto clears the "merged_into" edge to the Customer entity.
@@ -2690,6 +2808,51 @@ func (_u *CustomerUpdateOne) sqlSave(ctx context.Context) (_node *Customer, err 
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(formsubmission.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.FollowUpsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   customer.FollowUpsTable,
+			Columns: []string{customer.FollowUpsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(followup.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedFollowUpsIDs(); len(nodes) > 0 && !_u.mutation.FollowUpsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   customer.FollowUpsTable,
+			Columns: []string{customer.FollowUpsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(followup.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.FollowUpsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   customer.FollowUpsTable,
+			Columns: []string{customer.FollowUpsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(followup.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

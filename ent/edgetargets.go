@@ -28,6 +28,7 @@ var EdgeTargets = map[string]map[string]EdgeTarget{
 		"orders":           {Type: "Order", Table: "orders", TenantScoped: true, CreateInput: "orderIDs", UpdateInput: "addOrderIDs"},
 		"tickets":          {Type: "Ticket", Table: "tickets", TenantScoped: true, CreateInput: "ticketIDs", UpdateInput: "addTicketIDs"},
 		"form_submissions": {Type: "FormSubmission", Table: "form_submissions", TenantScoped: true, CreateInput: "formSubmissionIDs", UpdateInput: "addFormSubmissionIDs"},
+		"follow_ups":       {Type: "FollowUp", Table: "follow_ups", TenantScoped: true, CreateInput: "followUpIDs", UpdateInput: "addFollowUpIDs"},
 		"merged_into":      {Type: "Customer", Table: "customers", TenantScoped: true, CreateInput: "mergedIntoID", UpdateInput: "mergedIntoID"},
 		"merged_customers": {Type: "Customer", Table: "customers", TenantScoped: true, CreateInput: "mergedCustomerIDs", UpdateInput: "addMergedCustomerIDs"},
 	},

@@ -124,6 +124,27 @@ func (_m *Customer) FormSubmissions(
 	return _m.QueryFormSubmissions().Paginate(ctx, after, first, before, last, opts...)
 }
 
+func (_m *Customer) FollowUps(
+	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *FollowUpOrder, where *FollowUpWhereInput,
+) (*FollowUpConnection, error) {
+	opts := []FollowUpPaginateOption{
+		WithFollowUpOrder(orderBy),
+		WithFollowUpFilter(where.Filter),
+	}
+	alias := graphql.GetFieldContext(ctx).Field.Alias
+	totalCount, hasTotalCount := _m.Edges.totalCount[7][alias]
+	if nodes, err := _m.NamedFollowUps(alias); err == nil || hasTotalCount {
+		pager, err := newFollowUpPager(opts, last != nil)
+		if err != nil {
+			return nil, err
+		}
+		conn := &FollowUpConnection{Edges: []*FollowUpEdge{}, TotalCount: totalCount}
+		conn.build(nodes, pager, after, first, before, last)
+		return conn, nil
+	}
+	return _m.QueryFollowUps().Paginate(ctx, after, first, before, last, opts...)
+}
+
 func (_m *Customer) MergedInto(ctx context.Context) (*Customer, error) {
 	result, err := _m.Edges.MergedIntoOrErr()
 	if IsNotLoaded(err) {

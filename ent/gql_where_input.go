@@ -1797,6 +1797,10 @@ type CustomerWhereInput struct {
 	HasFormSubmissions     *bool                       `json:"hasFormSubmissions,omitempty"`
 	HasFormSubmissionsWith []*FormSubmissionWhereInput `json:"hasFormSubmissionsWith,omitempty"`
 
+	// "follow_ups" edge predicates.
+	HasFollowUps     *bool                 `json:"hasFollowUps,omitempty"`
+	HasFollowUpsWith []*FollowUpWhereInput `json:"hasFollowUpsWith,omitempty"`
+
 	// "merged_into" edge predicates.
 	HasMergedInto     *bool                 `json:"hasMergedInto,omitempty"`
 	HasMergedIntoWith []*CustomerWhereInput `json:"hasMergedIntoWith,omitempty"`
@@ -2504,6 +2508,24 @@ func (i *CustomerWhereInput) P() (predicate.Customer, error) {
 			with = append(with, p)
 		}
 		predicates = append(predicates, customer.HasFormSubmissionsWith(with...))
+	}
+	if i.HasFollowUps != nil {
+		p := customer.HasFollowUps()
+		if !*i.HasFollowUps {
+			p = customer.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasFollowUpsWith) > 0 {
+		with := make([]predicate.FollowUp, 0, len(i.HasFollowUpsWith))
+		for _, w := range i.HasFollowUpsWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasFollowUpsWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, customer.HasFollowUpsWith(with...))
 	}
 	if i.HasMergedInto != nil {
 		p := customer.HasMergedInto()

@@ -4901,6 +4901,9 @@ type CustomerMutation struct {
 	form_submissions         map[int]struct{}
 	removedform_submissions  map[int]struct{}
 	clearedform_submissions  bool
+	follow_ups               map[int]struct{}
+	removedfollow_ups        map[int]struct{}
+	clearedfollow_ups        bool
 	merged_into              *int
 	clearedmerged_into       bool
 	merged_customers         map[int]struct{}
@@ -6594,6 +6597,60 @@ func (m *CustomerMutation) ResetFormSubmissions() {
 	m.removedform_submissions = nil
 }
 
+// AddFollowUpIDs adds the "follow_ups" edge to the FollowUp entity by ids.
+func (m *CustomerMutation) AddFollowUpIDs(ids ...int) {
+	if m.follow_ups == nil {
+		m.follow_ups = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.follow_ups[ids[i]] = struct{}{}
+	}
+}
+
+// ClearFollowUps clears the "follow_ups" edge to the FollowUp entity.
+func (m *CustomerMutation) ClearFollowUps() {
+	m.clearedfollow_ups = true
+}
+
+// FollowUpsCleared reports if the "follow_ups" edge to the FollowUp entity was cleared.
+func (m *CustomerMutation) FollowUpsCleared() bool {
+	return m.clearedfollow_ups
+}
+
+// RemoveFollowUpIDs removes the "follow_ups" edge to the FollowUp entity by IDs.
+func (m *CustomerMutation) RemoveFollowUpIDs(ids ...int) {
+	if m.removedfollow_ups == nil {
+		m.removedfollow_ups = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.follow_ups, ids[i])
+		m.removedfollow_ups[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedFollowUps returns the removed IDs of the "follow_ups" edge to the FollowUp entity.
+func (m *CustomerMutation) RemovedFollowUpsIDs() (ids []int) {
+	for id := range m.removedfollow_ups {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// FollowUpsIDs returns the "follow_ups" edge IDs in the mutation.
+func (m *CustomerMutation) FollowUpsIDs() (ids []int) {
+	for id := range m.follow_ups {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetFollowUps resets all changes to the "follow_ups" edge.
+func (m *CustomerMutation) ResetFollowUps() {
+	m.follow_ups = nil
+	m.clearedfollow_ups = false
+	m.removedfollow_ups = nil
+}
+
 // ClearMergedInto clears the "merged_into" edge to the Customer entity.
 func (m *CustomerMutation) ClearMergedInto() {
 	m.clearedmerged_into = true
@@ -7365,7 +7422,7 @@ func (m *CustomerMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *CustomerMutation) AddedEdges() []string {
-	edges := make([]string, 0, 10)
+	edges := make([]string, 0, 11)
 	if m.tenant != nil {
 		edges = append(edges, customer.EdgeTenant)
 	}
@@ -7389,6 +7446,9 @@ func (m *CustomerMutation) AddedEdges() []string {
 	}
 	if m.form_submissions != nil {
 		edges = append(edges, customer.EdgeFormSubmissions)
+	}
+	if m.follow_ups != nil {
+		edges = append(edges, customer.EdgeFollowUps)
 	}
 	if m.merged_into != nil {
 		edges = append(edges, customer.EdgeMergedInto)
@@ -7447,6 +7507,12 @@ func (m *CustomerMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case customer.EdgeFollowUps:
+		ids := make([]ent.Value, 0, len(m.follow_ups))
+		for id := range m.follow_ups {
+			ids = append(ids, id)
+		}
+		return ids
 	case customer.EdgeMergedInto:
 		if id := m.merged_into; id != nil {
 			return []ent.Value{*id}
@@ -7463,7 +7529,7 @@ func (m *CustomerMutation) AddedIDs(name string) []ent.Value {
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *CustomerMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 10)
+	edges := make([]string, 0, 11)
 	if m.removedfollowers != nil {
 		edges = append(edges, customer.EdgeFollowers)
 	}
@@ -7481,6 +7547,9 @@ func (m *CustomerMutation) RemovedEdges() []string {
 	}
 	if m.removedform_submissions != nil {
 		edges = append(edges, customer.EdgeFormSubmissions)
+	}
+	if m.removedfollow_ups != nil {
+		edges = append(edges, customer.EdgeFollowUps)
 	}
 	if m.removedmerged_customers != nil {
 		edges = append(edges, customer.EdgeMergedCustomers)
@@ -7528,6 +7597,12 @@ func (m *CustomerMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case customer.EdgeFollowUps:
+		ids := make([]ent.Value, 0, len(m.removedfollow_ups))
+		for id := range m.removedfollow_ups {
+			ids = append(ids, id)
+		}
+		return ids
 	case customer.EdgeMergedCustomers:
 		ids := make([]ent.Value, 0, len(m.removedmerged_customers))
 		for id := range m.removedmerged_customers {
@@ -7540,7 +7615,7 @@ func (m *CustomerMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *CustomerMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 10)
+	edges := make([]string, 0, 11)
 	if m.clearedtenant {
 		edges = append(edges, customer.EdgeTenant)
 	}
@@ -7564,6 +7639,9 @@ func (m *CustomerMutation) ClearedEdges() []string {
 	}
 	if m.clearedform_submissions {
 		edges = append(edges, customer.EdgeFormSubmissions)
+	}
+	if m.clearedfollow_ups {
+		edges = append(edges, customer.EdgeFollowUps)
 	}
 	if m.clearedmerged_into {
 		edges = append(edges, customer.EdgeMergedInto)
@@ -7594,6 +7672,8 @@ func (m *CustomerMutation) EdgeCleared(name string) bool {
 		return m.clearedtickets
 	case customer.EdgeFormSubmissions:
 		return m.clearedform_submissions
+	case customer.EdgeFollowUps:
+		return m.clearedfollow_ups
 	case customer.EdgeMergedInto:
 		return m.clearedmerged_into
 	case customer.EdgeMergedCustomers:
@@ -7646,6 +7726,9 @@ func (m *CustomerMutation) ResetEdge(name string) error {
 		return nil
 	case customer.EdgeFormSubmissions:
 		m.ResetFormSubmissions()
+		return nil
+	case customer.EdgeFollowUps:
+		m.ResetFollowUps()
 		return nil
 	case customer.EdgeMergedInto:
 		m.ResetMergedInto()

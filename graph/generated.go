@@ -176,6 +176,7 @@ type ComplexityRoot struct {
 		Email             func(childComplexity int) int
 		ErasedAt          func(childComplexity int) int
 		FirstSeenAt       func(childComplexity int) int
+		FollowUps         func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.FollowUpOrder, where *ent.FollowUpWhereInput) int
 		Followers         func(childComplexity int) int
 		FormSubmissions   func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.FormSubmissionOrder, where *ent.FormSubmissionWhereInput) int
 		Gender            func(childComplexity int) int
@@ -517,6 +518,7 @@ type ComplexityRoot struct {
 		Customers         func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.CustomerOrder, where *ent.CustomerWhereInput) int
 		CustomersByPhone  func(childComplexity int, phone string) int
 		Departments       func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.DepartmentOrder, where *ent.DepartmentWhereInput) int
+		FollowUps         func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.FollowUpOrder, where *ent.FollowUpWhereInput) int
 		Forms             func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.FormOrder, where *ent.FormWhereInput) int
 		JobQueues         func(childComplexity int) int
 		Me                func(childComplexity int) int
@@ -773,6 +775,7 @@ type QueryResolver interface {
 	ConnectorAccounts(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ConnectorAccountOrder, where *ent.ConnectorAccountWhereInput) (*ent.ConnectorAccountConnection, error)
 	Customers(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.CustomerOrder, where *ent.CustomerWhereInput) (*ent.CustomerConnection, error)
 	Departments(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.DepartmentOrder, where *ent.DepartmentWhereInput) (*ent.DepartmentConnection, error)
+	FollowUps(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.FollowUpOrder, where *ent.FollowUpWhereInput) (*ent.FollowUpConnection, error)
 	Forms(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.FormOrder, where *ent.FormWhereInput) (*ent.FormConnection, error)
 	Orders(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.OrderOrder, where *ent.OrderWhereInput) (*ent.OrderConnection, error)
 	Staff(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.StaffOrder, where *ent.StaffWhereInput) (*ent.StaffConnection, error)
@@ -1302,6 +1305,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Customer.FirstSeenAt(childComplexity), true
+	case "Customer.followUps":
+		if e.ComplexityRoot.Customer.FollowUps == nil {
+			break
+		}
+
+		args, err := ec.field_Customer_followUps_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Customer.FollowUps(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.FollowUpOrder), args["where"].(*ent.FollowUpWhereInput)), true
 	case "Customer.followers":
 		if e.ComplexityRoot.Customer.Followers == nil {
 			break
@@ -3064,6 +3078,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Departments(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.DepartmentOrder), args["where"].(*ent.DepartmentWhereInput)), true
+	case "Query.followUps":
+		if e.ComplexityRoot.Query.FollowUps == nil {
+			break
+		}
+
+		args, err := ec.field_Query_followUps_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.FollowUps(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.FollowUpOrder), args["where"].(*ent.FollowUpWhereInput)), true
 	case "Query.forms":
 		if e.ComplexityRoot.Query.Forms == nil {
 			break
@@ -4422,6 +4447,8 @@ func (ec *executionContext) childFields_Customer(ctx context.Context, field grap
 		return ec.fieldContext_Customer_tickets(ctx, field)
 	case "formSubmissions":
 		return ec.fieldContext_Customer_formSubmissions(ctx, field)
+	case "followUps":
+		return ec.fieldContext_Customer_followUps(ctx, field)
 	case "mergedInto":
 		return ec.fieldContext_Customer_mergedInto(ctx, field)
 	case "mergedCustomers":
@@ -4628,6 +4655,18 @@ func (ec *executionContext) childFields_FollowUp(ctx context.Context, field grap
 		return ec.fieldContext_FollowUp_staff(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type FollowUp", field.Name)
+}
+
+func (ec *executionContext) childFields_FollowUpConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_FollowUpConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_FollowUpConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_FollowUpConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FollowUpConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_FollowUpEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5411,6 +5450,60 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 // endregion ************************** internal!.gotpl ***************************
 
 // region    ***************************** args.gotpl *****************************
+
+func (ec *executionContext) field_Customer_followUps_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*ent.FollowUpOrder, error) {
+			return ec.unmarshalOFollowUpOrder2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐFollowUpOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.FollowUpWhereInput, error) {
+			return ec.unmarshalOFollowUpWhereInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐFollowUpWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg5
+	return args, nil
+}
 
 func (ec *executionContext) field_Customer_formSubmissions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
@@ -6818,6 +6911,60 @@ func (ec *executionContext) field_Query_departments_args(ctx context.Context, ra
 	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
 		func(ctx context.Context, v any) (*ent.DepartmentWhereInput, error) {
 			return ec.unmarshalODepartmentWhereInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐDepartmentWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_followUps_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*ent.FollowUpOrder, error) {
+			return ec.unmarshalOFollowUpOrder2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐFollowUpOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.FollowUpWhereInput, error) {
+			return ec.unmarshalOFollowUpWhereInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐFollowUpWhereInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -10229,6 +10376,50 @@ func (ec *executionContext) fieldContext_Customer_formSubmissions(ctx context.Co
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Customer_formSubmissions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Customer_followUps(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Customer_followUps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return obj.FollowUps(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.FollowUpOrder), fc.Args["where"].(*ent.FollowUpWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.FollowUpConnection) graphql.Marshaler {
+			return ec.marshalNFollowUpConnection2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐFollowUpConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Customer_followUps(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Customer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FollowUpConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Customer_followUps_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -16756,6 +16947,50 @@ func (ec *executionContext) fieldContext_Query_departments(ctx context.Context, 
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_departments_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_followUps(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_followUps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().FollowUps(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.FollowUpOrder), fc.Args["where"].(*ent.FollowUpWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.FollowUpConnection) graphql.Marshaler {
+			return ec.marshalNFollowUpConnection2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐFollowUpConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_followUps(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FollowUpConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_followUps_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25798,7 +26033,7 @@ func (ec *executionContext) unmarshalInputCustomerWhereInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "gender", "genderNEQ", "genderIn", "genderNotIn", "province", "provinceNEQ", "provinceIn", "provinceNotIn", "provinceGT", "provinceGTE", "provinceLT", "provinceLTE", "provinceContains", "provinceHasPrefix", "provinceHasSuffix", "provinceIsNil", "provinceNotNil", "provinceEqualFold", "provinceContainsFold", "city", "cityNEQ", "cityIn", "cityNotIn", "cityGT", "cityGTE", "cityLT", "cityLTE", "cityContains", "cityHasPrefix", "cityHasSuffix", "cityIsNil", "cityNotNil", "cityEqualFold", "cityContainsFold", "district", "districtNEQ", "districtIn", "districtNotIn", "districtGT", "districtGTE", "districtLT", "districtLTE", "districtContains", "districtHasPrefix", "districtHasSuffix", "districtIsNil", "districtNotNil", "districtEqualFold", "districtContainsFold", "tier", "tierNEQ", "tierIn", "tierNotIn", "tierGT", "tierGTE", "tierLT", "tierLTE", "tierContains", "tierHasPrefix", "tierHasSuffix", "tierEqualFold", "tierContainsFold", "pointsBalance", "pointsBalanceNEQ", "pointsBalanceIn", "pointsBalanceNotIn", "pointsBalanceGT", "pointsBalanceGTE", "pointsBalanceLT", "pointsBalanceLTE", "totalSpend", "totalSpendNEQ", "totalSpendIn", "totalSpendNotIn", "totalSpendGT", "totalSpendGTE", "totalSpendLT", "totalSpendLTE", "orderCount", "orderCountNEQ", "orderCountIn", "orderCountNotIn", "orderCountGT", "orderCountGTE", "orderCountLT", "orderCountLTE", "firstSeenAt", "firstSeenAtNEQ", "firstSeenAtIn", "firstSeenAtNotIn", "firstSeenAtGT", "firstSeenAtGTE", "firstSeenAtLT", "firstSeenAtLTE", "lastOrderAt", "lastOrderAtNEQ", "lastOrderAtIn", "lastOrderAtNotIn", "lastOrderAtGT", "lastOrderAtGTE", "lastOrderAtLT", "lastOrderAtLTE", "lastOrderAtIsNil", "lastOrderAtNotNil", "sourceChannel", "sourceChannelNEQ", "sourceChannelIn", "sourceChannelNotIn", "ownerID", "ownerIDNEQ", "ownerIDIn", "ownerIDNotIn", "ownerIDIsNil", "ownerIDNotNil", "erasedAt", "erasedAtNEQ", "erasedAtIn", "erasedAtNotIn", "erasedAtGT", "erasedAtGTE", "erasedAtLT", "erasedAtLTE", "erasedAtIsNil", "erasedAtNotNil", "mergedIntoID", "mergedIntoIDNEQ", "mergedIntoIDIn", "mergedIntoIDNotIn", "mergedIntoIDIsNil", "mergedIntoIDNotNil", "hasOwner", "hasOwnerWith", "hasFollowers", "hasFollowersWith", "hasTags", "hasTagsWith", "hasIdentities", "hasIdentitiesWith", "hasOrders", "hasOrdersWith", "hasTickets", "hasTicketsWith", "hasFormSubmissions", "hasFormSubmissionsWith", "hasMergedInto", "hasMergedIntoWith", "hasMergedCustomers", "hasMergedCustomersWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "gender", "genderNEQ", "genderIn", "genderNotIn", "province", "provinceNEQ", "provinceIn", "provinceNotIn", "provinceGT", "provinceGTE", "provinceLT", "provinceLTE", "provinceContains", "provinceHasPrefix", "provinceHasSuffix", "provinceIsNil", "provinceNotNil", "provinceEqualFold", "provinceContainsFold", "city", "cityNEQ", "cityIn", "cityNotIn", "cityGT", "cityGTE", "cityLT", "cityLTE", "cityContains", "cityHasPrefix", "cityHasSuffix", "cityIsNil", "cityNotNil", "cityEqualFold", "cityContainsFold", "district", "districtNEQ", "districtIn", "districtNotIn", "districtGT", "districtGTE", "districtLT", "districtLTE", "districtContains", "districtHasPrefix", "districtHasSuffix", "districtIsNil", "districtNotNil", "districtEqualFold", "districtContainsFold", "tier", "tierNEQ", "tierIn", "tierNotIn", "tierGT", "tierGTE", "tierLT", "tierLTE", "tierContains", "tierHasPrefix", "tierHasSuffix", "tierEqualFold", "tierContainsFold", "pointsBalance", "pointsBalanceNEQ", "pointsBalanceIn", "pointsBalanceNotIn", "pointsBalanceGT", "pointsBalanceGTE", "pointsBalanceLT", "pointsBalanceLTE", "totalSpend", "totalSpendNEQ", "totalSpendIn", "totalSpendNotIn", "totalSpendGT", "totalSpendGTE", "totalSpendLT", "totalSpendLTE", "orderCount", "orderCountNEQ", "orderCountIn", "orderCountNotIn", "orderCountGT", "orderCountGTE", "orderCountLT", "orderCountLTE", "firstSeenAt", "firstSeenAtNEQ", "firstSeenAtIn", "firstSeenAtNotIn", "firstSeenAtGT", "firstSeenAtGTE", "firstSeenAtLT", "firstSeenAtLTE", "lastOrderAt", "lastOrderAtNEQ", "lastOrderAtIn", "lastOrderAtNotIn", "lastOrderAtGT", "lastOrderAtGTE", "lastOrderAtLT", "lastOrderAtLTE", "lastOrderAtIsNil", "lastOrderAtNotNil", "sourceChannel", "sourceChannelNEQ", "sourceChannelIn", "sourceChannelNotIn", "ownerID", "ownerIDNEQ", "ownerIDIn", "ownerIDNotIn", "ownerIDIsNil", "ownerIDNotNil", "erasedAt", "erasedAtNEQ", "erasedAtIn", "erasedAtNotIn", "erasedAtGT", "erasedAtGTE", "erasedAtLT", "erasedAtLTE", "erasedAtIsNil", "erasedAtNotNil", "mergedIntoID", "mergedIntoIDNEQ", "mergedIntoIDIn", "mergedIntoIDNotIn", "mergedIntoIDIsNil", "mergedIntoIDNotNil", "hasOwner", "hasOwnerWith", "hasFollowers", "hasFollowersWith", "hasTags", "hasTagsWith", "hasIdentities", "hasIdentitiesWith", "hasOrders", "hasOrdersWith", "hasTickets", "hasTicketsWith", "hasFormSubmissions", "hasFormSubmissionsWith", "hasFollowUps", "hasFollowUpsWith", "hasMergedInto", "hasMergedIntoWith", "hasMergedCustomers", "hasMergedCustomersWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -27093,6 +27328,20 @@ func (ec *executionContext) unmarshalInputCustomerWhereInput(ctx context.Context
 				return it, err
 			}
 			it.HasFormSubmissionsWith = data
+		case "hasFollowUps":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasFollowUps"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasFollowUps = data
+		case "hasFollowUpsWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasFollowUpsWith"))
+			data, err := ec.unmarshalOFollowUpWhereInput2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐFollowUpWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasFollowUpsWith = data
 		case "hasMergedInto":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasMergedInto"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -38535,6 +38784,12 @@ func (ec *executionContext) _Customer(ctx context.Context, sel ast.SelectionSet,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Customer_formSubmissions(ctx, field, obj)
 				})
+		case "followUps":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Customer_followUps(ctx, field, obj)
+				})
 		case "mergedInto":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -40661,6 +40916,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_departments(ctx, field)
 				})
+		case "followUps":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_followUps(ctx, field)
+				})
 		case "forms":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -42766,6 +43027,14 @@ func (ec *executionContext) marshalNErasureReport2ᚖgithubᚗcomᚋscrmᚑdev�
 		return graphql.Null
 	}
 	return ec._ErasureReport(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNFollowUpConnection2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐFollowUpConnection(ctx context.Context, sel ast.SelectionSet, v *ent.FollowUpConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FollowUpConnection!")
+		return graphql.Null
+	}
+	return ec._FollowUpConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNFollowUpLostBy2githubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋfollowupᚐLostBy(ctx context.Context, v any) (followup.LostBy, error) {
@@ -44958,6 +45227,14 @@ func (ec *executionContext) marshalOFollowUpLostBy2ᚖgithubᚗcomᚋscrmᚑdev�
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) unmarshalOFollowUpOrder2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐFollowUpOrder(ctx context.Context, v any) (*ent.FollowUpOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputFollowUpOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOFollowUpWhereInput2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐFollowUpWhereInputᚄ(ctx context.Context, v any) ([]*ent.FollowUpWhereInput, error) {

@@ -9,12 +9,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/internal/audit"
+	"github.com/scrm-dev/scrm/internal/connectoraccounts"
 	"github.com/scrm-dev/scrm/internal/customerstats"
 	"github.com/scrm-dev/scrm/internal/realtime"
 	"github.com/scrm-dev/scrm/internal/viewer"
@@ -73,6 +76,26 @@ type Deps struct {
 	// EventRetention is how long realtime events are kept for replay;
 	// 7 days when zero.
 	EventRetention time.Duration
+	// Clients builds connector accounts' platform clients.
+	Clients *connectoraccounts.Clients
+	// Redis holds the leases that keep one sync per account and one job
+	// per order running at a time.
+	Redis  redis.UniversalClient
+	Logger *slog.Logger
+}
+
+func (d Deps) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
+}
+
+func (d Deps) logger() *slog.Logger {
+	if d.Logger != nil {
+		return d.Logger
+	}
+	return slog.Default()
 }
 
 // Mux routes every task type to its handler.
@@ -85,6 +108,10 @@ func Mux(d Deps) *asynq.ServeMux {
 	mux.HandleFunc(TypeReconcileAllTenants, d.reconcileAllTenants)
 	mux.HandleFunc(TypeSealAuditTrail, func(ctx context.Context, _ *asynq.Task) error { return audit.SealAll(ctx, d.Client) })
 	mux.HandleFunc(TypeTrimEvents, d.trimEvents)
+	mux.HandleFunc(TypeSync, d.syncAccount)
+	mux.HandleFunc(TypeSchedulePulls, d.schedulePulls)
+	mux.HandleFunc(TypeShopOrder, d.shopOrder)
+	mux.HandleFunc(TypeWecomEvent, d.wecomEvent)
 	return mux
 }
 

@@ -36,6 +36,7 @@ func NewWorker(opts WorkerOptions) (*Worker, error) {
 		Logger:            logger,
 		ShutdownTimeout:   20 * time.Second,
 		TaskCheckInterval: opts.PollInterval,
+		RetryDelayFunc:    retryDelay,
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			opts.Logger.ErrorContext(ctx, "task failed", "type", t.Type(), "error", err)
 		}),
@@ -59,6 +60,13 @@ func NewWorker(opts WorkerOptions) (*Worker, error) {
 		asynq.NewTask(TypeTrimEvents, nil),
 		asynq.Queue(QueueBulk), asynq.Unique(50*time.Minute), asynq.Timeout(30*time.Minute)); err != nil {
 		return nil, fmt.Errorf("register event trimming: %w", err)
+	}
+	// Every replica's scheduler enqueues the fan-out; Unique keeps one a
+	// minute, and the pulls it enqueues carry slot ids (schedulePulls).
+	if _, err := scheduler.Register("@every 1m",
+		asynq.NewTask(TypeSchedulePulls, nil),
+		asynq.Queue(QueueSync), asynq.Unique(50*time.Second), asynq.Timeout(time.Minute)); err != nil {
+		return nil, fmt.Errorf("register pull scheduling: %w", err)
 	}
 	return &Worker{server: server, scheduler: scheduler, mux: Mux(opts.Deps)}, nil
 }

@@ -46,6 +46,11 @@ func (r *queryResolver) Departments(ctx context.Context, after *entgql.Cursor[in
 		Paginate(ctx, after, first, before, last, ent.WithDepartmentOrder(orderBy), ent.WithDepartmentFilter(where.Filter))
 }
 
+func (r *queryResolver) FollowUps(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.FollowUpOrder, where *ent.FollowUpWhereInput) (*ent.FollowUpConnection, error) {
+	return r.client.FollowUp.Query().
+		Paginate(ctx, after, first, before, last, ent.WithFollowUpOrder(orderBy), ent.WithFollowUpFilter(where.Filter))
+}
+
 func (r *queryResolver) Forms(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.FormOrder, where *ent.FormWhereInput) (*ent.FormConnection, error) {
 	return r.client.Form.Query().
 		Paginate(ctx, after, first, before, last, ent.WithFormOrder(orderBy), ent.WithFormFilter(where.Filter))

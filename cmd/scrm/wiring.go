@@ -15,16 +15,20 @@ import (
 
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/scrm-dev/scrm/authz"
+	"github.com/scrm-dev/scrm/connectors/tokens"
+	"github.com/scrm-dev/scrm/connectors/transport"
 	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/tenant"
 	"github.com/scrm-dev/scrm/internal/audit"
 	"github.com/scrm-dev/scrm/internal/auth"
 	"github.com/scrm-dev/scrm/internal/config"
+	"github.com/scrm-dev/scrm/internal/connectoraccounts"
 	"github.com/scrm-dev/scrm/internal/httpapi"
 	"github.com/scrm-dev/scrm/internal/pii"
 	"github.com/scrm-dev/scrm/internal/realtime"
@@ -160,6 +164,8 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	defer az.Close()
 	jobsAdmin := jobs.NewAdmin(rdb.Opt)
 	defer jobsAdmin.Close()
+	callbackQueue := asynq.NewClient(rdb.Opt)
+	defer callbackQueue.Close()
 	opts := resolvers.Options{Client: st.Client, Logger: logger, Authz: az, Redis: rdb.Client, RevealsPerHour: cfg.RevealLimit,
 		Realtime: realtime.NewHub(rdb.Client, st.Client, logger), Jobs: jobsAdmin, PublicURL: cfg.PublicURL}
 	sockets := &wsgraphql.Server{}
@@ -177,6 +183,7 @@ func serve(ctx context.Context, cfg *config.Config) error {
 		AllowedOrigins:  cfg.AllowedOrigins,
 		GraphiQL:        cfg.GraphiQL,
 		GraphiQLHeaders: graphiqlHeaders,
+		Platforms:       &httpapi.Platforms{Client: st.Client, Enqueuer: callbackQueue, Logger: logger},
 		Ready: []httpapi.Check{
 			{Name: "database", Ping: st.Ping},
 			{Name: "redis", Ping: rdb.Ping},
@@ -285,7 +292,8 @@ func startWorker(cfg *config.Config, st *store.Store, rdb *redisconn.Conn, logge
 	enq := asynq.NewClient(rdb.Opt)
 	w, err := jobs.NewWorker(jobs.WorkerOptions{
 		Redis: rdb.Opt, Concurrency: cfg.WorkerConcurrency, Logger: logger,
-		Deps: jobs.Deps{Client: st.Client, Enqueuer: enq, EventRetention: cfg.EventRetention},
+		Deps: jobs.Deps{Client: st.Client, Enqueuer: enq, EventRetention: cfg.EventRetention,
+			Clients: platformClients(cfg, rdb, logger), Redis: rdb.Client, Logger: logger},
 	})
 	if err == nil {
 		err = w.Start()
@@ -423,5 +431,18 @@ func serveMetrics(addr string, logger *slog.Logger) {
 	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	if err := srv.ListenAndServe(); err != nil {
 		logger.Warn("metrics stopped", "err", err)
+	}
+}
+
+// platformClients builds connector accounts' clients: one transport
+// (shared limits in Redis, metrics in the default registry) and one
+// token cache for every account.
+func platformClients(cfg *config.Config, rdb *redisconn.Conn, logger *slog.Logger) *connectoraccounts.Clients {
+	return &connectoraccounts.Clients{
+		Transport:     transport.New(transport.Options{Redis: rdb.Client, Metrics: prometheus.DefaultRegisterer, Logger: logger}),
+		Tokens:        tokens.New(rdb.Client, "scrm:token:"),
+		WecomBaseURL:  cfg.WecomBaseURL,
+		TaobaoBaseURL: cfg.TaobaoBaseURL,
+		DouyinBaseURL: cfg.DouyinBaseURL,
 	}
 }

@@ -24,7 +24,7 @@ import (
 // Redis database of these tests (see internal/testenv for the others;
 // connectors/taobao uses 6, and OpenRedis flushes the database, so the
 // two packages, run in parallel, do not share one).
-const redisDB = 7
+const redisDB = 5
 
 const (
 	appKey    = "7012345678901234567"

@@ -87,6 +87,8 @@ const (
 	EdgeTickets = "tickets"
 	// EdgeFormSubmissions holds the string denoting the form_submissions edge name in mutations.
 	EdgeFormSubmissions = "form_submissions"
+	// EdgeFollowUps holds the string denoting the follow_ups edge name in mutations.
+	EdgeFollowUps = "follow_ups"
 	// EdgeMergedInto holds the string denoting the merged_into edge name in mutations.
 	EdgeMergedInto = "merged_into"
 	// EdgeMergedCustomers holds the string denoting the merged_customers edge name in mutations.
@@ -145,6 +147,13 @@ const (
 	FormSubmissionsInverseTable = "form_submissions"
 	// FormSubmissionsColumn is the table column denoting the form_submissions relation/edge.
 	FormSubmissionsColumn = "customer_id"
+	// FollowUpsTable is the table that holds the follow_ups relation/edge.
+	FollowUpsTable = "follow_ups"
+	// FollowUpsInverseTable is the table name for the FollowUp entity.
+	// It exists in this package in order to avoid circular dependency with the "followup" package.
+	FollowUpsInverseTable = "follow_ups"
+	// FollowUpsColumn is the table column denoting the follow_ups relation/edge.
+	FollowUpsColumn = "customer_id"
 	// MergedIntoTable is the table that holds the merged_into relation/edge.
 	MergedIntoTable = "customers"
 	// MergedIntoColumn is the table column denoting the merged_into relation/edge.
@@ -554,6 +563,20 @@ func ByFormSubmissions(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 	}
 }
 
+// ByFollowUpsCount orders the results by follow_ups count.
+func ByFollowUpsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newFollowUpsStep(), opts...)
+	}
+}
+
+// ByFollowUps orders the results by follow_ups terms.
+func ByFollowUps(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newFollowUpsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
 // ByMergedIntoField orders the results by merged_into field.
 func ByMergedIntoField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -628,6 +651,13 @@ func newFormSubmissionsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(FormSubmissionsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, FormSubmissionsTable, FormSubmissionsColumn),
+	)
+}
+func newFollowUpsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(FollowUpsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, true, FollowUpsTable, FollowUpsColumn),
 	)
 }
 func newMergedIntoStep() *sqlgraph.Step {

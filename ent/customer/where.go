@@ -1885,6 +1885,29 @@ func HasFormSubmissionsWith(preds ...predicate.FormSubmission) predicate.Custome
 	})
 }
 
+// HasFollowUps applies the HasEdge predicate on the "follow_ups" edge.
+func HasFollowUps() predicate.Customer {
+	return predicate.Customer(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, true, FollowUpsTable, FollowUpsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasFollowUpsWith applies the HasEdge predicate on the "follow_ups" edge with a given conditions (other predicates).
+func HasFollowUpsWith(preds ...predicate.FollowUp) predicate.Customer {
+	return predicate.Customer(func(s *sql.Selector) {
+		step := newFollowUpsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // HasMergedInto applies the HasEdge predicate on the "merged_into" edge.
 func HasMergedInto() predicate.Customer {
 	return predicate.Customer(func(s *sql.Selector) {

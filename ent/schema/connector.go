@@ -102,7 +102,7 @@ func (FollowUp) Fields() []ent.Field {
 // Edges of the FollowUp.
 func (FollowUp) Edges() []ent.Edge {
 	return []ent.Edge{
-		edge.To("customer", Customer.Type).Field("customer_id").Unique().Required(),
+		edge.To("customer", Customer.Type).Field("customer_id").Unique().Required().Annotations(noInput),
 		edge.To("staff", Staff.Type).Field("staff_id").Unique().Required(),
 	}
 }
@@ -124,5 +124,5 @@ func (FollowUp) Interceptors() []ent.Interceptor { return []ent.Interceptor{foll
 
 // Annotations of the FollowUp.
 func (FollowUp) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.RelayConnection()}
+	return []schema.Annotation{entgql.QueryField("followUps"), entgql.RelayConnection()}
 }

@@ -86,6 +86,8 @@ func (Customer) Edges() []ent.Edge {
 			Annotations(entgql.RelayConnection(), noInput),
 		edge.To("form_submissions", FormSubmission.Type).
 			Annotations(entgql.RelayConnection(), noInput),
+		edge.From("follow_ups", FollowUp.Type).Ref("customer").
+			Annotations(entgql.RelayConnection(), noInput),
 		edge.To("merged_customers", Customer.Type).
 			From("merged_into").
 			Field("merged_into_id").

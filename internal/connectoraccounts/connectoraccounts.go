@@ -412,6 +412,8 @@ type Outcome struct {
 	// platform refused its credentials or permissions: an admin must act).
 	Err     error
 	Failing bool
+	// Progress records only the cursor (a run still going).
+	Progress bool
 }
 
 // Record stores a sync run's outcome on the account: its cursor, last
@@ -423,13 +425,20 @@ func Record(ctx context.Context, client *ent.Client, id int, at time.Time, o Out
 		return err
 	}
 	update := a.Update()
-	if o.Stream != "" && o.Cursor != "" {
+	if o.Stream != "" {
 		cursors := map[string]string{}
 		for k, v := range a.Cursors {
 			cursors[k] = v
 		}
-		cursors[o.Stream] = o.Cursor
+		if o.Cursor == "" {
+			delete(cursors, o.Stream)
+		} else {
+			cursors[o.Stream] = o.Cursor
+		}
 		update.SetCursors(cursors)
+	}
+	if o.Progress {
+		return update.Exec(ctx)
 	}
 	if o.Err == nil {
 		update.SetLastSyncAt(at)

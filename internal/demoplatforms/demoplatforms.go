@@ -19,7 +19,9 @@ import (
 	"github.com/scrm-dev/scrm/connectors/douyin/douyinfake"
 	"github.com/scrm-dev/scrm/connectors/taobao/taobaofake"
 	"github.com/scrm-dev/scrm/connectors/wecom/wecomfake"
+	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/ent/connectoraccount"
+	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/internal/connectoraccounts"
 )
 
@@ -137,4 +139,26 @@ func (s *Servers) Live(ctx context.Context, interval time.Duration, pushURL stri
 			}
 		}
 	}
+}
+
+// MembersOf lists the tenant's staff with WeCom ids as members of the
+// fake corp, in their departments, so that an org sync against the fake
+// keeps them (ctx carries the tenant's viewer).
+func MembersOf(ctx context.Context, client *ent.Client) ([]wecomfake.User, error) {
+	staff, err := client.Staff.Query().Where(staff.WecomUserIDNotNil(), staff.StatusEQ(staff.StatusActive)).
+		WithDepartments().All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]wecomfake.User, 0, len(staff))
+	for _, s := range staff {
+		u := wecomfake.User{UserID: *s.WecomUserID, Name: s.Name, Status: wecomfake.UserActive}
+		for _, d := range s.Edges.Departments {
+			if d.WecomDeptID != nil {
+				u.Departments = append(u.Departments, *d.WecomDeptID)
+			}
+		}
+		out = append(out, u)
+	}
+	return out, nil
 }

@@ -65,6 +65,9 @@ type Options struct {
 	// Draining, when closed, ends every server-sent event stream (without
 	// complete, so clients resume elsewhere): the server is shutting down.
 	Draining <-chan struct{}
+	// Platforms, when set, serves the platforms' callbacks and pushes
+	// under /connectors/.
+	Platforms *Platforms
 	// GraphiQLHeaders prefill GraphiQL's header editor (development only).
 	GraphiQLHeaders map[string]string
 	Ready           []Check
@@ -82,6 +85,12 @@ func New(opts Options) http.Handler {
 
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", limitBody(opts.MaxBodyBytes, authenticate(opts.Issuer, opts.Authorize, opts.SignInFailed, opts.Logger, gql)))
+	if opts.Platforms != nil {
+		if opts.Platforms.Logger == nil {
+			opts.Platforms.Logger = opts.Logger
+		}
+		opts.Platforms.mount(mux)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))

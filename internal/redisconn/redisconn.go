@@ -33,6 +33,10 @@ func Open(ctx context.Context, url string) (*Conn, error) {
 	c := &Conn{}
 	if url == "" {
 		mr := miniredis.NewMiniRedis()
+		// Keys with a TTL expire on the wall clock, as in Redis (miniredis
+		// otherwise expires them only when told to): cool-downs, leases
+		// and locks must end by themselves.
+		mr.ClockTTL(true)
 		if err := mr.StartAddr("127.0.0.1:0"); err != nil {
 			return nil, fmt.Errorf("start the in-process Redis: %w", err)
 		}
