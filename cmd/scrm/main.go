@@ -48,6 +48,22 @@ func app() *cli.Command {
 				},
 			},
 			{
+				Name:  "fake-platforms",
+				Usage: "serve a demo WeCom corp, Taobao shop and Douyin shop (fakes speaking the real protocols) for a seeded tenant",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8090", Usage: "listen address"},
+					&cli.StringFlag{Name: "tenant", Value: "demo", Usage: "tenant slug whose demo accounts the fakes serve"},
+					&cli.DurationFlag{Name: "every", Value: 5 * time.Second, Usage: "how often the shops change (and push) an order"},
+				},
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					cfg, err := config.Load()
+					if err != nil {
+						return err
+					}
+					return fakePlatforms(ctx, cfg, cmd.String("addr"), cmd.String("tenant"), cmd.Duration("every"))
+				},
+			},
+			{
 				Name:  "worker",
 				Usage: "run background jobs from Redis (needs SCRM_REDIS_URL)",
 				Action: func(ctx context.Context, _ *cli.Command) error {
