@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	_ "github.com/scrm-dev/scrm/authz" // registers the default policies new tenants get
 	"github.com/scrm-dev/scrm/connectors/tokens"
 	"github.com/scrm-dev/scrm/connectors/transport"
 	"github.com/scrm-dev/scrm/connectors/wecom"
