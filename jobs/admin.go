@@ -181,7 +181,7 @@ func (a *Admin) Enqueue(ctx context.Context, t *asynq.Task, opts ...asynq.Option
 func enqueue(ctx context.Context, c *asynq.Client, in *asynq.Inspector, t *asynq.Task, opts ...asynq.Option) (*Job, error) {
 	info, err := c.EnqueueContext(ctx, t, opts...)
 	if errors.Is(err, asynq.ErrTaskIDConflict) && in != nil {
-		queue, id := optionValues(t, opts)
+		queue, id := optionValues(opts)
 		existing, gerr := in.GetTaskInfo(queue, id)
 		if gerr != nil {
 			return nil, err
@@ -205,7 +205,7 @@ func enqueue(ctx context.Context, c *asynq.Client, in *asynq.Inspector, t *asynq
 // optionValues reads the queue and task id a task is enqueued with: the
 // options given at enqueue time (tasks whose id matters carry none of
 // their own).
-func optionValues(_ *asynq.Task, opts []asynq.Option) (queue, id string) {
+func optionValues(opts []asynq.Option) (queue, id string) {
 	queue = QueueDefault
 	for _, o := range opts {
 		switch o.Type() {

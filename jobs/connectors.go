@@ -170,12 +170,7 @@ func (d Deps) pullOrders(ctx context.Context, acc *ent.ConnectorAccount) error {
 			return cerr
 		}
 		err = tc.ChangedTrades(ctx, from, to, 100, func(page []taobao.TradeChange) error {
-			for _, c := range page {
-				if err := enqueue(c.ID, c.Modified); err != nil {
-					return err
-				}
-			}
-			return nil
+			return eachChange(page, func(c taobao.TradeChange) error { return enqueue(c.ID, c.Modified) })
 		})
 	case connectoraccount.PlatformDouyin:
 		dc, cerr := d.Clients.Douyin(acc)
@@ -183,12 +178,7 @@ func (d Deps) pullOrders(ctx context.Context, acc *ent.ConnectorAccount) error {
 			return cerr
 		}
 		err = dc.ChangedOrders(ctx, from, to, 100, func(page []douyin.OrderChange) error {
-			for _, c := range page {
-				if err := enqueue(c.ID, c.UpdatedAt); err != nil {
-					return err
-				}
-			}
-			return nil
+			return eachChange(page, func(c douyin.OrderChange) error { return enqueue(c.ID, c.UpdatedAt) })
 		})
 	default:
 		return fmt.Errorf("%s accounts have no orders: %w", acc.Platform, asynq.SkipRetry)
@@ -198,6 +188,16 @@ func (d Deps) pullOrders(ctx context.Context, acc *ent.ConnectorAccount) error {
 	}
 	return connectoraccounts.Record(ctx, d.Client, acc.ID, d.now(),
 		connectoraccounts.Outcome{Stream: "orders", Cursor: to.UTC().Format(time.RFC3339)})
+}
+
+// eachChange calls fn for each change of a page until one fails.
+func eachChange[C any](page []C, fn func(C) error) error {
+	for _, c := range page {
+		if err := fn(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // shopOrder fetches one order and stores it; one job per order at a time.

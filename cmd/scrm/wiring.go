@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
@@ -212,7 +211,7 @@ func serve(ctx context.Context, cfg *config.Config) error {
 		if graphiqlHeaders != nil {
 			signedIn = "demo/admin"
 		}
-		logger.Info("GraphiQL", "url", "http://"+displayAddr(cfg.HTTPAddr)+"/", "signed_in_as", signedIn)
+		logger.Info("GraphiQL", "url", "http://"+config.LocalAddr(cfg.HTTPAddr)+"/", "signed_in_as", signedIn)
 	}
 	logger.Info("scrm serving", "addr", cfg.HTTPAddr, "mode", cfg.Mode, "database", st.Location,
 		"redis", rdb.Location, "worker", cfg.RunWorker, "graphiql", cfg.GraphiQL)
@@ -235,18 +234,6 @@ func serve(ctx context.Context, cfg *config.Config) error {
 		logger.Info("closed websockets", "count", n)
 	}
 	return <-done
-}
-
-// displayAddr turns a listen address into one a browser can open.
-func displayAddr(addr string) string {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return addr
-	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "localhost"
-	}
-	return net.JoinHostPort(host, port)
 }
 
 func worker(ctx context.Context, cfg *config.Config) error {

@@ -212,7 +212,7 @@ func load(getenv func(string) string) (*Config, error) {
 	}
 	c.PprofAddr = getenv("SCRM_PPROF_ADDR")
 	c.MetricsAddr = getenv("SCRM_METRICS_ADDR")
-	c.PublicURL = strings.TrimRight(str("SCRM_PUBLIC_URL", "http://"+localAddr(c.HTTPAddr)), "/")
+	c.PublicURL = strings.TrimRight(str("SCRM_PUBLIC_URL", "http://"+LocalAddr(c.HTTPAddr)), "/")
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("SCRM_PUBLIC_URL", "want an http(s) URL such as https://scrm.example.com, got %q", c.PublicURL)
 	}
@@ -288,8 +288,9 @@ func (c *Config) Logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
 
-// localAddr turns a listen address into one this machine can open.
-func localAddr(addr string) string {
+// LocalAddr turns a listen address into one a browser on this machine
+// can open (":8080" → "localhost:8080").
+func LocalAddr(addr string) string {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return addr

@@ -54,6 +54,10 @@ func Customers(ctx context.Context, client *ent.Client, api API, corp Corp, resu
 		return res, fmt.Errorf("list staff with customer contact: %w", err)
 	}
 	slices.Sort(users)
+	staffIDs, err := loadStaffIndex(ctx, client)
+	if err != nil {
+		return res, err
+	}
 	start, cursor := parseResume(resume)
 	for i := start; i < len(users); i += usersPerCall {
 		chunk := users[i:min(i+usersPerCall, len(users))]
@@ -64,7 +68,7 @@ func Customers(ctx context.Context, client *ent.Client, api API, corp Corp, resu
 			}
 			for _, c := range contacts {
 				for _, f := range c.Follows {
-					created, err := linkContact(ctx, client, corp.ID, c.ExternalContact, f, f.CreateTime)
+					created, err := linkContact(ctx, client, staffIDs, corp.ID, c.ExternalContact, f, f.CreateTime)
 					if err != nil {
 						return res, err
 					}
@@ -152,6 +156,34 @@ func syncTags(ctx context.Context, client *ent.Client, api API) (int, int, error
 		}
 	}
 	return len(groups), tags, nil
+}
+
+// staffIndex maps WeCom user ids to staff ids, so a sync of thousands of
+// contacts reads the staff once; nil looks each one up.
+type staffIndex map[string]int
+
+func loadStaffIndex(ctx context.Context, client *ent.Client) (staffIndex, error) {
+	rows, err := client.Staff.Query().Where(staff.WecomUserIDNotNil()).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	idx := make(staffIndex, len(rows))
+	for _, s := range rows {
+		idx[*s.WecomUserID] = s.ID
+	}
+	return idx, nil
+}
+
+// id finds the staff member of a WeCom user id (staffID), remembering it.
+func (idx staffIndex) id(ctx context.Context, client *ent.Client, userID string) (int, error) {
+	if id, ok := idx[userID]; ok {
+		return id, nil
+	}
+	id, err := staffID(ctx, client, userID)
+	if err == nil && idx != nil {
+		idx[userID] = id
+	}
+	return id, err
 }
 
 // staffID finds the staff member of a WeCom user id, adding a placeholder
@@ -242,12 +274,12 @@ func genderOf(g int) customer.Gender {
 // linkContact records that staff member f.UserID follows the contact (as
 // of WeCom time at), creating or linking the customer; an older change
 // than the newest applied one is ignored.
-func linkContact(ctx context.Context, client *ent.Client, corpID string, c wecom.ExternalContact, f wecom.FollowInfo, at int64) (created bool, err error) {
+func linkContact(ctx context.Context, client *ent.Client, staffIDs staffIndex, corpID string, c wecom.ExternalContact, f wecom.FollowInfo, at int64) (created bool, err error) {
 	cid, created, err := customerOf(ctx, client, corpID, c)
 	if err != nil {
 		return false, err
 	}
-	sid, err := staffID(ctx, client, f.UserID)
+	sid, err := staffIDs.id(ctx, client, f.UserID)
 	if err != nil {
 		return false, err
 	}
@@ -384,7 +416,7 @@ func ApplyEvent(ctx context.Context, client *ent.Client, api API, corp Corp, ev 
 			}
 			// Link at once from the event, then fill in the details.
 			f := wecom.FollowInfo{UserID: ev.UserID, State: ev.State, CreateTime: at}
-			if _, err := linkContact(ctx, client, corp.ID, wecom.ExternalContact{ExternalUserID: ev.ExternalUserID}, f, at); err != nil {
+			if _, err := linkContact(ctx, client, nil, corp.ID, wecom.ExternalContact{ExternalUserID: ev.ExternalUserID}, f, at); err != nil {
 				return err
 			}
 			return refreshContact(ctx, client, api, corp, ev.ExternalUserID, ev.UserID, at)
@@ -436,7 +468,7 @@ func refreshContact(ctx context.Context, client *ent.Client, api API, corp Corp,
 		if f.UserID != userID {
 			continue
 		}
-		if _, err := linkContact(ctx, client, corp.ID, c.ExternalContact, f, at); err != nil {
+		if _, err := linkContact(ctx, client, nil, corp.ID, c.ExternalContact, f, at); err != nil {
 			return err
 		}
 	}
