@@ -49,6 +49,9 @@ type env struct {
 	rdb     *redisconn.Conn
 	sockets *wsgraphql.Server
 	jobs    *jobs.Admin
+	// platforms serves the platforms' callbacks; tests with fake
+	// platforms set its SignIn.
+	platforms *httpapi.Platforms
 }
 
 // publicURL is the server's address as platforms would reach it.
@@ -126,6 +129,7 @@ func newEnv(t *testing.T, backend string, st *store.Store) *env {
 	cleanups = append(cleanups, jobsAdmin.Close)
 	callbacks := asynq.NewClient(rdb.Opt)
 	cleanups = append(cleanups, func() { callbacks.Close() })
+	platforms := &httpapi.Platforms{Client: st.Client, Enqueuer: callbacks}
 	opts := resolvers.Options{Client: st.Client, Logger: logger, Authz: az, Redis: rdb.Client,
 		Realtime: realtime.NewHub(rdb.Client, st.Client, logger), Jobs: jobsAdmin, PublicURL: publicURL}
 	sockets := &wsgraphql.Server{}
@@ -140,9 +144,9 @@ func newEnv(t *testing.T, backend string, st *store.Store) *env {
 		Logger:       logger,
 		MaxPageSize:  100,
 		Ready:        []httpapi.Check{{Name: "database", Ping: st.Ping}},
-		Platforms:    &httpapi.Platforms{Client: st.Client, Enqueuer: callbacks},
+		Platforms:    platforms,
 	})
-	return &env{backend: backend, st: st, handler: h, iss: iss, logs: logs, az: az, rdb: rdb, sockets: sockets, jobs: jobsAdmin}
+	return &env{backend: backend, st: st, handler: h, iss: iss, logs: logs, az: az, rdb: rdb, sockets: sockets, jobs: jobsAdmin, platforms: platforms}
 }
 
 // forEachBackend runs f as a subtest per database backend.

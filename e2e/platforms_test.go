@@ -37,10 +37,11 @@ import (
 // platformRig is a tenant's platforms (the demo fakes) and a running
 // worker wired to them, with the callback endpoints served over HTTP.
 type platformRig struct {
-	fakes  *demoplatforms.Servers
-	fakeTS *httptest.Server
-	api    *httptest.Server // our server, as the platforms reach it
-	tenant int
+	fakes   *demoplatforms.Servers
+	fakeTS  *httptest.Server
+	api     *httptest.Server // our server, as the platforms reach it
+	tenant  int
+	clients *connectoraccounts.Clients
 }
 
 func startPlatforms(t *testing.T, e *env, sz demoplatforms.Sizes) *platformRig {
@@ -57,6 +58,7 @@ func startPlatforms(t *testing.T, e *env, sz demoplatforms.Sizes) *platformRig {
 		TaobaoBaseURL: r.fakeTS.URL + "/router/rest",
 		DouyinBaseURL: r.fakeTS.URL,
 	}
+	r.clients = clients
 	enq := asynq.NewClient(e.rdb.Opt)
 	t.Cleanup(func() { enq.Close() })
 	w, err := jobs.NewWorker(jobs.WorkerOptions{Redis: e.rdb.Opt, Concurrency: 8, Logger: logger, PollInterval: 20 * time.Millisecond,

@@ -182,7 +182,10 @@ func serve(ctx context.Context, cfg *config.Config) error {
 		AllowedOrigins:  cfg.AllowedOrigins,
 		GraphiQL:        cfg.GraphiQL,
 		GraphiQLHeaders: graphiqlHeaders,
-		Platforms:       &httpapi.Platforms{Client: st.Client, Enqueuer: callbackQueue, Logger: logger},
+		Platforms: &httpapi.Platforms{Client: st.Client, Enqueuer: callbackQueue, Logger: logger,
+			SignIn: &httpapi.SignIn{Clients: platformClients(cfg, rdb, logger), Issuer: iss, TokenTTL: cfg.TokenTTL,
+				Redis: rdb.Client, PublicURL: cfg.PublicURL, AllowedRedirects: cfg.AllowedOrigins,
+				Failed: audit.SignInFailures(st.Client, logger)}},
 		Ready: []httpapi.Check{
 			{Name: "database", Ping: st.Ping},
 			{Name: "redis", Ping: rdb.Ping},

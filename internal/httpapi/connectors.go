@@ -31,6 +31,9 @@ type Platforms struct {
 	Logger   *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// SignIn, when set, serves staff sign-in through WeCom under
+	// /auth/wecom/.
+	SignIn *SignIn
 }
 
 // maxCallbackBody bounds a callback's body; WeCom's and Douyin's are a
@@ -49,6 +52,7 @@ func (p *Platforms) mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /connectors/wecom/{account}/callback", p.wecomVerify)
 	mux.HandleFunc("POST /connectors/wecom/{account}/callback", p.wecomEvent)
 	mux.HandleFunc("POST /connectors/douyin/{account}/push", p.douyinPush)
+	p.mountSignIn(mux)
 }
 
 // accountOf finds the account of a callback URL; callback keys are
