@@ -112,6 +112,8 @@ func Mux(d Deps) *asynq.ServeMux {
 	mux.HandleFunc(TypeSchedulePulls, d.schedulePulls)
 	mux.HandleFunc(TypeShopOrder, d.shopOrder)
 	mux.HandleFunc(TypeWecomEvent, d.wecomEvent)
+	mux.HandleFunc(TypeNotifyStaff, d.notifyStaff)
+	mux.HandleFunc(TypeMassMessage, d.massMessage)
 	return mux
 }
 
