@@ -1,8 +1,11 @@
 package e2e_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/hibiken/asynq"
 
 	"github.com/scrm-dev/scrm/ent/connectoraccount"
 	"github.com/scrm-dev/scrm/internal/seed"
@@ -182,6 +185,48 @@ func TestConnectorAccounts(t *testing.T) {
 		if g := e.post(t, admin, `mutation($id: ID!) { syncNow(id: $id) { jobs { id } } }`,
 			map[string]any{"id": a.ID}).only(t); g.code() != "BAD_USER_INPUT" {
 			t.Fatalf("syncNow on a paused account: %+v", g)
+		}
+
+		// A dead job is listed for its tenant only and can be run again.
+		inspector := asynq.NewInspector(e.rdb.Opt)
+		defer inspector.Close()
+		if err := inspector.ArchiveTask("sync", sync.SyncNow.Jobs[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		var dead struct {
+			JobQueues []struct {
+				Name     string
+				DeadJobs []struct{ ID, State string }
+			}
+		}
+		deadIn := func(token string) []string {
+			e.post(t, token, `{ jobQueues { name deadJobs(first: 20) { id state } } }`, nil).ok(t).decode(t, &dead)
+			var ids []string
+			for _, q := range dead.JobQueues {
+				for _, j := range q.DeadJobs {
+					ids = append(ids, j.ID)
+				}
+			}
+			return ids
+		}
+		if ids := deadIn(admin); !slices.Contains(ids, sync.SyncNow.Jobs[0].ID) {
+			t.Fatalf("dead jobs %v lack the archived sync", ids)
+		}
+		acme := e.token(t, "acme", seed.Admin)
+		if ids := deadIn(acme); slices.Contains(ids, sync.SyncNow.Jobs[0].ID) {
+			t.Fatal("acme sees demo's dead job")
+		}
+		retry := `mutation($id: String!) { retryJob(queue: "sync", id: $id) { id state } }`
+		if g := e.post(t, acme, retry, map[string]any{"id": sync.SyncNow.Jobs[0].ID}).only(t); g.code() != "NOT_FOUND" {
+			t.Fatalf("acme retries demo's job: %+v", g)
+		}
+		var retried struct{ RetryJob struct{ ID, State string } }
+		e.post(t, admin, retry, map[string]any{"id": sync.SyncNow.Jobs[0].ID}).ok(t).decode(t, &retried)
+		if retried.RetryJob.State != "PENDING" {
+			t.Fatalf("retried job is %s", retried.RetryJob.State)
+		}
+		if g := e.post(t, admin, retry, map[string]any{"id": sync.SyncNow.Jobs[0].ID}).only(t); g.code() != "BAD_USER_INPUT" {
+			t.Fatalf("retrying a live job: %+v", g)
 		}
 
 		// Only admins see or manage accounts; other tenants never see them.
