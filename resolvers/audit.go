@@ -146,6 +146,9 @@ func (kickRelay) ExtensionName() string                   { return "KickRelay" }
 func (kickRelay) Validate(graphql.ExecutableSchema) error { return nil }
 func (k kickRelay) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 	rsp := next(ctx)
+	if !graphql.HasOperationContext(ctx) {
+		return rsp
+	}
 	op := graphql.GetOperationContext(ctx).Operation
 	if op != nil && op.Operation == ast.Mutation && rsp != nil && len(rsp.Errors) == 0 {
 		if err := realtime.Kick(ctx, k.rdb); err != nil {

@@ -90,7 +90,7 @@ func Configure(srv *handler.Server, opts Options) {
 	if opts.Redis != nil {
 		srv.Use(kickRelay{rdb: opts.Redis, logger: opts.Logger})
 	}
-	srv.Use(entgql.Transactioner{TxOpener: opts.Client})
+	srv.Use(operationsOnly{entgql.Transactioner{TxOpener: opts.Client}})
 	srv.Use(auditFlush{client: opts.Client, logger: opts.Logger})
 	srv.SetErrorPresenter(ErrorPresenter(opts.Logger))
 	srv.SetRecoverFunc(RecoverFunc(opts.Logger))
@@ -144,4 +144,17 @@ func ptrs[T any](vs []T) []*T {
 		out[i] = &vs[i]
 	}
 	return out
+}
+
+// operationsOnly runs a response interceptor only for requests that got
+// as far as an operation. gqlgen also dispatches errors of requests it
+// could not read (a malformed body) through the interceptors, with no
+// operation in the context, and entgql.Transactioner panics on those.
+type operationsOnly struct{ entgql.Transactioner }
+
+func (o operationsOnly) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	if !graphql.HasOperationContext(ctx) {
+		return next(ctx)
+	}
+	return o.Transactioner.InterceptResponse(ctx, next)
 }

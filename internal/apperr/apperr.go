@@ -16,7 +16,10 @@ type Code string
 
 // Codes understood by clients.
 const (
-	CodeBadUserInput    Code = "BAD_USER_INPUT"
+	CodeBadUserInput Code = "BAD_USER_INPUT"
+	// CodeBadRequest: the HTTP request is not a GraphQL request at all
+	// (a body that is not JSON, or not of the request's shape).
+	CodeBadRequest      Code = "BAD_REQUEST"
 	CodeNotFound        Code = "NOT_FOUND"
 	CodeConflict        Code = "CONFLICT"
 	CodeForbidden       Code = "FORBIDDEN"
