@@ -20,11 +20,13 @@ import (
 	"github.com/scrm-dev/scrm/connectors/wecom/wecomfake"
 	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/ent/connectoraccount"
+	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/customeridentity"
 	"github.com/scrm-dev/scrm/ent/followup"
 	"github.com/scrm-dev/scrm/ent/gid"
 	"github.com/scrm-dev/scrm/ent/order"
 	"github.com/scrm-dev/scrm/ent/staff"
+	"github.com/scrm-dev/scrm/ent/tag"
 	"github.com/scrm-dev/scrm/ent/ticket"
 	"github.com/scrm-dev/scrm/internal/connectoraccounts"
 	"github.com/scrm-dev/scrm/internal/demoplatforms"
@@ -173,6 +175,15 @@ func testPlatformSync(t *testing.T, e *env) {
 				done := a.LastSyncAt != nil && a.LastSyncAt.After(started) && a.Cursors["customers"] == ""
 				return n >= want && done, "identities " + itoa(n)
 			})
+			a, _ := e.st.Client.ConnectorAccount.Get(ctx, wecomAcc.ID)
+			if a.LastError != "" {
+				t.Fatalf("sync recorded an error: %s", a.LastError)
+			}
+			// The contacts' WeCom tags are on their customers.
+			tagged := e.st.Client.Customer.Query().Where(customer.HasTagsWith(tag.SourceEQ(tag.SourceWecom), tag.WecomTagIDNotNil())).CountX(ctx)
+			if tagged == 0 {
+				t.Fatal("no customer carries a WeCom tag after the customer sync")
+			}
 		})
 
 		t.Run("callbacks", func(t *testing.T) {

@@ -275,6 +275,29 @@ func genderOf(g int) customer.Gender {
 // of WeCom time at), creating or linking the customer; an older change
 // than the newest applied one is ignored.
 func linkContact(ctx context.Context, client *ent.Client, staffIDs staffIndex, corpID string, c wecom.ExternalContact, f wecom.FollowInfo, at int64) (created bool, err error) {
+	// One transaction: the customer, identities, follow-up and tags land
+	// together, and tag changes write their timeline event with them.
+	err = inTx(ctx, client, func(client *ent.Client) error {
+		created, err = link(ctx, client, staffIDs, corpID, c, f, at)
+		return err
+	})
+	return created, err
+}
+
+// inTx runs fn in a transaction of client.
+func inTx(ctx context.Context, client *ent.Client, fn func(*ent.Client) error) error {
+	tx, err := client.Tx(ctx)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx.Client()); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func link(ctx context.Context, client *ent.Client, staffIDs staffIndex, corpID string, c wecom.ExternalContact, f wecom.FollowInfo, at int64) (created bool, err error) {
 	cid, created, err := customerOf(ctx, client, corpID, c)
 	if err != nil {
 		return false, err
