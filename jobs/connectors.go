@@ -59,8 +59,11 @@ func retryDelay(n int, err error, t *asynq.Task) time.Duration {
 }
 
 // account loads the task's account in its tenant; a deleted account ends
-// the task.
+// the task, as does a worker wired without platform clients.
 func (d Deps) account(ctx context.Context, id int) (*ent.ConnectorAccount, error) {
+	if d.Clients == nil || d.Redis == nil {
+		return nil, fmt.Errorf("this worker has no platform clients: %w", asynq.SkipRetry)
+	}
 	a, err := d.Client.ConnectorAccount.Get(ctx, id)
 	if ent.IsNotFound(err) {
 		return nil, fmt.Errorf("connector account %d is gone: %w", id, asynq.SkipRetry)
