@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -27,6 +28,7 @@ import (
 	"github.com/scrm-dev/scrm/ent/order"
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/tag"
+	"github.com/scrm-dev/scrm/ent/taggroup"
 	"github.com/scrm-dev/scrm/ent/ticket"
 	"github.com/scrm-dev/scrm/internal/connectoraccounts"
 	"github.com/scrm-dev/scrm/internal/demoplatforms"
@@ -130,6 +132,22 @@ func testPlatformSync(t *testing.T, e *env) {
 				map[string]any{"id": gid.Encode(acc.ID), "k": []string{kind}}).ok(t)
 		}
 
+		// syncAndWait runs a sync and waits until the sync queue is idle.
+		inspector := asynq.NewInspector(e.rdb.Opt)
+		t.Cleanup(func() { inspector.Close() })
+		syncAndWait := func(acc *ent.ConnectorAccount, kind string) {
+			t.Helper()
+			syncNow(acc, kind)
+			eventually(t, kind+" sync done", func() (bool, string) {
+				q, err := inspector.GetQueueInfo(jobs.QueueSync)
+				if err != nil {
+					return false, err.Error()
+				}
+				busy := q.Active + q.Pending + q.Retry + q.Scheduled
+				return busy == 0, itoa(busy) + " sync tasks"
+			})
+		}
+
 		t.Run("org sync", func(t *testing.T) {
 			active := 0
 			for _, u := range r.fakes.Wecom.Users() {
@@ -137,52 +155,67 @@ func testPlatformSync(t *testing.T, e *env) {
 					active++
 				}
 			}
-			syncNow(wecomAcc, "ORGANIZATION")
-			eventually(t, "staff synced", func() (bool, string) {
-				n := e.st.Client.Staff.Query().Where(staff.WecomUserIDNotNil(), staff.StatusEQ(staff.StatusActive)).CountX(ctx)
-				return n >= active, "staff " + itoa(n)
-			})
+			syncAndWait(wecomAcc, "ORGANIZATION")
+			if n := e.st.Client.Staff.Query().Where(staff.WecomUserIDNotNil(), staff.StatusEQ(staff.StatusActive)).CountX(ctx); n != active {
+				t.Fatalf("%d active staff with WeCom ids, want %d", n, active)
+			}
 			// A member who leaves is marked resigned, not deleted.
 			gone := r.fakes.Wecom.Users()[3].UserID
 			r.fakes.Wecom.RemoveUser(gone)
-			syncNow(wecomAcc, "ORGANIZATION")
-			eventually(t, "resignation synced", func() (bool, string) {
-				s, err := e.st.Client.Staff.Query().Where(staff.WecomUserID(gone)).Only(ctx)
-				if err != nil {
-					return false, err.Error()
-				}
-				return s.Status == staff.StatusResigned, string(s.Status)
-			})
+			syncAndWait(wecomAcc, "ORGANIZATION")
+			s, err := e.st.Client.Staff.Query().Where(staff.WecomUserID(gone)).Only(ctx)
+			if err != nil || s.Status != staff.StatusResigned {
+				t.Fatalf("staff who left: %v %v", s, err)
+			}
 			a, _ := e.st.Client.ConnectorAccount.Get(ctx, wecomAcc.ID)
-			if a.LastSyncAt == nil || a.Status != connectoraccount.StatusActive {
+			if a.LastSyncAt == nil || a.Status != connectoraccount.StatusActive || a.LastError != "" {
 				t.Fatalf("account after sync: status %s last sync %v error %q", a.Status, a.LastSyncAt, a.LastError)
 			}
 		})
 
 		t.Run("customer sync", func(t *testing.T) {
-			started := time.Now().Add(-time.Second)
-			syncNow(wecomAcc, "CUSTOMERS")
-			want := 0
-			for _, u := range r.fakes.Wecom.Users() {
-				if u.Status == 1 {
-					want++
-				}
+			want := 0 // the fake's generated contacts
+			for n := 1; len(r.fakes.Wecom.Follows(fmt.Sprintf("wmGEN%08x%019d", 1, n))) > 0; n++ {
+				want++
 			}
-			eventually(t, "contacts linked", func() (bool, string) {
-				n := e.st.Client.CustomerIdentity.Query().Where(customeridentity.PlatformEQ(customeridentity.PlatformWecomExternal),
-					customeridentity.AppID(demoplatforms.CorpID("demo")), customeridentity.ExternalIDHasPrefix("wm")).CountX(ctx)
-				a, _ := e.st.Client.ConnectorAccount.Get(ctx, wecomAcc.ID)
-				done := a.LastSyncAt != nil && a.LastSyncAt.After(started) && a.Cursors["customers"] == ""
-				return n >= want && done, "identities " + itoa(n)
-			})
+			syncAndWait(wecomAcc, "CUSTOMERS")
+			n := e.st.Client.CustomerIdentity.Query().Where(customeridentity.PlatformEQ(customeridentity.PlatformWecomExternal),
+				customeridentity.AppID(demoplatforms.CorpID("demo")), customeridentity.ExternalIDHasPrefix("wmGEN")).CountX(ctx)
 			a, _ := e.st.Client.ConnectorAccount.Get(ctx, wecomAcc.ID)
-			if a.LastError != "" {
-				t.Fatalf("sync recorded an error: %s", a.LastError)
+			if want == 0 || n != want || a.Cursors["customers"] != "" || a.LastError != "" {
+				t.Fatalf("%d contacts linked, want %d; cursor %q, error %q", n, want, a.Cursors["customers"], a.LastError)
 			}
 			// The contacts' WeCom tags are on their customers.
 			tagged := e.st.Client.Customer.Query().Where(customer.HasTagsWith(tag.SourceEQ(tag.SourceWecom), tag.WecomTagIDNotNil())).CountX(ctx)
 			if tagged == 0 {
 				t.Fatal("no customer carries a WeCom tag after the customer sync")
+			}
+		})
+
+		t.Run("tags made here reach WeCom", func(t *testing.T) {
+			wecomGroup := e.st.Client.TagGroup.Query().Where(taggroup.WecomGroupID(r.fakes.Wecom.TagGroups()[0].ID)).OnlyX(ctx)
+			e.st.Client.Tag.Create().SetName("本地新增").SetSource(tag.SourceWecom).SetGroupID(wecomGroup.ID).ExecX(ctx)
+			g := e.st.Client.TagGroup.Create().SetName("门店活动").SetSource(taggroup.SourceWecom).SaveX(ctx)
+			e.st.Client.Tag.Create().SetName("到店核销").SetSource(tag.SourceWecom).SetGroupID(g.ID).ExecX(ctx)
+			syncAndWait(wecomAcc, "CUSTOMERS")
+			if n := e.st.Client.Tag.Query().Where(tag.NameIn("本地新增", "到店核销"), tag.WecomTagIDNotNil()).CountX(ctx); n != 2 {
+				a, _ := e.st.Client.ConnectorAccount.Get(ctx, wecomAcc.ID)
+				t.Fatalf("%d of 2 tags have WeCom ids (last error: %s)", n, a.LastError)
+			}
+			inWecom := map[string]string{}
+			for _, grp := range r.fakes.Wecom.TagGroups() {
+				for _, tg := range grp.Tags {
+					inWecom[grp.Name+"/"+tg.Name] = tg.ID
+				}
+			}
+			for _, name := range []string{wecomGroup.Name + "/本地新增", "门店活动/到店核销"} {
+				if inWecom[name] == "" {
+					t.Fatalf("WeCom lacks tag %s", name)
+				}
+			}
+			local := e.st.Client.Tag.Query().Where(tag.Name("到店核销")).OnlyX(ctx)
+			if local.WecomTagID == nil || *local.WecomTagID != inWecom["门店活动/到店核销"] {
+				t.Fatalf("local tag's WeCom id %v, want %s", local.WecomTagID, inWecom["门店活动/到店核销"])
 			}
 		})
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -186,7 +187,17 @@ func enqueue(ctx context.Context, c *asynq.Client, in *asynq.Inspector, t *asynq
 		if gerr != nil {
 			return nil, err
 		}
-		if existing.State != asynq.TaskStateArchived && existing.State != asynq.TaskStateCompleted {
+		switch existing.State {
+		case asynq.TaskStateActive:
+			// Running: what changed since it started needs one more run,
+			// queued behind it (once, however often it is asked for).
+			if strings.HasSuffix(id, againSuffix) {
+				j := jobOf(existing)
+				return &j, nil
+			}
+			return enqueue(ctx, c, in, t, append(opts, asynq.TaskID(id+againSuffix))...)
+		case asynq.TaskStateArchived, asynq.TaskStateCompleted:
+		default:
 			j := jobOf(existing)
 			return &j, nil
 		}
@@ -201,6 +212,9 @@ func enqueue(ctx context.Context, c *asynq.Client, in *asynq.Inspector, t *asynq
 	j := jobOf(info)
 	return &j, nil
 }
+
+// againSuffix marks the run queued behind a running one.
+const againSuffix = ":again"
 
 // optionValues reads the queue and task id a task is enqueued with: the
 // options given at enqueue time (tasks whose id matters carry none of

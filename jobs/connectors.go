@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -90,9 +91,21 @@ func (d Deps) syncAccount(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
-	if !ok {
-		d.logger().InfoContext(ctx, "sync already running; this one is not needed", "account", acc.ID, "kind", p.Kind)
+	if !ok && !strings.HasPrefix(p.Window, "now") {
+		// A scheduled slot whose predecessor still runs: the next slot
+		// picks up from the cursor that run leaves.
+		d.logger().InfoContext(ctx, "sync already running; this slot is not needed", "account", acc.ID, "kind", p.Kind)
 		return nil
+	}
+	for !ok {
+		// Asked for by an admin while a run is going: what changed since
+		// that run started needs this one, after it.
+		if err := sleepCtx(ctx, time.Second); err != nil {
+			return err
+		}
+		if release, ok, err = lease(ctx, d.Redis, fmt.Sprintf("sync:%d:%s", acc.ID, p.Kind), syncTimeout); err != nil {
+			return err
+		}
 	}
 	defer release()
 	err = d.runSync(ctx, acc, p.Kind)
@@ -325,4 +338,15 @@ func contended(err error) error {
 		return fmt.Errorf("%w: %w", errBusy, err)
 	}
 	return err
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }

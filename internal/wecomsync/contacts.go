@@ -110,8 +110,12 @@ func parseResume(s string) (int, string) {
 	return n, cursor
 }
 
-// syncTags upserts corp tag groups and tags by their WeCom ids.
+// syncTags sends WeCom the tags added here (pushLocalTags), then upserts
+// corp tag groups and tags by their WeCom ids.
 func syncTags(ctx context.Context, client *ent.Client, api API) (int, int, error) {
+	if _, err := pushLocalTags(ctx, client, api); err != nil {
+		return 0, 0, err
+	}
 	groups, err := api.CorpTags(ctx)
 	if err != nil {
 		return 0, 0, fmt.Errorf("corp tags: %w", err)

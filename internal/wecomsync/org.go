@@ -34,6 +34,7 @@ type API interface {
 	Contact(ctx context.Context, externalUserID string) (*wecom.Contact, error)
 	ContactsByUsers(ctx context.Context, userIDs []string, cursor string, limit int) ([]wecom.Contact, string, error)
 	CorpTags(ctx context.Context) ([]wecom.TagGroup, error)
+	AddCorpTags(ctx context.Context, groupID, groupName string, names []string) (*wecom.TagGroup, error)
 	SendWelcome(ctx context.Context, welcomeCode, text string) error
 }
 
