@@ -75,5 +75,5 @@ func BenchmarkStoreStatements(b *testing.B) {
 		newer := fetch()
 		store("updated", newer, ordersync.Updated)
 		store("unchanged", newer, ordersync.Unchanged)
-		}
+	}
 }
