@@ -24,6 +24,7 @@ import (
 	"github.com/scrm-dev/scrm/ent/connectoraccount"
 	"github.com/scrm-dev/scrm/internal/connectoraccounts"
 	"github.com/scrm-dev/scrm/internal/ordersync"
+	"github.com/scrm-dev/scrm/internal/realtime"
 	"github.com/scrm-dev/scrm/internal/viewer"
 	"github.com/scrm-dev/scrm/internal/wecomsync"
 )
@@ -262,6 +263,15 @@ func (d Deps) shopOrder(ctx context.Context, t *asynq.Task) error {
 	res, err := ordersync.Store(ctx, d.Client, o)
 	if err != nil {
 		return contended(err)
+	}
+	if p.Source == "push" && res.Outcome != ordersync.Unchanged {
+		// The change is committed with its outcome event: wake the relay
+		// now rather than at its next poll (up to a second away), so the
+		// agent sees a pushed change at once. Pulls are bulk work and
+		// leave the batching to the poll.
+		if err := realtime.Kick(ctx, d.Redis); err != nil {
+			d.logger().WarnContext(ctx, "could not kick the realtime relay", "error", err)
+		}
 	}
 	d.logger().DebugContext(ctx, "order stored", "account", acc.ID, "order", p.OrderID, "source", p.Source,
 		"outcome", res.Outcome.String(), "ticket", res.TicketOpened)

@@ -28,8 +28,10 @@ import (
 	"github.com/scrm-dev/scrm/ent/order"
 	"github.com/scrm-dev/scrm/ent/predicate"
 	"github.com/scrm-dev/scrm/ent/schema"
+	"github.com/scrm-dev/scrm/ent/tenant"
 	"github.com/scrm-dev/scrm/ent/ticket"
 	"github.com/scrm-dev/scrm/internal/pii"
+	"github.com/scrm-dev/scrm/internal/viewer"
 )
 
 // Outcome says what Store did.
@@ -71,8 +73,32 @@ func Store(ctx context.Context, client *ent.Client, o *connectors.Order) (Result
 	existing, err := c.Order.Query().
 		Where(order.PlatformEQ(platform), order.ShopID(o.ShopID), order.PlatformOrderID(o.ID)).
 		Only(ctx)
-	switch {
-	case ent.IsNotFound(err):
+	if err != nil && !ent.IsNotFound(err) {
+		return res, err
+	}
+	if existing != nil {
+		res.OrderID = existing.ID
+		if existing.CustomerID != nil {
+			res.CustomerID = *existing.CustomerID
+		}
+		// Stored versions only ever get newer, so one read in this
+		// transaction that is as new as o already settles it: nothing
+		// to write (re-deliveries, overlapping pulls).
+		if !newer(o, existing) {
+			res.Outcome = Unchanged
+			return res, tx.Commit()
+		}
+	}
+	if o.ReturnRequested {
+		// Opening the ticket takes the tenant row's lock (its ticket
+		// counter); take it before the inserts below take a shared lock
+		// on the same row (their foreign keys), or two such orders each
+		// hold the shared lock and wait for the other's: a deadlock.
+		if err := lockTenant(ctx, c); err != nil {
+			return res, err
+		}
+	}
+	if existing == nil {
 		res.CustomerID, err = resolveBuyer(ctx, c, o)
 		if err != nil {
 			return res, err
@@ -82,27 +108,24 @@ func Store(ctx context.Context, client *ent.Client, o *connectors.Order) (Result
 			return res, err
 		}
 		res.Outcome, res.OrderID = Created, id
-	case err != nil:
-		return res, err
-	default:
-		res.OrderID = existing.ID
-		if existing.CustomerID != nil {
-			res.CustomerID = *existing.CustomerID
-		}
-		n, err := c.Order.Update().
-			Where(order.ID(existing.ID), newerThanStored(o)).
+	} else {
+		// The WHERE clause decides, so that two workers cannot both win
+		// (the read above may be older than the row by now).
+		err := c.Order.UpdateOneID(existing.ID).
+			Where(newerThanStored(o)).
 			SetStatus(order.Status(o.Status)).
 			SetTotalAmount(o.TotalFen).SetDiscountAmount(o.DiscountFen).SetShippingAmount(o.ShippingFen).
 			SetPaidAmount(o.PaidFen).SetRefundedAmount(o.RefundedFen).
 			SetNillablePaidAt(o.PaidAt).SetNillableShippedAt(o.ShippedAt).SetNillableCompletedAt(o.CompletedAt).
 			SetPlatformUpdatedAt(o.UpdatedAt).
-			Save(ctx)
-		if err != nil {
-			return res, fmt.Errorf("update order %s: %w", o.ID, err)
-		}
-		res.Outcome = Updated
-		if n == 0 {
+			Exec(ctx)
+		switch {
+		case ent.IsNotFound(err):
 			res.Outcome = Unchanged
+		case err != nil:
+			return res, fmt.Errorf("update order %s: %w", o.ID, err)
+		default:
+			res.Outcome = Updated
 		}
 	}
 	if o.ReturnRequested && res.Outcome != Unchanged {
@@ -113,6 +136,31 @@ func Store(ctx context.Context, client *ent.Client, o *connectors.Order) (Result
 		res.TicketOpened = opened
 	}
 	return res, tx.Commit()
+}
+
+// newer reports whether o is newer than the stored row: the Go side of
+// newerThanStored.
+func newer(o *connectors.Order, stored *ent.Order) bool {
+	if stored.PlatformUpdatedAt == nil {
+		return true
+	}
+	switch {
+	case o.UpdatedAt.After(*stored.PlatformUpdatedAt):
+		return true
+	case o.UpdatedAt.Equal(*stored.PlatformUpdatedAt):
+		return connectors.Rank(connectors.OrderStatus(stored.Status)) < connectors.Rank(o.Status)
+	}
+	return false
+}
+
+// lockTenant takes the lock of the viewer's tenant row until the
+// transaction ends (a no-op update, as the realtime relay takes it).
+func lockTenant(ctx context.Context, c *ent.Client) error {
+	v := viewer.FromContext(ctx)
+	if v == nil || v.TenantID == 0 {
+		return fmt.Errorf("ordersync: no tenant in the context")
+	}
+	return c.Tenant.Update().Where(tenant.ID(v.TenantID)).AddTicketSeq(0).Exec(ctx)
 }
 
 // newerThanStored matches the stored row when o is newer than it: a later
