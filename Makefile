@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/scrm
 PKGS    := ./...
 
-.PHONY: run build test lint generate check-generated migration bench bench-seed bench-realtime clean
+.PHONY: run build test lint generate check-generated migration bench bench-seed bench-realtime bench-sync clean
 
 ## run: build, seed the demo data on the embedded default if empty, start the demo platforms
 ## (fake WeCom, Taobao and Douyin on 127.0.0.1:8090) and serve with GraphiQL on :8080
@@ -78,6 +78,21 @@ bench-realtime: build
 	$(BENCH_PII) SCRM_DATABASE_URL='$(BENCH_RT_URL)' ./$(BIN) migrate
 	$(BENCH_PII) SCRM_DATABASE_URL='$(BENCH_RT_URL)' SCRM_LOG_LEVEL=warn ./$(BIN) seed --demo
 	$(BENCH_PII) ./$(BIN) bench realtime --database-url '$(BENCH_RT_URL)' --redis-url '$(BENCH_RT_REDIS)' $(BENCH_RT_FLAGS)
+
+## bench-sync: the path of one order on MariaDB + Redis (database 3; internal/syncbench): order
+## backfill rate through the real pull path, statements per ordersync.Store, and Douyin push →
+## realtime subscriber latency at 200 pushes/s for 30 s. SYNCBENCH_ORDERS=1000000 for the full
+## backfill (hours on 2 cores); SYNCBENCH_POLL=20ms runs the worker with a 20 ms idle poll.
+SYNCBENCH_ORDERS  ?= 100000
+SYNCBENCH_SHOPS   ?= 10
+SYNCBENCH_RATE    ?= 200
+SYNCBENCH_SECONDS ?= 30
+SYNCBENCH_POLL    ?= 0
+SYNCBENCH_RUN     ?= StoreStatements|PushToEvent|OrderBackfill
+bench-sync:
+	SCRM_SYNCBENCH_ORDERS=$(SYNCBENCH_ORDERS) SCRM_SYNCBENCH_SHOPS=$(SYNCBENCH_SHOPS) \
+	SCRM_SYNCBENCH_RATE=$(SYNCBENCH_RATE) SCRM_SYNCBENCH_SECONDS=$(SYNCBENCH_SECONDS) SCRM_SYNCBENCH_POLL=$(SYNCBENCH_POLL) \
+	$(GO) test ./internal/syncbench -run '^$$' -bench '$(SYNCBENCH_RUN)' -benchtime 1x -count 1 -timeout 24h
 
 clean:
 	rm -rf bin data
