@@ -282,6 +282,9 @@ func startWorker(cfg *config.Config, st *store.Store, rdb *redisconn.Conn, logge
 	enq := asynq.NewClient(rdb.Opt)
 	w, err := jobs.NewWorker(jobs.WorkerOptions{
 		Redis: rdb.Opt, Concurrency: cfg.WorkerConcurrency, Logger: logger,
+		// An idle worker looks for new tasks every 100 ms (asynq's 1 s
+		// default would add up to a second to every pushed order).
+		PollInterval: 100 * time.Millisecond,
 		Deps: jobs.Deps{Client: st.Client, Enqueuer: enq, EventRetention: cfg.EventRetention,
 			Clients: platformClients(cfg, rdb, logger), Redis: rdb.Client, Logger: logger},
 	})

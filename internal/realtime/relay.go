@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -206,14 +207,26 @@ func (r *Relay) number(ctx context.Context, tenantID int) ([]*Message, error) {
 	}
 	seq := t.EventSeq
 	msgs := make([]*Message, 0, len(pending))
+	// One statement numbers the whole batch: the tenant row stays locked
+	// (and every insert of the tenant's rows, which checks that row,
+	// waits) for three statements, not one per event.
+	var q strings.Builder
+	args := make([]any, 0, 3*len(pending))
+	q.WriteString("UPDATE events SET seq = CASE id")
 	for _, e := range pending {
 		seq++
-		if err := tx.Event.UpdateOneID(e.ID).SetSeq(seq).Exec(ctx); err != nil {
-			return nil, err
-		}
+		q.WriteString(" WHEN ? THEN ?")
+		args = append(args, e.ID, seq)
 		n := seq
 		e.Seq = &n
 		msgs = append(msgs, messageOf(e))
+	}
+	q.WriteString(" END WHERE id IN (?" + strings.Repeat(", ?", len(pending)-1) + ")")
+	for _, e := range pending {
+		args = append(args, e.ID)
+	}
+	if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+		return nil, err
 	}
 	if err := tx.Tenant.UpdateOneID(tenantID).SetEventSeq(seq).Exec(ctx); err != nil {
 		return nil, err
