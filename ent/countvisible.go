@@ -9,6 +9,7 @@ import (
 	"github.com/scrm-dev/scrm/ent/auditlog"
 	"github.com/scrm-dev/scrm/ent/campaign"
 	"github.com/scrm-dev/scrm/ent/casbinrule"
+	"github.com/scrm-dev/scrm/ent/channel"
 	"github.com/scrm-dev/scrm/ent/connectoraccount"
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/customeridentity"
@@ -37,6 +38,8 @@ func (c *Client) CountVisible(ctx context.Context, table string, ids []int) (int
 		return c.Campaign.Query().Where(campaign.IDIn(ids...)).Count(ctx)
 	case casbinrule.Table:
 		return c.CasbinRule.Query().Where(casbinrule.IDIn(ids...)).Count(ctx)
+	case channel.Table:
+		return c.Channel.Query().Where(channel.IDIn(ids...)).Count(ctx)
 	case connectoraccount.Table:
 		return c.ConnectorAccount.Query().Where(connectoraccount.IDIn(ids...)).Count(ctx)
 	case customer.Table:

@@ -16,9 +16,14 @@ type EdgeTarget struct {
 // tenant edge guard (ent/schema) uses it to refuse writes that would link
 // rows of two tenants.
 var EdgeTargets = map[string]map[string]EdgeTarget{
-	"AuditLog":         {},
-	"Campaign":         {},
-	"CasbinRule":       {},
+	"AuditLog":   {},
+	"Campaign":   {},
+	"CasbinRule": {},
+	"Channel": {
+		"account":      {Type: "ConnectorAccount", Table: "connector_accounts", TenantScoped: true, CreateInput: "accountID", UpdateInput: "accountID"},
+		"backup_staff": {Type: "Staff", Table: "staff", TenantScoped: true, CreateInput: "backupStaffIDs", UpdateInput: "addBackupStaffIDs"},
+		"tags":         {Type: "Tag", Table: "tags", TenantScoped: true, CreateInput: "tagIDs", UpdateInput: "addTagIDs"},
+	},
 	"ConnectorAccount": {},
 	"Customer": {
 		"owner":            {Type: "Staff", Table: "staff", TenantScoped: true, CreateInput: "ownerID", UpdateInput: "ownerID"},
@@ -61,14 +66,16 @@ var EdgeTargets = map[string]map[string]EdgeTarget{
 		"order": {Type: "Order", Table: "orders", TenantScoped: true, CreateInput: "orderID", UpdateInput: "orderID"},
 	},
 	"Staff": {
-		"departments":        {Type: "Department", Table: "departments", TenantScoped: true, CreateInput: "departmentIDs", UpdateInput: "addDepartmentIDs"},
-		"owned_customers":    {Type: "Customer", Table: "customers", TenantScoped: true, CreateInput: "ownedCustomerIDs", UpdateInput: "addOwnedCustomerIDs"},
-		"followed_customers": {Type: "Customer", Table: "customers", TenantScoped: true, CreateInput: "followedCustomerIDs", UpdateInput: "addFollowedCustomerIDs"},
-		"assigned_tickets":   {Type: "Ticket", Table: "tickets", TenantScoped: true, CreateInput: "assignedTicketIDs", UpdateInput: "addAssignedTicketIDs"},
+		"departments":         {Type: "Department", Table: "departments", TenantScoped: true, CreateInput: "departmentIDs", UpdateInput: "addDepartmentIDs"},
+		"owned_customers":     {Type: "Customer", Table: "customers", TenantScoped: true, CreateInput: "ownedCustomerIDs", UpdateInput: "addOwnedCustomerIDs"},
+		"followed_customers":  {Type: "Customer", Table: "customers", TenantScoped: true, CreateInput: "followedCustomerIDs", UpdateInput: "addFollowedCustomerIDs"},
+		"assigned_tickets":    {Type: "Ticket", Table: "tickets", TenantScoped: true, CreateInput: "assignedTicketIDs", UpdateInput: "addAssignedTicketIDs"},
+		"backup_for_channels": {Type: "Channel", Table: "channels", TenantScoped: true, CreateInput: "backupForChannelIDs", UpdateInput: "addBackupForChannelIDs"},
 	},
 	"Tag": {
 		"group":     {Type: "TagGroup", Table: "tag_groups", TenantScoped: true, CreateInput: "groupID", UpdateInput: "groupID"},
 		"customers": {Type: "Customer", Table: "customers", TenantScoped: true, CreateInput: "customerIDs", UpdateInput: "addCustomerIDs"},
+		"channels":  {Type: "Channel", Table: "channels", TenantScoped: true, CreateInput: "channelIDs", UpdateInput: "addChannelIDs"},
 	},
 	"TagGroup": {
 		"tags": {Type: "Tag", Table: "tags", TenantScoped: true, CreateInput: "tagIDs", UpdateInput: "addTagIDs"},

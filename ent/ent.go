@@ -15,6 +15,7 @@ import (
 	"github.com/scrm-dev/scrm/ent/auditlog"
 	"github.com/scrm-dev/scrm/ent/campaign"
 	"github.com/scrm-dev/scrm/ent/casbinrule"
+	"github.com/scrm-dev/scrm/ent/channel"
 	"github.com/scrm-dev/scrm/ent/connectoraccount"
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/customeridentity"
@@ -94,6 +95,7 @@ func checkColumn(t, c string) error {
 			auditlog.Table:         auditlog.ValidColumn,
 			campaign.Table:         campaign.ValidColumn,
 			casbinrule.Table:       casbinrule.ValidColumn,
+			channel.Table:          channel.ValidColumn,
 			connectoraccount.Table: connectoraccount.ValidColumn,
 			customer.Table:         customer.ValidColumn,
 			customeridentity.Table: customeridentity.ValidColumn,

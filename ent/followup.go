@@ -40,12 +40,16 @@ type FollowUp struct {
 	AddWay int `json:"add_way,omitempty"`
 	// the contact way's state, naming the channel the customer came through
 	State string `json:"state,omitempty"`
-	// ChannelID holds the value of the "channel_id" field.
+	// the Channel (QR code) the customer came through, from the add event's state
 	ChannelID *int `json:"channel_id,omitempty"`
 	// LostAt holds the value of the "lost_at" field.
 	LostAt *time.Time `json:"lost_at,omitempty"`
 	// who ended the relationship
 	LostBy *followup.LostBy `json:"lost_by,omitempty"`
+	// the staff member this relationship was handed over from (handOverCustomers), until WeCom confirms or refuses
+	HandedOverFromID *int `json:"handed_over_from_id,omitempty"`
+	// WeCom's reason when the hand-over to this staff member failed (transfer_fail): the customer went back
+	TransferFailReason string `json:"transfer_fail_reason,omitempty"`
 	// unix time of the newest platform change applied; older ones are ignored
 	PlatformEventAt int64 `json:"platform_event_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -107,9 +111,9 @@ func (*FollowUp) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case followup.FieldID, followup.FieldTenantID, followup.FieldCustomerID, followup.FieldStaffID, followup.FieldAddWay, followup.FieldChannelID, followup.FieldPlatformEventAt:
+		case followup.FieldID, followup.FieldTenantID, followup.FieldCustomerID, followup.FieldStaffID, followup.FieldAddWay, followup.FieldChannelID, followup.FieldHandedOverFromID, followup.FieldPlatformEventAt:
 			values[i] = new(sql.NullInt64)
-		case followup.FieldRemark, followup.FieldDescription, followup.FieldState, followup.FieldLostBy:
+		case followup.FieldRemark, followup.FieldDescription, followup.FieldState, followup.FieldLostBy, followup.FieldTransferFailReason:
 			values[i] = new(sql.NullString)
 		case followup.FieldCreatedAt, followup.FieldUpdatedAt, followup.FieldAddedAt, followup.FieldLostAt:
 			values[i] = new(sql.NullTime)
@@ -216,6 +220,19 @@ func (_m *FollowUp) assignValues(columns []string, values []any) error {
 				_m.LostBy = new(followup.LostBy)
 				*_m.LostBy = followup.LostBy(value.String)
 			}
+		case followup.FieldHandedOverFromID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field handed_over_from_id", values[i])
+			} else if value.Valid {
+				_m.HandedOverFromID = new(int)
+				*_m.HandedOverFromID = int(value.Int64)
+			}
+		case followup.FieldTransferFailReason:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field transfer_fail_reason", values[i])
+			} else if value.Valid {
+				_m.TransferFailReason = value.String
+			}
 		case followup.FieldPlatformEventAt:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
 				return fmt.Errorf("unexpected type %T for field platform_event_at", values[i])
@@ -319,6 +336,14 @@ func (_m *FollowUp) String() string {
 		builder.WriteString("lost_by=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
+	builder.WriteString(", ")
+	if v := _m.HandedOverFromID; v != nil {
+		builder.WriteString("handed_over_from_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("transfer_fail_reason=")
+	builder.WriteString(_m.TransferFailReason)
 	builder.WriteString(", ")
 	builder.WriteString("platform_event_at=")
 	builder.WriteString(fmt.Sprintf("%v", _m.PlatformEventAt))

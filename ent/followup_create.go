@@ -183,6 +183,34 @@ func (_c *FollowUpCreate) SetNillableLostBy(v *followup.LostBy) *FollowUpCreate 
 	return _c
 }
 
+// SetHandedOverFromID sets the "handed_over_from_id" field.
+func (_c *FollowUpCreate) SetHandedOverFromID(v int) *FollowUpCreate {
+	_c.mutation.SetHandedOverFromID(v)
+	return _c
+}
+
+// SetNillableHandedOverFromID sets the "handed_over_from_id" field if the given value is not nil.
+func (_c *FollowUpCreate) SetNillableHandedOverFromID(v *int) *FollowUpCreate {
+	if v != nil {
+		_c.SetHandedOverFromID(*v)
+	}
+	return _c
+}
+
+// SetTransferFailReason sets the "transfer_fail_reason" field.
+func (_c *FollowUpCreate) SetTransferFailReason(v string) *FollowUpCreate {
+	_c.mutation.SetTransferFailReason(v)
+	return _c
+}
+
+// SetNillableTransferFailReason sets the "transfer_fail_reason" field if the given value is not nil.
+func (_c *FollowUpCreate) SetNillableTransferFailReason(v *string) *FollowUpCreate {
+	if v != nil {
+		_c.SetTransferFailReason(*v)
+	}
+	return _c
+}
+
 // SetPlatformEventAt sets the "platform_event_at" field.
 func (_c *FollowUpCreate) SetPlatformEventAt(v int64) *FollowUpCreate {
 	_c.mutation.SetPlatformEventAt(v)
@@ -309,6 +337,11 @@ func (_c *FollowUpCreate) check() error {
 			return &ValidationError{Name: "lost_by", err: fmt.Errorf(`ent: validator failed for field "FollowUp.lost_by": %w`, err)}
 		}
 	}
+	if v, ok := _c.mutation.TransferFailReason(); ok {
+		if err := followup.TransferFailReasonValidator(v); err != nil {
+			return &ValidationError{Name: "transfer_fail_reason", err: fmt.Errorf(`ent: validator failed for field "FollowUp.transfer_fail_reason": %w`, err)}
+		}
+	}
 	if _, ok := _c.mutation.PlatformEventAt(); !ok {
 		return &ValidationError{Name: "platform_event_at", err: errors.New(`ent: missing required field "FollowUp.platform_event_at"`)}
 	}
@@ -387,6 +420,14 @@ func (_c *FollowUpCreate) createSpec() (*FollowUp, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.LostBy(); ok {
 		_spec.SetField(followup.FieldLostBy, field.TypeEnum, value)
 		_node.LostBy = &value
+	}
+	if value, ok := _c.mutation.HandedOverFromID(); ok {
+		_spec.SetField(followup.FieldHandedOverFromID, field.TypeInt, value)
+		_node.HandedOverFromID = &value
+	}
+	if value, ok := _c.mutation.TransferFailReason(); ok {
+		_spec.SetField(followup.FieldTransferFailReason, field.TypeString, value)
+		_node.TransferFailReason = value
 	}
 	if value, ok := _c.mutation.PlatformEventAt(); ok {
 		_spec.SetField(followup.FieldPlatformEventAt, field.TypeInt64, value)
@@ -681,6 +722,48 @@ func (u *FollowUpUpsert) ClearLostBy() *FollowUpUpsert {
 	return u
 }
 
+// SetHandedOverFromID sets the "handed_over_from_id" field.
+func (u *FollowUpUpsert) SetHandedOverFromID(v int) *FollowUpUpsert {
+	u.Set(followup.FieldHandedOverFromID, v)
+	return u
+}
+
+// UpdateHandedOverFromID sets the "handed_over_from_id" field to the value that was provided on create.
+func (u *FollowUpUpsert) UpdateHandedOverFromID() *FollowUpUpsert {
+	u.SetExcluded(followup.FieldHandedOverFromID)
+	return u
+}
+
+// AddHandedOverFromID adds v to the "handed_over_from_id" field.
+func (u *FollowUpUpsert) AddHandedOverFromID(v int) *FollowUpUpsert {
+	u.Add(followup.FieldHandedOverFromID, v)
+	return u
+}
+
+// ClearHandedOverFromID clears the value of the "handed_over_from_id" field.
+func (u *FollowUpUpsert) ClearHandedOverFromID() *FollowUpUpsert {
+	u.SetNull(followup.FieldHandedOverFromID)
+	return u
+}
+
+// SetTransferFailReason sets the "transfer_fail_reason" field.
+func (u *FollowUpUpsert) SetTransferFailReason(v string) *FollowUpUpsert {
+	u.Set(followup.FieldTransferFailReason, v)
+	return u
+}
+
+// UpdateTransferFailReason sets the "transfer_fail_reason" field to the value that was provided on create.
+func (u *FollowUpUpsert) UpdateTransferFailReason() *FollowUpUpsert {
+	u.SetExcluded(followup.FieldTransferFailReason)
+	return u
+}
+
+// ClearTransferFailReason clears the value of the "transfer_fail_reason" field.
+func (u *FollowUpUpsert) ClearTransferFailReason() *FollowUpUpsert {
+	u.SetNull(followup.FieldTransferFailReason)
+	return u
+}
+
 // SetPlatformEventAt sets the "platform_event_at" field.
 func (u *FollowUpUpsert) SetPlatformEventAt(v int64) *FollowUpUpsert {
 	u.Set(followup.FieldPlatformEventAt, v)
@@ -961,6 +1044,55 @@ func (u *FollowUpUpsertOne) UpdateLostBy() *FollowUpUpsertOne {
 func (u *FollowUpUpsertOne) ClearLostBy() *FollowUpUpsertOne {
 	return u.Update(func(s *FollowUpUpsert) {
 		s.ClearLostBy()
+	})
+}
+
+// SetHandedOverFromID sets the "handed_over_from_id" field.
+func (u *FollowUpUpsertOne) SetHandedOverFromID(v int) *FollowUpUpsertOne {
+	return u.Update(func(s *FollowUpUpsert) {
+		s.SetHandedOverFromID(v)
+	})
+}
+
+// AddHandedOverFromID adds v to the "handed_over_from_id" field.
+func (u *FollowUpUpsertOne) AddHandedOverFromID(v int) *FollowUpUpsertOne {
+	return u.Update(func(s *FollowUpUpsert) {
+		s.AddHandedOverFromID(v)
+	})
+}
+
+// UpdateHandedOverFromID sets the "handed_over_from_id" field to the value that was provided on create.
+func (u *FollowUpUpsertOne) UpdateHandedOverFromID() *FollowUpUpsertOne {
+	return u.Update(func(s *FollowUpUpsert) {
+		s.UpdateHandedOverFromID()
+	})
+}
+
+// ClearHandedOverFromID clears the value of the "handed_over_from_id" field.
+func (u *FollowUpUpsertOne) ClearHandedOverFromID() *FollowUpUpsertOne {
+	return u.Update(func(s *FollowUpUpsert) {
+		s.ClearHandedOverFromID()
+	})
+}
+
+// SetTransferFailReason sets the "transfer_fail_reason" field.
+func (u *FollowUpUpsertOne) SetTransferFailReason(v string) *FollowUpUpsertOne {
+	return u.Update(func(s *FollowUpUpsert) {
+		s.SetTransferFailReason(v)
+	})
+}
+
+// UpdateTransferFailReason sets the "transfer_fail_reason" field to the value that was provided on create.
+func (u *FollowUpUpsertOne) UpdateTransferFailReason() *FollowUpUpsertOne {
+	return u.Update(func(s *FollowUpUpsert) {
+		s.UpdateTransferFailReason()
+	})
+}
+
+// ClearTransferFailReason clears the value of the "transfer_fail_reason" field.
+func (u *FollowUpUpsertOne) ClearTransferFailReason() *FollowUpUpsertOne {
+	return u.Update(func(s *FollowUpUpsert) {
+		s.ClearTransferFailReason()
 	})
 }
 
@@ -1413,6 +1545,55 @@ func (u *FollowUpUpsertBulk) UpdateLostBy() *FollowUpUpsertBulk {
 func (u *FollowUpUpsertBulk) ClearLostBy() *FollowUpUpsertBulk {
 	return u.Update(func(s *FollowUpUpsert) {
 		s.ClearLostBy()
+	})
+}
+
+// SetHandedOverFromID sets the "handed_over_from_id" field.
+func (u *FollowUpUpsertBulk) SetHandedOverFromID(v int) *FollowUpUpsertBulk {
+	return u.Update(func(s *FollowUpUpsert) {
+		s.SetHandedOverFromID(v)
+	})
+}
+
+// AddHandedOverFromID adds v to the "handed_over_from_id" field.
+func (u *FollowUpUpsertBulk) AddHandedOverFromID(v int) *FollowUpUpsertBulk {
+	return u.Update(func(s *FollowUpUpsert) {
+		s.AddHandedOverFromID(v)
+	})
+}
+
+// UpdateHandedOverFromID sets the "handed_over_from_id" field to the value that was provided on create.
+func (u *FollowUpUpsertBulk) UpdateHandedOverFromID() *FollowUpUpsertBulk {
+	return u.Update(func(s *FollowUpUpsert) {
+		s.UpdateHandedOverFromID()
+	})
+}
+
+// ClearHandedOverFromID clears the value of the "handed_over_from_id" field.
+func (u *FollowUpUpsertBulk) ClearHandedOverFromID() *FollowUpUpsertBulk {
+	return u.Update(func(s *FollowUpUpsert) {
+		s.ClearHandedOverFromID()
+	})
+}
+
+// SetTransferFailReason sets the "transfer_fail_reason" field.
+func (u *FollowUpUpsertBulk) SetTransferFailReason(v string) *FollowUpUpsertBulk {
+	return u.Update(func(s *FollowUpUpsert) {
+		s.SetTransferFailReason(v)
+	})
+}
+
+// UpdateTransferFailReason sets the "transfer_fail_reason" field to the value that was provided on create.
+func (u *FollowUpUpsertBulk) UpdateTransferFailReason() *FollowUpUpsertBulk {
+	return u.Update(func(s *FollowUpUpsert) {
+		s.UpdateTransferFailReason()
+	})
+}
+
+// ClearTransferFailReason clears the value of the "transfer_fail_reason" field.
+func (u *FollowUpUpsertBulk) ClearTransferFailReason() *FollowUpUpsertBulk {
+	return u.Update(func(s *FollowUpUpsert) {
+		s.ClearTransferFailReason()
 	})
 }
 

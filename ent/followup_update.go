@@ -233,6 +233,53 @@ func (_u *FollowUpUpdate) ClearLostBy() *FollowUpUpdate {
 	return _u
 }
 
+// SetHandedOverFromID sets the "handed_over_from_id" field.
+func (_u *FollowUpUpdate) SetHandedOverFromID(v int) *FollowUpUpdate {
+	_u.mutation.ResetHandedOverFromID()
+	_u.mutation.SetHandedOverFromID(v)
+	return _u
+}
+
+// SetNillableHandedOverFromID sets the "handed_over_from_id" field if the given value is not nil.
+func (_u *FollowUpUpdate) SetNillableHandedOverFromID(v *int) *FollowUpUpdate {
+	if v != nil {
+		_u.SetHandedOverFromID(*v)
+	}
+	return _u
+}
+
+// AddHandedOverFromID adds value to the "handed_over_from_id" field.
+func (_u *FollowUpUpdate) AddHandedOverFromID(v int) *FollowUpUpdate {
+	_u.mutation.AddHandedOverFromID(v)
+	return _u
+}
+
+// ClearHandedOverFromID clears the value of the "handed_over_from_id" field.
+func (_u *FollowUpUpdate) ClearHandedOverFromID() *FollowUpUpdate {
+	_u.mutation.ClearHandedOverFromID()
+	return _u
+}
+
+// SetTransferFailReason sets the "transfer_fail_reason" field.
+func (_u *FollowUpUpdate) SetTransferFailReason(v string) *FollowUpUpdate {
+	_u.mutation.SetTransferFailReason(v)
+	return _u
+}
+
+// SetNillableTransferFailReason sets the "transfer_fail_reason" field if the given value is not nil.
+func (_u *FollowUpUpdate) SetNillableTransferFailReason(v *string) *FollowUpUpdate {
+	if v != nil {
+		_u.SetTransferFailReason(*v)
+	}
+	return _u
+}
+
+// ClearTransferFailReason clears the value of the "transfer_fail_reason" field.
+func (_u *FollowUpUpdate) ClearTransferFailReason() *FollowUpUpdate {
+	_u.mutation.ClearTransferFailReason()
+	return _u
+}
+
 // SetPlatformEventAt sets the "platform_event_at" field.
 func (_u *FollowUpUpdate) SetPlatformEventAt(v int64) *FollowUpUpdate {
 	_u.mutation.ResetPlatformEventAt()
@@ -340,6 +387,11 @@ func (_u *FollowUpUpdate) check() error {
 			return &ValidationError{Name: "lost_by", err: fmt.Errorf(`ent: validator failed for field "FollowUp.lost_by": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.TransferFailReason(); ok {
+		if err := followup.TransferFailReasonValidator(v); err != nil {
+			return &ValidationError{Name: "transfer_fail_reason", err: fmt.Errorf(`ent: validator failed for field "FollowUp.transfer_fail_reason": %w`, err)}
+		}
+	}
 	if _u.mutation.TenantCleared() && len(_u.mutation.TenantIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "FollowUp.tenant"`)
 	}
@@ -423,6 +475,21 @@ func (_u *FollowUpUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.LostByCleared() {
 		_spec.ClearField(followup.FieldLostBy, field.TypeEnum)
+	}
+	if value, ok := _u.mutation.HandedOverFromID(); ok {
+		_spec.SetField(followup.FieldHandedOverFromID, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedHandedOverFromID(); ok {
+		_spec.AddField(followup.FieldHandedOverFromID, field.TypeInt, value)
+	}
+	if _u.mutation.HandedOverFromIDCleared() {
+		_spec.ClearField(followup.FieldHandedOverFromID, field.TypeInt)
+	}
+	if value, ok := _u.mutation.TransferFailReason(); ok {
+		_spec.SetField(followup.FieldTransferFailReason, field.TypeString, value)
+	}
+	if _u.mutation.TransferFailReasonCleared() {
+		_spec.ClearField(followup.FieldTransferFailReason, field.TypeString)
 	}
 	if value, ok := _u.mutation.PlatformEventAt(); ok {
 		_spec.SetField(followup.FieldPlatformEventAt, field.TypeInt64, value)
@@ -712,6 +779,53 @@ func (_u *FollowUpUpdateOne) ClearLostBy() *FollowUpUpdateOne {
 	return _u
 }
 
+// SetHandedOverFromID sets the "handed_over_from_id" field.
+func (_u *FollowUpUpdateOne) SetHandedOverFromID(v int) *FollowUpUpdateOne {
+	_u.mutation.ResetHandedOverFromID()
+	_u.mutation.SetHandedOverFromID(v)
+	return _u
+}
+
+// SetNillableHandedOverFromID sets the "handed_over_from_id" field if the given value is not nil.
+func (_u *FollowUpUpdateOne) SetNillableHandedOverFromID(v *int) *FollowUpUpdateOne {
+	if v != nil {
+		_u.SetHandedOverFromID(*v)
+	}
+	return _u
+}
+
+// AddHandedOverFromID adds value to the "handed_over_from_id" field.
+func (_u *FollowUpUpdateOne) AddHandedOverFromID(v int) *FollowUpUpdateOne {
+	_u.mutation.AddHandedOverFromID(v)
+	return _u
+}
+
+// ClearHandedOverFromID clears the value of the "handed_over_from_id" field.
+func (_u *FollowUpUpdateOne) ClearHandedOverFromID() *FollowUpUpdateOne {
+	_u.mutation.ClearHandedOverFromID()
+	return _u
+}
+
+// SetTransferFailReason sets the "transfer_fail_reason" field.
+func (_u *FollowUpUpdateOne) SetTransferFailReason(v string) *FollowUpUpdateOne {
+	_u.mutation.SetTransferFailReason(v)
+	return _u
+}
+
+// SetNillableTransferFailReason sets the "transfer_fail_reason" field if the given value is not nil.
+func (_u *FollowUpUpdateOne) SetNillableTransferFailReason(v *string) *FollowUpUpdateOne {
+	if v != nil {
+		_u.SetTransferFailReason(*v)
+	}
+	return _u
+}
+
+// ClearTransferFailReason clears the value of the "transfer_fail_reason" field.
+func (_u *FollowUpUpdateOne) ClearTransferFailReason() *FollowUpUpdateOne {
+	_u.mutation.ClearTransferFailReason()
+	return _u
+}
+
 // SetPlatformEventAt sets the "platform_event_at" field.
 func (_u *FollowUpUpdateOne) SetPlatformEventAt(v int64) *FollowUpUpdateOne {
 	_u.mutation.ResetPlatformEventAt()
@@ -832,6 +946,11 @@ func (_u *FollowUpUpdateOne) check() error {
 			return &ValidationError{Name: "lost_by", err: fmt.Errorf(`ent: validator failed for field "FollowUp.lost_by": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.TransferFailReason(); ok {
+		if err := followup.TransferFailReasonValidator(v); err != nil {
+			return &ValidationError{Name: "transfer_fail_reason", err: fmt.Errorf(`ent: validator failed for field "FollowUp.transfer_fail_reason": %w`, err)}
+		}
+	}
 	if _u.mutation.TenantCleared() && len(_u.mutation.TenantIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "FollowUp.tenant"`)
 	}
@@ -932,6 +1051,21 @@ func (_u *FollowUpUpdateOne) sqlSave(ctx context.Context) (_node *FollowUp, err 
 	}
 	if _u.mutation.LostByCleared() {
 		_spec.ClearField(followup.FieldLostBy, field.TypeEnum)
+	}
+	if value, ok := _u.mutation.HandedOverFromID(); ok {
+		_spec.SetField(followup.FieldHandedOverFromID, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedHandedOverFromID(); ok {
+		_spec.AddField(followup.FieldHandedOverFromID, field.TypeInt, value)
+	}
+	if _u.mutation.HandedOverFromIDCleared() {
+		_spec.ClearField(followup.FieldHandedOverFromID, field.TypeInt)
+	}
+	if value, ok := _u.mutation.TransferFailReason(); ok {
+		_spec.SetField(followup.FieldTransferFailReason, field.TypeString, value)
+	}
+	if _u.mutation.TransferFailReasonCleared() {
+		_spec.ClearField(followup.FieldTransferFailReason, field.TypeString)
 	}
 	if value, ok := _u.mutation.PlatformEventAt(); ok {
 		_spec.SetField(followup.FieldPlatformEventAt, field.TypeInt64, value)

@@ -12,6 +12,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/scrm-dev/scrm/ent/auditlog"
 	"github.com/scrm-dev/scrm/ent/campaign"
+	"github.com/scrm-dev/scrm/ent/channel"
 	"github.com/scrm-dev/scrm/ent/connectoraccount"
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/customeridentity"
@@ -343,6 +344,191 @@ func newCampaignPaginateArgs(rv map[string]any) *campaignPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*CampaignWhereInput); ok {
 		args.opts = append(args.opts, WithCampaignFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *ChannelQuery) CollectFields(ctx context.Context, satisfies ...string) (*ChannelQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *ChannelQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(channel.Columns))
+		selectedFields = []string{channel.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "account":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ConnectorAccountClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, connectoraccountImplementors)...); err != nil {
+				return err
+			}
+			_q.withAccount = query
+			if _, ok := fieldSeen[channel.FieldAccountID]; !ok {
+				selectedFields = append(selectedFields, channel.FieldAccountID)
+				fieldSeen[channel.FieldAccountID] = struct{}{}
+			}
+
+		case "backupStaff":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&StaffClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, staffImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedBackupStaff(alias, func(wq *StaffQuery) {
+				*wq = *query
+			})
+
+		case "tags":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&TagClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, tagImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedTags(alias, func(wq *TagQuery) {
+				*wq = *query
+			})
+		case "createdAt":
+			if _, ok := fieldSeen[channel.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, channel.FieldCreatedAt)
+				fieldSeen[channel.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[channel.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, channel.FieldUpdatedAt)
+				fieldSeen[channel.FieldUpdatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[channel.FieldName]; !ok {
+				selectedFields = append(selectedFields, channel.FieldName)
+				fieldSeen[channel.FieldName] = struct{}{}
+			}
+		case "accountID":
+			if _, ok := fieldSeen[channel.FieldAccountID]; !ok {
+				selectedFields = append(selectedFields, channel.FieldAccountID)
+				fieldSeen[channel.FieldAccountID] = struct{}{}
+			}
+		case "state":
+			if _, ok := fieldSeen[channel.FieldState]; !ok {
+				selectedFields = append(selectedFields, channel.FieldState)
+				fieldSeen[channel.FieldState] = struct{}{}
+			}
+		case "rotation":
+			if _, ok := fieldSeen[channel.FieldRotation]; !ok {
+				selectedFields = append(selectedFields, channel.FieldRotation)
+				fieldSeen[channel.FieldRotation] = struct{}{}
+			}
+		case "dailyAddLimit":
+			if _, ok := fieldSeen[channel.FieldDailyAddLimit]; !ok {
+				selectedFields = append(selectedFields, channel.FieldDailyAddLimit)
+				fieldSeen[channel.FieldDailyAddLimit] = struct{}{}
+			}
+		case "welcomeMessage":
+			if _, ok := fieldSeen[channel.FieldWelcomeMessage]; !ok {
+				selectedFields = append(selectedFields, channel.FieldWelcomeMessage)
+				fieldSeen[channel.FieldWelcomeMessage] = struct{}{}
+			}
+		case "configID":
+			if _, ok := fieldSeen[channel.FieldConfigID]; !ok {
+				selectedFields = append(selectedFields, channel.FieldConfigID)
+				fieldSeen[channel.FieldConfigID] = struct{}{}
+			}
+		case "qrCode":
+			if _, ok := fieldSeen[channel.FieldQrCode]; !ok {
+				selectedFields = append(selectedFields, channel.FieldQrCode)
+				fieldSeen[channel.FieldQrCode] = struct{}{}
+			}
+		case "pushedAt":
+			if _, ok := fieldSeen[channel.FieldPushedAt]; !ok {
+				selectedFields = append(selectedFields, channel.FieldPushedAt)
+				fieldSeen[channel.FieldPushedAt] = struct{}{}
+			}
+		case "lastError":
+			if _, ok := fieldSeen[channel.FieldLastError]; !ok {
+				selectedFields = append(selectedFields, channel.FieldLastError)
+				fieldSeen[channel.FieldLastError] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type channelPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []ChannelPaginateOption
+}
+
+func newChannelPaginateArgs(rv map[string]any) *channelPaginateArgs {
+	args := &channelPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &ChannelOrder{Field: &ChannelOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithChannelOrder(order))
+			}
+		case *ChannelOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithChannelOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*ChannelWhereInput); ok {
+		args.opts = append(args.opts, WithChannelFilter(v.Filter))
 	}
 	return args
 }
@@ -1769,6 +1955,16 @@ func (_q *FollowUpQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 			if _, ok := fieldSeen[followup.FieldLostBy]; !ok {
 				selectedFields = append(selectedFields, followup.FieldLostBy)
 				fieldSeen[followup.FieldLostBy] = struct{}{}
+			}
+		case "handedOverFromID":
+			if _, ok := fieldSeen[followup.FieldHandedOverFromID]; !ok {
+				selectedFields = append(selectedFields, followup.FieldHandedOverFromID)
+				fieldSeen[followup.FieldHandedOverFromID] = struct{}{}
+			}
+		case "transferFailReason":
+			if _, ok := fieldSeen[followup.FieldTransferFailReason]; !ok {
+				selectedFields = append(selectedFields, followup.FieldTransferFailReason)
+				fieldSeen[followup.FieldTransferFailReason] = struct{}{}
 			}
 		case "id":
 		case "__typename":

@@ -8,6 +8,38 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 )
 
+func (_m *Channel) Account(ctx context.Context) (*ConnectorAccount, error) {
+	result, err := _m.Edges.AccountOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryAccount().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Channel) BackupStaff(ctx context.Context) (result []*Staff, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedBackupStaff(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.BackupStaffOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryBackupStaff().All(ctx)
+	}
+	return result, err
+}
+
+func (_m *Channel) Tags(ctx context.Context) (result []*Tag, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedTags(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.TagsOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryTags().All(ctx)
+	}
+	return result, err
+}
+
 func (_m *Customer) Owner(ctx context.Context) (*Staff, error) {
 	result, err := _m.Edges.OwnerOrErr()
 	if IsNotLoaded(err) {

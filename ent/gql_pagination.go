@@ -16,6 +16,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/scrm-dev/scrm/ent/auditlog"
 	"github.com/scrm-dev/scrm/ent/campaign"
+	"github.com/scrm-dev/scrm/ent/channel"
 	"github.com/scrm-dev/scrm/ent/connectoraccount"
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/customeridentity"
@@ -773,6 +774,338 @@ func (_m *Campaign) ToEdge(order *CampaignOrder) *CampaignEdge {
 		order = DefaultCampaignOrder
 	}
 	return &CampaignEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// ChannelEdge is the edge representation of Channel.
+type ChannelEdge struct {
+	Node   *Channel `json:"node"`
+	Cursor Cursor   `json:"cursor"`
+}
+
+// ChannelConnection is the connection containing edges to Channel.
+type ChannelConnection struct {
+	Edges      []*ChannelEdge `json:"edges"`
+	PageInfo   PageInfo       `json:"pageInfo"`
+	TotalCount int            `json:"totalCount"`
+}
+
+func (c *ChannelConnection) build(nodes []*Channel, pager *channelPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Channel
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Channel {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Channel {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*ChannelEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &ChannelEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// ChannelPaginateOption enables pagination customization.
+type ChannelPaginateOption func(*channelPager) error
+
+// WithChannelOrder configures pagination ordering.
+func WithChannelOrder(order *ChannelOrder) ChannelPaginateOption {
+	if order == nil {
+		order = DefaultChannelOrder
+	}
+	o := *order
+	return func(pager *channelPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultChannelOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithChannelFilter configures pagination filter.
+func WithChannelFilter(filter func(*ChannelQuery) (*ChannelQuery, error)) ChannelPaginateOption {
+	return func(pager *channelPager) error {
+		if filter == nil {
+			return errors.New("ChannelQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type channelPager struct {
+	reverse bool
+	order   *ChannelOrder
+	filter  func(*ChannelQuery) (*ChannelQuery, error)
+}
+
+func newChannelPager(opts []ChannelPaginateOption, reverse bool) (*channelPager, error) {
+	pager := &channelPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultChannelOrder
+	}
+	return pager, nil
+}
+
+func (p *channelPager) applyFilter(query *ChannelQuery) (*ChannelQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *channelPager) toCursor(_m *Channel) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *channelPager) applyCursors(query *ChannelQuery, after, before *Cursor) (*ChannelQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultChannelOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *channelPager) applyOrder(query *ChannelQuery) *ChannelQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultChannelOrder.Field {
+		query = query.Order(DefaultChannelOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *channelPager) orderExpr(query *ChannelQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultChannelOrder.Field {
+			b.Comma().Ident(DefaultChannelOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Channel.
+func (_m *ChannelQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...ChannelPaginateOption,
+) (*ChannelConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newChannelPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &ChannelConnection{Edges: []*ChannelEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// ChannelOrderFieldCreatedAt orders Channel by created_at.
+	ChannelOrderFieldCreatedAt = &ChannelOrderField{
+		Value: func(_m *Channel) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: channel.FieldCreatedAt,
+		toTerm: channel.ByCreatedAt,
+		toCursor: func(_m *Channel) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// ChannelOrderFieldUpdatedAt orders Channel by updated_at.
+	ChannelOrderFieldUpdatedAt = &ChannelOrderField{
+		Value: func(_m *Channel) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: channel.FieldUpdatedAt,
+		toTerm: channel.ByUpdatedAt,
+		toCursor: func(_m *Channel) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// ChannelOrderFieldName orders Channel by name.
+	ChannelOrderFieldName = &ChannelOrderField{
+		Value: func(_m *Channel) (ent.Value, error) {
+			return _m.Name, nil
+		},
+		column: channel.FieldName,
+		toTerm: channel.ByName,
+		toCursor: func(_m *Channel) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Name,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f ChannelOrderField) String() string {
+	var str string
+	switch f.column {
+	case ChannelOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case ChannelOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case ChannelOrderFieldName.column:
+		str = "NAME"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f ChannelOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *ChannelOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("ChannelOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *ChannelOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *ChannelOrderFieldUpdatedAt
+	case "NAME":
+		*f = *ChannelOrderFieldName
+	default:
+		return fmt.Errorf("%s is not a valid ChannelOrderField", str)
+	}
+	return nil
+}
+
+// ChannelOrderField defines the ordering field of Channel.
+type ChannelOrderField struct {
+	// Value extracts the ordering value from the given Channel.
+	Value    func(*Channel) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) channel.OrderOption
+	toCursor func(*Channel) Cursor
+}
+
+// ChannelOrder defines the ordering of Channel.
+type ChannelOrder struct {
+	Direction OrderDirection     `json:"direction"`
+	Field     *ChannelOrderField `json:"field"`
+}
+
+// DefaultChannelOrder is the default ordering of Channel.
+var DefaultChannelOrder = &ChannelOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &ChannelOrderField{
+		Value: func(_m *Channel) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: channel.FieldID,
+		toTerm: channel.ByID,
+		toCursor: func(_m *Channel) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Channel into ChannelEdge.
+func (_m *Channel) ToEdge(order *ChannelOrder) *ChannelEdge {
+	if order == nil {
+		order = DefaultChannelOrder
+	}
+	return &ChannelEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

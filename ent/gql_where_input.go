@@ -9,6 +9,7 @@ import (
 
 	"github.com/scrm-dev/scrm/ent/auditlog"
 	"github.com/scrm-dev/scrm/ent/campaign"
+	"github.com/scrm-dev/scrm/ent/channel"
 	"github.com/scrm-dev/scrm/ent/connectoraccount"
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/customeridentity"
@@ -1032,6 +1033,528 @@ func (i *CampaignWhereInput) P() (predicate.Campaign, error) {
 		return predicates[0], nil
 	default:
 		return campaign.And(predicates...), nil
+	}
+}
+
+// ChannelWhereInput represents a where input for filtering Channel queries.
+type ChannelWhereInput struct {
+	Predicates []predicate.Channel  `json:"-"`
+	Not        *ChannelWhereInput   `json:"not,omitempty"`
+	Or         []*ChannelWhereInput `json:"or,omitempty"`
+	And        []*ChannelWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "name" field predicates.
+	Name             *string  `json:"name,omitempty"`
+	NameNEQ          *string  `json:"nameNEQ,omitempty"`
+	NameIn           []string `json:"nameIn,omitempty"`
+	NameNotIn        []string `json:"nameNotIn,omitempty"`
+	NameGT           *string  `json:"nameGT,omitempty"`
+	NameGTE          *string  `json:"nameGTE,omitempty"`
+	NameLT           *string  `json:"nameLT,omitempty"`
+	NameLTE          *string  `json:"nameLTE,omitempty"`
+	NameContains     *string  `json:"nameContains,omitempty"`
+	NameHasPrefix    *string  `json:"nameHasPrefix,omitempty"`
+	NameHasSuffix    *string  `json:"nameHasSuffix,omitempty"`
+	NameEqualFold    *string  `json:"nameEqualFold,omitempty"`
+	NameContainsFold *string  `json:"nameContainsFold,omitempty"`
+
+	// "account_id" field predicates.
+	AccountID      *int  `json:"accountID,omitempty"`
+	AccountIDNEQ   *int  `json:"accountIDNEQ,omitempty"`
+	AccountIDIn    []int `json:"accountIDIn,omitempty"`
+	AccountIDNotIn []int `json:"accountIDNotIn,omitempty"`
+
+	// "state" field predicates.
+	State             *string  `json:"state,omitempty"`
+	StateNEQ          *string  `json:"stateNEQ,omitempty"`
+	StateIn           []string `json:"stateIn,omitempty"`
+	StateNotIn        []string `json:"stateNotIn,omitempty"`
+	StateGT           *string  `json:"stateGT,omitempty"`
+	StateGTE          *string  `json:"stateGTE,omitempty"`
+	StateLT           *string  `json:"stateLT,omitempty"`
+	StateLTE          *string  `json:"stateLTE,omitempty"`
+	StateContains     *string  `json:"stateContains,omitempty"`
+	StateHasPrefix    *string  `json:"stateHasPrefix,omitempty"`
+	StateHasSuffix    *string  `json:"stateHasSuffix,omitempty"`
+	StateEqualFold    *string  `json:"stateEqualFold,omitempty"`
+	StateContainsFold *string  `json:"stateContainsFold,omitempty"`
+
+	// "daily_add_limit" field predicates.
+	DailyAddLimit      *int  `json:"dailyAddLimit,omitempty"`
+	DailyAddLimitNEQ   *int  `json:"dailyAddLimitNEQ,omitempty"`
+	DailyAddLimitIn    []int `json:"dailyAddLimitIn,omitempty"`
+	DailyAddLimitNotIn []int `json:"dailyAddLimitNotIn,omitempty"`
+	DailyAddLimitGT    *int  `json:"dailyAddLimitGT,omitempty"`
+	DailyAddLimitGTE   *int  `json:"dailyAddLimitGTE,omitempty"`
+	DailyAddLimitLT    *int  `json:"dailyAddLimitLT,omitempty"`
+	DailyAddLimitLTE   *int  `json:"dailyAddLimitLTE,omitempty"`
+
+	// "config_id" field predicates.
+	ConfigID             *string  `json:"configID,omitempty"`
+	ConfigIDNEQ          *string  `json:"configIDNEQ,omitempty"`
+	ConfigIDIn           []string `json:"configIDIn,omitempty"`
+	ConfigIDNotIn        []string `json:"configIDNotIn,omitempty"`
+	ConfigIDGT           *string  `json:"configIDGT,omitempty"`
+	ConfigIDGTE          *string  `json:"configIDGTE,omitempty"`
+	ConfigIDLT           *string  `json:"configIDLT,omitempty"`
+	ConfigIDLTE          *string  `json:"configIDLTE,omitempty"`
+	ConfigIDContains     *string  `json:"configIDContains,omitempty"`
+	ConfigIDHasPrefix    *string  `json:"configIDHasPrefix,omitempty"`
+	ConfigIDHasSuffix    *string  `json:"configIDHasSuffix,omitempty"`
+	ConfigIDIsNil        bool     `json:"configIDIsNil,omitempty"`
+	ConfigIDNotNil       bool     `json:"configIDNotNil,omitempty"`
+	ConfigIDEqualFold    *string  `json:"configIDEqualFold,omitempty"`
+	ConfigIDContainsFold *string  `json:"configIDContainsFold,omitempty"`
+
+	// "pushed_at" field predicates.
+	PushedAt       *time.Time  `json:"pushedAt,omitempty"`
+	PushedAtNEQ    *time.Time  `json:"pushedAtNEQ,omitempty"`
+	PushedAtIn     []time.Time `json:"pushedAtIn,omitempty"`
+	PushedAtNotIn  []time.Time `json:"pushedAtNotIn,omitempty"`
+	PushedAtGT     *time.Time  `json:"pushedAtGT,omitempty"`
+	PushedAtGTE    *time.Time  `json:"pushedAtGTE,omitempty"`
+	PushedAtLT     *time.Time  `json:"pushedAtLT,omitempty"`
+	PushedAtLTE    *time.Time  `json:"pushedAtLTE,omitempty"`
+	PushedAtIsNil  bool        `json:"pushedAtIsNil,omitempty"`
+	PushedAtNotNil bool        `json:"pushedAtNotNil,omitempty"`
+
+	// "account" edge predicates.
+	HasAccount     *bool                         `json:"hasAccount,omitempty"`
+	HasAccountWith []*ConnectorAccountWhereInput `json:"hasAccountWith,omitempty"`
+
+	// "backup_staff" edge predicates.
+	HasBackupStaff     *bool              `json:"hasBackupStaff,omitempty"`
+	HasBackupStaffWith []*StaffWhereInput `json:"hasBackupStaffWith,omitempty"`
+
+	// "tags" edge predicates.
+	HasTags     *bool            `json:"hasTags,omitempty"`
+	HasTagsWith []*TagWhereInput `json:"hasTagsWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *ChannelWhereInput) AddPredicates(predicates ...predicate.Channel) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the ChannelWhereInput filter on the ChannelQuery builder.
+func (i *ChannelWhereInput) Filter(q *ChannelQuery) (*ChannelQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyChannelWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyChannelWhereInput is returned in case the ChannelWhereInput is empty.
+var ErrEmptyChannelWhereInput = errors.New("ent: empty predicate ChannelWhereInput")
+
+// P returns a predicate for filtering channels.
+// An error is returned if the input is empty or invalid.
+func (i *ChannelWhereInput) P() (predicate.Channel, error) {
+	var predicates []predicate.Channel
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, channel.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.Channel, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, channel.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.Channel, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, channel.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, channel.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, channel.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, channel.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, channel.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, channel.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, channel.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, channel.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, channel.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, channel.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, channel.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, channel.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, channel.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, channel.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, channel.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, channel.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, channel.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, channel.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, channel.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, channel.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, channel.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, channel.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, channel.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, channel.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, channel.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.Name != nil {
+		predicates = append(predicates, channel.NameEQ(*i.Name))
+	}
+	if i.NameNEQ != nil {
+		predicates = append(predicates, channel.NameNEQ(*i.NameNEQ))
+	}
+	if len(i.NameIn) > 0 {
+		predicates = append(predicates, channel.NameIn(i.NameIn...))
+	}
+	if len(i.NameNotIn) > 0 {
+		predicates = append(predicates, channel.NameNotIn(i.NameNotIn...))
+	}
+	if i.NameGT != nil {
+		predicates = append(predicates, channel.NameGT(*i.NameGT))
+	}
+	if i.NameGTE != nil {
+		predicates = append(predicates, channel.NameGTE(*i.NameGTE))
+	}
+	if i.NameLT != nil {
+		predicates = append(predicates, channel.NameLT(*i.NameLT))
+	}
+	if i.NameLTE != nil {
+		predicates = append(predicates, channel.NameLTE(*i.NameLTE))
+	}
+	if i.NameContains != nil {
+		predicates = append(predicates, channel.NameContains(*i.NameContains))
+	}
+	if i.NameHasPrefix != nil {
+		predicates = append(predicates, channel.NameHasPrefix(*i.NameHasPrefix))
+	}
+	if i.NameHasSuffix != nil {
+		predicates = append(predicates, channel.NameHasSuffix(*i.NameHasSuffix))
+	}
+	if i.NameEqualFold != nil {
+		predicates = append(predicates, channel.NameEqualFold(*i.NameEqualFold))
+	}
+	if i.NameContainsFold != nil {
+		predicates = append(predicates, channel.NameContainsFold(*i.NameContainsFold))
+	}
+	if i.AccountID != nil {
+		predicates = append(predicates, channel.AccountIDEQ(*i.AccountID))
+	}
+	if i.AccountIDNEQ != nil {
+		predicates = append(predicates, channel.AccountIDNEQ(*i.AccountIDNEQ))
+	}
+	if len(i.AccountIDIn) > 0 {
+		predicates = append(predicates, channel.AccountIDIn(i.AccountIDIn...))
+	}
+	if len(i.AccountIDNotIn) > 0 {
+		predicates = append(predicates, channel.AccountIDNotIn(i.AccountIDNotIn...))
+	}
+	if i.State != nil {
+		predicates = append(predicates, channel.StateEQ(*i.State))
+	}
+	if i.StateNEQ != nil {
+		predicates = append(predicates, channel.StateNEQ(*i.StateNEQ))
+	}
+	if len(i.StateIn) > 0 {
+		predicates = append(predicates, channel.StateIn(i.StateIn...))
+	}
+	if len(i.StateNotIn) > 0 {
+		predicates = append(predicates, channel.StateNotIn(i.StateNotIn...))
+	}
+	if i.StateGT != nil {
+		predicates = append(predicates, channel.StateGT(*i.StateGT))
+	}
+	if i.StateGTE != nil {
+		predicates = append(predicates, channel.StateGTE(*i.StateGTE))
+	}
+	if i.StateLT != nil {
+		predicates = append(predicates, channel.StateLT(*i.StateLT))
+	}
+	if i.StateLTE != nil {
+		predicates = append(predicates, channel.StateLTE(*i.StateLTE))
+	}
+	if i.StateContains != nil {
+		predicates = append(predicates, channel.StateContains(*i.StateContains))
+	}
+	if i.StateHasPrefix != nil {
+		predicates = append(predicates, channel.StateHasPrefix(*i.StateHasPrefix))
+	}
+	if i.StateHasSuffix != nil {
+		predicates = append(predicates, channel.StateHasSuffix(*i.StateHasSuffix))
+	}
+	if i.StateEqualFold != nil {
+		predicates = append(predicates, channel.StateEqualFold(*i.StateEqualFold))
+	}
+	if i.StateContainsFold != nil {
+		predicates = append(predicates, channel.StateContainsFold(*i.StateContainsFold))
+	}
+	if i.DailyAddLimit != nil {
+		predicates = append(predicates, channel.DailyAddLimitEQ(*i.DailyAddLimit))
+	}
+	if i.DailyAddLimitNEQ != nil {
+		predicates = append(predicates, channel.DailyAddLimitNEQ(*i.DailyAddLimitNEQ))
+	}
+	if len(i.DailyAddLimitIn) > 0 {
+		predicates = append(predicates, channel.DailyAddLimitIn(i.DailyAddLimitIn...))
+	}
+	if len(i.DailyAddLimitNotIn) > 0 {
+		predicates = append(predicates, channel.DailyAddLimitNotIn(i.DailyAddLimitNotIn...))
+	}
+	if i.DailyAddLimitGT != nil {
+		predicates = append(predicates, channel.DailyAddLimitGT(*i.DailyAddLimitGT))
+	}
+	if i.DailyAddLimitGTE != nil {
+		predicates = append(predicates, channel.DailyAddLimitGTE(*i.DailyAddLimitGTE))
+	}
+	if i.DailyAddLimitLT != nil {
+		predicates = append(predicates, channel.DailyAddLimitLT(*i.DailyAddLimitLT))
+	}
+	if i.DailyAddLimitLTE != nil {
+		predicates = append(predicates, channel.DailyAddLimitLTE(*i.DailyAddLimitLTE))
+	}
+	if i.ConfigID != nil {
+		predicates = append(predicates, channel.ConfigIDEQ(*i.ConfigID))
+	}
+	if i.ConfigIDNEQ != nil {
+		predicates = append(predicates, channel.ConfigIDNEQ(*i.ConfigIDNEQ))
+	}
+	if len(i.ConfigIDIn) > 0 {
+		predicates = append(predicates, channel.ConfigIDIn(i.ConfigIDIn...))
+	}
+	if len(i.ConfigIDNotIn) > 0 {
+		predicates = append(predicates, channel.ConfigIDNotIn(i.ConfigIDNotIn...))
+	}
+	if i.ConfigIDGT != nil {
+		predicates = append(predicates, channel.ConfigIDGT(*i.ConfigIDGT))
+	}
+	if i.ConfigIDGTE != nil {
+		predicates = append(predicates, channel.ConfigIDGTE(*i.ConfigIDGTE))
+	}
+	if i.ConfigIDLT != nil {
+		predicates = append(predicates, channel.ConfigIDLT(*i.ConfigIDLT))
+	}
+	if i.ConfigIDLTE != nil {
+		predicates = append(predicates, channel.ConfigIDLTE(*i.ConfigIDLTE))
+	}
+	if i.ConfigIDContains != nil {
+		predicates = append(predicates, channel.ConfigIDContains(*i.ConfigIDContains))
+	}
+	if i.ConfigIDHasPrefix != nil {
+		predicates = append(predicates, channel.ConfigIDHasPrefix(*i.ConfigIDHasPrefix))
+	}
+	if i.ConfigIDHasSuffix != nil {
+		predicates = append(predicates, channel.ConfigIDHasSuffix(*i.ConfigIDHasSuffix))
+	}
+	if i.ConfigIDIsNil {
+		predicates = append(predicates, channel.ConfigIDIsNil())
+	}
+	if i.ConfigIDNotNil {
+		predicates = append(predicates, channel.ConfigIDNotNil())
+	}
+	if i.ConfigIDEqualFold != nil {
+		predicates = append(predicates, channel.ConfigIDEqualFold(*i.ConfigIDEqualFold))
+	}
+	if i.ConfigIDContainsFold != nil {
+		predicates = append(predicates, channel.ConfigIDContainsFold(*i.ConfigIDContainsFold))
+	}
+	if i.PushedAt != nil {
+		predicates = append(predicates, channel.PushedAtEQ(*i.PushedAt))
+	}
+	if i.PushedAtNEQ != nil {
+		predicates = append(predicates, channel.PushedAtNEQ(*i.PushedAtNEQ))
+	}
+	if len(i.PushedAtIn) > 0 {
+		predicates = append(predicates, channel.PushedAtIn(i.PushedAtIn...))
+	}
+	if len(i.PushedAtNotIn) > 0 {
+		predicates = append(predicates, channel.PushedAtNotIn(i.PushedAtNotIn...))
+	}
+	if i.PushedAtGT != nil {
+		predicates = append(predicates, channel.PushedAtGT(*i.PushedAtGT))
+	}
+	if i.PushedAtGTE != nil {
+		predicates = append(predicates, channel.PushedAtGTE(*i.PushedAtGTE))
+	}
+	if i.PushedAtLT != nil {
+		predicates = append(predicates, channel.PushedAtLT(*i.PushedAtLT))
+	}
+	if i.PushedAtLTE != nil {
+		predicates = append(predicates, channel.PushedAtLTE(*i.PushedAtLTE))
+	}
+	if i.PushedAtIsNil {
+		predicates = append(predicates, channel.PushedAtIsNil())
+	}
+	if i.PushedAtNotNil {
+		predicates = append(predicates, channel.PushedAtNotNil())
+	}
+
+	if i.HasAccount != nil {
+		p := channel.HasAccount()
+		if !*i.HasAccount {
+			p = channel.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasAccountWith) > 0 {
+		with := make([]predicate.ConnectorAccount, 0, len(i.HasAccountWith))
+		for _, w := range i.HasAccountWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasAccountWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, channel.HasAccountWith(with...))
+	}
+	if i.HasBackupStaff != nil {
+		p := channel.HasBackupStaff()
+		if !*i.HasBackupStaff {
+			p = channel.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasBackupStaffWith) > 0 {
+		with := make([]predicate.Staff, 0, len(i.HasBackupStaffWith))
+		for _, w := range i.HasBackupStaffWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasBackupStaffWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, channel.HasBackupStaffWith(with...))
+	}
+	if i.HasTags != nil {
+		p := channel.HasTags()
+		if !*i.HasTags {
+			p = channel.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasTagsWith) > 0 {
+		with := make([]predicate.Tag, 0, len(i.HasTagsWith))
+		for _, w := range i.HasTagsWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasTagsWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, channel.HasTagsWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyChannelWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return channel.And(predicates...), nil
 	}
 }
 
@@ -3562,6 +4085,35 @@ type FollowUpWhereInput struct {
 	LostByIsNil  bool              `json:"lostByIsNil,omitempty"`
 	LostByNotNil bool              `json:"lostByNotNil,omitempty"`
 
+	// "handed_over_from_id" field predicates.
+	HandedOverFromID       *int  `json:"handedOverFromID,omitempty"`
+	HandedOverFromIDNEQ    *int  `json:"handedOverFromIDNEQ,omitempty"`
+	HandedOverFromIDIn     []int `json:"handedOverFromIDIn,omitempty"`
+	HandedOverFromIDNotIn  []int `json:"handedOverFromIDNotIn,omitempty"`
+	HandedOverFromIDGT     *int  `json:"handedOverFromIDGT,omitempty"`
+	HandedOverFromIDGTE    *int  `json:"handedOverFromIDGTE,omitempty"`
+	HandedOverFromIDLT     *int  `json:"handedOverFromIDLT,omitempty"`
+	HandedOverFromIDLTE    *int  `json:"handedOverFromIDLTE,omitempty"`
+	HandedOverFromIDIsNil  bool  `json:"handedOverFromIDIsNil,omitempty"`
+	HandedOverFromIDNotNil bool  `json:"handedOverFromIDNotNil,omitempty"`
+
+	// "transfer_fail_reason" field predicates.
+	TransferFailReason             *string  `json:"transferFailReason,omitempty"`
+	TransferFailReasonNEQ          *string  `json:"transferFailReasonNEQ,omitempty"`
+	TransferFailReasonIn           []string `json:"transferFailReasonIn,omitempty"`
+	TransferFailReasonNotIn        []string `json:"transferFailReasonNotIn,omitempty"`
+	TransferFailReasonGT           *string  `json:"transferFailReasonGT,omitempty"`
+	TransferFailReasonGTE          *string  `json:"transferFailReasonGTE,omitempty"`
+	TransferFailReasonLT           *string  `json:"transferFailReasonLT,omitempty"`
+	TransferFailReasonLTE          *string  `json:"transferFailReasonLTE,omitempty"`
+	TransferFailReasonContains     *string  `json:"transferFailReasonContains,omitempty"`
+	TransferFailReasonHasPrefix    *string  `json:"transferFailReasonHasPrefix,omitempty"`
+	TransferFailReasonHasSuffix    *string  `json:"transferFailReasonHasSuffix,omitempty"`
+	TransferFailReasonIsNil        bool     `json:"transferFailReasonIsNil,omitempty"`
+	TransferFailReasonNotNil       bool     `json:"transferFailReasonNotNil,omitempty"`
+	TransferFailReasonEqualFold    *string  `json:"transferFailReasonEqualFold,omitempty"`
+	TransferFailReasonContainsFold *string  `json:"transferFailReasonContainsFold,omitempty"`
+
 	// "customer" edge predicates.
 	HasCustomer     *bool                 `json:"hasCustomer,omitempty"`
 	HasCustomerWith []*CustomerWhereInput `json:"hasCustomerWith,omitempty"`
@@ -3959,6 +4511,81 @@ func (i *FollowUpWhereInput) P() (predicate.FollowUp, error) {
 	}
 	if i.LostByNotNil {
 		predicates = append(predicates, followup.LostByNotNil())
+	}
+	if i.HandedOverFromID != nil {
+		predicates = append(predicates, followup.HandedOverFromIDEQ(*i.HandedOverFromID))
+	}
+	if i.HandedOverFromIDNEQ != nil {
+		predicates = append(predicates, followup.HandedOverFromIDNEQ(*i.HandedOverFromIDNEQ))
+	}
+	if len(i.HandedOverFromIDIn) > 0 {
+		predicates = append(predicates, followup.HandedOverFromIDIn(i.HandedOverFromIDIn...))
+	}
+	if len(i.HandedOverFromIDNotIn) > 0 {
+		predicates = append(predicates, followup.HandedOverFromIDNotIn(i.HandedOverFromIDNotIn...))
+	}
+	if i.HandedOverFromIDGT != nil {
+		predicates = append(predicates, followup.HandedOverFromIDGT(*i.HandedOverFromIDGT))
+	}
+	if i.HandedOverFromIDGTE != nil {
+		predicates = append(predicates, followup.HandedOverFromIDGTE(*i.HandedOverFromIDGTE))
+	}
+	if i.HandedOverFromIDLT != nil {
+		predicates = append(predicates, followup.HandedOverFromIDLT(*i.HandedOverFromIDLT))
+	}
+	if i.HandedOverFromIDLTE != nil {
+		predicates = append(predicates, followup.HandedOverFromIDLTE(*i.HandedOverFromIDLTE))
+	}
+	if i.HandedOverFromIDIsNil {
+		predicates = append(predicates, followup.HandedOverFromIDIsNil())
+	}
+	if i.HandedOverFromIDNotNil {
+		predicates = append(predicates, followup.HandedOverFromIDNotNil())
+	}
+	if i.TransferFailReason != nil {
+		predicates = append(predicates, followup.TransferFailReasonEQ(*i.TransferFailReason))
+	}
+	if i.TransferFailReasonNEQ != nil {
+		predicates = append(predicates, followup.TransferFailReasonNEQ(*i.TransferFailReasonNEQ))
+	}
+	if len(i.TransferFailReasonIn) > 0 {
+		predicates = append(predicates, followup.TransferFailReasonIn(i.TransferFailReasonIn...))
+	}
+	if len(i.TransferFailReasonNotIn) > 0 {
+		predicates = append(predicates, followup.TransferFailReasonNotIn(i.TransferFailReasonNotIn...))
+	}
+	if i.TransferFailReasonGT != nil {
+		predicates = append(predicates, followup.TransferFailReasonGT(*i.TransferFailReasonGT))
+	}
+	if i.TransferFailReasonGTE != nil {
+		predicates = append(predicates, followup.TransferFailReasonGTE(*i.TransferFailReasonGTE))
+	}
+	if i.TransferFailReasonLT != nil {
+		predicates = append(predicates, followup.TransferFailReasonLT(*i.TransferFailReasonLT))
+	}
+	if i.TransferFailReasonLTE != nil {
+		predicates = append(predicates, followup.TransferFailReasonLTE(*i.TransferFailReasonLTE))
+	}
+	if i.TransferFailReasonContains != nil {
+		predicates = append(predicates, followup.TransferFailReasonContains(*i.TransferFailReasonContains))
+	}
+	if i.TransferFailReasonHasPrefix != nil {
+		predicates = append(predicates, followup.TransferFailReasonHasPrefix(*i.TransferFailReasonHasPrefix))
+	}
+	if i.TransferFailReasonHasSuffix != nil {
+		predicates = append(predicates, followup.TransferFailReasonHasSuffix(*i.TransferFailReasonHasSuffix))
+	}
+	if i.TransferFailReasonIsNil {
+		predicates = append(predicates, followup.TransferFailReasonIsNil())
+	}
+	if i.TransferFailReasonNotNil {
+		predicates = append(predicates, followup.TransferFailReasonNotNil())
+	}
+	if i.TransferFailReasonEqualFold != nil {
+		predicates = append(predicates, followup.TransferFailReasonEqualFold(*i.TransferFailReasonEqualFold))
+	}
+	if i.TransferFailReasonContainsFold != nil {
+		predicates = append(predicates, followup.TransferFailReasonContainsFold(*i.TransferFailReasonContainsFold))
 	}
 
 	if i.HasCustomer != nil {

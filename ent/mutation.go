@@ -14,6 +14,7 @@ import (
 	"github.com/scrm-dev/scrm/ent/auditlog"
 	"github.com/scrm-dev/scrm/ent/campaign"
 	"github.com/scrm-dev/scrm/ent/casbinrule"
+	"github.com/scrm-dev/scrm/ent/channel"
 	"github.com/scrm-dev/scrm/ent/connectoraccount"
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/customeridentity"
@@ -46,6 +47,7 @@ const (
 	TypeAuditLog         = "AuditLog"
 	TypeCampaign         = "Campaign"
 	TypeCasbinRule       = "CasbinRule"
+	TypeChannel          = "Channel"
 	TypeConnectorAccount = "ConnectorAccount"
 	TypeCustomer         = "Customer"
 	TypeCustomerIdentity = "CustomerIdentity"
@@ -3480,6 +3482,1488 @@ func (m *CasbinRuleMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *CasbinRuleMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown CasbinRule edge %s", name)
+}
+
+// ChannelMutation represents an operation that mutates the Channel nodes in the graph.
+type ChannelMutation struct {
+	config
+	op                      Op
+	typ                     string
+	id                      *int
+	created_at              *time.Time
+	updated_at              *time.Time
+	name                    *string
+	state                   *string
+	rotation                *[]schematype.ChannelShift
+	appendrotation          []schematype.ChannelShift
+	daily_add_limit         *int
+	adddaily_add_limit      *int
+	welcome_message         *string
+	config_id               *string
+	qr_code                 *string
+	on_duty_staff_ids       *[]int
+	appendon_duty_staff_ids []int
+	pushed_at               *time.Time
+	last_error              *string
+	clearedFields           map[string]struct{}
+	tenant                  *int
+	clearedtenant           bool
+	account                 *int
+	clearedaccount          bool
+	backup_staff            map[int]struct{}
+	removedbackup_staff     map[int]struct{}
+	clearedbackup_staff     bool
+	tags                    map[int]struct{}
+	removedtags             map[int]struct{}
+	clearedtags             bool
+	done                    bool
+	oldValue                func(context.Context) (*Channel, error)
+	predicates              []predicate.Channel
+}
+
+var _ ent.Mutation = (*ChannelMutation)(nil)
+
+// channelOption allows management of the mutation configuration using functional options.
+type channelOption func(*ChannelMutation)
+
+// newChannelMutation creates new mutation for the Channel entity.
+func newChannelMutation(c config, op Op, opts ...channelOption) *ChannelMutation {
+	m := &ChannelMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeChannel,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withChannelID sets the ID field of the mutation.
+func withChannelID(id int) channelOption {
+	return func(m *ChannelMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Channel
+		)
+		m.oldValue = func(ctx context.Context) (*Channel, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Channel.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withChannel sets the old Channel of the mutation.
+func withChannel(node *Channel) channelOption {
+	return func(m *ChannelMutation) {
+		m.oldValue = func(context.Context) (*Channel, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ChannelMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ChannelMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ChannelMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ChannelMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Channel.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetTenantID sets the "tenant_id" field.
+func (m *ChannelMutation) SetTenantID(i int) {
+	m.tenant = &i
+}
+
+// TenantID returns the value of the "tenant_id" field in the mutation.
+func (m *ChannelMutation) TenantID() (r int, exists bool) {
+	v := m.tenant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTenantID returns the old "tenant_id" field's value of the Channel entity.
+// If the Channel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelMutation) OldTenantID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTenantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTenantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTenantID: %w", err)
+	}
+	return oldValue.TenantID, nil
+}
+
+// ResetTenantID resets all changes to the "tenant_id" field.
+func (m *ChannelMutation) ResetTenantID() {
+	m.tenant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ChannelMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ChannelMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Channel entity.
+// If the Channel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ChannelMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *ChannelMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *ChannelMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Channel entity.
+// If the Channel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *ChannelMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetName sets the "name" field.
+func (m *ChannelMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *ChannelMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the Channel entity.
+// If the Channel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *ChannelMutation) ResetName() {
+	m.name = nil
+}
+
+// SetAccountID sets the "account_id" field.
+func (m *ChannelMutation) SetAccountID(i int) {
+	m.account = &i
+}
+
+// AccountID returns the value of the "account_id" field in the mutation.
+func (m *ChannelMutation) AccountID() (r int, exists bool) {
+	v := m.account
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAccountID returns the old "account_id" field's value of the Channel entity.
+// If the Channel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelMutation) OldAccountID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAccountID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAccountID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAccountID: %w", err)
+	}
+	return oldValue.AccountID, nil
+}
+
+// ResetAccountID resets all changes to the "account_id" field.
+func (m *ChannelMutation) ResetAccountID() {
+	m.account = nil
+}
+
+// SetState sets the "state" field.
+func (m *ChannelMutation) SetState(s string) {
+	m.state = &s
+}
+
+// State returns the value of the "state" field in the mutation.
+func (m *ChannelMutation) State() (r string, exists bool) {
+	v := m.state
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldState returns the old "state" field's value of the Channel entity.
+// If the Channel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelMutation) OldState(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldState is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldState requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldState: %w", err)
+	}
+	return oldValue.State, nil
+}
+
+// ResetState resets all changes to the "state" field.
+func (m *ChannelMutation) ResetState() {
+	m.state = nil
+}
+
+// SetRotation sets the "rotation" field.
+func (m *ChannelMutation) SetRotation(ss []schematype.ChannelShift) {
+	m.rotation = &ss
+	m.appendrotation = nil
+}
+
+// Rotation returns the value of the "rotation" field in the mutation.
+func (m *ChannelMutation) Rotation() (r []schematype.ChannelShift, exists bool) {
+	v := m.rotation
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRotation returns the old "rotation" field's value of the Channel entity.
+// If the Channel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelMutation) OldRotation(ctx context.Context) (v []schematype.ChannelShift, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRotation is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRotation requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRotation: %w", err)
+	}
+	return oldValue.Rotation, nil
+}
+
+// AppendRotation adds ss to the "rotation" field.
+func (m *ChannelMutation) AppendRotation(ss []schematype.ChannelShift) {
+	m.appendrotation = append(m.appendrotation, ss...)
+}
+
+// AppendedRotation returns the list of values that were appended to the "rotation" field in this mutation.
+func (m *ChannelMutation) AppendedRotation() ([]schematype.ChannelShift, bool) {
+	if len(m.appendrotation) == 0 {
+		return nil, false
+	}
+	return m.appendrotation, true
+}
+
+// ResetRotation resets all changes to the "rotation" field.
+func (m *ChannelMutation) ResetRotation() {
+	m.rotation = nil
+	m.appendrotation = nil
+}
+
+// SetDailyAddLimit sets the "daily_add_limit" field.
+func (m *ChannelMutation) SetDailyAddLimit(i int) {
+	m.daily_add_limit = &i
+	m.adddaily_add_limit = nil
+}
+
+// DailyAddLimit returns the value of the "daily_add_limit" field in the mutation.
+func (m *ChannelMutation) DailyAddLimit() (r int, exists bool) {
+	v := m.daily_add_limit
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDailyAddLimit returns the old "daily_add_limit" field's value of the Channel entity.
+// If the Channel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelMutation) OldDailyAddLimit(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDailyAddLimit is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDailyAddLimit requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDailyAddLimit: %w", err)
+	}
+	return oldValue.DailyAddLimit, nil
+}
+
+// AddDailyAddLimit adds i to the "daily_add_limit" field.
+func (m *ChannelMutation) AddDailyAddLimit(i int) {
+	if m.adddaily_add_limit != nil {
+		*m.adddaily_add_limit += i
+	} else {
+		m.adddaily_add_limit = &i
+	}
+}
+
+// AddedDailyAddLimit returns the value that was added to the "daily_add_limit" field in this mutation.
+func (m *ChannelMutation) AddedDailyAddLimit() (r int, exists bool) {
+	v := m.adddaily_add_limit
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDailyAddLimit resets all changes to the "daily_add_limit" field.
+func (m *ChannelMutation) ResetDailyAddLimit() {
+	m.daily_add_limit = nil
+	m.adddaily_add_limit = nil
+}
+
+// SetWelcomeMessage sets the "welcome_message" field.
+func (m *ChannelMutation) SetWelcomeMessage(s string) {
+	m.welcome_message = &s
+}
+
+// WelcomeMessage returns the value of the "welcome_message" field in the mutation.
+func (m *ChannelMutation) WelcomeMessage() (r string, exists bool) {
+	v := m.welcome_message
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWelcomeMessage returns the old "welcome_message" field's value of the Channel entity.
+// If the Channel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelMutation) OldWelcomeMessage(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWelcomeMessage is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWelcomeMessage requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWelcomeMessage: %w", err)
+	}
+	return oldValue.WelcomeMessage, nil
+}
+
+// ClearWelcomeMessage clears the value of the "welcome_message" field.
+func (m *ChannelMutation) ClearWelcomeMessage() {
+	m.welcome_message = nil
+	m.clearedFields[channel.FieldWelcomeMessage] = struct{}{}
+}
+
+// WelcomeMessageCleared returns if the "welcome_message" field was cleared in this mutation.
+func (m *ChannelMutation) WelcomeMessageCleared() bool {
+	_, ok := m.clearedFields[channel.FieldWelcomeMessage]
+	return ok
+}
+
+// ResetWelcomeMessage resets all changes to the "welcome_message" field.
+func (m *ChannelMutation) ResetWelcomeMessage() {
+	m.welcome_message = nil
+	delete(m.clearedFields, channel.FieldWelcomeMessage)
+}
+
+// SetConfigID sets the "config_id" field.
+func (m *ChannelMutation) SetConfigID(s string) {
+	m.config_id = &s
+}
+
+// ConfigID returns the value of the "config_id" field in the mutation.
+func (m *ChannelMutation) ConfigID() (r string, exists bool) {
+	v := m.config_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConfigID returns the old "config_id" field's value of the Channel entity.
+// If the Channel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelMutation) OldConfigID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConfigID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConfigID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConfigID: %w", err)
+	}
+	return oldValue.ConfigID, nil
+}
+
+// ClearConfigID clears the value of the "config_id" field.
+func (m *ChannelMutation) ClearConfigID() {
+	m.config_id = nil
+	m.clearedFields[channel.FieldConfigID] = struct{}{}
+}
+
+// ConfigIDCleared returns if the "config_id" field was cleared in this mutation.
+func (m *ChannelMutation) ConfigIDCleared() bool {
+	_, ok := m.clearedFields[channel.FieldConfigID]
+	return ok
+}
+
+// ResetConfigID resets all changes to the "config_id" field.
+func (m *ChannelMutation) ResetConfigID() {
+	m.config_id = nil
+	delete(m.clearedFields, channel.FieldConfigID)
+}
+
+// SetQrCode sets the "qr_code" field.
+func (m *ChannelMutation) SetQrCode(s string) {
+	m.qr_code = &s
+}
+
+// QrCode returns the value of the "qr_code" field in the mutation.
+func (m *ChannelMutation) QrCode() (r string, exists bool) {
+	v := m.qr_code
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldQrCode returns the old "qr_code" field's value of the Channel entity.
+// If the Channel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelMutation) OldQrCode(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldQrCode is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldQrCode requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldQrCode: %w", err)
+	}
+	return oldValue.QrCode, nil
+}
+
+// ClearQrCode clears the value of the "qr_code" field.
+func (m *ChannelMutation) ClearQrCode() {
+	m.qr_code = nil
+	m.clearedFields[channel.FieldQrCode] = struct{}{}
+}
+
+// QrCodeCleared returns if the "qr_code" field was cleared in this mutation.
+func (m *ChannelMutation) QrCodeCleared() bool {
+	_, ok := m.clearedFields[channel.FieldQrCode]
+	return ok
+}
+
+// ResetQrCode resets all changes to the "qr_code" field.
+func (m *ChannelMutation) ResetQrCode() {
+	m.qr_code = nil
+	delete(m.clearedFields, channel.FieldQrCode)
+}
+
+// SetOnDutyStaffIds sets the "on_duty_staff_ids" field.
+func (m *ChannelMutation) SetOnDutyStaffIds(i []int) {
+	m.on_duty_staff_ids = &i
+	m.appendon_duty_staff_ids = nil
+}
+
+// OnDutyStaffIds returns the value of the "on_duty_staff_ids" field in the mutation.
+func (m *ChannelMutation) OnDutyStaffIds() (r []int, exists bool) {
+	v := m.on_duty_staff_ids
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOnDutyStaffIds returns the old "on_duty_staff_ids" field's value of the Channel entity.
+// If the Channel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelMutation) OldOnDutyStaffIds(ctx context.Context) (v []int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOnDutyStaffIds is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOnDutyStaffIds requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOnDutyStaffIds: %w", err)
+	}
+	return oldValue.OnDutyStaffIds, nil
+}
+
+// AppendOnDutyStaffIds adds i to the "on_duty_staff_ids" field.
+func (m *ChannelMutation) AppendOnDutyStaffIds(i []int) {
+	m.appendon_duty_staff_ids = append(m.appendon_duty_staff_ids, i...)
+}
+
+// AppendedOnDutyStaffIds returns the list of values that were appended to the "on_duty_staff_ids" field in this mutation.
+func (m *ChannelMutation) AppendedOnDutyStaffIds() ([]int, bool) {
+	if len(m.appendon_duty_staff_ids) == 0 {
+		return nil, false
+	}
+	return m.appendon_duty_staff_ids, true
+}
+
+// ClearOnDutyStaffIds clears the value of the "on_duty_staff_ids" field.
+func (m *ChannelMutation) ClearOnDutyStaffIds() {
+	m.on_duty_staff_ids = nil
+	m.appendon_duty_staff_ids = nil
+	m.clearedFields[channel.FieldOnDutyStaffIds] = struct{}{}
+}
+
+// OnDutyStaffIdsCleared returns if the "on_duty_staff_ids" field was cleared in this mutation.
+func (m *ChannelMutation) OnDutyStaffIdsCleared() bool {
+	_, ok := m.clearedFields[channel.FieldOnDutyStaffIds]
+	return ok
+}
+
+// ResetOnDutyStaffIds resets all changes to the "on_duty_staff_ids" field.
+func (m *ChannelMutation) ResetOnDutyStaffIds() {
+	m.on_duty_staff_ids = nil
+	m.appendon_duty_staff_ids = nil
+	delete(m.clearedFields, channel.FieldOnDutyStaffIds)
+}
+
+// SetPushedAt sets the "pushed_at" field.
+func (m *ChannelMutation) SetPushedAt(t time.Time) {
+	m.pushed_at = &t
+}
+
+// PushedAt returns the value of the "pushed_at" field in the mutation.
+func (m *ChannelMutation) PushedAt() (r time.Time, exists bool) {
+	v := m.pushed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPushedAt returns the old "pushed_at" field's value of the Channel entity.
+// If the Channel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelMutation) OldPushedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPushedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPushedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPushedAt: %w", err)
+	}
+	return oldValue.PushedAt, nil
+}
+
+// ClearPushedAt clears the value of the "pushed_at" field.
+func (m *ChannelMutation) ClearPushedAt() {
+	m.pushed_at = nil
+	m.clearedFields[channel.FieldPushedAt] = struct{}{}
+}
+
+// PushedAtCleared returns if the "pushed_at" field was cleared in this mutation.
+func (m *ChannelMutation) PushedAtCleared() bool {
+	_, ok := m.clearedFields[channel.FieldPushedAt]
+	return ok
+}
+
+// ResetPushedAt resets all changes to the "pushed_at" field.
+func (m *ChannelMutation) ResetPushedAt() {
+	m.pushed_at = nil
+	delete(m.clearedFields, channel.FieldPushedAt)
+}
+
+// SetLastError sets the "last_error" field.
+func (m *ChannelMutation) SetLastError(s string) {
+	m.last_error = &s
+}
+
+// LastError returns the value of the "last_error" field in the mutation.
+func (m *ChannelMutation) LastError() (r string, exists bool) {
+	v := m.last_error
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastError returns the old "last_error" field's value of the Channel entity.
+// If the Channel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelMutation) OldLastError(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastError is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastError requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastError: %w", err)
+	}
+	return oldValue.LastError, nil
+}
+
+// ClearLastError clears the value of the "last_error" field.
+func (m *ChannelMutation) ClearLastError() {
+	m.last_error = nil
+	m.clearedFields[channel.FieldLastError] = struct{}{}
+}
+
+// LastErrorCleared returns if the "last_error" field was cleared in this mutation.
+func (m *ChannelMutation) LastErrorCleared() bool {
+	_, ok := m.clearedFields[channel.FieldLastError]
+	return ok
+}
+
+// ResetLastError resets all changes to the "last_error" field.
+func (m *ChannelMutation) ResetLastError() {
+	m.last_error = nil
+	delete(m.clearedFields, channel.FieldLastError)
+}
+
+// ClearTenant clears the "tenant" edge to the Tenant entity.
+func (m *ChannelMutation) ClearTenant() {
+	m.clearedtenant = true
+	m.clearedFields[channel.FieldTenantID] = struct{}{}
+}
+
+// TenantCleared reports if the "tenant" edge to the Tenant entity was cleared.
+func (m *ChannelMutation) TenantCleared() bool {
+	return m.clearedtenant
+}
+
+// TenantIDs returns the "tenant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TenantID instead. It exists only for internal usage by the builders.
+func (m *ChannelMutation) TenantIDs() (ids []int) {
+	if id := m.tenant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTenant resets all changes to the "tenant" edge.
+func (m *ChannelMutation) ResetTenant() {
+	m.tenant = nil
+	m.clearedtenant = false
+}
+
+// ClearAccount clears the "account" edge to the ConnectorAccount entity.
+func (m *ChannelMutation) ClearAccount() {
+	m.clearedaccount = true
+	m.clearedFields[channel.FieldAccountID] = struct{}{}
+}
+
+// AccountCleared reports if the "account" edge to the ConnectorAccount entity was cleared.
+func (m *ChannelMutation) AccountCleared() bool {
+	return m.clearedaccount
+}
+
+// AccountIDs returns the "account" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// AccountID instead. It exists only for internal usage by the builders.
+func (m *ChannelMutation) AccountIDs() (ids []int) {
+	if id := m.account; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetAccount resets all changes to the "account" edge.
+func (m *ChannelMutation) ResetAccount() {
+	m.account = nil
+	m.clearedaccount = false
+}
+
+// AddBackupStaffIDs adds the "backup_staff" edge to the Staff entity by ids.
+func (m *ChannelMutation) AddBackupStaffIDs(ids ...int) {
+	if m.backup_staff == nil {
+		m.backup_staff = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.backup_staff[ids[i]] = struct{}{}
+	}
+}
+
+// ClearBackupStaff clears the "backup_staff" edge to the Staff entity.
+func (m *ChannelMutation) ClearBackupStaff() {
+	m.clearedbackup_staff = true
+}
+
+// BackupStaffCleared reports if the "backup_staff" edge to the Staff entity was cleared.
+func (m *ChannelMutation) BackupStaffCleared() bool {
+	return m.clearedbackup_staff
+}
+
+// RemoveBackupStaffIDs removes the "backup_staff" edge to the Staff entity by IDs.
+func (m *ChannelMutation) RemoveBackupStaffIDs(ids ...int) {
+	if m.removedbackup_staff == nil {
+		m.removedbackup_staff = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.backup_staff, ids[i])
+		m.removedbackup_staff[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedBackupStaff returns the removed IDs of the "backup_staff" edge to the Staff entity.
+func (m *ChannelMutation) RemovedBackupStaffIDs() (ids []int) {
+	for id := range m.removedbackup_staff {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// BackupStaffIDs returns the "backup_staff" edge IDs in the mutation.
+func (m *ChannelMutation) BackupStaffIDs() (ids []int) {
+	for id := range m.backup_staff {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetBackupStaff resets all changes to the "backup_staff" edge.
+func (m *ChannelMutation) ResetBackupStaff() {
+	m.backup_staff = nil
+	m.clearedbackup_staff = false
+	m.removedbackup_staff = nil
+}
+
+// AddTagIDs adds the "tags" edge to the Tag entity by ids.
+func (m *ChannelMutation) AddTagIDs(ids ...int) {
+	if m.tags == nil {
+		m.tags = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.tags[ids[i]] = struct{}{}
+	}
+}
+
+// ClearTags clears the "tags" edge to the Tag entity.
+func (m *ChannelMutation) ClearTags() {
+	m.clearedtags = true
+}
+
+// TagsCleared reports if the "tags" edge to the Tag entity was cleared.
+func (m *ChannelMutation) TagsCleared() bool {
+	return m.clearedtags
+}
+
+// RemoveTagIDs removes the "tags" edge to the Tag entity by IDs.
+func (m *ChannelMutation) RemoveTagIDs(ids ...int) {
+	if m.removedtags == nil {
+		m.removedtags = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.tags, ids[i])
+		m.removedtags[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedTags returns the removed IDs of the "tags" edge to the Tag entity.
+func (m *ChannelMutation) RemovedTagsIDs() (ids []int) {
+	for id := range m.removedtags {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// TagsIDs returns the "tags" edge IDs in the mutation.
+func (m *ChannelMutation) TagsIDs() (ids []int) {
+	for id := range m.tags {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetTags resets all changes to the "tags" edge.
+func (m *ChannelMutation) ResetTags() {
+	m.tags = nil
+	m.clearedtags = false
+	m.removedtags = nil
+}
+
+// Where appends a list predicates to the ChannelMutation builder.
+func (m *ChannelMutation) Where(ps ...predicate.Channel) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ChannelMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ChannelMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Channel, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ChannelMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ChannelMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Channel).
+func (m *ChannelMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ChannelMutation) Fields() []string {
+	fields := make([]string, 0, 14)
+	if m.tenant != nil {
+		fields = append(fields, channel.FieldTenantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, channel.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, channel.FieldUpdatedAt)
+	}
+	if m.name != nil {
+		fields = append(fields, channel.FieldName)
+	}
+	if m.account != nil {
+		fields = append(fields, channel.FieldAccountID)
+	}
+	if m.state != nil {
+		fields = append(fields, channel.FieldState)
+	}
+	if m.rotation != nil {
+		fields = append(fields, channel.FieldRotation)
+	}
+	if m.daily_add_limit != nil {
+		fields = append(fields, channel.FieldDailyAddLimit)
+	}
+	if m.welcome_message != nil {
+		fields = append(fields, channel.FieldWelcomeMessage)
+	}
+	if m.config_id != nil {
+		fields = append(fields, channel.FieldConfigID)
+	}
+	if m.qr_code != nil {
+		fields = append(fields, channel.FieldQrCode)
+	}
+	if m.on_duty_staff_ids != nil {
+		fields = append(fields, channel.FieldOnDutyStaffIds)
+	}
+	if m.pushed_at != nil {
+		fields = append(fields, channel.FieldPushedAt)
+	}
+	if m.last_error != nil {
+		fields = append(fields, channel.FieldLastError)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ChannelMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case channel.FieldTenantID:
+		return m.TenantID()
+	case channel.FieldCreatedAt:
+		return m.CreatedAt()
+	case channel.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case channel.FieldName:
+		return m.Name()
+	case channel.FieldAccountID:
+		return m.AccountID()
+	case channel.FieldState:
+		return m.State()
+	case channel.FieldRotation:
+		return m.Rotation()
+	case channel.FieldDailyAddLimit:
+		return m.DailyAddLimit()
+	case channel.FieldWelcomeMessage:
+		return m.WelcomeMessage()
+	case channel.FieldConfigID:
+		return m.ConfigID()
+	case channel.FieldQrCode:
+		return m.QrCode()
+	case channel.FieldOnDutyStaffIds:
+		return m.OnDutyStaffIds()
+	case channel.FieldPushedAt:
+		return m.PushedAt()
+	case channel.FieldLastError:
+		return m.LastError()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ChannelMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case channel.FieldTenantID:
+		return m.OldTenantID(ctx)
+	case channel.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case channel.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case channel.FieldName:
+		return m.OldName(ctx)
+	case channel.FieldAccountID:
+		return m.OldAccountID(ctx)
+	case channel.FieldState:
+		return m.OldState(ctx)
+	case channel.FieldRotation:
+		return m.OldRotation(ctx)
+	case channel.FieldDailyAddLimit:
+		return m.OldDailyAddLimit(ctx)
+	case channel.FieldWelcomeMessage:
+		return m.OldWelcomeMessage(ctx)
+	case channel.FieldConfigID:
+		return m.OldConfigID(ctx)
+	case channel.FieldQrCode:
+		return m.OldQrCode(ctx)
+	case channel.FieldOnDutyStaffIds:
+		return m.OldOnDutyStaffIds(ctx)
+	case channel.FieldPushedAt:
+		return m.OldPushedAt(ctx)
+	case channel.FieldLastError:
+		return m.OldLastError(ctx)
+	}
+	return nil, fmt.Errorf("unknown Channel field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ChannelMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case channel.FieldTenantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTenantID(v)
+		return nil
+	case channel.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case channel.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case channel.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case channel.FieldAccountID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAccountID(v)
+		return nil
+	case channel.FieldState:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetState(v)
+		return nil
+	case channel.FieldRotation:
+		v, ok := value.([]schematype.ChannelShift)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRotation(v)
+		return nil
+	case channel.FieldDailyAddLimit:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDailyAddLimit(v)
+		return nil
+	case channel.FieldWelcomeMessage:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWelcomeMessage(v)
+		return nil
+	case channel.FieldConfigID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConfigID(v)
+		return nil
+	case channel.FieldQrCode:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetQrCode(v)
+		return nil
+	case channel.FieldOnDutyStaffIds:
+		v, ok := value.([]int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOnDutyStaffIds(v)
+		return nil
+	case channel.FieldPushedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPushedAt(v)
+		return nil
+	case channel.FieldLastError:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastError(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Channel field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ChannelMutation) AddedFields() []string {
+	var fields []string
+	if m.adddaily_add_limit != nil {
+		fields = append(fields, channel.FieldDailyAddLimit)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ChannelMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case channel.FieldDailyAddLimit:
+		return m.AddedDailyAddLimit()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ChannelMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case channel.FieldDailyAddLimit:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDailyAddLimit(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Channel numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ChannelMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(channel.FieldWelcomeMessage) {
+		fields = append(fields, channel.FieldWelcomeMessage)
+	}
+	if m.FieldCleared(channel.FieldConfigID) {
+		fields = append(fields, channel.FieldConfigID)
+	}
+	if m.FieldCleared(channel.FieldQrCode) {
+		fields = append(fields, channel.FieldQrCode)
+	}
+	if m.FieldCleared(channel.FieldOnDutyStaffIds) {
+		fields = append(fields, channel.FieldOnDutyStaffIds)
+	}
+	if m.FieldCleared(channel.FieldPushedAt) {
+		fields = append(fields, channel.FieldPushedAt)
+	}
+	if m.FieldCleared(channel.FieldLastError) {
+		fields = append(fields, channel.FieldLastError)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ChannelMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ChannelMutation) ClearField(name string) error {
+	switch name {
+	case channel.FieldWelcomeMessage:
+		m.ClearWelcomeMessage()
+		return nil
+	case channel.FieldConfigID:
+		m.ClearConfigID()
+		return nil
+	case channel.FieldQrCode:
+		m.ClearQrCode()
+		return nil
+	case channel.FieldOnDutyStaffIds:
+		m.ClearOnDutyStaffIds()
+		return nil
+	case channel.FieldPushedAt:
+		m.ClearPushedAt()
+		return nil
+	case channel.FieldLastError:
+		m.ClearLastError()
+		return nil
+	}
+	return fmt.Errorf("unknown Channel nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ChannelMutation) ResetField(name string) error {
+	switch name {
+	case channel.FieldTenantID:
+		m.ResetTenantID()
+		return nil
+	case channel.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case channel.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case channel.FieldName:
+		m.ResetName()
+		return nil
+	case channel.FieldAccountID:
+		m.ResetAccountID()
+		return nil
+	case channel.FieldState:
+		m.ResetState()
+		return nil
+	case channel.FieldRotation:
+		m.ResetRotation()
+		return nil
+	case channel.FieldDailyAddLimit:
+		m.ResetDailyAddLimit()
+		return nil
+	case channel.FieldWelcomeMessage:
+		m.ResetWelcomeMessage()
+		return nil
+	case channel.FieldConfigID:
+		m.ResetConfigID()
+		return nil
+	case channel.FieldQrCode:
+		m.ResetQrCode()
+		return nil
+	case channel.FieldOnDutyStaffIds:
+		m.ResetOnDutyStaffIds()
+		return nil
+	case channel.FieldPushedAt:
+		m.ResetPushedAt()
+		return nil
+	case channel.FieldLastError:
+		m.ResetLastError()
+		return nil
+	}
+	return fmt.Errorf("unknown Channel field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ChannelMutation) AddedEdges() []string {
+	edges := make([]string, 0, 4)
+	if m.tenant != nil {
+		edges = append(edges, channel.EdgeTenant)
+	}
+	if m.account != nil {
+		edges = append(edges, channel.EdgeAccount)
+	}
+	if m.backup_staff != nil {
+		edges = append(edges, channel.EdgeBackupStaff)
+	}
+	if m.tags != nil {
+		edges = append(edges, channel.EdgeTags)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ChannelMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case channel.EdgeTenant:
+		if id := m.tenant; id != nil {
+			return []ent.Value{*id}
+		}
+	case channel.EdgeAccount:
+		if id := m.account; id != nil {
+			return []ent.Value{*id}
+		}
+	case channel.EdgeBackupStaff:
+		ids := make([]ent.Value, 0, len(m.backup_staff))
+		for id := range m.backup_staff {
+			ids = append(ids, id)
+		}
+		return ids
+	case channel.EdgeTags:
+		ids := make([]ent.Value, 0, len(m.tags))
+		for id := range m.tags {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ChannelMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 4)
+	if m.removedbackup_staff != nil {
+		edges = append(edges, channel.EdgeBackupStaff)
+	}
+	if m.removedtags != nil {
+		edges = append(edges, channel.EdgeTags)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ChannelMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case channel.EdgeBackupStaff:
+		ids := make([]ent.Value, 0, len(m.removedbackup_staff))
+		for id := range m.removedbackup_staff {
+			ids = append(ids, id)
+		}
+		return ids
+	case channel.EdgeTags:
+		ids := make([]ent.Value, 0, len(m.removedtags))
+		for id := range m.removedtags {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ChannelMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 4)
+	if m.clearedtenant {
+		edges = append(edges, channel.EdgeTenant)
+	}
+	if m.clearedaccount {
+		edges = append(edges, channel.EdgeAccount)
+	}
+	if m.clearedbackup_staff {
+		edges = append(edges, channel.EdgeBackupStaff)
+	}
+	if m.clearedtags {
+		edges = append(edges, channel.EdgeTags)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ChannelMutation) EdgeCleared(name string) bool {
+	switch name {
+	case channel.EdgeTenant:
+		return m.clearedtenant
+	case channel.EdgeAccount:
+		return m.clearedaccount
+	case channel.EdgeBackupStaff:
+		return m.clearedbackup_staff
+	case channel.EdgeTags:
+		return m.clearedtags
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ChannelMutation) ClearEdge(name string) error {
+	switch name {
+	case channel.EdgeTenant:
+		m.ClearTenant()
+		return nil
+	case channel.EdgeAccount:
+		m.ClearAccount()
+		return nil
+	}
+	return fmt.Errorf("unknown Channel unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ChannelMutation) ResetEdge(name string) error {
+	switch name {
+	case channel.EdgeTenant:
+		m.ResetTenant()
+		return nil
+	case channel.EdgeAccount:
+		m.ResetAccount()
+		return nil
+	case channel.EdgeBackupStaff:
+		m.ResetBackupStaff()
+		return nil
+	case channel.EdgeTags:
+		m.ResetTags()
+		return nil
+	}
+	return fmt.Errorf("unknown Channel edge %s", name)
 }
 
 // ConnectorAccountMutation represents an operation that mutates the ConnectorAccount nodes in the graph.
@@ -10984,33 +12468,36 @@ func (m *EventMutation) ResetEdge(name string) error {
 // FollowUpMutation represents an operation that mutates the FollowUp nodes in the graph.
 type FollowUpMutation struct {
 	config
-	op                   Op
-	typ                  string
-	id                   *int
-	created_at           *time.Time
-	updated_at           *time.Time
-	remark               *string
-	description          *string
-	added_at             *time.Time
-	add_way              *int
-	addadd_way           *int
-	state                *string
-	channel_id           *int
-	addchannel_id        *int
-	lost_at              *time.Time
-	lost_by              *followup.LostBy
-	platform_event_at    *int64
-	addplatform_event_at *int64
-	clearedFields        map[string]struct{}
-	tenant               *int
-	clearedtenant        bool
-	customer             *int
-	clearedcustomer      bool
-	staff                *int
-	clearedstaff         bool
-	done                 bool
-	oldValue             func(context.Context) (*FollowUp, error)
-	predicates           []predicate.FollowUp
+	op                     Op
+	typ                    string
+	id                     *int
+	created_at             *time.Time
+	updated_at             *time.Time
+	remark                 *string
+	description            *string
+	added_at               *time.Time
+	add_way                *int
+	addadd_way             *int
+	state                  *string
+	channel_id             *int
+	addchannel_id          *int
+	lost_at                *time.Time
+	lost_by                *followup.LostBy
+	handed_over_from_id    *int
+	addhanded_over_from_id *int
+	transfer_fail_reason   *string
+	platform_event_at      *int64
+	addplatform_event_at   *int64
+	clearedFields          map[string]struct{}
+	tenant                 *int
+	clearedtenant          bool
+	customer               *int
+	clearedcustomer        bool
+	staff                  *int
+	clearedstaff           bool
+	done                   bool
+	oldValue               func(context.Context) (*FollowUp, error)
+	predicates             []predicate.FollowUp
 }
 
 var _ ent.Mutation = (*FollowUpMutation)(nil)
@@ -11711,6 +13198,125 @@ func (m *FollowUpMutation) ResetLostBy() {
 	delete(m.clearedFields, followup.FieldLostBy)
 }
 
+// SetHandedOverFromID sets the "handed_over_from_id" field.
+func (m *FollowUpMutation) SetHandedOverFromID(i int) {
+	m.handed_over_from_id = &i
+	m.addhanded_over_from_id = nil
+}
+
+// HandedOverFromID returns the value of the "handed_over_from_id" field in the mutation.
+func (m *FollowUpMutation) HandedOverFromID() (r int, exists bool) {
+	v := m.handed_over_from_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHandedOverFromID returns the old "handed_over_from_id" field's value of the FollowUp entity.
+// If the FollowUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FollowUpMutation) OldHandedOverFromID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHandedOverFromID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHandedOverFromID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHandedOverFromID: %w", err)
+	}
+	return oldValue.HandedOverFromID, nil
+}
+
+// AddHandedOverFromID adds i to the "handed_over_from_id" field.
+func (m *FollowUpMutation) AddHandedOverFromID(i int) {
+	if m.addhanded_over_from_id != nil {
+		*m.addhanded_over_from_id += i
+	} else {
+		m.addhanded_over_from_id = &i
+	}
+}
+
+// AddedHandedOverFromID returns the value that was added to the "handed_over_from_id" field in this mutation.
+func (m *FollowUpMutation) AddedHandedOverFromID() (r int, exists bool) {
+	v := m.addhanded_over_from_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearHandedOverFromID clears the value of the "handed_over_from_id" field.
+func (m *FollowUpMutation) ClearHandedOverFromID() {
+	m.handed_over_from_id = nil
+	m.addhanded_over_from_id = nil
+	m.clearedFields[followup.FieldHandedOverFromID] = struct{}{}
+}
+
+// HandedOverFromIDCleared returns if the "handed_over_from_id" field was cleared in this mutation.
+func (m *FollowUpMutation) HandedOverFromIDCleared() bool {
+	_, ok := m.clearedFields[followup.FieldHandedOverFromID]
+	return ok
+}
+
+// ResetHandedOverFromID resets all changes to the "handed_over_from_id" field.
+func (m *FollowUpMutation) ResetHandedOverFromID() {
+	m.handed_over_from_id = nil
+	m.addhanded_over_from_id = nil
+	delete(m.clearedFields, followup.FieldHandedOverFromID)
+}
+
+// SetTransferFailReason sets the "transfer_fail_reason" field.
+func (m *FollowUpMutation) SetTransferFailReason(s string) {
+	m.transfer_fail_reason = &s
+}
+
+// TransferFailReason returns the value of the "transfer_fail_reason" field in the mutation.
+func (m *FollowUpMutation) TransferFailReason() (r string, exists bool) {
+	v := m.transfer_fail_reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTransferFailReason returns the old "transfer_fail_reason" field's value of the FollowUp entity.
+// If the FollowUp object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FollowUpMutation) OldTransferFailReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTransferFailReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTransferFailReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTransferFailReason: %w", err)
+	}
+	return oldValue.TransferFailReason, nil
+}
+
+// ClearTransferFailReason clears the value of the "transfer_fail_reason" field.
+func (m *FollowUpMutation) ClearTransferFailReason() {
+	m.transfer_fail_reason = nil
+	m.clearedFields[followup.FieldTransferFailReason] = struct{}{}
+}
+
+// TransferFailReasonCleared returns if the "transfer_fail_reason" field was cleared in this mutation.
+func (m *FollowUpMutation) TransferFailReasonCleared() bool {
+	_, ok := m.clearedFields[followup.FieldTransferFailReason]
+	return ok
+}
+
+// ResetTransferFailReason resets all changes to the "transfer_fail_reason" field.
+func (m *FollowUpMutation) ResetTransferFailReason() {
+	m.transfer_fail_reason = nil
+	delete(m.clearedFields, followup.FieldTransferFailReason)
+}
+
 // SetPlatformEventAt sets the "platform_event_at" field.
 func (m *FollowUpMutation) SetPlatformEventAt(i int64) {
 	m.platform_event_at = &i
@@ -11882,7 +13488,7 @@ func (m *FollowUpMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *FollowUpMutation) Fields() []string {
-	fields := make([]string, 0, 14)
+	fields := make([]string, 0, 16)
 	if m.tenant != nil {
 		fields = append(fields, followup.FieldTenantID)
 	}
@@ -11922,6 +13528,12 @@ func (m *FollowUpMutation) Fields() []string {
 	if m.lost_by != nil {
 		fields = append(fields, followup.FieldLostBy)
 	}
+	if m.handed_over_from_id != nil {
+		fields = append(fields, followup.FieldHandedOverFromID)
+	}
+	if m.transfer_fail_reason != nil {
+		fields = append(fields, followup.FieldTransferFailReason)
+	}
 	if m.platform_event_at != nil {
 		fields = append(fields, followup.FieldPlatformEventAt)
 	}
@@ -11959,6 +13571,10 @@ func (m *FollowUpMutation) Field(name string) (ent.Value, bool) {
 		return m.LostAt()
 	case followup.FieldLostBy:
 		return m.LostBy()
+	case followup.FieldHandedOverFromID:
+		return m.HandedOverFromID()
+	case followup.FieldTransferFailReason:
+		return m.TransferFailReason()
 	case followup.FieldPlatformEventAt:
 		return m.PlatformEventAt()
 	}
@@ -11996,6 +13612,10 @@ func (m *FollowUpMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldLostAt(ctx)
 	case followup.FieldLostBy:
 		return m.OldLostBy(ctx)
+	case followup.FieldHandedOverFromID:
+		return m.OldHandedOverFromID(ctx)
+	case followup.FieldTransferFailReason:
+		return m.OldTransferFailReason(ctx)
 	case followup.FieldPlatformEventAt:
 		return m.OldPlatformEventAt(ctx)
 	}
@@ -12098,6 +13718,20 @@ func (m *FollowUpMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetLostBy(v)
 		return nil
+	case followup.FieldHandedOverFromID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHandedOverFromID(v)
+		return nil
+	case followup.FieldTransferFailReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTransferFailReason(v)
+		return nil
 	case followup.FieldPlatformEventAt:
 		v, ok := value.(int64)
 		if !ok {
@@ -12119,6 +13753,9 @@ func (m *FollowUpMutation) AddedFields() []string {
 	if m.addchannel_id != nil {
 		fields = append(fields, followup.FieldChannelID)
 	}
+	if m.addhanded_over_from_id != nil {
+		fields = append(fields, followup.FieldHandedOverFromID)
+	}
 	if m.addplatform_event_at != nil {
 		fields = append(fields, followup.FieldPlatformEventAt)
 	}
@@ -12134,6 +13771,8 @@ func (m *FollowUpMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedAddWay()
 	case followup.FieldChannelID:
 		return m.AddedChannelID()
+	case followup.FieldHandedOverFromID:
+		return m.AddedHandedOverFromID()
 	case followup.FieldPlatformEventAt:
 		return m.AddedPlatformEventAt()
 	}
@@ -12158,6 +13797,13 @@ func (m *FollowUpMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddChannelID(v)
+		return nil
+	case followup.FieldHandedOverFromID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddHandedOverFromID(v)
 		return nil
 	case followup.FieldPlatformEventAt:
 		v, ok := value.(int64)
@@ -12195,6 +13841,12 @@ func (m *FollowUpMutation) ClearedFields() []string {
 	if m.FieldCleared(followup.FieldLostBy) {
 		fields = append(fields, followup.FieldLostBy)
 	}
+	if m.FieldCleared(followup.FieldHandedOverFromID) {
+		fields = append(fields, followup.FieldHandedOverFromID)
+	}
+	if m.FieldCleared(followup.FieldTransferFailReason) {
+		fields = append(fields, followup.FieldTransferFailReason)
+	}
 	return fields
 }
 
@@ -12229,6 +13881,12 @@ func (m *FollowUpMutation) ClearField(name string) error {
 		return nil
 	case followup.FieldLostBy:
 		m.ClearLostBy()
+		return nil
+	case followup.FieldHandedOverFromID:
+		m.ClearHandedOverFromID()
+		return nil
+	case followup.FieldTransferFailReason:
+		m.ClearTransferFailReason()
 		return nil
 	}
 	return fmt.Errorf("unknown FollowUp nullable field %s", name)
@@ -12276,6 +13934,12 @@ func (m *FollowUpMutation) ResetField(name string) error {
 		return nil
 	case followup.FieldLostBy:
 		m.ResetLostBy()
+		return nil
+	case followup.FieldHandedOverFromID:
+		m.ResetHandedOverFromID()
+		return nil
+	case followup.FieldTransferFailReason:
+		m.ResetTransferFailReason()
 		return nil
 	case followup.FieldPlatformEventAt:
 		m.ResetPlatformEventAt()
@@ -17101,42 +18765,45 @@ func (m *OrderItemMutation) ResetEdge(name string) error {
 // StaffMutation represents an operation that mutates the Staff nodes in the graph.
 type StaffMutation struct {
 	config
-	op                        Op
-	typ                       string
-	id                        *int
-	created_at                *time.Time
-	updated_at                *time.Time
-	login                     *string
-	name                      *string
-	mobile                    *string
-	email                     *string
-	wecom_user_id             *string
-	roles                     *[]string
-	appendroles               []string
-	skill_tags                *[]string
-	appendskill_tags          []string
-	region                    *string
-	status                    *staff.Status
-	capacity                  *int
-	addcapacity               *int
-	clearedFields             map[string]struct{}
-	tenant                    *int
-	clearedtenant             bool
-	departments               map[int]struct{}
-	removeddepartments        map[int]struct{}
-	cleareddepartments        bool
-	owned_customers           map[int]struct{}
-	removedowned_customers    map[int]struct{}
-	clearedowned_customers    bool
-	followed_customers        map[int]struct{}
-	removedfollowed_customers map[int]struct{}
-	clearedfollowed_customers bool
-	assigned_tickets          map[int]struct{}
-	removedassigned_tickets   map[int]struct{}
-	clearedassigned_tickets   bool
-	done                      bool
-	oldValue                  func(context.Context) (*Staff, error)
-	predicates                []predicate.Staff
+	op                         Op
+	typ                        string
+	id                         *int
+	created_at                 *time.Time
+	updated_at                 *time.Time
+	login                      *string
+	name                       *string
+	mobile                     *string
+	email                      *string
+	wecom_user_id              *string
+	roles                      *[]string
+	appendroles                []string
+	skill_tags                 *[]string
+	appendskill_tags           []string
+	region                     *string
+	status                     *staff.Status
+	capacity                   *int
+	addcapacity                *int
+	clearedFields              map[string]struct{}
+	tenant                     *int
+	clearedtenant              bool
+	departments                map[int]struct{}
+	removeddepartments         map[int]struct{}
+	cleareddepartments         bool
+	owned_customers            map[int]struct{}
+	removedowned_customers     map[int]struct{}
+	clearedowned_customers     bool
+	followed_customers         map[int]struct{}
+	removedfollowed_customers  map[int]struct{}
+	clearedfollowed_customers  bool
+	assigned_tickets           map[int]struct{}
+	removedassigned_tickets    map[int]struct{}
+	clearedassigned_tickets    bool
+	backup_for_channels        map[int]struct{}
+	removedbackup_for_channels map[int]struct{}
+	clearedbackup_for_channels bool
+	done                       bool
+	oldValue                   func(context.Context) (*Staff, error)
+	predicates                 []predicate.Staff
 }
 
 var _ ent.Mutation = (*StaffMutation)(nil)
@@ -18050,6 +19717,60 @@ func (m *StaffMutation) ResetAssignedTickets() {
 	m.removedassigned_tickets = nil
 }
 
+// AddBackupForChannelIDs adds the "backup_for_channels" edge to the Channel entity by ids.
+func (m *StaffMutation) AddBackupForChannelIDs(ids ...int) {
+	if m.backup_for_channels == nil {
+		m.backup_for_channels = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.backup_for_channels[ids[i]] = struct{}{}
+	}
+}
+
+// ClearBackupForChannels clears the "backup_for_channels" edge to the Channel entity.
+func (m *StaffMutation) ClearBackupForChannels() {
+	m.clearedbackup_for_channels = true
+}
+
+// BackupForChannelsCleared reports if the "backup_for_channels" edge to the Channel entity was cleared.
+func (m *StaffMutation) BackupForChannelsCleared() bool {
+	return m.clearedbackup_for_channels
+}
+
+// RemoveBackupForChannelIDs removes the "backup_for_channels" edge to the Channel entity by IDs.
+func (m *StaffMutation) RemoveBackupForChannelIDs(ids ...int) {
+	if m.removedbackup_for_channels == nil {
+		m.removedbackup_for_channels = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.backup_for_channels, ids[i])
+		m.removedbackup_for_channels[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedBackupForChannels returns the removed IDs of the "backup_for_channels" edge to the Channel entity.
+func (m *StaffMutation) RemovedBackupForChannelsIDs() (ids []int) {
+	for id := range m.removedbackup_for_channels {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// BackupForChannelsIDs returns the "backup_for_channels" edge IDs in the mutation.
+func (m *StaffMutation) BackupForChannelsIDs() (ids []int) {
+	for id := range m.backup_for_channels {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetBackupForChannels resets all changes to the "backup_for_channels" edge.
+func (m *StaffMutation) ResetBackupForChannels() {
+	m.backup_for_channels = nil
+	m.clearedbackup_for_channels = false
+	m.removedbackup_for_channels = nil
+}
+
 // Where appends a list predicates to the StaffMutation builder.
 func (m *StaffMutation) Where(ps ...predicate.Staff) {
 	m.predicates = append(m.predicates, ps...)
@@ -18429,7 +20150,7 @@ func (m *StaffMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *StaffMutation) AddedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.tenant != nil {
 		edges = append(edges, staff.EdgeTenant)
 	}
@@ -18444,6 +20165,9 @@ func (m *StaffMutation) AddedEdges() []string {
 	}
 	if m.assigned_tickets != nil {
 		edges = append(edges, staff.EdgeAssignedTickets)
+	}
+	if m.backup_for_channels != nil {
+		edges = append(edges, staff.EdgeBackupForChannels)
 	}
 	return edges
 }
@@ -18480,13 +20204,19 @@ func (m *StaffMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case staff.EdgeBackupForChannels:
+		ids := make([]ent.Value, 0, len(m.backup_for_channels))
+		for id := range m.backup_for_channels {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *StaffMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.removeddepartments != nil {
 		edges = append(edges, staff.EdgeDepartments)
 	}
@@ -18498,6 +20228,9 @@ func (m *StaffMutation) RemovedEdges() []string {
 	}
 	if m.removedassigned_tickets != nil {
 		edges = append(edges, staff.EdgeAssignedTickets)
+	}
+	if m.removedbackup_for_channels != nil {
+		edges = append(edges, staff.EdgeBackupForChannels)
 	}
 	return edges
 }
@@ -18530,13 +20263,19 @@ func (m *StaffMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case staff.EdgeBackupForChannels:
+		ids := make([]ent.Value, 0, len(m.removedbackup_for_channels))
+		for id := range m.removedbackup_for_channels {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *StaffMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.clearedtenant {
 		edges = append(edges, staff.EdgeTenant)
 	}
@@ -18551,6 +20290,9 @@ func (m *StaffMutation) ClearedEdges() []string {
 	}
 	if m.clearedassigned_tickets {
 		edges = append(edges, staff.EdgeAssignedTickets)
+	}
+	if m.clearedbackup_for_channels {
+		edges = append(edges, staff.EdgeBackupForChannels)
 	}
 	return edges
 }
@@ -18569,6 +20311,8 @@ func (m *StaffMutation) EdgeCleared(name string) bool {
 		return m.clearedfollowed_customers
 	case staff.EdgeAssignedTickets:
 		return m.clearedassigned_tickets
+	case staff.EdgeBackupForChannels:
+		return m.clearedbackup_for_channels
 	}
 	return false
 }
@@ -18603,6 +20347,9 @@ func (m *StaffMutation) ResetEdge(name string) error {
 	case staff.EdgeAssignedTickets:
 		m.ResetAssignedTickets()
 		return nil
+	case staff.EdgeBackupForChannels:
+		m.ResetBackupForChannels()
+		return nil
 	}
 	return fmt.Errorf("unknown Staff edge %s", name)
 }
@@ -18628,6 +20375,9 @@ type TagMutation struct {
 	customers        map[int]struct{}
 	removedcustomers map[int]struct{}
 	clearedcustomers bool
+	channels         map[int]struct{}
+	removedchannels  map[int]struct{}
+	clearedchannels  bool
 	done             bool
 	oldValue         func(context.Context) (*Tag, error)
 	predicates       []predicate.Tag
@@ -19160,6 +20910,60 @@ func (m *TagMutation) ResetCustomers() {
 	m.removedcustomers = nil
 }
 
+// AddChannelIDs adds the "channels" edge to the Channel entity by ids.
+func (m *TagMutation) AddChannelIDs(ids ...int) {
+	if m.channels == nil {
+		m.channels = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.channels[ids[i]] = struct{}{}
+	}
+}
+
+// ClearChannels clears the "channels" edge to the Channel entity.
+func (m *TagMutation) ClearChannels() {
+	m.clearedchannels = true
+}
+
+// ChannelsCleared reports if the "channels" edge to the Channel entity was cleared.
+func (m *TagMutation) ChannelsCleared() bool {
+	return m.clearedchannels
+}
+
+// RemoveChannelIDs removes the "channels" edge to the Channel entity by IDs.
+func (m *TagMutation) RemoveChannelIDs(ids ...int) {
+	if m.removedchannels == nil {
+		m.removedchannels = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.channels, ids[i])
+		m.removedchannels[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedChannels returns the removed IDs of the "channels" edge to the Channel entity.
+func (m *TagMutation) RemovedChannelsIDs() (ids []int) {
+	for id := range m.removedchannels {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ChannelsIDs returns the "channels" edge IDs in the mutation.
+func (m *TagMutation) ChannelsIDs() (ids []int) {
+	for id := range m.channels {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetChannels resets all changes to the "channels" edge.
+func (m *TagMutation) ResetChannels() {
+	m.channels = nil
+	m.clearedchannels = false
+	m.removedchannels = nil
+}
+
 // Where appends a list predicates to the TagMutation builder.
 func (m *TagMutation) Where(ps ...predicate.Tag) {
 	m.predicates = append(m.predicates, ps...)
@@ -19436,7 +21240,7 @@ func (m *TagMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *TagMutation) AddedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 4)
 	if m.tenant != nil {
 		edges = append(edges, tag.EdgeTenant)
 	}
@@ -19445,6 +21249,9 @@ func (m *TagMutation) AddedEdges() []string {
 	}
 	if m.customers != nil {
 		edges = append(edges, tag.EdgeCustomers)
+	}
+	if m.channels != nil {
+		edges = append(edges, tag.EdgeChannels)
 	}
 	return edges
 }
@@ -19467,15 +21274,24 @@ func (m *TagMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case tag.EdgeChannels:
+		ids := make([]ent.Value, 0, len(m.channels))
+		for id := range m.channels {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *TagMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 4)
 	if m.removedcustomers != nil {
 		edges = append(edges, tag.EdgeCustomers)
+	}
+	if m.removedchannels != nil {
+		edges = append(edges, tag.EdgeChannels)
 	}
 	return edges
 }
@@ -19490,13 +21306,19 @@ func (m *TagMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case tag.EdgeChannels:
+		ids := make([]ent.Value, 0, len(m.removedchannels))
+		for id := range m.removedchannels {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *TagMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 4)
 	if m.clearedtenant {
 		edges = append(edges, tag.EdgeTenant)
 	}
@@ -19505,6 +21327,9 @@ func (m *TagMutation) ClearedEdges() []string {
 	}
 	if m.clearedcustomers {
 		edges = append(edges, tag.EdgeCustomers)
+	}
+	if m.clearedchannels {
+		edges = append(edges, tag.EdgeChannels)
 	}
 	return edges
 }
@@ -19519,6 +21344,8 @@ func (m *TagMutation) EdgeCleared(name string) bool {
 		return m.clearedgroup
 	case tag.EdgeCustomers:
 		return m.clearedcustomers
+	case tag.EdgeChannels:
+		return m.clearedchannels
 	}
 	return false
 }
@@ -19549,6 +21376,9 @@ func (m *TagMutation) ResetEdge(name string) error {
 		return nil
 	case tag.EdgeCustomers:
 		m.ResetCustomers()
+		return nil
+	case tag.EdgeChannels:
+		m.ResetChannels()
 		return nil
 	}
 	return fmt.Errorf("unknown Tag edge %s", name)

@@ -7,6 +7,7 @@ var NodeTables = map[string]string{
 	"AuditLog":         "audit_logs",
 	"Campaign":         "campaigns",
 	"CasbinRule":       "casbin_rule",
+	"Channel":          "channels",
 	"ConnectorAccount": "connector_accounts",
 	"Customer":         "customers",
 	"CustomerIdentity": "customer_identities",

@@ -63,9 +63,11 @@ type StaffEdges struct {
 	FollowedCustomers []*Customer `json:"followed_customers,omitempty"`
 	// AssignedTickets holds the value of the assigned_tickets edge.
 	AssignedTickets []*Ticket `json:"assigned_tickets,omitempty"`
+	// BackupForChannels holds the value of the backup_for_channels edge.
+	BackupForChannels []*Channel `json:"backup_for_channels,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [5]bool
+	loadedTypes [6]bool
 	// totalCount holds the count of the edges above.
 	totalCount [4]map[string]int
 
@@ -73,6 +75,7 @@ type StaffEdges struct {
 	namedOwnedCustomers    map[string][]*Customer
 	namedFollowedCustomers map[string][]*Customer
 	namedAssignedTickets   map[string][]*Ticket
+	namedBackupForChannels map[string][]*Channel
 }
 
 // TenantOrErr returns the Tenant value or an error if the edge
@@ -120,6 +123,15 @@ func (e StaffEdges) AssignedTicketsOrErr() ([]*Ticket, error) {
 		return e.AssignedTickets, nil
 	}
 	return nil, &NotLoadedError{edge: "assigned_tickets"}
+}
+
+// BackupForChannelsOrErr returns the BackupForChannels value or an error if the edge
+// was not loaded in eager-loading.
+func (e StaffEdges) BackupForChannelsOrErr() ([]*Channel, error) {
+	if e.loadedTypes[5] {
+		return e.BackupForChannels, nil
+	}
+	return nil, &NotLoadedError{edge: "backup_for_channels"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -279,6 +291,11 @@ func (_m *Staff) QueryFollowedCustomers() *CustomerQuery {
 // QueryAssignedTickets queries the "assigned_tickets" edge of the Staff entity.
 func (_m *Staff) QueryAssignedTickets() *TicketQuery {
 	return NewStaffClient(_m.config).QueryAssignedTickets(_m)
+}
+
+// QueryBackupForChannels queries the "backup_for_channels" edge of the Staff entity.
+func (_m *Staff) QueryBackupForChannels() *ChannelQuery {
+	return NewStaffClient(_m.config).QueryBackupForChannels(_m)
 }
 
 // Update returns a builder for updating this Staff.
@@ -441,6 +458,30 @@ func (_m *Staff) appendNamedAssignedTickets(name string, edges ...*Ticket) {
 		_m.Edges.namedAssignedTickets[name] = []*Ticket{}
 	} else {
 		_m.Edges.namedAssignedTickets[name] = append(_m.Edges.namedAssignedTickets[name], edges...)
+	}
+}
+
+// NamedBackupForChannels returns the BackupForChannels named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Staff) NamedBackupForChannels(name string) ([]*Channel, error) {
+	if _m.Edges.namedBackupForChannels == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedBackupForChannels[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Staff) appendNamedBackupForChannels(name string, edges ...*Channel) {
+	if _m.Edges.namedBackupForChannels == nil {
+		_m.Edges.namedBackupForChannels = make(map[string][]*Channel)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedBackupForChannels[name] = []*Channel{}
+	} else {
+		_m.Edges.namedBackupForChannels[name] = append(_m.Edges.namedBackupForChannels[name], edges...)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/scrm-dev/scrm/ent/channel"
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/department"
 	"github.com/scrm-dev/scrm/ent/staff"
@@ -231,6 +232,21 @@ func (_c *StaffCreate) AddAssignedTickets(v ...*Ticket) *StaffCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddAssignedTicketIDs(ids...)
+}
+
+// AddBackupForChannelIDs adds the "backup_for_channels" edge to the Channel entity by IDs.
+func (_c *StaffCreate) AddBackupForChannelIDs(ids ...int) *StaffCreate {
+	_c.mutation.AddBackupForChannelIDs(ids...)
+	return _c
+}
+
+// AddBackupForChannels adds the "backup_for_channels" edges to the Channel entity.
+func (_c *StaffCreate) AddBackupForChannels(v ...*Channel) *StaffCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddBackupForChannelIDs(ids...)
 }
 
 // Mutation returns the StaffMutation object of the builder.
@@ -535,6 +551,22 @@ func (_c *StaffCreate) createSpec() (*Staff, *sqlgraph.CreateSpec, error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(ticket.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.BackupForChannelsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   staff.BackupForChannelsTable,
+			Columns: staff.BackupForChannelsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(channel.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

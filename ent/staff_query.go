@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/scrm-dev/scrm/ent/channel"
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/department"
 	"github.com/scrm-dev/scrm/ent/predicate"
@@ -32,12 +33,14 @@ type StaffQuery struct {
 	withOwnedCustomers         *CustomerQuery
 	withFollowedCustomers      *CustomerQuery
 	withAssignedTickets        *TicketQuery
+	withBackupForChannels      *ChannelQuery
 	loadTotal                  []func(context.Context, []*Staff) error
 	modifiers                  []func(*sql.Selector)
 	withNamedDepartments       map[string]*DepartmentQuery
 	withNamedOwnedCustomers    map[string]*CustomerQuery
 	withNamedFollowedCustomers map[string]*CustomerQuery
 	withNamedAssignedTickets   map[string]*TicketQuery
+	withNamedBackupForChannels map[string]*ChannelQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -177,6 +180,28 @@ func (_q *StaffQuery) QueryAssignedTickets() *TicketQuery {
 			sqlgraph.From(staff.Table, staff.FieldID, selector),
 			sqlgraph.To(ticket.Table, ticket.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, staff.AssignedTicketsTable, staff.AssignedTicketsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryBackupForChannels chains the current query on the "backup_for_channels" edge.
+func (_q *StaffQuery) QueryBackupForChannels() *ChannelQuery {
+	query := (&ChannelClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(staff.Table, staff.FieldID, selector),
+			sqlgraph.To(channel.Table, channel.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, staff.BackupForChannelsTable, staff.BackupForChannelsPrimaryKey...),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -381,6 +406,7 @@ func (_q *StaffQuery) Clone() *StaffQuery {
 		withOwnedCustomers:    _q.withOwnedCustomers.Clone(),
 		withFollowedCustomers: _q.withFollowedCustomers.Clone(),
 		withAssignedTickets:   _q.withAssignedTickets.Clone(),
+		withBackupForChannels: _q.withBackupForChannels.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -440,6 +466,17 @@ func (_q *StaffQuery) WithAssignedTickets(opts ...func(*TicketQuery)) *StaffQuer
 		opt(query)
 	}
 	_q.withAssignedTickets = query
+	return _q
+}
+
+// WithBackupForChannels tells the query-builder to eager-load the nodes that are connected to
+// the "backup_for_channels" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *StaffQuery) WithBackupForChannels(opts ...func(*ChannelQuery)) *StaffQuery {
+	query := (&ChannelClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withBackupForChannels = query
 	return _q
 }
 
@@ -521,12 +558,13 @@ func (_q *StaffQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Staff,
 	var (
 		nodes       = []*Staff{}
 		_spec       = _q.querySpec()
-		loadedTypes = [5]bool{
+		loadedTypes = [6]bool{
 			_q.withTenant != nil,
 			_q.withDepartments != nil,
 			_q.withOwnedCustomers != nil,
 			_q.withFollowedCustomers != nil,
 			_q.withAssignedTickets != nil,
+			_q.withBackupForChannels != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -584,6 +622,13 @@ func (_q *StaffQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Staff,
 			return nil, err
 		}
 	}
+	if query := _q.withBackupForChannels; query != nil {
+		if err := _q.loadBackupForChannels(ctx, query, nodes,
+			func(n *Staff) { n.Edges.BackupForChannels = []*Channel{} },
+			func(n *Staff, e *Channel) { n.Edges.BackupForChannels = append(n.Edges.BackupForChannels, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedDepartments {
 		if err := _q.loadDepartments(ctx, query, nodes,
 			func(n *Staff) { n.appendNamedDepartments(name) },
@@ -609,6 +654,13 @@ func (_q *StaffQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Staff,
 		if err := _q.loadAssignedTickets(ctx, query, nodes,
 			func(n *Staff) { n.appendNamedAssignedTickets(name) },
 			func(n *Staff, e *Ticket) { n.appendNamedAssignedTickets(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedBackupForChannels {
+		if err := _q.loadBackupForChannels(ctx, query, nodes,
+			func(n *Staff) { n.appendNamedBackupForChannels(name) },
+			func(n *Staff, e *Channel) { n.appendNamedBackupForChannels(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -837,6 +889,67 @@ func (_q *StaffQuery) loadAssignedTickets(ctx context.Context, query *TicketQuer
 	}
 	return nil
 }
+func (_q *StaffQuery) loadBackupForChannels(ctx context.Context, query *ChannelQuery, nodes []*Staff, init func(*Staff), assign func(*Staff, *Channel)) error {
+	edgeIDs := make([]driver.Value, len(nodes))
+	byID := make(map[int]*Staff)
+	nids := make(map[int]map[*Staff]struct{})
+	for i, node := range nodes {
+		edgeIDs[i] = node.ID
+		byID[node.ID] = node
+		if init != nil {
+			init(node)
+		}
+	}
+	query.Where(func(s *sql.Selector) {
+		joinT := sql.Table(staff.BackupForChannelsTable)
+		s.Join(joinT).On(s.C(channel.FieldID), joinT.C(staff.BackupForChannelsPrimaryKey[0]))
+		s.Where(sql.InValues(joinT.C(staff.BackupForChannelsPrimaryKey[1]), edgeIDs...))
+		columns := s.SelectedColumns()
+		s.Select(joinT.C(staff.BackupForChannelsPrimaryKey[1]))
+		s.AppendSelect(columns...)
+		s.SetDistinct(false)
+	})
+	if err := query.prepareQuery(ctx); err != nil {
+		return err
+	}
+	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
+		return query.sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
+			assign := spec.Assign
+			values := spec.ScanValues
+			spec.ScanValues = func(columns []string) ([]any, error) {
+				values, err := values(columns[1:])
+				if err != nil {
+					return nil, err
+				}
+				return append([]any{new(sql.NullInt64)}, values...), nil
+			}
+			spec.Assign = func(columns []string, values []any) error {
+				outValue := int(values[0].(*sql.NullInt64).Int64)
+				inValue := int(values[1].(*sql.NullInt64).Int64)
+				if nids[inValue] == nil {
+					nids[inValue] = map[*Staff]struct{}{byID[outValue]: {}}
+					return assign(columns[1:], values[1:])
+				}
+				nids[inValue][byID[outValue]] = struct{}{}
+				return nil
+			}
+		})
+	})
+	neighbors, err := withInterceptors[[]*Channel](ctx, query, qr, query.inters)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected "backup_for_channels" node returned %v`, n.ID)
+		}
+		for kn := range nodes {
+			assign(kn, n)
+		}
+	}
+	return nil
+}
 
 func (_q *StaffQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -987,6 +1100,20 @@ func (_q *StaffQuery) WithNamedAssignedTickets(name string, opts ...func(*Ticket
 		_q.withNamedAssignedTickets = make(map[string]*TicketQuery)
 	}
 	_q.withNamedAssignedTickets[name] = query
+	return _q
+}
+
+// WithNamedBackupForChannels tells the query-builder to eager-load the nodes that are connected to the "backup_for_channels"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *StaffQuery) WithNamedBackupForChannels(name string, opts ...func(*ChannelQuery)) *StaffQuery {
+	query := (&ChannelClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedBackupForChannels == nil {
+		_q.withNamedBackupForChannels = make(map[string]*ChannelQuery)
+	}
+	_q.withNamedBackupForChannels[name] = query
 	return _q
 }
 

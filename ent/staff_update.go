@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
+	"github.com/scrm-dev/scrm/ent/channel"
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/department"
 	"github.com/scrm-dev/scrm/ent/predicate"
@@ -266,6 +267,21 @@ func (_u *StaffUpdate) AddAssignedTickets(v ...*Ticket) *StaffUpdate {
 	return _u.AddAssignedTicketIDs(ids...)
 }
 
+// AddBackupForChannelIDs adds the "backup_for_channels" edge to the Channel entity by IDs.
+func (_u *StaffUpdate) AddBackupForChannelIDs(ids ...int) *StaffUpdate {
+	_u.mutation.AddBackupForChannelIDs(ids...)
+	return _u
+}
+
+// AddBackupForChannels adds the "backup_for_channels" edges to the Channel entity.
+func (_u *StaffUpdate) AddBackupForChannels(v ...*Channel) *StaffUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddBackupForChannelIDs(ids...)
+}
+
 // Mutation returns the StaffMutation object of the builder.
 func (_u *StaffUpdate) Mutation() *StaffMutation {
 	return _u.mutation
@@ -353,6 +369,27 @@ func (_u *StaffUpdate) RemoveAssignedTickets(v ...*Ticket) *StaffUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveAssignedTicketIDs(ids...)
+}
+
+// ClearBackupForChannels clears all "backup_for_channels" edges to the Channel entity.
+func (_u *StaffUpdate) ClearBackupForChannels() *StaffUpdate {
+	_u.mutation.ClearBackupForChannels()
+	return _u
+}
+
+// RemoveBackupForChannelIDs removes the "backup_for_channels" edge to Channel entities by IDs.
+func (_u *StaffUpdate) RemoveBackupForChannelIDs(ids ...int) *StaffUpdate {
+	_u.mutation.RemoveBackupForChannelIDs(ids...)
+	return _u
+}
+
+// RemoveBackupForChannels removes "backup_for_channels" edges to Channel entities.
+func (_u *StaffUpdate) RemoveBackupForChannels(v ...*Channel) *StaffUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveBackupForChannelIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -709,6 +746,51 @@ func (_u *StaffUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.BackupForChannelsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   staff.BackupForChannelsTable,
+			Columns: staff.BackupForChannelsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(channel.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedBackupForChannelsIDs(); len(nodes) > 0 && !_u.mutation.BackupForChannelsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   staff.BackupForChannelsTable,
+			Columns: staff.BackupForChannelsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(channel.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.BackupForChannelsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   staff.BackupForChannelsTable,
+			Columns: staff.BackupForChannelsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(channel.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -964,6 +1046,21 @@ func (_u *StaffUpdateOne) AddAssignedTickets(v ...*Ticket) *StaffUpdateOne {
 	return _u.AddAssignedTicketIDs(ids...)
 }
 
+// AddBackupForChannelIDs adds the "backup_for_channels" edge to the Channel entity by IDs.
+func (_u *StaffUpdateOne) AddBackupForChannelIDs(ids ...int) *StaffUpdateOne {
+	_u.mutation.AddBackupForChannelIDs(ids...)
+	return _u
+}
+
+// AddBackupForChannels adds the "backup_for_channels" edges to the Channel entity.
+func (_u *StaffUpdateOne) AddBackupForChannels(v ...*Channel) *StaffUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddBackupForChannelIDs(ids...)
+}
+
 // Mutation returns the StaffMutation object of the builder.
 func (_u *StaffUpdateOne) Mutation() *StaffMutation {
 	return _u.mutation
@@ -1051,6 +1148,27 @@ func (_u *StaffUpdateOne) RemoveAssignedTickets(v ...*Ticket) *StaffUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveAssignedTicketIDs(ids...)
+}
+
+// ClearBackupForChannels clears all "backup_for_channels" edges to the Channel entity.
+func (_u *StaffUpdateOne) ClearBackupForChannels() *StaffUpdateOne {
+	_u.mutation.ClearBackupForChannels()
+	return _u
+}
+
+// RemoveBackupForChannelIDs removes the "backup_for_channels" edge to Channel entities by IDs.
+func (_u *StaffUpdateOne) RemoveBackupForChannelIDs(ids ...int) *StaffUpdateOne {
+	_u.mutation.RemoveBackupForChannelIDs(ids...)
+	return _u
+}
+
+// RemoveBackupForChannels removes "backup_for_channels" edges to Channel entities.
+func (_u *StaffUpdateOne) RemoveBackupForChannels(v ...*Channel) *StaffUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveBackupForChannelIDs(ids...)
 }
 
 // Where appends a list predicates to the StaffUpdate builder.
@@ -1430,6 +1548,51 @@ func (_u *StaffUpdateOne) sqlSave(ctx context.Context) (_node *Staff, err error)
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(ticket.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.BackupForChannelsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   staff.BackupForChannelsTable,
+			Columns: staff.BackupForChannelsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(channel.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedBackupForChannelsIDs(); len(nodes) > 0 && !_u.mutation.BackupForChannelsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   staff.BackupForChannelsTable,
+			Columns: staff.BackupForChannelsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(channel.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.BackupForChannelsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   staff.BackupForChannelsTable,
+			Columns: staff.BackupForChannelsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(channel.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -49,13 +49,16 @@ type TagEdges struct {
 	Group *TagGroup `json:"group,omitempty"`
 	// Customers holds the value of the customers edge.
 	Customers []*Customer `json:"customers,omitempty"`
+	// Channels holds the value of the channels edge.
+	Channels []*Channel `json:"channels,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [3]bool
+	loadedTypes [4]bool
 	// totalCount holds the count of the edges above.
 	totalCount [2]map[string]int
 
 	namedCustomers map[string][]*Customer
+	namedChannels  map[string][]*Channel
 }
 
 // TenantOrErr returns the Tenant value or an error if the edge
@@ -87,6 +90,15 @@ func (e TagEdges) CustomersOrErr() ([]*Customer, error) {
 		return e.Customers, nil
 	}
 	return nil, &NotLoadedError{edge: "customers"}
+}
+
+// ChannelsOrErr returns the Channels value or an error if the edge
+// was not loaded in eager-loading.
+func (e TagEdges) ChannelsOrErr() ([]*Channel, error) {
+	if e.loadedTypes[3] {
+		return e.Channels, nil
+	}
+	return nil, &NotLoadedError{edge: "channels"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -198,6 +210,11 @@ func (_m *Tag) QueryCustomers() *CustomerQuery {
 	return NewTagClient(_m.config).QueryCustomers(_m)
 }
 
+// QueryChannels queries the "channels" edge of the Tag entity.
+func (_m *Tag) QueryChannels() *ChannelQuery {
+	return NewTagClient(_m.config).QueryChannels(_m)
+}
+
 // Update returns a builder for updating this Tag.
 // Note that you need to call Tag.Unwrap() before calling this method if this Tag
 // was returned from a transaction, and the transaction was committed or rolled back.
@@ -271,6 +288,30 @@ func (_m *Tag) appendNamedCustomers(name string, edges ...*Customer) {
 		_m.Edges.namedCustomers[name] = []*Customer{}
 	} else {
 		_m.Edges.namedCustomers[name] = append(_m.Edges.namedCustomers[name], edges...)
+	}
+}
+
+// NamedChannels returns the Channels named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Tag) NamedChannels(name string) ([]*Channel, error) {
+	if _m.Edges.namedChannels == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedChannels[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Tag) appendNamedChannels(name string, edges ...*Channel) {
+	if _m.Edges.namedChannels == nil {
+		_m.Edges.namedChannels = make(map[string][]*Channel)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedChannels[name] = []*Channel{}
+	} else {
+		_m.Edges.namedChannels[name] = append(_m.Edges.namedChannels[name], edges...)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/scrm-dev/scrm/ent/channel"
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/predicate"
 	"github.com/scrm-dev/scrm/ent/tag"
@@ -29,9 +30,11 @@ type TagQuery struct {
 	withTenant         *TenantQuery
 	withGroup          *TagGroupQuery
 	withCustomers      *CustomerQuery
+	withChannels       *ChannelQuery
 	loadTotal          []func(context.Context, []*Tag) error
 	modifiers          []func(*sql.Selector)
 	withNamedCustomers map[string]*CustomerQuery
+	withNamedChannels  map[string]*ChannelQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -127,6 +130,28 @@ func (_q *TagQuery) QueryCustomers() *CustomerQuery {
 			sqlgraph.From(tag.Table, tag.FieldID, selector),
 			sqlgraph.To(customer.Table, customer.FieldID),
 			sqlgraph.Edge(sqlgraph.M2M, true, tag.CustomersTable, tag.CustomersPrimaryKey...),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryChannels chains the current query on the "channels" edge.
+func (_q *TagQuery) QueryChannels() *ChannelQuery {
+	query := (&ChannelClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(tag.Table, tag.FieldID, selector),
+			sqlgraph.To(channel.Table, channel.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, tag.ChannelsTable, tag.ChannelsPrimaryKey...),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -329,6 +354,7 @@ func (_q *TagQuery) Clone() *TagQuery {
 		withTenant:    _q.withTenant.Clone(),
 		withGroup:     _q.withGroup.Clone(),
 		withCustomers: _q.withCustomers.Clone(),
+		withChannels:  _q.withChannels.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -366,6 +392,17 @@ func (_q *TagQuery) WithCustomers(opts ...func(*CustomerQuery)) *TagQuery {
 		opt(query)
 	}
 	_q.withCustomers = query
+	return _q
+}
+
+// WithChannels tells the query-builder to eager-load the nodes that are connected to
+// the "channels" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *TagQuery) WithChannels(opts ...func(*ChannelQuery)) *TagQuery {
+	query := (&ChannelClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withChannels = query
 	return _q
 }
 
@@ -447,10 +484,11 @@ func (_q *TagQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Tag, err
 	var (
 		nodes       = []*Tag{}
 		_spec       = _q.querySpec()
-		loadedTypes = [3]bool{
+		loadedTypes = [4]bool{
 			_q.withTenant != nil,
 			_q.withGroup != nil,
 			_q.withCustomers != nil,
+			_q.withChannels != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -493,10 +531,24 @@ func (_q *TagQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Tag, err
 			return nil, err
 		}
 	}
+	if query := _q.withChannels; query != nil {
+		if err := _q.loadChannels(ctx, query, nodes,
+			func(n *Tag) { n.Edges.Channels = []*Channel{} },
+			func(n *Tag, e *Channel) { n.Edges.Channels = append(n.Edges.Channels, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedCustomers {
 		if err := _q.loadCustomers(ctx, query, nodes,
 			func(n *Tag) { n.appendNamedCustomers(name) },
 			func(n *Tag, e *Customer) { n.appendNamedCustomers(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedChannels {
+		if err := _q.loadChannels(ctx, query, nodes,
+			func(n *Tag) { n.appendNamedChannels(name) },
+			func(n *Tag, e *Channel) { n.appendNamedChannels(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -627,6 +679,67 @@ func (_q *TagQuery) loadCustomers(ctx context.Context, query *CustomerQuery, nod
 	}
 	return nil
 }
+func (_q *TagQuery) loadChannels(ctx context.Context, query *ChannelQuery, nodes []*Tag, init func(*Tag), assign func(*Tag, *Channel)) error {
+	edgeIDs := make([]driver.Value, len(nodes))
+	byID := make(map[int]*Tag)
+	nids := make(map[int]map[*Tag]struct{})
+	for i, node := range nodes {
+		edgeIDs[i] = node.ID
+		byID[node.ID] = node
+		if init != nil {
+			init(node)
+		}
+	}
+	query.Where(func(s *sql.Selector) {
+		joinT := sql.Table(tag.ChannelsTable)
+		s.Join(joinT).On(s.C(channel.FieldID), joinT.C(tag.ChannelsPrimaryKey[0]))
+		s.Where(sql.InValues(joinT.C(tag.ChannelsPrimaryKey[1]), edgeIDs...))
+		columns := s.SelectedColumns()
+		s.Select(joinT.C(tag.ChannelsPrimaryKey[1]))
+		s.AppendSelect(columns...)
+		s.SetDistinct(false)
+	})
+	if err := query.prepareQuery(ctx); err != nil {
+		return err
+	}
+	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
+		return query.sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
+			assign := spec.Assign
+			values := spec.ScanValues
+			spec.ScanValues = func(columns []string) ([]any, error) {
+				values, err := values(columns[1:])
+				if err != nil {
+					return nil, err
+				}
+				return append([]any{new(sql.NullInt64)}, values...), nil
+			}
+			spec.Assign = func(columns []string, values []any) error {
+				outValue := int(values[0].(*sql.NullInt64).Int64)
+				inValue := int(values[1].(*sql.NullInt64).Int64)
+				if nids[inValue] == nil {
+					nids[inValue] = map[*Tag]struct{}{byID[outValue]: {}}
+					return assign(columns[1:], values[1:])
+				}
+				nids[inValue][byID[outValue]] = struct{}{}
+				return nil
+			}
+		})
+	})
+	neighbors, err := withInterceptors[[]*Channel](ctx, query, qr, query.inters)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected "channels" node returned %v`, n.ID)
+		}
+		for kn := range nodes {
+			assign(kn, n)
+		}
+	}
+	return nil
+}
 
 func (_q *TagQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -738,6 +851,20 @@ func (_q *TagQuery) WithNamedCustomers(name string, opts ...func(*CustomerQuery)
 		_q.withNamedCustomers = make(map[string]*CustomerQuery)
 	}
 	_q.withNamedCustomers[name] = query
+	return _q
+}
+
+// WithNamedChannels tells the query-builder to eager-load the nodes that are connected to the "channels"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *TagQuery) WithNamedChannels(name string, opts ...func(*ChannelQuery)) *TagQuery {
+	query := (&ChannelClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedChannels == nil {
+		_q.withNamedChannels = make(map[string]*ChannelQuery)
+	}
+	_q.withNamedChannels[name] = query
 	return _q
 }
 

@@ -20,6 +20,8 @@ type Tx struct {
 	Campaign *CampaignClient
 	// CasbinRule is the client for interacting with the CasbinRule builders.
 	CasbinRule *CasbinRuleClient
+	// Channel is the client for interacting with the Channel builders.
+	Channel *ChannelClient
 	// ConnectorAccount is the client for interacting with the ConnectorAccount builders.
 	ConnectorAccount *ConnectorAccountClient
 	// Customer is the client for interacting with the Customer builders.
@@ -186,6 +188,7 @@ func (tx *Tx) init() {
 	tx.AuditLog = NewAuditLogClient(tx.config)
 	tx.Campaign = NewCampaignClient(tx.config)
 	tx.CasbinRule = NewCasbinRuleClient(tx.config)
+	tx.Channel = NewChannelClient(tx.config)
 	tx.ConnectorAccount = NewConnectorAccountClient(tx.config)
 	tx.Customer = NewCustomerClient(tx.config)
 	tx.CustomerIdentity = NewCustomerIdentityClient(tx.config)

@@ -44,6 +44,10 @@ const (
 	FieldLostAt = "lost_at"
 	// FieldLostBy holds the string denoting the lost_by field in the database.
 	FieldLostBy = "lost_by"
+	// FieldHandedOverFromID holds the string denoting the handed_over_from_id field in the database.
+	FieldHandedOverFromID = "handed_over_from_id"
+	// FieldTransferFailReason holds the string denoting the transfer_fail_reason field in the database.
+	FieldTransferFailReason = "transfer_fail_reason"
 	// FieldPlatformEventAt holds the string denoting the platform_event_at field in the database.
 	FieldPlatformEventAt = "platform_event_at"
 	// EdgeTenant holds the string denoting the tenant edge name in mutations.
@@ -93,6 +97,8 @@ var Columns = []string{
 	FieldChannelID,
 	FieldLostAt,
 	FieldLostBy,
+	FieldHandedOverFromID,
+	FieldTransferFailReason,
 	FieldPlatformEventAt,
 }
 
@@ -126,6 +132,8 @@ var (
 	DefaultAddWay int
 	// StateValidator is a validator for the "state" field. It is called by the builders before save.
 	StateValidator func(string) error
+	// TransferFailReasonValidator is a validator for the "transfer_fail_reason" field. It is called by the builders before save.
+	TransferFailReasonValidator func(string) error
 	// DefaultPlatformEventAt holds the default value on creation for the "platform_event_at" field.
 	DefaultPlatformEventAt int64
 )
@@ -225,6 +233,16 @@ func ByLostAt(opts ...sql.OrderTermOption) OrderOption {
 // ByLostBy orders the results by the lost_by field.
 func ByLostBy(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLostBy, opts...).ToFunc()
+}
+
+// ByHandedOverFromID orders the results by the handed_over_from_id field.
+func ByHandedOverFromID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldHandedOverFromID, opts...).ToFunc()
+}
+
+// ByTransferFailReason orders the results by the transfer_fail_reason field.
+func ByTransferFailReason(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTransferFailReason, opts...).ToFunc()
 }
 
 // ByPlatformEventAt orders the results by the platform_event_at field.

@@ -115,6 +115,16 @@ func LostAt(v time.Time) predicate.FollowUp {
 	return predicate.FollowUp(sql.FieldEQ(FieldLostAt, v))
 }
 
+// HandedOverFromID applies equality check predicate on the "handed_over_from_id" field. It's identical to HandedOverFromIDEQ.
+func HandedOverFromID(v int) predicate.FollowUp {
+	return predicate.FollowUp(sql.FieldEQ(FieldHandedOverFromID, v))
+}
+
+// TransferFailReason applies equality check predicate on the "transfer_fail_reason" field. It's identical to TransferFailReasonEQ.
+func TransferFailReason(v string) predicate.FollowUp {
+	return predicate.FollowUp(sql.FieldEQ(FieldTransferFailReason, v))
+}
+
 // PlatformEventAt applies equality check predicate on the "platform_event_at" field. It's identical to PlatformEventAtEQ.
 func PlatformEventAt(v int64) predicate.FollowUp {
 	return predicate.FollowUp(sql.FieldEQ(FieldPlatformEventAt, v))
@@ -703,6 +713,131 @@ func LostByIsNil() predicate.FollowUp {
 // LostByNotNil applies the NotNil predicate on the "lost_by" field.
 func LostByNotNil() predicate.FollowUp {
 	return predicate.FollowUp(sql.FieldNotNull(FieldLostBy))
+}
+
+// HandedOverFromIDEQ applies the EQ predicate on the "handed_over_from_id" field.
+func HandedOverFromIDEQ(v int) predicate.FollowUp {
+	return predicate.FollowUp(sql.FieldEQ(FieldHandedOverFromID, v))
+}
+
+// HandedOverFromIDNEQ applies the NEQ predicate on the "handed_over_from_id" field.
+func HandedOverFromIDNEQ(v int) predicate.FollowUp {
+	return predicate.FollowUp(sql.FieldNEQ(FieldHandedOverFromID, v))
+}
+
+// HandedOverFromIDIn applies the In predicate on the "handed_over_from_id" field.
+func HandedOverFromIDIn(vs ...int) predicate.FollowUp {
+	return predicate.FollowUp(sql.FieldIn(FieldHandedOverFromID, vs...))
+}
+
+// HandedOverFromIDNotIn applies the NotIn predicate on the "handed_over_from_id" field.
+func HandedOverFromIDNotIn(vs ...int) predicate.FollowUp {
+	return predicate.FollowUp(sql.FieldNotIn(FieldHandedOverFromID, vs...))
+}
+
+// HandedOverFromIDGT applies the GT predicate on the "handed_over_from_id" field.
+func HandedOverFromIDGT(v int) predicate.FollowUp {
+	return predicate.FollowUp(sql.FieldGT(FieldHandedOverFromID, v))
+}
+
+// HandedOverFromIDGTE applies the GTE predicate on the "handed_over_from_id" field.
+func HandedOverFromIDGTE(v int) predicate.FollowUp {
+	return predicate.FollowUp(sql.FieldGTE(FieldHandedOverFromID, v))
+}
+
+// HandedOverFromIDLT applies the LT predicate on the "handed_over_from_id" field.
+func HandedOverFromIDLT(v int) predicate.FollowUp {
+	return predicate.FollowUp(sql.FieldLT(FieldHandedOverFromID, v))
+}
+
+// HandedOverFromIDLTE applies the LTE predicate on the "handed_over_from_id" field.
+func HandedOverFromIDLTE(v int) predicate.FollowUp {
+	return predicate.FollowUp(sql.FieldLTE(FieldHandedOverFromID, v))
+}
+
+// HandedOverFromIDIsNil applies the IsNil predicate on the "handed_over_from_id" field.
+func HandedOverFromIDIsNil() predicate.FollowUp {
+	return predicate.FollowUp(sql.FieldIsNull(FieldHandedOverFromID))
+}
+
+// HandedOverFromIDNotNil applies the NotNil predicate on the "handed_over_from_id" field.
+func HandedOverFromIDNotNil() predicate.FollowUp {
+	return predicate.FollowUp(sql.FieldNotNull(FieldHandedOverFromID))
+}
+
+// TransferFailReasonEQ applies the EQ predicate on the "transfer_fail_reason" field.
+func TransferFailReasonEQ(v string) predicate.FollowUp {
+	return predicate.FollowUp(sql.FieldEQ(FieldTransferFailReason, v))
+}
+
+// TransferFailReasonNEQ applies the NEQ predicate on the "transfer_fail_reason" field.
+func TransferFailReasonNEQ(v string) predicate.FollowUp {
+	return predicate.FollowUp(sql.FieldNEQ(FieldTransferFailReason, v))
+}
+
+// TransferFailReasonIn applies the In predicate on the "transfer_fail_reason" field.
+func TransferFailReasonIn(vs ...string) predicate.FollowUp {
+	return predicate.FollowUp(sql.FieldIn(FieldTransferFailReason, vs...))
+}
+
+// TransferFailReasonNotIn applies the NotIn predicate on the "transfer_fail_reason" field.
+func TransferFailReasonNotIn(vs ...string) predicate.FollowUp {
+	return predicate.FollowUp(sql.FieldNotIn(FieldTransferFailReason, vs...))
+}
+
+// TransferFailReasonGT applies the GT predicate on the "transfer_fail_reason" field.
+func TransferFailReasonGT(v string) predicate.FollowUp {
+	return predicate.FollowUp(sql.FieldGT(FieldTransferFailReason, v))
+}
+
+// TransferFailReasonGTE applies the GTE predicate on the "transfer_fail_reason" field.
+func TransferFailReasonGTE(v string) predicate.FollowUp {
+	return predicate.FollowUp(sql.FieldGTE(FieldTransferFailReason, v))
+}
+
+// TransferFailReasonLT applies the LT predicate on the "transfer_fail_reason" field.
+func TransferFailReasonLT(v string) predicate.FollowUp {
+	return predicate.FollowUp(sql.FieldLT(FieldTransferFailReason, v))
+}
+
+// TransferFailReasonLTE applies the LTE predicate on the "transfer_fail_reason" field.
+func TransferFailReasonLTE(v string) predicate.FollowUp {
+	return predicate.FollowUp(sql.FieldLTE(FieldTransferFailReason, v))
+}
+
+// TransferFailReasonContains applies the Contains predicate on the "transfer_fail_reason" field.
+func TransferFailReasonContains(v string) predicate.FollowUp {
+	return predicate.FollowUp(sql.FieldContains(FieldTransferFailReason, v))
+}
+
+// TransferFailReasonHasPrefix applies the HasPrefix predicate on the "transfer_fail_reason" field.
+func TransferFailReasonHasPrefix(v string) predicate.FollowUp {
+	return predicate.FollowUp(sql.FieldHasPrefix(FieldTransferFailReason, v))
+}
+
+// TransferFailReasonHasSuffix applies the HasSuffix predicate on the "transfer_fail_reason" field.
+func TransferFailReasonHasSuffix(v string) predicate.FollowUp {
+	return predicate.FollowUp(sql.FieldHasSuffix(FieldTransferFailReason, v))
+}
+
+// TransferFailReasonIsNil applies the IsNil predicate on the "transfer_fail_reason" field.
+func TransferFailReasonIsNil() predicate.FollowUp {
+	return predicate.FollowUp(sql.FieldIsNull(FieldTransferFailReason))
+}
+
+// TransferFailReasonNotNil applies the NotNil predicate on the "transfer_fail_reason" field.
+func TransferFailReasonNotNil() predicate.FollowUp {
+	return predicate.FollowUp(sql.FieldNotNull(FieldTransferFailReason))
+}
+
+// TransferFailReasonEqualFold applies the EqualFold predicate on the "transfer_fail_reason" field.
+func TransferFailReasonEqualFold(v string) predicate.FollowUp {
+	return predicate.FollowUp(sql.FieldEqualFold(FieldTransferFailReason, v))
+}
+
+// TransferFailReasonContainsFold applies the ContainsFold predicate on the "transfer_fail_reason" field.
+func TransferFailReasonContainsFold(v string) predicate.FollowUp {
+	return predicate.FollowUp(sql.FieldContainsFold(FieldTransferFailReason, v))
 }
 
 // PlatformEventAtEQ applies the EQ predicate on the "platform_event_at" field.

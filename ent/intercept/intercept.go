@@ -11,6 +11,7 @@ import (
 	"github.com/scrm-dev/scrm/ent/auditlog"
 	"github.com/scrm-dev/scrm/ent/campaign"
 	"github.com/scrm-dev/scrm/ent/casbinrule"
+	"github.com/scrm-dev/scrm/ent/channel"
 	"github.com/scrm-dev/scrm/ent/connectoraccount"
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/customeridentity"
@@ -165,6 +166,33 @@ func (f TraverseCasbinRule) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.CasbinRuleQuery", q)
+}
+
+// The ChannelFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ChannelFunc func(context.Context, *ent.ChannelQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ChannelFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ChannelQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ChannelQuery", q)
+}
+
+// The TraverseChannel type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseChannel func(context.Context, *ent.ChannelQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseChannel) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseChannel) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ChannelQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ChannelQuery", q)
 }
 
 // The ConnectorAccountFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -608,6 +636,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.CampaignQuery, predicate.Campaign, campaign.OrderOption]{typ: ent.TypeCampaign, tq: q}, nil
 	case *ent.CasbinRuleQuery:
 		return &query[*ent.CasbinRuleQuery, predicate.CasbinRule, casbinrule.OrderOption]{typ: ent.TypeCasbinRule, tq: q}, nil
+	case *ent.ChannelQuery:
+		return &query[*ent.ChannelQuery, predicate.Channel, channel.OrderOption]{typ: ent.TypeChannel, tq: q}, nil
 	case *ent.ConnectorAccountQuery:
 		return &query[*ent.ConnectorAccountQuery, predicate.ConnectorAccount, connectoraccount.OrderOption]{typ: ent.TypeConnectorAccount, tq: q}, nil
 	case *ent.CustomerQuery:

@@ -2,4 +2,4 @@
 
 package internal
 
-const IncrementStarts = "{\"audit_logs\":60129542144,\"campaigns\":0,\"casbin_rule\":64424509440,\"connector_accounts\":73014444032,\"customer_identities\":8589934592,\"customers\":4294967296,\"departments\":12884901888,\"events\":68719476736,\"follow_ups\":77309411328,\"form_submissions\":21474836480,\"forms\":17179869184,\"order_items\":30064771072,\"orders\":25769803776,\"staff\":34359738368,\"tag_groups\":42949672960,\"tags\":38654705664,\"tenants\":47244640256,\"ticket_comments\":55834574848,\"tickets\":51539607552}"
+const IncrementStarts = "{\"audit_logs\":60129542144,\"campaigns\":0,\"casbin_rule\":64424509440,\"channels\":81604378624,\"connector_accounts\":73014444032,\"customer_identities\":8589934592,\"customers\":4294967296,\"departments\":12884901888,\"events\":68719476736,\"follow_ups\":77309411328,\"form_submissions\":21474836480,\"forms\":17179869184,\"order_items\":30064771072,\"orders\":25769803776,\"staff\":34359738368,\"tag_groups\":42949672960,\"tags\":38654705664,\"tenants\":47244640256,\"ticket_comments\":55834574848,\"tickets\":51539607552}"

@@ -130,6 +130,56 @@ var (
 			},
 		},
 	}
+	// ChannelsColumns holds the columns for the "channels" table.
+	ChannelsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "name", Type: field.TypeString, Size: 100},
+		{Name: "state", Type: field.TypeString, Size: 30},
+		{Name: "rotation", Type: field.TypeJSON},
+		{Name: "daily_add_limit", Type: field.TypeInt, Default: 0},
+		{Name: "welcome_message", Type: field.TypeString, Nullable: true, Size: 2147483647},
+		{Name: "config_id", Type: field.TypeString, Nullable: true, Size: 64},
+		{Name: "qr_code", Type: field.TypeString, Nullable: true, Size: 512},
+		{Name: "on_duty_staff_ids", Type: field.TypeJSON, Nullable: true},
+		{Name: "pushed_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "last_error", Type: field.TypeString, Nullable: true, Size: 2147483647},
+		{Name: "tenant_id", Type: field.TypeInt},
+		{Name: "account_id", Type: field.TypeInt},
+	}
+	// ChannelsTable holds the schema information for the "channels" table.
+	ChannelsTable = &schema.Table{
+		Name:       "channels",
+		Columns:    ChannelsColumns,
+		PrimaryKey: []*schema.Column{ChannelsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "channels_tenants_tenant",
+				Columns:    []*schema.Column{ChannelsColumns[13]},
+				RefColumns: []*schema.Column{TenantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "channels_connector_accounts_account",
+				Columns:    []*schema.Column{ChannelsColumns[14]},
+				RefColumns: []*schema.Column{ConnectorAccountsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "channel_tenant_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{ChannelsColumns[13], ChannelsColumns[1]},
+			},
+			{
+				Name:    "channel_account_id_state",
+				Unique:  true,
+				Columns: []*schema.Column{ChannelsColumns[14], ChannelsColumns[4]},
+			},
+		},
+	}
 	// ConnectorAccountsColumns holds the columns for the "connector_accounts" table.
 	ConnectorAccountsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -408,6 +458,8 @@ var (
 		{Name: "channel_id", Type: field.TypeInt, Nullable: true},
 		{Name: "lost_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "lost_by", Type: field.TypeEnum, Nullable: true, Enums: []string{"STAFF", "CUSTOMER", "TRANSFER"}},
+		{Name: "handed_over_from_id", Type: field.TypeInt, Nullable: true},
+		{Name: "transfer_fail_reason", Type: field.TypeString, Nullable: true, Size: 64},
 		{Name: "platform_event_at", Type: field.TypeInt64, Default: 0},
 		{Name: "tenant_id", Type: field.TypeInt},
 		{Name: "customer_id", Type: field.TypeInt},
@@ -421,19 +473,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "follow_ups_tenants_tenant",
-				Columns:    []*schema.Column{FollowUpsColumns[12]},
+				Columns:    []*schema.Column{FollowUpsColumns[14]},
 				RefColumns: []*schema.Column{TenantsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "follow_ups_customers_customer",
-				Columns:    []*schema.Column{FollowUpsColumns[13]},
+				Columns:    []*schema.Column{FollowUpsColumns[15]},
 				RefColumns: []*schema.Column{CustomersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "follow_ups_staff_staff",
-				Columns:    []*schema.Column{FollowUpsColumns[14]},
+				Columns:    []*schema.Column{FollowUpsColumns[16]},
 				RefColumns: []*schema.Column{StaffColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -442,22 +494,22 @@ var (
 			{
 				Name:    "followup_tenant_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{FollowUpsColumns[12], FollowUpsColumns[1]},
+				Columns: []*schema.Column{FollowUpsColumns[14], FollowUpsColumns[1]},
 			},
 			{
 				Name:    "followup_customer_id_staff_id",
 				Unique:  true,
-				Columns: []*schema.Column{FollowUpsColumns[13], FollowUpsColumns[14]},
+				Columns: []*schema.Column{FollowUpsColumns[15], FollowUpsColumns[16]},
 			},
 			{
 				Name:    "followup_tenant_id_staff_id",
 				Unique:  false,
-				Columns: []*schema.Column{FollowUpsColumns[12], FollowUpsColumns[14]},
+				Columns: []*schema.Column{FollowUpsColumns[14], FollowUpsColumns[16]},
 			},
 			{
 				Name:    "followup_tenant_id_channel_id",
 				Unique:  false,
-				Columns: []*schema.Column{FollowUpsColumns[12], FollowUpsColumns[8]},
+				Columns: []*schema.Column{FollowUpsColumns[14], FollowUpsColumns[8]},
 			},
 		},
 	}
@@ -943,6 +995,56 @@ var (
 			},
 		},
 	}
+	// ChannelBackupStaffColumns holds the columns for the "channel_backup_staff" table.
+	ChannelBackupStaffColumns = []*schema.Column{
+		{Name: "channel_id", Type: field.TypeInt},
+		{Name: "staff_id", Type: field.TypeInt},
+	}
+	// ChannelBackupStaffTable holds the schema information for the "channel_backup_staff" table.
+	ChannelBackupStaffTable = &schema.Table{
+		Name:       "channel_backup_staff",
+		Columns:    ChannelBackupStaffColumns,
+		PrimaryKey: []*schema.Column{ChannelBackupStaffColumns[0], ChannelBackupStaffColumns[1]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "channel_backup_staff_channel_id",
+				Columns:    []*schema.Column{ChannelBackupStaffColumns[0]},
+				RefColumns: []*schema.Column{ChannelsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "channel_backup_staff_staff_id",
+				Columns:    []*schema.Column{ChannelBackupStaffColumns[1]},
+				RefColumns: []*schema.Column{StaffColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+	}
+	// ChannelTagsColumns holds the columns for the "channel_tags" table.
+	ChannelTagsColumns = []*schema.Column{
+		{Name: "channel_id", Type: field.TypeInt},
+		{Name: "tag_id", Type: field.TypeInt},
+	}
+	// ChannelTagsTable holds the schema information for the "channel_tags" table.
+	ChannelTagsTable = &schema.Table{
+		Name:       "channel_tags",
+		Columns:    ChannelTagsColumns,
+		PrimaryKey: []*schema.Column{ChannelTagsColumns[0], ChannelTagsColumns[1]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "channel_tags_channel_id",
+				Columns:    []*schema.Column{ChannelTagsColumns[0]},
+				RefColumns: []*schema.Column{ChannelsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "channel_tags_tag_id",
+				Columns:    []*schema.Column{ChannelTagsColumns[1]},
+				RefColumns: []*schema.Column{TagsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+	}
 	// CustomerTagsColumns holds the columns for the "customer_tags" table.
 	CustomerTagsColumns = []*schema.Column{
 		{Name: "customer_id", Type: field.TypeInt},
@@ -1023,6 +1125,7 @@ var (
 		AuditLogsTable,
 		CampaignsTable,
 		CasbinRuleTable,
+		ChannelsTable,
 		ConnectorAccountsTable,
 		CustomersTable,
 		CustomerIdentitiesTable,
@@ -1039,6 +1142,8 @@ var (
 		TenantsTable,
 		TicketsTable,
 		TicketCommentsTable,
+		ChannelBackupStaffTable,
+		ChannelTagsTable,
 		CustomerTagsTable,
 		DepartmentStaffTable,
 		StaffFollowedCustomersTable,
@@ -1057,6 +1162,11 @@ func init() {
 	CasbinRuleTable.Annotation = &entsql.Annotation{
 		Table:          "casbin_rule",
 		IncrementStart: func(i int) *int { return &i }(64424509440),
+	}
+	ChannelsTable.ForeignKeys[0].RefTable = TenantsTable
+	ChannelsTable.ForeignKeys[1].RefTable = ConnectorAccountsTable
+	ChannelsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(81604378624),
 	}
 	ConnectorAccountsTable.ForeignKeys[0].RefTable = TenantsTable
 	ConnectorAccountsTable.Annotation = &entsql.Annotation{
@@ -1140,6 +1250,10 @@ func init() {
 	TicketCommentsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(55834574848),
 	}
+	ChannelBackupStaffTable.ForeignKeys[0].RefTable = ChannelsTable
+	ChannelBackupStaffTable.ForeignKeys[1].RefTable = StaffTable
+	ChannelTagsTable.ForeignKeys[0].RefTable = ChannelsTable
+	ChannelTagsTable.ForeignKeys[1].RefTable = TagsTable
 	CustomerTagsTable.ForeignKeys[0].RefTable = CustomersTable
 	CustomerTagsTable.ForeignKeys[1].RefTable = TagsTable
 	DepartmentStaffTable.ForeignKeys[0].RefTable = DepartmentsTable

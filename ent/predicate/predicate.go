@@ -15,6 +15,9 @@ type Campaign func(*sql.Selector)
 // CasbinRule is the predicate function for casbinrule builders.
 type CasbinRule func(*sql.Selector)
 
+// Channel is the predicate function for channel builders.
+type Channel func(*sql.Selector)
+
 // ConnectorAccount is the predicate function for connectoraccount builders.
 type ConnectorAccount func(*sql.Selector)
 

@@ -8,6 +8,7 @@ import (
 	"github.com/scrm-dev/scrm/ent/auditlog"
 	"github.com/scrm-dev/scrm/ent/campaign"
 	"github.com/scrm-dev/scrm/ent/casbinrule"
+	"github.com/scrm-dev/scrm/ent/channel"
 	"github.com/scrm-dev/scrm/ent/connectoraccount"
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/customeridentity"
@@ -218,6 +219,80 @@ func init() {
 	casbinrule.DefaultV5 = casbinruleDescV5.Default.(string)
 	// casbinrule.V5Validator is a validator for the "v5" field. It is called by the builders before save.
 	casbinrule.V5Validator = casbinruleDescV5.Validators[0].(func(string) error)
+	channelMixin := schema.Channel{}.Mixin()
+	channelMixinHooks0 := channelMixin[0].Hooks()
+	channel.Hooks[0] = channelMixinHooks0[0]
+	channel.Hooks[1] = channelMixinHooks0[1]
+	channelMixinInters0 := channelMixin[0].Interceptors()
+	channel.Interceptors[0] = channelMixinInters0[0]
+	channelMixinFields1 := channelMixin[1].Fields()
+	_ = channelMixinFields1
+	channelFields := schema.Channel{}.Fields()
+	_ = channelFields
+	// channelDescCreatedAt is the schema descriptor for created_at field.
+	channelDescCreatedAt := channelMixinFields1[0].Descriptor()
+	// channel.DefaultCreatedAt holds the default value on creation for the created_at field.
+	channel.DefaultCreatedAt = channelDescCreatedAt.Default.(func() time.Time)
+	// channelDescUpdatedAt is the schema descriptor for updated_at field.
+	channelDescUpdatedAt := channelMixinFields1[1].Descriptor()
+	// channel.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	channel.DefaultUpdatedAt = channelDescUpdatedAt.Default.(func() time.Time)
+	// channel.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	channel.UpdateDefaultUpdatedAt = channelDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// channelDescName is the schema descriptor for name field.
+	channelDescName := channelFields[0].Descriptor()
+	// channel.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	channel.NameValidator = func() func(string) error {
+		validators := channelDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// channelDescState is the schema descriptor for state field.
+	channelDescState := channelFields[2].Descriptor()
+	// channel.StateValidator is a validator for the "state" field. It is called by the builders before save.
+	channel.StateValidator = func() func(string) error {
+		validators := channelDescState.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(state string) error {
+			for _, fn := range fns {
+				if err := fn(state); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// channelDescRotation is the schema descriptor for rotation field.
+	channelDescRotation := channelFields[3].Descriptor()
+	// channel.DefaultRotation holds the default value on creation for the rotation field.
+	channel.DefaultRotation = channelDescRotation.Default.([]schematype.ChannelShift)
+	// channelDescDailyAddLimit is the schema descriptor for daily_add_limit field.
+	channelDescDailyAddLimit := channelFields[4].Descriptor()
+	// channel.DefaultDailyAddLimit holds the default value on creation for the daily_add_limit field.
+	channel.DefaultDailyAddLimit = channelDescDailyAddLimit.Default.(int)
+	// channel.DailyAddLimitValidator is a validator for the "daily_add_limit" field. It is called by the builders before save.
+	channel.DailyAddLimitValidator = channelDescDailyAddLimit.Validators[0].(func(int) error)
+	// channelDescConfigID is the schema descriptor for config_id field.
+	channelDescConfigID := channelFields[6].Descriptor()
+	// channel.ConfigIDValidator is a validator for the "config_id" field. It is called by the builders before save.
+	channel.ConfigIDValidator = channelDescConfigID.Validators[0].(func(string) error)
+	// channelDescQrCode is the schema descriptor for qr_code field.
+	channelDescQrCode := channelFields[7].Descriptor()
+	// channel.QrCodeValidator is a validator for the "qr_code" field. It is called by the builders before save.
+	channel.QrCodeValidator = channelDescQrCode.Validators[0].(func(string) error)
 	connectoraccountMixin := schema.ConnectorAccount{}.Mixin()
 	connectoraccountMixinHooks0 := connectoraccountMixin[0].Hooks()
 	connectoraccount.Hooks[0] = connectoraccountMixinHooks0[0]
@@ -618,8 +693,12 @@ func init() {
 	followupDescState := followupFields[6].Descriptor()
 	// followup.StateValidator is a validator for the "state" field. It is called by the builders before save.
 	followup.StateValidator = followupDescState.Validators[0].(func(string) error)
+	// followupDescTransferFailReason is the schema descriptor for transfer_fail_reason field.
+	followupDescTransferFailReason := followupFields[11].Descriptor()
+	// followup.TransferFailReasonValidator is a validator for the "transfer_fail_reason" field. It is called by the builders before save.
+	followup.TransferFailReasonValidator = followupDescTransferFailReason.Validators[0].(func(string) error)
 	// followupDescPlatformEventAt is the schema descriptor for platform_event_at field.
-	followupDescPlatformEventAt := followupFields[10].Descriptor()
+	followupDescPlatformEventAt := followupFields[12].Descriptor()
 	// followup.DefaultPlatformEventAt holds the default value on creation for the platform_event_at field.
 	followup.DefaultPlatformEventAt = followupDescPlatformEventAt.Default.(int64)
 	formMixin := schema.Form{}.Mixin()

@@ -90,10 +90,15 @@ func (FollowUp) Fields() []ent.Field {
 			Comment("WeCom add_way: 1 QR code, 2 phone search, 3 card share, ... 0 unknown"),
 		field.String("state").Optional().MaxLen(30).
 			Comment("the contact way's state, naming the channel the customer came through"),
-		field.Int("channel_id").Optional().Nillable(),
+		field.Int("channel_id").Optional().Nillable().
+			Comment("the Channel (QR code) the customer came through, from the add event's state"),
 		field.Time("lost_at").SchemaType(datetime).Optional().Nillable(),
 		field.Enum("lost_by").NamedValues(named("Staff", "Customer", "Transfer")...).Optional().Nillable().
 			Comment("who ended the relationship"),
+		field.Int("handed_over_from_id").Optional().Nillable().Annotations(noInput).
+			Comment("the staff member this relationship was handed over from (handOverCustomers), until WeCom confirms or refuses"),
+		field.String("transfer_fail_reason").Optional().MaxLen(64).Annotations(noInput).
+			Comment("WeCom's reason when the hand-over to this staff member failed (transfer_fail): the customer went back"),
 		field.Int64("platform_event_at").Default(0).Annotations(entgql.Skip()).
 			Comment("unix time of the newest platform change applied; older ones are ignored"),
 	}

@@ -52,6 +52,8 @@ func (Staff) Edges() []ent.Edge {
 			Annotations(entgql.RelayConnection(), noInput),
 		edge.To("assigned_tickets", Ticket.Type).
 			Annotations(entgql.RelayConnection(), noInput),
+		edge.From("backup_for_channels", Channel.Type).Ref("backup_staff").
+			Annotations(entgql.Skip()),
 	}
 }
 

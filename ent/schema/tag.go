@@ -77,6 +77,8 @@ func (Tag) Edges() []ent.Edge {
 		edge.From("group", TagGroup.Type).Ref("tags").Field("group_id").Unique().Required(),
 		edge.From("customers", Customer.Type).Ref("tags").
 			Annotations(entgql.RelayConnection(), noInput),
+		edge.From("channels", Channel.Type).Ref("tags").
+			Annotations(entgql.Skip()),
 	}
 }
 

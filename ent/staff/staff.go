@@ -55,6 +55,8 @@ const (
 	EdgeFollowedCustomers = "followed_customers"
 	// EdgeAssignedTickets holds the string denoting the assigned_tickets edge name in mutations.
 	EdgeAssignedTickets = "assigned_tickets"
+	// EdgeBackupForChannels holds the string denoting the backup_for_channels edge name in mutations.
+	EdgeBackupForChannels = "backup_for_channels"
 	// Table holds the table name of the staff in the database.
 	Table = "staff"
 	// TenantTable is the table that holds the tenant relation/edge.
@@ -88,6 +90,11 @@ const (
 	AssignedTicketsInverseTable = "tickets"
 	// AssignedTicketsColumn is the table column denoting the assigned_tickets relation/edge.
 	AssignedTicketsColumn = "assignee_id"
+	// BackupForChannelsTable is the table that holds the backup_for_channels relation/edge. The primary key declared below.
+	BackupForChannelsTable = "channel_backup_staff"
+	// BackupForChannelsInverseTable is the table name for the Channel entity.
+	// It exists in this package in order to avoid circular dependency with the "channel" package.
+	BackupForChannelsInverseTable = "channels"
 )
 
 // Columns holds all SQL columns for staff fields.
@@ -115,6 +122,9 @@ var (
 	// FollowedCustomersPrimaryKey and FollowedCustomersColumn2 are the table columns denoting the
 	// primary key for the followed_customers relation (M2M).
 	FollowedCustomersPrimaryKey = []string{"staff_id", "customer_id"}
+	// BackupForChannelsPrimaryKey and BackupForChannelsColumn2 are the table columns denoting the
+	// primary key for the backup_for_channels relation (M2M).
+	BackupForChannelsPrimaryKey = []string{"channel_id", "staff_id"}
 )
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -319,6 +329,20 @@ func ByAssignedTickets(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newAssignedTicketsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByBackupForChannelsCount orders the results by backup_for_channels count.
+func ByBackupForChannelsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newBackupForChannelsStep(), opts...)
+	}
+}
+
+// ByBackupForChannels orders the results by backup_for_channels terms.
+func ByBackupForChannels(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newBackupForChannelsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newTenantStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -352,6 +376,13 @@ func newAssignedTicketsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(AssignedTicketsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, AssignedTicketsTable, AssignedTicketsColumn),
+	)
+}
+func newBackupForChannelsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(BackupForChannelsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2M, true, BackupForChannelsTable, BackupForChannelsPrimaryKey...),
 	)
 }
 

@@ -911,6 +911,29 @@ func HasAssignedTicketsWith(preds ...predicate.Ticket) predicate.Staff {
 	})
 }
 
+// HasBackupForChannels applies the HasEdge predicate on the "backup_for_channels" edge.
+func HasBackupForChannels() predicate.Staff {
+	return predicate.Staff(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, BackupForChannelsTable, BackupForChannelsPrimaryKey...),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasBackupForChannelsWith applies the HasEdge predicate on the "backup_for_channels" edge with a given conditions (other predicates).
+func HasBackupForChannelsWith(preds ...predicate.Channel) predicate.Staff {
+	return predicate.Staff(func(s *sql.Selector) {
+		step := newBackupForChannelsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.Staff) predicate.Staff {
 	return predicate.Staff(sql.AndPredicates(predicates...))

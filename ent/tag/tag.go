@@ -40,6 +40,8 @@ const (
 	EdgeGroup = "group"
 	// EdgeCustomers holds the string denoting the customers edge name in mutations.
 	EdgeCustomers = "customers"
+	// EdgeChannels holds the string denoting the channels edge name in mutations.
+	EdgeChannels = "channels"
 	// Table holds the table name of the tag in the database.
 	Table = "tags"
 	// TenantTable is the table that holds the tenant relation/edge.
@@ -61,6 +63,11 @@ const (
 	// CustomersInverseTable is the table name for the Customer entity.
 	// It exists in this package in order to avoid circular dependency with the "customer" package.
 	CustomersInverseTable = "customers"
+	// ChannelsTable is the table that holds the channels relation/edge. The primary key declared below.
+	ChannelsTable = "channel_tags"
+	// ChannelsInverseTable is the table name for the Channel entity.
+	// It exists in this package in order to avoid circular dependency with the "channel" package.
+	ChannelsInverseTable = "channels"
 )
 
 // Columns holds all SQL columns for tag fields.
@@ -80,6 +87,9 @@ var (
 	// CustomersPrimaryKey and CustomersColumn2 are the table columns denoting the
 	// primary key for the customers relation (M2M).
 	CustomersPrimaryKey = []string{"customer_id", "tag_id"}
+	// ChannelsPrimaryKey and ChannelsColumn2 are the table columns denoting the
+	// primary key for the channels relation (M2M).
+	ChannelsPrimaryKey = []string{"channel_id", "tag_id"}
 )
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -216,6 +226,20 @@ func ByCustomers(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newCustomersStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByChannelsCount orders the results by channels count.
+func ByChannelsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newChannelsStep(), opts...)
+	}
+}
+
+// ByChannels orders the results by channels terms.
+func ByChannels(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newChannelsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newTenantStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -235,6 +259,13 @@ func newCustomersStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(CustomersInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2M, true, CustomersTable, CustomersPrimaryKey...),
+	)
+}
+func newChannelsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(ChannelsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2M, true, ChannelsTable, ChannelsPrimaryKey...),
 	)
 }
 
