@@ -41,6 +41,9 @@ var adminOnly = []string{
 	"Query.jobQueues", "Mutation.retryJob", "JobQueue.*", "Job.*", "SyncNowPayload.*",
 }
 
+// channelWrites manage channel QR codes: admins and marketers only.
+var channelWrites = []string{"Mutation.createChannel", "Mutation.updateChannel", "Mutation.deleteChannel"}
+
 // auditOnly are root fields and types of the audit trail.
 var auditOnly = []string{"Query.auditLog", "Query.verifyAuditChain", "AuditLog.*", "AuditLogConnection.*", "AuditLogEdge.*"}
 
@@ -50,10 +53,12 @@ var auditOnly = []string{"Query.auditLog", "Query.verifyAuditChain", "AuditLog.*
 //   - supervisor: everything but tenant administration and the audit trail,
 //     contact data in full, data scope: their departments and below.
 //   - agent: contact data masked (revealable one value at a time), writes
-//     customers, tickets, comments and submissions, data scope own.
+//     customers, tickets, comments and submissions (and tags of their
+//     customers, markCustomerTags), data scope own; reads channel QR
+//     codes but does not manage them or hand customers over.
 //   - marketer: no contact data at all, masked names; writes campaigns,
-//     tags and forms and tags customers; data scope all (to target
-//     segments).
+//     tags, forms and channel QR codes and tags customers; data scope
+//     all (to target segments).
 //   - auditor: the audit trail, the organisation, and nothing personal.
 //   - partner, customer: nothing until their issues grant it.
 func DefaultPolicies() []Policy {
@@ -74,7 +79,8 @@ func DefaultPolicies() []Policy {
 	add(RoleSupervisor, ActRead, deny, adminOnly...)
 	add(RoleSupervisor, ActRead, deny, auditOnly...)
 	add(RoleSupervisor, ActWrite, allow, "*")
-	add(RoleSupervisor, ActWrite, deny, "Tenant.*", "Staff.*", "Department.*", "ConnectorAccount.*")
+	add(RoleSupervisor, ActRead, deny, channelWrites...)
+	add(RoleSupervisor, ActWrite, deny, "Tenant.*", "Staff.*", "Department.*", "ConnectorAccount.*", "Channel.*")
 	add(RoleSupervisor, ActReveal, allow, "*")
 	add(RoleSupervisor, ActScope, allow, ScopePrefix+string(ScopeDepartmentSubtree))
 
@@ -83,7 +89,9 @@ func DefaultPolicies() []Policy {
 	add(RoleAgent, ActRead, deny, auditOnly...)
 	add(RoleAgent, ActRead, deny, "Mutation.exportCustomerData", "Mutation.createOrder", "Mutation.updateOrder",
 		"Mutation.createCampaign", "Mutation.updateCampaign", "Mutation.createForm", "Mutation.updateForm",
-		"Mutation.createTagGroup", "Mutation.updateTagGroup", "Mutation.createTag", "Mutation.updateTag")
+		"Mutation.createTagGroup", "Mutation.updateTagGroup", "Mutation.createTag", "Mutation.updateTag",
+		"Mutation.handOverCustomers")
+	add(RoleAgent, ActRead, deny, channelWrites...)
 	add(RoleAgent, ActRead, mask, customerContact...)
 	add(RoleAgent, ActRead, mask, staffContact...)
 	add(RoleAgent, ActWrite, allow, "Customer.*", "CustomerIdentity.*", "Ticket.*", "TicketComment.*", "FormSubmission.*")
@@ -95,12 +103,12 @@ func DefaultPolicies() []Policy {
 	add(RoleMarketer, ActRead, deny, auditOnly...)
 	add(RoleMarketer, ActRead, deny, "Mutation.exportCustomerData", "Mutation.createOrder", "Mutation.updateOrder",
 		"Mutation.createTicket", "Mutation.updateTicket", "Mutation.addTicketComment", "Mutation.revealCustomerField",
-		"Query.customersByPhone")
+		"Query.customersByPhone", "Mutation.handOverCustomers")
 	add(RoleMarketer, ActRead, deny, "Customer.phone", "Customer.address", "Customer.email", "Customer.idNumber")
 	add(RoleMarketer, ActRead, deny, "Customer.customAttributes", "CustomerIdentity.externalID", "TicketComment.body", "FormSubmission.data")
 	add(RoleMarketer, ActRead, mask, "Customer.name", "Customer.birthday")
 	add(RoleMarketer, ActRead, mask, staffContact...)
-	add(RoleMarketer, ActWrite, allow, "Campaign.*", "Tag.*", "TagGroup.*", "Form.*", "Customer.tags")
+	add(RoleMarketer, ActWrite, allow, "Campaign.*", "Tag.*", "TagGroup.*", "Form.*", "Customer.tags", "Channel.*")
 	add(RoleMarketer, ActScope, allow, ScopePrefix+string(ScopeAll))
 
 	add(RoleAuditor, ActRead, allow, auditOnly...)

@@ -37,6 +37,7 @@ var NotPersonal = map[string]string{
 	"Role.name":                 "a role",
 	"ConnectorAccount.name":     "an admin's label for a corp or shop",
 	"JobQueue.name":             "a background queue",
+	"Channel.name":              "a marketer's label for a QR code",
 	"Customer.customAttributes": "denied, not masked, where roles must not see it",
 }
 

@@ -216,9 +216,10 @@ func TestConnections(t *testing.T) {
 				forms(first: 1) { edges { node { id submissions(first: 1) { edges { node { id } } } } } }
 				campaigns(first: 1) { edges { node { id } } } tenant { id }
 				followUps(first: 1) { edges { node { id } } } connectorAccounts(first: 1) { edges { node { id } } }
+				channels(first: 1) { edges { node { id } } }
 				auditLog(first: 1) { edges { node { id } } } }`, nil).ok(t)
 			ids := collectIDs(r.Data)
-			if len(ids) < 12 {
+			if len(ids) < 13 {
 				t.Fatalf("found only %d ids: %s", len(ids), r.Data)
 			}
 			nr := e.post(t, tok, `query($ids: [ID!]!) { nodes(ids: $ids) { id __typename } }`, map[string]any{"ids": ids}).ok(t)

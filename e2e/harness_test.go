@@ -52,6 +52,10 @@ type env struct {
 	// platforms serves the platforms' callbacks; tests with fake
 	// platforms set its SignIn.
 	platforms *httpapi.Platforms
+	// opts built handler; handlerFor builds another one over the same
+	// backends (withResolverOptions).
+	opts       resolvers.Options
+	handlerFor func(resolvers.Options) http.Handler
 }
 
 // publicURL is the server's address as platforms would reach it.
@@ -134,19 +138,32 @@ func newEnv(t *testing.T, backend string, st *store.Store) *env {
 		Realtime: realtime.NewHub(rdb.Client, st.Client, logger), Jobs: jobsAdmin, PublicURL: publicURL}
 	sockets := &wsgraphql.Server{}
 	cleanups = append(cleanups, func() { sockets.CloseAll(1001, "") })
-	h := httpapi.New(httpapi.Options{
-		WebSockets:   sockets,
-		Authorize:    az.Authorize(st.Client),
-		SignInFailed: audit.SignInFailures(st.Client, logger),
-		Schema:       resolvers.NewExecutableSchema(opts),
-		Configure:    func(s *handler.Server) { resolvers.Configure(s, opts) },
-		Issuer:       iss,
-		Logger:       logger,
-		MaxPageSize:  100,
-		Ready:        []httpapi.Check{{Name: "database", Ping: st.Ping}},
-		Platforms:    platforms,
-	})
-	return &env{backend: backend, st: st, handler: h, iss: iss, logs: logs, az: az, rdb: rdb, sockets: sockets, jobs: jobsAdmin, platforms: platforms}
+	handlerFor := func(opts resolvers.Options) http.Handler {
+		return httpapi.New(httpapi.Options{
+			WebSockets:   sockets,
+			Authorize:    az.Authorize(st.Client),
+			SignInFailed: audit.SignInFailures(st.Client, logger),
+			Schema:       resolvers.NewExecutableSchema(opts),
+			Configure:    func(s *handler.Server) { resolvers.Configure(s, opts) },
+			Issuer:       iss,
+			Logger:       logger,
+			MaxPageSize:  100,
+			Ready:        []httpapi.Check{{Name: "database", Ping: st.Ping}},
+			Platforms:    platforms,
+		})
+	}
+	return &env{backend: backend, st: st, handler: handlerFor(opts), iss: iss, logs: logs, az: az, rdb: rdb, sockets: sockets,
+		jobs: jobsAdmin, opts: opts, handlerFor: handlerFor, platforms: platforms}
+}
+
+// withResolverOptions returns a copy of e whose API is built with opts
+// changed by tune (platform clients, a clock).
+func (e *env) withResolverOptions(tune func(*resolvers.Options)) *env {
+	c := *e
+	opts := e.opts
+	tune(&opts)
+	c.opts, c.handler = opts, e.handlerFor(opts)
+	return &c
 }
 
 // forEachBackend runs f as a subtest per database backend.

@@ -22,6 +22,7 @@ import (
 	"github.com/scrm-dev/scrm/connectors/wecom"
 	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/ent/connectoraccount"
+	"github.com/scrm-dev/scrm/internal/channels"
 	"github.com/scrm-dev/scrm/internal/connectoraccounts"
 	"github.com/scrm-dev/scrm/internal/ordersync"
 	"github.com/scrm-dev/scrm/internal/realtime"
@@ -297,7 +298,7 @@ func (d Deps) wecomEvent(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
-	corp := wecomsync.Corp{ID: acc.ExternalID, WelcomeMessage: acc.WelcomeMessage}
+	corp := wecomsync.Corp{ID: acc.ExternalID, WelcomeMessage: acc.WelcomeMessage, Channels: channels.Finder(d.Client, acc.ID)}
 	err = wecomsync.ApplyEvent(ctx, d.Client, wc, corp, ev, p.ReceivedAt, d.now, d.logger())
 	if errors.Is(err, wecomsync.ErrBadEvent) {
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)

@@ -114,6 +114,7 @@ func Mux(d Deps) *asynq.ServeMux {
 	mux.HandleFunc(TypeWecomEvent, d.wecomEvent)
 	mux.HandleFunc(TypeNotifyStaff, d.notifyStaff)
 	mux.HandleFunc(TypeMassMessage, d.massMessage)
+	mux.HandleFunc(TypeRotateChannels, d.rotateChannels)
 	return mux
 }
 

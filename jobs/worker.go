@@ -68,6 +68,13 @@ func NewWorker(opts WorkerOptions) (*Worker, error) {
 		asynq.Queue(QueueSync), asynq.Unique(50*time.Second), asynq.Timeout(time.Minute)); err != nil {
 		return nil, fmt.Errorf("register pull scheduling: %w", err)
 	}
+	// Channel QR codes follow their rotation within a minute; Unique
+	// keeps one pass a minute whatever the number of schedulers.
+	if _, err := scheduler.Register("@every 1m",
+		asynq.NewTask(TypeRotateChannels, nil),
+		asynq.Queue(QueueSync), asynq.Unique(50*time.Second), asynq.Timeout(time.Minute)); err != nil {
+		return nil, fmt.Errorf("register channel rotation: %w", err)
+	}
 	return &Worker{server: server, scheduler: scheduler, mux: Mux(opts.Deps)}, nil
 }
 

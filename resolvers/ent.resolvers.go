@@ -31,6 +31,11 @@ func (r *queryResolver) Campaigns(ctx context.Context, after *entgql.Cursor[int]
 		Paginate(ctx, after, first, before, last, ent.WithCampaignOrder(orderBy), ent.WithCampaignFilter(where.Filter))
 }
 
+func (r *queryResolver) Channels(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ChannelOrder, where *ent.ChannelWhereInput) (*ent.ChannelConnection, error) {
+	return r.client.Channel.Query().
+		Paginate(ctx, after, first, before, last, ent.WithChannelOrder(orderBy), ent.WithChannelFilter(where.Filter))
+}
+
 func (r *queryResolver) ConnectorAccounts(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ConnectorAccountOrder, where *ent.ConnectorAccountWhereInput) (*ent.ConnectorAccountConnection, error) {
 	return r.client.ConnectorAccount.Query().
 		Paginate(ctx, after, first, before, last, ent.WithConnectorAccountOrder(orderBy), ent.WithConnectorAccountFilter(where.Filter))
@@ -81,6 +86,8 @@ func (r *queryResolver) Tickets(ctx context.Context, after *entgql.Cursor[int], 
 		Paginate(ctx, after, first, before, last, ent.WithTicketOrder(orderBy), ent.WithTicketFilter(where.Filter))
 }
 
+func (r *Resolver) Channel() graph.ChannelResolver { return &channelResolver{r} }
+
 func (r *Resolver) ConnectorAccount() graph.ConnectorAccountResolver {
 	return &connectorAccountResolver{r}
 }
@@ -88,6 +95,7 @@ func (r *Resolver) ConnectorAccount() graph.ConnectorAccountResolver {
 func (r *Resolver) Query() graph.QueryResolver { return &queryResolver{r} }
 
 type (
+	channelResolver          struct{ *Resolver }
 	connectorAccountResolver struct{ *Resolver }
 	queryResolver            struct{ *Resolver }
 )

@@ -7,6 +7,7 @@ package resolvers
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/graph"
+	"github.com/scrm-dev/scrm/internal/connectoraccounts"
 	"github.com/scrm-dev/scrm/internal/ratelimit"
 	"github.com/scrm-dev/scrm/internal/realtime"
 	"github.com/scrm-dev/scrm/internal/viewer"
@@ -34,6 +36,8 @@ type Resolver struct {
 	realtime       *realtime.Hub
 	jobs           *jobs.Admin
 	publicURL      string
+	platforms      *connectoraccounts.Clients
+	clock          func() time.Time
 	logger         *slog.Logger
 }
 
@@ -55,6 +59,13 @@ type Options struct {
 	Jobs *jobs.Admin
 	// PublicURL is where platforms reach this server (callback URLs).
 	PublicURL string
+	// Platforms builds connector accounts' clients, for mutations that
+	// act on a platform (channels, customer tags, hand-overs); without it
+	// they answer an error.
+	Platforms *connectoraccounts.Clients
+	// Now is the clock of rules that depend on the time of day (channel
+	// rotation); time.Now when nil.
+	Now func() time.Time
 	// WithoutFieldGuard leaves field permissions out. Only the benchmark
 	// sets it, to measure what they cost.
 	WithoutFieldGuard bool
@@ -63,7 +74,7 @@ type Options struct {
 // NewExecutableSchema returns the API's schema bound to its resolvers.
 func NewExecutableSchema(opts Options) graphql.ExecutableSchema {
 	r := &Resolver{client: opts.Client, authz: opts.Authz, revealsPerHour: opts.RevealsPerHour, realtime: opts.Realtime,
-		jobs: opts.Jobs, publicURL: opts.PublicURL, logger: opts.Logger}
+		jobs: opts.Jobs, publicURL: opts.PublicURL, platforms: opts.Platforms, clock: opts.Now, logger: opts.Logger}
 	if r.logger == nil {
 		r.logger = slog.Default()
 	}

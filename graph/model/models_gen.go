@@ -48,6 +48,10 @@ type DataScope struct {
 	DepartmentIDs []int `json:"departmentIDs"`
 }
 
+type DeleteChannelPayload struct {
+	DeletedID int `json:"deletedID"`
+}
+
 type ErasureReport struct {
 	CustomerID int       `json:"customerID"`
 	ErasedAt   time.Time `json:"erasedAt"`

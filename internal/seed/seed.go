@@ -153,6 +153,7 @@ func (s *seeder) run(ctx context.Context) error {
 		{"forms", s.formSet},
 		{"campaigns", s.campaignSet},
 		{"connector accounts", s.connectorAccounts},
+		{"channel QR codes", s.channelSet},
 	}
 	for _, step := range steps {
 		start := time.Now()
@@ -766,4 +767,22 @@ func (s *seeder) connectorAccounts(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// channelSet adds a store QR code on the tenant's WeCom account: the two
+// agents on weekdays, the supervisor as backup. It is not on WeCom yet:
+// the channel rotation job creates its contact way once the account
+// syncs.
+func (s *seeder) channelSet(ctx context.Context) error {
+	acc, err := s.client.ConnectorAccount.Query().
+		Where(connectoraccount.TenantID(s.tenantID), connectoraccount.PlatformEQ(connectoraccount.PlatformWecom)).Only(ctx)
+	if err != nil {
+		return err
+	}
+	return s.client.Channel.Create().SetTenantID(s.tenantID).SetAccountID(acc.ID).
+		SetName("门店导购活码").SetState("store-qr").
+		SetRotation([]schematype.ChannelShift{{Weekdays: []int{1, 2, 3, 4, 5}, Start: "09:00", End: "18:00",
+			StaffIDs: []int{s.staff[Agent1], s.staff[Agent2]}}}).
+		SetDailyAddLimit(50).AddBackupStaffIDs(s.staff[Sup1]).AddTagIDs(s.tags[len(s.tags)-4]).
+		SetWelcomeMessage("欢迎扫码添加门店导购，回复“到店”领取到店礼。").Exec(ctx)
 }

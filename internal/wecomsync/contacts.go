@@ -26,6 +26,27 @@ type Corp struct {
 	ID string // the corp id: external user ids are scoped to it
 	// WelcomeMessage is sent to new contacts when set.
 	WelcomeMessage string
+	// Channels, when set, names the channel (QR code) an add event's
+	// state came from: its follow-up is attributed to it, its tags are
+	// applied and its welcome message replaces WelcomeMessage.
+	Channels Channels
+}
+
+// Channels finds channels by the state of their contact way
+// (internal/channels implements it).
+type Channels interface {
+	// ByState returns the channel whose contact way has state, or nil.
+	ByState(ctx context.Context, state string) (*Channel, error)
+}
+
+// Channel is what an add event needs of the channel it came through.
+type Channel struct {
+	ID             int
+	WelcomeMessage string
+	// TagIDs are our tags to give the customer; WecomTagIDs those of
+	// them that are WeCom corp tags, marked on WeCom too.
+	TagIDs      []int
+	WecomTagIDs []string
 }
 
 // CustomerResult counts what a customer sync saw.
@@ -432,9 +453,20 @@ func ApplyEvent(ctx context.Context, client *ent.Client, api API, corp Corp, ev 
 	case wecom.EventChangeExternalContact:
 		switch ev.ChangeType {
 		case wecom.ChangeAddExternalContact, wecom.ChangeAddHalfExternalContact:
-			if ev.WelcomeCode != "" && corp.WelcomeMessage != "" {
+			var ch *Channel
+			if ev.State != "" && corp.Channels != nil {
+				var err error
+				if ch, err = corp.Channels.ByState(ctx, ev.State); err != nil {
+					return fmt.Errorf("channel of state %q: %w", ev.State, err)
+				}
+			}
+			welcome := corp.WelcomeMessage
+			if ch != nil && ch.WelcomeMessage != "" {
+				welcome = ch.WelcomeMessage
+			}
+			if ev.WelcomeCode != "" && welcome != "" {
 				if now().Sub(receivedAt) < welcomeWindow {
-					if err := api.SendWelcome(ctx, ev.WelcomeCode, corp.WelcomeMessage); err != nil {
+					if err := api.SendWelcome(ctx, ev.WelcomeCode, welcome); err != nil {
 						logger.WarnContext(ctx, "welcome message not sent", "external_user", ev.ExternalUserID, "error", err)
 					}
 				} else {
@@ -445,6 +477,11 @@ func ApplyEvent(ctx context.Context, client *ent.Client, api API, corp Corp, ev 
 			f := wecom.FollowInfo{UserID: ev.UserID, State: ev.State, CreateTime: at}
 			if _, err := linkContact(ctx, client, nil, corp.ID, wecom.ExternalContact{ExternalUserID: ev.ExternalUserID}, f, at); err != nil {
 				return err
+			}
+			if ch != nil {
+				if err := applyChannel(ctx, client, api, corp.ID, ev, ch, logger); err != nil {
+					return err
+				}
 			}
 			return refreshContact(ctx, client, api, corp, ev.ExternalUserID, ev.UserID, at)
 		case wecom.ChangeEditExternalContact:
@@ -459,7 +496,7 @@ func ApplyEvent(ctx context.Context, client *ent.Client, api API, corp Corp, ev 
 			return markLost(ctx, client, corp.ID, ev.ExternalUserID, ev.UserID, followup.LostByCustomer, at)
 		case wecom.ChangeTransferFail:
 			logger.WarnContext(ctx, "customer transfer failed", "external_user", ev.ExternalUserID, "staff", ev.UserID, "reason", ev.FailReason)
-			return nil
+			return undoTransfer(ctx, client, corp.ID, ev.ExternalUserID, ev.UserID, ev.FailReason, at)
 		}
 	case wecom.EventChangeExternalTag:
 		_, _, err := syncTags(ctx, client, api)

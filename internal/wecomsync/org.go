@@ -36,6 +36,7 @@ type API interface {
 	CorpTags(ctx context.Context) ([]wecom.TagGroup, error)
 	AddCorpTags(ctx context.Context, groupID, groupName string, names []string) (*wecom.TagGroup, error)
 	SendWelcome(ctx context.Context, welcomeCode, text string) error
+	MarkTags(ctx context.Context, userID, externalUserID string, add, remove []string) error
 }
 
 // OrgResult counts what an org sync changed.
