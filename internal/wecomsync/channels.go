@@ -2,6 +2,7 @@ package wecomsync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -41,7 +42,7 @@ func applyChannel(ctx context.Context, client *ent.Client, api API, corpID strin
 			}
 		}
 		if len(missing) > 0 {
-			if err := client.Customer.UpdateOneID(cid).AddTagIDs(missing...).Exec(ctx); err != nil {
+			if err := addTags(ctx, client, cid, missing); err != nil {
 				return fmt.Errorf("channel tags: %w", err)
 			}
 		}
@@ -58,6 +59,19 @@ func applyChannel(ctx context.Context, client *ent.Client, api API, corpID strin
 		}
 	}
 	return nil
+}
+
+// addTags gives a customer tags in a transaction of its own: tag changes
+// are written with their timeline event (ent/schema/events.go).
+func addTags(ctx context.Context, client *ent.Client, customerID int, ids []int) error {
+	tx, err := client.Tx(ctx)
+	if err != nil {
+		return err
+	}
+	if err := tx.Customer.UpdateOneID(customerID).AddTagIDs(ids...).Exec(ctx); err != nil {
+		return errors.Join(err, tx.Rollback())
+	}
+	return tx.Commit()
 }
 
 // relationship finds our customer and staff member of a WeCom contact and

@@ -366,11 +366,10 @@ func link(ctx context.Context, client *ent.Client, staffIDs staffIndex, corpID s
 	if err != nil {
 		return false, err
 	}
-	update := client.Customer.UpdateOneID(cid)
-	changed := false
 	if !following {
-		update.AddFollowerIDs(sid)
-		changed = true
+		if err := client.Customer.UpdateOneID(cid).AddFollowerIDs(sid).Exec(ctx); err != nil {
+			return false, err
+		}
 	}
 	if len(f.TagIDs) > 0 {
 		have, err := client.Customer.Query().Where(customer.ID(cid)).QueryTags().Where(tag.WecomTagIDIn(f.TagIDs...)).IDs(ctx)
@@ -382,13 +381,9 @@ func link(ctx context.Context, client *ent.Client, staffIDs staffIndex, corpID s
 			return false, err
 		}
 		if len(missing) > 0 {
-			update.AddTagIDs(missing...)
-			changed = true
-		}
-	}
-	if changed {
-		if err := update.Exec(ctx); err != nil {
-			return false, err
+			if err := addTags(ctx, client, cid, missing); err != nil {
+				return false, err
+			}
 		}
 	}
 	return created, nil
