@@ -236,11 +236,17 @@ func testPlatformSync(t *testing.T, e *env) {
 				t.Fatal(err)
 			}
 			var fu *ent.FollowUp
+			// The event links the contact first and fetches its details
+			// after: wait for both.
 			eventually(t, "new contact linked", func() (bool, string) {
 				var err error
 				fu, err = e.st.Client.FollowUp.Query().Where(followup.HasCustomerWith()).
 					Where(followup.State("store-7")).Only(ctx)
-				return err == nil, "no follow-up"
+				if err != nil {
+					return false, "no follow-up"
+				}
+				c, err := e.st.Client.Customer.Get(ctx, fu.CustomerID)
+				return err == nil && c.Name != "", "no name yet"
 			})
 			c, _ := e.st.Client.Customer.Get(ctx, fu.CustomerID)
 			if c.Name != "新客户" {
