@@ -2,7 +2,6 @@ package wecomsync
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -61,17 +60,12 @@ func applyChannel(ctx context.Context, client *ent.Client, api API, corpID strin
 	return nil
 }
 
-// addTags gives a customer tags in a transaction of its own: tag changes
-// are written with their timeline event (ent/schema/events.go).
+// addTags gives a customer tags in a transaction (inTx): tag changes are
+// written with their timeline event (ent/schema/events.go).
 func addTags(ctx context.Context, client *ent.Client, customerID int, ids []int) error {
-	tx, err := client.Tx(ctx)
-	if err != nil {
-		return err
-	}
-	if err := tx.Customer.UpdateOneID(customerID).AddTagIDs(ids...).Exec(ctx); err != nil {
-		return errors.Join(err, tx.Rollback())
-	}
-	return tx.Commit()
+	return inTx(ctx, client, func(c *ent.Client) error {
+		return c.Customer.UpdateOneID(customerID).AddTagIDs(ids...).Exec(ctx)
+	})
 }
 
 // relationship finds our customer and staff member of a WeCom contact and

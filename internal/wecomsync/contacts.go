@@ -309,9 +309,13 @@ func linkContact(ctx context.Context, client *ent.Client, staffIDs staffIndex, c
 	return created, err
 }
 
-// inTx runs fn in a transaction of client.
+// inTx runs fn in a transaction of client, or in client's own when it
+// is a transaction already.
 func inTx(ctx context.Context, client *ent.Client, fn func(*ent.Client) error) error {
 	tx, err := client.Tx(ctx)
+	if errors.Is(err, ent.ErrTxStarted) {
+		return fn(client)
+	}
 	if err != nil {
 		return err
 	}
