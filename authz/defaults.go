@@ -30,12 +30,17 @@ var customerContact = []string{"Customer.phone", "Customer.address", "Customer.e
 var staffContact = []string{"Staff.mobile", "Staff.email"}
 
 // adminOnly are root fields that manage the tenant itself.
-var adminOnly = []string{
+var adminOnly = append([]string{
 	"Query.policies", "Mutation.grant", "Mutation.revoke", "Mutation.assignRoles",
 	"Mutation.defineRole", "Mutation.setRoleScope",
 	"Mutation.updateTenant", "Mutation.createStaff", "Mutation.updateStaff",
 	"Mutation.createDepartment", "Mutation.updateDepartment",
 	"Mutation.eraseCustomer",
+}, connectorAdminOnly...)
+
+// connectorAdminOnly are the platform accounts and background jobs: admin
+// only (added in defaults version 2).
+var connectorAdminOnly = []string{
 	"Query.connectorAccounts", "Mutation.createConnectorAccount", "Mutation.updateConnectorAccount",
 	"Mutation.syncNow", "ConnectorAccount.*", "ConnectorAccountConnection.*", "ConnectorAccountEdge.*",
 	"Query.jobQueues", "Mutation.retryJob", "JobQueue.*", "Job.*", "SyncNowPayload.*",

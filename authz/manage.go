@@ -382,8 +382,10 @@ func DefaultLines(tenantID int) [][]string {
 
 // InstallMissingDefaults gives every tenant that has no policy lines the
 // default ones: tenants created before authorization existed, or restored
-// from a backup without the casbin_rule table. New tenants get them when
-// they are created (ent/schema). It returns how many tenants it filled.
+// from a backup without the casbin_rule table; and it upgrades tenants
+// whose defaults are of an older version (UpgradeDefaults). New tenants
+// get them when they are created (ent/schema). It returns how many
+// tenants it filled.
 func InstallMissingDefaults(ctx context.Context, client *ent.Client) (int, error) {
 	ctx = viewer.System(ctx)
 	tenants, err := client.Tenant.Query().IDs(ctx)
@@ -407,7 +409,14 @@ func InstallMissingDefaults(ctx context.Context, client *ent.Client) (int, error
 		if err := insertLines(ctx, client, "p", lines); err != nil {
 			return filled, fmt.Errorf("authz: default policies of tenant %d: %w", id, err)
 		}
+		if err := client.Tenant.UpdateOneID(id).SetPolicyVersion(DefaultsVersion).Exec(ctx); err != nil {
+			return filled, err
+		}
 		filled++
+	}
+	// Tenants with defaults of an older version get the lines added since.
+	if _, err := UpgradeDefaults(ctx, client); err != nil {
+		return filled, err
 	}
 	return filled, nil
 }

@@ -15,5 +15,6 @@ func departmentIDIn(ids []int) predicate.Department { return department.IDIn(ids
 // manage it; this package owns both rules.
 func init() {
 	schema.DefaultPolicyLines = DefaultLines
+	schema.DefaultPolicyVersion = DefaultsVersion
 	schema.CheckManagers = checkNotLockedOut
 }

@@ -22234,24 +22234,26 @@ func (m *TagGroupMutation) ResetEdge(name string) error {
 // TenantMutation represents an operation that mutates the Tenant nodes in the graph.
 type TenantMutation struct {
 	config
-	op            Op
-	typ           string
-	id            *int
-	name          *string
-	slug          *string
-	timezone      *string
-	ticket_seq    *int64
-	addticket_seq *int64
-	audit_seq     *int64
-	addaudit_seq  *int64
-	event_seq     *int64
-	addevent_seq  *int64
-	audit_head    *string
-	created_at    *time.Time
-	clearedFields map[string]struct{}
-	done          bool
-	oldValue      func(context.Context) (*Tenant, error)
-	predicates    []predicate.Tenant
+	op                Op
+	typ               string
+	id                *int
+	name              *string
+	slug              *string
+	timezone          *string
+	ticket_seq        *int64
+	addticket_seq     *int64
+	audit_seq         *int64
+	addaudit_seq      *int64
+	event_seq         *int64
+	addevent_seq      *int64
+	policy_version    *int
+	addpolicy_version *int
+	audit_head        *string
+	created_at        *time.Time
+	clearedFields     map[string]struct{}
+	done              bool
+	oldValue          func(context.Context) (*Tenant, error)
+	predicates        []predicate.Tenant
 }
 
 var _ ent.Mutation = (*TenantMutation)(nil)
@@ -22628,6 +22630,62 @@ func (m *TenantMutation) ResetEventSeq() {
 	m.addevent_seq = nil
 }
 
+// SetPolicyVersion sets the "policy_version" field.
+func (m *TenantMutation) SetPolicyVersion(i int) {
+	m.policy_version = &i
+	m.addpolicy_version = nil
+}
+
+// PolicyVersion returns the value of the "policy_version" field in the mutation.
+func (m *TenantMutation) PolicyVersion() (r int, exists bool) {
+	v := m.policy_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPolicyVersion returns the old "policy_version" field's value of the Tenant entity.
+// If the Tenant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenantMutation) OldPolicyVersion(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPolicyVersion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPolicyVersion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPolicyVersion: %w", err)
+	}
+	return oldValue.PolicyVersion, nil
+}
+
+// AddPolicyVersion adds i to the "policy_version" field.
+func (m *TenantMutation) AddPolicyVersion(i int) {
+	if m.addpolicy_version != nil {
+		*m.addpolicy_version += i
+	} else {
+		m.addpolicy_version = &i
+	}
+}
+
+// AddedPolicyVersion returns the value that was added to the "policy_version" field in this mutation.
+func (m *TenantMutation) AddedPolicyVersion() (r int, exists bool) {
+	v := m.addpolicy_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPolicyVersion resets all changes to the "policy_version" field.
+func (m *TenantMutation) ResetPolicyVersion() {
+	m.policy_version = nil
+	m.addpolicy_version = nil
+}
+
 // SetAuditHead sets the "audit_head" field.
 func (m *TenantMutation) SetAuditHead(s string) {
 	m.audit_head = &s
@@ -22734,7 +22792,7 @@ func (m *TenantMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *TenantMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 9)
 	if m.name != nil {
 		fields = append(fields, tenant.FieldName)
 	}
@@ -22752,6 +22810,9 @@ func (m *TenantMutation) Fields() []string {
 	}
 	if m.event_seq != nil {
 		fields = append(fields, tenant.FieldEventSeq)
+	}
+	if m.policy_version != nil {
+		fields = append(fields, tenant.FieldPolicyVersion)
 	}
 	if m.audit_head != nil {
 		fields = append(fields, tenant.FieldAuditHead)
@@ -22779,6 +22840,8 @@ func (m *TenantMutation) Field(name string) (ent.Value, bool) {
 		return m.AuditSeq()
 	case tenant.FieldEventSeq:
 		return m.EventSeq()
+	case tenant.FieldPolicyVersion:
+		return m.PolicyVersion()
 	case tenant.FieldAuditHead:
 		return m.AuditHead()
 	case tenant.FieldCreatedAt:
@@ -22804,6 +22867,8 @@ func (m *TenantMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldAuditSeq(ctx)
 	case tenant.FieldEventSeq:
 		return m.OldEventSeq(ctx)
+	case tenant.FieldPolicyVersion:
+		return m.OldPolicyVersion(ctx)
 	case tenant.FieldAuditHead:
 		return m.OldAuditHead(ctx)
 	case tenant.FieldCreatedAt:
@@ -22859,6 +22924,13 @@ func (m *TenantMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetEventSeq(v)
 		return nil
+	case tenant.FieldPolicyVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPolicyVersion(v)
+		return nil
 	case tenant.FieldAuditHead:
 		v, ok := value.(string)
 		if !ok {
@@ -22890,6 +22962,9 @@ func (m *TenantMutation) AddedFields() []string {
 	if m.addevent_seq != nil {
 		fields = append(fields, tenant.FieldEventSeq)
 	}
+	if m.addpolicy_version != nil {
+		fields = append(fields, tenant.FieldPolicyVersion)
+	}
 	return fields
 }
 
@@ -22904,6 +22979,8 @@ func (m *TenantMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedAuditSeq()
 	case tenant.FieldEventSeq:
 		return m.AddedEventSeq()
+	case tenant.FieldPolicyVersion:
+		return m.AddedPolicyVersion()
 	}
 	return nil, false
 }
@@ -22933,6 +23010,13 @@ func (m *TenantMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddEventSeq(v)
+		return nil
+	case tenant.FieldPolicyVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPolicyVersion(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Tenant numeric field %s", name)
@@ -22978,6 +23062,9 @@ func (m *TenantMutation) ResetField(name string) error {
 		return nil
 	case tenant.FieldEventSeq:
 		m.ResetEventSeq()
+		return nil
+	case tenant.FieldPolicyVersion:
+		m.ResetPolicyVersion()
 		return nil
 	case tenant.FieldAuditHead:
 		m.ResetAuditHead()

@@ -29,6 +29,8 @@ type Tenant struct {
 	AuditSeq int64 `json:"audit_seq,omitempty"`
 	// seq of the last relayed event (internal/realtime)
 	EventSeq int64 `json:"event_seq,omitempty"`
+	// version of the default policies installed (authz.DefaultsVersion); tenants older than 2 predate the field
+	PolicyVersion int `json:"policy_version,omitempty"`
 	// hash of the last sealed audit entry
 	AuditHead string `json:"audit_head,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
@@ -41,7 +43,7 @@ func (*Tenant) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case tenant.FieldID, tenant.FieldTicketSeq, tenant.FieldAuditSeq, tenant.FieldEventSeq:
+		case tenant.FieldID, tenant.FieldTicketSeq, tenant.FieldAuditSeq, tenant.FieldEventSeq, tenant.FieldPolicyVersion:
 			values[i] = new(sql.NullInt64)
 		case tenant.FieldName, tenant.FieldSlug, tenant.FieldTimezone, tenant.FieldAuditHead:
 			values[i] = new(sql.NullString)
@@ -103,6 +105,12 @@ func (_m *Tenant) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field event_seq", values[i])
 			} else if value.Valid {
 				_m.EventSeq = value.Int64
+			}
+		case tenant.FieldPolicyVersion:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field policy_version", values[i])
+			} else if value.Valid {
+				_m.PolicyVersion = int(value.Int64)
 			}
 		case tenant.FieldAuditHead:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -169,6 +177,9 @@ func (_m *Tenant) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("event_seq=")
 	builder.WriteString(fmt.Sprintf("%v", _m.EventSeq))
+	builder.WriteString(", ")
+	builder.WriteString("policy_version=")
+	builder.WriteString(fmt.Sprintf("%v", _m.PolicyVersion))
 	builder.WriteString(", ")
 	builder.WriteString("audit_head=")
 	builder.WriteString(_m.AuditHead)

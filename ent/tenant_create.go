@@ -90,6 +90,20 @@ func (_c *TenantCreate) SetNillableEventSeq(v *int64) *TenantCreate {
 	return _c
 }
 
+// SetPolicyVersion sets the "policy_version" field.
+func (_c *TenantCreate) SetPolicyVersion(v int) *TenantCreate {
+	_c.mutation.SetPolicyVersion(v)
+	return _c
+}
+
+// SetNillablePolicyVersion sets the "policy_version" field if the given value is not nil.
+func (_c *TenantCreate) SetNillablePolicyVersion(v *int) *TenantCreate {
+	if v != nil {
+		_c.SetPolicyVersion(*v)
+	}
+	return _c
+}
+
 // SetAuditHead sets the "audit_head" field.
 func (_c *TenantCreate) SetAuditHead(v string) *TenantCreate {
 	_c.mutation.SetAuditHead(v)
@@ -171,6 +185,10 @@ func (_c *TenantCreate) defaults() error {
 		v := tenant.DefaultEventSeq
 		_c.mutation.SetEventSeq(v)
 	}
+	if _, ok := _c.mutation.PolicyVersion(); !ok {
+		v := tenant.DefaultPolicyVersion
+		_c.mutation.SetPolicyVersion(v)
+	}
 	if _, ok := _c.mutation.AuditHead(); !ok {
 		v := tenant.DefaultAuditHead
 		_c.mutation.SetAuditHead(v)
@@ -219,6 +237,9 @@ func (_c *TenantCreate) check() error {
 	}
 	if _, ok := _c.mutation.EventSeq(); !ok {
 		return &ValidationError{Name: "event_seq", err: errors.New(`ent: missing required field "Tenant.event_seq"`)}
+	}
+	if _, ok := _c.mutation.PolicyVersion(); !ok {
+		return &ValidationError{Name: "policy_version", err: errors.New(`ent: missing required field "Tenant.policy_version"`)}
 	}
 	if _, ok := _c.mutation.AuditHead(); !ok {
 		return &ValidationError{Name: "audit_head", err: errors.New(`ent: missing required field "Tenant.audit_head"`)}
@@ -281,6 +302,10 @@ func (_c *TenantCreate) createSpec() (*Tenant, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.EventSeq(); ok {
 		_spec.SetField(tenant.FieldEventSeq, field.TypeInt64, value)
 		_node.EventSeq = value
+	}
+	if value, ok := _c.mutation.PolicyVersion(); ok {
+		_spec.SetField(tenant.FieldPolicyVersion, field.TypeInt, value)
+		_node.PolicyVersion = value
 	}
 	if value, ok := _c.mutation.AuditHead(); ok {
 		_spec.SetField(tenant.FieldAuditHead, field.TypeString, value)
@@ -417,6 +442,24 @@ func (u *TenantUpsert) UpdateEventSeq() *TenantUpsert {
 // AddEventSeq adds v to the "event_seq" field.
 func (u *TenantUpsert) AddEventSeq(v int64) *TenantUpsert {
 	u.Add(tenant.FieldEventSeq, v)
+	return u
+}
+
+// SetPolicyVersion sets the "policy_version" field.
+func (u *TenantUpsert) SetPolicyVersion(v int) *TenantUpsert {
+	u.Set(tenant.FieldPolicyVersion, v)
+	return u
+}
+
+// UpdatePolicyVersion sets the "policy_version" field to the value that was provided on create.
+func (u *TenantUpsert) UpdatePolicyVersion() *TenantUpsert {
+	u.SetExcluded(tenant.FieldPolicyVersion)
+	return u
+}
+
+// AddPolicyVersion adds v to the "policy_version" field.
+func (u *TenantUpsert) AddPolicyVersion(v int) *TenantUpsert {
+	u.Add(tenant.FieldPolicyVersion, v)
 	return u
 }
 
@@ -568,6 +611,27 @@ func (u *TenantUpsertOne) AddEventSeq(v int64) *TenantUpsertOne {
 func (u *TenantUpsertOne) UpdateEventSeq() *TenantUpsertOne {
 	return u.Update(func(s *TenantUpsert) {
 		s.UpdateEventSeq()
+	})
+}
+
+// SetPolicyVersion sets the "policy_version" field.
+func (u *TenantUpsertOne) SetPolicyVersion(v int) *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetPolicyVersion(v)
+	})
+}
+
+// AddPolicyVersion adds v to the "policy_version" field.
+func (u *TenantUpsertOne) AddPolicyVersion(v int) *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.AddPolicyVersion(v)
+	})
+}
+
+// UpdatePolicyVersion sets the "policy_version" field to the value that was provided on create.
+func (u *TenantUpsertOne) UpdatePolicyVersion() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdatePolicyVersion()
 	})
 }
 
@@ -887,6 +951,27 @@ func (u *TenantUpsertBulk) AddEventSeq(v int64) *TenantUpsertBulk {
 func (u *TenantUpsertBulk) UpdateEventSeq() *TenantUpsertBulk {
 	return u.Update(func(s *TenantUpsert) {
 		s.UpdateEventSeq()
+	})
+}
+
+// SetPolicyVersion sets the "policy_version" field.
+func (u *TenantUpsertBulk) SetPolicyVersion(v int) *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetPolicyVersion(v)
+	})
+}
+
+// AddPolicyVersion adds v to the "policy_version" field.
+func (u *TenantUpsertBulk) AddPolicyVersion(v int) *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.AddPolicyVersion(v)
+	})
+}
+
+// UpdatePolicyVersion sets the "policy_version" field to the value that was provided on create.
+func (u *TenantUpsertBulk) UpdatePolicyVersion() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdatePolicyVersion()
 	})
 }
 

@@ -119,6 +119,27 @@ func (_u *TenantUpdate) AddEventSeq(v int64) *TenantUpdate {
 	return _u
 }
 
+// SetPolicyVersion sets the "policy_version" field.
+func (_u *TenantUpdate) SetPolicyVersion(v int) *TenantUpdate {
+	_u.mutation.ResetPolicyVersion()
+	_u.mutation.SetPolicyVersion(v)
+	return _u
+}
+
+// SetNillablePolicyVersion sets the "policy_version" field if the given value is not nil.
+func (_u *TenantUpdate) SetNillablePolicyVersion(v *int) *TenantUpdate {
+	if v != nil {
+		_u.SetPolicyVersion(*v)
+	}
+	return _u
+}
+
+// AddPolicyVersion adds value to the "policy_version" field.
+func (_u *TenantUpdate) AddPolicyVersion(v int) *TenantUpdate {
+	_u.mutation.AddPolicyVersion(v)
+	return _u
+}
+
 // SetAuditHead sets the "audit_head" field.
 func (_u *TenantUpdate) SetAuditHead(v string) *TenantUpdate {
 	_u.mutation.SetAuditHead(v)
@@ -226,6 +247,12 @@ func (_u *TenantUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.AddedEventSeq(); ok {
 		_spec.AddField(tenant.FieldEventSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.PolicyVersion(); ok {
+		_spec.SetField(tenant.FieldPolicyVersion, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedPolicyVersion(); ok {
+		_spec.AddField(tenant.FieldPolicyVersion, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.AuditHead(); ok {
 		_spec.SetField(tenant.FieldAuditHead, field.TypeString, value)
@@ -340,6 +367,27 @@ func (_u *TenantUpdateOne) SetNillableEventSeq(v *int64) *TenantUpdateOne {
 // AddEventSeq adds value to the "event_seq" field.
 func (_u *TenantUpdateOne) AddEventSeq(v int64) *TenantUpdateOne {
 	_u.mutation.AddEventSeq(v)
+	return _u
+}
+
+// SetPolicyVersion sets the "policy_version" field.
+func (_u *TenantUpdateOne) SetPolicyVersion(v int) *TenantUpdateOne {
+	_u.mutation.ResetPolicyVersion()
+	_u.mutation.SetPolicyVersion(v)
+	return _u
+}
+
+// SetNillablePolicyVersion sets the "policy_version" field if the given value is not nil.
+func (_u *TenantUpdateOne) SetNillablePolicyVersion(v *int) *TenantUpdateOne {
+	if v != nil {
+		_u.SetPolicyVersion(*v)
+	}
+	return _u
+}
+
+// AddPolicyVersion adds value to the "policy_version" field.
+func (_u *TenantUpdateOne) AddPolicyVersion(v int) *TenantUpdateOne {
+	_u.mutation.AddPolicyVersion(v)
 	return _u
 }
 
@@ -480,6 +528,12 @@ func (_u *TenantUpdateOne) sqlSave(ctx context.Context) (_node *Tenant, err erro
 	}
 	if value, ok := _u.mutation.AddedEventSeq(); ok {
 		_spec.AddField(tenant.FieldEventSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.PolicyVersion(); ok {
+		_spec.SetField(tenant.FieldPolicyVersion, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedPolicyVersion(); ok {
+		_spec.AddField(tenant.FieldPolicyVersion, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.AuditHead(); ok {
 		_spec.SetField(tenant.FieldAuditHead, field.TypeString, value)

@@ -852,6 +852,7 @@ var (
 		{Name: "ticket_seq", Type: field.TypeInt64, Default: 0},
 		{Name: "audit_seq", Type: field.TypeInt64, Default: 0},
 		{Name: "event_seq", Type: field.TypeInt64, Default: 0},
+		{Name: "policy_version", Type: field.TypeInt, Default: 1},
 		{Name: "audit_head", Type: field.TypeString, Size: 64, Default: ""},
 		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 	}

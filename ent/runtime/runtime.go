@@ -1228,14 +1228,18 @@ func init() {
 	tenantDescEventSeq := tenantFields[5].Descriptor()
 	// tenant.DefaultEventSeq holds the default value on creation for the event_seq field.
 	tenant.DefaultEventSeq = tenantDescEventSeq.Default.(int64)
+	// tenantDescPolicyVersion is the schema descriptor for policy_version field.
+	tenantDescPolicyVersion := tenantFields[6].Descriptor()
+	// tenant.DefaultPolicyVersion holds the default value on creation for the policy_version field.
+	tenant.DefaultPolicyVersion = tenantDescPolicyVersion.Default.(int)
 	// tenantDescAuditHead is the schema descriptor for audit_head field.
-	tenantDescAuditHead := tenantFields[6].Descriptor()
+	tenantDescAuditHead := tenantFields[7].Descriptor()
 	// tenant.DefaultAuditHead holds the default value on creation for the audit_head field.
 	tenant.DefaultAuditHead = tenantDescAuditHead.Default.(string)
 	// tenant.AuditHeadValidator is a validator for the "audit_head" field. It is called by the builders before save.
 	tenant.AuditHeadValidator = tenantDescAuditHead.Validators[0].(func(string) error)
 	// tenantDescCreatedAt is the schema descriptor for created_at field.
-	tenantDescCreatedAt := tenantFields[7].Descriptor()
+	tenantDescCreatedAt := tenantFields[8].Descriptor()
 	// tenant.DefaultCreatedAt holds the default value on creation for the created_at field.
 	tenant.DefaultCreatedAt = tenantDescCreatedAt.Default.(func() time.Time)
 	ticketMixin := schema.Ticket{}.Mixin()

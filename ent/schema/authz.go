@@ -40,10 +40,16 @@ func checkStaffRoles() ent.Hook {
 // installs the lines, in the transaction that creates the tenant.
 var DefaultPolicyLines func(tenantID int) [][]string
 
+// DefaultPolicyVersion is the version of those lines; authz sets it.
+var DefaultPolicyVersion int
+
 // installDefaultPolicies gives every new tenant the default policies.
 func installDefaultPolicies() ent.Hook {
 	return hook.On(func(next ent.Mutator) ent.Mutator {
 		return hook.TenantFunc(func(ctx context.Context, m *gen.TenantMutation) (gen.Value, error) {
+			if DefaultPolicyVersion > 0 {
+				m.SetPolicyVersion(DefaultPolicyVersion)
+			}
 			v, err := next.Mutate(ctx, m)
 			if err != nil {
 				return nil, err

@@ -39,6 +39,10 @@ func (Tenant) Fields() []ent.Field {
 			Default(0).
 			Annotations(entgql.Skip()).
 			Comment("seq of the last relayed event (internal/realtime)"),
+		field.Int("policy_version").
+			Default(1).
+			Annotations(entgql.Skip()).
+			Comment("version of the default policies installed (authz.DefaultsVersion); tenants older than 2 predate the field"),
 		field.String("audit_head").
 			Default("").MaxLen(64).
 			Annotations(entgql.Skip()).

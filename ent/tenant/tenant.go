@@ -26,6 +26,8 @@ const (
 	FieldAuditSeq = "audit_seq"
 	// FieldEventSeq holds the string denoting the event_seq field in the database.
 	FieldEventSeq = "event_seq"
+	// FieldPolicyVersion holds the string denoting the policy_version field in the database.
+	FieldPolicyVersion = "policy_version"
 	// FieldAuditHead holds the string denoting the audit_head field in the database.
 	FieldAuditHead = "audit_head"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
@@ -43,6 +45,7 @@ var Columns = []string{
 	FieldTicketSeq,
 	FieldAuditSeq,
 	FieldEventSeq,
+	FieldPolicyVersion,
 	FieldAuditHead,
 	FieldCreatedAt,
 }
@@ -79,6 +82,8 @@ var (
 	DefaultAuditSeq int64
 	// DefaultEventSeq holds the default value on creation for the "event_seq" field.
 	DefaultEventSeq int64
+	// DefaultPolicyVersion holds the default value on creation for the "policy_version" field.
+	DefaultPolicyVersion int
 	// DefaultAuditHead holds the default value on creation for the "audit_head" field.
 	DefaultAuditHead string
 	// AuditHeadValidator is a validator for the "audit_head" field. It is called by the builders before save.
@@ -123,6 +128,11 @@ func ByAuditSeq(opts ...sql.OrderTermOption) OrderOption {
 // ByEventSeq orders the results by the event_seq field.
 func ByEventSeq(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldEventSeq, opts...).ToFunc()
+}
+
+// ByPolicyVersion orders the results by the policy_version field.
+func ByPolicyVersion(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPolicyVersion, opts...).ToFunc()
 }
 
 // ByAuditHead orders the results by the audit_head field.

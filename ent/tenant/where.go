@@ -84,6 +84,11 @@ func EventSeq(v int64) predicate.Tenant {
 	return predicate.Tenant(sql.FieldEQ(FieldEventSeq, v))
 }
 
+// PolicyVersion applies equality check predicate on the "policy_version" field. It's identical to PolicyVersionEQ.
+func PolicyVersion(v int) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldPolicyVersion, v))
+}
+
 // AuditHead applies equality check predicate on the "audit_head" field. It's identical to AuditHeadEQ.
 func AuditHead(v string) predicate.Tenant {
 	return predicate.Tenant(sql.FieldEQ(FieldAuditHead, v))
@@ -407,6 +412,46 @@ func EventSeqLT(v int64) predicate.Tenant {
 // EventSeqLTE applies the LTE predicate on the "event_seq" field.
 func EventSeqLTE(v int64) predicate.Tenant {
 	return predicate.Tenant(sql.FieldLTE(FieldEventSeq, v))
+}
+
+// PolicyVersionEQ applies the EQ predicate on the "policy_version" field.
+func PolicyVersionEQ(v int) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldPolicyVersion, v))
+}
+
+// PolicyVersionNEQ applies the NEQ predicate on the "policy_version" field.
+func PolicyVersionNEQ(v int) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNEQ(FieldPolicyVersion, v))
+}
+
+// PolicyVersionIn applies the In predicate on the "policy_version" field.
+func PolicyVersionIn(vs ...int) predicate.Tenant {
+	return predicate.Tenant(sql.FieldIn(FieldPolicyVersion, vs...))
+}
+
+// PolicyVersionNotIn applies the NotIn predicate on the "policy_version" field.
+func PolicyVersionNotIn(vs ...int) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNotIn(FieldPolicyVersion, vs...))
+}
+
+// PolicyVersionGT applies the GT predicate on the "policy_version" field.
+func PolicyVersionGT(v int) predicate.Tenant {
+	return predicate.Tenant(sql.FieldGT(FieldPolicyVersion, v))
+}
+
+// PolicyVersionGTE applies the GTE predicate on the "policy_version" field.
+func PolicyVersionGTE(v int) predicate.Tenant {
+	return predicate.Tenant(sql.FieldGTE(FieldPolicyVersion, v))
+}
+
+// PolicyVersionLT applies the LT predicate on the "policy_version" field.
+func PolicyVersionLT(v int) predicate.Tenant {
+	return predicate.Tenant(sql.FieldLT(FieldPolicyVersion, v))
+}
+
+// PolicyVersionLTE applies the LTE predicate on the "policy_version" field.
+func PolicyVersionLTE(v int) predicate.Tenant {
+	return predicate.Tenant(sql.FieldLTE(FieldPolicyVersion, v))
 }
 
 // AuditHeadEQ applies the EQ predicate on the "audit_head" field.
