@@ -402,22 +402,16 @@ func trim(s string, n int) string {
 
 // markLost records that the relationship of the contact and staff member
 // ended at WeCom time at; the follower edge (and so the staff member's
-// data scope) goes with it.
+// data scope) goes with it. A contact or staff member not seen yet is
+// added (as an add event would), so that the loss is remembered even when
+// it arrives before every event about them: the older add coming later
+// must not make the staff member a follower again.
 func markLost(ctx context.Context, client *ent.Client, corpID, externalUserID, userID string, by followup.LostBy, at int64) error {
-	cid, err := client.CustomerIdentity.Query().
-		Where(customeridentity.PlatformEQ(customeridentity.PlatformWecomExternal), customeridentity.AppID(corpID),
-			customeridentity.ExternalID(externalUserID)).
-		QueryCustomer().OnlyID(ctx)
-	if ent.IsNotFound(err) {
-		return nil // never linked: nothing to end
-	}
+	cid, _, err := customerOf(ctx, client, corpID, wecom.ExternalContact{ExternalUserID: externalUserID})
 	if err != nil {
 		return err
 	}
-	sid, err := client.Staff.Query().Where(staff.WecomUserID(userID)).OnlyID(ctx)
-	if ent.IsNotFound(err) {
-		return nil
-	}
+	sid, err := staffID(ctx, client, userID)
 	if err != nil {
 		return err
 	}
