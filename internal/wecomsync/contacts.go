@@ -370,10 +370,12 @@ func link(ctx context.Context, client *ent.Client, staffIDs staffIndex, corpID s
 	if err != nil {
 		return false, err
 	}
+	// link runs in a transaction (linkContact): one update adds the
+	// follower and the tags (whose timeline event needs the transaction).
+	update := client.Customer.UpdateOneID(cid)
+	changed := !following
 	if !following {
-		if err := client.Customer.UpdateOneID(cid).AddFollowerIDs(sid).Exec(ctx); err != nil {
-			return false, err
-		}
+		update.AddFollowerIDs(sid)
 	}
 	if len(f.TagIDs) > 0 {
 		have, err := client.Customer.Query().Where(customer.ID(cid)).QueryTags().Where(tag.WecomTagIDIn(f.TagIDs...)).IDs(ctx)
@@ -385,9 +387,13 @@ func link(ctx context.Context, client *ent.Client, staffIDs staffIndex, corpID s
 			return false, err
 		}
 		if len(missing) > 0 {
-			if err := addTags(ctx, client, cid, missing); err != nil {
-				return false, err
-			}
+			update.AddTagIDs(missing...)
+			changed = true
+		}
+	}
+	if changed {
+		if err := update.Exec(ctx); err != nil {
+			return false, err
 		}
 	}
 	return created, nil
