@@ -298,6 +298,26 @@ func (d Deps) wecomEvent(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
+	// One event of a contact at a time: applying one reads the stored
+	// relationship, compares event times and writes (wecomsync), which
+	// two workers interleaving on the same contact would undo.
+	// Another event's turn lasts milliseconds: wait a little for it rather
+	// than retry, which asynq's forwarder delays by seconds.
+	if ev.ExternalUserID != "" {
+		key := "wecom-contact:" + strconv.Itoa(acc.ID) + ":" + ev.ExternalUserID
+		release, ok, err := lease(ctx, d.Redis, key, time.Minute)
+		for wait := 0; err == nil && !ok && wait < 100 && ctx.Err() == nil; wait++ {
+			time.Sleep(20 * time.Millisecond)
+			release, ok, err = lease(ctx, d.Redis, key, time.Minute)
+		}
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errBusy
+		}
+		defer release()
+	}
 	corp := wecomsync.Corp{ID: acc.ExternalID, WelcomeMessage: acc.WelcomeMessage, Channels: channels.Finder(d.Client, acc.ID)}
 	err = wecomsync.ApplyEvent(ctx, d.Client, wc, corp, ev, p.ReceivedAt, d.now, d.logger())
 	if errors.Is(err, wecomsync.ErrBadEvent) {
