@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -37,6 +38,9 @@ func NewWorker(opts WorkerOptions) (*Worker, error) {
 		ShutdownTimeout:   20 * time.Second,
 		TaskCheckInterval: opts.PollInterval,
 		RetryDelayFunc:    retryDelay,
+		// Waiting for another worker's turn (errBusy) is not a failure: it
+		// must not use up the task's retries.
+		IsFailure: func(err error) bool { return !errors.Is(err, errBusy) },
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			opts.Logger.ErrorContext(ctx, "task failed", "type", t.Type(), "error", err)
 		}),
