@@ -82,12 +82,12 @@ bench-realtime: build
 ## bench-sync: the path of one order on MariaDB + Redis (database 3; internal/syncbench): order
 ## backfill rate through the real pull path, statements per ordersync.Store, and Douyin push →
 ## realtime subscriber latency at 200 pushes/s for 30 s. SYNCBENCH_ORDERS=1000000 for the full
-## backfill (hours on 2 cores); SYNCBENCH_POLL=20ms runs the worker with a 20 ms idle poll.
+## backfill (hours on 2 cores); SYNCBENCH_POLL sets the worker's idle poll (100ms, as serve runs).
 SYNCBENCH_ORDERS  ?= 100000
 SYNCBENCH_SHOPS   ?= 10
 SYNCBENCH_RATE    ?= 200
 SYNCBENCH_SECONDS ?= 30
-SYNCBENCH_POLL    ?= 0
+SYNCBENCH_POLL    ?= 100ms
 SYNCBENCH_RUN     ?= StoreStatements|PushToEvent|OrderBackfill
 bench-sync:
 	SCRM_SYNCBENCH_ORDERS=$(SYNCBENCH_ORDERS) SCRM_SYNCBENCH_SHOPS=$(SYNCBENCH_SHOPS) \

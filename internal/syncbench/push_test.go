@@ -41,13 +41,13 @@ import (
 //
 // Latency is from just before the POST is sent to the subscriber's
 // receipt of the order's event. The worker polls for tasks every
-// SCRM_SYNCBENCH_POLL when idle (0: asynq's default of 1s, which `scrm
-// serve` and `scrm worker` run with).
+// SCRM_SYNCBENCH_POLL when idle (100ms, as `scrm serve` and `scrm worker`
+// run; 0 is asynq's default of 1s).
 func BenchmarkPushToEvent(b *testing.B) {
 	rate := envInt("SCRM_SYNCBENCH_RATE", 200)
 	seconds := envInt("SCRM_SYNCBENCH_SECONDS", 30)
 	pushes := rate * seconds
-	poll := envDuration("SCRM_SYNCBENCH_POLL", 0)
+	poll := envDuration("SCRM_SYNCBENCH_POLL", 100*time.Millisecond)
 	for range b.N {
 		b.StopTimer()
 		r := newRig(b, rigOptions{shops: 1, poll: poll})
