@@ -50,6 +50,21 @@ func lease(ctx context.Context, rdb redis.UniversalClient, key string, ttl time.
 	}, true, nil
 }
 
+// awaitLease takes the lease on key, trying again every poll for up to
+// patience while another holder has it (once when patience is zero).
+func awaitLease(ctx context.Context, rdb redis.UniversalClient, key string, ttl, poll, patience time.Duration) (release func(), ok bool, err error) {
+	deadline := time.Now().Add(patience)
+	for {
+		release, ok, err = lease(ctx, rdb, key, ttl)
+		if err != nil || ok || !time.Now().Add(poll).Before(deadline) {
+			return release, ok, err
+		}
+		if err := sleepCtx(ctx, poll); err != nil {
+			return release, false, err
+		}
+	}
+}
+
 var releaseScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
 
 // retryDelay backs off as asynq does, except that a task that found its
@@ -89,25 +104,21 @@ func (d Deps) syncAccount(ctx context.Context, t *asynq.Task) error {
 	if acc.Status == connectoraccount.StatusPaused {
 		return nil
 	}
-	release, ok, err := lease(ctx, d.Redis, fmt.Sprintf("sync:%d:%s", acc.ID, p.Kind), syncTimeout)
+	// A scheduled slot whose predecessor still runs is not needed: the
+	// next slot picks up from the cursor that run leaves. A run an admin
+	// asked for while another is going waits for it: what changed since
+	// that run started needs this one.
+	patience := time.Duration(0)
+	if strings.HasPrefix(p.Window, "now") {
+		patience = syncTimeout
+	}
+	release, ok, err := awaitLease(ctx, d.Redis, fmt.Sprintf("sync:%d:%s", acc.ID, p.Kind), syncTimeout, time.Second, patience)
 	if err != nil {
 		return err
 	}
-	if !ok && !strings.HasPrefix(p.Window, "now") {
-		// A scheduled slot whose predecessor still runs: the next slot
-		// picks up from the cursor that run leaves.
-		d.logger().InfoContext(ctx, "sync already running; this slot is not needed", "account", acc.ID, "kind", p.Kind)
+	if !ok {
+		d.logger().InfoContext(ctx, "sync already running; this one is not needed", "account", acc.ID, "kind", p.Kind)
 		return nil
-	}
-	for !ok {
-		// Asked for by an admin while a run is going: what changed since
-		// that run started needs this one, after it.
-		if err := sleepCtx(ctx, time.Second); err != nil {
-			return err
-		}
-		if release, ok, err = lease(ctx, d.Redis, fmt.Sprintf("sync:%d:%s", acc.ID, p.Kind), syncTimeout); err != nil {
-			return err
-		}
 	}
 	defer release()
 	err = d.runSync(ctx, acc, p.Kind)
@@ -305,11 +316,7 @@ func (d Deps) wecomEvent(ctx context.Context, t *asynq.Task) error {
 	// than retry, which asynq's forwarder delays by seconds.
 	if ev.ExternalUserID != "" {
 		key := "wecom-contact:" + strconv.Itoa(acc.ID) + ":" + ev.ExternalUserID
-		release, ok, err := lease(ctx, d.Redis, key, time.Minute)
-		for wait := 0; err == nil && !ok && wait < 100 && ctx.Err() == nil; wait++ {
-			time.Sleep(20 * time.Millisecond)
-			release, ok, err = lease(ctx, d.Redis, key, time.Minute)
-		}
+		release, ok, err := awaitLease(ctx, d.Redis, key, time.Minute, 20*time.Millisecond, 2*time.Second)
 		if err != nil {
 			return err
 		}
