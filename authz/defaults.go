@@ -46,6 +46,21 @@ var connectorAdminOnly = []string{
 	"Query.jobQueues", "Mutation.retryJob", "JobQueue.*", "Job.*", "SyncNowPayload.*",
 }
 
+// ticketConfig are the ticket workflow's configuration: admin only
+// (added in defaults version 3).
+var ticketConfig = []string{
+	"Mutation.createTicketType", "Mutation.updateTicketType",
+	"Mutation.createSLAPolicy", "Mutation.updateSLAPolicy", "Mutation.deleteSLAPolicy",
+	"Mutation.createBusinessCalendar", "Mutation.updateBusinessCalendar",
+}
+
+// ticketWork are the workflow's day-to-day mutations: agents and
+// supervisors (added in defaults version 3).
+var ticketWork = []string{
+	"Mutation.transitionTicket", "Mutation.claimTicket", "Mutation.routeTicket",
+	"Mutation.decideApproval", "Query.myApprovals",
+}
+
 // channelWrites manage channel QR codes: admins and marketers only.
 var channelWrites = []string{"Mutation.createChannel", "Mutation.updateChannel", "Mutation.deleteChannel"}
 
@@ -85,6 +100,7 @@ func DefaultPolicies() []Policy {
 	add(RoleSupervisor, ActRead, deny, auditOnly...)
 	add(RoleSupervisor, ActWrite, allow, "*")
 	add(RoleSupervisor, ActRead, deny, channelWrites...)
+	add(RoleSupervisor, ActRead, deny, ticketConfig...)
 	add(RoleSupervisor, ActWrite, deny, "Tenant.*", "Staff.*", "Department.*", "ConnectorAccount.*", "Channel.*")
 	add(RoleSupervisor, ActReveal, allow, "*")
 	add(RoleSupervisor, ActScope, allow, ScopePrefix+string(ScopeDepartmentSubtree))
@@ -97,6 +113,8 @@ func DefaultPolicies() []Policy {
 		"Mutation.createTagGroup", "Mutation.updateTagGroup", "Mutation.createTag", "Mutation.updateTag",
 		"Mutation.handOverCustomers")
 	add(RoleAgent, ActRead, deny, channelWrites...)
+	add(RoleAgent, ActRead, deny, ticketConfig...)
+	add(RoleAgent, ActRead, deny, "Mutation.assignTicket", "Query.ticketMetrics")
 	add(RoleAgent, ActRead, mask, customerContact...)
 	add(RoleAgent, ActRead, mask, staffContact...)
 	add(RoleAgent, ActWrite, allow, "Customer.*", "CustomerIdentity.*", "Ticket.*", "TicketComment.*", "FormSubmission.*")
@@ -109,6 +127,9 @@ func DefaultPolicies() []Policy {
 	add(RoleMarketer, ActRead, deny, "Mutation.exportCustomerData", "Mutation.createOrder", "Mutation.updateOrder",
 		"Mutation.createTicket", "Mutation.updateTicket", "Mutation.addTicketComment", "Mutation.revealCustomerField",
 		"Query.customersByPhone", "Mutation.handOverCustomers")
+	add(RoleMarketer, ActRead, deny, ticketConfig...)
+	add(RoleMarketer, ActRead, deny, ticketWork...)
+	add(RoleMarketer, ActRead, deny, "Mutation.assignTicket", "Query.ticketMetrics")
 	add(RoleMarketer, ActRead, deny, "Customer.phone", "Customer.address", "Customer.email", "Customer.idNumber")
 	add(RoleMarketer, ActRead, deny, "Customer.customAttributes", "CustomerIdentity.externalID", "TicketComment.body", "FormSubmission.data")
 	add(RoleMarketer, ActRead, mask, "Customer.name", "Customer.birthday")

@@ -15,7 +15,7 @@ import (
 // product adds default lines (new admin-only fields, say), UpgradeDefaults
 // gives existing tenants exactly the lines added since, once: a default
 // line an admin later removes stays removed.
-const DefaultsVersion = 2
+const DefaultsVersion = 3
 
 // defaultsAddedIn lists the default policies version v added to those of
 // v-1 (DefaultPolicies has them all; TestDefaultsAddedAreDefaults checks).
@@ -37,6 +37,13 @@ func defaultsAddedIn(v int) []Policy {
 		add(RoleAgent, ActRead, EffectDeny, channelWrites...)
 		add(RoleMarketer, ActRead, EffectDeny, "Mutation.handOverCustomers")
 		add(RoleMarketer, ActWrite, EffectAllow, "Channel.*")
+	case 3: // the ticket workflow engine
+		add(RoleSupervisor, ActRead, EffectDeny, ticketConfig...)
+		add(RoleAgent, ActRead, EffectDeny, ticketConfig...)
+		add(RoleAgent, ActRead, EffectDeny, "Mutation.assignTicket", "Query.ticketMetrics")
+		add(RoleMarketer, ActRead, EffectDeny, ticketConfig...)
+		add(RoleMarketer, ActRead, EffectDeny, ticketWork...)
+		add(RoleMarketer, ActRead, EffectDeny, "Mutation.assignTicket", "Query.ticketMetrics")
 	}
 	return ps
 }

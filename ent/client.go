@@ -16,6 +16,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/scrm-dev/scrm/ent/auditlog"
+	"github.com/scrm-dev/scrm/ent/businesscalendar"
 	"github.com/scrm-dev/scrm/ent/campaign"
 	"github.com/scrm-dev/scrm/ent/casbinrule"
 	"github.com/scrm-dev/scrm/ent/channel"
@@ -29,12 +30,16 @@ import (
 	"github.com/scrm-dev/scrm/ent/formsubmission"
 	"github.com/scrm-dev/scrm/ent/order"
 	"github.com/scrm-dev/scrm/ent/orderitem"
+	"github.com/scrm-dev/scrm/ent/slapolicy"
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/tag"
 	"github.com/scrm-dev/scrm/ent/taggroup"
 	"github.com/scrm-dev/scrm/ent/tenant"
 	"github.com/scrm-dev/scrm/ent/ticket"
+	"github.com/scrm-dev/scrm/ent/ticketapproval"
+	"github.com/scrm-dev/scrm/ent/ticketchange"
 	"github.com/scrm-dev/scrm/ent/ticketcomment"
+	"github.com/scrm-dev/scrm/ent/tickettype"
 
 	stdsql "database/sql"
 )
@@ -46,6 +51,8 @@ type Client struct {
 	Schema *migrate.Schema
 	// AuditLog is the client for interacting with the AuditLog builders.
 	AuditLog *AuditLogClient
+	// BusinessCalendar is the client for interacting with the BusinessCalendar builders.
+	BusinessCalendar *BusinessCalendarClient
 	// Campaign is the client for interacting with the Campaign builders.
 	Campaign *CampaignClient
 	// CasbinRule is the client for interacting with the CasbinRule builders.
@@ -72,6 +79,8 @@ type Client struct {
 	Order *OrderClient
 	// OrderItem is the client for interacting with the OrderItem builders.
 	OrderItem *OrderItemClient
+	// SLAPolicy is the client for interacting with the SLAPolicy builders.
+	SLAPolicy *SLAPolicyClient
 	// Staff is the client for interacting with the Staff builders.
 	Staff *StaffClient
 	// Tag is the client for interacting with the Tag builders.
@@ -82,8 +91,14 @@ type Client struct {
 	Tenant *TenantClient
 	// Ticket is the client for interacting with the Ticket builders.
 	Ticket *TicketClient
+	// TicketApproval is the client for interacting with the TicketApproval builders.
+	TicketApproval *TicketApprovalClient
+	// TicketChange is the client for interacting with the TicketChange builders.
+	TicketChange *TicketChangeClient
 	// TicketComment is the client for interacting with the TicketComment builders.
 	TicketComment *TicketCommentClient
+	// TicketType is the client for interacting with the TicketType builders.
+	TicketType *TicketTypeClient
 }
 
 // NewClient creates a new client configured with the given options.
@@ -96,6 +111,7 @@ func NewClient(opts ...Option) *Client {
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.AuditLog = NewAuditLogClient(c.config)
+	c.BusinessCalendar = NewBusinessCalendarClient(c.config)
 	c.Campaign = NewCampaignClient(c.config)
 	c.CasbinRule = NewCasbinRuleClient(c.config)
 	c.Channel = NewChannelClient(c.config)
@@ -109,12 +125,16 @@ func (c *Client) init() {
 	c.FormSubmission = NewFormSubmissionClient(c.config)
 	c.Order = NewOrderClient(c.config)
 	c.OrderItem = NewOrderItemClient(c.config)
+	c.SLAPolicy = NewSLAPolicyClient(c.config)
 	c.Staff = NewStaffClient(c.config)
 	c.Tag = NewTagClient(c.config)
 	c.TagGroup = NewTagGroupClient(c.config)
 	c.Tenant = NewTenantClient(c.config)
 	c.Ticket = NewTicketClient(c.config)
+	c.TicketApproval = NewTicketApprovalClient(c.config)
+	c.TicketChange = NewTicketChangeClient(c.config)
 	c.TicketComment = NewTicketCommentClient(c.config)
+	c.TicketType = NewTicketTypeClient(c.config)
 }
 
 type (
@@ -208,6 +228,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		ctx:              ctx,
 		config:           cfg,
 		AuditLog:         NewAuditLogClient(cfg),
+		BusinessCalendar: NewBusinessCalendarClient(cfg),
 		Campaign:         NewCampaignClient(cfg),
 		CasbinRule:       NewCasbinRuleClient(cfg),
 		Channel:          NewChannelClient(cfg),
@@ -221,12 +242,16 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		FormSubmission:   NewFormSubmissionClient(cfg),
 		Order:            NewOrderClient(cfg),
 		OrderItem:        NewOrderItemClient(cfg),
+		SLAPolicy:        NewSLAPolicyClient(cfg),
 		Staff:            NewStaffClient(cfg),
 		Tag:              NewTagClient(cfg),
 		TagGroup:         NewTagGroupClient(cfg),
 		Tenant:           NewTenantClient(cfg),
 		Ticket:           NewTicketClient(cfg),
+		TicketApproval:   NewTicketApprovalClient(cfg),
+		TicketChange:     NewTicketChangeClient(cfg),
 		TicketComment:    NewTicketCommentClient(cfg),
+		TicketType:       NewTicketTypeClient(cfg),
 	}, nil
 }
 
@@ -247,6 +272,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		ctx:              ctx,
 		config:           cfg,
 		AuditLog:         NewAuditLogClient(cfg),
+		BusinessCalendar: NewBusinessCalendarClient(cfg),
 		Campaign:         NewCampaignClient(cfg),
 		CasbinRule:       NewCasbinRuleClient(cfg),
 		Channel:          NewChannelClient(cfg),
@@ -260,12 +286,16 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		FormSubmission:   NewFormSubmissionClient(cfg),
 		Order:            NewOrderClient(cfg),
 		OrderItem:        NewOrderItemClient(cfg),
+		SLAPolicy:        NewSLAPolicyClient(cfg),
 		Staff:            NewStaffClient(cfg),
 		Tag:              NewTagClient(cfg),
 		TagGroup:         NewTagGroupClient(cfg),
 		Tenant:           NewTenantClient(cfg),
 		Ticket:           NewTicketClient(cfg),
+		TicketApproval:   NewTicketApprovalClient(cfg),
+		TicketChange:     NewTicketChangeClient(cfg),
 		TicketComment:    NewTicketCommentClient(cfg),
+		TicketType:       NewTicketTypeClient(cfg),
 	}, nil
 }
 
@@ -295,10 +325,11 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.AuditLog, c.Campaign, c.CasbinRule, c.Channel, c.ConnectorAccount, c.Customer,
-		c.CustomerIdentity, c.Department, c.Event, c.FollowUp, c.Form,
-		c.FormSubmission, c.Order, c.OrderItem, c.Staff, c.Tag, c.TagGroup, c.Tenant,
-		c.Ticket, c.TicketComment,
+		c.AuditLog, c.BusinessCalendar, c.Campaign, c.CasbinRule, c.Channel,
+		c.ConnectorAccount, c.Customer, c.CustomerIdentity, c.Department, c.Event,
+		c.FollowUp, c.Form, c.FormSubmission, c.Order, c.OrderItem, c.SLAPolicy,
+		c.Staff, c.Tag, c.TagGroup, c.Tenant, c.Ticket, c.TicketApproval,
+		c.TicketChange, c.TicketComment, c.TicketType,
 	} {
 		n.Use(hooks...)
 	}
@@ -308,10 +339,11 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.AuditLog, c.Campaign, c.CasbinRule, c.Channel, c.ConnectorAccount, c.Customer,
-		c.CustomerIdentity, c.Department, c.Event, c.FollowUp, c.Form,
-		c.FormSubmission, c.Order, c.OrderItem, c.Staff, c.Tag, c.TagGroup, c.Tenant,
-		c.Ticket, c.TicketComment,
+		c.AuditLog, c.BusinessCalendar, c.Campaign, c.CasbinRule, c.Channel,
+		c.ConnectorAccount, c.Customer, c.CustomerIdentity, c.Department, c.Event,
+		c.FollowUp, c.Form, c.FormSubmission, c.Order, c.OrderItem, c.SLAPolicy,
+		c.Staff, c.Tag, c.TagGroup, c.Tenant, c.Ticket, c.TicketApproval,
+		c.TicketChange, c.TicketComment, c.TicketType,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -322,6 +354,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
 	case *AuditLogMutation:
 		return c.AuditLog.mutate(ctx, m)
+	case *BusinessCalendarMutation:
+		return c.BusinessCalendar.mutate(ctx, m)
 	case *CampaignMutation:
 		return c.Campaign.mutate(ctx, m)
 	case *CasbinRuleMutation:
@@ -348,6 +382,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Order.mutate(ctx, m)
 	case *OrderItemMutation:
 		return c.OrderItem.mutate(ctx, m)
+	case *SLAPolicyMutation:
+		return c.SLAPolicy.mutate(ctx, m)
 	case *StaffMutation:
 		return c.Staff.mutate(ctx, m)
 	case *TagMutation:
@@ -358,8 +394,14 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Tenant.mutate(ctx, m)
 	case *TicketMutation:
 		return c.Ticket.mutate(ctx, m)
+	case *TicketApprovalMutation:
+		return c.TicketApproval.mutate(ctx, m)
+	case *TicketChangeMutation:
+		return c.TicketChange.mutate(ctx, m)
 	case *TicketCommentMutation:
 		return c.TicketComment.mutate(ctx, m)
+	case *TicketTypeMutation:
+		return c.TicketType.mutate(ctx, m)
 	default:
 		return nil, fmt.Errorf("ent: unknown mutation type %T", m)
 	}
@@ -513,6 +555,157 @@ func (c *AuditLogClient) mutate(ctx context.Context, m *AuditLogMutation) (Value
 		return (&AuditLogDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown AuditLog mutation op: %q", m.Op())
+	}
+}
+
+// BusinessCalendarClient is a client for the BusinessCalendar schema.
+type BusinessCalendarClient struct {
+	config
+}
+
+// NewBusinessCalendarClient returns a client for the BusinessCalendar from the given config.
+func NewBusinessCalendarClient(c config) *BusinessCalendarClient {
+	return &BusinessCalendarClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `businesscalendar.Hooks(f(g(h())))`.
+func (c *BusinessCalendarClient) Use(hooks ...Hook) {
+	c.hooks.BusinessCalendar = append(c.hooks.BusinessCalendar, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `businesscalendar.Intercept(f(g(h())))`.
+func (c *BusinessCalendarClient) Intercept(interceptors ...Interceptor) {
+	c.inters.BusinessCalendar = append(c.inters.BusinessCalendar, interceptors...)
+}
+
+// Create returns a builder for creating a BusinessCalendar entity.
+func (c *BusinessCalendarClient) Create() *BusinessCalendarCreate {
+	mutation := newBusinessCalendarMutation(c.config, OpCreate)
+	return &BusinessCalendarCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of BusinessCalendar entities.
+func (c *BusinessCalendarClient) CreateBulk(builders ...*BusinessCalendarCreate) *BusinessCalendarCreateBulk {
+	return &BusinessCalendarCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *BusinessCalendarClient) MapCreateBulk(slice any, setFunc func(*BusinessCalendarCreate, int)) *BusinessCalendarCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &BusinessCalendarCreateBulk{err: fmt.Errorf("calling to BusinessCalendarClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*BusinessCalendarCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &BusinessCalendarCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for BusinessCalendar.
+func (c *BusinessCalendarClient) Update() *BusinessCalendarUpdate {
+	mutation := newBusinessCalendarMutation(c.config, OpUpdate)
+	return &BusinessCalendarUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *BusinessCalendarClient) UpdateOne(_m *BusinessCalendar) *BusinessCalendarUpdateOne {
+	mutation := newBusinessCalendarMutation(c.config, OpUpdateOne, withBusinessCalendar(_m))
+	return &BusinessCalendarUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *BusinessCalendarClient) UpdateOneID(id int) *BusinessCalendarUpdateOne {
+	mutation := newBusinessCalendarMutation(c.config, OpUpdateOne, withBusinessCalendarID(id))
+	return &BusinessCalendarUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for BusinessCalendar.
+func (c *BusinessCalendarClient) Delete() *BusinessCalendarDelete {
+	mutation := newBusinessCalendarMutation(c.config, OpDelete)
+	return &BusinessCalendarDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *BusinessCalendarClient) DeleteOne(_m *BusinessCalendar) *BusinessCalendarDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *BusinessCalendarClient) DeleteOneID(id int) *BusinessCalendarDeleteOne {
+	builder := c.Delete().Where(businesscalendar.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &BusinessCalendarDeleteOne{builder}
+}
+
+// Query returns a query builder for BusinessCalendar.
+func (c *BusinessCalendarClient) Query() *BusinessCalendarQuery {
+	return &BusinessCalendarQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeBusinessCalendar},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a BusinessCalendar entity by its id.
+func (c *BusinessCalendarClient) Get(ctx context.Context, id int) (*BusinessCalendar, error) {
+	return c.Query().Where(businesscalendar.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *BusinessCalendarClient) GetX(ctx context.Context, id int) *BusinessCalendar {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryTenant queries the tenant edge of a BusinessCalendar.
+func (c *BusinessCalendarClient) QueryTenant(_m *BusinessCalendar) *TenantQuery {
+	query := (&TenantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(businesscalendar.Table, businesscalendar.FieldID, id),
+			sqlgraph.To(tenant.Table, tenant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, businesscalendar.TenantTable, businesscalendar.TenantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *BusinessCalendarClient) Hooks() []Hook {
+	hooks := c.hooks.BusinessCalendar
+	return append(hooks[:len(hooks):len(hooks)], businesscalendar.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *BusinessCalendarClient) Interceptors() []Interceptor {
+	inters := c.inters.BusinessCalendar
+	return append(inters[:len(inters):len(inters)], businesscalendar.Interceptors[:]...)
+}
+
+func (c *BusinessCalendarClient) mutate(ctx context.Context, m *BusinessCalendarMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&BusinessCalendarCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&BusinessCalendarUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&BusinessCalendarUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&BusinessCalendarDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown BusinessCalendar mutation op: %q", m.Op())
 	}
 }
 
@@ -1800,6 +1993,38 @@ func (c *DepartmentClient) QueryStaff(_m *Department) *StaffQuery {
 	return query
 }
 
+// QueryLeader queries the leader edge of a Department.
+func (c *DepartmentClient) QueryLeader(_m *Department) *StaffQuery {
+	query := (&StaffClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(department.Table, department.FieldID, id),
+			sqlgraph.To(staff.Table, staff.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, department.LeaderTable, department.LeaderColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCalendar queries the calendar edge of a Department.
+func (c *DepartmentClient) QueryCalendar(_m *Department) *BusinessCalendarQuery {
+	query := (&BusinessCalendarClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(department.Table, department.FieldID, id),
+			sqlgraph.To(businesscalendar.Table, businesscalendar.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, department.CalendarTable, department.CalendarColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *DepartmentClient) Hooks() []Hook {
 	hooks := c.hooks.Department
@@ -2285,6 +2510,22 @@ func (c *FormClient) QueryTenant(_m *Form) *TenantQuery {
 	return query
 }
 
+// QueryTicketType queries the ticket_type edge of a Form.
+func (c *FormClient) QueryTicketType(_m *Form) *TicketTypeQuery {
+	query := (&TicketTypeClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(form.Table, form.FieldID, id),
+			sqlgraph.To(tickettype.Table, tickettype.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, form.TicketTypeTable, form.TicketTypeColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // QuerySubmissions queries the submissions edge of a Form.
 func (c *FormClient) QuerySubmissions(_m *Form) *FormSubmissionQuery {
 	query := (&FormSubmissionClient{config: c.config}).Query()
@@ -2477,6 +2718,22 @@ func (c *FormSubmissionClient) QueryCustomer(_m *FormSubmission) *CustomerQuery 
 			sqlgraph.From(formsubmission.Table, formsubmission.FieldID, id),
 			sqlgraph.To(customer.Table, customer.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, true, formsubmission.CustomerTable, formsubmission.CustomerColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryTicket queries the ticket edge of a FormSubmission.
+func (c *FormSubmissionClient) QueryTicket(_m *FormSubmission) *TicketQuery {
+	query := (&TicketClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(formsubmission.Table, formsubmission.FieldID, id),
+			sqlgraph.To(ticket.Table, ticket.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, formsubmission.TicketTable, formsubmission.TicketColumn),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
@@ -2877,6 +3134,173 @@ func (c *OrderItemClient) mutate(ctx context.Context, m *OrderItemMutation) (Val
 	}
 }
 
+// SLAPolicyClient is a client for the SLAPolicy schema.
+type SLAPolicyClient struct {
+	config
+}
+
+// NewSLAPolicyClient returns a client for the SLAPolicy from the given config.
+func NewSLAPolicyClient(c config) *SLAPolicyClient {
+	return &SLAPolicyClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `slapolicy.Hooks(f(g(h())))`.
+func (c *SLAPolicyClient) Use(hooks ...Hook) {
+	c.hooks.SLAPolicy = append(c.hooks.SLAPolicy, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `slapolicy.Intercept(f(g(h())))`.
+func (c *SLAPolicyClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SLAPolicy = append(c.inters.SLAPolicy, interceptors...)
+}
+
+// Create returns a builder for creating a SLAPolicy entity.
+func (c *SLAPolicyClient) Create() *SLAPolicyCreate {
+	mutation := newSLAPolicyMutation(c.config, OpCreate)
+	return &SLAPolicyCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SLAPolicy entities.
+func (c *SLAPolicyClient) CreateBulk(builders ...*SLAPolicyCreate) *SLAPolicyCreateBulk {
+	return &SLAPolicyCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SLAPolicyClient) MapCreateBulk(slice any, setFunc func(*SLAPolicyCreate, int)) *SLAPolicyCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SLAPolicyCreateBulk{err: fmt.Errorf("calling to SLAPolicyClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SLAPolicyCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SLAPolicyCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SLAPolicy.
+func (c *SLAPolicyClient) Update() *SLAPolicyUpdate {
+	mutation := newSLAPolicyMutation(c.config, OpUpdate)
+	return &SLAPolicyUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SLAPolicyClient) UpdateOne(_m *SLAPolicy) *SLAPolicyUpdateOne {
+	mutation := newSLAPolicyMutation(c.config, OpUpdateOne, withSLAPolicy(_m))
+	return &SLAPolicyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SLAPolicyClient) UpdateOneID(id int) *SLAPolicyUpdateOne {
+	mutation := newSLAPolicyMutation(c.config, OpUpdateOne, withSLAPolicyID(id))
+	return &SLAPolicyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SLAPolicy.
+func (c *SLAPolicyClient) Delete() *SLAPolicyDelete {
+	mutation := newSLAPolicyMutation(c.config, OpDelete)
+	return &SLAPolicyDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SLAPolicyClient) DeleteOne(_m *SLAPolicy) *SLAPolicyDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SLAPolicyClient) DeleteOneID(id int) *SLAPolicyDeleteOne {
+	builder := c.Delete().Where(slapolicy.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SLAPolicyDeleteOne{builder}
+}
+
+// Query returns a query builder for SLAPolicy.
+func (c *SLAPolicyClient) Query() *SLAPolicyQuery {
+	return &SLAPolicyQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSLAPolicy},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SLAPolicy entity by its id.
+func (c *SLAPolicyClient) Get(ctx context.Context, id int) (*SLAPolicy, error) {
+	return c.Query().Where(slapolicy.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SLAPolicyClient) GetX(ctx context.Context, id int) *SLAPolicy {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryTenant queries the tenant edge of a SLAPolicy.
+func (c *SLAPolicyClient) QueryTenant(_m *SLAPolicy) *TenantQuery {
+	query := (&TenantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(slapolicy.Table, slapolicy.FieldID, id),
+			sqlgraph.To(tenant.Table, tenant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, slapolicy.TenantTable, slapolicy.TenantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCalendar queries the calendar edge of a SLAPolicy.
+func (c *SLAPolicyClient) QueryCalendar(_m *SLAPolicy) *BusinessCalendarQuery {
+	query := (&BusinessCalendarClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(slapolicy.Table, slapolicy.FieldID, id),
+			sqlgraph.To(businesscalendar.Table, businesscalendar.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, slapolicy.CalendarTable, slapolicy.CalendarColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *SLAPolicyClient) Hooks() []Hook {
+	hooks := c.hooks.SLAPolicy
+	return append(hooks[:len(hooks):len(hooks)], slapolicy.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *SLAPolicyClient) Interceptors() []Interceptor {
+	inters := c.inters.SLAPolicy
+	return append(inters[:len(inters):len(inters)], slapolicy.Interceptors[:]...)
+}
+
+func (c *SLAPolicyClient) mutate(ctx context.Context, m *SLAPolicyMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SLAPolicyCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SLAPolicyUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SLAPolicyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SLAPolicyDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SLAPolicy mutation op: %q", m.Op())
+	}
+}
+
 // StaffClient is a client for the Staff schema.
 type StaffClient struct {
 	config
@@ -3058,6 +3482,22 @@ func (c *StaffClient) QueryAssignedTickets(_m *Staff) *TicketQuery {
 			sqlgraph.From(staff.Table, staff.FieldID, id),
 			sqlgraph.To(ticket.Table, ticket.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, staff.AssignedTicketsTable, staff.AssignedTicketsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryLeads queries the leads edge of a Staff.
+func (c *StaffClient) QueryLeads(_m *Staff) *DepartmentQuery {
+	query := (&DepartmentClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(staff.Table, staff.FieldID, id),
+			sqlgraph.To(department.Table, department.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, true, staff.LeadsTable, staff.LeadsColumn),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
@@ -3797,6 +4237,70 @@ func (c *TicketClient) QueryTeam(_m *Ticket) *DepartmentQuery {
 	return query
 }
 
+// QueryTicketType queries the ticket_type edge of a Ticket.
+func (c *TicketClient) QueryTicketType(_m *Ticket) *TicketTypeQuery {
+	query := (&TicketTypeClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticket.Table, ticket.FieldID, id),
+			sqlgraph.To(tickettype.Table, tickettype.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, ticket.TicketTypeTable, ticket.TicketTypeColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QuerySLAPolicy queries the sla_policy edge of a Ticket.
+func (c *TicketClient) QuerySLAPolicy(_m *Ticket) *SLAPolicyQuery {
+	query := (&SLAPolicyClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticket.Table, ticket.FieldID, id),
+			sqlgraph.To(slapolicy.Table, slapolicy.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, ticket.SLAPolicyTable, ticket.SLAPolicyColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryChanges queries the changes edge of a Ticket.
+func (c *TicketClient) QueryChanges(_m *Ticket) *TicketChangeQuery {
+	query := (&TicketChangeClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticket.Table, ticket.FieldID, id),
+			sqlgraph.To(ticketchange.Table, ticketchange.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, ticket.ChangesTable, ticket.ChangesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryApprovals queries the approvals edge of a Ticket.
+func (c *TicketClient) QueryApprovals(_m *Ticket) *TicketApprovalQuery {
+	query := (&TicketApprovalClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticket.Table, ticket.FieldID, id),
+			sqlgraph.To(ticketapproval.Table, ticketapproval.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, ticket.ApprovalsTable, ticket.ApprovalsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // QueryComments queries the comments edge of a Ticket.
 func (c *TicketClient) QueryComments(_m *Ticket) *TicketCommentQuery {
 	query := (&TicketCommentClient{config: c.config}).Query()
@@ -3837,6 +4341,372 @@ func (c *TicketClient) mutate(ctx context.Context, m *TicketMutation) (Value, er
 		return (&TicketDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Ticket mutation op: %q", m.Op())
+	}
+}
+
+// TicketApprovalClient is a client for the TicketApproval schema.
+type TicketApprovalClient struct {
+	config
+}
+
+// NewTicketApprovalClient returns a client for the TicketApproval from the given config.
+func NewTicketApprovalClient(c config) *TicketApprovalClient {
+	return &TicketApprovalClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `ticketapproval.Hooks(f(g(h())))`.
+func (c *TicketApprovalClient) Use(hooks ...Hook) {
+	c.hooks.TicketApproval = append(c.hooks.TicketApproval, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `ticketapproval.Intercept(f(g(h())))`.
+func (c *TicketApprovalClient) Intercept(interceptors ...Interceptor) {
+	c.inters.TicketApproval = append(c.inters.TicketApproval, interceptors...)
+}
+
+// Create returns a builder for creating a TicketApproval entity.
+func (c *TicketApprovalClient) Create() *TicketApprovalCreate {
+	mutation := newTicketApprovalMutation(c.config, OpCreate)
+	return &TicketApprovalCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of TicketApproval entities.
+func (c *TicketApprovalClient) CreateBulk(builders ...*TicketApprovalCreate) *TicketApprovalCreateBulk {
+	return &TicketApprovalCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *TicketApprovalClient) MapCreateBulk(slice any, setFunc func(*TicketApprovalCreate, int)) *TicketApprovalCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &TicketApprovalCreateBulk{err: fmt.Errorf("calling to TicketApprovalClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*TicketApprovalCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &TicketApprovalCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for TicketApproval.
+func (c *TicketApprovalClient) Update() *TicketApprovalUpdate {
+	mutation := newTicketApprovalMutation(c.config, OpUpdate)
+	return &TicketApprovalUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *TicketApprovalClient) UpdateOne(_m *TicketApproval) *TicketApprovalUpdateOne {
+	mutation := newTicketApprovalMutation(c.config, OpUpdateOne, withTicketApproval(_m))
+	return &TicketApprovalUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *TicketApprovalClient) UpdateOneID(id int) *TicketApprovalUpdateOne {
+	mutation := newTicketApprovalMutation(c.config, OpUpdateOne, withTicketApprovalID(id))
+	return &TicketApprovalUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for TicketApproval.
+func (c *TicketApprovalClient) Delete() *TicketApprovalDelete {
+	mutation := newTicketApprovalMutation(c.config, OpDelete)
+	return &TicketApprovalDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *TicketApprovalClient) DeleteOne(_m *TicketApproval) *TicketApprovalDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *TicketApprovalClient) DeleteOneID(id int) *TicketApprovalDeleteOne {
+	builder := c.Delete().Where(ticketapproval.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &TicketApprovalDeleteOne{builder}
+}
+
+// Query returns a query builder for TicketApproval.
+func (c *TicketApprovalClient) Query() *TicketApprovalQuery {
+	return &TicketApprovalQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeTicketApproval},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a TicketApproval entity by its id.
+func (c *TicketApprovalClient) Get(ctx context.Context, id int) (*TicketApproval, error) {
+	return c.Query().Where(ticketapproval.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *TicketApprovalClient) GetX(ctx context.Context, id int) *TicketApproval {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryTenant queries the tenant edge of a TicketApproval.
+func (c *TicketApprovalClient) QueryTenant(_m *TicketApproval) *TenantQuery {
+	query := (&TenantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticketapproval.Table, ticketapproval.FieldID, id),
+			sqlgraph.To(tenant.Table, tenant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, ticketapproval.TenantTable, ticketapproval.TenantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryTicket queries the ticket edge of a TicketApproval.
+func (c *TicketApprovalClient) QueryTicket(_m *TicketApproval) *TicketQuery {
+	query := (&TicketClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticketapproval.Table, ticketapproval.FieldID, id),
+			sqlgraph.To(ticket.Table, ticket.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, ticketapproval.TicketTable, ticketapproval.TicketColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryRequestedBy queries the requested_by edge of a TicketApproval.
+func (c *TicketApprovalClient) QueryRequestedBy(_m *TicketApproval) *StaffQuery {
+	query := (&StaffClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticketapproval.Table, ticketapproval.FieldID, id),
+			sqlgraph.To(staff.Table, staff.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, ticketapproval.RequestedByTable, ticketapproval.RequestedByColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *TicketApprovalClient) Hooks() []Hook {
+	hooks := c.hooks.TicketApproval
+	return append(hooks[:len(hooks):len(hooks)], ticketapproval.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *TicketApprovalClient) Interceptors() []Interceptor {
+	inters := c.inters.TicketApproval
+	return append(inters[:len(inters):len(inters)], ticketapproval.Interceptors[:]...)
+}
+
+func (c *TicketApprovalClient) mutate(ctx context.Context, m *TicketApprovalMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&TicketApprovalCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&TicketApprovalUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&TicketApprovalUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&TicketApprovalDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown TicketApproval mutation op: %q", m.Op())
+	}
+}
+
+// TicketChangeClient is a client for the TicketChange schema.
+type TicketChangeClient struct {
+	config
+}
+
+// NewTicketChangeClient returns a client for the TicketChange from the given config.
+func NewTicketChangeClient(c config) *TicketChangeClient {
+	return &TicketChangeClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `ticketchange.Hooks(f(g(h())))`.
+func (c *TicketChangeClient) Use(hooks ...Hook) {
+	c.hooks.TicketChange = append(c.hooks.TicketChange, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `ticketchange.Intercept(f(g(h())))`.
+func (c *TicketChangeClient) Intercept(interceptors ...Interceptor) {
+	c.inters.TicketChange = append(c.inters.TicketChange, interceptors...)
+}
+
+// Create returns a builder for creating a TicketChange entity.
+func (c *TicketChangeClient) Create() *TicketChangeCreate {
+	mutation := newTicketChangeMutation(c.config, OpCreate)
+	return &TicketChangeCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of TicketChange entities.
+func (c *TicketChangeClient) CreateBulk(builders ...*TicketChangeCreate) *TicketChangeCreateBulk {
+	return &TicketChangeCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *TicketChangeClient) MapCreateBulk(slice any, setFunc func(*TicketChangeCreate, int)) *TicketChangeCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &TicketChangeCreateBulk{err: fmt.Errorf("calling to TicketChangeClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*TicketChangeCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &TicketChangeCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for TicketChange.
+func (c *TicketChangeClient) Update() *TicketChangeUpdate {
+	mutation := newTicketChangeMutation(c.config, OpUpdate)
+	return &TicketChangeUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *TicketChangeClient) UpdateOne(_m *TicketChange) *TicketChangeUpdateOne {
+	mutation := newTicketChangeMutation(c.config, OpUpdateOne, withTicketChange(_m))
+	return &TicketChangeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *TicketChangeClient) UpdateOneID(id int) *TicketChangeUpdateOne {
+	mutation := newTicketChangeMutation(c.config, OpUpdateOne, withTicketChangeID(id))
+	return &TicketChangeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for TicketChange.
+func (c *TicketChangeClient) Delete() *TicketChangeDelete {
+	mutation := newTicketChangeMutation(c.config, OpDelete)
+	return &TicketChangeDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *TicketChangeClient) DeleteOne(_m *TicketChange) *TicketChangeDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *TicketChangeClient) DeleteOneID(id int) *TicketChangeDeleteOne {
+	builder := c.Delete().Where(ticketchange.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &TicketChangeDeleteOne{builder}
+}
+
+// Query returns a query builder for TicketChange.
+func (c *TicketChangeClient) Query() *TicketChangeQuery {
+	return &TicketChangeQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeTicketChange},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a TicketChange entity by its id.
+func (c *TicketChangeClient) Get(ctx context.Context, id int) (*TicketChange, error) {
+	return c.Query().Where(ticketchange.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *TicketChangeClient) GetX(ctx context.Context, id int) *TicketChange {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryTenant queries the tenant edge of a TicketChange.
+func (c *TicketChangeClient) QueryTenant(_m *TicketChange) *TenantQuery {
+	query := (&TenantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticketchange.Table, ticketchange.FieldID, id),
+			sqlgraph.To(tenant.Table, tenant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, ticketchange.TenantTable, ticketchange.TenantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryTicket queries the ticket edge of a TicketChange.
+func (c *TicketChangeClient) QueryTicket(_m *TicketChange) *TicketQuery {
+	query := (&TicketClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticketchange.Table, ticketchange.FieldID, id),
+			sqlgraph.To(ticket.Table, ticket.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, ticketchange.TicketTable, ticketchange.TicketColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryActor queries the actor edge of a TicketChange.
+func (c *TicketChangeClient) QueryActor(_m *TicketChange) *StaffQuery {
+	query := (&StaffClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticketchange.Table, ticketchange.FieldID, id),
+			sqlgraph.To(staff.Table, staff.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, ticketchange.ActorTable, ticketchange.ActorColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *TicketChangeClient) Hooks() []Hook {
+	hooks := c.hooks.TicketChange
+	return append(hooks[:len(hooks):len(hooks)], ticketchange.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *TicketChangeClient) Interceptors() []Interceptor {
+	inters := c.inters.TicketChange
+	return append(inters[:len(inters):len(inters)], ticketchange.Interceptors[:]...)
+}
+
+func (c *TicketChangeClient) mutate(ctx context.Context, m *TicketChangeMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&TicketChangeCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&TicketChangeUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&TicketChangeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&TicketChangeDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown TicketChange mutation op: %q", m.Op())
 	}
 }
 
@@ -4023,18 +4893,186 @@ func (c *TicketCommentClient) mutate(ctx context.Context, m *TicketCommentMutati
 	}
 }
 
+// TicketTypeClient is a client for the TicketType schema.
+type TicketTypeClient struct {
+	config
+}
+
+// NewTicketTypeClient returns a client for the TicketType from the given config.
+func NewTicketTypeClient(c config) *TicketTypeClient {
+	return &TicketTypeClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `tickettype.Hooks(f(g(h())))`.
+func (c *TicketTypeClient) Use(hooks ...Hook) {
+	c.hooks.TicketType = append(c.hooks.TicketType, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `tickettype.Intercept(f(g(h())))`.
+func (c *TicketTypeClient) Intercept(interceptors ...Interceptor) {
+	c.inters.TicketType = append(c.inters.TicketType, interceptors...)
+}
+
+// Create returns a builder for creating a TicketType entity.
+func (c *TicketTypeClient) Create() *TicketTypeCreate {
+	mutation := newTicketTypeMutation(c.config, OpCreate)
+	return &TicketTypeCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of TicketType entities.
+func (c *TicketTypeClient) CreateBulk(builders ...*TicketTypeCreate) *TicketTypeCreateBulk {
+	return &TicketTypeCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *TicketTypeClient) MapCreateBulk(slice any, setFunc func(*TicketTypeCreate, int)) *TicketTypeCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &TicketTypeCreateBulk{err: fmt.Errorf("calling to TicketTypeClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*TicketTypeCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &TicketTypeCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for TicketType.
+func (c *TicketTypeClient) Update() *TicketTypeUpdate {
+	mutation := newTicketTypeMutation(c.config, OpUpdate)
+	return &TicketTypeUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *TicketTypeClient) UpdateOne(_m *TicketType) *TicketTypeUpdateOne {
+	mutation := newTicketTypeMutation(c.config, OpUpdateOne, withTicketType(_m))
+	return &TicketTypeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *TicketTypeClient) UpdateOneID(id int) *TicketTypeUpdateOne {
+	mutation := newTicketTypeMutation(c.config, OpUpdateOne, withTicketTypeID(id))
+	return &TicketTypeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for TicketType.
+func (c *TicketTypeClient) Delete() *TicketTypeDelete {
+	mutation := newTicketTypeMutation(c.config, OpDelete)
+	return &TicketTypeDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *TicketTypeClient) DeleteOne(_m *TicketType) *TicketTypeDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *TicketTypeClient) DeleteOneID(id int) *TicketTypeDeleteOne {
+	builder := c.Delete().Where(tickettype.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &TicketTypeDeleteOne{builder}
+}
+
+// Query returns a query builder for TicketType.
+func (c *TicketTypeClient) Query() *TicketTypeQuery {
+	return &TicketTypeQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeTicketType},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a TicketType entity by its id.
+func (c *TicketTypeClient) Get(ctx context.Context, id int) (*TicketType, error) {
+	return c.Query().Where(tickettype.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *TicketTypeClient) GetX(ctx context.Context, id int) *TicketType {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryTenant queries the tenant edge of a TicketType.
+func (c *TicketTypeClient) QueryTenant(_m *TicketType) *TenantQuery {
+	query := (&TenantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(tickettype.Table, tickettype.FieldID, id),
+			sqlgraph.To(tenant.Table, tenant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, tickettype.TenantTable, tickettype.TenantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QuerySurveyForm queries the survey_form edge of a TicketType.
+func (c *TicketTypeClient) QuerySurveyForm(_m *TicketType) *FormQuery {
+	query := (&FormClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(tickettype.Table, tickettype.FieldID, id),
+			sqlgraph.To(form.Table, form.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, tickettype.SurveyFormTable, tickettype.SurveyFormColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *TicketTypeClient) Hooks() []Hook {
+	hooks := c.hooks.TicketType
+	return append(hooks[:len(hooks):len(hooks)], tickettype.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *TicketTypeClient) Interceptors() []Interceptor {
+	inters := c.inters.TicketType
+	return append(inters[:len(inters):len(inters)], tickettype.Interceptors[:]...)
+}
+
+func (c *TicketTypeClient) mutate(ctx context.Context, m *TicketTypeMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&TicketTypeCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&TicketTypeUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&TicketTypeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&TicketTypeDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown TicketType mutation op: %q", m.Op())
+	}
+}
+
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AuditLog, Campaign, CasbinRule, Channel, ConnectorAccount, Customer,
-		CustomerIdentity, Department, Event, FollowUp, Form, FormSubmission, Order,
-		OrderItem, Staff, Tag, TagGroup, Tenant, Ticket, TicketComment []ent.Hook
+		AuditLog, BusinessCalendar, Campaign, CasbinRule, Channel, ConnectorAccount,
+		Customer, CustomerIdentity, Department, Event, FollowUp, Form, FormSubmission,
+		Order, OrderItem, SLAPolicy, Staff, Tag, TagGroup, Tenant, Ticket,
+		TicketApproval, TicketChange, TicketComment, TicketType []ent.Hook
 	}
 	inters struct {
-		AuditLog, Campaign, CasbinRule, Channel, ConnectorAccount, Customer,
-		CustomerIdentity, Department, Event, FollowUp, Form, FormSubmission, Order,
-		OrderItem, Staff, Tag, TagGroup, Tenant, Ticket,
-		TicketComment []ent.Interceptor
+		AuditLog, BusinessCalendar, Campaign, CasbinRule, Channel, ConnectorAccount,
+		Customer, CustomerIdentity, Department, Event, FollowUp, Form, FormSubmission,
+		Order, OrderItem, SLAPolicy, Staff, Tag, TagGroup, Tenant, Ticket,
+		TicketApproval, TicketChange, TicketComment, TicketType []ent.Interceptor
 	}
 )
 

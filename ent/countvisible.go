@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/scrm-dev/scrm/ent/auditlog"
+	"github.com/scrm-dev/scrm/ent/businesscalendar"
 	"github.com/scrm-dev/scrm/ent/campaign"
 	"github.com/scrm-dev/scrm/ent/casbinrule"
 	"github.com/scrm-dev/scrm/ent/channel"
@@ -20,12 +21,16 @@ import (
 	"github.com/scrm-dev/scrm/ent/formsubmission"
 	"github.com/scrm-dev/scrm/ent/order"
 	"github.com/scrm-dev/scrm/ent/orderitem"
+	"github.com/scrm-dev/scrm/ent/slapolicy"
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/tag"
 	"github.com/scrm-dev/scrm/ent/taggroup"
 	"github.com/scrm-dev/scrm/ent/tenant"
 	"github.com/scrm-dev/scrm/ent/ticket"
+	"github.com/scrm-dev/scrm/ent/ticketapproval"
+	"github.com/scrm-dev/scrm/ent/ticketchange"
 	"github.com/scrm-dev/scrm/ent/ticketcomment"
+	"github.com/scrm-dev/scrm/ent/tickettype"
 )
 
 // CountVisible returns how many of ids are rows of table that the viewer in
@@ -34,6 +39,8 @@ func (c *Client) CountVisible(ctx context.Context, table string, ids []int) (int
 	switch table {
 	case auditlog.Table:
 		return c.AuditLog.Query().Where(auditlog.IDIn(ids...)).Count(ctx)
+	case businesscalendar.Table:
+		return c.BusinessCalendar.Query().Where(businesscalendar.IDIn(ids...)).Count(ctx)
 	case campaign.Table:
 		return c.Campaign.Query().Where(campaign.IDIn(ids...)).Count(ctx)
 	case casbinrule.Table:
@@ -60,6 +67,8 @@ func (c *Client) CountVisible(ctx context.Context, table string, ids []int) (int
 		return c.Order.Query().Where(order.IDIn(ids...)).Count(ctx)
 	case orderitem.Table:
 		return c.OrderItem.Query().Where(orderitem.IDIn(ids...)).Count(ctx)
+	case slapolicy.Table:
+		return c.SLAPolicy.Query().Where(slapolicy.IDIn(ids...)).Count(ctx)
 	case staff.Table:
 		return c.Staff.Query().Where(staff.IDIn(ids...)).Count(ctx)
 	case tag.Table:
@@ -70,8 +79,14 @@ func (c *Client) CountVisible(ctx context.Context, table string, ids []int) (int
 		return c.Tenant.Query().Where(tenant.IDIn(ids...)).Count(ctx)
 	case ticket.Table:
 		return c.Ticket.Query().Where(ticket.IDIn(ids...)).Count(ctx)
+	case ticketapproval.Table:
+		return c.TicketApproval.Query().Where(ticketapproval.IDIn(ids...)).Count(ctx)
+	case ticketchange.Table:
+		return c.TicketChange.Query().Where(ticketchange.IDIn(ids...)).Count(ctx)
 	case ticketcomment.Table:
 		return c.TicketComment.Query().Where(ticketcomment.IDIn(ids...)).Count(ctx)
+	case tickettype.Table:
+		return c.TicketType.Query().Where(tickettype.IDIn(ids...)).Count(ctx)
 	}
 	return 0, fmt.Errorf("ent: no node type has table %q", table)
 }

@@ -9,7 +9,9 @@ import (
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
+	"github.com/scrm-dev/scrm/ent/businesscalendar"
 	"github.com/scrm-dev/scrm/ent/department"
+	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/tenant"
 )
 
@@ -36,6 +38,10 @@ type Department struct {
 	SortOrder int `json:"sort_order,omitempty"`
 	// ParentID holds the value of the "parent_id" field.
 	ParentID *int `json:"parent_id,omitempty"`
+	// the supervisor: escalations and approvals by department head go here
+	LeaderID *int `json:"leader_id,omitempty"`
+	// the store's own business calendar; empty = the parent's, up to the tenant default
+	CalendarID *int `json:"calendar_id,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the DepartmentQuery when eager-loading is set.
 	Edges        DepartmentEdges `json:"edges"`
@@ -52,11 +58,15 @@ type DepartmentEdges struct {
 	Parent *Department `json:"parent,omitempty"`
 	// Staff holds the value of the staff edge.
 	Staff []*Staff `json:"staff,omitempty"`
+	// Leader holds the value of the leader edge.
+	Leader *Staff `json:"leader,omitempty"`
+	// Calendar holds the value of the calendar edge.
+	Calendar *BusinessCalendar `json:"calendar,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [4]bool
+	loadedTypes [6]bool
 	// totalCount holds the count of the edges above.
-	totalCount [3]map[string]int
+	totalCount [5]map[string]int
 
 	namedChildren map[string][]*Department
 	namedStaff    map[string][]*Staff
@@ -102,12 +112,34 @@ func (e DepartmentEdges) StaffOrErr() ([]*Staff, error) {
 	return nil, &NotLoadedError{edge: "staff"}
 }
 
+// LeaderOrErr returns the Leader value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e DepartmentEdges) LeaderOrErr() (*Staff, error) {
+	if e.Leader != nil {
+		return e.Leader, nil
+	} else if e.loadedTypes[4] {
+		return nil, &NotFoundError{label: staff.Label}
+	}
+	return nil, &NotLoadedError{edge: "leader"}
+}
+
+// CalendarOrErr returns the Calendar value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e DepartmentEdges) CalendarOrErr() (*BusinessCalendar, error) {
+	if e.Calendar != nil {
+		return e.Calendar, nil
+	} else if e.loadedTypes[5] {
+		return nil, &NotFoundError{label: businesscalendar.Label}
+	}
+	return nil, &NotLoadedError{edge: "calendar"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*Department) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case department.FieldID, department.FieldTenantID, department.FieldWecomDeptID, department.FieldSortOrder, department.FieldParentID:
+		case department.FieldID, department.FieldTenantID, department.FieldWecomDeptID, department.FieldSortOrder, department.FieldParentID, department.FieldLeaderID, department.FieldCalendarID:
 			values[i] = new(sql.NullInt64)
 		case department.FieldName, department.FieldKind, department.FieldRegionCode:
 			values[i] = new(sql.NullString)
@@ -190,6 +222,20 @@ func (_m *Department) assignValues(columns []string, values []any) error {
 				_m.ParentID = new(int)
 				*_m.ParentID = int(value.Int64)
 			}
+		case department.FieldLeaderID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field leader_id", values[i])
+			} else if value.Valid {
+				_m.LeaderID = new(int)
+				*_m.LeaderID = int(value.Int64)
+			}
+		case department.FieldCalendarID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field calendar_id", values[i])
+			} else if value.Valid {
+				_m.CalendarID = new(int)
+				*_m.CalendarID = int(value.Int64)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -221,6 +267,16 @@ func (_m *Department) QueryParent() *DepartmentQuery {
 // QueryStaff queries the "staff" edge of the Department entity.
 func (_m *Department) QueryStaff() *StaffQuery {
 	return NewDepartmentClient(_m.config).QueryStaff(_m)
+}
+
+// QueryLeader queries the "leader" edge of the Department entity.
+func (_m *Department) QueryLeader() *StaffQuery {
+	return NewDepartmentClient(_m.config).QueryLeader(_m)
+}
+
+// QueryCalendar queries the "calendar" edge of the Department entity.
+func (_m *Department) QueryCalendar() *BusinessCalendarQuery {
+	return NewDepartmentClient(_m.config).QueryCalendar(_m)
 }
 
 // Update returns a builder for updating this Department.
@@ -274,6 +330,16 @@ func (_m *Department) String() string {
 	builder.WriteString(", ")
 	if v := _m.ParentID; v != nil {
 		builder.WriteString("parent_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.LeaderID; v != nil {
+		builder.WriteString("leader_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.CalendarID; v != nil {
+		builder.WriteString("calendar_id=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteByte(')')

@@ -11,6 +11,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/scrm-dev/scrm/ent/businesscalendar"
 	"github.com/scrm-dev/scrm/ent/department"
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/tenant"
@@ -134,6 +135,34 @@ func (_c *DepartmentCreate) SetNillableParentID(v *int) *DepartmentCreate {
 	return _c
 }
 
+// SetLeaderID sets the "leader_id" field.
+func (_c *DepartmentCreate) SetLeaderID(v int) *DepartmentCreate {
+	_c.mutation.SetLeaderID(v)
+	return _c
+}
+
+// SetNillableLeaderID sets the "leader_id" field if the given value is not nil.
+func (_c *DepartmentCreate) SetNillableLeaderID(v *int) *DepartmentCreate {
+	if v != nil {
+		_c.SetLeaderID(*v)
+	}
+	return _c
+}
+
+// SetCalendarID sets the "calendar_id" field.
+func (_c *DepartmentCreate) SetCalendarID(v int) *DepartmentCreate {
+	_c.mutation.SetCalendarID(v)
+	return _c
+}
+
+// SetNillableCalendarID sets the "calendar_id" field if the given value is not nil.
+func (_c *DepartmentCreate) SetNillableCalendarID(v *int) *DepartmentCreate {
+	if v != nil {
+		_c.SetCalendarID(*v)
+	}
+	return _c
+}
+
 // SetTenant sets the "tenant" edge to the Tenant entity.
 func (_c *DepartmentCreate) SetTenant(v *Tenant) *DepartmentCreate {
 	return _c.SetTenantID(v.ID)
@@ -172,6 +201,16 @@ func (_c *DepartmentCreate) AddStaff(v ...*Staff) *DepartmentCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddStaffIDs(ids...)
+}
+
+// SetLeader sets the "leader" edge to the Staff entity.
+func (_c *DepartmentCreate) SetLeader(v *Staff) *DepartmentCreate {
+	return _c.SetLeaderID(v.ID)
+}
+
+// SetCalendar sets the "calendar" edge to the BusinessCalendar entity.
+func (_c *DepartmentCreate) SetCalendar(v *BusinessCalendar) *DepartmentCreate {
+	return _c.SetCalendarID(v.ID)
 }
 
 // Mutation returns the DepartmentMutation object of the builder.
@@ -395,6 +434,40 @@ func (_c *DepartmentCreate) createSpec() (*Department, *sqlgraph.CreateSpec) {
 		}
 		_spec.Edges = append(_spec.Edges, edge)
 	}
+	if nodes := _c.mutation.LeaderIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   department.LeaderTable,
+			Columns: []string{department.LeaderColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(staff.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.LeaderID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.CalendarIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   department.CalendarTable,
+			Columns: []string{department.CalendarColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(businesscalendar.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.CalendarID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
 	return _node, _spec
 }
 
@@ -558,6 +631,42 @@ func (u *DepartmentUpsert) UpdateParentID() *DepartmentUpsert {
 // ClearParentID clears the value of the "parent_id" field.
 func (u *DepartmentUpsert) ClearParentID() *DepartmentUpsert {
 	u.SetNull(department.FieldParentID)
+	return u
+}
+
+// SetLeaderID sets the "leader_id" field.
+func (u *DepartmentUpsert) SetLeaderID(v int) *DepartmentUpsert {
+	u.Set(department.FieldLeaderID, v)
+	return u
+}
+
+// UpdateLeaderID sets the "leader_id" field to the value that was provided on create.
+func (u *DepartmentUpsert) UpdateLeaderID() *DepartmentUpsert {
+	u.SetExcluded(department.FieldLeaderID)
+	return u
+}
+
+// ClearLeaderID clears the value of the "leader_id" field.
+func (u *DepartmentUpsert) ClearLeaderID() *DepartmentUpsert {
+	u.SetNull(department.FieldLeaderID)
+	return u
+}
+
+// SetCalendarID sets the "calendar_id" field.
+func (u *DepartmentUpsert) SetCalendarID(v int) *DepartmentUpsert {
+	u.Set(department.FieldCalendarID, v)
+	return u
+}
+
+// UpdateCalendarID sets the "calendar_id" field to the value that was provided on create.
+func (u *DepartmentUpsert) UpdateCalendarID() *DepartmentUpsert {
+	u.SetExcluded(department.FieldCalendarID)
+	return u
+}
+
+// ClearCalendarID clears the value of the "calendar_id" field.
+func (u *DepartmentUpsert) ClearCalendarID() *DepartmentUpsert {
+	u.SetNull(department.FieldCalendarID)
 	return u
 }
 
@@ -739,6 +848,48 @@ func (u *DepartmentUpsertOne) UpdateParentID() *DepartmentUpsertOne {
 func (u *DepartmentUpsertOne) ClearParentID() *DepartmentUpsertOne {
 	return u.Update(func(s *DepartmentUpsert) {
 		s.ClearParentID()
+	})
+}
+
+// SetLeaderID sets the "leader_id" field.
+func (u *DepartmentUpsertOne) SetLeaderID(v int) *DepartmentUpsertOne {
+	return u.Update(func(s *DepartmentUpsert) {
+		s.SetLeaderID(v)
+	})
+}
+
+// UpdateLeaderID sets the "leader_id" field to the value that was provided on create.
+func (u *DepartmentUpsertOne) UpdateLeaderID() *DepartmentUpsertOne {
+	return u.Update(func(s *DepartmentUpsert) {
+		s.UpdateLeaderID()
+	})
+}
+
+// ClearLeaderID clears the value of the "leader_id" field.
+func (u *DepartmentUpsertOne) ClearLeaderID() *DepartmentUpsertOne {
+	return u.Update(func(s *DepartmentUpsert) {
+		s.ClearLeaderID()
+	})
+}
+
+// SetCalendarID sets the "calendar_id" field.
+func (u *DepartmentUpsertOne) SetCalendarID(v int) *DepartmentUpsertOne {
+	return u.Update(func(s *DepartmentUpsert) {
+		s.SetCalendarID(v)
+	})
+}
+
+// UpdateCalendarID sets the "calendar_id" field to the value that was provided on create.
+func (u *DepartmentUpsertOne) UpdateCalendarID() *DepartmentUpsertOne {
+	return u.Update(func(s *DepartmentUpsert) {
+		s.UpdateCalendarID()
+	})
+}
+
+// ClearCalendarID clears the value of the "calendar_id" field.
+func (u *DepartmentUpsertOne) ClearCalendarID() *DepartmentUpsertOne {
+	return u.Update(func(s *DepartmentUpsert) {
+		s.ClearCalendarID()
 	})
 }
 
@@ -1086,6 +1237,48 @@ func (u *DepartmentUpsertBulk) UpdateParentID() *DepartmentUpsertBulk {
 func (u *DepartmentUpsertBulk) ClearParentID() *DepartmentUpsertBulk {
 	return u.Update(func(s *DepartmentUpsert) {
 		s.ClearParentID()
+	})
+}
+
+// SetLeaderID sets the "leader_id" field.
+func (u *DepartmentUpsertBulk) SetLeaderID(v int) *DepartmentUpsertBulk {
+	return u.Update(func(s *DepartmentUpsert) {
+		s.SetLeaderID(v)
+	})
+}
+
+// UpdateLeaderID sets the "leader_id" field to the value that was provided on create.
+func (u *DepartmentUpsertBulk) UpdateLeaderID() *DepartmentUpsertBulk {
+	return u.Update(func(s *DepartmentUpsert) {
+		s.UpdateLeaderID()
+	})
+}
+
+// ClearLeaderID clears the value of the "leader_id" field.
+func (u *DepartmentUpsertBulk) ClearLeaderID() *DepartmentUpsertBulk {
+	return u.Update(func(s *DepartmentUpsert) {
+		s.ClearLeaderID()
+	})
+}
+
+// SetCalendarID sets the "calendar_id" field.
+func (u *DepartmentUpsertBulk) SetCalendarID(v int) *DepartmentUpsertBulk {
+	return u.Update(func(s *DepartmentUpsert) {
+		s.SetCalendarID(v)
+	})
+}
+
+// UpdateCalendarID sets the "calendar_id" field to the value that was provided on create.
+func (u *DepartmentUpsertBulk) UpdateCalendarID() *DepartmentUpsertBulk {
+	return u.Update(func(s *DepartmentUpsert) {
+		s.UpdateCalendarID()
+	})
+}
+
+// ClearCalendarID clears the value of the "calendar_id" field.
+func (u *DepartmentUpsertBulk) ClearCalendarID() *DepartmentUpsertBulk {
+	return u.Update(func(s *DepartmentUpsert) {
+		s.ClearCalendarID()
 	})
 }
 

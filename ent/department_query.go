@@ -9,9 +9,11 @@ import (
 	"math"
 
 	"entgo.io/ent"
+	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/scrm-dev/scrm/ent/businesscalendar"
 	"github.com/scrm-dev/scrm/ent/department"
 	"github.com/scrm-dev/scrm/ent/predicate"
 	"github.com/scrm-dev/scrm/ent/staff"
@@ -29,6 +31,8 @@ type DepartmentQuery struct {
 	withChildren      *DepartmentQuery
 	withParent        *DepartmentQuery
 	withStaff         *StaffQuery
+	withLeader        *StaffQuery
+	withCalendar      *BusinessCalendarQuery
 	loadTotal         []func(context.Context, []*Department) error
 	modifiers         []func(*sql.Selector)
 	withNamedChildren map[string]*DepartmentQuery
@@ -150,6 +154,50 @@ func (_q *DepartmentQuery) QueryStaff() *StaffQuery {
 			sqlgraph.From(department.Table, department.FieldID, selector),
 			sqlgraph.To(staff.Table, staff.FieldID),
 			sqlgraph.Edge(sqlgraph.M2M, false, department.StaffTable, department.StaffPrimaryKey...),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryLeader chains the current query on the "leader" edge.
+func (_q *DepartmentQuery) QueryLeader() *StaffQuery {
+	query := (&StaffClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(department.Table, department.FieldID, selector),
+			sqlgraph.To(staff.Table, staff.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, department.LeaderTable, department.LeaderColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryCalendar chains the current query on the "calendar" edge.
+func (_q *DepartmentQuery) QueryCalendar() *BusinessCalendarQuery {
+	query := (&BusinessCalendarClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(department.Table, department.FieldID, selector),
+			sqlgraph.To(businesscalendar.Table, businesscalendar.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, department.CalendarTable, department.CalendarColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -353,6 +401,8 @@ func (_q *DepartmentQuery) Clone() *DepartmentQuery {
 		withChildren: _q.withChildren.Clone(),
 		withParent:   _q.withParent.Clone(),
 		withStaff:    _q.withStaff.Clone(),
+		withLeader:   _q.withLeader.Clone(),
+		withCalendar: _q.withCalendar.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -401,6 +451,28 @@ func (_q *DepartmentQuery) WithStaff(opts ...func(*StaffQuery)) *DepartmentQuery
 		opt(query)
 	}
 	_q.withStaff = query
+	return _q
+}
+
+// WithLeader tells the query-builder to eager-load the nodes that are connected to
+// the "leader" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *DepartmentQuery) WithLeader(opts ...func(*StaffQuery)) *DepartmentQuery {
+	query := (&StaffClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withLeader = query
+	return _q
+}
+
+// WithCalendar tells the query-builder to eager-load the nodes that are connected to
+// the "calendar" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *DepartmentQuery) WithCalendar(opts ...func(*BusinessCalendarQuery)) *DepartmentQuery {
+	query := (&BusinessCalendarClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withCalendar = query
 	return _q
 }
 
@@ -482,11 +554,13 @@ func (_q *DepartmentQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*D
 	var (
 		nodes       = []*Department{}
 		_spec       = _q.querySpec()
-		loadedTypes = [4]bool{
+		loadedTypes = [6]bool{
 			_q.withTenant != nil,
 			_q.withChildren != nil,
 			_q.withParent != nil,
 			_q.withStaff != nil,
+			_q.withLeader != nil,
+			_q.withCalendar != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -533,6 +607,18 @@ func (_q *DepartmentQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*D
 		if err := _q.loadStaff(ctx, query, nodes,
 			func(n *Department) { n.Edges.Staff = []*Staff{} },
 			func(n *Department, e *Staff) { n.Edges.Staff = append(n.Edges.Staff, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withLeader; query != nil {
+		if err := _q.loadLeader(ctx, query, nodes, nil,
+			func(n *Department, e *Staff) { n.Edges.Leader = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withCalendar; query != nil {
+		if err := _q.loadCalendar(ctx, query, nodes, nil,
+			func(n *Department, e *BusinessCalendar) { n.Edges.Calendar = e }); err != nil {
 			return nil, err
 		}
 	}
@@ -713,6 +799,70 @@ func (_q *DepartmentQuery) loadStaff(ctx context.Context, query *StaffQuery, nod
 	}
 	return nil
 }
+func (_q *DepartmentQuery) loadLeader(ctx context.Context, query *StaffQuery, nodes []*Department, init func(*Department), assign func(*Department, *Staff)) error {
+	ids := make([]int, 0, len(nodes))
+	nodeids := make(map[int][]*Department)
+	for i := range nodes {
+		if nodes[i].LeaderID == nil {
+			continue
+		}
+		fk := *nodes[i].LeaderID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(staff.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "leader_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
+func (_q *DepartmentQuery) loadCalendar(ctx context.Context, query *BusinessCalendarQuery, nodes []*Department, init func(*Department), assign func(*Department, *BusinessCalendar)) error {
+	ids := make([]int, 0, len(nodes))
+	nodeids := make(map[int][]*Department)
+	for i := range nodes {
+		if nodes[i].CalendarID == nil {
+			continue
+		}
+		fk := *nodes[i].CalendarID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(businesscalendar.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "calendar_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
 
 func (_q *DepartmentQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -747,6 +897,12 @@ func (_q *DepartmentQuery) querySpec() *sqlgraph.QuerySpec {
 		}
 		if _q.withParent != nil {
 			_spec.Node.AddColumnOnce(department.FieldParentID)
+		}
+		if _q.withLeader != nil {
+			_spec.Node.AddColumnOnce(department.FieldLeaderID)
+		}
+		if _q.withCalendar != nil {
+			_spec.Node.AddColumnOnce(department.FieldCalendarID)
 		}
 	}
 	if ps := _q.predicates; len(ps) > 0 {
@@ -805,6 +961,32 @@ func (_q *DepartmentQuery) sqlQuery(ctx context.Context) *sql.Selector {
 		selector.Limit(*limit)
 	}
 	return selector
+}
+
+// ForUpdate locks the selected rows against concurrent updates, and prevent them from being
+// updated, deleted or "selected ... for update" by other sessions, until the transaction is
+// either committed or rolled-back.
+func (_q *DepartmentQuery) ForUpdate(opts ...sql.LockOption) *DepartmentQuery {
+	if _q.driver.Dialect() == dialect.Postgres {
+		_q.Unique(false)
+	}
+	_q.modifiers = append(_q.modifiers, func(s *sql.Selector) {
+		s.ForUpdate(opts...)
+	})
+	return _q
+}
+
+// ForShare behaves similarly to ForUpdate, except that it acquires a shared mode lock
+// on any rows that are read. Other sessions can read the rows, but cannot modify them
+// until your transaction commits.
+func (_q *DepartmentQuery) ForShare(opts ...sql.LockOption) *DepartmentQuery {
+	if _q.driver.Dialect() == dialect.Postgres {
+		_q.Unique(false)
+	}
+	_q.modifiers = append(_q.modifiers, func(s *sql.Selector) {
+		s.ForShare(opts...)
+	})
+	return _q
 }
 
 // Modify adds a query modifier for attaching custom logic to queries.

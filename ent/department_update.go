@@ -11,6 +11,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/scrm-dev/scrm/ent/businesscalendar"
 	"github.com/scrm-dev/scrm/ent/department"
 	"github.com/scrm-dev/scrm/ent/predicate"
 	"github.com/scrm-dev/scrm/ent/staff"
@@ -152,6 +153,46 @@ func (_u *DepartmentUpdate) ClearParentID() *DepartmentUpdate {
 	return _u
 }
 
+// SetLeaderID sets the "leader_id" field.
+func (_u *DepartmentUpdate) SetLeaderID(v int) *DepartmentUpdate {
+	_u.mutation.SetLeaderID(v)
+	return _u
+}
+
+// SetNillableLeaderID sets the "leader_id" field if the given value is not nil.
+func (_u *DepartmentUpdate) SetNillableLeaderID(v *int) *DepartmentUpdate {
+	if v != nil {
+		_u.SetLeaderID(*v)
+	}
+	return _u
+}
+
+// ClearLeaderID clears the value of the "leader_id" field.
+func (_u *DepartmentUpdate) ClearLeaderID() *DepartmentUpdate {
+	_u.mutation.ClearLeaderID()
+	return _u
+}
+
+// SetCalendarID sets the "calendar_id" field.
+func (_u *DepartmentUpdate) SetCalendarID(v int) *DepartmentUpdate {
+	_u.mutation.SetCalendarID(v)
+	return _u
+}
+
+// SetNillableCalendarID sets the "calendar_id" field if the given value is not nil.
+func (_u *DepartmentUpdate) SetNillableCalendarID(v *int) *DepartmentUpdate {
+	if v != nil {
+		_u.SetCalendarID(*v)
+	}
+	return _u
+}
+
+// ClearCalendarID clears the value of the "calendar_id" field.
+func (_u *DepartmentUpdate) ClearCalendarID() *DepartmentUpdate {
+	_u.mutation.ClearCalendarID()
+	return _u
+}
+
 // AddChildIDs adds the "children" edge to the Department entity by IDs.
 func (_u *DepartmentUpdate) AddChildIDs(ids ...int) *DepartmentUpdate {
 	_u.mutation.AddChildIDs(ids...)
@@ -185,6 +226,16 @@ func (_u *DepartmentUpdate) AddStaff(v ...*Staff) *DepartmentUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.AddStaffIDs(ids...)
+}
+
+// SetLeader sets the "leader" edge to the Staff entity.
+func (_u *DepartmentUpdate) SetLeader(v *Staff) *DepartmentUpdate {
+	return _u.SetLeaderID(v.ID)
+}
+
+// SetCalendar sets the "calendar" edge to the BusinessCalendar entity.
+func (_u *DepartmentUpdate) SetCalendar(v *BusinessCalendar) *DepartmentUpdate {
+	return _u.SetCalendarID(v.ID)
 }
 
 // Mutation returns the DepartmentMutation object of the builder.
@@ -238,6 +289,18 @@ func (_u *DepartmentUpdate) RemoveStaff(v ...*Staff) *DepartmentUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveStaffIDs(ids...)
+}
+
+// ClearLeader clears the "leader" edge to the Staff entity.
+func (_u *DepartmentUpdate) ClearLeader() *DepartmentUpdate {
+	_u.mutation.ClearLeader()
+	return _u
+}
+
+// ClearCalendar clears the "calendar" edge to the BusinessCalendar entity.
+func (_u *DepartmentUpdate) ClearCalendar() *DepartmentUpdate {
+	_u.mutation.ClearCalendar()
+	return _u
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -472,6 +535,64 @@ func (_u *DepartmentUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.LeaderCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   department.LeaderTable,
+			Columns: []string{department.LeaderColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(staff.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.LeaderIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   department.LeaderTable,
+			Columns: []string{department.LeaderColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(staff.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.CalendarCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   department.CalendarTable,
+			Columns: []string{department.CalendarColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(businesscalendar.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.CalendarIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   department.CalendarTable,
+			Columns: []string{department.CalendarColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(businesscalendar.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -616,6 +737,46 @@ func (_u *DepartmentUpdateOne) ClearParentID() *DepartmentUpdateOne {
 	return _u
 }
 
+// SetLeaderID sets the "leader_id" field.
+func (_u *DepartmentUpdateOne) SetLeaderID(v int) *DepartmentUpdateOne {
+	_u.mutation.SetLeaderID(v)
+	return _u
+}
+
+// SetNillableLeaderID sets the "leader_id" field if the given value is not nil.
+func (_u *DepartmentUpdateOne) SetNillableLeaderID(v *int) *DepartmentUpdateOne {
+	if v != nil {
+		_u.SetLeaderID(*v)
+	}
+	return _u
+}
+
+// ClearLeaderID clears the value of the "leader_id" field.
+func (_u *DepartmentUpdateOne) ClearLeaderID() *DepartmentUpdateOne {
+	_u.mutation.ClearLeaderID()
+	return _u
+}
+
+// SetCalendarID sets the "calendar_id" field.
+func (_u *DepartmentUpdateOne) SetCalendarID(v int) *DepartmentUpdateOne {
+	_u.mutation.SetCalendarID(v)
+	return _u
+}
+
+// SetNillableCalendarID sets the "calendar_id" field if the given value is not nil.
+func (_u *DepartmentUpdateOne) SetNillableCalendarID(v *int) *DepartmentUpdateOne {
+	if v != nil {
+		_u.SetCalendarID(*v)
+	}
+	return _u
+}
+
+// ClearCalendarID clears the value of the "calendar_id" field.
+func (_u *DepartmentUpdateOne) ClearCalendarID() *DepartmentUpdateOne {
+	_u.mutation.ClearCalendarID()
+	return _u
+}
+
 // AddChildIDs adds the "children" edge to the Department entity by IDs.
 func (_u *DepartmentUpdateOne) AddChildIDs(ids ...int) *DepartmentUpdateOne {
 	_u.mutation.AddChildIDs(ids...)
@@ -649,6 +810,16 @@ func (_u *DepartmentUpdateOne) AddStaff(v ...*Staff) *DepartmentUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.AddStaffIDs(ids...)
+}
+
+// SetLeader sets the "leader" edge to the Staff entity.
+func (_u *DepartmentUpdateOne) SetLeader(v *Staff) *DepartmentUpdateOne {
+	return _u.SetLeaderID(v.ID)
+}
+
+// SetCalendar sets the "calendar" edge to the BusinessCalendar entity.
+func (_u *DepartmentUpdateOne) SetCalendar(v *BusinessCalendar) *DepartmentUpdateOne {
+	return _u.SetCalendarID(v.ID)
 }
 
 // Mutation returns the DepartmentMutation object of the builder.
@@ -702,6 +873,18 @@ func (_u *DepartmentUpdateOne) RemoveStaff(v ...*Staff) *DepartmentUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveStaffIDs(ids...)
+}
+
+// ClearLeader clears the "leader" edge to the Staff entity.
+func (_u *DepartmentUpdateOne) ClearLeader() *DepartmentUpdateOne {
+	_u.mutation.ClearLeader()
+	return _u
+}
+
+// ClearCalendar clears the "calendar" edge to the BusinessCalendar entity.
+func (_u *DepartmentUpdateOne) ClearCalendar() *DepartmentUpdateOne {
+	_u.mutation.ClearCalendar()
+	return _u
 }
 
 // Where appends a list predicates to the DepartmentUpdate builder.
@@ -959,6 +1142,64 @@ func (_u *DepartmentUpdateOne) sqlSave(ctx context.Context) (_node *Department, 
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(staff.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.LeaderCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   department.LeaderTable,
+			Columns: []string{department.LeaderColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(staff.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.LeaderIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   department.LeaderTable,
+			Columns: []string{department.LeaderColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(staff.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.CalendarCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   department.CalendarTable,
+			Columns: []string{department.CalendarColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(businesscalendar.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.CalendarIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   department.CalendarTable,
+			Columns: []string{department.CalendarColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(businesscalendar.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -16,9 +16,10 @@ type EdgeTarget struct {
 // tenant edge guard (ent/schema) uses it to refuse writes that would link
 // rows of two tenants.
 var EdgeTargets = map[string]map[string]EdgeTarget{
-	"AuditLog":   {},
-	"Campaign":   {},
-	"CasbinRule": {},
+	"AuditLog":         {},
+	"BusinessCalendar": {},
+	"Campaign":         {},
+	"CasbinRule":       {},
 	"Channel": {
 		"account":      {Type: "ConnectorAccount", Table: "connector_accounts", TenantScoped: true, CreateInput: "accountID", UpdateInput: "accountID"},
 		"backup_staff": {Type: "Staff", Table: "staff", TenantScoped: true, CreateInput: "backupStaffIDs", UpdateInput: "addBackupStaffIDs"},
@@ -44,6 +45,8 @@ var EdgeTargets = map[string]map[string]EdgeTarget{
 		"children": {Type: "Department", Table: "departments", TenantScoped: true, CreateInput: "childIDs", UpdateInput: "addChildIDs"},
 		"parent":   {Type: "Department", Table: "departments", TenantScoped: true, CreateInput: "parentID", UpdateInput: "parentID"},
 		"staff":    {Type: "Staff", Table: "staff", TenantScoped: true, CreateInput: "staffIDs", UpdateInput: "addStaffIDs"},
+		"leader":   {Type: "Staff", Table: "staff", TenantScoped: true, CreateInput: "leaderID", UpdateInput: "leaderID"},
+		"calendar": {Type: "BusinessCalendar", Table: "business_calendars", TenantScoped: true, CreateInput: "calendarID", UpdateInput: "calendarID"},
 	},
 	"Event": {},
 	"FollowUp": {
@@ -51,11 +54,13 @@ var EdgeTargets = map[string]map[string]EdgeTarget{
 		"staff":    {Type: "Staff", Table: "staff", TenantScoped: true, CreateInput: "staffID", UpdateInput: "staffID"},
 	},
 	"Form": {
+		"ticket_type": {Type: "TicketType", Table: "ticket_types", TenantScoped: true, CreateInput: "ticketTypeID", UpdateInput: "ticketTypeID"},
 		"submissions": {Type: "FormSubmission", Table: "form_submissions", TenantScoped: true, CreateInput: "submissionIDs", UpdateInput: "addSubmissionIDs"},
 	},
 	"FormSubmission": {
 		"form":     {Type: "Form", Table: "forms", TenantScoped: true, CreateInput: "formID", UpdateInput: "formID"},
 		"customer": {Type: "Customer", Table: "customers", TenantScoped: true, CreateInput: "customerID", UpdateInput: "customerID"},
+		"ticket":   {Type: "Ticket", Table: "tickets", TenantScoped: true, CreateInput: "ticketID", UpdateInput: "ticketID"},
 	},
 	"Order": {
 		"customer": {Type: "Customer", Table: "customers", TenantScoped: true, CreateInput: "customerID", UpdateInput: "customerID"},
@@ -65,11 +70,15 @@ var EdgeTargets = map[string]map[string]EdgeTarget{
 	"OrderItem": {
 		"order": {Type: "Order", Table: "orders", TenantScoped: true, CreateInput: "orderID", UpdateInput: "orderID"},
 	},
+	"SLAPolicy": {
+		"calendar": {Type: "BusinessCalendar", Table: "business_calendars", TenantScoped: true, CreateInput: "calendarID", UpdateInput: "calendarID"},
+	},
 	"Staff": {
 		"departments":         {Type: "Department", Table: "departments", TenantScoped: true, CreateInput: "departmentIDs", UpdateInput: "addDepartmentIDs"},
 		"owned_customers":     {Type: "Customer", Table: "customers", TenantScoped: true, CreateInput: "ownedCustomerIDs", UpdateInput: "addOwnedCustomerIDs"},
 		"followed_customers":  {Type: "Customer", Table: "customers", TenantScoped: true, CreateInput: "followedCustomerIDs", UpdateInput: "addFollowedCustomerIDs"},
 		"assigned_tickets":    {Type: "Ticket", Table: "tickets", TenantScoped: true, CreateInput: "assignedTicketIDs", UpdateInput: "addAssignedTicketIDs"},
+		"leads":               {Type: "Department", Table: "departments", TenantScoped: true, CreateInput: "leadIDs", UpdateInput: "addLeadIDs"},
 		"backup_for_channels": {Type: "Channel", Table: "channels", TenantScoped: true, CreateInput: "backupForChannelIDs", UpdateInput: "addBackupForChannelIDs"},
 	},
 	"Tag": {
@@ -82,14 +91,29 @@ var EdgeTargets = map[string]map[string]EdgeTarget{
 	},
 	"Tenant": {},
 	"Ticket": {
-		"customer": {Type: "Customer", Table: "customers", TenantScoped: true, CreateInput: "customerID", UpdateInput: "customerID"},
-		"order":    {Type: "Order", Table: "orders", TenantScoped: true, CreateInput: "orderID", UpdateInput: "orderID"},
-		"assignee": {Type: "Staff", Table: "staff", TenantScoped: true, CreateInput: "assigneeID", UpdateInput: "assigneeID"},
-		"team":     {Type: "Department", Table: "departments", TenantScoped: true, CreateInput: "teamID", UpdateInput: "teamID"},
-		"comments": {Type: "TicketComment", Table: "ticket_comments", TenantScoped: true, CreateInput: "commentIDs", UpdateInput: "addCommentIDs"},
+		"customer":    {Type: "Customer", Table: "customers", TenantScoped: true, CreateInput: "customerID", UpdateInput: "customerID"},
+		"order":       {Type: "Order", Table: "orders", TenantScoped: true, CreateInput: "orderID", UpdateInput: "orderID"},
+		"assignee":    {Type: "Staff", Table: "staff", TenantScoped: true, CreateInput: "assigneeID", UpdateInput: "assigneeID"},
+		"team":        {Type: "Department", Table: "departments", TenantScoped: true, CreateInput: "teamID", UpdateInput: "teamID"},
+		"ticket_type": {Type: "TicketType", Table: "ticket_types", TenantScoped: true, CreateInput: "ticketTypeID", UpdateInput: "ticketTypeID"},
+		"sla_policy":  {Type: "SLAPolicy", Table: "sla_policies", TenantScoped: true, CreateInput: "slaPolicyID", UpdateInput: "slaPolicyID"},
+		"changes":     {Type: "TicketChange", Table: "ticket_changes", TenantScoped: true, CreateInput: "changeIDs", UpdateInput: "addChangeIDs"},
+		"approvals":   {Type: "TicketApproval", Table: "ticket_approvals", TenantScoped: true, CreateInput: "approvalIDs", UpdateInput: "addApprovalIDs"},
+		"comments":    {Type: "TicketComment", Table: "ticket_comments", TenantScoped: true, CreateInput: "commentIDs", UpdateInput: "addCommentIDs"},
+	},
+	"TicketApproval": {
+		"ticket":       {Type: "Ticket", Table: "tickets", TenantScoped: true, CreateInput: "ticketID", UpdateInput: "ticketID"},
+		"requested_by": {Type: "Staff", Table: "staff", TenantScoped: true, CreateInput: "requestedByID", UpdateInput: "requestedByID"},
+	},
+	"TicketChange": {
+		"ticket": {Type: "Ticket", Table: "tickets", TenantScoped: true, CreateInput: "ticketID", UpdateInput: "ticketID"},
+		"actor":  {Type: "Staff", Table: "staff", TenantScoped: true, CreateInput: "actorID", UpdateInput: "actorID"},
 	},
 	"TicketComment": {
 		"ticket": {Type: "Ticket", Table: "tickets", TenantScoped: true, CreateInput: "ticketID", UpdateInput: "ticketID"},
 		"author": {Type: "Staff", Table: "staff", TenantScoped: true, CreateInput: "authorID", UpdateInput: "authorID"},
+	},
+	"TicketType": {
+		"survey_form": {Type: "Form", Table: "forms", TenantScoped: true, CreateInput: "surveyFormID", UpdateInput: "surveyFormID"},
 	},
 }

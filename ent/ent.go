@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/scrm-dev/scrm/ent/auditlog"
+	"github.com/scrm-dev/scrm/ent/businesscalendar"
 	"github.com/scrm-dev/scrm/ent/campaign"
 	"github.com/scrm-dev/scrm/ent/casbinrule"
 	"github.com/scrm-dev/scrm/ent/channel"
@@ -26,12 +27,16 @@ import (
 	"github.com/scrm-dev/scrm/ent/formsubmission"
 	"github.com/scrm-dev/scrm/ent/order"
 	"github.com/scrm-dev/scrm/ent/orderitem"
+	"github.com/scrm-dev/scrm/ent/slapolicy"
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/tag"
 	"github.com/scrm-dev/scrm/ent/taggroup"
 	"github.com/scrm-dev/scrm/ent/tenant"
 	"github.com/scrm-dev/scrm/ent/ticket"
+	"github.com/scrm-dev/scrm/ent/ticketapproval"
+	"github.com/scrm-dev/scrm/ent/ticketchange"
 	"github.com/scrm-dev/scrm/ent/ticketcomment"
+	"github.com/scrm-dev/scrm/ent/tickettype"
 )
 
 // ent aliases to avoid import conflicts in user's code.
@@ -93,6 +98,7 @@ func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			auditlog.Table:         auditlog.ValidColumn,
+			businesscalendar.Table: businesscalendar.ValidColumn,
 			campaign.Table:         campaign.ValidColumn,
 			casbinrule.Table:       casbinrule.ValidColumn,
 			channel.Table:          channel.ValidColumn,
@@ -106,12 +112,16 @@ func checkColumn(t, c string) error {
 			formsubmission.Table:   formsubmission.ValidColumn,
 			order.Table:            order.ValidColumn,
 			orderitem.Table:        orderitem.ValidColumn,
+			slapolicy.Table:        slapolicy.ValidColumn,
 			staff.Table:            staff.ValidColumn,
 			tag.Table:              tag.ValidColumn,
 			taggroup.Table:         taggroup.ValidColumn,
 			tenant.Table:           tenant.ValidColumn,
 			ticket.Table:           ticket.ValidColumn,
+			ticketapproval.Table:   ticketapproval.ValidColumn,
+			ticketchange.Table:     ticketchange.ValidColumn,
 			ticketcomment.Table:    ticketcomment.ValidColumn,
+			tickettype.Table:       tickettype.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

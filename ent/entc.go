@@ -18,7 +18,7 @@ import (
 // inputTypes maps object types stored in JSON columns (declared in
 // graph/scrm.graphql) to the input types that carry them in mutations:
 // entgql uses one GraphQL type for both, which GraphQL does not allow.
-var inputTypes = map[string]string{"FormField": "FormFieldInput"}
+var inputTypes = map[string]string{"FormField": "FormFieldInput", "TicketFieldMapping": "TicketFieldMappingInput", "CalendarSpec": "CalendarSpecInput", "ChannelShift": "ChannelShiftInput"}
 
 func useInputTypesInInputs(_ *gen.Graph, s *ast.Schema) error {
 	for _, def := range s.Types {
@@ -60,6 +60,7 @@ func main() {
 			gen.FeatureModifier,
 			gen.FeatureExecQuery,
 			gen.FeatureUpsert,
+			gen.FeatureLock,
 			gen.FeatureVersionedMigration,
 			gen.FeatureGlobalID,
 		},

@@ -13,6 +13,8 @@ import (
 	"github.com/scrm-dev/scrm/ent/form"
 	"github.com/scrm-dev/scrm/ent/schema/schematype"
 	"github.com/scrm-dev/scrm/ent/tenant"
+	"github.com/scrm-dev/scrm/ent/tickettype"
+	"github.com/scrm-dev/scrm/internal/workflow"
 )
 
 // Form is the model entity for the Form schema.
@@ -36,6 +38,10 @@ type Form struct {
 	Version int `json:"version,omitempty"`
 	// Fields holds the value of the "fields" field.
 	Fields []schematype.FormField `json:"fields,omitempty"`
+	// a submission opens a ticket of this type
+	TicketTypeID *int `json:"ticket_type_id,omitempty"`
+	// which form field fills which ticket field on the opened ticket
+	TicketFields []workflow.FieldMapping `json:"ticket_fields,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the FormQuery when eager-loading is set.
 	Edges        FormEdges `json:"edges"`
@@ -46,13 +52,15 @@ type Form struct {
 type FormEdges struct {
 	// Tenant holds the value of the tenant edge.
 	Tenant *Tenant `json:"tenant,omitempty"`
+	// TicketType holds the value of the ticket_type edge.
+	TicketType *TicketType `json:"ticket_type,omitempty"`
 	// Submissions holds the value of the submissions edge.
 	Submissions []*FormSubmission `json:"submissions,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [2]bool
+	loadedTypes [3]bool
 	// totalCount holds the count of the edges above.
-	totalCount [1]map[string]int
+	totalCount [2]map[string]int
 
 	namedSubmissions map[string][]*FormSubmission
 }
@@ -68,10 +76,21 @@ func (e FormEdges) TenantOrErr() (*Tenant, error) {
 	return nil, &NotLoadedError{edge: "tenant"}
 }
 
+// TicketTypeOrErr returns the TicketType value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e FormEdges) TicketTypeOrErr() (*TicketType, error) {
+	if e.TicketType != nil {
+		return e.TicketType, nil
+	} else if e.loadedTypes[1] {
+		return nil, &NotFoundError{label: tickettype.Label}
+	}
+	return nil, &NotLoadedError{edge: "ticket_type"}
+}
+
 // SubmissionsOrErr returns the Submissions value or an error if the edge
 // was not loaded in eager-loading.
 func (e FormEdges) SubmissionsOrErr() ([]*FormSubmission, error) {
-	if e.loadedTypes[1] {
+	if e.loadedTypes[2] {
 		return e.Submissions, nil
 	}
 	return nil, &NotLoadedError{edge: "submissions"}
@@ -82,9 +101,9 @@ func (*Form) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case form.FieldFields:
+		case form.FieldFields, form.FieldTicketFields:
 			values[i] = new([]byte)
-		case form.FieldID, form.FieldTenantID, form.FieldVersion:
+		case form.FieldID, form.FieldTenantID, form.FieldVersion, form.FieldTicketTypeID:
 			values[i] = new(sql.NullInt64)
 		case form.FieldName, form.FieldDescription, form.FieldStatus:
 			values[i] = new(sql.NullString)
@@ -161,6 +180,21 @@ func (_m *Form) assignValues(columns []string, values []any) error {
 					return fmt.Errorf("unmarshal field fields: %w", err)
 				}
 			}
+		case form.FieldTicketTypeID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field ticket_type_id", values[i])
+			} else if value.Valid {
+				_m.TicketTypeID = new(int)
+				*_m.TicketTypeID = int(value.Int64)
+			}
+		case form.FieldTicketFields:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field ticket_fields", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.TicketFields); err != nil {
+					return fmt.Errorf("unmarshal field ticket_fields: %w", err)
+				}
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -177,6 +211,11 @@ func (_m *Form) Value(name string) (ent.Value, error) {
 // QueryTenant queries the "tenant" edge of the Form entity.
 func (_m *Form) QueryTenant() *TenantQuery {
 	return NewFormClient(_m.config).QueryTenant(_m)
+}
+
+// QueryTicketType queries the "ticket_type" edge of the Form entity.
+func (_m *Form) QueryTicketType() *TicketTypeQuery {
+	return NewFormClient(_m.config).QueryTicketType(_m)
 }
 
 // QuerySubmissions queries the "submissions" edge of the Form entity.
@@ -230,6 +269,14 @@ func (_m *Form) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("fields=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Fields))
+	builder.WriteString(", ")
+	if v := _m.TicketTypeID; v != nil {
+		builder.WriteString("ticket_type_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("ticket_fields=")
+	builder.WriteString(fmt.Sprintf("%v", _m.TicketFields))
 	builder.WriteByte(')')
 	return builder.String()
 }

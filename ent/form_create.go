@@ -15,6 +15,8 @@ import (
 	"github.com/scrm-dev/scrm/ent/formsubmission"
 	"github.com/scrm-dev/scrm/ent/schema/schematype"
 	"github.com/scrm-dev/scrm/ent/tenant"
+	"github.com/scrm-dev/scrm/ent/tickettype"
+	"github.com/scrm-dev/scrm/internal/workflow"
 )
 
 // FormCreate is the builder for creating a Form entity.
@@ -113,9 +115,34 @@ func (_c *FormCreate) SetFields(v []schematype.FormField) *FormCreate {
 	return _c
 }
 
+// SetTicketTypeID sets the "ticket_type_id" field.
+func (_c *FormCreate) SetTicketTypeID(v int) *FormCreate {
+	_c.mutation.SetTicketTypeID(v)
+	return _c
+}
+
+// SetNillableTicketTypeID sets the "ticket_type_id" field if the given value is not nil.
+func (_c *FormCreate) SetNillableTicketTypeID(v *int) *FormCreate {
+	if v != nil {
+		_c.SetTicketTypeID(*v)
+	}
+	return _c
+}
+
+// SetTicketFields sets the "ticket_fields" field.
+func (_c *FormCreate) SetTicketFields(v []workflow.FieldMapping) *FormCreate {
+	_c.mutation.SetTicketFields(v)
+	return _c
+}
+
 // SetTenant sets the "tenant" edge to the Tenant entity.
 func (_c *FormCreate) SetTenant(v *Tenant) *FormCreate {
 	return _c.SetTenantID(v.ID)
+}
+
+// SetTicketType sets the "ticket_type" edge to the TicketType entity.
+func (_c *FormCreate) SetTicketType(v *TicketType) *FormCreate {
+	return _c.SetTicketTypeID(v.ID)
 }
 
 // AddSubmissionIDs adds the "submissions" edge to the FormSubmission entity by IDs.
@@ -297,6 +324,10 @@ func (_c *FormCreate) createSpec() (*Form, *sqlgraph.CreateSpec) {
 		_spec.SetField(form.FieldFields, field.TypeJSON, value)
 		_node.Fields = value
 	}
+	if value, ok := _c.mutation.TicketFields(); ok {
+		_spec.SetField(form.FieldTicketFields, field.TypeJSON, value)
+		_node.TicketFields = value
+	}
 	if nodes := _c.mutation.TenantIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -312,6 +343,23 @@ func (_c *FormCreate) createSpec() (*Form, *sqlgraph.CreateSpec) {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		_node.TenantID = nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.TicketTypeIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   form.TicketTypeTable,
+			Columns: []string{form.TicketTypeColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(tickettype.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.TicketTypeID = &nodes[0]
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	if nodes := _c.mutation.SubmissionsIDs(); len(nodes) > 0 {
@@ -460,6 +508,42 @@ func (u *FormUpsert) UpdateFields() *FormUpsert {
 	return u
 }
 
+// SetTicketTypeID sets the "ticket_type_id" field.
+func (u *FormUpsert) SetTicketTypeID(v int) *FormUpsert {
+	u.Set(form.FieldTicketTypeID, v)
+	return u
+}
+
+// UpdateTicketTypeID sets the "ticket_type_id" field to the value that was provided on create.
+func (u *FormUpsert) UpdateTicketTypeID() *FormUpsert {
+	u.SetExcluded(form.FieldTicketTypeID)
+	return u
+}
+
+// ClearTicketTypeID clears the value of the "ticket_type_id" field.
+func (u *FormUpsert) ClearTicketTypeID() *FormUpsert {
+	u.SetNull(form.FieldTicketTypeID)
+	return u
+}
+
+// SetTicketFields sets the "ticket_fields" field.
+func (u *FormUpsert) SetTicketFields(v []workflow.FieldMapping) *FormUpsert {
+	u.Set(form.FieldTicketFields, v)
+	return u
+}
+
+// UpdateTicketFields sets the "ticket_fields" field to the value that was provided on create.
+func (u *FormUpsert) UpdateTicketFields() *FormUpsert {
+	u.SetExcluded(form.FieldTicketFields)
+	return u
+}
+
+// ClearTicketFields clears the value of the "ticket_fields" field.
+func (u *FormUpsert) ClearTicketFields() *FormUpsert {
+	u.SetNull(form.FieldTicketFields)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -596,6 +680,48 @@ func (u *FormUpsertOne) SetFields(v []schematype.FormField) *FormUpsertOne {
 func (u *FormUpsertOne) UpdateFields() *FormUpsertOne {
 	return u.Update(func(s *FormUpsert) {
 		s.UpdateFields()
+	})
+}
+
+// SetTicketTypeID sets the "ticket_type_id" field.
+func (u *FormUpsertOne) SetTicketTypeID(v int) *FormUpsertOne {
+	return u.Update(func(s *FormUpsert) {
+		s.SetTicketTypeID(v)
+	})
+}
+
+// UpdateTicketTypeID sets the "ticket_type_id" field to the value that was provided on create.
+func (u *FormUpsertOne) UpdateTicketTypeID() *FormUpsertOne {
+	return u.Update(func(s *FormUpsert) {
+		s.UpdateTicketTypeID()
+	})
+}
+
+// ClearTicketTypeID clears the value of the "ticket_type_id" field.
+func (u *FormUpsertOne) ClearTicketTypeID() *FormUpsertOne {
+	return u.Update(func(s *FormUpsert) {
+		s.ClearTicketTypeID()
+	})
+}
+
+// SetTicketFields sets the "ticket_fields" field.
+func (u *FormUpsertOne) SetTicketFields(v []workflow.FieldMapping) *FormUpsertOne {
+	return u.Update(func(s *FormUpsert) {
+		s.SetTicketFields(v)
+	})
+}
+
+// UpdateTicketFields sets the "ticket_fields" field to the value that was provided on create.
+func (u *FormUpsertOne) UpdateTicketFields() *FormUpsertOne {
+	return u.Update(func(s *FormUpsert) {
+		s.UpdateTicketFields()
+	})
+}
+
+// ClearTicketFields clears the value of the "ticket_fields" field.
+func (u *FormUpsertOne) ClearTicketFields() *FormUpsertOne {
+	return u.Update(func(s *FormUpsert) {
+		s.ClearTicketFields()
 	})
 }
 
@@ -901,6 +1027,48 @@ func (u *FormUpsertBulk) SetFields(v []schematype.FormField) *FormUpsertBulk {
 func (u *FormUpsertBulk) UpdateFields() *FormUpsertBulk {
 	return u.Update(func(s *FormUpsert) {
 		s.UpdateFields()
+	})
+}
+
+// SetTicketTypeID sets the "ticket_type_id" field.
+func (u *FormUpsertBulk) SetTicketTypeID(v int) *FormUpsertBulk {
+	return u.Update(func(s *FormUpsert) {
+		s.SetTicketTypeID(v)
+	})
+}
+
+// UpdateTicketTypeID sets the "ticket_type_id" field to the value that was provided on create.
+func (u *FormUpsertBulk) UpdateTicketTypeID() *FormUpsertBulk {
+	return u.Update(func(s *FormUpsert) {
+		s.UpdateTicketTypeID()
+	})
+}
+
+// ClearTicketTypeID clears the value of the "ticket_type_id" field.
+func (u *FormUpsertBulk) ClearTicketTypeID() *FormUpsertBulk {
+	return u.Update(func(s *FormUpsert) {
+		s.ClearTicketTypeID()
+	})
+}
+
+// SetTicketFields sets the "ticket_fields" field.
+func (u *FormUpsertBulk) SetTicketFields(v []workflow.FieldMapping) *FormUpsertBulk {
+	return u.Update(func(s *FormUpsert) {
+		s.SetTicketFields(v)
+	})
+}
+
+// UpdateTicketFields sets the "ticket_fields" field to the value that was provided on create.
+func (u *FormUpsertBulk) UpdateTicketFields() *FormUpsertBulk {
+	return u.Update(func(s *FormUpsert) {
+		s.UpdateTicketFields()
+	})
+}
+
+// ClearTicketFields clears the value of the "ticket_fields" field.
+func (u *FormUpsertBulk) ClearTicketFields() *FormUpsertBulk {
+	return u.Update(func(s *FormUpsert) {
+		s.ClearTicketFields()
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	"math"
 
 	"entgo.io/ent"
+	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
@@ -16,6 +17,7 @@ import (
 	"github.com/scrm-dev/scrm/ent/formsubmission"
 	"github.com/scrm-dev/scrm/ent/predicate"
 	"github.com/scrm-dev/scrm/ent/tenant"
+	"github.com/scrm-dev/scrm/ent/tickettype"
 )
 
 // FormQuery is the builder for querying Form entities.
@@ -26,6 +28,7 @@ type FormQuery struct {
 	inters               []Interceptor
 	predicates           []predicate.Form
 	withTenant           *TenantQuery
+	withTicketType       *TicketTypeQuery
 	withSubmissions      *FormSubmissionQuery
 	loadTotal            []func(context.Context, []*Form) error
 	modifiers            []func(*sql.Selector)
@@ -81,6 +84,28 @@ func (_q *FormQuery) QueryTenant() *TenantQuery {
 			sqlgraph.From(form.Table, form.FieldID, selector),
 			sqlgraph.To(tenant.Table, tenant.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, false, form.TenantTable, form.TenantColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryTicketType chains the current query on the "ticket_type" edge.
+func (_q *FormQuery) QueryTicketType() *TicketTypeQuery {
+	query := (&TicketTypeClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(form.Table, form.FieldID, selector),
+			sqlgraph.To(tickettype.Table, tickettype.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, form.TicketTypeTable, form.TicketTypeColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -303,6 +328,7 @@ func (_q *FormQuery) Clone() *FormQuery {
 		inters:          append([]Interceptor{}, _q.inters...),
 		predicates:      append([]predicate.Form{}, _q.predicates...),
 		withTenant:      _q.withTenant.Clone(),
+		withTicketType:  _q.withTicketType.Clone(),
 		withSubmissions: _q.withSubmissions.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
@@ -319,6 +345,17 @@ func (_q *FormQuery) WithTenant(opts ...func(*TenantQuery)) *FormQuery {
 		opt(query)
 	}
 	_q.withTenant = query
+	return _q
+}
+
+// WithTicketType tells the query-builder to eager-load the nodes that are connected to
+// the "ticket_type" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *FormQuery) WithTicketType(opts ...func(*TicketTypeQuery)) *FormQuery {
+	query := (&TicketTypeClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withTicketType = query
 	return _q
 }
 
@@ -411,8 +448,9 @@ func (_q *FormQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Form, e
 	var (
 		nodes       = []*Form{}
 		_spec       = _q.querySpec()
-		loadedTypes = [2]bool{
+		loadedTypes = [3]bool{
 			_q.withTenant != nil,
+			_q.withTicketType != nil,
 			_q.withSubmissions != nil,
 		}
 	)
@@ -440,6 +478,12 @@ func (_q *FormQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Form, e
 	if query := _q.withTenant; query != nil {
 		if err := _q.loadTenant(ctx, query, nodes, nil,
 			func(n *Form, e *Tenant) { n.Edges.Tenant = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withTicketType; query != nil {
+		if err := _q.loadTicketType(ctx, query, nodes, nil,
+			func(n *Form, e *TicketType) { n.Edges.TicketType = e }); err != nil {
 			return nil, err
 		}
 	}
@@ -487,6 +531,38 @@ func (_q *FormQuery) loadTenant(ctx context.Context, query *TenantQuery, nodes [
 		nodes, ok := nodeids[n.ID]
 		if !ok {
 			return fmt.Errorf(`unexpected foreign-key "tenant_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
+func (_q *FormQuery) loadTicketType(ctx context.Context, query *TicketTypeQuery, nodes []*Form, init func(*Form), assign func(*Form, *TicketType)) error {
+	ids := make([]int, 0, len(nodes))
+	nodeids := make(map[int][]*Form)
+	for i := range nodes {
+		if nodes[i].TicketTypeID == nil {
+			continue
+		}
+		fk := *nodes[i].TicketTypeID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(tickettype.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "ticket_type_id" returned %v`, n.ID)
 		}
 		for i := range nodes {
 			assign(nodes[i], n)
@@ -556,6 +632,9 @@ func (_q *FormQuery) querySpec() *sqlgraph.QuerySpec {
 		if _q.withTenant != nil {
 			_spec.Node.AddColumnOnce(form.FieldTenantID)
 		}
+		if _q.withTicketType != nil {
+			_spec.Node.AddColumnOnce(form.FieldTicketTypeID)
+		}
 	}
 	if ps := _q.predicates; len(ps) > 0 {
 		_spec.Predicate = func(selector *sql.Selector) {
@@ -613,6 +692,32 @@ func (_q *FormQuery) sqlQuery(ctx context.Context) *sql.Selector {
 		selector.Limit(*limit)
 	}
 	return selector
+}
+
+// ForUpdate locks the selected rows against concurrent updates, and prevent them from being
+// updated, deleted or "selected ... for update" by other sessions, until the transaction is
+// either committed or rolled-back.
+func (_q *FormQuery) ForUpdate(opts ...sql.LockOption) *FormQuery {
+	if _q.driver.Dialect() == dialect.Postgres {
+		_q.Unique(false)
+	}
+	_q.modifiers = append(_q.modifiers, func(s *sql.Selector) {
+		s.ForUpdate(opts...)
+	})
+	return _q
+}
+
+// ForShare behaves similarly to ForUpdate, except that it acquires a shared mode lock
+// on any rows that are read. Other sessions can read the rows, but cannot modify them
+// until your transaction commits.
+func (_q *FormQuery) ForShare(opts ...sql.LockOption) *FormQuery {
+	if _q.driver.Dialect() == dialect.Postgres {
+		_q.Unique(false)
+	}
+	_q.modifiers = append(_q.modifiers, func(s *sql.Selector) {
+		s.ForShare(opts...)
+	})
+	return _q
 }
 
 // Modify adds a query modifier for attaching custom logic to queries.

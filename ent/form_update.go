@@ -16,6 +16,8 @@ import (
 	"github.com/scrm-dev/scrm/ent/formsubmission"
 	"github.com/scrm-dev/scrm/ent/predicate"
 	"github.com/scrm-dev/scrm/ent/schema/schematype"
+	"github.com/scrm-dev/scrm/ent/tickettype"
+	"github.com/scrm-dev/scrm/internal/workflow"
 )
 
 // FormUpdate is the builder for updating Form entities.
@@ -113,6 +115,49 @@ func (_u *FormUpdate) AppendFields(v []schematype.FormField) *FormUpdate {
 	return _u
 }
 
+// SetTicketTypeID sets the "ticket_type_id" field.
+func (_u *FormUpdate) SetTicketTypeID(v int) *FormUpdate {
+	_u.mutation.SetTicketTypeID(v)
+	return _u
+}
+
+// SetNillableTicketTypeID sets the "ticket_type_id" field if the given value is not nil.
+func (_u *FormUpdate) SetNillableTicketTypeID(v *int) *FormUpdate {
+	if v != nil {
+		_u.SetTicketTypeID(*v)
+	}
+	return _u
+}
+
+// ClearTicketTypeID clears the value of the "ticket_type_id" field.
+func (_u *FormUpdate) ClearTicketTypeID() *FormUpdate {
+	_u.mutation.ClearTicketTypeID()
+	return _u
+}
+
+// SetTicketFields sets the "ticket_fields" field.
+func (_u *FormUpdate) SetTicketFields(v []workflow.FieldMapping) *FormUpdate {
+	_u.mutation.SetTicketFields(v)
+	return _u
+}
+
+// AppendTicketFields appends value to the "ticket_fields" field.
+func (_u *FormUpdate) AppendTicketFields(v []workflow.FieldMapping) *FormUpdate {
+	_u.mutation.AppendTicketFields(v)
+	return _u
+}
+
+// ClearTicketFields clears the value of the "ticket_fields" field.
+func (_u *FormUpdate) ClearTicketFields() *FormUpdate {
+	_u.mutation.ClearTicketFields()
+	return _u
+}
+
+// SetTicketType sets the "ticket_type" edge to the TicketType entity.
+func (_u *FormUpdate) SetTicketType(v *TicketType) *FormUpdate {
+	return _u.SetTicketTypeID(v.ID)
+}
+
 // AddSubmissionIDs adds the "submissions" edge to the FormSubmission entity by IDs.
 func (_u *FormUpdate) AddSubmissionIDs(ids ...int) *FormUpdate {
 	_u.mutation.AddSubmissionIDs(ids...)
@@ -131,6 +176,12 @@ func (_u *FormUpdate) AddSubmissions(v ...*FormSubmission) *FormUpdate {
 // Mutation returns the FormMutation object of the builder.
 func (_u *FormUpdate) Mutation() *FormMutation {
 	return _u.mutation
+}
+
+// ClearTicketType clears the "ticket_type" edge to the TicketType entity.
+func (_u *FormUpdate) ClearTicketType() *FormUpdate {
+	_u.mutation.ClearTicketType()
+	return _u
 }
 
 // ClearSubmissions clears all "submissions" edges to the FormSubmission entity.
@@ -257,6 +308,46 @@ func (_u *FormUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		_spec.AddModifier(func(u *sql.UpdateBuilder) {
 			sqljson.Append(u, form.FieldFields, value)
 		})
+	}
+	if value, ok := _u.mutation.TicketFields(); ok {
+		_spec.SetField(form.FieldTicketFields, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedTicketFields(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, form.FieldTicketFields, value)
+		})
+	}
+	if _u.mutation.TicketFieldsCleared() {
+		_spec.ClearField(form.FieldTicketFields, field.TypeJSON)
+	}
+	if _u.mutation.TicketTypeCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   form.TicketTypeTable,
+			Columns: []string{form.TicketTypeColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(tickettype.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.TicketTypeIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   form.TicketTypeTable,
+			Columns: []string{form.TicketTypeColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(tickettype.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	if _u.mutation.SubmissionsCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -406,6 +497,49 @@ func (_u *FormUpdateOne) AppendFields(v []schematype.FormField) *FormUpdateOne {
 	return _u
 }
 
+// SetTicketTypeID sets the "ticket_type_id" field.
+func (_u *FormUpdateOne) SetTicketTypeID(v int) *FormUpdateOne {
+	_u.mutation.SetTicketTypeID(v)
+	return _u
+}
+
+// SetNillableTicketTypeID sets the "ticket_type_id" field if the given value is not nil.
+func (_u *FormUpdateOne) SetNillableTicketTypeID(v *int) *FormUpdateOne {
+	if v != nil {
+		_u.SetTicketTypeID(*v)
+	}
+	return _u
+}
+
+// ClearTicketTypeID clears the value of the "ticket_type_id" field.
+func (_u *FormUpdateOne) ClearTicketTypeID() *FormUpdateOne {
+	_u.mutation.ClearTicketTypeID()
+	return _u
+}
+
+// SetTicketFields sets the "ticket_fields" field.
+func (_u *FormUpdateOne) SetTicketFields(v []workflow.FieldMapping) *FormUpdateOne {
+	_u.mutation.SetTicketFields(v)
+	return _u
+}
+
+// AppendTicketFields appends value to the "ticket_fields" field.
+func (_u *FormUpdateOne) AppendTicketFields(v []workflow.FieldMapping) *FormUpdateOne {
+	_u.mutation.AppendTicketFields(v)
+	return _u
+}
+
+// ClearTicketFields clears the value of the "ticket_fields" field.
+func (_u *FormUpdateOne) ClearTicketFields() *FormUpdateOne {
+	_u.mutation.ClearTicketFields()
+	return _u
+}
+
+// SetTicketType sets the "ticket_type" edge to the TicketType entity.
+func (_u *FormUpdateOne) SetTicketType(v *TicketType) *FormUpdateOne {
+	return _u.SetTicketTypeID(v.ID)
+}
+
 // AddSubmissionIDs adds the "submissions" edge to the FormSubmission entity by IDs.
 func (_u *FormUpdateOne) AddSubmissionIDs(ids ...int) *FormUpdateOne {
 	_u.mutation.AddSubmissionIDs(ids...)
@@ -424,6 +558,12 @@ func (_u *FormUpdateOne) AddSubmissions(v ...*FormSubmission) *FormUpdateOne {
 // Mutation returns the FormMutation object of the builder.
 func (_u *FormUpdateOne) Mutation() *FormMutation {
 	return _u.mutation
+}
+
+// ClearTicketType clears the "ticket_type" edge to the TicketType entity.
+func (_u *FormUpdateOne) ClearTicketType() *FormUpdateOne {
+	_u.mutation.ClearTicketType()
+	return _u
 }
 
 // ClearSubmissions clears all "submissions" edges to the FormSubmission entity.
@@ -580,6 +720,46 @@ func (_u *FormUpdateOne) sqlSave(ctx context.Context) (_node *Form, err error) {
 		_spec.AddModifier(func(u *sql.UpdateBuilder) {
 			sqljson.Append(u, form.FieldFields, value)
 		})
+	}
+	if value, ok := _u.mutation.TicketFields(); ok {
+		_spec.SetField(form.FieldTicketFields, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedTicketFields(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, form.FieldTicketFields, value)
+		})
+	}
+	if _u.mutation.TicketFieldsCleared() {
+		_spec.ClearField(form.FieldTicketFields, field.TypeJSON)
+	}
+	if _u.mutation.TicketTypeCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   form.TicketTypeTable,
+			Columns: []string{form.TicketTypeColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(tickettype.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.TicketTypeIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   form.TicketTypeTable,
+			Columns: []string{form.TicketTypeColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(tickettype.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	if _u.mutation.SubmissionsCleared() {
 		edge := &sqlgraph.EdgeSpec{

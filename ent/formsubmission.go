@@ -14,6 +14,7 @@ import (
 	"github.com/scrm-dev/scrm/ent/form"
 	"github.com/scrm-dev/scrm/ent/formsubmission"
 	"github.com/scrm-dev/scrm/ent/tenant"
+	"github.com/scrm-dev/scrm/ent/ticket"
 )
 
 // FormSubmission is the model entity for the FormSubmission schema.
@@ -33,6 +34,8 @@ type FormSubmission struct {
 	FormVersion int `json:"form_version,omitempty"`
 	// CustomerID holds the value of the "customer_id" field.
 	CustomerID *int `json:"customer_id,omitempty"`
+	// the ticket this submission opened, or the closed ticket it rates (satisfaction survey)
+	TicketID *int `json:"ticket_id,omitempty"`
 	// Data holds the value of the "data" field.
 	Data map[string]interface{} `json:"data,omitempty"`
 	// Status holds the value of the "status" field.
@@ -55,11 +58,13 @@ type FormSubmissionEdges struct {
 	Form *Form `json:"form,omitempty"`
 	// Customer holds the value of the customer edge.
 	Customer *Customer `json:"customer,omitempty"`
+	// Ticket holds the value of the ticket edge.
+	Ticket *Ticket `json:"ticket,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [3]bool
+	loadedTypes [4]bool
 	// totalCount holds the count of the edges above.
-	totalCount [2]map[string]int
+	totalCount [3]map[string]int
 }
 
 // TenantOrErr returns the Tenant value or an error if the edge
@@ -95,6 +100,17 @@ func (e FormSubmissionEdges) CustomerOrErr() (*Customer, error) {
 	return nil, &NotLoadedError{edge: "customer"}
 }
 
+// TicketOrErr returns the Ticket value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e FormSubmissionEdges) TicketOrErr() (*Ticket, error) {
+	if e.Ticket != nil {
+		return e.Ticket, nil
+	} else if e.loadedTypes[3] {
+		return nil, &NotFoundError{label: ticket.Label}
+	}
+	return nil, &NotLoadedError{edge: "ticket"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*FormSubmission) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
@@ -102,7 +118,7 @@ func (*FormSubmission) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case formsubmission.FieldData:
 			values[i] = new([]byte)
-		case formsubmission.FieldID, formsubmission.FieldTenantID, formsubmission.FieldFormID, formsubmission.FieldFormVersion, formsubmission.FieldCustomerID:
+		case formsubmission.FieldID, formsubmission.FieldTenantID, formsubmission.FieldFormID, formsubmission.FieldFormVersion, formsubmission.FieldCustomerID, formsubmission.FieldTicketID:
 			values[i] = new(sql.NullInt64)
 		case formsubmission.FieldStatus, formsubmission.FieldSourceChannel:
 			values[i] = new(sql.NullString)
@@ -166,6 +182,13 @@ func (_m *FormSubmission) assignValues(columns []string, values []any) error {
 				_m.CustomerID = new(int)
 				*_m.CustomerID = int(value.Int64)
 			}
+		case formsubmission.FieldTicketID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field ticket_id", values[i])
+			} else if value.Valid {
+				_m.TicketID = new(int)
+				*_m.TicketID = int(value.Int64)
+			}
 		case formsubmission.FieldData:
 			if value, ok := values[i].(*[]byte); !ok {
 				return fmt.Errorf("unexpected type %T for field data", values[i])
@@ -221,6 +244,11 @@ func (_m *FormSubmission) QueryCustomer() *CustomerQuery {
 	return NewFormSubmissionClient(_m.config).QueryCustomer(_m)
 }
 
+// QueryTicket queries the "ticket" edge of the FormSubmission entity.
+func (_m *FormSubmission) QueryTicket() *TicketQuery {
+	return NewFormSubmissionClient(_m.config).QueryTicket(_m)
+}
+
 // Update returns a builder for updating this FormSubmission.
 // Note that you need to call FormSubmission.Unwrap() before calling this method if this FormSubmission
 // was returned from a transaction, and the transaction was committed or rolled back.
@@ -261,6 +289,11 @@ func (_m *FormSubmission) String() string {
 	builder.WriteString(", ")
 	if v := _m.CustomerID; v != nil {
 		builder.WriteString("customer_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.TicketID; v != nil {
+		builder.WriteString("ticket_id=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteString(", ")

@@ -15,6 +15,7 @@ import (
 	"github.com/scrm-dev/scrm/ent/form"
 	"github.com/scrm-dev/scrm/ent/formsubmission"
 	"github.com/scrm-dev/scrm/ent/tenant"
+	"github.com/scrm-dev/scrm/ent/ticket"
 )
 
 // FormSubmissionCreate is the builder for creating a FormSubmission entity.
@@ -93,6 +94,20 @@ func (_c *FormSubmissionCreate) SetNillableCustomerID(v *int) *FormSubmissionCre
 	return _c
 }
 
+// SetTicketID sets the "ticket_id" field.
+func (_c *FormSubmissionCreate) SetTicketID(v int) *FormSubmissionCreate {
+	_c.mutation.SetTicketID(v)
+	return _c
+}
+
+// SetNillableTicketID sets the "ticket_id" field if the given value is not nil.
+func (_c *FormSubmissionCreate) SetNillableTicketID(v *int) *FormSubmissionCreate {
+	if v != nil {
+		_c.SetTicketID(*v)
+	}
+	return _c
+}
+
 // SetData sets the "data" field.
 func (_c *FormSubmissionCreate) SetData(v map[string]interface{}) *FormSubmissionCreate {
 	_c.mutation.SetData(v)
@@ -154,6 +169,11 @@ func (_c *FormSubmissionCreate) SetForm(v *Form) *FormSubmissionCreate {
 // SetCustomer sets the "customer" edge to the Customer entity.
 func (_c *FormSubmissionCreate) SetCustomer(v *Customer) *FormSubmissionCreate {
 	return _c.SetCustomerID(v.ID)
+}
+
+// SetTicket sets the "ticket" edge to the Ticket entity.
+func (_c *FormSubmissionCreate) SetTicket(v *Ticket) *FormSubmissionCreate {
+	return _c.SetTicketID(v.ID)
 }
 
 // Mutation returns the FormSubmissionMutation object of the builder.
@@ -374,6 +394,23 @@ func (_c *FormSubmissionCreate) createSpec() (*FormSubmission, *sqlgraph.CreateS
 		_node.CustomerID = &nodes[0]
 		_spec.Edges = append(_spec.Edges, edge)
 	}
+	if nodes := _c.mutation.TicketIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   formsubmission.TicketTable,
+			Columns: []string{formsubmission.TicketColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticket.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.TicketID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
 	return _node, _spec
 }
 
@@ -471,6 +508,24 @@ func (u *FormSubmissionUpsert) UpdateCustomerID() *FormSubmissionUpsert {
 // ClearCustomerID clears the value of the "customer_id" field.
 func (u *FormSubmissionUpsert) ClearCustomerID() *FormSubmissionUpsert {
 	u.SetNull(formsubmission.FieldCustomerID)
+	return u
+}
+
+// SetTicketID sets the "ticket_id" field.
+func (u *FormSubmissionUpsert) SetTicketID(v int) *FormSubmissionUpsert {
+	u.Set(formsubmission.FieldTicketID, v)
+	return u
+}
+
+// UpdateTicketID sets the "ticket_id" field to the value that was provided on create.
+func (u *FormSubmissionUpsert) UpdateTicketID() *FormSubmissionUpsert {
+	u.SetExcluded(formsubmission.FieldTicketID)
+	return u
+}
+
+// ClearTicketID clears the value of the "ticket_id" field.
+func (u *FormSubmissionUpsert) ClearTicketID() *FormSubmissionUpsert {
+	u.SetNull(formsubmission.FieldTicketID)
 	return u
 }
 
@@ -632,6 +687,27 @@ func (u *FormSubmissionUpsertOne) UpdateCustomerID() *FormSubmissionUpsertOne {
 func (u *FormSubmissionUpsertOne) ClearCustomerID() *FormSubmissionUpsertOne {
 	return u.Update(func(s *FormSubmissionUpsert) {
 		s.ClearCustomerID()
+	})
+}
+
+// SetTicketID sets the "ticket_id" field.
+func (u *FormSubmissionUpsertOne) SetTicketID(v int) *FormSubmissionUpsertOne {
+	return u.Update(func(s *FormSubmissionUpsert) {
+		s.SetTicketID(v)
+	})
+}
+
+// UpdateTicketID sets the "ticket_id" field to the value that was provided on create.
+func (u *FormSubmissionUpsertOne) UpdateTicketID() *FormSubmissionUpsertOne {
+	return u.Update(func(s *FormSubmissionUpsert) {
+		s.UpdateTicketID()
+	})
+}
+
+// ClearTicketID clears the value of the "ticket_id" field.
+func (u *FormSubmissionUpsertOne) ClearTicketID() *FormSubmissionUpsertOne {
+	return u.Update(func(s *FormSubmissionUpsert) {
+		s.ClearTicketID()
 	})
 }
 
@@ -968,6 +1044,27 @@ func (u *FormSubmissionUpsertBulk) UpdateCustomerID() *FormSubmissionUpsertBulk 
 func (u *FormSubmissionUpsertBulk) ClearCustomerID() *FormSubmissionUpsertBulk {
 	return u.Update(func(s *FormSubmissionUpsert) {
 		s.ClearCustomerID()
+	})
+}
+
+// SetTicketID sets the "ticket_id" field.
+func (u *FormSubmissionUpsertBulk) SetTicketID(v int) *FormSubmissionUpsertBulk {
+	return u.Update(func(s *FormSubmissionUpsert) {
+		s.SetTicketID(v)
+	})
+}
+
+// UpdateTicketID sets the "ticket_id" field to the value that was provided on create.
+func (u *FormSubmissionUpsertBulk) UpdateTicketID() *FormSubmissionUpsertBulk {
+	return u.Update(func(s *FormSubmissionUpsert) {
+		s.UpdateTicketID()
+	})
+}
+
+// ClearTicketID clears the value of the "ticket_id" field.
+func (u *FormSubmissionUpsertBulk) ClearTicketID() *FormSubmissionUpsertBulk {
+	return u.Update(func(s *FormSubmissionUpsert) {
+		s.ClearTicketID()
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"math"
 
 	"entgo.io/ent"
+	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
@@ -16,6 +17,7 @@ import (
 	"github.com/scrm-dev/scrm/ent/formsubmission"
 	"github.com/scrm-dev/scrm/ent/predicate"
 	"github.com/scrm-dev/scrm/ent/tenant"
+	"github.com/scrm-dev/scrm/ent/ticket"
 )
 
 // FormSubmissionQuery is the builder for querying FormSubmission entities.
@@ -28,6 +30,7 @@ type FormSubmissionQuery struct {
 	withTenant   *TenantQuery
 	withForm     *FormQuery
 	withCustomer *CustomerQuery
+	withTicket   *TicketQuery
 	loadTotal    []func(context.Context, []*FormSubmission) error
 	modifiers    []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
@@ -125,6 +128,28 @@ func (_q *FormSubmissionQuery) QueryCustomer() *CustomerQuery {
 			sqlgraph.From(formsubmission.Table, formsubmission.FieldID, selector),
 			sqlgraph.To(customer.Table, customer.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, true, formsubmission.CustomerTable, formsubmission.CustomerColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryTicket chains the current query on the "ticket" edge.
+func (_q *FormSubmissionQuery) QueryTicket() *TicketQuery {
+	query := (&TicketClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(formsubmission.Table, formsubmission.FieldID, selector),
+			sqlgraph.To(ticket.Table, ticket.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, formsubmission.TicketTable, formsubmission.TicketColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -327,6 +352,7 @@ func (_q *FormSubmissionQuery) Clone() *FormSubmissionQuery {
 		withTenant:   _q.withTenant.Clone(),
 		withForm:     _q.withForm.Clone(),
 		withCustomer: _q.withCustomer.Clone(),
+		withTicket:   _q.withTicket.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -364,6 +390,17 @@ func (_q *FormSubmissionQuery) WithCustomer(opts ...func(*CustomerQuery)) *FormS
 		opt(query)
 	}
 	_q.withCustomer = query
+	return _q
+}
+
+// WithTicket tells the query-builder to eager-load the nodes that are connected to
+// the "ticket" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *FormSubmissionQuery) WithTicket(opts ...func(*TicketQuery)) *FormSubmissionQuery {
+	query := (&TicketClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withTicket = query
 	return _q
 }
 
@@ -445,10 +482,11 @@ func (_q *FormSubmissionQuery) sqlAll(ctx context.Context, hooks ...queryHook) (
 	var (
 		nodes       = []*FormSubmission{}
 		_spec       = _q.querySpec()
-		loadedTypes = [3]bool{
+		loadedTypes = [4]bool{
 			_q.withTenant != nil,
 			_q.withForm != nil,
 			_q.withCustomer != nil,
+			_q.withTicket != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -487,6 +525,12 @@ func (_q *FormSubmissionQuery) sqlAll(ctx context.Context, hooks ...queryHook) (
 	if query := _q.withCustomer; query != nil {
 		if err := _q.loadCustomer(ctx, query, nodes, nil,
 			func(n *FormSubmission, e *Customer) { n.Edges.Customer = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withTicket; query != nil {
+		if err := _q.loadTicket(ctx, query, nodes, nil,
+			func(n *FormSubmission, e *Ticket) { n.Edges.Ticket = e }); err != nil {
 			return nil, err
 		}
 	}
@@ -588,6 +632,38 @@ func (_q *FormSubmissionQuery) loadCustomer(ctx context.Context, query *Customer
 	}
 	return nil
 }
+func (_q *FormSubmissionQuery) loadTicket(ctx context.Context, query *TicketQuery, nodes []*FormSubmission, init func(*FormSubmission), assign func(*FormSubmission, *Ticket)) error {
+	ids := make([]int, 0, len(nodes))
+	nodeids := make(map[int][]*FormSubmission)
+	for i := range nodes {
+		if nodes[i].TicketID == nil {
+			continue
+		}
+		fk := *nodes[i].TicketID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(ticket.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "ticket_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
 
 func (_q *FormSubmissionQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -625,6 +701,9 @@ func (_q *FormSubmissionQuery) querySpec() *sqlgraph.QuerySpec {
 		}
 		if _q.withCustomer != nil {
 			_spec.Node.AddColumnOnce(formsubmission.FieldCustomerID)
+		}
+		if _q.withTicket != nil {
+			_spec.Node.AddColumnOnce(formsubmission.FieldTicketID)
 		}
 	}
 	if ps := _q.predicates; len(ps) > 0 {
@@ -683,6 +762,32 @@ func (_q *FormSubmissionQuery) sqlQuery(ctx context.Context) *sql.Selector {
 		selector.Limit(*limit)
 	}
 	return selector
+}
+
+// ForUpdate locks the selected rows against concurrent updates, and prevent them from being
+// updated, deleted or "selected ... for update" by other sessions, until the transaction is
+// either committed or rolled-back.
+func (_q *FormSubmissionQuery) ForUpdate(opts ...sql.LockOption) *FormSubmissionQuery {
+	if _q.driver.Dialect() == dialect.Postgres {
+		_q.Unique(false)
+	}
+	_q.modifiers = append(_q.modifiers, func(s *sql.Selector) {
+		s.ForUpdate(opts...)
+	})
+	return _q
+}
+
+// ForShare behaves similarly to ForUpdate, except that it acquires a shared mode lock
+// on any rows that are read. Other sessions can read the rows, but cannot modify them
+// until your transaction commits.
+func (_q *FormSubmissionQuery) ForShare(opts ...sql.LockOption) *FormSubmissionQuery {
+	if _q.driver.Dialect() == dialect.Postgres {
+		_q.Unique(false)
+	}
+	_q.modifiers = append(_q.modifiers, func(s *sql.Selector) {
+		s.ForShare(opts...)
+	})
+	return _q
 }
 
 // Modify adds a query modifier for attaching custom logic to queries.

@@ -14,6 +14,7 @@ import (
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/formsubmission"
 	"github.com/scrm-dev/scrm/ent/predicate"
+	"github.com/scrm-dev/scrm/ent/ticket"
 )
 
 // FormSubmissionUpdate is the builder for updating FormSubmission entities.
@@ -77,6 +78,26 @@ func (_u *FormSubmissionUpdate) ClearCustomerID() *FormSubmissionUpdate {
 	return _u
 }
 
+// SetTicketID sets the "ticket_id" field.
+func (_u *FormSubmissionUpdate) SetTicketID(v int) *FormSubmissionUpdate {
+	_u.mutation.SetTicketID(v)
+	return _u
+}
+
+// SetNillableTicketID sets the "ticket_id" field if the given value is not nil.
+func (_u *FormSubmissionUpdate) SetNillableTicketID(v *int) *FormSubmissionUpdate {
+	if v != nil {
+		_u.SetTicketID(*v)
+	}
+	return _u
+}
+
+// ClearTicketID clears the value of the "ticket_id" field.
+func (_u *FormSubmissionUpdate) ClearTicketID() *FormSubmissionUpdate {
+	_u.mutation.ClearTicketID()
+	return _u
+}
+
 // SetData sets the "data" field.
 func (_u *FormSubmissionUpdate) SetData(v map[string]interface{}) *FormSubmissionUpdate {
 	_u.mutation.SetData(v)
@@ -136,6 +157,11 @@ func (_u *FormSubmissionUpdate) SetCustomer(v *Customer) *FormSubmissionUpdate {
 	return _u.SetCustomerID(v.ID)
 }
 
+// SetTicket sets the "ticket" edge to the Ticket entity.
+func (_u *FormSubmissionUpdate) SetTicket(v *Ticket) *FormSubmissionUpdate {
+	return _u.SetTicketID(v.ID)
+}
+
 // Mutation returns the FormSubmissionMutation object of the builder.
 func (_u *FormSubmissionUpdate) Mutation() *FormSubmissionMutation {
 	return _u.mutation
@@ -144,6 +170,12 @@ func (_u *FormSubmissionUpdate) Mutation() *FormSubmissionMutation {
 // ClearCustomer clears the "customer" edge to the Customer entity.
 func (_u *FormSubmissionUpdate) ClearCustomer() *FormSubmissionUpdate {
 	_u.mutation.ClearCustomer()
+	return _u
+}
+
+// ClearTicket clears the "ticket" edge to the Ticket entity.
+func (_u *FormSubmissionUpdate) ClearTicket() *FormSubmissionUpdate {
+	_u.mutation.ClearTicket()
 	return _u
 }
 
@@ -281,6 +313,35 @@ func (_u *FormSubmissionUpdate) sqlSave(ctx context.Context) (_node int, err err
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.TicketCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   formsubmission.TicketTable,
+			Columns: []string{formsubmission.TicketColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticket.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.TicketIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   formsubmission.TicketTable,
+			Columns: []string{formsubmission.TicketColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticket.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -350,6 +411,26 @@ func (_u *FormSubmissionUpdateOne) ClearCustomerID() *FormSubmissionUpdateOne {
 	return _u
 }
 
+// SetTicketID sets the "ticket_id" field.
+func (_u *FormSubmissionUpdateOne) SetTicketID(v int) *FormSubmissionUpdateOne {
+	_u.mutation.SetTicketID(v)
+	return _u
+}
+
+// SetNillableTicketID sets the "ticket_id" field if the given value is not nil.
+func (_u *FormSubmissionUpdateOne) SetNillableTicketID(v *int) *FormSubmissionUpdateOne {
+	if v != nil {
+		_u.SetTicketID(*v)
+	}
+	return _u
+}
+
+// ClearTicketID clears the value of the "ticket_id" field.
+func (_u *FormSubmissionUpdateOne) ClearTicketID() *FormSubmissionUpdateOne {
+	_u.mutation.ClearTicketID()
+	return _u
+}
+
 // SetData sets the "data" field.
 func (_u *FormSubmissionUpdateOne) SetData(v map[string]interface{}) *FormSubmissionUpdateOne {
 	_u.mutation.SetData(v)
@@ -409,6 +490,11 @@ func (_u *FormSubmissionUpdateOne) SetCustomer(v *Customer) *FormSubmissionUpdat
 	return _u.SetCustomerID(v.ID)
 }
 
+// SetTicket sets the "ticket" edge to the Ticket entity.
+func (_u *FormSubmissionUpdateOne) SetTicket(v *Ticket) *FormSubmissionUpdateOne {
+	return _u.SetTicketID(v.ID)
+}
+
 // Mutation returns the FormSubmissionMutation object of the builder.
 func (_u *FormSubmissionUpdateOne) Mutation() *FormSubmissionMutation {
 	return _u.mutation
@@ -417,6 +503,12 @@ func (_u *FormSubmissionUpdateOne) Mutation() *FormSubmissionMutation {
 // ClearCustomer clears the "customer" edge to the Customer entity.
 func (_u *FormSubmissionUpdateOne) ClearCustomer() *FormSubmissionUpdateOne {
 	_u.mutation.ClearCustomer()
+	return _u
+}
+
+// ClearTicket clears the "ticket" edge to the Ticket entity.
+func (_u *FormSubmissionUpdateOne) ClearTicket() *FormSubmissionUpdateOne {
+	_u.mutation.ClearTicket()
 	return _u
 }
 
@@ -577,6 +669,35 @@ func (_u *FormSubmissionUpdateOne) sqlSave(ctx context.Context) (_node *FormSubm
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(customer.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.TicketCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   formsubmission.TicketTable,
+			Columns: []string{formsubmission.TicketColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticket.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.TicketIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   formsubmission.TicketTable,
+			Columns: []string{formsubmission.TicketColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticket.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -11,6 +11,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/scrm-dev/scrm/ent/auditlog"
+	"github.com/scrm-dev/scrm/ent/businesscalendar"
 	"github.com/scrm-dev/scrm/ent/campaign"
 	"github.com/scrm-dev/scrm/ent/channel"
 	"github.com/scrm-dev/scrm/ent/connectoraccount"
@@ -22,12 +23,16 @@ import (
 	"github.com/scrm-dev/scrm/ent/formsubmission"
 	"github.com/scrm-dev/scrm/ent/order"
 	"github.com/scrm-dev/scrm/ent/orderitem"
+	"github.com/scrm-dev/scrm/ent/slapolicy"
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/tag"
 	"github.com/scrm-dev/scrm/ent/taggroup"
 	"github.com/scrm-dev/scrm/ent/tenant"
 	"github.com/scrm-dev/scrm/ent/ticket"
+	"github.com/scrm-dev/scrm/ent/ticketapproval"
+	"github.com/scrm-dev/scrm/ent/ticketchange"
 	"github.com/scrm-dev/scrm/ent/ticketcomment"
+	"github.com/scrm-dev/scrm/ent/tickettype"
 )
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
@@ -180,6 +185,115 @@ func newAuditLogPaginateArgs(rv map[string]any) *auditlogPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*AuditLogWhereInput); ok {
 		args.opts = append(args.opts, WithAuditLogFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *BusinessCalendarQuery) CollectFields(ctx context.Context, satisfies ...string) (*BusinessCalendarQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *BusinessCalendarQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(businesscalendar.Columns))
+		selectedFields = []string{businesscalendar.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[businesscalendar.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, businesscalendar.FieldCreatedAt)
+				fieldSeen[businesscalendar.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[businesscalendar.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, businesscalendar.FieldUpdatedAt)
+				fieldSeen[businesscalendar.FieldUpdatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[businesscalendar.FieldName]; !ok {
+				selectedFields = append(selectedFields, businesscalendar.FieldName)
+				fieldSeen[businesscalendar.FieldName] = struct{}{}
+			}
+		case "isDefault":
+			if _, ok := fieldSeen[businesscalendar.FieldIsDefault]; !ok {
+				selectedFields = append(selectedFields, businesscalendar.FieldIsDefault)
+				fieldSeen[businesscalendar.FieldIsDefault] = struct{}{}
+			}
+		case "spec":
+			if _, ok := fieldSeen[businesscalendar.FieldSpec]; !ok {
+				selectedFields = append(selectedFields, businesscalendar.FieldSpec)
+				fieldSeen[businesscalendar.FieldSpec] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type businesscalendarPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []BusinessCalendarPaginateOption
+}
+
+func newBusinessCalendarPaginateArgs(rv map[string]any) *businesscalendarPaginateArgs {
+	args := &businesscalendarPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &BusinessCalendarOrder{Field: &BusinessCalendarOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithBusinessCalendarOrder(order))
+			}
+		case *BusinessCalendarOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithBusinessCalendarOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*BusinessCalendarWhereInput); ok {
+		args.opts = append(args.opts, WithBusinessCalendarFilter(v.Filter))
 	}
 	return args
 }
@@ -1742,6 +1856,36 @@ func (_q *DepartmentQuery) collectField(ctx context.Context, oneNode bool, opCtx
 			_q.WithNamedStaff(alias, func(wq *StaffQuery) {
 				*wq = *query
 			})
+
+		case "leader":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&StaffClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, staffImplementors)...); err != nil {
+				return err
+			}
+			_q.withLeader = query
+			if _, ok := fieldSeen[department.FieldLeaderID]; !ok {
+				selectedFields = append(selectedFields, department.FieldLeaderID)
+				fieldSeen[department.FieldLeaderID] = struct{}{}
+			}
+
+		case "calendar":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&BusinessCalendarClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, businesscalendarImplementors)...); err != nil {
+				return err
+			}
+			_q.withCalendar = query
+			if _, ok := fieldSeen[department.FieldCalendarID]; !ok {
+				selectedFields = append(selectedFields, department.FieldCalendarID)
+				fieldSeen[department.FieldCalendarID] = struct{}{}
+			}
 		case "createdAt":
 			if _, ok := fieldSeen[department.FieldCreatedAt]; !ok {
 				selectedFields = append(selectedFields, department.FieldCreatedAt)
@@ -1781,6 +1925,16 @@ func (_q *DepartmentQuery) collectField(ctx context.Context, oneNode bool, opCtx
 			if _, ok := fieldSeen[department.FieldParentID]; !ok {
 				selectedFields = append(selectedFields, department.FieldParentID)
 				fieldSeen[department.FieldParentID] = struct{}{}
+			}
+		case "leaderID":
+			if _, ok := fieldSeen[department.FieldLeaderID]; !ok {
+				selectedFields = append(selectedFields, department.FieldLeaderID)
+				fieldSeen[department.FieldLeaderID] = struct{}{}
+			}
+		case "calendarID":
+			if _, ok := fieldSeen[department.FieldCalendarID]; !ok {
+				selectedFields = append(selectedFields, department.FieldCalendarID)
+				fieldSeen[department.FieldCalendarID] = struct{}{}
 			}
 		case "id":
 		case "__typename":
@@ -2051,6 +2205,21 @@ func (_q *FormQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
 		switch field.Name {
 
+		case "ticketType":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&TicketTypeClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, tickettypeImplementors)...); err != nil {
+				return err
+			}
+			_q.withTicketType = query
+			if _, ok := fieldSeen[form.FieldTicketTypeID]; !ok {
+				selectedFields = append(selectedFields, form.FieldTicketTypeID)
+				fieldSeen[form.FieldTicketTypeID] = struct{}{}
+			}
+
 		case "submissions":
 			var (
 				alias = field.Alias
@@ -2094,10 +2263,10 @@ func (_q *FormQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 						}
 						for i := range nodes {
 							n := m[nodes[i].ID]
-							if nodes[i].Edges.totalCount[0] == nil {
-								nodes[i].Edges.totalCount[0] = make(map[string]int)
+							if nodes[i].Edges.totalCount[1] == nil {
+								nodes[i].Edges.totalCount[1] = make(map[string]int)
 							}
-							nodes[i].Edges.totalCount[0][alias] = n
+							nodes[i].Edges.totalCount[1][alias] = n
 						}
 						return nil
 					})
@@ -2105,10 +2274,10 @@ func (_q *FormQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 					_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Form) error {
 						for i := range nodes {
 							n := len(nodes[i].Edges.Submissions)
-							if nodes[i].Edges.totalCount[0] == nil {
-								nodes[i].Edges.totalCount[0] = make(map[string]int)
+							if nodes[i].Edges.totalCount[1] == nil {
+								nodes[i].Edges.totalCount[1] = make(map[string]int)
 							}
-							nodes[i].Edges.totalCount[0][alias] = n
+							nodes[i].Edges.totalCount[1][alias] = n
 						}
 						return nil
 					})
@@ -2173,6 +2342,16 @@ func (_q *FormQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 			if _, ok := fieldSeen[form.FieldFields]; !ok {
 				selectedFields = append(selectedFields, form.FieldFields)
 				fieldSeen[form.FieldFields] = struct{}{}
+			}
+		case "ticketTypeID":
+			if _, ok := fieldSeen[form.FieldTicketTypeID]; !ok {
+				selectedFields = append(selectedFields, form.FieldTicketTypeID)
+				fieldSeen[form.FieldTicketTypeID] = struct{}{}
+			}
+		case "ticketFields":
+			if _, ok := fieldSeen[form.FieldTicketFields]; !ok {
+				selectedFields = append(selectedFields, form.FieldTicketFields)
+				fieldSeen[form.FieldTicketFields] = struct{}{}
 			}
 		case "id":
 		case "__typename":
@@ -2288,6 +2467,21 @@ func (_q *FormSubmissionQuery) collectField(ctx context.Context, oneNode bool, o
 				selectedFields = append(selectedFields, formsubmission.FieldCustomerID)
 				fieldSeen[formsubmission.FieldCustomerID] = struct{}{}
 			}
+
+		case "ticket":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&TicketClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, ticketImplementors)...); err != nil {
+				return err
+			}
+			_q.withTicket = query
+			if _, ok := fieldSeen[formsubmission.FieldTicketID]; !ok {
+				selectedFields = append(selectedFields, formsubmission.FieldTicketID)
+				fieldSeen[formsubmission.FieldTicketID] = struct{}{}
+			}
 		case "createdAt":
 			if _, ok := fieldSeen[formsubmission.FieldCreatedAt]; !ok {
 				selectedFields = append(selectedFields, formsubmission.FieldCreatedAt)
@@ -2312,6 +2506,11 @@ func (_q *FormSubmissionQuery) collectField(ctx context.Context, oneNode bool, o
 			if _, ok := fieldSeen[formsubmission.FieldCustomerID]; !ok {
 				selectedFields = append(selectedFields, formsubmission.FieldCustomerID)
 				fieldSeen[formsubmission.FieldCustomerID] = struct{}{}
+			}
+		case "ticketID":
+			if _, ok := fieldSeen[formsubmission.FieldTicketID]; !ok {
+				selectedFields = append(selectedFields, formsubmission.FieldTicketID)
+				fieldSeen[formsubmission.FieldTicketID] = struct{}{}
 			}
 		case "data":
 			if _, ok := fieldSeen[formsubmission.FieldData]; !ok {
@@ -2753,6 +2952,155 @@ func newOrderItemPaginateArgs(rv map[string]any) *orderitemPaginateArgs {
 }
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *SLAPolicyQuery) CollectFields(ctx context.Context, satisfies ...string) (*SLAPolicyQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *SLAPolicyQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(slapolicy.Columns))
+		selectedFields = []string{slapolicy.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "calendar":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&BusinessCalendarClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, businesscalendarImplementors)...); err != nil {
+				return err
+			}
+			_q.withCalendar = query
+			if _, ok := fieldSeen[slapolicy.FieldCalendarID]; !ok {
+				selectedFields = append(selectedFields, slapolicy.FieldCalendarID)
+				fieldSeen[slapolicy.FieldCalendarID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[slapolicy.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, slapolicy.FieldCreatedAt)
+				fieldSeen[slapolicy.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[slapolicy.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, slapolicy.FieldUpdatedAt)
+				fieldSeen[slapolicy.FieldUpdatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[slapolicy.FieldName]; !ok {
+				selectedFields = append(selectedFields, slapolicy.FieldName)
+				fieldSeen[slapolicy.FieldName] = struct{}{}
+			}
+		case "position":
+			if _, ok := fieldSeen[slapolicy.FieldPosition]; !ok {
+				selectedFields = append(selectedFields, slapolicy.FieldPosition)
+				fieldSeen[slapolicy.FieldPosition] = struct{}{}
+			}
+		case "active":
+			if _, ok := fieldSeen[slapolicy.FieldActive]; !ok {
+				selectedFields = append(selectedFields, slapolicy.FieldActive)
+				fieldSeen[slapolicy.FieldActive] = struct{}{}
+			}
+		case "condition":
+			if _, ok := fieldSeen[slapolicy.FieldCondition]; !ok {
+				selectedFields = append(selectedFields, slapolicy.FieldCondition)
+				fieldSeen[slapolicy.FieldCondition] = struct{}{}
+			}
+		case "targets":
+			if _, ok := fieldSeen[slapolicy.FieldTargets]; !ok {
+				selectedFields = append(selectedFields, slapolicy.FieldTargets)
+				fieldSeen[slapolicy.FieldTargets] = struct{}{}
+			}
+		case "businessHours":
+			if _, ok := fieldSeen[slapolicy.FieldBusinessHours]; !ok {
+				selectedFields = append(selectedFields, slapolicy.FieldBusinessHours)
+				fieldSeen[slapolicy.FieldBusinessHours] = struct{}{}
+			}
+		case "calendarID":
+			if _, ok := fieldSeen[slapolicy.FieldCalendarID]; !ok {
+				selectedFields = append(selectedFields, slapolicy.FieldCalendarID)
+				fieldSeen[slapolicy.FieldCalendarID] = struct{}{}
+			}
+		case "escalations":
+			if _, ok := fieldSeen[slapolicy.FieldEscalations]; !ok {
+				selectedFields = append(selectedFields, slapolicy.FieldEscalations)
+				fieldSeen[slapolicy.FieldEscalations] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type slapolicyPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []SLAPolicyPaginateOption
+}
+
+func newSLAPolicyPaginateArgs(rv map[string]any) *slapolicyPaginateArgs {
+	args := &slapolicyPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &SLAPolicyOrder{Field: &SLAPolicyOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithSLAPolicyOrder(order))
+			}
+		case *SLAPolicyOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithSLAPolicyOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*SLAPolicyWhereInput); ok {
+		args.opts = append(args.opts, WithSLAPolicyFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
 func (_q *StaffQuery) CollectFields(ctx context.Context, satisfies ...string) (*StaffQuery, error) {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil {
@@ -3116,6 +3464,31 @@ func (_q *StaffQuery) collectField(ctx context.Context, oneNode bool, opCtx *gra
 			if _, ok := fieldSeen[staff.FieldCapacity]; !ok {
 				selectedFields = append(selectedFields, staff.FieldCapacity)
 				fieldSeen[staff.FieldCapacity] = struct{}{}
+			}
+		case "workingHours":
+			if _, ok := fieldSeen[staff.FieldWorkingHours]; !ok {
+				selectedFields = append(selectedFields, staff.FieldWorkingHours)
+				fieldSeen[staff.FieldWorkingHours] = struct{}{}
+			}
+		case "openTickets":
+			if _, ok := fieldSeen[staff.FieldOpenTickets]; !ok {
+				selectedFields = append(selectedFields, staff.FieldOpenTickets)
+				fieldSeen[staff.FieldOpenTickets] = struct{}{}
+			}
+		case "csatAverage":
+			if _, ok := fieldSeen[staff.FieldCsatAverage]; !ok {
+				selectedFields = append(selectedFields, staff.FieldCsatAverage)
+				fieldSeen[staff.FieldCsatAverage] = struct{}{}
+			}
+		case "csatCount":
+			if _, ok := fieldSeen[staff.FieldCsatCount]; !ok {
+				selectedFields = append(selectedFields, staff.FieldCsatCount)
+				fieldSeen[staff.FieldCsatCount] = struct{}{}
+			}
+		case "avgResolutionSeconds":
+			if _, ok := fieldSeen[staff.FieldAvgResolutionSeconds]; !ok {
+				selectedFields = append(selectedFields, staff.FieldAvgResolutionSeconds)
+				fieldSeen[staff.FieldAvgResolutionSeconds] = struct{}{}
 			}
 		case "id":
 		case "__typename":
@@ -3774,6 +4147,138 @@ func (_q *TicketQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 				fieldSeen[ticket.FieldTeamID] = struct{}{}
 			}
 
+		case "ticketType":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&TicketTypeClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, tickettypeImplementors)...); err != nil {
+				return err
+			}
+			_q.withTicketType = query
+			if _, ok := fieldSeen[ticket.FieldTypeID]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldTypeID)
+				fieldSeen[ticket.FieldTypeID] = struct{}{}
+			}
+
+		case "slaPolicy":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&SLAPolicyClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, slapolicyImplementors)...); err != nil {
+				return err
+			}
+			_q.withSLAPolicy = query
+			if _, ok := fieldSeen[ticket.FieldSLAPolicyID]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldSLAPolicyID)
+				fieldSeen[ticket.FieldSLAPolicyID] = struct{}{}
+			}
+
+		case "changes":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&TicketChangeClient{config: _q.config}).Query()
+			)
+			args := newTicketChangePaginateArgs(fieldArgs(ctx, new(TicketChangeWhereInput), path...))
+			if err := validateFirstLast(args.first, args.last); err != nil {
+				return fmt.Errorf("validate first and last in path %q: %w", path, err)
+			}
+			pager, err := newTicketChangePager(args.opts, args.last != nil)
+			if err != nil {
+				return fmt.Errorf("create new pager in path %q: %w", path, err)
+			}
+			if query, err = pager.applyFilter(query); err != nil {
+				return err
+			}
+			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...)
+			if hasCollectedField(ctx, append(path, totalCountField)...) || hasCollectedField(ctx, append(path, pageInfoField)...) {
+				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
+				if hasPagination || ignoredEdges {
+					query := query.Clone()
+					_q.loadTotal = append(_q.loadTotal, func(ctx context.Context, nodes []*Ticket) error {
+						ids := make([]driver.Value, len(nodes))
+						for i := range nodes {
+							ids[i] = nodes[i].ID
+						}
+						var v []struct {
+							NodeID int `sql:"ticket_id"`
+							Count  int `sql:"count"`
+						}
+						query.Where(func(s *sql.Selector) {
+							s.Where(sql.InValues(s.C(ticket.ChangesColumn), ids...))
+						})
+						if err := query.GroupBy(ticket.ChangesColumn).Aggregate(Count()).Scan(ctx, &v); err != nil {
+							return err
+						}
+						m := make(map[int]int, len(v))
+						for i := range v {
+							m[v[i].NodeID] = v[i].Count
+						}
+						for i := range nodes {
+							n := m[nodes[i].ID]
+							if nodes[i].Edges.totalCount[6] == nil {
+								nodes[i].Edges.totalCount[6] = make(map[string]int)
+							}
+							nodes[i].Edges.totalCount[6][alias] = n
+						}
+						return nil
+					})
+				} else {
+					_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Ticket) error {
+						for i := range nodes {
+							n := len(nodes[i].Edges.Changes)
+							if nodes[i].Edges.totalCount[6] == nil {
+								nodes[i].Edges.totalCount[6] = make(map[string]int)
+							}
+							nodes[i].Edges.totalCount[6][alias] = n
+						}
+						return nil
+					})
+				}
+			}
+			if ignoredEdges || (args.first != nil && *args.first == 0) || (args.last != nil && *args.last == 0) {
+				continue
+			}
+			if query, err = pager.applyCursors(query, args.after, args.before); err != nil {
+				return err
+			}
+			path = append(path, edgesField, nodeField)
+			if field := collectedField(ctx, path...); field != nil {
+				if err := query.collectField(ctx, false, opCtx, *field, path, mayAddCondition(satisfies, ticketchangeImplementors)...); err != nil {
+					return err
+				}
+			}
+			if limit := paginateLimit(args.first, args.last); limit > 0 {
+				if oneNode {
+					pager.applyOrder(query.Limit(limit))
+				} else {
+					modify := entgql.LimitPerRow(ticket.ChangesColumn, limit, pager.orderExpr(query))
+					query.modifiers = append(query.modifiers, modify)
+				}
+			} else {
+				query = pager.applyOrder(query)
+			}
+			_q.WithNamedChanges(alias, func(wq *TicketChangeQuery) {
+				*wq = *query
+			})
+
+		case "approvals":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&TicketApprovalClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, ticketapprovalImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedApprovals(alias, func(wq *TicketApprovalQuery) {
+				*wq = *query
+			})
+
 		case "comments":
 			var (
 				alias = field.Alias
@@ -3817,10 +4322,10 @@ func (_q *TicketQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 						}
 						for i := range nodes {
 							n := m[nodes[i].ID]
-							if nodes[i].Edges.totalCount[4] == nil {
-								nodes[i].Edges.totalCount[4] = make(map[string]int)
+							if nodes[i].Edges.totalCount[8] == nil {
+								nodes[i].Edges.totalCount[8] = make(map[string]int)
 							}
-							nodes[i].Edges.totalCount[4][alias] = n
+							nodes[i].Edges.totalCount[8][alias] = n
 						}
 						return nil
 					})
@@ -3828,10 +4333,10 @@ func (_q *TicketQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 					_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Ticket) error {
 						for i := range nodes {
 							n := len(nodes[i].Edges.Comments)
-							if nodes[i].Edges.totalCount[4] == nil {
-								nodes[i].Edges.totalCount[4] = make(map[string]int)
+							if nodes[i].Edges.totalCount[8] == nil {
+								nodes[i].Edges.totalCount[8] = make(map[string]int)
 							}
-							nodes[i].Edges.totalCount[4][alias] = n
+							nodes[i].Edges.totalCount[8][alias] = n
 						}
 						return nil
 					})
@@ -3937,15 +4442,105 @@ func (_q *TicketQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 				selectedFields = append(selectedFields, ticket.FieldRequiredSkills)
 				fieldSeen[ticket.FieldRequiredSkills] = struct{}{}
 			}
+		case "typeID":
+			if _, ok := fieldSeen[ticket.FieldTypeID]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldTypeID)
+				fieldSeen[ticket.FieldTypeID] = struct{}{}
+			}
+		case "slaPolicyID":
+			if _, ok := fieldSeen[ticket.FieldSLAPolicyID]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldSLAPolicyID)
+				fieldSeen[ticket.FieldSLAPolicyID] = struct{}{}
+			}
 		case "firstResponseDueAt":
 			if _, ok := fieldSeen[ticket.FieldFirstResponseDueAt]; !ok {
 				selectedFields = append(selectedFields, ticket.FieldFirstResponseDueAt)
 				fieldSeen[ticket.FieldFirstResponseDueAt] = struct{}{}
 			}
+		case "nextUpdateDueAt":
+			if _, ok := fieldSeen[ticket.FieldNextUpdateDueAt]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldNextUpdateDueAt)
+				fieldSeen[ticket.FieldNextUpdateDueAt] = struct{}{}
+			}
 		case "resolutionDueAt":
 			if _, ok := fieldSeen[ticket.FieldResolutionDueAt]; !ok {
 				selectedFields = append(selectedFields, ticket.FieldResolutionDueAt)
 				fieldSeen[ticket.FieldResolutionDueAt] = struct{}{}
+			}
+		case "firstRespondedAt":
+			if _, ok := fieldSeen[ticket.FieldFirstRespondedAt]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldFirstRespondedAt)
+				fieldSeen[ticket.FieldFirstRespondedAt] = struct{}{}
+			}
+		case "lastUpdateAt":
+			if _, ok := fieldSeen[ticket.FieldLastUpdateAt]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldLastUpdateAt)
+				fieldSeen[ticket.FieldLastUpdateAt] = struct{}{}
+			}
+		case "slaPausedAt":
+			if _, ok := fieldSeen[ticket.FieldSLAPausedAt]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldSLAPausedAt)
+				fieldSeen[ticket.FieldSLAPausedAt] = struct{}{}
+			}
+		case "slaPausedSeconds":
+			if _, ok := fieldSeen[ticket.FieldSLAPausedSeconds]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldSLAPausedSeconds)
+				fieldSeen[ticket.FieldSLAPausedSeconds] = struct{}{}
+			}
+		case "firstResponseBreachedAt":
+			if _, ok := fieldSeen[ticket.FieldFirstResponseBreachedAt]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldFirstResponseBreachedAt)
+				fieldSeen[ticket.FieldFirstResponseBreachedAt] = struct{}{}
+			}
+		case "resolutionBreachedAt":
+			if _, ok := fieldSeen[ticket.FieldResolutionBreachedAt]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldResolutionBreachedAt)
+				fieldSeen[ticket.FieldResolutionBreachedAt] = struct{}{}
+			}
+		case "escalationLevel":
+			if _, ok := fieldSeen[ticket.FieldEscalationLevel]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldEscalationLevel)
+				fieldSeen[ticket.FieldEscalationLevel] = struct{}{}
+			}
+		case "escalatedAt":
+			if _, ok := fieldSeen[ticket.FieldEscalatedAt]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldEscalatedAt)
+				fieldSeen[ticket.FieldEscalatedAt] = struct{}{}
+			}
+		case "nextEscalationAt":
+			if _, ok := fieldSeen[ticket.FieldNextEscalationAt]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldNextEscalationAt)
+				fieldSeen[ticket.FieldNextEscalationAt] = struct{}{}
+			}
+		case "assignedAt":
+			if _, ok := fieldSeen[ticket.FieldAssignedAt]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldAssignedAt)
+				fieldSeen[ticket.FieldAssignedAt] = struct{}{}
+			}
+		case "assignmentReason":
+			if _, ok := fieldSeen[ticket.FieldAssignmentReason]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldAssignmentReason)
+				fieldSeen[ticket.FieldAssignmentReason] = struct{}{}
+			}
+		case "reopenedAt":
+			if _, ok := fieldSeen[ticket.FieldReopenedAt]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldReopenedAt)
+				fieldSeen[ticket.FieldReopenedAt] = struct{}{}
+			}
+		case "csat":
+			if _, ok := fieldSeen[ticket.FieldCsat]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldCsat)
+				fieldSeen[ticket.FieldCsat] = struct{}{}
+			}
+		case "csatComment":
+			if _, ok := fieldSeen[ticket.FieldCsatComment]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldCsatComment)
+				fieldSeen[ticket.FieldCsatComment] = struct{}{}
+			}
+		case "surveySentAt":
+			if _, ok := fieldSeen[ticket.FieldSurveySentAt]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldSurveySentAt)
+				fieldSeen[ticket.FieldSurveySentAt] = struct{}{}
 			}
 		case "resolvedAt":
 			if _, ok := fieldSeen[ticket.FieldResolvedAt]; !ok {
@@ -4021,6 +4616,344 @@ func newTicketPaginateArgs(rv map[string]any) *ticketPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*TicketWhereInput); ok {
 		args.opts = append(args.opts, WithTicketFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *TicketApprovalQuery) CollectFields(ctx context.Context, satisfies ...string) (*TicketApprovalQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *TicketApprovalQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(ticketapproval.Columns))
+		selectedFields = []string{ticketapproval.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "ticket":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&TicketClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, ticketImplementors)...); err != nil {
+				return err
+			}
+			_q.withTicket = query
+			if _, ok := fieldSeen[ticketapproval.FieldTicketID]; !ok {
+				selectedFields = append(selectedFields, ticketapproval.FieldTicketID)
+				fieldSeen[ticketapproval.FieldTicketID] = struct{}{}
+			}
+
+		case "requestedBy":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&StaffClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, staffImplementors)...); err != nil {
+				return err
+			}
+			_q.withRequestedBy = query
+			if _, ok := fieldSeen[ticketapproval.FieldRequestedByID]; !ok {
+				selectedFields = append(selectedFields, ticketapproval.FieldRequestedByID)
+				fieldSeen[ticketapproval.FieldRequestedByID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[ticketapproval.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, ticketapproval.FieldCreatedAt)
+				fieldSeen[ticketapproval.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[ticketapproval.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, ticketapproval.FieldUpdatedAt)
+				fieldSeen[ticketapproval.FieldUpdatedAt] = struct{}{}
+			}
+		case "ticketID":
+			if _, ok := fieldSeen[ticketapproval.FieldTicketID]; !ok {
+				selectedFields = append(selectedFields, ticketapproval.FieldTicketID)
+				fieldSeen[ticketapproval.FieldTicketID] = struct{}{}
+			}
+		case "step":
+			if _, ok := fieldSeen[ticketapproval.FieldStep]; !ok {
+				selectedFields = append(selectedFields, ticketapproval.FieldStep)
+				fieldSeen[ticketapproval.FieldStep] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[ticketapproval.FieldName]; !ok {
+				selectedFields = append(selectedFields, ticketapproval.FieldName)
+				fieldSeen[ticketapproval.FieldName] = struct{}{}
+			}
+		case "fromStatus":
+			if _, ok := fieldSeen[ticketapproval.FieldFromStatus]; !ok {
+				selectedFields = append(selectedFields, ticketapproval.FieldFromStatus)
+				fieldSeen[ticketapproval.FieldFromStatus] = struct{}{}
+			}
+		case "toStatus":
+			if _, ok := fieldSeen[ticketapproval.FieldToStatus]; !ok {
+				selectedFields = append(selectedFields, ticketapproval.FieldToStatus)
+				fieldSeen[ticketapproval.FieldToStatus] = struct{}{}
+			}
+		case "rejectTo":
+			if _, ok := fieldSeen[ticketapproval.FieldRejectTo]; !ok {
+				selectedFields = append(selectedFields, ticketapproval.FieldRejectTo)
+				fieldSeen[ticketapproval.FieldRejectTo] = struct{}{}
+			}
+		case "requestedByID":
+			if _, ok := fieldSeen[ticketapproval.FieldRequestedByID]; !ok {
+				selectedFields = append(selectedFields, ticketapproval.FieldRequestedByID)
+				fieldSeen[ticketapproval.FieldRequestedByID] = struct{}{}
+			}
+		case "approver":
+			if _, ok := fieldSeen[ticketapproval.FieldApprover]; !ok {
+				selectedFields = append(selectedFields, ticketapproval.FieldApprover)
+				fieldSeen[ticketapproval.FieldApprover] = struct{}{}
+			}
+		case "requiredApprovals":
+			if _, ok := fieldSeen[ticketapproval.FieldRequiredApprovals]; !ok {
+				selectedFields = append(selectedFields, ticketapproval.FieldRequiredApprovals)
+				fieldSeen[ticketapproval.FieldRequiredApprovals] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[ticketapproval.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, ticketapproval.FieldStatus)
+				fieldSeen[ticketapproval.FieldStatus] = struct{}{}
+			}
+		case "decisions":
+			if _, ok := fieldSeen[ticketapproval.FieldDecisions]; !ok {
+				selectedFields = append(selectedFields, ticketapproval.FieldDecisions)
+				fieldSeen[ticketapproval.FieldDecisions] = struct{}{}
+			}
+		case "decidedAt":
+			if _, ok := fieldSeen[ticketapproval.FieldDecidedAt]; !ok {
+				selectedFields = append(selectedFields, ticketapproval.FieldDecidedAt)
+				fieldSeen[ticketapproval.FieldDecidedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type ticketapprovalPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []TicketApprovalPaginateOption
+}
+
+func newTicketApprovalPaginateArgs(rv map[string]any) *ticketapprovalPaginateArgs {
+	args := &ticketapprovalPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &TicketApprovalOrder{Field: &TicketApprovalOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithTicketApprovalOrder(order))
+			}
+		case *TicketApprovalOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithTicketApprovalOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*TicketApprovalWhereInput); ok {
+		args.opts = append(args.opts, WithTicketApprovalFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *TicketChangeQuery) CollectFields(ctx context.Context, satisfies ...string) (*TicketChangeQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *TicketChangeQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(ticketchange.Columns))
+		selectedFields = []string{ticketchange.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "ticket":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&TicketClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, ticketImplementors)...); err != nil {
+				return err
+			}
+			_q.withTicket = query
+			if _, ok := fieldSeen[ticketchange.FieldTicketID]; !ok {
+				selectedFields = append(selectedFields, ticketchange.FieldTicketID)
+				fieldSeen[ticketchange.FieldTicketID] = struct{}{}
+			}
+
+		case "actor":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&StaffClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, staffImplementors)...); err != nil {
+				return err
+			}
+			_q.withActor = query
+			if _, ok := fieldSeen[ticketchange.FieldActorID]; !ok {
+				selectedFields = append(selectedFields, ticketchange.FieldActorID)
+				fieldSeen[ticketchange.FieldActorID] = struct{}{}
+			}
+		case "ticketID":
+			if _, ok := fieldSeen[ticketchange.FieldTicketID]; !ok {
+				selectedFields = append(selectedFields, ticketchange.FieldTicketID)
+				fieldSeen[ticketchange.FieldTicketID] = struct{}{}
+			}
+		case "actorID":
+			if _, ok := fieldSeen[ticketchange.FieldActorID]; !ok {
+				selectedFields = append(selectedFields, ticketchange.FieldActorID)
+				fieldSeen[ticketchange.FieldActorID] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[ticketchange.FieldKind]; !ok {
+				selectedFields = append(selectedFields, ticketchange.FieldKind)
+				fieldSeen[ticketchange.FieldKind] = struct{}{}
+			}
+		case "field":
+			if _, ok := fieldSeen[ticketchange.FieldField]; !ok {
+				selectedFields = append(selectedFields, ticketchange.FieldField)
+				fieldSeen[ticketchange.FieldField] = struct{}{}
+			}
+		case "before":
+			if _, ok := fieldSeen[ticketchange.FieldBefore]; !ok {
+				selectedFields = append(selectedFields, ticketchange.FieldBefore)
+				fieldSeen[ticketchange.FieldBefore] = struct{}{}
+			}
+		case "after":
+			if _, ok := fieldSeen[ticketchange.FieldAfter]; !ok {
+				selectedFields = append(selectedFields, ticketchange.FieldAfter)
+				fieldSeen[ticketchange.FieldAfter] = struct{}{}
+			}
+		case "note":
+			if _, ok := fieldSeen[ticketchange.FieldNote]; !ok {
+				selectedFields = append(selectedFields, ticketchange.FieldNote)
+				fieldSeen[ticketchange.FieldNote] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[ticketchange.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, ticketchange.FieldCreatedAt)
+				fieldSeen[ticketchange.FieldCreatedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type ticketchangePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []TicketChangePaginateOption
+}
+
+func newTicketChangePaginateArgs(rv map[string]any) *ticketchangePaginateArgs {
+	args := &ticketchangePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &TicketChangeOrder{Field: &TicketChangeOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithTicketChangeOrder(order))
+			}
+		case *TicketChangeOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithTicketChangeOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*TicketChangeWhereInput); ok {
+		args.opts = append(args.opts, WithTicketChangeFilter(v.Filter))
 	}
 	return args
 }
@@ -4165,6 +5098,180 @@ func newTicketCommentPaginateArgs(rv map[string]any) *ticketcommentPaginateArgs 
 	}
 	if v, ok := rv[whereField].(*TicketCommentWhereInput); ok {
 		args.opts = append(args.opts, WithTicketCommentFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *TicketTypeQuery) CollectFields(ctx context.Context, satisfies ...string) (*TicketTypeQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *TicketTypeQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(tickettype.Columns))
+		selectedFields = []string{tickettype.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "surveyForm":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&FormClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, formImplementors)...); err != nil {
+				return err
+			}
+			_q.withSurveyForm = query
+			if _, ok := fieldSeen[tickettype.FieldSurveyFormID]; !ok {
+				selectedFields = append(selectedFields, tickettype.FieldSurveyFormID)
+				fieldSeen[tickettype.FieldSurveyFormID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[tickettype.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, tickettype.FieldCreatedAt)
+				fieldSeen[tickettype.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[tickettype.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, tickettype.FieldUpdatedAt)
+				fieldSeen[tickettype.FieldUpdatedAt] = struct{}{}
+			}
+		case "key":
+			if _, ok := fieldSeen[tickettype.FieldKey]; !ok {
+				selectedFields = append(selectedFields, tickettype.FieldKey)
+				fieldSeen[tickettype.FieldKey] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[tickettype.FieldName]; !ok {
+				selectedFields = append(selectedFields, tickettype.FieldName)
+				fieldSeen[tickettype.FieldName] = struct{}{}
+			}
+		case "description":
+			if _, ok := fieldSeen[tickettype.FieldDescription]; !ok {
+				selectedFields = append(selectedFields, tickettype.FieldDescription)
+				fieldSeen[tickettype.FieldDescription] = struct{}{}
+			}
+		case "active":
+			if _, ok := fieldSeen[tickettype.FieldActive]; !ok {
+				selectedFields = append(selectedFields, tickettype.FieldActive)
+				fieldSeen[tickettype.FieldActive] = struct{}{}
+			}
+		case "defaultForSources":
+			if _, ok := fieldSeen[tickettype.FieldDefaultForSources]; !ok {
+				selectedFields = append(selectedFields, tickettype.FieldDefaultForSources)
+				fieldSeen[tickettype.FieldDefaultForSources] = struct{}{}
+			}
+		case "workflow":
+			if _, ok := fieldSeen[tickettype.FieldWorkflow]; !ok {
+				selectedFields = append(selectedFields, tickettype.FieldWorkflow)
+				fieldSeen[tickettype.FieldWorkflow] = struct{}{}
+			}
+		case "routing":
+			if _, ok := fieldSeen[tickettype.FieldRouting]; !ok {
+				selectedFields = append(selectedFields, tickettype.FieldRouting)
+				fieldSeen[tickettype.FieldRouting] = struct{}{}
+			}
+		case "claimBackAfter":
+			if _, ok := fieldSeen[tickettype.FieldClaimBackAfter]; !ok {
+				selectedFields = append(selectedFields, tickettype.FieldClaimBackAfter)
+				fieldSeen[tickettype.FieldClaimBackAfter] = struct{}{}
+			}
+		case "fairnessCap":
+			if _, ok := fieldSeen[tickettype.FieldFairnessCap]; !ok {
+				selectedFields = append(selectedFields, tickettype.FieldFairnessCap)
+				fieldSeen[tickettype.FieldFairnessCap] = struct{}{}
+			}
+		case "fairnessWindow":
+			if _, ok := fieldSeen[tickettype.FieldFairnessWindow]; !ok {
+				selectedFields = append(selectedFields, tickettype.FieldFairnessWindow)
+				fieldSeen[tickettype.FieldFairnessWindow] = struct{}{}
+			}
+		case "reopenWindow":
+			if _, ok := fieldSeen[tickettype.FieldReopenWindow]; !ok {
+				selectedFields = append(selectedFields, tickettype.FieldReopenWindow)
+				fieldSeen[tickettype.FieldReopenWindow] = struct{}{}
+			}
+		case "keywords":
+			if _, ok := fieldSeen[tickettype.FieldKeywords]; !ok {
+				selectedFields = append(selectedFields, tickettype.FieldKeywords)
+				fieldSeen[tickettype.FieldKeywords] = struct{}{}
+			}
+		case "surveyFormID":
+			if _, ok := fieldSeen[tickettype.FieldSurveyFormID]; !ok {
+				selectedFields = append(selectedFields, tickettype.FieldSurveyFormID)
+				fieldSeen[tickettype.FieldSurveyFormID] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type tickettypePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []TicketTypePaginateOption
+}
+
+func newTicketTypePaginateArgs(rv map[string]any) *tickettypePaginateArgs {
+	args := &tickettypePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &TicketTypeOrder{Field: &TicketTypeOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithTicketTypeOrder(order))
+			}
+		case *TicketTypeOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithTicketTypeOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*TicketTypeWhereInput); ok {
+		args.opts = append(args.opts, WithTicketTypeFilter(v.Filter))
 	}
 	return args
 }

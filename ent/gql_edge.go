@@ -255,6 +255,22 @@ func (_m *Department) Staff(
 	return _m.QueryStaff().Paginate(ctx, after, first, before, last, opts...)
 }
 
+func (_m *Department) Leader(ctx context.Context) (*Staff, error) {
+	result, err := _m.Edges.LeaderOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryLeader().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Department) Calendar(ctx context.Context) (*BusinessCalendar, error) {
+	result, err := _m.Edges.CalendarOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryCalendar().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
 func (_m *FollowUp) Customer(ctx context.Context) (*Customer, error) {
 	result, err := _m.Edges.CustomerOrErr()
 	if IsNotLoaded(err) {
@@ -271,6 +287,14 @@ func (_m *FollowUp) Staff(ctx context.Context) (*Staff, error) {
 	return result, err
 }
 
+func (_m *Form) TicketType(ctx context.Context) (*TicketType, error) {
+	result, err := _m.Edges.TicketTypeOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryTicketType().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
 func (_m *Form) Submissions(
 	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *FormSubmissionOrder, where *FormSubmissionWhereInput,
 ) (*FormSubmissionConnection, error) {
@@ -279,7 +303,7 @@ func (_m *Form) Submissions(
 		WithFormSubmissionFilter(where.Filter),
 	}
 	alias := graphql.GetFieldContext(ctx).Field.Alias
-	totalCount, hasTotalCount := _m.Edges.totalCount[0][alias]
+	totalCount, hasTotalCount := _m.Edges.totalCount[1][alias]
 	if nodes, err := _m.NamedSubmissions(alias); err == nil || hasTotalCount {
 		pager, err := newFormSubmissionPager(opts, last != nil)
 		if err != nil {
@@ -304,6 +328,14 @@ func (_m *FormSubmission) Customer(ctx context.Context) (*Customer, error) {
 	result, err := _m.Edges.CustomerOrErr()
 	if IsNotLoaded(err) {
 		result, err = _m.QueryCustomer().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *FormSubmission) Ticket(ctx context.Context) (*Ticket, error) {
+	result, err := _m.Edges.TicketOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryTicket().Only(ctx)
 	}
 	return result, MaskNotFound(err)
 }
@@ -342,6 +374,14 @@ func (_m *OrderItem) Order(ctx context.Context) (*Order, error) {
 		result, err = _m.QueryOrder().Only(ctx)
 	}
 	return result, err
+}
+
+func (_m *SLAPolicy) Calendar(ctx context.Context) (*BusinessCalendar, error) {
+	result, err := _m.Edges.CalendarOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryCalendar().Only(ctx)
+	}
+	return result, MaskNotFound(err)
 }
 
 func (_m *Staff) Departments(ctx context.Context) (result []*Department, err error) {
@@ -501,6 +541,55 @@ func (_m *Ticket) Team(ctx context.Context) (*Department, error) {
 	return result, MaskNotFound(err)
 }
 
+func (_m *Ticket) TicketType(ctx context.Context) (*TicketType, error) {
+	result, err := _m.Edges.TicketTypeOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryTicketType().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Ticket) SLAPolicy(ctx context.Context) (*SLAPolicy, error) {
+	result, err := _m.Edges.SLAPolicyOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QuerySLAPolicy().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Ticket) Changes(
+	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *TicketChangeOrder, where *TicketChangeWhereInput,
+) (*TicketChangeConnection, error) {
+	opts := []TicketChangePaginateOption{
+		WithTicketChangeOrder(orderBy),
+		WithTicketChangeFilter(where.Filter),
+	}
+	alias := graphql.GetFieldContext(ctx).Field.Alias
+	totalCount, hasTotalCount := _m.Edges.totalCount[6][alias]
+	if nodes, err := _m.NamedChanges(alias); err == nil || hasTotalCount {
+		pager, err := newTicketChangePager(opts, last != nil)
+		if err != nil {
+			return nil, err
+		}
+		conn := &TicketChangeConnection{Edges: []*TicketChangeEdge{}, TotalCount: totalCount}
+		conn.build(nodes, pager, after, first, before, last)
+		return conn, nil
+	}
+	return _m.QueryChanges().Paginate(ctx, after, first, before, last, opts...)
+}
+
+func (_m *Ticket) Approvals(ctx context.Context) (result []*TicketApproval, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedApprovals(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.ApprovalsOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryApprovals().All(ctx)
+	}
+	return result, err
+}
+
 func (_m *Ticket) Comments(
 	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *TicketCommentOrder, where *TicketCommentWhereInput,
 ) (*TicketCommentConnection, error) {
@@ -509,7 +598,7 @@ func (_m *Ticket) Comments(
 		WithTicketCommentFilter(where.Filter),
 	}
 	alias := graphql.GetFieldContext(ctx).Field.Alias
-	totalCount, hasTotalCount := _m.Edges.totalCount[4][alias]
+	totalCount, hasTotalCount := _m.Edges.totalCount[8][alias]
 	if nodes, err := _m.NamedComments(alias); err == nil || hasTotalCount {
 		pager, err := newTicketCommentPager(opts, last != nil)
 		if err != nil {
@@ -520,6 +609,38 @@ func (_m *Ticket) Comments(
 		return conn, nil
 	}
 	return _m.QueryComments().Paginate(ctx, after, first, before, last, opts...)
+}
+
+func (_m *TicketApproval) Ticket(ctx context.Context) (*Ticket, error) {
+	result, err := _m.Edges.TicketOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryTicket().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *TicketApproval) RequestedBy(ctx context.Context) (*Staff, error) {
+	result, err := _m.Edges.RequestedByOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryRequestedBy().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *TicketChange) Ticket(ctx context.Context) (*Ticket, error) {
+	result, err := _m.Edges.TicketOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryTicket().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *TicketChange) Actor(ctx context.Context) (*Staff, error) {
+	result, err := _m.Edges.ActorOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryActor().Only(ctx)
+	}
+	return result, MaskNotFound(err)
 }
 
 func (_m *TicketComment) Ticket(ctx context.Context) (*Ticket, error) {
@@ -534,6 +655,14 @@ func (_m *TicketComment) Author(ctx context.Context) (*Staff, error) {
 	result, err := _m.Edges.AuthorOrErr()
 	if IsNotLoaded(err) {
 		result, err = _m.QueryAuthor().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *TicketType) SurveyForm(ctx context.Context) (*Form, error) {
+	result, err := _m.Edges.SurveyFormOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QuerySurveyForm().Only(ctx)
 	}
 	return result, MaskNotFound(err)
 }

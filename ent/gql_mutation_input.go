@@ -17,6 +17,8 @@ import (
 	"github.com/scrm-dev/scrm/ent/tag"
 	"github.com/scrm-dev/scrm/ent/taggroup"
 	"github.com/scrm-dev/scrm/ent/ticket"
+	"github.com/scrm-dev/scrm/internal/businesstime"
+	"github.com/scrm-dev/scrm/internal/workflow"
 )
 
 // CreateCampaignInput represents a mutation input for creating campaigns.
@@ -445,6 +447,8 @@ type CreateDepartmentInput struct {
 	WecomDeptID *int64
 	SortOrder   *int
 	ParentID    *int
+	LeaderID    *int
+	CalendarID  *int
 }
 
 // Mutate applies the CreateDepartmentInput on the DepartmentMutation builder.
@@ -465,6 +469,12 @@ func (i *CreateDepartmentInput) Mutate(m *DepartmentMutation) {
 	if v := i.ParentID; v != nil {
 		m.SetParentID(*v)
 	}
+	if v := i.LeaderID; v != nil {
+		m.SetLeaderID(*v)
+	}
+	if v := i.CalendarID; v != nil {
+		m.SetCalendarID(*v)
+	}
 }
 
 // SetInput applies the change-set in the CreateDepartmentInput on the DepartmentCreate builder.
@@ -484,6 +494,10 @@ type UpdateDepartmentInput struct {
 	SortOrder        *int
 	ClearParent      bool
 	ParentID         *int
+	ClearLeader      bool
+	LeaderID         *int
+	ClearCalendar    bool
+	CalendarID       *int
 }
 
 // Mutate applies the UpdateDepartmentInput on the DepartmentMutation builder.
@@ -515,6 +529,18 @@ func (i *UpdateDepartmentInput) Mutate(m *DepartmentMutation) {
 	if v := i.ParentID; v != nil {
 		m.SetParentID(*v)
 	}
+	if i.ClearLeader {
+		m.ClearLeader()
+	}
+	if v := i.LeaderID; v != nil {
+		m.SetLeaderID(*v)
+	}
+	if i.ClearCalendar {
+		m.ClearCalendar()
+	}
+	if v := i.CalendarID; v != nil {
+		m.SetCalendarID(*v)
+	}
 }
 
 // SetInput applies the change-set in the UpdateDepartmentInput on the DepartmentUpdate builder.
@@ -531,10 +557,12 @@ func (c *DepartmentUpdateOne) SetInput(i UpdateDepartmentInput) *DepartmentUpdat
 
 // CreateFormInput represents a mutation input for creating forms.
 type CreateFormInput struct {
-	Name        string
-	Description *string
-	Status      *form.Status
-	Fields      []schematype.FormField
+	Name         string
+	Description  *string
+	Status       *form.Status
+	Fields       []schematype.FormField
+	TicketFields []workflow.FieldMapping
+	TicketTypeID *int
 }
 
 // Mutate applies the CreateFormInput on the FormMutation builder.
@@ -549,6 +577,12 @@ func (i *CreateFormInput) Mutate(m *FormMutation) {
 	if v := i.Fields; v != nil {
 		m.SetFields(v)
 	}
+	if v := i.TicketFields; v != nil {
+		m.SetTicketFields(v)
+	}
+	if v := i.TicketTypeID; v != nil {
+		m.SetTicketTypeID(*v)
+	}
 }
 
 // SetInput applies the change-set in the CreateFormInput on the FormCreate builder.
@@ -559,11 +593,16 @@ func (c *FormCreate) SetInput(i CreateFormInput) *FormCreate {
 
 // UpdateFormInput represents a mutation input for updating forms.
 type UpdateFormInput struct {
-	Name         *string
-	Description  *string
-	Status       *form.Status
-	Fields       []schematype.FormField
-	AppendFields []schematype.FormField
+	Name               *string
+	Description        *string
+	Status             *form.Status
+	Fields             []schematype.FormField
+	AppendFields       []schematype.FormField
+	ClearTicketFields  bool
+	TicketFields       []workflow.FieldMapping
+	AppendTicketFields []workflow.FieldMapping
+	ClearTicketType    bool
+	TicketTypeID       *int
 }
 
 // Mutate applies the UpdateFormInput on the FormMutation builder.
@@ -582,6 +621,21 @@ func (i *UpdateFormInput) Mutate(m *FormMutation) {
 	}
 	if i.AppendFields != nil {
 		m.AppendFields(i.Fields)
+	}
+	if i.ClearTicketFields {
+		m.ClearTicketFields()
+	}
+	if v := i.TicketFields; v != nil {
+		m.SetTicketFields(v)
+	}
+	if i.AppendTicketFields != nil {
+		m.AppendTicketFields(i.TicketFields)
+	}
+	if i.ClearTicketType {
+		m.ClearTicketType()
+	}
+	if v := i.TicketTypeID; v != nil {
+		m.SetTicketTypeID(*v)
 	}
 }
 
@@ -858,6 +912,7 @@ type CreateStaffInput struct {
 	Region        *string
 	Status        *staff.Status
 	Capacity      *int
+	WorkingHours  *businesstime.Spec
 	DepartmentIDs []int
 }
 
@@ -886,6 +941,9 @@ func (i *CreateStaffInput) Mutate(m *StaffMutation) {
 	if v := i.Capacity; v != nil {
 		m.SetCapacity(*v)
 	}
+	if v := i.WorkingHours; v != nil {
+		m.SetWorkingHours(v)
+	}
 	if v := i.DepartmentIDs; len(v) > 0 {
 		m.AddDepartmentIDs(v...)
 	}
@@ -913,6 +971,8 @@ type UpdateStaffInput struct {
 	Region              *string
 	Status              *staff.Status
 	Capacity            *int
+	ClearWorkingHours   bool
+	WorkingHours        *businesstime.Spec
 	ClearDepartments    bool
 	AddDepartmentIDs    []int
 	RemoveDepartmentIDs []int
@@ -961,6 +1021,12 @@ func (i *UpdateStaffInput) Mutate(m *StaffMutation) {
 	}
 	if v := i.Capacity; v != nil {
 		m.SetCapacity(*v)
+	}
+	if i.ClearWorkingHours {
+		m.ClearWorkingHours()
+	}
+	if v := i.WorkingHours; v != nil {
+		m.SetWorkingHours(v)
 	}
 	if i.ClearDepartments {
 		m.ClearDepartments()
@@ -1157,21 +1223,19 @@ func (c *TenantUpdateOne) SetInput(i UpdateTenantInput) *TenantUpdateOne {
 
 // CreateTicketInput represents a mutation input for creating tickets.
 type CreateTicketInput struct {
-	Title              string
-	Description        *string
-	Category           *string
-	Priority           *ticket.Priority
-	Status             *ticket.Status
-	Source             *ticket.Source
-	Region             *string
-	RequiredSkills     []string
-	FirstResponseDueAt *time.Time
-	ResolutionDueAt    *time.Time
-	CustomFields       map[string]interface{}
-	CustomerID         *int
-	OrderID            *int
-	AssigneeID         *int
-	TeamID             *int
+	Title          string
+	Description    *string
+	Category       *string
+	Priority       *ticket.Priority
+	Source         *ticket.Source
+	Region         *string
+	RequiredSkills []string
+	CustomFields   map[string]interface{}
+	CustomerID     *int
+	OrderID        *int
+	AssigneeID     *int
+	TeamID         *int
+	TicketTypeID   *int
 }
 
 // Mutate applies the CreateTicketInput on the TicketMutation builder.
@@ -1186,9 +1250,6 @@ func (i *CreateTicketInput) Mutate(m *TicketMutation) {
 	if v := i.Priority; v != nil {
 		m.SetPriority(*v)
 	}
-	if v := i.Status; v != nil {
-		m.SetStatus(*v)
-	}
 	if v := i.Source; v != nil {
 		m.SetSource(*v)
 	}
@@ -1197,12 +1258,6 @@ func (i *CreateTicketInput) Mutate(m *TicketMutation) {
 	}
 	if v := i.RequiredSkills; v != nil {
 		m.SetRequiredSkills(v)
-	}
-	if v := i.FirstResponseDueAt; v != nil {
-		m.SetFirstResponseDueAt(*v)
-	}
-	if v := i.ResolutionDueAt; v != nil {
-		m.SetResolutionDueAt(*v)
 	}
 	if v := i.CustomFields; v != nil {
 		m.SetCustomFields(v)
@@ -1219,6 +1274,9 @@ func (i *CreateTicketInput) Mutate(m *TicketMutation) {
 	if v := i.TeamID; v != nil {
 		m.SetTeamID(*v)
 	}
+	if v := i.TicketTypeID; v != nil {
+		m.SetTicketTypeID(*v)
+	}
 }
 
 // SetInput applies the change-set in the CreateTicketInput on the TicketCreate builder.
@@ -1229,30 +1287,27 @@ func (c *TicketCreate) SetInput(i CreateTicketInput) *TicketCreate {
 
 // UpdateTicketInput represents a mutation input for updating tickets.
 type UpdateTicketInput struct {
-	Title                   *string
-	Description             *string
-	Category                *string
-	Priority                *ticket.Priority
-	Status                  *ticket.Status
-	Source                  *ticket.Source
-	ClearRegion             bool
-	Region                  *string
-	RequiredSkills          []string
-	AppendRequiredSkills    []string
-	ClearFirstResponseDueAt bool
-	FirstResponseDueAt      *time.Time
-	ClearResolutionDueAt    bool
-	ResolutionDueAt         *time.Time
-	ClearCustomFields       bool
-	CustomFields            map[string]interface{}
-	ClearCustomer           bool
-	CustomerID              *int
-	ClearOrder              bool
-	OrderID                 *int
-	ClearAssignee           bool
-	AssigneeID              *int
-	ClearTeam               bool
-	TeamID                  *int
+	Title                *string
+	Description          *string
+	Category             *string
+	Priority             *ticket.Priority
+	Source               *ticket.Source
+	ClearRegion          bool
+	Region               *string
+	RequiredSkills       []string
+	AppendRequiredSkills []string
+	ClearCustomFields    bool
+	CustomFields         map[string]interface{}
+	ClearCustomer        bool
+	CustomerID           *int
+	ClearOrder           bool
+	OrderID              *int
+	ClearAssignee        bool
+	AssigneeID           *int
+	ClearTeam            bool
+	TeamID               *int
+	ClearTicketType      bool
+	TicketTypeID         *int
 }
 
 // Mutate applies the UpdateTicketInput on the TicketMutation builder.
@@ -1269,9 +1324,6 @@ func (i *UpdateTicketInput) Mutate(m *TicketMutation) {
 	if v := i.Priority; v != nil {
 		m.SetPriority(*v)
 	}
-	if v := i.Status; v != nil {
-		m.SetStatus(*v)
-	}
 	if v := i.Source; v != nil {
 		m.SetSource(*v)
 	}
@@ -1286,18 +1338,6 @@ func (i *UpdateTicketInput) Mutate(m *TicketMutation) {
 	}
 	if i.AppendRequiredSkills != nil {
 		m.AppendRequiredSkills(i.RequiredSkills)
-	}
-	if i.ClearFirstResponseDueAt {
-		m.ClearFirstResponseDueAt()
-	}
-	if v := i.FirstResponseDueAt; v != nil {
-		m.SetFirstResponseDueAt(*v)
-	}
-	if i.ClearResolutionDueAt {
-		m.ClearResolutionDueAt()
-	}
-	if v := i.ResolutionDueAt; v != nil {
-		m.SetResolutionDueAt(*v)
 	}
 	if i.ClearCustomFields {
 		m.ClearCustomFields()
@@ -1328,6 +1368,12 @@ func (i *UpdateTicketInput) Mutate(m *TicketMutation) {
 	}
 	if v := i.TeamID; v != nil {
 		m.SetTeamID(*v)
+	}
+	if i.ClearTicketType {
+		m.ClearTicketType()
+	}
+	if v := i.TicketTypeID; v != nil {
+		m.SetTicketTypeID(*v)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/hashicorp/go-multierror"
 	"github.com/scrm-dev/scrm/ent/auditlog"
+	"github.com/scrm-dev/scrm/ent/businesscalendar"
 	"github.com/scrm-dev/scrm/ent/campaign"
 	"github.com/scrm-dev/scrm/ent/channel"
 	"github.com/scrm-dev/scrm/ent/connectoraccount"
@@ -23,12 +24,16 @@ import (
 	"github.com/scrm-dev/scrm/ent/internal"
 	"github.com/scrm-dev/scrm/ent/order"
 	"github.com/scrm-dev/scrm/ent/orderitem"
+	"github.com/scrm-dev/scrm/ent/slapolicy"
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/tag"
 	"github.com/scrm-dev/scrm/ent/taggroup"
 	"github.com/scrm-dev/scrm/ent/tenant"
 	"github.com/scrm-dev/scrm/ent/ticket"
+	"github.com/scrm-dev/scrm/ent/ticketapproval"
+	"github.com/scrm-dev/scrm/ent/ticketchange"
 	"github.com/scrm-dev/scrm/ent/ticketcomment"
+	"github.com/scrm-dev/scrm/ent/tickettype"
 )
 
 // Noder wraps the basic Node method.
@@ -40,6 +45,11 @@ var auditlogImplementors = []string{"AuditLog", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*AuditLog) IsNode() {}
+
+var businesscalendarImplementors = []string{"BusinessCalendar", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*BusinessCalendar) IsNode() {}
 
 var campaignImplementors = []string{"Campaign", "Node"}
 
@@ -96,6 +106,11 @@ var orderitemImplementors = []string{"OrderItem", "Node"}
 // IsNode implements the Node interface check for GQLGen.
 func (*OrderItem) IsNode() {}
 
+var slapolicyImplementors = []string{"SLAPolicy", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*SLAPolicy) IsNode() {}
+
 var staffImplementors = []string{"Staff", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
@@ -121,10 +136,25 @@ var ticketImplementors = []string{"Ticket", "Node"}
 // IsNode implements the Node interface check for GQLGen.
 func (*Ticket) IsNode() {}
 
+var ticketapprovalImplementors = []string{"TicketApproval", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*TicketApproval) IsNode() {}
+
+var ticketchangeImplementors = []string{"TicketChange", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*TicketChange) IsNode() {}
+
 var ticketcommentImplementors = []string{"TicketComment", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*TicketComment) IsNode() {}
+
+var tickettypeImplementors = []string{"TicketType", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*TicketType) IsNode() {}
 
 var errNodeInvalidID = &NotFoundError{"node"}
 
@@ -208,6 +238,15 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			Where(auditlog.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, auditlogImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case businesscalendar.Table:
+		query := c.BusinessCalendar.Query().
+			Where(businesscalendar.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, businesscalendarImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -311,6 +350,15 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			}
 		}
 		return query.Only(ctx)
+	case slapolicy.Table:
+		query := c.SLAPolicy.Query().
+			Where(slapolicy.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, slapolicyImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
 	case staff.Table:
 		query := c.Staff.Query().
 			Where(staff.ID(id))
@@ -356,11 +404,38 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			}
 		}
 		return query.Only(ctx)
+	case ticketapproval.Table:
+		query := c.TicketApproval.Query().
+			Where(ticketapproval.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, ticketapprovalImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case ticketchange.Table:
+		query := c.TicketChange.Query().
+			Where(ticketchange.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, ticketchangeImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
 	case ticketcomment.Table:
 		query := c.TicketComment.Query().
 			Where(ticketcomment.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, ticketcommentImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case tickettype.Table:
+		query := c.TicketType.Query().
+			Where(tickettype.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, tickettypeImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -442,6 +517,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		query := c.AuditLog.Query().
 			Where(auditlog.IDIn(ids...))
 		query, err := query.CollectFields(ctx, auditlogImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case businesscalendar.Table:
+		query := c.BusinessCalendar.Query().
+			Where(businesscalendar.IDIn(ids...))
+		query, err := query.CollectFields(ctx, businesscalendarImplementors...)
 		if err != nil {
 			return nil, err
 		}
@@ -630,6 +721,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 				*noder = node
 			}
 		}
+	case slapolicy.Table:
+		query := c.SLAPolicy.Query().
+			Where(slapolicy.IDIn(ids...))
+		query, err := query.CollectFields(ctx, slapolicyImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
 	case staff.Table:
 		query := c.Staff.Query().
 			Where(staff.IDIn(ids...))
@@ -710,10 +817,58 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 				*noder = node
 			}
 		}
+	case ticketapproval.Table:
+		query := c.TicketApproval.Query().
+			Where(ticketapproval.IDIn(ids...))
+		query, err := query.CollectFields(ctx, ticketapprovalImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case ticketchange.Table:
+		query := c.TicketChange.Query().
+			Where(ticketchange.IDIn(ids...))
+		query, err := query.CollectFields(ctx, ticketchangeImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
 	case ticketcomment.Table:
 		query := c.TicketComment.Query().
 			Where(ticketcomment.IDIn(ids...))
 		query, err := query.CollectFields(ctx, ticketcommentImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case tickettype.Table:
+		query := c.TicketType.Query().
+			Where(tickettype.IDIn(ids...))
+		query, err := query.CollectFields(ctx, tickettypeImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/scrm-dev/scrm/ent/auditlog"
+	"github.com/scrm-dev/scrm/ent/businesscalendar"
 	"github.com/scrm-dev/scrm/ent/campaign"
 	"github.com/scrm-dev/scrm/ent/channel"
 	"github.com/scrm-dev/scrm/ent/connectoraccount"
@@ -26,12 +27,16 @@ import (
 	"github.com/scrm-dev/scrm/ent/formsubmission"
 	"github.com/scrm-dev/scrm/ent/order"
 	"github.com/scrm-dev/scrm/ent/orderitem"
+	"github.com/scrm-dev/scrm/ent/slapolicy"
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/tag"
 	"github.com/scrm-dev/scrm/ent/taggroup"
 	"github.com/scrm-dev/scrm/ent/tenant"
 	"github.com/scrm-dev/scrm/ent/ticket"
+	"github.com/scrm-dev/scrm/ent/ticketapproval"
+	"github.com/scrm-dev/scrm/ent/ticketchange"
 	"github.com/scrm-dev/scrm/ent/ticketcomment"
+	"github.com/scrm-dev/scrm/ent/tickettype"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
@@ -424,6 +429,320 @@ func (_m *AuditLog) ToEdge(order *AuditLogOrder) *AuditLogEdge {
 		order = DefaultAuditLogOrder
 	}
 	return &AuditLogEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// BusinessCalendarEdge is the edge representation of BusinessCalendar.
+type BusinessCalendarEdge struct {
+	Node   *BusinessCalendar `json:"node"`
+	Cursor Cursor            `json:"cursor"`
+}
+
+// BusinessCalendarConnection is the connection containing edges to BusinessCalendar.
+type BusinessCalendarConnection struct {
+	Edges      []*BusinessCalendarEdge `json:"edges"`
+	PageInfo   PageInfo                `json:"pageInfo"`
+	TotalCount int                     `json:"totalCount"`
+}
+
+func (c *BusinessCalendarConnection) build(nodes []*BusinessCalendar, pager *businesscalendarPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *BusinessCalendar
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *BusinessCalendar {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *BusinessCalendar {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*BusinessCalendarEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &BusinessCalendarEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// BusinessCalendarPaginateOption enables pagination customization.
+type BusinessCalendarPaginateOption func(*businesscalendarPager) error
+
+// WithBusinessCalendarOrder configures pagination ordering.
+func WithBusinessCalendarOrder(order *BusinessCalendarOrder) BusinessCalendarPaginateOption {
+	if order == nil {
+		order = DefaultBusinessCalendarOrder
+	}
+	o := *order
+	return func(pager *businesscalendarPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultBusinessCalendarOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithBusinessCalendarFilter configures pagination filter.
+func WithBusinessCalendarFilter(filter func(*BusinessCalendarQuery) (*BusinessCalendarQuery, error)) BusinessCalendarPaginateOption {
+	return func(pager *businesscalendarPager) error {
+		if filter == nil {
+			return errors.New("BusinessCalendarQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type businesscalendarPager struct {
+	reverse bool
+	order   *BusinessCalendarOrder
+	filter  func(*BusinessCalendarQuery) (*BusinessCalendarQuery, error)
+}
+
+func newBusinessCalendarPager(opts []BusinessCalendarPaginateOption, reverse bool) (*businesscalendarPager, error) {
+	pager := &businesscalendarPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultBusinessCalendarOrder
+	}
+	return pager, nil
+}
+
+func (p *businesscalendarPager) applyFilter(query *BusinessCalendarQuery) (*BusinessCalendarQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *businesscalendarPager) toCursor(_m *BusinessCalendar) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *businesscalendarPager) applyCursors(query *BusinessCalendarQuery, after, before *Cursor) (*BusinessCalendarQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultBusinessCalendarOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *businesscalendarPager) applyOrder(query *BusinessCalendarQuery) *BusinessCalendarQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultBusinessCalendarOrder.Field {
+		query = query.Order(DefaultBusinessCalendarOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *businesscalendarPager) orderExpr(query *BusinessCalendarQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultBusinessCalendarOrder.Field {
+			b.Comma().Ident(DefaultBusinessCalendarOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to BusinessCalendar.
+func (_m *BusinessCalendarQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...BusinessCalendarPaginateOption,
+) (*BusinessCalendarConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newBusinessCalendarPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &BusinessCalendarConnection{Edges: []*BusinessCalendarEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// BusinessCalendarOrderFieldCreatedAt orders BusinessCalendar by created_at.
+	BusinessCalendarOrderFieldCreatedAt = &BusinessCalendarOrderField{
+		Value: func(_m *BusinessCalendar) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: businesscalendar.FieldCreatedAt,
+		toTerm: businesscalendar.ByCreatedAt,
+		toCursor: func(_m *BusinessCalendar) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// BusinessCalendarOrderFieldUpdatedAt orders BusinessCalendar by updated_at.
+	BusinessCalendarOrderFieldUpdatedAt = &BusinessCalendarOrderField{
+		Value: func(_m *BusinessCalendar) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: businesscalendar.FieldUpdatedAt,
+		toTerm: businesscalendar.ByUpdatedAt,
+		toCursor: func(_m *BusinessCalendar) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f BusinessCalendarOrderField) String() string {
+	var str string
+	switch f.column {
+	case BusinessCalendarOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case BusinessCalendarOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f BusinessCalendarOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *BusinessCalendarOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("BusinessCalendarOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *BusinessCalendarOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *BusinessCalendarOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid BusinessCalendarOrderField", str)
+	}
+	return nil
+}
+
+// BusinessCalendarOrderField defines the ordering field of BusinessCalendar.
+type BusinessCalendarOrderField struct {
+	// Value extracts the ordering value from the given BusinessCalendar.
+	Value    func(*BusinessCalendar) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) businesscalendar.OrderOption
+	toCursor func(*BusinessCalendar) Cursor
+}
+
+// BusinessCalendarOrder defines the ordering of BusinessCalendar.
+type BusinessCalendarOrder struct {
+	Direction OrderDirection              `json:"direction"`
+	Field     *BusinessCalendarOrderField `json:"field"`
+}
+
+// DefaultBusinessCalendarOrder is the default ordering of BusinessCalendar.
+var DefaultBusinessCalendarOrder = &BusinessCalendarOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &BusinessCalendarOrderField{
+		Value: func(_m *BusinessCalendar) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: businesscalendar.FieldID,
+		toTerm: businesscalendar.ByID,
+		toCursor: func(_m *BusinessCalendar) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts BusinessCalendar into BusinessCalendarEdge.
+func (_m *BusinessCalendar) ToEdge(order *BusinessCalendarOrder) *BusinessCalendarEdge {
+	if order == nil {
+		order = DefaultBusinessCalendarOrder
+	}
+	return &BusinessCalendarEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}
@@ -4153,6 +4472,338 @@ func (_m *OrderItem) ToEdge(order *OrderItemOrder) *OrderItemEdge {
 	}
 }
 
+// SLAPolicyEdge is the edge representation of SLAPolicy.
+type SLAPolicyEdge struct {
+	Node   *SLAPolicy `json:"node"`
+	Cursor Cursor     `json:"cursor"`
+}
+
+// SLAPolicyConnection is the connection containing edges to SLAPolicy.
+type SLAPolicyConnection struct {
+	Edges      []*SLAPolicyEdge `json:"edges"`
+	PageInfo   PageInfo         `json:"pageInfo"`
+	TotalCount int              `json:"totalCount"`
+}
+
+func (c *SLAPolicyConnection) build(nodes []*SLAPolicy, pager *slapolicyPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *SLAPolicy
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *SLAPolicy {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *SLAPolicy {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*SLAPolicyEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &SLAPolicyEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// SLAPolicyPaginateOption enables pagination customization.
+type SLAPolicyPaginateOption func(*slapolicyPager) error
+
+// WithSLAPolicyOrder configures pagination ordering.
+func WithSLAPolicyOrder(order *SLAPolicyOrder) SLAPolicyPaginateOption {
+	if order == nil {
+		order = DefaultSLAPolicyOrder
+	}
+	o := *order
+	return func(pager *slapolicyPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultSLAPolicyOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithSLAPolicyFilter configures pagination filter.
+func WithSLAPolicyFilter(filter func(*SLAPolicyQuery) (*SLAPolicyQuery, error)) SLAPolicyPaginateOption {
+	return func(pager *slapolicyPager) error {
+		if filter == nil {
+			return errors.New("SLAPolicyQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type slapolicyPager struct {
+	reverse bool
+	order   *SLAPolicyOrder
+	filter  func(*SLAPolicyQuery) (*SLAPolicyQuery, error)
+}
+
+func newSLAPolicyPager(opts []SLAPolicyPaginateOption, reverse bool) (*slapolicyPager, error) {
+	pager := &slapolicyPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultSLAPolicyOrder
+	}
+	return pager, nil
+}
+
+func (p *slapolicyPager) applyFilter(query *SLAPolicyQuery) (*SLAPolicyQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *slapolicyPager) toCursor(_m *SLAPolicy) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *slapolicyPager) applyCursors(query *SLAPolicyQuery, after, before *Cursor) (*SLAPolicyQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultSLAPolicyOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *slapolicyPager) applyOrder(query *SLAPolicyQuery) *SLAPolicyQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultSLAPolicyOrder.Field {
+		query = query.Order(DefaultSLAPolicyOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *slapolicyPager) orderExpr(query *SLAPolicyQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultSLAPolicyOrder.Field {
+			b.Comma().Ident(DefaultSLAPolicyOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to SLAPolicy.
+func (_m *SLAPolicyQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...SLAPolicyPaginateOption,
+) (*SLAPolicyConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newSLAPolicyPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &SLAPolicyConnection{Edges: []*SLAPolicyEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// SLAPolicyOrderFieldCreatedAt orders SLAPolicy by created_at.
+	SLAPolicyOrderFieldCreatedAt = &SLAPolicyOrderField{
+		Value: func(_m *SLAPolicy) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: slapolicy.FieldCreatedAt,
+		toTerm: slapolicy.ByCreatedAt,
+		toCursor: func(_m *SLAPolicy) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// SLAPolicyOrderFieldUpdatedAt orders SLAPolicy by updated_at.
+	SLAPolicyOrderFieldUpdatedAt = &SLAPolicyOrderField{
+		Value: func(_m *SLAPolicy) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: slapolicy.FieldUpdatedAt,
+		toTerm: slapolicy.ByUpdatedAt,
+		toCursor: func(_m *SLAPolicy) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// SLAPolicyOrderFieldPosition orders SLAPolicy by position.
+	SLAPolicyOrderFieldPosition = &SLAPolicyOrderField{
+		Value: func(_m *SLAPolicy) (ent.Value, error) {
+			return _m.Position, nil
+		},
+		column: slapolicy.FieldPosition,
+		toTerm: slapolicy.ByPosition,
+		toCursor: func(_m *SLAPolicy) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Position,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f SLAPolicyOrderField) String() string {
+	var str string
+	switch f.column {
+	case SLAPolicyOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case SLAPolicyOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case SLAPolicyOrderFieldPosition.column:
+		str = "POSITION"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f SLAPolicyOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *SLAPolicyOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("SLAPolicyOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *SLAPolicyOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *SLAPolicyOrderFieldUpdatedAt
+	case "POSITION":
+		*f = *SLAPolicyOrderFieldPosition
+	default:
+		return fmt.Errorf("%s is not a valid SLAPolicyOrderField", str)
+	}
+	return nil
+}
+
+// SLAPolicyOrderField defines the ordering field of SLAPolicy.
+type SLAPolicyOrderField struct {
+	// Value extracts the ordering value from the given SLAPolicy.
+	Value    func(*SLAPolicy) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) slapolicy.OrderOption
+	toCursor func(*SLAPolicy) Cursor
+}
+
+// SLAPolicyOrder defines the ordering of SLAPolicy.
+type SLAPolicyOrder struct {
+	Direction OrderDirection       `json:"direction"`
+	Field     *SLAPolicyOrderField `json:"field"`
+}
+
+// DefaultSLAPolicyOrder is the default ordering of SLAPolicy.
+var DefaultSLAPolicyOrder = &SLAPolicyOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &SLAPolicyOrderField{
+		Value: func(_m *SLAPolicy) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: slapolicy.FieldID,
+		toTerm: slapolicy.ByID,
+		toCursor: func(_m *SLAPolicy) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts SLAPolicy into SLAPolicyEdge.
+func (_m *SLAPolicy) ToEdge(order *SLAPolicyOrder) *SLAPolicyEdge {
+	if order == nil {
+		order = DefaultSLAPolicyOrder
+	}
+	return &SLAPolicyEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
 // StaffEdge is the edge representation of Staff.
 type StaffEdge struct {
 	Node   *Staff `json:"node"`
@@ -5802,6 +6453,616 @@ func (_m *Ticket) ToEdge(order *TicketOrder) *TicketEdge {
 	}
 }
 
+// TicketApprovalEdge is the edge representation of TicketApproval.
+type TicketApprovalEdge struct {
+	Node   *TicketApproval `json:"node"`
+	Cursor Cursor          `json:"cursor"`
+}
+
+// TicketApprovalConnection is the connection containing edges to TicketApproval.
+type TicketApprovalConnection struct {
+	Edges      []*TicketApprovalEdge `json:"edges"`
+	PageInfo   PageInfo              `json:"pageInfo"`
+	TotalCount int                   `json:"totalCount"`
+}
+
+func (c *TicketApprovalConnection) build(nodes []*TicketApproval, pager *ticketapprovalPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *TicketApproval
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *TicketApproval {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *TicketApproval {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*TicketApprovalEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &TicketApprovalEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// TicketApprovalPaginateOption enables pagination customization.
+type TicketApprovalPaginateOption func(*ticketapprovalPager) error
+
+// WithTicketApprovalOrder configures pagination ordering.
+func WithTicketApprovalOrder(order *TicketApprovalOrder) TicketApprovalPaginateOption {
+	if order == nil {
+		order = DefaultTicketApprovalOrder
+	}
+	o := *order
+	return func(pager *ticketapprovalPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultTicketApprovalOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithTicketApprovalFilter configures pagination filter.
+func WithTicketApprovalFilter(filter func(*TicketApprovalQuery) (*TicketApprovalQuery, error)) TicketApprovalPaginateOption {
+	return func(pager *ticketapprovalPager) error {
+		if filter == nil {
+			return errors.New("TicketApprovalQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type ticketapprovalPager struct {
+	reverse bool
+	order   *TicketApprovalOrder
+	filter  func(*TicketApprovalQuery) (*TicketApprovalQuery, error)
+}
+
+func newTicketApprovalPager(opts []TicketApprovalPaginateOption, reverse bool) (*ticketapprovalPager, error) {
+	pager := &ticketapprovalPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultTicketApprovalOrder
+	}
+	return pager, nil
+}
+
+func (p *ticketapprovalPager) applyFilter(query *TicketApprovalQuery) (*TicketApprovalQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *ticketapprovalPager) toCursor(_m *TicketApproval) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *ticketapprovalPager) applyCursors(query *TicketApprovalQuery, after, before *Cursor) (*TicketApprovalQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultTicketApprovalOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *ticketapprovalPager) applyOrder(query *TicketApprovalQuery) *TicketApprovalQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultTicketApprovalOrder.Field {
+		query = query.Order(DefaultTicketApprovalOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *ticketapprovalPager) orderExpr(query *TicketApprovalQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultTicketApprovalOrder.Field {
+			b.Comma().Ident(DefaultTicketApprovalOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to TicketApproval.
+func (_m *TicketApprovalQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...TicketApprovalPaginateOption,
+) (*TicketApprovalConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newTicketApprovalPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &TicketApprovalConnection{Edges: []*TicketApprovalEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// TicketApprovalOrderFieldCreatedAt orders TicketApproval by created_at.
+	TicketApprovalOrderFieldCreatedAt = &TicketApprovalOrderField{
+		Value: func(_m *TicketApproval) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: ticketapproval.FieldCreatedAt,
+		toTerm: ticketapproval.ByCreatedAt,
+		toCursor: func(_m *TicketApproval) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// TicketApprovalOrderFieldUpdatedAt orders TicketApproval by updated_at.
+	TicketApprovalOrderFieldUpdatedAt = &TicketApprovalOrderField{
+		Value: func(_m *TicketApproval) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: ticketapproval.FieldUpdatedAt,
+		toTerm: ticketapproval.ByUpdatedAt,
+		toCursor: func(_m *TicketApproval) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f TicketApprovalOrderField) String() string {
+	var str string
+	switch f.column {
+	case TicketApprovalOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case TicketApprovalOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f TicketApprovalOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *TicketApprovalOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("TicketApprovalOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *TicketApprovalOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *TicketApprovalOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid TicketApprovalOrderField", str)
+	}
+	return nil
+}
+
+// TicketApprovalOrderField defines the ordering field of TicketApproval.
+type TicketApprovalOrderField struct {
+	// Value extracts the ordering value from the given TicketApproval.
+	Value    func(*TicketApproval) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) ticketapproval.OrderOption
+	toCursor func(*TicketApproval) Cursor
+}
+
+// TicketApprovalOrder defines the ordering of TicketApproval.
+type TicketApprovalOrder struct {
+	Direction OrderDirection            `json:"direction"`
+	Field     *TicketApprovalOrderField `json:"field"`
+}
+
+// DefaultTicketApprovalOrder is the default ordering of TicketApproval.
+var DefaultTicketApprovalOrder = &TicketApprovalOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &TicketApprovalOrderField{
+		Value: func(_m *TicketApproval) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: ticketapproval.FieldID,
+		toTerm: ticketapproval.ByID,
+		toCursor: func(_m *TicketApproval) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts TicketApproval into TicketApprovalEdge.
+func (_m *TicketApproval) ToEdge(order *TicketApprovalOrder) *TicketApprovalEdge {
+	if order == nil {
+		order = DefaultTicketApprovalOrder
+	}
+	return &TicketApprovalEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// TicketChangeEdge is the edge representation of TicketChange.
+type TicketChangeEdge struct {
+	Node   *TicketChange `json:"node"`
+	Cursor Cursor        `json:"cursor"`
+}
+
+// TicketChangeConnection is the connection containing edges to TicketChange.
+type TicketChangeConnection struct {
+	Edges      []*TicketChangeEdge `json:"edges"`
+	PageInfo   PageInfo            `json:"pageInfo"`
+	TotalCount int                 `json:"totalCount"`
+}
+
+func (c *TicketChangeConnection) build(nodes []*TicketChange, pager *ticketchangePager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *TicketChange
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *TicketChange {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *TicketChange {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*TicketChangeEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &TicketChangeEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// TicketChangePaginateOption enables pagination customization.
+type TicketChangePaginateOption func(*ticketchangePager) error
+
+// WithTicketChangeOrder configures pagination ordering.
+func WithTicketChangeOrder(order *TicketChangeOrder) TicketChangePaginateOption {
+	if order == nil {
+		order = DefaultTicketChangeOrder
+	}
+	o := *order
+	return func(pager *ticketchangePager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultTicketChangeOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithTicketChangeFilter configures pagination filter.
+func WithTicketChangeFilter(filter func(*TicketChangeQuery) (*TicketChangeQuery, error)) TicketChangePaginateOption {
+	return func(pager *ticketchangePager) error {
+		if filter == nil {
+			return errors.New("TicketChangeQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type ticketchangePager struct {
+	reverse bool
+	order   *TicketChangeOrder
+	filter  func(*TicketChangeQuery) (*TicketChangeQuery, error)
+}
+
+func newTicketChangePager(opts []TicketChangePaginateOption, reverse bool) (*ticketchangePager, error) {
+	pager := &ticketchangePager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultTicketChangeOrder
+	}
+	return pager, nil
+}
+
+func (p *ticketchangePager) applyFilter(query *TicketChangeQuery) (*TicketChangeQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *ticketchangePager) toCursor(_m *TicketChange) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *ticketchangePager) applyCursors(query *TicketChangeQuery, after, before *Cursor) (*TicketChangeQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultTicketChangeOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *ticketchangePager) applyOrder(query *TicketChangeQuery) *TicketChangeQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultTicketChangeOrder.Field {
+		query = query.Order(DefaultTicketChangeOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *ticketchangePager) orderExpr(query *TicketChangeQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultTicketChangeOrder.Field {
+			b.Comma().Ident(DefaultTicketChangeOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to TicketChange.
+func (_m *TicketChangeQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...TicketChangePaginateOption,
+) (*TicketChangeConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newTicketChangePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &TicketChangeConnection{Edges: []*TicketChangeEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// TicketChangeOrderFieldCreatedAt orders TicketChange by created_at.
+	TicketChangeOrderFieldCreatedAt = &TicketChangeOrderField{
+		Value: func(_m *TicketChange) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: ticketchange.FieldCreatedAt,
+		toTerm: ticketchange.ByCreatedAt,
+		toCursor: func(_m *TicketChange) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f TicketChangeOrderField) String() string {
+	var str string
+	switch f.column {
+	case TicketChangeOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f TicketChangeOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *TicketChangeOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("TicketChangeOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *TicketChangeOrderFieldCreatedAt
+	default:
+		return fmt.Errorf("%s is not a valid TicketChangeOrderField", str)
+	}
+	return nil
+}
+
+// TicketChangeOrderField defines the ordering field of TicketChange.
+type TicketChangeOrderField struct {
+	// Value extracts the ordering value from the given TicketChange.
+	Value    func(*TicketChange) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) ticketchange.OrderOption
+	toCursor func(*TicketChange) Cursor
+}
+
+// TicketChangeOrder defines the ordering of TicketChange.
+type TicketChangeOrder struct {
+	Direction OrderDirection          `json:"direction"`
+	Field     *TicketChangeOrderField `json:"field"`
+}
+
+// DefaultTicketChangeOrder is the default ordering of TicketChange.
+var DefaultTicketChangeOrder = &TicketChangeOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &TicketChangeOrderField{
+		Value: func(_m *TicketChange) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: ticketchange.FieldID,
+		toTerm: ticketchange.ByID,
+		toCursor: func(_m *TicketChange) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts TicketChange into TicketChangeEdge.
+func (_m *TicketChange) ToEdge(order *TicketChangeOrder) *TicketChangeEdge {
+	if order == nil {
+		order = DefaultTicketChangeOrder
+	}
+	return &TicketChangeEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
 // TicketCommentEdge is the edge representation of TicketComment.
 type TicketCommentEdge struct {
 	Node   *TicketComment `json:"node"`
@@ -6111,6 +7372,338 @@ func (_m *TicketComment) ToEdge(order *TicketCommentOrder) *TicketCommentEdge {
 		order = DefaultTicketCommentOrder
 	}
 	return &TicketCommentEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// TicketTypeEdge is the edge representation of TicketType.
+type TicketTypeEdge struct {
+	Node   *TicketType `json:"node"`
+	Cursor Cursor      `json:"cursor"`
+}
+
+// TicketTypeConnection is the connection containing edges to TicketType.
+type TicketTypeConnection struct {
+	Edges      []*TicketTypeEdge `json:"edges"`
+	PageInfo   PageInfo          `json:"pageInfo"`
+	TotalCount int               `json:"totalCount"`
+}
+
+func (c *TicketTypeConnection) build(nodes []*TicketType, pager *tickettypePager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *TicketType
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *TicketType {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *TicketType {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*TicketTypeEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &TicketTypeEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// TicketTypePaginateOption enables pagination customization.
+type TicketTypePaginateOption func(*tickettypePager) error
+
+// WithTicketTypeOrder configures pagination ordering.
+func WithTicketTypeOrder(order *TicketTypeOrder) TicketTypePaginateOption {
+	if order == nil {
+		order = DefaultTicketTypeOrder
+	}
+	o := *order
+	return func(pager *tickettypePager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultTicketTypeOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithTicketTypeFilter configures pagination filter.
+func WithTicketTypeFilter(filter func(*TicketTypeQuery) (*TicketTypeQuery, error)) TicketTypePaginateOption {
+	return func(pager *tickettypePager) error {
+		if filter == nil {
+			return errors.New("TicketTypeQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type tickettypePager struct {
+	reverse bool
+	order   *TicketTypeOrder
+	filter  func(*TicketTypeQuery) (*TicketTypeQuery, error)
+}
+
+func newTicketTypePager(opts []TicketTypePaginateOption, reverse bool) (*tickettypePager, error) {
+	pager := &tickettypePager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultTicketTypeOrder
+	}
+	return pager, nil
+}
+
+func (p *tickettypePager) applyFilter(query *TicketTypeQuery) (*TicketTypeQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *tickettypePager) toCursor(_m *TicketType) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *tickettypePager) applyCursors(query *TicketTypeQuery, after, before *Cursor) (*TicketTypeQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultTicketTypeOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *tickettypePager) applyOrder(query *TicketTypeQuery) *TicketTypeQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultTicketTypeOrder.Field {
+		query = query.Order(DefaultTicketTypeOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *tickettypePager) orderExpr(query *TicketTypeQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultTicketTypeOrder.Field {
+			b.Comma().Ident(DefaultTicketTypeOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to TicketType.
+func (_m *TicketTypeQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...TicketTypePaginateOption,
+) (*TicketTypeConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newTicketTypePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &TicketTypeConnection{Edges: []*TicketTypeEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// TicketTypeOrderFieldCreatedAt orders TicketType by created_at.
+	TicketTypeOrderFieldCreatedAt = &TicketTypeOrderField{
+		Value: func(_m *TicketType) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: tickettype.FieldCreatedAt,
+		toTerm: tickettype.ByCreatedAt,
+		toCursor: func(_m *TicketType) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// TicketTypeOrderFieldUpdatedAt orders TicketType by updated_at.
+	TicketTypeOrderFieldUpdatedAt = &TicketTypeOrderField{
+		Value: func(_m *TicketType) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: tickettype.FieldUpdatedAt,
+		toTerm: tickettype.ByUpdatedAt,
+		toCursor: func(_m *TicketType) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// TicketTypeOrderFieldName orders TicketType by name.
+	TicketTypeOrderFieldName = &TicketTypeOrderField{
+		Value: func(_m *TicketType) (ent.Value, error) {
+			return _m.Name, nil
+		},
+		column: tickettype.FieldName,
+		toTerm: tickettype.ByName,
+		toCursor: func(_m *TicketType) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Name,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f TicketTypeOrderField) String() string {
+	var str string
+	switch f.column {
+	case TicketTypeOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case TicketTypeOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case TicketTypeOrderFieldName.column:
+		str = "NAME"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f TicketTypeOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *TicketTypeOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("TicketTypeOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *TicketTypeOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *TicketTypeOrderFieldUpdatedAt
+	case "NAME":
+		*f = *TicketTypeOrderFieldName
+	default:
+		return fmt.Errorf("%s is not a valid TicketTypeOrderField", str)
+	}
+	return nil
+}
+
+// TicketTypeOrderField defines the ordering field of TicketType.
+type TicketTypeOrderField struct {
+	// Value extracts the ordering value from the given TicketType.
+	Value    func(*TicketType) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) tickettype.OrderOption
+	toCursor func(*TicketType) Cursor
+}
+
+// TicketTypeOrder defines the ordering of TicketType.
+type TicketTypeOrder struct {
+	Direction OrderDirection        `json:"direction"`
+	Field     *TicketTypeOrderField `json:"field"`
+}
+
+// DefaultTicketTypeOrder is the default ordering of TicketType.
+var DefaultTicketTypeOrder = &TicketTypeOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &TicketTypeOrderField{
+		Value: func(_m *TicketType) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: tickettype.FieldID,
+		toTerm: tickettype.ByID,
+		toCursor: func(_m *TicketType) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts TicketType into TicketTypeEdge.
+func (_m *TicketType) ToEdge(order *TicketTypeOrder) *TicketTypeEdge {
+	if order == nil {
+		order = DefaultTicketTypeOrder
+	}
+	return &TicketTypeEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/scrm-dev/scrm/ent/auditlog"
+	"github.com/scrm-dev/scrm/ent/businesscalendar"
 	"github.com/scrm-dev/scrm/ent/campaign"
 	"github.com/scrm-dev/scrm/ent/channel"
 	"github.com/scrm-dev/scrm/ent/connectoraccount"
@@ -20,12 +21,16 @@ import (
 	"github.com/scrm-dev/scrm/ent/order"
 	"github.com/scrm-dev/scrm/ent/orderitem"
 	"github.com/scrm-dev/scrm/ent/predicate"
+	"github.com/scrm-dev/scrm/ent/slapolicy"
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/tag"
 	"github.com/scrm-dev/scrm/ent/taggroup"
 	"github.com/scrm-dev/scrm/ent/tenant"
 	"github.com/scrm-dev/scrm/ent/ticket"
+	"github.com/scrm-dev/scrm/ent/ticketapproval"
+	"github.com/scrm-dev/scrm/ent/ticketchange"
 	"github.com/scrm-dev/scrm/ent/ticketcomment"
+	"github.com/scrm-dev/scrm/ent/tickettype"
 )
 
 // AuditLogWhereInput represents a where input for filtering AuditLog queries.
@@ -459,6 +464,262 @@ func (i *AuditLogWhereInput) P() (predicate.AuditLog, error) {
 		return predicates[0], nil
 	default:
 		return auditlog.And(predicates...), nil
+	}
+}
+
+// BusinessCalendarWhereInput represents a where input for filtering BusinessCalendar queries.
+type BusinessCalendarWhereInput struct {
+	Predicates []predicate.BusinessCalendar  `json:"-"`
+	Not        *BusinessCalendarWhereInput   `json:"not,omitempty"`
+	Or         []*BusinessCalendarWhereInput `json:"or,omitempty"`
+	And        []*BusinessCalendarWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "name" field predicates.
+	Name             *string  `json:"name,omitempty"`
+	NameNEQ          *string  `json:"nameNEQ,omitempty"`
+	NameIn           []string `json:"nameIn,omitempty"`
+	NameNotIn        []string `json:"nameNotIn,omitempty"`
+	NameGT           *string  `json:"nameGT,omitempty"`
+	NameGTE          *string  `json:"nameGTE,omitempty"`
+	NameLT           *string  `json:"nameLT,omitempty"`
+	NameLTE          *string  `json:"nameLTE,omitempty"`
+	NameContains     *string  `json:"nameContains,omitempty"`
+	NameHasPrefix    *string  `json:"nameHasPrefix,omitempty"`
+	NameHasSuffix    *string  `json:"nameHasSuffix,omitempty"`
+	NameEqualFold    *string  `json:"nameEqualFold,omitempty"`
+	NameContainsFold *string  `json:"nameContainsFold,omitempty"`
+
+	// "is_default" field predicates.
+	IsDefault    *bool `json:"isDefault,omitempty"`
+	IsDefaultNEQ *bool `json:"isDefaultNEQ,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *BusinessCalendarWhereInput) AddPredicates(predicates ...predicate.BusinessCalendar) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the BusinessCalendarWhereInput filter on the BusinessCalendarQuery builder.
+func (i *BusinessCalendarWhereInput) Filter(q *BusinessCalendarQuery) (*BusinessCalendarQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyBusinessCalendarWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyBusinessCalendarWhereInput is returned in case the BusinessCalendarWhereInput is empty.
+var ErrEmptyBusinessCalendarWhereInput = errors.New("ent: empty predicate BusinessCalendarWhereInput")
+
+// P returns a predicate for filtering businesscalendars.
+// An error is returned if the input is empty or invalid.
+func (i *BusinessCalendarWhereInput) P() (predicate.BusinessCalendar, error) {
+	var predicates []predicate.BusinessCalendar
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, businesscalendar.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.BusinessCalendar, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, businesscalendar.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.BusinessCalendar, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, businesscalendar.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, businesscalendar.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, businesscalendar.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, businesscalendar.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, businesscalendar.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, businesscalendar.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, businesscalendar.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, businesscalendar.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, businesscalendar.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, businesscalendar.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, businesscalendar.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, businesscalendar.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, businesscalendar.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, businesscalendar.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, businesscalendar.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, businesscalendar.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, businesscalendar.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, businesscalendar.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, businesscalendar.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, businesscalendar.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, businesscalendar.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, businesscalendar.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, businesscalendar.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, businesscalendar.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, businesscalendar.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.Name != nil {
+		predicates = append(predicates, businesscalendar.NameEQ(*i.Name))
+	}
+	if i.NameNEQ != nil {
+		predicates = append(predicates, businesscalendar.NameNEQ(*i.NameNEQ))
+	}
+	if len(i.NameIn) > 0 {
+		predicates = append(predicates, businesscalendar.NameIn(i.NameIn...))
+	}
+	if len(i.NameNotIn) > 0 {
+		predicates = append(predicates, businesscalendar.NameNotIn(i.NameNotIn...))
+	}
+	if i.NameGT != nil {
+		predicates = append(predicates, businesscalendar.NameGT(*i.NameGT))
+	}
+	if i.NameGTE != nil {
+		predicates = append(predicates, businesscalendar.NameGTE(*i.NameGTE))
+	}
+	if i.NameLT != nil {
+		predicates = append(predicates, businesscalendar.NameLT(*i.NameLT))
+	}
+	if i.NameLTE != nil {
+		predicates = append(predicates, businesscalendar.NameLTE(*i.NameLTE))
+	}
+	if i.NameContains != nil {
+		predicates = append(predicates, businesscalendar.NameContains(*i.NameContains))
+	}
+	if i.NameHasPrefix != nil {
+		predicates = append(predicates, businesscalendar.NameHasPrefix(*i.NameHasPrefix))
+	}
+	if i.NameHasSuffix != nil {
+		predicates = append(predicates, businesscalendar.NameHasSuffix(*i.NameHasSuffix))
+	}
+	if i.NameEqualFold != nil {
+		predicates = append(predicates, businesscalendar.NameEqualFold(*i.NameEqualFold))
+	}
+	if i.NameContainsFold != nil {
+		predicates = append(predicates, businesscalendar.NameContainsFold(*i.NameContainsFold))
+	}
+	if i.IsDefault != nil {
+		predicates = append(predicates, businesscalendar.IsDefaultEQ(*i.IsDefault))
+	}
+	if i.IsDefaultNEQ != nil {
+		predicates = append(predicates, businesscalendar.IsDefaultNEQ(*i.IsDefaultNEQ))
+	}
+
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyBusinessCalendarWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return businesscalendar.And(predicates...), nil
 	}
 }
 
@@ -3559,6 +3820,22 @@ type DepartmentWhereInput struct {
 	ParentIDIsNil  bool  `json:"parentIDIsNil,omitempty"`
 	ParentIDNotNil bool  `json:"parentIDNotNil,omitempty"`
 
+	// "leader_id" field predicates.
+	LeaderID       *int  `json:"leaderID,omitempty"`
+	LeaderIDNEQ    *int  `json:"leaderIDNEQ,omitempty"`
+	LeaderIDIn     []int `json:"leaderIDIn,omitempty"`
+	LeaderIDNotIn  []int `json:"leaderIDNotIn,omitempty"`
+	LeaderIDIsNil  bool  `json:"leaderIDIsNil,omitempty"`
+	LeaderIDNotNil bool  `json:"leaderIDNotNil,omitempty"`
+
+	// "calendar_id" field predicates.
+	CalendarID       *int  `json:"calendarID,omitempty"`
+	CalendarIDNEQ    *int  `json:"calendarIDNEQ,omitempty"`
+	CalendarIDIn     []int `json:"calendarIDIn,omitempty"`
+	CalendarIDNotIn  []int `json:"calendarIDNotIn,omitempty"`
+	CalendarIDIsNil  bool  `json:"calendarIDIsNil,omitempty"`
+	CalendarIDNotNil bool  `json:"calendarIDNotNil,omitempty"`
+
 	// "children" edge predicates.
 	HasChildren     *bool                   `json:"hasChildren,omitempty"`
 	HasChildrenWith []*DepartmentWhereInput `json:"hasChildrenWith,omitempty"`
@@ -3570,6 +3847,14 @@ type DepartmentWhereInput struct {
 	// "staff" edge predicates.
 	HasStaff     *bool              `json:"hasStaff,omitempty"`
 	HasStaffWith []*StaffWhereInput `json:"hasStaffWith,omitempty"`
+
+	// "leader" edge predicates.
+	HasLeader     *bool              `json:"hasLeader,omitempty"`
+	HasLeaderWith []*StaffWhereInput `json:"hasLeaderWith,omitempty"`
+
+	// "calendar" edge predicates.
+	HasCalendar     *bool                         `json:"hasCalendar,omitempty"`
+	HasCalendarWith []*BusinessCalendarWhereInput `json:"hasCalendarWith,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -3883,6 +4168,42 @@ func (i *DepartmentWhereInput) P() (predicate.Department, error) {
 	if i.ParentIDNotNil {
 		predicates = append(predicates, department.ParentIDNotNil())
 	}
+	if i.LeaderID != nil {
+		predicates = append(predicates, department.LeaderIDEQ(*i.LeaderID))
+	}
+	if i.LeaderIDNEQ != nil {
+		predicates = append(predicates, department.LeaderIDNEQ(*i.LeaderIDNEQ))
+	}
+	if len(i.LeaderIDIn) > 0 {
+		predicates = append(predicates, department.LeaderIDIn(i.LeaderIDIn...))
+	}
+	if len(i.LeaderIDNotIn) > 0 {
+		predicates = append(predicates, department.LeaderIDNotIn(i.LeaderIDNotIn...))
+	}
+	if i.LeaderIDIsNil {
+		predicates = append(predicates, department.LeaderIDIsNil())
+	}
+	if i.LeaderIDNotNil {
+		predicates = append(predicates, department.LeaderIDNotNil())
+	}
+	if i.CalendarID != nil {
+		predicates = append(predicates, department.CalendarIDEQ(*i.CalendarID))
+	}
+	if i.CalendarIDNEQ != nil {
+		predicates = append(predicates, department.CalendarIDNEQ(*i.CalendarIDNEQ))
+	}
+	if len(i.CalendarIDIn) > 0 {
+		predicates = append(predicates, department.CalendarIDIn(i.CalendarIDIn...))
+	}
+	if len(i.CalendarIDNotIn) > 0 {
+		predicates = append(predicates, department.CalendarIDNotIn(i.CalendarIDNotIn...))
+	}
+	if i.CalendarIDIsNil {
+		predicates = append(predicates, department.CalendarIDIsNil())
+	}
+	if i.CalendarIDNotNil {
+		predicates = append(predicates, department.CalendarIDNotNil())
+	}
 
 	if i.HasChildren != nil {
 		p := department.HasChildren()
@@ -3937,6 +4258,42 @@ func (i *DepartmentWhereInput) P() (predicate.Department, error) {
 			with = append(with, p)
 		}
 		predicates = append(predicates, department.HasStaffWith(with...))
+	}
+	if i.HasLeader != nil {
+		p := department.HasLeader()
+		if !*i.HasLeader {
+			p = department.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasLeaderWith) > 0 {
+		with := make([]predicate.Staff, 0, len(i.HasLeaderWith))
+		for _, w := range i.HasLeaderWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasLeaderWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, department.HasLeaderWith(with...))
+	}
+	if i.HasCalendar != nil {
+		p := department.HasCalendar()
+		if !*i.HasCalendar {
+			p = department.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasCalendarWith) > 0 {
+		with := make([]predicate.BusinessCalendar, 0, len(i.HasCalendarWith))
+		for _, w := range i.HasCalendarWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasCalendarWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, department.HasCalendarWith(with...))
 	}
 	switch len(predicates) {
 	case 0:
@@ -4702,6 +5059,18 @@ type FormWhereInput struct {
 	VersionLT    *int  `json:"versionLT,omitempty"`
 	VersionLTE   *int  `json:"versionLTE,omitempty"`
 
+	// "ticket_type_id" field predicates.
+	TicketTypeID       *int  `json:"ticketTypeID,omitempty"`
+	TicketTypeIDNEQ    *int  `json:"ticketTypeIDNEQ,omitempty"`
+	TicketTypeIDIn     []int `json:"ticketTypeIDIn,omitempty"`
+	TicketTypeIDNotIn  []int `json:"ticketTypeIDNotIn,omitempty"`
+	TicketTypeIDIsNil  bool  `json:"ticketTypeIDIsNil,omitempty"`
+	TicketTypeIDNotNil bool  `json:"ticketTypeIDNotNil,omitempty"`
+
+	// "ticket_type" edge predicates.
+	HasTicketType     *bool                   `json:"hasTicketType,omitempty"`
+	HasTicketTypeWith []*TicketTypeWhereInput `json:"hasTicketTypeWith,omitempty"`
+
 	// "submissions" edge predicates.
 	HasSubmissions     *bool                       `json:"hasSubmissions,omitempty"`
 	HasSubmissionsWith []*FormSubmissionWhereInput `json:"hasSubmissionsWith,omitempty"`
@@ -4925,7 +5294,43 @@ func (i *FormWhereInput) P() (predicate.Form, error) {
 	if i.VersionLTE != nil {
 		predicates = append(predicates, form.VersionLTE(*i.VersionLTE))
 	}
+	if i.TicketTypeID != nil {
+		predicates = append(predicates, form.TicketTypeIDEQ(*i.TicketTypeID))
+	}
+	if i.TicketTypeIDNEQ != nil {
+		predicates = append(predicates, form.TicketTypeIDNEQ(*i.TicketTypeIDNEQ))
+	}
+	if len(i.TicketTypeIDIn) > 0 {
+		predicates = append(predicates, form.TicketTypeIDIn(i.TicketTypeIDIn...))
+	}
+	if len(i.TicketTypeIDNotIn) > 0 {
+		predicates = append(predicates, form.TicketTypeIDNotIn(i.TicketTypeIDNotIn...))
+	}
+	if i.TicketTypeIDIsNil {
+		predicates = append(predicates, form.TicketTypeIDIsNil())
+	}
+	if i.TicketTypeIDNotNil {
+		predicates = append(predicates, form.TicketTypeIDNotNil())
+	}
 
+	if i.HasTicketType != nil {
+		p := form.HasTicketType()
+		if !*i.HasTicketType {
+			p = form.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasTicketTypeWith) > 0 {
+		with := make([]predicate.TicketType, 0, len(i.HasTicketTypeWith))
+		for _, w := range i.HasTicketTypeWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasTicketTypeWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, form.HasTicketTypeWith(with...))
+	}
 	if i.HasSubmissions != nil {
 		p := form.HasSubmissions()
 		if !*i.HasSubmissions {
@@ -5015,6 +5420,14 @@ type FormSubmissionWhereInput struct {
 	CustomerIDIsNil  bool  `json:"customerIDIsNil,omitempty"`
 	CustomerIDNotNil bool  `json:"customerIDNotNil,omitempty"`
 
+	// "ticket_id" field predicates.
+	TicketID       *int  `json:"ticketID,omitempty"`
+	TicketIDNEQ    *int  `json:"ticketIDNEQ,omitempty"`
+	TicketIDIn     []int `json:"ticketIDIn,omitempty"`
+	TicketIDNotIn  []int `json:"ticketIDNotIn,omitempty"`
+	TicketIDIsNil  bool  `json:"ticketIDIsNil,omitempty"`
+	TicketIDNotNil bool  `json:"ticketIDNotNil,omitempty"`
+
 	// "status" field predicates.
 	Status      *formsubmission.Status  `json:"status,omitempty"`
 	StatusNEQ   *formsubmission.Status  `json:"statusNEQ,omitempty"`
@@ -5046,6 +5459,10 @@ type FormSubmissionWhereInput struct {
 	// "customer" edge predicates.
 	HasCustomer     *bool                 `json:"hasCustomer,omitempty"`
 	HasCustomerWith []*CustomerWhereInput `json:"hasCustomerWith,omitempty"`
+
+	// "ticket" edge predicates.
+	HasTicket     *bool               `json:"hasTicket,omitempty"`
+	HasTicketWith []*TicketWhereInput `json:"hasTicketWith,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -5245,6 +5662,24 @@ func (i *FormSubmissionWhereInput) P() (predicate.FormSubmission, error) {
 	if i.CustomerIDNotNil {
 		predicates = append(predicates, formsubmission.CustomerIDNotNil())
 	}
+	if i.TicketID != nil {
+		predicates = append(predicates, formsubmission.TicketIDEQ(*i.TicketID))
+	}
+	if i.TicketIDNEQ != nil {
+		predicates = append(predicates, formsubmission.TicketIDNEQ(*i.TicketIDNEQ))
+	}
+	if len(i.TicketIDIn) > 0 {
+		predicates = append(predicates, formsubmission.TicketIDIn(i.TicketIDIn...))
+	}
+	if len(i.TicketIDNotIn) > 0 {
+		predicates = append(predicates, formsubmission.TicketIDNotIn(i.TicketIDNotIn...))
+	}
+	if i.TicketIDIsNil {
+		predicates = append(predicates, formsubmission.TicketIDIsNil())
+	}
+	if i.TicketIDNotNil {
+		predicates = append(predicates, formsubmission.TicketIDNotNil())
+	}
 	if i.Status != nil {
 		predicates = append(predicates, formsubmission.StatusEQ(*i.Status))
 	}
@@ -5335,6 +5770,24 @@ func (i *FormSubmissionWhereInput) P() (predicate.FormSubmission, error) {
 			with = append(with, p)
 		}
 		predicates = append(predicates, formsubmission.HasCustomerWith(with...))
+	}
+	if i.HasTicket != nil {
+		p := formsubmission.HasTicket()
+		if !*i.HasTicket {
+			p = formsubmission.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasTicketWith) > 0 {
+		with := make([]predicate.Ticket, 0, len(i.HasTicketWith))
+		for _, w := range i.HasTicketWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasTicketWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, formsubmission.HasTicketWith(with...))
 	}
 	switch len(predicates) {
 	case 0:
@@ -6546,6 +6999,354 @@ func (i *OrderItemWhereInput) P() (predicate.OrderItem, error) {
 	}
 }
 
+// SLAPolicyWhereInput represents a where input for filtering SLAPolicy queries.
+type SLAPolicyWhereInput struct {
+	Predicates []predicate.SLAPolicy  `json:"-"`
+	Not        *SLAPolicyWhereInput   `json:"not,omitempty"`
+	Or         []*SLAPolicyWhereInput `json:"or,omitempty"`
+	And        []*SLAPolicyWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "name" field predicates.
+	Name             *string  `json:"name,omitempty"`
+	NameNEQ          *string  `json:"nameNEQ,omitempty"`
+	NameIn           []string `json:"nameIn,omitempty"`
+	NameNotIn        []string `json:"nameNotIn,omitempty"`
+	NameGT           *string  `json:"nameGT,omitempty"`
+	NameGTE          *string  `json:"nameGTE,omitempty"`
+	NameLT           *string  `json:"nameLT,omitempty"`
+	NameLTE          *string  `json:"nameLTE,omitempty"`
+	NameContains     *string  `json:"nameContains,omitempty"`
+	NameHasPrefix    *string  `json:"nameHasPrefix,omitempty"`
+	NameHasSuffix    *string  `json:"nameHasSuffix,omitempty"`
+	NameEqualFold    *string  `json:"nameEqualFold,omitempty"`
+	NameContainsFold *string  `json:"nameContainsFold,omitempty"`
+
+	// "position" field predicates.
+	Position      *int  `json:"position,omitempty"`
+	PositionNEQ   *int  `json:"positionNEQ,omitempty"`
+	PositionIn    []int `json:"positionIn,omitempty"`
+	PositionNotIn []int `json:"positionNotIn,omitempty"`
+	PositionGT    *int  `json:"positionGT,omitempty"`
+	PositionGTE   *int  `json:"positionGTE,omitempty"`
+	PositionLT    *int  `json:"positionLT,omitempty"`
+	PositionLTE   *int  `json:"positionLTE,omitempty"`
+
+	// "active" field predicates.
+	Active    *bool `json:"active,omitempty"`
+	ActiveNEQ *bool `json:"activeNEQ,omitempty"`
+
+	// "business_hours" field predicates.
+	BusinessHours    *bool `json:"businessHours,omitempty"`
+	BusinessHoursNEQ *bool `json:"businessHoursNEQ,omitempty"`
+
+	// "calendar_id" field predicates.
+	CalendarID       *int  `json:"calendarID,omitempty"`
+	CalendarIDNEQ    *int  `json:"calendarIDNEQ,omitempty"`
+	CalendarIDIn     []int `json:"calendarIDIn,omitempty"`
+	CalendarIDNotIn  []int `json:"calendarIDNotIn,omitempty"`
+	CalendarIDIsNil  bool  `json:"calendarIDIsNil,omitempty"`
+	CalendarIDNotNil bool  `json:"calendarIDNotNil,omitempty"`
+
+	// "calendar" edge predicates.
+	HasCalendar     *bool                         `json:"hasCalendar,omitempty"`
+	HasCalendarWith []*BusinessCalendarWhereInput `json:"hasCalendarWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *SLAPolicyWhereInput) AddPredicates(predicates ...predicate.SLAPolicy) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the SLAPolicyWhereInput filter on the SLAPolicyQuery builder.
+func (i *SLAPolicyWhereInput) Filter(q *SLAPolicyQuery) (*SLAPolicyQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptySLAPolicyWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptySLAPolicyWhereInput is returned in case the SLAPolicyWhereInput is empty.
+var ErrEmptySLAPolicyWhereInput = errors.New("ent: empty predicate SLAPolicyWhereInput")
+
+// P returns a predicate for filtering slapolicies.
+// An error is returned if the input is empty or invalid.
+func (i *SLAPolicyWhereInput) P() (predicate.SLAPolicy, error) {
+	var predicates []predicate.SLAPolicy
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, slapolicy.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.SLAPolicy, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, slapolicy.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.SLAPolicy, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, slapolicy.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, slapolicy.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, slapolicy.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, slapolicy.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, slapolicy.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, slapolicy.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, slapolicy.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, slapolicy.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, slapolicy.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, slapolicy.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, slapolicy.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, slapolicy.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, slapolicy.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, slapolicy.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, slapolicy.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, slapolicy.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, slapolicy.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, slapolicy.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, slapolicy.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, slapolicy.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, slapolicy.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, slapolicy.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, slapolicy.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, slapolicy.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, slapolicy.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.Name != nil {
+		predicates = append(predicates, slapolicy.NameEQ(*i.Name))
+	}
+	if i.NameNEQ != nil {
+		predicates = append(predicates, slapolicy.NameNEQ(*i.NameNEQ))
+	}
+	if len(i.NameIn) > 0 {
+		predicates = append(predicates, slapolicy.NameIn(i.NameIn...))
+	}
+	if len(i.NameNotIn) > 0 {
+		predicates = append(predicates, slapolicy.NameNotIn(i.NameNotIn...))
+	}
+	if i.NameGT != nil {
+		predicates = append(predicates, slapolicy.NameGT(*i.NameGT))
+	}
+	if i.NameGTE != nil {
+		predicates = append(predicates, slapolicy.NameGTE(*i.NameGTE))
+	}
+	if i.NameLT != nil {
+		predicates = append(predicates, slapolicy.NameLT(*i.NameLT))
+	}
+	if i.NameLTE != nil {
+		predicates = append(predicates, slapolicy.NameLTE(*i.NameLTE))
+	}
+	if i.NameContains != nil {
+		predicates = append(predicates, slapolicy.NameContains(*i.NameContains))
+	}
+	if i.NameHasPrefix != nil {
+		predicates = append(predicates, slapolicy.NameHasPrefix(*i.NameHasPrefix))
+	}
+	if i.NameHasSuffix != nil {
+		predicates = append(predicates, slapolicy.NameHasSuffix(*i.NameHasSuffix))
+	}
+	if i.NameEqualFold != nil {
+		predicates = append(predicates, slapolicy.NameEqualFold(*i.NameEqualFold))
+	}
+	if i.NameContainsFold != nil {
+		predicates = append(predicates, slapolicy.NameContainsFold(*i.NameContainsFold))
+	}
+	if i.Position != nil {
+		predicates = append(predicates, slapolicy.PositionEQ(*i.Position))
+	}
+	if i.PositionNEQ != nil {
+		predicates = append(predicates, slapolicy.PositionNEQ(*i.PositionNEQ))
+	}
+	if len(i.PositionIn) > 0 {
+		predicates = append(predicates, slapolicy.PositionIn(i.PositionIn...))
+	}
+	if len(i.PositionNotIn) > 0 {
+		predicates = append(predicates, slapolicy.PositionNotIn(i.PositionNotIn...))
+	}
+	if i.PositionGT != nil {
+		predicates = append(predicates, slapolicy.PositionGT(*i.PositionGT))
+	}
+	if i.PositionGTE != nil {
+		predicates = append(predicates, slapolicy.PositionGTE(*i.PositionGTE))
+	}
+	if i.PositionLT != nil {
+		predicates = append(predicates, slapolicy.PositionLT(*i.PositionLT))
+	}
+	if i.PositionLTE != nil {
+		predicates = append(predicates, slapolicy.PositionLTE(*i.PositionLTE))
+	}
+	if i.Active != nil {
+		predicates = append(predicates, slapolicy.ActiveEQ(*i.Active))
+	}
+	if i.ActiveNEQ != nil {
+		predicates = append(predicates, slapolicy.ActiveNEQ(*i.ActiveNEQ))
+	}
+	if i.BusinessHours != nil {
+		predicates = append(predicates, slapolicy.BusinessHoursEQ(*i.BusinessHours))
+	}
+	if i.BusinessHoursNEQ != nil {
+		predicates = append(predicates, slapolicy.BusinessHoursNEQ(*i.BusinessHoursNEQ))
+	}
+	if i.CalendarID != nil {
+		predicates = append(predicates, slapolicy.CalendarIDEQ(*i.CalendarID))
+	}
+	if i.CalendarIDNEQ != nil {
+		predicates = append(predicates, slapolicy.CalendarIDNEQ(*i.CalendarIDNEQ))
+	}
+	if len(i.CalendarIDIn) > 0 {
+		predicates = append(predicates, slapolicy.CalendarIDIn(i.CalendarIDIn...))
+	}
+	if len(i.CalendarIDNotIn) > 0 {
+		predicates = append(predicates, slapolicy.CalendarIDNotIn(i.CalendarIDNotIn...))
+	}
+	if i.CalendarIDIsNil {
+		predicates = append(predicates, slapolicy.CalendarIDIsNil())
+	}
+	if i.CalendarIDNotNil {
+		predicates = append(predicates, slapolicy.CalendarIDNotNil())
+	}
+
+	if i.HasCalendar != nil {
+		p := slapolicy.HasCalendar()
+		if !*i.HasCalendar {
+			p = slapolicy.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasCalendarWith) > 0 {
+		with := make([]predicate.BusinessCalendar, 0, len(i.HasCalendarWith))
+		for _, w := range i.HasCalendarWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasCalendarWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, slapolicy.HasCalendarWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptySLAPolicyWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return slapolicy.And(predicates...), nil
+	}
+}
+
 // StaffWhereInput represents a where input for filtering Staff queries.
 type StaffWhereInput struct {
 	Predicates []predicate.Staff  `json:"-"`
@@ -6662,6 +7463,16 @@ type StaffWhereInput struct {
 	CapacityGTE   *int  `json:"capacityGTE,omitempty"`
 	CapacityLT    *int  `json:"capacityLT,omitempty"`
 	CapacityLTE   *int  `json:"capacityLTE,omitempty"`
+
+	// "open_tickets" field predicates.
+	OpenTickets      *int  `json:"openTickets,omitempty"`
+	OpenTicketsNEQ   *int  `json:"openTicketsNEQ,omitempty"`
+	OpenTicketsIn    []int `json:"openTicketsIn,omitempty"`
+	OpenTicketsNotIn []int `json:"openTicketsNotIn,omitempty"`
+	OpenTicketsGT    *int  `json:"openTicketsGT,omitempty"`
+	OpenTicketsGTE   *int  `json:"openTicketsGTE,omitempty"`
+	OpenTicketsLT    *int  `json:"openTicketsLT,omitempty"`
+	OpenTicketsLTE   *int  `json:"openTicketsLTE,omitempty"`
 
 	// "departments" edge predicates.
 	HasDepartments     *bool                   `json:"hasDepartments,omitempty"`
@@ -7026,6 +7837,30 @@ func (i *StaffWhereInput) P() (predicate.Staff, error) {
 	}
 	if i.CapacityLTE != nil {
 		predicates = append(predicates, staff.CapacityLTE(*i.CapacityLTE))
+	}
+	if i.OpenTickets != nil {
+		predicates = append(predicates, staff.OpenTicketsEQ(*i.OpenTickets))
+	}
+	if i.OpenTicketsNEQ != nil {
+		predicates = append(predicates, staff.OpenTicketsNEQ(*i.OpenTicketsNEQ))
+	}
+	if len(i.OpenTicketsIn) > 0 {
+		predicates = append(predicates, staff.OpenTicketsIn(i.OpenTicketsIn...))
+	}
+	if len(i.OpenTicketsNotIn) > 0 {
+		predicates = append(predicates, staff.OpenTicketsNotIn(i.OpenTicketsNotIn...))
+	}
+	if i.OpenTicketsGT != nil {
+		predicates = append(predicates, staff.OpenTicketsGT(*i.OpenTicketsGT))
+	}
+	if i.OpenTicketsGTE != nil {
+		predicates = append(predicates, staff.OpenTicketsGTE(*i.OpenTicketsGTE))
+	}
+	if i.OpenTicketsLT != nil {
+		predicates = append(predicates, staff.OpenTicketsLT(*i.OpenTicketsLT))
+	}
+	if i.OpenTicketsLTE != nil {
+		predicates = append(predicates, staff.OpenTicketsLTE(*i.OpenTicketsLTE))
 	}
 
 	if i.HasDepartments != nil {
@@ -8383,6 +9218,22 @@ type TicketWhereInput struct {
 	RegionEqualFold    *string  `json:"regionEqualFold,omitempty"`
 	RegionContainsFold *string  `json:"regionContainsFold,omitempty"`
 
+	// "type_id" field predicates.
+	TypeID       *int  `json:"typeID,omitempty"`
+	TypeIDNEQ    *int  `json:"typeIDNEQ,omitempty"`
+	TypeIDIn     []int `json:"typeIDIn,omitempty"`
+	TypeIDNotIn  []int `json:"typeIDNotIn,omitempty"`
+	TypeIDIsNil  bool  `json:"typeIDIsNil,omitempty"`
+	TypeIDNotNil bool  `json:"typeIDNotNil,omitempty"`
+
+	// "sla_policy_id" field predicates.
+	SLAPolicyID       *int  `json:"slaPolicyID,omitempty"`
+	SLAPolicyIDNEQ    *int  `json:"slaPolicyIDNEQ,omitempty"`
+	SLAPolicyIDIn     []int `json:"slaPolicyIDIn,omitempty"`
+	SLAPolicyIDNotIn  []int `json:"slaPolicyIDNotIn,omitempty"`
+	SLAPolicyIDIsNil  bool  `json:"slaPolicyIDIsNil,omitempty"`
+	SLAPolicyIDNotNil bool  `json:"slaPolicyIDNotNil,omitempty"`
+
 	// "first_response_due_at" field predicates.
 	FirstResponseDueAt       *time.Time  `json:"firstResponseDueAt,omitempty"`
 	FirstResponseDueAtNEQ    *time.Time  `json:"firstResponseDueAtNEQ,omitempty"`
@@ -8395,6 +9246,18 @@ type TicketWhereInput struct {
 	FirstResponseDueAtIsNil  bool        `json:"firstResponseDueAtIsNil,omitempty"`
 	FirstResponseDueAtNotNil bool        `json:"firstResponseDueAtNotNil,omitempty"`
 
+	// "next_update_due_at" field predicates.
+	NextUpdateDueAt       *time.Time  `json:"nextUpdateDueAt,omitempty"`
+	NextUpdateDueAtNEQ    *time.Time  `json:"nextUpdateDueAtNEQ,omitempty"`
+	NextUpdateDueAtIn     []time.Time `json:"nextUpdateDueAtIn,omitempty"`
+	NextUpdateDueAtNotIn  []time.Time `json:"nextUpdateDueAtNotIn,omitempty"`
+	NextUpdateDueAtGT     *time.Time  `json:"nextUpdateDueAtGT,omitempty"`
+	NextUpdateDueAtGTE    *time.Time  `json:"nextUpdateDueAtGTE,omitempty"`
+	NextUpdateDueAtLT     *time.Time  `json:"nextUpdateDueAtLT,omitempty"`
+	NextUpdateDueAtLTE    *time.Time  `json:"nextUpdateDueAtLTE,omitempty"`
+	NextUpdateDueAtIsNil  bool        `json:"nextUpdateDueAtIsNil,omitempty"`
+	NextUpdateDueAtNotNil bool        `json:"nextUpdateDueAtNotNil,omitempty"`
+
 	// "resolution_due_at" field predicates.
 	ResolutionDueAt       *time.Time  `json:"resolutionDueAt,omitempty"`
 	ResolutionDueAtNEQ    *time.Time  `json:"resolutionDueAtNEQ,omitempty"`
@@ -8406,6 +9269,148 @@ type TicketWhereInput struct {
 	ResolutionDueAtLTE    *time.Time  `json:"resolutionDueAtLTE,omitempty"`
 	ResolutionDueAtIsNil  bool        `json:"resolutionDueAtIsNil,omitempty"`
 	ResolutionDueAtNotNil bool        `json:"resolutionDueAtNotNil,omitempty"`
+
+	// "first_responded_at" field predicates.
+	FirstRespondedAt       *time.Time  `json:"firstRespondedAt,omitempty"`
+	FirstRespondedAtNEQ    *time.Time  `json:"firstRespondedAtNEQ,omitempty"`
+	FirstRespondedAtIn     []time.Time `json:"firstRespondedAtIn,omitempty"`
+	FirstRespondedAtNotIn  []time.Time `json:"firstRespondedAtNotIn,omitempty"`
+	FirstRespondedAtGT     *time.Time  `json:"firstRespondedAtGT,omitempty"`
+	FirstRespondedAtGTE    *time.Time  `json:"firstRespondedAtGTE,omitempty"`
+	FirstRespondedAtLT     *time.Time  `json:"firstRespondedAtLT,omitempty"`
+	FirstRespondedAtLTE    *time.Time  `json:"firstRespondedAtLTE,omitempty"`
+	FirstRespondedAtIsNil  bool        `json:"firstRespondedAtIsNil,omitempty"`
+	FirstRespondedAtNotNil bool        `json:"firstRespondedAtNotNil,omitempty"`
+
+	// "last_update_at" field predicates.
+	LastUpdateAt       *time.Time  `json:"lastUpdateAt,omitempty"`
+	LastUpdateAtNEQ    *time.Time  `json:"lastUpdateAtNEQ,omitempty"`
+	LastUpdateAtIn     []time.Time `json:"lastUpdateAtIn,omitempty"`
+	LastUpdateAtNotIn  []time.Time `json:"lastUpdateAtNotIn,omitempty"`
+	LastUpdateAtGT     *time.Time  `json:"lastUpdateAtGT,omitempty"`
+	LastUpdateAtGTE    *time.Time  `json:"lastUpdateAtGTE,omitempty"`
+	LastUpdateAtLT     *time.Time  `json:"lastUpdateAtLT,omitempty"`
+	LastUpdateAtLTE    *time.Time  `json:"lastUpdateAtLTE,omitempty"`
+	LastUpdateAtIsNil  bool        `json:"lastUpdateAtIsNil,omitempty"`
+	LastUpdateAtNotNil bool        `json:"lastUpdateAtNotNil,omitempty"`
+
+	// "sla_paused_at" field predicates.
+	SLAPausedAt       *time.Time  `json:"slaPausedAt,omitempty"`
+	SLAPausedAtNEQ    *time.Time  `json:"slaPausedAtNEQ,omitempty"`
+	SLAPausedAtIn     []time.Time `json:"slaPausedAtIn,omitempty"`
+	SLAPausedAtNotIn  []time.Time `json:"slaPausedAtNotIn,omitempty"`
+	SLAPausedAtGT     *time.Time  `json:"slaPausedAtGT,omitempty"`
+	SLAPausedAtGTE    *time.Time  `json:"slaPausedAtGTE,omitempty"`
+	SLAPausedAtLT     *time.Time  `json:"slaPausedAtLT,omitempty"`
+	SLAPausedAtLTE    *time.Time  `json:"slaPausedAtLTE,omitempty"`
+	SLAPausedAtIsNil  bool        `json:"slaPausedAtIsNil,omitempty"`
+	SLAPausedAtNotNil bool        `json:"slaPausedAtNotNil,omitempty"`
+
+	// "first_response_breached_at" field predicates.
+	FirstResponseBreachedAt       *time.Time  `json:"firstResponseBreachedAt,omitempty"`
+	FirstResponseBreachedAtNEQ    *time.Time  `json:"firstResponseBreachedAtNEQ,omitempty"`
+	FirstResponseBreachedAtIn     []time.Time `json:"firstResponseBreachedAtIn,omitempty"`
+	FirstResponseBreachedAtNotIn  []time.Time `json:"firstResponseBreachedAtNotIn,omitempty"`
+	FirstResponseBreachedAtGT     *time.Time  `json:"firstResponseBreachedAtGT,omitempty"`
+	FirstResponseBreachedAtGTE    *time.Time  `json:"firstResponseBreachedAtGTE,omitempty"`
+	FirstResponseBreachedAtLT     *time.Time  `json:"firstResponseBreachedAtLT,omitempty"`
+	FirstResponseBreachedAtLTE    *time.Time  `json:"firstResponseBreachedAtLTE,omitempty"`
+	FirstResponseBreachedAtIsNil  bool        `json:"firstResponseBreachedAtIsNil,omitempty"`
+	FirstResponseBreachedAtNotNil bool        `json:"firstResponseBreachedAtNotNil,omitempty"`
+
+	// "resolution_breached_at" field predicates.
+	ResolutionBreachedAt       *time.Time  `json:"resolutionBreachedAt,omitempty"`
+	ResolutionBreachedAtNEQ    *time.Time  `json:"resolutionBreachedAtNEQ,omitempty"`
+	ResolutionBreachedAtIn     []time.Time `json:"resolutionBreachedAtIn,omitempty"`
+	ResolutionBreachedAtNotIn  []time.Time `json:"resolutionBreachedAtNotIn,omitempty"`
+	ResolutionBreachedAtGT     *time.Time  `json:"resolutionBreachedAtGT,omitempty"`
+	ResolutionBreachedAtGTE    *time.Time  `json:"resolutionBreachedAtGTE,omitempty"`
+	ResolutionBreachedAtLT     *time.Time  `json:"resolutionBreachedAtLT,omitempty"`
+	ResolutionBreachedAtLTE    *time.Time  `json:"resolutionBreachedAtLTE,omitempty"`
+	ResolutionBreachedAtIsNil  bool        `json:"resolutionBreachedAtIsNil,omitempty"`
+	ResolutionBreachedAtNotNil bool        `json:"resolutionBreachedAtNotNil,omitempty"`
+
+	// "escalation_level" field predicates.
+	EscalationLevel      *int  `json:"escalationLevel,omitempty"`
+	EscalationLevelNEQ   *int  `json:"escalationLevelNEQ,omitempty"`
+	EscalationLevelIn    []int `json:"escalationLevelIn,omitempty"`
+	EscalationLevelNotIn []int `json:"escalationLevelNotIn,omitempty"`
+	EscalationLevelGT    *int  `json:"escalationLevelGT,omitempty"`
+	EscalationLevelGTE   *int  `json:"escalationLevelGTE,omitempty"`
+	EscalationLevelLT    *int  `json:"escalationLevelLT,omitempty"`
+	EscalationLevelLTE   *int  `json:"escalationLevelLTE,omitempty"`
+
+	// "escalated_at" field predicates.
+	EscalatedAt       *time.Time  `json:"escalatedAt,omitempty"`
+	EscalatedAtNEQ    *time.Time  `json:"escalatedAtNEQ,omitempty"`
+	EscalatedAtIn     []time.Time `json:"escalatedAtIn,omitempty"`
+	EscalatedAtNotIn  []time.Time `json:"escalatedAtNotIn,omitempty"`
+	EscalatedAtGT     *time.Time  `json:"escalatedAtGT,omitempty"`
+	EscalatedAtGTE    *time.Time  `json:"escalatedAtGTE,omitempty"`
+	EscalatedAtLT     *time.Time  `json:"escalatedAtLT,omitempty"`
+	EscalatedAtLTE    *time.Time  `json:"escalatedAtLTE,omitempty"`
+	EscalatedAtIsNil  bool        `json:"escalatedAtIsNil,omitempty"`
+	EscalatedAtNotNil bool        `json:"escalatedAtNotNil,omitempty"`
+
+	// "next_escalation_at" field predicates.
+	NextEscalationAt       *time.Time  `json:"nextEscalationAt,omitempty"`
+	NextEscalationAtNEQ    *time.Time  `json:"nextEscalationAtNEQ,omitempty"`
+	NextEscalationAtIn     []time.Time `json:"nextEscalationAtIn,omitempty"`
+	NextEscalationAtNotIn  []time.Time `json:"nextEscalationAtNotIn,omitempty"`
+	NextEscalationAtGT     *time.Time  `json:"nextEscalationAtGT,omitempty"`
+	NextEscalationAtGTE    *time.Time  `json:"nextEscalationAtGTE,omitempty"`
+	NextEscalationAtLT     *time.Time  `json:"nextEscalationAtLT,omitempty"`
+	NextEscalationAtLTE    *time.Time  `json:"nextEscalationAtLTE,omitempty"`
+	NextEscalationAtIsNil  bool        `json:"nextEscalationAtIsNil,omitempty"`
+	NextEscalationAtNotNil bool        `json:"nextEscalationAtNotNil,omitempty"`
+
+	// "assigned_at" field predicates.
+	AssignedAt       *time.Time  `json:"assignedAt,omitempty"`
+	AssignedAtNEQ    *time.Time  `json:"assignedAtNEQ,omitempty"`
+	AssignedAtIn     []time.Time `json:"assignedAtIn,omitempty"`
+	AssignedAtNotIn  []time.Time `json:"assignedAtNotIn,omitempty"`
+	AssignedAtGT     *time.Time  `json:"assignedAtGT,omitempty"`
+	AssignedAtGTE    *time.Time  `json:"assignedAtGTE,omitempty"`
+	AssignedAtLT     *time.Time  `json:"assignedAtLT,omitempty"`
+	AssignedAtLTE    *time.Time  `json:"assignedAtLTE,omitempty"`
+	AssignedAtIsNil  bool        `json:"assignedAtIsNil,omitempty"`
+	AssignedAtNotNil bool        `json:"assignedAtNotNil,omitempty"`
+
+	// "reopened_at" field predicates.
+	ReopenedAt       *time.Time  `json:"reopenedAt,omitempty"`
+	ReopenedAtNEQ    *time.Time  `json:"reopenedAtNEQ,omitempty"`
+	ReopenedAtIn     []time.Time `json:"reopenedAtIn,omitempty"`
+	ReopenedAtNotIn  []time.Time `json:"reopenedAtNotIn,omitempty"`
+	ReopenedAtGT     *time.Time  `json:"reopenedAtGT,omitempty"`
+	ReopenedAtGTE    *time.Time  `json:"reopenedAtGTE,omitempty"`
+	ReopenedAtLT     *time.Time  `json:"reopenedAtLT,omitempty"`
+	ReopenedAtLTE    *time.Time  `json:"reopenedAtLTE,omitempty"`
+	ReopenedAtIsNil  bool        `json:"reopenedAtIsNil,omitempty"`
+	ReopenedAtNotNil bool        `json:"reopenedAtNotNil,omitempty"`
+
+	// "csat" field predicates.
+	Csat       *int  `json:"csat,omitempty"`
+	CsatNEQ    *int  `json:"csatNEQ,omitempty"`
+	CsatIn     []int `json:"csatIn,omitempty"`
+	CsatNotIn  []int `json:"csatNotIn,omitempty"`
+	CsatGT     *int  `json:"csatGT,omitempty"`
+	CsatGTE    *int  `json:"csatGTE,omitempty"`
+	CsatLT     *int  `json:"csatLT,omitempty"`
+	CsatLTE    *int  `json:"csatLTE,omitempty"`
+	CsatIsNil  bool  `json:"csatIsNil,omitempty"`
+	CsatNotNil bool  `json:"csatNotNil,omitempty"`
+
+	// "survey_sent_at" field predicates.
+	SurveySentAt       *time.Time  `json:"surveySentAt,omitempty"`
+	SurveySentAtNEQ    *time.Time  `json:"surveySentAtNEQ,omitempty"`
+	SurveySentAtIn     []time.Time `json:"surveySentAtIn,omitempty"`
+	SurveySentAtNotIn  []time.Time `json:"surveySentAtNotIn,omitempty"`
+	SurveySentAtGT     *time.Time  `json:"surveySentAtGT,omitempty"`
+	SurveySentAtGTE    *time.Time  `json:"surveySentAtGTE,omitempty"`
+	SurveySentAtLT     *time.Time  `json:"surveySentAtLT,omitempty"`
+	SurveySentAtLTE    *time.Time  `json:"surveySentAtLTE,omitempty"`
+	SurveySentAtIsNil  bool        `json:"surveySentAtIsNil,omitempty"`
+	SurveySentAtNotNil bool        `json:"surveySentAtNotNil,omitempty"`
 
 	// "resolved_at" field predicates.
 	ResolvedAt       *time.Time  `json:"resolvedAt,omitempty"`
@@ -8446,6 +9451,22 @@ type TicketWhereInput struct {
 	// "team" edge predicates.
 	HasTeam     *bool                   `json:"hasTeam,omitempty"`
 	HasTeamWith []*DepartmentWhereInput `json:"hasTeamWith,omitempty"`
+
+	// "ticket_type" edge predicates.
+	HasTicketType     *bool                   `json:"hasTicketType,omitempty"`
+	HasTicketTypeWith []*TicketTypeWhereInput `json:"hasTicketTypeWith,omitempty"`
+
+	// "sla_policy" edge predicates.
+	HasSLAPolicy     *bool                  `json:"hasSLAPolicy,omitempty"`
+	HasSLAPolicyWith []*SLAPolicyWhereInput `json:"hasSLAPolicyWith,omitempty"`
+
+	// "changes" edge predicates.
+	HasChanges     *bool                     `json:"hasChanges,omitempty"`
+	HasChangesWith []*TicketChangeWhereInput `json:"hasChangesWith,omitempty"`
+
+	// "approvals" edge predicates.
+	HasApprovals     *bool                       `json:"hasApprovals,omitempty"`
+	HasApprovalsWith []*TicketApprovalWhereInput `json:"hasApprovalsWith,omitempty"`
 
 	// "comments" edge predicates.
 	HasComments     *bool                      `json:"hasComments,omitempty"`
@@ -8865,6 +9886,42 @@ func (i *TicketWhereInput) P() (predicate.Ticket, error) {
 	if i.RegionContainsFold != nil {
 		predicates = append(predicates, ticket.RegionContainsFold(*i.RegionContainsFold))
 	}
+	if i.TypeID != nil {
+		predicates = append(predicates, ticket.TypeIDEQ(*i.TypeID))
+	}
+	if i.TypeIDNEQ != nil {
+		predicates = append(predicates, ticket.TypeIDNEQ(*i.TypeIDNEQ))
+	}
+	if len(i.TypeIDIn) > 0 {
+		predicates = append(predicates, ticket.TypeIDIn(i.TypeIDIn...))
+	}
+	if len(i.TypeIDNotIn) > 0 {
+		predicates = append(predicates, ticket.TypeIDNotIn(i.TypeIDNotIn...))
+	}
+	if i.TypeIDIsNil {
+		predicates = append(predicates, ticket.TypeIDIsNil())
+	}
+	if i.TypeIDNotNil {
+		predicates = append(predicates, ticket.TypeIDNotNil())
+	}
+	if i.SLAPolicyID != nil {
+		predicates = append(predicates, ticket.SLAPolicyIDEQ(*i.SLAPolicyID))
+	}
+	if i.SLAPolicyIDNEQ != nil {
+		predicates = append(predicates, ticket.SLAPolicyIDNEQ(*i.SLAPolicyIDNEQ))
+	}
+	if len(i.SLAPolicyIDIn) > 0 {
+		predicates = append(predicates, ticket.SLAPolicyIDIn(i.SLAPolicyIDIn...))
+	}
+	if len(i.SLAPolicyIDNotIn) > 0 {
+		predicates = append(predicates, ticket.SLAPolicyIDNotIn(i.SLAPolicyIDNotIn...))
+	}
+	if i.SLAPolicyIDIsNil {
+		predicates = append(predicates, ticket.SLAPolicyIDIsNil())
+	}
+	if i.SLAPolicyIDNotNil {
+		predicates = append(predicates, ticket.SLAPolicyIDNotNil())
+	}
 	if i.FirstResponseDueAt != nil {
 		predicates = append(predicates, ticket.FirstResponseDueAtEQ(*i.FirstResponseDueAt))
 	}
@@ -8895,6 +9952,36 @@ func (i *TicketWhereInput) P() (predicate.Ticket, error) {
 	if i.FirstResponseDueAtNotNil {
 		predicates = append(predicates, ticket.FirstResponseDueAtNotNil())
 	}
+	if i.NextUpdateDueAt != nil {
+		predicates = append(predicates, ticket.NextUpdateDueAtEQ(*i.NextUpdateDueAt))
+	}
+	if i.NextUpdateDueAtNEQ != nil {
+		predicates = append(predicates, ticket.NextUpdateDueAtNEQ(*i.NextUpdateDueAtNEQ))
+	}
+	if len(i.NextUpdateDueAtIn) > 0 {
+		predicates = append(predicates, ticket.NextUpdateDueAtIn(i.NextUpdateDueAtIn...))
+	}
+	if len(i.NextUpdateDueAtNotIn) > 0 {
+		predicates = append(predicates, ticket.NextUpdateDueAtNotIn(i.NextUpdateDueAtNotIn...))
+	}
+	if i.NextUpdateDueAtGT != nil {
+		predicates = append(predicates, ticket.NextUpdateDueAtGT(*i.NextUpdateDueAtGT))
+	}
+	if i.NextUpdateDueAtGTE != nil {
+		predicates = append(predicates, ticket.NextUpdateDueAtGTE(*i.NextUpdateDueAtGTE))
+	}
+	if i.NextUpdateDueAtLT != nil {
+		predicates = append(predicates, ticket.NextUpdateDueAtLT(*i.NextUpdateDueAtLT))
+	}
+	if i.NextUpdateDueAtLTE != nil {
+		predicates = append(predicates, ticket.NextUpdateDueAtLTE(*i.NextUpdateDueAtLTE))
+	}
+	if i.NextUpdateDueAtIsNil {
+		predicates = append(predicates, ticket.NextUpdateDueAtIsNil())
+	}
+	if i.NextUpdateDueAtNotNil {
+		predicates = append(predicates, ticket.NextUpdateDueAtNotNil())
+	}
 	if i.ResolutionDueAt != nil {
 		predicates = append(predicates, ticket.ResolutionDueAtEQ(*i.ResolutionDueAt))
 	}
@@ -8924,6 +10011,360 @@ func (i *TicketWhereInput) P() (predicate.Ticket, error) {
 	}
 	if i.ResolutionDueAtNotNil {
 		predicates = append(predicates, ticket.ResolutionDueAtNotNil())
+	}
+	if i.FirstRespondedAt != nil {
+		predicates = append(predicates, ticket.FirstRespondedAtEQ(*i.FirstRespondedAt))
+	}
+	if i.FirstRespondedAtNEQ != nil {
+		predicates = append(predicates, ticket.FirstRespondedAtNEQ(*i.FirstRespondedAtNEQ))
+	}
+	if len(i.FirstRespondedAtIn) > 0 {
+		predicates = append(predicates, ticket.FirstRespondedAtIn(i.FirstRespondedAtIn...))
+	}
+	if len(i.FirstRespondedAtNotIn) > 0 {
+		predicates = append(predicates, ticket.FirstRespondedAtNotIn(i.FirstRespondedAtNotIn...))
+	}
+	if i.FirstRespondedAtGT != nil {
+		predicates = append(predicates, ticket.FirstRespondedAtGT(*i.FirstRespondedAtGT))
+	}
+	if i.FirstRespondedAtGTE != nil {
+		predicates = append(predicates, ticket.FirstRespondedAtGTE(*i.FirstRespondedAtGTE))
+	}
+	if i.FirstRespondedAtLT != nil {
+		predicates = append(predicates, ticket.FirstRespondedAtLT(*i.FirstRespondedAtLT))
+	}
+	if i.FirstRespondedAtLTE != nil {
+		predicates = append(predicates, ticket.FirstRespondedAtLTE(*i.FirstRespondedAtLTE))
+	}
+	if i.FirstRespondedAtIsNil {
+		predicates = append(predicates, ticket.FirstRespondedAtIsNil())
+	}
+	if i.FirstRespondedAtNotNil {
+		predicates = append(predicates, ticket.FirstRespondedAtNotNil())
+	}
+	if i.LastUpdateAt != nil {
+		predicates = append(predicates, ticket.LastUpdateAtEQ(*i.LastUpdateAt))
+	}
+	if i.LastUpdateAtNEQ != nil {
+		predicates = append(predicates, ticket.LastUpdateAtNEQ(*i.LastUpdateAtNEQ))
+	}
+	if len(i.LastUpdateAtIn) > 0 {
+		predicates = append(predicates, ticket.LastUpdateAtIn(i.LastUpdateAtIn...))
+	}
+	if len(i.LastUpdateAtNotIn) > 0 {
+		predicates = append(predicates, ticket.LastUpdateAtNotIn(i.LastUpdateAtNotIn...))
+	}
+	if i.LastUpdateAtGT != nil {
+		predicates = append(predicates, ticket.LastUpdateAtGT(*i.LastUpdateAtGT))
+	}
+	if i.LastUpdateAtGTE != nil {
+		predicates = append(predicates, ticket.LastUpdateAtGTE(*i.LastUpdateAtGTE))
+	}
+	if i.LastUpdateAtLT != nil {
+		predicates = append(predicates, ticket.LastUpdateAtLT(*i.LastUpdateAtLT))
+	}
+	if i.LastUpdateAtLTE != nil {
+		predicates = append(predicates, ticket.LastUpdateAtLTE(*i.LastUpdateAtLTE))
+	}
+	if i.LastUpdateAtIsNil {
+		predicates = append(predicates, ticket.LastUpdateAtIsNil())
+	}
+	if i.LastUpdateAtNotNil {
+		predicates = append(predicates, ticket.LastUpdateAtNotNil())
+	}
+	if i.SLAPausedAt != nil {
+		predicates = append(predicates, ticket.SLAPausedAtEQ(*i.SLAPausedAt))
+	}
+	if i.SLAPausedAtNEQ != nil {
+		predicates = append(predicates, ticket.SLAPausedAtNEQ(*i.SLAPausedAtNEQ))
+	}
+	if len(i.SLAPausedAtIn) > 0 {
+		predicates = append(predicates, ticket.SLAPausedAtIn(i.SLAPausedAtIn...))
+	}
+	if len(i.SLAPausedAtNotIn) > 0 {
+		predicates = append(predicates, ticket.SLAPausedAtNotIn(i.SLAPausedAtNotIn...))
+	}
+	if i.SLAPausedAtGT != nil {
+		predicates = append(predicates, ticket.SLAPausedAtGT(*i.SLAPausedAtGT))
+	}
+	if i.SLAPausedAtGTE != nil {
+		predicates = append(predicates, ticket.SLAPausedAtGTE(*i.SLAPausedAtGTE))
+	}
+	if i.SLAPausedAtLT != nil {
+		predicates = append(predicates, ticket.SLAPausedAtLT(*i.SLAPausedAtLT))
+	}
+	if i.SLAPausedAtLTE != nil {
+		predicates = append(predicates, ticket.SLAPausedAtLTE(*i.SLAPausedAtLTE))
+	}
+	if i.SLAPausedAtIsNil {
+		predicates = append(predicates, ticket.SLAPausedAtIsNil())
+	}
+	if i.SLAPausedAtNotNil {
+		predicates = append(predicates, ticket.SLAPausedAtNotNil())
+	}
+	if i.FirstResponseBreachedAt != nil {
+		predicates = append(predicates, ticket.FirstResponseBreachedAtEQ(*i.FirstResponseBreachedAt))
+	}
+	if i.FirstResponseBreachedAtNEQ != nil {
+		predicates = append(predicates, ticket.FirstResponseBreachedAtNEQ(*i.FirstResponseBreachedAtNEQ))
+	}
+	if len(i.FirstResponseBreachedAtIn) > 0 {
+		predicates = append(predicates, ticket.FirstResponseBreachedAtIn(i.FirstResponseBreachedAtIn...))
+	}
+	if len(i.FirstResponseBreachedAtNotIn) > 0 {
+		predicates = append(predicates, ticket.FirstResponseBreachedAtNotIn(i.FirstResponseBreachedAtNotIn...))
+	}
+	if i.FirstResponseBreachedAtGT != nil {
+		predicates = append(predicates, ticket.FirstResponseBreachedAtGT(*i.FirstResponseBreachedAtGT))
+	}
+	if i.FirstResponseBreachedAtGTE != nil {
+		predicates = append(predicates, ticket.FirstResponseBreachedAtGTE(*i.FirstResponseBreachedAtGTE))
+	}
+	if i.FirstResponseBreachedAtLT != nil {
+		predicates = append(predicates, ticket.FirstResponseBreachedAtLT(*i.FirstResponseBreachedAtLT))
+	}
+	if i.FirstResponseBreachedAtLTE != nil {
+		predicates = append(predicates, ticket.FirstResponseBreachedAtLTE(*i.FirstResponseBreachedAtLTE))
+	}
+	if i.FirstResponseBreachedAtIsNil {
+		predicates = append(predicates, ticket.FirstResponseBreachedAtIsNil())
+	}
+	if i.FirstResponseBreachedAtNotNil {
+		predicates = append(predicates, ticket.FirstResponseBreachedAtNotNil())
+	}
+	if i.ResolutionBreachedAt != nil {
+		predicates = append(predicates, ticket.ResolutionBreachedAtEQ(*i.ResolutionBreachedAt))
+	}
+	if i.ResolutionBreachedAtNEQ != nil {
+		predicates = append(predicates, ticket.ResolutionBreachedAtNEQ(*i.ResolutionBreachedAtNEQ))
+	}
+	if len(i.ResolutionBreachedAtIn) > 0 {
+		predicates = append(predicates, ticket.ResolutionBreachedAtIn(i.ResolutionBreachedAtIn...))
+	}
+	if len(i.ResolutionBreachedAtNotIn) > 0 {
+		predicates = append(predicates, ticket.ResolutionBreachedAtNotIn(i.ResolutionBreachedAtNotIn...))
+	}
+	if i.ResolutionBreachedAtGT != nil {
+		predicates = append(predicates, ticket.ResolutionBreachedAtGT(*i.ResolutionBreachedAtGT))
+	}
+	if i.ResolutionBreachedAtGTE != nil {
+		predicates = append(predicates, ticket.ResolutionBreachedAtGTE(*i.ResolutionBreachedAtGTE))
+	}
+	if i.ResolutionBreachedAtLT != nil {
+		predicates = append(predicates, ticket.ResolutionBreachedAtLT(*i.ResolutionBreachedAtLT))
+	}
+	if i.ResolutionBreachedAtLTE != nil {
+		predicates = append(predicates, ticket.ResolutionBreachedAtLTE(*i.ResolutionBreachedAtLTE))
+	}
+	if i.ResolutionBreachedAtIsNil {
+		predicates = append(predicates, ticket.ResolutionBreachedAtIsNil())
+	}
+	if i.ResolutionBreachedAtNotNil {
+		predicates = append(predicates, ticket.ResolutionBreachedAtNotNil())
+	}
+	if i.EscalationLevel != nil {
+		predicates = append(predicates, ticket.EscalationLevelEQ(*i.EscalationLevel))
+	}
+	if i.EscalationLevelNEQ != nil {
+		predicates = append(predicates, ticket.EscalationLevelNEQ(*i.EscalationLevelNEQ))
+	}
+	if len(i.EscalationLevelIn) > 0 {
+		predicates = append(predicates, ticket.EscalationLevelIn(i.EscalationLevelIn...))
+	}
+	if len(i.EscalationLevelNotIn) > 0 {
+		predicates = append(predicates, ticket.EscalationLevelNotIn(i.EscalationLevelNotIn...))
+	}
+	if i.EscalationLevelGT != nil {
+		predicates = append(predicates, ticket.EscalationLevelGT(*i.EscalationLevelGT))
+	}
+	if i.EscalationLevelGTE != nil {
+		predicates = append(predicates, ticket.EscalationLevelGTE(*i.EscalationLevelGTE))
+	}
+	if i.EscalationLevelLT != nil {
+		predicates = append(predicates, ticket.EscalationLevelLT(*i.EscalationLevelLT))
+	}
+	if i.EscalationLevelLTE != nil {
+		predicates = append(predicates, ticket.EscalationLevelLTE(*i.EscalationLevelLTE))
+	}
+	if i.EscalatedAt != nil {
+		predicates = append(predicates, ticket.EscalatedAtEQ(*i.EscalatedAt))
+	}
+	if i.EscalatedAtNEQ != nil {
+		predicates = append(predicates, ticket.EscalatedAtNEQ(*i.EscalatedAtNEQ))
+	}
+	if len(i.EscalatedAtIn) > 0 {
+		predicates = append(predicates, ticket.EscalatedAtIn(i.EscalatedAtIn...))
+	}
+	if len(i.EscalatedAtNotIn) > 0 {
+		predicates = append(predicates, ticket.EscalatedAtNotIn(i.EscalatedAtNotIn...))
+	}
+	if i.EscalatedAtGT != nil {
+		predicates = append(predicates, ticket.EscalatedAtGT(*i.EscalatedAtGT))
+	}
+	if i.EscalatedAtGTE != nil {
+		predicates = append(predicates, ticket.EscalatedAtGTE(*i.EscalatedAtGTE))
+	}
+	if i.EscalatedAtLT != nil {
+		predicates = append(predicates, ticket.EscalatedAtLT(*i.EscalatedAtLT))
+	}
+	if i.EscalatedAtLTE != nil {
+		predicates = append(predicates, ticket.EscalatedAtLTE(*i.EscalatedAtLTE))
+	}
+	if i.EscalatedAtIsNil {
+		predicates = append(predicates, ticket.EscalatedAtIsNil())
+	}
+	if i.EscalatedAtNotNil {
+		predicates = append(predicates, ticket.EscalatedAtNotNil())
+	}
+	if i.NextEscalationAt != nil {
+		predicates = append(predicates, ticket.NextEscalationAtEQ(*i.NextEscalationAt))
+	}
+	if i.NextEscalationAtNEQ != nil {
+		predicates = append(predicates, ticket.NextEscalationAtNEQ(*i.NextEscalationAtNEQ))
+	}
+	if len(i.NextEscalationAtIn) > 0 {
+		predicates = append(predicates, ticket.NextEscalationAtIn(i.NextEscalationAtIn...))
+	}
+	if len(i.NextEscalationAtNotIn) > 0 {
+		predicates = append(predicates, ticket.NextEscalationAtNotIn(i.NextEscalationAtNotIn...))
+	}
+	if i.NextEscalationAtGT != nil {
+		predicates = append(predicates, ticket.NextEscalationAtGT(*i.NextEscalationAtGT))
+	}
+	if i.NextEscalationAtGTE != nil {
+		predicates = append(predicates, ticket.NextEscalationAtGTE(*i.NextEscalationAtGTE))
+	}
+	if i.NextEscalationAtLT != nil {
+		predicates = append(predicates, ticket.NextEscalationAtLT(*i.NextEscalationAtLT))
+	}
+	if i.NextEscalationAtLTE != nil {
+		predicates = append(predicates, ticket.NextEscalationAtLTE(*i.NextEscalationAtLTE))
+	}
+	if i.NextEscalationAtIsNil {
+		predicates = append(predicates, ticket.NextEscalationAtIsNil())
+	}
+	if i.NextEscalationAtNotNil {
+		predicates = append(predicates, ticket.NextEscalationAtNotNil())
+	}
+	if i.AssignedAt != nil {
+		predicates = append(predicates, ticket.AssignedAtEQ(*i.AssignedAt))
+	}
+	if i.AssignedAtNEQ != nil {
+		predicates = append(predicates, ticket.AssignedAtNEQ(*i.AssignedAtNEQ))
+	}
+	if len(i.AssignedAtIn) > 0 {
+		predicates = append(predicates, ticket.AssignedAtIn(i.AssignedAtIn...))
+	}
+	if len(i.AssignedAtNotIn) > 0 {
+		predicates = append(predicates, ticket.AssignedAtNotIn(i.AssignedAtNotIn...))
+	}
+	if i.AssignedAtGT != nil {
+		predicates = append(predicates, ticket.AssignedAtGT(*i.AssignedAtGT))
+	}
+	if i.AssignedAtGTE != nil {
+		predicates = append(predicates, ticket.AssignedAtGTE(*i.AssignedAtGTE))
+	}
+	if i.AssignedAtLT != nil {
+		predicates = append(predicates, ticket.AssignedAtLT(*i.AssignedAtLT))
+	}
+	if i.AssignedAtLTE != nil {
+		predicates = append(predicates, ticket.AssignedAtLTE(*i.AssignedAtLTE))
+	}
+	if i.AssignedAtIsNil {
+		predicates = append(predicates, ticket.AssignedAtIsNil())
+	}
+	if i.AssignedAtNotNil {
+		predicates = append(predicates, ticket.AssignedAtNotNil())
+	}
+	if i.ReopenedAt != nil {
+		predicates = append(predicates, ticket.ReopenedAtEQ(*i.ReopenedAt))
+	}
+	if i.ReopenedAtNEQ != nil {
+		predicates = append(predicates, ticket.ReopenedAtNEQ(*i.ReopenedAtNEQ))
+	}
+	if len(i.ReopenedAtIn) > 0 {
+		predicates = append(predicates, ticket.ReopenedAtIn(i.ReopenedAtIn...))
+	}
+	if len(i.ReopenedAtNotIn) > 0 {
+		predicates = append(predicates, ticket.ReopenedAtNotIn(i.ReopenedAtNotIn...))
+	}
+	if i.ReopenedAtGT != nil {
+		predicates = append(predicates, ticket.ReopenedAtGT(*i.ReopenedAtGT))
+	}
+	if i.ReopenedAtGTE != nil {
+		predicates = append(predicates, ticket.ReopenedAtGTE(*i.ReopenedAtGTE))
+	}
+	if i.ReopenedAtLT != nil {
+		predicates = append(predicates, ticket.ReopenedAtLT(*i.ReopenedAtLT))
+	}
+	if i.ReopenedAtLTE != nil {
+		predicates = append(predicates, ticket.ReopenedAtLTE(*i.ReopenedAtLTE))
+	}
+	if i.ReopenedAtIsNil {
+		predicates = append(predicates, ticket.ReopenedAtIsNil())
+	}
+	if i.ReopenedAtNotNil {
+		predicates = append(predicates, ticket.ReopenedAtNotNil())
+	}
+	if i.Csat != nil {
+		predicates = append(predicates, ticket.CsatEQ(*i.Csat))
+	}
+	if i.CsatNEQ != nil {
+		predicates = append(predicates, ticket.CsatNEQ(*i.CsatNEQ))
+	}
+	if len(i.CsatIn) > 0 {
+		predicates = append(predicates, ticket.CsatIn(i.CsatIn...))
+	}
+	if len(i.CsatNotIn) > 0 {
+		predicates = append(predicates, ticket.CsatNotIn(i.CsatNotIn...))
+	}
+	if i.CsatGT != nil {
+		predicates = append(predicates, ticket.CsatGT(*i.CsatGT))
+	}
+	if i.CsatGTE != nil {
+		predicates = append(predicates, ticket.CsatGTE(*i.CsatGTE))
+	}
+	if i.CsatLT != nil {
+		predicates = append(predicates, ticket.CsatLT(*i.CsatLT))
+	}
+	if i.CsatLTE != nil {
+		predicates = append(predicates, ticket.CsatLTE(*i.CsatLTE))
+	}
+	if i.CsatIsNil {
+		predicates = append(predicates, ticket.CsatIsNil())
+	}
+	if i.CsatNotNil {
+		predicates = append(predicates, ticket.CsatNotNil())
+	}
+	if i.SurveySentAt != nil {
+		predicates = append(predicates, ticket.SurveySentAtEQ(*i.SurveySentAt))
+	}
+	if i.SurveySentAtNEQ != nil {
+		predicates = append(predicates, ticket.SurveySentAtNEQ(*i.SurveySentAtNEQ))
+	}
+	if len(i.SurveySentAtIn) > 0 {
+		predicates = append(predicates, ticket.SurveySentAtIn(i.SurveySentAtIn...))
+	}
+	if len(i.SurveySentAtNotIn) > 0 {
+		predicates = append(predicates, ticket.SurveySentAtNotIn(i.SurveySentAtNotIn...))
+	}
+	if i.SurveySentAtGT != nil {
+		predicates = append(predicates, ticket.SurveySentAtGT(*i.SurveySentAtGT))
+	}
+	if i.SurveySentAtGTE != nil {
+		predicates = append(predicates, ticket.SurveySentAtGTE(*i.SurveySentAtGTE))
+	}
+	if i.SurveySentAtLT != nil {
+		predicates = append(predicates, ticket.SurveySentAtLT(*i.SurveySentAtLT))
+	}
+	if i.SurveySentAtLTE != nil {
+		predicates = append(predicates, ticket.SurveySentAtLTE(*i.SurveySentAtLTE))
+	}
+	if i.SurveySentAtIsNil {
+		predicates = append(predicates, ticket.SurveySentAtIsNil())
+	}
+	if i.SurveySentAtNotNil {
+		predicates = append(predicates, ticket.SurveySentAtNotNil())
 	}
 	if i.ResolvedAt != nil {
 		predicates = append(predicates, ticket.ResolvedAtEQ(*i.ResolvedAt))
@@ -9058,6 +10499,78 @@ func (i *TicketWhereInput) P() (predicate.Ticket, error) {
 		}
 		predicates = append(predicates, ticket.HasTeamWith(with...))
 	}
+	if i.HasTicketType != nil {
+		p := ticket.HasTicketType()
+		if !*i.HasTicketType {
+			p = ticket.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasTicketTypeWith) > 0 {
+		with := make([]predicate.TicketType, 0, len(i.HasTicketTypeWith))
+		for _, w := range i.HasTicketTypeWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasTicketTypeWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, ticket.HasTicketTypeWith(with...))
+	}
+	if i.HasSLAPolicy != nil {
+		p := ticket.HasSLAPolicy()
+		if !*i.HasSLAPolicy {
+			p = ticket.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasSLAPolicyWith) > 0 {
+		with := make([]predicate.SLAPolicy, 0, len(i.HasSLAPolicyWith))
+		for _, w := range i.HasSLAPolicyWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasSLAPolicyWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, ticket.HasSLAPolicyWith(with...))
+	}
+	if i.HasChanges != nil {
+		p := ticket.HasChanges()
+		if !*i.HasChanges {
+			p = ticket.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasChangesWith) > 0 {
+		with := make([]predicate.TicketChange, 0, len(i.HasChangesWith))
+		for _, w := range i.HasChangesWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasChangesWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, ticket.HasChangesWith(with...))
+	}
+	if i.HasApprovals != nil {
+		p := ticket.HasApprovals()
+		if !*i.HasApprovals {
+			p = ticket.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasApprovalsWith) > 0 {
+		with := make([]predicate.TicketApproval, 0, len(i.HasApprovalsWith))
+		for _, w := range i.HasApprovalsWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasApprovalsWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, ticket.HasApprovalsWith(with...))
+	}
 	if i.HasComments != nil {
 		p := ticket.HasComments()
 		if !*i.HasComments {
@@ -9083,6 +10596,984 @@ func (i *TicketWhereInput) P() (predicate.Ticket, error) {
 		return predicates[0], nil
 	default:
 		return ticket.And(predicates...), nil
+	}
+}
+
+// TicketApprovalWhereInput represents a where input for filtering TicketApproval queries.
+type TicketApprovalWhereInput struct {
+	Predicates []predicate.TicketApproval  `json:"-"`
+	Not        *TicketApprovalWhereInput   `json:"not,omitempty"`
+	Or         []*TicketApprovalWhereInput `json:"or,omitempty"`
+	And        []*TicketApprovalWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "ticket_id" field predicates.
+	TicketID      *int  `json:"ticketID,omitempty"`
+	TicketIDNEQ   *int  `json:"ticketIDNEQ,omitempty"`
+	TicketIDIn    []int `json:"ticketIDIn,omitempty"`
+	TicketIDNotIn []int `json:"ticketIDNotIn,omitempty"`
+
+	// "step" field predicates.
+	Step      *int  `json:"step,omitempty"`
+	StepNEQ   *int  `json:"stepNEQ,omitempty"`
+	StepIn    []int `json:"stepIn,omitempty"`
+	StepNotIn []int `json:"stepNotIn,omitempty"`
+	StepGT    *int  `json:"stepGT,omitempty"`
+	StepGTE   *int  `json:"stepGTE,omitempty"`
+	StepLT    *int  `json:"stepLT,omitempty"`
+	StepLTE   *int  `json:"stepLTE,omitempty"`
+
+	// "name" field predicates.
+	Name             *string  `json:"name,omitempty"`
+	NameNEQ          *string  `json:"nameNEQ,omitempty"`
+	NameIn           []string `json:"nameIn,omitempty"`
+	NameNotIn        []string `json:"nameNotIn,omitempty"`
+	NameGT           *string  `json:"nameGT,omitempty"`
+	NameGTE          *string  `json:"nameGTE,omitempty"`
+	NameLT           *string  `json:"nameLT,omitempty"`
+	NameLTE          *string  `json:"nameLTE,omitempty"`
+	NameContains     *string  `json:"nameContains,omitempty"`
+	NameHasPrefix    *string  `json:"nameHasPrefix,omitempty"`
+	NameHasSuffix    *string  `json:"nameHasSuffix,omitempty"`
+	NameEqualFold    *string  `json:"nameEqualFold,omitempty"`
+	NameContainsFold *string  `json:"nameContainsFold,omitempty"`
+
+	// "requested_by_id" field predicates.
+	RequestedByID       *int  `json:"requestedByID,omitempty"`
+	RequestedByIDNEQ    *int  `json:"requestedByIDNEQ,omitempty"`
+	RequestedByIDIn     []int `json:"requestedByIDIn,omitempty"`
+	RequestedByIDNotIn  []int `json:"requestedByIDNotIn,omitempty"`
+	RequestedByIDIsNil  bool  `json:"requestedByIDIsNil,omitempty"`
+	RequestedByIDNotNil bool  `json:"requestedByIDNotNil,omitempty"`
+
+	// "required_approvals" field predicates.
+	RequiredApprovals      *int  `json:"requiredApprovals,omitempty"`
+	RequiredApprovalsNEQ   *int  `json:"requiredApprovalsNEQ,omitempty"`
+	RequiredApprovalsIn    []int `json:"requiredApprovalsIn,omitempty"`
+	RequiredApprovalsNotIn []int `json:"requiredApprovalsNotIn,omitempty"`
+	RequiredApprovalsGT    *int  `json:"requiredApprovalsGT,omitempty"`
+	RequiredApprovalsGTE   *int  `json:"requiredApprovalsGTE,omitempty"`
+	RequiredApprovalsLT    *int  `json:"requiredApprovalsLT,omitempty"`
+	RequiredApprovalsLTE   *int  `json:"requiredApprovalsLTE,omitempty"`
+
+	// "status" field predicates.
+	Status      *ticketapproval.Status  `json:"status,omitempty"`
+	StatusNEQ   *ticketapproval.Status  `json:"statusNEQ,omitempty"`
+	StatusIn    []ticketapproval.Status `json:"statusIn,omitempty"`
+	StatusNotIn []ticketapproval.Status `json:"statusNotIn,omitempty"`
+
+	// "decided_at" field predicates.
+	DecidedAt       *time.Time  `json:"decidedAt,omitempty"`
+	DecidedAtNEQ    *time.Time  `json:"decidedAtNEQ,omitempty"`
+	DecidedAtIn     []time.Time `json:"decidedAtIn,omitempty"`
+	DecidedAtNotIn  []time.Time `json:"decidedAtNotIn,omitempty"`
+	DecidedAtGT     *time.Time  `json:"decidedAtGT,omitempty"`
+	DecidedAtGTE    *time.Time  `json:"decidedAtGTE,omitempty"`
+	DecidedAtLT     *time.Time  `json:"decidedAtLT,omitempty"`
+	DecidedAtLTE    *time.Time  `json:"decidedAtLTE,omitempty"`
+	DecidedAtIsNil  bool        `json:"decidedAtIsNil,omitempty"`
+	DecidedAtNotNil bool        `json:"decidedAtNotNil,omitempty"`
+
+	// "ticket" edge predicates.
+	HasTicket     *bool               `json:"hasTicket,omitempty"`
+	HasTicketWith []*TicketWhereInput `json:"hasTicketWith,omitempty"`
+
+	// "requested_by" edge predicates.
+	HasRequestedBy     *bool              `json:"hasRequestedBy,omitempty"`
+	HasRequestedByWith []*StaffWhereInput `json:"hasRequestedByWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *TicketApprovalWhereInput) AddPredicates(predicates ...predicate.TicketApproval) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the TicketApprovalWhereInput filter on the TicketApprovalQuery builder.
+func (i *TicketApprovalWhereInput) Filter(q *TicketApprovalQuery) (*TicketApprovalQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyTicketApprovalWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyTicketApprovalWhereInput is returned in case the TicketApprovalWhereInput is empty.
+var ErrEmptyTicketApprovalWhereInput = errors.New("ent: empty predicate TicketApprovalWhereInput")
+
+// P returns a predicate for filtering ticketapprovals.
+// An error is returned if the input is empty or invalid.
+func (i *TicketApprovalWhereInput) P() (predicate.TicketApproval, error) {
+	var predicates []predicate.TicketApproval
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, ticketapproval.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.TicketApproval, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, ticketapproval.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.TicketApproval, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, ticketapproval.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, ticketapproval.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, ticketapproval.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, ticketapproval.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, ticketapproval.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, ticketapproval.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, ticketapproval.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, ticketapproval.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, ticketapproval.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, ticketapproval.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, ticketapproval.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, ticketapproval.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, ticketapproval.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, ticketapproval.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, ticketapproval.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, ticketapproval.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, ticketapproval.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, ticketapproval.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, ticketapproval.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, ticketapproval.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, ticketapproval.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, ticketapproval.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, ticketapproval.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, ticketapproval.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, ticketapproval.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.TicketID != nil {
+		predicates = append(predicates, ticketapproval.TicketIDEQ(*i.TicketID))
+	}
+	if i.TicketIDNEQ != nil {
+		predicates = append(predicates, ticketapproval.TicketIDNEQ(*i.TicketIDNEQ))
+	}
+	if len(i.TicketIDIn) > 0 {
+		predicates = append(predicates, ticketapproval.TicketIDIn(i.TicketIDIn...))
+	}
+	if len(i.TicketIDNotIn) > 0 {
+		predicates = append(predicates, ticketapproval.TicketIDNotIn(i.TicketIDNotIn...))
+	}
+	if i.Step != nil {
+		predicates = append(predicates, ticketapproval.StepEQ(*i.Step))
+	}
+	if i.StepNEQ != nil {
+		predicates = append(predicates, ticketapproval.StepNEQ(*i.StepNEQ))
+	}
+	if len(i.StepIn) > 0 {
+		predicates = append(predicates, ticketapproval.StepIn(i.StepIn...))
+	}
+	if len(i.StepNotIn) > 0 {
+		predicates = append(predicates, ticketapproval.StepNotIn(i.StepNotIn...))
+	}
+	if i.StepGT != nil {
+		predicates = append(predicates, ticketapproval.StepGT(*i.StepGT))
+	}
+	if i.StepGTE != nil {
+		predicates = append(predicates, ticketapproval.StepGTE(*i.StepGTE))
+	}
+	if i.StepLT != nil {
+		predicates = append(predicates, ticketapproval.StepLT(*i.StepLT))
+	}
+	if i.StepLTE != nil {
+		predicates = append(predicates, ticketapproval.StepLTE(*i.StepLTE))
+	}
+	if i.Name != nil {
+		predicates = append(predicates, ticketapproval.NameEQ(*i.Name))
+	}
+	if i.NameNEQ != nil {
+		predicates = append(predicates, ticketapproval.NameNEQ(*i.NameNEQ))
+	}
+	if len(i.NameIn) > 0 {
+		predicates = append(predicates, ticketapproval.NameIn(i.NameIn...))
+	}
+	if len(i.NameNotIn) > 0 {
+		predicates = append(predicates, ticketapproval.NameNotIn(i.NameNotIn...))
+	}
+	if i.NameGT != nil {
+		predicates = append(predicates, ticketapproval.NameGT(*i.NameGT))
+	}
+	if i.NameGTE != nil {
+		predicates = append(predicates, ticketapproval.NameGTE(*i.NameGTE))
+	}
+	if i.NameLT != nil {
+		predicates = append(predicates, ticketapproval.NameLT(*i.NameLT))
+	}
+	if i.NameLTE != nil {
+		predicates = append(predicates, ticketapproval.NameLTE(*i.NameLTE))
+	}
+	if i.NameContains != nil {
+		predicates = append(predicates, ticketapproval.NameContains(*i.NameContains))
+	}
+	if i.NameHasPrefix != nil {
+		predicates = append(predicates, ticketapproval.NameHasPrefix(*i.NameHasPrefix))
+	}
+	if i.NameHasSuffix != nil {
+		predicates = append(predicates, ticketapproval.NameHasSuffix(*i.NameHasSuffix))
+	}
+	if i.NameEqualFold != nil {
+		predicates = append(predicates, ticketapproval.NameEqualFold(*i.NameEqualFold))
+	}
+	if i.NameContainsFold != nil {
+		predicates = append(predicates, ticketapproval.NameContainsFold(*i.NameContainsFold))
+	}
+	if i.RequestedByID != nil {
+		predicates = append(predicates, ticketapproval.RequestedByIDEQ(*i.RequestedByID))
+	}
+	if i.RequestedByIDNEQ != nil {
+		predicates = append(predicates, ticketapproval.RequestedByIDNEQ(*i.RequestedByIDNEQ))
+	}
+	if len(i.RequestedByIDIn) > 0 {
+		predicates = append(predicates, ticketapproval.RequestedByIDIn(i.RequestedByIDIn...))
+	}
+	if len(i.RequestedByIDNotIn) > 0 {
+		predicates = append(predicates, ticketapproval.RequestedByIDNotIn(i.RequestedByIDNotIn...))
+	}
+	if i.RequestedByIDIsNil {
+		predicates = append(predicates, ticketapproval.RequestedByIDIsNil())
+	}
+	if i.RequestedByIDNotNil {
+		predicates = append(predicates, ticketapproval.RequestedByIDNotNil())
+	}
+	if i.RequiredApprovals != nil {
+		predicates = append(predicates, ticketapproval.RequiredApprovalsEQ(*i.RequiredApprovals))
+	}
+	if i.RequiredApprovalsNEQ != nil {
+		predicates = append(predicates, ticketapproval.RequiredApprovalsNEQ(*i.RequiredApprovalsNEQ))
+	}
+	if len(i.RequiredApprovalsIn) > 0 {
+		predicates = append(predicates, ticketapproval.RequiredApprovalsIn(i.RequiredApprovalsIn...))
+	}
+	if len(i.RequiredApprovalsNotIn) > 0 {
+		predicates = append(predicates, ticketapproval.RequiredApprovalsNotIn(i.RequiredApprovalsNotIn...))
+	}
+	if i.RequiredApprovalsGT != nil {
+		predicates = append(predicates, ticketapproval.RequiredApprovalsGT(*i.RequiredApprovalsGT))
+	}
+	if i.RequiredApprovalsGTE != nil {
+		predicates = append(predicates, ticketapproval.RequiredApprovalsGTE(*i.RequiredApprovalsGTE))
+	}
+	if i.RequiredApprovalsLT != nil {
+		predicates = append(predicates, ticketapproval.RequiredApprovalsLT(*i.RequiredApprovalsLT))
+	}
+	if i.RequiredApprovalsLTE != nil {
+		predicates = append(predicates, ticketapproval.RequiredApprovalsLTE(*i.RequiredApprovalsLTE))
+	}
+	if i.Status != nil {
+		predicates = append(predicates, ticketapproval.StatusEQ(*i.Status))
+	}
+	if i.StatusNEQ != nil {
+		predicates = append(predicates, ticketapproval.StatusNEQ(*i.StatusNEQ))
+	}
+	if len(i.StatusIn) > 0 {
+		predicates = append(predicates, ticketapproval.StatusIn(i.StatusIn...))
+	}
+	if len(i.StatusNotIn) > 0 {
+		predicates = append(predicates, ticketapproval.StatusNotIn(i.StatusNotIn...))
+	}
+	if i.DecidedAt != nil {
+		predicates = append(predicates, ticketapproval.DecidedAtEQ(*i.DecidedAt))
+	}
+	if i.DecidedAtNEQ != nil {
+		predicates = append(predicates, ticketapproval.DecidedAtNEQ(*i.DecidedAtNEQ))
+	}
+	if len(i.DecidedAtIn) > 0 {
+		predicates = append(predicates, ticketapproval.DecidedAtIn(i.DecidedAtIn...))
+	}
+	if len(i.DecidedAtNotIn) > 0 {
+		predicates = append(predicates, ticketapproval.DecidedAtNotIn(i.DecidedAtNotIn...))
+	}
+	if i.DecidedAtGT != nil {
+		predicates = append(predicates, ticketapproval.DecidedAtGT(*i.DecidedAtGT))
+	}
+	if i.DecidedAtGTE != nil {
+		predicates = append(predicates, ticketapproval.DecidedAtGTE(*i.DecidedAtGTE))
+	}
+	if i.DecidedAtLT != nil {
+		predicates = append(predicates, ticketapproval.DecidedAtLT(*i.DecidedAtLT))
+	}
+	if i.DecidedAtLTE != nil {
+		predicates = append(predicates, ticketapproval.DecidedAtLTE(*i.DecidedAtLTE))
+	}
+	if i.DecidedAtIsNil {
+		predicates = append(predicates, ticketapproval.DecidedAtIsNil())
+	}
+	if i.DecidedAtNotNil {
+		predicates = append(predicates, ticketapproval.DecidedAtNotNil())
+	}
+
+	if i.HasTicket != nil {
+		p := ticketapproval.HasTicket()
+		if !*i.HasTicket {
+			p = ticketapproval.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasTicketWith) > 0 {
+		with := make([]predicate.Ticket, 0, len(i.HasTicketWith))
+		for _, w := range i.HasTicketWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasTicketWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, ticketapproval.HasTicketWith(with...))
+	}
+	if i.HasRequestedBy != nil {
+		p := ticketapproval.HasRequestedBy()
+		if !*i.HasRequestedBy {
+			p = ticketapproval.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasRequestedByWith) > 0 {
+		with := make([]predicate.Staff, 0, len(i.HasRequestedByWith))
+		for _, w := range i.HasRequestedByWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasRequestedByWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, ticketapproval.HasRequestedByWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyTicketApprovalWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return ticketapproval.And(predicates...), nil
+	}
+}
+
+// TicketChangeWhereInput represents a where input for filtering TicketChange queries.
+type TicketChangeWhereInput struct {
+	Predicates []predicate.TicketChange  `json:"-"`
+	Not        *TicketChangeWhereInput   `json:"not,omitempty"`
+	Or         []*TicketChangeWhereInput `json:"or,omitempty"`
+	And        []*TicketChangeWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "ticket_id" field predicates.
+	TicketID      *int  `json:"ticketID,omitempty"`
+	TicketIDNEQ   *int  `json:"ticketIDNEQ,omitempty"`
+	TicketIDIn    []int `json:"ticketIDIn,omitempty"`
+	TicketIDNotIn []int `json:"ticketIDNotIn,omitempty"`
+
+	// "actor_id" field predicates.
+	ActorID       *int  `json:"actorID,omitempty"`
+	ActorIDNEQ    *int  `json:"actorIDNEQ,omitempty"`
+	ActorIDIn     []int `json:"actorIDIn,omitempty"`
+	ActorIDNotIn  []int `json:"actorIDNotIn,omitempty"`
+	ActorIDIsNil  bool  `json:"actorIDIsNil,omitempty"`
+	ActorIDNotNil bool  `json:"actorIDNotNil,omitempty"`
+
+	// "kind" field predicates.
+	Kind             *string  `json:"kind,omitempty"`
+	KindNEQ          *string  `json:"kindNEQ,omitempty"`
+	KindIn           []string `json:"kindIn,omitempty"`
+	KindNotIn        []string `json:"kindNotIn,omitempty"`
+	KindGT           *string  `json:"kindGT,omitempty"`
+	KindGTE          *string  `json:"kindGTE,omitempty"`
+	KindLT           *string  `json:"kindLT,omitempty"`
+	KindLTE          *string  `json:"kindLTE,omitempty"`
+	KindContains     *string  `json:"kindContains,omitempty"`
+	KindHasPrefix    *string  `json:"kindHasPrefix,omitempty"`
+	KindHasSuffix    *string  `json:"kindHasSuffix,omitempty"`
+	KindEqualFold    *string  `json:"kindEqualFold,omitempty"`
+	KindContainsFold *string  `json:"kindContainsFold,omitempty"`
+
+	// "field" field predicates.
+	Field             *string  `json:"field,omitempty"`
+	FieldNEQ          *string  `json:"fieldNEQ,omitempty"`
+	FieldIn           []string `json:"fieldIn,omitempty"`
+	FieldNotIn        []string `json:"fieldNotIn,omitempty"`
+	FieldGT           *string  `json:"fieldGT,omitempty"`
+	FieldGTE          *string  `json:"fieldGTE,omitempty"`
+	FieldLT           *string  `json:"fieldLT,omitempty"`
+	FieldLTE          *string  `json:"fieldLTE,omitempty"`
+	FieldContains     *string  `json:"fieldContains,omitempty"`
+	FieldHasPrefix    *string  `json:"fieldHasPrefix,omitempty"`
+	FieldHasSuffix    *string  `json:"fieldHasSuffix,omitempty"`
+	FieldEqualFold    *string  `json:"fieldEqualFold,omitempty"`
+	FieldContainsFold *string  `json:"fieldContainsFold,omitempty"`
+
+	// "before" field predicates.
+	Before             *string  `json:"before,omitempty"`
+	BeforeNEQ          *string  `json:"beforeNEQ,omitempty"`
+	BeforeIn           []string `json:"beforeIn,omitempty"`
+	BeforeNotIn        []string `json:"beforeNotIn,omitempty"`
+	BeforeGT           *string  `json:"beforeGT,omitempty"`
+	BeforeGTE          *string  `json:"beforeGTE,omitempty"`
+	BeforeLT           *string  `json:"beforeLT,omitempty"`
+	BeforeLTE          *string  `json:"beforeLTE,omitempty"`
+	BeforeContains     *string  `json:"beforeContains,omitempty"`
+	BeforeHasPrefix    *string  `json:"beforeHasPrefix,omitempty"`
+	BeforeHasSuffix    *string  `json:"beforeHasSuffix,omitempty"`
+	BeforeEqualFold    *string  `json:"beforeEqualFold,omitempty"`
+	BeforeContainsFold *string  `json:"beforeContainsFold,omitempty"`
+
+	// "after" field predicates.
+	After             *string  `json:"after,omitempty"`
+	AfterNEQ          *string  `json:"afterNEQ,omitempty"`
+	AfterIn           []string `json:"afterIn,omitempty"`
+	AfterNotIn        []string `json:"afterNotIn,omitempty"`
+	AfterGT           *string  `json:"afterGT,omitempty"`
+	AfterGTE          *string  `json:"afterGTE,omitempty"`
+	AfterLT           *string  `json:"afterLT,omitempty"`
+	AfterLTE          *string  `json:"afterLTE,omitempty"`
+	AfterContains     *string  `json:"afterContains,omitempty"`
+	AfterHasPrefix    *string  `json:"afterHasPrefix,omitempty"`
+	AfterHasSuffix    *string  `json:"afterHasSuffix,omitempty"`
+	AfterEqualFold    *string  `json:"afterEqualFold,omitempty"`
+	AfterContainsFold *string  `json:"afterContainsFold,omitempty"`
+
+	// "note" field predicates.
+	Note             *string  `json:"note,omitempty"`
+	NoteNEQ          *string  `json:"noteNEQ,omitempty"`
+	NoteIn           []string `json:"noteIn,omitempty"`
+	NoteNotIn        []string `json:"noteNotIn,omitempty"`
+	NoteGT           *string  `json:"noteGT,omitempty"`
+	NoteGTE          *string  `json:"noteGTE,omitempty"`
+	NoteLT           *string  `json:"noteLT,omitempty"`
+	NoteLTE          *string  `json:"noteLTE,omitempty"`
+	NoteContains     *string  `json:"noteContains,omitempty"`
+	NoteHasPrefix    *string  `json:"noteHasPrefix,omitempty"`
+	NoteHasSuffix    *string  `json:"noteHasSuffix,omitempty"`
+	NoteEqualFold    *string  `json:"noteEqualFold,omitempty"`
+	NoteContainsFold *string  `json:"noteContainsFold,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "ticket" edge predicates.
+	HasTicket     *bool               `json:"hasTicket,omitempty"`
+	HasTicketWith []*TicketWhereInput `json:"hasTicketWith,omitempty"`
+
+	// "actor" edge predicates.
+	HasActor     *bool              `json:"hasActor,omitempty"`
+	HasActorWith []*StaffWhereInput `json:"hasActorWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *TicketChangeWhereInput) AddPredicates(predicates ...predicate.TicketChange) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the TicketChangeWhereInput filter on the TicketChangeQuery builder.
+func (i *TicketChangeWhereInput) Filter(q *TicketChangeQuery) (*TicketChangeQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyTicketChangeWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyTicketChangeWhereInput is returned in case the TicketChangeWhereInput is empty.
+var ErrEmptyTicketChangeWhereInput = errors.New("ent: empty predicate TicketChangeWhereInput")
+
+// P returns a predicate for filtering ticketchanges.
+// An error is returned if the input is empty or invalid.
+func (i *TicketChangeWhereInput) P() (predicate.TicketChange, error) {
+	var predicates []predicate.TicketChange
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, ticketchange.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.TicketChange, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, ticketchange.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.TicketChange, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, ticketchange.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, ticketchange.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, ticketchange.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, ticketchange.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, ticketchange.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, ticketchange.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, ticketchange.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, ticketchange.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, ticketchange.IDLTE(*i.IDLTE))
+	}
+	if i.TicketID != nil {
+		predicates = append(predicates, ticketchange.TicketIDEQ(*i.TicketID))
+	}
+	if i.TicketIDNEQ != nil {
+		predicates = append(predicates, ticketchange.TicketIDNEQ(*i.TicketIDNEQ))
+	}
+	if len(i.TicketIDIn) > 0 {
+		predicates = append(predicates, ticketchange.TicketIDIn(i.TicketIDIn...))
+	}
+	if len(i.TicketIDNotIn) > 0 {
+		predicates = append(predicates, ticketchange.TicketIDNotIn(i.TicketIDNotIn...))
+	}
+	if i.ActorID != nil {
+		predicates = append(predicates, ticketchange.ActorIDEQ(*i.ActorID))
+	}
+	if i.ActorIDNEQ != nil {
+		predicates = append(predicates, ticketchange.ActorIDNEQ(*i.ActorIDNEQ))
+	}
+	if len(i.ActorIDIn) > 0 {
+		predicates = append(predicates, ticketchange.ActorIDIn(i.ActorIDIn...))
+	}
+	if len(i.ActorIDNotIn) > 0 {
+		predicates = append(predicates, ticketchange.ActorIDNotIn(i.ActorIDNotIn...))
+	}
+	if i.ActorIDIsNil {
+		predicates = append(predicates, ticketchange.ActorIDIsNil())
+	}
+	if i.ActorIDNotNil {
+		predicates = append(predicates, ticketchange.ActorIDNotNil())
+	}
+	if i.Kind != nil {
+		predicates = append(predicates, ticketchange.KindEQ(*i.Kind))
+	}
+	if i.KindNEQ != nil {
+		predicates = append(predicates, ticketchange.KindNEQ(*i.KindNEQ))
+	}
+	if len(i.KindIn) > 0 {
+		predicates = append(predicates, ticketchange.KindIn(i.KindIn...))
+	}
+	if len(i.KindNotIn) > 0 {
+		predicates = append(predicates, ticketchange.KindNotIn(i.KindNotIn...))
+	}
+	if i.KindGT != nil {
+		predicates = append(predicates, ticketchange.KindGT(*i.KindGT))
+	}
+	if i.KindGTE != nil {
+		predicates = append(predicates, ticketchange.KindGTE(*i.KindGTE))
+	}
+	if i.KindLT != nil {
+		predicates = append(predicates, ticketchange.KindLT(*i.KindLT))
+	}
+	if i.KindLTE != nil {
+		predicates = append(predicates, ticketchange.KindLTE(*i.KindLTE))
+	}
+	if i.KindContains != nil {
+		predicates = append(predicates, ticketchange.KindContains(*i.KindContains))
+	}
+	if i.KindHasPrefix != nil {
+		predicates = append(predicates, ticketchange.KindHasPrefix(*i.KindHasPrefix))
+	}
+	if i.KindHasSuffix != nil {
+		predicates = append(predicates, ticketchange.KindHasSuffix(*i.KindHasSuffix))
+	}
+	if i.KindEqualFold != nil {
+		predicates = append(predicates, ticketchange.KindEqualFold(*i.KindEqualFold))
+	}
+	if i.KindContainsFold != nil {
+		predicates = append(predicates, ticketchange.KindContainsFold(*i.KindContainsFold))
+	}
+	if i.Field != nil {
+		predicates = append(predicates, ticketchange.FieldEQ(*i.Field))
+	}
+	if i.FieldNEQ != nil {
+		predicates = append(predicates, ticketchange.FieldNEQ(*i.FieldNEQ))
+	}
+	if len(i.FieldIn) > 0 {
+		predicates = append(predicates, ticketchange.FieldIn(i.FieldIn...))
+	}
+	if len(i.FieldNotIn) > 0 {
+		predicates = append(predicates, ticketchange.FieldNotIn(i.FieldNotIn...))
+	}
+	if i.FieldGT != nil {
+		predicates = append(predicates, ticketchange.FieldGT(*i.FieldGT))
+	}
+	if i.FieldGTE != nil {
+		predicates = append(predicates, ticketchange.FieldGTE(*i.FieldGTE))
+	}
+	if i.FieldLT != nil {
+		predicates = append(predicates, ticketchange.FieldLT(*i.FieldLT))
+	}
+	if i.FieldLTE != nil {
+		predicates = append(predicates, ticketchange.FieldLTE(*i.FieldLTE))
+	}
+	if i.FieldContains != nil {
+		predicates = append(predicates, ticketchange.FieldContains(*i.FieldContains))
+	}
+	if i.FieldHasPrefix != nil {
+		predicates = append(predicates, ticketchange.FieldHasPrefix(*i.FieldHasPrefix))
+	}
+	if i.FieldHasSuffix != nil {
+		predicates = append(predicates, ticketchange.FieldHasSuffix(*i.FieldHasSuffix))
+	}
+	if i.FieldEqualFold != nil {
+		predicates = append(predicates, ticketchange.FieldEqualFold(*i.FieldEqualFold))
+	}
+	if i.FieldContainsFold != nil {
+		predicates = append(predicates, ticketchange.FieldContainsFold(*i.FieldContainsFold))
+	}
+	if i.Before != nil {
+		predicates = append(predicates, ticketchange.BeforeEQ(*i.Before))
+	}
+	if i.BeforeNEQ != nil {
+		predicates = append(predicates, ticketchange.BeforeNEQ(*i.BeforeNEQ))
+	}
+	if len(i.BeforeIn) > 0 {
+		predicates = append(predicates, ticketchange.BeforeIn(i.BeforeIn...))
+	}
+	if len(i.BeforeNotIn) > 0 {
+		predicates = append(predicates, ticketchange.BeforeNotIn(i.BeforeNotIn...))
+	}
+	if i.BeforeGT != nil {
+		predicates = append(predicates, ticketchange.BeforeGT(*i.BeforeGT))
+	}
+	if i.BeforeGTE != nil {
+		predicates = append(predicates, ticketchange.BeforeGTE(*i.BeforeGTE))
+	}
+	if i.BeforeLT != nil {
+		predicates = append(predicates, ticketchange.BeforeLT(*i.BeforeLT))
+	}
+	if i.BeforeLTE != nil {
+		predicates = append(predicates, ticketchange.BeforeLTE(*i.BeforeLTE))
+	}
+	if i.BeforeContains != nil {
+		predicates = append(predicates, ticketchange.BeforeContains(*i.BeforeContains))
+	}
+	if i.BeforeHasPrefix != nil {
+		predicates = append(predicates, ticketchange.BeforeHasPrefix(*i.BeforeHasPrefix))
+	}
+	if i.BeforeHasSuffix != nil {
+		predicates = append(predicates, ticketchange.BeforeHasSuffix(*i.BeforeHasSuffix))
+	}
+	if i.BeforeEqualFold != nil {
+		predicates = append(predicates, ticketchange.BeforeEqualFold(*i.BeforeEqualFold))
+	}
+	if i.BeforeContainsFold != nil {
+		predicates = append(predicates, ticketchange.BeforeContainsFold(*i.BeforeContainsFold))
+	}
+	if i.After != nil {
+		predicates = append(predicates, ticketchange.AfterEQ(*i.After))
+	}
+	if i.AfterNEQ != nil {
+		predicates = append(predicates, ticketchange.AfterNEQ(*i.AfterNEQ))
+	}
+	if len(i.AfterIn) > 0 {
+		predicates = append(predicates, ticketchange.AfterIn(i.AfterIn...))
+	}
+	if len(i.AfterNotIn) > 0 {
+		predicates = append(predicates, ticketchange.AfterNotIn(i.AfterNotIn...))
+	}
+	if i.AfterGT != nil {
+		predicates = append(predicates, ticketchange.AfterGT(*i.AfterGT))
+	}
+	if i.AfterGTE != nil {
+		predicates = append(predicates, ticketchange.AfterGTE(*i.AfterGTE))
+	}
+	if i.AfterLT != nil {
+		predicates = append(predicates, ticketchange.AfterLT(*i.AfterLT))
+	}
+	if i.AfterLTE != nil {
+		predicates = append(predicates, ticketchange.AfterLTE(*i.AfterLTE))
+	}
+	if i.AfterContains != nil {
+		predicates = append(predicates, ticketchange.AfterContains(*i.AfterContains))
+	}
+	if i.AfterHasPrefix != nil {
+		predicates = append(predicates, ticketchange.AfterHasPrefix(*i.AfterHasPrefix))
+	}
+	if i.AfterHasSuffix != nil {
+		predicates = append(predicates, ticketchange.AfterHasSuffix(*i.AfterHasSuffix))
+	}
+	if i.AfterEqualFold != nil {
+		predicates = append(predicates, ticketchange.AfterEqualFold(*i.AfterEqualFold))
+	}
+	if i.AfterContainsFold != nil {
+		predicates = append(predicates, ticketchange.AfterContainsFold(*i.AfterContainsFold))
+	}
+	if i.Note != nil {
+		predicates = append(predicates, ticketchange.NoteEQ(*i.Note))
+	}
+	if i.NoteNEQ != nil {
+		predicates = append(predicates, ticketchange.NoteNEQ(*i.NoteNEQ))
+	}
+	if len(i.NoteIn) > 0 {
+		predicates = append(predicates, ticketchange.NoteIn(i.NoteIn...))
+	}
+	if len(i.NoteNotIn) > 0 {
+		predicates = append(predicates, ticketchange.NoteNotIn(i.NoteNotIn...))
+	}
+	if i.NoteGT != nil {
+		predicates = append(predicates, ticketchange.NoteGT(*i.NoteGT))
+	}
+	if i.NoteGTE != nil {
+		predicates = append(predicates, ticketchange.NoteGTE(*i.NoteGTE))
+	}
+	if i.NoteLT != nil {
+		predicates = append(predicates, ticketchange.NoteLT(*i.NoteLT))
+	}
+	if i.NoteLTE != nil {
+		predicates = append(predicates, ticketchange.NoteLTE(*i.NoteLTE))
+	}
+	if i.NoteContains != nil {
+		predicates = append(predicates, ticketchange.NoteContains(*i.NoteContains))
+	}
+	if i.NoteHasPrefix != nil {
+		predicates = append(predicates, ticketchange.NoteHasPrefix(*i.NoteHasPrefix))
+	}
+	if i.NoteHasSuffix != nil {
+		predicates = append(predicates, ticketchange.NoteHasSuffix(*i.NoteHasSuffix))
+	}
+	if i.NoteEqualFold != nil {
+		predicates = append(predicates, ticketchange.NoteEqualFold(*i.NoteEqualFold))
+	}
+	if i.NoteContainsFold != nil {
+		predicates = append(predicates, ticketchange.NoteContainsFold(*i.NoteContainsFold))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, ticketchange.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, ticketchange.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, ticketchange.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, ticketchange.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, ticketchange.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, ticketchange.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, ticketchange.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, ticketchange.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+
+	if i.HasTicket != nil {
+		p := ticketchange.HasTicket()
+		if !*i.HasTicket {
+			p = ticketchange.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasTicketWith) > 0 {
+		with := make([]predicate.Ticket, 0, len(i.HasTicketWith))
+		for _, w := range i.HasTicketWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasTicketWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, ticketchange.HasTicketWith(with...))
+	}
+	if i.HasActor != nil {
+		p := ticketchange.HasActor()
+		if !*i.HasActor {
+			p = ticketchange.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasActorWith) > 0 {
+		with := make([]predicate.Staff, 0, len(i.HasActorWith))
+		for _, w := range i.HasActorWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasActorWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, ticketchange.HasActorWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyTicketChangeWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return ticketchange.And(predicates...), nil
 	}
 }
 
@@ -9373,5 +11864,559 @@ func (i *TicketCommentWhereInput) P() (predicate.TicketComment, error) {
 		return predicates[0], nil
 	default:
 		return ticketcomment.And(predicates...), nil
+	}
+}
+
+// TicketTypeWhereInput represents a where input for filtering TicketType queries.
+type TicketTypeWhereInput struct {
+	Predicates []predicate.TicketType  `json:"-"`
+	Not        *TicketTypeWhereInput   `json:"not,omitempty"`
+	Or         []*TicketTypeWhereInput `json:"or,omitempty"`
+	And        []*TicketTypeWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "key" field predicates.
+	Key             *string  `json:"key,omitempty"`
+	KeyNEQ          *string  `json:"keyNEQ,omitempty"`
+	KeyIn           []string `json:"keyIn,omitempty"`
+	KeyNotIn        []string `json:"keyNotIn,omitempty"`
+	KeyGT           *string  `json:"keyGT,omitempty"`
+	KeyGTE          *string  `json:"keyGTE,omitempty"`
+	KeyLT           *string  `json:"keyLT,omitempty"`
+	KeyLTE          *string  `json:"keyLTE,omitempty"`
+	KeyContains     *string  `json:"keyContains,omitempty"`
+	KeyHasPrefix    *string  `json:"keyHasPrefix,omitempty"`
+	KeyHasSuffix    *string  `json:"keyHasSuffix,omitempty"`
+	KeyEqualFold    *string  `json:"keyEqualFold,omitempty"`
+	KeyContainsFold *string  `json:"keyContainsFold,omitempty"`
+
+	// "name" field predicates.
+	Name             *string  `json:"name,omitempty"`
+	NameNEQ          *string  `json:"nameNEQ,omitempty"`
+	NameIn           []string `json:"nameIn,omitempty"`
+	NameNotIn        []string `json:"nameNotIn,omitempty"`
+	NameGT           *string  `json:"nameGT,omitempty"`
+	NameGTE          *string  `json:"nameGTE,omitempty"`
+	NameLT           *string  `json:"nameLT,omitempty"`
+	NameLTE          *string  `json:"nameLTE,omitempty"`
+	NameContains     *string  `json:"nameContains,omitempty"`
+	NameHasPrefix    *string  `json:"nameHasPrefix,omitempty"`
+	NameHasSuffix    *string  `json:"nameHasSuffix,omitempty"`
+	NameEqualFold    *string  `json:"nameEqualFold,omitempty"`
+	NameContainsFold *string  `json:"nameContainsFold,omitempty"`
+
+	// "active" field predicates.
+	Active    *bool `json:"active,omitempty"`
+	ActiveNEQ *bool `json:"activeNEQ,omitempty"`
+
+	// "claim_back_after" field predicates.
+	ClaimBackAfter             *string  `json:"claimBackAfter,omitempty"`
+	ClaimBackAfterNEQ          *string  `json:"claimBackAfterNEQ,omitempty"`
+	ClaimBackAfterIn           []string `json:"claimBackAfterIn,omitempty"`
+	ClaimBackAfterNotIn        []string `json:"claimBackAfterNotIn,omitempty"`
+	ClaimBackAfterGT           *string  `json:"claimBackAfterGT,omitempty"`
+	ClaimBackAfterGTE          *string  `json:"claimBackAfterGTE,omitempty"`
+	ClaimBackAfterLT           *string  `json:"claimBackAfterLT,omitempty"`
+	ClaimBackAfterLTE          *string  `json:"claimBackAfterLTE,omitempty"`
+	ClaimBackAfterContains     *string  `json:"claimBackAfterContains,omitempty"`
+	ClaimBackAfterHasPrefix    *string  `json:"claimBackAfterHasPrefix,omitempty"`
+	ClaimBackAfterHasSuffix    *string  `json:"claimBackAfterHasSuffix,omitempty"`
+	ClaimBackAfterEqualFold    *string  `json:"claimBackAfterEqualFold,omitempty"`
+	ClaimBackAfterContainsFold *string  `json:"claimBackAfterContainsFold,omitempty"`
+
+	// "fairness_cap" field predicates.
+	FairnessCap      *int  `json:"fairnessCap,omitempty"`
+	FairnessCapNEQ   *int  `json:"fairnessCapNEQ,omitempty"`
+	FairnessCapIn    []int `json:"fairnessCapIn,omitempty"`
+	FairnessCapNotIn []int `json:"fairnessCapNotIn,omitempty"`
+	FairnessCapGT    *int  `json:"fairnessCapGT,omitempty"`
+	FairnessCapGTE   *int  `json:"fairnessCapGTE,omitempty"`
+	FairnessCapLT    *int  `json:"fairnessCapLT,omitempty"`
+	FairnessCapLTE   *int  `json:"fairnessCapLTE,omitempty"`
+
+	// "fairness_window" field predicates.
+	FairnessWindow             *string  `json:"fairnessWindow,omitempty"`
+	FairnessWindowNEQ          *string  `json:"fairnessWindowNEQ,omitempty"`
+	FairnessWindowIn           []string `json:"fairnessWindowIn,omitempty"`
+	FairnessWindowNotIn        []string `json:"fairnessWindowNotIn,omitempty"`
+	FairnessWindowGT           *string  `json:"fairnessWindowGT,omitempty"`
+	FairnessWindowGTE          *string  `json:"fairnessWindowGTE,omitempty"`
+	FairnessWindowLT           *string  `json:"fairnessWindowLT,omitempty"`
+	FairnessWindowLTE          *string  `json:"fairnessWindowLTE,omitempty"`
+	FairnessWindowContains     *string  `json:"fairnessWindowContains,omitempty"`
+	FairnessWindowHasPrefix    *string  `json:"fairnessWindowHasPrefix,omitempty"`
+	FairnessWindowHasSuffix    *string  `json:"fairnessWindowHasSuffix,omitempty"`
+	FairnessWindowEqualFold    *string  `json:"fairnessWindowEqualFold,omitempty"`
+	FairnessWindowContainsFold *string  `json:"fairnessWindowContainsFold,omitempty"`
+
+	// "reopen_window" field predicates.
+	ReopenWindow             *string  `json:"reopenWindow,omitempty"`
+	ReopenWindowNEQ          *string  `json:"reopenWindowNEQ,omitempty"`
+	ReopenWindowIn           []string `json:"reopenWindowIn,omitempty"`
+	ReopenWindowNotIn        []string `json:"reopenWindowNotIn,omitempty"`
+	ReopenWindowGT           *string  `json:"reopenWindowGT,omitempty"`
+	ReopenWindowGTE          *string  `json:"reopenWindowGTE,omitempty"`
+	ReopenWindowLT           *string  `json:"reopenWindowLT,omitempty"`
+	ReopenWindowLTE          *string  `json:"reopenWindowLTE,omitempty"`
+	ReopenWindowContains     *string  `json:"reopenWindowContains,omitempty"`
+	ReopenWindowHasPrefix    *string  `json:"reopenWindowHasPrefix,omitempty"`
+	ReopenWindowHasSuffix    *string  `json:"reopenWindowHasSuffix,omitempty"`
+	ReopenWindowEqualFold    *string  `json:"reopenWindowEqualFold,omitempty"`
+	ReopenWindowContainsFold *string  `json:"reopenWindowContainsFold,omitempty"`
+
+	// "survey_form_id" field predicates.
+	SurveyFormID       *int  `json:"surveyFormID,omitempty"`
+	SurveyFormIDNEQ    *int  `json:"surveyFormIDNEQ,omitempty"`
+	SurveyFormIDIn     []int `json:"surveyFormIDIn,omitempty"`
+	SurveyFormIDNotIn  []int `json:"surveyFormIDNotIn,omitempty"`
+	SurveyFormIDIsNil  bool  `json:"surveyFormIDIsNil,omitempty"`
+	SurveyFormIDNotNil bool  `json:"surveyFormIDNotNil,omitempty"`
+
+	// "survey_form" edge predicates.
+	HasSurveyForm     *bool             `json:"hasSurveyForm,omitempty"`
+	HasSurveyFormWith []*FormWhereInput `json:"hasSurveyFormWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *TicketTypeWhereInput) AddPredicates(predicates ...predicate.TicketType) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the TicketTypeWhereInput filter on the TicketTypeQuery builder.
+func (i *TicketTypeWhereInput) Filter(q *TicketTypeQuery) (*TicketTypeQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyTicketTypeWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyTicketTypeWhereInput is returned in case the TicketTypeWhereInput is empty.
+var ErrEmptyTicketTypeWhereInput = errors.New("ent: empty predicate TicketTypeWhereInput")
+
+// P returns a predicate for filtering tickettypes.
+// An error is returned if the input is empty or invalid.
+func (i *TicketTypeWhereInput) P() (predicate.TicketType, error) {
+	var predicates []predicate.TicketType
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, tickettype.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.TicketType, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, tickettype.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.TicketType, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, tickettype.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, tickettype.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, tickettype.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, tickettype.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, tickettype.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, tickettype.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, tickettype.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, tickettype.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, tickettype.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, tickettype.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, tickettype.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, tickettype.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, tickettype.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, tickettype.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, tickettype.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, tickettype.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, tickettype.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, tickettype.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, tickettype.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, tickettype.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, tickettype.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, tickettype.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, tickettype.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, tickettype.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, tickettype.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.Key != nil {
+		predicates = append(predicates, tickettype.KeyEQ(*i.Key))
+	}
+	if i.KeyNEQ != nil {
+		predicates = append(predicates, tickettype.KeyNEQ(*i.KeyNEQ))
+	}
+	if len(i.KeyIn) > 0 {
+		predicates = append(predicates, tickettype.KeyIn(i.KeyIn...))
+	}
+	if len(i.KeyNotIn) > 0 {
+		predicates = append(predicates, tickettype.KeyNotIn(i.KeyNotIn...))
+	}
+	if i.KeyGT != nil {
+		predicates = append(predicates, tickettype.KeyGT(*i.KeyGT))
+	}
+	if i.KeyGTE != nil {
+		predicates = append(predicates, tickettype.KeyGTE(*i.KeyGTE))
+	}
+	if i.KeyLT != nil {
+		predicates = append(predicates, tickettype.KeyLT(*i.KeyLT))
+	}
+	if i.KeyLTE != nil {
+		predicates = append(predicates, tickettype.KeyLTE(*i.KeyLTE))
+	}
+	if i.KeyContains != nil {
+		predicates = append(predicates, tickettype.KeyContains(*i.KeyContains))
+	}
+	if i.KeyHasPrefix != nil {
+		predicates = append(predicates, tickettype.KeyHasPrefix(*i.KeyHasPrefix))
+	}
+	if i.KeyHasSuffix != nil {
+		predicates = append(predicates, tickettype.KeyHasSuffix(*i.KeyHasSuffix))
+	}
+	if i.KeyEqualFold != nil {
+		predicates = append(predicates, tickettype.KeyEqualFold(*i.KeyEqualFold))
+	}
+	if i.KeyContainsFold != nil {
+		predicates = append(predicates, tickettype.KeyContainsFold(*i.KeyContainsFold))
+	}
+	if i.Name != nil {
+		predicates = append(predicates, tickettype.NameEQ(*i.Name))
+	}
+	if i.NameNEQ != nil {
+		predicates = append(predicates, tickettype.NameNEQ(*i.NameNEQ))
+	}
+	if len(i.NameIn) > 0 {
+		predicates = append(predicates, tickettype.NameIn(i.NameIn...))
+	}
+	if len(i.NameNotIn) > 0 {
+		predicates = append(predicates, tickettype.NameNotIn(i.NameNotIn...))
+	}
+	if i.NameGT != nil {
+		predicates = append(predicates, tickettype.NameGT(*i.NameGT))
+	}
+	if i.NameGTE != nil {
+		predicates = append(predicates, tickettype.NameGTE(*i.NameGTE))
+	}
+	if i.NameLT != nil {
+		predicates = append(predicates, tickettype.NameLT(*i.NameLT))
+	}
+	if i.NameLTE != nil {
+		predicates = append(predicates, tickettype.NameLTE(*i.NameLTE))
+	}
+	if i.NameContains != nil {
+		predicates = append(predicates, tickettype.NameContains(*i.NameContains))
+	}
+	if i.NameHasPrefix != nil {
+		predicates = append(predicates, tickettype.NameHasPrefix(*i.NameHasPrefix))
+	}
+	if i.NameHasSuffix != nil {
+		predicates = append(predicates, tickettype.NameHasSuffix(*i.NameHasSuffix))
+	}
+	if i.NameEqualFold != nil {
+		predicates = append(predicates, tickettype.NameEqualFold(*i.NameEqualFold))
+	}
+	if i.NameContainsFold != nil {
+		predicates = append(predicates, tickettype.NameContainsFold(*i.NameContainsFold))
+	}
+	if i.Active != nil {
+		predicates = append(predicates, tickettype.ActiveEQ(*i.Active))
+	}
+	if i.ActiveNEQ != nil {
+		predicates = append(predicates, tickettype.ActiveNEQ(*i.ActiveNEQ))
+	}
+	if i.ClaimBackAfter != nil {
+		predicates = append(predicates, tickettype.ClaimBackAfterEQ(*i.ClaimBackAfter))
+	}
+	if i.ClaimBackAfterNEQ != nil {
+		predicates = append(predicates, tickettype.ClaimBackAfterNEQ(*i.ClaimBackAfterNEQ))
+	}
+	if len(i.ClaimBackAfterIn) > 0 {
+		predicates = append(predicates, tickettype.ClaimBackAfterIn(i.ClaimBackAfterIn...))
+	}
+	if len(i.ClaimBackAfterNotIn) > 0 {
+		predicates = append(predicates, tickettype.ClaimBackAfterNotIn(i.ClaimBackAfterNotIn...))
+	}
+	if i.ClaimBackAfterGT != nil {
+		predicates = append(predicates, tickettype.ClaimBackAfterGT(*i.ClaimBackAfterGT))
+	}
+	if i.ClaimBackAfterGTE != nil {
+		predicates = append(predicates, tickettype.ClaimBackAfterGTE(*i.ClaimBackAfterGTE))
+	}
+	if i.ClaimBackAfterLT != nil {
+		predicates = append(predicates, tickettype.ClaimBackAfterLT(*i.ClaimBackAfterLT))
+	}
+	if i.ClaimBackAfterLTE != nil {
+		predicates = append(predicates, tickettype.ClaimBackAfterLTE(*i.ClaimBackAfterLTE))
+	}
+	if i.ClaimBackAfterContains != nil {
+		predicates = append(predicates, tickettype.ClaimBackAfterContains(*i.ClaimBackAfterContains))
+	}
+	if i.ClaimBackAfterHasPrefix != nil {
+		predicates = append(predicates, tickettype.ClaimBackAfterHasPrefix(*i.ClaimBackAfterHasPrefix))
+	}
+	if i.ClaimBackAfterHasSuffix != nil {
+		predicates = append(predicates, tickettype.ClaimBackAfterHasSuffix(*i.ClaimBackAfterHasSuffix))
+	}
+	if i.ClaimBackAfterEqualFold != nil {
+		predicates = append(predicates, tickettype.ClaimBackAfterEqualFold(*i.ClaimBackAfterEqualFold))
+	}
+	if i.ClaimBackAfterContainsFold != nil {
+		predicates = append(predicates, tickettype.ClaimBackAfterContainsFold(*i.ClaimBackAfterContainsFold))
+	}
+	if i.FairnessCap != nil {
+		predicates = append(predicates, tickettype.FairnessCapEQ(*i.FairnessCap))
+	}
+	if i.FairnessCapNEQ != nil {
+		predicates = append(predicates, tickettype.FairnessCapNEQ(*i.FairnessCapNEQ))
+	}
+	if len(i.FairnessCapIn) > 0 {
+		predicates = append(predicates, tickettype.FairnessCapIn(i.FairnessCapIn...))
+	}
+	if len(i.FairnessCapNotIn) > 0 {
+		predicates = append(predicates, tickettype.FairnessCapNotIn(i.FairnessCapNotIn...))
+	}
+	if i.FairnessCapGT != nil {
+		predicates = append(predicates, tickettype.FairnessCapGT(*i.FairnessCapGT))
+	}
+	if i.FairnessCapGTE != nil {
+		predicates = append(predicates, tickettype.FairnessCapGTE(*i.FairnessCapGTE))
+	}
+	if i.FairnessCapLT != nil {
+		predicates = append(predicates, tickettype.FairnessCapLT(*i.FairnessCapLT))
+	}
+	if i.FairnessCapLTE != nil {
+		predicates = append(predicates, tickettype.FairnessCapLTE(*i.FairnessCapLTE))
+	}
+	if i.FairnessWindow != nil {
+		predicates = append(predicates, tickettype.FairnessWindowEQ(*i.FairnessWindow))
+	}
+	if i.FairnessWindowNEQ != nil {
+		predicates = append(predicates, tickettype.FairnessWindowNEQ(*i.FairnessWindowNEQ))
+	}
+	if len(i.FairnessWindowIn) > 0 {
+		predicates = append(predicates, tickettype.FairnessWindowIn(i.FairnessWindowIn...))
+	}
+	if len(i.FairnessWindowNotIn) > 0 {
+		predicates = append(predicates, tickettype.FairnessWindowNotIn(i.FairnessWindowNotIn...))
+	}
+	if i.FairnessWindowGT != nil {
+		predicates = append(predicates, tickettype.FairnessWindowGT(*i.FairnessWindowGT))
+	}
+	if i.FairnessWindowGTE != nil {
+		predicates = append(predicates, tickettype.FairnessWindowGTE(*i.FairnessWindowGTE))
+	}
+	if i.FairnessWindowLT != nil {
+		predicates = append(predicates, tickettype.FairnessWindowLT(*i.FairnessWindowLT))
+	}
+	if i.FairnessWindowLTE != nil {
+		predicates = append(predicates, tickettype.FairnessWindowLTE(*i.FairnessWindowLTE))
+	}
+	if i.FairnessWindowContains != nil {
+		predicates = append(predicates, tickettype.FairnessWindowContains(*i.FairnessWindowContains))
+	}
+	if i.FairnessWindowHasPrefix != nil {
+		predicates = append(predicates, tickettype.FairnessWindowHasPrefix(*i.FairnessWindowHasPrefix))
+	}
+	if i.FairnessWindowHasSuffix != nil {
+		predicates = append(predicates, tickettype.FairnessWindowHasSuffix(*i.FairnessWindowHasSuffix))
+	}
+	if i.FairnessWindowEqualFold != nil {
+		predicates = append(predicates, tickettype.FairnessWindowEqualFold(*i.FairnessWindowEqualFold))
+	}
+	if i.FairnessWindowContainsFold != nil {
+		predicates = append(predicates, tickettype.FairnessWindowContainsFold(*i.FairnessWindowContainsFold))
+	}
+	if i.ReopenWindow != nil {
+		predicates = append(predicates, tickettype.ReopenWindowEQ(*i.ReopenWindow))
+	}
+	if i.ReopenWindowNEQ != nil {
+		predicates = append(predicates, tickettype.ReopenWindowNEQ(*i.ReopenWindowNEQ))
+	}
+	if len(i.ReopenWindowIn) > 0 {
+		predicates = append(predicates, tickettype.ReopenWindowIn(i.ReopenWindowIn...))
+	}
+	if len(i.ReopenWindowNotIn) > 0 {
+		predicates = append(predicates, tickettype.ReopenWindowNotIn(i.ReopenWindowNotIn...))
+	}
+	if i.ReopenWindowGT != nil {
+		predicates = append(predicates, tickettype.ReopenWindowGT(*i.ReopenWindowGT))
+	}
+	if i.ReopenWindowGTE != nil {
+		predicates = append(predicates, tickettype.ReopenWindowGTE(*i.ReopenWindowGTE))
+	}
+	if i.ReopenWindowLT != nil {
+		predicates = append(predicates, tickettype.ReopenWindowLT(*i.ReopenWindowLT))
+	}
+	if i.ReopenWindowLTE != nil {
+		predicates = append(predicates, tickettype.ReopenWindowLTE(*i.ReopenWindowLTE))
+	}
+	if i.ReopenWindowContains != nil {
+		predicates = append(predicates, tickettype.ReopenWindowContains(*i.ReopenWindowContains))
+	}
+	if i.ReopenWindowHasPrefix != nil {
+		predicates = append(predicates, tickettype.ReopenWindowHasPrefix(*i.ReopenWindowHasPrefix))
+	}
+	if i.ReopenWindowHasSuffix != nil {
+		predicates = append(predicates, tickettype.ReopenWindowHasSuffix(*i.ReopenWindowHasSuffix))
+	}
+	if i.ReopenWindowEqualFold != nil {
+		predicates = append(predicates, tickettype.ReopenWindowEqualFold(*i.ReopenWindowEqualFold))
+	}
+	if i.ReopenWindowContainsFold != nil {
+		predicates = append(predicates, tickettype.ReopenWindowContainsFold(*i.ReopenWindowContainsFold))
+	}
+	if i.SurveyFormID != nil {
+		predicates = append(predicates, tickettype.SurveyFormIDEQ(*i.SurveyFormID))
+	}
+	if i.SurveyFormIDNEQ != nil {
+		predicates = append(predicates, tickettype.SurveyFormIDNEQ(*i.SurveyFormIDNEQ))
+	}
+	if len(i.SurveyFormIDIn) > 0 {
+		predicates = append(predicates, tickettype.SurveyFormIDIn(i.SurveyFormIDIn...))
+	}
+	if len(i.SurveyFormIDNotIn) > 0 {
+		predicates = append(predicates, tickettype.SurveyFormIDNotIn(i.SurveyFormIDNotIn...))
+	}
+	if i.SurveyFormIDIsNil {
+		predicates = append(predicates, tickettype.SurveyFormIDIsNil())
+	}
+	if i.SurveyFormIDNotNil {
+		predicates = append(predicates, tickettype.SurveyFormIDNotNil())
+	}
+
+	if i.HasSurveyForm != nil {
+		p := tickettype.HasSurveyForm()
+		if !*i.HasSurveyForm {
+			p = tickettype.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasSurveyFormWith) > 0 {
+		with := make([]predicate.Form, 0, len(i.HasSurveyFormWith))
+		for _, w := range i.HasSurveyFormWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasSurveyFormWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, tickettype.HasSurveyFormWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyTicketTypeWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return tickettype.And(predicates...), nil
 	}
 }

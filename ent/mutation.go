@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/scrm-dev/scrm/ent/auditlog"
+	"github.com/scrm-dev/scrm/ent/businesscalendar"
 	"github.com/scrm-dev/scrm/ent/campaign"
 	"github.com/scrm-dev/scrm/ent/casbinrule"
 	"github.com/scrm-dev/scrm/ent/channel"
@@ -27,12 +28,19 @@ import (
 	"github.com/scrm-dev/scrm/ent/orderitem"
 	"github.com/scrm-dev/scrm/ent/predicate"
 	"github.com/scrm-dev/scrm/ent/schema/schematype"
+	"github.com/scrm-dev/scrm/ent/slapolicy"
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/tag"
 	"github.com/scrm-dev/scrm/ent/taggroup"
 	"github.com/scrm-dev/scrm/ent/tenant"
 	"github.com/scrm-dev/scrm/ent/ticket"
+	"github.com/scrm-dev/scrm/ent/ticketapproval"
+	"github.com/scrm-dev/scrm/ent/ticketchange"
 	"github.com/scrm-dev/scrm/ent/ticketcomment"
+	"github.com/scrm-dev/scrm/ent/tickettype"
+	"github.com/scrm-dev/scrm/internal/businesstime"
+	"github.com/scrm-dev/scrm/internal/routing"
+	"github.com/scrm-dev/scrm/internal/workflow"
 )
 
 const (
@@ -45,6 +53,7 @@ const (
 
 	// Node types.
 	TypeAuditLog         = "AuditLog"
+	TypeBusinessCalendar = "BusinessCalendar"
 	TypeCampaign         = "Campaign"
 	TypeCasbinRule       = "CasbinRule"
 	TypeChannel          = "Channel"
@@ -58,12 +67,16 @@ const (
 	TypeFormSubmission   = "FormSubmission"
 	TypeOrder            = "Order"
 	TypeOrderItem        = "OrderItem"
+	TypeSLAPolicy        = "SLAPolicy"
 	TypeStaff            = "Staff"
 	TypeTag              = "Tag"
 	TypeTagGroup         = "TagGroup"
 	TypeTenant           = "Tenant"
 	TypeTicket           = "Ticket"
+	TypeTicketApproval   = "TicketApproval"
+	TypeTicketChange     = "TicketChange"
 	TypeTicketComment    = "TicketComment"
+	TypeTicketType       = "TicketType"
 )
 
 // AuditLogMutation represents an operation that mutates the AuditLog nodes in the graph.
@@ -1360,6 +1373,659 @@ func (m *AuditLogMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown AuditLog edge %s", name)
+}
+
+// BusinessCalendarMutation represents an operation that mutates the BusinessCalendar nodes in the graph.
+type BusinessCalendarMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	created_at    *time.Time
+	updated_at    *time.Time
+	name          *string
+	is_default    *bool
+	spec          *businesstime.Spec
+	clearedFields map[string]struct{}
+	tenant        *int
+	clearedtenant bool
+	done          bool
+	oldValue      func(context.Context) (*BusinessCalendar, error)
+	predicates    []predicate.BusinessCalendar
+}
+
+var _ ent.Mutation = (*BusinessCalendarMutation)(nil)
+
+// businesscalendarOption allows management of the mutation configuration using functional options.
+type businesscalendarOption func(*BusinessCalendarMutation)
+
+// newBusinessCalendarMutation creates new mutation for the BusinessCalendar entity.
+func newBusinessCalendarMutation(c config, op Op, opts ...businesscalendarOption) *BusinessCalendarMutation {
+	m := &BusinessCalendarMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeBusinessCalendar,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withBusinessCalendarID sets the ID field of the mutation.
+func withBusinessCalendarID(id int) businesscalendarOption {
+	return func(m *BusinessCalendarMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *BusinessCalendar
+		)
+		m.oldValue = func(ctx context.Context) (*BusinessCalendar, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().BusinessCalendar.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withBusinessCalendar sets the old BusinessCalendar of the mutation.
+func withBusinessCalendar(node *BusinessCalendar) businesscalendarOption {
+	return func(m *BusinessCalendarMutation) {
+		m.oldValue = func(context.Context) (*BusinessCalendar, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m BusinessCalendarMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m BusinessCalendarMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *BusinessCalendarMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *BusinessCalendarMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().BusinessCalendar.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetTenantID sets the "tenant_id" field.
+func (m *BusinessCalendarMutation) SetTenantID(i int) {
+	m.tenant = &i
+}
+
+// TenantID returns the value of the "tenant_id" field in the mutation.
+func (m *BusinessCalendarMutation) TenantID() (r int, exists bool) {
+	v := m.tenant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTenantID returns the old "tenant_id" field's value of the BusinessCalendar entity.
+// If the BusinessCalendar object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BusinessCalendarMutation) OldTenantID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTenantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTenantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTenantID: %w", err)
+	}
+	return oldValue.TenantID, nil
+}
+
+// ResetTenantID resets all changes to the "tenant_id" field.
+func (m *BusinessCalendarMutation) ResetTenantID() {
+	m.tenant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *BusinessCalendarMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *BusinessCalendarMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the BusinessCalendar entity.
+// If the BusinessCalendar object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BusinessCalendarMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *BusinessCalendarMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *BusinessCalendarMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *BusinessCalendarMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the BusinessCalendar entity.
+// If the BusinessCalendar object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BusinessCalendarMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *BusinessCalendarMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetName sets the "name" field.
+func (m *BusinessCalendarMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *BusinessCalendarMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the BusinessCalendar entity.
+// If the BusinessCalendar object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BusinessCalendarMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *BusinessCalendarMutation) ResetName() {
+	m.name = nil
+}
+
+// SetIsDefault sets the "is_default" field.
+func (m *BusinessCalendarMutation) SetIsDefault(b bool) {
+	m.is_default = &b
+}
+
+// IsDefault returns the value of the "is_default" field in the mutation.
+func (m *BusinessCalendarMutation) IsDefault() (r bool, exists bool) {
+	v := m.is_default
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIsDefault returns the old "is_default" field's value of the BusinessCalendar entity.
+// If the BusinessCalendar object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BusinessCalendarMutation) OldIsDefault(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIsDefault is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIsDefault requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIsDefault: %w", err)
+	}
+	return oldValue.IsDefault, nil
+}
+
+// ResetIsDefault resets all changes to the "is_default" field.
+func (m *BusinessCalendarMutation) ResetIsDefault() {
+	m.is_default = nil
+}
+
+// SetSpec sets the "spec" field.
+func (m *BusinessCalendarMutation) SetSpec(b businesstime.Spec) {
+	m.spec = &b
+}
+
+// Spec returns the value of the "spec" field in the mutation.
+func (m *BusinessCalendarMutation) Spec() (r businesstime.Spec, exists bool) {
+	v := m.spec
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSpec returns the old "spec" field's value of the BusinessCalendar entity.
+// If the BusinessCalendar object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BusinessCalendarMutation) OldSpec(ctx context.Context) (v businesstime.Spec, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSpec is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSpec requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSpec: %w", err)
+	}
+	return oldValue.Spec, nil
+}
+
+// ResetSpec resets all changes to the "spec" field.
+func (m *BusinessCalendarMutation) ResetSpec() {
+	m.spec = nil
+}
+
+// ClearTenant clears the "tenant" edge to the Tenant entity.
+func (m *BusinessCalendarMutation) ClearTenant() {
+	m.clearedtenant = true
+	m.clearedFields[businesscalendar.FieldTenantID] = struct{}{}
+}
+
+// TenantCleared reports if the "tenant" edge to the Tenant entity was cleared.
+func (m *BusinessCalendarMutation) TenantCleared() bool {
+	return m.clearedtenant
+}
+
+// TenantIDs returns the "tenant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TenantID instead. It exists only for internal usage by the builders.
+func (m *BusinessCalendarMutation) TenantIDs() (ids []int) {
+	if id := m.tenant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTenant resets all changes to the "tenant" edge.
+func (m *BusinessCalendarMutation) ResetTenant() {
+	m.tenant = nil
+	m.clearedtenant = false
+}
+
+// Where appends a list predicates to the BusinessCalendarMutation builder.
+func (m *BusinessCalendarMutation) Where(ps ...predicate.BusinessCalendar) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the BusinessCalendarMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *BusinessCalendarMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.BusinessCalendar, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *BusinessCalendarMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *BusinessCalendarMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (BusinessCalendar).
+func (m *BusinessCalendarMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *BusinessCalendarMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.tenant != nil {
+		fields = append(fields, businesscalendar.FieldTenantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, businesscalendar.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, businesscalendar.FieldUpdatedAt)
+	}
+	if m.name != nil {
+		fields = append(fields, businesscalendar.FieldName)
+	}
+	if m.is_default != nil {
+		fields = append(fields, businesscalendar.FieldIsDefault)
+	}
+	if m.spec != nil {
+		fields = append(fields, businesscalendar.FieldSpec)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *BusinessCalendarMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case businesscalendar.FieldTenantID:
+		return m.TenantID()
+	case businesscalendar.FieldCreatedAt:
+		return m.CreatedAt()
+	case businesscalendar.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case businesscalendar.FieldName:
+		return m.Name()
+	case businesscalendar.FieldIsDefault:
+		return m.IsDefault()
+	case businesscalendar.FieldSpec:
+		return m.Spec()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *BusinessCalendarMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case businesscalendar.FieldTenantID:
+		return m.OldTenantID(ctx)
+	case businesscalendar.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case businesscalendar.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case businesscalendar.FieldName:
+		return m.OldName(ctx)
+	case businesscalendar.FieldIsDefault:
+		return m.OldIsDefault(ctx)
+	case businesscalendar.FieldSpec:
+		return m.OldSpec(ctx)
+	}
+	return nil, fmt.Errorf("unknown BusinessCalendar field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *BusinessCalendarMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case businesscalendar.FieldTenantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTenantID(v)
+		return nil
+	case businesscalendar.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case businesscalendar.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case businesscalendar.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case businesscalendar.FieldIsDefault:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIsDefault(v)
+		return nil
+	case businesscalendar.FieldSpec:
+		v, ok := value.(businesstime.Spec)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSpec(v)
+		return nil
+	}
+	return fmt.Errorf("unknown BusinessCalendar field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *BusinessCalendarMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *BusinessCalendarMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *BusinessCalendarMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown BusinessCalendar numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *BusinessCalendarMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *BusinessCalendarMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *BusinessCalendarMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown BusinessCalendar nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *BusinessCalendarMutation) ResetField(name string) error {
+	switch name {
+	case businesscalendar.FieldTenantID:
+		m.ResetTenantID()
+		return nil
+	case businesscalendar.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case businesscalendar.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case businesscalendar.FieldName:
+		m.ResetName()
+		return nil
+	case businesscalendar.FieldIsDefault:
+		m.ResetIsDefault()
+		return nil
+	case businesscalendar.FieldSpec:
+		m.ResetSpec()
+		return nil
+	}
+	return fmt.Errorf("unknown BusinessCalendar field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *BusinessCalendarMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.tenant != nil {
+		edges = append(edges, businesscalendar.EdgeTenant)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *BusinessCalendarMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case businesscalendar.EdgeTenant:
+		if id := m.tenant; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *BusinessCalendarMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *BusinessCalendarMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *BusinessCalendarMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedtenant {
+		edges = append(edges, businesscalendar.EdgeTenant)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *BusinessCalendarMutation) EdgeCleared(name string) bool {
+	switch name {
+	case businesscalendar.EdgeTenant:
+		return m.clearedtenant
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *BusinessCalendarMutation) ClearEdge(name string) error {
+	switch name {
+	case businesscalendar.EdgeTenant:
+		m.ClearTenant()
+		return nil
+	}
+	return fmt.Errorf("unknown BusinessCalendar unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *BusinessCalendarMutation) ResetEdge(name string) error {
+	switch name {
+	case businesscalendar.EdgeTenant:
+		m.ResetTenant()
+		return nil
+	}
+	return fmt.Errorf("unknown BusinessCalendar edge %s", name)
 }
 
 // CampaignMutation represents an operation that mutates the Campaign nodes in the graph.
@@ -10003,6 +10669,10 @@ type DepartmentMutation struct {
 	staff            map[int]struct{}
 	removedstaff     map[int]struct{}
 	clearedstaff     bool
+	leader           *int
+	clearedleader    bool
+	calendar         *int
+	clearedcalendar  bool
 	done             bool
 	oldValue         func(context.Context) (*Department, error)
 	predicates       []predicate.Department
@@ -10510,6 +11180,104 @@ func (m *DepartmentMutation) ResetParentID() {
 	delete(m.clearedFields, department.FieldParentID)
 }
 
+// SetLeaderID sets the "leader_id" field.
+func (m *DepartmentMutation) SetLeaderID(i int) {
+	m.leader = &i
+}
+
+// LeaderID returns the value of the "leader_id" field in the mutation.
+func (m *DepartmentMutation) LeaderID() (r int, exists bool) {
+	v := m.leader
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLeaderID returns the old "leader_id" field's value of the Department entity.
+// If the Department object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DepartmentMutation) OldLeaderID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLeaderID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLeaderID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLeaderID: %w", err)
+	}
+	return oldValue.LeaderID, nil
+}
+
+// ClearLeaderID clears the value of the "leader_id" field.
+func (m *DepartmentMutation) ClearLeaderID() {
+	m.leader = nil
+	m.clearedFields[department.FieldLeaderID] = struct{}{}
+}
+
+// LeaderIDCleared returns if the "leader_id" field was cleared in this mutation.
+func (m *DepartmentMutation) LeaderIDCleared() bool {
+	_, ok := m.clearedFields[department.FieldLeaderID]
+	return ok
+}
+
+// ResetLeaderID resets all changes to the "leader_id" field.
+func (m *DepartmentMutation) ResetLeaderID() {
+	m.leader = nil
+	delete(m.clearedFields, department.FieldLeaderID)
+}
+
+// SetCalendarID sets the "calendar_id" field.
+func (m *DepartmentMutation) SetCalendarID(i int) {
+	m.calendar = &i
+}
+
+// CalendarID returns the value of the "calendar_id" field in the mutation.
+func (m *DepartmentMutation) CalendarID() (r int, exists bool) {
+	v := m.calendar
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCalendarID returns the old "calendar_id" field's value of the Department entity.
+// If the Department object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DepartmentMutation) OldCalendarID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCalendarID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCalendarID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCalendarID: %w", err)
+	}
+	return oldValue.CalendarID, nil
+}
+
+// ClearCalendarID clears the value of the "calendar_id" field.
+func (m *DepartmentMutation) ClearCalendarID() {
+	m.calendar = nil
+	m.clearedFields[department.FieldCalendarID] = struct{}{}
+}
+
+// CalendarIDCleared returns if the "calendar_id" field was cleared in this mutation.
+func (m *DepartmentMutation) CalendarIDCleared() bool {
+	_, ok := m.clearedFields[department.FieldCalendarID]
+	return ok
+}
+
+// ResetCalendarID resets all changes to the "calendar_id" field.
+func (m *DepartmentMutation) ResetCalendarID() {
+	m.calendar = nil
+	delete(m.clearedFields, department.FieldCalendarID)
+}
+
 // ClearTenant clears the "tenant" edge to the Tenant entity.
 func (m *DepartmentMutation) ClearTenant() {
 	m.clearedtenant = true
@@ -10672,6 +11440,60 @@ func (m *DepartmentMutation) ResetStaff() {
 	m.removedstaff = nil
 }
 
+// ClearLeader clears the "leader" edge to the Staff entity.
+func (m *DepartmentMutation) ClearLeader() {
+	m.clearedleader = true
+	m.clearedFields[department.FieldLeaderID] = struct{}{}
+}
+
+// LeaderCleared reports if the "leader" edge to the Staff entity was cleared.
+func (m *DepartmentMutation) LeaderCleared() bool {
+	return m.LeaderIDCleared() || m.clearedleader
+}
+
+// LeaderIDs returns the "leader" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// LeaderID instead. It exists only for internal usage by the builders.
+func (m *DepartmentMutation) LeaderIDs() (ids []int) {
+	if id := m.leader; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetLeader resets all changes to the "leader" edge.
+func (m *DepartmentMutation) ResetLeader() {
+	m.leader = nil
+	m.clearedleader = false
+}
+
+// ClearCalendar clears the "calendar" edge to the BusinessCalendar entity.
+func (m *DepartmentMutation) ClearCalendar() {
+	m.clearedcalendar = true
+	m.clearedFields[department.FieldCalendarID] = struct{}{}
+}
+
+// CalendarCleared reports if the "calendar" edge to the BusinessCalendar entity was cleared.
+func (m *DepartmentMutation) CalendarCleared() bool {
+	return m.CalendarIDCleared() || m.clearedcalendar
+}
+
+// CalendarIDs returns the "calendar" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CalendarID instead. It exists only for internal usage by the builders.
+func (m *DepartmentMutation) CalendarIDs() (ids []int) {
+	if id := m.calendar; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCalendar resets all changes to the "calendar" edge.
+func (m *DepartmentMutation) ResetCalendar() {
+	m.calendar = nil
+	m.clearedcalendar = false
+}
+
 // Where appends a list predicates to the DepartmentMutation builder.
 func (m *DepartmentMutation) Where(ps ...predicate.Department) {
 	m.predicates = append(m.predicates, ps...)
@@ -10706,7 +11528,7 @@ func (m *DepartmentMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *DepartmentMutation) Fields() []string {
-	fields := make([]string, 0, 9)
+	fields := make([]string, 0, 11)
 	if m.tenant != nil {
 		fields = append(fields, department.FieldTenantID)
 	}
@@ -10734,6 +11556,12 @@ func (m *DepartmentMutation) Fields() []string {
 	if m.parent != nil {
 		fields = append(fields, department.FieldParentID)
 	}
+	if m.leader != nil {
+		fields = append(fields, department.FieldLeaderID)
+	}
+	if m.calendar != nil {
+		fields = append(fields, department.FieldCalendarID)
+	}
 	return fields
 }
 
@@ -10760,6 +11588,10 @@ func (m *DepartmentMutation) Field(name string) (ent.Value, bool) {
 		return m.SortOrder()
 	case department.FieldParentID:
 		return m.ParentID()
+	case department.FieldLeaderID:
+		return m.LeaderID()
+	case department.FieldCalendarID:
+		return m.CalendarID()
 	}
 	return nil, false
 }
@@ -10787,6 +11619,10 @@ func (m *DepartmentMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldSortOrder(ctx)
 	case department.FieldParentID:
 		return m.OldParentID(ctx)
+	case department.FieldLeaderID:
+		return m.OldLeaderID(ctx)
+	case department.FieldCalendarID:
+		return m.OldCalendarID(ctx)
 	}
 	return nil, fmt.Errorf("unknown Department field %s", name)
 }
@@ -10859,6 +11695,20 @@ func (m *DepartmentMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetParentID(v)
 		return nil
+	case department.FieldLeaderID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLeaderID(v)
+		return nil
+	case department.FieldCalendarID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCalendarID(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Department field %s", name)
 }
@@ -10925,6 +11775,12 @@ func (m *DepartmentMutation) ClearedFields() []string {
 	if m.FieldCleared(department.FieldParentID) {
 		fields = append(fields, department.FieldParentID)
 	}
+	if m.FieldCleared(department.FieldLeaderID) {
+		fields = append(fields, department.FieldLeaderID)
+	}
+	if m.FieldCleared(department.FieldCalendarID) {
+		fields = append(fields, department.FieldCalendarID)
+	}
 	return fields
 }
 
@@ -10947,6 +11803,12 @@ func (m *DepartmentMutation) ClearField(name string) error {
 		return nil
 	case department.FieldParentID:
 		m.ClearParentID()
+		return nil
+	case department.FieldLeaderID:
+		m.ClearLeaderID()
+		return nil
+	case department.FieldCalendarID:
+		m.ClearCalendarID()
 		return nil
 	}
 	return fmt.Errorf("unknown Department nullable field %s", name)
@@ -10983,13 +11845,19 @@ func (m *DepartmentMutation) ResetField(name string) error {
 	case department.FieldParentID:
 		m.ResetParentID()
 		return nil
+	case department.FieldLeaderID:
+		m.ResetLeaderID()
+		return nil
+	case department.FieldCalendarID:
+		m.ResetCalendarID()
+		return nil
 	}
 	return fmt.Errorf("unknown Department field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *DepartmentMutation) AddedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 6)
 	if m.tenant != nil {
 		edges = append(edges, department.EdgeTenant)
 	}
@@ -11001,6 +11869,12 @@ func (m *DepartmentMutation) AddedEdges() []string {
 	}
 	if m.staff != nil {
 		edges = append(edges, department.EdgeStaff)
+	}
+	if m.leader != nil {
+		edges = append(edges, department.EdgeLeader)
+	}
+	if m.calendar != nil {
+		edges = append(edges, department.EdgeCalendar)
 	}
 	return edges
 }
@@ -11029,13 +11903,21 @@ func (m *DepartmentMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case department.EdgeLeader:
+		if id := m.leader; id != nil {
+			return []ent.Value{*id}
+		}
+	case department.EdgeCalendar:
+		if id := m.calendar; id != nil {
+			return []ent.Value{*id}
+		}
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *DepartmentMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 6)
 	if m.removedchildren != nil {
 		edges = append(edges, department.EdgeChildren)
 	}
@@ -11067,7 +11949,7 @@ func (m *DepartmentMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *DepartmentMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 6)
 	if m.clearedtenant {
 		edges = append(edges, department.EdgeTenant)
 	}
@@ -11079,6 +11961,12 @@ func (m *DepartmentMutation) ClearedEdges() []string {
 	}
 	if m.clearedstaff {
 		edges = append(edges, department.EdgeStaff)
+	}
+	if m.clearedleader {
+		edges = append(edges, department.EdgeLeader)
+	}
+	if m.clearedcalendar {
+		edges = append(edges, department.EdgeCalendar)
 	}
 	return edges
 }
@@ -11095,6 +11983,10 @@ func (m *DepartmentMutation) EdgeCleared(name string) bool {
 		return m.clearedparent
 	case department.EdgeStaff:
 		return m.clearedstaff
+	case department.EdgeLeader:
+		return m.clearedleader
+	case department.EdgeCalendar:
+		return m.clearedcalendar
 	}
 	return false
 }
@@ -11108,6 +12000,12 @@ func (m *DepartmentMutation) ClearEdge(name string) error {
 		return nil
 	case department.EdgeParent:
 		m.ClearParent()
+		return nil
+	case department.EdgeLeader:
+		m.ClearLeader()
+		return nil
+	case department.EdgeCalendar:
+		m.ClearCalendar()
 		return nil
 	}
 	return fmt.Errorf("unknown Department unique edge %s", name)
@@ -11128,6 +12026,12 @@ func (m *DepartmentMutation) ResetEdge(name string) error {
 		return nil
 	case department.EdgeStaff:
 		m.ResetStaff()
+		return nil
+	case department.EdgeLeader:
+		m.ResetLeader()
+		return nil
+	case department.EdgeCalendar:
+		m.ResetCalendar()
 		return nil
 	}
 	return fmt.Errorf("unknown Department edge %s", name)
@@ -14061,27 +14965,31 @@ func (m *FollowUpMutation) ResetEdge(name string) error {
 // FormMutation represents an operation that mutates the Form nodes in the graph.
 type FormMutation struct {
 	config
-	op                 Op
-	typ                string
-	id                 *int
-	created_at         *time.Time
-	updated_at         *time.Time
-	name               *string
-	description        *string
-	status             *form.Status
-	version            *int
-	addversion         *int
-	fields             *[]schematype.FormField
-	appendfields       []schematype.FormField
-	clearedFields      map[string]struct{}
-	tenant             *int
-	clearedtenant      bool
-	submissions        map[int]struct{}
-	removedsubmissions map[int]struct{}
-	clearedsubmissions bool
-	done               bool
-	oldValue           func(context.Context) (*Form, error)
-	predicates         []predicate.Form
+	op                  Op
+	typ                 string
+	id                  *int
+	created_at          *time.Time
+	updated_at          *time.Time
+	name                *string
+	description         *string
+	status              *form.Status
+	version             *int
+	addversion          *int
+	fields              *[]schematype.FormField
+	appendfields        []schematype.FormField
+	ticket_fields       *[]workflow.FieldMapping
+	appendticket_fields []workflow.FieldMapping
+	clearedFields       map[string]struct{}
+	tenant              *int
+	clearedtenant       bool
+	ticket_type         *int
+	clearedticket_type  bool
+	submissions         map[int]struct{}
+	removedsubmissions  map[int]struct{}
+	clearedsubmissions  bool
+	done                bool
+	oldValue            func(context.Context) (*Form, error)
+	predicates          []predicate.Form
 }
 
 var _ ent.Mutation = (*FormMutation)(nil)
@@ -14505,6 +15413,120 @@ func (m *FormMutation) ResetFields() {
 	m.appendfields = nil
 }
 
+// SetTicketTypeID sets the "ticket_type_id" field.
+func (m *FormMutation) SetTicketTypeID(i int) {
+	m.ticket_type = &i
+}
+
+// TicketTypeID returns the value of the "ticket_type_id" field in the mutation.
+func (m *FormMutation) TicketTypeID() (r int, exists bool) {
+	v := m.ticket_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTicketTypeID returns the old "ticket_type_id" field's value of the Form entity.
+// If the Form object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FormMutation) OldTicketTypeID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTicketTypeID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTicketTypeID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTicketTypeID: %w", err)
+	}
+	return oldValue.TicketTypeID, nil
+}
+
+// ClearTicketTypeID clears the value of the "ticket_type_id" field.
+func (m *FormMutation) ClearTicketTypeID() {
+	m.ticket_type = nil
+	m.clearedFields[form.FieldTicketTypeID] = struct{}{}
+}
+
+// TicketTypeIDCleared returns if the "ticket_type_id" field was cleared in this mutation.
+func (m *FormMutation) TicketTypeIDCleared() bool {
+	_, ok := m.clearedFields[form.FieldTicketTypeID]
+	return ok
+}
+
+// ResetTicketTypeID resets all changes to the "ticket_type_id" field.
+func (m *FormMutation) ResetTicketTypeID() {
+	m.ticket_type = nil
+	delete(m.clearedFields, form.FieldTicketTypeID)
+}
+
+// SetTicketFields sets the "ticket_fields" field.
+func (m *FormMutation) SetTicketFields(wm []workflow.FieldMapping) {
+	m.ticket_fields = &wm
+	m.appendticket_fields = nil
+}
+
+// TicketFields returns the value of the "ticket_fields" field in the mutation.
+func (m *FormMutation) TicketFields() (r []workflow.FieldMapping, exists bool) {
+	v := m.ticket_fields
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTicketFields returns the old "ticket_fields" field's value of the Form entity.
+// If the Form object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FormMutation) OldTicketFields(ctx context.Context) (v []workflow.FieldMapping, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTicketFields is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTicketFields requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTicketFields: %w", err)
+	}
+	return oldValue.TicketFields, nil
+}
+
+// AppendTicketFields adds wm to the "ticket_fields" field.
+func (m *FormMutation) AppendTicketFields(wm []workflow.FieldMapping) {
+	m.appendticket_fields = append(m.appendticket_fields, wm...)
+}
+
+// AppendedTicketFields returns the list of values that were appended to the "ticket_fields" field in this mutation.
+func (m *FormMutation) AppendedTicketFields() ([]workflow.FieldMapping, bool) {
+	if len(m.appendticket_fields) == 0 {
+		return nil, false
+	}
+	return m.appendticket_fields, true
+}
+
+// ClearTicketFields clears the value of the "ticket_fields" field.
+func (m *FormMutation) ClearTicketFields() {
+	m.ticket_fields = nil
+	m.appendticket_fields = nil
+	m.clearedFields[form.FieldTicketFields] = struct{}{}
+}
+
+// TicketFieldsCleared returns if the "ticket_fields" field was cleared in this mutation.
+func (m *FormMutation) TicketFieldsCleared() bool {
+	_, ok := m.clearedFields[form.FieldTicketFields]
+	return ok
+}
+
+// ResetTicketFields resets all changes to the "ticket_fields" field.
+func (m *FormMutation) ResetTicketFields() {
+	m.ticket_fields = nil
+	m.appendticket_fields = nil
+	delete(m.clearedFields, form.FieldTicketFields)
+}
+
 // ClearTenant clears the "tenant" edge to the Tenant entity.
 func (m *FormMutation) ClearTenant() {
 	m.clearedtenant = true
@@ -14530,6 +15552,33 @@ func (m *FormMutation) TenantIDs() (ids []int) {
 func (m *FormMutation) ResetTenant() {
 	m.tenant = nil
 	m.clearedtenant = false
+}
+
+// ClearTicketType clears the "ticket_type" edge to the TicketType entity.
+func (m *FormMutation) ClearTicketType() {
+	m.clearedticket_type = true
+	m.clearedFields[form.FieldTicketTypeID] = struct{}{}
+}
+
+// TicketTypeCleared reports if the "ticket_type" edge to the TicketType entity was cleared.
+func (m *FormMutation) TicketTypeCleared() bool {
+	return m.TicketTypeIDCleared() || m.clearedticket_type
+}
+
+// TicketTypeIDs returns the "ticket_type" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TicketTypeID instead. It exists only for internal usage by the builders.
+func (m *FormMutation) TicketTypeIDs() (ids []int) {
+	if id := m.ticket_type; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTicketType resets all changes to the "ticket_type" edge.
+func (m *FormMutation) ResetTicketType() {
+	m.ticket_type = nil
+	m.clearedticket_type = false
 }
 
 // AddSubmissionIDs adds the "submissions" edge to the FormSubmission entity by ids.
@@ -14620,7 +15669,7 @@ func (m *FormMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *FormMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 10)
 	if m.tenant != nil {
 		fields = append(fields, form.FieldTenantID)
 	}
@@ -14644,6 +15693,12 @@ func (m *FormMutation) Fields() []string {
 	}
 	if m.fields != nil {
 		fields = append(fields, form.FieldFields)
+	}
+	if m.ticket_type != nil {
+		fields = append(fields, form.FieldTicketTypeID)
+	}
+	if m.ticket_fields != nil {
+		fields = append(fields, form.FieldTicketFields)
 	}
 	return fields
 }
@@ -14669,6 +15724,10 @@ func (m *FormMutation) Field(name string) (ent.Value, bool) {
 		return m.Version()
 	case form.FieldFields:
 		return m.GetFields()
+	case form.FieldTicketTypeID:
+		return m.TicketTypeID()
+	case form.FieldTicketFields:
+		return m.TicketFields()
 	}
 	return nil, false
 }
@@ -14694,6 +15753,10 @@ func (m *FormMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldVersion(ctx)
 	case form.FieldFields:
 		return m.OldFields(ctx)
+	case form.FieldTicketTypeID:
+		return m.OldTicketTypeID(ctx)
+	case form.FieldTicketFields:
+		return m.OldTicketFields(ctx)
 	}
 	return nil, fmt.Errorf("unknown Form field %s", name)
 }
@@ -14759,6 +15822,20 @@ func (m *FormMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetFields(v)
 		return nil
+	case form.FieldTicketTypeID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTicketTypeID(v)
+		return nil
+	case form.FieldTicketFields:
+		v, ok := value.([]workflow.FieldMapping)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTicketFields(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Form field %s", name)
 }
@@ -14803,7 +15880,14 @@ func (m *FormMutation) AddField(name string, value ent.Value) error {
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *FormMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(form.FieldTicketTypeID) {
+		fields = append(fields, form.FieldTicketTypeID)
+	}
+	if m.FieldCleared(form.FieldTicketFields) {
+		fields = append(fields, form.FieldTicketFields)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -14816,6 +15900,14 @@ func (m *FormMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *FormMutation) ClearField(name string) error {
+	switch name {
+	case form.FieldTicketTypeID:
+		m.ClearTicketTypeID()
+		return nil
+	case form.FieldTicketFields:
+		m.ClearTicketFields()
+		return nil
+	}
 	return fmt.Errorf("unknown Form nullable field %s", name)
 }
 
@@ -14847,15 +15939,24 @@ func (m *FormMutation) ResetField(name string) error {
 	case form.FieldFields:
 		m.ResetFields()
 		return nil
+	case form.FieldTicketTypeID:
+		m.ResetTicketTypeID()
+		return nil
+	case form.FieldTicketFields:
+		m.ResetTicketFields()
+		return nil
 	}
 	return fmt.Errorf("unknown Form field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *FormMutation) AddedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.tenant != nil {
 		edges = append(edges, form.EdgeTenant)
+	}
+	if m.ticket_type != nil {
+		edges = append(edges, form.EdgeTicketType)
 	}
 	if m.submissions != nil {
 		edges = append(edges, form.EdgeSubmissions)
@@ -14871,6 +15972,10 @@ func (m *FormMutation) AddedIDs(name string) []ent.Value {
 		if id := m.tenant; id != nil {
 			return []ent.Value{*id}
 		}
+	case form.EdgeTicketType:
+		if id := m.ticket_type; id != nil {
+			return []ent.Value{*id}
+		}
 	case form.EdgeSubmissions:
 		ids := make([]ent.Value, 0, len(m.submissions))
 		for id := range m.submissions {
@@ -14883,7 +15988,7 @@ func (m *FormMutation) AddedIDs(name string) []ent.Value {
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *FormMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.removedsubmissions != nil {
 		edges = append(edges, form.EdgeSubmissions)
 	}
@@ -14906,9 +16011,12 @@ func (m *FormMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *FormMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.clearedtenant {
 		edges = append(edges, form.EdgeTenant)
+	}
+	if m.clearedticket_type {
+		edges = append(edges, form.EdgeTicketType)
 	}
 	if m.clearedsubmissions {
 		edges = append(edges, form.EdgeSubmissions)
@@ -14922,6 +16030,8 @@ func (m *FormMutation) EdgeCleared(name string) bool {
 	switch name {
 	case form.EdgeTenant:
 		return m.clearedtenant
+	case form.EdgeTicketType:
+		return m.clearedticket_type
 	case form.EdgeSubmissions:
 		return m.clearedsubmissions
 	}
@@ -14935,6 +16045,9 @@ func (m *FormMutation) ClearEdge(name string) error {
 	case form.EdgeTenant:
 		m.ClearTenant()
 		return nil
+	case form.EdgeTicketType:
+		m.ClearTicketType()
+		return nil
 	}
 	return fmt.Errorf("unknown Form unique edge %s", name)
 }
@@ -14945,6 +16058,9 @@ func (m *FormMutation) ResetEdge(name string) error {
 	switch name {
 	case form.EdgeTenant:
 		m.ResetTenant()
+		return nil
+	case form.EdgeTicketType:
+		m.ResetTicketType()
 		return nil
 	case form.EdgeSubmissions:
 		m.ResetSubmissions()
@@ -14974,6 +16090,8 @@ type FormSubmissionMutation struct {
 	clearedform     bool
 	customer        *int
 	clearedcustomer bool
+	ticket          *int
+	clearedticket   bool
 	done            bool
 	oldValue        func(context.Context) (*FormSubmission, error)
 	predicates      []predicate.FormSubmission
@@ -15326,6 +16444,55 @@ func (m *FormSubmissionMutation) ResetCustomerID() {
 	delete(m.clearedFields, formsubmission.FieldCustomerID)
 }
 
+// SetTicketID sets the "ticket_id" field.
+func (m *FormSubmissionMutation) SetTicketID(i int) {
+	m.ticket = &i
+}
+
+// TicketID returns the value of the "ticket_id" field in the mutation.
+func (m *FormSubmissionMutation) TicketID() (r int, exists bool) {
+	v := m.ticket
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTicketID returns the old "ticket_id" field's value of the FormSubmission entity.
+// If the FormSubmission object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FormSubmissionMutation) OldTicketID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTicketID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTicketID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTicketID: %w", err)
+	}
+	return oldValue.TicketID, nil
+}
+
+// ClearTicketID clears the value of the "ticket_id" field.
+func (m *FormSubmissionMutation) ClearTicketID() {
+	m.ticket = nil
+	m.clearedFields[formsubmission.FieldTicketID] = struct{}{}
+}
+
+// TicketIDCleared returns if the "ticket_id" field was cleared in this mutation.
+func (m *FormSubmissionMutation) TicketIDCleared() bool {
+	_, ok := m.clearedFields[formsubmission.FieldTicketID]
+	return ok
+}
+
+// ResetTicketID resets all changes to the "ticket_id" field.
+func (m *FormSubmissionMutation) ResetTicketID() {
+	m.ticket = nil
+	delete(m.clearedFields, formsubmission.FieldTicketID)
+}
+
 // SetData sets the "data" field.
 func (m *FormSubmissionMutation) SetData(value map[string]interface{}) {
 	m.data = &value
@@ -15564,6 +16731,33 @@ func (m *FormSubmissionMutation) ResetCustomer() {
 	m.clearedcustomer = false
 }
 
+// ClearTicket clears the "ticket" edge to the Ticket entity.
+func (m *FormSubmissionMutation) ClearTicket() {
+	m.clearedticket = true
+	m.clearedFields[formsubmission.FieldTicketID] = struct{}{}
+}
+
+// TicketCleared reports if the "ticket" edge to the Ticket entity was cleared.
+func (m *FormSubmissionMutation) TicketCleared() bool {
+	return m.TicketIDCleared() || m.clearedticket
+}
+
+// TicketIDs returns the "ticket" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TicketID instead. It exists only for internal usage by the builders.
+func (m *FormSubmissionMutation) TicketIDs() (ids []int) {
+	if id := m.ticket; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTicket resets all changes to the "ticket" edge.
+func (m *FormSubmissionMutation) ResetTicket() {
+	m.ticket = nil
+	m.clearedticket = false
+}
+
 // Where appends a list predicates to the FormSubmissionMutation builder.
 func (m *FormSubmissionMutation) Where(ps ...predicate.FormSubmission) {
 	m.predicates = append(m.predicates, ps...)
@@ -15598,7 +16792,7 @@ func (m *FormSubmissionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *FormSubmissionMutation) Fields() []string {
-	fields := make([]string, 0, 10)
+	fields := make([]string, 0, 11)
 	if m.tenant != nil {
 		fields = append(fields, formsubmission.FieldTenantID)
 	}
@@ -15616,6 +16810,9 @@ func (m *FormSubmissionMutation) Fields() []string {
 	}
 	if m.customer != nil {
 		fields = append(fields, formsubmission.FieldCustomerID)
+	}
+	if m.ticket != nil {
+		fields = append(fields, formsubmission.FieldTicketID)
 	}
 	if m.data != nil {
 		fields = append(fields, formsubmission.FieldData)
@@ -15649,6 +16846,8 @@ func (m *FormSubmissionMutation) Field(name string) (ent.Value, bool) {
 		return m.FormVersion()
 	case formsubmission.FieldCustomerID:
 		return m.CustomerID()
+	case formsubmission.FieldTicketID:
+		return m.TicketID()
 	case formsubmission.FieldData:
 		return m.Data()
 	case formsubmission.FieldStatus:
@@ -15678,6 +16877,8 @@ func (m *FormSubmissionMutation) OldField(ctx context.Context, name string) (ent
 		return m.OldFormVersion(ctx)
 	case formsubmission.FieldCustomerID:
 		return m.OldCustomerID(ctx)
+	case formsubmission.FieldTicketID:
+		return m.OldTicketID(ctx)
 	case formsubmission.FieldData:
 		return m.OldData(ctx)
 	case formsubmission.FieldStatus:
@@ -15736,6 +16937,13 @@ func (m *FormSubmissionMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetCustomerID(v)
+		return nil
+	case formsubmission.FieldTicketID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTicketID(v)
 		return nil
 	case formsubmission.FieldData:
 		v, ok := value.(map[string]interface{})
@@ -15813,6 +17021,9 @@ func (m *FormSubmissionMutation) ClearedFields() []string {
 	if m.FieldCleared(formsubmission.FieldCustomerID) {
 		fields = append(fields, formsubmission.FieldCustomerID)
 	}
+	if m.FieldCleared(formsubmission.FieldTicketID) {
+		fields = append(fields, formsubmission.FieldTicketID)
+	}
 	if m.FieldCleared(formsubmission.FieldSubmittedAt) {
 		fields = append(fields, formsubmission.FieldSubmittedAt)
 	}
@@ -15832,6 +17043,9 @@ func (m *FormSubmissionMutation) ClearField(name string) error {
 	switch name {
 	case formsubmission.FieldCustomerID:
 		m.ClearCustomerID()
+		return nil
+	case formsubmission.FieldTicketID:
+		m.ClearTicketID()
 		return nil
 	case formsubmission.FieldSubmittedAt:
 		m.ClearSubmittedAt()
@@ -15862,6 +17076,9 @@ func (m *FormSubmissionMutation) ResetField(name string) error {
 	case formsubmission.FieldCustomerID:
 		m.ResetCustomerID()
 		return nil
+	case formsubmission.FieldTicketID:
+		m.ResetTicketID()
+		return nil
 	case formsubmission.FieldData:
 		m.ResetData()
 		return nil
@@ -15880,7 +17097,7 @@ func (m *FormSubmissionMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *FormSubmissionMutation) AddedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 4)
 	if m.tenant != nil {
 		edges = append(edges, formsubmission.EdgeTenant)
 	}
@@ -15889,6 +17106,9 @@ func (m *FormSubmissionMutation) AddedEdges() []string {
 	}
 	if m.customer != nil {
 		edges = append(edges, formsubmission.EdgeCustomer)
+	}
+	if m.ticket != nil {
+		edges = append(edges, formsubmission.EdgeTicket)
 	}
 	return edges
 }
@@ -15909,13 +17129,17 @@ func (m *FormSubmissionMutation) AddedIDs(name string) []ent.Value {
 		if id := m.customer; id != nil {
 			return []ent.Value{*id}
 		}
+	case formsubmission.EdgeTicket:
+		if id := m.ticket; id != nil {
+			return []ent.Value{*id}
+		}
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *FormSubmissionMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 4)
 	return edges
 }
 
@@ -15927,7 +17151,7 @@ func (m *FormSubmissionMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *FormSubmissionMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 4)
 	if m.clearedtenant {
 		edges = append(edges, formsubmission.EdgeTenant)
 	}
@@ -15936,6 +17160,9 @@ func (m *FormSubmissionMutation) ClearedEdges() []string {
 	}
 	if m.clearedcustomer {
 		edges = append(edges, formsubmission.EdgeCustomer)
+	}
+	if m.clearedticket {
+		edges = append(edges, formsubmission.EdgeTicket)
 	}
 	return edges
 }
@@ -15950,6 +17177,8 @@ func (m *FormSubmissionMutation) EdgeCleared(name string) bool {
 		return m.clearedform
 	case formsubmission.EdgeCustomer:
 		return m.clearedcustomer
+	case formsubmission.EdgeTicket:
+		return m.clearedticket
 	}
 	return false
 }
@@ -15967,6 +17196,9 @@ func (m *FormSubmissionMutation) ClearEdge(name string) error {
 	case formsubmission.EdgeCustomer:
 		m.ClearCustomer()
 		return nil
+	case formsubmission.EdgeTicket:
+		m.ClearTicket()
+		return nil
 	}
 	return fmt.Errorf("unknown FormSubmission unique edge %s", name)
 }
@@ -15983,6 +17215,9 @@ func (m *FormSubmissionMutation) ResetEdge(name string) error {
 		return nil
 	case formsubmission.EdgeCustomer:
 		m.ResetCustomer()
+		return nil
+	case formsubmission.EdgeTicket:
+		m.ResetTicket()
 		return nil
 	}
 	return fmt.Errorf("unknown FormSubmission edge %s", name)
@@ -18762,6 +19997,1046 @@ func (m *OrderItemMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown OrderItem edge %s", name)
 }
 
+// SLAPolicyMutation represents an operation that mutates the SLAPolicy nodes in the graph.
+type SLAPolicyMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *int
+	created_at        *time.Time
+	updated_at        *time.Time
+	name              *string
+	position          *int
+	addposition       *int
+	active            *bool
+	condition         *workflow.Condition
+	targets           *workflow.Targets
+	business_hours    *bool
+	escalations       *[]workflow.EscalationRule
+	appendescalations []workflow.EscalationRule
+	clearedFields     map[string]struct{}
+	tenant            *int
+	clearedtenant     bool
+	calendar          *int
+	clearedcalendar   bool
+	done              bool
+	oldValue          func(context.Context) (*SLAPolicy, error)
+	predicates        []predicate.SLAPolicy
+}
+
+var _ ent.Mutation = (*SLAPolicyMutation)(nil)
+
+// slapolicyOption allows management of the mutation configuration using functional options.
+type slapolicyOption func(*SLAPolicyMutation)
+
+// newSLAPolicyMutation creates new mutation for the SLAPolicy entity.
+func newSLAPolicyMutation(c config, op Op, opts ...slapolicyOption) *SLAPolicyMutation {
+	m := &SLAPolicyMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSLAPolicy,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSLAPolicyID sets the ID field of the mutation.
+func withSLAPolicyID(id int) slapolicyOption {
+	return func(m *SLAPolicyMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *SLAPolicy
+		)
+		m.oldValue = func(ctx context.Context) (*SLAPolicy, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().SLAPolicy.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSLAPolicy sets the old SLAPolicy of the mutation.
+func withSLAPolicy(node *SLAPolicy) slapolicyOption {
+	return func(m *SLAPolicyMutation) {
+		m.oldValue = func(context.Context) (*SLAPolicy, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SLAPolicyMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SLAPolicyMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SLAPolicyMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SLAPolicyMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().SLAPolicy.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetTenantID sets the "tenant_id" field.
+func (m *SLAPolicyMutation) SetTenantID(i int) {
+	m.tenant = &i
+}
+
+// TenantID returns the value of the "tenant_id" field in the mutation.
+func (m *SLAPolicyMutation) TenantID() (r int, exists bool) {
+	v := m.tenant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTenantID returns the old "tenant_id" field's value of the SLAPolicy entity.
+// If the SLAPolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SLAPolicyMutation) OldTenantID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTenantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTenantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTenantID: %w", err)
+	}
+	return oldValue.TenantID, nil
+}
+
+// ResetTenantID resets all changes to the "tenant_id" field.
+func (m *SLAPolicyMutation) ResetTenantID() {
+	m.tenant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *SLAPolicyMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *SLAPolicyMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the SLAPolicy entity.
+// If the SLAPolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SLAPolicyMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *SLAPolicyMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *SLAPolicyMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *SLAPolicyMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the SLAPolicy entity.
+// If the SLAPolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SLAPolicyMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *SLAPolicyMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetName sets the "name" field.
+func (m *SLAPolicyMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *SLAPolicyMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the SLAPolicy entity.
+// If the SLAPolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SLAPolicyMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *SLAPolicyMutation) ResetName() {
+	m.name = nil
+}
+
+// SetPosition sets the "position" field.
+func (m *SLAPolicyMutation) SetPosition(i int) {
+	m.position = &i
+	m.addposition = nil
+}
+
+// Position returns the value of the "position" field in the mutation.
+func (m *SLAPolicyMutation) Position() (r int, exists bool) {
+	v := m.position
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPosition returns the old "position" field's value of the SLAPolicy entity.
+// If the SLAPolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SLAPolicyMutation) OldPosition(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPosition is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPosition requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPosition: %w", err)
+	}
+	return oldValue.Position, nil
+}
+
+// AddPosition adds i to the "position" field.
+func (m *SLAPolicyMutation) AddPosition(i int) {
+	if m.addposition != nil {
+		*m.addposition += i
+	} else {
+		m.addposition = &i
+	}
+}
+
+// AddedPosition returns the value that was added to the "position" field in this mutation.
+func (m *SLAPolicyMutation) AddedPosition() (r int, exists bool) {
+	v := m.addposition
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPosition resets all changes to the "position" field.
+func (m *SLAPolicyMutation) ResetPosition() {
+	m.position = nil
+	m.addposition = nil
+}
+
+// SetActive sets the "active" field.
+func (m *SLAPolicyMutation) SetActive(b bool) {
+	m.active = &b
+}
+
+// Active returns the value of the "active" field in the mutation.
+func (m *SLAPolicyMutation) Active() (r bool, exists bool) {
+	v := m.active
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActive returns the old "active" field's value of the SLAPolicy entity.
+// If the SLAPolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SLAPolicyMutation) OldActive(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActive is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActive requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActive: %w", err)
+	}
+	return oldValue.Active, nil
+}
+
+// ResetActive resets all changes to the "active" field.
+func (m *SLAPolicyMutation) ResetActive() {
+	m.active = nil
+}
+
+// SetCondition sets the "condition" field.
+func (m *SLAPolicyMutation) SetCondition(w workflow.Condition) {
+	m.condition = &w
+}
+
+// Condition returns the value of the "condition" field in the mutation.
+func (m *SLAPolicyMutation) Condition() (r workflow.Condition, exists bool) {
+	v := m.condition
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCondition returns the old "condition" field's value of the SLAPolicy entity.
+// If the SLAPolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SLAPolicyMutation) OldCondition(ctx context.Context) (v workflow.Condition, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCondition is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCondition requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCondition: %w", err)
+	}
+	return oldValue.Condition, nil
+}
+
+// ResetCondition resets all changes to the "condition" field.
+func (m *SLAPolicyMutation) ResetCondition() {
+	m.condition = nil
+}
+
+// SetTargets sets the "targets" field.
+func (m *SLAPolicyMutation) SetTargets(w workflow.Targets) {
+	m.targets = &w
+}
+
+// Targets returns the value of the "targets" field in the mutation.
+func (m *SLAPolicyMutation) Targets() (r workflow.Targets, exists bool) {
+	v := m.targets
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTargets returns the old "targets" field's value of the SLAPolicy entity.
+// If the SLAPolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SLAPolicyMutation) OldTargets(ctx context.Context) (v workflow.Targets, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTargets is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTargets requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTargets: %w", err)
+	}
+	return oldValue.Targets, nil
+}
+
+// ResetTargets resets all changes to the "targets" field.
+func (m *SLAPolicyMutation) ResetTargets() {
+	m.targets = nil
+}
+
+// SetBusinessHours sets the "business_hours" field.
+func (m *SLAPolicyMutation) SetBusinessHours(b bool) {
+	m.business_hours = &b
+}
+
+// BusinessHours returns the value of the "business_hours" field in the mutation.
+func (m *SLAPolicyMutation) BusinessHours() (r bool, exists bool) {
+	v := m.business_hours
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBusinessHours returns the old "business_hours" field's value of the SLAPolicy entity.
+// If the SLAPolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SLAPolicyMutation) OldBusinessHours(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBusinessHours is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBusinessHours requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBusinessHours: %w", err)
+	}
+	return oldValue.BusinessHours, nil
+}
+
+// ResetBusinessHours resets all changes to the "business_hours" field.
+func (m *SLAPolicyMutation) ResetBusinessHours() {
+	m.business_hours = nil
+}
+
+// SetCalendarID sets the "calendar_id" field.
+func (m *SLAPolicyMutation) SetCalendarID(i int) {
+	m.calendar = &i
+}
+
+// CalendarID returns the value of the "calendar_id" field in the mutation.
+func (m *SLAPolicyMutation) CalendarID() (r int, exists bool) {
+	v := m.calendar
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCalendarID returns the old "calendar_id" field's value of the SLAPolicy entity.
+// If the SLAPolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SLAPolicyMutation) OldCalendarID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCalendarID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCalendarID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCalendarID: %w", err)
+	}
+	return oldValue.CalendarID, nil
+}
+
+// ClearCalendarID clears the value of the "calendar_id" field.
+func (m *SLAPolicyMutation) ClearCalendarID() {
+	m.calendar = nil
+	m.clearedFields[slapolicy.FieldCalendarID] = struct{}{}
+}
+
+// CalendarIDCleared returns if the "calendar_id" field was cleared in this mutation.
+func (m *SLAPolicyMutation) CalendarIDCleared() bool {
+	_, ok := m.clearedFields[slapolicy.FieldCalendarID]
+	return ok
+}
+
+// ResetCalendarID resets all changes to the "calendar_id" field.
+func (m *SLAPolicyMutation) ResetCalendarID() {
+	m.calendar = nil
+	delete(m.clearedFields, slapolicy.FieldCalendarID)
+}
+
+// SetEscalations sets the "escalations" field.
+func (m *SLAPolicyMutation) SetEscalations(wr []workflow.EscalationRule) {
+	m.escalations = &wr
+	m.appendescalations = nil
+}
+
+// Escalations returns the value of the "escalations" field in the mutation.
+func (m *SLAPolicyMutation) Escalations() (r []workflow.EscalationRule, exists bool) {
+	v := m.escalations
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEscalations returns the old "escalations" field's value of the SLAPolicy entity.
+// If the SLAPolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SLAPolicyMutation) OldEscalations(ctx context.Context) (v []workflow.EscalationRule, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEscalations is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEscalations requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEscalations: %w", err)
+	}
+	return oldValue.Escalations, nil
+}
+
+// AppendEscalations adds wr to the "escalations" field.
+func (m *SLAPolicyMutation) AppendEscalations(wr []workflow.EscalationRule) {
+	m.appendescalations = append(m.appendescalations, wr...)
+}
+
+// AppendedEscalations returns the list of values that were appended to the "escalations" field in this mutation.
+func (m *SLAPolicyMutation) AppendedEscalations() ([]workflow.EscalationRule, bool) {
+	if len(m.appendescalations) == 0 {
+		return nil, false
+	}
+	return m.appendescalations, true
+}
+
+// ResetEscalations resets all changes to the "escalations" field.
+func (m *SLAPolicyMutation) ResetEscalations() {
+	m.escalations = nil
+	m.appendescalations = nil
+}
+
+// ClearTenant clears the "tenant" edge to the Tenant entity.
+func (m *SLAPolicyMutation) ClearTenant() {
+	m.clearedtenant = true
+	m.clearedFields[slapolicy.FieldTenantID] = struct{}{}
+}
+
+// TenantCleared reports if the "tenant" edge to the Tenant entity was cleared.
+func (m *SLAPolicyMutation) TenantCleared() bool {
+	return m.clearedtenant
+}
+
+// TenantIDs returns the "tenant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TenantID instead. It exists only for internal usage by the builders.
+func (m *SLAPolicyMutation) TenantIDs() (ids []int) {
+	if id := m.tenant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTenant resets all changes to the "tenant" edge.
+func (m *SLAPolicyMutation) ResetTenant() {
+	m.tenant = nil
+	m.clearedtenant = false
+}
+
+// ClearCalendar clears the "calendar" edge to the BusinessCalendar entity.
+func (m *SLAPolicyMutation) ClearCalendar() {
+	m.clearedcalendar = true
+	m.clearedFields[slapolicy.FieldCalendarID] = struct{}{}
+}
+
+// CalendarCleared reports if the "calendar" edge to the BusinessCalendar entity was cleared.
+func (m *SLAPolicyMutation) CalendarCleared() bool {
+	return m.CalendarIDCleared() || m.clearedcalendar
+}
+
+// CalendarIDs returns the "calendar" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CalendarID instead. It exists only for internal usage by the builders.
+func (m *SLAPolicyMutation) CalendarIDs() (ids []int) {
+	if id := m.calendar; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCalendar resets all changes to the "calendar" edge.
+func (m *SLAPolicyMutation) ResetCalendar() {
+	m.calendar = nil
+	m.clearedcalendar = false
+}
+
+// Where appends a list predicates to the SLAPolicyMutation builder.
+func (m *SLAPolicyMutation) Where(ps ...predicate.SLAPolicy) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SLAPolicyMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SLAPolicyMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.SLAPolicy, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SLAPolicyMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SLAPolicyMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (SLAPolicy).
+func (m *SLAPolicyMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SLAPolicyMutation) Fields() []string {
+	fields := make([]string, 0, 11)
+	if m.tenant != nil {
+		fields = append(fields, slapolicy.FieldTenantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, slapolicy.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, slapolicy.FieldUpdatedAt)
+	}
+	if m.name != nil {
+		fields = append(fields, slapolicy.FieldName)
+	}
+	if m.position != nil {
+		fields = append(fields, slapolicy.FieldPosition)
+	}
+	if m.active != nil {
+		fields = append(fields, slapolicy.FieldActive)
+	}
+	if m.condition != nil {
+		fields = append(fields, slapolicy.FieldCondition)
+	}
+	if m.targets != nil {
+		fields = append(fields, slapolicy.FieldTargets)
+	}
+	if m.business_hours != nil {
+		fields = append(fields, slapolicy.FieldBusinessHours)
+	}
+	if m.calendar != nil {
+		fields = append(fields, slapolicy.FieldCalendarID)
+	}
+	if m.escalations != nil {
+		fields = append(fields, slapolicy.FieldEscalations)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SLAPolicyMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case slapolicy.FieldTenantID:
+		return m.TenantID()
+	case slapolicy.FieldCreatedAt:
+		return m.CreatedAt()
+	case slapolicy.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case slapolicy.FieldName:
+		return m.Name()
+	case slapolicy.FieldPosition:
+		return m.Position()
+	case slapolicy.FieldActive:
+		return m.Active()
+	case slapolicy.FieldCondition:
+		return m.Condition()
+	case slapolicy.FieldTargets:
+		return m.Targets()
+	case slapolicy.FieldBusinessHours:
+		return m.BusinessHours()
+	case slapolicy.FieldCalendarID:
+		return m.CalendarID()
+	case slapolicy.FieldEscalations:
+		return m.Escalations()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SLAPolicyMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case slapolicy.FieldTenantID:
+		return m.OldTenantID(ctx)
+	case slapolicy.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case slapolicy.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case slapolicy.FieldName:
+		return m.OldName(ctx)
+	case slapolicy.FieldPosition:
+		return m.OldPosition(ctx)
+	case slapolicy.FieldActive:
+		return m.OldActive(ctx)
+	case slapolicy.FieldCondition:
+		return m.OldCondition(ctx)
+	case slapolicy.FieldTargets:
+		return m.OldTargets(ctx)
+	case slapolicy.FieldBusinessHours:
+		return m.OldBusinessHours(ctx)
+	case slapolicy.FieldCalendarID:
+		return m.OldCalendarID(ctx)
+	case slapolicy.FieldEscalations:
+		return m.OldEscalations(ctx)
+	}
+	return nil, fmt.Errorf("unknown SLAPolicy field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SLAPolicyMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case slapolicy.FieldTenantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTenantID(v)
+		return nil
+	case slapolicy.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case slapolicy.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case slapolicy.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case slapolicy.FieldPosition:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPosition(v)
+		return nil
+	case slapolicy.FieldActive:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActive(v)
+		return nil
+	case slapolicy.FieldCondition:
+		v, ok := value.(workflow.Condition)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCondition(v)
+		return nil
+	case slapolicy.FieldTargets:
+		v, ok := value.(workflow.Targets)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTargets(v)
+		return nil
+	case slapolicy.FieldBusinessHours:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBusinessHours(v)
+		return nil
+	case slapolicy.FieldCalendarID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCalendarID(v)
+		return nil
+	case slapolicy.FieldEscalations:
+		v, ok := value.([]workflow.EscalationRule)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEscalations(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SLAPolicy field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SLAPolicyMutation) AddedFields() []string {
+	var fields []string
+	if m.addposition != nil {
+		fields = append(fields, slapolicy.FieldPosition)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SLAPolicyMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case slapolicy.FieldPosition:
+		return m.AddedPosition()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SLAPolicyMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case slapolicy.FieldPosition:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPosition(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SLAPolicy numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SLAPolicyMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(slapolicy.FieldCalendarID) {
+		fields = append(fields, slapolicy.FieldCalendarID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SLAPolicyMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SLAPolicyMutation) ClearField(name string) error {
+	switch name {
+	case slapolicy.FieldCalendarID:
+		m.ClearCalendarID()
+		return nil
+	}
+	return fmt.Errorf("unknown SLAPolicy nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SLAPolicyMutation) ResetField(name string) error {
+	switch name {
+	case slapolicy.FieldTenantID:
+		m.ResetTenantID()
+		return nil
+	case slapolicy.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case slapolicy.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case slapolicy.FieldName:
+		m.ResetName()
+		return nil
+	case slapolicy.FieldPosition:
+		m.ResetPosition()
+		return nil
+	case slapolicy.FieldActive:
+		m.ResetActive()
+		return nil
+	case slapolicy.FieldCondition:
+		m.ResetCondition()
+		return nil
+	case slapolicy.FieldTargets:
+		m.ResetTargets()
+		return nil
+	case slapolicy.FieldBusinessHours:
+		m.ResetBusinessHours()
+		return nil
+	case slapolicy.FieldCalendarID:
+		m.ResetCalendarID()
+		return nil
+	case slapolicy.FieldEscalations:
+		m.ResetEscalations()
+		return nil
+	}
+	return fmt.Errorf("unknown SLAPolicy field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SLAPolicyMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.tenant != nil {
+		edges = append(edges, slapolicy.EdgeTenant)
+	}
+	if m.calendar != nil {
+		edges = append(edges, slapolicy.EdgeCalendar)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SLAPolicyMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case slapolicy.EdgeTenant:
+		if id := m.tenant; id != nil {
+			return []ent.Value{*id}
+		}
+	case slapolicy.EdgeCalendar:
+		if id := m.calendar; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SLAPolicyMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SLAPolicyMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SLAPolicyMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedtenant {
+		edges = append(edges, slapolicy.EdgeTenant)
+	}
+	if m.clearedcalendar {
+		edges = append(edges, slapolicy.EdgeCalendar)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SLAPolicyMutation) EdgeCleared(name string) bool {
+	switch name {
+	case slapolicy.EdgeTenant:
+		return m.clearedtenant
+	case slapolicy.EdgeCalendar:
+		return m.clearedcalendar
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SLAPolicyMutation) ClearEdge(name string) error {
+	switch name {
+	case slapolicy.EdgeTenant:
+		m.ClearTenant()
+		return nil
+	case slapolicy.EdgeCalendar:
+		m.ClearCalendar()
+		return nil
+	}
+	return fmt.Errorf("unknown SLAPolicy unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SLAPolicyMutation) ResetEdge(name string) error {
+	switch name {
+	case slapolicy.EdgeTenant:
+		m.ResetTenant()
+		return nil
+	case slapolicy.EdgeCalendar:
+		m.ResetCalendar()
+		return nil
+	}
+	return fmt.Errorf("unknown SLAPolicy edge %s", name)
+}
+
 // StaffMutation represents an operation that mutates the Staff nodes in the graph.
 type StaffMutation struct {
 	config
@@ -18783,6 +21058,16 @@ type StaffMutation struct {
 	status                     *staff.Status
 	capacity                   *int
 	addcapacity                *int
+	working_hours              **businesstime.Spec
+	open_tickets               *int
+	addopen_tickets            *int
+	last_assigned_at           *time.Time
+	csat_average               *float64
+	addcsat_average            *float64
+	csat_count                 *int
+	addcsat_count              *int
+	avg_resolution_seconds     *int64
+	addavg_resolution_seconds  *int64
 	clearedFields              map[string]struct{}
 	tenant                     *int
 	clearedtenant              bool
@@ -18798,6 +21083,9 @@ type StaffMutation struct {
 	assigned_tickets           map[int]struct{}
 	removedassigned_tickets    map[int]struct{}
 	clearedassigned_tickets    bool
+	leads                      map[int]struct{}
+	removedleads               map[int]struct{}
+	clearedleads               bool
 	backup_for_channels        map[int]struct{}
 	removedbackup_for_channels map[int]struct{}
 	clearedbackup_for_channels bool
@@ -19474,6 +21762,328 @@ func (m *StaffMutation) ResetCapacity() {
 	m.addcapacity = nil
 }
 
+// SetWorkingHours sets the "working_hours" field.
+func (m *StaffMutation) SetWorkingHours(b *businesstime.Spec) {
+	m.working_hours = &b
+}
+
+// WorkingHours returns the value of the "working_hours" field in the mutation.
+func (m *StaffMutation) WorkingHours() (r *businesstime.Spec, exists bool) {
+	v := m.working_hours
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWorkingHours returns the old "working_hours" field's value of the Staff entity.
+// If the Staff object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StaffMutation) OldWorkingHours(ctx context.Context) (v *businesstime.Spec, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWorkingHours is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWorkingHours requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWorkingHours: %w", err)
+	}
+	return oldValue.WorkingHours, nil
+}
+
+// ClearWorkingHours clears the value of the "working_hours" field.
+func (m *StaffMutation) ClearWorkingHours() {
+	m.working_hours = nil
+	m.clearedFields[staff.FieldWorkingHours] = struct{}{}
+}
+
+// WorkingHoursCleared returns if the "working_hours" field was cleared in this mutation.
+func (m *StaffMutation) WorkingHoursCleared() bool {
+	_, ok := m.clearedFields[staff.FieldWorkingHours]
+	return ok
+}
+
+// ResetWorkingHours resets all changes to the "working_hours" field.
+func (m *StaffMutation) ResetWorkingHours() {
+	m.working_hours = nil
+	delete(m.clearedFields, staff.FieldWorkingHours)
+}
+
+// SetOpenTickets sets the "open_tickets" field.
+func (m *StaffMutation) SetOpenTickets(i int) {
+	m.open_tickets = &i
+	m.addopen_tickets = nil
+}
+
+// OpenTickets returns the value of the "open_tickets" field in the mutation.
+func (m *StaffMutation) OpenTickets() (r int, exists bool) {
+	v := m.open_tickets
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOpenTickets returns the old "open_tickets" field's value of the Staff entity.
+// If the Staff object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StaffMutation) OldOpenTickets(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOpenTickets is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOpenTickets requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOpenTickets: %w", err)
+	}
+	return oldValue.OpenTickets, nil
+}
+
+// AddOpenTickets adds i to the "open_tickets" field.
+func (m *StaffMutation) AddOpenTickets(i int) {
+	if m.addopen_tickets != nil {
+		*m.addopen_tickets += i
+	} else {
+		m.addopen_tickets = &i
+	}
+}
+
+// AddedOpenTickets returns the value that was added to the "open_tickets" field in this mutation.
+func (m *StaffMutation) AddedOpenTickets() (r int, exists bool) {
+	v := m.addopen_tickets
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetOpenTickets resets all changes to the "open_tickets" field.
+func (m *StaffMutation) ResetOpenTickets() {
+	m.open_tickets = nil
+	m.addopen_tickets = nil
+}
+
+// SetLastAssignedAt sets the "last_assigned_at" field.
+func (m *StaffMutation) SetLastAssignedAt(t time.Time) {
+	m.last_assigned_at = &t
+}
+
+// LastAssignedAt returns the value of the "last_assigned_at" field in the mutation.
+func (m *StaffMutation) LastAssignedAt() (r time.Time, exists bool) {
+	v := m.last_assigned_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastAssignedAt returns the old "last_assigned_at" field's value of the Staff entity.
+// If the Staff object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StaffMutation) OldLastAssignedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastAssignedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastAssignedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastAssignedAt: %w", err)
+	}
+	return oldValue.LastAssignedAt, nil
+}
+
+// ClearLastAssignedAt clears the value of the "last_assigned_at" field.
+func (m *StaffMutation) ClearLastAssignedAt() {
+	m.last_assigned_at = nil
+	m.clearedFields[staff.FieldLastAssignedAt] = struct{}{}
+}
+
+// LastAssignedAtCleared returns if the "last_assigned_at" field was cleared in this mutation.
+func (m *StaffMutation) LastAssignedAtCleared() bool {
+	_, ok := m.clearedFields[staff.FieldLastAssignedAt]
+	return ok
+}
+
+// ResetLastAssignedAt resets all changes to the "last_assigned_at" field.
+func (m *StaffMutation) ResetLastAssignedAt() {
+	m.last_assigned_at = nil
+	delete(m.clearedFields, staff.FieldLastAssignedAt)
+}
+
+// SetCsatAverage sets the "csat_average" field.
+func (m *StaffMutation) SetCsatAverage(f float64) {
+	m.csat_average = &f
+	m.addcsat_average = nil
+}
+
+// CsatAverage returns the value of the "csat_average" field in the mutation.
+func (m *StaffMutation) CsatAverage() (r float64, exists bool) {
+	v := m.csat_average
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCsatAverage returns the old "csat_average" field's value of the Staff entity.
+// If the Staff object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StaffMutation) OldCsatAverage(ctx context.Context) (v float64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCsatAverage is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCsatAverage requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCsatAverage: %w", err)
+	}
+	return oldValue.CsatAverage, nil
+}
+
+// AddCsatAverage adds f to the "csat_average" field.
+func (m *StaffMutation) AddCsatAverage(f float64) {
+	if m.addcsat_average != nil {
+		*m.addcsat_average += f
+	} else {
+		m.addcsat_average = &f
+	}
+}
+
+// AddedCsatAverage returns the value that was added to the "csat_average" field in this mutation.
+func (m *StaffMutation) AddedCsatAverage() (r float64, exists bool) {
+	v := m.addcsat_average
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCsatAverage resets all changes to the "csat_average" field.
+func (m *StaffMutation) ResetCsatAverage() {
+	m.csat_average = nil
+	m.addcsat_average = nil
+}
+
+// SetCsatCount sets the "csat_count" field.
+func (m *StaffMutation) SetCsatCount(i int) {
+	m.csat_count = &i
+	m.addcsat_count = nil
+}
+
+// CsatCount returns the value of the "csat_count" field in the mutation.
+func (m *StaffMutation) CsatCount() (r int, exists bool) {
+	v := m.csat_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCsatCount returns the old "csat_count" field's value of the Staff entity.
+// If the Staff object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StaffMutation) OldCsatCount(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCsatCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCsatCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCsatCount: %w", err)
+	}
+	return oldValue.CsatCount, nil
+}
+
+// AddCsatCount adds i to the "csat_count" field.
+func (m *StaffMutation) AddCsatCount(i int) {
+	if m.addcsat_count != nil {
+		*m.addcsat_count += i
+	} else {
+		m.addcsat_count = &i
+	}
+}
+
+// AddedCsatCount returns the value that was added to the "csat_count" field in this mutation.
+func (m *StaffMutation) AddedCsatCount() (r int, exists bool) {
+	v := m.addcsat_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCsatCount resets all changes to the "csat_count" field.
+func (m *StaffMutation) ResetCsatCount() {
+	m.csat_count = nil
+	m.addcsat_count = nil
+}
+
+// SetAvgResolutionSeconds sets the "avg_resolution_seconds" field.
+func (m *StaffMutation) SetAvgResolutionSeconds(i int64) {
+	m.avg_resolution_seconds = &i
+	m.addavg_resolution_seconds = nil
+}
+
+// AvgResolutionSeconds returns the value of the "avg_resolution_seconds" field in the mutation.
+func (m *StaffMutation) AvgResolutionSeconds() (r int64, exists bool) {
+	v := m.avg_resolution_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAvgResolutionSeconds returns the old "avg_resolution_seconds" field's value of the Staff entity.
+// If the Staff object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StaffMutation) OldAvgResolutionSeconds(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAvgResolutionSeconds is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAvgResolutionSeconds requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAvgResolutionSeconds: %w", err)
+	}
+	return oldValue.AvgResolutionSeconds, nil
+}
+
+// AddAvgResolutionSeconds adds i to the "avg_resolution_seconds" field.
+func (m *StaffMutation) AddAvgResolutionSeconds(i int64) {
+	if m.addavg_resolution_seconds != nil {
+		*m.addavg_resolution_seconds += i
+	} else {
+		m.addavg_resolution_seconds = &i
+	}
+}
+
+// AddedAvgResolutionSeconds returns the value that was added to the "avg_resolution_seconds" field in this mutation.
+func (m *StaffMutation) AddedAvgResolutionSeconds() (r int64, exists bool) {
+	v := m.addavg_resolution_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAvgResolutionSeconds resets all changes to the "avg_resolution_seconds" field.
+func (m *StaffMutation) ResetAvgResolutionSeconds() {
+	m.avg_resolution_seconds = nil
+	m.addavg_resolution_seconds = nil
+}
+
 // ClearTenant clears the "tenant" edge to the Tenant entity.
 func (m *StaffMutation) ClearTenant() {
 	m.clearedtenant = true
@@ -19717,6 +22327,60 @@ func (m *StaffMutation) ResetAssignedTickets() {
 	m.removedassigned_tickets = nil
 }
 
+// AddLeadIDs adds the "leads" edge to the Department entity by ids.
+func (m *StaffMutation) AddLeadIDs(ids ...int) {
+	if m.leads == nil {
+		m.leads = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.leads[ids[i]] = struct{}{}
+	}
+}
+
+// ClearLeads clears the "leads" edge to the Department entity.
+func (m *StaffMutation) ClearLeads() {
+	m.clearedleads = true
+}
+
+// LeadsCleared reports if the "leads" edge to the Department entity was cleared.
+func (m *StaffMutation) LeadsCleared() bool {
+	return m.clearedleads
+}
+
+// RemoveLeadIDs removes the "leads" edge to the Department entity by IDs.
+func (m *StaffMutation) RemoveLeadIDs(ids ...int) {
+	if m.removedleads == nil {
+		m.removedleads = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.leads, ids[i])
+		m.removedleads[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedLeads returns the removed IDs of the "leads" edge to the Department entity.
+func (m *StaffMutation) RemovedLeadsIDs() (ids []int) {
+	for id := range m.removedleads {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// LeadsIDs returns the "leads" edge IDs in the mutation.
+func (m *StaffMutation) LeadsIDs() (ids []int) {
+	for id := range m.leads {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetLeads resets all changes to the "leads" edge.
+func (m *StaffMutation) ResetLeads() {
+	m.leads = nil
+	m.clearedleads = false
+	m.removedleads = nil
+}
+
 // AddBackupForChannelIDs adds the "backup_for_channels" edge to the Channel entity by ids.
 func (m *StaffMutation) AddBackupForChannelIDs(ids ...int) {
 	if m.backup_for_channels == nil {
@@ -19805,7 +22469,7 @@ func (m *StaffMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *StaffMutation) Fields() []string {
-	fields := make([]string, 0, 13)
+	fields := make([]string, 0, 19)
 	if m.tenant != nil {
 		fields = append(fields, staff.FieldTenantID)
 	}
@@ -19845,6 +22509,24 @@ func (m *StaffMutation) Fields() []string {
 	if m.capacity != nil {
 		fields = append(fields, staff.FieldCapacity)
 	}
+	if m.working_hours != nil {
+		fields = append(fields, staff.FieldWorkingHours)
+	}
+	if m.open_tickets != nil {
+		fields = append(fields, staff.FieldOpenTickets)
+	}
+	if m.last_assigned_at != nil {
+		fields = append(fields, staff.FieldLastAssignedAt)
+	}
+	if m.csat_average != nil {
+		fields = append(fields, staff.FieldCsatAverage)
+	}
+	if m.csat_count != nil {
+		fields = append(fields, staff.FieldCsatCount)
+	}
+	if m.avg_resolution_seconds != nil {
+		fields = append(fields, staff.FieldAvgResolutionSeconds)
+	}
 	return fields
 }
 
@@ -19879,6 +22561,18 @@ func (m *StaffMutation) Field(name string) (ent.Value, bool) {
 		return m.Status()
 	case staff.FieldCapacity:
 		return m.Capacity()
+	case staff.FieldWorkingHours:
+		return m.WorkingHours()
+	case staff.FieldOpenTickets:
+		return m.OpenTickets()
+	case staff.FieldLastAssignedAt:
+		return m.LastAssignedAt()
+	case staff.FieldCsatAverage:
+		return m.CsatAverage()
+	case staff.FieldCsatCount:
+		return m.CsatCount()
+	case staff.FieldAvgResolutionSeconds:
+		return m.AvgResolutionSeconds()
 	}
 	return nil, false
 }
@@ -19914,6 +22608,18 @@ func (m *StaffMutation) OldField(ctx context.Context, name string) (ent.Value, e
 		return m.OldStatus(ctx)
 	case staff.FieldCapacity:
 		return m.OldCapacity(ctx)
+	case staff.FieldWorkingHours:
+		return m.OldWorkingHours(ctx)
+	case staff.FieldOpenTickets:
+		return m.OldOpenTickets(ctx)
+	case staff.FieldLastAssignedAt:
+		return m.OldLastAssignedAt(ctx)
+	case staff.FieldCsatAverage:
+		return m.OldCsatAverage(ctx)
+	case staff.FieldCsatCount:
+		return m.OldCsatCount(ctx)
+	case staff.FieldAvgResolutionSeconds:
+		return m.OldAvgResolutionSeconds(ctx)
 	}
 	return nil, fmt.Errorf("unknown Staff field %s", name)
 }
@@ -20014,6 +22720,48 @@ func (m *StaffMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetCapacity(v)
 		return nil
+	case staff.FieldWorkingHours:
+		v, ok := value.(*businesstime.Spec)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWorkingHours(v)
+		return nil
+	case staff.FieldOpenTickets:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOpenTickets(v)
+		return nil
+	case staff.FieldLastAssignedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastAssignedAt(v)
+		return nil
+	case staff.FieldCsatAverage:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCsatAverage(v)
+		return nil
+	case staff.FieldCsatCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCsatCount(v)
+		return nil
+	case staff.FieldAvgResolutionSeconds:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAvgResolutionSeconds(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Staff field %s", name)
 }
@@ -20025,6 +22773,18 @@ func (m *StaffMutation) AddedFields() []string {
 	if m.addcapacity != nil {
 		fields = append(fields, staff.FieldCapacity)
 	}
+	if m.addopen_tickets != nil {
+		fields = append(fields, staff.FieldOpenTickets)
+	}
+	if m.addcsat_average != nil {
+		fields = append(fields, staff.FieldCsatAverage)
+	}
+	if m.addcsat_count != nil {
+		fields = append(fields, staff.FieldCsatCount)
+	}
+	if m.addavg_resolution_seconds != nil {
+		fields = append(fields, staff.FieldAvgResolutionSeconds)
+	}
 	return fields
 }
 
@@ -20035,6 +22795,14 @@ func (m *StaffMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case staff.FieldCapacity:
 		return m.AddedCapacity()
+	case staff.FieldOpenTickets:
+		return m.AddedOpenTickets()
+	case staff.FieldCsatAverage:
+		return m.AddedCsatAverage()
+	case staff.FieldCsatCount:
+		return m.AddedCsatCount()
+	case staff.FieldAvgResolutionSeconds:
+		return m.AddedAvgResolutionSeconds()
 	}
 	return nil, false
 }
@@ -20050,6 +22818,34 @@ func (m *StaffMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddCapacity(v)
+		return nil
+	case staff.FieldOpenTickets:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddOpenTickets(v)
+		return nil
+	case staff.FieldCsatAverage:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCsatAverage(v)
+		return nil
+	case staff.FieldCsatCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCsatCount(v)
+		return nil
+	case staff.FieldAvgResolutionSeconds:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAvgResolutionSeconds(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Staff numeric field %s", name)
@@ -20070,6 +22866,12 @@ func (m *StaffMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(staff.FieldRegion) {
 		fields = append(fields, staff.FieldRegion)
+	}
+	if m.FieldCleared(staff.FieldWorkingHours) {
+		fields = append(fields, staff.FieldWorkingHours)
+	}
+	if m.FieldCleared(staff.FieldLastAssignedAt) {
+		fields = append(fields, staff.FieldLastAssignedAt)
 	}
 	return fields
 }
@@ -20096,6 +22898,12 @@ func (m *StaffMutation) ClearField(name string) error {
 		return nil
 	case staff.FieldRegion:
 		m.ClearRegion()
+		return nil
+	case staff.FieldWorkingHours:
+		m.ClearWorkingHours()
+		return nil
+	case staff.FieldLastAssignedAt:
+		m.ClearLastAssignedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Staff nullable field %s", name)
@@ -20144,13 +22952,31 @@ func (m *StaffMutation) ResetField(name string) error {
 	case staff.FieldCapacity:
 		m.ResetCapacity()
 		return nil
+	case staff.FieldWorkingHours:
+		m.ResetWorkingHours()
+		return nil
+	case staff.FieldOpenTickets:
+		m.ResetOpenTickets()
+		return nil
+	case staff.FieldLastAssignedAt:
+		m.ResetLastAssignedAt()
+		return nil
+	case staff.FieldCsatAverage:
+		m.ResetCsatAverage()
+		return nil
+	case staff.FieldCsatCount:
+		m.ResetCsatCount()
+		return nil
+	case staff.FieldAvgResolutionSeconds:
+		m.ResetAvgResolutionSeconds()
+		return nil
 	}
 	return fmt.Errorf("unknown Staff field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *StaffMutation) AddedEdges() []string {
-	edges := make([]string, 0, 6)
+	edges := make([]string, 0, 7)
 	if m.tenant != nil {
 		edges = append(edges, staff.EdgeTenant)
 	}
@@ -20165,6 +22991,9 @@ func (m *StaffMutation) AddedEdges() []string {
 	}
 	if m.assigned_tickets != nil {
 		edges = append(edges, staff.EdgeAssignedTickets)
+	}
+	if m.leads != nil {
+		edges = append(edges, staff.EdgeLeads)
 	}
 	if m.backup_for_channels != nil {
 		edges = append(edges, staff.EdgeBackupForChannels)
@@ -20204,6 +23033,12 @@ func (m *StaffMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case staff.EdgeLeads:
+		ids := make([]ent.Value, 0, len(m.leads))
+		for id := range m.leads {
+			ids = append(ids, id)
+		}
+		return ids
 	case staff.EdgeBackupForChannels:
 		ids := make([]ent.Value, 0, len(m.backup_for_channels))
 		for id := range m.backup_for_channels {
@@ -20216,7 +23051,7 @@ func (m *StaffMutation) AddedIDs(name string) []ent.Value {
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *StaffMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 6)
+	edges := make([]string, 0, 7)
 	if m.removeddepartments != nil {
 		edges = append(edges, staff.EdgeDepartments)
 	}
@@ -20228,6 +23063,9 @@ func (m *StaffMutation) RemovedEdges() []string {
 	}
 	if m.removedassigned_tickets != nil {
 		edges = append(edges, staff.EdgeAssignedTickets)
+	}
+	if m.removedleads != nil {
+		edges = append(edges, staff.EdgeLeads)
 	}
 	if m.removedbackup_for_channels != nil {
 		edges = append(edges, staff.EdgeBackupForChannels)
@@ -20263,6 +23101,12 @@ func (m *StaffMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case staff.EdgeLeads:
+		ids := make([]ent.Value, 0, len(m.removedleads))
+		for id := range m.removedleads {
+			ids = append(ids, id)
+		}
+		return ids
 	case staff.EdgeBackupForChannels:
 		ids := make([]ent.Value, 0, len(m.removedbackup_for_channels))
 		for id := range m.removedbackup_for_channels {
@@ -20275,7 +23119,7 @@ func (m *StaffMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *StaffMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 6)
+	edges := make([]string, 0, 7)
 	if m.clearedtenant {
 		edges = append(edges, staff.EdgeTenant)
 	}
@@ -20290,6 +23134,9 @@ func (m *StaffMutation) ClearedEdges() []string {
 	}
 	if m.clearedassigned_tickets {
 		edges = append(edges, staff.EdgeAssignedTickets)
+	}
+	if m.clearedleads {
+		edges = append(edges, staff.EdgeLeads)
 	}
 	if m.clearedbackup_for_channels {
 		edges = append(edges, staff.EdgeBackupForChannels)
@@ -20311,6 +23158,8 @@ func (m *StaffMutation) EdgeCleared(name string) bool {
 		return m.clearedfollowed_customers
 	case staff.EdgeAssignedTickets:
 		return m.clearedassigned_tickets
+	case staff.EdgeLeads:
+		return m.clearedleads
 	case staff.EdgeBackupForChannels:
 		return m.clearedbackup_for_channels
 	}
@@ -20346,6 +23195,9 @@ func (m *StaffMutation) ResetEdge(name string) error {
 		return nil
 	case staff.EdgeAssignedTickets:
 		m.ResetAssignedTickets()
+		return nil
+	case staff.EdgeLeads:
+		m.ResetLeads()
 		return nil
 	case staff.EdgeBackupForChannels:
 		m.ResetBackupForChannels()
@@ -23127,43 +25979,77 @@ func (m *TenantMutation) ResetEdge(name string) error {
 // TicketMutation represents an operation that mutates the Ticket nodes in the graph.
 type TicketMutation struct {
 	config
-	op                    Op
-	typ                   string
-	id                    *int
-	created_at            *time.Time
-	updated_at            *time.Time
-	number                *string
-	title                 *string
-	description           *string
-	category              *string
-	priority              *ticket.Priority
-	status                *ticket.Status
-	source                *ticket.Source
-	region                *string
-	required_skills       *[]string
-	appendrequired_skills []string
-	first_response_due_at *time.Time
-	resolution_due_at     *time.Time
-	resolved_at           *time.Time
-	closed_at             *time.Time
-	custom_fields         *map[string]interface{}
-	clearedFields         map[string]struct{}
-	tenant                *int
-	clearedtenant         bool
-	customer              *int
-	clearedcustomer       bool
-	_order                *int
-	cleared_order         bool
-	assignee              *int
-	clearedassignee       bool
-	team                  *int
-	clearedteam           bool
-	comments              map[int]struct{}
-	removedcomments       map[int]struct{}
-	clearedcomments       bool
-	done                  bool
-	oldValue              func(context.Context) (*Ticket, error)
-	predicates            []predicate.Ticket
+	op                         Op
+	typ                        string
+	id                         *int
+	created_at                 *time.Time
+	updated_at                 *time.Time
+	number                     *string
+	title                      *string
+	description                *string
+	category                   *string
+	priority                   *ticket.Priority
+	status                     *ticket.Status
+	source                     *ticket.Source
+	region                     *string
+	required_skills            *[]string
+	appendrequired_skills      []string
+	first_response_due_at      *time.Time
+	next_update_due_at         *time.Time
+	resolution_due_at          *time.Time
+	first_responded_at         *time.Time
+	last_update_at             *time.Time
+	sla_paused_at              *time.Time
+	sla_paused_seconds         *int64
+	addsla_paused_seconds      *int64
+	first_response_breached_at *time.Time
+	resolution_breached_at     *time.Time
+	escalation_level           *int
+	addescalation_level        *int
+	escalated_at               *time.Time
+	escalations_done           *[]string
+	appendescalations_done     []string
+	next_escalation_at         *time.Time
+	sla_generation             *int
+	addsla_generation          *int
+	assigned_at                *time.Time
+	assignment_reason          *string
+	reopened_at                *time.Time
+	csat                       *int
+	addcsat                    *int
+	csat_comment               *string
+	survey_token_hash          *string
+	survey_sent_at             *time.Time
+	resolved_at                *time.Time
+	closed_at                  *time.Time
+	custom_fields              *map[string]interface{}
+	clearedFields              map[string]struct{}
+	tenant                     *int
+	clearedtenant              bool
+	customer                   *int
+	clearedcustomer            bool
+	_order                     *int
+	cleared_order              bool
+	assignee                   *int
+	clearedassignee            bool
+	team                       *int
+	clearedteam                bool
+	ticket_type                *int
+	clearedticket_type         bool
+	sla_policy                 *int
+	clearedsla_policy          bool
+	changes                    map[int]struct{}
+	removedchanges             map[int]struct{}
+	clearedchanges             bool
+	approvals                  map[int]struct{}
+	removedapprovals           map[int]struct{}
+	clearedapprovals           bool
+	comments                   map[int]struct{}
+	removedcomments            map[int]struct{}
+	clearedcomments            bool
+	done                       bool
+	oldValue                   func(context.Context) (*Ticket, error)
+	predicates                 []predicate.Ticket
 }
 
 var _ ent.Mutation = (*TicketMutation)(nil)
@@ -23920,6 +26806,104 @@ func (m *TicketMutation) ResetRequiredSkills() {
 	m.appendrequired_skills = nil
 }
 
+// SetTypeID sets the "type_id" field.
+func (m *TicketMutation) SetTypeID(i int) {
+	m.ticket_type = &i
+}
+
+// TypeID returns the value of the "type_id" field in the mutation.
+func (m *TicketMutation) TypeID() (r int, exists bool) {
+	v := m.ticket_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTypeID returns the old "type_id" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldTypeID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTypeID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTypeID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTypeID: %w", err)
+	}
+	return oldValue.TypeID, nil
+}
+
+// ClearTypeID clears the value of the "type_id" field.
+func (m *TicketMutation) ClearTypeID() {
+	m.ticket_type = nil
+	m.clearedFields[ticket.FieldTypeID] = struct{}{}
+}
+
+// TypeIDCleared returns if the "type_id" field was cleared in this mutation.
+func (m *TicketMutation) TypeIDCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldTypeID]
+	return ok
+}
+
+// ResetTypeID resets all changes to the "type_id" field.
+func (m *TicketMutation) ResetTypeID() {
+	m.ticket_type = nil
+	delete(m.clearedFields, ticket.FieldTypeID)
+}
+
+// SetSLAPolicyID sets the "sla_policy_id" field.
+func (m *TicketMutation) SetSLAPolicyID(i int) {
+	m.sla_policy = &i
+}
+
+// SLAPolicyID returns the value of the "sla_policy_id" field in the mutation.
+func (m *TicketMutation) SLAPolicyID() (r int, exists bool) {
+	v := m.sla_policy
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSLAPolicyID returns the old "sla_policy_id" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldSLAPolicyID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSLAPolicyID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSLAPolicyID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSLAPolicyID: %w", err)
+	}
+	return oldValue.SLAPolicyID, nil
+}
+
+// ClearSLAPolicyID clears the value of the "sla_policy_id" field.
+func (m *TicketMutation) ClearSLAPolicyID() {
+	m.sla_policy = nil
+	m.clearedFields[ticket.FieldSLAPolicyID] = struct{}{}
+}
+
+// SLAPolicyIDCleared returns if the "sla_policy_id" field was cleared in this mutation.
+func (m *TicketMutation) SLAPolicyIDCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldSLAPolicyID]
+	return ok
+}
+
+// ResetSLAPolicyID resets all changes to the "sla_policy_id" field.
+func (m *TicketMutation) ResetSLAPolicyID() {
+	m.sla_policy = nil
+	delete(m.clearedFields, ticket.FieldSLAPolicyID)
+}
+
 // SetFirstResponseDueAt sets the "first_response_due_at" field.
 func (m *TicketMutation) SetFirstResponseDueAt(t time.Time) {
 	m.first_response_due_at = &t
@@ -23969,6 +26953,55 @@ func (m *TicketMutation) ResetFirstResponseDueAt() {
 	delete(m.clearedFields, ticket.FieldFirstResponseDueAt)
 }
 
+// SetNextUpdateDueAt sets the "next_update_due_at" field.
+func (m *TicketMutation) SetNextUpdateDueAt(t time.Time) {
+	m.next_update_due_at = &t
+}
+
+// NextUpdateDueAt returns the value of the "next_update_due_at" field in the mutation.
+func (m *TicketMutation) NextUpdateDueAt() (r time.Time, exists bool) {
+	v := m.next_update_due_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNextUpdateDueAt returns the old "next_update_due_at" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldNextUpdateDueAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNextUpdateDueAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNextUpdateDueAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNextUpdateDueAt: %w", err)
+	}
+	return oldValue.NextUpdateDueAt, nil
+}
+
+// ClearNextUpdateDueAt clears the value of the "next_update_due_at" field.
+func (m *TicketMutation) ClearNextUpdateDueAt() {
+	m.next_update_due_at = nil
+	m.clearedFields[ticket.FieldNextUpdateDueAt] = struct{}{}
+}
+
+// NextUpdateDueAtCleared returns if the "next_update_due_at" field was cleared in this mutation.
+func (m *TicketMutation) NextUpdateDueAtCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldNextUpdateDueAt]
+	return ok
+}
+
+// ResetNextUpdateDueAt resets all changes to the "next_update_due_at" field.
+func (m *TicketMutation) ResetNextUpdateDueAt() {
+	m.next_update_due_at = nil
+	delete(m.clearedFields, ticket.FieldNextUpdateDueAt)
+}
+
 // SetResolutionDueAt sets the "resolution_due_at" field.
 func (m *TicketMutation) SetResolutionDueAt(t time.Time) {
 	m.resolution_due_at = &t
@@ -24016,6 +27049,920 @@ func (m *TicketMutation) ResolutionDueAtCleared() bool {
 func (m *TicketMutation) ResetResolutionDueAt() {
 	m.resolution_due_at = nil
 	delete(m.clearedFields, ticket.FieldResolutionDueAt)
+}
+
+// SetFirstRespondedAt sets the "first_responded_at" field.
+func (m *TicketMutation) SetFirstRespondedAt(t time.Time) {
+	m.first_responded_at = &t
+}
+
+// FirstRespondedAt returns the value of the "first_responded_at" field in the mutation.
+func (m *TicketMutation) FirstRespondedAt() (r time.Time, exists bool) {
+	v := m.first_responded_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFirstRespondedAt returns the old "first_responded_at" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldFirstRespondedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFirstRespondedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFirstRespondedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFirstRespondedAt: %w", err)
+	}
+	return oldValue.FirstRespondedAt, nil
+}
+
+// ClearFirstRespondedAt clears the value of the "first_responded_at" field.
+func (m *TicketMutation) ClearFirstRespondedAt() {
+	m.first_responded_at = nil
+	m.clearedFields[ticket.FieldFirstRespondedAt] = struct{}{}
+}
+
+// FirstRespondedAtCleared returns if the "first_responded_at" field was cleared in this mutation.
+func (m *TicketMutation) FirstRespondedAtCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldFirstRespondedAt]
+	return ok
+}
+
+// ResetFirstRespondedAt resets all changes to the "first_responded_at" field.
+func (m *TicketMutation) ResetFirstRespondedAt() {
+	m.first_responded_at = nil
+	delete(m.clearedFields, ticket.FieldFirstRespondedAt)
+}
+
+// SetLastUpdateAt sets the "last_update_at" field.
+func (m *TicketMutation) SetLastUpdateAt(t time.Time) {
+	m.last_update_at = &t
+}
+
+// LastUpdateAt returns the value of the "last_update_at" field in the mutation.
+func (m *TicketMutation) LastUpdateAt() (r time.Time, exists bool) {
+	v := m.last_update_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastUpdateAt returns the old "last_update_at" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldLastUpdateAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastUpdateAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastUpdateAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastUpdateAt: %w", err)
+	}
+	return oldValue.LastUpdateAt, nil
+}
+
+// ClearLastUpdateAt clears the value of the "last_update_at" field.
+func (m *TicketMutation) ClearLastUpdateAt() {
+	m.last_update_at = nil
+	m.clearedFields[ticket.FieldLastUpdateAt] = struct{}{}
+}
+
+// LastUpdateAtCleared returns if the "last_update_at" field was cleared in this mutation.
+func (m *TicketMutation) LastUpdateAtCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldLastUpdateAt]
+	return ok
+}
+
+// ResetLastUpdateAt resets all changes to the "last_update_at" field.
+func (m *TicketMutation) ResetLastUpdateAt() {
+	m.last_update_at = nil
+	delete(m.clearedFields, ticket.FieldLastUpdateAt)
+}
+
+// SetSLAPausedAt sets the "sla_paused_at" field.
+func (m *TicketMutation) SetSLAPausedAt(t time.Time) {
+	m.sla_paused_at = &t
+}
+
+// SLAPausedAt returns the value of the "sla_paused_at" field in the mutation.
+func (m *TicketMutation) SLAPausedAt() (r time.Time, exists bool) {
+	v := m.sla_paused_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSLAPausedAt returns the old "sla_paused_at" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldSLAPausedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSLAPausedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSLAPausedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSLAPausedAt: %w", err)
+	}
+	return oldValue.SLAPausedAt, nil
+}
+
+// ClearSLAPausedAt clears the value of the "sla_paused_at" field.
+func (m *TicketMutation) ClearSLAPausedAt() {
+	m.sla_paused_at = nil
+	m.clearedFields[ticket.FieldSLAPausedAt] = struct{}{}
+}
+
+// SLAPausedAtCleared returns if the "sla_paused_at" field was cleared in this mutation.
+func (m *TicketMutation) SLAPausedAtCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldSLAPausedAt]
+	return ok
+}
+
+// ResetSLAPausedAt resets all changes to the "sla_paused_at" field.
+func (m *TicketMutation) ResetSLAPausedAt() {
+	m.sla_paused_at = nil
+	delete(m.clearedFields, ticket.FieldSLAPausedAt)
+}
+
+// SetSLAPausedSeconds sets the "sla_paused_seconds" field.
+func (m *TicketMutation) SetSLAPausedSeconds(i int64) {
+	m.sla_paused_seconds = &i
+	m.addsla_paused_seconds = nil
+}
+
+// SLAPausedSeconds returns the value of the "sla_paused_seconds" field in the mutation.
+func (m *TicketMutation) SLAPausedSeconds() (r int64, exists bool) {
+	v := m.sla_paused_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSLAPausedSeconds returns the old "sla_paused_seconds" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldSLAPausedSeconds(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSLAPausedSeconds is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSLAPausedSeconds requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSLAPausedSeconds: %w", err)
+	}
+	return oldValue.SLAPausedSeconds, nil
+}
+
+// AddSLAPausedSeconds adds i to the "sla_paused_seconds" field.
+func (m *TicketMutation) AddSLAPausedSeconds(i int64) {
+	if m.addsla_paused_seconds != nil {
+		*m.addsla_paused_seconds += i
+	} else {
+		m.addsla_paused_seconds = &i
+	}
+}
+
+// AddedSLAPausedSeconds returns the value that was added to the "sla_paused_seconds" field in this mutation.
+func (m *TicketMutation) AddedSLAPausedSeconds() (r int64, exists bool) {
+	v := m.addsla_paused_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSLAPausedSeconds resets all changes to the "sla_paused_seconds" field.
+func (m *TicketMutation) ResetSLAPausedSeconds() {
+	m.sla_paused_seconds = nil
+	m.addsla_paused_seconds = nil
+}
+
+// SetFirstResponseBreachedAt sets the "first_response_breached_at" field.
+func (m *TicketMutation) SetFirstResponseBreachedAt(t time.Time) {
+	m.first_response_breached_at = &t
+}
+
+// FirstResponseBreachedAt returns the value of the "first_response_breached_at" field in the mutation.
+func (m *TicketMutation) FirstResponseBreachedAt() (r time.Time, exists bool) {
+	v := m.first_response_breached_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFirstResponseBreachedAt returns the old "first_response_breached_at" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldFirstResponseBreachedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFirstResponseBreachedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFirstResponseBreachedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFirstResponseBreachedAt: %w", err)
+	}
+	return oldValue.FirstResponseBreachedAt, nil
+}
+
+// ClearFirstResponseBreachedAt clears the value of the "first_response_breached_at" field.
+func (m *TicketMutation) ClearFirstResponseBreachedAt() {
+	m.first_response_breached_at = nil
+	m.clearedFields[ticket.FieldFirstResponseBreachedAt] = struct{}{}
+}
+
+// FirstResponseBreachedAtCleared returns if the "first_response_breached_at" field was cleared in this mutation.
+func (m *TicketMutation) FirstResponseBreachedAtCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldFirstResponseBreachedAt]
+	return ok
+}
+
+// ResetFirstResponseBreachedAt resets all changes to the "first_response_breached_at" field.
+func (m *TicketMutation) ResetFirstResponseBreachedAt() {
+	m.first_response_breached_at = nil
+	delete(m.clearedFields, ticket.FieldFirstResponseBreachedAt)
+}
+
+// SetResolutionBreachedAt sets the "resolution_breached_at" field.
+func (m *TicketMutation) SetResolutionBreachedAt(t time.Time) {
+	m.resolution_breached_at = &t
+}
+
+// ResolutionBreachedAt returns the value of the "resolution_breached_at" field in the mutation.
+func (m *TicketMutation) ResolutionBreachedAt() (r time.Time, exists bool) {
+	v := m.resolution_breached_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResolutionBreachedAt returns the old "resolution_breached_at" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldResolutionBreachedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResolutionBreachedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResolutionBreachedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResolutionBreachedAt: %w", err)
+	}
+	return oldValue.ResolutionBreachedAt, nil
+}
+
+// ClearResolutionBreachedAt clears the value of the "resolution_breached_at" field.
+func (m *TicketMutation) ClearResolutionBreachedAt() {
+	m.resolution_breached_at = nil
+	m.clearedFields[ticket.FieldResolutionBreachedAt] = struct{}{}
+}
+
+// ResolutionBreachedAtCleared returns if the "resolution_breached_at" field was cleared in this mutation.
+func (m *TicketMutation) ResolutionBreachedAtCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldResolutionBreachedAt]
+	return ok
+}
+
+// ResetResolutionBreachedAt resets all changes to the "resolution_breached_at" field.
+func (m *TicketMutation) ResetResolutionBreachedAt() {
+	m.resolution_breached_at = nil
+	delete(m.clearedFields, ticket.FieldResolutionBreachedAt)
+}
+
+// SetEscalationLevel sets the "escalation_level" field.
+func (m *TicketMutation) SetEscalationLevel(i int) {
+	m.escalation_level = &i
+	m.addescalation_level = nil
+}
+
+// EscalationLevel returns the value of the "escalation_level" field in the mutation.
+func (m *TicketMutation) EscalationLevel() (r int, exists bool) {
+	v := m.escalation_level
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEscalationLevel returns the old "escalation_level" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldEscalationLevel(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEscalationLevel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEscalationLevel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEscalationLevel: %w", err)
+	}
+	return oldValue.EscalationLevel, nil
+}
+
+// AddEscalationLevel adds i to the "escalation_level" field.
+func (m *TicketMutation) AddEscalationLevel(i int) {
+	if m.addescalation_level != nil {
+		*m.addescalation_level += i
+	} else {
+		m.addescalation_level = &i
+	}
+}
+
+// AddedEscalationLevel returns the value that was added to the "escalation_level" field in this mutation.
+func (m *TicketMutation) AddedEscalationLevel() (r int, exists bool) {
+	v := m.addescalation_level
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetEscalationLevel resets all changes to the "escalation_level" field.
+func (m *TicketMutation) ResetEscalationLevel() {
+	m.escalation_level = nil
+	m.addescalation_level = nil
+}
+
+// SetEscalatedAt sets the "escalated_at" field.
+func (m *TicketMutation) SetEscalatedAt(t time.Time) {
+	m.escalated_at = &t
+}
+
+// EscalatedAt returns the value of the "escalated_at" field in the mutation.
+func (m *TicketMutation) EscalatedAt() (r time.Time, exists bool) {
+	v := m.escalated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEscalatedAt returns the old "escalated_at" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldEscalatedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEscalatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEscalatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEscalatedAt: %w", err)
+	}
+	return oldValue.EscalatedAt, nil
+}
+
+// ClearEscalatedAt clears the value of the "escalated_at" field.
+func (m *TicketMutation) ClearEscalatedAt() {
+	m.escalated_at = nil
+	m.clearedFields[ticket.FieldEscalatedAt] = struct{}{}
+}
+
+// EscalatedAtCleared returns if the "escalated_at" field was cleared in this mutation.
+func (m *TicketMutation) EscalatedAtCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldEscalatedAt]
+	return ok
+}
+
+// ResetEscalatedAt resets all changes to the "escalated_at" field.
+func (m *TicketMutation) ResetEscalatedAt() {
+	m.escalated_at = nil
+	delete(m.clearedFields, ticket.FieldEscalatedAt)
+}
+
+// SetEscalationsDone sets the "escalations_done" field.
+func (m *TicketMutation) SetEscalationsDone(s []string) {
+	m.escalations_done = &s
+	m.appendescalations_done = nil
+}
+
+// EscalationsDone returns the value of the "escalations_done" field in the mutation.
+func (m *TicketMutation) EscalationsDone() (r []string, exists bool) {
+	v := m.escalations_done
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEscalationsDone returns the old "escalations_done" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldEscalationsDone(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEscalationsDone is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEscalationsDone requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEscalationsDone: %w", err)
+	}
+	return oldValue.EscalationsDone, nil
+}
+
+// AppendEscalationsDone adds s to the "escalations_done" field.
+func (m *TicketMutation) AppendEscalationsDone(s []string) {
+	m.appendescalations_done = append(m.appendescalations_done, s...)
+}
+
+// AppendedEscalationsDone returns the list of values that were appended to the "escalations_done" field in this mutation.
+func (m *TicketMutation) AppendedEscalationsDone() ([]string, bool) {
+	if len(m.appendescalations_done) == 0 {
+		return nil, false
+	}
+	return m.appendescalations_done, true
+}
+
+// ClearEscalationsDone clears the value of the "escalations_done" field.
+func (m *TicketMutation) ClearEscalationsDone() {
+	m.escalations_done = nil
+	m.appendescalations_done = nil
+	m.clearedFields[ticket.FieldEscalationsDone] = struct{}{}
+}
+
+// EscalationsDoneCleared returns if the "escalations_done" field was cleared in this mutation.
+func (m *TicketMutation) EscalationsDoneCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldEscalationsDone]
+	return ok
+}
+
+// ResetEscalationsDone resets all changes to the "escalations_done" field.
+func (m *TicketMutation) ResetEscalationsDone() {
+	m.escalations_done = nil
+	m.appendescalations_done = nil
+	delete(m.clearedFields, ticket.FieldEscalationsDone)
+}
+
+// SetNextEscalationAt sets the "next_escalation_at" field.
+func (m *TicketMutation) SetNextEscalationAt(t time.Time) {
+	m.next_escalation_at = &t
+}
+
+// NextEscalationAt returns the value of the "next_escalation_at" field in the mutation.
+func (m *TicketMutation) NextEscalationAt() (r time.Time, exists bool) {
+	v := m.next_escalation_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNextEscalationAt returns the old "next_escalation_at" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldNextEscalationAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNextEscalationAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNextEscalationAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNextEscalationAt: %w", err)
+	}
+	return oldValue.NextEscalationAt, nil
+}
+
+// ClearNextEscalationAt clears the value of the "next_escalation_at" field.
+func (m *TicketMutation) ClearNextEscalationAt() {
+	m.next_escalation_at = nil
+	m.clearedFields[ticket.FieldNextEscalationAt] = struct{}{}
+}
+
+// NextEscalationAtCleared returns if the "next_escalation_at" field was cleared in this mutation.
+func (m *TicketMutation) NextEscalationAtCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldNextEscalationAt]
+	return ok
+}
+
+// ResetNextEscalationAt resets all changes to the "next_escalation_at" field.
+func (m *TicketMutation) ResetNextEscalationAt() {
+	m.next_escalation_at = nil
+	delete(m.clearedFields, ticket.FieldNextEscalationAt)
+}
+
+// SetSLAGeneration sets the "sla_generation" field.
+func (m *TicketMutation) SetSLAGeneration(i int) {
+	m.sla_generation = &i
+	m.addsla_generation = nil
+}
+
+// SLAGeneration returns the value of the "sla_generation" field in the mutation.
+func (m *TicketMutation) SLAGeneration() (r int, exists bool) {
+	v := m.sla_generation
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSLAGeneration returns the old "sla_generation" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldSLAGeneration(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSLAGeneration is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSLAGeneration requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSLAGeneration: %w", err)
+	}
+	return oldValue.SLAGeneration, nil
+}
+
+// AddSLAGeneration adds i to the "sla_generation" field.
+func (m *TicketMutation) AddSLAGeneration(i int) {
+	if m.addsla_generation != nil {
+		*m.addsla_generation += i
+	} else {
+		m.addsla_generation = &i
+	}
+}
+
+// AddedSLAGeneration returns the value that was added to the "sla_generation" field in this mutation.
+func (m *TicketMutation) AddedSLAGeneration() (r int, exists bool) {
+	v := m.addsla_generation
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSLAGeneration resets all changes to the "sla_generation" field.
+func (m *TicketMutation) ResetSLAGeneration() {
+	m.sla_generation = nil
+	m.addsla_generation = nil
+}
+
+// SetAssignedAt sets the "assigned_at" field.
+func (m *TicketMutation) SetAssignedAt(t time.Time) {
+	m.assigned_at = &t
+}
+
+// AssignedAt returns the value of the "assigned_at" field in the mutation.
+func (m *TicketMutation) AssignedAt() (r time.Time, exists bool) {
+	v := m.assigned_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAssignedAt returns the old "assigned_at" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldAssignedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAssignedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAssignedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAssignedAt: %w", err)
+	}
+	return oldValue.AssignedAt, nil
+}
+
+// ClearAssignedAt clears the value of the "assigned_at" field.
+func (m *TicketMutation) ClearAssignedAt() {
+	m.assigned_at = nil
+	m.clearedFields[ticket.FieldAssignedAt] = struct{}{}
+}
+
+// AssignedAtCleared returns if the "assigned_at" field was cleared in this mutation.
+func (m *TicketMutation) AssignedAtCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldAssignedAt]
+	return ok
+}
+
+// ResetAssignedAt resets all changes to the "assigned_at" field.
+func (m *TicketMutation) ResetAssignedAt() {
+	m.assigned_at = nil
+	delete(m.clearedFields, ticket.FieldAssignedAt)
+}
+
+// SetAssignmentReason sets the "assignment_reason" field.
+func (m *TicketMutation) SetAssignmentReason(s string) {
+	m.assignment_reason = &s
+}
+
+// AssignmentReason returns the value of the "assignment_reason" field in the mutation.
+func (m *TicketMutation) AssignmentReason() (r string, exists bool) {
+	v := m.assignment_reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAssignmentReason returns the old "assignment_reason" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldAssignmentReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAssignmentReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAssignmentReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAssignmentReason: %w", err)
+	}
+	return oldValue.AssignmentReason, nil
+}
+
+// ResetAssignmentReason resets all changes to the "assignment_reason" field.
+func (m *TicketMutation) ResetAssignmentReason() {
+	m.assignment_reason = nil
+}
+
+// SetReopenedAt sets the "reopened_at" field.
+func (m *TicketMutation) SetReopenedAt(t time.Time) {
+	m.reopened_at = &t
+}
+
+// ReopenedAt returns the value of the "reopened_at" field in the mutation.
+func (m *TicketMutation) ReopenedAt() (r time.Time, exists bool) {
+	v := m.reopened_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReopenedAt returns the old "reopened_at" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldReopenedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReopenedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReopenedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReopenedAt: %w", err)
+	}
+	return oldValue.ReopenedAt, nil
+}
+
+// ClearReopenedAt clears the value of the "reopened_at" field.
+func (m *TicketMutation) ClearReopenedAt() {
+	m.reopened_at = nil
+	m.clearedFields[ticket.FieldReopenedAt] = struct{}{}
+}
+
+// ReopenedAtCleared returns if the "reopened_at" field was cleared in this mutation.
+func (m *TicketMutation) ReopenedAtCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldReopenedAt]
+	return ok
+}
+
+// ResetReopenedAt resets all changes to the "reopened_at" field.
+func (m *TicketMutation) ResetReopenedAt() {
+	m.reopened_at = nil
+	delete(m.clearedFields, ticket.FieldReopenedAt)
+}
+
+// SetCsat sets the "csat" field.
+func (m *TicketMutation) SetCsat(i int) {
+	m.csat = &i
+	m.addcsat = nil
+}
+
+// Csat returns the value of the "csat" field in the mutation.
+func (m *TicketMutation) Csat() (r int, exists bool) {
+	v := m.csat
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCsat returns the old "csat" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldCsat(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCsat is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCsat requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCsat: %w", err)
+	}
+	return oldValue.Csat, nil
+}
+
+// AddCsat adds i to the "csat" field.
+func (m *TicketMutation) AddCsat(i int) {
+	if m.addcsat != nil {
+		*m.addcsat += i
+	} else {
+		m.addcsat = &i
+	}
+}
+
+// AddedCsat returns the value that was added to the "csat" field in this mutation.
+func (m *TicketMutation) AddedCsat() (r int, exists bool) {
+	v := m.addcsat
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearCsat clears the value of the "csat" field.
+func (m *TicketMutation) ClearCsat() {
+	m.csat = nil
+	m.addcsat = nil
+	m.clearedFields[ticket.FieldCsat] = struct{}{}
+}
+
+// CsatCleared returns if the "csat" field was cleared in this mutation.
+func (m *TicketMutation) CsatCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldCsat]
+	return ok
+}
+
+// ResetCsat resets all changes to the "csat" field.
+func (m *TicketMutation) ResetCsat() {
+	m.csat = nil
+	m.addcsat = nil
+	delete(m.clearedFields, ticket.FieldCsat)
+}
+
+// SetCsatComment sets the "csat_comment" field.
+func (m *TicketMutation) SetCsatComment(s string) {
+	m.csat_comment = &s
+}
+
+// CsatComment returns the value of the "csat_comment" field in the mutation.
+func (m *TicketMutation) CsatComment() (r string, exists bool) {
+	v := m.csat_comment
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCsatComment returns the old "csat_comment" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldCsatComment(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCsatComment is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCsatComment requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCsatComment: %w", err)
+	}
+	return oldValue.CsatComment, nil
+}
+
+// ResetCsatComment resets all changes to the "csat_comment" field.
+func (m *TicketMutation) ResetCsatComment() {
+	m.csat_comment = nil
+}
+
+// SetSurveyTokenHash sets the "survey_token_hash" field.
+func (m *TicketMutation) SetSurveyTokenHash(s string) {
+	m.survey_token_hash = &s
+}
+
+// SurveyTokenHash returns the value of the "survey_token_hash" field in the mutation.
+func (m *TicketMutation) SurveyTokenHash() (r string, exists bool) {
+	v := m.survey_token_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSurveyTokenHash returns the old "survey_token_hash" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldSurveyTokenHash(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSurveyTokenHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSurveyTokenHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSurveyTokenHash: %w", err)
+	}
+	return oldValue.SurveyTokenHash, nil
+}
+
+// ClearSurveyTokenHash clears the value of the "survey_token_hash" field.
+func (m *TicketMutation) ClearSurveyTokenHash() {
+	m.survey_token_hash = nil
+	m.clearedFields[ticket.FieldSurveyTokenHash] = struct{}{}
+}
+
+// SurveyTokenHashCleared returns if the "survey_token_hash" field was cleared in this mutation.
+func (m *TicketMutation) SurveyTokenHashCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldSurveyTokenHash]
+	return ok
+}
+
+// ResetSurveyTokenHash resets all changes to the "survey_token_hash" field.
+func (m *TicketMutation) ResetSurveyTokenHash() {
+	m.survey_token_hash = nil
+	delete(m.clearedFields, ticket.FieldSurveyTokenHash)
+}
+
+// SetSurveySentAt sets the "survey_sent_at" field.
+func (m *TicketMutation) SetSurveySentAt(t time.Time) {
+	m.survey_sent_at = &t
+}
+
+// SurveySentAt returns the value of the "survey_sent_at" field in the mutation.
+func (m *TicketMutation) SurveySentAt() (r time.Time, exists bool) {
+	v := m.survey_sent_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSurveySentAt returns the old "survey_sent_at" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldSurveySentAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSurveySentAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSurveySentAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSurveySentAt: %w", err)
+	}
+	return oldValue.SurveySentAt, nil
+}
+
+// ClearSurveySentAt clears the value of the "survey_sent_at" field.
+func (m *TicketMutation) ClearSurveySentAt() {
+	m.survey_sent_at = nil
+	m.clearedFields[ticket.FieldSurveySentAt] = struct{}{}
+}
+
+// SurveySentAtCleared returns if the "survey_sent_at" field was cleared in this mutation.
+func (m *TicketMutation) SurveySentAtCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldSurveySentAt]
+	return ok
+}
+
+// ResetSurveySentAt resets all changes to the "survey_sent_at" field.
+func (m *TicketMutation) ResetSurveySentAt() {
+	m.survey_sent_at = nil
+	delete(m.clearedFields, ticket.FieldSurveySentAt)
 }
 
 // SetResolvedAt sets the "resolved_at" field.
@@ -24300,6 +28247,181 @@ func (m *TicketMutation) ResetTeam() {
 	m.clearedteam = false
 }
 
+// SetTicketTypeID sets the "ticket_type" edge to the TicketType entity by id.
+func (m *TicketMutation) SetTicketTypeID(id int) {
+	m.ticket_type = &id
+}
+
+// ClearTicketType clears the "ticket_type" edge to the TicketType entity.
+func (m *TicketMutation) ClearTicketType() {
+	m.clearedticket_type = true
+	m.clearedFields[ticket.FieldTypeID] = struct{}{}
+}
+
+// TicketTypeCleared reports if the "ticket_type" edge to the TicketType entity was cleared.
+func (m *TicketMutation) TicketTypeCleared() bool {
+	return m.TypeIDCleared() || m.clearedticket_type
+}
+
+// TicketTypeID returns the "ticket_type" edge ID in the mutation.
+func (m *TicketMutation) TicketTypeID() (id int, exists bool) {
+	if m.ticket_type != nil {
+		return *m.ticket_type, true
+	}
+	return
+}
+
+// TicketTypeIDs returns the "ticket_type" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TicketTypeID instead. It exists only for internal usage by the builders.
+func (m *TicketMutation) TicketTypeIDs() (ids []int) {
+	if id := m.ticket_type; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTicketType resets all changes to the "ticket_type" edge.
+func (m *TicketMutation) ResetTicketType() {
+	m.ticket_type = nil
+	m.clearedticket_type = false
+}
+
+// ClearSLAPolicy clears the "sla_policy" edge to the SLAPolicy entity.
+func (m *TicketMutation) ClearSLAPolicy() {
+	m.clearedsla_policy = true
+	m.clearedFields[ticket.FieldSLAPolicyID] = struct{}{}
+}
+
+// SLAPolicyCleared reports if the "sla_policy" edge to the SLAPolicy entity was cleared.
+func (m *TicketMutation) SLAPolicyCleared() bool {
+	return m.SLAPolicyIDCleared() || m.clearedsla_policy
+}
+
+// SLAPolicyIDs returns the "sla_policy" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// SLAPolicyID instead. It exists only for internal usage by the builders.
+func (m *TicketMutation) SLAPolicyIDs() (ids []int) {
+	if id := m.sla_policy; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetSLAPolicy resets all changes to the "sla_policy" edge.
+func (m *TicketMutation) ResetSLAPolicy() {
+	m.sla_policy = nil
+	m.clearedsla_policy = false
+}
+
+// AddChangeIDs adds the "changes" edge to the TicketChange entity by ids.
+func (m *TicketMutation) AddChangeIDs(ids ...int) {
+	if m.changes == nil {
+		m.changes = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.changes[ids[i]] = struct{}{}
+	}
+}
+
+// ClearChanges clears the "changes" edge to the TicketChange entity.
+func (m *TicketMutation) ClearChanges() {
+	m.clearedchanges = true
+}
+
+// ChangesCleared reports if the "changes" edge to the TicketChange entity was cleared.
+func (m *TicketMutation) ChangesCleared() bool {
+	return m.clearedchanges
+}
+
+// RemoveChangeIDs removes the "changes" edge to the TicketChange entity by IDs.
+func (m *TicketMutation) RemoveChangeIDs(ids ...int) {
+	if m.removedchanges == nil {
+		m.removedchanges = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.changes, ids[i])
+		m.removedchanges[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedChanges returns the removed IDs of the "changes" edge to the TicketChange entity.
+func (m *TicketMutation) RemovedChangesIDs() (ids []int) {
+	for id := range m.removedchanges {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ChangesIDs returns the "changes" edge IDs in the mutation.
+func (m *TicketMutation) ChangesIDs() (ids []int) {
+	for id := range m.changes {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetChanges resets all changes to the "changes" edge.
+func (m *TicketMutation) ResetChanges() {
+	m.changes = nil
+	m.clearedchanges = false
+	m.removedchanges = nil
+}
+
+// AddApprovalIDs adds the "approvals" edge to the TicketApproval entity by ids.
+func (m *TicketMutation) AddApprovalIDs(ids ...int) {
+	if m.approvals == nil {
+		m.approvals = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.approvals[ids[i]] = struct{}{}
+	}
+}
+
+// ClearApprovals clears the "approvals" edge to the TicketApproval entity.
+func (m *TicketMutation) ClearApprovals() {
+	m.clearedapprovals = true
+}
+
+// ApprovalsCleared reports if the "approvals" edge to the TicketApproval entity was cleared.
+func (m *TicketMutation) ApprovalsCleared() bool {
+	return m.clearedapprovals
+}
+
+// RemoveApprovalIDs removes the "approvals" edge to the TicketApproval entity by IDs.
+func (m *TicketMutation) RemoveApprovalIDs(ids ...int) {
+	if m.removedapprovals == nil {
+		m.removedapprovals = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.approvals, ids[i])
+		m.removedapprovals[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedApprovals returns the removed IDs of the "approvals" edge to the TicketApproval entity.
+func (m *TicketMutation) RemovedApprovalsIDs() (ids []int) {
+	for id := range m.removedapprovals {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ApprovalsIDs returns the "approvals" edge IDs in the mutation.
+func (m *TicketMutation) ApprovalsIDs() (ids []int) {
+	for id := range m.approvals {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetApprovals resets all changes to the "approvals" edge.
+func (m *TicketMutation) ResetApprovals() {
+	m.approvals = nil
+	m.clearedapprovals = false
+	m.removedapprovals = nil
+}
+
 // AddCommentIDs adds the "comments" edge to the TicketComment entity by ids.
 func (m *TicketMutation) AddCommentIDs(ids ...int) {
 	if m.comments == nil {
@@ -24388,7 +28510,7 @@ func (m *TicketMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *TicketMutation) Fields() []string {
-	fields := make([]string, 0, 21)
+	fields := make([]string, 0, 42)
 	if m.tenant != nil {
 		fields = append(fields, ticket.FieldTenantID)
 	}
@@ -24437,11 +28559,74 @@ func (m *TicketMutation) Fields() []string {
 	if m.required_skills != nil {
 		fields = append(fields, ticket.FieldRequiredSkills)
 	}
+	if m.ticket_type != nil {
+		fields = append(fields, ticket.FieldTypeID)
+	}
+	if m.sla_policy != nil {
+		fields = append(fields, ticket.FieldSLAPolicyID)
+	}
 	if m.first_response_due_at != nil {
 		fields = append(fields, ticket.FieldFirstResponseDueAt)
 	}
+	if m.next_update_due_at != nil {
+		fields = append(fields, ticket.FieldNextUpdateDueAt)
+	}
 	if m.resolution_due_at != nil {
 		fields = append(fields, ticket.FieldResolutionDueAt)
+	}
+	if m.first_responded_at != nil {
+		fields = append(fields, ticket.FieldFirstRespondedAt)
+	}
+	if m.last_update_at != nil {
+		fields = append(fields, ticket.FieldLastUpdateAt)
+	}
+	if m.sla_paused_at != nil {
+		fields = append(fields, ticket.FieldSLAPausedAt)
+	}
+	if m.sla_paused_seconds != nil {
+		fields = append(fields, ticket.FieldSLAPausedSeconds)
+	}
+	if m.first_response_breached_at != nil {
+		fields = append(fields, ticket.FieldFirstResponseBreachedAt)
+	}
+	if m.resolution_breached_at != nil {
+		fields = append(fields, ticket.FieldResolutionBreachedAt)
+	}
+	if m.escalation_level != nil {
+		fields = append(fields, ticket.FieldEscalationLevel)
+	}
+	if m.escalated_at != nil {
+		fields = append(fields, ticket.FieldEscalatedAt)
+	}
+	if m.escalations_done != nil {
+		fields = append(fields, ticket.FieldEscalationsDone)
+	}
+	if m.next_escalation_at != nil {
+		fields = append(fields, ticket.FieldNextEscalationAt)
+	}
+	if m.sla_generation != nil {
+		fields = append(fields, ticket.FieldSLAGeneration)
+	}
+	if m.assigned_at != nil {
+		fields = append(fields, ticket.FieldAssignedAt)
+	}
+	if m.assignment_reason != nil {
+		fields = append(fields, ticket.FieldAssignmentReason)
+	}
+	if m.reopened_at != nil {
+		fields = append(fields, ticket.FieldReopenedAt)
+	}
+	if m.csat != nil {
+		fields = append(fields, ticket.FieldCsat)
+	}
+	if m.csat_comment != nil {
+		fields = append(fields, ticket.FieldCsatComment)
+	}
+	if m.survey_token_hash != nil {
+		fields = append(fields, ticket.FieldSurveyTokenHash)
+	}
+	if m.survey_sent_at != nil {
+		fields = append(fields, ticket.FieldSurveySentAt)
 	}
 	if m.resolved_at != nil {
 		fields = append(fields, ticket.FieldResolvedAt)
@@ -24492,10 +28677,52 @@ func (m *TicketMutation) Field(name string) (ent.Value, bool) {
 		return m.Region()
 	case ticket.FieldRequiredSkills:
 		return m.RequiredSkills()
+	case ticket.FieldTypeID:
+		return m.TypeID()
+	case ticket.FieldSLAPolicyID:
+		return m.SLAPolicyID()
 	case ticket.FieldFirstResponseDueAt:
 		return m.FirstResponseDueAt()
+	case ticket.FieldNextUpdateDueAt:
+		return m.NextUpdateDueAt()
 	case ticket.FieldResolutionDueAt:
 		return m.ResolutionDueAt()
+	case ticket.FieldFirstRespondedAt:
+		return m.FirstRespondedAt()
+	case ticket.FieldLastUpdateAt:
+		return m.LastUpdateAt()
+	case ticket.FieldSLAPausedAt:
+		return m.SLAPausedAt()
+	case ticket.FieldSLAPausedSeconds:
+		return m.SLAPausedSeconds()
+	case ticket.FieldFirstResponseBreachedAt:
+		return m.FirstResponseBreachedAt()
+	case ticket.FieldResolutionBreachedAt:
+		return m.ResolutionBreachedAt()
+	case ticket.FieldEscalationLevel:
+		return m.EscalationLevel()
+	case ticket.FieldEscalatedAt:
+		return m.EscalatedAt()
+	case ticket.FieldEscalationsDone:
+		return m.EscalationsDone()
+	case ticket.FieldNextEscalationAt:
+		return m.NextEscalationAt()
+	case ticket.FieldSLAGeneration:
+		return m.SLAGeneration()
+	case ticket.FieldAssignedAt:
+		return m.AssignedAt()
+	case ticket.FieldAssignmentReason:
+		return m.AssignmentReason()
+	case ticket.FieldReopenedAt:
+		return m.ReopenedAt()
+	case ticket.FieldCsat:
+		return m.Csat()
+	case ticket.FieldCsatComment:
+		return m.CsatComment()
+	case ticket.FieldSurveyTokenHash:
+		return m.SurveyTokenHash()
+	case ticket.FieldSurveySentAt:
+		return m.SurveySentAt()
 	case ticket.FieldResolvedAt:
 		return m.ResolvedAt()
 	case ticket.FieldClosedAt:
@@ -24543,10 +28770,52 @@ func (m *TicketMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldRegion(ctx)
 	case ticket.FieldRequiredSkills:
 		return m.OldRequiredSkills(ctx)
+	case ticket.FieldTypeID:
+		return m.OldTypeID(ctx)
+	case ticket.FieldSLAPolicyID:
+		return m.OldSLAPolicyID(ctx)
 	case ticket.FieldFirstResponseDueAt:
 		return m.OldFirstResponseDueAt(ctx)
+	case ticket.FieldNextUpdateDueAt:
+		return m.OldNextUpdateDueAt(ctx)
 	case ticket.FieldResolutionDueAt:
 		return m.OldResolutionDueAt(ctx)
+	case ticket.FieldFirstRespondedAt:
+		return m.OldFirstRespondedAt(ctx)
+	case ticket.FieldLastUpdateAt:
+		return m.OldLastUpdateAt(ctx)
+	case ticket.FieldSLAPausedAt:
+		return m.OldSLAPausedAt(ctx)
+	case ticket.FieldSLAPausedSeconds:
+		return m.OldSLAPausedSeconds(ctx)
+	case ticket.FieldFirstResponseBreachedAt:
+		return m.OldFirstResponseBreachedAt(ctx)
+	case ticket.FieldResolutionBreachedAt:
+		return m.OldResolutionBreachedAt(ctx)
+	case ticket.FieldEscalationLevel:
+		return m.OldEscalationLevel(ctx)
+	case ticket.FieldEscalatedAt:
+		return m.OldEscalatedAt(ctx)
+	case ticket.FieldEscalationsDone:
+		return m.OldEscalationsDone(ctx)
+	case ticket.FieldNextEscalationAt:
+		return m.OldNextEscalationAt(ctx)
+	case ticket.FieldSLAGeneration:
+		return m.OldSLAGeneration(ctx)
+	case ticket.FieldAssignedAt:
+		return m.OldAssignedAt(ctx)
+	case ticket.FieldAssignmentReason:
+		return m.OldAssignmentReason(ctx)
+	case ticket.FieldReopenedAt:
+		return m.OldReopenedAt(ctx)
+	case ticket.FieldCsat:
+		return m.OldCsat(ctx)
+	case ticket.FieldCsatComment:
+		return m.OldCsatComment(ctx)
+	case ticket.FieldSurveyTokenHash:
+		return m.OldSurveyTokenHash(ctx)
+	case ticket.FieldSurveySentAt:
+		return m.OldSurveySentAt(ctx)
 	case ticket.FieldResolvedAt:
 		return m.OldResolvedAt(ctx)
 	case ticket.FieldClosedAt:
@@ -24674,6 +28943,20 @@ func (m *TicketMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetRequiredSkills(v)
 		return nil
+	case ticket.FieldTypeID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTypeID(v)
+		return nil
+	case ticket.FieldSLAPolicyID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSLAPolicyID(v)
+		return nil
 	case ticket.FieldFirstResponseDueAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -24681,12 +28964,145 @@ func (m *TicketMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetFirstResponseDueAt(v)
 		return nil
+	case ticket.FieldNextUpdateDueAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNextUpdateDueAt(v)
+		return nil
 	case ticket.FieldResolutionDueAt:
 		v, ok := value.(time.Time)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetResolutionDueAt(v)
+		return nil
+	case ticket.FieldFirstRespondedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFirstRespondedAt(v)
+		return nil
+	case ticket.FieldLastUpdateAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastUpdateAt(v)
+		return nil
+	case ticket.FieldSLAPausedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSLAPausedAt(v)
+		return nil
+	case ticket.FieldSLAPausedSeconds:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSLAPausedSeconds(v)
+		return nil
+	case ticket.FieldFirstResponseBreachedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFirstResponseBreachedAt(v)
+		return nil
+	case ticket.FieldResolutionBreachedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResolutionBreachedAt(v)
+		return nil
+	case ticket.FieldEscalationLevel:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEscalationLevel(v)
+		return nil
+	case ticket.FieldEscalatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEscalatedAt(v)
+		return nil
+	case ticket.FieldEscalationsDone:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEscalationsDone(v)
+		return nil
+	case ticket.FieldNextEscalationAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNextEscalationAt(v)
+		return nil
+	case ticket.FieldSLAGeneration:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSLAGeneration(v)
+		return nil
+	case ticket.FieldAssignedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAssignedAt(v)
+		return nil
+	case ticket.FieldAssignmentReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAssignmentReason(v)
+		return nil
+	case ticket.FieldReopenedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReopenedAt(v)
+		return nil
+	case ticket.FieldCsat:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCsat(v)
+		return nil
+	case ticket.FieldCsatComment:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCsatComment(v)
+		return nil
+	case ticket.FieldSurveyTokenHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSurveyTokenHash(v)
+		return nil
+	case ticket.FieldSurveySentAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSurveySentAt(v)
 		return nil
 	case ticket.FieldResolvedAt:
 		v, ok := value.(time.Time)
@@ -24717,6 +29133,18 @@ func (m *TicketMutation) SetField(name string, value ent.Value) error {
 // this mutation.
 func (m *TicketMutation) AddedFields() []string {
 	var fields []string
+	if m.addsla_paused_seconds != nil {
+		fields = append(fields, ticket.FieldSLAPausedSeconds)
+	}
+	if m.addescalation_level != nil {
+		fields = append(fields, ticket.FieldEscalationLevel)
+	}
+	if m.addsla_generation != nil {
+		fields = append(fields, ticket.FieldSLAGeneration)
+	}
+	if m.addcsat != nil {
+		fields = append(fields, ticket.FieldCsat)
+	}
 	return fields
 }
 
@@ -24725,6 +29153,14 @@ func (m *TicketMutation) AddedFields() []string {
 // was not set, or was not defined in the schema.
 func (m *TicketMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
+	case ticket.FieldSLAPausedSeconds:
+		return m.AddedSLAPausedSeconds()
+	case ticket.FieldEscalationLevel:
+		return m.AddedEscalationLevel()
+	case ticket.FieldSLAGeneration:
+		return m.AddedSLAGeneration()
+	case ticket.FieldCsat:
+		return m.AddedCsat()
 	}
 	return nil, false
 }
@@ -24734,6 +29170,34 @@ func (m *TicketMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *TicketMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case ticket.FieldSLAPausedSeconds:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSLAPausedSeconds(v)
+		return nil
+	case ticket.FieldEscalationLevel:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddEscalationLevel(v)
+		return nil
+	case ticket.FieldSLAGeneration:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSLAGeneration(v)
+		return nil
+	case ticket.FieldCsat:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCsat(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Ticket numeric field %s", name)
 }
@@ -24757,11 +29221,59 @@ func (m *TicketMutation) ClearedFields() []string {
 	if m.FieldCleared(ticket.FieldRegion) {
 		fields = append(fields, ticket.FieldRegion)
 	}
+	if m.FieldCleared(ticket.FieldTypeID) {
+		fields = append(fields, ticket.FieldTypeID)
+	}
+	if m.FieldCleared(ticket.FieldSLAPolicyID) {
+		fields = append(fields, ticket.FieldSLAPolicyID)
+	}
 	if m.FieldCleared(ticket.FieldFirstResponseDueAt) {
 		fields = append(fields, ticket.FieldFirstResponseDueAt)
 	}
+	if m.FieldCleared(ticket.FieldNextUpdateDueAt) {
+		fields = append(fields, ticket.FieldNextUpdateDueAt)
+	}
 	if m.FieldCleared(ticket.FieldResolutionDueAt) {
 		fields = append(fields, ticket.FieldResolutionDueAt)
+	}
+	if m.FieldCleared(ticket.FieldFirstRespondedAt) {
+		fields = append(fields, ticket.FieldFirstRespondedAt)
+	}
+	if m.FieldCleared(ticket.FieldLastUpdateAt) {
+		fields = append(fields, ticket.FieldLastUpdateAt)
+	}
+	if m.FieldCleared(ticket.FieldSLAPausedAt) {
+		fields = append(fields, ticket.FieldSLAPausedAt)
+	}
+	if m.FieldCleared(ticket.FieldFirstResponseBreachedAt) {
+		fields = append(fields, ticket.FieldFirstResponseBreachedAt)
+	}
+	if m.FieldCleared(ticket.FieldResolutionBreachedAt) {
+		fields = append(fields, ticket.FieldResolutionBreachedAt)
+	}
+	if m.FieldCleared(ticket.FieldEscalatedAt) {
+		fields = append(fields, ticket.FieldEscalatedAt)
+	}
+	if m.FieldCleared(ticket.FieldEscalationsDone) {
+		fields = append(fields, ticket.FieldEscalationsDone)
+	}
+	if m.FieldCleared(ticket.FieldNextEscalationAt) {
+		fields = append(fields, ticket.FieldNextEscalationAt)
+	}
+	if m.FieldCleared(ticket.FieldAssignedAt) {
+		fields = append(fields, ticket.FieldAssignedAt)
+	}
+	if m.FieldCleared(ticket.FieldReopenedAt) {
+		fields = append(fields, ticket.FieldReopenedAt)
+	}
+	if m.FieldCleared(ticket.FieldCsat) {
+		fields = append(fields, ticket.FieldCsat)
+	}
+	if m.FieldCleared(ticket.FieldSurveyTokenHash) {
+		fields = append(fields, ticket.FieldSurveyTokenHash)
+	}
+	if m.FieldCleared(ticket.FieldSurveySentAt) {
+		fields = append(fields, ticket.FieldSurveySentAt)
 	}
 	if m.FieldCleared(ticket.FieldResolvedAt) {
 		fields = append(fields, ticket.FieldResolvedAt)
@@ -24801,11 +29313,59 @@ func (m *TicketMutation) ClearField(name string) error {
 	case ticket.FieldRegion:
 		m.ClearRegion()
 		return nil
+	case ticket.FieldTypeID:
+		m.ClearTypeID()
+		return nil
+	case ticket.FieldSLAPolicyID:
+		m.ClearSLAPolicyID()
+		return nil
 	case ticket.FieldFirstResponseDueAt:
 		m.ClearFirstResponseDueAt()
 		return nil
+	case ticket.FieldNextUpdateDueAt:
+		m.ClearNextUpdateDueAt()
+		return nil
 	case ticket.FieldResolutionDueAt:
 		m.ClearResolutionDueAt()
+		return nil
+	case ticket.FieldFirstRespondedAt:
+		m.ClearFirstRespondedAt()
+		return nil
+	case ticket.FieldLastUpdateAt:
+		m.ClearLastUpdateAt()
+		return nil
+	case ticket.FieldSLAPausedAt:
+		m.ClearSLAPausedAt()
+		return nil
+	case ticket.FieldFirstResponseBreachedAt:
+		m.ClearFirstResponseBreachedAt()
+		return nil
+	case ticket.FieldResolutionBreachedAt:
+		m.ClearResolutionBreachedAt()
+		return nil
+	case ticket.FieldEscalatedAt:
+		m.ClearEscalatedAt()
+		return nil
+	case ticket.FieldEscalationsDone:
+		m.ClearEscalationsDone()
+		return nil
+	case ticket.FieldNextEscalationAt:
+		m.ClearNextEscalationAt()
+		return nil
+	case ticket.FieldAssignedAt:
+		m.ClearAssignedAt()
+		return nil
+	case ticket.FieldReopenedAt:
+		m.ClearReopenedAt()
+		return nil
+	case ticket.FieldCsat:
+		m.ClearCsat()
+		return nil
+	case ticket.FieldSurveyTokenHash:
+		m.ClearSurveyTokenHash()
+		return nil
+	case ticket.FieldSurveySentAt:
+		m.ClearSurveySentAt()
 		return nil
 	case ticket.FieldResolvedAt:
 		m.ClearResolvedAt()
@@ -24872,11 +29432,74 @@ func (m *TicketMutation) ResetField(name string) error {
 	case ticket.FieldRequiredSkills:
 		m.ResetRequiredSkills()
 		return nil
+	case ticket.FieldTypeID:
+		m.ResetTypeID()
+		return nil
+	case ticket.FieldSLAPolicyID:
+		m.ResetSLAPolicyID()
+		return nil
 	case ticket.FieldFirstResponseDueAt:
 		m.ResetFirstResponseDueAt()
 		return nil
+	case ticket.FieldNextUpdateDueAt:
+		m.ResetNextUpdateDueAt()
+		return nil
 	case ticket.FieldResolutionDueAt:
 		m.ResetResolutionDueAt()
+		return nil
+	case ticket.FieldFirstRespondedAt:
+		m.ResetFirstRespondedAt()
+		return nil
+	case ticket.FieldLastUpdateAt:
+		m.ResetLastUpdateAt()
+		return nil
+	case ticket.FieldSLAPausedAt:
+		m.ResetSLAPausedAt()
+		return nil
+	case ticket.FieldSLAPausedSeconds:
+		m.ResetSLAPausedSeconds()
+		return nil
+	case ticket.FieldFirstResponseBreachedAt:
+		m.ResetFirstResponseBreachedAt()
+		return nil
+	case ticket.FieldResolutionBreachedAt:
+		m.ResetResolutionBreachedAt()
+		return nil
+	case ticket.FieldEscalationLevel:
+		m.ResetEscalationLevel()
+		return nil
+	case ticket.FieldEscalatedAt:
+		m.ResetEscalatedAt()
+		return nil
+	case ticket.FieldEscalationsDone:
+		m.ResetEscalationsDone()
+		return nil
+	case ticket.FieldNextEscalationAt:
+		m.ResetNextEscalationAt()
+		return nil
+	case ticket.FieldSLAGeneration:
+		m.ResetSLAGeneration()
+		return nil
+	case ticket.FieldAssignedAt:
+		m.ResetAssignedAt()
+		return nil
+	case ticket.FieldAssignmentReason:
+		m.ResetAssignmentReason()
+		return nil
+	case ticket.FieldReopenedAt:
+		m.ResetReopenedAt()
+		return nil
+	case ticket.FieldCsat:
+		m.ResetCsat()
+		return nil
+	case ticket.FieldCsatComment:
+		m.ResetCsatComment()
+		return nil
+	case ticket.FieldSurveyTokenHash:
+		m.ResetSurveyTokenHash()
+		return nil
+	case ticket.FieldSurveySentAt:
+		m.ResetSurveySentAt()
 		return nil
 	case ticket.FieldResolvedAt:
 		m.ResetResolvedAt()
@@ -24893,7 +29516,7 @@ func (m *TicketMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *TicketMutation) AddedEdges() []string {
-	edges := make([]string, 0, 6)
+	edges := make([]string, 0, 10)
 	if m.tenant != nil {
 		edges = append(edges, ticket.EdgeTenant)
 	}
@@ -24908,6 +29531,18 @@ func (m *TicketMutation) AddedEdges() []string {
 	}
 	if m.team != nil {
 		edges = append(edges, ticket.EdgeTeam)
+	}
+	if m.ticket_type != nil {
+		edges = append(edges, ticket.EdgeTicketType)
+	}
+	if m.sla_policy != nil {
+		edges = append(edges, ticket.EdgeSLAPolicy)
+	}
+	if m.changes != nil {
+		edges = append(edges, ticket.EdgeChanges)
+	}
+	if m.approvals != nil {
+		edges = append(edges, ticket.EdgeApprovals)
 	}
 	if m.comments != nil {
 		edges = append(edges, ticket.EdgeComments)
@@ -24939,6 +29574,26 @@ func (m *TicketMutation) AddedIDs(name string) []ent.Value {
 		if id := m.team; id != nil {
 			return []ent.Value{*id}
 		}
+	case ticket.EdgeTicketType:
+		if id := m.ticket_type; id != nil {
+			return []ent.Value{*id}
+		}
+	case ticket.EdgeSLAPolicy:
+		if id := m.sla_policy; id != nil {
+			return []ent.Value{*id}
+		}
+	case ticket.EdgeChanges:
+		ids := make([]ent.Value, 0, len(m.changes))
+		for id := range m.changes {
+			ids = append(ids, id)
+		}
+		return ids
+	case ticket.EdgeApprovals:
+		ids := make([]ent.Value, 0, len(m.approvals))
+		for id := range m.approvals {
+			ids = append(ids, id)
+		}
+		return ids
 	case ticket.EdgeComments:
 		ids := make([]ent.Value, 0, len(m.comments))
 		for id := range m.comments {
@@ -24951,7 +29606,13 @@ func (m *TicketMutation) AddedIDs(name string) []ent.Value {
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *TicketMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 6)
+	edges := make([]string, 0, 10)
+	if m.removedchanges != nil {
+		edges = append(edges, ticket.EdgeChanges)
+	}
+	if m.removedapprovals != nil {
+		edges = append(edges, ticket.EdgeApprovals)
+	}
 	if m.removedcomments != nil {
 		edges = append(edges, ticket.EdgeComments)
 	}
@@ -24962,6 +29623,18 @@ func (m *TicketMutation) RemovedEdges() []string {
 // the given name in this mutation.
 func (m *TicketMutation) RemovedIDs(name string) []ent.Value {
 	switch name {
+	case ticket.EdgeChanges:
+		ids := make([]ent.Value, 0, len(m.removedchanges))
+		for id := range m.removedchanges {
+			ids = append(ids, id)
+		}
+		return ids
+	case ticket.EdgeApprovals:
+		ids := make([]ent.Value, 0, len(m.removedapprovals))
+		for id := range m.removedapprovals {
+			ids = append(ids, id)
+		}
+		return ids
 	case ticket.EdgeComments:
 		ids := make([]ent.Value, 0, len(m.removedcomments))
 		for id := range m.removedcomments {
@@ -24974,7 +29647,7 @@ func (m *TicketMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *TicketMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 6)
+	edges := make([]string, 0, 10)
 	if m.clearedtenant {
 		edges = append(edges, ticket.EdgeTenant)
 	}
@@ -24989,6 +29662,18 @@ func (m *TicketMutation) ClearedEdges() []string {
 	}
 	if m.clearedteam {
 		edges = append(edges, ticket.EdgeTeam)
+	}
+	if m.clearedticket_type {
+		edges = append(edges, ticket.EdgeTicketType)
+	}
+	if m.clearedsla_policy {
+		edges = append(edges, ticket.EdgeSLAPolicy)
+	}
+	if m.clearedchanges {
+		edges = append(edges, ticket.EdgeChanges)
+	}
+	if m.clearedapprovals {
+		edges = append(edges, ticket.EdgeApprovals)
 	}
 	if m.clearedcomments {
 		edges = append(edges, ticket.EdgeComments)
@@ -25010,6 +29695,14 @@ func (m *TicketMutation) EdgeCleared(name string) bool {
 		return m.clearedassignee
 	case ticket.EdgeTeam:
 		return m.clearedteam
+	case ticket.EdgeTicketType:
+		return m.clearedticket_type
+	case ticket.EdgeSLAPolicy:
+		return m.clearedsla_policy
+	case ticket.EdgeChanges:
+		return m.clearedchanges
+	case ticket.EdgeApprovals:
+		return m.clearedapprovals
 	case ticket.EdgeComments:
 		return m.clearedcomments
 	}
@@ -25035,6 +29728,12 @@ func (m *TicketMutation) ClearEdge(name string) error {
 	case ticket.EdgeTeam:
 		m.ClearTeam()
 		return nil
+	case ticket.EdgeTicketType:
+		m.ClearTicketType()
+		return nil
+	case ticket.EdgeSLAPolicy:
+		m.ClearSLAPolicy()
+		return nil
 	}
 	return fmt.Errorf("unknown Ticket unique edge %s", name)
 }
@@ -25058,11 +29757,2306 @@ func (m *TicketMutation) ResetEdge(name string) error {
 	case ticket.EdgeTeam:
 		m.ResetTeam()
 		return nil
+	case ticket.EdgeTicketType:
+		m.ResetTicketType()
+		return nil
+	case ticket.EdgeSLAPolicy:
+		m.ResetSLAPolicy()
+		return nil
+	case ticket.EdgeChanges:
+		m.ResetChanges()
+		return nil
+	case ticket.EdgeApprovals:
+		m.ResetApprovals()
+		return nil
 	case ticket.EdgeComments:
 		m.ResetComments()
 		return nil
 	}
 	return fmt.Errorf("unknown Ticket edge %s", name)
+}
+
+// TicketApprovalMutation represents an operation that mutates the TicketApproval nodes in the graph.
+type TicketApprovalMutation struct {
+	config
+	op                    Op
+	typ                   string
+	id                    *int
+	created_at            *time.Time
+	updated_at            *time.Time
+	step                  *int
+	addstep               *int
+	name                  *string
+	from_status           *workflow.Status
+	to_status             *workflow.Status
+	reject_to             *workflow.Status
+	approver              *workflow.ApprovalStep
+	required_approvals    *int
+	addrequired_approvals *int
+	status                *ticketapproval.Status
+	decisions             *[]workflow.Decision
+	appenddecisions       []workflow.Decision
+	decided_at            *time.Time
+	clearedFields         map[string]struct{}
+	tenant                *int
+	clearedtenant         bool
+	ticket                *int
+	clearedticket         bool
+	requested_by          *int
+	clearedrequested_by   bool
+	done                  bool
+	oldValue              func(context.Context) (*TicketApproval, error)
+	predicates            []predicate.TicketApproval
+}
+
+var _ ent.Mutation = (*TicketApprovalMutation)(nil)
+
+// ticketapprovalOption allows management of the mutation configuration using functional options.
+type ticketapprovalOption func(*TicketApprovalMutation)
+
+// newTicketApprovalMutation creates new mutation for the TicketApproval entity.
+func newTicketApprovalMutation(c config, op Op, opts ...ticketapprovalOption) *TicketApprovalMutation {
+	m := &TicketApprovalMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeTicketApproval,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withTicketApprovalID sets the ID field of the mutation.
+func withTicketApprovalID(id int) ticketapprovalOption {
+	return func(m *TicketApprovalMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *TicketApproval
+		)
+		m.oldValue = func(ctx context.Context) (*TicketApproval, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().TicketApproval.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withTicketApproval sets the old TicketApproval of the mutation.
+func withTicketApproval(node *TicketApproval) ticketapprovalOption {
+	return func(m *TicketApprovalMutation) {
+		m.oldValue = func(context.Context) (*TicketApproval, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m TicketApprovalMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m TicketApprovalMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *TicketApprovalMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *TicketApprovalMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().TicketApproval.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetTenantID sets the "tenant_id" field.
+func (m *TicketApprovalMutation) SetTenantID(i int) {
+	m.tenant = &i
+}
+
+// TenantID returns the value of the "tenant_id" field in the mutation.
+func (m *TicketApprovalMutation) TenantID() (r int, exists bool) {
+	v := m.tenant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTenantID returns the old "tenant_id" field's value of the TicketApproval entity.
+// If the TicketApproval object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketApprovalMutation) OldTenantID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTenantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTenantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTenantID: %w", err)
+	}
+	return oldValue.TenantID, nil
+}
+
+// ResetTenantID resets all changes to the "tenant_id" field.
+func (m *TicketApprovalMutation) ResetTenantID() {
+	m.tenant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *TicketApprovalMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *TicketApprovalMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the TicketApproval entity.
+// If the TicketApproval object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketApprovalMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *TicketApprovalMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *TicketApprovalMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *TicketApprovalMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the TicketApproval entity.
+// If the TicketApproval object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketApprovalMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *TicketApprovalMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetTicketID sets the "ticket_id" field.
+func (m *TicketApprovalMutation) SetTicketID(i int) {
+	m.ticket = &i
+}
+
+// TicketID returns the value of the "ticket_id" field in the mutation.
+func (m *TicketApprovalMutation) TicketID() (r int, exists bool) {
+	v := m.ticket
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTicketID returns the old "ticket_id" field's value of the TicketApproval entity.
+// If the TicketApproval object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketApprovalMutation) OldTicketID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTicketID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTicketID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTicketID: %w", err)
+	}
+	return oldValue.TicketID, nil
+}
+
+// ResetTicketID resets all changes to the "ticket_id" field.
+func (m *TicketApprovalMutation) ResetTicketID() {
+	m.ticket = nil
+}
+
+// SetStep sets the "step" field.
+func (m *TicketApprovalMutation) SetStep(i int) {
+	m.step = &i
+	m.addstep = nil
+}
+
+// Step returns the value of the "step" field in the mutation.
+func (m *TicketApprovalMutation) Step() (r int, exists bool) {
+	v := m.step
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStep returns the old "step" field's value of the TicketApproval entity.
+// If the TicketApproval object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketApprovalMutation) OldStep(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStep is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStep requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStep: %w", err)
+	}
+	return oldValue.Step, nil
+}
+
+// AddStep adds i to the "step" field.
+func (m *TicketApprovalMutation) AddStep(i int) {
+	if m.addstep != nil {
+		*m.addstep += i
+	} else {
+		m.addstep = &i
+	}
+}
+
+// AddedStep returns the value that was added to the "step" field in this mutation.
+func (m *TicketApprovalMutation) AddedStep() (r int, exists bool) {
+	v := m.addstep
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetStep resets all changes to the "step" field.
+func (m *TicketApprovalMutation) ResetStep() {
+	m.step = nil
+	m.addstep = nil
+}
+
+// SetName sets the "name" field.
+func (m *TicketApprovalMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *TicketApprovalMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the TicketApproval entity.
+// If the TicketApproval object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketApprovalMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *TicketApprovalMutation) ResetName() {
+	m.name = nil
+}
+
+// SetFromStatus sets the "from_status" field.
+func (m *TicketApprovalMutation) SetFromStatus(w workflow.Status) {
+	m.from_status = &w
+}
+
+// FromStatus returns the value of the "from_status" field in the mutation.
+func (m *TicketApprovalMutation) FromStatus() (r workflow.Status, exists bool) {
+	v := m.from_status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFromStatus returns the old "from_status" field's value of the TicketApproval entity.
+// If the TicketApproval object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketApprovalMutation) OldFromStatus(ctx context.Context) (v workflow.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFromStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFromStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFromStatus: %w", err)
+	}
+	return oldValue.FromStatus, nil
+}
+
+// ResetFromStatus resets all changes to the "from_status" field.
+func (m *TicketApprovalMutation) ResetFromStatus() {
+	m.from_status = nil
+}
+
+// SetToStatus sets the "to_status" field.
+func (m *TicketApprovalMutation) SetToStatus(w workflow.Status) {
+	m.to_status = &w
+}
+
+// ToStatus returns the value of the "to_status" field in the mutation.
+func (m *TicketApprovalMutation) ToStatus() (r workflow.Status, exists bool) {
+	v := m.to_status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldToStatus returns the old "to_status" field's value of the TicketApproval entity.
+// If the TicketApproval object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketApprovalMutation) OldToStatus(ctx context.Context) (v workflow.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldToStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldToStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldToStatus: %w", err)
+	}
+	return oldValue.ToStatus, nil
+}
+
+// ResetToStatus resets all changes to the "to_status" field.
+func (m *TicketApprovalMutation) ResetToStatus() {
+	m.to_status = nil
+}
+
+// SetRejectTo sets the "reject_to" field.
+func (m *TicketApprovalMutation) SetRejectTo(w workflow.Status) {
+	m.reject_to = &w
+}
+
+// RejectTo returns the value of the "reject_to" field in the mutation.
+func (m *TicketApprovalMutation) RejectTo() (r workflow.Status, exists bool) {
+	v := m.reject_to
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRejectTo returns the old "reject_to" field's value of the TicketApproval entity.
+// If the TicketApproval object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketApprovalMutation) OldRejectTo(ctx context.Context) (v workflow.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRejectTo is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRejectTo requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRejectTo: %w", err)
+	}
+	return oldValue.RejectTo, nil
+}
+
+// ResetRejectTo resets all changes to the "reject_to" field.
+func (m *TicketApprovalMutation) ResetRejectTo() {
+	m.reject_to = nil
+}
+
+// SetRequestedByID sets the "requested_by_id" field.
+func (m *TicketApprovalMutation) SetRequestedByID(i int) {
+	m.requested_by = &i
+}
+
+// RequestedByID returns the value of the "requested_by_id" field in the mutation.
+func (m *TicketApprovalMutation) RequestedByID() (r int, exists bool) {
+	v := m.requested_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequestedByID returns the old "requested_by_id" field's value of the TicketApproval entity.
+// If the TicketApproval object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketApprovalMutation) OldRequestedByID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequestedByID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequestedByID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequestedByID: %w", err)
+	}
+	return oldValue.RequestedByID, nil
+}
+
+// ClearRequestedByID clears the value of the "requested_by_id" field.
+func (m *TicketApprovalMutation) ClearRequestedByID() {
+	m.requested_by = nil
+	m.clearedFields[ticketapproval.FieldRequestedByID] = struct{}{}
+}
+
+// RequestedByIDCleared returns if the "requested_by_id" field was cleared in this mutation.
+func (m *TicketApprovalMutation) RequestedByIDCleared() bool {
+	_, ok := m.clearedFields[ticketapproval.FieldRequestedByID]
+	return ok
+}
+
+// ResetRequestedByID resets all changes to the "requested_by_id" field.
+func (m *TicketApprovalMutation) ResetRequestedByID() {
+	m.requested_by = nil
+	delete(m.clearedFields, ticketapproval.FieldRequestedByID)
+}
+
+// SetApprover sets the "approver" field.
+func (m *TicketApprovalMutation) SetApprover(ws workflow.ApprovalStep) {
+	m.approver = &ws
+}
+
+// Approver returns the value of the "approver" field in the mutation.
+func (m *TicketApprovalMutation) Approver() (r workflow.ApprovalStep, exists bool) {
+	v := m.approver
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldApprover returns the old "approver" field's value of the TicketApproval entity.
+// If the TicketApproval object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketApprovalMutation) OldApprover(ctx context.Context) (v workflow.ApprovalStep, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldApprover is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldApprover requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldApprover: %w", err)
+	}
+	return oldValue.Approver, nil
+}
+
+// ResetApprover resets all changes to the "approver" field.
+func (m *TicketApprovalMutation) ResetApprover() {
+	m.approver = nil
+}
+
+// SetRequiredApprovals sets the "required_approvals" field.
+func (m *TicketApprovalMutation) SetRequiredApprovals(i int) {
+	m.required_approvals = &i
+	m.addrequired_approvals = nil
+}
+
+// RequiredApprovals returns the value of the "required_approvals" field in the mutation.
+func (m *TicketApprovalMutation) RequiredApprovals() (r int, exists bool) {
+	v := m.required_approvals
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequiredApprovals returns the old "required_approvals" field's value of the TicketApproval entity.
+// If the TicketApproval object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketApprovalMutation) OldRequiredApprovals(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequiredApprovals is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequiredApprovals requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequiredApprovals: %w", err)
+	}
+	return oldValue.RequiredApprovals, nil
+}
+
+// AddRequiredApprovals adds i to the "required_approvals" field.
+func (m *TicketApprovalMutation) AddRequiredApprovals(i int) {
+	if m.addrequired_approvals != nil {
+		*m.addrequired_approvals += i
+	} else {
+		m.addrequired_approvals = &i
+	}
+}
+
+// AddedRequiredApprovals returns the value that was added to the "required_approvals" field in this mutation.
+func (m *TicketApprovalMutation) AddedRequiredApprovals() (r int, exists bool) {
+	v := m.addrequired_approvals
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRequiredApprovals resets all changes to the "required_approvals" field.
+func (m *TicketApprovalMutation) ResetRequiredApprovals() {
+	m.required_approvals = nil
+	m.addrequired_approvals = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *TicketApprovalMutation) SetStatus(t ticketapproval.Status) {
+	m.status = &t
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *TicketApprovalMutation) Status() (r ticketapproval.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the TicketApproval entity.
+// If the TicketApproval object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketApprovalMutation) OldStatus(ctx context.Context) (v ticketapproval.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *TicketApprovalMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetDecisions sets the "decisions" field.
+func (m *TicketApprovalMutation) SetDecisions(w []workflow.Decision) {
+	m.decisions = &w
+	m.appenddecisions = nil
+}
+
+// Decisions returns the value of the "decisions" field in the mutation.
+func (m *TicketApprovalMutation) Decisions() (r []workflow.Decision, exists bool) {
+	v := m.decisions
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDecisions returns the old "decisions" field's value of the TicketApproval entity.
+// If the TicketApproval object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketApprovalMutation) OldDecisions(ctx context.Context) (v []workflow.Decision, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDecisions is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDecisions requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDecisions: %w", err)
+	}
+	return oldValue.Decisions, nil
+}
+
+// AppendDecisions adds w to the "decisions" field.
+func (m *TicketApprovalMutation) AppendDecisions(w []workflow.Decision) {
+	m.appenddecisions = append(m.appenddecisions, w...)
+}
+
+// AppendedDecisions returns the list of values that were appended to the "decisions" field in this mutation.
+func (m *TicketApprovalMutation) AppendedDecisions() ([]workflow.Decision, bool) {
+	if len(m.appenddecisions) == 0 {
+		return nil, false
+	}
+	return m.appenddecisions, true
+}
+
+// ResetDecisions resets all changes to the "decisions" field.
+func (m *TicketApprovalMutation) ResetDecisions() {
+	m.decisions = nil
+	m.appenddecisions = nil
+}
+
+// SetDecidedAt sets the "decided_at" field.
+func (m *TicketApprovalMutation) SetDecidedAt(t time.Time) {
+	m.decided_at = &t
+}
+
+// DecidedAt returns the value of the "decided_at" field in the mutation.
+func (m *TicketApprovalMutation) DecidedAt() (r time.Time, exists bool) {
+	v := m.decided_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDecidedAt returns the old "decided_at" field's value of the TicketApproval entity.
+// If the TicketApproval object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketApprovalMutation) OldDecidedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDecidedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDecidedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDecidedAt: %w", err)
+	}
+	return oldValue.DecidedAt, nil
+}
+
+// ClearDecidedAt clears the value of the "decided_at" field.
+func (m *TicketApprovalMutation) ClearDecidedAt() {
+	m.decided_at = nil
+	m.clearedFields[ticketapproval.FieldDecidedAt] = struct{}{}
+}
+
+// DecidedAtCleared returns if the "decided_at" field was cleared in this mutation.
+func (m *TicketApprovalMutation) DecidedAtCleared() bool {
+	_, ok := m.clearedFields[ticketapproval.FieldDecidedAt]
+	return ok
+}
+
+// ResetDecidedAt resets all changes to the "decided_at" field.
+func (m *TicketApprovalMutation) ResetDecidedAt() {
+	m.decided_at = nil
+	delete(m.clearedFields, ticketapproval.FieldDecidedAt)
+}
+
+// ClearTenant clears the "tenant" edge to the Tenant entity.
+func (m *TicketApprovalMutation) ClearTenant() {
+	m.clearedtenant = true
+	m.clearedFields[ticketapproval.FieldTenantID] = struct{}{}
+}
+
+// TenantCleared reports if the "tenant" edge to the Tenant entity was cleared.
+func (m *TicketApprovalMutation) TenantCleared() bool {
+	return m.clearedtenant
+}
+
+// TenantIDs returns the "tenant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TenantID instead. It exists only for internal usage by the builders.
+func (m *TicketApprovalMutation) TenantIDs() (ids []int) {
+	if id := m.tenant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTenant resets all changes to the "tenant" edge.
+func (m *TicketApprovalMutation) ResetTenant() {
+	m.tenant = nil
+	m.clearedtenant = false
+}
+
+// ClearTicket clears the "ticket" edge to the Ticket entity.
+func (m *TicketApprovalMutation) ClearTicket() {
+	m.clearedticket = true
+	m.clearedFields[ticketapproval.FieldTicketID] = struct{}{}
+}
+
+// TicketCleared reports if the "ticket" edge to the Ticket entity was cleared.
+func (m *TicketApprovalMutation) TicketCleared() bool {
+	return m.clearedticket
+}
+
+// TicketIDs returns the "ticket" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TicketID instead. It exists only for internal usage by the builders.
+func (m *TicketApprovalMutation) TicketIDs() (ids []int) {
+	if id := m.ticket; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTicket resets all changes to the "ticket" edge.
+func (m *TicketApprovalMutation) ResetTicket() {
+	m.ticket = nil
+	m.clearedticket = false
+}
+
+// ClearRequestedBy clears the "requested_by" edge to the Staff entity.
+func (m *TicketApprovalMutation) ClearRequestedBy() {
+	m.clearedrequested_by = true
+	m.clearedFields[ticketapproval.FieldRequestedByID] = struct{}{}
+}
+
+// RequestedByCleared reports if the "requested_by" edge to the Staff entity was cleared.
+func (m *TicketApprovalMutation) RequestedByCleared() bool {
+	return m.RequestedByIDCleared() || m.clearedrequested_by
+}
+
+// RequestedByIDs returns the "requested_by" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// RequestedByID instead. It exists only for internal usage by the builders.
+func (m *TicketApprovalMutation) RequestedByIDs() (ids []int) {
+	if id := m.requested_by; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetRequestedBy resets all changes to the "requested_by" edge.
+func (m *TicketApprovalMutation) ResetRequestedBy() {
+	m.requested_by = nil
+	m.clearedrequested_by = false
+}
+
+// Where appends a list predicates to the TicketApprovalMutation builder.
+func (m *TicketApprovalMutation) Where(ps ...predicate.TicketApproval) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the TicketApprovalMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *TicketApprovalMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.TicketApproval, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *TicketApprovalMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *TicketApprovalMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (TicketApproval).
+func (m *TicketApprovalMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *TicketApprovalMutation) Fields() []string {
+	fields := make([]string, 0, 15)
+	if m.tenant != nil {
+		fields = append(fields, ticketapproval.FieldTenantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, ticketapproval.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, ticketapproval.FieldUpdatedAt)
+	}
+	if m.ticket != nil {
+		fields = append(fields, ticketapproval.FieldTicketID)
+	}
+	if m.step != nil {
+		fields = append(fields, ticketapproval.FieldStep)
+	}
+	if m.name != nil {
+		fields = append(fields, ticketapproval.FieldName)
+	}
+	if m.from_status != nil {
+		fields = append(fields, ticketapproval.FieldFromStatus)
+	}
+	if m.to_status != nil {
+		fields = append(fields, ticketapproval.FieldToStatus)
+	}
+	if m.reject_to != nil {
+		fields = append(fields, ticketapproval.FieldRejectTo)
+	}
+	if m.requested_by != nil {
+		fields = append(fields, ticketapproval.FieldRequestedByID)
+	}
+	if m.approver != nil {
+		fields = append(fields, ticketapproval.FieldApprover)
+	}
+	if m.required_approvals != nil {
+		fields = append(fields, ticketapproval.FieldRequiredApprovals)
+	}
+	if m.status != nil {
+		fields = append(fields, ticketapproval.FieldStatus)
+	}
+	if m.decisions != nil {
+		fields = append(fields, ticketapproval.FieldDecisions)
+	}
+	if m.decided_at != nil {
+		fields = append(fields, ticketapproval.FieldDecidedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *TicketApprovalMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case ticketapproval.FieldTenantID:
+		return m.TenantID()
+	case ticketapproval.FieldCreatedAt:
+		return m.CreatedAt()
+	case ticketapproval.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case ticketapproval.FieldTicketID:
+		return m.TicketID()
+	case ticketapproval.FieldStep:
+		return m.Step()
+	case ticketapproval.FieldName:
+		return m.Name()
+	case ticketapproval.FieldFromStatus:
+		return m.FromStatus()
+	case ticketapproval.FieldToStatus:
+		return m.ToStatus()
+	case ticketapproval.FieldRejectTo:
+		return m.RejectTo()
+	case ticketapproval.FieldRequestedByID:
+		return m.RequestedByID()
+	case ticketapproval.FieldApprover:
+		return m.Approver()
+	case ticketapproval.FieldRequiredApprovals:
+		return m.RequiredApprovals()
+	case ticketapproval.FieldStatus:
+		return m.Status()
+	case ticketapproval.FieldDecisions:
+		return m.Decisions()
+	case ticketapproval.FieldDecidedAt:
+		return m.DecidedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *TicketApprovalMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case ticketapproval.FieldTenantID:
+		return m.OldTenantID(ctx)
+	case ticketapproval.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case ticketapproval.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case ticketapproval.FieldTicketID:
+		return m.OldTicketID(ctx)
+	case ticketapproval.FieldStep:
+		return m.OldStep(ctx)
+	case ticketapproval.FieldName:
+		return m.OldName(ctx)
+	case ticketapproval.FieldFromStatus:
+		return m.OldFromStatus(ctx)
+	case ticketapproval.FieldToStatus:
+		return m.OldToStatus(ctx)
+	case ticketapproval.FieldRejectTo:
+		return m.OldRejectTo(ctx)
+	case ticketapproval.FieldRequestedByID:
+		return m.OldRequestedByID(ctx)
+	case ticketapproval.FieldApprover:
+		return m.OldApprover(ctx)
+	case ticketapproval.FieldRequiredApprovals:
+		return m.OldRequiredApprovals(ctx)
+	case ticketapproval.FieldStatus:
+		return m.OldStatus(ctx)
+	case ticketapproval.FieldDecisions:
+		return m.OldDecisions(ctx)
+	case ticketapproval.FieldDecidedAt:
+		return m.OldDecidedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown TicketApproval field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TicketApprovalMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case ticketapproval.FieldTenantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTenantID(v)
+		return nil
+	case ticketapproval.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case ticketapproval.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case ticketapproval.FieldTicketID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTicketID(v)
+		return nil
+	case ticketapproval.FieldStep:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStep(v)
+		return nil
+	case ticketapproval.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case ticketapproval.FieldFromStatus:
+		v, ok := value.(workflow.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFromStatus(v)
+		return nil
+	case ticketapproval.FieldToStatus:
+		v, ok := value.(workflow.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetToStatus(v)
+		return nil
+	case ticketapproval.FieldRejectTo:
+		v, ok := value.(workflow.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRejectTo(v)
+		return nil
+	case ticketapproval.FieldRequestedByID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequestedByID(v)
+		return nil
+	case ticketapproval.FieldApprover:
+		v, ok := value.(workflow.ApprovalStep)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetApprover(v)
+		return nil
+	case ticketapproval.FieldRequiredApprovals:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequiredApprovals(v)
+		return nil
+	case ticketapproval.FieldStatus:
+		v, ok := value.(ticketapproval.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case ticketapproval.FieldDecisions:
+		v, ok := value.([]workflow.Decision)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDecisions(v)
+		return nil
+	case ticketapproval.FieldDecidedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDecidedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown TicketApproval field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *TicketApprovalMutation) AddedFields() []string {
+	var fields []string
+	if m.addstep != nil {
+		fields = append(fields, ticketapproval.FieldStep)
+	}
+	if m.addrequired_approvals != nil {
+		fields = append(fields, ticketapproval.FieldRequiredApprovals)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *TicketApprovalMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case ticketapproval.FieldStep:
+		return m.AddedStep()
+	case ticketapproval.FieldRequiredApprovals:
+		return m.AddedRequiredApprovals()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TicketApprovalMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case ticketapproval.FieldStep:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddStep(v)
+		return nil
+	case ticketapproval.FieldRequiredApprovals:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRequiredApprovals(v)
+		return nil
+	}
+	return fmt.Errorf("unknown TicketApproval numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *TicketApprovalMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(ticketapproval.FieldRequestedByID) {
+		fields = append(fields, ticketapproval.FieldRequestedByID)
+	}
+	if m.FieldCleared(ticketapproval.FieldDecidedAt) {
+		fields = append(fields, ticketapproval.FieldDecidedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *TicketApprovalMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *TicketApprovalMutation) ClearField(name string) error {
+	switch name {
+	case ticketapproval.FieldRequestedByID:
+		m.ClearRequestedByID()
+		return nil
+	case ticketapproval.FieldDecidedAt:
+		m.ClearDecidedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown TicketApproval nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *TicketApprovalMutation) ResetField(name string) error {
+	switch name {
+	case ticketapproval.FieldTenantID:
+		m.ResetTenantID()
+		return nil
+	case ticketapproval.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case ticketapproval.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case ticketapproval.FieldTicketID:
+		m.ResetTicketID()
+		return nil
+	case ticketapproval.FieldStep:
+		m.ResetStep()
+		return nil
+	case ticketapproval.FieldName:
+		m.ResetName()
+		return nil
+	case ticketapproval.FieldFromStatus:
+		m.ResetFromStatus()
+		return nil
+	case ticketapproval.FieldToStatus:
+		m.ResetToStatus()
+		return nil
+	case ticketapproval.FieldRejectTo:
+		m.ResetRejectTo()
+		return nil
+	case ticketapproval.FieldRequestedByID:
+		m.ResetRequestedByID()
+		return nil
+	case ticketapproval.FieldApprover:
+		m.ResetApprover()
+		return nil
+	case ticketapproval.FieldRequiredApprovals:
+		m.ResetRequiredApprovals()
+		return nil
+	case ticketapproval.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case ticketapproval.FieldDecisions:
+		m.ResetDecisions()
+		return nil
+	case ticketapproval.FieldDecidedAt:
+		m.ResetDecidedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown TicketApproval field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *TicketApprovalMutation) AddedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.tenant != nil {
+		edges = append(edges, ticketapproval.EdgeTenant)
+	}
+	if m.ticket != nil {
+		edges = append(edges, ticketapproval.EdgeTicket)
+	}
+	if m.requested_by != nil {
+		edges = append(edges, ticketapproval.EdgeRequestedBy)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *TicketApprovalMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case ticketapproval.EdgeTenant:
+		if id := m.tenant; id != nil {
+			return []ent.Value{*id}
+		}
+	case ticketapproval.EdgeTicket:
+		if id := m.ticket; id != nil {
+			return []ent.Value{*id}
+		}
+	case ticketapproval.EdgeRequestedBy:
+		if id := m.requested_by; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *TicketApprovalMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 3)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *TicketApprovalMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *TicketApprovalMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.clearedtenant {
+		edges = append(edges, ticketapproval.EdgeTenant)
+	}
+	if m.clearedticket {
+		edges = append(edges, ticketapproval.EdgeTicket)
+	}
+	if m.clearedrequested_by {
+		edges = append(edges, ticketapproval.EdgeRequestedBy)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *TicketApprovalMutation) EdgeCleared(name string) bool {
+	switch name {
+	case ticketapproval.EdgeTenant:
+		return m.clearedtenant
+	case ticketapproval.EdgeTicket:
+		return m.clearedticket
+	case ticketapproval.EdgeRequestedBy:
+		return m.clearedrequested_by
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *TicketApprovalMutation) ClearEdge(name string) error {
+	switch name {
+	case ticketapproval.EdgeTenant:
+		m.ClearTenant()
+		return nil
+	case ticketapproval.EdgeTicket:
+		m.ClearTicket()
+		return nil
+	case ticketapproval.EdgeRequestedBy:
+		m.ClearRequestedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown TicketApproval unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *TicketApprovalMutation) ResetEdge(name string) error {
+	switch name {
+	case ticketapproval.EdgeTenant:
+		m.ResetTenant()
+		return nil
+	case ticketapproval.EdgeTicket:
+		m.ResetTicket()
+		return nil
+	case ticketapproval.EdgeRequestedBy:
+		m.ResetRequestedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown TicketApproval edge %s", name)
+}
+
+// TicketChangeMutation represents an operation that mutates the TicketChange nodes in the graph.
+type TicketChangeMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	kind          *string
+	field         *string
+	before        *string
+	after         *string
+	note          *string
+	created_at    *time.Time
+	clearedFields map[string]struct{}
+	tenant        *int
+	clearedtenant bool
+	ticket        *int
+	clearedticket bool
+	actor         *int
+	clearedactor  bool
+	done          bool
+	oldValue      func(context.Context) (*TicketChange, error)
+	predicates    []predicate.TicketChange
+}
+
+var _ ent.Mutation = (*TicketChangeMutation)(nil)
+
+// ticketchangeOption allows management of the mutation configuration using functional options.
+type ticketchangeOption func(*TicketChangeMutation)
+
+// newTicketChangeMutation creates new mutation for the TicketChange entity.
+func newTicketChangeMutation(c config, op Op, opts ...ticketchangeOption) *TicketChangeMutation {
+	m := &TicketChangeMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeTicketChange,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withTicketChangeID sets the ID field of the mutation.
+func withTicketChangeID(id int) ticketchangeOption {
+	return func(m *TicketChangeMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *TicketChange
+		)
+		m.oldValue = func(ctx context.Context) (*TicketChange, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().TicketChange.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withTicketChange sets the old TicketChange of the mutation.
+func withTicketChange(node *TicketChange) ticketchangeOption {
+	return func(m *TicketChangeMutation) {
+		m.oldValue = func(context.Context) (*TicketChange, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m TicketChangeMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m TicketChangeMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *TicketChangeMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *TicketChangeMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().TicketChange.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetTenantID sets the "tenant_id" field.
+func (m *TicketChangeMutation) SetTenantID(i int) {
+	m.tenant = &i
+}
+
+// TenantID returns the value of the "tenant_id" field in the mutation.
+func (m *TicketChangeMutation) TenantID() (r int, exists bool) {
+	v := m.tenant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTenantID returns the old "tenant_id" field's value of the TicketChange entity.
+// If the TicketChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketChangeMutation) OldTenantID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTenantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTenantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTenantID: %w", err)
+	}
+	return oldValue.TenantID, nil
+}
+
+// ResetTenantID resets all changes to the "tenant_id" field.
+func (m *TicketChangeMutation) ResetTenantID() {
+	m.tenant = nil
+}
+
+// SetTicketID sets the "ticket_id" field.
+func (m *TicketChangeMutation) SetTicketID(i int) {
+	m.ticket = &i
+}
+
+// TicketID returns the value of the "ticket_id" field in the mutation.
+func (m *TicketChangeMutation) TicketID() (r int, exists bool) {
+	v := m.ticket
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTicketID returns the old "ticket_id" field's value of the TicketChange entity.
+// If the TicketChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketChangeMutation) OldTicketID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTicketID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTicketID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTicketID: %w", err)
+	}
+	return oldValue.TicketID, nil
+}
+
+// ResetTicketID resets all changes to the "ticket_id" field.
+func (m *TicketChangeMutation) ResetTicketID() {
+	m.ticket = nil
+}
+
+// SetActorID sets the "actor_id" field.
+func (m *TicketChangeMutation) SetActorID(i int) {
+	m.actor = &i
+}
+
+// ActorID returns the value of the "actor_id" field in the mutation.
+func (m *TicketChangeMutation) ActorID() (r int, exists bool) {
+	v := m.actor
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActorID returns the old "actor_id" field's value of the TicketChange entity.
+// If the TicketChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketChangeMutation) OldActorID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActorID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActorID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActorID: %w", err)
+	}
+	return oldValue.ActorID, nil
+}
+
+// ClearActorID clears the value of the "actor_id" field.
+func (m *TicketChangeMutation) ClearActorID() {
+	m.actor = nil
+	m.clearedFields[ticketchange.FieldActorID] = struct{}{}
+}
+
+// ActorIDCleared returns if the "actor_id" field was cleared in this mutation.
+func (m *TicketChangeMutation) ActorIDCleared() bool {
+	_, ok := m.clearedFields[ticketchange.FieldActorID]
+	return ok
+}
+
+// ResetActorID resets all changes to the "actor_id" field.
+func (m *TicketChangeMutation) ResetActorID() {
+	m.actor = nil
+	delete(m.clearedFields, ticketchange.FieldActorID)
+}
+
+// SetKind sets the "kind" field.
+func (m *TicketChangeMutation) SetKind(s string) {
+	m.kind = &s
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *TicketChangeMutation) Kind() (r string, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the TicketChange entity.
+// If the TicketChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketChangeMutation) OldKind(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *TicketChangeMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetFieldField sets the "field" field.
+func (m *TicketChangeMutation) SetFieldField(s string) {
+	m.field = &s
+}
+
+// GetField returns the value of the "field" field in the mutation.
+func (m *TicketChangeMutation) GetField() (r string, exists bool) {
+	v := m.field
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// GetOldField returns the old "field" field's value of the TicketChange entity.
+// If the TicketChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketChangeMutation) GetOldField(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("GetOldField is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("GetOldField requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for GetOldField: %w", err)
+	}
+	return oldValue.Field, nil
+}
+
+// ResetFieldField resets all changes to the "field" field.
+func (m *TicketChangeMutation) ResetFieldField() {
+	m.field = nil
+}
+
+// SetBefore sets the "before" field.
+func (m *TicketChangeMutation) SetBefore(s string) {
+	m.before = &s
+}
+
+// Before returns the value of the "before" field in the mutation.
+func (m *TicketChangeMutation) Before() (r string, exists bool) {
+	v := m.before
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBefore returns the old "before" field's value of the TicketChange entity.
+// If the TicketChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketChangeMutation) OldBefore(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBefore is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBefore requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBefore: %w", err)
+	}
+	return oldValue.Before, nil
+}
+
+// ResetBefore resets all changes to the "before" field.
+func (m *TicketChangeMutation) ResetBefore() {
+	m.before = nil
+}
+
+// SetAfter sets the "after" field.
+func (m *TicketChangeMutation) SetAfter(s string) {
+	m.after = &s
+}
+
+// After returns the value of the "after" field in the mutation.
+func (m *TicketChangeMutation) After() (r string, exists bool) {
+	v := m.after
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAfter returns the old "after" field's value of the TicketChange entity.
+// If the TicketChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketChangeMutation) OldAfter(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAfter is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAfter requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAfter: %w", err)
+	}
+	return oldValue.After, nil
+}
+
+// ResetAfter resets all changes to the "after" field.
+func (m *TicketChangeMutation) ResetAfter() {
+	m.after = nil
+}
+
+// SetNote sets the "note" field.
+func (m *TicketChangeMutation) SetNote(s string) {
+	m.note = &s
+}
+
+// Note returns the value of the "note" field in the mutation.
+func (m *TicketChangeMutation) Note() (r string, exists bool) {
+	v := m.note
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNote returns the old "note" field's value of the TicketChange entity.
+// If the TicketChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketChangeMutation) OldNote(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNote is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNote requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNote: %w", err)
+	}
+	return oldValue.Note, nil
+}
+
+// ResetNote resets all changes to the "note" field.
+func (m *TicketChangeMutation) ResetNote() {
+	m.note = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *TicketChangeMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *TicketChangeMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the TicketChange entity.
+// If the TicketChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketChangeMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *TicketChangeMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// ClearTenant clears the "tenant" edge to the Tenant entity.
+func (m *TicketChangeMutation) ClearTenant() {
+	m.clearedtenant = true
+	m.clearedFields[ticketchange.FieldTenantID] = struct{}{}
+}
+
+// TenantCleared reports if the "tenant" edge to the Tenant entity was cleared.
+func (m *TicketChangeMutation) TenantCleared() bool {
+	return m.clearedtenant
+}
+
+// TenantIDs returns the "tenant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TenantID instead. It exists only for internal usage by the builders.
+func (m *TicketChangeMutation) TenantIDs() (ids []int) {
+	if id := m.tenant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTenant resets all changes to the "tenant" edge.
+func (m *TicketChangeMutation) ResetTenant() {
+	m.tenant = nil
+	m.clearedtenant = false
+}
+
+// ClearTicket clears the "ticket" edge to the Ticket entity.
+func (m *TicketChangeMutation) ClearTicket() {
+	m.clearedticket = true
+	m.clearedFields[ticketchange.FieldTicketID] = struct{}{}
+}
+
+// TicketCleared reports if the "ticket" edge to the Ticket entity was cleared.
+func (m *TicketChangeMutation) TicketCleared() bool {
+	return m.clearedticket
+}
+
+// TicketIDs returns the "ticket" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TicketID instead. It exists only for internal usage by the builders.
+func (m *TicketChangeMutation) TicketIDs() (ids []int) {
+	if id := m.ticket; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTicket resets all changes to the "ticket" edge.
+func (m *TicketChangeMutation) ResetTicket() {
+	m.ticket = nil
+	m.clearedticket = false
+}
+
+// ClearActor clears the "actor" edge to the Staff entity.
+func (m *TicketChangeMutation) ClearActor() {
+	m.clearedactor = true
+	m.clearedFields[ticketchange.FieldActorID] = struct{}{}
+}
+
+// ActorCleared reports if the "actor" edge to the Staff entity was cleared.
+func (m *TicketChangeMutation) ActorCleared() bool {
+	return m.ActorIDCleared() || m.clearedactor
+}
+
+// ActorIDs returns the "actor" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ActorID instead. It exists only for internal usage by the builders.
+func (m *TicketChangeMutation) ActorIDs() (ids []int) {
+	if id := m.actor; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetActor resets all changes to the "actor" edge.
+func (m *TicketChangeMutation) ResetActor() {
+	m.actor = nil
+	m.clearedactor = false
+}
+
+// Where appends a list predicates to the TicketChangeMutation builder.
+func (m *TicketChangeMutation) Where(ps ...predicate.TicketChange) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the TicketChangeMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *TicketChangeMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.TicketChange, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *TicketChangeMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *TicketChangeMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (TicketChange).
+func (m *TicketChangeMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *TicketChangeMutation) Fields() []string {
+	fields := make([]string, 0, 9)
+	if m.tenant != nil {
+		fields = append(fields, ticketchange.FieldTenantID)
+	}
+	if m.ticket != nil {
+		fields = append(fields, ticketchange.FieldTicketID)
+	}
+	if m.actor != nil {
+		fields = append(fields, ticketchange.FieldActorID)
+	}
+	if m.kind != nil {
+		fields = append(fields, ticketchange.FieldKind)
+	}
+	if m.field != nil {
+		fields = append(fields, ticketchange.FieldField)
+	}
+	if m.before != nil {
+		fields = append(fields, ticketchange.FieldBefore)
+	}
+	if m.after != nil {
+		fields = append(fields, ticketchange.FieldAfter)
+	}
+	if m.note != nil {
+		fields = append(fields, ticketchange.FieldNote)
+	}
+	if m.created_at != nil {
+		fields = append(fields, ticketchange.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *TicketChangeMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case ticketchange.FieldTenantID:
+		return m.TenantID()
+	case ticketchange.FieldTicketID:
+		return m.TicketID()
+	case ticketchange.FieldActorID:
+		return m.ActorID()
+	case ticketchange.FieldKind:
+		return m.Kind()
+	case ticketchange.FieldField:
+		return m.GetField()
+	case ticketchange.FieldBefore:
+		return m.Before()
+	case ticketchange.FieldAfter:
+		return m.After()
+	case ticketchange.FieldNote:
+		return m.Note()
+	case ticketchange.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *TicketChangeMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case ticketchange.FieldTenantID:
+		return m.OldTenantID(ctx)
+	case ticketchange.FieldTicketID:
+		return m.OldTicketID(ctx)
+	case ticketchange.FieldActorID:
+		return m.OldActorID(ctx)
+	case ticketchange.FieldKind:
+		return m.OldKind(ctx)
+	case ticketchange.FieldField:
+		return m.GetOldField(ctx)
+	case ticketchange.FieldBefore:
+		return m.OldBefore(ctx)
+	case ticketchange.FieldAfter:
+		return m.OldAfter(ctx)
+	case ticketchange.FieldNote:
+		return m.OldNote(ctx)
+	case ticketchange.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown TicketChange field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TicketChangeMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case ticketchange.FieldTenantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTenantID(v)
+		return nil
+	case ticketchange.FieldTicketID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTicketID(v)
+		return nil
+	case ticketchange.FieldActorID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActorID(v)
+		return nil
+	case ticketchange.FieldKind:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case ticketchange.FieldField:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFieldField(v)
+		return nil
+	case ticketchange.FieldBefore:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBefore(v)
+		return nil
+	case ticketchange.FieldAfter:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAfter(v)
+		return nil
+	case ticketchange.FieldNote:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNote(v)
+		return nil
+	case ticketchange.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown TicketChange field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *TicketChangeMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *TicketChangeMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TicketChangeMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown TicketChange numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *TicketChangeMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(ticketchange.FieldActorID) {
+		fields = append(fields, ticketchange.FieldActorID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *TicketChangeMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *TicketChangeMutation) ClearField(name string) error {
+	switch name {
+	case ticketchange.FieldActorID:
+		m.ClearActorID()
+		return nil
+	}
+	return fmt.Errorf("unknown TicketChange nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *TicketChangeMutation) ResetField(name string) error {
+	switch name {
+	case ticketchange.FieldTenantID:
+		m.ResetTenantID()
+		return nil
+	case ticketchange.FieldTicketID:
+		m.ResetTicketID()
+		return nil
+	case ticketchange.FieldActorID:
+		m.ResetActorID()
+		return nil
+	case ticketchange.FieldKind:
+		m.ResetKind()
+		return nil
+	case ticketchange.FieldField:
+		m.ResetFieldField()
+		return nil
+	case ticketchange.FieldBefore:
+		m.ResetBefore()
+		return nil
+	case ticketchange.FieldAfter:
+		m.ResetAfter()
+		return nil
+	case ticketchange.FieldNote:
+		m.ResetNote()
+		return nil
+	case ticketchange.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown TicketChange field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *TicketChangeMutation) AddedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.tenant != nil {
+		edges = append(edges, ticketchange.EdgeTenant)
+	}
+	if m.ticket != nil {
+		edges = append(edges, ticketchange.EdgeTicket)
+	}
+	if m.actor != nil {
+		edges = append(edges, ticketchange.EdgeActor)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *TicketChangeMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case ticketchange.EdgeTenant:
+		if id := m.tenant; id != nil {
+			return []ent.Value{*id}
+		}
+	case ticketchange.EdgeTicket:
+		if id := m.ticket; id != nil {
+			return []ent.Value{*id}
+		}
+	case ticketchange.EdgeActor:
+		if id := m.actor; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *TicketChangeMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 3)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *TicketChangeMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *TicketChangeMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.clearedtenant {
+		edges = append(edges, ticketchange.EdgeTenant)
+	}
+	if m.clearedticket {
+		edges = append(edges, ticketchange.EdgeTicket)
+	}
+	if m.clearedactor {
+		edges = append(edges, ticketchange.EdgeActor)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *TicketChangeMutation) EdgeCleared(name string) bool {
+	switch name {
+	case ticketchange.EdgeTenant:
+		return m.clearedtenant
+	case ticketchange.EdgeTicket:
+		return m.clearedticket
+	case ticketchange.EdgeActor:
+		return m.clearedactor
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *TicketChangeMutation) ClearEdge(name string) error {
+	switch name {
+	case ticketchange.EdgeTenant:
+		m.ClearTenant()
+		return nil
+	case ticketchange.EdgeTicket:
+		m.ClearTicket()
+		return nil
+	case ticketchange.EdgeActor:
+		m.ClearActor()
+		return nil
+	}
+	return fmt.Errorf("unknown TicketChange unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *TicketChangeMutation) ResetEdge(name string) error {
+	switch name {
+	case ticketchange.EdgeTenant:
+		m.ResetTenant()
+		return nil
+	case ticketchange.EdgeTicket:
+		m.ResetTicket()
+		return nil
+	case ticketchange.EdgeActor:
+		m.ResetActor()
+		return nil
+	}
+	return fmt.Errorf("unknown TicketChange edge %s", name)
 }
 
 // TicketCommentMutation represents an operation that mutates the TicketComment nodes in the graph.
@@ -25884,4 +32878,1330 @@ func (m *TicketCommentMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown TicketComment edge %s", name)
+}
+
+// TicketTypeMutation represents an operation that mutates the TicketType nodes in the graph.
+type TicketTypeMutation struct {
+	config
+	op                        Op
+	typ                       string
+	id                        *int
+	created_at                *time.Time
+	updated_at                *time.Time
+	key                       *string
+	name                      *string
+	description               *string
+	active                    *bool
+	default_for_sources       *[]workflow.Source
+	appenddefault_for_sources []workflow.Source
+	workflow                  *workflow.Workflow
+	routing                   *routing.Config
+	claim_back_after          *string
+	fairness_cap              *int
+	addfairness_cap           *int
+	fairness_window           *string
+	reopen_window             *string
+	keywords                  *[]string
+	appendkeywords            []string
+	clearedFields             map[string]struct{}
+	tenant                    *int
+	clearedtenant             bool
+	survey_form               *int
+	clearedsurvey_form        bool
+	done                      bool
+	oldValue                  func(context.Context) (*TicketType, error)
+	predicates                []predicate.TicketType
+}
+
+var _ ent.Mutation = (*TicketTypeMutation)(nil)
+
+// tickettypeOption allows management of the mutation configuration using functional options.
+type tickettypeOption func(*TicketTypeMutation)
+
+// newTicketTypeMutation creates new mutation for the TicketType entity.
+func newTicketTypeMutation(c config, op Op, opts ...tickettypeOption) *TicketTypeMutation {
+	m := &TicketTypeMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeTicketType,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withTicketTypeID sets the ID field of the mutation.
+func withTicketTypeID(id int) tickettypeOption {
+	return func(m *TicketTypeMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *TicketType
+		)
+		m.oldValue = func(ctx context.Context) (*TicketType, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().TicketType.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withTicketType sets the old TicketType of the mutation.
+func withTicketType(node *TicketType) tickettypeOption {
+	return func(m *TicketTypeMutation) {
+		m.oldValue = func(context.Context) (*TicketType, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m TicketTypeMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m TicketTypeMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *TicketTypeMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *TicketTypeMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().TicketType.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetTenantID sets the "tenant_id" field.
+func (m *TicketTypeMutation) SetTenantID(i int) {
+	m.tenant = &i
+}
+
+// TenantID returns the value of the "tenant_id" field in the mutation.
+func (m *TicketTypeMutation) TenantID() (r int, exists bool) {
+	v := m.tenant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTenantID returns the old "tenant_id" field's value of the TicketType entity.
+// If the TicketType object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketTypeMutation) OldTenantID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTenantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTenantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTenantID: %w", err)
+	}
+	return oldValue.TenantID, nil
+}
+
+// ResetTenantID resets all changes to the "tenant_id" field.
+func (m *TicketTypeMutation) ResetTenantID() {
+	m.tenant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *TicketTypeMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *TicketTypeMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the TicketType entity.
+// If the TicketType object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketTypeMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *TicketTypeMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *TicketTypeMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *TicketTypeMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the TicketType entity.
+// If the TicketType object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketTypeMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *TicketTypeMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetKey sets the "key" field.
+func (m *TicketTypeMutation) SetKey(s string) {
+	m.key = &s
+}
+
+// Key returns the value of the "key" field in the mutation.
+func (m *TicketTypeMutation) Key() (r string, exists bool) {
+	v := m.key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKey returns the old "key" field's value of the TicketType entity.
+// If the TicketType object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketTypeMutation) OldKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKey: %w", err)
+	}
+	return oldValue.Key, nil
+}
+
+// ResetKey resets all changes to the "key" field.
+func (m *TicketTypeMutation) ResetKey() {
+	m.key = nil
+}
+
+// SetName sets the "name" field.
+func (m *TicketTypeMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *TicketTypeMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the TicketType entity.
+// If the TicketType object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketTypeMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *TicketTypeMutation) ResetName() {
+	m.name = nil
+}
+
+// SetDescription sets the "description" field.
+func (m *TicketTypeMutation) SetDescription(s string) {
+	m.description = &s
+}
+
+// Description returns the value of the "description" field in the mutation.
+func (m *TicketTypeMutation) Description() (r string, exists bool) {
+	v := m.description
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDescription returns the old "description" field's value of the TicketType entity.
+// If the TicketType object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketTypeMutation) OldDescription(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDescription is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDescription requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDescription: %w", err)
+	}
+	return oldValue.Description, nil
+}
+
+// ResetDescription resets all changes to the "description" field.
+func (m *TicketTypeMutation) ResetDescription() {
+	m.description = nil
+}
+
+// SetActive sets the "active" field.
+func (m *TicketTypeMutation) SetActive(b bool) {
+	m.active = &b
+}
+
+// Active returns the value of the "active" field in the mutation.
+func (m *TicketTypeMutation) Active() (r bool, exists bool) {
+	v := m.active
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActive returns the old "active" field's value of the TicketType entity.
+// If the TicketType object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketTypeMutation) OldActive(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActive is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActive requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActive: %w", err)
+	}
+	return oldValue.Active, nil
+}
+
+// ResetActive resets all changes to the "active" field.
+func (m *TicketTypeMutation) ResetActive() {
+	m.active = nil
+}
+
+// SetDefaultForSources sets the "default_for_sources" field.
+func (m *TicketTypeMutation) SetDefaultForSources(w []workflow.Source) {
+	m.default_for_sources = &w
+	m.appenddefault_for_sources = nil
+}
+
+// DefaultForSources returns the value of the "default_for_sources" field in the mutation.
+func (m *TicketTypeMutation) DefaultForSources() (r []workflow.Source, exists bool) {
+	v := m.default_for_sources
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDefaultForSources returns the old "default_for_sources" field's value of the TicketType entity.
+// If the TicketType object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketTypeMutation) OldDefaultForSources(ctx context.Context) (v []workflow.Source, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDefaultForSources is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDefaultForSources requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDefaultForSources: %w", err)
+	}
+	return oldValue.DefaultForSources, nil
+}
+
+// AppendDefaultForSources adds w to the "default_for_sources" field.
+func (m *TicketTypeMutation) AppendDefaultForSources(w []workflow.Source) {
+	m.appenddefault_for_sources = append(m.appenddefault_for_sources, w...)
+}
+
+// AppendedDefaultForSources returns the list of values that were appended to the "default_for_sources" field in this mutation.
+func (m *TicketTypeMutation) AppendedDefaultForSources() ([]workflow.Source, bool) {
+	if len(m.appenddefault_for_sources) == 0 {
+		return nil, false
+	}
+	return m.appenddefault_for_sources, true
+}
+
+// ResetDefaultForSources resets all changes to the "default_for_sources" field.
+func (m *TicketTypeMutation) ResetDefaultForSources() {
+	m.default_for_sources = nil
+	m.appenddefault_for_sources = nil
+}
+
+// SetWorkflow sets the "workflow" field.
+func (m *TicketTypeMutation) SetWorkflow(w workflow.Workflow) {
+	m.workflow = &w
+}
+
+// Workflow returns the value of the "workflow" field in the mutation.
+func (m *TicketTypeMutation) Workflow() (r workflow.Workflow, exists bool) {
+	v := m.workflow
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWorkflow returns the old "workflow" field's value of the TicketType entity.
+// If the TicketType object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketTypeMutation) OldWorkflow(ctx context.Context) (v workflow.Workflow, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWorkflow is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWorkflow requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWorkflow: %w", err)
+	}
+	return oldValue.Workflow, nil
+}
+
+// ResetWorkflow resets all changes to the "workflow" field.
+func (m *TicketTypeMutation) ResetWorkflow() {
+	m.workflow = nil
+}
+
+// SetRouting sets the "routing" field.
+func (m *TicketTypeMutation) SetRouting(r routing.Config) {
+	m.routing = &r
+}
+
+// Routing returns the value of the "routing" field in the mutation.
+func (m *TicketTypeMutation) Routing() (r routing.Config, exists bool) {
+	v := m.routing
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRouting returns the old "routing" field's value of the TicketType entity.
+// If the TicketType object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketTypeMutation) OldRouting(ctx context.Context) (v routing.Config, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRouting is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRouting requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRouting: %w", err)
+	}
+	return oldValue.Routing, nil
+}
+
+// ResetRouting resets all changes to the "routing" field.
+func (m *TicketTypeMutation) ResetRouting() {
+	m.routing = nil
+}
+
+// SetClaimBackAfter sets the "claim_back_after" field.
+func (m *TicketTypeMutation) SetClaimBackAfter(s string) {
+	m.claim_back_after = &s
+}
+
+// ClaimBackAfter returns the value of the "claim_back_after" field in the mutation.
+func (m *TicketTypeMutation) ClaimBackAfter() (r string, exists bool) {
+	v := m.claim_back_after
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClaimBackAfter returns the old "claim_back_after" field's value of the TicketType entity.
+// If the TicketType object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketTypeMutation) OldClaimBackAfter(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClaimBackAfter is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClaimBackAfter requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClaimBackAfter: %w", err)
+	}
+	return oldValue.ClaimBackAfter, nil
+}
+
+// ResetClaimBackAfter resets all changes to the "claim_back_after" field.
+func (m *TicketTypeMutation) ResetClaimBackAfter() {
+	m.claim_back_after = nil
+}
+
+// SetFairnessCap sets the "fairness_cap" field.
+func (m *TicketTypeMutation) SetFairnessCap(i int) {
+	m.fairness_cap = &i
+	m.addfairness_cap = nil
+}
+
+// FairnessCap returns the value of the "fairness_cap" field in the mutation.
+func (m *TicketTypeMutation) FairnessCap() (r int, exists bool) {
+	v := m.fairness_cap
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFairnessCap returns the old "fairness_cap" field's value of the TicketType entity.
+// If the TicketType object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketTypeMutation) OldFairnessCap(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFairnessCap is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFairnessCap requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFairnessCap: %w", err)
+	}
+	return oldValue.FairnessCap, nil
+}
+
+// AddFairnessCap adds i to the "fairness_cap" field.
+func (m *TicketTypeMutation) AddFairnessCap(i int) {
+	if m.addfairness_cap != nil {
+		*m.addfairness_cap += i
+	} else {
+		m.addfairness_cap = &i
+	}
+}
+
+// AddedFairnessCap returns the value that was added to the "fairness_cap" field in this mutation.
+func (m *TicketTypeMutation) AddedFairnessCap() (r int, exists bool) {
+	v := m.addfairness_cap
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFairnessCap resets all changes to the "fairness_cap" field.
+func (m *TicketTypeMutation) ResetFairnessCap() {
+	m.fairness_cap = nil
+	m.addfairness_cap = nil
+}
+
+// SetFairnessWindow sets the "fairness_window" field.
+func (m *TicketTypeMutation) SetFairnessWindow(s string) {
+	m.fairness_window = &s
+}
+
+// FairnessWindow returns the value of the "fairness_window" field in the mutation.
+func (m *TicketTypeMutation) FairnessWindow() (r string, exists bool) {
+	v := m.fairness_window
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFairnessWindow returns the old "fairness_window" field's value of the TicketType entity.
+// If the TicketType object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketTypeMutation) OldFairnessWindow(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFairnessWindow is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFairnessWindow requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFairnessWindow: %w", err)
+	}
+	return oldValue.FairnessWindow, nil
+}
+
+// ResetFairnessWindow resets all changes to the "fairness_window" field.
+func (m *TicketTypeMutation) ResetFairnessWindow() {
+	m.fairness_window = nil
+}
+
+// SetReopenWindow sets the "reopen_window" field.
+func (m *TicketTypeMutation) SetReopenWindow(s string) {
+	m.reopen_window = &s
+}
+
+// ReopenWindow returns the value of the "reopen_window" field in the mutation.
+func (m *TicketTypeMutation) ReopenWindow() (r string, exists bool) {
+	v := m.reopen_window
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReopenWindow returns the old "reopen_window" field's value of the TicketType entity.
+// If the TicketType object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketTypeMutation) OldReopenWindow(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReopenWindow is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReopenWindow requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReopenWindow: %w", err)
+	}
+	return oldValue.ReopenWindow, nil
+}
+
+// ResetReopenWindow resets all changes to the "reopen_window" field.
+func (m *TicketTypeMutation) ResetReopenWindow() {
+	m.reopen_window = nil
+}
+
+// SetKeywords sets the "keywords" field.
+func (m *TicketTypeMutation) SetKeywords(s []string) {
+	m.keywords = &s
+	m.appendkeywords = nil
+}
+
+// Keywords returns the value of the "keywords" field in the mutation.
+func (m *TicketTypeMutation) Keywords() (r []string, exists bool) {
+	v := m.keywords
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKeywords returns the old "keywords" field's value of the TicketType entity.
+// If the TicketType object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketTypeMutation) OldKeywords(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKeywords is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKeywords requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKeywords: %w", err)
+	}
+	return oldValue.Keywords, nil
+}
+
+// AppendKeywords adds s to the "keywords" field.
+func (m *TicketTypeMutation) AppendKeywords(s []string) {
+	m.appendkeywords = append(m.appendkeywords, s...)
+}
+
+// AppendedKeywords returns the list of values that were appended to the "keywords" field in this mutation.
+func (m *TicketTypeMutation) AppendedKeywords() ([]string, bool) {
+	if len(m.appendkeywords) == 0 {
+		return nil, false
+	}
+	return m.appendkeywords, true
+}
+
+// ResetKeywords resets all changes to the "keywords" field.
+func (m *TicketTypeMutation) ResetKeywords() {
+	m.keywords = nil
+	m.appendkeywords = nil
+}
+
+// SetSurveyFormID sets the "survey_form_id" field.
+func (m *TicketTypeMutation) SetSurveyFormID(i int) {
+	m.survey_form = &i
+}
+
+// SurveyFormID returns the value of the "survey_form_id" field in the mutation.
+func (m *TicketTypeMutation) SurveyFormID() (r int, exists bool) {
+	v := m.survey_form
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSurveyFormID returns the old "survey_form_id" field's value of the TicketType entity.
+// If the TicketType object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketTypeMutation) OldSurveyFormID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSurveyFormID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSurveyFormID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSurveyFormID: %w", err)
+	}
+	return oldValue.SurveyFormID, nil
+}
+
+// ClearSurveyFormID clears the value of the "survey_form_id" field.
+func (m *TicketTypeMutation) ClearSurveyFormID() {
+	m.survey_form = nil
+	m.clearedFields[tickettype.FieldSurveyFormID] = struct{}{}
+}
+
+// SurveyFormIDCleared returns if the "survey_form_id" field was cleared in this mutation.
+func (m *TicketTypeMutation) SurveyFormIDCleared() bool {
+	_, ok := m.clearedFields[tickettype.FieldSurveyFormID]
+	return ok
+}
+
+// ResetSurveyFormID resets all changes to the "survey_form_id" field.
+func (m *TicketTypeMutation) ResetSurveyFormID() {
+	m.survey_form = nil
+	delete(m.clearedFields, tickettype.FieldSurveyFormID)
+}
+
+// ClearTenant clears the "tenant" edge to the Tenant entity.
+func (m *TicketTypeMutation) ClearTenant() {
+	m.clearedtenant = true
+	m.clearedFields[tickettype.FieldTenantID] = struct{}{}
+}
+
+// TenantCleared reports if the "tenant" edge to the Tenant entity was cleared.
+func (m *TicketTypeMutation) TenantCleared() bool {
+	return m.clearedtenant
+}
+
+// TenantIDs returns the "tenant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TenantID instead. It exists only for internal usage by the builders.
+func (m *TicketTypeMutation) TenantIDs() (ids []int) {
+	if id := m.tenant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTenant resets all changes to the "tenant" edge.
+func (m *TicketTypeMutation) ResetTenant() {
+	m.tenant = nil
+	m.clearedtenant = false
+}
+
+// ClearSurveyForm clears the "survey_form" edge to the Form entity.
+func (m *TicketTypeMutation) ClearSurveyForm() {
+	m.clearedsurvey_form = true
+	m.clearedFields[tickettype.FieldSurveyFormID] = struct{}{}
+}
+
+// SurveyFormCleared reports if the "survey_form" edge to the Form entity was cleared.
+func (m *TicketTypeMutation) SurveyFormCleared() bool {
+	return m.SurveyFormIDCleared() || m.clearedsurvey_form
+}
+
+// SurveyFormIDs returns the "survey_form" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// SurveyFormID instead. It exists only for internal usage by the builders.
+func (m *TicketTypeMutation) SurveyFormIDs() (ids []int) {
+	if id := m.survey_form; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetSurveyForm resets all changes to the "survey_form" edge.
+func (m *TicketTypeMutation) ResetSurveyForm() {
+	m.survey_form = nil
+	m.clearedsurvey_form = false
+}
+
+// Where appends a list predicates to the TicketTypeMutation builder.
+func (m *TicketTypeMutation) Where(ps ...predicate.TicketType) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the TicketTypeMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *TicketTypeMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.TicketType, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *TicketTypeMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *TicketTypeMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (TicketType).
+func (m *TicketTypeMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *TicketTypeMutation) Fields() []string {
+	fields := make([]string, 0, 16)
+	if m.tenant != nil {
+		fields = append(fields, tickettype.FieldTenantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, tickettype.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, tickettype.FieldUpdatedAt)
+	}
+	if m.key != nil {
+		fields = append(fields, tickettype.FieldKey)
+	}
+	if m.name != nil {
+		fields = append(fields, tickettype.FieldName)
+	}
+	if m.description != nil {
+		fields = append(fields, tickettype.FieldDescription)
+	}
+	if m.active != nil {
+		fields = append(fields, tickettype.FieldActive)
+	}
+	if m.default_for_sources != nil {
+		fields = append(fields, tickettype.FieldDefaultForSources)
+	}
+	if m.workflow != nil {
+		fields = append(fields, tickettype.FieldWorkflow)
+	}
+	if m.routing != nil {
+		fields = append(fields, tickettype.FieldRouting)
+	}
+	if m.claim_back_after != nil {
+		fields = append(fields, tickettype.FieldClaimBackAfter)
+	}
+	if m.fairness_cap != nil {
+		fields = append(fields, tickettype.FieldFairnessCap)
+	}
+	if m.fairness_window != nil {
+		fields = append(fields, tickettype.FieldFairnessWindow)
+	}
+	if m.reopen_window != nil {
+		fields = append(fields, tickettype.FieldReopenWindow)
+	}
+	if m.keywords != nil {
+		fields = append(fields, tickettype.FieldKeywords)
+	}
+	if m.survey_form != nil {
+		fields = append(fields, tickettype.FieldSurveyFormID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *TicketTypeMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case tickettype.FieldTenantID:
+		return m.TenantID()
+	case tickettype.FieldCreatedAt:
+		return m.CreatedAt()
+	case tickettype.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case tickettype.FieldKey:
+		return m.Key()
+	case tickettype.FieldName:
+		return m.Name()
+	case tickettype.FieldDescription:
+		return m.Description()
+	case tickettype.FieldActive:
+		return m.Active()
+	case tickettype.FieldDefaultForSources:
+		return m.DefaultForSources()
+	case tickettype.FieldWorkflow:
+		return m.Workflow()
+	case tickettype.FieldRouting:
+		return m.Routing()
+	case tickettype.FieldClaimBackAfter:
+		return m.ClaimBackAfter()
+	case tickettype.FieldFairnessCap:
+		return m.FairnessCap()
+	case tickettype.FieldFairnessWindow:
+		return m.FairnessWindow()
+	case tickettype.FieldReopenWindow:
+		return m.ReopenWindow()
+	case tickettype.FieldKeywords:
+		return m.Keywords()
+	case tickettype.FieldSurveyFormID:
+		return m.SurveyFormID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *TicketTypeMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case tickettype.FieldTenantID:
+		return m.OldTenantID(ctx)
+	case tickettype.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case tickettype.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case tickettype.FieldKey:
+		return m.OldKey(ctx)
+	case tickettype.FieldName:
+		return m.OldName(ctx)
+	case tickettype.FieldDescription:
+		return m.OldDescription(ctx)
+	case tickettype.FieldActive:
+		return m.OldActive(ctx)
+	case tickettype.FieldDefaultForSources:
+		return m.OldDefaultForSources(ctx)
+	case tickettype.FieldWorkflow:
+		return m.OldWorkflow(ctx)
+	case tickettype.FieldRouting:
+		return m.OldRouting(ctx)
+	case tickettype.FieldClaimBackAfter:
+		return m.OldClaimBackAfter(ctx)
+	case tickettype.FieldFairnessCap:
+		return m.OldFairnessCap(ctx)
+	case tickettype.FieldFairnessWindow:
+		return m.OldFairnessWindow(ctx)
+	case tickettype.FieldReopenWindow:
+		return m.OldReopenWindow(ctx)
+	case tickettype.FieldKeywords:
+		return m.OldKeywords(ctx)
+	case tickettype.FieldSurveyFormID:
+		return m.OldSurveyFormID(ctx)
+	}
+	return nil, fmt.Errorf("unknown TicketType field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TicketTypeMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case tickettype.FieldTenantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTenantID(v)
+		return nil
+	case tickettype.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case tickettype.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case tickettype.FieldKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKey(v)
+		return nil
+	case tickettype.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case tickettype.FieldDescription:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDescription(v)
+		return nil
+	case tickettype.FieldActive:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActive(v)
+		return nil
+	case tickettype.FieldDefaultForSources:
+		v, ok := value.([]workflow.Source)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDefaultForSources(v)
+		return nil
+	case tickettype.FieldWorkflow:
+		v, ok := value.(workflow.Workflow)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWorkflow(v)
+		return nil
+	case tickettype.FieldRouting:
+		v, ok := value.(routing.Config)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRouting(v)
+		return nil
+	case tickettype.FieldClaimBackAfter:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClaimBackAfter(v)
+		return nil
+	case tickettype.FieldFairnessCap:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFairnessCap(v)
+		return nil
+	case tickettype.FieldFairnessWindow:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFairnessWindow(v)
+		return nil
+	case tickettype.FieldReopenWindow:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReopenWindow(v)
+		return nil
+	case tickettype.FieldKeywords:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKeywords(v)
+		return nil
+	case tickettype.FieldSurveyFormID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSurveyFormID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown TicketType field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *TicketTypeMutation) AddedFields() []string {
+	var fields []string
+	if m.addfairness_cap != nil {
+		fields = append(fields, tickettype.FieldFairnessCap)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *TicketTypeMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case tickettype.FieldFairnessCap:
+		return m.AddedFairnessCap()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TicketTypeMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case tickettype.FieldFairnessCap:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFairnessCap(v)
+		return nil
+	}
+	return fmt.Errorf("unknown TicketType numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *TicketTypeMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(tickettype.FieldSurveyFormID) {
+		fields = append(fields, tickettype.FieldSurveyFormID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *TicketTypeMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *TicketTypeMutation) ClearField(name string) error {
+	switch name {
+	case tickettype.FieldSurveyFormID:
+		m.ClearSurveyFormID()
+		return nil
+	}
+	return fmt.Errorf("unknown TicketType nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *TicketTypeMutation) ResetField(name string) error {
+	switch name {
+	case tickettype.FieldTenantID:
+		m.ResetTenantID()
+		return nil
+	case tickettype.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case tickettype.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case tickettype.FieldKey:
+		m.ResetKey()
+		return nil
+	case tickettype.FieldName:
+		m.ResetName()
+		return nil
+	case tickettype.FieldDescription:
+		m.ResetDescription()
+		return nil
+	case tickettype.FieldActive:
+		m.ResetActive()
+		return nil
+	case tickettype.FieldDefaultForSources:
+		m.ResetDefaultForSources()
+		return nil
+	case tickettype.FieldWorkflow:
+		m.ResetWorkflow()
+		return nil
+	case tickettype.FieldRouting:
+		m.ResetRouting()
+		return nil
+	case tickettype.FieldClaimBackAfter:
+		m.ResetClaimBackAfter()
+		return nil
+	case tickettype.FieldFairnessCap:
+		m.ResetFairnessCap()
+		return nil
+	case tickettype.FieldFairnessWindow:
+		m.ResetFairnessWindow()
+		return nil
+	case tickettype.FieldReopenWindow:
+		m.ResetReopenWindow()
+		return nil
+	case tickettype.FieldKeywords:
+		m.ResetKeywords()
+		return nil
+	case tickettype.FieldSurveyFormID:
+		m.ResetSurveyFormID()
+		return nil
+	}
+	return fmt.Errorf("unknown TicketType field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *TicketTypeMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.tenant != nil {
+		edges = append(edges, tickettype.EdgeTenant)
+	}
+	if m.survey_form != nil {
+		edges = append(edges, tickettype.EdgeSurveyForm)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *TicketTypeMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case tickettype.EdgeTenant:
+		if id := m.tenant; id != nil {
+			return []ent.Value{*id}
+		}
+	case tickettype.EdgeSurveyForm:
+		if id := m.survey_form; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *TicketTypeMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *TicketTypeMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *TicketTypeMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedtenant {
+		edges = append(edges, tickettype.EdgeTenant)
+	}
+	if m.clearedsurvey_form {
+		edges = append(edges, tickettype.EdgeSurveyForm)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *TicketTypeMutation) EdgeCleared(name string) bool {
+	switch name {
+	case tickettype.EdgeTenant:
+		return m.clearedtenant
+	case tickettype.EdgeSurveyForm:
+		return m.clearedsurvey_form
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *TicketTypeMutation) ClearEdge(name string) error {
+	switch name {
+	case tickettype.EdgeTenant:
+		m.ClearTenant()
+		return nil
+	case tickettype.EdgeSurveyForm:
+		m.ClearSurveyForm()
+		return nil
+	}
+	return fmt.Errorf("unknown TicketType unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *TicketTypeMutation) ResetEdge(name string) error {
+	switch name {
+	case tickettype.EdgeTenant:
+		m.ResetTenant()
+		return nil
+	case tickettype.EdgeSurveyForm:
+		m.ResetSurveyForm()
+		return nil
+	}
+	return fmt.Errorf("unknown TicketType edge %s", name)
 }

@@ -5,6 +5,7 @@ package ent
 // NodeTables maps every node type to its table.
 var NodeTables = map[string]string{
 	"AuditLog":         "audit_logs",
+	"BusinessCalendar": "business_calendars",
 	"Campaign":         "campaigns",
 	"CasbinRule":       "casbin_rule",
 	"Channel":          "channels",
@@ -18,10 +19,14 @@ var NodeTables = map[string]string{
 	"FormSubmission":   "form_submissions",
 	"Order":            "orders",
 	"OrderItem":        "order_items",
+	"SLAPolicy":        "sla_policies",
 	"Staff":            "staff",
 	"Tag":              "tags",
 	"TagGroup":         "tag_groups",
 	"Tenant":           "tenants",
 	"Ticket":           "tickets",
+	"TicketApproval":   "ticket_approvals",
+	"TicketChange":     "ticket_changes",
 	"TicketComment":    "ticket_comments",
+	"TicketType":       "ticket_types",
 }

@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/tenant"
+	"github.com/scrm-dev/scrm/internal/businesstime"
 )
 
 // Staff is the model entity for the Staff schema.
@@ -45,6 +46,18 @@ type Staff struct {
 	Status staff.Status `json:"status,omitempty"`
 	// maximum open tickets
 	Capacity int `json:"capacity,omitempty"`
+	// the shifts routing assigns within; empty = always
+	WorkingHours *businesstime.Spec `json:"working_hours,omitempty"`
+	// open tickets assigned, kept by the workflow engine in the assigning transaction
+	OpenTickets int `json:"open_tickets,omitempty"`
+	// LastAssignedAt holds the value of the "last_assigned_at" field.
+	LastAssignedAt *time.Time `json:"last_assigned_at,omitempty"`
+	// average satisfaction rating of the last 30 days' answered surveys
+	CsatAverage float64 `json:"csat_average,omitempty"`
+	// CsatCount holds the value of the "csat_count" field.
+	CsatCount int `json:"csat_count,omitempty"`
+	// average time to resolve over the last 30 days
+	AvgResolutionSeconds int64 `json:"avg_resolution_seconds,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the StaffQuery when eager-loading is set.
 	Edges        StaffEdges `json:"edges"`
@@ -63,11 +76,13 @@ type StaffEdges struct {
 	FollowedCustomers []*Customer `json:"followed_customers,omitempty"`
 	// AssignedTickets holds the value of the assigned_tickets edge.
 	AssignedTickets []*Ticket `json:"assigned_tickets,omitempty"`
+	// Leads holds the value of the leads edge.
+	Leads []*Department `json:"leads,omitempty"`
 	// BackupForChannels holds the value of the backup_for_channels edge.
 	BackupForChannels []*Channel `json:"backup_for_channels,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [6]bool
+	loadedTypes [7]bool
 	// totalCount holds the count of the edges above.
 	totalCount [4]map[string]int
 
@@ -75,6 +90,7 @@ type StaffEdges struct {
 	namedOwnedCustomers    map[string][]*Customer
 	namedFollowedCustomers map[string][]*Customer
 	namedAssignedTickets   map[string][]*Ticket
+	namedLeads             map[string][]*Department
 	namedBackupForChannels map[string][]*Channel
 }
 
@@ -125,10 +141,19 @@ func (e StaffEdges) AssignedTicketsOrErr() ([]*Ticket, error) {
 	return nil, &NotLoadedError{edge: "assigned_tickets"}
 }
 
+// LeadsOrErr returns the Leads value or an error if the edge
+// was not loaded in eager-loading.
+func (e StaffEdges) LeadsOrErr() ([]*Department, error) {
+	if e.loadedTypes[5] {
+		return e.Leads, nil
+	}
+	return nil, &NotLoadedError{edge: "leads"}
+}
+
 // BackupForChannelsOrErr returns the BackupForChannels value or an error if the edge
 // was not loaded in eager-loading.
 func (e StaffEdges) BackupForChannelsOrErr() ([]*Channel, error) {
-	if e.loadedTypes[5] {
+	if e.loadedTypes[6] {
 		return e.BackupForChannels, nil
 	}
 	return nil, &NotLoadedError{edge: "backup_for_channels"}
@@ -139,13 +164,15 @@ func (*Staff) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case staff.FieldRoles, staff.FieldSkillTags:
+		case staff.FieldRoles, staff.FieldSkillTags, staff.FieldWorkingHours:
 			values[i] = new([]byte)
-		case staff.FieldID, staff.FieldTenantID, staff.FieldCapacity:
+		case staff.FieldCsatAverage:
+			values[i] = new(sql.NullFloat64)
+		case staff.FieldID, staff.FieldTenantID, staff.FieldCapacity, staff.FieldOpenTickets, staff.FieldCsatCount, staff.FieldAvgResolutionSeconds:
 			values[i] = new(sql.NullInt64)
 		case staff.FieldLogin, staff.FieldName, staff.FieldWecomUserID, staff.FieldRegion, staff.FieldStatus:
 			values[i] = new(sql.NullString)
-		case staff.FieldCreatedAt, staff.FieldUpdatedAt:
+		case staff.FieldCreatedAt, staff.FieldUpdatedAt, staff.FieldLastAssignedAt:
 			values[i] = new(sql.NullTime)
 		case staff.FieldMobile:
 			values[i] = staff.ValueScanner.Mobile.ScanValue()
@@ -255,6 +282,45 @@ func (_m *Staff) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Capacity = int(value.Int64)
 			}
+		case staff.FieldWorkingHours:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field working_hours", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.WorkingHours); err != nil {
+					return fmt.Errorf("unmarshal field working_hours: %w", err)
+				}
+			}
+		case staff.FieldOpenTickets:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field open_tickets", values[i])
+			} else if value.Valid {
+				_m.OpenTickets = int(value.Int64)
+			}
+		case staff.FieldLastAssignedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field last_assigned_at", values[i])
+			} else if value.Valid {
+				_m.LastAssignedAt = new(time.Time)
+				*_m.LastAssignedAt = value.Time
+			}
+		case staff.FieldCsatAverage:
+			if value, ok := values[i].(*sql.NullFloat64); !ok {
+				return fmt.Errorf("unexpected type %T for field csat_average", values[i])
+			} else if value.Valid {
+				_m.CsatAverage = value.Float64
+			}
+		case staff.FieldCsatCount:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field csat_count", values[i])
+			} else if value.Valid {
+				_m.CsatCount = int(value.Int64)
+			}
+		case staff.FieldAvgResolutionSeconds:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field avg_resolution_seconds", values[i])
+			} else if value.Valid {
+				_m.AvgResolutionSeconds = value.Int64
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -291,6 +357,11 @@ func (_m *Staff) QueryFollowedCustomers() *CustomerQuery {
 // QueryAssignedTickets queries the "assigned_tickets" edge of the Staff entity.
 func (_m *Staff) QueryAssignedTickets() *TicketQuery {
 	return NewStaffClient(_m.config).QueryAssignedTickets(_m)
+}
+
+// QueryLeads queries the "leads" edge of the Staff entity.
+func (_m *Staff) QueryLeads() *DepartmentQuery {
+	return NewStaffClient(_m.config).QueryLeads(_m)
 }
 
 // QueryBackupForChannels queries the "backup_for_channels" edge of the Staff entity.
@@ -361,6 +432,26 @@ func (_m *Staff) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("capacity=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Capacity))
+	builder.WriteString(", ")
+	builder.WriteString("working_hours=")
+	builder.WriteString(fmt.Sprintf("%v", _m.WorkingHours))
+	builder.WriteString(", ")
+	builder.WriteString("open_tickets=")
+	builder.WriteString(fmt.Sprintf("%v", _m.OpenTickets))
+	builder.WriteString(", ")
+	if v := _m.LastAssignedAt; v != nil {
+		builder.WriteString("last_assigned_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("csat_average=")
+	builder.WriteString(fmt.Sprintf("%v", _m.CsatAverage))
+	builder.WriteString(", ")
+	builder.WriteString("csat_count=")
+	builder.WriteString(fmt.Sprintf("%v", _m.CsatCount))
+	builder.WriteString(", ")
+	builder.WriteString("avg_resolution_seconds=")
+	builder.WriteString(fmt.Sprintf("%v", _m.AvgResolutionSeconds))
 	builder.WriteByte(')')
 	return builder.String()
 }
@@ -458,6 +549,30 @@ func (_m *Staff) appendNamedAssignedTickets(name string, edges ...*Ticket) {
 		_m.Edges.namedAssignedTickets[name] = []*Ticket{}
 	} else {
 		_m.Edges.namedAssignedTickets[name] = append(_m.Edges.namedAssignedTickets[name], edges...)
+	}
+}
+
+// NamedLeads returns the Leads named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Staff) NamedLeads(name string) ([]*Department, error) {
+	if _m.Edges.namedLeads == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedLeads[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Staff) appendNamedLeads(name string, edges ...*Department) {
+	if _m.Edges.namedLeads == nil {
+		_m.Edges.namedLeads = make(map[string][]*Department)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedLeads[name] = []*Department{}
+	} else {
+		_m.Edges.namedLeads[name] = append(_m.Edges.namedLeads[name], edges...)
 	}
 }
 

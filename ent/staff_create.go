@@ -17,6 +17,7 @@ import (
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/tenant"
 	"github.com/scrm-dev/scrm/ent/ticket"
+	"github.com/scrm-dev/scrm/internal/businesstime"
 )
 
 // StaffCreate is the builder for creating a Staff entity.
@@ -169,6 +170,82 @@ func (_c *StaffCreate) SetNillableCapacity(v *int) *StaffCreate {
 	return _c
 }
 
+// SetWorkingHours sets the "working_hours" field.
+func (_c *StaffCreate) SetWorkingHours(v *businesstime.Spec) *StaffCreate {
+	_c.mutation.SetWorkingHours(v)
+	return _c
+}
+
+// SetOpenTickets sets the "open_tickets" field.
+func (_c *StaffCreate) SetOpenTickets(v int) *StaffCreate {
+	_c.mutation.SetOpenTickets(v)
+	return _c
+}
+
+// SetNillableOpenTickets sets the "open_tickets" field if the given value is not nil.
+func (_c *StaffCreate) SetNillableOpenTickets(v *int) *StaffCreate {
+	if v != nil {
+		_c.SetOpenTickets(*v)
+	}
+	return _c
+}
+
+// SetLastAssignedAt sets the "last_assigned_at" field.
+func (_c *StaffCreate) SetLastAssignedAt(v time.Time) *StaffCreate {
+	_c.mutation.SetLastAssignedAt(v)
+	return _c
+}
+
+// SetNillableLastAssignedAt sets the "last_assigned_at" field if the given value is not nil.
+func (_c *StaffCreate) SetNillableLastAssignedAt(v *time.Time) *StaffCreate {
+	if v != nil {
+		_c.SetLastAssignedAt(*v)
+	}
+	return _c
+}
+
+// SetCsatAverage sets the "csat_average" field.
+func (_c *StaffCreate) SetCsatAverage(v float64) *StaffCreate {
+	_c.mutation.SetCsatAverage(v)
+	return _c
+}
+
+// SetNillableCsatAverage sets the "csat_average" field if the given value is not nil.
+func (_c *StaffCreate) SetNillableCsatAverage(v *float64) *StaffCreate {
+	if v != nil {
+		_c.SetCsatAverage(*v)
+	}
+	return _c
+}
+
+// SetCsatCount sets the "csat_count" field.
+func (_c *StaffCreate) SetCsatCount(v int) *StaffCreate {
+	_c.mutation.SetCsatCount(v)
+	return _c
+}
+
+// SetNillableCsatCount sets the "csat_count" field if the given value is not nil.
+func (_c *StaffCreate) SetNillableCsatCount(v *int) *StaffCreate {
+	if v != nil {
+		_c.SetCsatCount(*v)
+	}
+	return _c
+}
+
+// SetAvgResolutionSeconds sets the "avg_resolution_seconds" field.
+func (_c *StaffCreate) SetAvgResolutionSeconds(v int64) *StaffCreate {
+	_c.mutation.SetAvgResolutionSeconds(v)
+	return _c
+}
+
+// SetNillableAvgResolutionSeconds sets the "avg_resolution_seconds" field if the given value is not nil.
+func (_c *StaffCreate) SetNillableAvgResolutionSeconds(v *int64) *StaffCreate {
+	if v != nil {
+		_c.SetAvgResolutionSeconds(*v)
+	}
+	return _c
+}
+
 // SetTenant sets the "tenant" edge to the Tenant entity.
 func (_c *StaffCreate) SetTenant(v *Tenant) *StaffCreate {
 	return _c.SetTenantID(v.ID)
@@ -232,6 +309,21 @@ func (_c *StaffCreate) AddAssignedTickets(v ...*Ticket) *StaffCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddAssignedTicketIDs(ids...)
+}
+
+// AddLeadIDs adds the "leads" edge to the Department entity by IDs.
+func (_c *StaffCreate) AddLeadIDs(ids ...int) *StaffCreate {
+	_c.mutation.AddLeadIDs(ids...)
+	return _c
+}
+
+// AddLeads adds the "leads" edges to the Department entity.
+func (_c *StaffCreate) AddLeads(v ...*Department) *StaffCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddLeadIDs(ids...)
 }
 
 // AddBackupForChannelIDs adds the "backup_for_channels" edge to the Channel entity by IDs.
@@ -316,6 +408,22 @@ func (_c *StaffCreate) defaults() error {
 		v := staff.DefaultCapacity
 		_c.mutation.SetCapacity(v)
 	}
+	if _, ok := _c.mutation.OpenTickets(); !ok {
+		v := staff.DefaultOpenTickets
+		_c.mutation.SetOpenTickets(v)
+	}
+	if _, ok := _c.mutation.CsatAverage(); !ok {
+		v := staff.DefaultCsatAverage
+		_c.mutation.SetCsatAverage(v)
+	}
+	if _, ok := _c.mutation.CsatCount(); !ok {
+		v := staff.DefaultCsatCount
+		_c.mutation.SetCsatCount(v)
+	}
+	if _, ok := _c.mutation.AvgResolutionSeconds(); !ok {
+		v := staff.DefaultAvgResolutionSeconds
+		_c.mutation.SetAvgResolutionSeconds(v)
+	}
 	return nil
 }
 
@@ -387,6 +495,18 @@ func (_c *StaffCreate) check() error {
 		if err := staff.CapacityValidator(v); err != nil {
 			return &ValidationError{Name: "capacity", err: fmt.Errorf(`ent: validator failed for field "Staff.capacity": %w`, err)}
 		}
+	}
+	if _, ok := _c.mutation.OpenTickets(); !ok {
+		return &ValidationError{Name: "open_tickets", err: errors.New(`ent: missing required field "Staff.open_tickets"`)}
+	}
+	if _, ok := _c.mutation.CsatAverage(); !ok {
+		return &ValidationError{Name: "csat_average", err: errors.New(`ent: missing required field "Staff.csat_average"`)}
+	}
+	if _, ok := _c.mutation.CsatCount(); !ok {
+		return &ValidationError{Name: "csat_count", err: errors.New(`ent: missing required field "Staff.csat_count"`)}
+	}
+	if _, ok := _c.mutation.AvgResolutionSeconds(); !ok {
+		return &ValidationError{Name: "avg_resolution_seconds", err: errors.New(`ent: missing required field "Staff.avg_resolution_seconds"`)}
 	}
 	if len(_c.mutation.TenantIDs()) == 0 {
 		return &ValidationError{Name: "tenant", err: errors.New(`ent: missing required edge "Staff.tenant"`)}
@@ -477,6 +597,30 @@ func (_c *StaffCreate) createSpec() (*Staff, *sqlgraph.CreateSpec, error) {
 		_spec.SetField(staff.FieldCapacity, field.TypeInt, value)
 		_node.Capacity = value
 	}
+	if value, ok := _c.mutation.WorkingHours(); ok {
+		_spec.SetField(staff.FieldWorkingHours, field.TypeJSON, value)
+		_node.WorkingHours = value
+	}
+	if value, ok := _c.mutation.OpenTickets(); ok {
+		_spec.SetField(staff.FieldOpenTickets, field.TypeInt, value)
+		_node.OpenTickets = value
+	}
+	if value, ok := _c.mutation.LastAssignedAt(); ok {
+		_spec.SetField(staff.FieldLastAssignedAt, field.TypeTime, value)
+		_node.LastAssignedAt = &value
+	}
+	if value, ok := _c.mutation.CsatAverage(); ok {
+		_spec.SetField(staff.FieldCsatAverage, field.TypeFloat64, value)
+		_node.CsatAverage = value
+	}
+	if value, ok := _c.mutation.CsatCount(); ok {
+		_spec.SetField(staff.FieldCsatCount, field.TypeInt, value)
+		_node.CsatCount = value
+	}
+	if value, ok := _c.mutation.AvgResolutionSeconds(); ok {
+		_spec.SetField(staff.FieldAvgResolutionSeconds, field.TypeInt64, value)
+		_node.AvgResolutionSeconds = value
+	}
 	if nodes := _c.mutation.TenantIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -551,6 +695,22 @@ func (_c *StaffCreate) createSpec() (*Staff, *sqlgraph.CreateSpec, error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(ticket.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.LeadsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   staff.LeadsTable,
+			Columns: []string{staff.LeadsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(department.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -788,6 +948,114 @@ func (u *StaffUpsert) AddCapacity(v int) *StaffUpsert {
 	return u
 }
 
+// SetWorkingHours sets the "working_hours" field.
+func (u *StaffUpsert) SetWorkingHours(v *businesstime.Spec) *StaffUpsert {
+	u.Set(staff.FieldWorkingHours, v)
+	return u
+}
+
+// UpdateWorkingHours sets the "working_hours" field to the value that was provided on create.
+func (u *StaffUpsert) UpdateWorkingHours() *StaffUpsert {
+	u.SetExcluded(staff.FieldWorkingHours)
+	return u
+}
+
+// ClearWorkingHours clears the value of the "working_hours" field.
+func (u *StaffUpsert) ClearWorkingHours() *StaffUpsert {
+	u.SetNull(staff.FieldWorkingHours)
+	return u
+}
+
+// SetOpenTickets sets the "open_tickets" field.
+func (u *StaffUpsert) SetOpenTickets(v int) *StaffUpsert {
+	u.Set(staff.FieldOpenTickets, v)
+	return u
+}
+
+// UpdateOpenTickets sets the "open_tickets" field to the value that was provided on create.
+func (u *StaffUpsert) UpdateOpenTickets() *StaffUpsert {
+	u.SetExcluded(staff.FieldOpenTickets)
+	return u
+}
+
+// AddOpenTickets adds v to the "open_tickets" field.
+func (u *StaffUpsert) AddOpenTickets(v int) *StaffUpsert {
+	u.Add(staff.FieldOpenTickets, v)
+	return u
+}
+
+// SetLastAssignedAt sets the "last_assigned_at" field.
+func (u *StaffUpsert) SetLastAssignedAt(v time.Time) *StaffUpsert {
+	u.Set(staff.FieldLastAssignedAt, v)
+	return u
+}
+
+// UpdateLastAssignedAt sets the "last_assigned_at" field to the value that was provided on create.
+func (u *StaffUpsert) UpdateLastAssignedAt() *StaffUpsert {
+	u.SetExcluded(staff.FieldLastAssignedAt)
+	return u
+}
+
+// ClearLastAssignedAt clears the value of the "last_assigned_at" field.
+func (u *StaffUpsert) ClearLastAssignedAt() *StaffUpsert {
+	u.SetNull(staff.FieldLastAssignedAt)
+	return u
+}
+
+// SetCsatAverage sets the "csat_average" field.
+func (u *StaffUpsert) SetCsatAverage(v float64) *StaffUpsert {
+	u.Set(staff.FieldCsatAverage, v)
+	return u
+}
+
+// UpdateCsatAverage sets the "csat_average" field to the value that was provided on create.
+func (u *StaffUpsert) UpdateCsatAverage() *StaffUpsert {
+	u.SetExcluded(staff.FieldCsatAverage)
+	return u
+}
+
+// AddCsatAverage adds v to the "csat_average" field.
+func (u *StaffUpsert) AddCsatAverage(v float64) *StaffUpsert {
+	u.Add(staff.FieldCsatAverage, v)
+	return u
+}
+
+// SetCsatCount sets the "csat_count" field.
+func (u *StaffUpsert) SetCsatCount(v int) *StaffUpsert {
+	u.Set(staff.FieldCsatCount, v)
+	return u
+}
+
+// UpdateCsatCount sets the "csat_count" field to the value that was provided on create.
+func (u *StaffUpsert) UpdateCsatCount() *StaffUpsert {
+	u.SetExcluded(staff.FieldCsatCount)
+	return u
+}
+
+// AddCsatCount adds v to the "csat_count" field.
+func (u *StaffUpsert) AddCsatCount(v int) *StaffUpsert {
+	u.Add(staff.FieldCsatCount, v)
+	return u
+}
+
+// SetAvgResolutionSeconds sets the "avg_resolution_seconds" field.
+func (u *StaffUpsert) SetAvgResolutionSeconds(v int64) *StaffUpsert {
+	u.Set(staff.FieldAvgResolutionSeconds, v)
+	return u
+}
+
+// UpdateAvgResolutionSeconds sets the "avg_resolution_seconds" field to the value that was provided on create.
+func (u *StaffUpsert) UpdateAvgResolutionSeconds() *StaffUpsert {
+	u.SetExcluded(staff.FieldAvgResolutionSeconds)
+	return u
+}
+
+// AddAvgResolutionSeconds adds v to the "avg_resolution_seconds" field.
+func (u *StaffUpsert) AddAvgResolutionSeconds(v int64) *StaffUpsert {
+	u.Add(staff.FieldAvgResolutionSeconds, v)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -1022,6 +1290,132 @@ func (u *StaffUpsertOne) AddCapacity(v int) *StaffUpsertOne {
 func (u *StaffUpsertOne) UpdateCapacity() *StaffUpsertOne {
 	return u.Update(func(s *StaffUpsert) {
 		s.UpdateCapacity()
+	})
+}
+
+// SetWorkingHours sets the "working_hours" field.
+func (u *StaffUpsertOne) SetWorkingHours(v *businesstime.Spec) *StaffUpsertOne {
+	return u.Update(func(s *StaffUpsert) {
+		s.SetWorkingHours(v)
+	})
+}
+
+// UpdateWorkingHours sets the "working_hours" field to the value that was provided on create.
+func (u *StaffUpsertOne) UpdateWorkingHours() *StaffUpsertOne {
+	return u.Update(func(s *StaffUpsert) {
+		s.UpdateWorkingHours()
+	})
+}
+
+// ClearWorkingHours clears the value of the "working_hours" field.
+func (u *StaffUpsertOne) ClearWorkingHours() *StaffUpsertOne {
+	return u.Update(func(s *StaffUpsert) {
+		s.ClearWorkingHours()
+	})
+}
+
+// SetOpenTickets sets the "open_tickets" field.
+func (u *StaffUpsertOne) SetOpenTickets(v int) *StaffUpsertOne {
+	return u.Update(func(s *StaffUpsert) {
+		s.SetOpenTickets(v)
+	})
+}
+
+// AddOpenTickets adds v to the "open_tickets" field.
+func (u *StaffUpsertOne) AddOpenTickets(v int) *StaffUpsertOne {
+	return u.Update(func(s *StaffUpsert) {
+		s.AddOpenTickets(v)
+	})
+}
+
+// UpdateOpenTickets sets the "open_tickets" field to the value that was provided on create.
+func (u *StaffUpsertOne) UpdateOpenTickets() *StaffUpsertOne {
+	return u.Update(func(s *StaffUpsert) {
+		s.UpdateOpenTickets()
+	})
+}
+
+// SetLastAssignedAt sets the "last_assigned_at" field.
+func (u *StaffUpsertOne) SetLastAssignedAt(v time.Time) *StaffUpsertOne {
+	return u.Update(func(s *StaffUpsert) {
+		s.SetLastAssignedAt(v)
+	})
+}
+
+// UpdateLastAssignedAt sets the "last_assigned_at" field to the value that was provided on create.
+func (u *StaffUpsertOne) UpdateLastAssignedAt() *StaffUpsertOne {
+	return u.Update(func(s *StaffUpsert) {
+		s.UpdateLastAssignedAt()
+	})
+}
+
+// ClearLastAssignedAt clears the value of the "last_assigned_at" field.
+func (u *StaffUpsertOne) ClearLastAssignedAt() *StaffUpsertOne {
+	return u.Update(func(s *StaffUpsert) {
+		s.ClearLastAssignedAt()
+	})
+}
+
+// SetCsatAverage sets the "csat_average" field.
+func (u *StaffUpsertOne) SetCsatAverage(v float64) *StaffUpsertOne {
+	return u.Update(func(s *StaffUpsert) {
+		s.SetCsatAverage(v)
+	})
+}
+
+// AddCsatAverage adds v to the "csat_average" field.
+func (u *StaffUpsertOne) AddCsatAverage(v float64) *StaffUpsertOne {
+	return u.Update(func(s *StaffUpsert) {
+		s.AddCsatAverage(v)
+	})
+}
+
+// UpdateCsatAverage sets the "csat_average" field to the value that was provided on create.
+func (u *StaffUpsertOne) UpdateCsatAverage() *StaffUpsertOne {
+	return u.Update(func(s *StaffUpsert) {
+		s.UpdateCsatAverage()
+	})
+}
+
+// SetCsatCount sets the "csat_count" field.
+func (u *StaffUpsertOne) SetCsatCount(v int) *StaffUpsertOne {
+	return u.Update(func(s *StaffUpsert) {
+		s.SetCsatCount(v)
+	})
+}
+
+// AddCsatCount adds v to the "csat_count" field.
+func (u *StaffUpsertOne) AddCsatCount(v int) *StaffUpsertOne {
+	return u.Update(func(s *StaffUpsert) {
+		s.AddCsatCount(v)
+	})
+}
+
+// UpdateCsatCount sets the "csat_count" field to the value that was provided on create.
+func (u *StaffUpsertOne) UpdateCsatCount() *StaffUpsertOne {
+	return u.Update(func(s *StaffUpsert) {
+		s.UpdateCsatCount()
+	})
+}
+
+// SetAvgResolutionSeconds sets the "avg_resolution_seconds" field.
+func (u *StaffUpsertOne) SetAvgResolutionSeconds(v int64) *StaffUpsertOne {
+	return u.Update(func(s *StaffUpsert) {
+		s.SetAvgResolutionSeconds(v)
+	})
+}
+
+// AddAvgResolutionSeconds adds v to the "avg_resolution_seconds" field.
+func (u *StaffUpsertOne) AddAvgResolutionSeconds(v int64) *StaffUpsertOne {
+	return u.Update(func(s *StaffUpsert) {
+		s.AddAvgResolutionSeconds(v)
+	})
+}
+
+// UpdateAvgResolutionSeconds sets the "avg_resolution_seconds" field to the value that was provided on create.
+func (u *StaffUpsertOne) UpdateAvgResolutionSeconds() *StaffUpsertOne {
+	return u.Update(func(s *StaffUpsert) {
+		s.UpdateAvgResolutionSeconds()
 	})
 }
 
@@ -1428,6 +1822,132 @@ func (u *StaffUpsertBulk) AddCapacity(v int) *StaffUpsertBulk {
 func (u *StaffUpsertBulk) UpdateCapacity() *StaffUpsertBulk {
 	return u.Update(func(s *StaffUpsert) {
 		s.UpdateCapacity()
+	})
+}
+
+// SetWorkingHours sets the "working_hours" field.
+func (u *StaffUpsertBulk) SetWorkingHours(v *businesstime.Spec) *StaffUpsertBulk {
+	return u.Update(func(s *StaffUpsert) {
+		s.SetWorkingHours(v)
+	})
+}
+
+// UpdateWorkingHours sets the "working_hours" field to the value that was provided on create.
+func (u *StaffUpsertBulk) UpdateWorkingHours() *StaffUpsertBulk {
+	return u.Update(func(s *StaffUpsert) {
+		s.UpdateWorkingHours()
+	})
+}
+
+// ClearWorkingHours clears the value of the "working_hours" field.
+func (u *StaffUpsertBulk) ClearWorkingHours() *StaffUpsertBulk {
+	return u.Update(func(s *StaffUpsert) {
+		s.ClearWorkingHours()
+	})
+}
+
+// SetOpenTickets sets the "open_tickets" field.
+func (u *StaffUpsertBulk) SetOpenTickets(v int) *StaffUpsertBulk {
+	return u.Update(func(s *StaffUpsert) {
+		s.SetOpenTickets(v)
+	})
+}
+
+// AddOpenTickets adds v to the "open_tickets" field.
+func (u *StaffUpsertBulk) AddOpenTickets(v int) *StaffUpsertBulk {
+	return u.Update(func(s *StaffUpsert) {
+		s.AddOpenTickets(v)
+	})
+}
+
+// UpdateOpenTickets sets the "open_tickets" field to the value that was provided on create.
+func (u *StaffUpsertBulk) UpdateOpenTickets() *StaffUpsertBulk {
+	return u.Update(func(s *StaffUpsert) {
+		s.UpdateOpenTickets()
+	})
+}
+
+// SetLastAssignedAt sets the "last_assigned_at" field.
+func (u *StaffUpsertBulk) SetLastAssignedAt(v time.Time) *StaffUpsertBulk {
+	return u.Update(func(s *StaffUpsert) {
+		s.SetLastAssignedAt(v)
+	})
+}
+
+// UpdateLastAssignedAt sets the "last_assigned_at" field to the value that was provided on create.
+func (u *StaffUpsertBulk) UpdateLastAssignedAt() *StaffUpsertBulk {
+	return u.Update(func(s *StaffUpsert) {
+		s.UpdateLastAssignedAt()
+	})
+}
+
+// ClearLastAssignedAt clears the value of the "last_assigned_at" field.
+func (u *StaffUpsertBulk) ClearLastAssignedAt() *StaffUpsertBulk {
+	return u.Update(func(s *StaffUpsert) {
+		s.ClearLastAssignedAt()
+	})
+}
+
+// SetCsatAverage sets the "csat_average" field.
+func (u *StaffUpsertBulk) SetCsatAverage(v float64) *StaffUpsertBulk {
+	return u.Update(func(s *StaffUpsert) {
+		s.SetCsatAverage(v)
+	})
+}
+
+// AddCsatAverage adds v to the "csat_average" field.
+func (u *StaffUpsertBulk) AddCsatAverage(v float64) *StaffUpsertBulk {
+	return u.Update(func(s *StaffUpsert) {
+		s.AddCsatAverage(v)
+	})
+}
+
+// UpdateCsatAverage sets the "csat_average" field to the value that was provided on create.
+func (u *StaffUpsertBulk) UpdateCsatAverage() *StaffUpsertBulk {
+	return u.Update(func(s *StaffUpsert) {
+		s.UpdateCsatAverage()
+	})
+}
+
+// SetCsatCount sets the "csat_count" field.
+func (u *StaffUpsertBulk) SetCsatCount(v int) *StaffUpsertBulk {
+	return u.Update(func(s *StaffUpsert) {
+		s.SetCsatCount(v)
+	})
+}
+
+// AddCsatCount adds v to the "csat_count" field.
+func (u *StaffUpsertBulk) AddCsatCount(v int) *StaffUpsertBulk {
+	return u.Update(func(s *StaffUpsert) {
+		s.AddCsatCount(v)
+	})
+}
+
+// UpdateCsatCount sets the "csat_count" field to the value that was provided on create.
+func (u *StaffUpsertBulk) UpdateCsatCount() *StaffUpsertBulk {
+	return u.Update(func(s *StaffUpsert) {
+		s.UpdateCsatCount()
+	})
+}
+
+// SetAvgResolutionSeconds sets the "avg_resolution_seconds" field.
+func (u *StaffUpsertBulk) SetAvgResolutionSeconds(v int64) *StaffUpsertBulk {
+	return u.Update(func(s *StaffUpsert) {
+		s.SetAvgResolutionSeconds(v)
+	})
+}
+
+// AddAvgResolutionSeconds adds v to the "avg_resolution_seconds" field.
+func (u *StaffUpsertBulk) AddAvgResolutionSeconds(v int64) *StaffUpsertBulk {
+	return u.Update(func(s *StaffUpsert) {
+		s.AddAvgResolutionSeconds(v)
+	})
+}
+
+// UpdateAvgResolutionSeconds sets the "avg_resolution_seconds" field to the value that was provided on create.
+func (u *StaffUpsertBulk) UpdateAvgResolutionSeconds() *StaffUpsertBulk {
+	return u.Update(func(s *StaffUpsert) {
+		s.UpdateAvgResolutionSeconds()
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	"math"
 
 	"entgo.io/ent"
+	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
@@ -33,6 +34,7 @@ type StaffQuery struct {
 	withOwnedCustomers         *CustomerQuery
 	withFollowedCustomers      *CustomerQuery
 	withAssignedTickets        *TicketQuery
+	withLeads                  *DepartmentQuery
 	withBackupForChannels      *ChannelQuery
 	loadTotal                  []func(context.Context, []*Staff) error
 	modifiers                  []func(*sql.Selector)
@@ -40,6 +42,7 @@ type StaffQuery struct {
 	withNamedOwnedCustomers    map[string]*CustomerQuery
 	withNamedFollowedCustomers map[string]*CustomerQuery
 	withNamedAssignedTickets   map[string]*TicketQuery
+	withNamedLeads             map[string]*DepartmentQuery
 	withNamedBackupForChannels map[string]*ChannelQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
@@ -180,6 +183,28 @@ func (_q *StaffQuery) QueryAssignedTickets() *TicketQuery {
 			sqlgraph.From(staff.Table, staff.FieldID, selector),
 			sqlgraph.To(ticket.Table, ticket.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, staff.AssignedTicketsTable, staff.AssignedTicketsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryLeads chains the current query on the "leads" edge.
+func (_q *StaffQuery) QueryLeads() *DepartmentQuery {
+	query := (&DepartmentClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(staff.Table, staff.FieldID, selector),
+			sqlgraph.To(department.Table, department.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, true, staff.LeadsTable, staff.LeadsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -406,6 +431,7 @@ func (_q *StaffQuery) Clone() *StaffQuery {
 		withOwnedCustomers:    _q.withOwnedCustomers.Clone(),
 		withFollowedCustomers: _q.withFollowedCustomers.Clone(),
 		withAssignedTickets:   _q.withAssignedTickets.Clone(),
+		withLeads:             _q.withLeads.Clone(),
 		withBackupForChannels: _q.withBackupForChannels.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
@@ -466,6 +492,17 @@ func (_q *StaffQuery) WithAssignedTickets(opts ...func(*TicketQuery)) *StaffQuer
 		opt(query)
 	}
 	_q.withAssignedTickets = query
+	return _q
+}
+
+// WithLeads tells the query-builder to eager-load the nodes that are connected to
+// the "leads" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *StaffQuery) WithLeads(opts ...func(*DepartmentQuery)) *StaffQuery {
+	query := (&DepartmentClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withLeads = query
 	return _q
 }
 
@@ -558,12 +595,13 @@ func (_q *StaffQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Staff,
 	var (
 		nodes       = []*Staff{}
 		_spec       = _q.querySpec()
-		loadedTypes = [6]bool{
+		loadedTypes = [7]bool{
 			_q.withTenant != nil,
 			_q.withDepartments != nil,
 			_q.withOwnedCustomers != nil,
 			_q.withFollowedCustomers != nil,
 			_q.withAssignedTickets != nil,
+			_q.withLeads != nil,
 			_q.withBackupForChannels != nil,
 		}
 	)
@@ -622,6 +660,13 @@ func (_q *StaffQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Staff,
 			return nil, err
 		}
 	}
+	if query := _q.withLeads; query != nil {
+		if err := _q.loadLeads(ctx, query, nodes,
+			func(n *Staff) { n.Edges.Leads = []*Department{} },
+			func(n *Staff, e *Department) { n.Edges.Leads = append(n.Edges.Leads, e) }); err != nil {
+			return nil, err
+		}
+	}
 	if query := _q.withBackupForChannels; query != nil {
 		if err := _q.loadBackupForChannels(ctx, query, nodes,
 			func(n *Staff) { n.Edges.BackupForChannels = []*Channel{} },
@@ -654,6 +699,13 @@ func (_q *StaffQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Staff,
 		if err := _q.loadAssignedTickets(ctx, query, nodes,
 			func(n *Staff) { n.appendNamedAssignedTickets(name) },
 			func(n *Staff, e *Ticket) { n.appendNamedAssignedTickets(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedLeads {
+		if err := _q.loadLeads(ctx, query, nodes,
+			func(n *Staff) { n.appendNamedLeads(name) },
+			func(n *Staff, e *Department) { n.appendNamedLeads(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -889,6 +941,39 @@ func (_q *StaffQuery) loadAssignedTickets(ctx context.Context, query *TicketQuer
 	}
 	return nil
 }
+func (_q *StaffQuery) loadLeads(ctx context.Context, query *DepartmentQuery, nodes []*Staff, init func(*Staff), assign func(*Staff, *Department)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Staff)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(department.FieldLeaderID)
+	}
+	query.Where(predicate.Department(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(staff.LeadsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.LeaderID
+		if fk == nil {
+			return fmt.Errorf(`foreign-key "leader_id" is nil for node %v`, n.ID)
+		}
+		node, ok := nodeids[*fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "leader_id" returned %v for node %v`, *fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
 func (_q *StaffQuery) loadBackupForChannels(ctx context.Context, query *ChannelQuery, nodes []*Staff, init func(*Staff), assign func(*Staff, *Channel)) error {
 	edgeIDs := make([]driver.Value, len(nodes))
 	byID := make(map[int]*Staff)
@@ -1041,6 +1126,32 @@ func (_q *StaffQuery) sqlQuery(ctx context.Context) *sql.Selector {
 	return selector
 }
 
+// ForUpdate locks the selected rows against concurrent updates, and prevent them from being
+// updated, deleted or "selected ... for update" by other sessions, until the transaction is
+// either committed or rolled-back.
+func (_q *StaffQuery) ForUpdate(opts ...sql.LockOption) *StaffQuery {
+	if _q.driver.Dialect() == dialect.Postgres {
+		_q.Unique(false)
+	}
+	_q.modifiers = append(_q.modifiers, func(s *sql.Selector) {
+		s.ForUpdate(opts...)
+	})
+	return _q
+}
+
+// ForShare behaves similarly to ForUpdate, except that it acquires a shared mode lock
+// on any rows that are read. Other sessions can read the rows, but cannot modify them
+// until your transaction commits.
+func (_q *StaffQuery) ForShare(opts ...sql.LockOption) *StaffQuery {
+	if _q.driver.Dialect() == dialect.Postgres {
+		_q.Unique(false)
+	}
+	_q.modifiers = append(_q.modifiers, func(s *sql.Selector) {
+		s.ForShare(opts...)
+	})
+	return _q
+}
+
 // Modify adds a query modifier for attaching custom logic to queries.
 func (_q *StaffQuery) Modify(modifiers ...func(s *sql.Selector)) *StaffSelect {
 	_q.modifiers = append(_q.modifiers, modifiers...)
@@ -1100,6 +1211,20 @@ func (_q *StaffQuery) WithNamedAssignedTickets(name string, opts ...func(*Ticket
 		_q.withNamedAssignedTickets = make(map[string]*TicketQuery)
 	}
 	_q.withNamedAssignedTickets[name] = query
+	return _q
+}
+
+// WithNamedLeads tells the query-builder to eager-load the nodes that are connected to the "leads"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *StaffQuery) WithNamedLeads(name string, opts ...func(*DepartmentQuery)) *StaffQuery {
+	query := (&DepartmentClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedLeads == nil {
+		_q.withNamedLeads = make(map[string]*DepartmentQuery)
+	}
+	_q.withNamedLeads[name] = query
 	return _q
 }
 

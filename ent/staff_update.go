@@ -18,6 +18,7 @@ import (
 	"github.com/scrm-dev/scrm/ent/predicate"
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/ticket"
+	"github.com/scrm-dev/scrm/internal/businesstime"
 )
 
 // StaffUpdate is the builder for updating Staff entities.
@@ -207,6 +208,122 @@ func (_u *StaffUpdate) AddCapacity(v int) *StaffUpdate {
 	return _u
 }
 
+// SetWorkingHours sets the "working_hours" field.
+func (_u *StaffUpdate) SetWorkingHours(v *businesstime.Spec) *StaffUpdate {
+	_u.mutation.SetWorkingHours(v)
+	return _u
+}
+
+// ClearWorkingHours clears the value of the "working_hours" field.
+func (_u *StaffUpdate) ClearWorkingHours() *StaffUpdate {
+	_u.mutation.ClearWorkingHours()
+	return _u
+}
+
+// SetOpenTickets sets the "open_tickets" field.
+func (_u *StaffUpdate) SetOpenTickets(v int) *StaffUpdate {
+	_u.mutation.ResetOpenTickets()
+	_u.mutation.SetOpenTickets(v)
+	return _u
+}
+
+// SetNillableOpenTickets sets the "open_tickets" field if the given value is not nil.
+func (_u *StaffUpdate) SetNillableOpenTickets(v *int) *StaffUpdate {
+	if v != nil {
+		_u.SetOpenTickets(*v)
+	}
+	return _u
+}
+
+// AddOpenTickets adds value to the "open_tickets" field.
+func (_u *StaffUpdate) AddOpenTickets(v int) *StaffUpdate {
+	_u.mutation.AddOpenTickets(v)
+	return _u
+}
+
+// SetLastAssignedAt sets the "last_assigned_at" field.
+func (_u *StaffUpdate) SetLastAssignedAt(v time.Time) *StaffUpdate {
+	_u.mutation.SetLastAssignedAt(v)
+	return _u
+}
+
+// SetNillableLastAssignedAt sets the "last_assigned_at" field if the given value is not nil.
+func (_u *StaffUpdate) SetNillableLastAssignedAt(v *time.Time) *StaffUpdate {
+	if v != nil {
+		_u.SetLastAssignedAt(*v)
+	}
+	return _u
+}
+
+// ClearLastAssignedAt clears the value of the "last_assigned_at" field.
+func (_u *StaffUpdate) ClearLastAssignedAt() *StaffUpdate {
+	_u.mutation.ClearLastAssignedAt()
+	return _u
+}
+
+// SetCsatAverage sets the "csat_average" field.
+func (_u *StaffUpdate) SetCsatAverage(v float64) *StaffUpdate {
+	_u.mutation.ResetCsatAverage()
+	_u.mutation.SetCsatAverage(v)
+	return _u
+}
+
+// SetNillableCsatAverage sets the "csat_average" field if the given value is not nil.
+func (_u *StaffUpdate) SetNillableCsatAverage(v *float64) *StaffUpdate {
+	if v != nil {
+		_u.SetCsatAverage(*v)
+	}
+	return _u
+}
+
+// AddCsatAverage adds value to the "csat_average" field.
+func (_u *StaffUpdate) AddCsatAverage(v float64) *StaffUpdate {
+	_u.mutation.AddCsatAverage(v)
+	return _u
+}
+
+// SetCsatCount sets the "csat_count" field.
+func (_u *StaffUpdate) SetCsatCount(v int) *StaffUpdate {
+	_u.mutation.ResetCsatCount()
+	_u.mutation.SetCsatCount(v)
+	return _u
+}
+
+// SetNillableCsatCount sets the "csat_count" field if the given value is not nil.
+func (_u *StaffUpdate) SetNillableCsatCount(v *int) *StaffUpdate {
+	if v != nil {
+		_u.SetCsatCount(*v)
+	}
+	return _u
+}
+
+// AddCsatCount adds value to the "csat_count" field.
+func (_u *StaffUpdate) AddCsatCount(v int) *StaffUpdate {
+	_u.mutation.AddCsatCount(v)
+	return _u
+}
+
+// SetAvgResolutionSeconds sets the "avg_resolution_seconds" field.
+func (_u *StaffUpdate) SetAvgResolutionSeconds(v int64) *StaffUpdate {
+	_u.mutation.ResetAvgResolutionSeconds()
+	_u.mutation.SetAvgResolutionSeconds(v)
+	return _u
+}
+
+// SetNillableAvgResolutionSeconds sets the "avg_resolution_seconds" field if the given value is not nil.
+func (_u *StaffUpdate) SetNillableAvgResolutionSeconds(v *int64) *StaffUpdate {
+	if v != nil {
+		_u.SetAvgResolutionSeconds(*v)
+	}
+	return _u
+}
+
+// AddAvgResolutionSeconds adds value to the "avg_resolution_seconds" field.
+func (_u *StaffUpdate) AddAvgResolutionSeconds(v int64) *StaffUpdate {
+	_u.mutation.AddAvgResolutionSeconds(v)
+	return _u
+}
+
 // AddDepartmentIDs adds the "departments" edge to the Department entity by IDs.
 func (_u *StaffUpdate) AddDepartmentIDs(ids ...int) *StaffUpdate {
 	_u.mutation.AddDepartmentIDs(ids...)
@@ -265,6 +382,21 @@ func (_u *StaffUpdate) AddAssignedTickets(v ...*Ticket) *StaffUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.AddAssignedTicketIDs(ids...)
+}
+
+// AddLeadIDs adds the "leads" edge to the Department entity by IDs.
+func (_u *StaffUpdate) AddLeadIDs(ids ...int) *StaffUpdate {
+	_u.mutation.AddLeadIDs(ids...)
+	return _u
+}
+
+// AddLeads adds the "leads" edges to the Department entity.
+func (_u *StaffUpdate) AddLeads(v ...*Department) *StaffUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddLeadIDs(ids...)
 }
 
 // AddBackupForChannelIDs adds the "backup_for_channels" edge to the Channel entity by IDs.
@@ -369,6 +501,27 @@ func (_u *StaffUpdate) RemoveAssignedTickets(v ...*Ticket) *StaffUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveAssignedTicketIDs(ids...)
+}
+
+// ClearLeads clears all "leads" edges to the Department entity.
+func (_u *StaffUpdate) ClearLeads() *StaffUpdate {
+	_u.mutation.ClearLeads()
+	return _u
+}
+
+// RemoveLeadIDs removes the "leads" edge to Department entities by IDs.
+func (_u *StaffUpdate) RemoveLeadIDs(ids ...int) *StaffUpdate {
+	_u.mutation.RemoveLeadIDs(ids...)
+	return _u
+}
+
+// RemoveLeads removes "leads" edges to Department entities.
+func (_u *StaffUpdate) RemoveLeads(v ...*Department) *StaffUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveLeadIDs(ids...)
 }
 
 // ClearBackupForChannels clears all "backup_for_channels" edges to the Channel entity.
@@ -566,6 +719,42 @@ func (_u *StaffUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.AddedCapacity(); ok {
 		_spec.AddField(staff.FieldCapacity, field.TypeInt, value)
 	}
+	if value, ok := _u.mutation.WorkingHours(); ok {
+		_spec.SetField(staff.FieldWorkingHours, field.TypeJSON, value)
+	}
+	if _u.mutation.WorkingHoursCleared() {
+		_spec.ClearField(staff.FieldWorkingHours, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.OpenTickets(); ok {
+		_spec.SetField(staff.FieldOpenTickets, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedOpenTickets(); ok {
+		_spec.AddField(staff.FieldOpenTickets, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.LastAssignedAt(); ok {
+		_spec.SetField(staff.FieldLastAssignedAt, field.TypeTime, value)
+	}
+	if _u.mutation.LastAssignedAtCleared() {
+		_spec.ClearField(staff.FieldLastAssignedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.CsatAverage(); ok {
+		_spec.SetField(staff.FieldCsatAverage, field.TypeFloat64, value)
+	}
+	if value, ok := _u.mutation.AddedCsatAverage(); ok {
+		_spec.AddField(staff.FieldCsatAverage, field.TypeFloat64, value)
+	}
+	if value, ok := _u.mutation.CsatCount(); ok {
+		_spec.SetField(staff.FieldCsatCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedCsatCount(); ok {
+		_spec.AddField(staff.FieldCsatCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AvgResolutionSeconds(); ok {
+		_spec.SetField(staff.FieldAvgResolutionSeconds, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedAvgResolutionSeconds(); ok {
+		_spec.AddField(staff.FieldAvgResolutionSeconds, field.TypeInt64, value)
+	}
 	if _u.mutation.DepartmentsCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2M,
@@ -739,6 +928,51 @@ func (_u *StaffUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(ticket.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.LeadsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   staff.LeadsTable,
+			Columns: []string{staff.LeadsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(department.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedLeadsIDs(); len(nodes) > 0 && !_u.mutation.LeadsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   staff.LeadsTable,
+			Columns: []string{staff.LeadsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(department.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.LeadsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   staff.LeadsTable,
+			Columns: []string{staff.LeadsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(department.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -986,6 +1220,122 @@ func (_u *StaffUpdateOne) AddCapacity(v int) *StaffUpdateOne {
 	return _u
 }
 
+// SetWorkingHours sets the "working_hours" field.
+func (_u *StaffUpdateOne) SetWorkingHours(v *businesstime.Spec) *StaffUpdateOne {
+	_u.mutation.SetWorkingHours(v)
+	return _u
+}
+
+// ClearWorkingHours clears the value of the "working_hours" field.
+func (_u *StaffUpdateOne) ClearWorkingHours() *StaffUpdateOne {
+	_u.mutation.ClearWorkingHours()
+	return _u
+}
+
+// SetOpenTickets sets the "open_tickets" field.
+func (_u *StaffUpdateOne) SetOpenTickets(v int) *StaffUpdateOne {
+	_u.mutation.ResetOpenTickets()
+	_u.mutation.SetOpenTickets(v)
+	return _u
+}
+
+// SetNillableOpenTickets sets the "open_tickets" field if the given value is not nil.
+func (_u *StaffUpdateOne) SetNillableOpenTickets(v *int) *StaffUpdateOne {
+	if v != nil {
+		_u.SetOpenTickets(*v)
+	}
+	return _u
+}
+
+// AddOpenTickets adds value to the "open_tickets" field.
+func (_u *StaffUpdateOne) AddOpenTickets(v int) *StaffUpdateOne {
+	_u.mutation.AddOpenTickets(v)
+	return _u
+}
+
+// SetLastAssignedAt sets the "last_assigned_at" field.
+func (_u *StaffUpdateOne) SetLastAssignedAt(v time.Time) *StaffUpdateOne {
+	_u.mutation.SetLastAssignedAt(v)
+	return _u
+}
+
+// SetNillableLastAssignedAt sets the "last_assigned_at" field if the given value is not nil.
+func (_u *StaffUpdateOne) SetNillableLastAssignedAt(v *time.Time) *StaffUpdateOne {
+	if v != nil {
+		_u.SetLastAssignedAt(*v)
+	}
+	return _u
+}
+
+// ClearLastAssignedAt clears the value of the "last_assigned_at" field.
+func (_u *StaffUpdateOne) ClearLastAssignedAt() *StaffUpdateOne {
+	_u.mutation.ClearLastAssignedAt()
+	return _u
+}
+
+// SetCsatAverage sets the "csat_average" field.
+func (_u *StaffUpdateOne) SetCsatAverage(v float64) *StaffUpdateOne {
+	_u.mutation.ResetCsatAverage()
+	_u.mutation.SetCsatAverage(v)
+	return _u
+}
+
+// SetNillableCsatAverage sets the "csat_average" field if the given value is not nil.
+func (_u *StaffUpdateOne) SetNillableCsatAverage(v *float64) *StaffUpdateOne {
+	if v != nil {
+		_u.SetCsatAverage(*v)
+	}
+	return _u
+}
+
+// AddCsatAverage adds value to the "csat_average" field.
+func (_u *StaffUpdateOne) AddCsatAverage(v float64) *StaffUpdateOne {
+	_u.mutation.AddCsatAverage(v)
+	return _u
+}
+
+// SetCsatCount sets the "csat_count" field.
+func (_u *StaffUpdateOne) SetCsatCount(v int) *StaffUpdateOne {
+	_u.mutation.ResetCsatCount()
+	_u.mutation.SetCsatCount(v)
+	return _u
+}
+
+// SetNillableCsatCount sets the "csat_count" field if the given value is not nil.
+func (_u *StaffUpdateOne) SetNillableCsatCount(v *int) *StaffUpdateOne {
+	if v != nil {
+		_u.SetCsatCount(*v)
+	}
+	return _u
+}
+
+// AddCsatCount adds value to the "csat_count" field.
+func (_u *StaffUpdateOne) AddCsatCount(v int) *StaffUpdateOne {
+	_u.mutation.AddCsatCount(v)
+	return _u
+}
+
+// SetAvgResolutionSeconds sets the "avg_resolution_seconds" field.
+func (_u *StaffUpdateOne) SetAvgResolutionSeconds(v int64) *StaffUpdateOne {
+	_u.mutation.ResetAvgResolutionSeconds()
+	_u.mutation.SetAvgResolutionSeconds(v)
+	return _u
+}
+
+// SetNillableAvgResolutionSeconds sets the "avg_resolution_seconds" field if the given value is not nil.
+func (_u *StaffUpdateOne) SetNillableAvgResolutionSeconds(v *int64) *StaffUpdateOne {
+	if v != nil {
+		_u.SetAvgResolutionSeconds(*v)
+	}
+	return _u
+}
+
+// AddAvgResolutionSeconds adds value to the "avg_resolution_seconds" field.
+func (_u *StaffUpdateOne) AddAvgResolutionSeconds(v int64) *StaffUpdateOne {
+	_u.mutation.AddAvgResolutionSeconds(v)
+	return _u
+}
+
 // AddDepartmentIDs adds the "departments" edge to the Department entity by IDs.
 func (_u *StaffUpdateOne) AddDepartmentIDs(ids ...int) *StaffUpdateOne {
 	_u.mutation.AddDepartmentIDs(ids...)
@@ -1044,6 +1394,21 @@ func (_u *StaffUpdateOne) AddAssignedTickets(v ...*Ticket) *StaffUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.AddAssignedTicketIDs(ids...)
+}
+
+// AddLeadIDs adds the "leads" edge to the Department entity by IDs.
+func (_u *StaffUpdateOne) AddLeadIDs(ids ...int) *StaffUpdateOne {
+	_u.mutation.AddLeadIDs(ids...)
+	return _u
+}
+
+// AddLeads adds the "leads" edges to the Department entity.
+func (_u *StaffUpdateOne) AddLeads(v ...*Department) *StaffUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddLeadIDs(ids...)
 }
 
 // AddBackupForChannelIDs adds the "backup_for_channels" edge to the Channel entity by IDs.
@@ -1148,6 +1513,27 @@ func (_u *StaffUpdateOne) RemoveAssignedTickets(v ...*Ticket) *StaffUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveAssignedTicketIDs(ids...)
+}
+
+// ClearLeads clears all "leads" edges to the Department entity.
+func (_u *StaffUpdateOne) ClearLeads() *StaffUpdateOne {
+	_u.mutation.ClearLeads()
+	return _u
+}
+
+// RemoveLeadIDs removes the "leads" edge to Department entities by IDs.
+func (_u *StaffUpdateOne) RemoveLeadIDs(ids ...int) *StaffUpdateOne {
+	_u.mutation.RemoveLeadIDs(ids...)
+	return _u
+}
+
+// RemoveLeads removes "leads" edges to Department entities.
+func (_u *StaffUpdateOne) RemoveLeads(v ...*Department) *StaffUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveLeadIDs(ids...)
 }
 
 // ClearBackupForChannels clears all "backup_for_channels" edges to the Channel entity.
@@ -1375,6 +1761,42 @@ func (_u *StaffUpdateOne) sqlSave(ctx context.Context) (_node *Staff, err error)
 	if value, ok := _u.mutation.AddedCapacity(); ok {
 		_spec.AddField(staff.FieldCapacity, field.TypeInt, value)
 	}
+	if value, ok := _u.mutation.WorkingHours(); ok {
+		_spec.SetField(staff.FieldWorkingHours, field.TypeJSON, value)
+	}
+	if _u.mutation.WorkingHoursCleared() {
+		_spec.ClearField(staff.FieldWorkingHours, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.OpenTickets(); ok {
+		_spec.SetField(staff.FieldOpenTickets, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedOpenTickets(); ok {
+		_spec.AddField(staff.FieldOpenTickets, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.LastAssignedAt(); ok {
+		_spec.SetField(staff.FieldLastAssignedAt, field.TypeTime, value)
+	}
+	if _u.mutation.LastAssignedAtCleared() {
+		_spec.ClearField(staff.FieldLastAssignedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.CsatAverage(); ok {
+		_spec.SetField(staff.FieldCsatAverage, field.TypeFloat64, value)
+	}
+	if value, ok := _u.mutation.AddedCsatAverage(); ok {
+		_spec.AddField(staff.FieldCsatAverage, field.TypeFloat64, value)
+	}
+	if value, ok := _u.mutation.CsatCount(); ok {
+		_spec.SetField(staff.FieldCsatCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedCsatCount(); ok {
+		_spec.AddField(staff.FieldCsatCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AvgResolutionSeconds(); ok {
+		_spec.SetField(staff.FieldAvgResolutionSeconds, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedAvgResolutionSeconds(); ok {
+		_spec.AddField(staff.FieldAvgResolutionSeconds, field.TypeInt64, value)
+	}
 	if _u.mutation.DepartmentsCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2M,
@@ -1548,6 +1970,51 @@ func (_u *StaffUpdateOne) sqlSave(ctx context.Context) (_node *Staff, err error)
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(ticket.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.LeadsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   staff.LeadsTable,
+			Columns: []string{staff.LeadsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(department.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedLeadsIDs(); len(nodes) > 0 && !_u.mutation.LeadsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   staff.LeadsTable,
+			Columns: []string{staff.LeadsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(department.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.LeadsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   staff.LeadsTable,
+			Columns: []string{staff.LeadsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(department.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -13,9 +13,11 @@ import (
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/department"
 	"github.com/scrm-dev/scrm/ent/order"
+	"github.com/scrm-dev/scrm/ent/slapolicy"
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/tenant"
 	"github.com/scrm-dev/scrm/ent/ticket"
+	"github.com/scrm-dev/scrm/ent/tickettype"
 )
 
 // Ticket is the model entity for the Ticket schema.
@@ -39,7 +41,7 @@ type Ticket struct {
 	Category string `json:"category,omitempty"`
 	// Priority holds the value of the "priority" field.
 	Priority ticket.Priority `json:"priority,omitempty"`
-	// Status holds the value of the "status" field.
+	// changed only by the workflow engine (transitionTicket), which checks the ticket type's workflow
 	Status ticket.Status `json:"status,omitempty"`
 	// Source holds the value of the "source" field.
 	Source ticket.Source `json:"source,omitempty"`
@@ -47,7 +49,7 @@ type Ticket struct {
 	CustomerID *int `json:"customer_id,omitempty"`
 	// OrderID holds the value of the "order_id" field.
 	OrderID *int `json:"order_id,omitempty"`
-	// AssigneeID holds the value of the "assignee_id" field.
+	// set by routing or assignTicket/claimTicket, which check permission and capacity
 	AssigneeID *int `json:"assignee_id,omitempty"`
 	// TeamID holds the value of the "team_id" field.
 	TeamID *int `json:"team_id,omitempty"`
@@ -55,10 +57,52 @@ type Ticket struct {
 	Region string `json:"region,omitempty"`
 	// RequiredSkills holds the value of the "required_skills" field.
 	RequiredSkills []string `json:"required_skills,omitempty"`
+	// TypeID holds the value of the "type_id" field.
+	TypeID *int `json:"type_id,omitempty"`
+	// SLAPolicyID holds the value of the "sla_policy_id" field.
+	SLAPolicyID *int `json:"sla_policy_id,omitempty"`
 	// FirstResponseDueAt holds the value of the "first_response_due_at" field.
 	FirstResponseDueAt *time.Time `json:"first_response_due_at,omitempty"`
+	// NextUpdateDueAt holds the value of the "next_update_due_at" field.
+	NextUpdateDueAt *time.Time `json:"next_update_due_at,omitempty"`
 	// ResolutionDueAt holds the value of the "resolution_due_at" field.
 	ResolutionDueAt *time.Time `json:"resolution_due_at,omitempty"`
+	// FirstRespondedAt holds the value of the "first_responded_at" field.
+	FirstRespondedAt *time.Time `json:"first_responded_at,omitempty"`
+	// the last staff update the customer saw (or the end of the last pause): the next-update clock counts from it
+	LastUpdateAt *time.Time `json:"last_update_at,omitempty"`
+	// when the SLA clock stopped (PENDING_CUSTOMER); empty while it runs
+	SLAPausedAt *time.Time `json:"sla_paused_at,omitempty"`
+	// SLA time (business or calendar, as the policy counts) spent paused, added to every target
+	SLAPausedSeconds int64 `json:"sla_paused_seconds,omitempty"`
+	// FirstResponseBreachedAt holds the value of the "first_response_breached_at" field.
+	FirstResponseBreachedAt *time.Time `json:"first_response_breached_at,omitempty"`
+	// ResolutionBreachedAt holds the value of the "resolution_breached_at" field.
+	ResolutionBreachedAt *time.Time `json:"resolution_breached_at,omitempty"`
+	// EscalationLevel holds the value of the "escalation_level" field.
+	EscalationLevel int `json:"escalation_level,omitempty"`
+	// when an escalation rule last fired
+	EscalatedAt *time.Time `json:"escalated_at,omitempty"`
+	// escalation rules already fired in this SLA generation, as target@percent
+	EscalationsDone []string `json:"escalations_done,omitempty"`
+	// when the next escalation rule is due; the timer and the sweeper look here
+	NextEscalationAt *time.Time `json:"next_escalation_at,omitempty"`
+	// bumped when due times change, so older timers know they are superseded
+	SLAGeneration int `json:"sla_generation,omitempty"`
+	// AssignedAt holds the value of the "assigned_at" field.
+	AssignedAt *time.Time `json:"assigned_at,omitempty"`
+	// why routing chose the assignee, in words
+	AssignmentReason string `json:"assignment_reason,omitempty"`
+	// ReopenedAt holds the value of the "reopened_at" field.
+	ReopenedAt *time.Time `json:"reopened_at,omitempty"`
+	// Csat holds the value of the "csat" field.
+	Csat *int `json:"csat,omitempty"`
+	// CsatComment holds the value of the "csat_comment" field.
+	CsatComment string `json:"csat_comment,omitempty"`
+	// SurveyTokenHash holds the value of the "survey_token_hash" field.
+	SurveyTokenHash *string `json:"survey_token_hash,omitempty"`
+	// SurveySentAt holds the value of the "survey_sent_at" field.
+	SurveySentAt *time.Time `json:"survey_sent_at,omitempty"`
 	// ResolvedAt holds the value of the "resolved_at" field.
 	ResolvedAt *time.Time `json:"resolved_at,omitempty"`
 	// ClosedAt holds the value of the "closed_at" field.
@@ -83,15 +127,25 @@ type TicketEdges struct {
 	Assignee *Staff `json:"assignee,omitempty"`
 	// Team holds the value of the team edge.
 	Team *Department `json:"team,omitempty"`
+	// TicketType holds the value of the ticket_type edge.
+	TicketType *TicketType `json:"ticket_type,omitempty"`
+	// SLAPolicy holds the value of the sla_policy edge.
+	SLAPolicy *SLAPolicy `json:"sla_policy,omitempty"`
+	// Changes holds the value of the changes edge.
+	Changes []*TicketChange `json:"changes,omitempty"`
+	// Approvals holds the value of the approvals edge.
+	Approvals []*TicketApproval `json:"approvals,omitempty"`
 	// Comments holds the value of the comments edge.
 	Comments []*TicketComment `json:"comments,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [6]bool
+	loadedTypes [10]bool
 	// totalCount holds the count of the edges above.
-	totalCount [5]map[string]int
+	totalCount [9]map[string]int
 
-	namedComments map[string][]*TicketComment
+	namedChanges   map[string][]*TicketChange
+	namedApprovals map[string][]*TicketApproval
+	namedComments  map[string][]*TicketComment
 }
 
 // TenantOrErr returns the Tenant value or an error if the edge
@@ -149,10 +203,50 @@ func (e TicketEdges) TeamOrErr() (*Department, error) {
 	return nil, &NotLoadedError{edge: "team"}
 }
 
+// TicketTypeOrErr returns the TicketType value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e TicketEdges) TicketTypeOrErr() (*TicketType, error) {
+	if e.TicketType != nil {
+		return e.TicketType, nil
+	} else if e.loadedTypes[5] {
+		return nil, &NotFoundError{label: tickettype.Label}
+	}
+	return nil, &NotLoadedError{edge: "ticket_type"}
+}
+
+// SLAPolicyOrErr returns the SLAPolicy value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e TicketEdges) SLAPolicyOrErr() (*SLAPolicy, error) {
+	if e.SLAPolicy != nil {
+		return e.SLAPolicy, nil
+	} else if e.loadedTypes[6] {
+		return nil, &NotFoundError{label: slapolicy.Label}
+	}
+	return nil, &NotLoadedError{edge: "sla_policy"}
+}
+
+// ChangesOrErr returns the Changes value or an error if the edge
+// was not loaded in eager-loading.
+func (e TicketEdges) ChangesOrErr() ([]*TicketChange, error) {
+	if e.loadedTypes[7] {
+		return e.Changes, nil
+	}
+	return nil, &NotLoadedError{edge: "changes"}
+}
+
+// ApprovalsOrErr returns the Approvals value or an error if the edge
+// was not loaded in eager-loading.
+func (e TicketEdges) ApprovalsOrErr() ([]*TicketApproval, error) {
+	if e.loadedTypes[8] {
+		return e.Approvals, nil
+	}
+	return nil, &NotLoadedError{edge: "approvals"}
+}
+
 // CommentsOrErr returns the Comments value or an error if the edge
 // was not loaded in eager-loading.
 func (e TicketEdges) CommentsOrErr() ([]*TicketComment, error) {
-	if e.loadedTypes[5] {
+	if e.loadedTypes[9] {
 		return e.Comments, nil
 	}
 	return nil, &NotLoadedError{edge: "comments"}
@@ -163,13 +257,13 @@ func (*Ticket) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case ticket.FieldRequiredSkills, ticket.FieldCustomFields:
+		case ticket.FieldRequiredSkills, ticket.FieldEscalationsDone, ticket.FieldCustomFields:
 			values[i] = new([]byte)
-		case ticket.FieldID, ticket.FieldTenantID, ticket.FieldCustomerID, ticket.FieldOrderID, ticket.FieldAssigneeID, ticket.FieldTeamID:
+		case ticket.FieldID, ticket.FieldTenantID, ticket.FieldCustomerID, ticket.FieldOrderID, ticket.FieldAssigneeID, ticket.FieldTeamID, ticket.FieldTypeID, ticket.FieldSLAPolicyID, ticket.FieldSLAPausedSeconds, ticket.FieldEscalationLevel, ticket.FieldSLAGeneration, ticket.FieldCsat:
 			values[i] = new(sql.NullInt64)
-		case ticket.FieldNumber, ticket.FieldTitle, ticket.FieldDescription, ticket.FieldCategory, ticket.FieldPriority, ticket.FieldStatus, ticket.FieldSource, ticket.FieldRegion:
+		case ticket.FieldNumber, ticket.FieldTitle, ticket.FieldDescription, ticket.FieldCategory, ticket.FieldPriority, ticket.FieldStatus, ticket.FieldSource, ticket.FieldRegion, ticket.FieldAssignmentReason, ticket.FieldCsatComment, ticket.FieldSurveyTokenHash:
 			values[i] = new(sql.NullString)
-		case ticket.FieldCreatedAt, ticket.FieldUpdatedAt, ticket.FieldFirstResponseDueAt, ticket.FieldResolutionDueAt, ticket.FieldResolvedAt, ticket.FieldClosedAt:
+		case ticket.FieldCreatedAt, ticket.FieldUpdatedAt, ticket.FieldFirstResponseDueAt, ticket.FieldNextUpdateDueAt, ticket.FieldResolutionDueAt, ticket.FieldFirstRespondedAt, ticket.FieldLastUpdateAt, ticket.FieldSLAPausedAt, ticket.FieldFirstResponseBreachedAt, ticket.FieldResolutionBreachedAt, ticket.FieldEscalatedAt, ticket.FieldNextEscalationAt, ticket.FieldAssignedAt, ticket.FieldReopenedAt, ticket.FieldSurveySentAt, ticket.FieldResolvedAt, ticket.FieldClosedAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -294,6 +388,20 @@ func (_m *Ticket) assignValues(columns []string, values []any) error {
 					return fmt.Errorf("unmarshal field required_skills: %w", err)
 				}
 			}
+		case ticket.FieldTypeID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field type_id", values[i])
+			} else if value.Valid {
+				_m.TypeID = new(int)
+				*_m.TypeID = int(value.Int64)
+			}
+		case ticket.FieldSLAPolicyID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field sla_policy_id", values[i])
+			} else if value.Valid {
+				_m.SLAPolicyID = new(int)
+				*_m.SLAPolicyID = int(value.Int64)
+			}
 		case ticket.FieldFirstResponseDueAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field first_response_due_at", values[i])
@@ -301,12 +409,141 @@ func (_m *Ticket) assignValues(columns []string, values []any) error {
 				_m.FirstResponseDueAt = new(time.Time)
 				*_m.FirstResponseDueAt = value.Time
 			}
+		case ticket.FieldNextUpdateDueAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field next_update_due_at", values[i])
+			} else if value.Valid {
+				_m.NextUpdateDueAt = new(time.Time)
+				*_m.NextUpdateDueAt = value.Time
+			}
 		case ticket.FieldResolutionDueAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field resolution_due_at", values[i])
 			} else if value.Valid {
 				_m.ResolutionDueAt = new(time.Time)
 				*_m.ResolutionDueAt = value.Time
+			}
+		case ticket.FieldFirstRespondedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field first_responded_at", values[i])
+			} else if value.Valid {
+				_m.FirstRespondedAt = new(time.Time)
+				*_m.FirstRespondedAt = value.Time
+			}
+		case ticket.FieldLastUpdateAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field last_update_at", values[i])
+			} else if value.Valid {
+				_m.LastUpdateAt = new(time.Time)
+				*_m.LastUpdateAt = value.Time
+			}
+		case ticket.FieldSLAPausedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field sla_paused_at", values[i])
+			} else if value.Valid {
+				_m.SLAPausedAt = new(time.Time)
+				*_m.SLAPausedAt = value.Time
+			}
+		case ticket.FieldSLAPausedSeconds:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field sla_paused_seconds", values[i])
+			} else if value.Valid {
+				_m.SLAPausedSeconds = value.Int64
+			}
+		case ticket.FieldFirstResponseBreachedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field first_response_breached_at", values[i])
+			} else if value.Valid {
+				_m.FirstResponseBreachedAt = new(time.Time)
+				*_m.FirstResponseBreachedAt = value.Time
+			}
+		case ticket.FieldResolutionBreachedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field resolution_breached_at", values[i])
+			} else if value.Valid {
+				_m.ResolutionBreachedAt = new(time.Time)
+				*_m.ResolutionBreachedAt = value.Time
+			}
+		case ticket.FieldEscalationLevel:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field escalation_level", values[i])
+			} else if value.Valid {
+				_m.EscalationLevel = int(value.Int64)
+			}
+		case ticket.FieldEscalatedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field escalated_at", values[i])
+			} else if value.Valid {
+				_m.EscalatedAt = new(time.Time)
+				*_m.EscalatedAt = value.Time
+			}
+		case ticket.FieldEscalationsDone:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field escalations_done", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.EscalationsDone); err != nil {
+					return fmt.Errorf("unmarshal field escalations_done: %w", err)
+				}
+			}
+		case ticket.FieldNextEscalationAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field next_escalation_at", values[i])
+			} else if value.Valid {
+				_m.NextEscalationAt = new(time.Time)
+				*_m.NextEscalationAt = value.Time
+			}
+		case ticket.FieldSLAGeneration:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field sla_generation", values[i])
+			} else if value.Valid {
+				_m.SLAGeneration = int(value.Int64)
+			}
+		case ticket.FieldAssignedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field assigned_at", values[i])
+			} else if value.Valid {
+				_m.AssignedAt = new(time.Time)
+				*_m.AssignedAt = value.Time
+			}
+		case ticket.FieldAssignmentReason:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field assignment_reason", values[i])
+			} else if value.Valid {
+				_m.AssignmentReason = value.String
+			}
+		case ticket.FieldReopenedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field reopened_at", values[i])
+			} else if value.Valid {
+				_m.ReopenedAt = new(time.Time)
+				*_m.ReopenedAt = value.Time
+			}
+		case ticket.FieldCsat:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field csat", values[i])
+			} else if value.Valid {
+				_m.Csat = new(int)
+				*_m.Csat = int(value.Int64)
+			}
+		case ticket.FieldCsatComment:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field csat_comment", values[i])
+			} else if value.Valid {
+				_m.CsatComment = value.String
+			}
+		case ticket.FieldSurveyTokenHash:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field survey_token_hash", values[i])
+			} else if value.Valid {
+				_m.SurveyTokenHash = new(string)
+				*_m.SurveyTokenHash = value.String
+			}
+		case ticket.FieldSurveySentAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field survey_sent_at", values[i])
+			} else if value.Valid {
+				_m.SurveySentAt = new(time.Time)
+				*_m.SurveySentAt = value.Time
 			}
 		case ticket.FieldResolvedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -366,6 +603,26 @@ func (_m *Ticket) QueryAssignee() *StaffQuery {
 // QueryTeam queries the "team" edge of the Ticket entity.
 func (_m *Ticket) QueryTeam() *DepartmentQuery {
 	return NewTicketClient(_m.config).QueryTeam(_m)
+}
+
+// QueryTicketType queries the "ticket_type" edge of the Ticket entity.
+func (_m *Ticket) QueryTicketType() *TicketTypeQuery {
+	return NewTicketClient(_m.config).QueryTicketType(_m)
+}
+
+// QuerySLAPolicy queries the "sla_policy" edge of the Ticket entity.
+func (_m *Ticket) QuerySLAPolicy() *SLAPolicyQuery {
+	return NewTicketClient(_m.config).QuerySLAPolicy(_m)
+}
+
+// QueryChanges queries the "changes" edge of the Ticket entity.
+func (_m *Ticket) QueryChanges() *TicketChangeQuery {
+	return NewTicketClient(_m.config).QueryChanges(_m)
+}
+
+// QueryApprovals queries the "approvals" edge of the Ticket entity.
+func (_m *Ticket) QueryApprovals() *TicketApprovalQuery {
+	return NewTicketClient(_m.config).QueryApprovals(_m)
 }
 
 // QueryComments queries the "comments" edge of the Ticket entity.
@@ -452,13 +709,106 @@ func (_m *Ticket) String() string {
 	builder.WriteString("required_skills=")
 	builder.WriteString(fmt.Sprintf("%v", _m.RequiredSkills))
 	builder.WriteString(", ")
+	if v := _m.TypeID; v != nil {
+		builder.WriteString("type_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.SLAPolicyID; v != nil {
+		builder.WriteString("sla_policy_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
 	if v := _m.FirstResponseDueAt; v != nil {
 		builder.WriteString("first_response_due_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteString(", ")
+	if v := _m.NextUpdateDueAt; v != nil {
+		builder.WriteString("next_update_due_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
 	if v := _m.ResolutionDueAt; v != nil {
 		builder.WriteString("resolution_due_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.FirstRespondedAt; v != nil {
+		builder.WriteString("first_responded_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.LastUpdateAt; v != nil {
+		builder.WriteString("last_update_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.SLAPausedAt; v != nil {
+		builder.WriteString("sla_paused_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("sla_paused_seconds=")
+	builder.WriteString(fmt.Sprintf("%v", _m.SLAPausedSeconds))
+	builder.WriteString(", ")
+	if v := _m.FirstResponseBreachedAt; v != nil {
+		builder.WriteString("first_response_breached_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.ResolutionBreachedAt; v != nil {
+		builder.WriteString("resolution_breached_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("escalation_level=")
+	builder.WriteString(fmt.Sprintf("%v", _m.EscalationLevel))
+	builder.WriteString(", ")
+	if v := _m.EscalatedAt; v != nil {
+		builder.WriteString("escalated_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("escalations_done=")
+	builder.WriteString(fmt.Sprintf("%v", _m.EscalationsDone))
+	builder.WriteString(", ")
+	if v := _m.NextEscalationAt; v != nil {
+		builder.WriteString("next_escalation_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("sla_generation=")
+	builder.WriteString(fmt.Sprintf("%v", _m.SLAGeneration))
+	builder.WriteString(", ")
+	if v := _m.AssignedAt; v != nil {
+		builder.WriteString("assigned_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("assignment_reason=")
+	builder.WriteString(_m.AssignmentReason)
+	builder.WriteString(", ")
+	if v := _m.ReopenedAt; v != nil {
+		builder.WriteString("reopened_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.Csat; v != nil {
+		builder.WriteString("csat=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("csat_comment=")
+	builder.WriteString(_m.CsatComment)
+	builder.WriteString(", ")
+	if v := _m.SurveyTokenHash; v != nil {
+		builder.WriteString("survey_token_hash=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.SurveySentAt; v != nil {
+		builder.WriteString("survey_sent_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteString(", ")
@@ -476,6 +826,54 @@ func (_m *Ticket) String() string {
 	builder.WriteString(fmt.Sprintf("%v", _m.CustomFields))
 	builder.WriteByte(')')
 	return builder.String()
+}
+
+// NamedChanges returns the Changes named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Ticket) NamedChanges(name string) ([]*TicketChange, error) {
+	if _m.Edges.namedChanges == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedChanges[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Ticket) appendNamedChanges(name string, edges ...*TicketChange) {
+	if _m.Edges.namedChanges == nil {
+		_m.Edges.namedChanges = make(map[string][]*TicketChange)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedChanges[name] = []*TicketChange{}
+	} else {
+		_m.Edges.namedChanges[name] = append(_m.Edges.namedChanges[name], edges...)
+	}
+}
+
+// NamedApprovals returns the Approvals named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Ticket) NamedApprovals(name string) ([]*TicketApproval, error) {
+	if _m.Edges.namedApprovals == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedApprovals[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Ticket) appendNamedApprovals(name string, edges ...*TicketApproval) {
+	if _m.Edges.namedApprovals == nil {
+		_m.Edges.namedApprovals = make(map[string][]*TicketApproval)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedApprovals[name] = []*TicketApproval{}
+	} else {
+		_m.Edges.namedApprovals[name] = append(_m.Edges.namedApprovals[name], edges...)
+	}
 }
 
 // NamedComments returns the Comments named value or an error if the edge was not

@@ -14,10 +14,14 @@ import (
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/department"
 	"github.com/scrm-dev/scrm/ent/order"
+	"github.com/scrm-dev/scrm/ent/slapolicy"
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/tenant"
 	"github.com/scrm-dev/scrm/ent/ticket"
+	"github.com/scrm-dev/scrm/ent/ticketapproval"
+	"github.com/scrm-dev/scrm/ent/ticketchange"
 	"github.com/scrm-dev/scrm/ent/ticketcomment"
+	"github.com/scrm-dev/scrm/ent/tickettype"
 )
 
 // TicketCreate is the builder for creating a Ticket entity.
@@ -220,6 +224,34 @@ func (_c *TicketCreate) SetRequiredSkills(v []string) *TicketCreate {
 	return _c
 }
 
+// SetTypeID sets the "type_id" field.
+func (_c *TicketCreate) SetTypeID(v int) *TicketCreate {
+	_c.mutation.SetTypeID(v)
+	return _c
+}
+
+// SetNillableTypeID sets the "type_id" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableTypeID(v *int) *TicketCreate {
+	if v != nil {
+		_c.SetTypeID(*v)
+	}
+	return _c
+}
+
+// SetSLAPolicyID sets the "sla_policy_id" field.
+func (_c *TicketCreate) SetSLAPolicyID(v int) *TicketCreate {
+	_c.mutation.SetSLAPolicyID(v)
+	return _c
+}
+
+// SetNillableSLAPolicyID sets the "sla_policy_id" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableSLAPolicyID(v *int) *TicketCreate {
+	if v != nil {
+		_c.SetSLAPolicyID(*v)
+	}
+	return _c
+}
+
 // SetFirstResponseDueAt sets the "first_response_due_at" field.
 func (_c *TicketCreate) SetFirstResponseDueAt(v time.Time) *TicketCreate {
 	_c.mutation.SetFirstResponseDueAt(v)
@@ -234,6 +266,20 @@ func (_c *TicketCreate) SetNillableFirstResponseDueAt(v *time.Time) *TicketCreat
 	return _c
 }
 
+// SetNextUpdateDueAt sets the "next_update_due_at" field.
+func (_c *TicketCreate) SetNextUpdateDueAt(v time.Time) *TicketCreate {
+	_c.mutation.SetNextUpdateDueAt(v)
+	return _c
+}
+
+// SetNillableNextUpdateDueAt sets the "next_update_due_at" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableNextUpdateDueAt(v *time.Time) *TicketCreate {
+	if v != nil {
+		_c.SetNextUpdateDueAt(*v)
+	}
+	return _c
+}
+
 // SetResolutionDueAt sets the "resolution_due_at" field.
 func (_c *TicketCreate) SetResolutionDueAt(v time.Time) *TicketCreate {
 	_c.mutation.SetResolutionDueAt(v)
@@ -244,6 +290,250 @@ func (_c *TicketCreate) SetResolutionDueAt(v time.Time) *TicketCreate {
 func (_c *TicketCreate) SetNillableResolutionDueAt(v *time.Time) *TicketCreate {
 	if v != nil {
 		_c.SetResolutionDueAt(*v)
+	}
+	return _c
+}
+
+// SetFirstRespondedAt sets the "first_responded_at" field.
+func (_c *TicketCreate) SetFirstRespondedAt(v time.Time) *TicketCreate {
+	_c.mutation.SetFirstRespondedAt(v)
+	return _c
+}
+
+// SetNillableFirstRespondedAt sets the "first_responded_at" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableFirstRespondedAt(v *time.Time) *TicketCreate {
+	if v != nil {
+		_c.SetFirstRespondedAt(*v)
+	}
+	return _c
+}
+
+// SetLastUpdateAt sets the "last_update_at" field.
+func (_c *TicketCreate) SetLastUpdateAt(v time.Time) *TicketCreate {
+	_c.mutation.SetLastUpdateAt(v)
+	return _c
+}
+
+// SetNillableLastUpdateAt sets the "last_update_at" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableLastUpdateAt(v *time.Time) *TicketCreate {
+	if v != nil {
+		_c.SetLastUpdateAt(*v)
+	}
+	return _c
+}
+
+// SetSLAPausedAt sets the "sla_paused_at" field.
+func (_c *TicketCreate) SetSLAPausedAt(v time.Time) *TicketCreate {
+	_c.mutation.SetSLAPausedAt(v)
+	return _c
+}
+
+// SetNillableSLAPausedAt sets the "sla_paused_at" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableSLAPausedAt(v *time.Time) *TicketCreate {
+	if v != nil {
+		_c.SetSLAPausedAt(*v)
+	}
+	return _c
+}
+
+// SetSLAPausedSeconds sets the "sla_paused_seconds" field.
+func (_c *TicketCreate) SetSLAPausedSeconds(v int64) *TicketCreate {
+	_c.mutation.SetSLAPausedSeconds(v)
+	return _c
+}
+
+// SetNillableSLAPausedSeconds sets the "sla_paused_seconds" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableSLAPausedSeconds(v *int64) *TicketCreate {
+	if v != nil {
+		_c.SetSLAPausedSeconds(*v)
+	}
+	return _c
+}
+
+// SetFirstResponseBreachedAt sets the "first_response_breached_at" field.
+func (_c *TicketCreate) SetFirstResponseBreachedAt(v time.Time) *TicketCreate {
+	_c.mutation.SetFirstResponseBreachedAt(v)
+	return _c
+}
+
+// SetNillableFirstResponseBreachedAt sets the "first_response_breached_at" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableFirstResponseBreachedAt(v *time.Time) *TicketCreate {
+	if v != nil {
+		_c.SetFirstResponseBreachedAt(*v)
+	}
+	return _c
+}
+
+// SetResolutionBreachedAt sets the "resolution_breached_at" field.
+func (_c *TicketCreate) SetResolutionBreachedAt(v time.Time) *TicketCreate {
+	_c.mutation.SetResolutionBreachedAt(v)
+	return _c
+}
+
+// SetNillableResolutionBreachedAt sets the "resolution_breached_at" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableResolutionBreachedAt(v *time.Time) *TicketCreate {
+	if v != nil {
+		_c.SetResolutionBreachedAt(*v)
+	}
+	return _c
+}
+
+// SetEscalationLevel sets the "escalation_level" field.
+func (_c *TicketCreate) SetEscalationLevel(v int) *TicketCreate {
+	_c.mutation.SetEscalationLevel(v)
+	return _c
+}
+
+// SetNillableEscalationLevel sets the "escalation_level" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableEscalationLevel(v *int) *TicketCreate {
+	if v != nil {
+		_c.SetEscalationLevel(*v)
+	}
+	return _c
+}
+
+// SetEscalatedAt sets the "escalated_at" field.
+func (_c *TicketCreate) SetEscalatedAt(v time.Time) *TicketCreate {
+	_c.mutation.SetEscalatedAt(v)
+	return _c
+}
+
+// SetNillableEscalatedAt sets the "escalated_at" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableEscalatedAt(v *time.Time) *TicketCreate {
+	if v != nil {
+		_c.SetEscalatedAt(*v)
+	}
+	return _c
+}
+
+// SetEscalationsDone sets the "escalations_done" field.
+func (_c *TicketCreate) SetEscalationsDone(v []string) *TicketCreate {
+	_c.mutation.SetEscalationsDone(v)
+	return _c
+}
+
+// SetNextEscalationAt sets the "next_escalation_at" field.
+func (_c *TicketCreate) SetNextEscalationAt(v time.Time) *TicketCreate {
+	_c.mutation.SetNextEscalationAt(v)
+	return _c
+}
+
+// SetNillableNextEscalationAt sets the "next_escalation_at" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableNextEscalationAt(v *time.Time) *TicketCreate {
+	if v != nil {
+		_c.SetNextEscalationAt(*v)
+	}
+	return _c
+}
+
+// SetSLAGeneration sets the "sla_generation" field.
+func (_c *TicketCreate) SetSLAGeneration(v int) *TicketCreate {
+	_c.mutation.SetSLAGeneration(v)
+	return _c
+}
+
+// SetNillableSLAGeneration sets the "sla_generation" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableSLAGeneration(v *int) *TicketCreate {
+	if v != nil {
+		_c.SetSLAGeneration(*v)
+	}
+	return _c
+}
+
+// SetAssignedAt sets the "assigned_at" field.
+func (_c *TicketCreate) SetAssignedAt(v time.Time) *TicketCreate {
+	_c.mutation.SetAssignedAt(v)
+	return _c
+}
+
+// SetNillableAssignedAt sets the "assigned_at" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableAssignedAt(v *time.Time) *TicketCreate {
+	if v != nil {
+		_c.SetAssignedAt(*v)
+	}
+	return _c
+}
+
+// SetAssignmentReason sets the "assignment_reason" field.
+func (_c *TicketCreate) SetAssignmentReason(v string) *TicketCreate {
+	_c.mutation.SetAssignmentReason(v)
+	return _c
+}
+
+// SetNillableAssignmentReason sets the "assignment_reason" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableAssignmentReason(v *string) *TicketCreate {
+	if v != nil {
+		_c.SetAssignmentReason(*v)
+	}
+	return _c
+}
+
+// SetReopenedAt sets the "reopened_at" field.
+func (_c *TicketCreate) SetReopenedAt(v time.Time) *TicketCreate {
+	_c.mutation.SetReopenedAt(v)
+	return _c
+}
+
+// SetNillableReopenedAt sets the "reopened_at" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableReopenedAt(v *time.Time) *TicketCreate {
+	if v != nil {
+		_c.SetReopenedAt(*v)
+	}
+	return _c
+}
+
+// SetCsat sets the "csat" field.
+func (_c *TicketCreate) SetCsat(v int) *TicketCreate {
+	_c.mutation.SetCsat(v)
+	return _c
+}
+
+// SetNillableCsat sets the "csat" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableCsat(v *int) *TicketCreate {
+	if v != nil {
+		_c.SetCsat(*v)
+	}
+	return _c
+}
+
+// SetCsatComment sets the "csat_comment" field.
+func (_c *TicketCreate) SetCsatComment(v string) *TicketCreate {
+	_c.mutation.SetCsatComment(v)
+	return _c
+}
+
+// SetNillableCsatComment sets the "csat_comment" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableCsatComment(v *string) *TicketCreate {
+	if v != nil {
+		_c.SetCsatComment(*v)
+	}
+	return _c
+}
+
+// SetSurveyTokenHash sets the "survey_token_hash" field.
+func (_c *TicketCreate) SetSurveyTokenHash(v string) *TicketCreate {
+	_c.mutation.SetSurveyTokenHash(v)
+	return _c
+}
+
+// SetNillableSurveyTokenHash sets the "survey_token_hash" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableSurveyTokenHash(v *string) *TicketCreate {
+	if v != nil {
+		_c.SetSurveyTokenHash(*v)
+	}
+	return _c
+}
+
+// SetSurveySentAt sets the "survey_sent_at" field.
+func (_c *TicketCreate) SetSurveySentAt(v time.Time) *TicketCreate {
+	_c.mutation.SetSurveySentAt(v)
+	return _c
+}
+
+// SetNillableSurveySentAt sets the "survey_sent_at" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableSurveySentAt(v *time.Time) *TicketCreate {
+	if v != nil {
+		_c.SetSurveySentAt(*v)
 	}
 	return _c
 }
@@ -305,6 +595,60 @@ func (_c *TicketCreate) SetAssignee(v *Staff) *TicketCreate {
 // SetTeam sets the "team" edge to the Department entity.
 func (_c *TicketCreate) SetTeam(v *Department) *TicketCreate {
 	return _c.SetTeamID(v.ID)
+}
+
+// SetTicketTypeID sets the "ticket_type" edge to the TicketType entity by ID.
+func (_c *TicketCreate) SetTicketTypeID(id int) *TicketCreate {
+	_c.mutation.SetTicketTypeID(id)
+	return _c
+}
+
+// SetNillableTicketTypeID sets the "ticket_type" edge to the TicketType entity by ID if the given value is not nil.
+func (_c *TicketCreate) SetNillableTicketTypeID(id *int) *TicketCreate {
+	if id != nil {
+		_c = _c.SetTicketTypeID(*id)
+	}
+	return _c
+}
+
+// SetTicketType sets the "ticket_type" edge to the TicketType entity.
+func (_c *TicketCreate) SetTicketType(v *TicketType) *TicketCreate {
+	return _c.SetTicketTypeID(v.ID)
+}
+
+// SetSLAPolicy sets the "sla_policy" edge to the SLAPolicy entity.
+func (_c *TicketCreate) SetSLAPolicy(v *SLAPolicy) *TicketCreate {
+	return _c.SetSLAPolicyID(v.ID)
+}
+
+// AddChangeIDs adds the "changes" edge to the TicketChange entity by IDs.
+func (_c *TicketCreate) AddChangeIDs(ids ...int) *TicketCreate {
+	_c.mutation.AddChangeIDs(ids...)
+	return _c
+}
+
+// AddChanges adds the "changes" edges to the TicketChange entity.
+func (_c *TicketCreate) AddChanges(v ...*TicketChange) *TicketCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddChangeIDs(ids...)
+}
+
+// AddApprovalIDs adds the "approvals" edge to the TicketApproval entity by IDs.
+func (_c *TicketCreate) AddApprovalIDs(ids ...int) *TicketCreate {
+	_c.mutation.AddApprovalIDs(ids...)
+	return _c
+}
+
+// AddApprovals adds the "approvals" edges to the TicketApproval entity.
+func (_c *TicketCreate) AddApprovals(v ...*TicketApproval) *TicketCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddApprovalIDs(ids...)
 }
 
 // AddCommentIDs adds the "comments" edge to the TicketComment entity by IDs.
@@ -397,6 +741,26 @@ func (_c *TicketCreate) defaults() error {
 		v := ticket.DefaultRequiredSkills
 		_c.mutation.SetRequiredSkills(v)
 	}
+	if _, ok := _c.mutation.SLAPausedSeconds(); !ok {
+		v := ticket.DefaultSLAPausedSeconds
+		_c.mutation.SetSLAPausedSeconds(v)
+	}
+	if _, ok := _c.mutation.EscalationLevel(); !ok {
+		v := ticket.DefaultEscalationLevel
+		_c.mutation.SetEscalationLevel(v)
+	}
+	if _, ok := _c.mutation.SLAGeneration(); !ok {
+		v := ticket.DefaultSLAGeneration
+		_c.mutation.SetSLAGeneration(v)
+	}
+	if _, ok := _c.mutation.AssignmentReason(); !ok {
+		v := ticket.DefaultAssignmentReason
+		_c.mutation.SetAssignmentReason(v)
+	}
+	if _, ok := _c.mutation.CsatComment(); !ok {
+		v := ticket.DefaultCsatComment
+		_c.mutation.SetCsatComment(v)
+	}
 	return nil
 }
 
@@ -469,6 +833,31 @@ func (_c *TicketCreate) check() error {
 	}
 	if _, ok := _c.mutation.RequiredSkills(); !ok {
 		return &ValidationError{Name: "required_skills", err: errors.New(`ent: missing required field "Ticket.required_skills"`)}
+	}
+	if _, ok := _c.mutation.SLAPausedSeconds(); !ok {
+		return &ValidationError{Name: "sla_paused_seconds", err: errors.New(`ent: missing required field "Ticket.sla_paused_seconds"`)}
+	}
+	if _, ok := _c.mutation.EscalationLevel(); !ok {
+		return &ValidationError{Name: "escalation_level", err: errors.New(`ent: missing required field "Ticket.escalation_level"`)}
+	}
+	if _, ok := _c.mutation.SLAGeneration(); !ok {
+		return &ValidationError{Name: "sla_generation", err: errors.New(`ent: missing required field "Ticket.sla_generation"`)}
+	}
+	if _, ok := _c.mutation.AssignmentReason(); !ok {
+		return &ValidationError{Name: "assignment_reason", err: errors.New(`ent: missing required field "Ticket.assignment_reason"`)}
+	}
+	if v, ok := _c.mutation.Csat(); ok {
+		if err := ticket.CsatValidator(v); err != nil {
+			return &ValidationError{Name: "csat", err: fmt.Errorf(`ent: validator failed for field "Ticket.csat": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.CsatComment(); !ok {
+		return &ValidationError{Name: "csat_comment", err: errors.New(`ent: missing required field "Ticket.csat_comment"`)}
+	}
+	if v, ok := _c.mutation.SurveyTokenHash(); ok {
+		if err := ticket.SurveyTokenHashValidator(v); err != nil {
+			return &ValidationError{Name: "survey_token_hash", err: fmt.Errorf(`ent: validator failed for field "Ticket.survey_token_hash": %w`, err)}
+		}
 	}
 	if len(_c.mutation.TenantIDs()) == 0 {
 		return &ValidationError{Name: "tenant", err: errors.New(`ent: missing required edge "Ticket.tenant"`)}
@@ -548,9 +937,85 @@ func (_c *TicketCreate) createSpec() (*Ticket, *sqlgraph.CreateSpec) {
 		_spec.SetField(ticket.FieldFirstResponseDueAt, field.TypeTime, value)
 		_node.FirstResponseDueAt = &value
 	}
+	if value, ok := _c.mutation.NextUpdateDueAt(); ok {
+		_spec.SetField(ticket.FieldNextUpdateDueAt, field.TypeTime, value)
+		_node.NextUpdateDueAt = &value
+	}
 	if value, ok := _c.mutation.ResolutionDueAt(); ok {
 		_spec.SetField(ticket.FieldResolutionDueAt, field.TypeTime, value)
 		_node.ResolutionDueAt = &value
+	}
+	if value, ok := _c.mutation.FirstRespondedAt(); ok {
+		_spec.SetField(ticket.FieldFirstRespondedAt, field.TypeTime, value)
+		_node.FirstRespondedAt = &value
+	}
+	if value, ok := _c.mutation.LastUpdateAt(); ok {
+		_spec.SetField(ticket.FieldLastUpdateAt, field.TypeTime, value)
+		_node.LastUpdateAt = &value
+	}
+	if value, ok := _c.mutation.SLAPausedAt(); ok {
+		_spec.SetField(ticket.FieldSLAPausedAt, field.TypeTime, value)
+		_node.SLAPausedAt = &value
+	}
+	if value, ok := _c.mutation.SLAPausedSeconds(); ok {
+		_spec.SetField(ticket.FieldSLAPausedSeconds, field.TypeInt64, value)
+		_node.SLAPausedSeconds = value
+	}
+	if value, ok := _c.mutation.FirstResponseBreachedAt(); ok {
+		_spec.SetField(ticket.FieldFirstResponseBreachedAt, field.TypeTime, value)
+		_node.FirstResponseBreachedAt = &value
+	}
+	if value, ok := _c.mutation.ResolutionBreachedAt(); ok {
+		_spec.SetField(ticket.FieldResolutionBreachedAt, field.TypeTime, value)
+		_node.ResolutionBreachedAt = &value
+	}
+	if value, ok := _c.mutation.EscalationLevel(); ok {
+		_spec.SetField(ticket.FieldEscalationLevel, field.TypeInt, value)
+		_node.EscalationLevel = value
+	}
+	if value, ok := _c.mutation.EscalatedAt(); ok {
+		_spec.SetField(ticket.FieldEscalatedAt, field.TypeTime, value)
+		_node.EscalatedAt = &value
+	}
+	if value, ok := _c.mutation.EscalationsDone(); ok {
+		_spec.SetField(ticket.FieldEscalationsDone, field.TypeJSON, value)
+		_node.EscalationsDone = value
+	}
+	if value, ok := _c.mutation.NextEscalationAt(); ok {
+		_spec.SetField(ticket.FieldNextEscalationAt, field.TypeTime, value)
+		_node.NextEscalationAt = &value
+	}
+	if value, ok := _c.mutation.SLAGeneration(); ok {
+		_spec.SetField(ticket.FieldSLAGeneration, field.TypeInt, value)
+		_node.SLAGeneration = value
+	}
+	if value, ok := _c.mutation.AssignedAt(); ok {
+		_spec.SetField(ticket.FieldAssignedAt, field.TypeTime, value)
+		_node.AssignedAt = &value
+	}
+	if value, ok := _c.mutation.AssignmentReason(); ok {
+		_spec.SetField(ticket.FieldAssignmentReason, field.TypeString, value)
+		_node.AssignmentReason = value
+	}
+	if value, ok := _c.mutation.ReopenedAt(); ok {
+		_spec.SetField(ticket.FieldReopenedAt, field.TypeTime, value)
+		_node.ReopenedAt = &value
+	}
+	if value, ok := _c.mutation.Csat(); ok {
+		_spec.SetField(ticket.FieldCsat, field.TypeInt, value)
+		_node.Csat = &value
+	}
+	if value, ok := _c.mutation.CsatComment(); ok {
+		_spec.SetField(ticket.FieldCsatComment, field.TypeString, value)
+		_node.CsatComment = value
+	}
+	if value, ok := _c.mutation.SurveyTokenHash(); ok {
+		_spec.SetField(ticket.FieldSurveyTokenHash, field.TypeString, value)
+		_node.SurveyTokenHash = &value
+	}
+	if value, ok := _c.mutation.SurveySentAt(); ok {
+		_spec.SetField(ticket.FieldSurveySentAt, field.TypeTime, value)
+		_node.SurveySentAt = &value
 	}
 	if value, ok := _c.mutation.ResolvedAt(); ok {
 		_spec.SetField(ticket.FieldResolvedAt, field.TypeTime, value)
@@ -647,6 +1112,72 @@ func (_c *TicketCreate) createSpec() (*Ticket, *sqlgraph.CreateSpec) {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		_node.TeamID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.TicketTypeIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   ticket.TicketTypeTable,
+			Columns: []string{ticket.TicketTypeColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(tickettype.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.TypeID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.SLAPolicyIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   ticket.SLAPolicyTable,
+			Columns: []string{ticket.SLAPolicyColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(slapolicy.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.SLAPolicyID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.ChangesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.ChangesTable,
+			Columns: []string{ticket.ChangesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticketchange.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.ApprovalsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.ApprovalsTable,
+			Columns: []string{ticket.ApprovalsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticketapproval.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	if nodes := _c.mutation.CommentsIDs(); len(nodes) > 0 {
@@ -903,6 +1434,42 @@ func (u *TicketUpsert) UpdateRequiredSkills() *TicketUpsert {
 	return u
 }
 
+// SetTypeID sets the "type_id" field.
+func (u *TicketUpsert) SetTypeID(v int) *TicketUpsert {
+	u.Set(ticket.FieldTypeID, v)
+	return u
+}
+
+// UpdateTypeID sets the "type_id" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateTypeID() *TicketUpsert {
+	u.SetExcluded(ticket.FieldTypeID)
+	return u
+}
+
+// ClearTypeID clears the value of the "type_id" field.
+func (u *TicketUpsert) ClearTypeID() *TicketUpsert {
+	u.SetNull(ticket.FieldTypeID)
+	return u
+}
+
+// SetSLAPolicyID sets the "sla_policy_id" field.
+func (u *TicketUpsert) SetSLAPolicyID(v int) *TicketUpsert {
+	u.Set(ticket.FieldSLAPolicyID, v)
+	return u
+}
+
+// UpdateSLAPolicyID sets the "sla_policy_id" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateSLAPolicyID() *TicketUpsert {
+	u.SetExcluded(ticket.FieldSLAPolicyID)
+	return u
+}
+
+// ClearSLAPolicyID clears the value of the "sla_policy_id" field.
+func (u *TicketUpsert) ClearSLAPolicyID() *TicketUpsert {
+	u.SetNull(ticket.FieldSLAPolicyID)
+	return u
+}
+
 // SetFirstResponseDueAt sets the "first_response_due_at" field.
 func (u *TicketUpsert) SetFirstResponseDueAt(v time.Time) *TicketUpsert {
 	u.Set(ticket.FieldFirstResponseDueAt, v)
@@ -921,6 +1488,24 @@ func (u *TicketUpsert) ClearFirstResponseDueAt() *TicketUpsert {
 	return u
 }
 
+// SetNextUpdateDueAt sets the "next_update_due_at" field.
+func (u *TicketUpsert) SetNextUpdateDueAt(v time.Time) *TicketUpsert {
+	u.Set(ticket.FieldNextUpdateDueAt, v)
+	return u
+}
+
+// UpdateNextUpdateDueAt sets the "next_update_due_at" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateNextUpdateDueAt() *TicketUpsert {
+	u.SetExcluded(ticket.FieldNextUpdateDueAt)
+	return u
+}
+
+// ClearNextUpdateDueAt clears the value of the "next_update_due_at" field.
+func (u *TicketUpsert) ClearNextUpdateDueAt() *TicketUpsert {
+	u.SetNull(ticket.FieldNextUpdateDueAt)
+	return u
+}
+
 // SetResolutionDueAt sets the "resolution_due_at" field.
 func (u *TicketUpsert) SetResolutionDueAt(v time.Time) *TicketUpsert {
 	u.Set(ticket.FieldResolutionDueAt, v)
@@ -936,6 +1521,324 @@ func (u *TicketUpsert) UpdateResolutionDueAt() *TicketUpsert {
 // ClearResolutionDueAt clears the value of the "resolution_due_at" field.
 func (u *TicketUpsert) ClearResolutionDueAt() *TicketUpsert {
 	u.SetNull(ticket.FieldResolutionDueAt)
+	return u
+}
+
+// SetFirstRespondedAt sets the "first_responded_at" field.
+func (u *TicketUpsert) SetFirstRespondedAt(v time.Time) *TicketUpsert {
+	u.Set(ticket.FieldFirstRespondedAt, v)
+	return u
+}
+
+// UpdateFirstRespondedAt sets the "first_responded_at" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateFirstRespondedAt() *TicketUpsert {
+	u.SetExcluded(ticket.FieldFirstRespondedAt)
+	return u
+}
+
+// ClearFirstRespondedAt clears the value of the "first_responded_at" field.
+func (u *TicketUpsert) ClearFirstRespondedAt() *TicketUpsert {
+	u.SetNull(ticket.FieldFirstRespondedAt)
+	return u
+}
+
+// SetLastUpdateAt sets the "last_update_at" field.
+func (u *TicketUpsert) SetLastUpdateAt(v time.Time) *TicketUpsert {
+	u.Set(ticket.FieldLastUpdateAt, v)
+	return u
+}
+
+// UpdateLastUpdateAt sets the "last_update_at" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateLastUpdateAt() *TicketUpsert {
+	u.SetExcluded(ticket.FieldLastUpdateAt)
+	return u
+}
+
+// ClearLastUpdateAt clears the value of the "last_update_at" field.
+func (u *TicketUpsert) ClearLastUpdateAt() *TicketUpsert {
+	u.SetNull(ticket.FieldLastUpdateAt)
+	return u
+}
+
+// SetSLAPausedAt sets the "sla_paused_at" field.
+func (u *TicketUpsert) SetSLAPausedAt(v time.Time) *TicketUpsert {
+	u.Set(ticket.FieldSLAPausedAt, v)
+	return u
+}
+
+// UpdateSLAPausedAt sets the "sla_paused_at" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateSLAPausedAt() *TicketUpsert {
+	u.SetExcluded(ticket.FieldSLAPausedAt)
+	return u
+}
+
+// ClearSLAPausedAt clears the value of the "sla_paused_at" field.
+func (u *TicketUpsert) ClearSLAPausedAt() *TicketUpsert {
+	u.SetNull(ticket.FieldSLAPausedAt)
+	return u
+}
+
+// SetSLAPausedSeconds sets the "sla_paused_seconds" field.
+func (u *TicketUpsert) SetSLAPausedSeconds(v int64) *TicketUpsert {
+	u.Set(ticket.FieldSLAPausedSeconds, v)
+	return u
+}
+
+// UpdateSLAPausedSeconds sets the "sla_paused_seconds" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateSLAPausedSeconds() *TicketUpsert {
+	u.SetExcluded(ticket.FieldSLAPausedSeconds)
+	return u
+}
+
+// AddSLAPausedSeconds adds v to the "sla_paused_seconds" field.
+func (u *TicketUpsert) AddSLAPausedSeconds(v int64) *TicketUpsert {
+	u.Add(ticket.FieldSLAPausedSeconds, v)
+	return u
+}
+
+// SetFirstResponseBreachedAt sets the "first_response_breached_at" field.
+func (u *TicketUpsert) SetFirstResponseBreachedAt(v time.Time) *TicketUpsert {
+	u.Set(ticket.FieldFirstResponseBreachedAt, v)
+	return u
+}
+
+// UpdateFirstResponseBreachedAt sets the "first_response_breached_at" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateFirstResponseBreachedAt() *TicketUpsert {
+	u.SetExcluded(ticket.FieldFirstResponseBreachedAt)
+	return u
+}
+
+// ClearFirstResponseBreachedAt clears the value of the "first_response_breached_at" field.
+func (u *TicketUpsert) ClearFirstResponseBreachedAt() *TicketUpsert {
+	u.SetNull(ticket.FieldFirstResponseBreachedAt)
+	return u
+}
+
+// SetResolutionBreachedAt sets the "resolution_breached_at" field.
+func (u *TicketUpsert) SetResolutionBreachedAt(v time.Time) *TicketUpsert {
+	u.Set(ticket.FieldResolutionBreachedAt, v)
+	return u
+}
+
+// UpdateResolutionBreachedAt sets the "resolution_breached_at" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateResolutionBreachedAt() *TicketUpsert {
+	u.SetExcluded(ticket.FieldResolutionBreachedAt)
+	return u
+}
+
+// ClearResolutionBreachedAt clears the value of the "resolution_breached_at" field.
+func (u *TicketUpsert) ClearResolutionBreachedAt() *TicketUpsert {
+	u.SetNull(ticket.FieldResolutionBreachedAt)
+	return u
+}
+
+// SetEscalationLevel sets the "escalation_level" field.
+func (u *TicketUpsert) SetEscalationLevel(v int) *TicketUpsert {
+	u.Set(ticket.FieldEscalationLevel, v)
+	return u
+}
+
+// UpdateEscalationLevel sets the "escalation_level" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateEscalationLevel() *TicketUpsert {
+	u.SetExcluded(ticket.FieldEscalationLevel)
+	return u
+}
+
+// AddEscalationLevel adds v to the "escalation_level" field.
+func (u *TicketUpsert) AddEscalationLevel(v int) *TicketUpsert {
+	u.Add(ticket.FieldEscalationLevel, v)
+	return u
+}
+
+// SetEscalatedAt sets the "escalated_at" field.
+func (u *TicketUpsert) SetEscalatedAt(v time.Time) *TicketUpsert {
+	u.Set(ticket.FieldEscalatedAt, v)
+	return u
+}
+
+// UpdateEscalatedAt sets the "escalated_at" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateEscalatedAt() *TicketUpsert {
+	u.SetExcluded(ticket.FieldEscalatedAt)
+	return u
+}
+
+// ClearEscalatedAt clears the value of the "escalated_at" field.
+func (u *TicketUpsert) ClearEscalatedAt() *TicketUpsert {
+	u.SetNull(ticket.FieldEscalatedAt)
+	return u
+}
+
+// SetEscalationsDone sets the "escalations_done" field.
+func (u *TicketUpsert) SetEscalationsDone(v []string) *TicketUpsert {
+	u.Set(ticket.FieldEscalationsDone, v)
+	return u
+}
+
+// UpdateEscalationsDone sets the "escalations_done" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateEscalationsDone() *TicketUpsert {
+	u.SetExcluded(ticket.FieldEscalationsDone)
+	return u
+}
+
+// ClearEscalationsDone clears the value of the "escalations_done" field.
+func (u *TicketUpsert) ClearEscalationsDone() *TicketUpsert {
+	u.SetNull(ticket.FieldEscalationsDone)
+	return u
+}
+
+// SetNextEscalationAt sets the "next_escalation_at" field.
+func (u *TicketUpsert) SetNextEscalationAt(v time.Time) *TicketUpsert {
+	u.Set(ticket.FieldNextEscalationAt, v)
+	return u
+}
+
+// UpdateNextEscalationAt sets the "next_escalation_at" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateNextEscalationAt() *TicketUpsert {
+	u.SetExcluded(ticket.FieldNextEscalationAt)
+	return u
+}
+
+// ClearNextEscalationAt clears the value of the "next_escalation_at" field.
+func (u *TicketUpsert) ClearNextEscalationAt() *TicketUpsert {
+	u.SetNull(ticket.FieldNextEscalationAt)
+	return u
+}
+
+// SetSLAGeneration sets the "sla_generation" field.
+func (u *TicketUpsert) SetSLAGeneration(v int) *TicketUpsert {
+	u.Set(ticket.FieldSLAGeneration, v)
+	return u
+}
+
+// UpdateSLAGeneration sets the "sla_generation" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateSLAGeneration() *TicketUpsert {
+	u.SetExcluded(ticket.FieldSLAGeneration)
+	return u
+}
+
+// AddSLAGeneration adds v to the "sla_generation" field.
+func (u *TicketUpsert) AddSLAGeneration(v int) *TicketUpsert {
+	u.Add(ticket.FieldSLAGeneration, v)
+	return u
+}
+
+// SetAssignedAt sets the "assigned_at" field.
+func (u *TicketUpsert) SetAssignedAt(v time.Time) *TicketUpsert {
+	u.Set(ticket.FieldAssignedAt, v)
+	return u
+}
+
+// UpdateAssignedAt sets the "assigned_at" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateAssignedAt() *TicketUpsert {
+	u.SetExcluded(ticket.FieldAssignedAt)
+	return u
+}
+
+// ClearAssignedAt clears the value of the "assigned_at" field.
+func (u *TicketUpsert) ClearAssignedAt() *TicketUpsert {
+	u.SetNull(ticket.FieldAssignedAt)
+	return u
+}
+
+// SetAssignmentReason sets the "assignment_reason" field.
+func (u *TicketUpsert) SetAssignmentReason(v string) *TicketUpsert {
+	u.Set(ticket.FieldAssignmentReason, v)
+	return u
+}
+
+// UpdateAssignmentReason sets the "assignment_reason" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateAssignmentReason() *TicketUpsert {
+	u.SetExcluded(ticket.FieldAssignmentReason)
+	return u
+}
+
+// SetReopenedAt sets the "reopened_at" field.
+func (u *TicketUpsert) SetReopenedAt(v time.Time) *TicketUpsert {
+	u.Set(ticket.FieldReopenedAt, v)
+	return u
+}
+
+// UpdateReopenedAt sets the "reopened_at" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateReopenedAt() *TicketUpsert {
+	u.SetExcluded(ticket.FieldReopenedAt)
+	return u
+}
+
+// ClearReopenedAt clears the value of the "reopened_at" field.
+func (u *TicketUpsert) ClearReopenedAt() *TicketUpsert {
+	u.SetNull(ticket.FieldReopenedAt)
+	return u
+}
+
+// SetCsat sets the "csat" field.
+func (u *TicketUpsert) SetCsat(v int) *TicketUpsert {
+	u.Set(ticket.FieldCsat, v)
+	return u
+}
+
+// UpdateCsat sets the "csat" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateCsat() *TicketUpsert {
+	u.SetExcluded(ticket.FieldCsat)
+	return u
+}
+
+// AddCsat adds v to the "csat" field.
+func (u *TicketUpsert) AddCsat(v int) *TicketUpsert {
+	u.Add(ticket.FieldCsat, v)
+	return u
+}
+
+// ClearCsat clears the value of the "csat" field.
+func (u *TicketUpsert) ClearCsat() *TicketUpsert {
+	u.SetNull(ticket.FieldCsat)
+	return u
+}
+
+// SetCsatComment sets the "csat_comment" field.
+func (u *TicketUpsert) SetCsatComment(v string) *TicketUpsert {
+	u.Set(ticket.FieldCsatComment, v)
+	return u
+}
+
+// UpdateCsatComment sets the "csat_comment" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateCsatComment() *TicketUpsert {
+	u.SetExcluded(ticket.FieldCsatComment)
+	return u
+}
+
+// SetSurveyTokenHash sets the "survey_token_hash" field.
+func (u *TicketUpsert) SetSurveyTokenHash(v string) *TicketUpsert {
+	u.Set(ticket.FieldSurveyTokenHash, v)
+	return u
+}
+
+// UpdateSurveyTokenHash sets the "survey_token_hash" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateSurveyTokenHash() *TicketUpsert {
+	u.SetExcluded(ticket.FieldSurveyTokenHash)
+	return u
+}
+
+// ClearSurveyTokenHash clears the value of the "survey_token_hash" field.
+func (u *TicketUpsert) ClearSurveyTokenHash() *TicketUpsert {
+	u.SetNull(ticket.FieldSurveyTokenHash)
+	return u
+}
+
+// SetSurveySentAt sets the "survey_sent_at" field.
+func (u *TicketUpsert) SetSurveySentAt(v time.Time) *TicketUpsert {
+	u.Set(ticket.FieldSurveySentAt, v)
+	return u
+}
+
+// UpdateSurveySentAt sets the "survey_sent_at" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateSurveySentAt() *TicketUpsert {
+	u.SetExcluded(ticket.FieldSurveySentAt)
+	return u
+}
+
+// ClearSurveySentAt clears the value of the "survey_sent_at" field.
+func (u *TicketUpsert) ClearSurveySentAt() *TicketUpsert {
+	u.SetNull(ticket.FieldSurveySentAt)
 	return u
 }
 
@@ -1261,6 +2164,48 @@ func (u *TicketUpsertOne) UpdateRequiredSkills() *TicketUpsertOne {
 	})
 }
 
+// SetTypeID sets the "type_id" field.
+func (u *TicketUpsertOne) SetTypeID(v int) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetTypeID(v)
+	})
+}
+
+// UpdateTypeID sets the "type_id" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateTypeID() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateTypeID()
+	})
+}
+
+// ClearTypeID clears the value of the "type_id" field.
+func (u *TicketUpsertOne) ClearTypeID() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearTypeID()
+	})
+}
+
+// SetSLAPolicyID sets the "sla_policy_id" field.
+func (u *TicketUpsertOne) SetSLAPolicyID(v int) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetSLAPolicyID(v)
+	})
+}
+
+// UpdateSLAPolicyID sets the "sla_policy_id" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateSLAPolicyID() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateSLAPolicyID()
+	})
+}
+
+// ClearSLAPolicyID clears the value of the "sla_policy_id" field.
+func (u *TicketUpsertOne) ClearSLAPolicyID() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearSLAPolicyID()
+	})
+}
+
 // SetFirstResponseDueAt sets the "first_response_due_at" field.
 func (u *TicketUpsertOne) SetFirstResponseDueAt(v time.Time) *TicketUpsertOne {
 	return u.Update(func(s *TicketUpsert) {
@@ -1282,6 +2227,27 @@ func (u *TicketUpsertOne) ClearFirstResponseDueAt() *TicketUpsertOne {
 	})
 }
 
+// SetNextUpdateDueAt sets the "next_update_due_at" field.
+func (u *TicketUpsertOne) SetNextUpdateDueAt(v time.Time) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetNextUpdateDueAt(v)
+	})
+}
+
+// UpdateNextUpdateDueAt sets the "next_update_due_at" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateNextUpdateDueAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateNextUpdateDueAt()
+	})
+}
+
+// ClearNextUpdateDueAt clears the value of the "next_update_due_at" field.
+func (u *TicketUpsertOne) ClearNextUpdateDueAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearNextUpdateDueAt()
+	})
+}
+
 // SetResolutionDueAt sets the "resolution_due_at" field.
 func (u *TicketUpsertOne) SetResolutionDueAt(v time.Time) *TicketUpsertOne {
 	return u.Update(func(s *TicketUpsert) {
@@ -1300,6 +2266,377 @@ func (u *TicketUpsertOne) UpdateResolutionDueAt() *TicketUpsertOne {
 func (u *TicketUpsertOne) ClearResolutionDueAt() *TicketUpsertOne {
 	return u.Update(func(s *TicketUpsert) {
 		s.ClearResolutionDueAt()
+	})
+}
+
+// SetFirstRespondedAt sets the "first_responded_at" field.
+func (u *TicketUpsertOne) SetFirstRespondedAt(v time.Time) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetFirstRespondedAt(v)
+	})
+}
+
+// UpdateFirstRespondedAt sets the "first_responded_at" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateFirstRespondedAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateFirstRespondedAt()
+	})
+}
+
+// ClearFirstRespondedAt clears the value of the "first_responded_at" field.
+func (u *TicketUpsertOne) ClearFirstRespondedAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearFirstRespondedAt()
+	})
+}
+
+// SetLastUpdateAt sets the "last_update_at" field.
+func (u *TicketUpsertOne) SetLastUpdateAt(v time.Time) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetLastUpdateAt(v)
+	})
+}
+
+// UpdateLastUpdateAt sets the "last_update_at" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateLastUpdateAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateLastUpdateAt()
+	})
+}
+
+// ClearLastUpdateAt clears the value of the "last_update_at" field.
+func (u *TicketUpsertOne) ClearLastUpdateAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearLastUpdateAt()
+	})
+}
+
+// SetSLAPausedAt sets the "sla_paused_at" field.
+func (u *TicketUpsertOne) SetSLAPausedAt(v time.Time) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetSLAPausedAt(v)
+	})
+}
+
+// UpdateSLAPausedAt sets the "sla_paused_at" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateSLAPausedAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateSLAPausedAt()
+	})
+}
+
+// ClearSLAPausedAt clears the value of the "sla_paused_at" field.
+func (u *TicketUpsertOne) ClearSLAPausedAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearSLAPausedAt()
+	})
+}
+
+// SetSLAPausedSeconds sets the "sla_paused_seconds" field.
+func (u *TicketUpsertOne) SetSLAPausedSeconds(v int64) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetSLAPausedSeconds(v)
+	})
+}
+
+// AddSLAPausedSeconds adds v to the "sla_paused_seconds" field.
+func (u *TicketUpsertOne) AddSLAPausedSeconds(v int64) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.AddSLAPausedSeconds(v)
+	})
+}
+
+// UpdateSLAPausedSeconds sets the "sla_paused_seconds" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateSLAPausedSeconds() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateSLAPausedSeconds()
+	})
+}
+
+// SetFirstResponseBreachedAt sets the "first_response_breached_at" field.
+func (u *TicketUpsertOne) SetFirstResponseBreachedAt(v time.Time) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetFirstResponseBreachedAt(v)
+	})
+}
+
+// UpdateFirstResponseBreachedAt sets the "first_response_breached_at" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateFirstResponseBreachedAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateFirstResponseBreachedAt()
+	})
+}
+
+// ClearFirstResponseBreachedAt clears the value of the "first_response_breached_at" field.
+func (u *TicketUpsertOne) ClearFirstResponseBreachedAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearFirstResponseBreachedAt()
+	})
+}
+
+// SetResolutionBreachedAt sets the "resolution_breached_at" field.
+func (u *TicketUpsertOne) SetResolutionBreachedAt(v time.Time) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetResolutionBreachedAt(v)
+	})
+}
+
+// UpdateResolutionBreachedAt sets the "resolution_breached_at" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateResolutionBreachedAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateResolutionBreachedAt()
+	})
+}
+
+// ClearResolutionBreachedAt clears the value of the "resolution_breached_at" field.
+func (u *TicketUpsertOne) ClearResolutionBreachedAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearResolutionBreachedAt()
+	})
+}
+
+// SetEscalationLevel sets the "escalation_level" field.
+func (u *TicketUpsertOne) SetEscalationLevel(v int) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetEscalationLevel(v)
+	})
+}
+
+// AddEscalationLevel adds v to the "escalation_level" field.
+func (u *TicketUpsertOne) AddEscalationLevel(v int) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.AddEscalationLevel(v)
+	})
+}
+
+// UpdateEscalationLevel sets the "escalation_level" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateEscalationLevel() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateEscalationLevel()
+	})
+}
+
+// SetEscalatedAt sets the "escalated_at" field.
+func (u *TicketUpsertOne) SetEscalatedAt(v time.Time) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetEscalatedAt(v)
+	})
+}
+
+// UpdateEscalatedAt sets the "escalated_at" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateEscalatedAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateEscalatedAt()
+	})
+}
+
+// ClearEscalatedAt clears the value of the "escalated_at" field.
+func (u *TicketUpsertOne) ClearEscalatedAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearEscalatedAt()
+	})
+}
+
+// SetEscalationsDone sets the "escalations_done" field.
+func (u *TicketUpsertOne) SetEscalationsDone(v []string) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetEscalationsDone(v)
+	})
+}
+
+// UpdateEscalationsDone sets the "escalations_done" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateEscalationsDone() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateEscalationsDone()
+	})
+}
+
+// ClearEscalationsDone clears the value of the "escalations_done" field.
+func (u *TicketUpsertOne) ClearEscalationsDone() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearEscalationsDone()
+	})
+}
+
+// SetNextEscalationAt sets the "next_escalation_at" field.
+func (u *TicketUpsertOne) SetNextEscalationAt(v time.Time) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetNextEscalationAt(v)
+	})
+}
+
+// UpdateNextEscalationAt sets the "next_escalation_at" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateNextEscalationAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateNextEscalationAt()
+	})
+}
+
+// ClearNextEscalationAt clears the value of the "next_escalation_at" field.
+func (u *TicketUpsertOne) ClearNextEscalationAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearNextEscalationAt()
+	})
+}
+
+// SetSLAGeneration sets the "sla_generation" field.
+func (u *TicketUpsertOne) SetSLAGeneration(v int) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetSLAGeneration(v)
+	})
+}
+
+// AddSLAGeneration adds v to the "sla_generation" field.
+func (u *TicketUpsertOne) AddSLAGeneration(v int) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.AddSLAGeneration(v)
+	})
+}
+
+// UpdateSLAGeneration sets the "sla_generation" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateSLAGeneration() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateSLAGeneration()
+	})
+}
+
+// SetAssignedAt sets the "assigned_at" field.
+func (u *TicketUpsertOne) SetAssignedAt(v time.Time) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetAssignedAt(v)
+	})
+}
+
+// UpdateAssignedAt sets the "assigned_at" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateAssignedAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateAssignedAt()
+	})
+}
+
+// ClearAssignedAt clears the value of the "assigned_at" field.
+func (u *TicketUpsertOne) ClearAssignedAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearAssignedAt()
+	})
+}
+
+// SetAssignmentReason sets the "assignment_reason" field.
+func (u *TicketUpsertOne) SetAssignmentReason(v string) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetAssignmentReason(v)
+	})
+}
+
+// UpdateAssignmentReason sets the "assignment_reason" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateAssignmentReason() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateAssignmentReason()
+	})
+}
+
+// SetReopenedAt sets the "reopened_at" field.
+func (u *TicketUpsertOne) SetReopenedAt(v time.Time) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetReopenedAt(v)
+	})
+}
+
+// UpdateReopenedAt sets the "reopened_at" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateReopenedAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateReopenedAt()
+	})
+}
+
+// ClearReopenedAt clears the value of the "reopened_at" field.
+func (u *TicketUpsertOne) ClearReopenedAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearReopenedAt()
+	})
+}
+
+// SetCsat sets the "csat" field.
+func (u *TicketUpsertOne) SetCsat(v int) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetCsat(v)
+	})
+}
+
+// AddCsat adds v to the "csat" field.
+func (u *TicketUpsertOne) AddCsat(v int) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.AddCsat(v)
+	})
+}
+
+// UpdateCsat sets the "csat" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateCsat() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateCsat()
+	})
+}
+
+// ClearCsat clears the value of the "csat" field.
+func (u *TicketUpsertOne) ClearCsat() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearCsat()
+	})
+}
+
+// SetCsatComment sets the "csat_comment" field.
+func (u *TicketUpsertOne) SetCsatComment(v string) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetCsatComment(v)
+	})
+}
+
+// UpdateCsatComment sets the "csat_comment" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateCsatComment() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateCsatComment()
+	})
+}
+
+// SetSurveyTokenHash sets the "survey_token_hash" field.
+func (u *TicketUpsertOne) SetSurveyTokenHash(v string) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetSurveyTokenHash(v)
+	})
+}
+
+// UpdateSurveyTokenHash sets the "survey_token_hash" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateSurveyTokenHash() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateSurveyTokenHash()
+	})
+}
+
+// ClearSurveyTokenHash clears the value of the "survey_token_hash" field.
+func (u *TicketUpsertOne) ClearSurveyTokenHash() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearSurveyTokenHash()
+	})
+}
+
+// SetSurveySentAt sets the "survey_sent_at" field.
+func (u *TicketUpsertOne) SetSurveySentAt(v time.Time) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetSurveySentAt(v)
+	})
+}
+
+// UpdateSurveySentAt sets the "survey_sent_at" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateSurveySentAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateSurveySentAt()
+	})
+}
+
+// ClearSurveySentAt clears the value of the "survey_sent_at" field.
+func (u *TicketUpsertOne) ClearSurveySentAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearSurveySentAt()
 	})
 }
 
@@ -1800,6 +3137,48 @@ func (u *TicketUpsertBulk) UpdateRequiredSkills() *TicketUpsertBulk {
 	})
 }
 
+// SetTypeID sets the "type_id" field.
+func (u *TicketUpsertBulk) SetTypeID(v int) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetTypeID(v)
+	})
+}
+
+// UpdateTypeID sets the "type_id" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateTypeID() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateTypeID()
+	})
+}
+
+// ClearTypeID clears the value of the "type_id" field.
+func (u *TicketUpsertBulk) ClearTypeID() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearTypeID()
+	})
+}
+
+// SetSLAPolicyID sets the "sla_policy_id" field.
+func (u *TicketUpsertBulk) SetSLAPolicyID(v int) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetSLAPolicyID(v)
+	})
+}
+
+// UpdateSLAPolicyID sets the "sla_policy_id" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateSLAPolicyID() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateSLAPolicyID()
+	})
+}
+
+// ClearSLAPolicyID clears the value of the "sla_policy_id" field.
+func (u *TicketUpsertBulk) ClearSLAPolicyID() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearSLAPolicyID()
+	})
+}
+
 // SetFirstResponseDueAt sets the "first_response_due_at" field.
 func (u *TicketUpsertBulk) SetFirstResponseDueAt(v time.Time) *TicketUpsertBulk {
 	return u.Update(func(s *TicketUpsert) {
@@ -1821,6 +3200,27 @@ func (u *TicketUpsertBulk) ClearFirstResponseDueAt() *TicketUpsertBulk {
 	})
 }
 
+// SetNextUpdateDueAt sets the "next_update_due_at" field.
+func (u *TicketUpsertBulk) SetNextUpdateDueAt(v time.Time) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetNextUpdateDueAt(v)
+	})
+}
+
+// UpdateNextUpdateDueAt sets the "next_update_due_at" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateNextUpdateDueAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateNextUpdateDueAt()
+	})
+}
+
+// ClearNextUpdateDueAt clears the value of the "next_update_due_at" field.
+func (u *TicketUpsertBulk) ClearNextUpdateDueAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearNextUpdateDueAt()
+	})
+}
+
 // SetResolutionDueAt sets the "resolution_due_at" field.
 func (u *TicketUpsertBulk) SetResolutionDueAt(v time.Time) *TicketUpsertBulk {
 	return u.Update(func(s *TicketUpsert) {
@@ -1839,6 +3239,377 @@ func (u *TicketUpsertBulk) UpdateResolutionDueAt() *TicketUpsertBulk {
 func (u *TicketUpsertBulk) ClearResolutionDueAt() *TicketUpsertBulk {
 	return u.Update(func(s *TicketUpsert) {
 		s.ClearResolutionDueAt()
+	})
+}
+
+// SetFirstRespondedAt sets the "first_responded_at" field.
+func (u *TicketUpsertBulk) SetFirstRespondedAt(v time.Time) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetFirstRespondedAt(v)
+	})
+}
+
+// UpdateFirstRespondedAt sets the "first_responded_at" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateFirstRespondedAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateFirstRespondedAt()
+	})
+}
+
+// ClearFirstRespondedAt clears the value of the "first_responded_at" field.
+func (u *TicketUpsertBulk) ClearFirstRespondedAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearFirstRespondedAt()
+	})
+}
+
+// SetLastUpdateAt sets the "last_update_at" field.
+func (u *TicketUpsertBulk) SetLastUpdateAt(v time.Time) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetLastUpdateAt(v)
+	})
+}
+
+// UpdateLastUpdateAt sets the "last_update_at" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateLastUpdateAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateLastUpdateAt()
+	})
+}
+
+// ClearLastUpdateAt clears the value of the "last_update_at" field.
+func (u *TicketUpsertBulk) ClearLastUpdateAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearLastUpdateAt()
+	})
+}
+
+// SetSLAPausedAt sets the "sla_paused_at" field.
+func (u *TicketUpsertBulk) SetSLAPausedAt(v time.Time) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetSLAPausedAt(v)
+	})
+}
+
+// UpdateSLAPausedAt sets the "sla_paused_at" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateSLAPausedAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateSLAPausedAt()
+	})
+}
+
+// ClearSLAPausedAt clears the value of the "sla_paused_at" field.
+func (u *TicketUpsertBulk) ClearSLAPausedAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearSLAPausedAt()
+	})
+}
+
+// SetSLAPausedSeconds sets the "sla_paused_seconds" field.
+func (u *TicketUpsertBulk) SetSLAPausedSeconds(v int64) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetSLAPausedSeconds(v)
+	})
+}
+
+// AddSLAPausedSeconds adds v to the "sla_paused_seconds" field.
+func (u *TicketUpsertBulk) AddSLAPausedSeconds(v int64) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.AddSLAPausedSeconds(v)
+	})
+}
+
+// UpdateSLAPausedSeconds sets the "sla_paused_seconds" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateSLAPausedSeconds() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateSLAPausedSeconds()
+	})
+}
+
+// SetFirstResponseBreachedAt sets the "first_response_breached_at" field.
+func (u *TicketUpsertBulk) SetFirstResponseBreachedAt(v time.Time) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetFirstResponseBreachedAt(v)
+	})
+}
+
+// UpdateFirstResponseBreachedAt sets the "first_response_breached_at" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateFirstResponseBreachedAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateFirstResponseBreachedAt()
+	})
+}
+
+// ClearFirstResponseBreachedAt clears the value of the "first_response_breached_at" field.
+func (u *TicketUpsertBulk) ClearFirstResponseBreachedAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearFirstResponseBreachedAt()
+	})
+}
+
+// SetResolutionBreachedAt sets the "resolution_breached_at" field.
+func (u *TicketUpsertBulk) SetResolutionBreachedAt(v time.Time) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetResolutionBreachedAt(v)
+	})
+}
+
+// UpdateResolutionBreachedAt sets the "resolution_breached_at" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateResolutionBreachedAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateResolutionBreachedAt()
+	})
+}
+
+// ClearResolutionBreachedAt clears the value of the "resolution_breached_at" field.
+func (u *TicketUpsertBulk) ClearResolutionBreachedAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearResolutionBreachedAt()
+	})
+}
+
+// SetEscalationLevel sets the "escalation_level" field.
+func (u *TicketUpsertBulk) SetEscalationLevel(v int) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetEscalationLevel(v)
+	})
+}
+
+// AddEscalationLevel adds v to the "escalation_level" field.
+func (u *TicketUpsertBulk) AddEscalationLevel(v int) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.AddEscalationLevel(v)
+	})
+}
+
+// UpdateEscalationLevel sets the "escalation_level" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateEscalationLevel() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateEscalationLevel()
+	})
+}
+
+// SetEscalatedAt sets the "escalated_at" field.
+func (u *TicketUpsertBulk) SetEscalatedAt(v time.Time) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetEscalatedAt(v)
+	})
+}
+
+// UpdateEscalatedAt sets the "escalated_at" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateEscalatedAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateEscalatedAt()
+	})
+}
+
+// ClearEscalatedAt clears the value of the "escalated_at" field.
+func (u *TicketUpsertBulk) ClearEscalatedAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearEscalatedAt()
+	})
+}
+
+// SetEscalationsDone sets the "escalations_done" field.
+func (u *TicketUpsertBulk) SetEscalationsDone(v []string) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetEscalationsDone(v)
+	})
+}
+
+// UpdateEscalationsDone sets the "escalations_done" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateEscalationsDone() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateEscalationsDone()
+	})
+}
+
+// ClearEscalationsDone clears the value of the "escalations_done" field.
+func (u *TicketUpsertBulk) ClearEscalationsDone() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearEscalationsDone()
+	})
+}
+
+// SetNextEscalationAt sets the "next_escalation_at" field.
+func (u *TicketUpsertBulk) SetNextEscalationAt(v time.Time) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetNextEscalationAt(v)
+	})
+}
+
+// UpdateNextEscalationAt sets the "next_escalation_at" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateNextEscalationAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateNextEscalationAt()
+	})
+}
+
+// ClearNextEscalationAt clears the value of the "next_escalation_at" field.
+func (u *TicketUpsertBulk) ClearNextEscalationAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearNextEscalationAt()
+	})
+}
+
+// SetSLAGeneration sets the "sla_generation" field.
+func (u *TicketUpsertBulk) SetSLAGeneration(v int) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetSLAGeneration(v)
+	})
+}
+
+// AddSLAGeneration adds v to the "sla_generation" field.
+func (u *TicketUpsertBulk) AddSLAGeneration(v int) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.AddSLAGeneration(v)
+	})
+}
+
+// UpdateSLAGeneration sets the "sla_generation" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateSLAGeneration() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateSLAGeneration()
+	})
+}
+
+// SetAssignedAt sets the "assigned_at" field.
+func (u *TicketUpsertBulk) SetAssignedAt(v time.Time) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetAssignedAt(v)
+	})
+}
+
+// UpdateAssignedAt sets the "assigned_at" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateAssignedAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateAssignedAt()
+	})
+}
+
+// ClearAssignedAt clears the value of the "assigned_at" field.
+func (u *TicketUpsertBulk) ClearAssignedAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearAssignedAt()
+	})
+}
+
+// SetAssignmentReason sets the "assignment_reason" field.
+func (u *TicketUpsertBulk) SetAssignmentReason(v string) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetAssignmentReason(v)
+	})
+}
+
+// UpdateAssignmentReason sets the "assignment_reason" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateAssignmentReason() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateAssignmentReason()
+	})
+}
+
+// SetReopenedAt sets the "reopened_at" field.
+func (u *TicketUpsertBulk) SetReopenedAt(v time.Time) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetReopenedAt(v)
+	})
+}
+
+// UpdateReopenedAt sets the "reopened_at" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateReopenedAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateReopenedAt()
+	})
+}
+
+// ClearReopenedAt clears the value of the "reopened_at" field.
+func (u *TicketUpsertBulk) ClearReopenedAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearReopenedAt()
+	})
+}
+
+// SetCsat sets the "csat" field.
+func (u *TicketUpsertBulk) SetCsat(v int) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetCsat(v)
+	})
+}
+
+// AddCsat adds v to the "csat" field.
+func (u *TicketUpsertBulk) AddCsat(v int) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.AddCsat(v)
+	})
+}
+
+// UpdateCsat sets the "csat" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateCsat() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateCsat()
+	})
+}
+
+// ClearCsat clears the value of the "csat" field.
+func (u *TicketUpsertBulk) ClearCsat() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearCsat()
+	})
+}
+
+// SetCsatComment sets the "csat_comment" field.
+func (u *TicketUpsertBulk) SetCsatComment(v string) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetCsatComment(v)
+	})
+}
+
+// UpdateCsatComment sets the "csat_comment" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateCsatComment() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateCsatComment()
+	})
+}
+
+// SetSurveyTokenHash sets the "survey_token_hash" field.
+func (u *TicketUpsertBulk) SetSurveyTokenHash(v string) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetSurveyTokenHash(v)
+	})
+}
+
+// UpdateSurveyTokenHash sets the "survey_token_hash" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateSurveyTokenHash() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateSurveyTokenHash()
+	})
+}
+
+// ClearSurveyTokenHash clears the value of the "survey_token_hash" field.
+func (u *TicketUpsertBulk) ClearSurveyTokenHash() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearSurveyTokenHash()
+	})
+}
+
+// SetSurveySentAt sets the "survey_sent_at" field.
+func (u *TicketUpsertBulk) SetSurveySentAt(v time.Time) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetSurveySentAt(v)
+	})
+}
+
+// UpdateSurveySentAt sets the "survey_sent_at" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateSurveySentAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateSurveySentAt()
+	})
+}
+
+// ClearSurveySentAt clears the value of the "survey_sent_at" field.
+func (u *TicketUpsertBulk) ClearSurveySentAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearSurveySentAt()
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	"math"
 
 	"entgo.io/ent"
+	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
@@ -16,28 +17,38 @@ import (
 	"github.com/scrm-dev/scrm/ent/department"
 	"github.com/scrm-dev/scrm/ent/order"
 	"github.com/scrm-dev/scrm/ent/predicate"
+	"github.com/scrm-dev/scrm/ent/slapolicy"
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/tenant"
 	"github.com/scrm-dev/scrm/ent/ticket"
+	"github.com/scrm-dev/scrm/ent/ticketapproval"
+	"github.com/scrm-dev/scrm/ent/ticketchange"
 	"github.com/scrm-dev/scrm/ent/ticketcomment"
+	"github.com/scrm-dev/scrm/ent/tickettype"
 )
 
 // TicketQuery is the builder for querying Ticket entities.
 type TicketQuery struct {
 	config
-	ctx               *QueryContext
-	order             []ticket.OrderOption
-	inters            []Interceptor
-	predicates        []predicate.Ticket
-	withTenant        *TenantQuery
-	withCustomer      *CustomerQuery
-	withOrder         *OrderQuery
-	withAssignee      *StaffQuery
-	withTeam          *DepartmentQuery
-	withComments      *TicketCommentQuery
-	loadTotal         []func(context.Context, []*Ticket) error
-	modifiers         []func(*sql.Selector)
-	withNamedComments map[string]*TicketCommentQuery
+	ctx                *QueryContext
+	order              []ticket.OrderOption
+	inters             []Interceptor
+	predicates         []predicate.Ticket
+	withTenant         *TenantQuery
+	withCustomer       *CustomerQuery
+	withOrder          *OrderQuery
+	withAssignee       *StaffQuery
+	withTeam           *DepartmentQuery
+	withTicketType     *TicketTypeQuery
+	withSLAPolicy      *SLAPolicyQuery
+	withChanges        *TicketChangeQuery
+	withApprovals      *TicketApprovalQuery
+	withComments       *TicketCommentQuery
+	loadTotal          []func(context.Context, []*Ticket) error
+	modifiers          []func(*sql.Selector)
+	withNamedChanges   map[string]*TicketChangeQuery
+	withNamedApprovals map[string]*TicketApprovalQuery
+	withNamedComments  map[string]*TicketCommentQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -177,6 +188,94 @@ func (_q *TicketQuery) QueryTeam() *DepartmentQuery {
 			sqlgraph.From(ticket.Table, ticket.FieldID, selector),
 			sqlgraph.To(department.Table, department.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, false, ticket.TeamTable, ticket.TeamColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryTicketType chains the current query on the "ticket_type" edge.
+func (_q *TicketQuery) QueryTicketType() *TicketTypeQuery {
+	query := (&TicketTypeClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticket.Table, ticket.FieldID, selector),
+			sqlgraph.To(tickettype.Table, tickettype.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, ticket.TicketTypeTable, ticket.TicketTypeColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QuerySLAPolicy chains the current query on the "sla_policy" edge.
+func (_q *TicketQuery) QuerySLAPolicy() *SLAPolicyQuery {
+	query := (&SLAPolicyClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticket.Table, ticket.FieldID, selector),
+			sqlgraph.To(slapolicy.Table, slapolicy.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, ticket.SLAPolicyTable, ticket.SLAPolicyColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryChanges chains the current query on the "changes" edge.
+func (_q *TicketQuery) QueryChanges() *TicketChangeQuery {
+	query := (&TicketChangeClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticket.Table, ticket.FieldID, selector),
+			sqlgraph.To(ticketchange.Table, ticketchange.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, ticket.ChangesTable, ticket.ChangesColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryApprovals chains the current query on the "approvals" edge.
+func (_q *TicketQuery) QueryApprovals() *TicketApprovalQuery {
+	query := (&TicketApprovalClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticket.Table, ticket.FieldID, selector),
+			sqlgraph.To(ticketapproval.Table, ticketapproval.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, ticket.ApprovalsTable, ticket.ApprovalsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -393,17 +492,21 @@ func (_q *TicketQuery) Clone() *TicketQuery {
 		return nil
 	}
 	return &TicketQuery{
-		config:       _q.config,
-		ctx:          _q.ctx.Clone(),
-		order:        append([]ticket.OrderOption{}, _q.order...),
-		inters:       append([]Interceptor{}, _q.inters...),
-		predicates:   append([]predicate.Ticket{}, _q.predicates...),
-		withTenant:   _q.withTenant.Clone(),
-		withCustomer: _q.withCustomer.Clone(),
-		withOrder:    _q.withOrder.Clone(),
-		withAssignee: _q.withAssignee.Clone(),
-		withTeam:     _q.withTeam.Clone(),
-		withComments: _q.withComments.Clone(),
+		config:         _q.config,
+		ctx:            _q.ctx.Clone(),
+		order:          append([]ticket.OrderOption{}, _q.order...),
+		inters:         append([]Interceptor{}, _q.inters...),
+		predicates:     append([]predicate.Ticket{}, _q.predicates...),
+		withTenant:     _q.withTenant.Clone(),
+		withCustomer:   _q.withCustomer.Clone(),
+		withOrder:      _q.withOrder.Clone(),
+		withAssignee:   _q.withAssignee.Clone(),
+		withTeam:       _q.withTeam.Clone(),
+		withTicketType: _q.withTicketType.Clone(),
+		withSLAPolicy:  _q.withSLAPolicy.Clone(),
+		withChanges:    _q.withChanges.Clone(),
+		withApprovals:  _q.withApprovals.Clone(),
+		withComments:   _q.withComments.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -463,6 +566,50 @@ func (_q *TicketQuery) WithTeam(opts ...func(*DepartmentQuery)) *TicketQuery {
 		opt(query)
 	}
 	_q.withTeam = query
+	return _q
+}
+
+// WithTicketType tells the query-builder to eager-load the nodes that are connected to
+// the "ticket_type" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *TicketQuery) WithTicketType(opts ...func(*TicketTypeQuery)) *TicketQuery {
+	query := (&TicketTypeClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withTicketType = query
+	return _q
+}
+
+// WithSLAPolicy tells the query-builder to eager-load the nodes that are connected to
+// the "sla_policy" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *TicketQuery) WithSLAPolicy(opts ...func(*SLAPolicyQuery)) *TicketQuery {
+	query := (&SLAPolicyClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withSLAPolicy = query
+	return _q
+}
+
+// WithChanges tells the query-builder to eager-load the nodes that are connected to
+// the "changes" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *TicketQuery) WithChanges(opts ...func(*TicketChangeQuery)) *TicketQuery {
+	query := (&TicketChangeClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withChanges = query
+	return _q
+}
+
+// WithApprovals tells the query-builder to eager-load the nodes that are connected to
+// the "approvals" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *TicketQuery) WithApprovals(opts ...func(*TicketApprovalQuery)) *TicketQuery {
+	query := (&TicketApprovalClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withApprovals = query
 	return _q
 }
 
@@ -555,12 +702,16 @@ func (_q *TicketQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Ticke
 	var (
 		nodes       = []*Ticket{}
 		_spec       = _q.querySpec()
-		loadedTypes = [6]bool{
+		loadedTypes = [10]bool{
 			_q.withTenant != nil,
 			_q.withCustomer != nil,
 			_q.withOrder != nil,
 			_q.withAssignee != nil,
 			_q.withTeam != nil,
+			_q.withTicketType != nil,
+			_q.withSLAPolicy != nil,
+			_q.withChanges != nil,
+			_q.withApprovals != nil,
 			_q.withComments != nil,
 		}
 	)
@@ -615,10 +766,50 @@ func (_q *TicketQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Ticke
 			return nil, err
 		}
 	}
+	if query := _q.withTicketType; query != nil {
+		if err := _q.loadTicketType(ctx, query, nodes, nil,
+			func(n *Ticket, e *TicketType) { n.Edges.TicketType = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withSLAPolicy; query != nil {
+		if err := _q.loadSLAPolicy(ctx, query, nodes, nil,
+			func(n *Ticket, e *SLAPolicy) { n.Edges.SLAPolicy = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withChanges; query != nil {
+		if err := _q.loadChanges(ctx, query, nodes,
+			func(n *Ticket) { n.Edges.Changes = []*TicketChange{} },
+			func(n *Ticket, e *TicketChange) { n.Edges.Changes = append(n.Edges.Changes, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withApprovals; query != nil {
+		if err := _q.loadApprovals(ctx, query, nodes,
+			func(n *Ticket) { n.Edges.Approvals = []*TicketApproval{} },
+			func(n *Ticket, e *TicketApproval) { n.Edges.Approvals = append(n.Edges.Approvals, e) }); err != nil {
+			return nil, err
+		}
+	}
 	if query := _q.withComments; query != nil {
 		if err := _q.loadComments(ctx, query, nodes,
 			func(n *Ticket) { n.Edges.Comments = []*TicketComment{} },
 			func(n *Ticket, e *TicketComment) { n.Edges.Comments = append(n.Edges.Comments, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedChanges {
+		if err := _q.loadChanges(ctx, query, nodes,
+			func(n *Ticket) { n.appendNamedChanges(name) },
+			func(n *Ticket, e *TicketChange) { n.appendNamedChanges(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedApprovals {
+		if err := _q.loadApprovals(ctx, query, nodes,
+			func(n *Ticket) { n.appendNamedApprovals(name) },
+			func(n *Ticket, e *TicketApproval) { n.appendNamedApprovals(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -794,6 +985,130 @@ func (_q *TicketQuery) loadTeam(ctx context.Context, query *DepartmentQuery, nod
 	}
 	return nil
 }
+func (_q *TicketQuery) loadTicketType(ctx context.Context, query *TicketTypeQuery, nodes []*Ticket, init func(*Ticket), assign func(*Ticket, *TicketType)) error {
+	ids := make([]int, 0, len(nodes))
+	nodeids := make(map[int][]*Ticket)
+	for i := range nodes {
+		if nodes[i].TypeID == nil {
+			continue
+		}
+		fk := *nodes[i].TypeID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(tickettype.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "type_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
+func (_q *TicketQuery) loadSLAPolicy(ctx context.Context, query *SLAPolicyQuery, nodes []*Ticket, init func(*Ticket), assign func(*Ticket, *SLAPolicy)) error {
+	ids := make([]int, 0, len(nodes))
+	nodeids := make(map[int][]*Ticket)
+	for i := range nodes {
+		if nodes[i].SLAPolicyID == nil {
+			continue
+		}
+		fk := *nodes[i].SLAPolicyID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(slapolicy.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "sla_policy_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
+func (_q *TicketQuery) loadChanges(ctx context.Context, query *TicketChangeQuery, nodes []*Ticket, init func(*Ticket), assign func(*Ticket, *TicketChange)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Ticket)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(ticketchange.FieldTicketID)
+	}
+	query.Where(predicate.TicketChange(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(ticket.ChangesColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.TicketID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "ticket_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *TicketQuery) loadApprovals(ctx context.Context, query *TicketApprovalQuery, nodes []*Ticket, init func(*Ticket), assign func(*Ticket, *TicketApproval)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Ticket)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(ticketapproval.FieldTicketID)
+	}
+	query.Where(predicate.TicketApproval(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(ticket.ApprovalsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.TicketID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "ticket_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
 func (_q *TicketQuery) loadComments(ctx context.Context, query *TicketCommentQuery, nodes []*Ticket, init func(*Ticket), assign func(*Ticket, *TicketComment)) error {
 	fks := make([]driver.Value, 0, len(nodes))
 	nodeids := make(map[int]*Ticket)
@@ -868,6 +1183,12 @@ func (_q *TicketQuery) querySpec() *sqlgraph.QuerySpec {
 		if _q.withTeam != nil {
 			_spec.Node.AddColumnOnce(ticket.FieldTeamID)
 		}
+		if _q.withTicketType != nil {
+			_spec.Node.AddColumnOnce(ticket.FieldTypeID)
+		}
+		if _q.withSLAPolicy != nil {
+			_spec.Node.AddColumnOnce(ticket.FieldSLAPolicyID)
+		}
 	}
 	if ps := _q.predicates; len(ps) > 0 {
 		_spec.Predicate = func(selector *sql.Selector) {
@@ -927,10 +1248,64 @@ func (_q *TicketQuery) sqlQuery(ctx context.Context) *sql.Selector {
 	return selector
 }
 
+// ForUpdate locks the selected rows against concurrent updates, and prevent them from being
+// updated, deleted or "selected ... for update" by other sessions, until the transaction is
+// either committed or rolled-back.
+func (_q *TicketQuery) ForUpdate(opts ...sql.LockOption) *TicketQuery {
+	if _q.driver.Dialect() == dialect.Postgres {
+		_q.Unique(false)
+	}
+	_q.modifiers = append(_q.modifiers, func(s *sql.Selector) {
+		s.ForUpdate(opts...)
+	})
+	return _q
+}
+
+// ForShare behaves similarly to ForUpdate, except that it acquires a shared mode lock
+// on any rows that are read. Other sessions can read the rows, but cannot modify them
+// until your transaction commits.
+func (_q *TicketQuery) ForShare(opts ...sql.LockOption) *TicketQuery {
+	if _q.driver.Dialect() == dialect.Postgres {
+		_q.Unique(false)
+	}
+	_q.modifiers = append(_q.modifiers, func(s *sql.Selector) {
+		s.ForShare(opts...)
+	})
+	return _q
+}
+
 // Modify adds a query modifier for attaching custom logic to queries.
 func (_q *TicketQuery) Modify(modifiers ...func(s *sql.Selector)) *TicketSelect {
 	_q.modifiers = append(_q.modifiers, modifiers...)
 	return _q.Select()
+}
+
+// WithNamedChanges tells the query-builder to eager-load the nodes that are connected to the "changes"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *TicketQuery) WithNamedChanges(name string, opts ...func(*TicketChangeQuery)) *TicketQuery {
+	query := (&TicketChangeClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedChanges == nil {
+		_q.withNamedChanges = make(map[string]*TicketChangeQuery)
+	}
+	_q.withNamedChanges[name] = query
+	return _q
+}
+
+// WithNamedApprovals tells the query-builder to eager-load the nodes that are connected to the "approvals"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *TicketQuery) WithNamedApprovals(name string, opts ...func(*TicketApprovalQuery)) *TicketQuery {
+	query := (&TicketApprovalClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedApprovals == nil {
+		_q.withNamedApprovals = make(map[string]*TicketApprovalQuery)
+	}
+	_q.withNamedApprovals[name] = query
+	return _q
 }
 
 // WithNamedComments tells the query-builder to eager-load the nodes that are connected to the "comments"

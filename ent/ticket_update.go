@@ -16,9 +16,13 @@ import (
 	"github.com/scrm-dev/scrm/ent/department"
 	"github.com/scrm-dev/scrm/ent/order"
 	"github.com/scrm-dev/scrm/ent/predicate"
+	"github.com/scrm-dev/scrm/ent/slapolicy"
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/ticket"
+	"github.com/scrm-dev/scrm/ent/ticketapproval"
+	"github.com/scrm-dev/scrm/ent/ticketchange"
 	"github.com/scrm-dev/scrm/ent/ticketcomment"
+	"github.com/scrm-dev/scrm/ent/tickettype"
 )
 
 // TicketUpdate is the builder for updating Ticket entities.
@@ -237,6 +241,46 @@ func (_u *TicketUpdate) AppendRequiredSkills(v []string) *TicketUpdate {
 	return _u
 }
 
+// SetTypeID sets the "type_id" field.
+func (_u *TicketUpdate) SetTypeID(v int) *TicketUpdate {
+	_u.mutation.SetTypeID(v)
+	return _u
+}
+
+// SetNillableTypeID sets the "type_id" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableTypeID(v *int) *TicketUpdate {
+	if v != nil {
+		_u.SetTypeID(*v)
+	}
+	return _u
+}
+
+// ClearTypeID clears the value of the "type_id" field.
+func (_u *TicketUpdate) ClearTypeID() *TicketUpdate {
+	_u.mutation.ClearTypeID()
+	return _u
+}
+
+// SetSLAPolicyID sets the "sla_policy_id" field.
+func (_u *TicketUpdate) SetSLAPolicyID(v int) *TicketUpdate {
+	_u.mutation.SetSLAPolicyID(v)
+	return _u
+}
+
+// SetNillableSLAPolicyID sets the "sla_policy_id" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableSLAPolicyID(v *int) *TicketUpdate {
+	if v != nil {
+		_u.SetSLAPolicyID(*v)
+	}
+	return _u
+}
+
+// ClearSLAPolicyID clears the value of the "sla_policy_id" field.
+func (_u *TicketUpdate) ClearSLAPolicyID() *TicketUpdate {
+	_u.mutation.ClearSLAPolicyID()
+	return _u
+}
+
 // SetFirstResponseDueAt sets the "first_response_due_at" field.
 func (_u *TicketUpdate) SetFirstResponseDueAt(v time.Time) *TicketUpdate {
 	_u.mutation.SetFirstResponseDueAt(v)
@@ -257,6 +301,26 @@ func (_u *TicketUpdate) ClearFirstResponseDueAt() *TicketUpdate {
 	return _u
 }
 
+// SetNextUpdateDueAt sets the "next_update_due_at" field.
+func (_u *TicketUpdate) SetNextUpdateDueAt(v time.Time) *TicketUpdate {
+	_u.mutation.SetNextUpdateDueAt(v)
+	return _u
+}
+
+// SetNillableNextUpdateDueAt sets the "next_update_due_at" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableNextUpdateDueAt(v *time.Time) *TicketUpdate {
+	if v != nil {
+		_u.SetNextUpdateDueAt(*v)
+	}
+	return _u
+}
+
+// ClearNextUpdateDueAt clears the value of the "next_update_due_at" field.
+func (_u *TicketUpdate) ClearNextUpdateDueAt() *TicketUpdate {
+	_u.mutation.ClearNextUpdateDueAt()
+	return _u
+}
+
 // SetResolutionDueAt sets the "resolution_due_at" field.
 func (_u *TicketUpdate) SetResolutionDueAt(v time.Time) *TicketUpdate {
 	_u.mutation.SetResolutionDueAt(v)
@@ -274,6 +338,362 @@ func (_u *TicketUpdate) SetNillableResolutionDueAt(v *time.Time) *TicketUpdate {
 // ClearResolutionDueAt clears the value of the "resolution_due_at" field.
 func (_u *TicketUpdate) ClearResolutionDueAt() *TicketUpdate {
 	_u.mutation.ClearResolutionDueAt()
+	return _u
+}
+
+// SetFirstRespondedAt sets the "first_responded_at" field.
+func (_u *TicketUpdate) SetFirstRespondedAt(v time.Time) *TicketUpdate {
+	_u.mutation.SetFirstRespondedAt(v)
+	return _u
+}
+
+// SetNillableFirstRespondedAt sets the "first_responded_at" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableFirstRespondedAt(v *time.Time) *TicketUpdate {
+	if v != nil {
+		_u.SetFirstRespondedAt(*v)
+	}
+	return _u
+}
+
+// ClearFirstRespondedAt clears the value of the "first_responded_at" field.
+func (_u *TicketUpdate) ClearFirstRespondedAt() *TicketUpdate {
+	_u.mutation.ClearFirstRespondedAt()
+	return _u
+}
+
+// SetLastUpdateAt sets the "last_update_at" field.
+func (_u *TicketUpdate) SetLastUpdateAt(v time.Time) *TicketUpdate {
+	_u.mutation.SetLastUpdateAt(v)
+	return _u
+}
+
+// SetNillableLastUpdateAt sets the "last_update_at" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableLastUpdateAt(v *time.Time) *TicketUpdate {
+	if v != nil {
+		_u.SetLastUpdateAt(*v)
+	}
+	return _u
+}
+
+// ClearLastUpdateAt clears the value of the "last_update_at" field.
+func (_u *TicketUpdate) ClearLastUpdateAt() *TicketUpdate {
+	_u.mutation.ClearLastUpdateAt()
+	return _u
+}
+
+// SetSLAPausedAt sets the "sla_paused_at" field.
+func (_u *TicketUpdate) SetSLAPausedAt(v time.Time) *TicketUpdate {
+	_u.mutation.SetSLAPausedAt(v)
+	return _u
+}
+
+// SetNillableSLAPausedAt sets the "sla_paused_at" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableSLAPausedAt(v *time.Time) *TicketUpdate {
+	if v != nil {
+		_u.SetSLAPausedAt(*v)
+	}
+	return _u
+}
+
+// ClearSLAPausedAt clears the value of the "sla_paused_at" field.
+func (_u *TicketUpdate) ClearSLAPausedAt() *TicketUpdate {
+	_u.mutation.ClearSLAPausedAt()
+	return _u
+}
+
+// SetSLAPausedSeconds sets the "sla_paused_seconds" field.
+func (_u *TicketUpdate) SetSLAPausedSeconds(v int64) *TicketUpdate {
+	_u.mutation.ResetSLAPausedSeconds()
+	_u.mutation.SetSLAPausedSeconds(v)
+	return _u
+}
+
+// SetNillableSLAPausedSeconds sets the "sla_paused_seconds" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableSLAPausedSeconds(v *int64) *TicketUpdate {
+	if v != nil {
+		_u.SetSLAPausedSeconds(*v)
+	}
+	return _u
+}
+
+// AddSLAPausedSeconds adds value to the "sla_paused_seconds" field.
+func (_u *TicketUpdate) AddSLAPausedSeconds(v int64) *TicketUpdate {
+	_u.mutation.AddSLAPausedSeconds(v)
+	return _u
+}
+
+// SetFirstResponseBreachedAt sets the "first_response_breached_at" field.
+func (_u *TicketUpdate) SetFirstResponseBreachedAt(v time.Time) *TicketUpdate {
+	_u.mutation.SetFirstResponseBreachedAt(v)
+	return _u
+}
+
+// SetNillableFirstResponseBreachedAt sets the "first_response_breached_at" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableFirstResponseBreachedAt(v *time.Time) *TicketUpdate {
+	if v != nil {
+		_u.SetFirstResponseBreachedAt(*v)
+	}
+	return _u
+}
+
+// ClearFirstResponseBreachedAt clears the value of the "first_response_breached_at" field.
+func (_u *TicketUpdate) ClearFirstResponseBreachedAt() *TicketUpdate {
+	_u.mutation.ClearFirstResponseBreachedAt()
+	return _u
+}
+
+// SetResolutionBreachedAt sets the "resolution_breached_at" field.
+func (_u *TicketUpdate) SetResolutionBreachedAt(v time.Time) *TicketUpdate {
+	_u.mutation.SetResolutionBreachedAt(v)
+	return _u
+}
+
+// SetNillableResolutionBreachedAt sets the "resolution_breached_at" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableResolutionBreachedAt(v *time.Time) *TicketUpdate {
+	if v != nil {
+		_u.SetResolutionBreachedAt(*v)
+	}
+	return _u
+}
+
+// ClearResolutionBreachedAt clears the value of the "resolution_breached_at" field.
+func (_u *TicketUpdate) ClearResolutionBreachedAt() *TicketUpdate {
+	_u.mutation.ClearResolutionBreachedAt()
+	return _u
+}
+
+// SetEscalationLevel sets the "escalation_level" field.
+func (_u *TicketUpdate) SetEscalationLevel(v int) *TicketUpdate {
+	_u.mutation.ResetEscalationLevel()
+	_u.mutation.SetEscalationLevel(v)
+	return _u
+}
+
+// SetNillableEscalationLevel sets the "escalation_level" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableEscalationLevel(v *int) *TicketUpdate {
+	if v != nil {
+		_u.SetEscalationLevel(*v)
+	}
+	return _u
+}
+
+// AddEscalationLevel adds value to the "escalation_level" field.
+func (_u *TicketUpdate) AddEscalationLevel(v int) *TicketUpdate {
+	_u.mutation.AddEscalationLevel(v)
+	return _u
+}
+
+// SetEscalatedAt sets the "escalated_at" field.
+func (_u *TicketUpdate) SetEscalatedAt(v time.Time) *TicketUpdate {
+	_u.mutation.SetEscalatedAt(v)
+	return _u
+}
+
+// SetNillableEscalatedAt sets the "escalated_at" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableEscalatedAt(v *time.Time) *TicketUpdate {
+	if v != nil {
+		_u.SetEscalatedAt(*v)
+	}
+	return _u
+}
+
+// ClearEscalatedAt clears the value of the "escalated_at" field.
+func (_u *TicketUpdate) ClearEscalatedAt() *TicketUpdate {
+	_u.mutation.ClearEscalatedAt()
+	return _u
+}
+
+// SetEscalationsDone sets the "escalations_done" field.
+func (_u *TicketUpdate) SetEscalationsDone(v []string) *TicketUpdate {
+	_u.mutation.SetEscalationsDone(v)
+	return _u
+}
+
+// AppendEscalationsDone appends value to the "escalations_done" field.
+func (_u *TicketUpdate) AppendEscalationsDone(v []string) *TicketUpdate {
+	_u.mutation.AppendEscalationsDone(v)
+	return _u
+}
+
+// ClearEscalationsDone clears the value of the "escalations_done" field.
+func (_u *TicketUpdate) ClearEscalationsDone() *TicketUpdate {
+	_u.mutation.ClearEscalationsDone()
+	return _u
+}
+
+// SetNextEscalationAt sets the "next_escalation_at" field.
+func (_u *TicketUpdate) SetNextEscalationAt(v time.Time) *TicketUpdate {
+	_u.mutation.SetNextEscalationAt(v)
+	return _u
+}
+
+// SetNillableNextEscalationAt sets the "next_escalation_at" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableNextEscalationAt(v *time.Time) *TicketUpdate {
+	if v != nil {
+		_u.SetNextEscalationAt(*v)
+	}
+	return _u
+}
+
+// ClearNextEscalationAt clears the value of the "next_escalation_at" field.
+func (_u *TicketUpdate) ClearNextEscalationAt() *TicketUpdate {
+	_u.mutation.ClearNextEscalationAt()
+	return _u
+}
+
+// SetSLAGeneration sets the "sla_generation" field.
+func (_u *TicketUpdate) SetSLAGeneration(v int) *TicketUpdate {
+	_u.mutation.ResetSLAGeneration()
+	_u.mutation.SetSLAGeneration(v)
+	return _u
+}
+
+// SetNillableSLAGeneration sets the "sla_generation" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableSLAGeneration(v *int) *TicketUpdate {
+	if v != nil {
+		_u.SetSLAGeneration(*v)
+	}
+	return _u
+}
+
+// AddSLAGeneration adds value to the "sla_generation" field.
+func (_u *TicketUpdate) AddSLAGeneration(v int) *TicketUpdate {
+	_u.mutation.AddSLAGeneration(v)
+	return _u
+}
+
+// SetAssignedAt sets the "assigned_at" field.
+func (_u *TicketUpdate) SetAssignedAt(v time.Time) *TicketUpdate {
+	_u.mutation.SetAssignedAt(v)
+	return _u
+}
+
+// SetNillableAssignedAt sets the "assigned_at" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableAssignedAt(v *time.Time) *TicketUpdate {
+	if v != nil {
+		_u.SetAssignedAt(*v)
+	}
+	return _u
+}
+
+// ClearAssignedAt clears the value of the "assigned_at" field.
+func (_u *TicketUpdate) ClearAssignedAt() *TicketUpdate {
+	_u.mutation.ClearAssignedAt()
+	return _u
+}
+
+// SetAssignmentReason sets the "assignment_reason" field.
+func (_u *TicketUpdate) SetAssignmentReason(v string) *TicketUpdate {
+	_u.mutation.SetAssignmentReason(v)
+	return _u
+}
+
+// SetNillableAssignmentReason sets the "assignment_reason" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableAssignmentReason(v *string) *TicketUpdate {
+	if v != nil {
+		_u.SetAssignmentReason(*v)
+	}
+	return _u
+}
+
+// SetReopenedAt sets the "reopened_at" field.
+func (_u *TicketUpdate) SetReopenedAt(v time.Time) *TicketUpdate {
+	_u.mutation.SetReopenedAt(v)
+	return _u
+}
+
+// SetNillableReopenedAt sets the "reopened_at" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableReopenedAt(v *time.Time) *TicketUpdate {
+	if v != nil {
+		_u.SetReopenedAt(*v)
+	}
+	return _u
+}
+
+// ClearReopenedAt clears the value of the "reopened_at" field.
+func (_u *TicketUpdate) ClearReopenedAt() *TicketUpdate {
+	_u.mutation.ClearReopenedAt()
+	return _u
+}
+
+// SetCsat sets the "csat" field.
+func (_u *TicketUpdate) SetCsat(v int) *TicketUpdate {
+	_u.mutation.ResetCsat()
+	_u.mutation.SetCsat(v)
+	return _u
+}
+
+// SetNillableCsat sets the "csat" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableCsat(v *int) *TicketUpdate {
+	if v != nil {
+		_u.SetCsat(*v)
+	}
+	return _u
+}
+
+// AddCsat adds value to the "csat" field.
+func (_u *TicketUpdate) AddCsat(v int) *TicketUpdate {
+	_u.mutation.AddCsat(v)
+	return _u
+}
+
+// ClearCsat clears the value of the "csat" field.
+func (_u *TicketUpdate) ClearCsat() *TicketUpdate {
+	_u.mutation.ClearCsat()
+	return _u
+}
+
+// SetCsatComment sets the "csat_comment" field.
+func (_u *TicketUpdate) SetCsatComment(v string) *TicketUpdate {
+	_u.mutation.SetCsatComment(v)
+	return _u
+}
+
+// SetNillableCsatComment sets the "csat_comment" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableCsatComment(v *string) *TicketUpdate {
+	if v != nil {
+		_u.SetCsatComment(*v)
+	}
+	return _u
+}
+
+// SetSurveyTokenHash sets the "survey_token_hash" field.
+func (_u *TicketUpdate) SetSurveyTokenHash(v string) *TicketUpdate {
+	_u.mutation.SetSurveyTokenHash(v)
+	return _u
+}
+
+// SetNillableSurveyTokenHash sets the "survey_token_hash" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableSurveyTokenHash(v *string) *TicketUpdate {
+	if v != nil {
+		_u.SetSurveyTokenHash(*v)
+	}
+	return _u
+}
+
+// ClearSurveyTokenHash clears the value of the "survey_token_hash" field.
+func (_u *TicketUpdate) ClearSurveyTokenHash() *TicketUpdate {
+	_u.mutation.ClearSurveyTokenHash()
+	return _u
+}
+
+// SetSurveySentAt sets the "survey_sent_at" field.
+func (_u *TicketUpdate) SetSurveySentAt(v time.Time) *TicketUpdate {
+	_u.mutation.SetSurveySentAt(v)
+	return _u
+}
+
+// SetNillableSurveySentAt sets the "survey_sent_at" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableSurveySentAt(v *time.Time) *TicketUpdate {
+	if v != nil {
+		_u.SetSurveySentAt(*v)
+	}
+	return _u
+}
+
+// ClearSurveySentAt clears the value of the "survey_sent_at" field.
+func (_u *TicketUpdate) ClearSurveySentAt() *TicketUpdate {
+	_u.mutation.ClearSurveySentAt()
 	return _u
 }
 
@@ -349,6 +769,60 @@ func (_u *TicketUpdate) SetTeam(v *Department) *TicketUpdate {
 	return _u.SetTeamID(v.ID)
 }
 
+// SetTicketTypeID sets the "ticket_type" edge to the TicketType entity by ID.
+func (_u *TicketUpdate) SetTicketTypeID(id int) *TicketUpdate {
+	_u.mutation.SetTicketTypeID(id)
+	return _u
+}
+
+// SetNillableTicketTypeID sets the "ticket_type" edge to the TicketType entity by ID if the given value is not nil.
+func (_u *TicketUpdate) SetNillableTicketTypeID(id *int) *TicketUpdate {
+	if id != nil {
+		_u = _u.SetTicketTypeID(*id)
+	}
+	return _u
+}
+
+// SetTicketType sets the "ticket_type" edge to the TicketType entity.
+func (_u *TicketUpdate) SetTicketType(v *TicketType) *TicketUpdate {
+	return _u.SetTicketTypeID(v.ID)
+}
+
+// SetSLAPolicy sets the "sla_policy" edge to the SLAPolicy entity.
+func (_u *TicketUpdate) SetSLAPolicy(v *SLAPolicy) *TicketUpdate {
+	return _u.SetSLAPolicyID(v.ID)
+}
+
+// AddChangeIDs adds the "changes" edge to the TicketChange entity by IDs.
+func (_u *TicketUpdate) AddChangeIDs(ids ...int) *TicketUpdate {
+	_u.mutation.AddChangeIDs(ids...)
+	return _u
+}
+
+// AddChanges adds the "changes" edges to the TicketChange entity.
+func (_u *TicketUpdate) AddChanges(v ...*TicketChange) *TicketUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddChangeIDs(ids...)
+}
+
+// AddApprovalIDs adds the "approvals" edge to the TicketApproval entity by IDs.
+func (_u *TicketUpdate) AddApprovalIDs(ids ...int) *TicketUpdate {
+	_u.mutation.AddApprovalIDs(ids...)
+	return _u
+}
+
+// AddApprovals adds the "approvals" edges to the TicketApproval entity.
+func (_u *TicketUpdate) AddApprovals(v ...*TicketApproval) *TicketUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddApprovalIDs(ids...)
+}
+
 // AddCommentIDs adds the "comments" edge to the TicketComment entity by IDs.
 func (_u *TicketUpdate) AddCommentIDs(ids ...int) *TicketUpdate {
 	_u.mutation.AddCommentIDs(ids...)
@@ -391,6 +865,60 @@ func (_u *TicketUpdate) ClearAssignee() *TicketUpdate {
 func (_u *TicketUpdate) ClearTeam() *TicketUpdate {
 	_u.mutation.ClearTeam()
 	return _u
+}
+
+// ClearTicketType clears the "ticket_type" edge to the TicketType entity.
+func (_u *TicketUpdate) ClearTicketType() *TicketUpdate {
+	_u.mutation.ClearTicketType()
+	return _u
+}
+
+// ClearSLAPolicy clears the "sla_policy" edge to the SLAPolicy entity.
+func (_u *TicketUpdate) ClearSLAPolicy() *TicketUpdate {
+	_u.mutation.ClearSLAPolicy()
+	return _u
+}
+
+// ClearChanges clears all "changes" edges to the TicketChange entity.
+func (_u *TicketUpdate) ClearChanges() *TicketUpdate {
+	_u.mutation.ClearChanges()
+	return _u
+}
+
+// RemoveChangeIDs removes the "changes" edge to TicketChange entities by IDs.
+func (_u *TicketUpdate) RemoveChangeIDs(ids ...int) *TicketUpdate {
+	_u.mutation.RemoveChangeIDs(ids...)
+	return _u
+}
+
+// RemoveChanges removes "changes" edges to TicketChange entities.
+func (_u *TicketUpdate) RemoveChanges(v ...*TicketChange) *TicketUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveChangeIDs(ids...)
+}
+
+// ClearApprovals clears all "approvals" edges to the TicketApproval entity.
+func (_u *TicketUpdate) ClearApprovals() *TicketUpdate {
+	_u.mutation.ClearApprovals()
+	return _u
+}
+
+// RemoveApprovalIDs removes the "approvals" edge to TicketApproval entities by IDs.
+func (_u *TicketUpdate) RemoveApprovalIDs(ids ...int) *TicketUpdate {
+	_u.mutation.RemoveApprovalIDs(ids...)
+	return _u
+}
+
+// RemoveApprovals removes "approvals" edges to TicketApproval entities.
+func (_u *TicketUpdate) RemoveApprovals(v ...*TicketApproval) *TicketUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveApprovalIDs(ids...)
 }
 
 // ClearComments clears all "comments" edges to the TicketComment entity.
@@ -488,6 +1016,16 @@ func (_u *TicketUpdate) check() error {
 			return &ValidationError{Name: "region", err: fmt.Errorf(`ent: validator failed for field "Ticket.region": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Csat(); ok {
+		if err := ticket.CsatValidator(v); err != nil {
+			return &ValidationError{Name: "csat", err: fmt.Errorf(`ent: validator failed for field "Ticket.csat": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.SurveyTokenHash(); ok {
+		if err := ticket.SurveyTokenHashValidator(v); err != nil {
+			return &ValidationError{Name: "survey_token_hash", err: fmt.Errorf(`ent: validator failed for field "Ticket.survey_token_hash": %w`, err)}
+		}
+	}
 	if _u.mutation.TenantCleared() && len(_u.mutation.TenantIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Ticket.tenant"`)
 	}
@@ -553,11 +1091,127 @@ func (_u *TicketUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.FirstResponseDueAtCleared() {
 		_spec.ClearField(ticket.FieldFirstResponseDueAt, field.TypeTime)
 	}
+	if value, ok := _u.mutation.NextUpdateDueAt(); ok {
+		_spec.SetField(ticket.FieldNextUpdateDueAt, field.TypeTime, value)
+	}
+	if _u.mutation.NextUpdateDueAtCleared() {
+		_spec.ClearField(ticket.FieldNextUpdateDueAt, field.TypeTime)
+	}
 	if value, ok := _u.mutation.ResolutionDueAt(); ok {
 		_spec.SetField(ticket.FieldResolutionDueAt, field.TypeTime, value)
 	}
 	if _u.mutation.ResolutionDueAtCleared() {
 		_spec.ClearField(ticket.FieldResolutionDueAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.FirstRespondedAt(); ok {
+		_spec.SetField(ticket.FieldFirstRespondedAt, field.TypeTime, value)
+	}
+	if _u.mutation.FirstRespondedAtCleared() {
+		_spec.ClearField(ticket.FieldFirstRespondedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.LastUpdateAt(); ok {
+		_spec.SetField(ticket.FieldLastUpdateAt, field.TypeTime, value)
+	}
+	if _u.mutation.LastUpdateAtCleared() {
+		_spec.ClearField(ticket.FieldLastUpdateAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.SLAPausedAt(); ok {
+		_spec.SetField(ticket.FieldSLAPausedAt, field.TypeTime, value)
+	}
+	if _u.mutation.SLAPausedAtCleared() {
+		_spec.ClearField(ticket.FieldSLAPausedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.SLAPausedSeconds(); ok {
+		_spec.SetField(ticket.FieldSLAPausedSeconds, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedSLAPausedSeconds(); ok {
+		_spec.AddField(ticket.FieldSLAPausedSeconds, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.FirstResponseBreachedAt(); ok {
+		_spec.SetField(ticket.FieldFirstResponseBreachedAt, field.TypeTime, value)
+	}
+	if _u.mutation.FirstResponseBreachedAtCleared() {
+		_spec.ClearField(ticket.FieldFirstResponseBreachedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ResolutionBreachedAt(); ok {
+		_spec.SetField(ticket.FieldResolutionBreachedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ResolutionBreachedAtCleared() {
+		_spec.ClearField(ticket.FieldResolutionBreachedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.EscalationLevel(); ok {
+		_spec.SetField(ticket.FieldEscalationLevel, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedEscalationLevel(); ok {
+		_spec.AddField(ticket.FieldEscalationLevel, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.EscalatedAt(); ok {
+		_spec.SetField(ticket.FieldEscalatedAt, field.TypeTime, value)
+	}
+	if _u.mutation.EscalatedAtCleared() {
+		_spec.ClearField(ticket.FieldEscalatedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.EscalationsDone(); ok {
+		_spec.SetField(ticket.FieldEscalationsDone, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedEscalationsDone(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, ticket.FieldEscalationsDone, value)
+		})
+	}
+	if _u.mutation.EscalationsDoneCleared() {
+		_spec.ClearField(ticket.FieldEscalationsDone, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.NextEscalationAt(); ok {
+		_spec.SetField(ticket.FieldNextEscalationAt, field.TypeTime, value)
+	}
+	if _u.mutation.NextEscalationAtCleared() {
+		_spec.ClearField(ticket.FieldNextEscalationAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.SLAGeneration(); ok {
+		_spec.SetField(ticket.FieldSLAGeneration, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedSLAGeneration(); ok {
+		_spec.AddField(ticket.FieldSLAGeneration, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AssignedAt(); ok {
+		_spec.SetField(ticket.FieldAssignedAt, field.TypeTime, value)
+	}
+	if _u.mutation.AssignedAtCleared() {
+		_spec.ClearField(ticket.FieldAssignedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.AssignmentReason(); ok {
+		_spec.SetField(ticket.FieldAssignmentReason, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.ReopenedAt(); ok {
+		_spec.SetField(ticket.FieldReopenedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ReopenedAtCleared() {
+		_spec.ClearField(ticket.FieldReopenedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.Csat(); ok {
+		_spec.SetField(ticket.FieldCsat, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedCsat(); ok {
+		_spec.AddField(ticket.FieldCsat, field.TypeInt, value)
+	}
+	if _u.mutation.CsatCleared() {
+		_spec.ClearField(ticket.FieldCsat, field.TypeInt)
+	}
+	if value, ok := _u.mutation.CsatComment(); ok {
+		_spec.SetField(ticket.FieldCsatComment, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.SurveyTokenHash(); ok {
+		_spec.SetField(ticket.FieldSurveyTokenHash, field.TypeString, value)
+	}
+	if _u.mutation.SurveyTokenHashCleared() {
+		_spec.ClearField(ticket.FieldSurveyTokenHash, field.TypeString)
+	}
+	if value, ok := _u.mutation.SurveySentAt(); ok {
+		_spec.SetField(ticket.FieldSurveySentAt, field.TypeTime, value)
+	}
+	if _u.mutation.SurveySentAtCleared() {
+		_spec.ClearField(ticket.FieldSurveySentAt, field.TypeTime)
 	}
 	if value, ok := _u.mutation.ResolvedAt(); ok {
 		_spec.SetField(ticket.FieldResolvedAt, field.TypeTime, value)
@@ -686,6 +1340,154 @@ func (_u *TicketUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(department.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.TicketTypeCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   ticket.TicketTypeTable,
+			Columns: []string{ticket.TicketTypeColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(tickettype.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.TicketTypeIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   ticket.TicketTypeTable,
+			Columns: []string{ticket.TicketTypeColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(tickettype.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.SLAPolicyCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   ticket.SLAPolicyTable,
+			Columns: []string{ticket.SLAPolicyColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(slapolicy.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.SLAPolicyIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   ticket.SLAPolicyTable,
+			Columns: []string{ticket.SLAPolicyColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(slapolicy.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.ChangesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.ChangesTable,
+			Columns: []string{ticket.ChangesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticketchange.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedChangesIDs(); len(nodes) > 0 && !_u.mutation.ChangesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.ChangesTable,
+			Columns: []string{ticket.ChangesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticketchange.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.ChangesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.ChangesTable,
+			Columns: []string{ticket.ChangesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticketchange.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.ApprovalsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.ApprovalsTable,
+			Columns: []string{ticket.ApprovalsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticketapproval.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedApprovalsIDs(); len(nodes) > 0 && !_u.mutation.ApprovalsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.ApprovalsTable,
+			Columns: []string{ticket.ApprovalsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticketapproval.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.ApprovalsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.ApprovalsTable,
+			Columns: []string{ticket.ApprovalsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticketapproval.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -962,6 +1764,46 @@ func (_u *TicketUpdateOne) AppendRequiredSkills(v []string) *TicketUpdateOne {
 	return _u
 }
 
+// SetTypeID sets the "type_id" field.
+func (_u *TicketUpdateOne) SetTypeID(v int) *TicketUpdateOne {
+	_u.mutation.SetTypeID(v)
+	return _u
+}
+
+// SetNillableTypeID sets the "type_id" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableTypeID(v *int) *TicketUpdateOne {
+	if v != nil {
+		_u.SetTypeID(*v)
+	}
+	return _u
+}
+
+// ClearTypeID clears the value of the "type_id" field.
+func (_u *TicketUpdateOne) ClearTypeID() *TicketUpdateOne {
+	_u.mutation.ClearTypeID()
+	return _u
+}
+
+// SetSLAPolicyID sets the "sla_policy_id" field.
+func (_u *TicketUpdateOne) SetSLAPolicyID(v int) *TicketUpdateOne {
+	_u.mutation.SetSLAPolicyID(v)
+	return _u
+}
+
+// SetNillableSLAPolicyID sets the "sla_policy_id" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableSLAPolicyID(v *int) *TicketUpdateOne {
+	if v != nil {
+		_u.SetSLAPolicyID(*v)
+	}
+	return _u
+}
+
+// ClearSLAPolicyID clears the value of the "sla_policy_id" field.
+func (_u *TicketUpdateOne) ClearSLAPolicyID() *TicketUpdateOne {
+	_u.mutation.ClearSLAPolicyID()
+	return _u
+}
+
 // SetFirstResponseDueAt sets the "first_response_due_at" field.
 func (_u *TicketUpdateOne) SetFirstResponseDueAt(v time.Time) *TicketUpdateOne {
 	_u.mutation.SetFirstResponseDueAt(v)
@@ -982,6 +1824,26 @@ func (_u *TicketUpdateOne) ClearFirstResponseDueAt() *TicketUpdateOne {
 	return _u
 }
 
+// SetNextUpdateDueAt sets the "next_update_due_at" field.
+func (_u *TicketUpdateOne) SetNextUpdateDueAt(v time.Time) *TicketUpdateOne {
+	_u.mutation.SetNextUpdateDueAt(v)
+	return _u
+}
+
+// SetNillableNextUpdateDueAt sets the "next_update_due_at" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableNextUpdateDueAt(v *time.Time) *TicketUpdateOne {
+	if v != nil {
+		_u.SetNextUpdateDueAt(*v)
+	}
+	return _u
+}
+
+// ClearNextUpdateDueAt clears the value of the "next_update_due_at" field.
+func (_u *TicketUpdateOne) ClearNextUpdateDueAt() *TicketUpdateOne {
+	_u.mutation.ClearNextUpdateDueAt()
+	return _u
+}
+
 // SetResolutionDueAt sets the "resolution_due_at" field.
 func (_u *TicketUpdateOne) SetResolutionDueAt(v time.Time) *TicketUpdateOne {
 	_u.mutation.SetResolutionDueAt(v)
@@ -999,6 +1861,362 @@ func (_u *TicketUpdateOne) SetNillableResolutionDueAt(v *time.Time) *TicketUpdat
 // ClearResolutionDueAt clears the value of the "resolution_due_at" field.
 func (_u *TicketUpdateOne) ClearResolutionDueAt() *TicketUpdateOne {
 	_u.mutation.ClearResolutionDueAt()
+	return _u
+}
+
+// SetFirstRespondedAt sets the "first_responded_at" field.
+func (_u *TicketUpdateOne) SetFirstRespondedAt(v time.Time) *TicketUpdateOne {
+	_u.mutation.SetFirstRespondedAt(v)
+	return _u
+}
+
+// SetNillableFirstRespondedAt sets the "first_responded_at" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableFirstRespondedAt(v *time.Time) *TicketUpdateOne {
+	if v != nil {
+		_u.SetFirstRespondedAt(*v)
+	}
+	return _u
+}
+
+// ClearFirstRespondedAt clears the value of the "first_responded_at" field.
+func (_u *TicketUpdateOne) ClearFirstRespondedAt() *TicketUpdateOne {
+	_u.mutation.ClearFirstRespondedAt()
+	return _u
+}
+
+// SetLastUpdateAt sets the "last_update_at" field.
+func (_u *TicketUpdateOne) SetLastUpdateAt(v time.Time) *TicketUpdateOne {
+	_u.mutation.SetLastUpdateAt(v)
+	return _u
+}
+
+// SetNillableLastUpdateAt sets the "last_update_at" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableLastUpdateAt(v *time.Time) *TicketUpdateOne {
+	if v != nil {
+		_u.SetLastUpdateAt(*v)
+	}
+	return _u
+}
+
+// ClearLastUpdateAt clears the value of the "last_update_at" field.
+func (_u *TicketUpdateOne) ClearLastUpdateAt() *TicketUpdateOne {
+	_u.mutation.ClearLastUpdateAt()
+	return _u
+}
+
+// SetSLAPausedAt sets the "sla_paused_at" field.
+func (_u *TicketUpdateOne) SetSLAPausedAt(v time.Time) *TicketUpdateOne {
+	_u.mutation.SetSLAPausedAt(v)
+	return _u
+}
+
+// SetNillableSLAPausedAt sets the "sla_paused_at" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableSLAPausedAt(v *time.Time) *TicketUpdateOne {
+	if v != nil {
+		_u.SetSLAPausedAt(*v)
+	}
+	return _u
+}
+
+// ClearSLAPausedAt clears the value of the "sla_paused_at" field.
+func (_u *TicketUpdateOne) ClearSLAPausedAt() *TicketUpdateOne {
+	_u.mutation.ClearSLAPausedAt()
+	return _u
+}
+
+// SetSLAPausedSeconds sets the "sla_paused_seconds" field.
+func (_u *TicketUpdateOne) SetSLAPausedSeconds(v int64) *TicketUpdateOne {
+	_u.mutation.ResetSLAPausedSeconds()
+	_u.mutation.SetSLAPausedSeconds(v)
+	return _u
+}
+
+// SetNillableSLAPausedSeconds sets the "sla_paused_seconds" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableSLAPausedSeconds(v *int64) *TicketUpdateOne {
+	if v != nil {
+		_u.SetSLAPausedSeconds(*v)
+	}
+	return _u
+}
+
+// AddSLAPausedSeconds adds value to the "sla_paused_seconds" field.
+func (_u *TicketUpdateOne) AddSLAPausedSeconds(v int64) *TicketUpdateOne {
+	_u.mutation.AddSLAPausedSeconds(v)
+	return _u
+}
+
+// SetFirstResponseBreachedAt sets the "first_response_breached_at" field.
+func (_u *TicketUpdateOne) SetFirstResponseBreachedAt(v time.Time) *TicketUpdateOne {
+	_u.mutation.SetFirstResponseBreachedAt(v)
+	return _u
+}
+
+// SetNillableFirstResponseBreachedAt sets the "first_response_breached_at" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableFirstResponseBreachedAt(v *time.Time) *TicketUpdateOne {
+	if v != nil {
+		_u.SetFirstResponseBreachedAt(*v)
+	}
+	return _u
+}
+
+// ClearFirstResponseBreachedAt clears the value of the "first_response_breached_at" field.
+func (_u *TicketUpdateOne) ClearFirstResponseBreachedAt() *TicketUpdateOne {
+	_u.mutation.ClearFirstResponseBreachedAt()
+	return _u
+}
+
+// SetResolutionBreachedAt sets the "resolution_breached_at" field.
+func (_u *TicketUpdateOne) SetResolutionBreachedAt(v time.Time) *TicketUpdateOne {
+	_u.mutation.SetResolutionBreachedAt(v)
+	return _u
+}
+
+// SetNillableResolutionBreachedAt sets the "resolution_breached_at" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableResolutionBreachedAt(v *time.Time) *TicketUpdateOne {
+	if v != nil {
+		_u.SetResolutionBreachedAt(*v)
+	}
+	return _u
+}
+
+// ClearResolutionBreachedAt clears the value of the "resolution_breached_at" field.
+func (_u *TicketUpdateOne) ClearResolutionBreachedAt() *TicketUpdateOne {
+	_u.mutation.ClearResolutionBreachedAt()
+	return _u
+}
+
+// SetEscalationLevel sets the "escalation_level" field.
+func (_u *TicketUpdateOne) SetEscalationLevel(v int) *TicketUpdateOne {
+	_u.mutation.ResetEscalationLevel()
+	_u.mutation.SetEscalationLevel(v)
+	return _u
+}
+
+// SetNillableEscalationLevel sets the "escalation_level" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableEscalationLevel(v *int) *TicketUpdateOne {
+	if v != nil {
+		_u.SetEscalationLevel(*v)
+	}
+	return _u
+}
+
+// AddEscalationLevel adds value to the "escalation_level" field.
+func (_u *TicketUpdateOne) AddEscalationLevel(v int) *TicketUpdateOne {
+	_u.mutation.AddEscalationLevel(v)
+	return _u
+}
+
+// SetEscalatedAt sets the "escalated_at" field.
+func (_u *TicketUpdateOne) SetEscalatedAt(v time.Time) *TicketUpdateOne {
+	_u.mutation.SetEscalatedAt(v)
+	return _u
+}
+
+// SetNillableEscalatedAt sets the "escalated_at" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableEscalatedAt(v *time.Time) *TicketUpdateOne {
+	if v != nil {
+		_u.SetEscalatedAt(*v)
+	}
+	return _u
+}
+
+// ClearEscalatedAt clears the value of the "escalated_at" field.
+func (_u *TicketUpdateOne) ClearEscalatedAt() *TicketUpdateOne {
+	_u.mutation.ClearEscalatedAt()
+	return _u
+}
+
+// SetEscalationsDone sets the "escalations_done" field.
+func (_u *TicketUpdateOne) SetEscalationsDone(v []string) *TicketUpdateOne {
+	_u.mutation.SetEscalationsDone(v)
+	return _u
+}
+
+// AppendEscalationsDone appends value to the "escalations_done" field.
+func (_u *TicketUpdateOne) AppendEscalationsDone(v []string) *TicketUpdateOne {
+	_u.mutation.AppendEscalationsDone(v)
+	return _u
+}
+
+// ClearEscalationsDone clears the value of the "escalations_done" field.
+func (_u *TicketUpdateOne) ClearEscalationsDone() *TicketUpdateOne {
+	_u.mutation.ClearEscalationsDone()
+	return _u
+}
+
+// SetNextEscalationAt sets the "next_escalation_at" field.
+func (_u *TicketUpdateOne) SetNextEscalationAt(v time.Time) *TicketUpdateOne {
+	_u.mutation.SetNextEscalationAt(v)
+	return _u
+}
+
+// SetNillableNextEscalationAt sets the "next_escalation_at" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableNextEscalationAt(v *time.Time) *TicketUpdateOne {
+	if v != nil {
+		_u.SetNextEscalationAt(*v)
+	}
+	return _u
+}
+
+// ClearNextEscalationAt clears the value of the "next_escalation_at" field.
+func (_u *TicketUpdateOne) ClearNextEscalationAt() *TicketUpdateOne {
+	_u.mutation.ClearNextEscalationAt()
+	return _u
+}
+
+// SetSLAGeneration sets the "sla_generation" field.
+func (_u *TicketUpdateOne) SetSLAGeneration(v int) *TicketUpdateOne {
+	_u.mutation.ResetSLAGeneration()
+	_u.mutation.SetSLAGeneration(v)
+	return _u
+}
+
+// SetNillableSLAGeneration sets the "sla_generation" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableSLAGeneration(v *int) *TicketUpdateOne {
+	if v != nil {
+		_u.SetSLAGeneration(*v)
+	}
+	return _u
+}
+
+// AddSLAGeneration adds value to the "sla_generation" field.
+func (_u *TicketUpdateOne) AddSLAGeneration(v int) *TicketUpdateOne {
+	_u.mutation.AddSLAGeneration(v)
+	return _u
+}
+
+// SetAssignedAt sets the "assigned_at" field.
+func (_u *TicketUpdateOne) SetAssignedAt(v time.Time) *TicketUpdateOne {
+	_u.mutation.SetAssignedAt(v)
+	return _u
+}
+
+// SetNillableAssignedAt sets the "assigned_at" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableAssignedAt(v *time.Time) *TicketUpdateOne {
+	if v != nil {
+		_u.SetAssignedAt(*v)
+	}
+	return _u
+}
+
+// ClearAssignedAt clears the value of the "assigned_at" field.
+func (_u *TicketUpdateOne) ClearAssignedAt() *TicketUpdateOne {
+	_u.mutation.ClearAssignedAt()
+	return _u
+}
+
+// SetAssignmentReason sets the "assignment_reason" field.
+func (_u *TicketUpdateOne) SetAssignmentReason(v string) *TicketUpdateOne {
+	_u.mutation.SetAssignmentReason(v)
+	return _u
+}
+
+// SetNillableAssignmentReason sets the "assignment_reason" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableAssignmentReason(v *string) *TicketUpdateOne {
+	if v != nil {
+		_u.SetAssignmentReason(*v)
+	}
+	return _u
+}
+
+// SetReopenedAt sets the "reopened_at" field.
+func (_u *TicketUpdateOne) SetReopenedAt(v time.Time) *TicketUpdateOne {
+	_u.mutation.SetReopenedAt(v)
+	return _u
+}
+
+// SetNillableReopenedAt sets the "reopened_at" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableReopenedAt(v *time.Time) *TicketUpdateOne {
+	if v != nil {
+		_u.SetReopenedAt(*v)
+	}
+	return _u
+}
+
+// ClearReopenedAt clears the value of the "reopened_at" field.
+func (_u *TicketUpdateOne) ClearReopenedAt() *TicketUpdateOne {
+	_u.mutation.ClearReopenedAt()
+	return _u
+}
+
+// SetCsat sets the "csat" field.
+func (_u *TicketUpdateOne) SetCsat(v int) *TicketUpdateOne {
+	_u.mutation.ResetCsat()
+	_u.mutation.SetCsat(v)
+	return _u
+}
+
+// SetNillableCsat sets the "csat" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableCsat(v *int) *TicketUpdateOne {
+	if v != nil {
+		_u.SetCsat(*v)
+	}
+	return _u
+}
+
+// AddCsat adds value to the "csat" field.
+func (_u *TicketUpdateOne) AddCsat(v int) *TicketUpdateOne {
+	_u.mutation.AddCsat(v)
+	return _u
+}
+
+// ClearCsat clears the value of the "csat" field.
+func (_u *TicketUpdateOne) ClearCsat() *TicketUpdateOne {
+	_u.mutation.ClearCsat()
+	return _u
+}
+
+// SetCsatComment sets the "csat_comment" field.
+func (_u *TicketUpdateOne) SetCsatComment(v string) *TicketUpdateOne {
+	_u.mutation.SetCsatComment(v)
+	return _u
+}
+
+// SetNillableCsatComment sets the "csat_comment" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableCsatComment(v *string) *TicketUpdateOne {
+	if v != nil {
+		_u.SetCsatComment(*v)
+	}
+	return _u
+}
+
+// SetSurveyTokenHash sets the "survey_token_hash" field.
+func (_u *TicketUpdateOne) SetSurveyTokenHash(v string) *TicketUpdateOne {
+	_u.mutation.SetSurveyTokenHash(v)
+	return _u
+}
+
+// SetNillableSurveyTokenHash sets the "survey_token_hash" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableSurveyTokenHash(v *string) *TicketUpdateOne {
+	if v != nil {
+		_u.SetSurveyTokenHash(*v)
+	}
+	return _u
+}
+
+// ClearSurveyTokenHash clears the value of the "survey_token_hash" field.
+func (_u *TicketUpdateOne) ClearSurveyTokenHash() *TicketUpdateOne {
+	_u.mutation.ClearSurveyTokenHash()
+	return _u
+}
+
+// SetSurveySentAt sets the "survey_sent_at" field.
+func (_u *TicketUpdateOne) SetSurveySentAt(v time.Time) *TicketUpdateOne {
+	_u.mutation.SetSurveySentAt(v)
+	return _u
+}
+
+// SetNillableSurveySentAt sets the "survey_sent_at" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableSurveySentAt(v *time.Time) *TicketUpdateOne {
+	if v != nil {
+		_u.SetSurveySentAt(*v)
+	}
+	return _u
+}
+
+// ClearSurveySentAt clears the value of the "survey_sent_at" field.
+func (_u *TicketUpdateOne) ClearSurveySentAt() *TicketUpdateOne {
+	_u.mutation.ClearSurveySentAt()
 	return _u
 }
 
@@ -1074,6 +2292,60 @@ func (_u *TicketUpdateOne) SetTeam(v *Department) *TicketUpdateOne {
 	return _u.SetTeamID(v.ID)
 }
 
+// SetTicketTypeID sets the "ticket_type" edge to the TicketType entity by ID.
+func (_u *TicketUpdateOne) SetTicketTypeID(id int) *TicketUpdateOne {
+	_u.mutation.SetTicketTypeID(id)
+	return _u
+}
+
+// SetNillableTicketTypeID sets the "ticket_type" edge to the TicketType entity by ID if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableTicketTypeID(id *int) *TicketUpdateOne {
+	if id != nil {
+		_u = _u.SetTicketTypeID(*id)
+	}
+	return _u
+}
+
+// SetTicketType sets the "ticket_type" edge to the TicketType entity.
+func (_u *TicketUpdateOne) SetTicketType(v *TicketType) *TicketUpdateOne {
+	return _u.SetTicketTypeID(v.ID)
+}
+
+// SetSLAPolicy sets the "sla_policy" edge to the SLAPolicy entity.
+func (_u *TicketUpdateOne) SetSLAPolicy(v *SLAPolicy) *TicketUpdateOne {
+	return _u.SetSLAPolicyID(v.ID)
+}
+
+// AddChangeIDs adds the "changes" edge to the TicketChange entity by IDs.
+func (_u *TicketUpdateOne) AddChangeIDs(ids ...int) *TicketUpdateOne {
+	_u.mutation.AddChangeIDs(ids...)
+	return _u
+}
+
+// AddChanges adds the "changes" edges to the TicketChange entity.
+func (_u *TicketUpdateOne) AddChanges(v ...*TicketChange) *TicketUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddChangeIDs(ids...)
+}
+
+// AddApprovalIDs adds the "approvals" edge to the TicketApproval entity by IDs.
+func (_u *TicketUpdateOne) AddApprovalIDs(ids ...int) *TicketUpdateOne {
+	_u.mutation.AddApprovalIDs(ids...)
+	return _u
+}
+
+// AddApprovals adds the "approvals" edges to the TicketApproval entity.
+func (_u *TicketUpdateOne) AddApprovals(v ...*TicketApproval) *TicketUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddApprovalIDs(ids...)
+}
+
 // AddCommentIDs adds the "comments" edge to the TicketComment entity by IDs.
 func (_u *TicketUpdateOne) AddCommentIDs(ids ...int) *TicketUpdateOne {
 	_u.mutation.AddCommentIDs(ids...)
@@ -1116,6 +2388,60 @@ func (_u *TicketUpdateOne) ClearAssignee() *TicketUpdateOne {
 func (_u *TicketUpdateOne) ClearTeam() *TicketUpdateOne {
 	_u.mutation.ClearTeam()
 	return _u
+}
+
+// ClearTicketType clears the "ticket_type" edge to the TicketType entity.
+func (_u *TicketUpdateOne) ClearTicketType() *TicketUpdateOne {
+	_u.mutation.ClearTicketType()
+	return _u
+}
+
+// ClearSLAPolicy clears the "sla_policy" edge to the SLAPolicy entity.
+func (_u *TicketUpdateOne) ClearSLAPolicy() *TicketUpdateOne {
+	_u.mutation.ClearSLAPolicy()
+	return _u
+}
+
+// ClearChanges clears all "changes" edges to the TicketChange entity.
+func (_u *TicketUpdateOne) ClearChanges() *TicketUpdateOne {
+	_u.mutation.ClearChanges()
+	return _u
+}
+
+// RemoveChangeIDs removes the "changes" edge to TicketChange entities by IDs.
+func (_u *TicketUpdateOne) RemoveChangeIDs(ids ...int) *TicketUpdateOne {
+	_u.mutation.RemoveChangeIDs(ids...)
+	return _u
+}
+
+// RemoveChanges removes "changes" edges to TicketChange entities.
+func (_u *TicketUpdateOne) RemoveChanges(v ...*TicketChange) *TicketUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveChangeIDs(ids...)
+}
+
+// ClearApprovals clears all "approvals" edges to the TicketApproval entity.
+func (_u *TicketUpdateOne) ClearApprovals() *TicketUpdateOne {
+	_u.mutation.ClearApprovals()
+	return _u
+}
+
+// RemoveApprovalIDs removes the "approvals" edge to TicketApproval entities by IDs.
+func (_u *TicketUpdateOne) RemoveApprovalIDs(ids ...int) *TicketUpdateOne {
+	_u.mutation.RemoveApprovalIDs(ids...)
+	return _u
+}
+
+// RemoveApprovals removes "approvals" edges to TicketApproval entities.
+func (_u *TicketUpdateOne) RemoveApprovals(v ...*TicketApproval) *TicketUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveApprovalIDs(ids...)
 }
 
 // ClearComments clears all "comments" edges to the TicketComment entity.
@@ -1226,6 +2552,16 @@ func (_u *TicketUpdateOne) check() error {
 			return &ValidationError{Name: "region", err: fmt.Errorf(`ent: validator failed for field "Ticket.region": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Csat(); ok {
+		if err := ticket.CsatValidator(v); err != nil {
+			return &ValidationError{Name: "csat", err: fmt.Errorf(`ent: validator failed for field "Ticket.csat": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.SurveyTokenHash(); ok {
+		if err := ticket.SurveyTokenHashValidator(v); err != nil {
+			return &ValidationError{Name: "survey_token_hash", err: fmt.Errorf(`ent: validator failed for field "Ticket.survey_token_hash": %w`, err)}
+		}
+	}
 	if _u.mutation.TenantCleared() && len(_u.mutation.TenantIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Ticket.tenant"`)
 	}
@@ -1308,11 +2644,127 @@ func (_u *TicketUpdateOne) sqlSave(ctx context.Context) (_node *Ticket, err erro
 	if _u.mutation.FirstResponseDueAtCleared() {
 		_spec.ClearField(ticket.FieldFirstResponseDueAt, field.TypeTime)
 	}
+	if value, ok := _u.mutation.NextUpdateDueAt(); ok {
+		_spec.SetField(ticket.FieldNextUpdateDueAt, field.TypeTime, value)
+	}
+	if _u.mutation.NextUpdateDueAtCleared() {
+		_spec.ClearField(ticket.FieldNextUpdateDueAt, field.TypeTime)
+	}
 	if value, ok := _u.mutation.ResolutionDueAt(); ok {
 		_spec.SetField(ticket.FieldResolutionDueAt, field.TypeTime, value)
 	}
 	if _u.mutation.ResolutionDueAtCleared() {
 		_spec.ClearField(ticket.FieldResolutionDueAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.FirstRespondedAt(); ok {
+		_spec.SetField(ticket.FieldFirstRespondedAt, field.TypeTime, value)
+	}
+	if _u.mutation.FirstRespondedAtCleared() {
+		_spec.ClearField(ticket.FieldFirstRespondedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.LastUpdateAt(); ok {
+		_spec.SetField(ticket.FieldLastUpdateAt, field.TypeTime, value)
+	}
+	if _u.mutation.LastUpdateAtCleared() {
+		_spec.ClearField(ticket.FieldLastUpdateAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.SLAPausedAt(); ok {
+		_spec.SetField(ticket.FieldSLAPausedAt, field.TypeTime, value)
+	}
+	if _u.mutation.SLAPausedAtCleared() {
+		_spec.ClearField(ticket.FieldSLAPausedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.SLAPausedSeconds(); ok {
+		_spec.SetField(ticket.FieldSLAPausedSeconds, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedSLAPausedSeconds(); ok {
+		_spec.AddField(ticket.FieldSLAPausedSeconds, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.FirstResponseBreachedAt(); ok {
+		_spec.SetField(ticket.FieldFirstResponseBreachedAt, field.TypeTime, value)
+	}
+	if _u.mutation.FirstResponseBreachedAtCleared() {
+		_spec.ClearField(ticket.FieldFirstResponseBreachedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ResolutionBreachedAt(); ok {
+		_spec.SetField(ticket.FieldResolutionBreachedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ResolutionBreachedAtCleared() {
+		_spec.ClearField(ticket.FieldResolutionBreachedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.EscalationLevel(); ok {
+		_spec.SetField(ticket.FieldEscalationLevel, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedEscalationLevel(); ok {
+		_spec.AddField(ticket.FieldEscalationLevel, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.EscalatedAt(); ok {
+		_spec.SetField(ticket.FieldEscalatedAt, field.TypeTime, value)
+	}
+	if _u.mutation.EscalatedAtCleared() {
+		_spec.ClearField(ticket.FieldEscalatedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.EscalationsDone(); ok {
+		_spec.SetField(ticket.FieldEscalationsDone, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedEscalationsDone(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, ticket.FieldEscalationsDone, value)
+		})
+	}
+	if _u.mutation.EscalationsDoneCleared() {
+		_spec.ClearField(ticket.FieldEscalationsDone, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.NextEscalationAt(); ok {
+		_spec.SetField(ticket.FieldNextEscalationAt, field.TypeTime, value)
+	}
+	if _u.mutation.NextEscalationAtCleared() {
+		_spec.ClearField(ticket.FieldNextEscalationAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.SLAGeneration(); ok {
+		_spec.SetField(ticket.FieldSLAGeneration, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedSLAGeneration(); ok {
+		_spec.AddField(ticket.FieldSLAGeneration, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AssignedAt(); ok {
+		_spec.SetField(ticket.FieldAssignedAt, field.TypeTime, value)
+	}
+	if _u.mutation.AssignedAtCleared() {
+		_spec.ClearField(ticket.FieldAssignedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.AssignmentReason(); ok {
+		_spec.SetField(ticket.FieldAssignmentReason, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.ReopenedAt(); ok {
+		_spec.SetField(ticket.FieldReopenedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ReopenedAtCleared() {
+		_spec.ClearField(ticket.FieldReopenedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.Csat(); ok {
+		_spec.SetField(ticket.FieldCsat, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedCsat(); ok {
+		_spec.AddField(ticket.FieldCsat, field.TypeInt, value)
+	}
+	if _u.mutation.CsatCleared() {
+		_spec.ClearField(ticket.FieldCsat, field.TypeInt)
+	}
+	if value, ok := _u.mutation.CsatComment(); ok {
+		_spec.SetField(ticket.FieldCsatComment, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.SurveyTokenHash(); ok {
+		_spec.SetField(ticket.FieldSurveyTokenHash, field.TypeString, value)
+	}
+	if _u.mutation.SurveyTokenHashCleared() {
+		_spec.ClearField(ticket.FieldSurveyTokenHash, field.TypeString)
+	}
+	if value, ok := _u.mutation.SurveySentAt(); ok {
+		_spec.SetField(ticket.FieldSurveySentAt, field.TypeTime, value)
+	}
+	if _u.mutation.SurveySentAtCleared() {
+		_spec.ClearField(ticket.FieldSurveySentAt, field.TypeTime)
 	}
 	if value, ok := _u.mutation.ResolvedAt(); ok {
 		_spec.SetField(ticket.FieldResolvedAt, field.TypeTime, value)
@@ -1441,6 +2893,154 @@ func (_u *TicketUpdateOne) sqlSave(ctx context.Context) (_node *Ticket, err erro
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(department.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.TicketTypeCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   ticket.TicketTypeTable,
+			Columns: []string{ticket.TicketTypeColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(tickettype.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.TicketTypeIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   ticket.TicketTypeTable,
+			Columns: []string{ticket.TicketTypeColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(tickettype.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.SLAPolicyCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   ticket.SLAPolicyTable,
+			Columns: []string{ticket.SLAPolicyColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(slapolicy.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.SLAPolicyIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   ticket.SLAPolicyTable,
+			Columns: []string{ticket.SLAPolicyColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(slapolicy.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.ChangesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.ChangesTable,
+			Columns: []string{ticket.ChangesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticketchange.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedChangesIDs(); len(nodes) > 0 && !_u.mutation.ChangesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.ChangesTable,
+			Columns: []string{ticket.ChangesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticketchange.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.ChangesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.ChangesTable,
+			Columns: []string{ticket.ChangesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticketchange.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.ApprovalsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.ApprovalsTable,
+			Columns: []string{ticket.ApprovalsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticketapproval.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedApprovalsIDs(); len(nodes) > 0 && !_u.mutation.ApprovalsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.ApprovalsTable,
+			Columns: []string{ticket.ApprovalsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticketapproval.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.ApprovalsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.ApprovalsTable,
+			Columns: []string{ticket.ApprovalsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(ticketapproval.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -16,6 +16,8 @@ type Tx struct {
 	config
 	// AuditLog is the client for interacting with the AuditLog builders.
 	AuditLog *AuditLogClient
+	// BusinessCalendar is the client for interacting with the BusinessCalendar builders.
+	BusinessCalendar *BusinessCalendarClient
 	// Campaign is the client for interacting with the Campaign builders.
 	Campaign *CampaignClient
 	// CasbinRule is the client for interacting with the CasbinRule builders.
@@ -42,6 +44,8 @@ type Tx struct {
 	Order *OrderClient
 	// OrderItem is the client for interacting with the OrderItem builders.
 	OrderItem *OrderItemClient
+	// SLAPolicy is the client for interacting with the SLAPolicy builders.
+	SLAPolicy *SLAPolicyClient
 	// Staff is the client for interacting with the Staff builders.
 	Staff *StaffClient
 	// Tag is the client for interacting with the Tag builders.
@@ -52,8 +56,14 @@ type Tx struct {
 	Tenant *TenantClient
 	// Ticket is the client for interacting with the Ticket builders.
 	Ticket *TicketClient
+	// TicketApproval is the client for interacting with the TicketApproval builders.
+	TicketApproval *TicketApprovalClient
+	// TicketChange is the client for interacting with the TicketChange builders.
+	TicketChange *TicketChangeClient
 	// TicketComment is the client for interacting with the TicketComment builders.
 	TicketComment *TicketCommentClient
+	// TicketType is the client for interacting with the TicketType builders.
+	TicketType *TicketTypeClient
 
 	// lazily loaded.
 	client     *Client
@@ -186,6 +196,7 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.AuditLog = NewAuditLogClient(tx.config)
+	tx.BusinessCalendar = NewBusinessCalendarClient(tx.config)
 	tx.Campaign = NewCampaignClient(tx.config)
 	tx.CasbinRule = NewCasbinRuleClient(tx.config)
 	tx.Channel = NewChannelClient(tx.config)
@@ -199,12 +210,16 @@ func (tx *Tx) init() {
 	tx.FormSubmission = NewFormSubmissionClient(tx.config)
 	tx.Order = NewOrderClient(tx.config)
 	tx.OrderItem = NewOrderItemClient(tx.config)
+	tx.SLAPolicy = NewSLAPolicyClient(tx.config)
 	tx.Staff = NewStaffClient(tx.config)
 	tx.Tag = NewTagClient(tx.config)
 	tx.TagGroup = NewTagGroupClient(tx.config)
 	tx.Tenant = NewTenantClient(tx.config)
 	tx.Ticket = NewTicketClient(tx.config)
+	tx.TicketApproval = NewTicketApprovalClient(tx.config)
+	tx.TicketChange = NewTicketChangeClient(tx.config)
 	tx.TicketComment = NewTicketCommentClient(tx.config)
+	tx.TicketType = NewTicketTypeClient(tx.config)
 }
 
 // txDriver wraps the given dialect.Tx with a nop dialect.Driver implementation.

@@ -33,11 +33,16 @@ import (
 	"github.com/scrm-dev/scrm/ent/tag"
 	"github.com/scrm-dev/scrm/ent/taggroup"
 	"github.com/scrm-dev/scrm/ent/ticket"
+	"github.com/scrm-dev/scrm/ent/ticketapproval"
 	"github.com/scrm-dev/scrm/graph/model"
 	"github.com/scrm-dev/scrm/graph/scalar"
+	"github.com/scrm-dev/scrm/internal/businesstime"
 	"github.com/scrm-dev/scrm/internal/channels"
 	"github.com/scrm-dev/scrm/internal/connectoraccounts"
 	"github.com/scrm-dev/scrm/internal/contactops"
+	"github.com/scrm-dev/scrm/internal/routing"
+	"github.com/scrm-dev/scrm/internal/tickets"
+	"github.com/scrm-dev/scrm/internal/workflow"
 	"github.com/scrm-dev/scrm/jobs"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -59,13 +64,49 @@ type ResolverRoot interface {
 	JobQueue() JobQueueResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
+	SLACondition() SLAConditionResolver
 	Subscription() SubscriptionResolver
+	TicketApproval() TicketApprovalResolver
+	TicketType() TicketTypeResolver
+	Transition() TransitionResolver
+	SLAConditionInput() SLAConditionInputResolver
+	TicketTypeInput() TicketTypeInputResolver
+	TransitionInput() TransitionInputResolver
 }
 
 type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	AgentSatisfaction struct {
+		Average func(childComplexity int) int
+		Count   func(childComplexity int) int
+		Staff   func(childComplexity int) int
+	}
+
+	ApprovalDecision struct {
+		Approved  func(childComplexity int) int
+		At        func(childComplexity int) int
+		Comment   func(childComplexity int) int
+		StaffID   func(childComplexity int) int
+		StaffName func(childComplexity int) int
+	}
+
+	ApprovalStep struct {
+		Approver  func(childComplexity int) int
+		Mode      func(childComplexity int) int
+		Name      func(childComplexity int) int
+		Role      func(childComplexity int) int
+		StaffIDs  func(childComplexity int) int
+		Threshold func(childComplexity int) int
+	}
+
+	ApprovalThreshold struct {
+		AboveFen     func(childComplexity int) int
+		Field        func(childComplexity int) int
+		MinApprovers func(childComplexity int) int
+	}
+
 	AuditChainReport struct {
 		BrokenAtSeq func(childComplexity int) int
 		Checked     func(childComplexity int) int
@@ -100,6 +141,40 @@ type ComplexityRoot struct {
 	AuditLogEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	BacklogRow struct {
+		ByAge func(childComplexity int) int
+		Team  func(childComplexity int) int
+		Total func(childComplexity int) int
+	}
+
+	BusinessCalendar struct {
+		CreatedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		IsDefault func(childComplexity int) int
+		Name      func(childComplexity int) int
+		Spec      func(childComplexity int) int
+		UpdatedAt func(childComplexity int) int
+	}
+
+	BusinessCalendarConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	BusinessCalendarEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	CalendarSpec struct {
+		Holidays     func(childComplexity int) int
+		TimeZone     func(childComplexity int) int
+		Weekly       func(childComplexity int) int
+		WorkdayHours func(childComplexity int) int
+		Workdays     func(childComplexity int) int
 	}
 
 	Campaign struct {
@@ -303,15 +378,24 @@ type ComplexityRoot struct {
 		Kind          func(childComplexity int) int
 	}
 
+	DayHours struct {
+		Weekday func(childComplexity int) int
+		Windows func(childComplexity int) int
+	}
+
 	DeleteChannelPayload struct {
 		DeletedID func(childComplexity int) int
 	}
 
 	Department struct {
+		Calendar    func(childComplexity int) int
+		CalendarID  func(childComplexity int) int
 		Children    func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.DepartmentOrder, where *ent.DepartmentWhereInput) int
 		CreatedAt   func(childComplexity int) int
 		ID          func(childComplexity int) int
 		Kind        func(childComplexity int) int
+		Leader      func(childComplexity int) int
+		LeaderID    func(childComplexity int) int
 		Name        func(childComplexity int) int
 		Parent      func(childComplexity int) int
 		ParentID    func(childComplexity int) int
@@ -333,10 +417,22 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	DurationStats struct {
+		Count func(childComplexity int) int
+		P50   func(childComplexity int) int
+		P90   func(childComplexity int) int
+	}
+
 	ErasureReport struct {
 		AlreadyErased func(childComplexity int) int
 		CustomerID    func(childComplexity int) int
 		ErasedAt      func(childComplexity int) int
+	}
+
+	EscalationRule struct {
+		Actions   func(childComplexity int) int
+		AtPercent func(childComplexity int) int
+		Target    func(childComplexity int) int
 	}
 
 	FollowUp struct {
@@ -371,15 +467,18 @@ type ComplexityRoot struct {
 	}
 
 	Form struct {
-		CreatedAt   func(childComplexity int) int
-		Description func(childComplexity int) int
-		Fields      func(childComplexity int) int
-		ID          func(childComplexity int) int
-		Name        func(childComplexity int) int
-		Status      func(childComplexity int) int
-		Submissions func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.FormSubmissionOrder, where *ent.FormSubmissionWhereInput) int
-		UpdatedAt   func(childComplexity int) int
-		Version     func(childComplexity int) int
+		CreatedAt    func(childComplexity int) int
+		Description  func(childComplexity int) int
+		Fields       func(childComplexity int) int
+		ID           func(childComplexity int) int
+		Name         func(childComplexity int) int
+		Status       func(childComplexity int) int
+		Submissions  func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.FormSubmissionOrder, where *ent.FormSubmissionWhereInput) int
+		TicketFields func(childComplexity int) int
+		TicketType   func(childComplexity int) int
+		TicketTypeID func(childComplexity int) int
+		UpdatedAt    func(childComplexity int) int
+		Version      func(childComplexity int) int
 	}
 
 	FormConnection struct {
@@ -414,6 +513,8 @@ type ComplexityRoot struct {
 		SourceChannel func(childComplexity int) int
 		Status        func(childComplexity int) int
 		SubmittedAt   func(childComplexity int) int
+		Ticket        func(childComplexity int) int
+		TicketID      func(childComplexity int) int
 		UpdatedAt     func(childComplexity int) int
 	}
 
@@ -468,6 +569,9 @@ type ComplexityRoot struct {
 	Mutation struct {
 		AddTicketComment       func(childComplexity int, input ent.CreateTicketCommentInput) int
 		AssignRoles            func(childComplexity int, staffID int, roles []string) int
+		AssignTicket           func(childComplexity int, id int, staffID *int, note *string) int
+		ClaimTicket            func(childComplexity int, id int) int
+		CreateBusinessCalendar func(childComplexity int, input tickets.CalendarInput) int
 		CreateCampaign         func(childComplexity int, input ent.CreateCampaignInput) int
 		CreateChannel          func(childComplexity int, input channels.CreateInput) int
 		CreateConnectorAccount func(childComplexity int, input connectoraccounts.CreateInput) int
@@ -477,12 +581,16 @@ type ComplexityRoot struct {
 		CreateForm             func(childComplexity int, input ent.CreateFormInput) int
 		CreateFormSubmission   func(childComplexity int, input ent.CreateFormSubmissionInput) int
 		CreateOrder            func(childComplexity int, input model.CreateOrderInput) int
+		CreateSLAPolicy        func(childComplexity int, input tickets.SLAPolicyInput) int
 		CreateStaff            func(childComplexity int, input ent.CreateStaffInput) int
 		CreateTag              func(childComplexity int, input ent.CreateTagInput) int
 		CreateTagGroup         func(childComplexity int, input ent.CreateTagGroupInput) int
 		CreateTicket           func(childComplexity int, input ent.CreateTicketInput) int
+		CreateTicketType       func(childComplexity int, input tickets.TypeInput) int
+		DecideApproval         func(childComplexity int, id int, approve bool, comment *string) int
 		DefineRole             func(childComplexity int, name string, inherits []string) int
 		DeleteChannel          func(childComplexity int, id int) int
+		DeleteSLAPolicy        func(childComplexity int, id int) int
 		EraseCustomer          func(childComplexity int, customerID int) int
 		ExportCustomerData     func(childComplexity int, customerID int) int
 		Grant                  func(childComplexity int, rule model.PolicyRuleInput) int
@@ -491,9 +599,12 @@ type ComplexityRoot struct {
 		RetryJob               func(childComplexity int, queue string, id string) int
 		RevealCustomerField    func(childComplexity int, customerID int, field model.CustomerSensitiveField, purpose string) int
 		Revoke                 func(childComplexity int, rule model.PolicyRuleInput) int
+		RouteTicket            func(childComplexity int, id int) int
 		SetMarketingConsent    func(childComplexity int, customerID int, channel model.ConsentChannel, granted bool, source string) int
 		SetRoleScope           func(childComplexity int, role string, scope model.DataScopeKind, departmentIDs []int) int
 		SyncNow                func(childComplexity int, id int, kinds []jobs.SyncKind) int
+		TransitionTicket       func(childComplexity int, id int, to ticket.Status, comment *string, customFields map[string]any) int
+		UpdateBusinessCalendar func(childComplexity int, id int, input tickets.CalendarInput) int
 		UpdateCampaign         func(childComplexity int, id int, input ent.UpdateCampaignInput) int
 		UpdateChannel          func(childComplexity int, id int, input channels.UpdateInput) int
 		UpdateConnectorAccount func(childComplexity int, id int, input connectoraccounts.UpdateInput) int
@@ -503,12 +614,14 @@ type ComplexityRoot struct {
 		UpdateForm             func(childComplexity int, id int, input ent.UpdateFormInput) int
 		UpdateFormSubmission   func(childComplexity int, id int, input ent.UpdateFormSubmissionInput) int
 		UpdateOrder            func(childComplexity int, id int, input ent.UpdateOrderInput) int
+		UpdateSLAPolicy        func(childComplexity int, id int, input tickets.SLAPolicyInput) int
 		UpdateStaff            func(childComplexity int, id int, input ent.UpdateStaffInput) int
 		UpdateTag              func(childComplexity int, id int, input ent.UpdateTagInput) int
 		UpdateTagGroup         func(childComplexity int, id int, input ent.UpdateTagGroupInput) int
 		UpdateTenant           func(childComplexity int, input ent.UpdateTenantInput) int
 		UpdateTicket           func(childComplexity int, id int, input ent.UpdateTicketInput) int
 		UpdateTicketComment    func(childComplexity int, id int, input ent.UpdateTicketCommentInput) int
+		UpdateTicketType       func(childComplexity int, id int, input tickets.TypeInput) int
 	}
 
 	Order struct {
@@ -584,6 +697,7 @@ type ComplexityRoot struct {
 
 	Query struct {
 		AuditLog          func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AuditLogOrder, where *ent.AuditLogWhereInput) int
+		BusinessCalendars func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.BusinessCalendarOrder, where *ent.BusinessCalendarWhereInput) int
 		Campaigns         func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.CampaignOrder, where *ent.CampaignWhereInput) int
 		Channels          func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ChannelOrder, where *ent.ChannelWhereInput) int
 		ConnectorAccounts func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ConnectorAccountOrder, where *ent.ConnectorAccountWhereInput) int
@@ -594,15 +708,19 @@ type ComplexityRoot struct {
 		Forms             func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.FormOrder, where *ent.FormWhereInput) int
 		JobQueues         func(childComplexity int) int
 		Me                func(childComplexity int) int
+		MyApprovals       func(childComplexity int) int
 		Node              func(childComplexity int, id int) int
 		Nodes             func(childComplexity int, ids []int) int
 		Orders            func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.OrderOrder, where *ent.OrderWhereInput) int
 		Policies          func(childComplexity int, role *string) int
 		Roles             func(childComplexity int) int
+		SLAPolicies       func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.SLAPolicyOrder, where *ent.SLAPolicyWhereInput) int
 		Staff             func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.StaffOrder, where *ent.StaffWhereInput) int
 		TagGroups         func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TagGroupOrder, where *ent.TagGroupWhereInput) int
 		Tags              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TagOrder, where *ent.TagWhereInput) int
 		Tenant            func(childComplexity int) int
+		TicketMetrics     func(childComplexity int, from time.Time, to time.Time, teamIDs []int) int
+		TicketTypes       func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TicketTypeOrder, where *ent.TicketTypeWhereInput) int
 		Tickets           func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TicketOrder, where *ent.TicketWhereInput) int
 		VerifyAuditChain  func(childComplexity int) int
 	}
@@ -614,24 +732,79 @@ type ComplexityRoot struct {
 		Scope    func(childComplexity int) int
 	}
 
+	RoutingConfig struct {
+		CSATWeight       func(childComplexity int) int
+		ResolutionWeight func(childComplexity int) int
+		Steps            func(childComplexity int) int
+	}
+
+	RoutingStep struct {
+		Kind     func(childComplexity int) int
+		Required func(childComplexity int) int
+	}
+
+	SLACondition struct {
+		Categories func(childComplexity int) int
+		Priorities func(childComplexity int) int
+		Sources    func(childComplexity int) int
+		TypeIDs    func(childComplexity int) int
+	}
+
+	SLAPolicy struct {
+		Active        func(childComplexity int) int
+		BusinessHours func(childComplexity int) int
+		Calendar      func(childComplexity int) int
+		CalendarID    func(childComplexity int) int
+		Condition     func(childComplexity int) int
+		CreatedAt     func(childComplexity int) int
+		Escalations   func(childComplexity int) int
+		ID            func(childComplexity int) int
+		Name          func(childComplexity int) int
+		Position      func(childComplexity int) int
+		Targets       func(childComplexity int) int
+		UpdatedAt     func(childComplexity int) int
+	}
+
+	SLAPolicyConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	SLAPolicyEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	SLATargets struct {
+		FirstResponse func(childComplexity int) int
+		NextUpdate    func(childComplexity int) int
+		Resolution    func(childComplexity int) int
+	}
+
 	Staff struct {
-		AssignedTickets   func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TicketOrder, where *ent.TicketWhereInput) int
-		Capacity          func(childComplexity int) int
-		CreatedAt         func(childComplexity int) int
-		Departments       func(childComplexity int) int
-		Email             func(childComplexity int) int
-		FollowedCustomers func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.CustomerOrder, where *ent.CustomerWhereInput) int
-		ID                func(childComplexity int) int
-		Login             func(childComplexity int) int
-		Mobile            func(childComplexity int) int
-		Name              func(childComplexity int) int
-		OwnedCustomers    func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.CustomerOrder, where *ent.CustomerWhereInput) int
-		Region            func(childComplexity int) int
-		Roles             func(childComplexity int) int
-		SkillTags         func(childComplexity int) int
-		Status            func(childComplexity int) int
-		UpdatedAt         func(childComplexity int) int
-		WecomUserID       func(childComplexity int) int
+		AssignedTickets      func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TicketOrder, where *ent.TicketWhereInput) int
+		AvgResolutionSeconds func(childComplexity int) int
+		Capacity             func(childComplexity int) int
+		CreatedAt            func(childComplexity int) int
+		CsatAverage          func(childComplexity int) int
+		CsatCount            func(childComplexity int) int
+		Departments          func(childComplexity int) int
+		Email                func(childComplexity int) int
+		FollowedCustomers    func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.CustomerOrder, where *ent.CustomerWhereInput) int
+		ID                   func(childComplexity int) int
+		Login                func(childComplexity int) int
+		Mobile               func(childComplexity int) int
+		Name                 func(childComplexity int) int
+		OpenTickets          func(childComplexity int) int
+		OwnedCustomers       func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.CustomerOrder, where *ent.CustomerWhereInput) int
+		Region               func(childComplexity int) int
+		Roles                func(childComplexity int) int
+		SkillTags            func(childComplexity int) int
+		Status               func(childComplexity int) int
+		UpdatedAt            func(childComplexity int) int
+		WecomUserID          func(childComplexity int) int
+		WorkingHours         func(childComplexity int) int
 	}
 
 	StaffConnection struct {
@@ -716,32 +889,110 @@ type ComplexityRoot struct {
 	}
 
 	Ticket struct {
-		Assignee           func(childComplexity int) int
-		AssigneeID         func(childComplexity int) int
-		Category           func(childComplexity int) int
-		ClosedAt           func(childComplexity int) int
-		Comments           func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TicketCommentOrder, where *ent.TicketCommentWhereInput) int
-		CreatedAt          func(childComplexity int) int
-		CustomFields       func(childComplexity int) int
-		Customer           func(childComplexity int) int
-		CustomerID         func(childComplexity int) int
-		Description        func(childComplexity int) int
-		FirstResponseDueAt func(childComplexity int) int
-		ID                 func(childComplexity int) int
-		Number             func(childComplexity int) int
-		Order              func(childComplexity int) int
-		OrderID            func(childComplexity int) int
-		Priority           func(childComplexity int) int
-		Region             func(childComplexity int) int
-		RequiredSkills     func(childComplexity int) int
-		ResolutionDueAt    func(childComplexity int) int
-		ResolvedAt         func(childComplexity int) int
-		Source             func(childComplexity int) int
-		Status             func(childComplexity int) int
-		Team               func(childComplexity int) int
-		TeamID             func(childComplexity int) int
-		Title              func(childComplexity int) int
-		UpdatedAt          func(childComplexity int) int
+		Approvals               func(childComplexity int) int
+		AssignedAt              func(childComplexity int) int
+		Assignee                func(childComplexity int) int
+		AssigneeID              func(childComplexity int) int
+		AssignmentReason        func(childComplexity int) int
+		Category                func(childComplexity int) int
+		Changes                 func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TicketChangeOrder, where *ent.TicketChangeWhereInput) int
+		ClosedAt                func(childComplexity int) int
+		Comments                func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TicketCommentOrder, where *ent.TicketCommentWhereInput) int
+		CreatedAt               func(childComplexity int) int
+		Csat                    func(childComplexity int) int
+		CsatComment             func(childComplexity int) int
+		CustomFields            func(childComplexity int) int
+		Customer                func(childComplexity int) int
+		CustomerID              func(childComplexity int) int
+		Description             func(childComplexity int) int
+		EscalatedAt             func(childComplexity int) int
+		EscalationLevel         func(childComplexity int) int
+		FirstRespondedAt        func(childComplexity int) int
+		FirstResponseBreachedAt func(childComplexity int) int
+		FirstResponseDueAt      func(childComplexity int) int
+		ID                      func(childComplexity int) int
+		LastUpdateAt            func(childComplexity int) int
+		NextEscalationAt        func(childComplexity int) int
+		NextUpdateDueAt         func(childComplexity int) int
+		Number                  func(childComplexity int) int
+		Order                   func(childComplexity int) int
+		OrderID                 func(childComplexity int) int
+		Priority                func(childComplexity int) int
+		Region                  func(childComplexity int) int
+		ReopenedAt              func(childComplexity int) int
+		RequiredSkills          func(childComplexity int) int
+		ResolutionBreachedAt    func(childComplexity int) int
+		ResolutionDueAt         func(childComplexity int) int
+		ResolvedAt              func(childComplexity int) int
+		SLAPausedAt             func(childComplexity int) int
+		SLAPausedSeconds        func(childComplexity int) int
+		SLAPolicy               func(childComplexity int) int
+		SLAPolicyID             func(childComplexity int) int
+		Source                  func(childComplexity int) int
+		Status                  func(childComplexity int) int
+		SurveySentAt            func(childComplexity int) int
+		Team                    func(childComplexity int) int
+		TeamID                  func(childComplexity int) int
+		TicketType              func(childComplexity int) int
+		Title                   func(childComplexity int) int
+		TypeID                  func(childComplexity int) int
+		UpdatedAt               func(childComplexity int) int
+	}
+
+	TicketApproval struct {
+		Approver          func(childComplexity int) int
+		CreatedAt         func(childComplexity int) int
+		DecidedAt         func(childComplexity int) int
+		Decisions         func(childComplexity int) int
+		FromStatus        func(childComplexity int) int
+		ID                func(childComplexity int) int
+		Name              func(childComplexity int) int
+		RejectTo          func(childComplexity int) int
+		RequestedBy       func(childComplexity int) int
+		RequestedByID     func(childComplexity int) int
+		RequiredApprovals func(childComplexity int) int
+		Status            func(childComplexity int) int
+		Step              func(childComplexity int) int
+		Ticket            func(childComplexity int) int
+		TicketID          func(childComplexity int) int
+		ToStatus          func(childComplexity int) int
+		UpdatedAt         func(childComplexity int) int
+	}
+
+	TicketApprovalConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	TicketApprovalEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	TicketChange struct {
+		Actor     func(childComplexity int) int
+		ActorID   func(childComplexity int) int
+		After     func(childComplexity int) int
+		Before    func(childComplexity int) int
+		CreatedAt func(childComplexity int) int
+		Field     func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Kind      func(childComplexity int) int
+		Note      func(childComplexity int) int
+		Ticket    func(childComplexity int) int
+		TicketID  func(childComplexity int) int
+	}
+
+	TicketChangeConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	TicketChangeEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	TicketComment struct {
@@ -784,6 +1035,70 @@ type ComplexityRoot struct {
 		Cursor func(childComplexity int) int
 		Kind   func(childComplexity int) int
 		Ticket func(childComplexity int) int
+	}
+
+	TicketFieldMapping struct {
+		Form   func(childComplexity int) int
+		Ticket func(childComplexity int) int
+	}
+
+	TicketMetrics struct {
+		Backlog       func(childComplexity int) int
+		CsatByAgent   func(childComplexity int) int
+		FirstResponse func(childComplexity int) int
+		From          func(childComplexity int) int
+		Opened        func(childComplexity int) int
+		Resolution    func(childComplexity int) int
+		SLABreachRate func(childComplexity int) int
+		To            func(childComplexity int) int
+	}
+
+	TicketType struct {
+		Active            func(childComplexity int) int
+		ClaimBackAfter    func(childComplexity int) int
+		CreatedAt         func(childComplexity int) int
+		DefaultForSources func(childComplexity int) int
+		Description       func(childComplexity int) int
+		FairnessCap       func(childComplexity int) int
+		FairnessWindow    func(childComplexity int) int
+		ID                func(childComplexity int) int
+		Key               func(childComplexity int) int
+		Keywords          func(childComplexity int) int
+		Name              func(childComplexity int) int
+		ReopenWindow      func(childComplexity int) int
+		Routing           func(childComplexity int) int
+		SurveyForm        func(childComplexity int) int
+		SurveyFormID      func(childComplexity int) int
+		UpdatedAt         func(childComplexity int) int
+		Workflow          func(childComplexity int) int
+	}
+
+	TicketTypeConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	TicketTypeEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	Transition struct {
+		Approvals func(childComplexity int) int
+		From      func(childComplexity int) int
+		RejectTo  func(childComplexity int) int
+		Required  func(childComplexity int) int
+		To        func(childComplexity int) int
+	}
+
+	Workflow struct {
+		Transitions func(childComplexity int) int
+	}
+
+	WorkingWindow struct {
+		End   func(childComplexity int) int
+		Start func(childComplexity int) int
 	}
 }
 
@@ -845,6 +1160,18 @@ type MutationResolver interface {
 	ExportCustomerData(ctx context.Context, customerID int) (map[string]any, error)
 	EraseCustomer(ctx context.Context, customerID int) (*model.ErasureReport, error)
 	SetMarketingConsent(ctx context.Context, customerID int, channel model.ConsentChannel, granted bool, source string) (*ent.Customer, error)
+	CreateTicketType(ctx context.Context, input tickets.TypeInput) (*ent.TicketType, error)
+	UpdateTicketType(ctx context.Context, id int, input tickets.TypeInput) (*ent.TicketType, error)
+	CreateSLAPolicy(ctx context.Context, input tickets.SLAPolicyInput) (*ent.SLAPolicy, error)
+	UpdateSLAPolicy(ctx context.Context, id int, input tickets.SLAPolicyInput) (*ent.SLAPolicy, error)
+	DeleteSLAPolicy(ctx context.Context, id int) (int, error)
+	CreateBusinessCalendar(ctx context.Context, input tickets.CalendarInput) (*ent.BusinessCalendar, error)
+	UpdateBusinessCalendar(ctx context.Context, id int, input tickets.CalendarInput) (*ent.BusinessCalendar, error)
+	TransitionTicket(ctx context.Context, id int, to ticket.Status, comment *string, customFields map[string]any) (*ent.Ticket, error)
+	AssignTicket(ctx context.Context, id int, staffID *int, note *string) (*ent.Ticket, error)
+	ClaimTicket(ctx context.Context, id int) (*ent.Ticket, error)
+	RouteTicket(ctx context.Context, id int) (*ent.Ticket, error)
+	DecideApproval(ctx context.Context, id int, approve bool, comment *string) (*ent.TicketApproval, error)
 	CreateChannel(ctx context.Context, input channels.CreateInput) (*ent.Channel, error)
 	UpdateChannel(ctx context.Context, id int, input channels.UpdateInput) (*ent.Channel, error)
 	DeleteChannel(ctx context.Context, id int) (*model.DeleteChannelPayload, error)
@@ -855,6 +1182,7 @@ type QueryResolver interface {
 	Node(ctx context.Context, id int) (ent.Noder, error)
 	Nodes(ctx context.Context, ids []int) ([]ent.Noder, error)
 	AuditLog(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AuditLogOrder, where *ent.AuditLogWhereInput) (*ent.AuditLogConnection, error)
+	BusinessCalendars(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.BusinessCalendarOrder, where *ent.BusinessCalendarWhereInput) (*ent.BusinessCalendarConnection, error)
 	Campaigns(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.CampaignOrder, where *ent.CampaignWhereInput) (*ent.CampaignConnection, error)
 	Channels(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ChannelOrder, where *ent.ChannelWhereInput) (*ent.ChannelConnection, error)
 	ConnectorAccounts(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ConnectorAccountOrder, where *ent.ConnectorAccountWhereInput) (*ent.ConnectorAccountConnection, error)
@@ -863,10 +1191,12 @@ type QueryResolver interface {
 	FollowUps(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.FollowUpOrder, where *ent.FollowUpWhereInput) (*ent.FollowUpConnection, error)
 	Forms(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.FormOrder, where *ent.FormWhereInput) (*ent.FormConnection, error)
 	Orders(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.OrderOrder, where *ent.OrderWhereInput) (*ent.OrderConnection, error)
+	SLAPolicies(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.SLAPolicyOrder, where *ent.SLAPolicyWhereInput) (*ent.SLAPolicyConnection, error)
 	Staff(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.StaffOrder, where *ent.StaffWhereInput) (*ent.StaffConnection, error)
 	Tags(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TagOrder, where *ent.TagWhereInput) (*ent.TagConnection, error)
 	TagGroups(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TagGroupOrder, where *ent.TagGroupWhereInput) (*ent.TagGroupConnection, error)
 	Tickets(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TicketOrder, where *ent.TicketWhereInput) (*ent.TicketConnection, error)
+	TicketTypes(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TicketTypeOrder, where *ent.TicketTypeWhereInput) (*ent.TicketTypeConnection, error)
 	Roles(ctx context.Context) ([]*model.Role, error)
 	Policies(ctx context.Context, role *string) ([]*model.PolicyRule, error)
 	VerifyAuditChain(ctx context.Context) (*model.AuditChainReport, error)
@@ -874,11 +1204,45 @@ type QueryResolver interface {
 	CustomersByPhone(ctx context.Context, phone string) ([]*ent.Customer, error)
 	Me(ctx context.Context) (*ent.Staff, error)
 	Tenant(ctx context.Context) (*ent.Tenant, error)
+	MyApprovals(ctx context.Context) ([]*ent.TicketApproval, error)
+	TicketMetrics(ctx context.Context, from time.Time, to time.Time, teamIDs []int) (*tickets.Metrics, error)
+}
+type SLAConditionResolver interface {
+	Priorities(ctx context.Context, obj *workflow.Condition) ([]ticket.Priority, error)
+	Sources(ctx context.Context, obj *workflow.Condition) ([]ticket.Source, error)
 }
 type SubscriptionResolver interface {
 	TicketUpdated(ctx context.Context, filter *model.TicketEventFilter, after *string) (<-chan *model.TicketEvent, error)
 	OrderUpdated(ctx context.Context, filter *model.OrderEventFilter, after *string) (<-chan *model.OrderEvent, error)
 	CustomerTimeline(ctx context.Context, customerID int, after *string) (<-chan *model.CustomerTimelineEvent, error)
+}
+type TicketApprovalResolver interface {
+	FromStatus(ctx context.Context, obj *ent.TicketApproval) (ticket.Status, error)
+	ToStatus(ctx context.Context, obj *ent.TicketApproval) (ticket.Status, error)
+	RejectTo(ctx context.Context, obj *ent.TicketApproval) (ticket.Status, error)
+}
+type TicketTypeResolver interface {
+	DefaultForSources(ctx context.Context, obj *ent.TicketType) ([]ticket.Source, error)
+}
+type TransitionResolver interface {
+	From(ctx context.Context, obj *workflow.Transition) (ticket.Status, error)
+	To(ctx context.Context, obj *workflow.Transition) (ticket.Status, error)
+
+	RejectTo(ctx context.Context, obj *workflow.Transition) (*ticket.Status, error)
+}
+
+type SLAConditionInputResolver interface {
+	Priorities(ctx context.Context, obj *workflow.Condition, data []ticket.Priority) error
+	Sources(ctx context.Context, obj *workflow.Condition, data []ticket.Source) error
+}
+type TicketTypeInputResolver interface {
+	DefaultForSources(ctx context.Context, obj *tickets.TypeInput, data []ticket.Source) error
+}
+type TransitionInputResolver interface {
+	From(ctx context.Context, obj *workflow.Transition, data ticket.Status) error
+	To(ctx context.Context, obj *workflow.Transition, data ticket.Status) error
+
+	RejectTo(ctx context.Context, obj *workflow.Transition, data *ticket.Status) error
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -898,6 +1262,112 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "AgentSatisfaction.average":
+		if e.ComplexityRoot.AgentSatisfaction.Average == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentSatisfaction.Average(childComplexity), true
+	case "AgentSatisfaction.count":
+		if e.ComplexityRoot.AgentSatisfaction.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentSatisfaction.Count(childComplexity), true
+	case "AgentSatisfaction.staff":
+		if e.ComplexityRoot.AgentSatisfaction.Staff == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentSatisfaction.Staff(childComplexity), true
+
+	case "ApprovalDecision.approved":
+		if e.ComplexityRoot.ApprovalDecision.Approved == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalDecision.Approved(childComplexity), true
+	case "ApprovalDecision.at":
+		if e.ComplexityRoot.ApprovalDecision.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalDecision.At(childComplexity), true
+	case "ApprovalDecision.comment":
+		if e.ComplexityRoot.ApprovalDecision.Comment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalDecision.Comment(childComplexity), true
+	case "ApprovalDecision.staffID":
+		if e.ComplexityRoot.ApprovalDecision.StaffID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalDecision.StaffID(childComplexity), true
+	case "ApprovalDecision.staffName":
+		if e.ComplexityRoot.ApprovalDecision.StaffName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalDecision.StaffName(childComplexity), true
+
+	case "ApprovalStep.approver":
+		if e.ComplexityRoot.ApprovalStep.Approver == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalStep.Approver(childComplexity), true
+	case "ApprovalStep.mode":
+		if e.ComplexityRoot.ApprovalStep.Mode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalStep.Mode(childComplexity), true
+	case "ApprovalStep.name":
+		if e.ComplexityRoot.ApprovalStep.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalStep.Name(childComplexity), true
+	case "ApprovalStep.role":
+		if e.ComplexityRoot.ApprovalStep.Role == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalStep.Role(childComplexity), true
+	case "ApprovalStep.staffIDs":
+		if e.ComplexityRoot.ApprovalStep.StaffIDs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalStep.StaffIDs(childComplexity), true
+	case "ApprovalStep.threshold":
+		if e.ComplexityRoot.ApprovalStep.Threshold == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalStep.Threshold(childComplexity), true
+
+	case "ApprovalThreshold.aboveFen":
+		if e.ComplexityRoot.ApprovalThreshold.AboveFen == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalThreshold.AboveFen(childComplexity), true
+	case "ApprovalThreshold.field":
+		if e.ComplexityRoot.ApprovalThreshold.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalThreshold.Field(childComplexity), true
+	case "ApprovalThreshold.minApprovers":
+		if e.ComplexityRoot.ApprovalThreshold.MinApprovers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApprovalThreshold.MinApprovers(childComplexity), true
 
 	case "AuditChainReport.brokenAtSeq":
 		if e.ComplexityRoot.AuditChainReport.BrokenAtSeq == nil {
@@ -1046,6 +1516,125 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditLogEdge.Node(childComplexity), true
+
+	case "BacklogRow.byAge":
+		if e.ComplexityRoot.BacklogRow.ByAge == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BacklogRow.ByAge(childComplexity), true
+	case "BacklogRow.team":
+		if e.ComplexityRoot.BacklogRow.Team == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BacklogRow.Team(childComplexity), true
+	case "BacklogRow.total":
+		if e.ComplexityRoot.BacklogRow.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BacklogRow.Total(childComplexity), true
+
+	case "BusinessCalendar.createdAt":
+		if e.ComplexityRoot.BusinessCalendar.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BusinessCalendar.CreatedAt(childComplexity), true
+	case "BusinessCalendar.id":
+		if e.ComplexityRoot.BusinessCalendar.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BusinessCalendar.ID(childComplexity), true
+	case "BusinessCalendar.isDefault":
+		if e.ComplexityRoot.BusinessCalendar.IsDefault == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BusinessCalendar.IsDefault(childComplexity), true
+	case "BusinessCalendar.name":
+		if e.ComplexityRoot.BusinessCalendar.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BusinessCalendar.Name(childComplexity), true
+	case "BusinessCalendar.spec":
+		if e.ComplexityRoot.BusinessCalendar.Spec == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BusinessCalendar.Spec(childComplexity), true
+	case "BusinessCalendar.updatedAt":
+		if e.ComplexityRoot.BusinessCalendar.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BusinessCalendar.UpdatedAt(childComplexity), true
+
+	case "BusinessCalendarConnection.edges":
+		if e.ComplexityRoot.BusinessCalendarConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BusinessCalendarConnection.Edges(childComplexity), true
+	case "BusinessCalendarConnection.pageInfo":
+		if e.ComplexityRoot.BusinessCalendarConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BusinessCalendarConnection.PageInfo(childComplexity), true
+	case "BusinessCalendarConnection.totalCount":
+		if e.ComplexityRoot.BusinessCalendarConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BusinessCalendarConnection.TotalCount(childComplexity), true
+
+	case "BusinessCalendarEdge.cursor":
+		if e.ComplexityRoot.BusinessCalendarEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BusinessCalendarEdge.Cursor(childComplexity), true
+	case "BusinessCalendarEdge.node":
+		if e.ComplexityRoot.BusinessCalendarEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BusinessCalendarEdge.Node(childComplexity), true
+
+	case "CalendarSpec.holidays":
+		if e.ComplexityRoot.CalendarSpec.Holidays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CalendarSpec.Holidays(childComplexity), true
+	case "CalendarSpec.timeZone":
+		if e.ComplexityRoot.CalendarSpec.TimeZone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CalendarSpec.TimeZone(childComplexity), true
+	case "CalendarSpec.weekly":
+		if e.ComplexityRoot.CalendarSpec.Weekly == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CalendarSpec.Weekly(childComplexity), true
+	case "CalendarSpec.workdayHours":
+		if e.ComplexityRoot.CalendarSpec.WorkdayHours == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CalendarSpec.WorkdayHours(childComplexity), true
+	case "CalendarSpec.workdays":
+		if e.ComplexityRoot.CalendarSpec.Workdays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CalendarSpec.Workdays(childComplexity), true
 
 	case "Campaign.channel":
 		if e.ComplexityRoot.Campaign.Channel == nil {
@@ -1943,6 +2532,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DataScope.Kind(childComplexity), true
 
+	case "DayHours.weekday":
+		if e.ComplexityRoot.DayHours.Weekday == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayHours.Weekday(childComplexity), true
+	case "DayHours.windows":
+		if e.ComplexityRoot.DayHours.Windows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayHours.Windows(childComplexity), true
+
 	case "DeleteChannelPayload.deletedID":
 		if e.ComplexityRoot.DeleteChannelPayload.DeletedID == nil {
 			break
@@ -1950,6 +2552,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DeleteChannelPayload.DeletedID(childComplexity), true
 
+	case "Department.calendar":
+		if e.ComplexityRoot.Department.Calendar == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Department.Calendar(childComplexity), true
+	case "Department.calendarID":
+		if e.ComplexityRoot.Department.CalendarID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Department.CalendarID(childComplexity), true
 	case "Department.children":
 		if e.ComplexityRoot.Department.Children == nil {
 			break
@@ -1979,6 +2593,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Department.Kind(childComplexity), true
+	case "Department.leader":
+		if e.ComplexityRoot.Department.Leader == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Department.Leader(childComplexity), true
+	case "Department.leaderID":
+		if e.ComplexityRoot.Department.LeaderID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Department.LeaderID(childComplexity), true
 	case "Department.name":
 		if e.ComplexityRoot.Department.Name == nil {
 			break
@@ -2065,6 +2691,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DepartmentEdge.Node(childComplexity), true
 
+	case "DurationStats.count":
+		if e.ComplexityRoot.DurationStats.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DurationStats.Count(childComplexity), true
+	case "DurationStats.p50":
+		if e.ComplexityRoot.DurationStats.P50 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DurationStats.P50(childComplexity), true
+	case "DurationStats.p90":
+		if e.ComplexityRoot.DurationStats.P90 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DurationStats.P90(childComplexity), true
+
 	case "ErasureReport.alreadyErased":
 		if e.ComplexityRoot.ErasureReport.AlreadyErased == nil {
 			break
@@ -2083,6 +2728,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ErasureReport.ErasedAt(childComplexity), true
+
+	case "EscalationRule.actions":
+		if e.ComplexityRoot.EscalationRule.Actions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EscalationRule.Actions(childComplexity), true
+	case "EscalationRule.atPercent":
+		if e.ComplexityRoot.EscalationRule.AtPercent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EscalationRule.AtPercent(childComplexity), true
+	case "EscalationRule.target":
+		if e.ComplexityRoot.EscalationRule.Target == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EscalationRule.Target(childComplexity), true
 
 	case "FollowUp.addWay":
 		if e.ComplexityRoot.FollowUp.AddWay == nil {
@@ -2266,6 +2930,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Form.Submissions(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.FormSubmissionOrder), args["where"].(*ent.FormSubmissionWhereInput)), true
+	case "Form.ticketFields":
+		if e.ComplexityRoot.Form.TicketFields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Form.TicketFields(childComplexity), true
+	case "Form.ticketType":
+		if e.ComplexityRoot.Form.TicketType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Form.TicketType(childComplexity), true
+	case "Form.ticketTypeID":
+		if e.ComplexityRoot.Form.TicketTypeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Form.TicketTypeID(childComplexity), true
 	case "Form.updatedAt":
 		if e.ComplexityRoot.Form.UpdatedAt == nil {
 			break
@@ -2414,6 +3096,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.FormSubmission.SubmittedAt(childComplexity), true
+	case "FormSubmission.ticket":
+		if e.ComplexityRoot.FormSubmission.Ticket == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FormSubmission.Ticket(childComplexity), true
+	case "FormSubmission.ticketID":
+		if e.ComplexityRoot.FormSubmission.TicketID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FormSubmission.TicketID(childComplexity), true
 	case "FormSubmission.updatedAt":
 		if e.ComplexityRoot.FormSubmission.UpdatedAt == nil {
 			break
@@ -2634,6 +3328,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AssignRoles(childComplexity, args["staffID"].(int), args["roles"].([]string)), true
+	case "Mutation.assignTicket":
+		if e.ComplexityRoot.Mutation.AssignTicket == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_assignTicket_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AssignTicket(childComplexity, args["id"].(int), args["staffID"].(*int), args["note"].(*string)), true
+	case "Mutation.claimTicket":
+		if e.ComplexityRoot.Mutation.ClaimTicket == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_claimTicket_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ClaimTicket(childComplexity, args["id"].(int)), true
+	case "Mutation.createBusinessCalendar":
+		if e.ComplexityRoot.Mutation.CreateBusinessCalendar == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createBusinessCalendar_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateBusinessCalendar(childComplexity, args["input"].(tickets.CalendarInput)), true
 	case "Mutation.createCampaign":
 		if e.ComplexityRoot.Mutation.CreateCampaign == nil {
 			break
@@ -2733,6 +3460,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateOrder(childComplexity, args["input"].(model.CreateOrderInput)), true
+	case "Mutation.createSLAPolicy":
+		if e.ComplexityRoot.Mutation.CreateSLAPolicy == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createSLAPolicy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateSLAPolicy(childComplexity, args["input"].(tickets.SLAPolicyInput)), true
 	case "Mutation.createStaff":
 		if e.ComplexityRoot.Mutation.CreateStaff == nil {
 			break
@@ -2777,6 +3515,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateTicket(childComplexity, args["input"].(ent.CreateTicketInput)), true
+	case "Mutation.createTicketType":
+		if e.ComplexityRoot.Mutation.CreateTicketType == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createTicketType_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateTicketType(childComplexity, args["input"].(tickets.TypeInput)), true
+	case "Mutation.decideApproval":
+		if e.ComplexityRoot.Mutation.DecideApproval == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_decideApproval_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DecideApproval(childComplexity, args["id"].(int), args["approve"].(bool), args["comment"].(*string)), true
 	case "Mutation.defineRole":
 		if e.ComplexityRoot.Mutation.DefineRole == nil {
 			break
@@ -2799,6 +3559,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteChannel(childComplexity, args["id"].(int)), true
+	case "Mutation.deleteSLAPolicy":
+		if e.ComplexityRoot.Mutation.DeleteSLAPolicy == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteSLAPolicy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteSLAPolicy(childComplexity, args["id"].(int)), true
 	case "Mutation.eraseCustomer":
 		if e.ComplexityRoot.Mutation.EraseCustomer == nil {
 			break
@@ -2887,6 +3658,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Revoke(childComplexity, args["rule"].(model.PolicyRuleInput)), true
+	case "Mutation.routeTicket":
+		if e.ComplexityRoot.Mutation.RouteTicket == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_routeTicket_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RouteTicket(childComplexity, args["id"].(int)), true
 	case "Mutation.setMarketingConsent":
 		if e.ComplexityRoot.Mutation.SetMarketingConsent == nil {
 			break
@@ -2920,6 +3702,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SyncNow(childComplexity, args["id"].(int), args["kinds"].([]jobs.SyncKind)), true
+	case "Mutation.transitionTicket":
+		if e.ComplexityRoot.Mutation.TransitionTicket == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_transitionTicket_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TransitionTicket(childComplexity, args["id"].(int), args["to"].(ticket.Status), args["comment"].(*string), args["customFields"].(map[string]any)), true
+	case "Mutation.updateBusinessCalendar":
+		if e.ComplexityRoot.Mutation.UpdateBusinessCalendar == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateBusinessCalendar_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateBusinessCalendar(childComplexity, args["id"].(int), args["input"].(tickets.CalendarInput)), true
 	case "Mutation.updateCampaign":
 		if e.ComplexityRoot.Mutation.UpdateCampaign == nil {
 			break
@@ -3019,6 +3823,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateOrder(childComplexity, args["id"].(int), args["input"].(ent.UpdateOrderInput)), true
+	case "Mutation.updateSLAPolicy":
+		if e.ComplexityRoot.Mutation.UpdateSLAPolicy == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateSLAPolicy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateSLAPolicy(childComplexity, args["id"].(int), args["input"].(tickets.SLAPolicyInput)), true
 	case "Mutation.updateStaff":
 		if e.ComplexityRoot.Mutation.UpdateStaff == nil {
 			break
@@ -3085,6 +3900,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateTicketComment(childComplexity, args["id"].(int), args["input"].(ent.UpdateTicketCommentInput)), true
+	case "Mutation.updateTicketType":
+		if e.ComplexityRoot.Mutation.UpdateTicketType == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateTicketType_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateTicketType(childComplexity, args["id"].(int), args["input"].(tickets.TypeInput)), true
 
 	case "Order.completedAt":
 		if e.ComplexityRoot.Order.CompletedAt == nil {
@@ -3404,6 +4230,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AuditLog(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.AuditLogOrder), args["where"].(*ent.AuditLogWhereInput)), true
+	case "Query.businessCalendars":
+		if e.ComplexityRoot.Query.BusinessCalendars == nil {
+			break
+		}
+
+		args, err := ec.field_Query_businessCalendars_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.BusinessCalendars(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.BusinessCalendarOrder), args["where"].(*ent.BusinessCalendarWhereInput)), true
 	case "Query.campaigns":
 		if e.ComplexityRoot.Query.Campaigns == nil {
 			break
@@ -3505,6 +4342,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Me(childComplexity), true
+	case "Query.myApprovals":
+		if e.ComplexityRoot.Query.MyApprovals == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.MyApprovals(childComplexity), true
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
 			break
@@ -3555,6 +4398,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Roles(childComplexity), true
+	case "Query.slaPolicies":
+		if e.ComplexityRoot.Query.SLAPolicies == nil {
+			break
+		}
+
+		args, err := ec.field_Query_slaPolicies_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SLAPolicies(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.SLAPolicyOrder), args["where"].(*ent.SLAPolicyWhereInput)), true
 	case "Query.staff":
 		if e.ComplexityRoot.Query.Staff == nil {
 			break
@@ -3594,6 +4448,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Tenant(childComplexity), true
+	case "Query.ticketMetrics":
+		if e.ComplexityRoot.Query.TicketMetrics == nil {
+			break
+		}
+
+		args, err := ec.field_Query_ticketMetrics_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.TicketMetrics(childComplexity, args["from"].(time.Time), args["to"].(time.Time), args["teamIDs"].([]int)), true
+	case "Query.ticketTypes":
+		if e.ComplexityRoot.Query.TicketTypes == nil {
+			break
+		}
+
+		args, err := ec.field_Query_ticketTypes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.TicketTypes(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.TicketTypeOrder), args["where"].(*ent.TicketTypeWhereInput)), true
 	case "Query.tickets":
 		if e.ComplexityRoot.Query.Tickets == nil {
 			break
@@ -3637,6 +4513,187 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Role.Scope(childComplexity), true
 
+	case "RoutingConfig.csatWeight":
+		if e.ComplexityRoot.RoutingConfig.CSATWeight == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingConfig.CSATWeight(childComplexity), true
+	case "RoutingConfig.resolutionWeight":
+		if e.ComplexityRoot.RoutingConfig.ResolutionWeight == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingConfig.ResolutionWeight(childComplexity), true
+	case "RoutingConfig.steps":
+		if e.ComplexityRoot.RoutingConfig.Steps == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingConfig.Steps(childComplexity), true
+
+	case "RoutingStep.kind":
+		if e.ComplexityRoot.RoutingStep.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingStep.Kind(childComplexity), true
+	case "RoutingStep.required":
+		if e.ComplexityRoot.RoutingStep.Required == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingStep.Required(childComplexity), true
+
+	case "SLACondition.categories":
+		if e.ComplexityRoot.SLACondition.Categories == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLACondition.Categories(childComplexity), true
+	case "SLACondition.priorities":
+		if e.ComplexityRoot.SLACondition.Priorities == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLACondition.Priorities(childComplexity), true
+	case "SLACondition.sources":
+		if e.ComplexityRoot.SLACondition.Sources == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLACondition.Sources(childComplexity), true
+	case "SLACondition.typeIDs":
+		if e.ComplexityRoot.SLACondition.TypeIDs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLACondition.TypeIDs(childComplexity), true
+
+	case "SLAPolicy.active":
+		if e.ComplexityRoot.SLAPolicy.Active == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLAPolicy.Active(childComplexity), true
+	case "SLAPolicy.businessHours":
+		if e.ComplexityRoot.SLAPolicy.BusinessHours == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLAPolicy.BusinessHours(childComplexity), true
+	case "SLAPolicy.calendar":
+		if e.ComplexityRoot.SLAPolicy.Calendar == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLAPolicy.Calendar(childComplexity), true
+	case "SLAPolicy.calendarID":
+		if e.ComplexityRoot.SLAPolicy.CalendarID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLAPolicy.CalendarID(childComplexity), true
+	case "SLAPolicy.condition":
+		if e.ComplexityRoot.SLAPolicy.Condition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLAPolicy.Condition(childComplexity), true
+	case "SLAPolicy.createdAt":
+		if e.ComplexityRoot.SLAPolicy.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLAPolicy.CreatedAt(childComplexity), true
+	case "SLAPolicy.escalations":
+		if e.ComplexityRoot.SLAPolicy.Escalations == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLAPolicy.Escalations(childComplexity), true
+	case "SLAPolicy.id":
+		if e.ComplexityRoot.SLAPolicy.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLAPolicy.ID(childComplexity), true
+	case "SLAPolicy.name":
+		if e.ComplexityRoot.SLAPolicy.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLAPolicy.Name(childComplexity), true
+	case "SLAPolicy.position":
+		if e.ComplexityRoot.SLAPolicy.Position == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLAPolicy.Position(childComplexity), true
+	case "SLAPolicy.targets":
+		if e.ComplexityRoot.SLAPolicy.Targets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLAPolicy.Targets(childComplexity), true
+	case "SLAPolicy.updatedAt":
+		if e.ComplexityRoot.SLAPolicy.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLAPolicy.UpdatedAt(childComplexity), true
+
+	case "SLAPolicyConnection.edges":
+		if e.ComplexityRoot.SLAPolicyConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLAPolicyConnection.Edges(childComplexity), true
+	case "SLAPolicyConnection.pageInfo":
+		if e.ComplexityRoot.SLAPolicyConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLAPolicyConnection.PageInfo(childComplexity), true
+	case "SLAPolicyConnection.totalCount":
+		if e.ComplexityRoot.SLAPolicyConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLAPolicyConnection.TotalCount(childComplexity), true
+
+	case "SLAPolicyEdge.cursor":
+		if e.ComplexityRoot.SLAPolicyEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLAPolicyEdge.Cursor(childComplexity), true
+	case "SLAPolicyEdge.node":
+		if e.ComplexityRoot.SLAPolicyEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLAPolicyEdge.Node(childComplexity), true
+
+	case "SLATargets.firstResponse":
+		if e.ComplexityRoot.SLATargets.FirstResponse == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLATargets.FirstResponse(childComplexity), true
+	case "SLATargets.nextUpdate":
+		if e.ComplexityRoot.SLATargets.NextUpdate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLATargets.NextUpdate(childComplexity), true
+	case "SLATargets.resolution":
+		if e.ComplexityRoot.SLATargets.Resolution == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SLATargets.Resolution(childComplexity), true
+
 	case "Staff.assignedTickets":
 		if e.ComplexityRoot.Staff.AssignedTickets == nil {
 			break
@@ -3648,6 +4705,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Staff.AssignedTickets(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.TicketOrder), args["where"].(*ent.TicketWhereInput)), true
+	case "Staff.avgResolutionSeconds":
+		if e.ComplexityRoot.Staff.AvgResolutionSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Staff.AvgResolutionSeconds(childComplexity), true
 	case "Staff.capacity":
 		if e.ComplexityRoot.Staff.Capacity == nil {
 			break
@@ -3660,6 +4723,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Staff.CreatedAt(childComplexity), true
+	case "Staff.csatAverage":
+		if e.ComplexityRoot.Staff.CsatAverage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Staff.CsatAverage(childComplexity), true
+	case "Staff.csatCount":
+		if e.ComplexityRoot.Staff.CsatCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Staff.CsatCount(childComplexity), true
 	case "Staff.departments":
 		if e.ComplexityRoot.Staff.Departments == nil {
 			break
@@ -3707,6 +4782,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Staff.Name(childComplexity), true
+	case "Staff.openTickets":
+		if e.ComplexityRoot.Staff.OpenTickets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Staff.OpenTickets(childComplexity), true
 	case "Staff.ownedCustomers":
 		if e.ComplexityRoot.Staff.OwnedCustomers == nil {
 			break
@@ -3754,6 +4835,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Staff.WecomUserID(childComplexity), true
+	case "Staff.workingHours":
+		if e.ComplexityRoot.Staff.WorkingHours == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Staff.WorkingHours(childComplexity), true
 
 	case "StaffConnection.edges":
 		if e.ComplexityRoot.StaffConnection.Edges == nil {
@@ -4062,6 +5149,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Tenant.Timezone(childComplexity), true
 
+	case "Ticket.approvals":
+		if e.ComplexityRoot.Ticket.Approvals == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.Approvals(childComplexity), true
+	case "Ticket.assignedAt":
+		if e.ComplexityRoot.Ticket.AssignedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.AssignedAt(childComplexity), true
 	case "Ticket.assignee":
 		if e.ComplexityRoot.Ticket.Assignee == nil {
 			break
@@ -4074,12 +5173,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Ticket.AssigneeID(childComplexity), true
+	case "Ticket.assignmentReason":
+		if e.ComplexityRoot.Ticket.AssignmentReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.AssignmentReason(childComplexity), true
 	case "Ticket.category":
 		if e.ComplexityRoot.Ticket.Category == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Ticket.Category(childComplexity), true
+	case "Ticket.changes":
+		if e.ComplexityRoot.Ticket.Changes == nil {
+			break
+		}
+
+		args, err := ec.field_Ticket_changes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Ticket.Changes(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.TicketChangeOrder), args["where"].(*ent.TicketChangeWhereInput)), true
 	case "Ticket.closedAt":
 		if e.ComplexityRoot.Ticket.ClosedAt == nil {
 			break
@@ -4103,6 +5219,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Ticket.CreatedAt(childComplexity), true
+	case "Ticket.csat":
+		if e.ComplexityRoot.Ticket.Csat == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.Csat(childComplexity), true
+	case "Ticket.csatComment":
+		if e.ComplexityRoot.Ticket.CsatComment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.CsatComment(childComplexity), true
 	case "Ticket.customFields":
 		if e.ComplexityRoot.Ticket.CustomFields == nil {
 			break
@@ -4127,6 +5255,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Ticket.Description(childComplexity), true
+	case "Ticket.escalatedAt":
+		if e.ComplexityRoot.Ticket.EscalatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.EscalatedAt(childComplexity), true
+	case "Ticket.escalationLevel":
+		if e.ComplexityRoot.Ticket.EscalationLevel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.EscalationLevel(childComplexity), true
+	case "Ticket.firstRespondedAt":
+		if e.ComplexityRoot.Ticket.FirstRespondedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.FirstRespondedAt(childComplexity), true
+	case "Ticket.firstResponseBreachedAt":
+		if e.ComplexityRoot.Ticket.FirstResponseBreachedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.FirstResponseBreachedAt(childComplexity), true
 	case "Ticket.firstResponseDueAt":
 		if e.ComplexityRoot.Ticket.FirstResponseDueAt == nil {
 			break
@@ -4139,6 +5291,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Ticket.ID(childComplexity), true
+	case "Ticket.lastUpdateAt":
+		if e.ComplexityRoot.Ticket.LastUpdateAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.LastUpdateAt(childComplexity), true
+	case "Ticket.nextEscalationAt":
+		if e.ComplexityRoot.Ticket.NextEscalationAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.NextEscalationAt(childComplexity), true
+	case "Ticket.nextUpdateDueAt":
+		if e.ComplexityRoot.Ticket.NextUpdateDueAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.NextUpdateDueAt(childComplexity), true
 	case "Ticket.number":
 		if e.ComplexityRoot.Ticket.Number == nil {
 			break
@@ -4169,12 +5339,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Ticket.Region(childComplexity), true
+	case "Ticket.reopenedAt":
+		if e.ComplexityRoot.Ticket.ReopenedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.ReopenedAt(childComplexity), true
 	case "Ticket.requiredSkills":
 		if e.ComplexityRoot.Ticket.RequiredSkills == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Ticket.RequiredSkills(childComplexity), true
+	case "Ticket.resolutionBreachedAt":
+		if e.ComplexityRoot.Ticket.ResolutionBreachedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.ResolutionBreachedAt(childComplexity), true
 	case "Ticket.resolutionDueAt":
 		if e.ComplexityRoot.Ticket.ResolutionDueAt == nil {
 			break
@@ -4187,6 +5369,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Ticket.ResolvedAt(childComplexity), true
+	case "Ticket.slaPausedAt":
+		if e.ComplexityRoot.Ticket.SLAPausedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.SLAPausedAt(childComplexity), true
+	case "Ticket.slaPausedSeconds":
+		if e.ComplexityRoot.Ticket.SLAPausedSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.SLAPausedSeconds(childComplexity), true
+	case "Ticket.slaPolicy":
+		if e.ComplexityRoot.Ticket.SLAPolicy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.SLAPolicy(childComplexity), true
+	case "Ticket.slaPolicyID":
+		if e.ComplexityRoot.Ticket.SLAPolicyID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.SLAPolicyID(childComplexity), true
 	case "Ticket.source":
 		if e.ComplexityRoot.Ticket.Source == nil {
 			break
@@ -4199,6 +5405,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Ticket.Status(childComplexity), true
+	case "Ticket.surveySentAt":
+		if e.ComplexityRoot.Ticket.SurveySentAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.SurveySentAt(childComplexity), true
 	case "Ticket.team":
 		if e.ComplexityRoot.Ticket.Team == nil {
 			break
@@ -4211,18 +5423,264 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Ticket.TeamID(childComplexity), true
+	case "Ticket.ticketType":
+		if e.ComplexityRoot.Ticket.TicketType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.TicketType(childComplexity), true
 	case "Ticket.title":
 		if e.ComplexityRoot.Ticket.Title == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Ticket.Title(childComplexity), true
+	case "Ticket.typeID":
+		if e.ComplexityRoot.Ticket.TypeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.TypeID(childComplexity), true
 	case "Ticket.updatedAt":
 		if e.ComplexityRoot.Ticket.UpdatedAt == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Ticket.UpdatedAt(childComplexity), true
+
+	case "TicketApproval.approver":
+		if e.ComplexityRoot.TicketApproval.Approver == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketApproval.Approver(childComplexity), true
+	case "TicketApproval.createdAt":
+		if e.ComplexityRoot.TicketApproval.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketApproval.CreatedAt(childComplexity), true
+	case "TicketApproval.decidedAt":
+		if e.ComplexityRoot.TicketApproval.DecidedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketApproval.DecidedAt(childComplexity), true
+	case "TicketApproval.decisions":
+		if e.ComplexityRoot.TicketApproval.Decisions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketApproval.Decisions(childComplexity), true
+	case "TicketApproval.fromStatus":
+		if e.ComplexityRoot.TicketApproval.FromStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketApproval.FromStatus(childComplexity), true
+	case "TicketApproval.id":
+		if e.ComplexityRoot.TicketApproval.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketApproval.ID(childComplexity), true
+	case "TicketApproval.name":
+		if e.ComplexityRoot.TicketApproval.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketApproval.Name(childComplexity), true
+	case "TicketApproval.rejectTo":
+		if e.ComplexityRoot.TicketApproval.RejectTo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketApproval.RejectTo(childComplexity), true
+	case "TicketApproval.requestedBy":
+		if e.ComplexityRoot.TicketApproval.RequestedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketApproval.RequestedBy(childComplexity), true
+	case "TicketApproval.requestedByID":
+		if e.ComplexityRoot.TicketApproval.RequestedByID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketApproval.RequestedByID(childComplexity), true
+	case "TicketApproval.requiredApprovals":
+		if e.ComplexityRoot.TicketApproval.RequiredApprovals == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketApproval.RequiredApprovals(childComplexity), true
+	case "TicketApproval.status":
+		if e.ComplexityRoot.TicketApproval.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketApproval.Status(childComplexity), true
+	case "TicketApproval.step":
+		if e.ComplexityRoot.TicketApproval.Step == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketApproval.Step(childComplexity), true
+	case "TicketApproval.ticket":
+		if e.ComplexityRoot.TicketApproval.Ticket == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketApproval.Ticket(childComplexity), true
+	case "TicketApproval.ticketID":
+		if e.ComplexityRoot.TicketApproval.TicketID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketApproval.TicketID(childComplexity), true
+	case "TicketApproval.toStatus":
+		if e.ComplexityRoot.TicketApproval.ToStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketApproval.ToStatus(childComplexity), true
+	case "TicketApproval.updatedAt":
+		if e.ComplexityRoot.TicketApproval.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketApproval.UpdatedAt(childComplexity), true
+
+	case "TicketApprovalConnection.edges":
+		if e.ComplexityRoot.TicketApprovalConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketApprovalConnection.Edges(childComplexity), true
+	case "TicketApprovalConnection.pageInfo":
+		if e.ComplexityRoot.TicketApprovalConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketApprovalConnection.PageInfo(childComplexity), true
+	case "TicketApprovalConnection.totalCount":
+		if e.ComplexityRoot.TicketApprovalConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketApprovalConnection.TotalCount(childComplexity), true
+
+	case "TicketApprovalEdge.cursor":
+		if e.ComplexityRoot.TicketApprovalEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketApprovalEdge.Cursor(childComplexity), true
+	case "TicketApprovalEdge.node":
+		if e.ComplexityRoot.TicketApprovalEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketApprovalEdge.Node(childComplexity), true
+
+	case "TicketChange.actor":
+		if e.ComplexityRoot.TicketChange.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketChange.Actor(childComplexity), true
+	case "TicketChange.actorID":
+		if e.ComplexityRoot.TicketChange.ActorID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketChange.ActorID(childComplexity), true
+	case "TicketChange.after":
+		if e.ComplexityRoot.TicketChange.After == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketChange.After(childComplexity), true
+	case "TicketChange.before":
+		if e.ComplexityRoot.TicketChange.Before == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketChange.Before(childComplexity), true
+	case "TicketChange.createdAt":
+		if e.ComplexityRoot.TicketChange.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketChange.CreatedAt(childComplexity), true
+	case "TicketChange.field":
+		if e.ComplexityRoot.TicketChange.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketChange.Field(childComplexity), true
+	case "TicketChange.id":
+		if e.ComplexityRoot.TicketChange.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketChange.ID(childComplexity), true
+	case "TicketChange.kind":
+		if e.ComplexityRoot.TicketChange.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketChange.Kind(childComplexity), true
+	case "TicketChange.note":
+		if e.ComplexityRoot.TicketChange.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketChange.Note(childComplexity), true
+	case "TicketChange.ticket":
+		if e.ComplexityRoot.TicketChange.Ticket == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketChange.Ticket(childComplexity), true
+	case "TicketChange.ticketID":
+		if e.ComplexityRoot.TicketChange.TicketID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketChange.TicketID(childComplexity), true
+
+	case "TicketChangeConnection.edges":
+		if e.ComplexityRoot.TicketChangeConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketChangeConnection.Edges(childComplexity), true
+	case "TicketChangeConnection.pageInfo":
+		if e.ComplexityRoot.TicketChangeConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketChangeConnection.PageInfo(childComplexity), true
+	case "TicketChangeConnection.totalCount":
+		if e.ComplexityRoot.TicketChangeConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketChangeConnection.TotalCount(childComplexity), true
+
+	case "TicketChangeEdge.cursor":
+		if e.ComplexityRoot.TicketChangeEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketChangeEdge.Cursor(childComplexity), true
+	case "TicketChangeEdge.node":
+		if e.ComplexityRoot.TicketChangeEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketChangeEdge.Node(childComplexity), true
 
 	case "TicketComment.author":
 		if e.ComplexityRoot.TicketComment.Author == nil {
@@ -4374,6 +5832,254 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TicketEvent.Ticket(childComplexity), true
 
+	case "TicketFieldMapping.form":
+		if e.ComplexityRoot.TicketFieldMapping.Form == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketFieldMapping.Form(childComplexity), true
+	case "TicketFieldMapping.ticket":
+		if e.ComplexityRoot.TicketFieldMapping.Ticket == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketFieldMapping.Ticket(childComplexity), true
+
+	case "TicketMetrics.backlog":
+		if e.ComplexityRoot.TicketMetrics.Backlog == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketMetrics.Backlog(childComplexity), true
+	case "TicketMetrics.csatByAgent":
+		if e.ComplexityRoot.TicketMetrics.CsatByAgent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketMetrics.CsatByAgent(childComplexity), true
+	case "TicketMetrics.firstResponse":
+		if e.ComplexityRoot.TicketMetrics.FirstResponse == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketMetrics.FirstResponse(childComplexity), true
+	case "TicketMetrics.from":
+		if e.ComplexityRoot.TicketMetrics.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketMetrics.From(childComplexity), true
+	case "TicketMetrics.opened":
+		if e.ComplexityRoot.TicketMetrics.Opened == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketMetrics.Opened(childComplexity), true
+	case "TicketMetrics.resolution":
+		if e.ComplexityRoot.TicketMetrics.Resolution == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketMetrics.Resolution(childComplexity), true
+	case "TicketMetrics.slaBreachRate":
+		if e.ComplexityRoot.TicketMetrics.SLABreachRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketMetrics.SLABreachRate(childComplexity), true
+	case "TicketMetrics.to":
+		if e.ComplexityRoot.TicketMetrics.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketMetrics.To(childComplexity), true
+
+	case "TicketType.active":
+		if e.ComplexityRoot.TicketType.Active == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketType.Active(childComplexity), true
+	case "TicketType.claimBackAfter":
+		if e.ComplexityRoot.TicketType.ClaimBackAfter == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketType.ClaimBackAfter(childComplexity), true
+	case "TicketType.createdAt":
+		if e.ComplexityRoot.TicketType.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketType.CreatedAt(childComplexity), true
+	case "TicketType.defaultForSources":
+		if e.ComplexityRoot.TicketType.DefaultForSources == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketType.DefaultForSources(childComplexity), true
+	case "TicketType.description":
+		if e.ComplexityRoot.TicketType.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketType.Description(childComplexity), true
+	case "TicketType.fairnessCap":
+		if e.ComplexityRoot.TicketType.FairnessCap == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketType.FairnessCap(childComplexity), true
+	case "TicketType.fairnessWindow":
+		if e.ComplexityRoot.TicketType.FairnessWindow == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketType.FairnessWindow(childComplexity), true
+	case "TicketType.id":
+		if e.ComplexityRoot.TicketType.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketType.ID(childComplexity), true
+	case "TicketType.key":
+		if e.ComplexityRoot.TicketType.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketType.Key(childComplexity), true
+	case "TicketType.keywords":
+		if e.ComplexityRoot.TicketType.Keywords == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketType.Keywords(childComplexity), true
+	case "TicketType.name":
+		if e.ComplexityRoot.TicketType.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketType.Name(childComplexity), true
+	case "TicketType.reopenWindow":
+		if e.ComplexityRoot.TicketType.ReopenWindow == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketType.ReopenWindow(childComplexity), true
+	case "TicketType.routing":
+		if e.ComplexityRoot.TicketType.Routing == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketType.Routing(childComplexity), true
+	case "TicketType.surveyForm":
+		if e.ComplexityRoot.TicketType.SurveyForm == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketType.SurveyForm(childComplexity), true
+	case "TicketType.surveyFormID":
+		if e.ComplexityRoot.TicketType.SurveyFormID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketType.SurveyFormID(childComplexity), true
+	case "TicketType.updatedAt":
+		if e.ComplexityRoot.TicketType.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketType.UpdatedAt(childComplexity), true
+	case "TicketType.workflow":
+		if e.ComplexityRoot.TicketType.Workflow == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketType.Workflow(childComplexity), true
+
+	case "TicketTypeConnection.edges":
+		if e.ComplexityRoot.TicketTypeConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketTypeConnection.Edges(childComplexity), true
+	case "TicketTypeConnection.pageInfo":
+		if e.ComplexityRoot.TicketTypeConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketTypeConnection.PageInfo(childComplexity), true
+	case "TicketTypeConnection.totalCount":
+		if e.ComplexityRoot.TicketTypeConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketTypeConnection.TotalCount(childComplexity), true
+
+	case "TicketTypeEdge.cursor":
+		if e.ComplexityRoot.TicketTypeEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketTypeEdge.Cursor(childComplexity), true
+	case "TicketTypeEdge.node":
+		if e.ComplexityRoot.TicketTypeEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketTypeEdge.Node(childComplexity), true
+
+	case "Transition.approvals":
+		if e.ComplexityRoot.Transition.Approvals == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Transition.Approvals(childComplexity), true
+	case "Transition.from":
+		if e.ComplexityRoot.Transition.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Transition.From(childComplexity), true
+	case "Transition.rejectTo":
+		if e.ComplexityRoot.Transition.RejectTo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Transition.RejectTo(childComplexity), true
+	case "Transition.required":
+		if e.ComplexityRoot.Transition.Required == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Transition.Required(childComplexity), true
+	case "Transition.to":
+		if e.ComplexityRoot.Transition.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Transition.To(childComplexity), true
+
+	case "Workflow.transitions":
+		if e.ComplexityRoot.Workflow.Transitions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Workflow.Transitions(childComplexity), true
+
+	case "WorkingWindow.end":
+		if e.ComplexityRoot.WorkingWindow.End == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkingWindow.End(childComplexity), true
+	case "WorkingWindow.start":
+		if e.ComplexityRoot.WorkingWindow.Start == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkingWindow.Start(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -4383,8 +6089,14 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("ApprovalStepInput", ec.unmarshalInputApprovalStepInput),
+			graphql.NewInputUnmarshaler("ApprovalThresholdInput", ec.unmarshalInputApprovalThresholdInput),
 			graphql.NewInputUnmarshaler("AuditLogOrder", ec.unmarshalInputAuditLogOrder),
 			graphql.NewInputUnmarshaler("AuditLogWhereInput", ec.unmarshalInputAuditLogWhereInput),
+			graphql.NewInputUnmarshaler("BusinessCalendarInput", ec.unmarshalInputBusinessCalendarInput),
+			graphql.NewInputUnmarshaler("BusinessCalendarOrder", ec.unmarshalInputBusinessCalendarOrder),
+			graphql.NewInputUnmarshaler("BusinessCalendarWhereInput", ec.unmarshalInputBusinessCalendarWhereInput),
+			graphql.NewInputUnmarshaler("CalendarSpecInput", ec.unmarshalInputCalendarSpecInput),
 			graphql.NewInputUnmarshaler("CampaignOrder", ec.unmarshalInputCampaignOrder),
 			graphql.NewInputUnmarshaler("CampaignWhereInput", ec.unmarshalInputCampaignWhereInput),
 			graphql.NewInputUnmarshaler("ChannelOrder", ec.unmarshalInputChannelOrder),
@@ -4410,8 +6122,10 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CustomerIdentityWhereInput", ec.unmarshalInputCustomerIdentityWhereInput),
 			graphql.NewInputUnmarshaler("CustomerOrder", ec.unmarshalInputCustomerOrder),
 			graphql.NewInputUnmarshaler("CustomerWhereInput", ec.unmarshalInputCustomerWhereInput),
+			graphql.NewInputUnmarshaler("DayHoursInput", ec.unmarshalInputDayHoursInput),
 			graphql.NewInputUnmarshaler("DepartmentOrder", ec.unmarshalInputDepartmentOrder),
 			graphql.NewInputUnmarshaler("DepartmentWhereInput", ec.unmarshalInputDepartmentWhereInput),
+			graphql.NewInputUnmarshaler("EscalationRuleInput", ec.unmarshalInputEscalationRuleInput),
 			graphql.NewInputUnmarshaler("FollowUpOrder", ec.unmarshalInputFollowUpOrder),
 			graphql.NewInputUnmarshaler("FollowUpWhereInput", ec.unmarshalInputFollowUpWhereInput),
 			graphql.NewInputUnmarshaler("FormFieldInput", ec.unmarshalInputFormFieldInput),
@@ -4426,6 +6140,13 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("OrderOrder", ec.unmarshalInputOrderOrder),
 			graphql.NewInputUnmarshaler("OrderWhereInput", ec.unmarshalInputOrderWhereInput),
 			graphql.NewInputUnmarshaler("PolicyRuleInput", ec.unmarshalInputPolicyRuleInput),
+			graphql.NewInputUnmarshaler("RoutingConfigInput", ec.unmarshalInputRoutingConfigInput),
+			graphql.NewInputUnmarshaler("RoutingStepInput", ec.unmarshalInputRoutingStepInput),
+			graphql.NewInputUnmarshaler("SLAConditionInput", ec.unmarshalInputSLAConditionInput),
+			graphql.NewInputUnmarshaler("SLAPolicyInput", ec.unmarshalInputSLAPolicyInput),
+			graphql.NewInputUnmarshaler("SLAPolicyOrder", ec.unmarshalInputSLAPolicyOrder),
+			graphql.NewInputUnmarshaler("SLAPolicyWhereInput", ec.unmarshalInputSLAPolicyWhereInput),
+			graphql.NewInputUnmarshaler("SLATargetsInput", ec.unmarshalInputSLATargetsInput),
 			graphql.NewInputUnmarshaler("StaffOrder", ec.unmarshalInputStaffOrder),
 			graphql.NewInputUnmarshaler("StaffWhereInput", ec.unmarshalInputStaffWhereInput),
 			graphql.NewInputUnmarshaler("TagGroupOrder", ec.unmarshalInputTagGroupOrder),
@@ -4433,11 +6154,20 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("TagOrder", ec.unmarshalInputTagOrder),
 			graphql.NewInputUnmarshaler("TagWhereInput", ec.unmarshalInputTagWhereInput),
 			graphql.NewInputUnmarshaler("TenantWhereInput", ec.unmarshalInputTenantWhereInput),
+			graphql.NewInputUnmarshaler("TicketApprovalOrder", ec.unmarshalInputTicketApprovalOrder),
+			graphql.NewInputUnmarshaler("TicketApprovalWhereInput", ec.unmarshalInputTicketApprovalWhereInput),
+			graphql.NewInputUnmarshaler("TicketChangeOrder", ec.unmarshalInputTicketChangeOrder),
+			graphql.NewInputUnmarshaler("TicketChangeWhereInput", ec.unmarshalInputTicketChangeWhereInput),
 			graphql.NewInputUnmarshaler("TicketCommentOrder", ec.unmarshalInputTicketCommentOrder),
 			graphql.NewInputUnmarshaler("TicketCommentWhereInput", ec.unmarshalInputTicketCommentWhereInput),
 			graphql.NewInputUnmarshaler("TicketEventFilter", ec.unmarshalInputTicketEventFilter),
+			graphql.NewInputUnmarshaler("TicketFieldMappingInput", ec.unmarshalInputTicketFieldMappingInput),
 			graphql.NewInputUnmarshaler("TicketOrder", ec.unmarshalInputTicketOrder),
+			graphql.NewInputUnmarshaler("TicketTypeInput", ec.unmarshalInputTicketTypeInput),
+			graphql.NewInputUnmarshaler("TicketTypeOrder", ec.unmarshalInputTicketTypeOrder),
+			graphql.NewInputUnmarshaler("TicketTypeWhereInput", ec.unmarshalInputTicketTypeWhereInput),
 			graphql.NewInputUnmarshaler("TicketWhereInput", ec.unmarshalInputTicketWhereInput),
+			graphql.NewInputUnmarshaler("TransitionInput", ec.unmarshalInputTransitionInput),
 			graphql.NewInputUnmarshaler("UpdateCampaignInput", ec.unmarshalInputUpdateCampaignInput),
 			graphql.NewInputUnmarshaler("UpdateChannelInput", ec.unmarshalInputUpdateChannelInput),
 			graphql.NewInputUnmarshaler("UpdateConnectorAccountInput", ec.unmarshalInputUpdateConnectorAccountInput),
@@ -4453,6 +6183,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("UpdateTenantInput", ec.unmarshalInputUpdateTenantInput),
 			graphql.NewInputUnmarshaler("UpdateTicketCommentInput", ec.unmarshalInputUpdateTicketCommentInput),
 			graphql.NewInputUnmarshaler("UpdateTicketInput", ec.unmarshalInputUpdateTicketInput),
+			graphql.NewInputUnmarshaler("WorkflowInput", ec.unmarshalInputWorkflowInput),
+			graphql.NewInputUnmarshaler("WorkingWindowInput", ec.unmarshalInputWorkingWindowInput),
 		)
 	}
 	first := true
@@ -4545,7 +6277,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "authz.graphql" "connectors.graphql" "ent.graphql" "privacy.graphql" "realtime.graphql" "scrm.graphql" "wecom.graphql"
+//go:embed "authz.graphql" "connectors.graphql" "ent.graphql" "privacy.graphql" "realtime.graphql" "scrm.graphql" "tickets.graphql" "wecom.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -4563,6 +6295,7 @@ var sources = []*ast.Source{
 	{Name: "privacy.graphql", Input: sourceData("privacy.graphql"), BuiltIn: false},
 	{Name: "realtime.graphql", Input: sourceData("realtime.graphql"), BuiltIn: false},
 	{Name: "scrm.graphql", Input: sourceData("scrm.graphql"), BuiltIn: false},
+	{Name: "tickets.graphql", Input: sourceData("tickets.graphql"), BuiltIn: false},
 	{Name: "wecom.graphql", Input: sourceData("wecom.graphql"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -4570,6 +6303,64 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // childFields_* functions provide shared child field context lookups.
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
+
+func (ec *executionContext) childFields_AgentSatisfaction(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "staff":
+		return ec.fieldContext_AgentSatisfaction_staff(ctx, field)
+	case "average":
+		return ec.fieldContext_AgentSatisfaction_average(ctx, field)
+	case "count":
+		return ec.fieldContext_AgentSatisfaction_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AgentSatisfaction", field.Name)
+}
+
+func (ec *executionContext) childFields_ApprovalDecision(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "staffID":
+		return ec.fieldContext_ApprovalDecision_staffID(ctx, field)
+	case "staffName":
+		return ec.fieldContext_ApprovalDecision_staffName(ctx, field)
+	case "approved":
+		return ec.fieldContext_ApprovalDecision_approved(ctx, field)
+	case "comment":
+		return ec.fieldContext_ApprovalDecision_comment(ctx, field)
+	case "at":
+		return ec.fieldContext_ApprovalDecision_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApprovalDecision", field.Name)
+}
+
+func (ec *executionContext) childFields_ApprovalStep(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_ApprovalStep_name(ctx, field)
+	case "approver":
+		return ec.fieldContext_ApprovalStep_approver(ctx, field)
+	case "role":
+		return ec.fieldContext_ApprovalStep_role(ctx, field)
+	case "staffIDs":
+		return ec.fieldContext_ApprovalStep_staffIDs(ctx, field)
+	case "mode":
+		return ec.fieldContext_ApprovalStep_mode(ctx, field)
+	case "threshold":
+		return ec.fieldContext_ApprovalStep_threshold(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApprovalStep", field.Name)
+}
+
+func (ec *executionContext) childFields_ApprovalThreshold(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "field":
+		return ec.fieldContext_ApprovalThreshold_field(ctx, field)
+	case "aboveFen":
+		return ec.fieldContext_ApprovalThreshold_aboveFen(ctx, field)
+	case "minApprovers":
+		return ec.fieldContext_ApprovalThreshold_minApprovers(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApprovalThreshold", field.Name)
+}
 
 func (ec *executionContext) childFields_AuditChainReport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
@@ -4641,6 +6432,74 @@ func (ec *executionContext) childFields_AuditLogEdge(ctx context.Context, field 
 		return ec.fieldContext_AuditLogEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuditLogEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_BacklogRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "team":
+		return ec.fieldContext_BacklogRow_team(ctx, field)
+	case "byAge":
+		return ec.fieldContext_BacklogRow_byAge(ctx, field)
+	case "total":
+		return ec.fieldContext_BacklogRow_total(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BacklogRow", field.Name)
+}
+
+func (ec *executionContext) childFields_BusinessCalendar(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_BusinessCalendar_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_BusinessCalendar_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_BusinessCalendar_updatedAt(ctx, field)
+	case "name":
+		return ec.fieldContext_BusinessCalendar_name(ctx, field)
+	case "isDefault":
+		return ec.fieldContext_BusinessCalendar_isDefault(ctx, field)
+	case "spec":
+		return ec.fieldContext_BusinessCalendar_spec(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BusinessCalendar", field.Name)
+}
+
+func (ec *executionContext) childFields_BusinessCalendarConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_BusinessCalendarConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_BusinessCalendarConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_BusinessCalendarConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BusinessCalendarConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_BusinessCalendarEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_BusinessCalendarEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_BusinessCalendarEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BusinessCalendarEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_CalendarSpec(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "timeZone":
+		return ec.fieldContext_CalendarSpec_timeZone(ctx, field)
+	case "weekly":
+		return ec.fieldContext_CalendarSpec_weekly(ctx, field)
+	case "holidays":
+		return ec.fieldContext_CalendarSpec_holidays(ctx, field)
+	case "workdays":
+		return ec.fieldContext_CalendarSpec_workdays(ctx, field)
+	case "workdayHours":
+		return ec.fieldContext_CalendarSpec_workdayHours(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CalendarSpec", field.Name)
 }
 
 func (ec *executionContext) childFields_Campaign(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5045,6 +6904,16 @@ func (ec *executionContext) childFields_DataScope(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type DataScope", field.Name)
 }
 
+func (ec *executionContext) childFields_DayHours(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "weekday":
+		return ec.fieldContext_DayHours_weekday(ctx, field)
+	case "windows":
+		return ec.fieldContext_DayHours_windows(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DayHours", field.Name)
+}
+
 func (ec *executionContext) childFields_DeleteChannelPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "deletedID":
@@ -5073,12 +6942,20 @@ func (ec *executionContext) childFields_Department(ctx context.Context, field gr
 		return ec.fieldContext_Department_sortOrder(ctx, field)
 	case "parentID":
 		return ec.fieldContext_Department_parentID(ctx, field)
+	case "leaderID":
+		return ec.fieldContext_Department_leaderID(ctx, field)
+	case "calendarID":
+		return ec.fieldContext_Department_calendarID(ctx, field)
 	case "children":
 		return ec.fieldContext_Department_children(ctx, field)
 	case "parent":
 		return ec.fieldContext_Department_parent(ctx, field)
 	case "staff":
 		return ec.fieldContext_Department_staff(ctx, field)
+	case "leader":
+		return ec.fieldContext_Department_leader(ctx, field)
+	case "calendar":
+		return ec.fieldContext_Department_calendar(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Department", field.Name)
 }
@@ -5105,6 +6982,18 @@ func (ec *executionContext) childFields_DepartmentEdge(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type DepartmentEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_DurationStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "count":
+		return ec.fieldContext_DurationStats_count(ctx, field)
+	case "p50":
+		return ec.fieldContext_DurationStats_p50(ctx, field)
+	case "p90":
+		return ec.fieldContext_DurationStats_p90(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DurationStats", field.Name)
+}
+
 func (ec *executionContext) childFields_ErasureReport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "customerID":
@@ -5115,6 +7004,18 @@ func (ec *executionContext) childFields_ErasureReport(ctx context.Context, field
 		return ec.fieldContext_ErasureReport_alreadyErased(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ErasureReport", field.Name)
+}
+
+func (ec *executionContext) childFields_EscalationRule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "target":
+		return ec.fieldContext_EscalationRule_target(ctx, field)
+	case "atPercent":
+		return ec.fieldContext_EscalationRule_atPercent(ctx, field)
+	case "actions":
+		return ec.fieldContext_EscalationRule_actions(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EscalationRule", field.Name)
 }
 
 func (ec *executionContext) childFields_FollowUp(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5197,6 +7098,12 @@ func (ec *executionContext) childFields_Form(ctx context.Context, field graphql.
 		return ec.fieldContext_Form_version(ctx, field)
 	case "fields":
 		return ec.fieldContext_Form_fields(ctx, field)
+	case "ticketTypeID":
+		return ec.fieldContext_Form_ticketTypeID(ctx, field)
+	case "ticketFields":
+		return ec.fieldContext_Form_ticketFields(ctx, field)
+	case "ticketType":
+		return ec.fieldContext_Form_ticketType(ctx, field)
 	case "submissions":
 		return ec.fieldContext_Form_submissions(ctx, field)
 	}
@@ -5257,6 +7164,8 @@ func (ec *executionContext) childFields_FormSubmission(ctx context.Context, fiel
 		return ec.fieldContext_FormSubmission_formVersion(ctx, field)
 	case "customerID":
 		return ec.fieldContext_FormSubmission_customerID(ctx, field)
+	case "ticketID":
+		return ec.fieldContext_FormSubmission_ticketID(ctx, field)
 	case "data":
 		return ec.fieldContext_FormSubmission_data(ctx, field)
 	case "status":
@@ -5269,6 +7178,8 @@ func (ec *executionContext) childFields_FormSubmission(ctx context.Context, fiel
 		return ec.fieldContext_FormSubmission_form(ctx, field)
 	case "customer":
 		return ec.fieldContext_FormSubmission_customer(ctx, field)
+	case "ticket":
+		return ec.fieldContext_FormSubmission_ticket(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type FormSubmission", field.Name)
 }
@@ -5525,6 +7436,106 @@ func (ec *executionContext) childFields_Role(ctx context.Context, field graphql.
 	return nil, fmt.Errorf("no field named %q was found under type Role", field.Name)
 }
 
+func (ec *executionContext) childFields_RoutingConfig(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "steps":
+		return ec.fieldContext_RoutingConfig_steps(ctx, field)
+	case "csatWeight":
+		return ec.fieldContext_RoutingConfig_csatWeight(ctx, field)
+	case "resolutionWeight":
+		return ec.fieldContext_RoutingConfig_resolutionWeight(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RoutingConfig", field.Name)
+}
+
+func (ec *executionContext) childFields_RoutingStep(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_RoutingStep_kind(ctx, field)
+	case "required":
+		return ec.fieldContext_RoutingStep_required(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RoutingStep", field.Name)
+}
+
+func (ec *executionContext) childFields_SLACondition(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "typeIDs":
+		return ec.fieldContext_SLACondition_typeIDs(ctx, field)
+	case "priorities":
+		return ec.fieldContext_SLACondition_priorities(ctx, field)
+	case "sources":
+		return ec.fieldContext_SLACondition_sources(ctx, field)
+	case "categories":
+		return ec.fieldContext_SLACondition_categories(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SLACondition", field.Name)
+}
+
+func (ec *executionContext) childFields_SLAPolicy(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_SLAPolicy_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_SLAPolicy_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_SLAPolicy_updatedAt(ctx, field)
+	case "name":
+		return ec.fieldContext_SLAPolicy_name(ctx, field)
+	case "position":
+		return ec.fieldContext_SLAPolicy_position(ctx, field)
+	case "active":
+		return ec.fieldContext_SLAPolicy_active(ctx, field)
+	case "condition":
+		return ec.fieldContext_SLAPolicy_condition(ctx, field)
+	case "targets":
+		return ec.fieldContext_SLAPolicy_targets(ctx, field)
+	case "businessHours":
+		return ec.fieldContext_SLAPolicy_businessHours(ctx, field)
+	case "calendarID":
+		return ec.fieldContext_SLAPolicy_calendarID(ctx, field)
+	case "escalations":
+		return ec.fieldContext_SLAPolicy_escalations(ctx, field)
+	case "calendar":
+		return ec.fieldContext_SLAPolicy_calendar(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SLAPolicy", field.Name)
+}
+
+func (ec *executionContext) childFields_SLAPolicyConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_SLAPolicyConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_SLAPolicyConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_SLAPolicyConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SLAPolicyConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_SLAPolicyEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_SLAPolicyEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_SLAPolicyEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SLAPolicyEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_SLATargets(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "firstResponse":
+		return ec.fieldContext_SLATargets_firstResponse(ctx, field)
+	case "nextUpdate":
+		return ec.fieldContext_SLATargets_nextUpdate(ctx, field)
+	case "resolution":
+		return ec.fieldContext_SLATargets_resolution(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SLATargets", field.Name)
+}
+
 func (ec *executionContext) childFields_Staff(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -5553,6 +7564,16 @@ func (ec *executionContext) childFields_Staff(ctx context.Context, field graphql
 		return ec.fieldContext_Staff_status(ctx, field)
 	case "capacity":
 		return ec.fieldContext_Staff_capacity(ctx, field)
+	case "workingHours":
+		return ec.fieldContext_Staff_workingHours(ctx, field)
+	case "openTickets":
+		return ec.fieldContext_Staff_openTickets(ctx, field)
+	case "csatAverage":
+		return ec.fieldContext_Staff_csatAverage(ctx, field)
+	case "csatCount":
+		return ec.fieldContext_Staff_csatCount(ctx, field)
+	case "avgResolutionSeconds":
+		return ec.fieldContext_Staff_avgResolutionSeconds(ctx, field)
 	case "departments":
 		return ec.fieldContext_Staff_departments(ctx, field)
 	case "ownedCustomers":
@@ -5749,10 +7770,46 @@ func (ec *executionContext) childFields_Ticket(ctx context.Context, field graphq
 		return ec.fieldContext_Ticket_region(ctx, field)
 	case "requiredSkills":
 		return ec.fieldContext_Ticket_requiredSkills(ctx, field)
+	case "typeID":
+		return ec.fieldContext_Ticket_typeID(ctx, field)
+	case "slaPolicyID":
+		return ec.fieldContext_Ticket_slaPolicyID(ctx, field)
 	case "firstResponseDueAt":
 		return ec.fieldContext_Ticket_firstResponseDueAt(ctx, field)
+	case "nextUpdateDueAt":
+		return ec.fieldContext_Ticket_nextUpdateDueAt(ctx, field)
 	case "resolutionDueAt":
 		return ec.fieldContext_Ticket_resolutionDueAt(ctx, field)
+	case "firstRespondedAt":
+		return ec.fieldContext_Ticket_firstRespondedAt(ctx, field)
+	case "lastUpdateAt":
+		return ec.fieldContext_Ticket_lastUpdateAt(ctx, field)
+	case "slaPausedAt":
+		return ec.fieldContext_Ticket_slaPausedAt(ctx, field)
+	case "slaPausedSeconds":
+		return ec.fieldContext_Ticket_slaPausedSeconds(ctx, field)
+	case "firstResponseBreachedAt":
+		return ec.fieldContext_Ticket_firstResponseBreachedAt(ctx, field)
+	case "resolutionBreachedAt":
+		return ec.fieldContext_Ticket_resolutionBreachedAt(ctx, field)
+	case "escalationLevel":
+		return ec.fieldContext_Ticket_escalationLevel(ctx, field)
+	case "escalatedAt":
+		return ec.fieldContext_Ticket_escalatedAt(ctx, field)
+	case "nextEscalationAt":
+		return ec.fieldContext_Ticket_nextEscalationAt(ctx, field)
+	case "assignedAt":
+		return ec.fieldContext_Ticket_assignedAt(ctx, field)
+	case "assignmentReason":
+		return ec.fieldContext_Ticket_assignmentReason(ctx, field)
+	case "reopenedAt":
+		return ec.fieldContext_Ticket_reopenedAt(ctx, field)
+	case "csat":
+		return ec.fieldContext_Ticket_csat(ctx, field)
+	case "csatComment":
+		return ec.fieldContext_Ticket_csatComment(ctx, field)
+	case "surveySentAt":
+		return ec.fieldContext_Ticket_surveySentAt(ctx, field)
 	case "resolvedAt":
 		return ec.fieldContext_Ticket_resolvedAt(ctx, field)
 	case "closedAt":
@@ -5767,10 +7824,118 @@ func (ec *executionContext) childFields_Ticket(ctx context.Context, field graphq
 		return ec.fieldContext_Ticket_assignee(ctx, field)
 	case "team":
 		return ec.fieldContext_Ticket_team(ctx, field)
+	case "ticketType":
+		return ec.fieldContext_Ticket_ticketType(ctx, field)
+	case "slaPolicy":
+		return ec.fieldContext_Ticket_slaPolicy(ctx, field)
+	case "changes":
+		return ec.fieldContext_Ticket_changes(ctx, field)
+	case "approvals":
+		return ec.fieldContext_Ticket_approvals(ctx, field)
 	case "comments":
 		return ec.fieldContext_Ticket_comments(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Ticket", field.Name)
+}
+
+func (ec *executionContext) childFields_TicketApproval(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_TicketApproval_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_TicketApproval_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_TicketApproval_updatedAt(ctx, field)
+	case "ticketID":
+		return ec.fieldContext_TicketApproval_ticketID(ctx, field)
+	case "step":
+		return ec.fieldContext_TicketApproval_step(ctx, field)
+	case "name":
+		return ec.fieldContext_TicketApproval_name(ctx, field)
+	case "fromStatus":
+		return ec.fieldContext_TicketApproval_fromStatus(ctx, field)
+	case "toStatus":
+		return ec.fieldContext_TicketApproval_toStatus(ctx, field)
+	case "rejectTo":
+		return ec.fieldContext_TicketApproval_rejectTo(ctx, field)
+	case "requestedByID":
+		return ec.fieldContext_TicketApproval_requestedByID(ctx, field)
+	case "approver":
+		return ec.fieldContext_TicketApproval_approver(ctx, field)
+	case "requiredApprovals":
+		return ec.fieldContext_TicketApproval_requiredApprovals(ctx, field)
+	case "status":
+		return ec.fieldContext_TicketApproval_status(ctx, field)
+	case "decisions":
+		return ec.fieldContext_TicketApproval_decisions(ctx, field)
+	case "decidedAt":
+		return ec.fieldContext_TicketApproval_decidedAt(ctx, field)
+	case "ticket":
+		return ec.fieldContext_TicketApproval_ticket(ctx, field)
+	case "requestedBy":
+		return ec.fieldContext_TicketApproval_requestedBy(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TicketApproval", field.Name)
+}
+
+func (ec *executionContext) childFields_TicketApprovalEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_TicketApprovalEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_TicketApprovalEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TicketApprovalEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_TicketChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_TicketChange_id(ctx, field)
+	case "ticketID":
+		return ec.fieldContext_TicketChange_ticketID(ctx, field)
+	case "actorID":
+		return ec.fieldContext_TicketChange_actorID(ctx, field)
+	case "kind":
+		return ec.fieldContext_TicketChange_kind(ctx, field)
+	case "field":
+		return ec.fieldContext_TicketChange_field(ctx, field)
+	case "before":
+		return ec.fieldContext_TicketChange_before(ctx, field)
+	case "after":
+		return ec.fieldContext_TicketChange_after(ctx, field)
+	case "note":
+		return ec.fieldContext_TicketChange_note(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_TicketChange_createdAt(ctx, field)
+	case "ticket":
+		return ec.fieldContext_TicketChange_ticket(ctx, field)
+	case "actor":
+		return ec.fieldContext_TicketChange_actor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TicketChange", field.Name)
+}
+
+func (ec *executionContext) childFields_TicketChangeConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_TicketChangeConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_TicketChangeConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_TicketChangeConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TicketChangeConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_TicketChangeEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_TicketChangeEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_TicketChangeEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TicketChangeEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_TicketComment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5855,6 +8020,134 @@ func (ec *executionContext) childFields_TicketEvent(ctx context.Context, field g
 		return ec.fieldContext_TicketEvent_at(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TicketEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_TicketFieldMapping(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ticket":
+		return ec.fieldContext_TicketFieldMapping_ticket(ctx, field)
+	case "form":
+		return ec.fieldContext_TicketFieldMapping_form(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TicketFieldMapping", field.Name)
+}
+
+func (ec *executionContext) childFields_TicketMetrics(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "from":
+		return ec.fieldContext_TicketMetrics_from(ctx, field)
+	case "to":
+		return ec.fieldContext_TicketMetrics_to(ctx, field)
+	case "opened":
+		return ec.fieldContext_TicketMetrics_opened(ctx, field)
+	case "firstResponse":
+		return ec.fieldContext_TicketMetrics_firstResponse(ctx, field)
+	case "resolution":
+		return ec.fieldContext_TicketMetrics_resolution(ctx, field)
+	case "slaBreachRate":
+		return ec.fieldContext_TicketMetrics_slaBreachRate(ctx, field)
+	case "backlog":
+		return ec.fieldContext_TicketMetrics_backlog(ctx, field)
+	case "csatByAgent":
+		return ec.fieldContext_TicketMetrics_csatByAgent(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TicketMetrics", field.Name)
+}
+
+func (ec *executionContext) childFields_TicketType(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_TicketType_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_TicketType_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_TicketType_updatedAt(ctx, field)
+	case "key":
+		return ec.fieldContext_TicketType_key(ctx, field)
+	case "name":
+		return ec.fieldContext_TicketType_name(ctx, field)
+	case "description":
+		return ec.fieldContext_TicketType_description(ctx, field)
+	case "active":
+		return ec.fieldContext_TicketType_active(ctx, field)
+	case "defaultForSources":
+		return ec.fieldContext_TicketType_defaultForSources(ctx, field)
+	case "workflow":
+		return ec.fieldContext_TicketType_workflow(ctx, field)
+	case "routing":
+		return ec.fieldContext_TicketType_routing(ctx, field)
+	case "claimBackAfter":
+		return ec.fieldContext_TicketType_claimBackAfter(ctx, field)
+	case "fairnessCap":
+		return ec.fieldContext_TicketType_fairnessCap(ctx, field)
+	case "fairnessWindow":
+		return ec.fieldContext_TicketType_fairnessWindow(ctx, field)
+	case "reopenWindow":
+		return ec.fieldContext_TicketType_reopenWindow(ctx, field)
+	case "keywords":
+		return ec.fieldContext_TicketType_keywords(ctx, field)
+	case "surveyFormID":
+		return ec.fieldContext_TicketType_surveyFormID(ctx, field)
+	case "surveyForm":
+		return ec.fieldContext_TicketType_surveyForm(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TicketType", field.Name)
+}
+
+func (ec *executionContext) childFields_TicketTypeConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_TicketTypeConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_TicketTypeConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_TicketTypeConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TicketTypeConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_TicketTypeEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_TicketTypeEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_TicketTypeEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TicketTypeEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_Transition(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "from":
+		return ec.fieldContext_Transition_from(ctx, field)
+	case "to":
+		return ec.fieldContext_Transition_to(ctx, field)
+	case "required":
+		return ec.fieldContext_Transition_required(ctx, field)
+	case "approvals":
+		return ec.fieldContext_Transition_approvals(ctx, field)
+	case "rejectTo":
+		return ec.fieldContext_Transition_rejectTo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Transition", field.Name)
+}
+
+func (ec *executionContext) childFields_Workflow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "transitions":
+		return ec.fieldContext_Workflow_transitions(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Workflow", field.Name)
+}
+
+func (ec *executionContext) childFields_WorkingWindow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "start":
+		return ec.fieldContext_WorkingWindow_start(ctx, field)
+	case "end":
+		return ec.fieldContext_WorkingWindow_end(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WorkingWindow", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6477,6 +8770,64 @@ func (ec *executionContext) field_Mutation_assignRoles_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_assignTicket_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "staffID",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOID2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["staffID"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "note",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["note"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_claimTicket_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createBusinessCalendar_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (tickets.CalendarInput, error) {
+			return ec.unmarshalNBusinessCalendarInput2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋticketsᚐCalendarInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createCampaign_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6603,6 +8954,20 @@ func (ec *executionContext) field_Mutation_createOrder_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createSLAPolicy_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (tickets.SLAPolicyInput, error) {
+			return ec.unmarshalNSLAPolicyInput2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋticketsᚐSLAPolicyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createStaff_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6645,6 +9010,20 @@ func (ec *executionContext) field_Mutation_createTag_args(ctx context.Context, r
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createTicketType_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (tickets.TypeInput, error) {
+			return ec.unmarshalNTicketTypeInput2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋticketsᚐTypeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createTicket_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6656,6 +9035,36 @@ func (ec *executionContext) field_Mutation_createTicket_args(ctx context.Context
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_decideApproval_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "approve",
+		func(ctx context.Context, v any) (bool, error) {
+			return ec.unmarshalNBoolean2bool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["approve"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "comment",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["comment"] = arg2
 	return args, nil
 }
 
@@ -6682,6 +9091,20 @@ func (ec *executionContext) field_Mutation_defineRole_args(ctx context.Context, 
 }
 
 func (ec *executionContext) field_Mutation_deleteChannel_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteSLAPolicy_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
@@ -6863,6 +9286,20 @@ func (ec *executionContext) field_Mutation_revoke_args(ctx context.Context, rawA
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_routeTicket_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_setMarketingConsent_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6950,6 +9387,66 @@ func (ec *executionContext) field_Mutation_syncNow_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["kinds"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_transitionTicket_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (ticket.Status, error) {
+			return ec.unmarshalNTicketStatus2githubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketᚐStatus(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "comment",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["comment"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "customFields",
+		func(ctx context.Context, v any) (map[string]any, error) {
+			return ec.unmarshalOMap2map(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["customFields"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateBusinessCalendar_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (tickets.CalendarInput, error) {
+			return ec.unmarshalNBusinessCalendarInput2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋticketsᚐCalendarInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
 	return args, nil
 }
 
@@ -7151,6 +9648,28 @@ func (ec *executionContext) field_Mutation_updateOrder_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_updateSLAPolicy_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (tickets.SLAPolicyInput, error) {
+			return ec.unmarshalNSLAPolicyInput2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋticketsᚐSLAPolicyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_updateStaff_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7253,6 +9772,28 @@ func (ec *executionContext) field_Mutation_updateTicketComment_args(ctx context.
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_updateTicketType_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (tickets.TypeInput, error) {
+			return ec.unmarshalNTicketTypeInput2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋticketsᚐTypeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_updateTicket_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7335,6 +9876,60 @@ func (ec *executionContext) field_Query_auditLog_args(ctx context.Context, rawAr
 	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
 		func(ctx context.Context, v any) (*ent.AuditLogWhereInput, error) {
 			return ec.unmarshalOAuditLogWhereInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐAuditLogWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_businessCalendars_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*ent.BusinessCalendarOrder, error) {
+			return ec.unmarshalOBusinessCalendarOrder2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐBusinessCalendarOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.BusinessCalendarWhereInput, error) {
+			return ec.unmarshalOBusinessCalendarWhereInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐBusinessCalendarWhereInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -7831,6 +10426,60 @@ func (ec *executionContext) field_Query_policies_args(ctx context.Context, rawAr
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_slaPolicies_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*ent.SLAPolicyOrder, error) {
+			return ec.unmarshalOSLAPolicyOrder2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐSLAPolicyOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.SLAPolicyWhereInput, error) {
+			return ec.unmarshalOSLAPolicyWhereInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐSLAPolicyWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg5
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_staff_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7985,6 +10634,90 @@ func (ec *executionContext) field_Query_tags_args(ctx context.Context, rawArgs m
 	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
 		func(ctx context.Context, v any) (*ent.TagWhereInput, error) {
 			return ec.unmarshalOTagWhereInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTagWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_ticketMetrics_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "teamIDs",
+		func(ctx context.Context, v any) ([]int, error) {
+			return ec.unmarshalOID2ᚕintᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["teamIDs"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_ticketTypes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*ent.TicketTypeOrder, error) {
+			return ec.unmarshalOTicketTypeOrder2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketTypeOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.TicketTypeWhereInput, error) {
+			return ec.unmarshalOTicketTypeWhereInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketTypeWhereInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -8383,6 +11116,60 @@ func (ec *executionContext) field_Tag_customers_args(ctx context.Context, rawArg
 	return args, nil
 }
 
+func (ec *executionContext) field_Ticket_changes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*ent.TicketChangeOrder, error) {
+			return ec.unmarshalOTicketChangeOrder2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketChangeOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.TicketChangeWhereInput, error) {
+			return ec.unmarshalOTicketChangeWhereInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketChangeWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg5
+	return args, nil
+}
+
 func (ec *executionContext) field_Ticket_comments_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -8510,6 +11297,415 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _AgentSatisfaction_staff(ctx context.Context, field graphql.CollectedField, obj *tickets.AgentSatisfaction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentSatisfaction_staff(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Staff, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Staff) graphql.Marshaler {
+			return ec.marshalNStaff2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐStaff(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentSatisfaction_staff(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AgentSatisfaction",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Staff(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AgentSatisfaction_average(ctx context.Context, field graphql.CollectedField, obj *tickets.AgentSatisfaction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentSatisfaction_average(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Average, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentSatisfaction_average(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentSatisfaction", field, false, false, "Float")
+}
+
+func (ec *executionContext) _AgentSatisfaction_count(ctx context.Context, field graphql.CollectedField, obj *tickets.AgentSatisfaction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentSatisfaction_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentSatisfaction_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentSatisfaction", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ApprovalDecision_staffID(ctx context.Context, field graphql.CollectedField, obj *workflow.Decision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalDecision_staffID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StaffID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalDecision_staffID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalDecision", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ApprovalDecision_staffName(ctx context.Context, field graphql.CollectedField, obj *workflow.Decision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalDecision_staffName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StaffName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalDecision_staffName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalDecision", field, false, false, "String")
+}
+
+func (ec *executionContext) _ApprovalDecision_approved(ctx context.Context, field graphql.CollectedField, obj *workflow.Decision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalDecision_approved(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Approved, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalDecision_approved(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalDecision", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ApprovalDecision_comment(ctx context.Context, field graphql.CollectedField, obj *workflow.Decision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalDecision_comment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Comment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalDecision_comment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalDecision", field, false, false, "String")
+}
+
+func (ec *executionContext) _ApprovalDecision_at(ctx context.Context, field graphql.CollectedField, obj *workflow.Decision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalDecision_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalDecision_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalDecision", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ApprovalStep_name(ctx context.Context, field graphql.CollectedField, obj *workflow.ApprovalStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalStep_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalStep_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalStep", field, false, false, "String")
+}
+
+func (ec *executionContext) _ApprovalStep_approver(ctx context.Context, field graphql.CollectedField, obj *workflow.ApprovalStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalStep_approver(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Approver, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v workflow.ApproverKind) graphql.Marshaler {
+			return ec.marshalNApproverKind2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐApproverKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalStep_approver(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalStep", field, false, false, "ApproverKind")
+}
+
+func (ec *executionContext) _ApprovalStep_role(ctx context.Context, field graphql.CollectedField, obj *workflow.ApprovalStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalStep_role(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Role, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalStep_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalStep", field, false, false, "String")
+}
+
+func (ec *executionContext) _ApprovalStep_staffIDs(ctx context.Context, field graphql.CollectedField, obj *workflow.ApprovalStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalStep_staffIDs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StaffIDs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []int) graphql.Marshaler {
+			return ec.marshalNID2ᚕintᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalStep_staffIDs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalStep", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ApprovalStep_mode(ctx context.Context, field graphql.CollectedField, obj *workflow.ApprovalStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalStep_mode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Mode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v workflow.ApprovalMode) graphql.Marshaler {
+			return ec.marshalNApprovalMode2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐApprovalMode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalStep_mode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalStep", field, false, false, "ApprovalMode")
+}
+
+func (ec *executionContext) _ApprovalStep_threshold(ctx context.Context, field graphql.CollectedField, obj *workflow.ApprovalStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalStep_threshold(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Threshold, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *workflow.Threshold) graphql.Marshaler {
+			return ec.marshalOApprovalThreshold2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐThreshold(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalStep_threshold(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ApprovalStep",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ApprovalThreshold(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ApprovalThreshold_field(ctx context.Context, field graphql.CollectedField, obj *workflow.Threshold) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalThreshold_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalThreshold_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalThreshold", field, false, false, "String")
+}
+
+func (ec *executionContext) _ApprovalThreshold_aboveFen(ctx context.Context, field graphql.CollectedField, obj *workflow.Threshold) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalThreshold_aboveFen(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AboveFen, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalThreshold_aboveFen(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalThreshold", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ApprovalThreshold_minApprovers(ctx context.Context, field graphql.CollectedField, obj *workflow.Threshold) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApprovalThreshold_minApprovers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MinApprovers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApprovalThreshold_minApprovers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApprovalThreshold", field, false, false, "Int")
+}
 
 func (ec *executionContext) _AuditChainReport_ok(ctx context.Context, field graphql.CollectedField, obj *model.AuditChainReport) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -9088,6 +12284,506 @@ func (ec *executionContext) _AuditLogEdge_cursor(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_AuditLogEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AuditLogEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _BacklogRow_team(ctx context.Context, field graphql.CollectedField, obj *tickets.BacklogRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BacklogRow_team(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Team, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Department) graphql.Marshaler {
+			return ec.marshalODepartment2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐDepartment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BacklogRow_team(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BacklogRow",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Department(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BacklogRow_byAge(ctx context.Context, field graphql.CollectedField, obj *tickets.BacklogRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BacklogRow_byAge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ByAge, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []int) graphql.Marshaler {
+			return ec.marshalNInt2ᚕintᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BacklogRow_byAge(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BacklogRow", field, false, false, "Int")
+}
+
+func (ec *executionContext) _BacklogRow_total(ctx context.Context, field graphql.CollectedField, obj *tickets.BacklogRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BacklogRow_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BacklogRow_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BacklogRow", field, false, false, "Int")
+}
+
+func (ec *executionContext) _BusinessCalendar_id(ctx context.Context, field graphql.CollectedField, obj *ent.BusinessCalendar) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BusinessCalendar_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BusinessCalendar_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BusinessCalendar", field, false, false, "ID")
+}
+
+func (ec *executionContext) _BusinessCalendar_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.BusinessCalendar) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BusinessCalendar_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BusinessCalendar_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BusinessCalendar", field, false, false, "Time")
+}
+
+func (ec *executionContext) _BusinessCalendar_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.BusinessCalendar) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BusinessCalendar_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BusinessCalendar_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BusinessCalendar", field, false, false, "Time")
+}
+
+func (ec *executionContext) _BusinessCalendar_name(ctx context.Context, field graphql.CollectedField, obj *ent.BusinessCalendar) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BusinessCalendar_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BusinessCalendar_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BusinessCalendar", field, false, false, "String")
+}
+
+func (ec *executionContext) _BusinessCalendar_isDefault(ctx context.Context, field graphql.CollectedField, obj *ent.BusinessCalendar) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BusinessCalendar_isDefault(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IsDefault, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BusinessCalendar_isDefault(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BusinessCalendar", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _BusinessCalendar_spec(ctx context.Context, field graphql.CollectedField, obj *ent.BusinessCalendar) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BusinessCalendar_spec(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Spec, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v businesstime.Spec) graphql.Marshaler {
+			return ec.marshalNCalendarSpec2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋbusinesstimeᚐSpec(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BusinessCalendar_spec(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BusinessCalendar",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CalendarSpec(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BusinessCalendarConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.BusinessCalendarConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BusinessCalendarConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.BusinessCalendarEdge) graphql.Marshaler {
+			return ec.marshalOBusinessCalendarEdge2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐBusinessCalendarEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BusinessCalendarConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BusinessCalendarConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BusinessCalendarEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BusinessCalendarConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.BusinessCalendarConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BusinessCalendarConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BusinessCalendarConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BusinessCalendarConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BusinessCalendarConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.BusinessCalendarConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BusinessCalendarConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BusinessCalendarConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BusinessCalendarConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _BusinessCalendarEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.BusinessCalendarEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BusinessCalendarEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.BusinessCalendar) graphql.Marshaler {
+			return ec.marshalOBusinessCalendar2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐBusinessCalendar(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BusinessCalendarEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BusinessCalendarEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BusinessCalendar(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BusinessCalendarEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.BusinessCalendarEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BusinessCalendarEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BusinessCalendarEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BusinessCalendarEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _CalendarSpec_timeZone(ctx context.Context, field graphql.CollectedField, obj *businesstime.Spec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CalendarSpec_timeZone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TimeZone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CalendarSpec_timeZone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CalendarSpec", field, false, false, "String")
+}
+
+func (ec *executionContext) _CalendarSpec_weekly(ctx context.Context, field graphql.CollectedField, obj *businesstime.Spec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CalendarSpec_weekly(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Weekly, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []businesstime.DayHours) graphql.Marshaler {
+			return ec.marshalNDayHours2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋbusinesstimeᚐDayHoursᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CalendarSpec_weekly(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CalendarSpec",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DayHours(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CalendarSpec_holidays(ctx context.Context, field graphql.CollectedField, obj *businesstime.Spec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CalendarSpec_holidays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Holidays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CalendarSpec_holidays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CalendarSpec", field, false, false, "String")
+}
+
+func (ec *executionContext) _CalendarSpec_workdays(ctx context.Context, field graphql.CollectedField, obj *businesstime.Spec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CalendarSpec_workdays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Workdays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CalendarSpec_workdays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CalendarSpec", field, false, false, "String")
+}
+
+func (ec *executionContext) _CalendarSpec_workdayHours(ctx context.Context, field graphql.CollectedField, obj *businesstime.Spec) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CalendarSpec_workdayHours(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WorkdayHours, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []businesstime.Window) graphql.Marshaler {
+			return ec.marshalNWorkingWindow2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋbusinesstimeᚐWindowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CalendarSpec_workdayHours(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CalendarSpec",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WorkingWindow(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Campaign_id(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
@@ -12765,6 +16461,61 @@ func (ec *executionContext) fieldContext_DataScope_departmentIDs(_ context.Conte
 	return graphql.NewScalarFieldContext("DataScope", field, false, false, "ID")
 }
 
+func (ec *executionContext) _DayHours_weekday(ctx context.Context, field graphql.CollectedField, obj *businesstime.DayHours) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayHours_weekday(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Weekday, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayHours_weekday(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DayHours", field, false, false, "String")
+}
+
+func (ec *executionContext) _DayHours_windows(ctx context.Context, field graphql.CollectedField, obj *businesstime.DayHours) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayHours_windows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Windows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []businesstime.Window) graphql.Marshaler {
+			return ec.marshalNWorkingWindow2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋbusinesstimeᚐWindowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayHours_windows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DayHours",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WorkingWindow(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _DeleteChannelPayload_deletedID(ctx context.Context, field graphql.CollectedField, obj *model.DeleteChannelPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12995,6 +16746,52 @@ func (ec *executionContext) fieldContext_Department_parentID(_ context.Context, 
 	return graphql.NewScalarFieldContext("Department", field, false, false, "ID")
 }
 
+func (ec *executionContext) _Department_leaderID(ctx context.Context, field graphql.CollectedField, obj *ent.Department) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Department_leaderID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LeaderID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Department_leaderID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Department", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Department_calendarID(ctx context.Context, field graphql.CollectedField, obj *ent.Department) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Department_calendarID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CalendarID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Department_calendarID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Department", field, false, false, "ID")
+}
+
 func (ec *executionContext) _Department_children(ctx context.Context, field graphql.CollectedField, obj *ent.Department) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13111,6 +16908,70 @@ func (ec *executionContext) fieldContext_Department_staff(ctx context.Context, f
 	if fc.Args, err = ec.field_Department_staff_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Department_leader(ctx context.Context, field graphql.CollectedField, obj *ent.Department) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Department_leader(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Leader(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Staff) graphql.Marshaler {
+			return ec.marshalOStaff2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐStaff(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Department_leader(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Department",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Staff(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Department_calendar(ctx context.Context, field graphql.CollectedField, obj *ent.Department) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Department_calendar(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Calendar(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.BusinessCalendar) graphql.Marshaler {
+			return ec.marshalOBusinessCalendar2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐBusinessCalendar(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Department_calendar(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Department",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BusinessCalendar(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -13257,6 +17118,75 @@ func (ec *executionContext) fieldContext_DepartmentEdge_cursor(_ context.Context
 	return graphql.NewScalarFieldContext("DepartmentEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _DurationStats_count(ctx context.Context, field graphql.CollectedField, obj *tickets.DurationStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DurationStats_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DurationStats_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DurationStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DurationStats_p50(ctx context.Context, field graphql.CollectedField, obj *tickets.DurationStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DurationStats_p50(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.P50, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DurationStats_p50(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DurationStats", field, false, false, "Float")
+}
+
+func (ec *executionContext) _DurationStats_p90(ctx context.Context, field graphql.CollectedField, obj *tickets.DurationStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DurationStats_p90(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.P90, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DurationStats_p90(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DurationStats", field, false, false, "Float")
+}
+
 func (ec *executionContext) _ErasureReport_customerID(ctx context.Context, field graphql.CollectedField, obj *model.ErasureReport) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13324,6 +17254,75 @@ func (ec *executionContext) _ErasureReport_alreadyErased(ctx context.Context, fi
 }
 func (ec *executionContext) fieldContext_ErasureReport_alreadyErased(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ErasureReport", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _EscalationRule_target(ctx context.Context, field graphql.CollectedField, obj *workflow.EscalationRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EscalationRule_target(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Target, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v workflow.Target) graphql.Marshaler {
+			return ec.marshalNSLATarget2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐTarget(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EscalationRule_target(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EscalationRule", field, false, false, "SLATarget")
+}
+
+func (ec *executionContext) _EscalationRule_atPercent(ctx context.Context, field graphql.CollectedField, obj *workflow.EscalationRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EscalationRule_atPercent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AtPercent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EscalationRule_atPercent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EscalationRule", field, false, false, "Int")
+}
+
+func (ec *executionContext) _EscalationRule_actions(ctx context.Context, field graphql.CollectedField, obj *workflow.EscalationRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EscalationRule_actions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []workflow.Action) graphql.Marshaler {
+			return ec.marshalNEscalationAction2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐActionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EscalationRule_actions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EscalationRule", field, false, false, "EscalationAction")
 }
 
 func (ec *executionContext) _FollowUp_id(ctx context.Context, field graphql.CollectedField, obj *ent.FollowUp) (ret graphql.Marshaler) {
@@ -14070,6 +18069,93 @@ func (ec *executionContext) fieldContext_Form_fields(_ context.Context, field gr
 	return fc, nil
 }
 
+func (ec *executionContext) _Form_ticketTypeID(ctx context.Context, field graphql.CollectedField, obj *ent.Form) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Form_ticketTypeID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TicketTypeID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Form_ticketTypeID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Form", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Form_ticketFields(ctx context.Context, field graphql.CollectedField, obj *ent.Form) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Form_ticketFields(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TicketFields, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []workflow.FieldMapping) graphql.Marshaler {
+			return ec.marshalOTicketFieldMapping2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐFieldMappingᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Form_ticketFields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Form",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketFieldMapping(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Form_ticketType(ctx context.Context, field graphql.CollectedField, obj *ent.Form) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Form_ticketType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TicketType(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.TicketType) graphql.Marshaler {
+			return ec.marshalOTicketType2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketType(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Form_ticketType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Form",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketType(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Form_submissions(ctx context.Context, field graphql.CollectedField, obj *ent.Form) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14532,6 +18618,29 @@ func (ec *executionContext) fieldContext_FormSubmission_customerID(_ context.Con
 	return graphql.NewScalarFieldContext("FormSubmission", field, false, false, "ID")
 }
 
+func (ec *executionContext) _FormSubmission_ticketID(ctx context.Context, field graphql.CollectedField, obj *ent.FormSubmission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FormSubmission_ticketID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TicketID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FormSubmission_ticketID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FormSubmission", field, false, false, "ID")
+}
+
 func (ec *executionContext) _FormSubmission_data(ctx context.Context, field graphql.CollectedField, obj *ent.FormSubmission) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14683,6 +18792,38 @@ func (ec *executionContext) fieldContext_FormSubmission_customer(_ context.Conte
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Customer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FormSubmission_ticket(ctx context.Context, field graphql.CollectedField, obj *ent.FormSubmission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FormSubmission_ticket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ticket(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Ticket) graphql.Marshaler {
+			return ec.marshalOTicket2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicket(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FormSubmission_ticket(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FormSubmission",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Ticket(ctx, field)
 		},
 	}
 	return fc, nil
@@ -17116,6 +21257,534 @@ func (ec *executionContext) fieldContext_Mutation_setMarketingConsent(ctx contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createTicketType(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createTicketType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateTicketType(ctx, fc.Args["input"].(tickets.TypeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.TicketType) graphql.Marshaler {
+			return ec.marshalNTicketType2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createTicketType(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketType(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createTicketType_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateTicketType(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateTicketType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateTicketType(ctx, fc.Args["id"].(int), fc.Args["input"].(tickets.TypeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.TicketType) graphql.Marshaler {
+			return ec.marshalNTicketType2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateTicketType(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketType(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateTicketType_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createSLAPolicy(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createSLAPolicy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateSLAPolicy(ctx, fc.Args["input"].(tickets.SLAPolicyInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.SLAPolicy) graphql.Marshaler {
+			return ec.marshalNSLAPolicy2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐSLAPolicy(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createSLAPolicy(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SLAPolicy(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createSLAPolicy_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateSLAPolicy(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateSLAPolicy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateSLAPolicy(ctx, fc.Args["id"].(int), fc.Args["input"].(tickets.SLAPolicyInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.SLAPolicy) graphql.Marshaler {
+			return ec.marshalNSLAPolicy2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐSLAPolicy(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateSLAPolicy(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SLAPolicy(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateSLAPolicy_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteSLAPolicy(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteSLAPolicy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteSLAPolicy(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteSLAPolicy(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteSLAPolicy_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createBusinessCalendar(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createBusinessCalendar(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateBusinessCalendar(ctx, fc.Args["input"].(tickets.CalendarInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.BusinessCalendar) graphql.Marshaler {
+			return ec.marshalNBusinessCalendar2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐBusinessCalendar(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createBusinessCalendar(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BusinessCalendar(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createBusinessCalendar_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateBusinessCalendar(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateBusinessCalendar(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateBusinessCalendar(ctx, fc.Args["id"].(int), fc.Args["input"].(tickets.CalendarInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.BusinessCalendar) graphql.Marshaler {
+			return ec.marshalNBusinessCalendar2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐBusinessCalendar(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateBusinessCalendar(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BusinessCalendar(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateBusinessCalendar_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_transitionTicket(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_transitionTicket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().TransitionTicket(ctx, fc.Args["id"].(int), fc.Args["to"].(ticket.Status), fc.Args["comment"].(*string), fc.Args["customFields"].(map[string]any))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Ticket) graphql.Marshaler {
+			return ec.marshalNTicket2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicket(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_transitionTicket(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Ticket(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_transitionTicket_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_assignTicket(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_assignTicket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AssignTicket(ctx, fc.Args["id"].(int), fc.Args["staffID"].(*int), fc.Args["note"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Ticket) graphql.Marshaler {
+			return ec.marshalNTicket2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicket(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_assignTicket(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Ticket(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_assignTicket_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_claimTicket(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_claimTicket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ClaimTicket(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Ticket) graphql.Marshaler {
+			return ec.marshalNTicket2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicket(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_claimTicket(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Ticket(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_claimTicket_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_routeTicket(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_routeTicket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RouteTicket(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Ticket) graphql.Marshaler {
+			return ec.marshalNTicket2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicket(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_routeTicket(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Ticket(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_routeTicket_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_decideApproval(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_decideApproval(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DecideApproval(ctx, fc.Args["id"].(int), fc.Args["approve"].(bool), fc.Args["comment"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.TicketApproval) graphql.Marshaler {
+			return ec.marshalNTicketApproval2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketApproval(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_decideApproval(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketApproval(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_decideApproval_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createChannel(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -18699,6 +23368,50 @@ func (ec *executionContext) fieldContext_Query_auditLog(ctx context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_businessCalendars(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_businessCalendars(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().BusinessCalendars(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.BusinessCalendarOrder), fc.Args["where"].(*ent.BusinessCalendarWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.BusinessCalendarConnection) graphql.Marshaler {
+			return ec.marshalNBusinessCalendarConnection2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐBusinessCalendarConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_businessCalendars(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BusinessCalendarConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_businessCalendars_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_campaigns(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -19051,6 +23764,50 @@ func (ec *executionContext) fieldContext_Query_orders(ctx context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_slaPolicies(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_slaPolicies(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().SLAPolicies(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.SLAPolicyOrder), fc.Args["where"].(*ent.SLAPolicyWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.SLAPolicyConnection) graphql.Marshaler {
+			return ec.marshalNSLAPolicyConnection2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐSLAPolicyConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_slaPolicies(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SLAPolicyConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_slaPolicies_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_staff(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -19221,6 +23978,50 @@ func (ec *executionContext) fieldContext_Query_tickets(ctx context.Context, fiel
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_tickets_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_ticketTypes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_ticketTypes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().TicketTypes(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.TicketTypeOrder), fc.Args["where"].(*ent.TicketTypeWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.TicketTypeConnection) graphql.Marshaler {
+			return ec.marshalNTicketTypeConnection2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketTypeConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_ticketTypes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketTypeConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_ticketTypes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -19475,6 +24276,82 @@ func (ec *executionContext) fieldContext_Query_tenant(_ context.Context, field g
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_myApprovals(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_myApprovals(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().MyApprovals(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.TicketApproval) graphql.Marshaler {
+			return ec.marshalNTicketApproval2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketApprovalᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_myApprovals(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketApproval(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_ticketMetrics(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_ticketMetrics(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().TicketMetrics(ctx, fc.Args["from"].(time.Time), fc.Args["to"].(time.Time), fc.Args["teamIDs"].([]int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *tickets.Metrics) graphql.Marshaler {
+			return ec.marshalNTicketMetrics2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋticketsᚐMetrics(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_ticketMetrics(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketMetrics(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_ticketMetrics_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -19650,6 +24527,745 @@ func (ec *executionContext) fieldContext_Role_scope(_ context.Context, field gra
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _RoutingConfig_steps(ctx context.Context, field graphql.CollectedField, obj *routing.Config) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingConfig_steps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Steps, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []routing.Step) graphql.Marshaler {
+			return ec.marshalNRoutingStep2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋroutingᚐStepᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingConfig_steps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RoutingConfig",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RoutingStep(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RoutingConfig_csatWeight(ctx context.Context, field graphql.CollectedField, obj *routing.Config) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingConfig_csatWeight(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CSATWeight, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingConfig_csatWeight(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingConfig", field, false, false, "Float")
+}
+
+func (ec *executionContext) _RoutingConfig_resolutionWeight(ctx context.Context, field graphql.CollectedField, obj *routing.Config) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingConfig_resolutionWeight(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResolutionWeight, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingConfig_resolutionWeight(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingConfig", field, false, false, "Float")
+}
+
+func (ec *executionContext) _RoutingStep_kind(ctx context.Context, field graphql.CollectedField, obj *routing.Step) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingStep_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v routing.StepKind) graphql.Marshaler {
+			return ec.marshalNRoutingStepKind2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋroutingᚐStepKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingStep_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingStep", field, false, false, "RoutingStepKind")
+}
+
+func (ec *executionContext) _RoutingStep_required(ctx context.Context, field graphql.CollectedField, obj *routing.Step) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingStep_required(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Required, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingStep_required(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingStep", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _SLACondition_typeIDs(ctx context.Context, field graphql.CollectedField, obj *workflow.Condition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLACondition_typeIDs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TypeIDs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []int) graphql.Marshaler {
+			return ec.marshalNID2ᚕintᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SLACondition_typeIDs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SLACondition", field, false, false, "ID")
+}
+
+func (ec *executionContext) _SLACondition_priorities(ctx context.Context, field graphql.CollectedField, obj *workflow.Condition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLACondition_priorities(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SLACondition().Priorities(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ticket.Priority) graphql.Marshaler {
+			return ec.marshalNTicketPriority2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketᚐPriorityᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SLACondition_priorities(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SLACondition", field, true, true, "TicketPriority")
+}
+
+func (ec *executionContext) _SLACondition_sources(ctx context.Context, field graphql.CollectedField, obj *workflow.Condition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLACondition_sources(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SLACondition().Sources(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ticket.Source) graphql.Marshaler {
+			return ec.marshalNTicketSource2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketᚐSourceᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SLACondition_sources(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SLACondition", field, true, true, "TicketSource")
+}
+
+func (ec *executionContext) _SLACondition_categories(ctx context.Context, field graphql.CollectedField, obj *workflow.Condition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLACondition_categories(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Categories, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SLACondition_categories(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SLACondition", field, false, false, "String")
+}
+
+func (ec *executionContext) _SLAPolicy_id(ctx context.Context, field graphql.CollectedField, obj *ent.SLAPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLAPolicy_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SLAPolicy_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SLAPolicy", field, false, false, "ID")
+}
+
+func (ec *executionContext) _SLAPolicy_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.SLAPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLAPolicy_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SLAPolicy_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SLAPolicy", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SLAPolicy_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.SLAPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLAPolicy_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SLAPolicy_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SLAPolicy", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SLAPolicy_name(ctx context.Context, field graphql.CollectedField, obj *ent.SLAPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLAPolicy_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SLAPolicy_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SLAPolicy", field, false, false, "String")
+}
+
+func (ec *executionContext) _SLAPolicy_position(ctx context.Context, field graphql.CollectedField, obj *ent.SLAPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLAPolicy_position(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Position, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SLAPolicy_position(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SLAPolicy", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SLAPolicy_active(ctx context.Context, field graphql.CollectedField, obj *ent.SLAPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLAPolicy_active(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Active, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SLAPolicy_active(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SLAPolicy", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _SLAPolicy_condition(ctx context.Context, field graphql.CollectedField, obj *ent.SLAPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLAPolicy_condition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Condition, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v workflow.Condition) graphql.Marshaler {
+			return ec.marshalNSLACondition2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐCondition(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SLAPolicy_condition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SLAPolicy",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SLACondition(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SLAPolicy_targets(ctx context.Context, field graphql.CollectedField, obj *ent.SLAPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLAPolicy_targets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Targets, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v workflow.Targets) graphql.Marshaler {
+			return ec.marshalNSLATargets2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐTargets(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SLAPolicy_targets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SLAPolicy",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SLATargets(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SLAPolicy_businessHours(ctx context.Context, field graphql.CollectedField, obj *ent.SLAPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLAPolicy_businessHours(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BusinessHours, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SLAPolicy_businessHours(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SLAPolicy", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _SLAPolicy_calendarID(ctx context.Context, field graphql.CollectedField, obj *ent.SLAPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLAPolicy_calendarID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CalendarID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SLAPolicy_calendarID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SLAPolicy", field, false, false, "ID")
+}
+
+func (ec *executionContext) _SLAPolicy_escalations(ctx context.Context, field graphql.CollectedField, obj *ent.SLAPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLAPolicy_escalations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Escalations, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []workflow.EscalationRule) graphql.Marshaler {
+			return ec.marshalNEscalationRule2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐEscalationRuleᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SLAPolicy_escalations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SLAPolicy",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EscalationRule(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SLAPolicy_calendar(ctx context.Context, field graphql.CollectedField, obj *ent.SLAPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLAPolicy_calendar(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Calendar(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.BusinessCalendar) graphql.Marshaler {
+			return ec.marshalOBusinessCalendar2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐBusinessCalendar(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SLAPolicy_calendar(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SLAPolicy",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BusinessCalendar(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SLAPolicyConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.SLAPolicyConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLAPolicyConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.SLAPolicyEdge) graphql.Marshaler {
+			return ec.marshalOSLAPolicyEdge2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐSLAPolicyEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SLAPolicyConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SLAPolicyConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SLAPolicyEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SLAPolicyConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.SLAPolicyConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLAPolicyConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SLAPolicyConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SLAPolicyConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SLAPolicyConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.SLAPolicyConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLAPolicyConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SLAPolicyConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SLAPolicyConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SLAPolicyEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.SLAPolicyEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLAPolicyEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.SLAPolicy) graphql.Marshaler {
+			return ec.marshalOSLAPolicy2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐSLAPolicy(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SLAPolicyEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SLAPolicyEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SLAPolicy(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SLAPolicyEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.SLAPolicyEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLAPolicyEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SLAPolicyEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SLAPolicyEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _SLATargets_firstResponse(ctx context.Context, field graphql.CollectedField, obj *workflow.Targets) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLATargets_firstResponse(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FirstResponse, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SLATargets_firstResponse(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SLATargets", field, false, false, "String")
+}
+
+func (ec *executionContext) _SLATargets_nextUpdate(ctx context.Context, field graphql.CollectedField, obj *workflow.Targets) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLATargets_nextUpdate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NextUpdate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SLATargets_nextUpdate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SLATargets", field, false, false, "String")
+}
+
+func (ec *executionContext) _SLATargets_resolution(ctx context.Context, field graphql.CollectedField, obj *workflow.Targets) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SLATargets_resolution(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Resolution, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SLATargets_resolution(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SLATargets", field, false, false, "String")
 }
 
 func (ec *executionContext) _Staff_id(ctx context.Context, field graphql.CollectedField, obj *ent.Staff) (ret graphql.Marshaler) {
@@ -19948,6 +25564,130 @@ func (ec *executionContext) _Staff_capacity(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Staff_capacity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Staff", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Staff_workingHours(ctx context.Context, field graphql.CollectedField, obj *ent.Staff) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Staff_workingHours(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WorkingHours, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *businesstime.Spec) graphql.Marshaler {
+			return ec.marshalOCalendarSpec2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋbusinesstimeᚐSpec(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Staff_workingHours(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Staff",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CalendarSpec(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Staff_openTickets(ctx context.Context, field graphql.CollectedField, obj *ent.Staff) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Staff_openTickets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OpenTickets, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Staff_openTickets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Staff", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Staff_csatAverage(ctx context.Context, field graphql.CollectedField, obj *ent.Staff) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Staff_csatAverage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CsatAverage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Staff_csatAverage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Staff", field, false, false, "Float")
+}
+
+func (ec *executionContext) _Staff_csatCount(ctx context.Context, field graphql.CollectedField, obj *ent.Staff) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Staff_csatCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CsatCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Staff_csatCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Staff", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Staff_avgResolutionSeconds(ctx context.Context, field graphql.CollectedField, obj *ent.Staff) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Staff_avgResolutionSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AvgResolutionSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Staff_avgResolutionSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Staff", field, false, false, "Int")
 }
 
@@ -21731,6 +27471,52 @@ func (ec *executionContext) fieldContext_Ticket_requiredSkills(_ context.Context
 	return graphql.NewScalarFieldContext("Ticket", field, false, false, "String")
 }
 
+func (ec *executionContext) _Ticket_typeID(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_typeID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TypeID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_typeID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Ticket_slaPolicyID(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_slaPolicyID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SLAPolicyID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_slaPolicyID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, false, false, "ID")
+}
+
 func (ec *executionContext) _Ticket_firstResponseDueAt(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -21754,6 +27540,29 @@ func (ec *executionContext) fieldContext_Ticket_firstResponseDueAt(_ context.Con
 	return graphql.NewScalarFieldContext("Ticket", field, false, false, "Time")
 }
 
+func (ec *executionContext) _Ticket_nextUpdateDueAt(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_nextUpdateDueAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NextUpdateDueAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_nextUpdateDueAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, false, false, "Time")
+}
+
 func (ec *executionContext) _Ticket_resolutionDueAt(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -21774,6 +27583,351 @@ func (ec *executionContext) _Ticket_resolutionDueAt(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_Ticket_resolutionDueAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Ticket_firstRespondedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_firstRespondedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FirstRespondedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_firstRespondedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Ticket_lastUpdateAt(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_lastUpdateAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastUpdateAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_lastUpdateAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Ticket_slaPausedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_slaPausedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SLAPausedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_slaPausedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Ticket_slaPausedSeconds(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_slaPausedSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SLAPausedSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_slaPausedSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Ticket_firstResponseBreachedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_firstResponseBreachedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FirstResponseBreachedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_firstResponseBreachedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Ticket_resolutionBreachedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_resolutionBreachedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResolutionBreachedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_resolutionBreachedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Ticket_escalationLevel(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_escalationLevel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EscalationLevel, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_escalationLevel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Ticket_escalatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_escalatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EscalatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_escalatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Ticket_nextEscalationAt(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_nextEscalationAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NextEscalationAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_nextEscalationAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Ticket_assignedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_assignedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AssignedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_assignedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Ticket_assignmentReason(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_assignmentReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AssignmentReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_assignmentReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, false, false, "String")
+}
+
+func (ec *executionContext) _Ticket_reopenedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_reopenedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReopenedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_reopenedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Ticket_csat(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_csat(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Csat, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_csat(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Ticket_csatComment(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_csatComment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CsatComment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_csatComment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, false, false, "String")
+}
+
+func (ec *executionContext) _Ticket_surveySentAt(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_surveySentAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SurveySentAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_surveySentAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Ticket", field, false, false, "Time")
 }
 
@@ -21974,6 +28128,146 @@ func (ec *executionContext) fieldContext_Ticket_team(_ context.Context, field gr
 	return fc, nil
 }
 
+func (ec *executionContext) _Ticket_ticketType(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_ticketType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TicketType(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.TicketType) graphql.Marshaler {
+			return ec.marshalOTicketType2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketType(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_ticketType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Ticket",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketType(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Ticket_slaPolicy(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_slaPolicy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SLAPolicy(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.SLAPolicy) graphql.Marshaler {
+			return ec.marshalOSLAPolicy2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐSLAPolicy(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_slaPolicy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Ticket",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SLAPolicy(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Ticket_changes(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_changes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return obj.Changes(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.TicketChangeOrder), fc.Args["where"].(*ent.TicketChangeWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.TicketChangeConnection) graphql.Marshaler {
+			return ec.marshalNTicketChangeConnection2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketChangeConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_changes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Ticket",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketChangeConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Ticket_changes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Ticket_approvals(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_approvals(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Approvals(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.TicketApproval) graphql.Marshaler {
+			return ec.marshalOTicketApproval2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketApprovalᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_approvals(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Ticket",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketApproval(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Ticket_comments(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -22016,6 +28310,988 @@ func (ec *executionContext) fieldContext_Ticket_comments(ctx context.Context, fi
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _TicketApproval_id(ctx context.Context, field graphql.CollectedField, obj *ent.TicketApproval) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketApproval_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketApproval_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketApproval", field, false, false, "ID")
+}
+
+func (ec *executionContext) _TicketApproval_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.TicketApproval) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketApproval_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketApproval_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketApproval", field, false, false, "Time")
+}
+
+func (ec *executionContext) _TicketApproval_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.TicketApproval) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketApproval_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketApproval_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketApproval", field, false, false, "Time")
+}
+
+func (ec *executionContext) _TicketApproval_ticketID(ctx context.Context, field graphql.CollectedField, obj *ent.TicketApproval) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketApproval_ticketID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TicketID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketApproval_ticketID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketApproval", field, false, false, "ID")
+}
+
+func (ec *executionContext) _TicketApproval_step(ctx context.Context, field graphql.CollectedField, obj *ent.TicketApproval) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketApproval_step(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Step, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketApproval_step(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketApproval", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TicketApproval_name(ctx context.Context, field graphql.CollectedField, obj *ent.TicketApproval) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketApproval_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketApproval_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketApproval", field, false, false, "String")
+}
+
+func (ec *executionContext) _TicketApproval_fromStatus(ctx context.Context, field graphql.CollectedField, obj *ent.TicketApproval) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketApproval_fromStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TicketApproval().FromStatus(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ticket.Status) graphql.Marshaler {
+			return ec.marshalNTicketStatus2githubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketApproval_fromStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketApproval", field, true, true, "TicketStatus")
+}
+
+func (ec *executionContext) _TicketApproval_toStatus(ctx context.Context, field graphql.CollectedField, obj *ent.TicketApproval) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketApproval_toStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TicketApproval().ToStatus(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ticket.Status) graphql.Marshaler {
+			return ec.marshalNTicketStatus2githubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketApproval_toStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketApproval", field, true, true, "TicketStatus")
+}
+
+func (ec *executionContext) _TicketApproval_rejectTo(ctx context.Context, field graphql.CollectedField, obj *ent.TicketApproval) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketApproval_rejectTo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TicketApproval().RejectTo(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ticket.Status) graphql.Marshaler {
+			return ec.marshalNTicketStatus2githubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketApproval_rejectTo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketApproval", field, true, true, "TicketStatus")
+}
+
+func (ec *executionContext) _TicketApproval_requestedByID(ctx context.Context, field graphql.CollectedField, obj *ent.TicketApproval) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketApproval_requestedByID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequestedByID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TicketApproval_requestedByID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketApproval", field, false, false, "ID")
+}
+
+func (ec *executionContext) _TicketApproval_approver(ctx context.Context, field graphql.CollectedField, obj *ent.TicketApproval) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketApproval_approver(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Approver, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v workflow.ApprovalStep) graphql.Marshaler {
+			return ec.marshalNApprovalStep2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐApprovalStep(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketApproval_approver(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketApproval",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ApprovalStep(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketApproval_requiredApprovals(ctx context.Context, field graphql.CollectedField, obj *ent.TicketApproval) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketApproval_requiredApprovals(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequiredApprovals, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketApproval_requiredApprovals(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketApproval", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TicketApproval_status(ctx context.Context, field graphql.CollectedField, obj *ent.TicketApproval) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketApproval_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ticketapproval.Status) graphql.Marshaler {
+			return ec.marshalNTicketApprovalStatus2githubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketapprovalᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketApproval_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketApproval", field, false, false, "TicketApprovalStatus")
+}
+
+func (ec *executionContext) _TicketApproval_decisions(ctx context.Context, field graphql.CollectedField, obj *ent.TicketApproval) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketApproval_decisions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Decisions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []workflow.Decision) graphql.Marshaler {
+			return ec.marshalNApprovalDecision2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐDecisionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketApproval_decisions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketApproval",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ApprovalDecision(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketApproval_decidedAt(ctx context.Context, field graphql.CollectedField, obj *ent.TicketApproval) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketApproval_decidedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DecidedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TicketApproval_decidedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketApproval", field, false, false, "Time")
+}
+
+func (ec *executionContext) _TicketApproval_ticket(ctx context.Context, field graphql.CollectedField, obj *ent.TicketApproval) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketApproval_ticket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ticket(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Ticket) graphql.Marshaler {
+			return ec.marshalNTicket2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicket(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketApproval_ticket(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketApproval",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Ticket(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketApproval_requestedBy(ctx context.Context, field graphql.CollectedField, obj *ent.TicketApproval) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketApproval_requestedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequestedBy(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Staff) graphql.Marshaler {
+			return ec.marshalOStaff2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐStaff(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TicketApproval_requestedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketApproval",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Staff(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketApprovalConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.TicketApprovalConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketApprovalConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.TicketApprovalEdge) graphql.Marshaler {
+			return ec.marshalOTicketApprovalEdge2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketApprovalEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TicketApprovalConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketApprovalConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketApprovalEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketApprovalConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.TicketApprovalConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketApprovalConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketApprovalConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketApprovalConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketApprovalConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.TicketApprovalConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketApprovalConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketApprovalConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketApprovalConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TicketApprovalEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.TicketApprovalEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketApprovalEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.TicketApproval) graphql.Marshaler {
+			return ec.marshalOTicketApproval2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketApproval(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TicketApprovalEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketApprovalEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketApproval(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketApprovalEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.TicketApprovalEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketApprovalEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketApprovalEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketApprovalEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _TicketChange_id(ctx context.Context, field graphql.CollectedField, obj *ent.TicketChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketChange_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketChange_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketChange", field, false, false, "ID")
+}
+
+func (ec *executionContext) _TicketChange_ticketID(ctx context.Context, field graphql.CollectedField, obj *ent.TicketChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketChange_ticketID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TicketID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketChange_ticketID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketChange", field, false, false, "ID")
+}
+
+func (ec *executionContext) _TicketChange_actorID(ctx context.Context, field graphql.CollectedField, obj *ent.TicketChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketChange_actorID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActorID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TicketChange_actorID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketChange", field, false, false, "ID")
+}
+
+func (ec *executionContext) _TicketChange_kind(ctx context.Context, field graphql.CollectedField, obj *ent.TicketChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketChange_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketChange_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _TicketChange_field(ctx context.Context, field graphql.CollectedField, obj *ent.TicketChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketChange_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketChange_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _TicketChange_before(ctx context.Context, field graphql.CollectedField, obj *ent.TicketChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketChange_before(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Before, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketChange_before(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _TicketChange_after(ctx context.Context, field graphql.CollectedField, obj *ent.TicketChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketChange_after(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.After, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketChange_after(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _TicketChange_note(ctx context.Context, field graphql.CollectedField, obj *ent.TicketChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketChange_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Note, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketChange_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _TicketChange_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.TicketChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketChange_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketChange_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketChange", field, false, false, "Time")
+}
+
+func (ec *executionContext) _TicketChange_ticket(ctx context.Context, field graphql.CollectedField, obj *ent.TicketChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketChange_ticket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ticket(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Ticket) graphql.Marshaler {
+			return ec.marshalNTicket2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicket(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketChange_ticket(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketChange",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Ticket(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketChange_actor(ctx context.Context, field graphql.CollectedField, obj *ent.TicketChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketChange_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actor(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Staff) graphql.Marshaler {
+			return ec.marshalOStaff2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐStaff(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TicketChange_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketChange",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Staff(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketChangeConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.TicketChangeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketChangeConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.TicketChangeEdge) graphql.Marshaler {
+			return ec.marshalOTicketChangeEdge2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketChangeEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TicketChangeConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketChangeConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketChangeEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketChangeConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.TicketChangeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketChangeConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketChangeConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketChangeConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketChangeConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.TicketChangeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketChangeConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketChangeConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketChangeConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TicketChangeEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.TicketChangeEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketChangeEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.TicketChange) graphql.Marshaler {
+			return ec.marshalOTicketChange2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketChange(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TicketChangeEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketChangeEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketChange(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketChangeEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.TicketChangeEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketChangeEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketChangeEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketChangeEdge", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _TicketComment_id(ctx context.Context, field graphql.CollectedField, obj *ent.TicketComment) (ret graphql.Marshaler) {
@@ -22658,6 +29934,1034 @@ func (ec *executionContext) _TicketEvent_at(ctx context.Context, field graphql.C
 }
 func (ec *executionContext) fieldContext_TicketEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("TicketEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _TicketFieldMapping_ticket(ctx context.Context, field graphql.CollectedField, obj *workflow.FieldMapping) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketFieldMapping_ticket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ticket, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketFieldMapping_ticket(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketFieldMapping", field, false, false, "String")
+}
+
+func (ec *executionContext) _TicketFieldMapping_form(ctx context.Context, field graphql.CollectedField, obj *workflow.FieldMapping) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketFieldMapping_form(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Form, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketFieldMapping_form(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketFieldMapping", field, false, false, "String")
+}
+
+func (ec *executionContext) _TicketMetrics_from(ctx context.Context, field graphql.CollectedField, obj *tickets.Metrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketMetrics_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.From, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketMetrics_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketMetrics", field, false, false, "Time")
+}
+
+func (ec *executionContext) _TicketMetrics_to(ctx context.Context, field graphql.CollectedField, obj *tickets.Metrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketMetrics_to(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.To, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketMetrics_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketMetrics", field, false, false, "Time")
+}
+
+func (ec *executionContext) _TicketMetrics_opened(ctx context.Context, field graphql.CollectedField, obj *tickets.Metrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketMetrics_opened(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Opened, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketMetrics_opened(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketMetrics", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TicketMetrics_firstResponse(ctx context.Context, field graphql.CollectedField, obj *tickets.Metrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketMetrics_firstResponse(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FirstResponse, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v tickets.DurationStats) graphql.Marshaler {
+			return ec.marshalNDurationStats2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋticketsᚐDurationStats(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketMetrics_firstResponse(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketMetrics",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DurationStats(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketMetrics_resolution(ctx context.Context, field graphql.CollectedField, obj *tickets.Metrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketMetrics_resolution(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Resolution, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v tickets.DurationStats) graphql.Marshaler {
+			return ec.marshalNDurationStats2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋticketsᚐDurationStats(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketMetrics_resolution(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketMetrics",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DurationStats(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketMetrics_slaBreachRate(ctx context.Context, field graphql.CollectedField, obj *tickets.Metrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketMetrics_slaBreachRate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SLABreachRate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketMetrics_slaBreachRate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketMetrics", field, false, false, "Float")
+}
+
+func (ec *executionContext) _TicketMetrics_backlog(ctx context.Context, field graphql.CollectedField, obj *tickets.Metrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketMetrics_backlog(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Backlog, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []tickets.BacklogRow) graphql.Marshaler {
+			return ec.marshalNBacklogRow2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋticketsᚐBacklogRowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketMetrics_backlog(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketMetrics",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BacklogRow(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketMetrics_csatByAgent(ctx context.Context, field graphql.CollectedField, obj *tickets.Metrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketMetrics_csatByAgent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CsatByAgent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []tickets.AgentSatisfaction) graphql.Marshaler {
+			return ec.marshalNAgentSatisfaction2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋticketsᚐAgentSatisfactionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketMetrics_csatByAgent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketMetrics",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AgentSatisfaction(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketType_id(ctx context.Context, field graphql.CollectedField, obj *ent.TicketType) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketType_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketType_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketType", field, false, false, "ID")
+}
+
+func (ec *executionContext) _TicketType_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.TicketType) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketType_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketType_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketType", field, false, false, "Time")
+}
+
+func (ec *executionContext) _TicketType_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.TicketType) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketType_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketType_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketType", field, false, false, "Time")
+}
+
+func (ec *executionContext) _TicketType_key(ctx context.Context, field graphql.CollectedField, obj *ent.TicketType) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketType_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketType_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketType", field, false, false, "String")
+}
+
+func (ec *executionContext) _TicketType_name(ctx context.Context, field graphql.CollectedField, obj *ent.TicketType) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketType_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketType_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketType", field, false, false, "String")
+}
+
+func (ec *executionContext) _TicketType_description(ctx context.Context, field graphql.CollectedField, obj *ent.TicketType) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketType_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketType_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketType", field, false, false, "String")
+}
+
+func (ec *executionContext) _TicketType_active(ctx context.Context, field graphql.CollectedField, obj *ent.TicketType) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketType_active(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Active, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketType_active(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketType", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _TicketType_defaultForSources(ctx context.Context, field graphql.CollectedField, obj *ent.TicketType) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketType_defaultForSources(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TicketType().DefaultForSources(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ticket.Source) graphql.Marshaler {
+			return ec.marshalNTicketSource2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketᚐSourceᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketType_defaultForSources(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketType", field, true, true, "TicketSource")
+}
+
+func (ec *executionContext) _TicketType_workflow(ctx context.Context, field graphql.CollectedField, obj *ent.TicketType) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketType_workflow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Workflow, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v workflow.Workflow) graphql.Marshaler {
+			return ec.marshalNWorkflow2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐWorkflow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketType_workflow(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketType",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Workflow(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketType_routing(ctx context.Context, field graphql.CollectedField, obj *ent.TicketType) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketType_routing(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Routing, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v routing.Config) graphql.Marshaler {
+			return ec.marshalNRoutingConfig2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋroutingᚐConfig(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketType_routing(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketType",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RoutingConfig(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketType_claimBackAfter(ctx context.Context, field graphql.CollectedField, obj *ent.TicketType) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketType_claimBackAfter(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClaimBackAfter, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketType_claimBackAfter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketType", field, false, false, "String")
+}
+
+func (ec *executionContext) _TicketType_fairnessCap(ctx context.Context, field graphql.CollectedField, obj *ent.TicketType) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketType_fairnessCap(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FairnessCap, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketType_fairnessCap(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketType", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TicketType_fairnessWindow(ctx context.Context, field graphql.CollectedField, obj *ent.TicketType) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketType_fairnessWindow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FairnessWindow, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketType_fairnessWindow(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketType", field, false, false, "String")
+}
+
+func (ec *executionContext) _TicketType_reopenWindow(ctx context.Context, field graphql.CollectedField, obj *ent.TicketType) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketType_reopenWindow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReopenWindow, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketType_reopenWindow(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketType", field, false, false, "String")
+}
+
+func (ec *executionContext) _TicketType_keywords(ctx context.Context, field graphql.CollectedField, obj *ent.TicketType) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketType_keywords(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Keywords, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketType_keywords(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketType", field, false, false, "String")
+}
+
+func (ec *executionContext) _TicketType_surveyFormID(ctx context.Context, field graphql.CollectedField, obj *ent.TicketType) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketType_surveyFormID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SurveyFormID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TicketType_surveyFormID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketType", field, false, false, "ID")
+}
+
+func (ec *executionContext) _TicketType_surveyForm(ctx context.Context, field graphql.CollectedField, obj *ent.TicketType) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketType_surveyForm(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SurveyForm(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Form) graphql.Marshaler {
+			return ec.marshalOForm2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐForm(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TicketType_surveyForm(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketType",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Form(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketTypeConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.TicketTypeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketTypeConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.TicketTypeEdge) graphql.Marshaler {
+			return ec.marshalOTicketTypeEdge2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketTypeEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TicketTypeConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketTypeConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketTypeEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketTypeConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.TicketTypeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketTypeConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketTypeConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketTypeConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketTypeConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.TicketTypeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketTypeConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketTypeConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketTypeConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TicketTypeEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.TicketTypeEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketTypeEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.TicketType) graphql.Marshaler {
+			return ec.marshalOTicketType2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketType(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TicketTypeEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketTypeEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketType(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketTypeEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.TicketTypeEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketTypeEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketTypeEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketTypeEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _Transition_from(ctx context.Context, field graphql.CollectedField, obj *workflow.Transition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Transition_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Transition().From(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ticket.Status) graphql.Marshaler {
+			return ec.marshalNTicketStatus2githubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Transition_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Transition", field, true, true, "TicketStatus")
+}
+
+func (ec *executionContext) _Transition_to(ctx context.Context, field graphql.CollectedField, obj *workflow.Transition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Transition_to(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Transition().To(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ticket.Status) graphql.Marshaler {
+			return ec.marshalNTicketStatus2githubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Transition_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Transition", field, true, true, "TicketStatus")
+}
+
+func (ec *executionContext) _Transition_required(ctx context.Context, field graphql.CollectedField, obj *workflow.Transition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Transition_required(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Required, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Transition_required(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Transition", field, false, false, "String")
+}
+
+func (ec *executionContext) _Transition_approvals(ctx context.Context, field graphql.CollectedField, obj *workflow.Transition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Transition_approvals(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Approvals, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []workflow.ApprovalStep) graphql.Marshaler {
+			return ec.marshalNApprovalStep2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐApprovalStepᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Transition_approvals(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Transition",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ApprovalStep(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Transition_rejectTo(ctx context.Context, field graphql.CollectedField, obj *workflow.Transition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Transition_rejectTo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Transition().RejectTo(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ticket.Status) graphql.Marshaler {
+			return ec.marshalOTicketStatus2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketᚐStatus(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Transition_rejectTo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Transition", field, true, true, "TicketStatus")
+}
+
+func (ec *executionContext) _Workflow_transitions(ctx context.Context, field graphql.CollectedField, obj *workflow.Workflow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Workflow_transitions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Transitions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []workflow.Transition) graphql.Marshaler {
+			return ec.marshalNTransition2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐTransitionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Workflow_transitions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Workflow",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Transition(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WorkingWindow_start(ctx context.Context, field graphql.CollectedField, obj *businesstime.Window) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkingWindow_start(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Start, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkingWindow_start(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkingWindow", field, false, false, "String")
+}
+
+func (ec *executionContext) _WorkingWindow_end(ctx context.Context, field graphql.CollectedField, obj *businesstime.Window) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkingWindow_end(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.End, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkingWindow_end(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkingWindow", field, false, false, "String")
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -23733,6 +32037,143 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputApprovalStepInput(ctx context.Context, obj any) (workflow.ApprovalStep, error) {
+	var it workflow.ApprovalStep
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["mode"]; !present {
+		asMap["mode"] = "ANY_OF"
+	}
+
+	fieldsInOrder := [...]string{"name", "approver", "role", "staffIDs", "mode", "threshold"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "approver":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("approver"))
+			data, err := ec.unmarshalNApproverKind2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐApproverKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Approver = data
+		case "role":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Role = data
+		case "staffIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("staffIDs"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StaffIDs = data
+		case "mode":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("mode"))
+			data, err := ec.unmarshalOApprovalMode2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐApprovalMode(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Mode = data
+		case "threshold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("threshold"))
+			data, err := ec.unmarshalOApprovalThresholdInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐThreshold(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Threshold = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalApprovalStepInput unmarshals raw into the ApprovalStepInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalApprovalStepInput(ctx context.Context, raw any) (workflow.ApprovalStep, error) {
+	var out workflow.ApprovalStep
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ApprovalStepInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputApprovalThresholdInput(ctx context.Context, obj any) (workflow.Threshold, error) {
+	var it workflow.Threshold
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"field", "aboveFen", "minApprovers"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		case "aboveFen":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("aboveFen"))
+			data, err := ec.unmarshalNInt2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AboveFen = data
+		case "minApprovers":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minApprovers"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinApprovers = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalApprovalThresholdInput unmarshals raw into the ApprovalThresholdInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalApprovalThresholdInput(ctx context.Context, raw any) (workflow.Threshold, error) {
+	var out workflow.Threshold
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ApprovalThresholdInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputAuditLogOrder(ctx context.Context, obj any) (ent.AuditLogOrder, error) {
 	var it ent.AuditLogOrder
 	if obj == nil {
@@ -24413,6 +32854,518 @@ func (ec *executionContext) unmarshalInputAuditLogWhereInput(ctx context.Context
 func UnmarshalAuditLogWhereInput(ctx context.Context, raw any) (ent.AuditLogWhereInput, error) {
 	var out ent.AuditLogWhereInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "AuditLogWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputBusinessCalendarInput(ctx context.Context, obj any) (tickets.CalendarInput, error) {
+	var it tickets.CalendarInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "isDefault", "spec"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "isDefault":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isDefault"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IsDefault = data
+		case "spec":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("spec"))
+			data, err := ec.unmarshalOCalendarSpecInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋbusinesstimeᚐSpec(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Spec = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalBusinessCalendarInput unmarshals raw into the BusinessCalendarInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalBusinessCalendarInput(ctx context.Context, raw any) (tickets.CalendarInput, error) {
+	var out tickets.CalendarInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "BusinessCalendarInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputBusinessCalendarOrder(ctx context.Context, obj any) (ent.BusinessCalendarOrder, error) {
+	var it ent.BusinessCalendarOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNBusinessCalendarOrderField2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐBusinessCalendarOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalBusinessCalendarOrder unmarshals raw into the BusinessCalendarOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalBusinessCalendarOrder(ctx context.Context, raw any) (ent.BusinessCalendarOrder, error) {
+	var out ent.BusinessCalendarOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "BusinessCalendarOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputBusinessCalendarWhereInput(ctx context.Context, obj any) (ent.BusinessCalendarWhereInput, error) {
+	var it ent.BusinessCalendarWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "isDefault", "isDefaultNEQ"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOBusinessCalendarWhereInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐBusinessCalendarWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOBusinessCalendarWhereInput2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐBusinessCalendarWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOBusinessCalendarWhereInput2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐBusinessCalendarWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "updatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAt = data
+		case "updatedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNEQ = data
+		case "updatedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtIn = data
+		case "updatedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNotIn = data
+		case "updatedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGT = data
+		case "updatedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGTE = data
+		case "updatedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLT = data
+		case "updatedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLTE = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "nameNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNEQ = data
+		case "nameIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameIn = data
+		case "nameNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNotIn = data
+		case "nameGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGT = data
+		case "nameGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGTE = data
+		case "nameLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLT = data
+		case "nameLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLTE = data
+		case "nameContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContains = data
+		case "nameHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasPrefix = data
+		case "nameHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasSuffix = data
+		case "nameEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameEqualFold = data
+		case "nameContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContainsFold = data
+		case "isDefault":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isDefault"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IsDefault = data
+		case "isDefaultNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isDefaultNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IsDefaultNEQ = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalBusinessCalendarWhereInput unmarshals raw into the BusinessCalendarWhereInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalBusinessCalendarWhereInput(ctx context.Context, raw any) (ent.BusinessCalendarWhereInput, error) {
+	var out ent.BusinessCalendarWhereInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "BusinessCalendarWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCalendarSpecInput(ctx context.Context, obj any) (businesstime.Spec, error) {
+	var it businesstime.Spec
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["timeZone"]; !present {
+		asMap["timeZone"] = "Asia/Shanghai"
+	}
+
+	fieldsInOrder := [...]string{"timeZone", "weekly", "holidays", "workdays", "workdayHours"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "timeZone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZone"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZone = data
+		case "weekly":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("weekly"))
+			data, err := ec.unmarshalNDayHoursInput2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋbusinesstimeᚐDayHoursᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Weekly = data
+		case "holidays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("holidays"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Holidays = data
+		case "workdays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("workdays"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Workdays = data
+		case "workdayHours":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("workdayHours"))
+			data, err := ec.unmarshalOWorkingWindowInput2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋbusinesstimeᚐWindowᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WorkdayHours = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCalendarSpecInput unmarshals raw into the CalendarSpecInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCalendarSpecInput(ctx context.Context, raw any) (businesstime.Spec, error) {
+	var out businesstime.Spec
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CalendarSpecInput", raw, &out)
 	return out, err
 }
 
@@ -27533,7 +36486,7 @@ func (ec *executionContext) unmarshalInputCreateDepartmentInput(ctx context.Cont
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "kind", "regionCode", "wecomDeptID", "sortOrder", "parentID"}
+	fieldsInOrder := [...]string{"name", "kind", "regionCode", "wecomDeptID", "sortOrder", "parentID", "leaderID", "calendarID"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -27582,6 +36535,20 @@ func (ec *executionContext) unmarshalInputCreateDepartmentInput(ctx context.Cont
 				return it, err
 			}
 			it.ParentID = data
+		case "leaderID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("leaderID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LeaderID = data
+		case "calendarID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("calendarID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CalendarID = data
 		}
 	}
 	return it, nil
@@ -27610,7 +36577,7 @@ func (ec *executionContext) unmarshalInputCreateFormInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "description", "status", "fields"}
+	fieldsInOrder := [...]string{"name", "description", "status", "fields", "ticketFields", "ticketTypeID"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -27645,6 +36612,20 @@ func (ec *executionContext) unmarshalInputCreateFormInput(ctx context.Context, o
 				return it, err
 			}
 			it.Fields = data
+		case "ticketFields":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ticketFields"))
+			data, err := ec.unmarshalOTicketFieldMappingInput2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐFieldMappingᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TicketFields = data
+		case "ticketTypeID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ticketTypeID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TicketTypeID = data
 		}
 	}
 	return it, nil
@@ -27897,7 +36878,7 @@ func (ec *executionContext) unmarshalInputCreateStaffInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"login", "name", "mobile", "email", "wecomUserID", "skillTags", "region", "status", "capacity", "departmentIDs"}
+	fieldsInOrder := [...]string{"login", "name", "mobile", "email", "wecomUserID", "skillTags", "region", "status", "capacity", "workingHours", "departmentIDs"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -27967,6 +36948,13 @@ func (ec *executionContext) unmarshalInputCreateStaffInput(ctx context.Context, 
 				return it, err
 			}
 			it.Capacity = data
+		case "workingHours":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("workingHours"))
+			data, err := ec.unmarshalOCalendarSpecInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋbusinesstimeᚐSpec(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WorkingHours = data
 		case "departmentIDs":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("departmentIDs"))
 			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
@@ -28191,7 +37179,7 @@ func (ec *executionContext) unmarshalInputCreateTicketInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"title", "description", "category", "priority", "status", "source", "region", "requiredSkills", "firstResponseDueAt", "resolutionDueAt", "customFields", "customerID", "orderID", "assigneeID", "teamID"}
+	fieldsInOrder := [...]string{"title", "description", "category", "priority", "source", "region", "requiredSkills", "customFields", "customerID", "orderID", "assigneeID", "teamID", "ticketTypeID"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -28226,13 +37214,6 @@ func (ec *executionContext) unmarshalInputCreateTicketInput(ctx context.Context,
 				return it, err
 			}
 			it.Priority = data
-		case "status":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
-			data, err := ec.unmarshalOTicketStatus2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketᚐStatus(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Status = data
 		case "source":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("source"))
 			data, err := ec.unmarshalOTicketSource2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketᚐSource(ctx, v)
@@ -28254,20 +37235,6 @@ func (ec *executionContext) unmarshalInputCreateTicketInput(ctx context.Context,
 				return it, err
 			}
 			it.RequiredSkills = data
-		case "firstResponseDueAt":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstResponseDueAt"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.FirstResponseDueAt = data
-		case "resolutionDueAt":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolutionDueAt"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ResolutionDueAt = data
 		case "customFields":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customFields"))
 			data, err := ec.unmarshalOMap2map(ctx, v)
@@ -28303,6 +37270,13 @@ func (ec *executionContext) unmarshalInputCreateTicketInput(ctx context.Context,
 				return it, err
 			}
 			it.TeamID = data
+		case "ticketTypeID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ticketTypeID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TicketTypeID = data
 		}
 	}
 	return it, nil
@@ -30267,6 +39241,55 @@ func UnmarshalCustomerWhereInput(ctx context.Context, raw any) (ent.CustomerWher
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputDayHoursInput(ctx context.Context, obj any) (businesstime.DayHours, error) {
+	var it businesstime.DayHours
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"weekday", "windows"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "weekday":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("weekday"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Weekday = data
+		case "windows":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("windows"))
+			data, err := ec.unmarshalNWorkingWindowInput2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋbusinesstimeᚐWindowᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Windows = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDayHoursInput unmarshals raw into the DayHoursInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDayHoursInput(ctx context.Context, raw any) (businesstime.DayHours, error) {
+	var out businesstime.DayHours
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DayHoursInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputDepartmentOrder(ctx context.Context, obj any) (ent.DepartmentOrder, error) {
 	var it ent.DepartmentOrder
 	if obj == nil {
@@ -30331,7 +39354,7 @@ func (ec *executionContext) unmarshalInputDepartmentWhereInput(ctx context.Conte
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "kind", "kindNEQ", "kindIn", "kindNotIn", "regionCode", "regionCodeNEQ", "regionCodeIn", "regionCodeNotIn", "regionCodeGT", "regionCodeGTE", "regionCodeLT", "regionCodeLTE", "regionCodeContains", "regionCodeHasPrefix", "regionCodeHasSuffix", "regionCodeIsNil", "regionCodeNotNil", "regionCodeEqualFold", "regionCodeContainsFold", "wecomDeptID", "wecomDeptIDNEQ", "wecomDeptIDIn", "wecomDeptIDNotIn", "wecomDeptIDGT", "wecomDeptIDGTE", "wecomDeptIDLT", "wecomDeptIDLTE", "wecomDeptIDIsNil", "wecomDeptIDNotNil", "sortOrder", "sortOrderNEQ", "sortOrderIn", "sortOrderNotIn", "sortOrderGT", "sortOrderGTE", "sortOrderLT", "sortOrderLTE", "parentID", "parentIDNEQ", "parentIDIn", "parentIDNotIn", "parentIDIsNil", "parentIDNotNil", "hasChildren", "hasChildrenWith", "hasParent", "hasParentWith", "hasStaff", "hasStaffWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "kind", "kindNEQ", "kindIn", "kindNotIn", "regionCode", "regionCodeNEQ", "regionCodeIn", "regionCodeNotIn", "regionCodeGT", "regionCodeGTE", "regionCodeLT", "regionCodeLTE", "regionCodeContains", "regionCodeHasPrefix", "regionCodeHasSuffix", "regionCodeIsNil", "regionCodeNotNil", "regionCodeEqualFold", "regionCodeContainsFold", "wecomDeptID", "wecomDeptIDNEQ", "wecomDeptIDIn", "wecomDeptIDNotIn", "wecomDeptIDGT", "wecomDeptIDGTE", "wecomDeptIDLT", "wecomDeptIDLTE", "wecomDeptIDIsNil", "wecomDeptIDNotNil", "sortOrder", "sortOrderNEQ", "sortOrderIn", "sortOrderNotIn", "sortOrderGT", "sortOrderGTE", "sortOrderLT", "sortOrderLTE", "parentID", "parentIDNEQ", "parentIDIn", "parentIDNotIn", "parentIDIsNil", "parentIDNotNil", "leaderID", "leaderIDNEQ", "leaderIDIn", "leaderIDNotIn", "leaderIDIsNil", "leaderIDNotNil", "calendarID", "calendarIDNEQ", "calendarIDIn", "calendarIDNotIn", "calendarIDIsNil", "calendarIDNotNil", "hasChildren", "hasChildrenWith", "hasParent", "hasParentWith", "hasStaff", "hasStaffWith", "hasLeader", "hasLeaderWith", "hasCalendar", "hasCalendarWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -30919,6 +39942,90 @@ func (ec *executionContext) unmarshalInputDepartmentWhereInput(ctx context.Conte
 				return it, err
 			}
 			it.ParentIDNotNil = data
+		case "leaderID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("leaderID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LeaderID = data
+		case "leaderIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("leaderIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LeaderIDNEQ = data
+		case "leaderIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("leaderIDIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LeaderIDIn = data
+		case "leaderIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("leaderIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LeaderIDNotIn = data
+		case "leaderIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("leaderIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LeaderIDIsNil = data
+		case "leaderIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("leaderIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LeaderIDNotNil = data
+		case "calendarID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("calendarID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CalendarID = data
+		case "calendarIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("calendarIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CalendarIDNEQ = data
+		case "calendarIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("calendarIDIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CalendarIDIn = data
+		case "calendarIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("calendarIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CalendarIDNotIn = data
+		case "calendarIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("calendarIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CalendarIDIsNil = data
+		case "calendarIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("calendarIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CalendarIDNotNil = data
 		case "hasChildren":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasChildren"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -30961,6 +40068,34 @@ func (ec *executionContext) unmarshalInputDepartmentWhereInput(ctx context.Conte
 				return it, err
 			}
 			it.HasStaffWith = data
+		case "hasLeader":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasLeader"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasLeader = data
+		case "hasLeaderWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasLeaderWith"))
+			data, err := ec.unmarshalOStaffWhereInput2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐStaffWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasLeaderWith = data
+		case "hasCalendar":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasCalendar"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasCalendar = data
+		case "hasCalendarWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasCalendarWith"))
+			data, err := ec.unmarshalOBusinessCalendarWhereInput2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐBusinessCalendarWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasCalendarWith = data
 		}
 	}
 	return it, nil
@@ -30975,6 +40110,62 @@ func (ec *executionContext) unmarshalInputDepartmentWhereInput(ctx context.Conte
 func UnmarshalDepartmentWhereInput(ctx context.Context, raw any) (ent.DepartmentWhereInput, error) {
 	var out ent.DepartmentWhereInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "DepartmentWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputEscalationRuleInput(ctx context.Context, obj any) (workflow.EscalationRule, error) {
+	var it workflow.EscalationRule
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"target", "atPercent", "actions"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "target":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("target"))
+			data, err := ec.unmarshalNSLATarget2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐTarget(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Target = data
+		case "atPercent":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("atPercent"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AtPercent = data
+		case "actions":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actions"))
+			data, err := ec.unmarshalNEscalationAction2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐActionᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Actions = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalEscalationRuleInput unmarshals raw into the EscalationRuleInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalEscalationRuleInput(ctx context.Context, raw any) (workflow.EscalationRule, error) {
+	var out workflow.EscalationRule
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "EscalationRuleInput", raw, &out)
 	return out, err
 }
 
@@ -32230,7 +41421,7 @@ func (ec *executionContext) unmarshalInputFormSubmissionWhereInput(ctx context.C
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "formID", "formIDNEQ", "formIDIn", "formIDNotIn", "formVersion", "formVersionNEQ", "formVersionIn", "formVersionNotIn", "formVersionGT", "formVersionGTE", "formVersionLT", "formVersionLTE", "customerID", "customerIDNEQ", "customerIDIn", "customerIDNotIn", "customerIDIsNil", "customerIDNotNil", "status", "statusNEQ", "statusIn", "statusNotIn", "sourceChannel", "sourceChannelNEQ", "sourceChannelIn", "sourceChannelNotIn", "submittedAt", "submittedAtNEQ", "submittedAtIn", "submittedAtNotIn", "submittedAtGT", "submittedAtGTE", "submittedAtLT", "submittedAtLTE", "submittedAtIsNil", "submittedAtNotNil", "hasForm", "hasFormWith", "hasCustomer", "hasCustomerWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "formID", "formIDNEQ", "formIDIn", "formIDNotIn", "formVersion", "formVersionNEQ", "formVersionIn", "formVersionNotIn", "formVersionGT", "formVersionGTE", "formVersionLT", "formVersionLTE", "customerID", "customerIDNEQ", "customerIDIn", "customerIDNotIn", "customerIDIsNil", "customerIDNotNil", "ticketID", "ticketIDNEQ", "ticketIDIn", "ticketIDNotIn", "ticketIDIsNil", "ticketIDNotNil", "status", "statusNEQ", "statusIn", "statusNotIn", "sourceChannel", "sourceChannelNEQ", "sourceChannelIn", "sourceChannelNotIn", "submittedAt", "submittedAtNEQ", "submittedAtIn", "submittedAtNotIn", "submittedAtGT", "submittedAtGTE", "submittedAtLT", "submittedAtLTE", "submittedAtIsNil", "submittedAtNotNil", "hasForm", "hasFormWith", "hasCustomer", "hasCustomerWith", "hasTicket", "hasTicketWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -32552,6 +41743,48 @@ func (ec *executionContext) unmarshalInputFormSubmissionWhereInput(ctx context.C
 				return it, err
 			}
 			it.CustomerIDNotNil = data
+		case "ticketID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ticketID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TicketID = data
+		case "ticketIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ticketIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TicketIDNEQ = data
+		case "ticketIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ticketIDIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TicketIDIn = data
+		case "ticketIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ticketIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TicketIDNotIn = data
+		case "ticketIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ticketIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TicketIDIsNil = data
+		case "ticketIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ticketIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TicketIDNotNil = data
 		case "status":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
 			data, err := ec.unmarshalOFormSubmissionStatus2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋformsubmissionᚐStatus(ctx, v)
@@ -32706,6 +41939,20 @@ func (ec *executionContext) unmarshalInputFormSubmissionWhereInput(ctx context.C
 				return it, err
 			}
 			it.HasCustomerWith = data
+		case "hasTicket":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasTicket"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasTicket = data
+		case "hasTicketWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasTicketWith"))
+			data, err := ec.unmarshalOTicketWhereInput2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasTicketWith = data
 		}
 	}
 	return it, nil
@@ -32734,7 +41981,7 @@ func (ec *executionContext) unmarshalInputFormWhereInput(ctx context.Context, ob
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "version", "versionNEQ", "versionIn", "versionNotIn", "versionGT", "versionGTE", "versionLT", "versionLTE", "hasSubmissions", "hasSubmissionsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "version", "versionNEQ", "versionIn", "versionNotIn", "versionGT", "versionGTE", "versionLT", "versionLTE", "ticketTypeID", "ticketTypeIDNEQ", "ticketTypeIDIn", "ticketTypeIDNotIn", "ticketTypeIDIsNil", "ticketTypeIDNotNil", "hasTicketType", "hasTicketTypeWith", "hasSubmissions", "hasSubmissionsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -33105,6 +42352,62 @@ func (ec *executionContext) unmarshalInputFormWhereInput(ctx context.Context, ob
 				return it, err
 			}
 			it.VersionLTE = data
+		case "ticketTypeID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ticketTypeID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TicketTypeID = data
+		case "ticketTypeIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ticketTypeIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TicketTypeIDNEQ = data
+		case "ticketTypeIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ticketTypeIDIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TicketTypeIDIn = data
+		case "ticketTypeIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ticketTypeIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TicketTypeIDNotIn = data
+		case "ticketTypeIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ticketTypeIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TicketTypeIDIsNil = data
+		case "ticketTypeIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ticketTypeIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TicketTypeIDNotNil = data
+		case "hasTicketType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasTicketType"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasTicketType = data
+		case "hasTicketTypeWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasTicketTypeWith"))
+			data, err := ec.unmarshalOTicketTypeWhereInput2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketTypeWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasTicketTypeWith = data
 		case "hasSubmissions":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasSubmissions"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -35157,6 +44460,844 @@ func UnmarshalPolicyRuleInput(ctx context.Context, raw any) (model.PolicyRuleInp
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRoutingConfigInput(ctx context.Context, obj any) (routing.Config, error) {
+	var it routing.Config
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["csatWeight"]; !present {
+		asMap["csatWeight"] = 0
+	}
+	if _, present := asMap["resolutionWeight"]; !present {
+		asMap["resolutionWeight"] = 0
+	}
+
+	fieldsInOrder := [...]string{"steps", "csatWeight", "resolutionWeight"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "steps":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("steps"))
+			data, err := ec.unmarshalNRoutingStepInput2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋroutingᚐStepᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Steps = data
+		case "csatWeight":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("csatWeight"))
+			data, err := ec.unmarshalOFloat2float64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CSATWeight = data
+		case "resolutionWeight":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolutionWeight"))
+			data, err := ec.unmarshalOFloat2float64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolutionWeight = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRoutingConfigInput unmarshals raw into the RoutingConfigInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRoutingConfigInput(ctx context.Context, raw any) (routing.Config, error) {
+	var out routing.Config
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RoutingConfigInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRoutingStepInput(ctx context.Context, obj any) (routing.Step, error) {
+	var it routing.Step
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["required"]; !present {
+		asMap["required"] = false
+	}
+
+	fieldsInOrder := [...]string{"kind", "required"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNRoutingStepKind2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋroutingᚐStepKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "required":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("required"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Required = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRoutingStepInput unmarshals raw into the RoutingStepInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRoutingStepInput(ctx context.Context, raw any) (routing.Step, error) {
+	var out routing.Step
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RoutingStepInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSLAConditionInput(ctx context.Context, obj any) (workflow.Condition, error) {
+	var it workflow.Condition
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"typeIDs", "priorities", "sources", "categories"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "typeIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("typeIDs"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TypeIDs = data
+		case "priorities":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priorities"))
+			data, err := ec.unmarshalOTicketPriority2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketᚐPriorityᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			if err = ec.Resolvers.SLAConditionInput().Priorities(ctx, &it, data); err != nil {
+				return it, err
+			}
+		case "sources":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sources"))
+			data, err := ec.unmarshalOTicketSource2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketᚐSourceᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			if err = ec.Resolvers.SLAConditionInput().Sources(ctx, &it, data); err != nil {
+				return it, err
+			}
+		case "categories":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categories"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Categories = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSLAConditionInput unmarshals raw into the SLAConditionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSLAConditionInput(ctx context.Context, raw any) (workflow.Condition, error) {
+	var out workflow.Condition
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SLAConditionInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSLAPolicyInput(ctx context.Context, obj any) (tickets.SLAPolicyInput, error) {
+	var it tickets.SLAPolicyInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "position", "active", "condition", "targets", "businessHours", "calendarID", "escalations"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "position":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("position"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Position = data
+		case "active":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("active"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Active = data
+		case "condition":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("condition"))
+			data, err := ec.unmarshalOSLAConditionInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐCondition(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Condition = data
+		case "targets":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targets"))
+			data, err := ec.unmarshalOSLATargetsInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐTargets(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Targets = data
+		case "businessHours":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("businessHours"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BusinessHours = data
+		case "calendarID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("calendarID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CalendarID = data
+		case "escalations":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("escalations"))
+			data, err := ec.unmarshalOEscalationRuleInput2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐEscalationRuleᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Escalations = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSLAPolicyInput unmarshals raw into the SLAPolicyInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSLAPolicyInput(ctx context.Context, raw any) (tickets.SLAPolicyInput, error) {
+	var out tickets.SLAPolicyInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SLAPolicyInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSLAPolicyOrder(ctx context.Context, obj any) (ent.SLAPolicyOrder, error) {
+	var it ent.SLAPolicyOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNSLAPolicyOrderField2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐSLAPolicyOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSLAPolicyOrder unmarshals raw into the SLAPolicyOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSLAPolicyOrder(ctx context.Context, raw any) (ent.SLAPolicyOrder, error) {
+	var out ent.SLAPolicyOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SLAPolicyOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSLAPolicyWhereInput(ctx context.Context, obj any) (ent.SLAPolicyWhereInput, error) {
+	var it ent.SLAPolicyWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "position", "positionNEQ", "positionIn", "positionNotIn", "positionGT", "positionGTE", "positionLT", "positionLTE", "active", "activeNEQ", "businessHours", "businessHoursNEQ", "calendarID", "calendarIDNEQ", "calendarIDIn", "calendarIDNotIn", "calendarIDIsNil", "calendarIDNotNil", "hasCalendar", "hasCalendarWith"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOSLAPolicyWhereInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐSLAPolicyWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOSLAPolicyWhereInput2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐSLAPolicyWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOSLAPolicyWhereInput2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐSLAPolicyWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "updatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAt = data
+		case "updatedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNEQ = data
+		case "updatedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtIn = data
+		case "updatedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNotIn = data
+		case "updatedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGT = data
+		case "updatedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGTE = data
+		case "updatedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLT = data
+		case "updatedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLTE = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "nameNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNEQ = data
+		case "nameIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameIn = data
+		case "nameNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNotIn = data
+		case "nameGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGT = data
+		case "nameGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGTE = data
+		case "nameLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLT = data
+		case "nameLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLTE = data
+		case "nameContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContains = data
+		case "nameHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasPrefix = data
+		case "nameHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasSuffix = data
+		case "nameEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameEqualFold = data
+		case "nameContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContainsFold = data
+		case "position":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("position"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Position = data
+		case "positionNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("positionNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PositionNEQ = data
+		case "positionIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("positionIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PositionIn = data
+		case "positionNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("positionNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PositionNotIn = data
+		case "positionGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("positionGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PositionGT = data
+		case "positionGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("positionGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PositionGTE = data
+		case "positionLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("positionLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PositionLT = data
+		case "positionLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("positionLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PositionLTE = data
+		case "active":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("active"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Active = data
+		case "activeNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("activeNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActiveNEQ = data
+		case "businessHours":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("businessHours"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BusinessHours = data
+		case "businessHoursNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("businessHoursNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BusinessHoursNEQ = data
+		case "calendarID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("calendarID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CalendarID = data
+		case "calendarIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("calendarIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CalendarIDNEQ = data
+		case "calendarIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("calendarIDIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CalendarIDIn = data
+		case "calendarIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("calendarIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CalendarIDNotIn = data
+		case "calendarIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("calendarIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CalendarIDIsNil = data
+		case "calendarIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("calendarIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CalendarIDNotNil = data
+		case "hasCalendar":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasCalendar"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasCalendar = data
+		case "hasCalendarWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasCalendarWith"))
+			data, err := ec.unmarshalOBusinessCalendarWhereInput2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐBusinessCalendarWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasCalendarWith = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSLAPolicyWhereInput unmarshals raw into the SLAPolicyWhereInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSLAPolicyWhereInput(ctx context.Context, raw any) (ent.SLAPolicyWhereInput, error) {
+	var out ent.SLAPolicyWhereInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SLAPolicyWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSLATargetsInput(ctx context.Context, obj any) (workflow.Targets, error) {
+	var it workflow.Targets
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"firstResponse", "nextUpdate", "resolution"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "firstResponse":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstResponse"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstResponse = data
+		case "nextUpdate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nextUpdate"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NextUpdate = data
+		case "resolution":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolution"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Resolution = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSLATargetsInput unmarshals raw into the SLATargetsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSLATargetsInput(ctx context.Context, raw any) (workflow.Targets, error) {
+	var out workflow.Targets
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SLATargetsInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputStaffOrder(ctx context.Context, obj any) (ent.StaffOrder, error) {
 	var it ent.StaffOrder
 	if obj == nil {
@@ -35221,7 +45362,7 @@ func (ec *executionContext) unmarshalInputStaffWhereInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "login", "loginNEQ", "loginIn", "loginNotIn", "loginGT", "loginGTE", "loginLT", "loginLTE", "loginContains", "loginHasPrefix", "loginHasSuffix", "loginEqualFold", "loginContainsFold", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "wecomUserID", "wecomUserIDNEQ", "wecomUserIDIn", "wecomUserIDNotIn", "wecomUserIDGT", "wecomUserIDGTE", "wecomUserIDLT", "wecomUserIDLTE", "wecomUserIDContains", "wecomUserIDHasPrefix", "wecomUserIDHasSuffix", "wecomUserIDIsNil", "wecomUserIDNotNil", "wecomUserIDEqualFold", "wecomUserIDContainsFold", "region", "regionNEQ", "regionIn", "regionNotIn", "regionGT", "regionGTE", "regionLT", "regionLTE", "regionContains", "regionHasPrefix", "regionHasSuffix", "regionIsNil", "regionNotNil", "regionEqualFold", "regionContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "capacity", "capacityNEQ", "capacityIn", "capacityNotIn", "capacityGT", "capacityGTE", "capacityLT", "capacityLTE", "hasDepartments", "hasDepartmentsWith", "hasOwnedCustomers", "hasOwnedCustomersWith", "hasFollowedCustomers", "hasFollowedCustomersWith", "hasAssignedTickets", "hasAssignedTicketsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "login", "loginNEQ", "loginIn", "loginNotIn", "loginGT", "loginGTE", "loginLT", "loginLTE", "loginContains", "loginHasPrefix", "loginHasSuffix", "loginEqualFold", "loginContainsFold", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "wecomUserID", "wecomUserIDNEQ", "wecomUserIDIn", "wecomUserIDNotIn", "wecomUserIDGT", "wecomUserIDGTE", "wecomUserIDLT", "wecomUserIDLTE", "wecomUserIDContains", "wecomUserIDHasPrefix", "wecomUserIDHasSuffix", "wecomUserIDIsNil", "wecomUserIDNotNil", "wecomUserIDEqualFold", "wecomUserIDContainsFold", "region", "regionNEQ", "regionIn", "regionNotIn", "regionGT", "regionGTE", "regionLT", "regionLTE", "regionContains", "regionHasPrefix", "regionHasSuffix", "regionIsNil", "regionNotNil", "regionEqualFold", "regionContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "capacity", "capacityNEQ", "capacityIn", "capacityNotIn", "capacityGT", "capacityGTE", "capacityLT", "capacityLTE", "openTickets", "openTicketsNEQ", "openTicketsIn", "openTicketsNotIn", "openTicketsGT", "openTicketsGTE", "openTicketsLT", "openTicketsLTE", "hasDepartments", "hasDepartmentsWith", "hasOwnedCustomers", "hasOwnedCustomersWith", "hasFollowedCustomers", "hasFollowedCustomersWith", "hasAssignedTickets", "hasAssignedTicketsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -35893,6 +46034,62 @@ func (ec *executionContext) unmarshalInputStaffWhereInput(ctx context.Context, o
 				return it, err
 			}
 			it.CapacityLTE = data
+		case "openTickets":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("openTickets"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OpenTickets = data
+		case "openTicketsNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("openTicketsNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OpenTicketsNEQ = data
+		case "openTicketsIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("openTicketsIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OpenTicketsIn = data
+		case "openTicketsNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("openTicketsNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OpenTicketsNotIn = data
+		case "openTicketsGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("openTicketsGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OpenTicketsGT = data
+		case "openTicketsGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("openTicketsGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OpenTicketsGTE = data
+		case "openTicketsLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("openTicketsLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OpenTicketsLT = data
+		case "openTicketsLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("openTicketsLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OpenTicketsLTE = data
 		case "hasDepartments":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasDepartments"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -37591,6 +47788,1456 @@ func UnmarshalTenantWhereInput(ctx context.Context, raw any) (ent.TenantWhereInp
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputTicketApprovalOrder(ctx context.Context, obj any) (ent.TicketApprovalOrder, error) {
+	var it ent.TicketApprovalOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNTicketApprovalOrderField2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketApprovalOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTicketApprovalOrder unmarshals raw into the TicketApprovalOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTicketApprovalOrder(ctx context.Context, raw any) (ent.TicketApprovalOrder, error) {
+	var out ent.TicketApprovalOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TicketApprovalOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputTicketApprovalWhereInput(ctx context.Context, obj any) (ent.TicketApprovalWhereInput, error) {
+	var it ent.TicketApprovalWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "ticketID", "ticketIDNEQ", "ticketIDIn", "ticketIDNotIn", "step", "stepNEQ", "stepIn", "stepNotIn", "stepGT", "stepGTE", "stepLT", "stepLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "requestedByID", "requestedByIDNEQ", "requestedByIDIn", "requestedByIDNotIn", "requestedByIDIsNil", "requestedByIDNotNil", "requiredApprovals", "requiredApprovalsNEQ", "requiredApprovalsIn", "requiredApprovalsNotIn", "requiredApprovalsGT", "requiredApprovalsGTE", "requiredApprovalsLT", "requiredApprovalsLTE", "status", "statusNEQ", "statusIn", "statusNotIn", "decidedAt", "decidedAtNEQ", "decidedAtIn", "decidedAtNotIn", "decidedAtGT", "decidedAtGTE", "decidedAtLT", "decidedAtLTE", "decidedAtIsNil", "decidedAtNotNil", "hasTicket", "hasTicketWith", "hasRequestedBy", "hasRequestedByWith"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOTicketApprovalWhereInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketApprovalWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOTicketApprovalWhereInput2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketApprovalWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOTicketApprovalWhereInput2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketApprovalWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "updatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAt = data
+		case "updatedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNEQ = data
+		case "updatedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtIn = data
+		case "updatedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNotIn = data
+		case "updatedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGT = data
+		case "updatedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGTE = data
+		case "updatedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLT = data
+		case "updatedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLTE = data
+		case "ticketID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ticketID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TicketID = data
+		case "ticketIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ticketIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TicketIDNEQ = data
+		case "ticketIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ticketIDIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TicketIDIn = data
+		case "ticketIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ticketIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TicketIDNotIn = data
+		case "step":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("step"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Step = data
+		case "stepNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stepNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StepNEQ = data
+		case "stepIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stepIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StepIn = data
+		case "stepNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stepNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StepNotIn = data
+		case "stepGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stepGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StepGT = data
+		case "stepGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stepGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StepGTE = data
+		case "stepLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stepLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StepLT = data
+		case "stepLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stepLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StepLTE = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "nameNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNEQ = data
+		case "nameIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameIn = data
+		case "nameNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNotIn = data
+		case "nameGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGT = data
+		case "nameGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGTE = data
+		case "nameLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLT = data
+		case "nameLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLTE = data
+		case "nameContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContains = data
+		case "nameHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasPrefix = data
+		case "nameHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasSuffix = data
+		case "nameEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameEqualFold = data
+		case "nameContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContainsFold = data
+		case "requestedByID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requestedByID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequestedByID = data
+		case "requestedByIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requestedByIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequestedByIDNEQ = data
+		case "requestedByIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requestedByIDIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequestedByIDIn = data
+		case "requestedByIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requestedByIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequestedByIDNotIn = data
+		case "requestedByIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requestedByIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequestedByIDIsNil = data
+		case "requestedByIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requestedByIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequestedByIDNotNil = data
+		case "requiredApprovals":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requiredApprovals"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequiredApprovals = data
+		case "requiredApprovalsNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requiredApprovalsNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequiredApprovalsNEQ = data
+		case "requiredApprovalsIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requiredApprovalsIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequiredApprovalsIn = data
+		case "requiredApprovalsNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requiredApprovalsNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequiredApprovalsNotIn = data
+		case "requiredApprovalsGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requiredApprovalsGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequiredApprovalsGT = data
+		case "requiredApprovalsGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requiredApprovalsGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequiredApprovalsGTE = data
+		case "requiredApprovalsLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requiredApprovalsLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequiredApprovalsLT = data
+		case "requiredApprovalsLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requiredApprovalsLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequiredApprovalsLTE = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOTicketApprovalStatus2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketapprovalᚐStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "statusNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusNEQ"))
+			data, err := ec.unmarshalOTicketApprovalStatus2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketapprovalᚐStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusNEQ = data
+		case "statusIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusIn"))
+			data, err := ec.unmarshalOTicketApprovalStatus2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketapprovalᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusIn = data
+		case "statusNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusNotIn"))
+			data, err := ec.unmarshalOTicketApprovalStatus2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketapprovalᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusNotIn = data
+		case "decidedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedAt = data
+		case "decidedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedAtNEQ = data
+		case "decidedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedAtIn = data
+		case "decidedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedAtNotIn = data
+		case "decidedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedAtGT = data
+		case "decidedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedAtGTE = data
+		case "decidedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedAtLT = data
+		case "decidedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedAtLTE = data
+		case "decidedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedAtIsNil = data
+		case "decidedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decidedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecidedAtNotNil = data
+		case "hasTicket":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasTicket"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasTicket = data
+		case "hasTicketWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasTicketWith"))
+			data, err := ec.unmarshalOTicketWhereInput2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasTicketWith = data
+		case "hasRequestedBy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasRequestedBy"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasRequestedBy = data
+		case "hasRequestedByWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasRequestedByWith"))
+			data, err := ec.unmarshalOStaffWhereInput2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐStaffWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasRequestedByWith = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTicketApprovalWhereInput unmarshals raw into the TicketApprovalWhereInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTicketApprovalWhereInput(ctx context.Context, raw any) (ent.TicketApprovalWhereInput, error) {
+	var out ent.TicketApprovalWhereInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TicketApprovalWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputTicketChangeOrder(ctx context.Context, obj any) (ent.TicketChangeOrder, error) {
+	var it ent.TicketChangeOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNTicketChangeOrderField2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketChangeOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTicketChangeOrder unmarshals raw into the TicketChangeOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTicketChangeOrder(ctx context.Context, raw any) (ent.TicketChangeOrder, error) {
+	var out ent.TicketChangeOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TicketChangeOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputTicketChangeWhereInput(ctx context.Context, obj any) (ent.TicketChangeWhereInput, error) {
+	var it ent.TicketChangeWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "ticketID", "ticketIDNEQ", "ticketIDIn", "ticketIDNotIn", "actorID", "actorIDNEQ", "actorIDIn", "actorIDNotIn", "actorIDIsNil", "actorIDNotNil", "kind", "kindNEQ", "kindIn", "kindNotIn", "kindGT", "kindGTE", "kindLT", "kindLTE", "kindContains", "kindHasPrefix", "kindHasSuffix", "kindEqualFold", "kindContainsFold", "field", "fieldNEQ", "fieldIn", "fieldNotIn", "fieldGT", "fieldGTE", "fieldLT", "fieldLTE", "fieldContains", "fieldHasPrefix", "fieldHasSuffix", "fieldEqualFold", "fieldContainsFold", "before", "beforeNEQ", "beforeIn", "beforeNotIn", "beforeGT", "beforeGTE", "beforeLT", "beforeLTE", "beforeContains", "beforeHasPrefix", "beforeHasSuffix", "beforeEqualFold", "beforeContainsFold", "after", "afterNEQ", "afterIn", "afterNotIn", "afterGT", "afterGTE", "afterLT", "afterLTE", "afterContains", "afterHasPrefix", "afterHasSuffix", "afterEqualFold", "afterContainsFold", "note", "noteNEQ", "noteIn", "noteNotIn", "noteGT", "noteGTE", "noteLT", "noteLTE", "noteContains", "noteHasPrefix", "noteHasSuffix", "noteEqualFold", "noteContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "hasTicket", "hasTicketWith", "hasActor", "hasActorWith"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOTicketChangeWhereInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketChangeWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOTicketChangeWhereInput2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketChangeWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOTicketChangeWhereInput2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketChangeWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "ticketID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ticketID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TicketID = data
+		case "ticketIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ticketIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TicketIDNEQ = data
+		case "ticketIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ticketIDIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TicketIDIn = data
+		case "ticketIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ticketIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TicketIDNotIn = data
+		case "actorID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actorID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActorID = data
+		case "actorIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actorIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActorIDNEQ = data
+		case "actorIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actorIDIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActorIDIn = data
+		case "actorIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actorIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActorIDNotIn = data
+		case "actorIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actorIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActorIDIsNil = data
+		case "actorIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actorIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActorIDNotNil = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "kindNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindNEQ = data
+		case "kindIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindIn = data
+		case "kindNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindNotIn = data
+		case "kindGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindGT = data
+		case "kindGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindGTE = data
+		case "kindLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindLT = data
+		case "kindLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindLTE = data
+		case "kindContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindContains = data
+		case "kindHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindHasPrefix = data
+		case "kindHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindHasSuffix = data
+		case "kindEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindEqualFold = data
+		case "kindContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindContainsFold = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		case "fieldNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fieldNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FieldNEQ = data
+		case "fieldIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fieldIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FieldIn = data
+		case "fieldNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fieldNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FieldNotIn = data
+		case "fieldGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fieldGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FieldGT = data
+		case "fieldGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fieldGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FieldGTE = data
+		case "fieldLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fieldLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FieldLT = data
+		case "fieldLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fieldLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FieldLTE = data
+		case "fieldContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fieldContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FieldContains = data
+		case "fieldHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fieldHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FieldHasPrefix = data
+		case "fieldHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fieldHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FieldHasSuffix = data
+		case "fieldEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fieldEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FieldEqualFold = data
+		case "fieldContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fieldContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FieldContainsFold = data
+		case "before":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("before"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Before = data
+		case "beforeNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("beforeNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BeforeNEQ = data
+		case "beforeIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("beforeIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BeforeIn = data
+		case "beforeNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("beforeNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BeforeNotIn = data
+		case "beforeGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("beforeGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BeforeGT = data
+		case "beforeGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("beforeGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BeforeGTE = data
+		case "beforeLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("beforeLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BeforeLT = data
+		case "beforeLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("beforeLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BeforeLTE = data
+		case "beforeContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("beforeContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BeforeContains = data
+		case "beforeHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("beforeHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BeforeHasPrefix = data
+		case "beforeHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("beforeHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BeforeHasSuffix = data
+		case "beforeEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("beforeEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BeforeEqualFold = data
+		case "beforeContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("beforeContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BeforeContainsFold = data
+		case "after":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("after"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.After = data
+		case "afterNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterNEQ = data
+		case "afterIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterIn = data
+		case "afterNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterNotIn = data
+		case "afterGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterGT = data
+		case "afterGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterGTE = data
+		case "afterLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterLT = data
+		case "afterLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterLTE = data
+		case "afterContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterContains = data
+		case "afterHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterHasPrefix = data
+		case "afterHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterHasSuffix = data
+		case "afterEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterEqualFold = data
+		case "afterContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterContainsFold = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		case "noteNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("noteNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NoteNEQ = data
+		case "noteIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("noteIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NoteIn = data
+		case "noteNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("noteNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NoteNotIn = data
+		case "noteGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("noteGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NoteGT = data
+		case "noteGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("noteGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NoteGTE = data
+		case "noteLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("noteLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NoteLT = data
+		case "noteLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("noteLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NoteLTE = data
+		case "noteContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("noteContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NoteContains = data
+		case "noteHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("noteHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NoteHasPrefix = data
+		case "noteHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("noteHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NoteHasSuffix = data
+		case "noteEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("noteEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NoteEqualFold = data
+		case "noteContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("noteContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NoteContainsFold = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "hasTicket":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasTicket"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasTicket = data
+		case "hasTicketWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasTicketWith"))
+			data, err := ec.unmarshalOTicketWhereInput2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasTicketWith = data
+		case "hasActor":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasActor"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasActor = data
+		case "hasActorWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasActorWith"))
+			data, err := ec.unmarshalOStaffWhereInput2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐStaffWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasActorWith = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTicketChangeWhereInput unmarshals raw into the TicketChangeWhereInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTicketChangeWhereInput(ctx context.Context, raw any) (ent.TicketChangeWhereInput, error) {
+	var out ent.TicketChangeWhereInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TicketChangeWhereInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputTicketCommentOrder(ctx context.Context, obj any) (ent.TicketCommentOrder, error) {
 	var it ent.TicketCommentOrder
 	if obj == nil {
@@ -38050,6 +49697,55 @@ func UnmarshalTicketEventFilter(ctx context.Context, raw any) (model.TicketEvent
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputTicketFieldMappingInput(ctx context.Context, obj any) (workflow.FieldMapping, error) {
+	var it workflow.FieldMapping
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"ticket", "form"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "ticket":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ticket"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Ticket = data
+		case "form":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("form"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Form = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTicketFieldMappingInput unmarshals raw into the TicketFieldMappingInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTicketFieldMappingInput(ctx context.Context, raw any) (workflow.FieldMapping, error) {
+	var out workflow.FieldMapping
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TicketFieldMappingInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputTicketOrder(ctx context.Context, obj any) (ent.TicketOrder, error) {
 	var it ent.TicketOrder
 	if obj == nil {
@@ -38103,6 +49799,992 @@ func UnmarshalTicketOrder(ctx context.Context, raw any) (ent.TicketOrder, error)
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputTicketTypeInput(ctx context.Context, obj any) (tickets.TypeInput, error) {
+	var it tickets.TypeInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"key", "name", "description", "active", "defaultForSources", "workflow", "routing", "claimBackAfter", "fairnessCap", "fairnessWindow", "reopenWindow", "keywords", "surveyFormID"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "key":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("key"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Key = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "active":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("active"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Active = data
+		case "defaultForSources":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultForSources"))
+			data, err := ec.unmarshalOTicketSource2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketᚐSourceᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			if err = ec.Resolvers.TicketTypeInput().DefaultForSources(ctx, &it, data); err != nil {
+				return it, err
+			}
+		case "workflow":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("workflow"))
+			data, err := ec.unmarshalOWorkflowInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐWorkflow(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Workflow = data
+		case "routing":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("routing"))
+			data, err := ec.unmarshalORoutingConfigInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋroutingᚐConfig(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Routing = data
+		case "claimBackAfter":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("claimBackAfter"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClaimBackAfter = data
+		case "fairnessCap":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fairnessCap"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FairnessCap = data
+		case "fairnessWindow":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fairnessWindow"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FairnessWindow = data
+		case "reopenWindow":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reopenWindow"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReopenWindow = data
+		case "keywords":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keywords"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Keywords = data
+		case "surveyFormID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("surveyFormID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SurveyFormID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTicketTypeInput unmarshals raw into the TicketTypeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTicketTypeInput(ctx context.Context, raw any) (tickets.TypeInput, error) {
+	var out tickets.TypeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TicketTypeInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputTicketTypeOrder(ctx context.Context, obj any) (ent.TicketTypeOrder, error) {
+	var it ent.TicketTypeOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNTicketTypeOrderField2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketTypeOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTicketTypeOrder unmarshals raw into the TicketTypeOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTicketTypeOrder(ctx context.Context, raw any) (ent.TicketTypeOrder, error) {
+	var out ent.TicketTypeOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TicketTypeOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputTicketTypeWhereInput(ctx context.Context, obj any) (ent.TicketTypeWhereInput, error) {
+	var it ent.TicketTypeWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "key", "keyNEQ", "keyIn", "keyNotIn", "keyGT", "keyGTE", "keyLT", "keyLTE", "keyContains", "keyHasPrefix", "keyHasSuffix", "keyEqualFold", "keyContainsFold", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "active", "activeNEQ", "claimBackAfter", "claimBackAfterNEQ", "claimBackAfterIn", "claimBackAfterNotIn", "claimBackAfterGT", "claimBackAfterGTE", "claimBackAfterLT", "claimBackAfterLTE", "claimBackAfterContains", "claimBackAfterHasPrefix", "claimBackAfterHasSuffix", "claimBackAfterEqualFold", "claimBackAfterContainsFold", "fairnessCap", "fairnessCapNEQ", "fairnessCapIn", "fairnessCapNotIn", "fairnessCapGT", "fairnessCapGTE", "fairnessCapLT", "fairnessCapLTE", "fairnessWindow", "fairnessWindowNEQ", "fairnessWindowIn", "fairnessWindowNotIn", "fairnessWindowGT", "fairnessWindowGTE", "fairnessWindowLT", "fairnessWindowLTE", "fairnessWindowContains", "fairnessWindowHasPrefix", "fairnessWindowHasSuffix", "fairnessWindowEqualFold", "fairnessWindowContainsFold", "reopenWindow", "reopenWindowNEQ", "reopenWindowIn", "reopenWindowNotIn", "reopenWindowGT", "reopenWindowGTE", "reopenWindowLT", "reopenWindowLTE", "reopenWindowContains", "reopenWindowHasPrefix", "reopenWindowHasSuffix", "reopenWindowEqualFold", "reopenWindowContainsFold", "surveyFormID", "surveyFormIDNEQ", "surveyFormIDIn", "surveyFormIDNotIn", "surveyFormIDIsNil", "surveyFormIDNotNil", "hasSurveyForm", "hasSurveyFormWith"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOTicketTypeWhereInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketTypeWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOTicketTypeWhereInput2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketTypeWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOTicketTypeWhereInput2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketTypeWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "updatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAt = data
+		case "updatedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNEQ = data
+		case "updatedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtIn = data
+		case "updatedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNotIn = data
+		case "updatedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGT = data
+		case "updatedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGTE = data
+		case "updatedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLT = data
+		case "updatedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLTE = data
+		case "key":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("key"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Key = data
+		case "keyNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keyNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeyNEQ = data
+		case "keyIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keyIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeyIn = data
+		case "keyNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keyNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeyNotIn = data
+		case "keyGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keyGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeyGT = data
+		case "keyGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keyGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeyGTE = data
+		case "keyLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keyLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeyLT = data
+		case "keyLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keyLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeyLTE = data
+		case "keyContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keyContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeyContains = data
+		case "keyHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keyHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeyHasPrefix = data
+		case "keyHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keyHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeyHasSuffix = data
+		case "keyEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keyEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeyEqualFold = data
+		case "keyContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keyContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeyContainsFold = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "nameNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNEQ = data
+		case "nameIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameIn = data
+		case "nameNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNotIn = data
+		case "nameGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGT = data
+		case "nameGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGTE = data
+		case "nameLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLT = data
+		case "nameLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLTE = data
+		case "nameContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContains = data
+		case "nameHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasPrefix = data
+		case "nameHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasSuffix = data
+		case "nameEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameEqualFold = data
+		case "nameContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContainsFold = data
+		case "active":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("active"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Active = data
+		case "activeNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("activeNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActiveNEQ = data
+		case "claimBackAfter":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("claimBackAfter"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClaimBackAfter = data
+		case "claimBackAfterNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("claimBackAfterNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClaimBackAfterNEQ = data
+		case "claimBackAfterIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("claimBackAfterIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClaimBackAfterIn = data
+		case "claimBackAfterNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("claimBackAfterNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClaimBackAfterNotIn = data
+		case "claimBackAfterGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("claimBackAfterGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClaimBackAfterGT = data
+		case "claimBackAfterGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("claimBackAfterGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClaimBackAfterGTE = data
+		case "claimBackAfterLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("claimBackAfterLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClaimBackAfterLT = data
+		case "claimBackAfterLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("claimBackAfterLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClaimBackAfterLTE = data
+		case "claimBackAfterContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("claimBackAfterContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClaimBackAfterContains = data
+		case "claimBackAfterHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("claimBackAfterHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClaimBackAfterHasPrefix = data
+		case "claimBackAfterHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("claimBackAfterHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClaimBackAfterHasSuffix = data
+		case "claimBackAfterEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("claimBackAfterEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClaimBackAfterEqualFold = data
+		case "claimBackAfterContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("claimBackAfterContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClaimBackAfterContainsFold = data
+		case "fairnessCap":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fairnessCap"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FairnessCap = data
+		case "fairnessCapNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fairnessCapNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FairnessCapNEQ = data
+		case "fairnessCapIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fairnessCapIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FairnessCapIn = data
+		case "fairnessCapNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fairnessCapNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FairnessCapNotIn = data
+		case "fairnessCapGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fairnessCapGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FairnessCapGT = data
+		case "fairnessCapGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fairnessCapGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FairnessCapGTE = data
+		case "fairnessCapLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fairnessCapLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FairnessCapLT = data
+		case "fairnessCapLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fairnessCapLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FairnessCapLTE = data
+		case "fairnessWindow":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fairnessWindow"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FairnessWindow = data
+		case "fairnessWindowNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fairnessWindowNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FairnessWindowNEQ = data
+		case "fairnessWindowIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fairnessWindowIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FairnessWindowIn = data
+		case "fairnessWindowNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fairnessWindowNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FairnessWindowNotIn = data
+		case "fairnessWindowGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fairnessWindowGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FairnessWindowGT = data
+		case "fairnessWindowGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fairnessWindowGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FairnessWindowGTE = data
+		case "fairnessWindowLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fairnessWindowLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FairnessWindowLT = data
+		case "fairnessWindowLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fairnessWindowLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FairnessWindowLTE = data
+		case "fairnessWindowContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fairnessWindowContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FairnessWindowContains = data
+		case "fairnessWindowHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fairnessWindowHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FairnessWindowHasPrefix = data
+		case "fairnessWindowHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fairnessWindowHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FairnessWindowHasSuffix = data
+		case "fairnessWindowEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fairnessWindowEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FairnessWindowEqualFold = data
+		case "fairnessWindowContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fairnessWindowContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FairnessWindowContainsFold = data
+		case "reopenWindow":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reopenWindow"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReopenWindow = data
+		case "reopenWindowNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reopenWindowNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReopenWindowNEQ = data
+		case "reopenWindowIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reopenWindowIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReopenWindowIn = data
+		case "reopenWindowNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reopenWindowNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReopenWindowNotIn = data
+		case "reopenWindowGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reopenWindowGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReopenWindowGT = data
+		case "reopenWindowGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reopenWindowGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReopenWindowGTE = data
+		case "reopenWindowLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reopenWindowLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReopenWindowLT = data
+		case "reopenWindowLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reopenWindowLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReopenWindowLTE = data
+		case "reopenWindowContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reopenWindowContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReopenWindowContains = data
+		case "reopenWindowHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reopenWindowHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReopenWindowHasPrefix = data
+		case "reopenWindowHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reopenWindowHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReopenWindowHasSuffix = data
+		case "reopenWindowEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reopenWindowEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReopenWindowEqualFold = data
+		case "reopenWindowContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reopenWindowContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReopenWindowContainsFold = data
+		case "surveyFormID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("surveyFormID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SurveyFormID = data
+		case "surveyFormIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("surveyFormIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SurveyFormIDNEQ = data
+		case "surveyFormIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("surveyFormIDIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SurveyFormIDIn = data
+		case "surveyFormIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("surveyFormIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SurveyFormIDNotIn = data
+		case "surveyFormIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("surveyFormIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SurveyFormIDIsNil = data
+		case "surveyFormIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("surveyFormIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SurveyFormIDNotNil = data
+		case "hasSurveyForm":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasSurveyForm"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasSurveyForm = data
+		case "hasSurveyFormWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasSurveyFormWith"))
+			data, err := ec.unmarshalOFormWhereInput2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐFormWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasSurveyFormWith = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTicketTypeWhereInput unmarshals raw into the TicketTypeWhereInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTicketTypeWhereInput(ctx context.Context, raw any) (ent.TicketTypeWhereInput, error) {
+	var out ent.TicketTypeWhereInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TicketTypeWhereInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputTicketWhereInput(ctx context.Context, obj any) (ent.TicketWhereInput, error) {
 	var it ent.TicketWhereInput
 	if obj == nil {
@@ -38114,7 +50796,7 @@ func (ec *executionContext) unmarshalInputTicketWhereInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "number", "numberNEQ", "numberIn", "numberNotIn", "numberGT", "numberGTE", "numberLT", "numberLTE", "numberContains", "numberHasPrefix", "numberHasSuffix", "numberEqualFold", "numberContainsFold", "title", "titleNEQ", "titleIn", "titleNotIn", "titleGT", "titleGTE", "titleLT", "titleLTE", "titleContains", "titleHasPrefix", "titleHasSuffix", "titleEqualFold", "titleContainsFold", "category", "categoryNEQ", "categoryIn", "categoryNotIn", "categoryGT", "categoryGTE", "categoryLT", "categoryLTE", "categoryContains", "categoryHasPrefix", "categoryHasSuffix", "categoryEqualFold", "categoryContainsFold", "priority", "priorityNEQ", "priorityIn", "priorityNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "source", "sourceNEQ", "sourceIn", "sourceNotIn", "customerID", "customerIDNEQ", "customerIDIn", "customerIDNotIn", "customerIDIsNil", "customerIDNotNil", "orderID", "orderIDNEQ", "orderIDIn", "orderIDNotIn", "orderIDIsNil", "orderIDNotNil", "assigneeID", "assigneeIDNEQ", "assigneeIDIn", "assigneeIDNotIn", "assigneeIDIsNil", "assigneeIDNotNil", "teamID", "teamIDNEQ", "teamIDIn", "teamIDNotIn", "teamIDIsNil", "teamIDNotNil", "region", "regionNEQ", "regionIn", "regionNotIn", "regionGT", "regionGTE", "regionLT", "regionLTE", "regionContains", "regionHasPrefix", "regionHasSuffix", "regionIsNil", "regionNotNil", "regionEqualFold", "regionContainsFold", "firstResponseDueAt", "firstResponseDueAtNEQ", "firstResponseDueAtIn", "firstResponseDueAtNotIn", "firstResponseDueAtGT", "firstResponseDueAtGTE", "firstResponseDueAtLT", "firstResponseDueAtLTE", "firstResponseDueAtIsNil", "firstResponseDueAtNotNil", "resolutionDueAt", "resolutionDueAtNEQ", "resolutionDueAtIn", "resolutionDueAtNotIn", "resolutionDueAtGT", "resolutionDueAtGTE", "resolutionDueAtLT", "resolutionDueAtLTE", "resolutionDueAtIsNil", "resolutionDueAtNotNil", "resolvedAt", "resolvedAtNEQ", "resolvedAtIn", "resolvedAtNotIn", "resolvedAtGT", "resolvedAtGTE", "resolvedAtLT", "resolvedAtLTE", "resolvedAtIsNil", "resolvedAtNotNil", "closedAt", "closedAtNEQ", "closedAtIn", "closedAtNotIn", "closedAtGT", "closedAtGTE", "closedAtLT", "closedAtLTE", "closedAtIsNil", "closedAtNotNil", "hasCustomer", "hasCustomerWith", "hasOrder", "hasOrderWith", "hasAssignee", "hasAssigneeWith", "hasTeam", "hasTeamWith", "hasComments", "hasCommentsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "number", "numberNEQ", "numberIn", "numberNotIn", "numberGT", "numberGTE", "numberLT", "numberLTE", "numberContains", "numberHasPrefix", "numberHasSuffix", "numberEqualFold", "numberContainsFold", "title", "titleNEQ", "titleIn", "titleNotIn", "titleGT", "titleGTE", "titleLT", "titleLTE", "titleContains", "titleHasPrefix", "titleHasSuffix", "titleEqualFold", "titleContainsFold", "category", "categoryNEQ", "categoryIn", "categoryNotIn", "categoryGT", "categoryGTE", "categoryLT", "categoryLTE", "categoryContains", "categoryHasPrefix", "categoryHasSuffix", "categoryEqualFold", "categoryContainsFold", "priority", "priorityNEQ", "priorityIn", "priorityNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "source", "sourceNEQ", "sourceIn", "sourceNotIn", "customerID", "customerIDNEQ", "customerIDIn", "customerIDNotIn", "customerIDIsNil", "customerIDNotNil", "orderID", "orderIDNEQ", "orderIDIn", "orderIDNotIn", "orderIDIsNil", "orderIDNotNil", "assigneeID", "assigneeIDNEQ", "assigneeIDIn", "assigneeIDNotIn", "assigneeIDIsNil", "assigneeIDNotNil", "teamID", "teamIDNEQ", "teamIDIn", "teamIDNotIn", "teamIDIsNil", "teamIDNotNil", "region", "regionNEQ", "regionIn", "regionNotIn", "regionGT", "regionGTE", "regionLT", "regionLTE", "regionContains", "regionHasPrefix", "regionHasSuffix", "regionIsNil", "regionNotNil", "regionEqualFold", "regionContainsFold", "typeID", "typeIDNEQ", "typeIDIn", "typeIDNotIn", "typeIDIsNil", "typeIDNotNil", "slaPolicyID", "slaPolicyIDNEQ", "slaPolicyIDIn", "slaPolicyIDNotIn", "slaPolicyIDIsNil", "slaPolicyIDNotNil", "firstResponseDueAt", "firstResponseDueAtNEQ", "firstResponseDueAtIn", "firstResponseDueAtNotIn", "firstResponseDueAtGT", "firstResponseDueAtGTE", "firstResponseDueAtLT", "firstResponseDueAtLTE", "firstResponseDueAtIsNil", "firstResponseDueAtNotNil", "nextUpdateDueAt", "nextUpdateDueAtNEQ", "nextUpdateDueAtIn", "nextUpdateDueAtNotIn", "nextUpdateDueAtGT", "nextUpdateDueAtGTE", "nextUpdateDueAtLT", "nextUpdateDueAtLTE", "nextUpdateDueAtIsNil", "nextUpdateDueAtNotNil", "resolutionDueAt", "resolutionDueAtNEQ", "resolutionDueAtIn", "resolutionDueAtNotIn", "resolutionDueAtGT", "resolutionDueAtGTE", "resolutionDueAtLT", "resolutionDueAtLTE", "resolutionDueAtIsNil", "resolutionDueAtNotNil", "firstRespondedAt", "firstRespondedAtNEQ", "firstRespondedAtIn", "firstRespondedAtNotIn", "firstRespondedAtGT", "firstRespondedAtGTE", "firstRespondedAtLT", "firstRespondedAtLTE", "firstRespondedAtIsNil", "firstRespondedAtNotNil", "lastUpdateAt", "lastUpdateAtNEQ", "lastUpdateAtIn", "lastUpdateAtNotIn", "lastUpdateAtGT", "lastUpdateAtGTE", "lastUpdateAtLT", "lastUpdateAtLTE", "lastUpdateAtIsNil", "lastUpdateAtNotNil", "slaPausedAt", "slaPausedAtNEQ", "slaPausedAtIn", "slaPausedAtNotIn", "slaPausedAtGT", "slaPausedAtGTE", "slaPausedAtLT", "slaPausedAtLTE", "slaPausedAtIsNil", "slaPausedAtNotNil", "firstResponseBreachedAt", "firstResponseBreachedAtNEQ", "firstResponseBreachedAtIn", "firstResponseBreachedAtNotIn", "firstResponseBreachedAtGT", "firstResponseBreachedAtGTE", "firstResponseBreachedAtLT", "firstResponseBreachedAtLTE", "firstResponseBreachedAtIsNil", "firstResponseBreachedAtNotNil", "resolutionBreachedAt", "resolutionBreachedAtNEQ", "resolutionBreachedAtIn", "resolutionBreachedAtNotIn", "resolutionBreachedAtGT", "resolutionBreachedAtGTE", "resolutionBreachedAtLT", "resolutionBreachedAtLTE", "resolutionBreachedAtIsNil", "resolutionBreachedAtNotNil", "escalationLevel", "escalationLevelNEQ", "escalationLevelIn", "escalationLevelNotIn", "escalationLevelGT", "escalationLevelGTE", "escalationLevelLT", "escalationLevelLTE", "escalatedAt", "escalatedAtNEQ", "escalatedAtIn", "escalatedAtNotIn", "escalatedAtGT", "escalatedAtGTE", "escalatedAtLT", "escalatedAtLTE", "escalatedAtIsNil", "escalatedAtNotNil", "nextEscalationAt", "nextEscalationAtNEQ", "nextEscalationAtIn", "nextEscalationAtNotIn", "nextEscalationAtGT", "nextEscalationAtGTE", "nextEscalationAtLT", "nextEscalationAtLTE", "nextEscalationAtIsNil", "nextEscalationAtNotNil", "assignedAt", "assignedAtNEQ", "assignedAtIn", "assignedAtNotIn", "assignedAtGT", "assignedAtGTE", "assignedAtLT", "assignedAtLTE", "assignedAtIsNil", "assignedAtNotNil", "reopenedAt", "reopenedAtNEQ", "reopenedAtIn", "reopenedAtNotIn", "reopenedAtGT", "reopenedAtGTE", "reopenedAtLT", "reopenedAtLTE", "reopenedAtIsNil", "reopenedAtNotNil", "csat", "csatNEQ", "csatIn", "csatNotIn", "csatGT", "csatGTE", "csatLT", "csatLTE", "csatIsNil", "csatNotNil", "surveySentAt", "surveySentAtNEQ", "surveySentAtIn", "surveySentAtNotIn", "surveySentAtGT", "surveySentAtGTE", "surveySentAtLT", "surveySentAtLTE", "surveySentAtIsNil", "surveySentAtNotNil", "resolvedAt", "resolvedAtNEQ", "resolvedAtIn", "resolvedAtNotIn", "resolvedAtGT", "resolvedAtGTE", "resolvedAtLT", "resolvedAtLTE", "resolvedAtIsNil", "resolvedAtNotNil", "closedAt", "closedAtNEQ", "closedAtIn", "closedAtNotIn", "closedAtGT", "closedAtGTE", "closedAtLT", "closedAtLTE", "closedAtIsNil", "closedAtNotNil", "hasCustomer", "hasCustomerWith", "hasOrder", "hasOrderWith", "hasAssignee", "hasAssigneeWith", "hasTeam", "hasTeamWith", "hasTicketType", "hasTicketTypeWith", "hasSLAPolicy", "hasSLAPolicyWith", "hasChanges", "hasChangesWith", "hasApprovals", "hasApprovalsWith", "hasComments", "hasCommentsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -38940,6 +51622,90 @@ func (ec *executionContext) unmarshalInputTicketWhereInput(ctx context.Context, 
 				return it, err
 			}
 			it.RegionContainsFold = data
+		case "typeID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("typeID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TypeID = data
+		case "typeIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("typeIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TypeIDNEQ = data
+		case "typeIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("typeIDIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TypeIDIn = data
+		case "typeIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("typeIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TypeIDNotIn = data
+		case "typeIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("typeIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TypeIDIsNil = data
+		case "typeIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("typeIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TypeIDNotNil = data
+		case "slaPolicyID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slaPolicyID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SLAPolicyID = data
+		case "slaPolicyIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slaPolicyIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SLAPolicyIDNEQ = data
+		case "slaPolicyIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slaPolicyIDIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SLAPolicyIDIn = data
+		case "slaPolicyIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slaPolicyIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SLAPolicyIDNotIn = data
+		case "slaPolicyIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slaPolicyIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SLAPolicyIDIsNil = data
+		case "slaPolicyIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slaPolicyIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SLAPolicyIDNotNil = data
 		case "firstResponseDueAt":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstResponseDueAt"))
 			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
@@ -39010,6 +51776,76 @@ func (ec *executionContext) unmarshalInputTicketWhereInput(ctx context.Context, 
 				return it, err
 			}
 			it.FirstResponseDueAtNotNil = data
+		case "nextUpdateDueAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nextUpdateDueAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NextUpdateDueAt = data
+		case "nextUpdateDueAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nextUpdateDueAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NextUpdateDueAtNEQ = data
+		case "nextUpdateDueAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nextUpdateDueAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NextUpdateDueAtIn = data
+		case "nextUpdateDueAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nextUpdateDueAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NextUpdateDueAtNotIn = data
+		case "nextUpdateDueAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nextUpdateDueAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NextUpdateDueAtGT = data
+		case "nextUpdateDueAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nextUpdateDueAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NextUpdateDueAtGTE = data
+		case "nextUpdateDueAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nextUpdateDueAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NextUpdateDueAtLT = data
+		case "nextUpdateDueAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nextUpdateDueAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NextUpdateDueAtLTE = data
+		case "nextUpdateDueAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nextUpdateDueAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NextUpdateDueAtIsNil = data
+		case "nextUpdateDueAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nextUpdateDueAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NextUpdateDueAtNotNil = data
 		case "resolutionDueAt":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolutionDueAt"))
 			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
@@ -39080,6 +51916,832 @@ func (ec *executionContext) unmarshalInputTicketWhereInput(ctx context.Context, 
 				return it, err
 			}
 			it.ResolutionDueAtNotNil = data
+		case "firstRespondedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstRespondedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstRespondedAt = data
+		case "firstRespondedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstRespondedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstRespondedAtNEQ = data
+		case "firstRespondedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstRespondedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstRespondedAtIn = data
+		case "firstRespondedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstRespondedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstRespondedAtNotIn = data
+		case "firstRespondedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstRespondedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstRespondedAtGT = data
+		case "firstRespondedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstRespondedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstRespondedAtGTE = data
+		case "firstRespondedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstRespondedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstRespondedAtLT = data
+		case "firstRespondedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstRespondedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstRespondedAtLTE = data
+		case "firstRespondedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstRespondedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstRespondedAtIsNil = data
+		case "firstRespondedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstRespondedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstRespondedAtNotNil = data
+		case "lastUpdateAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastUpdateAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastUpdateAt = data
+		case "lastUpdateAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastUpdateAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastUpdateAtNEQ = data
+		case "lastUpdateAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastUpdateAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastUpdateAtIn = data
+		case "lastUpdateAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastUpdateAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastUpdateAtNotIn = data
+		case "lastUpdateAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastUpdateAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastUpdateAtGT = data
+		case "lastUpdateAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastUpdateAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastUpdateAtGTE = data
+		case "lastUpdateAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastUpdateAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastUpdateAtLT = data
+		case "lastUpdateAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastUpdateAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastUpdateAtLTE = data
+		case "lastUpdateAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastUpdateAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastUpdateAtIsNil = data
+		case "lastUpdateAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastUpdateAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastUpdateAtNotNil = data
+		case "slaPausedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slaPausedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SLAPausedAt = data
+		case "slaPausedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slaPausedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SLAPausedAtNEQ = data
+		case "slaPausedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slaPausedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SLAPausedAtIn = data
+		case "slaPausedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slaPausedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SLAPausedAtNotIn = data
+		case "slaPausedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slaPausedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SLAPausedAtGT = data
+		case "slaPausedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slaPausedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SLAPausedAtGTE = data
+		case "slaPausedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slaPausedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SLAPausedAtLT = data
+		case "slaPausedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slaPausedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SLAPausedAtLTE = data
+		case "slaPausedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slaPausedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SLAPausedAtIsNil = data
+		case "slaPausedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slaPausedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SLAPausedAtNotNil = data
+		case "firstResponseBreachedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstResponseBreachedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstResponseBreachedAt = data
+		case "firstResponseBreachedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstResponseBreachedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstResponseBreachedAtNEQ = data
+		case "firstResponseBreachedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstResponseBreachedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstResponseBreachedAtIn = data
+		case "firstResponseBreachedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstResponseBreachedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstResponseBreachedAtNotIn = data
+		case "firstResponseBreachedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstResponseBreachedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstResponseBreachedAtGT = data
+		case "firstResponseBreachedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstResponseBreachedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstResponseBreachedAtGTE = data
+		case "firstResponseBreachedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstResponseBreachedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstResponseBreachedAtLT = data
+		case "firstResponseBreachedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstResponseBreachedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstResponseBreachedAtLTE = data
+		case "firstResponseBreachedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstResponseBreachedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstResponseBreachedAtIsNil = data
+		case "firstResponseBreachedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstResponseBreachedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstResponseBreachedAtNotNil = data
+		case "resolutionBreachedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolutionBreachedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolutionBreachedAt = data
+		case "resolutionBreachedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolutionBreachedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolutionBreachedAtNEQ = data
+		case "resolutionBreachedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolutionBreachedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolutionBreachedAtIn = data
+		case "resolutionBreachedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolutionBreachedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolutionBreachedAtNotIn = data
+		case "resolutionBreachedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolutionBreachedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolutionBreachedAtGT = data
+		case "resolutionBreachedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolutionBreachedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolutionBreachedAtGTE = data
+		case "resolutionBreachedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolutionBreachedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolutionBreachedAtLT = data
+		case "resolutionBreachedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolutionBreachedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolutionBreachedAtLTE = data
+		case "resolutionBreachedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolutionBreachedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolutionBreachedAtIsNil = data
+		case "resolutionBreachedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolutionBreachedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolutionBreachedAtNotNil = data
+		case "escalationLevel":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("escalationLevel"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EscalationLevel = data
+		case "escalationLevelNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("escalationLevelNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EscalationLevelNEQ = data
+		case "escalationLevelIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("escalationLevelIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EscalationLevelIn = data
+		case "escalationLevelNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("escalationLevelNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EscalationLevelNotIn = data
+		case "escalationLevelGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("escalationLevelGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EscalationLevelGT = data
+		case "escalationLevelGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("escalationLevelGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EscalationLevelGTE = data
+		case "escalationLevelLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("escalationLevelLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EscalationLevelLT = data
+		case "escalationLevelLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("escalationLevelLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EscalationLevelLTE = data
+		case "escalatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("escalatedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EscalatedAt = data
+		case "escalatedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("escalatedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EscalatedAtNEQ = data
+		case "escalatedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("escalatedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EscalatedAtIn = data
+		case "escalatedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("escalatedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EscalatedAtNotIn = data
+		case "escalatedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("escalatedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EscalatedAtGT = data
+		case "escalatedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("escalatedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EscalatedAtGTE = data
+		case "escalatedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("escalatedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EscalatedAtLT = data
+		case "escalatedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("escalatedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EscalatedAtLTE = data
+		case "escalatedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("escalatedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EscalatedAtIsNil = data
+		case "escalatedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("escalatedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EscalatedAtNotNil = data
+		case "nextEscalationAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nextEscalationAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NextEscalationAt = data
+		case "nextEscalationAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nextEscalationAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NextEscalationAtNEQ = data
+		case "nextEscalationAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nextEscalationAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NextEscalationAtIn = data
+		case "nextEscalationAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nextEscalationAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NextEscalationAtNotIn = data
+		case "nextEscalationAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nextEscalationAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NextEscalationAtGT = data
+		case "nextEscalationAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nextEscalationAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NextEscalationAtGTE = data
+		case "nextEscalationAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nextEscalationAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NextEscalationAtLT = data
+		case "nextEscalationAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nextEscalationAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NextEscalationAtLTE = data
+		case "nextEscalationAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nextEscalationAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NextEscalationAtIsNil = data
+		case "nextEscalationAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nextEscalationAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NextEscalationAtNotNil = data
+		case "assignedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assignedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssignedAt = data
+		case "assignedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assignedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssignedAtNEQ = data
+		case "assignedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assignedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssignedAtIn = data
+		case "assignedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assignedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssignedAtNotIn = data
+		case "assignedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assignedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssignedAtGT = data
+		case "assignedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assignedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssignedAtGTE = data
+		case "assignedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assignedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssignedAtLT = data
+		case "assignedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assignedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssignedAtLTE = data
+		case "assignedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assignedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssignedAtIsNil = data
+		case "assignedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assignedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssignedAtNotNil = data
+		case "reopenedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reopenedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReopenedAt = data
+		case "reopenedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reopenedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReopenedAtNEQ = data
+		case "reopenedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reopenedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReopenedAtIn = data
+		case "reopenedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reopenedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReopenedAtNotIn = data
+		case "reopenedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reopenedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReopenedAtGT = data
+		case "reopenedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reopenedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReopenedAtGTE = data
+		case "reopenedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reopenedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReopenedAtLT = data
+		case "reopenedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reopenedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReopenedAtLTE = data
+		case "reopenedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reopenedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReopenedAtIsNil = data
+		case "reopenedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reopenedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReopenedAtNotNil = data
+		case "csat":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("csat"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Csat = data
+		case "csatNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("csatNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CsatNEQ = data
+		case "csatIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("csatIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CsatIn = data
+		case "csatNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("csatNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CsatNotIn = data
+		case "csatGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("csatGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CsatGT = data
+		case "csatGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("csatGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CsatGTE = data
+		case "csatLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("csatLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CsatLT = data
+		case "csatLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("csatLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CsatLTE = data
+		case "csatIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("csatIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CsatIsNil = data
+		case "csatNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("csatNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CsatNotNil = data
+		case "surveySentAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("surveySentAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SurveySentAt = data
+		case "surveySentAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("surveySentAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SurveySentAtNEQ = data
+		case "surveySentAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("surveySentAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SurveySentAtIn = data
+		case "surveySentAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("surveySentAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SurveySentAtNotIn = data
+		case "surveySentAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("surveySentAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SurveySentAtGT = data
+		case "surveySentAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("surveySentAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SurveySentAtGTE = data
+		case "surveySentAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("surveySentAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SurveySentAtLT = data
+		case "surveySentAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("surveySentAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SurveySentAtLTE = data
+		case "surveySentAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("surveySentAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SurveySentAtIsNil = data
+		case "surveySentAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("surveySentAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SurveySentAtNotNil = data
 		case "resolvedAt":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolvedAt"))
 			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
@@ -39276,6 +52938,62 @@ func (ec *executionContext) unmarshalInputTicketWhereInput(ctx context.Context, 
 				return it, err
 			}
 			it.HasTeamWith = data
+		case "hasTicketType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasTicketType"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasTicketType = data
+		case "hasTicketTypeWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasTicketTypeWith"))
+			data, err := ec.unmarshalOTicketTypeWhereInput2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketTypeWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasTicketTypeWith = data
+		case "hasSLAPolicy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasSLAPolicy"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasSLAPolicy = data
+		case "hasSLAPolicyWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasSLAPolicyWith"))
+			data, err := ec.unmarshalOSLAPolicyWhereInput2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐSLAPolicyWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasSLAPolicyWith = data
+		case "hasChanges":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasChanges"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasChanges = data
+		case "hasChangesWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasChangesWith"))
+			data, err := ec.unmarshalOTicketChangeWhereInput2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketChangeWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasChangesWith = data
+		case "hasApprovals":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasApprovals"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasApprovals = data
+		case "hasApprovalsWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasApprovalsWith"))
+			data, err := ec.unmarshalOTicketApprovalWhereInput2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketApprovalWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasApprovalsWith = data
 		case "hasComments":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasComments"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -39304,6 +53022,82 @@ func (ec *executionContext) unmarshalInputTicketWhereInput(ctx context.Context, 
 func UnmarshalTicketWhereInput(ctx context.Context, raw any) (ent.TicketWhereInput, error) {
 	var out ent.TicketWhereInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "TicketWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputTransitionInput(ctx context.Context, obj any) (workflow.Transition, error) {
+	var it workflow.Transition
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"from", "to", "required", "approvals", "rejectTo"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "from":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("from"))
+			data, err := ec.unmarshalNTicketStatus2githubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketᚐStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			if err = ec.Resolvers.TransitionInput().From(ctx, &it, data); err != nil {
+				return it, err
+			}
+		case "to":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("to"))
+			data, err := ec.unmarshalNTicketStatus2githubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketᚐStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			if err = ec.Resolvers.TransitionInput().To(ctx, &it, data); err != nil {
+				return it, err
+			}
+		case "required":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("required"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Required = data
+		case "approvals":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("approvals"))
+			data, err := ec.unmarshalOApprovalStepInput2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐApprovalStepᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Approvals = data
+		case "rejectTo":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rejectTo"))
+			data, err := ec.unmarshalOTicketStatus2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketᚐStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			if err = ec.Resolvers.TransitionInput().RejectTo(ctx, &it, data); err != nil {
+				return it, err
+			}
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTransitionInput unmarshals raw into the TransitionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTransitionInput(ctx context.Context, raw any) (workflow.Transition, error) {
+	var out workflow.Transition
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TransitionInput", raw, &out)
 	return out, err
 }
 
@@ -39976,7 +53770,7 @@ func (ec *executionContext) unmarshalInputUpdateDepartmentInput(ctx context.Cont
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "kind", "regionCode", "clearRegionCode", "wecomDeptID", "clearWecomDeptID", "sortOrder", "parentID", "clearParent"}
+	fieldsInOrder := [...]string{"name", "kind", "regionCode", "clearRegionCode", "wecomDeptID", "clearWecomDeptID", "sortOrder", "parentID", "clearParent", "leaderID", "clearLeader", "calendarID", "clearCalendar"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -40046,6 +53840,34 @@ func (ec *executionContext) unmarshalInputUpdateDepartmentInput(ctx context.Cont
 				return it, err
 			}
 			it.ClearParent = data
+		case "leaderID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("leaderID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LeaderID = data
+		case "clearLeader":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearLeader"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearLeader = data
+		case "calendarID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("calendarID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CalendarID = data
+		case "clearCalendar":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearCalendar"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearCalendar = data
 		}
 	}
 	return it, nil
@@ -40074,7 +53896,7 @@ func (ec *executionContext) unmarshalInputUpdateFormInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "description", "status", "fields"}
+	fieldsInOrder := [...]string{"name", "description", "status", "fields", "ticketFields", "clearTicketFields", "ticketTypeID", "clearTicketType"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -40109,6 +53931,34 @@ func (ec *executionContext) unmarshalInputUpdateFormInput(ctx context.Context, o
 				return it, err
 			}
 			it.Fields = data
+		case "ticketFields":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ticketFields"))
+			data, err := ec.unmarshalOTicketFieldMappingInput2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐFieldMappingᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TicketFields = data
+		case "clearTicketFields":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearTicketFields"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearTicketFields = data
+		case "ticketTypeID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ticketTypeID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TicketTypeID = data
+		case "clearTicketType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearTicketType"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearTicketType = data
 		}
 	}
 	return it, nil
@@ -40396,7 +54246,7 @@ func (ec *executionContext) unmarshalInputUpdateStaffInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"login", "name", "mobile", "clearMobile", "email", "clearEmail", "wecomUserID", "clearWecomUserID", "skillTags", "region", "clearRegion", "status", "capacity", "addDepartmentIDs", "removeDepartmentIDs", "clearDepartments"}
+	fieldsInOrder := [...]string{"login", "name", "mobile", "clearMobile", "email", "clearEmail", "wecomUserID", "clearWecomUserID", "skillTags", "region", "clearRegion", "status", "capacity", "workingHours", "clearWorkingHours", "addDepartmentIDs", "removeDepartmentIDs", "clearDepartments"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -40494,6 +54344,20 @@ func (ec *executionContext) unmarshalInputUpdateStaffInput(ctx context.Context, 
 				return it, err
 			}
 			it.Capacity = data
+		case "workingHours":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("workingHours"))
+			data, err := ec.unmarshalOCalendarSpecInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋbusinesstimeᚐSpec(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WorkingHours = data
+		case "clearWorkingHours":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearWorkingHours"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearWorkingHours = data
 		case "addDepartmentIDs":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("addDepartmentIDs"))
 			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
@@ -40788,7 +54652,7 @@ func (ec *executionContext) unmarshalInputUpdateTicketInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"title", "description", "category", "priority", "status", "source", "region", "clearRegion", "requiredSkills", "firstResponseDueAt", "clearFirstResponseDueAt", "resolutionDueAt", "clearResolutionDueAt", "customFields", "clearCustomFields", "customerID", "clearCustomer", "orderID", "clearOrder", "assigneeID", "clearAssignee", "teamID", "clearTeam"}
+	fieldsInOrder := [...]string{"title", "description", "category", "priority", "source", "region", "clearRegion", "requiredSkills", "customFields", "clearCustomFields", "customerID", "clearCustomer", "orderID", "clearOrder", "assigneeID", "clearAssignee", "teamID", "clearTeam", "ticketTypeID", "clearTicketType"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -40823,13 +54687,6 @@ func (ec *executionContext) unmarshalInputUpdateTicketInput(ctx context.Context,
 				return it, err
 			}
 			it.Priority = data
-		case "status":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
-			data, err := ec.unmarshalOTicketStatus2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketᚐStatus(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Status = data
 		case "source":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("source"))
 			data, err := ec.unmarshalOTicketSource2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketᚐSource(ctx, v)
@@ -40858,34 +54715,6 @@ func (ec *executionContext) unmarshalInputUpdateTicketInput(ctx context.Context,
 				return it, err
 			}
 			it.RequiredSkills = data
-		case "firstResponseDueAt":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstResponseDueAt"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.FirstResponseDueAt = data
-		case "clearFirstResponseDueAt":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearFirstResponseDueAt"))
-			data, err := ec.unmarshalOBoolean2bool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ClearFirstResponseDueAt = data
-		case "resolutionDueAt":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolutionDueAt"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ResolutionDueAt = data
-		case "clearResolutionDueAt":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearResolutionDueAt"))
-			data, err := ec.unmarshalOBoolean2bool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ClearResolutionDueAt = data
 		case "customFields":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customFields"))
 			data, err := ec.unmarshalOMap2map(ctx, v)
@@ -40956,6 +54785,20 @@ func (ec *executionContext) unmarshalInputUpdateTicketInput(ctx context.Context,
 				return it, err
 			}
 			it.ClearTeam = data
+		case "ticketTypeID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ticketTypeID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TicketTypeID = data
+		case "clearTicketType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearTicketType"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearTicketType = data
 		}
 	}
 	return it, nil
@@ -40973,6 +54816,97 @@ func UnmarshalUpdateTicketInput(ctx context.Context, raw any) (ent.UpdateTicketI
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputWorkflowInput(ctx context.Context, obj any) (workflow.Workflow, error) {
+	var it workflow.Workflow
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"transitions"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "transitions":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("transitions"))
+			data, err := ec.unmarshalNTransitionInput2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐTransitionᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Transitions = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalWorkflowInput unmarshals raw into the WorkflowInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalWorkflowInput(ctx context.Context, raw any) (workflow.Workflow, error) {
+	var out workflow.Workflow
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "WorkflowInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputWorkingWindowInput(ctx context.Context, obj any) (businesstime.Window, error) {
+	var it businesstime.Window
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"start", "end"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "start":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("start"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Start = data
+		case "end":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("end"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.End = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalWorkingWindowInput unmarshals raw into the WorkingWindowInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalWorkingWindowInput(ctx context.Context, raw any) (businesstime.Window, error) {
+	var out businesstime.Window
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "WorkingWindowInput", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -40981,11 +54915,26 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 	switch obj := (obj).(type) {
 	case nil:
 		return graphql.Null
+	case *ent.TicketType:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._TicketType(ctx, sel, obj)
 	case *ent.TicketComment:
 		if obj == nil {
 			return graphql.Null
 		}
 		return ec._TicketComment(ctx, sel, obj)
+	case *ent.TicketChange:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._TicketChange(ctx, sel, obj)
+	case *ent.TicketApproval:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._TicketApproval(ctx, sel, obj)
 	case *ent.Ticket:
 		if obj == nil {
 			return graphql.Null
@@ -41011,6 +54960,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Staff(ctx, sel, obj)
+	case *ent.SLAPolicy:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._SLAPolicy(ctx, sel, obj)
 	case *ent.OrderItem:
 		if obj == nil {
 			return graphql.Null
@@ -41066,6 +55020,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Campaign(ctx, sel, obj)
+	case *ent.BusinessCalendar:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._BusinessCalendar(ctx, sel, obj)
 	case *ent.AuditLog:
 		if obj == nil {
 			return graphql.Null
@@ -41083,6 +55042,203 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 // endregion ************************** interface.gotpl ***************************
 
 // region    **************************** object.gotpl ****************************
+
+var agentSatisfactionImplementors = []string{"AgentSatisfaction"}
+
+func (ec *executionContext) _AgentSatisfaction(ctx context.Context, sel ast.SelectionSet, obj *tickets.AgentSatisfaction) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, agentSatisfactionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AgentSatisfaction")
+		case "staff":
+			out.Values[i] = ec._AgentSatisfaction_staff(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "average":
+			out.Values[i] = ec._AgentSatisfaction_average(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._AgentSatisfaction_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var approvalDecisionImplementors = []string{"ApprovalDecision"}
+
+func (ec *executionContext) _ApprovalDecision(ctx context.Context, sel ast.SelectionSet, obj *workflow.Decision) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, approvalDecisionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ApprovalDecision")
+		case "staffID":
+			out.Values[i] = ec._ApprovalDecision_staffID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "staffName":
+			out.Values[i] = ec._ApprovalDecision_staffName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "approved":
+			out.Values[i] = ec._ApprovalDecision_approved(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "comment":
+			out.Values[i] = ec._ApprovalDecision_comment(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "at":
+			out.Values[i] = ec._ApprovalDecision_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var approvalStepImplementors = []string{"ApprovalStep"}
+
+func (ec *executionContext) _ApprovalStep(ctx context.Context, sel ast.SelectionSet, obj *workflow.ApprovalStep) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, approvalStepImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ApprovalStep")
+		case "name":
+			out.Values[i] = ec._ApprovalStep_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "approver":
+			out.Values[i] = ec._ApprovalStep_approver(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "role":
+			out.Values[i] = ec._ApprovalStep_role(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "staffIDs":
+			out.Values[i] = ec._ApprovalStep_staffIDs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "mode":
+			out.Values[i] = ec._ApprovalStep_mode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "threshold":
+			out.Values[i] = ec._ApprovalStep_threshold(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var approvalThresholdImplementors = []string{"ApprovalThreshold"}
+
+func (ec *executionContext) _ApprovalThreshold(ctx context.Context, sel ast.SelectionSet, obj *workflow.Threshold) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, approvalThresholdImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ApprovalThreshold")
+		case "field":
+			out.Values[i] = ec._ApprovalThreshold_field(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "aboveFen":
+			out.Values[i] = ec._ApprovalThreshold_aboveFen(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "minApprovers":
+			out.Values[i] = ec._ApprovalThreshold_minApprovers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
 
 var auditChainReportImplementors = []string{"AuditChainReport"}
 
@@ -41296,6 +55452,241 @@ func (ec *executionContext) _AuditLogEdge(ctx context.Context, sel ast.Selection
 			}
 		case "cursor":
 			out.Values[i] = ec._AuditLogEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var backlogRowImplementors = []string{"BacklogRow"}
+
+func (ec *executionContext) _BacklogRow(ctx context.Context, sel ast.SelectionSet, obj *tickets.BacklogRow) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, backlogRowImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BacklogRow")
+		case "team":
+			out.Values[i] = ec._BacklogRow_team(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "byAge":
+			out.Values[i] = ec._BacklogRow_byAge(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "total":
+			out.Values[i] = ec._BacklogRow_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var businessCalendarImplementors = []string{"BusinessCalendar", "Node"}
+
+func (ec *executionContext) _BusinessCalendar(ctx context.Context, sel ast.SelectionSet, obj *ent.BusinessCalendar) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, businessCalendarImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BusinessCalendar")
+		case "id":
+			out.Values[i] = ec._BusinessCalendar_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._BusinessCalendar_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._BusinessCalendar_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._BusinessCalendar_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "isDefault":
+			out.Values[i] = ec._BusinessCalendar_isDefault(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "spec":
+			out.Values[i] = ec._BusinessCalendar_spec(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var businessCalendarConnectionImplementors = []string{"BusinessCalendarConnection"}
+
+func (ec *executionContext) _BusinessCalendarConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.BusinessCalendarConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, businessCalendarConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BusinessCalendarConnection")
+		case "edges":
+			out.Values[i] = ec._BusinessCalendarConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._BusinessCalendarConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._BusinessCalendarConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var businessCalendarEdgeImplementors = []string{"BusinessCalendarEdge"}
+
+func (ec *executionContext) _BusinessCalendarEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.BusinessCalendarEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, businessCalendarEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BusinessCalendarEdge")
+		case "node":
+			out.Values[i] = ec._BusinessCalendarEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._BusinessCalendarEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var calendarSpecImplementors = []string{"CalendarSpec"}
+
+func (ec *executionContext) _CalendarSpec(ctx context.Context, sel ast.SelectionSet, obj *businesstime.Spec) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, calendarSpecImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CalendarSpec")
+		case "timeZone":
+			out.Values[i] = ec._CalendarSpec_timeZone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "weekly":
+			out.Values[i] = ec._CalendarSpec_weekly(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "holidays":
+			out.Values[i] = ec._CalendarSpec_holidays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "workdays":
+			out.Values[i] = ec._CalendarSpec_workdays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "workdayHours":
+			out.Values[i] = ec._CalendarSpec_workdayHours(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -42601,6 +56992,44 @@ func (ec *executionContext) _DataScope(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var dayHoursImplementors = []string{"DayHours"}
+
+func (ec *executionContext) _DayHours(ctx context.Context, sel ast.SelectionSet, obj *businesstime.DayHours) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dayHoursImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DayHours")
+		case "weekday":
+			out.Values[i] = ec._DayHours_weekday(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "windows":
+			out.Values[i] = ec._DayHours_windows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var deleteChannelPayloadImplementors = []string{"DeleteChannelPayload"}
 
 func (ec *executionContext) _DeleteChannelPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeleteChannelPayload) graphql.Marshaler {
@@ -42690,6 +57119,16 @@ func (ec *executionContext) _Department(ctx context.Context, sel ast.SelectionSe
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "leaderID":
+			out.Values[i] = ec._Department_leaderID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "calendarID":
+			out.Values[i] = ec._Department_calendarID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "children":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -42707,6 +57146,18 @@ func (ec *executionContext) _Department(ctx context.Context, sel ast.SelectionSe
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Department_staff(ctx, field, obj)
+				})
+		case "leader":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Department_leader(ctx, field, obj)
+				})
+		case "calendar":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Department_calendar(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -42806,6 +57257,49 @@ func (ec *executionContext) _DepartmentEdge(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var durationStatsImplementors = []string{"DurationStats"}
+
+func (ec *executionContext) _DurationStats(ctx context.Context, sel ast.SelectionSet, obj *tickets.DurationStats) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, durationStatsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DurationStats")
+		case "count":
+			out.Values[i] = ec._DurationStats_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "p50":
+			out.Values[i] = ec._DurationStats_p50(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "p90":
+			out.Values[i] = ec._DurationStats_p90(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var erasureReportImplementors = []string{"ErasureReport"}
 
 func (ec *executionContext) _ErasureReport(ctx context.Context, sel ast.SelectionSet, obj *model.ErasureReport) graphql.Marshaler {
@@ -42829,6 +57323,49 @@ func (ec *executionContext) _ErasureReport(ctx context.Context, sel ast.Selectio
 			}
 		case "alreadyErased":
 			out.Values[i] = ec._ErasureReport_alreadyErased(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var escalationRuleImplementors = []string{"EscalationRule"}
+
+func (ec *executionContext) _EscalationRule(ctx context.Context, sel ast.SelectionSet, obj *workflow.EscalationRule) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, escalationRuleImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EscalationRule")
+		case "target":
+			out.Values[i] = ec._EscalationRule_target(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "atPercent":
+			out.Values[i] = ec._EscalationRule_atPercent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "actions":
+			out.Values[i] = ec._EscalationRule_actions(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -43096,6 +57633,22 @@ func (ec *executionContext) _Form(ctx context.Context, sel ast.SelectionSet, obj
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "ticketTypeID":
+			out.Values[i] = ec._Form_ticketTypeID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ticketFields":
+			out.Values[i] = ec._Form_ticketFields(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ticketType":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Form_ticketType(ctx, field, obj)
+				})
 		case "submissions":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -43299,6 +57852,11 @@ func (ec *executionContext) _FormSubmission(ctx context.Context, sel ast.Selecti
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "ticketID":
+			out.Values[i] = ec._FormSubmission_ticketID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "data":
 			out.Values[i] = ec._FormSubmission_data(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -43330,6 +57888,12 @@ func (ec *executionContext) _FormSubmission(ctx context.Context, sel ast.Selecti
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._FormSubmission_customer(ctx, field, obj)
+				})
+		case "ticket":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._FormSubmission_ticket(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -43952,6 +58516,90 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createTicketType":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createTicketType(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateTicketType":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateTicketType(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createSLAPolicy":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createSLAPolicy(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateSLAPolicy":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateSLAPolicy(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteSLAPolicy":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteSLAPolicy(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createBusinessCalendar":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createBusinessCalendar(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateBusinessCalendar":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateBusinessCalendar(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "transitionTicket":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_transitionTicket(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "assignTicket":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_assignTicket(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "claimTicket":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_claimTicket(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "routeTicket":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_routeTicket(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "decideApproval":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_decideApproval(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createChannel":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createChannel(ctx, field)
@@ -44491,6 +59139,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_auditLog(ctx, field)
 				})
+		case "businessCalendars":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_businessCalendars(ctx, field)
+				})
 		case "campaigns":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -44539,6 +59193,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_orders(ctx, field)
 				})
+		case "slaPolicies":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_slaPolicies(ctx, field)
+				})
 		case "staff":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -44562,6 +59222,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_tickets(ctx, field)
+				})
+		case "ticketTypes":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_ticketTypes(ctx, field)
 				})
 		case "roles":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -44604,6 +59270,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_tenant(ctx, field)
+				})
+		case "myApprovals":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_myApprovals(ctx, field)
+				})
+		case "ticketMetrics":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_ticketMetrics(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -44665,6 +59343,350 @@ func (ec *executionContext) _Role(ctx context.Context, sel ast.SelectionSet, obj
 		case "scope":
 			out.Values[i] = ec._Role_scope(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var routingConfigImplementors = []string{"RoutingConfig"}
+
+func (ec *executionContext) _RoutingConfig(ctx context.Context, sel ast.SelectionSet, obj *routing.Config) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, routingConfigImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RoutingConfig")
+		case "steps":
+			out.Values[i] = ec._RoutingConfig_steps(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "csatWeight":
+			out.Values[i] = ec._RoutingConfig_csatWeight(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resolutionWeight":
+			out.Values[i] = ec._RoutingConfig_resolutionWeight(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var routingStepImplementors = []string{"RoutingStep"}
+
+func (ec *executionContext) _RoutingStep(ctx context.Context, sel ast.SelectionSet, obj *routing.Step) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, routingStepImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RoutingStep")
+		case "kind":
+			out.Values[i] = ec._RoutingStep_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "required":
+			out.Values[i] = ec._RoutingStep_required(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var sLAConditionImplementors = []string{"SLACondition"}
+
+func (ec *executionContext) _SLACondition(ctx context.Context, sel ast.SelectionSet, obj *workflow.Condition) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sLAConditionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SLACondition")
+		case "typeIDs":
+			out.Values[i] = ec._SLACondition_typeIDs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "priorities":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SLACondition_priorities(ctx, field, obj)
+				})
+		case "sources":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SLACondition_sources(ctx, field, obj)
+				})
+		case "categories":
+			out.Values[i] = ec._SLACondition_categories(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var sLAPolicyImplementors = []string{"SLAPolicy", "Node"}
+
+func (ec *executionContext) _SLAPolicy(ctx context.Context, sel ast.SelectionSet, obj *ent.SLAPolicy) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sLAPolicyImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SLAPolicy")
+		case "id":
+			out.Values[i] = ec._SLAPolicy_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._SLAPolicy_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._SLAPolicy_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._SLAPolicy_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "position":
+			out.Values[i] = ec._SLAPolicy_position(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "active":
+			out.Values[i] = ec._SLAPolicy_active(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "condition":
+			out.Values[i] = ec._SLAPolicy_condition(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "targets":
+			out.Values[i] = ec._SLAPolicy_targets(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "businessHours":
+			out.Values[i] = ec._SLAPolicy_businessHours(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "calendarID":
+			out.Values[i] = ec._SLAPolicy_calendarID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "escalations":
+			out.Values[i] = ec._SLAPolicy_escalations(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "calendar":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SLAPolicy_calendar(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var sLAPolicyConnectionImplementors = []string{"SLAPolicyConnection"}
+
+func (ec *executionContext) _SLAPolicyConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.SLAPolicyConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sLAPolicyConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SLAPolicyConnection")
+		case "edges":
+			out.Values[i] = ec._SLAPolicyConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._SLAPolicyConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._SLAPolicyConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var sLAPolicyEdgeImplementors = []string{"SLAPolicyEdge"}
+
+func (ec *executionContext) _SLAPolicyEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.SLAPolicyEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sLAPolicyEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SLAPolicyEdge")
+		case "node":
+			out.Values[i] = ec._SLAPolicyEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._SLAPolicyEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var sLATargetsImplementors = []string{"SLATargets"}
+
+func (ec *executionContext) _SLATargets(ctx context.Context, sel ast.SelectionSet, obj *workflow.Targets) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sLATargetsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SLATargets")
+		case "firstResponse":
+			out.Values[i] = ec._SLATargets_firstResponse(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "nextUpdate":
+			out.Values[i] = ec._SLATargets_nextUpdate(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "resolution":
+			out.Values[i] = ec._SLATargets_resolution(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -44757,6 +59779,31 @@ func (ec *executionContext) _Staff(ctx context.Context, sel ast.SelectionSet, ob
 			}
 		case "capacity":
 			out.Values[i] = ec._Staff_capacity(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "workingHours":
+			out.Values[i] = ec._Staff_workingHours(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "openTickets":
+			out.Values[i] = ec._Staff_openTickets(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "csatAverage":
+			out.Values[i] = ec._Staff_csatAverage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "csatCount":
+			out.Values[i] = ec._Staff_csatCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "avgResolutionSeconds":
+			out.Values[i] = ec._Staff_avgResolutionSeconds(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -45437,13 +60484,103 @@ func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "typeID":
+			out.Values[i] = ec._Ticket_typeID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "slaPolicyID":
+			out.Values[i] = ec._Ticket_slaPolicyID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "firstResponseDueAt":
 			out.Values[i] = ec._Ticket_firstResponseDueAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "nextUpdateDueAt":
+			out.Values[i] = ec._Ticket_nextUpdateDueAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "resolutionDueAt":
 			out.Values[i] = ec._Ticket_resolutionDueAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "firstRespondedAt":
+			out.Values[i] = ec._Ticket_firstRespondedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lastUpdateAt":
+			out.Values[i] = ec._Ticket_lastUpdateAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "slaPausedAt":
+			out.Values[i] = ec._Ticket_slaPausedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "slaPausedSeconds":
+			out.Values[i] = ec._Ticket_slaPausedSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "firstResponseBreachedAt":
+			out.Values[i] = ec._Ticket_firstResponseBreachedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "resolutionBreachedAt":
+			out.Values[i] = ec._Ticket_resolutionBreachedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "escalationLevel":
+			out.Values[i] = ec._Ticket_escalationLevel(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "escalatedAt":
+			out.Values[i] = ec._Ticket_escalatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "nextEscalationAt":
+			out.Values[i] = ec._Ticket_nextEscalationAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "assignedAt":
+			out.Values[i] = ec._Ticket_assignedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "assignmentReason":
+			out.Values[i] = ec._Ticket_assignmentReason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reopenedAt":
+			out.Values[i] = ec._Ticket_reopenedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "csat":
+			out.Values[i] = ec._Ticket_csat(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "csatComment":
+			out.Values[i] = ec._Ticket_csatComment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "surveySentAt":
+			out.Values[i] = ec._Ticket_surveySentAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -45486,12 +60623,401 @@ func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, o
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Ticket_team(ctx, field, obj)
 				})
+		case "ticketType":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Ticket_ticketType(ctx, field, obj)
+				})
+		case "slaPolicy":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Ticket_slaPolicy(ctx, field, obj)
+				})
+		case "changes":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Ticket_changes(ctx, field, obj)
+				})
+		case "approvals":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Ticket_approvals(ctx, field, obj)
+				})
 		case "comments":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Ticket_comments(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var ticketApprovalImplementors = []string{"TicketApproval", "Node"}
+
+func (ec *executionContext) _TicketApproval(ctx context.Context, sel ast.SelectionSet, obj *ent.TicketApproval) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ticketApprovalImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TicketApproval")
+		case "id":
+			out.Values[i] = ec._TicketApproval_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._TicketApproval_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._TicketApproval_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ticketID":
+			out.Values[i] = ec._TicketApproval_ticketID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "step":
+			out.Values[i] = ec._TicketApproval_step(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._TicketApproval_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "fromStatus":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TicketApproval_fromStatus(ctx, field, obj)
+				})
+		case "toStatus":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TicketApproval_toStatus(ctx, field, obj)
+				})
+		case "rejectTo":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TicketApproval_rejectTo(ctx, field, obj)
+				})
+		case "requestedByID":
+			out.Values[i] = ec._TicketApproval_requestedByID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "approver":
+			out.Values[i] = ec._TicketApproval_approver(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "requiredApprovals":
+			out.Values[i] = ec._TicketApproval_requiredApprovals(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._TicketApproval_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "decisions":
+			out.Values[i] = ec._TicketApproval_decisions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "decidedAt":
+			out.Values[i] = ec._TicketApproval_decidedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ticket":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TicketApproval_ticket(ctx, field, obj)
+				})
+		case "requestedBy":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TicketApproval_requestedBy(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var ticketApprovalConnectionImplementors = []string{"TicketApprovalConnection"}
+
+func (ec *executionContext) _TicketApprovalConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.TicketApprovalConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ticketApprovalConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TicketApprovalConnection")
+		case "edges":
+			out.Values[i] = ec._TicketApprovalConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._TicketApprovalConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._TicketApprovalConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var ticketApprovalEdgeImplementors = []string{"TicketApprovalEdge"}
+
+func (ec *executionContext) _TicketApprovalEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.TicketApprovalEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ticketApprovalEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TicketApprovalEdge")
+		case "node":
+			out.Values[i] = ec._TicketApprovalEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._TicketApprovalEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var ticketChangeImplementors = []string{"TicketChange", "Node"}
+
+func (ec *executionContext) _TicketChange(ctx context.Context, sel ast.SelectionSet, obj *ent.TicketChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ticketChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TicketChange")
+		case "id":
+			out.Values[i] = ec._TicketChange_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ticketID":
+			out.Values[i] = ec._TicketChange_ticketID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "actorID":
+			out.Values[i] = ec._TicketChange_actorID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._TicketChange_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "field":
+			out.Values[i] = ec._TicketChange_field(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "before":
+			out.Values[i] = ec._TicketChange_before(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "after":
+			out.Values[i] = ec._TicketChange_after(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "note":
+			out.Values[i] = ec._TicketChange_note(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._TicketChange_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ticket":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TicketChange_ticket(ctx, field, obj)
+				})
+		case "actor":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TicketChange_actor(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var ticketChangeConnectionImplementors = []string{"TicketChangeConnection"}
+
+func (ec *executionContext) _TicketChangeConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.TicketChangeConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ticketChangeConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TicketChangeConnection")
+		case "edges":
+			out.Values[i] = ec._TicketChangeConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._TicketChangeConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._TicketChangeConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var ticketChangeEdgeImplementors = []string{"TicketChangeEdge"}
+
+func (ec *executionContext) _TicketChangeEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.TicketChangeEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ticketChangeEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TicketChangeEdge")
+		case "node":
+			out.Values[i] = ec._TicketChangeEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._TicketChangeEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -45779,6 +61305,435 @@ func (ec *executionContext) _TicketEvent(ctx context.Context, sel ast.SelectionS
 			}
 		case "at":
 			out.Values[i] = ec._TicketEvent_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var ticketFieldMappingImplementors = []string{"TicketFieldMapping"}
+
+func (ec *executionContext) _TicketFieldMapping(ctx context.Context, sel ast.SelectionSet, obj *workflow.FieldMapping) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ticketFieldMappingImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TicketFieldMapping")
+		case "ticket":
+			out.Values[i] = ec._TicketFieldMapping_ticket(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "form":
+			out.Values[i] = ec._TicketFieldMapping_form(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var ticketMetricsImplementors = []string{"TicketMetrics"}
+
+func (ec *executionContext) _TicketMetrics(ctx context.Context, sel ast.SelectionSet, obj *tickets.Metrics) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ticketMetricsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TicketMetrics")
+		case "from":
+			out.Values[i] = ec._TicketMetrics_from(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "to":
+			out.Values[i] = ec._TicketMetrics_to(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "opened":
+			out.Values[i] = ec._TicketMetrics_opened(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "firstResponse":
+			out.Values[i] = ec._TicketMetrics_firstResponse(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resolution":
+			out.Values[i] = ec._TicketMetrics_resolution(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "slaBreachRate":
+			out.Values[i] = ec._TicketMetrics_slaBreachRate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "backlog":
+			out.Values[i] = ec._TicketMetrics_backlog(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "csatByAgent":
+			out.Values[i] = ec._TicketMetrics_csatByAgent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var ticketTypeImplementors = []string{"TicketType", "Node"}
+
+func (ec *executionContext) _TicketType(ctx context.Context, sel ast.SelectionSet, obj *ent.TicketType) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ticketTypeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TicketType")
+		case "id":
+			out.Values[i] = ec._TicketType_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._TicketType_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._TicketType_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "key":
+			out.Values[i] = ec._TicketType_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._TicketType_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "description":
+			out.Values[i] = ec._TicketType_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "active":
+			out.Values[i] = ec._TicketType_active(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "defaultForSources":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TicketType_defaultForSources(ctx, field, obj)
+				})
+		case "workflow":
+			out.Values[i] = ec._TicketType_workflow(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "routing":
+			out.Values[i] = ec._TicketType_routing(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "claimBackAfter":
+			out.Values[i] = ec._TicketType_claimBackAfter(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "fairnessCap":
+			out.Values[i] = ec._TicketType_fairnessCap(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "fairnessWindow":
+			out.Values[i] = ec._TicketType_fairnessWindow(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reopenWindow":
+			out.Values[i] = ec._TicketType_reopenWindow(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "keywords":
+			out.Values[i] = ec._TicketType_keywords(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "surveyFormID":
+			out.Values[i] = ec._TicketType_surveyFormID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "surveyForm":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TicketType_surveyForm(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var ticketTypeConnectionImplementors = []string{"TicketTypeConnection"}
+
+func (ec *executionContext) _TicketTypeConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.TicketTypeConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ticketTypeConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TicketTypeConnection")
+		case "edges":
+			out.Values[i] = ec._TicketTypeConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._TicketTypeConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._TicketTypeConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var ticketTypeEdgeImplementors = []string{"TicketTypeEdge"}
+
+func (ec *executionContext) _TicketTypeEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.TicketTypeEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ticketTypeEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TicketTypeEdge")
+		case "node":
+			out.Values[i] = ec._TicketTypeEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._TicketTypeEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var transitionImplementors = []string{"Transition"}
+
+func (ec *executionContext) _Transition(ctx context.Context, sel ast.SelectionSet, obj *workflow.Transition) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, transitionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Transition")
+		case "from":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Transition_from(ctx, field, obj)
+				})
+		case "to":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Transition_to(ctx, field, obj)
+				})
+		case "required":
+			out.Values[i] = ec._Transition_required(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "approvals":
+			out.Values[i] = ec._Transition_approvals(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "rejectTo":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Transition_rejectTo(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var workflowImplementors = []string{"Workflow"}
+
+func (ec *executionContext) _Workflow(ctx context.Context, sel ast.SelectionSet, obj *workflow.Workflow) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, workflowImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Workflow")
+		case "transitions":
+			out.Values[i] = ec._Workflow_transitions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var workingWindowImplementors = []string{"WorkingWindow"}
+
+func (ec *executionContext) _WorkingWindow(ctx context.Context, sel ast.SelectionSet, obj *businesstime.Window) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, workingWindowImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WorkingWindow")
+		case "start":
+			out.Values[i] = ec._WorkingWindow_start(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "end":
+			out.Values[i] = ec._WorkingWindow_end(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46161,6 +62116,91 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
+func (ec *executionContext) marshalNAgentSatisfaction2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋticketsᚐAgentSatisfaction(ctx context.Context, sel ast.SelectionSet, v tickets.AgentSatisfaction) graphql.Marshaler {
+	return ec._AgentSatisfaction(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNAgentSatisfaction2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋticketsᚐAgentSatisfactionᚄ(ctx context.Context, sel ast.SelectionSet, v []tickets.AgentSatisfaction) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAgentSatisfaction2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋticketsᚐAgentSatisfaction(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNApprovalDecision2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐDecision(ctx context.Context, sel ast.SelectionSet, v workflow.Decision) graphql.Marshaler {
+	return ec._ApprovalDecision(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNApprovalDecision2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐDecisionᚄ(ctx context.Context, sel ast.SelectionSet, v []workflow.Decision) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNApprovalDecision2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐDecision(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNApprovalMode2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐApprovalMode(ctx context.Context, v any) (workflow.ApprovalMode, error) {
+	var res workflow.ApprovalMode
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNApprovalMode2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐApprovalMode(ctx context.Context, sel ast.SelectionSet, v workflow.ApprovalMode) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNApprovalStep2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐApprovalStep(ctx context.Context, sel ast.SelectionSet, v workflow.ApprovalStep) graphql.Marshaler {
+	return ec._ApprovalStep(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNApprovalStep2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐApprovalStepᚄ(ctx context.Context, sel ast.SelectionSet, v []workflow.ApprovalStep) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNApprovalStep2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐApprovalStep(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNApprovalStepInput2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐApprovalStep(ctx context.Context, v any) (workflow.ApprovalStep, error) {
+	res, err := ec.unmarshalInputApprovalStepInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNApproverKind2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐApproverKind(ctx context.Context, v any) (workflow.ApproverKind, error) {
+	var res workflow.ApproverKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNApproverKind2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐApproverKind(ctx context.Context, sel ast.SelectionSet, v workflow.ApproverKind) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNAuditChainReport2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋgraphᚋmodelᚐAuditChainReport(ctx context.Context, sel ast.SelectionSet, v *model.AuditChainReport) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AuditChainReport!")
@@ -46206,6 +62246,26 @@ func (ec *executionContext) unmarshalNAuditLogWhereInput2ᚖgithubᚗcomᚋscrm�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNBacklogRow2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋticketsᚐBacklogRow(ctx context.Context, sel ast.SelectionSet, v tickets.BacklogRow) graphql.Marshaler {
+	return ec._BacklogRow(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNBacklogRow2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋticketsᚐBacklogRowᚄ(ctx context.Context, sel ast.SelectionSet, v []tickets.BacklogRow) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNBacklogRow2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋticketsᚐBacklogRow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -46218,6 +62278,50 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 		graphql.AddInvalidNullFromMarshaler(ctx, "Boolean!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNBusinessCalendar2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐBusinessCalendar(ctx context.Context, sel ast.SelectionSet, v *ent.BusinessCalendar) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "BusinessCalendar!")
+		return graphql.Null
+	}
+	return ec._BusinessCalendar(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNBusinessCalendarConnection2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐBusinessCalendarConnection(ctx context.Context, sel ast.SelectionSet, v *ent.BusinessCalendarConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "BusinessCalendarConnection!")
+		return graphql.Null
+	}
+	return ec._BusinessCalendarConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNBusinessCalendarInput2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋticketsᚐCalendarInput(ctx context.Context, v any) (tickets.CalendarInput, error) {
+	res, err := ec.unmarshalInputBusinessCalendarInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNBusinessCalendarOrderField2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐBusinessCalendarOrderField(ctx context.Context, v any) (*ent.BusinessCalendarOrderField, error) {
+	var res = new(ent.BusinessCalendarOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNBusinessCalendarOrderField2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐBusinessCalendarOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.BusinessCalendarOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "BusinessCalendarOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNBusinessCalendarWhereInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐBusinessCalendarWhereInput(ctx context.Context, v any) (*ent.BusinessCalendarWhereInput, error) {
+	res, err := ec.unmarshalInputBusinessCalendarWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCalendarSpec2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋbusinesstimeᚐSpec(ctx context.Context, sel ast.SelectionSet, v businesstime.Spec) graphql.Marshaler {
+	return ec._CalendarSpec(ctx, sel, &v)
 }
 
 func (ec *executionContext) marshalNCampaign2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐCampaign(ctx context.Context, sel ast.SelectionSet, v *ent.Campaign) graphql.Marshaler {
@@ -46654,6 +62758,45 @@ func (ec *executionContext) marshalNDataScopeKind2githubᚗcomᚋscrmᚑdevᚋsc
 	return v
 }
 
+func (ec *executionContext) marshalNDayHours2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋbusinesstimeᚐDayHours(ctx context.Context, sel ast.SelectionSet, v businesstime.DayHours) graphql.Marshaler {
+	return ec._DayHours(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNDayHours2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋbusinesstimeᚐDayHoursᚄ(ctx context.Context, sel ast.SelectionSet, v []businesstime.DayHours) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDayHours2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋbusinesstimeᚐDayHours(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNDayHoursInput2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋbusinesstimeᚐDayHours(ctx context.Context, v any) (businesstime.DayHours, error) {
+	res, err := ec.unmarshalInputDayHoursInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNDayHoursInput2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋbusinesstimeᚐDayHoursᚄ(ctx context.Context, v any) ([]businesstime.DayHours, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]businesstime.DayHours, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNDayHoursInput2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋbusinesstimeᚐDayHours(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
 func (ec *executionContext) marshalNDeleteChannelPayload2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋgraphᚋmodelᚐDeleteChannelPayload(ctx context.Context, sel ast.SelectionSet, v *model.DeleteChannelPayload) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "DeleteChannelPayload!")
@@ -46707,12 +62850,95 @@ func (ec *executionContext) unmarshalNDepartmentWhereInput2ᚖgithubᚗcomᚋscr
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNDurationStats2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋticketsᚐDurationStats(ctx context.Context, sel ast.SelectionSet, v tickets.DurationStats) graphql.Marshaler {
+	return ec._DurationStats(ctx, sel, &v)
+}
+
 func (ec *executionContext) marshalNErasureReport2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋgraphᚋmodelᚐErasureReport(ctx context.Context, sel ast.SelectionSet, v *model.ErasureReport) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ErasureReport!")
 		return graphql.Null
 	}
 	return ec._ErasureReport(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNEscalationAction2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐAction(ctx context.Context, v any) (workflow.Action, error) {
+	var res workflow.Action
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNEscalationAction2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐAction(ctx context.Context, sel ast.SelectionSet, v workflow.Action) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNEscalationAction2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐActionᚄ(ctx context.Context, v any) ([]workflow.Action, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]workflow.Action, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNEscalationAction2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐAction(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNEscalationAction2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐActionᚄ(ctx context.Context, sel ast.SelectionSet, v []workflow.Action) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNEscalationAction2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐAction(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNEscalationRule2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐEscalationRule(ctx context.Context, sel ast.SelectionSet, v workflow.EscalationRule) graphql.Marshaler {
+	return ec._EscalationRule(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNEscalationRule2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐEscalationRuleᚄ(ctx context.Context, sel ast.SelectionSet, v []workflow.EscalationRule) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNEscalationRule2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐEscalationRule(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNEscalationRuleInput2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐEscalationRule(ctx context.Context, v any) (workflow.EscalationRule, error) {
+	res, err := ec.unmarshalInputEscalationRuleInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.SelectionSet, v float64) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalFloatContext(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Float!")
+	}
+	return graphql.WrapContextMarshaler(ctx, res)
 }
 
 func (ec *executionContext) marshalNFollowUpConnection2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐFollowUpConnection(ctx context.Context, sel ast.SelectionSet, v *ent.FollowUpConnection) graphql.Marshaler {
@@ -47297,6 +63523,117 @@ func (ec *executionContext) marshalNRole2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋg
 	return ec._Role(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNRoutingConfig2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋroutingᚐConfig(ctx context.Context, sel ast.SelectionSet, v routing.Config) graphql.Marshaler {
+	return ec._RoutingConfig(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNRoutingStep2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋroutingᚐStep(ctx context.Context, sel ast.SelectionSet, v routing.Step) graphql.Marshaler {
+	return ec._RoutingStep(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNRoutingStep2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋroutingᚐStepᚄ(ctx context.Context, sel ast.SelectionSet, v []routing.Step) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRoutingStep2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋroutingᚐStep(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNRoutingStepInput2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋroutingᚐStep(ctx context.Context, v any) (routing.Step, error) {
+	res, err := ec.unmarshalInputRoutingStepInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNRoutingStepInput2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋroutingᚐStepᚄ(ctx context.Context, v any) ([]routing.Step, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]routing.Step, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNRoutingStepInput2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋroutingᚐStep(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNRoutingStepKind2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋroutingᚐStepKind(ctx context.Context, v any) (routing.StepKind, error) {
+	var res routing.StepKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRoutingStepKind2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋroutingᚐStepKind(ctx context.Context, sel ast.SelectionSet, v routing.StepKind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNSLACondition2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐCondition(ctx context.Context, sel ast.SelectionSet, v workflow.Condition) graphql.Marshaler {
+	return ec._SLACondition(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNSLAPolicy2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐSLAPolicy(ctx context.Context, sel ast.SelectionSet, v *ent.SLAPolicy) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SLAPolicy!")
+		return graphql.Null
+	}
+	return ec._SLAPolicy(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSLAPolicyConnection2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐSLAPolicyConnection(ctx context.Context, sel ast.SelectionSet, v *ent.SLAPolicyConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SLAPolicyConnection!")
+		return graphql.Null
+	}
+	return ec._SLAPolicyConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSLAPolicyInput2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋticketsᚐSLAPolicyInput(ctx context.Context, v any) (tickets.SLAPolicyInput, error) {
+	res, err := ec.unmarshalInputSLAPolicyInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNSLAPolicyOrderField2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐSLAPolicyOrderField(ctx context.Context, v any) (*ent.SLAPolicyOrderField, error) {
+	var res = new(ent.SLAPolicyOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSLAPolicyOrderField2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐSLAPolicyOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.SLAPolicyOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SLAPolicyOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNSLAPolicyWhereInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐSLAPolicyWhereInput(ctx context.Context, v any) (*ent.SLAPolicyWhereInput, error) {
+	res, err := ec.unmarshalInputSLAPolicyWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNSLATarget2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐTarget(ctx context.Context, v any) (workflow.Target, error) {
+	var res workflow.Target
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSLATarget2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐTarget(ctx context.Context, sel ast.SelectionSet, v workflow.Target) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNSLATargets2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐTargets(ctx context.Context, sel ast.SelectionSet, v workflow.Targets) graphql.Marshaler {
+	return ec._SLATargets(ctx, sel, &v)
+}
+
 func (ec *executionContext) marshalNStaff2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐStaffᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Staff) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -47554,6 +63891,86 @@ func (ec *executionContext) marshalNTicket2ᚖgithubᚗcomᚋscrmᚑdevᚋscrm�
 	return ec._Ticket(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNTicketApproval2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketApprovalᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.TicketApproval) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTicketApproval2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketApproval(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTicketApproval2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketApproval(ctx context.Context, sel ast.SelectionSet, v *ent.TicketApproval) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TicketApproval!")
+		return graphql.Null
+	}
+	return ec._TicketApproval(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNTicketApprovalOrderField2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketApprovalOrderField(ctx context.Context, v any) (*ent.TicketApprovalOrderField, error) {
+	var res = new(ent.TicketApprovalOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTicketApprovalOrderField2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketApprovalOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.TicketApprovalOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TicketApprovalOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNTicketApprovalStatus2githubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketapprovalᚐStatus(ctx context.Context, v any) (ticketapproval.Status, error) {
+	var res ticketapproval.Status
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTicketApprovalStatus2githubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketapprovalᚐStatus(ctx context.Context, sel ast.SelectionSet, v ticketapproval.Status) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNTicketApprovalWhereInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketApprovalWhereInput(ctx context.Context, v any) (*ent.TicketApprovalWhereInput, error) {
+	res, err := ec.unmarshalInputTicketApprovalWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTicketChangeConnection2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketChangeConnection(ctx context.Context, sel ast.SelectionSet, v *ent.TicketChangeConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TicketChangeConnection!")
+		return graphql.Null
+	}
+	return ec._TicketChangeConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNTicketChangeOrderField2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketChangeOrderField(ctx context.Context, v any) (*ent.TicketChangeOrderField, error) {
+	var res = new(ent.TicketChangeOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTicketChangeOrderField2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketChangeOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.TicketChangeOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TicketChangeOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNTicketChangeWhereInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketChangeWhereInput(ctx context.Context, v any) (*ent.TicketChangeWhereInput, error) {
+	res, err := ec.unmarshalInputTicketChangeWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNTicketComment2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketComment(ctx context.Context, sel ast.SelectionSet, v *ent.TicketComment) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "TicketComment!")
@@ -47615,6 +64032,23 @@ func (ec *executionContext) marshalNTicketEventKind2githubᚗcomᚋscrmᚑdevᚋ
 	return v
 }
 
+func (ec *executionContext) marshalNTicketFieldMapping2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐFieldMapping(ctx context.Context, sel ast.SelectionSet, v workflow.FieldMapping) graphql.Marshaler {
+	return ec._TicketFieldMapping(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalNTicketFieldMappingInput2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐFieldMapping(ctx context.Context, v any) (workflow.FieldMapping, error) {
+	res, err := ec.unmarshalInputTicketFieldMappingInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTicketMetrics2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋticketsᚐMetrics(ctx context.Context, sel ast.SelectionSet, v *tickets.Metrics) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TicketMetrics!")
+		return graphql.Null
+	}
+	return ec._TicketMetrics(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNTicketOrderField2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketOrderField(ctx context.Context, v any) (*ent.TicketOrderField, error) {
 	var res = new(ent.TicketOrderField)
 	err := res.UnmarshalGQL(v)
@@ -47639,6 +64073,36 @@ func (ec *executionContext) marshalNTicketPriority2githubᚗcomᚋscrmᚑdevᚋs
 	return v
 }
 
+func (ec *executionContext) unmarshalNTicketPriority2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketᚐPriorityᚄ(ctx context.Context, v any) ([]ticket.Priority, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]ticket.Priority, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNTicketPriority2githubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketᚐPriority(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNTicketPriority2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketᚐPriorityᚄ(ctx context.Context, sel ast.SelectionSet, v []ticket.Priority) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTicketPriority2githubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketᚐPriority(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNTicketSource2githubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketᚐSource(ctx context.Context, v any) (ticket.Source, error) {
 	var res ticket.Source
 	err := res.UnmarshalGQL(v)
@@ -47649,6 +64113,36 @@ func (ec *executionContext) marshalNTicketSource2githubᚗcomᚋscrmᚑdevᚋscr
 	return v
 }
 
+func (ec *executionContext) unmarshalNTicketSource2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketᚐSourceᚄ(ctx context.Context, v any) ([]ticket.Source, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]ticket.Source, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNTicketSource2githubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketᚐSource(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNTicketSource2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketᚐSourceᚄ(ctx context.Context, sel ast.SelectionSet, v []ticket.Source) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTicketSource2githubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketᚐSource(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNTicketStatus2githubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketᚐStatus(ctx context.Context, v any) (ticket.Status, error) {
 	var res ticket.Status
 	err := res.UnmarshalGQL(v)
@@ -47657,6 +64151,46 @@ func (ec *executionContext) unmarshalNTicketStatus2githubᚗcomᚋscrmᚑdevᚋs
 
 func (ec *executionContext) marshalNTicketStatus2githubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketᚐStatus(ctx context.Context, sel ast.SelectionSet, v ticket.Status) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNTicketType2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketType(ctx context.Context, sel ast.SelectionSet, v *ent.TicketType) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TicketType!")
+		return graphql.Null
+	}
+	return ec._TicketType(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNTicketTypeConnection2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketTypeConnection(ctx context.Context, sel ast.SelectionSet, v *ent.TicketTypeConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TicketTypeConnection!")
+		return graphql.Null
+	}
+	return ec._TicketTypeConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNTicketTypeInput2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋticketsᚐTypeInput(ctx context.Context, v any) (tickets.TypeInput, error) {
+	res, err := ec.unmarshalInputTicketTypeInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNTicketTypeOrderField2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketTypeOrderField(ctx context.Context, v any) (*ent.TicketTypeOrderField, error) {
+	var res = new(ent.TicketTypeOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTicketTypeOrderField2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketTypeOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.TicketTypeOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TicketTypeOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNTicketTypeWhereInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketTypeWhereInput(ctx context.Context, v any) (*ent.TicketTypeWhereInput, error) {
+	res, err := ec.unmarshalInputTicketTypeWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNTicketWhereInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketWhereInput(ctx context.Context, v any) (*ent.TicketWhereInput, error) {
@@ -47686,6 +64220,45 @@ func (ec *executionContext) unmarshalNTimelineTopic2githubᚗcomᚋscrmᚑdevᚋ
 
 func (ec *executionContext) marshalNTimelineTopic2githubᚗcomᚋscrmᚑdevᚋscrmᚋgraphᚋmodelᚐTimelineTopic(ctx context.Context, sel ast.SelectionSet, v model.TimelineTopic) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNTransition2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐTransition(ctx context.Context, sel ast.SelectionSet, v workflow.Transition) graphql.Marshaler {
+	return ec._Transition(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNTransition2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐTransitionᚄ(ctx context.Context, sel ast.SelectionSet, v []workflow.Transition) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTransition2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐTransition(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNTransitionInput2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐTransition(ctx context.Context, v any) (workflow.Transition, error) {
+	res, err := ec.unmarshalInputTransitionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNTransitionInput2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐTransitionᚄ(ctx context.Context, v any) ([]workflow.Transition, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]workflow.Transition, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNTransitionInput2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐTransition(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) unmarshalNUpdateCampaignInput2githubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐUpdateCampaignInput(ctx context.Context, v any) (ent.UpdateCampaignInput, error) {
@@ -47761,6 +64334,49 @@ func (ec *executionContext) unmarshalNUpdateTicketCommentInput2githubᚗcomᚋsc
 func (ec *executionContext) unmarshalNUpdateTicketInput2githubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐUpdateTicketInput(ctx context.Context, v any) (ent.UpdateTicketInput, error) {
 	res, err := ec.unmarshalInputUpdateTicketInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNWorkflow2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐWorkflow(ctx context.Context, sel ast.SelectionSet, v workflow.Workflow) graphql.Marshaler {
+	return ec._Workflow(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNWorkingWindow2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋbusinesstimeᚐWindow(ctx context.Context, sel ast.SelectionSet, v businesstime.Window) graphql.Marshaler {
+	return ec._WorkingWindow(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNWorkingWindow2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋbusinesstimeᚐWindowᚄ(ctx context.Context, sel ast.SelectionSet, v []businesstime.Window) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWorkingWindow2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋbusinesstimeᚐWindow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNWorkingWindowInput2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋbusinesstimeᚐWindow(ctx context.Context, v any) (businesstime.Window, error) {
+	res, err := ec.unmarshalInputWorkingWindowInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNWorkingWindowInput2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋbusinesstimeᚐWindowᚄ(ctx context.Context, v any) ([]businesstime.Window, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]businesstime.Window, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNWorkingWindowInput2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋbusinesstimeᚐWindow(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {
@@ -47905,6 +64521,48 @@ func (ec *executionContext) marshalN__TypeKind2string(ctx context.Context, sel a
 	return res
 }
 
+func (ec *executionContext) unmarshalOApprovalMode2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐApprovalMode(ctx context.Context, v any) (workflow.ApprovalMode, error) {
+	var res workflow.ApprovalMode
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOApprovalMode2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐApprovalMode(ctx context.Context, sel ast.SelectionSet, v workflow.ApprovalMode) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalOApprovalStepInput2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐApprovalStepᚄ(ctx context.Context, v any) ([]workflow.ApprovalStep, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]workflow.ApprovalStep, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNApprovalStepInput2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐApprovalStep(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOApprovalThreshold2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐThreshold(ctx context.Context, sel ast.SelectionSet, v *workflow.Threshold) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ApprovalThreshold(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOApprovalThresholdInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐThreshold(ctx context.Context, v any) (*workflow.Threshold, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputApprovalThresholdInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalOAuditLog2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐAuditLog(ctx context.Context, sel ast.SelectionSet, v *ent.AuditLog) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -48045,6 +64703,81 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	_ = ctx
 	res := graphql.MarshalBoolean(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOBusinessCalendar2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐBusinessCalendar(ctx context.Context, sel ast.SelectionSet, v *ent.BusinessCalendar) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._BusinessCalendar(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOBusinessCalendarEdge2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐBusinessCalendarEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.BusinessCalendarEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOBusinessCalendarEdge2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐBusinessCalendarEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOBusinessCalendarEdge2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐBusinessCalendarEdge(ctx context.Context, sel ast.SelectionSet, v *ent.BusinessCalendarEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._BusinessCalendarEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOBusinessCalendarOrder2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐBusinessCalendarOrder(ctx context.Context, v any) (*ent.BusinessCalendarOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputBusinessCalendarOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOBusinessCalendarWhereInput2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐBusinessCalendarWhereInputᚄ(ctx context.Context, v any) ([]*ent.BusinessCalendarWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.BusinessCalendarWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNBusinessCalendarWhereInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐBusinessCalendarWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOBusinessCalendarWhereInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐBusinessCalendarWhereInput(ctx context.Context, v any) (*ent.BusinessCalendarWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputBusinessCalendarWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCalendarSpec2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋbusinesstimeᚐSpec(ctx context.Context, sel ast.SelectionSet, v *businesstime.Spec) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CalendarSpec(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOCalendarSpecInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋbusinesstimeᚐSpec(ctx context.Context, v any) (*businesstime.Spec, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputCalendarSpecInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOCampaign2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐCampaign(ctx context.Context, sel ast.SelectionSet, v *ent.Campaign) graphql.Marshaler {
@@ -48995,6 +65728,51 @@ func (ec *executionContext) unmarshalODepartmentWhereInput2ᚖgithubᚗcomᚋscr
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalOEscalationRuleInput2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐEscalationRuleᚄ(ctx context.Context, v any) ([]workflow.EscalationRule, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]workflow.EscalationRule, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNEscalationRuleInput2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐEscalationRule(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOFloat2float64(ctx context.Context, v any) (float64, error) {
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOFloat2float64(ctx context.Context, sel ast.SelectionSet, v float64) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalFloatContext(v)
+	return graphql.WrapContextMarshaler(ctx, res)
+}
+
+func (ec *executionContext) unmarshalOFloat2ᚖfloat64(ctx context.Context, v any) (*float64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOFloat2ᚖfloat64(ctx context.Context, sel ast.SelectionSet, v *float64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalFloatContext(*v)
+	return graphql.WrapContextMarshaler(ctx, res)
+}
+
 func (ec *executionContext) marshalOFollowUp2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐFollowUp(ctx context.Context, sel ast.SelectionSet, v *ent.FollowUp) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -49853,6 +66631,90 @@ func (ec *executionContext) unmarshalOOrderWhereInput2ᚖgithubᚗcomᚋscrmᚑd
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalORoutingConfigInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋroutingᚐConfig(ctx context.Context, v any) (*routing.Config, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputRoutingConfigInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOSLAConditionInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐCondition(ctx context.Context, v any) (*workflow.Condition, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputSLAConditionInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOSLAPolicy2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐSLAPolicy(ctx context.Context, sel ast.SelectionSet, v *ent.SLAPolicy) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SLAPolicy(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOSLAPolicyEdge2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐSLAPolicyEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.SLAPolicyEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOSLAPolicyEdge2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐSLAPolicyEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOSLAPolicyEdge2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐSLAPolicyEdge(ctx context.Context, sel ast.SelectionSet, v *ent.SLAPolicyEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SLAPolicyEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOSLAPolicyOrder2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐSLAPolicyOrder(ctx context.Context, v any) (*ent.SLAPolicyOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputSLAPolicyOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOSLAPolicyWhereInput2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐSLAPolicyWhereInputᚄ(ctx context.Context, v any) ([]*ent.SLAPolicyWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.SLAPolicyWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNSLAPolicyWhereInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐSLAPolicyWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOSLAPolicyWhereInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐSLAPolicyWhereInput(ctx context.Context, v any) (*ent.SLAPolicyWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputSLAPolicyWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOSLATargetsInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐTargets(ctx context.Context, v any) (*workflow.Targets, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputSLATargetsInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalOStaff2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐStaffᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Staff) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -50360,6 +67222,189 @@ func (ec *executionContext) marshalOTicket2ᚖgithubᚗcomᚋscrmᚑdevᚋscrm�
 	return ec._Ticket(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOTicketApproval2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketApprovalᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.TicketApproval) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTicketApproval2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketApproval(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalOTicketApproval2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketApproval(ctx context.Context, sel ast.SelectionSet, v *ent.TicketApproval) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._TicketApproval(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOTicketApprovalEdge2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketApprovalEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.TicketApprovalEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOTicketApprovalEdge2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketApprovalEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOTicketApprovalEdge2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketApprovalEdge(ctx context.Context, sel ast.SelectionSet, v *ent.TicketApprovalEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._TicketApprovalEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOTicketApprovalStatus2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketapprovalᚐStatusᚄ(ctx context.Context, v any) ([]ticketapproval.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]ticketapproval.Status, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNTicketApprovalStatus2githubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketapprovalᚐStatus(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOTicketApprovalStatus2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketapprovalᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []ticketapproval.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTicketApprovalStatus2githubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketapprovalᚐStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOTicketApprovalStatus2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketapprovalᚐStatus(ctx context.Context, v any) (*ticketapproval.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(ticketapproval.Status)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOTicketApprovalStatus2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚋticketapprovalᚐStatus(ctx context.Context, sel ast.SelectionSet, v *ticketapproval.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOTicketApprovalWhereInput2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketApprovalWhereInputᚄ(ctx context.Context, v any) ([]*ent.TicketApprovalWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.TicketApprovalWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNTicketApprovalWhereInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketApprovalWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOTicketApprovalWhereInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketApprovalWhereInput(ctx context.Context, v any) (*ent.TicketApprovalWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputTicketApprovalWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOTicketChange2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketChange(ctx context.Context, sel ast.SelectionSet, v *ent.TicketChange) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._TicketChange(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOTicketChangeEdge2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketChangeEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.TicketChangeEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOTicketChangeEdge2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketChangeEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOTicketChangeEdge2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketChangeEdge(ctx context.Context, sel ast.SelectionSet, v *ent.TicketChangeEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._TicketChangeEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOTicketChangeOrder2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketChangeOrder(ctx context.Context, v any) (*ent.TicketChangeOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputTicketChangeOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOTicketChangeWhereInput2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketChangeWhereInputᚄ(ctx context.Context, v any) ([]*ent.TicketChangeWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.TicketChangeWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNTicketChangeWhereInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketChangeWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOTicketChangeWhereInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketChangeWhereInput(ctx context.Context, v any) (*ent.TicketChangeWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputTicketChangeWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalOTicketComment2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketComment(ctx context.Context, sel ast.SelectionSet, v *ent.TicketComment) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -50482,6 +67527,42 @@ func (ec *executionContext) marshalOTicketEventKind2ᚕgithubᚗcomᚋscrmᚑdev
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalOTicketFieldMapping2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐFieldMappingᚄ(ctx context.Context, sel ast.SelectionSet, v []workflow.FieldMapping) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTicketFieldMapping2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐFieldMapping(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOTicketFieldMappingInput2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐFieldMappingᚄ(ctx context.Context, v any) ([]workflow.FieldMapping, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]workflow.FieldMapping, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNTicketFieldMappingInput2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐFieldMapping(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) unmarshalOTicketOrder2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketOrder(ctx context.Context, v any) (*ent.TicketOrder, error) {
@@ -50648,6 +67729,66 @@ func (ec *executionContext) marshalOTicketStatus2ᚖgithubᚗcomᚋscrmᚑdevᚋ
 	return v
 }
 
+func (ec *executionContext) marshalOTicketType2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketType(ctx context.Context, sel ast.SelectionSet, v *ent.TicketType) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._TicketType(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOTicketTypeEdge2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketTypeEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.TicketTypeEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOTicketTypeEdge2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketTypeEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOTicketTypeEdge2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketTypeEdge(ctx context.Context, sel ast.SelectionSet, v *ent.TicketTypeEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._TicketTypeEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOTicketTypeOrder2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketTypeOrder(ctx context.Context, v any) (*ent.TicketTypeOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputTicketTypeOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOTicketTypeWhereInput2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketTypeWhereInputᚄ(ctx context.Context, v any) ([]*ent.TicketTypeWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.TicketTypeWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNTicketTypeWhereInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketTypeWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOTicketTypeWhereInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketTypeWhereInput(ctx context.Context, v any) (*ent.TicketTypeWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputTicketTypeWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalOTicketWhereInput2ᚕᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋentᚐTicketWhereInputᚄ(ctx context.Context, v any) ([]*ent.TicketWhereInput, error) {
 	if v == nil {
 		return nil, nil
@@ -50724,6 +67865,31 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	_ = ctx
 	res := graphql.MarshalTime(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOWorkflowInput2ᚖgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋworkflowᚐWorkflow(ctx context.Context, v any) (*workflow.Workflow, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputWorkflowInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOWorkingWindowInput2ᚕgithubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋbusinesstimeᚐWindowᚄ(ctx context.Context, v any) ([]businesstime.Window, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]businesstime.Window, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNWorkingWindowInput2githubᚗcomᚋscrmᚑdevᚋscrmᚋinternalᚋbusinesstimeᚐWindow(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.EnumValue) graphql.Marshaler {

@@ -20,6 +20,7 @@ import (
 	"github.com/scrm-dev/scrm/internal/connectoraccounts"
 	"github.com/scrm-dev/scrm/internal/customerstats"
 	"github.com/scrm-dev/scrm/internal/realtime"
+	"github.com/scrm-dev/scrm/internal/tickets"
 	"github.com/scrm-dev/scrm/internal/viewer"
 )
 
@@ -82,6 +83,8 @@ type Deps struct {
 	// per order running at a time.
 	Redis  redis.UniversalClient
 	Logger *slog.Logger
+	// Tickets is the ticket workflow engine the timers call.
+	Tickets *tickets.Engine
 }
 
 func (d Deps) now() time.Time {
@@ -115,6 +118,9 @@ func Mux(d Deps) *asynq.ServeMux {
 	mux.HandleFunc(TypeNotifyStaff, d.notifyStaff)
 	mux.HandleFunc(TypeMassMessage, d.massMessage)
 	mux.HandleFunc(TypeRotateChannels, d.rotateChannels)
+	mux.HandleFunc(TypeTicketEscalation, d.ticketEscalation)
+	mux.HandleFunc(TypeTicketClaimBack, d.ticketClaimBack)
+	mux.HandleFunc(TypeSweepEscalations, d.sweepEscalations)
 	return mux
 }
 

@@ -79,6 +79,13 @@ func NewWorker(opts WorkerOptions) (*Worker, error) {
 		asynq.Queue(QueueSync), asynq.Unique(50*time.Second), asynq.Timeout(time.Minute)); err != nil {
 		return nil, fmt.Errorf("register channel rotation: %w", err)
 	}
+	// The safety net under ticket timers: whatever is due and was missed
+	// (a timer lost with Redis) escalates within a minute.
+	if _, err := scheduler.Register("@every 1m",
+		asynq.NewTask(TypeSweepEscalations, nil),
+		asynq.Queue(QueueDefault), asynq.Unique(50*time.Second), asynq.Timeout(5*time.Minute)); err != nil {
+		return nil, fmt.Errorf("register the escalation sweep: %w", err)
+	}
 	return &Worker{server: server, scheduler: scheduler, mux: Mux(opts.Deps)}, nil
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"entgo.io/contrib/entgql"
 	"github.com/scrm-dev/scrm/ent"
+	"github.com/scrm-dev/scrm/ent/ticket"
 	"github.com/scrm-dev/scrm/graph"
 )
 
@@ -24,6 +25,11 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, erro
 func (r *queryResolver) AuditLog(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AuditLogOrder, where *ent.AuditLogWhereInput) (*ent.AuditLogConnection, error) {
 	return r.client.AuditLog.Query().
 		Paginate(ctx, after, first, before, last, ent.WithAuditLogOrder(orderBy), ent.WithAuditLogFilter(where.Filter))
+}
+
+func (r *queryResolver) BusinessCalendars(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.BusinessCalendarOrder, where *ent.BusinessCalendarWhereInput) (*ent.BusinessCalendarConnection, error) {
+	return r.client.BusinessCalendar.Query().
+		Paginate(ctx, after, first, before, last, ent.WithBusinessCalendarOrder(orderBy), ent.WithBusinessCalendarFilter(where.Filter))
 }
 
 func (r *queryResolver) Campaigns(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.CampaignOrder, where *ent.CampaignWhereInput) (*ent.CampaignConnection, error) {
@@ -66,6 +72,11 @@ func (r *queryResolver) Orders(ctx context.Context, after *entgql.Cursor[int], f
 		Paginate(ctx, after, first, before, last, ent.WithOrderOrder(orderBy), ent.WithOrderFilter(where.Filter))
 }
 
+func (r *queryResolver) SLAPolicies(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.SLAPolicyOrder, where *ent.SLAPolicyWhereInput) (*ent.SLAPolicyConnection, error) {
+	return r.client.SLAPolicy.Query().
+		Paginate(ctx, after, first, before, last, ent.WithSLAPolicyOrder(orderBy), ent.WithSLAPolicyFilter(where.Filter))
+}
+
 func (r *queryResolver) Staff(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.StaffOrder, where *ent.StaffWhereInput) (*ent.StaffConnection, error) {
 	return r.client.Staff.Query().
 		Paginate(ctx, after, first, before, last, ent.WithStaffOrder(orderBy), ent.WithStaffFilter(where.Filter))
@@ -86,6 +97,27 @@ func (r *queryResolver) Tickets(ctx context.Context, after *entgql.Cursor[int], 
 		Paginate(ctx, after, first, before, last, ent.WithTicketOrder(orderBy), ent.WithTicketFilter(where.Filter))
 }
 
+func (r *queryResolver) TicketTypes(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TicketTypeOrder, where *ent.TicketTypeWhereInput) (*ent.TicketTypeConnection, error) {
+	return r.client.TicketType.Query().
+		Paginate(ctx, after, first, before, last, ent.WithTicketTypeOrder(orderBy), ent.WithTicketTypeFilter(where.Filter))
+}
+
+func (r *ticketApprovalResolver) FromStatus(ctx context.Context, obj *ent.TicketApproval) (ticket.Status, error) {
+	return ticket.Status(obj.FromStatus), nil
+}
+
+func (r *ticketApprovalResolver) ToStatus(ctx context.Context, obj *ent.TicketApproval) (ticket.Status, error) {
+	return ticket.Status(obj.ToStatus), nil
+}
+
+func (r *ticketApprovalResolver) RejectTo(ctx context.Context, obj *ent.TicketApproval) (ticket.Status, error) {
+	return ticket.Status(obj.RejectTo), nil
+}
+
+func (r *ticketTypeResolver) DefaultForSources(ctx context.Context, obj *ent.TicketType) ([]ticket.Source, error) {
+	return castAll[ticket.Source](obj.DefaultForSources), nil
+}
+
 func (r *Resolver) Channel() graph.ChannelResolver { return &channelResolver{r} }
 
 func (r *Resolver) ConnectorAccount() graph.ConnectorAccountResolver {
@@ -94,8 +126,14 @@ func (r *Resolver) ConnectorAccount() graph.ConnectorAccountResolver {
 
 func (r *Resolver) Query() graph.QueryResolver { return &queryResolver{r} }
 
+func (r *Resolver) TicketApproval() graph.TicketApprovalResolver { return &ticketApprovalResolver{r} }
+
+func (r *Resolver) TicketType() graph.TicketTypeResolver { return &ticketTypeResolver{r} }
+
 type (
 	channelResolver          struct{ *Resolver }
 	connectorAccountResolver struct{ *Resolver }
 	queryResolver            struct{ *Resolver }
+	ticketApprovalResolver   struct{ *Resolver }
+	ticketTypeResolver       struct{ *Resolver }
 )

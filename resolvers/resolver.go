@@ -22,6 +22,7 @@ import (
 	"github.com/scrm-dev/scrm/internal/connectoraccounts"
 	"github.com/scrm-dev/scrm/internal/ratelimit"
 	"github.com/scrm-dev/scrm/internal/realtime"
+	"github.com/scrm-dev/scrm/internal/tickets"
 	"github.com/scrm-dev/scrm/internal/viewer"
 	"github.com/scrm-dev/scrm/jobs"
 )
@@ -39,6 +40,7 @@ type Resolver struct {
 	platforms      *connectoraccounts.Clients
 	clock          func() time.Time
 	logger         *slog.Logger
+	tickets        *tickets.Engine
 }
 
 // Options configure the executable schema.
@@ -66,6 +68,9 @@ type Options struct {
 	// Now is the clock of rules that depend on the time of day (channel
 	// rotation); time.Now when nil.
 	Now func() time.Time
+	// Tickets is the ticket workflow engine; without it the workflow
+	// mutations answer an error.
+	Tickets *tickets.Engine
 	// WithoutFieldGuard leaves field permissions out. Only the benchmark
 	// sets it, to measure what they cost.
 	WithoutFieldGuard bool
@@ -74,7 +79,7 @@ type Options struct {
 // NewExecutableSchema returns the API's schema bound to its resolvers.
 func NewExecutableSchema(opts Options) graphql.ExecutableSchema {
 	r := &Resolver{client: opts.Client, authz: opts.Authz, revealsPerHour: opts.RevealsPerHour, realtime: opts.Realtime,
-		jobs: opts.Jobs, publicURL: opts.PublicURL, platforms: opts.Platforms, clock: opts.Now, logger: opts.Logger}
+		jobs: opts.Jobs, publicURL: opts.PublicURL, platforms: opts.Platforms, clock: opts.Now, logger: opts.Logger, tickets: opts.Tickets}
 	if r.logger == nil {
 		r.logger = slog.Default()
 	}

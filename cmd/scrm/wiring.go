@@ -34,6 +34,7 @@ import (
 	"github.com/scrm-dev/scrm/internal/redisconn"
 	"github.com/scrm-dev/scrm/internal/seed"
 	"github.com/scrm-dev/scrm/internal/store"
+	"github.com/scrm-dev/scrm/internal/tickets"
 	"github.com/scrm-dev/scrm/internal/viewer"
 	"github.com/scrm-dev/scrm/internal/wsgraphql"
 	"github.com/scrm-dev/scrm/jobs"
@@ -99,6 +100,10 @@ func readyStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
 		st.Close()
 		return nil, err
 	}
+	if _, err := tickets.InstallMissingDefaults(ctx, st.Client); err != nil {
+		st.Close()
+		return nil, err
+	}
 	return st, nil
 }
 
@@ -138,9 +143,11 @@ func serve(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 
+	engine, stopEngine := ticketEngine(cfg, st, rdb, logger)
+	defer stopEngine()
 	defer startRelay(st, rdb, logger)()
 	if cfg.RunWorker {
-		stopWorker, err := startWorker(cfg, st, rdb, logger)
+		stopWorker, err := startWorker(cfg, st, rdb, engine, logger)
 		if err != nil {
 			return err
 		}
@@ -167,7 +174,7 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	defer callbackQueue.Close()
 	opts := resolvers.Options{Client: st.Client, Logger: logger, Authz: az, Redis: rdb.Client, RevealsPerHour: cfg.RevealLimit,
 		Realtime: realtime.NewHub(rdb.Client, st.Client, logger), Jobs: jobsAdmin, PublicURL: cfg.PublicURL,
-		Platforms: platformClients(cfg, rdb, logger)}
+		Platforms: platformClients(cfg, rdb, logger), Tickets: engine}
 	sockets := &wsgraphql.Server{}
 	draining := make(chan struct{})
 	h := httpapi.New(httpapi.Options{
@@ -187,6 +194,7 @@ func serve(ctx context.Context, cfg *config.Config) error {
 			SignIn: &httpapi.SignIn{Clients: platformClients(cfg, rdb, logger), Issuer: iss, TokenTTL: cfg.TokenTTL,
 				Redis: rdb.Client, PublicURL: cfg.PublicURL, AllowedRedirects: cfg.AllowedOrigins,
 				Failed: audit.SignInFailures(st.Client, logger)}},
+		Surveys: &httpapi.Surveys{Engine: engine, Logger: logger},
 		Ready: []httpapi.Check{
 			{Name: "database", Ping: st.Ping},
 			{Name: "redis", Ping: rdb.Ping},
@@ -250,7 +258,9 @@ func worker(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 	defer closeAll()
-	stopWorker, err := startWorker(cfg, st, rdb, logger)
+	engine, stopEngine := ticketEngine(cfg, st, rdb, logger)
+	defer stopEngine()
+	stopWorker, err := startWorker(cfg, st, rdb, engine, logger)
 	if err != nil {
 		return err
 	}
@@ -279,7 +289,7 @@ func startRelay(st *store.Store, rdb *redisconn.Conn, logger *slog.Logger) (stop
 
 // startWorker runs the job handlers and scheduler until the returned
 // function is called.
-func startWorker(cfg *config.Config, st *store.Store, rdb *redisconn.Conn, logger *slog.Logger) (stop func(), err error) {
+func startWorker(cfg *config.Config, st *store.Store, rdb *redisconn.Conn, engine *tickets.Engine, logger *slog.Logger) (stop func(), err error) {
 	enq := asynq.NewClient(rdb.Opt)
 	w, err := jobs.NewWorker(jobs.WorkerOptions{
 		Redis: rdb.Opt, Concurrency: cfg.WorkerConcurrency, Logger: logger,
@@ -287,7 +297,7 @@ func startWorker(cfg *config.Config, st *store.Store, rdb *redisconn.Conn, logge
 		// default would add up to a second to every pushed order).
 		PollInterval: 100 * time.Millisecond,
 		Deps: jobs.Deps{Client: st.Client, Enqueuer: enq, EventRetention: cfg.EventRetention,
-			Clients: platformClients(cfg, rdb, logger), Redis: rdb.Client, Logger: logger},
+			Clients: platformClients(cfg, rdb, logger), Redis: rdb.Client, Logger: logger, Tickets: engine},
 	})
 	if err == nil {
 		err = w.Start()
@@ -313,6 +323,11 @@ func migrate(ctx context.Context, cfg *config.Config, out io.Writer) error {
 		return err
 	} else if n > 0 {
 		fmt.Fprintf(out, "installed the default policies of %d tenants that had none\n", n)
+	}
+	if n, err := tickets.InstallMissingDefaults(ctx, st.Client); err != nil {
+		return err
+	} else if n > 0 {
+		fmt.Fprintf(out, "installed the default ticket types and SLA policies of %d tenants that had none\n", n)
 	}
 	return nil
 }
@@ -439,4 +454,17 @@ func platformClients(cfg *config.Config, rdb *redisconn.Conn, logger *slog.Logge
 		TaobaoBaseURL: cfg.TaobaoBaseURL,
 		DouyinBaseURL: cfg.DouyinBaseURL,
 	}
+}
+
+// ticketEngine builds the ticket workflow engine and installs its hooks on
+// the client, so every ticket the process opens (GraphQL, order returns,
+// forms) is typed, timed and routed. Its timers and notifications go
+// through asynq.
+func ticketEngine(cfg *config.Config, st *store.Store, rdb *redisconn.Conn, logger *slog.Logger) (*tickets.Engine, func()) {
+	enq := asynq.NewClient(rdb.Opt)
+	timers := jobs.TicketTimers{Enqueuer: enq}
+	e := tickets.New(tickets.Options{Client: st.Client, Redis: rdb.Client, Timers: timers, Notifier: timers,
+		PublicURL: cfg.PublicURL, Logger: logger})
+	e.Install(st.Client)
+	return e, func() { enq.Close() }
 }

@@ -36,6 +36,10 @@ const (
 	FieldSortOrder = "sort_order"
 	// FieldParentID holds the string denoting the parent_id field in the database.
 	FieldParentID = "parent_id"
+	// FieldLeaderID holds the string denoting the leader_id field in the database.
+	FieldLeaderID = "leader_id"
+	// FieldCalendarID holds the string denoting the calendar_id field in the database.
+	FieldCalendarID = "calendar_id"
 	// EdgeTenant holds the string denoting the tenant edge name in mutations.
 	EdgeTenant = "tenant"
 	// EdgeChildren holds the string denoting the children edge name in mutations.
@@ -44,6 +48,10 @@ const (
 	EdgeParent = "parent"
 	// EdgeStaff holds the string denoting the staff edge name in mutations.
 	EdgeStaff = "staff"
+	// EdgeLeader holds the string denoting the leader edge name in mutations.
+	EdgeLeader = "leader"
+	// EdgeCalendar holds the string denoting the calendar edge name in mutations.
+	EdgeCalendar = "calendar"
 	// Table holds the table name of the department in the database.
 	Table = "departments"
 	// TenantTable is the table that holds the tenant relation/edge.
@@ -66,6 +74,20 @@ const (
 	// StaffInverseTable is the table name for the Staff entity.
 	// It exists in this package in order to avoid circular dependency with the "staff" package.
 	StaffInverseTable = "staff"
+	// LeaderTable is the table that holds the leader relation/edge.
+	LeaderTable = "departments"
+	// LeaderInverseTable is the table name for the Staff entity.
+	// It exists in this package in order to avoid circular dependency with the "staff" package.
+	LeaderInverseTable = "staff"
+	// LeaderColumn is the table column denoting the leader relation/edge.
+	LeaderColumn = "leader_id"
+	// CalendarTable is the table that holds the calendar relation/edge.
+	CalendarTable = "departments"
+	// CalendarInverseTable is the table name for the BusinessCalendar entity.
+	// It exists in this package in order to avoid circular dependency with the "businesscalendar" package.
+	CalendarInverseTable = "business_calendars"
+	// CalendarColumn is the table column denoting the calendar relation/edge.
+	CalendarColumn = "calendar_id"
 )
 
 // Columns holds all SQL columns for department fields.
@@ -80,6 +102,8 @@ var Columns = []string{
 	FieldWecomDeptID,
 	FieldSortOrder,
 	FieldParentID,
+	FieldLeaderID,
+	FieldCalendarID,
 }
 
 var (
@@ -202,6 +226,16 @@ func ByParentID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldParentID, opts...).ToFunc()
 }
 
+// ByLeaderID orders the results by the leader_id field.
+func ByLeaderID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLeaderID, opts...).ToFunc()
+}
+
+// ByCalendarID orders the results by the calendar_id field.
+func ByCalendarID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCalendarID, opts...).ToFunc()
+}
+
 // ByTenantField orders the results by tenant field.
 func ByTenantField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -243,6 +277,20 @@ func ByStaff(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newStaffStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByLeaderField orders the results by leader field.
+func ByLeaderField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newLeaderStep(), sql.OrderByField(field, opts...))
+	}
+}
+
+// ByCalendarField orders the results by calendar field.
+func ByCalendarField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newCalendarStep(), sql.OrderByField(field, opts...))
+	}
+}
 func newTenantStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -269,6 +317,20 @@ func newStaffStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(StaffInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2M, false, StaffTable, StaffPrimaryKey...),
+	)
+}
+func newLeaderStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(LeaderInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, false, LeaderTable, LeaderColumn),
+	)
+}
+func newCalendarStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(CalendarInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, false, CalendarTable, CalendarColumn),
 	)
 }
 

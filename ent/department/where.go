@@ -95,6 +95,16 @@ func ParentID(v int) predicate.Department {
 	return predicate.Department(sql.FieldEQ(FieldParentID, v))
 }
 
+// LeaderID applies equality check predicate on the "leader_id" field. It's identical to LeaderIDEQ.
+func LeaderID(v int) predicate.Department {
+	return predicate.Department(sql.FieldEQ(FieldLeaderID, v))
+}
+
+// CalendarID applies equality check predicate on the "calendar_id" field. It's identical to CalendarIDEQ.
+func CalendarID(v int) predicate.Department {
+	return predicate.Department(sql.FieldEQ(FieldCalendarID, v))
+}
+
 // TenantIDEQ applies the EQ predicate on the "tenant_id" field.
 func TenantIDEQ(v int) predicate.Department {
 	return predicate.Department(sql.FieldEQ(FieldTenantID, v))
@@ -475,6 +485,66 @@ func ParentIDNotNil() predicate.Department {
 	return predicate.Department(sql.FieldNotNull(FieldParentID))
 }
 
+// LeaderIDEQ applies the EQ predicate on the "leader_id" field.
+func LeaderIDEQ(v int) predicate.Department {
+	return predicate.Department(sql.FieldEQ(FieldLeaderID, v))
+}
+
+// LeaderIDNEQ applies the NEQ predicate on the "leader_id" field.
+func LeaderIDNEQ(v int) predicate.Department {
+	return predicate.Department(sql.FieldNEQ(FieldLeaderID, v))
+}
+
+// LeaderIDIn applies the In predicate on the "leader_id" field.
+func LeaderIDIn(vs ...int) predicate.Department {
+	return predicate.Department(sql.FieldIn(FieldLeaderID, vs...))
+}
+
+// LeaderIDNotIn applies the NotIn predicate on the "leader_id" field.
+func LeaderIDNotIn(vs ...int) predicate.Department {
+	return predicate.Department(sql.FieldNotIn(FieldLeaderID, vs...))
+}
+
+// LeaderIDIsNil applies the IsNil predicate on the "leader_id" field.
+func LeaderIDIsNil() predicate.Department {
+	return predicate.Department(sql.FieldIsNull(FieldLeaderID))
+}
+
+// LeaderIDNotNil applies the NotNil predicate on the "leader_id" field.
+func LeaderIDNotNil() predicate.Department {
+	return predicate.Department(sql.FieldNotNull(FieldLeaderID))
+}
+
+// CalendarIDEQ applies the EQ predicate on the "calendar_id" field.
+func CalendarIDEQ(v int) predicate.Department {
+	return predicate.Department(sql.FieldEQ(FieldCalendarID, v))
+}
+
+// CalendarIDNEQ applies the NEQ predicate on the "calendar_id" field.
+func CalendarIDNEQ(v int) predicate.Department {
+	return predicate.Department(sql.FieldNEQ(FieldCalendarID, v))
+}
+
+// CalendarIDIn applies the In predicate on the "calendar_id" field.
+func CalendarIDIn(vs ...int) predicate.Department {
+	return predicate.Department(sql.FieldIn(FieldCalendarID, vs...))
+}
+
+// CalendarIDNotIn applies the NotIn predicate on the "calendar_id" field.
+func CalendarIDNotIn(vs ...int) predicate.Department {
+	return predicate.Department(sql.FieldNotIn(FieldCalendarID, vs...))
+}
+
+// CalendarIDIsNil applies the IsNil predicate on the "calendar_id" field.
+func CalendarIDIsNil() predicate.Department {
+	return predicate.Department(sql.FieldIsNull(FieldCalendarID))
+}
+
+// CalendarIDNotNil applies the NotNil predicate on the "calendar_id" field.
+func CalendarIDNotNil() predicate.Department {
+	return predicate.Department(sql.FieldNotNull(FieldCalendarID))
+}
+
 // HasTenant applies the HasEdge predicate on the "tenant" edge.
 func HasTenant() predicate.Department {
 	return predicate.Department(func(s *sql.Selector) {
@@ -559,6 +629,52 @@ func HasStaff() predicate.Department {
 func HasStaffWith(preds ...predicate.Staff) predicate.Department {
 	return predicate.Department(func(s *sql.Selector) {
 		step := newStaffStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasLeader applies the HasEdge predicate on the "leader" edge.
+func HasLeader() predicate.Department {
+	return predicate.Department(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, LeaderTable, LeaderColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasLeaderWith applies the HasEdge predicate on the "leader" edge with a given conditions (other predicates).
+func HasLeaderWith(preds ...predicate.Staff) predicate.Department {
+	return predicate.Department(func(s *sql.Selector) {
+		step := newLeaderStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasCalendar applies the HasEdge predicate on the "calendar" edge.
+func HasCalendar() predicate.Department {
+	return predicate.Department(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, CalendarTable, CalendarColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasCalendarWith applies the HasEdge predicate on the "calendar" edge with a given conditions (other predicates).
+func HasCalendarWith(preds ...predicate.BusinessCalendar) predicate.Department {
+	return predicate.Department(func(s *sql.Selector) {
+		step := newCalendarStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

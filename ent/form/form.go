@@ -35,8 +35,14 @@ const (
 	FieldVersion = "version"
 	// FieldFields holds the string denoting the fields field in the database.
 	FieldFields = "fields"
+	// FieldTicketTypeID holds the string denoting the ticket_type_id field in the database.
+	FieldTicketTypeID = "ticket_type_id"
+	// FieldTicketFields holds the string denoting the ticket_fields field in the database.
+	FieldTicketFields = "ticket_fields"
 	// EdgeTenant holds the string denoting the tenant edge name in mutations.
 	EdgeTenant = "tenant"
+	// EdgeTicketType holds the string denoting the ticket_type edge name in mutations.
+	EdgeTicketType = "ticket_type"
 	// EdgeSubmissions holds the string denoting the submissions edge name in mutations.
 	EdgeSubmissions = "submissions"
 	// Table holds the table name of the form in the database.
@@ -48,6 +54,13 @@ const (
 	TenantInverseTable = "tenants"
 	// TenantColumn is the table column denoting the tenant relation/edge.
 	TenantColumn = "tenant_id"
+	// TicketTypeTable is the table that holds the ticket_type relation/edge.
+	TicketTypeTable = "forms"
+	// TicketTypeInverseTable is the table name for the TicketType entity.
+	// It exists in this package in order to avoid circular dependency with the "tickettype" package.
+	TicketTypeInverseTable = "ticket_types"
+	// TicketTypeColumn is the table column denoting the ticket_type relation/edge.
+	TicketTypeColumn = "ticket_type_id"
 	// SubmissionsTable is the table that holds the submissions relation/edge.
 	SubmissionsTable = "form_submissions"
 	// SubmissionsInverseTable is the table name for the FormSubmission entity.
@@ -68,6 +81,8 @@ var Columns = []string{
 	FieldStatus,
 	FieldVersion,
 	FieldFields,
+	FieldTicketTypeID,
+	FieldTicketFields,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -174,10 +189,22 @@ func ByVersion(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldVersion, opts...).ToFunc()
 }
 
+// ByTicketTypeID orders the results by the ticket_type_id field.
+func ByTicketTypeID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTicketTypeID, opts...).ToFunc()
+}
+
 // ByTenantField orders the results by tenant field.
 func ByTenantField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
 		sqlgraph.OrderByNeighborTerms(s, newTenantStep(), sql.OrderByField(field, opts...))
+	}
+}
+
+// ByTicketTypeField orders the results by ticket_type field.
+func ByTicketTypeField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newTicketTypeStep(), sql.OrderByField(field, opts...))
 	}
 }
 
@@ -199,6 +226,13 @@ func newTenantStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(TenantInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2O, false, TenantTable, TenantColumn),
+	)
+}
+func newTicketTypeStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(TicketTypeInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, false, TicketTypeTable, TicketTypeColumn),
 	)
 }
 func newSubmissionsStep() *sqlgraph.Step {

@@ -85,6 +85,11 @@ func Version(v int) predicate.Form {
 	return predicate.Form(sql.FieldEQ(FieldVersion, v))
 }
 
+// TicketTypeID applies equality check predicate on the "ticket_type_id" field. It's identical to TicketTypeIDEQ.
+func TicketTypeID(v int) predicate.Form {
+	return predicate.Form(sql.FieldEQ(FieldTicketTypeID, v))
+}
+
 // TenantIDEQ applies the EQ predicate on the "tenant_id" field.
 func TenantIDEQ(v int) predicate.Form {
 	return predicate.Form(sql.FieldEQ(FieldTenantID, v))
@@ -375,6 +380,46 @@ func VersionLTE(v int) predicate.Form {
 	return predicate.Form(sql.FieldLTE(FieldVersion, v))
 }
 
+// TicketTypeIDEQ applies the EQ predicate on the "ticket_type_id" field.
+func TicketTypeIDEQ(v int) predicate.Form {
+	return predicate.Form(sql.FieldEQ(FieldTicketTypeID, v))
+}
+
+// TicketTypeIDNEQ applies the NEQ predicate on the "ticket_type_id" field.
+func TicketTypeIDNEQ(v int) predicate.Form {
+	return predicate.Form(sql.FieldNEQ(FieldTicketTypeID, v))
+}
+
+// TicketTypeIDIn applies the In predicate on the "ticket_type_id" field.
+func TicketTypeIDIn(vs ...int) predicate.Form {
+	return predicate.Form(sql.FieldIn(FieldTicketTypeID, vs...))
+}
+
+// TicketTypeIDNotIn applies the NotIn predicate on the "ticket_type_id" field.
+func TicketTypeIDNotIn(vs ...int) predicate.Form {
+	return predicate.Form(sql.FieldNotIn(FieldTicketTypeID, vs...))
+}
+
+// TicketTypeIDIsNil applies the IsNil predicate on the "ticket_type_id" field.
+func TicketTypeIDIsNil() predicate.Form {
+	return predicate.Form(sql.FieldIsNull(FieldTicketTypeID))
+}
+
+// TicketTypeIDNotNil applies the NotNil predicate on the "ticket_type_id" field.
+func TicketTypeIDNotNil() predicate.Form {
+	return predicate.Form(sql.FieldNotNull(FieldTicketTypeID))
+}
+
+// TicketFieldsIsNil applies the IsNil predicate on the "ticket_fields" field.
+func TicketFieldsIsNil() predicate.Form {
+	return predicate.Form(sql.FieldIsNull(FieldTicketFields))
+}
+
+// TicketFieldsNotNil applies the NotNil predicate on the "ticket_fields" field.
+func TicketFieldsNotNil() predicate.Form {
+	return predicate.Form(sql.FieldNotNull(FieldTicketFields))
+}
+
 // HasTenant applies the HasEdge predicate on the "tenant" edge.
 func HasTenant() predicate.Form {
 	return predicate.Form(func(s *sql.Selector) {
@@ -390,6 +435,29 @@ func HasTenant() predicate.Form {
 func HasTenantWith(preds ...predicate.Tenant) predicate.Form {
 	return predicate.Form(func(s *sql.Selector) {
 		step := newTenantStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasTicketType applies the HasEdge predicate on the "ticket_type" edge.
+func HasTicketType() predicate.Form {
+	return predicate.Form(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, TicketTypeTable, TicketTypeColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasTicketTypeWith applies the HasEdge predicate on the "ticket_type" edge with a given conditions (other predicates).
+func HasTicketTypeWith(preds ...predicate.TicketType) predicate.Form {
+	return predicate.Form(func(s *sql.Selector) {
+		step := newTicketTypeStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

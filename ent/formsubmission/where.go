@@ -85,6 +85,11 @@ func CustomerID(v int) predicate.FormSubmission {
 	return predicate.FormSubmission(sql.FieldEQ(FieldCustomerID, v))
 }
 
+// TicketID applies equality check predicate on the "ticket_id" field. It's identical to TicketIDEQ.
+func TicketID(v int) predicate.FormSubmission {
+	return predicate.FormSubmission(sql.FieldEQ(FieldTicketID, v))
+}
+
 // SubmittedAt applies equality check predicate on the "submitted_at" field. It's identical to SubmittedAtEQ.
 func SubmittedAt(v time.Time) predicate.FormSubmission {
 	return predicate.FormSubmission(sql.FieldEQ(FieldSubmittedAt, v))
@@ -280,6 +285,36 @@ func CustomerIDNotNil() predicate.FormSubmission {
 	return predicate.FormSubmission(sql.FieldNotNull(FieldCustomerID))
 }
 
+// TicketIDEQ applies the EQ predicate on the "ticket_id" field.
+func TicketIDEQ(v int) predicate.FormSubmission {
+	return predicate.FormSubmission(sql.FieldEQ(FieldTicketID, v))
+}
+
+// TicketIDNEQ applies the NEQ predicate on the "ticket_id" field.
+func TicketIDNEQ(v int) predicate.FormSubmission {
+	return predicate.FormSubmission(sql.FieldNEQ(FieldTicketID, v))
+}
+
+// TicketIDIn applies the In predicate on the "ticket_id" field.
+func TicketIDIn(vs ...int) predicate.FormSubmission {
+	return predicate.FormSubmission(sql.FieldIn(FieldTicketID, vs...))
+}
+
+// TicketIDNotIn applies the NotIn predicate on the "ticket_id" field.
+func TicketIDNotIn(vs ...int) predicate.FormSubmission {
+	return predicate.FormSubmission(sql.FieldNotIn(FieldTicketID, vs...))
+}
+
+// TicketIDIsNil applies the IsNil predicate on the "ticket_id" field.
+func TicketIDIsNil() predicate.FormSubmission {
+	return predicate.FormSubmission(sql.FieldIsNull(FieldTicketID))
+}
+
+// TicketIDNotNil applies the NotNil predicate on the "ticket_id" field.
+func TicketIDNotNil() predicate.FormSubmission {
+	return predicate.FormSubmission(sql.FieldNotNull(FieldTicketID))
+}
+
 // StatusEQ applies the EQ predicate on the "status" field.
 func StatusEQ(v Status) predicate.FormSubmission {
 	return predicate.FormSubmission(sql.FieldEQ(FieldStatus, v))
@@ -431,6 +466,29 @@ func HasCustomer() predicate.FormSubmission {
 func HasCustomerWith(preds ...predicate.Customer) predicate.FormSubmission {
 	return predicate.FormSubmission(func(s *sql.Selector) {
 		step := newCustomerStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasTicket applies the HasEdge predicate on the "ticket" edge.
+func HasTicket() predicate.FormSubmission {
+	return predicate.FormSubmission(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, TicketTable, TicketColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasTicketWith applies the HasEdge predicate on the "ticket" edge with a given conditions (other predicates).
+func HasTicketWith(preds ...predicate.Ticket) predicate.FormSubmission {
+	return predicate.FormSubmission(func(s *sql.Selector) {
+		step := newTicketStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

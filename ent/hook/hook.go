@@ -21,6 +21,18 @@ func (f AuditLogFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, er
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AuditLogMutation", m)
 }
 
+// The BusinessCalendarFunc type is an adapter to allow the use of ordinary
+// function as BusinessCalendar mutator.
+type BusinessCalendarFunc func(context.Context, *ent.BusinessCalendarMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f BusinessCalendarFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.BusinessCalendarMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.BusinessCalendarMutation", m)
+}
+
 // The CampaignFunc type is an adapter to allow the use of ordinary
 // function as Campaign mutator.
 type CampaignFunc func(context.Context, *ent.CampaignMutation) (ent.Value, error)
@@ -177,6 +189,18 @@ func (f OrderItemFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, e
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.OrderItemMutation", m)
 }
 
+// The SLAPolicyFunc type is an adapter to allow the use of ordinary
+// function as SLAPolicy mutator.
+type SLAPolicyFunc func(context.Context, *ent.SLAPolicyMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f SLAPolicyFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.SLAPolicyMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SLAPolicyMutation", m)
+}
+
 // The StaffFunc type is an adapter to allow the use of ordinary
 // function as Staff mutator.
 type StaffFunc func(context.Context, *ent.StaffMutation) (ent.Value, error)
@@ -237,6 +261,30 @@ func (f TicketFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, erro
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.TicketMutation", m)
 }
 
+// The TicketApprovalFunc type is an adapter to allow the use of ordinary
+// function as TicketApproval mutator.
+type TicketApprovalFunc func(context.Context, *ent.TicketApprovalMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f TicketApprovalFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.TicketApprovalMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.TicketApprovalMutation", m)
+}
+
+// The TicketChangeFunc type is an adapter to allow the use of ordinary
+// function as TicketChange mutator.
+type TicketChangeFunc func(context.Context, *ent.TicketChangeMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f TicketChangeFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.TicketChangeMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.TicketChangeMutation", m)
+}
+
 // The TicketCommentFunc type is an adapter to allow the use of ordinary
 // function as TicketComment mutator.
 type TicketCommentFunc func(context.Context, *ent.TicketCommentMutation) (ent.Value, error)
@@ -247,6 +295,18 @@ func (f TicketCommentFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Valu
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.TicketCommentMutation", m)
+}
+
+// The TicketTypeFunc type is an adapter to allow the use of ordinary
+// function as TicketType mutator.
+type TicketTypeFunc func(context.Context, *ent.TicketTypeMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f TicketTypeFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.TicketTypeMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.TicketTypeMutation", m)
 }
 
 // Condition is a hook condition function.

@@ -9,6 +9,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/ent/auditlog"
+	"github.com/scrm-dev/scrm/ent/businesscalendar"
 	"github.com/scrm-dev/scrm/ent/campaign"
 	"github.com/scrm-dev/scrm/ent/casbinrule"
 	"github.com/scrm-dev/scrm/ent/channel"
@@ -23,12 +24,16 @@ import (
 	"github.com/scrm-dev/scrm/ent/order"
 	"github.com/scrm-dev/scrm/ent/orderitem"
 	"github.com/scrm-dev/scrm/ent/predicate"
+	"github.com/scrm-dev/scrm/ent/slapolicy"
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/tag"
 	"github.com/scrm-dev/scrm/ent/taggroup"
 	"github.com/scrm-dev/scrm/ent/tenant"
 	"github.com/scrm-dev/scrm/ent/ticket"
+	"github.com/scrm-dev/scrm/ent/ticketapproval"
+	"github.com/scrm-dev/scrm/ent/ticketchange"
 	"github.com/scrm-dev/scrm/ent/ticketcomment"
+	"github.com/scrm-dev/scrm/ent/tickettype"
 )
 
 // The Query interface represents an operation that queries a graph.
@@ -112,6 +117,33 @@ func (f TraverseAuditLog) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.AuditLogQuery", q)
+}
+
+// The BusinessCalendarFunc type is an adapter to allow the use of ordinary function as a Querier.
+type BusinessCalendarFunc func(context.Context, *ent.BusinessCalendarQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f BusinessCalendarFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.BusinessCalendarQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.BusinessCalendarQuery", q)
+}
+
+// The TraverseBusinessCalendar type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseBusinessCalendar func(context.Context, *ent.BusinessCalendarQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseBusinessCalendar) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseBusinessCalendar) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.BusinessCalendarQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.BusinessCalendarQuery", q)
 }
 
 // The CampaignFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -465,6 +497,33 @@ func (f TraverseOrderItem) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.OrderItemQuery", q)
 }
 
+// The SLAPolicyFunc type is an adapter to allow the use of ordinary function as a Querier.
+type SLAPolicyFunc func(context.Context, *ent.SLAPolicyQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f SLAPolicyFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.SLAPolicyQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.SLAPolicyQuery", q)
+}
+
+// The TraverseSLAPolicy type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseSLAPolicy func(context.Context, *ent.SLAPolicyQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseSLAPolicy) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseSLAPolicy) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SLAPolicyQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.SLAPolicyQuery", q)
+}
+
 // The StaffFunc type is an adapter to allow the use of ordinary function as a Querier.
 type StaffFunc func(context.Context, *ent.StaffQuery) (ent.Value, error)
 
@@ -600,6 +659,60 @@ func (f TraverseTicket) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.TicketQuery", q)
 }
 
+// The TicketApprovalFunc type is an adapter to allow the use of ordinary function as a Querier.
+type TicketApprovalFunc func(context.Context, *ent.TicketApprovalQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f TicketApprovalFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.TicketApprovalQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.TicketApprovalQuery", q)
+}
+
+// The TraverseTicketApproval type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseTicketApproval func(context.Context, *ent.TicketApprovalQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseTicketApproval) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseTicketApproval) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.TicketApprovalQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.TicketApprovalQuery", q)
+}
+
+// The TicketChangeFunc type is an adapter to allow the use of ordinary function as a Querier.
+type TicketChangeFunc func(context.Context, *ent.TicketChangeQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f TicketChangeFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.TicketChangeQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.TicketChangeQuery", q)
+}
+
+// The TraverseTicketChange type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseTicketChange func(context.Context, *ent.TicketChangeQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseTicketChange) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseTicketChange) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.TicketChangeQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.TicketChangeQuery", q)
+}
+
 // The TicketCommentFunc type is an adapter to allow the use of ordinary function as a Querier.
 type TicketCommentFunc func(context.Context, *ent.TicketCommentQuery) (ent.Value, error)
 
@@ -627,11 +740,40 @@ func (f TraverseTicketComment) Traverse(ctx context.Context, q ent.Query) error 
 	return fmt.Errorf("unexpected query type %T. expect *ent.TicketCommentQuery", q)
 }
 
+// The TicketTypeFunc type is an adapter to allow the use of ordinary function as a Querier.
+type TicketTypeFunc func(context.Context, *ent.TicketTypeQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f TicketTypeFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.TicketTypeQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.TicketTypeQuery", q)
+}
+
+// The TraverseTicketType type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseTicketType func(context.Context, *ent.TicketTypeQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseTicketType) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseTicketType) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.TicketTypeQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.TicketTypeQuery", q)
+}
+
 // NewQuery returns the generic Query interface for the given typed query.
 func NewQuery(q ent.Query) (Query, error) {
 	switch q := q.(type) {
 	case *ent.AuditLogQuery:
 		return &query[*ent.AuditLogQuery, predicate.AuditLog, auditlog.OrderOption]{typ: ent.TypeAuditLog, tq: q}, nil
+	case *ent.BusinessCalendarQuery:
+		return &query[*ent.BusinessCalendarQuery, predicate.BusinessCalendar, businesscalendar.OrderOption]{typ: ent.TypeBusinessCalendar, tq: q}, nil
 	case *ent.CampaignQuery:
 		return &query[*ent.CampaignQuery, predicate.Campaign, campaign.OrderOption]{typ: ent.TypeCampaign, tq: q}, nil
 	case *ent.CasbinRuleQuery:
@@ -658,6 +800,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.OrderQuery, predicate.Order, order.OrderOption]{typ: ent.TypeOrder, tq: q}, nil
 	case *ent.OrderItemQuery:
 		return &query[*ent.OrderItemQuery, predicate.OrderItem, orderitem.OrderOption]{typ: ent.TypeOrderItem, tq: q}, nil
+	case *ent.SLAPolicyQuery:
+		return &query[*ent.SLAPolicyQuery, predicate.SLAPolicy, slapolicy.OrderOption]{typ: ent.TypeSLAPolicy, tq: q}, nil
 	case *ent.StaffQuery:
 		return &query[*ent.StaffQuery, predicate.Staff, staff.OrderOption]{typ: ent.TypeStaff, tq: q}, nil
 	case *ent.TagQuery:
@@ -668,8 +812,14 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.TenantQuery, predicate.Tenant, tenant.OrderOption]{typ: ent.TypeTenant, tq: q}, nil
 	case *ent.TicketQuery:
 		return &query[*ent.TicketQuery, predicate.Ticket, ticket.OrderOption]{typ: ent.TypeTicket, tq: q}, nil
+	case *ent.TicketApprovalQuery:
+		return &query[*ent.TicketApprovalQuery, predicate.TicketApproval, ticketapproval.OrderOption]{typ: ent.TypeTicketApproval, tq: q}, nil
+	case *ent.TicketChangeQuery:
+		return &query[*ent.TicketChangeQuery, predicate.TicketChange, ticketchange.OrderOption]{typ: ent.TypeTicketChange, tq: q}, nil
 	case *ent.TicketCommentQuery:
 		return &query[*ent.TicketCommentQuery, predicate.TicketComment, ticketcomment.OrderOption]{typ: ent.TypeTicketComment, tq: q}, nil
+	case *ent.TicketTypeQuery:
+		return &query[*ent.TicketTypeQuery, predicate.TicketType, tickettype.OrderOption]{typ: ent.TypeTicketType, tq: q}, nil
 	default:
 		return nil, fmt.Errorf("unknown query type %T", q)
 	}

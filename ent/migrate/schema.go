@@ -59,6 +59,37 @@ var (
 			},
 		},
 	}
+	// BusinessCalendarsColumns holds the columns for the "business_calendars" table.
+	BusinessCalendarsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "name", Type: field.TypeString, Size: 100},
+		{Name: "is_default", Type: field.TypeBool, Default: false},
+		{Name: "spec", Type: field.TypeJSON},
+		{Name: "tenant_id", Type: field.TypeInt},
+	}
+	// BusinessCalendarsTable holds the schema information for the "business_calendars" table.
+	BusinessCalendarsTable = &schema.Table{
+		Name:       "business_calendars",
+		Columns:    BusinessCalendarsColumns,
+		PrimaryKey: []*schema.Column{BusinessCalendarsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "business_calendars_tenants_tenant",
+				Columns:    []*schema.Column{BusinessCalendarsColumns[6]},
+				RefColumns: []*schema.Column{TenantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "businesscalendar_tenant_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{BusinessCalendarsColumns[6], BusinessCalendarsColumns[1]},
+			},
+		},
+	}
 	// CampaignsColumns holds the columns for the "campaigns" table.
 	CampaignsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -364,6 +395,8 @@ var (
 		{Name: "sort_order", Type: field.TypeInt, Default: 0},
 		{Name: "tenant_id", Type: field.TypeInt},
 		{Name: "parent_id", Type: field.TypeInt, Nullable: true},
+		{Name: "leader_id", Type: field.TypeInt, Nullable: true},
+		{Name: "calendar_id", Type: field.TypeInt, Nullable: true},
 	}
 	// DepartmentsTable holds the schema information for the "departments" table.
 	DepartmentsTable = &schema.Table{
@@ -381,6 +414,18 @@ var (
 				Symbol:     "departments_departments_children",
 				Columns:    []*schema.Column{DepartmentsColumns[9]},
 				RefColumns: []*schema.Column{DepartmentsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "departments_staff_leader",
+				Columns:    []*schema.Column{DepartmentsColumns[10]},
+				RefColumns: []*schema.Column{StaffColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "departments_business_calendars_calendar",
+				Columns:    []*schema.Column{DepartmentsColumns[11]},
+				RefColumns: []*schema.Column{BusinessCalendarsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 		},
@@ -523,7 +568,9 @@ var (
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"DRAFT", "PUBLISHED", "ARCHIVED"}, Default: "DRAFT"},
 		{Name: "version", Type: field.TypeInt, Default: 1},
 		{Name: "fields", Type: field.TypeJSON},
+		{Name: "ticket_fields", Type: field.TypeJSON, Nullable: true},
 		{Name: "tenant_id", Type: field.TypeInt},
+		{Name: "ticket_type_id", Type: field.TypeInt, Nullable: true},
 	}
 	// FormsTable holds the schema information for the "forms" table.
 	FormsTable = &schema.Table{
@@ -533,16 +580,22 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "forms_tenants_tenant",
-				Columns:    []*schema.Column{FormsColumns[8]},
+				Columns:    []*schema.Column{FormsColumns[9]},
 				RefColumns: []*schema.Column{TenantsColumns[0]},
 				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "forms_ticket_types_ticket_type",
+				Columns:    []*schema.Column{FormsColumns[10]},
+				RefColumns: []*schema.Column{TicketTypesColumns[0]},
+				OnDelete:   schema.SetNull,
 			},
 		},
 		Indexes: []*schema.Index{
 			{
 				Name:    "form_tenant_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{FormsColumns[8], FormsColumns[1]},
+				Columns: []*schema.Column{FormsColumns[9], FormsColumns[1]},
 			},
 		},
 	}
@@ -559,6 +612,7 @@ var (
 		{Name: "customer_id", Type: field.TypeInt, Nullable: true},
 		{Name: "form_id", Type: field.TypeInt},
 		{Name: "tenant_id", Type: field.TypeInt},
+		{Name: "ticket_id", Type: field.TypeInt, Nullable: true},
 	}
 	// FormSubmissionsTable holds the schema information for the "form_submissions" table.
 	FormSubmissionsTable = &schema.Table{
@@ -583,6 +637,12 @@ var (
 				Columns:    []*schema.Column{FormSubmissionsColumns[10]},
 				RefColumns: []*schema.Column{TenantsColumns[0]},
 				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "form_submissions_tickets_ticket",
+				Columns:    []*schema.Column{FormSubmissionsColumns[11]},
+				RefColumns: []*schema.Column{TicketsColumns[0]},
+				OnDelete:   schema.SetNull,
 			},
 		},
 		Indexes: []*schema.Index{
@@ -709,6 +769,48 @@ var (
 			},
 		},
 	}
+	// SLAPoliciesColumns holds the columns for the "sla_policies" table.
+	SLAPoliciesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "name", Type: field.TypeString, Size: 100},
+		{Name: "position", Type: field.TypeInt, Default: 0},
+		{Name: "active", Type: field.TypeBool, Default: true},
+		{Name: "condition", Type: field.TypeJSON},
+		{Name: "targets", Type: field.TypeJSON},
+		{Name: "business_hours", Type: field.TypeBool, Default: true},
+		{Name: "escalations", Type: field.TypeJSON},
+		{Name: "tenant_id", Type: field.TypeInt},
+		{Name: "calendar_id", Type: field.TypeInt, Nullable: true},
+	}
+	// SLAPoliciesTable holds the schema information for the "sla_policies" table.
+	SLAPoliciesTable = &schema.Table{
+		Name:       "sla_policies",
+		Columns:    SLAPoliciesColumns,
+		PrimaryKey: []*schema.Column{SLAPoliciesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "sla_policies_tenants_tenant",
+				Columns:    []*schema.Column{SLAPoliciesColumns[10]},
+				RefColumns: []*schema.Column{TenantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "sla_policies_business_calendars_calendar",
+				Columns:    []*schema.Column{SLAPoliciesColumns[11]},
+				RefColumns: []*schema.Column{BusinessCalendarsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "slapolicy_tenant_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{SLAPoliciesColumns[10], SLAPoliciesColumns[1]},
+			},
+		},
+	}
 	// StaffColumns holds the columns for the "staff" table.
 	StaffColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -724,6 +826,12 @@ var (
 		{Name: "region", Type: field.TypeString, Nullable: true, Size: 32},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"ACTIVE", "RESIGNED"}, Default: "ACTIVE"},
 		{Name: "capacity", Type: field.TypeInt, Default: 20},
+		{Name: "working_hours", Type: field.TypeJSON, Nullable: true},
+		{Name: "open_tickets", Type: field.TypeInt, Default: 0},
+		{Name: "last_assigned_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "csat_average", Type: field.TypeFloat64, Default: 0},
+		{Name: "csat_count", Type: field.TypeInt, Default: 0},
+		{Name: "avg_resolution_seconds", Type: field.TypeInt64, Default: 0},
 		{Name: "tenant_id", Type: field.TypeInt},
 	}
 	// StaffTable holds the schema information for the "staff" table.
@@ -734,7 +842,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "staff_tenants_tenant",
-				Columns:    []*schema.Column{StaffColumns[13]},
+				Columns:    []*schema.Column{StaffColumns[19]},
 				RefColumns: []*schema.Column{TenantsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -743,17 +851,17 @@ var (
 			{
 				Name:    "staff_tenant_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{StaffColumns[13], StaffColumns[1]},
+				Columns: []*schema.Column{StaffColumns[19], StaffColumns[1]},
 			},
 			{
 				Name:    "staff_tenant_id_login",
 				Unique:  true,
-				Columns: []*schema.Column{StaffColumns[13], StaffColumns[3]},
+				Columns: []*schema.Column{StaffColumns[19], StaffColumns[3]},
 			},
 			{
 				Name:    "staff_tenant_id_wecom_user_id",
 				Unique:  true,
-				Columns: []*schema.Column{StaffColumns[13], StaffColumns[7]},
+				Columns: []*schema.Column{StaffColumns[19], StaffColumns[7]},
 			},
 		},
 	}
@@ -872,12 +980,31 @@ var (
 		{Name: "description", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "category", Type: field.TypeString, Size: 64, Default: ""},
 		{Name: "priority", Type: field.TypeEnum, Enums: []string{"LOW", "NORMAL", "HIGH", "URGENT"}, Default: "NORMAL"},
-		{Name: "status", Type: field.TypeEnum, Enums: []string{"NEW", "ASSIGNED", "IN_PROGRESS", "PENDING_CUSTOMER", "RESOLVED", "CLOSED"}, Default: "NEW"},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"NEW", "ASSIGNED", "IN_PROGRESS", "PENDING_CUSTOMER", "PENDING_APPROVAL", "RESOLVED", "CLOSED", "REOPENED"}, Default: "NEW"},
 		{Name: "source", Type: field.TypeEnum, Enums: []string{"MANUAL", "FORM", "ORDER_RETURN", "WECOM", "API"}, Default: "MANUAL"},
 		{Name: "region", Type: field.TypeString, Nullable: true, Size: 32},
 		{Name: "required_skills", Type: field.TypeJSON},
 		{Name: "first_response_due_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "next_update_due_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "resolution_due_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "first_responded_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "last_update_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "sla_paused_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "sla_paused_seconds", Type: field.TypeInt64, Default: 0},
+		{Name: "first_response_breached_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "resolution_breached_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "escalation_level", Type: field.TypeInt, Default: 0},
+		{Name: "escalated_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "escalations_done", Type: field.TypeJSON, Nullable: true},
+		{Name: "next_escalation_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "sla_generation", Type: field.TypeInt, Default: 0},
+		{Name: "assigned_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "assignment_reason", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "reopened_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "csat", Type: field.TypeInt, Nullable: true},
+		{Name: "csat_comment", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "survey_token_hash", Type: field.TypeString, Nullable: true, Size: 64},
+		{Name: "survey_sent_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "resolved_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "closed_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "custom_fields", Type: field.TypeJSON, Nullable: true},
@@ -886,6 +1013,8 @@ var (
 		{Name: "tenant_id", Type: field.TypeInt},
 		{Name: "order_id", Type: field.TypeInt, Nullable: true},
 		{Name: "team_id", Type: field.TypeInt, Nullable: true},
+		{Name: "type_id", Type: field.TypeInt, Nullable: true},
+		{Name: "sla_policy_id", Type: field.TypeInt, Nullable: true},
 	}
 	// TicketsTable holds the schema information for the "tickets" table.
 	TicketsTable = &schema.Table{
@@ -895,32 +1024,44 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "tickets_customers_tickets",
-				Columns:    []*schema.Column{TicketsColumns[17]},
+				Columns:    []*schema.Column{TicketsColumns[36]},
 				RefColumns: []*schema.Column{CustomersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "tickets_staff_assigned_tickets",
-				Columns:    []*schema.Column{TicketsColumns[18]},
+				Columns:    []*schema.Column{TicketsColumns[37]},
 				RefColumns: []*schema.Column{StaffColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "tickets_tenants_tenant",
-				Columns:    []*schema.Column{TicketsColumns[19]},
+				Columns:    []*schema.Column{TicketsColumns[38]},
 				RefColumns: []*schema.Column{TenantsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "tickets_orders_order",
-				Columns:    []*schema.Column{TicketsColumns[20]},
+				Columns:    []*schema.Column{TicketsColumns[39]},
 				RefColumns: []*schema.Column{OrdersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "tickets_departments_team",
-				Columns:    []*schema.Column{TicketsColumns[21]},
+				Columns:    []*schema.Column{TicketsColumns[40]},
 				RefColumns: []*schema.Column{DepartmentsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "tickets_ticket_types_ticket_type",
+				Columns:    []*schema.Column{TicketsColumns[41]},
+				RefColumns: []*schema.Column{TicketTypesColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "tickets_sla_policies_sla_policy",
+				Columns:    []*schema.Column{TicketsColumns[42]},
+				RefColumns: []*schema.Column{SLAPoliciesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 		},
@@ -928,27 +1069,150 @@ var (
 			{
 				Name:    "ticket_tenant_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[19], TicketsColumns[1]},
+				Columns: []*schema.Column{TicketsColumns[38], TicketsColumns[1]},
 			},
 			{
 				Name:    "ticket_tenant_id_number",
 				Unique:  true,
-				Columns: []*schema.Column{TicketsColumns[19], TicketsColumns[3]},
+				Columns: []*schema.Column{TicketsColumns[38], TicketsColumns[3]},
 			},
 			{
 				Name:    "ticket_tenant_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[19], TicketsColumns[8]},
+				Columns: []*schema.Column{TicketsColumns[38], TicketsColumns[8]},
 			},
 			{
 				Name:    "ticket_customer_id_tenant_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[17], TicketsColumns[19], TicketsColumns[8]},
+				Columns: []*schema.Column{TicketsColumns[36], TicketsColumns[38], TicketsColumns[8]},
 			},
 			{
 				Name:    "ticket_assignee_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[18], TicketsColumns[8]},
+				Columns: []*schema.Column{TicketsColumns[37], TicketsColumns[8]},
+			},
+			{
+				Name:    "ticket_next_escalation_at",
+				Unique:  false,
+				Columns: []*schema.Column{TicketsColumns[24]},
+			},
+			{
+				Name:    "ticket_survey_token_hash",
+				Unique:  true,
+				Columns: []*schema.Column{TicketsColumns[31]},
+			},
+		},
+	}
+	// TicketApprovalsColumns holds the columns for the "ticket_approvals" table.
+	TicketApprovalsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "step", Type: field.TypeInt},
+		{Name: "name", Type: field.TypeString, Size: 100, Default: ""},
+		{Name: "from_status", Type: field.TypeString, Size: 32},
+		{Name: "to_status", Type: field.TypeString, Size: 32},
+		{Name: "reject_to", Type: field.TypeString, Size: 32},
+		{Name: "approver", Type: field.TypeJSON},
+		{Name: "required_approvals", Type: field.TypeInt, Default: 1},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "APPROVED", "REJECTED", "CANCELLED"}, Default: "PENDING"},
+		{Name: "decisions", Type: field.TypeJSON},
+		{Name: "decided_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "ticket_id", Type: field.TypeInt},
+		{Name: "tenant_id", Type: field.TypeInt},
+		{Name: "requested_by_id", Type: field.TypeInt, Nullable: true},
+	}
+	// TicketApprovalsTable holds the schema information for the "ticket_approvals" table.
+	TicketApprovalsTable = &schema.Table{
+		Name:       "ticket_approvals",
+		Columns:    TicketApprovalsColumns,
+		PrimaryKey: []*schema.Column{TicketApprovalsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "ticket_approvals_tickets_approvals",
+				Columns:    []*schema.Column{TicketApprovalsColumns[13]},
+				RefColumns: []*schema.Column{TicketsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "ticket_approvals_tenants_tenant",
+				Columns:    []*schema.Column{TicketApprovalsColumns[14]},
+				RefColumns: []*schema.Column{TenantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "ticket_approvals_staff_requested_by",
+				Columns:    []*schema.Column{TicketApprovalsColumns[15]},
+				RefColumns: []*schema.Column{StaffColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "ticketapproval_tenant_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{TicketApprovalsColumns[14], TicketApprovalsColumns[1]},
+			},
+			{
+				Name:    "ticketapproval_tenant_id_status",
+				Unique:  false,
+				Columns: []*schema.Column{TicketApprovalsColumns[14], TicketApprovalsColumns[10]},
+			},
+			{
+				Name:    "ticketapproval_ticket_id",
+				Unique:  false,
+				Columns: []*schema.Column{TicketApprovalsColumns[13]},
+			},
+		},
+	}
+	// TicketChangesColumns holds the columns for the "ticket_changes" table.
+	TicketChangesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "kind", Type: field.TypeString, Size: 32},
+		{Name: "field", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "before", Type: field.TypeString, Size: 255, Default: ""},
+		{Name: "after", Type: field.TypeString, Size: 255, Default: ""},
+		{Name: "note", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "ticket_id", Type: field.TypeInt},
+		{Name: "tenant_id", Type: field.TypeInt},
+		{Name: "actor_id", Type: field.TypeInt, Nullable: true},
+	}
+	// TicketChangesTable holds the schema information for the "ticket_changes" table.
+	TicketChangesTable = &schema.Table{
+		Name:       "ticket_changes",
+		Columns:    TicketChangesColumns,
+		PrimaryKey: []*schema.Column{TicketChangesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "ticket_changes_tickets_changes",
+				Columns:    []*schema.Column{TicketChangesColumns[7]},
+				RefColumns: []*schema.Column{TicketsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "ticket_changes_tenants_tenant",
+				Columns:    []*schema.Column{TicketChangesColumns[8]},
+				RefColumns: []*schema.Column{TenantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "ticket_changes_staff_actor",
+				Columns:    []*schema.Column{TicketChangesColumns[9]},
+				RefColumns: []*schema.Column{StaffColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "ticketchange_tenant_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{TicketChangesColumns[8], TicketChangesColumns[6]},
+			},
+			{
+				Name:    "ticketchange_ticket_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{TicketChangesColumns[7], TicketChangesColumns[6]},
 			},
 		},
 	}
@@ -993,6 +1257,58 @@ var (
 				Name:    "ticketcomment_tenant_id_created_at",
 				Unique:  false,
 				Columns: []*schema.Column{TicketCommentsColumns[6], TicketCommentsColumns[1]},
+			},
+		},
+	}
+	// TicketTypesColumns holds the columns for the "ticket_types" table.
+	TicketTypesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "key", Type: field.TypeString, Size: 32},
+		{Name: "name", Type: field.TypeString, Size: 100},
+		{Name: "description", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "active", Type: field.TypeBool, Default: true},
+		{Name: "default_for_sources", Type: field.TypeJSON},
+		{Name: "workflow", Type: field.TypeJSON},
+		{Name: "routing", Type: field.TypeJSON},
+		{Name: "claim_back_after", Type: field.TypeString, Size: 16, Default: ""},
+		{Name: "fairness_cap", Type: field.TypeInt, Default: 0},
+		{Name: "fairness_window", Type: field.TypeString, Size: 16, Default: "1h"},
+		{Name: "reopen_window", Type: field.TypeString, Size: 16, Default: "168h"},
+		{Name: "keywords", Type: field.TypeJSON},
+		{Name: "tenant_id", Type: field.TypeInt},
+		{Name: "survey_form_id", Type: field.TypeInt, Nullable: true},
+	}
+	// TicketTypesTable holds the schema information for the "ticket_types" table.
+	TicketTypesTable = &schema.Table{
+		Name:       "ticket_types",
+		Columns:    TicketTypesColumns,
+		PrimaryKey: []*schema.Column{TicketTypesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "ticket_types_tenants_tenant",
+				Columns:    []*schema.Column{TicketTypesColumns[15]},
+				RefColumns: []*schema.Column{TenantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "ticket_types_forms_survey_form",
+				Columns:    []*schema.Column{TicketTypesColumns[16]},
+				RefColumns: []*schema.Column{FormsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "tickettype_tenant_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{TicketTypesColumns[15], TicketTypesColumns[1]},
+			},
+			{
+				Name:    "tickettype_tenant_id_key",
+				Unique:  true,
+				Columns: []*schema.Column{TicketTypesColumns[15], TicketTypesColumns[3]},
 			},
 		},
 	}
@@ -1124,6 +1440,7 @@ var (
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		AuditLogsTable,
+		BusinessCalendarsTable,
 		CampaignsTable,
 		CasbinRuleTable,
 		ChannelsTable,
@@ -1137,12 +1454,16 @@ var (
 		FormSubmissionsTable,
 		OrdersTable,
 		OrderItemsTable,
+		SLAPoliciesTable,
 		StaffTable,
 		TagsTable,
 		TagGroupsTable,
 		TenantsTable,
 		TicketsTable,
+		TicketApprovalsTable,
+		TicketChangesTable,
 		TicketCommentsTable,
+		TicketTypesTable,
 		ChannelBackupStaffTable,
 		ChannelTagsTable,
 		CustomerTagsTable,
@@ -1155,6 +1476,10 @@ func init() {
 	AuditLogsTable.ForeignKeys[0].RefTable = TenantsTable
 	AuditLogsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(60129542144),
+	}
+	BusinessCalendarsTable.ForeignKeys[0].RefTable = TenantsTable
+	BusinessCalendarsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(85899345920),
 	}
 	CampaignsTable.ForeignKeys[0].RefTable = TenantsTable
 	CampaignsTable.Annotation = &entsql.Annotation{
@@ -1186,6 +1511,8 @@ func init() {
 	}
 	DepartmentsTable.ForeignKeys[0].RefTable = TenantsTable
 	DepartmentsTable.ForeignKeys[1].RefTable = DepartmentsTable
+	DepartmentsTable.ForeignKeys[2].RefTable = StaffTable
+	DepartmentsTable.ForeignKeys[3].RefTable = BusinessCalendarsTable
 	DepartmentsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(12884901888),
 	}
@@ -1200,12 +1527,14 @@ func init() {
 		IncrementStart: func(i int) *int { return &i }(77309411328),
 	}
 	FormsTable.ForeignKeys[0].RefTable = TenantsTable
+	FormsTable.ForeignKeys[1].RefTable = TicketTypesTable
 	FormsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(17179869184),
 	}
 	FormSubmissionsTable.ForeignKeys[0].RefTable = CustomersTable
 	FormSubmissionsTable.ForeignKeys[1].RefTable = FormsTable
 	FormSubmissionsTable.ForeignKeys[2].RefTable = TenantsTable
+	FormSubmissionsTable.ForeignKeys[3].RefTable = TicketsTable
 	FormSubmissionsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(21474836480),
 	}
@@ -1219,6 +1548,11 @@ func init() {
 	OrderItemsTable.ForeignKeys[1].RefTable = TenantsTable
 	OrderItemsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(30064771072),
+	}
+	SLAPoliciesTable.ForeignKeys[0].RefTable = TenantsTable
+	SLAPoliciesTable.ForeignKeys[1].RefTable = BusinessCalendarsTable
+	SLAPoliciesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(90194313216),
 	}
 	StaffTable.ForeignKeys[0].RefTable = TenantsTable
 	StaffTable.Annotation = &entsql.Annotation{
@@ -1242,14 +1576,33 @@ func init() {
 	TicketsTable.ForeignKeys[2].RefTable = TenantsTable
 	TicketsTable.ForeignKeys[3].RefTable = OrdersTable
 	TicketsTable.ForeignKeys[4].RefTable = DepartmentsTable
+	TicketsTable.ForeignKeys[5].RefTable = TicketTypesTable
+	TicketsTable.ForeignKeys[6].RefTable = SLAPoliciesTable
 	TicketsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(51539607552),
+	}
+	TicketApprovalsTable.ForeignKeys[0].RefTable = TicketsTable
+	TicketApprovalsTable.ForeignKeys[1].RefTable = TenantsTable
+	TicketApprovalsTable.ForeignKeys[2].RefTable = StaffTable
+	TicketApprovalsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(94489280512),
+	}
+	TicketChangesTable.ForeignKeys[0].RefTable = TicketsTable
+	TicketChangesTable.ForeignKeys[1].RefTable = TenantsTable
+	TicketChangesTable.ForeignKeys[2].RefTable = StaffTable
+	TicketChangesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(98784247808),
 	}
 	TicketCommentsTable.ForeignKeys[0].RefTable = TicketsTable
 	TicketCommentsTable.ForeignKeys[1].RefTable = TenantsTable
 	TicketCommentsTable.ForeignKeys[2].RefTable = StaffTable
 	TicketCommentsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(55834574848),
+	}
+	TicketTypesTable.ForeignKeys[0].RefTable = TenantsTable
+	TicketTypesTable.ForeignKeys[1].RefTable = FormsTable
+	TicketTypesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(103079215104),
 	}
 	ChannelBackupStaffTable.ForeignKeys[0].RefTable = ChannelsTable
 	ChannelBackupStaffTable.ForeignKeys[1].RefTable = StaffTable

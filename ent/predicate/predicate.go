@@ -9,6 +9,9 @@ import (
 // AuditLog is the predicate function for auditlog builders.
 type AuditLog func(*sql.Selector)
 
+// BusinessCalendar is the predicate function for businesscalendar builders.
+type BusinessCalendar func(*sql.Selector)
+
 // Campaign is the predicate function for campaign builders.
 type Campaign func(*sql.Selector)
 
@@ -70,6 +73,9 @@ type Order func(*sql.Selector)
 // OrderItem is the predicate function for orderitem builders.
 type OrderItem func(*sql.Selector)
 
+// SLAPolicy is the predicate function for slapolicy builders.
+type SLAPolicy func(*sql.Selector)
+
 // Staff is the predicate function for staff builders.
 type Staff func(*sql.Selector)
 
@@ -96,5 +102,14 @@ type Tenant func(*sql.Selector)
 // Ticket is the predicate function for ticket builders.
 type Ticket func(*sql.Selector)
 
+// TicketApproval is the predicate function for ticketapproval builders.
+type TicketApproval func(*sql.Selector)
+
+// TicketChange is the predicate function for ticketchange builders.
+type TicketChange func(*sql.Selector)
+
 // TicketComment is the predicate function for ticketcomment builders.
 type TicketComment func(*sql.Selector)
+
+// TicketType is the predicate function for tickettype builders.
+type TicketType func(*sql.Selector)

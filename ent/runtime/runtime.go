@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/scrm-dev/scrm/ent/auditlog"
+	"github.com/scrm-dev/scrm/ent/businesscalendar"
 	"github.com/scrm-dev/scrm/ent/campaign"
 	"github.com/scrm-dev/scrm/ent/casbinrule"
 	"github.com/scrm-dev/scrm/ent/channel"
@@ -21,12 +22,17 @@ import (
 	"github.com/scrm-dev/scrm/ent/orderitem"
 	"github.com/scrm-dev/scrm/ent/schema"
 	"github.com/scrm-dev/scrm/ent/schema/schematype"
+	"github.com/scrm-dev/scrm/ent/slapolicy"
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/tag"
 	"github.com/scrm-dev/scrm/ent/taggroup"
 	"github.com/scrm-dev/scrm/ent/tenant"
 	"github.com/scrm-dev/scrm/ent/ticket"
+	"github.com/scrm-dev/scrm/ent/ticketapproval"
+	"github.com/scrm-dev/scrm/ent/ticketchange"
 	"github.com/scrm-dev/scrm/ent/ticketcomment"
+	"github.com/scrm-dev/scrm/ent/tickettype"
+	"github.com/scrm-dev/scrm/internal/workflow"
 
 	"entgo.io/ent/schema/field"
 )
@@ -103,6 +109,48 @@ func init() {
 	auditlog.DefaultHash = auditlogDescHash.Default.(string)
 	// auditlog.HashValidator is a validator for the "hash" field. It is called by the builders before save.
 	auditlog.HashValidator = auditlogDescHash.Validators[0].(func(string) error)
+	businesscalendarMixin := schema.BusinessCalendar{}.Mixin()
+	businesscalendarMixinHooks0 := businesscalendarMixin[0].Hooks()
+	businesscalendar.Hooks[0] = businesscalendarMixinHooks0[0]
+	businesscalendar.Hooks[1] = businesscalendarMixinHooks0[1]
+	businesscalendarMixinInters0 := businesscalendarMixin[0].Interceptors()
+	businesscalendar.Interceptors[0] = businesscalendarMixinInters0[0]
+	businesscalendarMixinFields1 := businesscalendarMixin[1].Fields()
+	_ = businesscalendarMixinFields1
+	businesscalendarFields := schema.BusinessCalendar{}.Fields()
+	_ = businesscalendarFields
+	// businesscalendarDescCreatedAt is the schema descriptor for created_at field.
+	businesscalendarDescCreatedAt := businesscalendarMixinFields1[0].Descriptor()
+	// businesscalendar.DefaultCreatedAt holds the default value on creation for the created_at field.
+	businesscalendar.DefaultCreatedAt = businesscalendarDescCreatedAt.Default.(func() time.Time)
+	// businesscalendarDescUpdatedAt is the schema descriptor for updated_at field.
+	businesscalendarDescUpdatedAt := businesscalendarMixinFields1[1].Descriptor()
+	// businesscalendar.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	businesscalendar.DefaultUpdatedAt = businesscalendarDescUpdatedAt.Default.(func() time.Time)
+	// businesscalendar.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	businesscalendar.UpdateDefaultUpdatedAt = businesscalendarDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// businesscalendarDescName is the schema descriptor for name field.
+	businesscalendarDescName := businesscalendarFields[0].Descriptor()
+	// businesscalendar.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	businesscalendar.NameValidator = func() func(string) error {
+		validators := businesscalendarDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// businesscalendarDescIsDefault is the schema descriptor for is_default field.
+	businesscalendarDescIsDefault := businesscalendarFields[1].Descriptor()
+	// businesscalendar.DefaultIsDefault holds the default value on creation for the is_default field.
+	businesscalendar.DefaultIsDefault = businesscalendarDescIsDefault.Default.(bool)
 	campaignMixin := schema.Campaign{}.Mixin()
 	campaignMixinHooks0 := campaignMixin[0].Hooks()
 	campaignHooks := schema.Campaign{}.Hooks()
@@ -784,7 +832,7 @@ func init() {
 	// formsubmission.DefaultFormVersion holds the default value on creation for the form_version field.
 	formsubmission.DefaultFormVersion = formsubmissionDescFormVersion.Default.(int)
 	// formsubmissionDescData is the schema descriptor for data field.
-	formsubmissionDescData := formsubmissionFields[3].Descriptor()
+	formsubmissionDescData := formsubmissionFields[4].Descriptor()
 	// formsubmission.DefaultData holds the default value on creation for the data field.
 	formsubmission.DefaultData = formsubmissionDescData.Default.(map[string]interface{})
 	orderMixin := schema.Order{}.Mixin()
@@ -942,6 +990,60 @@ func init() {
 	orderitemDescAmount := orderitemFields[4].Descriptor()
 	// orderitem.AmountValidator is a validator for the "amount" field. It is called by the builders before save.
 	orderitem.AmountValidator = orderitemDescAmount.Validators[0].(func(int64) error)
+	slapolicyMixin := schema.SLAPolicy{}.Mixin()
+	slapolicyMixinHooks0 := slapolicyMixin[0].Hooks()
+	slapolicy.Hooks[0] = slapolicyMixinHooks0[0]
+	slapolicy.Hooks[1] = slapolicyMixinHooks0[1]
+	slapolicyMixinInters0 := slapolicyMixin[0].Interceptors()
+	slapolicy.Interceptors[0] = slapolicyMixinInters0[0]
+	slapolicyMixinFields1 := slapolicyMixin[1].Fields()
+	_ = slapolicyMixinFields1
+	slapolicyFields := schema.SLAPolicy{}.Fields()
+	_ = slapolicyFields
+	// slapolicyDescCreatedAt is the schema descriptor for created_at field.
+	slapolicyDescCreatedAt := slapolicyMixinFields1[0].Descriptor()
+	// slapolicy.DefaultCreatedAt holds the default value on creation for the created_at field.
+	slapolicy.DefaultCreatedAt = slapolicyDescCreatedAt.Default.(func() time.Time)
+	// slapolicyDescUpdatedAt is the schema descriptor for updated_at field.
+	slapolicyDescUpdatedAt := slapolicyMixinFields1[1].Descriptor()
+	// slapolicy.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	slapolicy.DefaultUpdatedAt = slapolicyDescUpdatedAt.Default.(func() time.Time)
+	// slapolicy.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	slapolicy.UpdateDefaultUpdatedAt = slapolicyDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// slapolicyDescName is the schema descriptor for name field.
+	slapolicyDescName := slapolicyFields[0].Descriptor()
+	// slapolicy.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	slapolicy.NameValidator = func() func(string) error {
+		validators := slapolicyDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// slapolicyDescPosition is the schema descriptor for position field.
+	slapolicyDescPosition := slapolicyFields[1].Descriptor()
+	// slapolicy.DefaultPosition holds the default value on creation for the position field.
+	slapolicy.DefaultPosition = slapolicyDescPosition.Default.(int)
+	// slapolicyDescActive is the schema descriptor for active field.
+	slapolicyDescActive := slapolicyFields[2].Descriptor()
+	// slapolicy.DefaultActive holds the default value on creation for the active field.
+	slapolicy.DefaultActive = slapolicyDescActive.Default.(bool)
+	// slapolicyDescBusinessHours is the schema descriptor for business_hours field.
+	slapolicyDescBusinessHours := slapolicyFields[5].Descriptor()
+	// slapolicy.DefaultBusinessHours holds the default value on creation for the business_hours field.
+	slapolicy.DefaultBusinessHours = slapolicyDescBusinessHours.Default.(bool)
+	// slapolicyDescEscalations is the schema descriptor for escalations field.
+	slapolicyDescEscalations := slapolicyFields[7].Descriptor()
+	// slapolicy.DefaultEscalations holds the default value on creation for the escalations field.
+	slapolicy.DefaultEscalations = slapolicyDescEscalations.Default.([]workflow.EscalationRule)
 	staffMixin := schema.Staff{}.Mixin()
 	staffMixinHooks0 := staffMixin[0].Hooks()
 	staffHooks := schema.Staff{}.Hooks()
@@ -1062,6 +1164,22 @@ func init() {
 	staff.DefaultCapacity = staffDescCapacity.Default.(int)
 	// staff.CapacityValidator is a validator for the "capacity" field. It is called by the builders before save.
 	staff.CapacityValidator = staffDescCapacity.Validators[0].(func(int) error)
+	// staffDescOpenTickets is the schema descriptor for open_tickets field.
+	staffDescOpenTickets := staffFields[11].Descriptor()
+	// staff.DefaultOpenTickets holds the default value on creation for the open_tickets field.
+	staff.DefaultOpenTickets = staffDescOpenTickets.Default.(int)
+	// staffDescCsatAverage is the schema descriptor for csat_average field.
+	staffDescCsatAverage := staffFields[13].Descriptor()
+	// staff.DefaultCsatAverage holds the default value on creation for the csat_average field.
+	staff.DefaultCsatAverage = staffDescCsatAverage.Default.(float64)
+	// staffDescCsatCount is the schema descriptor for csat_count field.
+	staffDescCsatCount := staffFields[14].Descriptor()
+	// staff.DefaultCsatCount holds the default value on creation for the csat_count field.
+	staff.DefaultCsatCount = staffDescCsatCount.Default.(int)
+	// staffDescAvgResolutionSeconds is the schema descriptor for avg_resolution_seconds field.
+	staffDescAvgResolutionSeconds := staffFields[15].Descriptor()
+	// staff.DefaultAvgResolutionSeconds holds the default value on creation for the avg_resolution_seconds field.
+	staff.DefaultAvgResolutionSeconds = staffDescAvgResolutionSeconds.Default.(int64)
 	tagMixin := schema.Tag{}.Mixin()
 	tagMixinHooks0 := tagMixin[0].Hooks()
 	tag.Hooks[0] = tagMixinHooks0[0]
@@ -1310,6 +1428,118 @@ func init() {
 	ticketDescRequiredSkills := ticketFields[12].Descriptor()
 	// ticket.DefaultRequiredSkills holds the default value on creation for the required_skills field.
 	ticket.DefaultRequiredSkills = ticketDescRequiredSkills.Default.([]string)
+	// ticketDescSLAPausedSeconds is the schema descriptor for sla_paused_seconds field.
+	ticketDescSLAPausedSeconds := ticketFields[21].Descriptor()
+	// ticket.DefaultSLAPausedSeconds holds the default value on creation for the sla_paused_seconds field.
+	ticket.DefaultSLAPausedSeconds = ticketDescSLAPausedSeconds.Default.(int64)
+	// ticketDescEscalationLevel is the schema descriptor for escalation_level field.
+	ticketDescEscalationLevel := ticketFields[24].Descriptor()
+	// ticket.DefaultEscalationLevel holds the default value on creation for the escalation_level field.
+	ticket.DefaultEscalationLevel = ticketDescEscalationLevel.Default.(int)
+	// ticketDescSLAGeneration is the schema descriptor for sla_generation field.
+	ticketDescSLAGeneration := ticketFields[28].Descriptor()
+	// ticket.DefaultSLAGeneration holds the default value on creation for the sla_generation field.
+	ticket.DefaultSLAGeneration = ticketDescSLAGeneration.Default.(int)
+	// ticketDescAssignmentReason is the schema descriptor for assignment_reason field.
+	ticketDescAssignmentReason := ticketFields[30].Descriptor()
+	// ticket.DefaultAssignmentReason holds the default value on creation for the assignment_reason field.
+	ticket.DefaultAssignmentReason = ticketDescAssignmentReason.Default.(string)
+	// ticketDescCsat is the schema descriptor for csat field.
+	ticketDescCsat := ticketFields[32].Descriptor()
+	// ticket.CsatValidator is a validator for the "csat" field. It is called by the builders before save.
+	ticket.CsatValidator = ticketDescCsat.Validators[0].(func(int) error)
+	// ticketDescCsatComment is the schema descriptor for csat_comment field.
+	ticketDescCsatComment := ticketFields[33].Descriptor()
+	// ticket.DefaultCsatComment holds the default value on creation for the csat_comment field.
+	ticket.DefaultCsatComment = ticketDescCsatComment.Default.(string)
+	// ticketDescSurveyTokenHash is the schema descriptor for survey_token_hash field.
+	ticketDescSurveyTokenHash := ticketFields[34].Descriptor()
+	// ticket.SurveyTokenHashValidator is a validator for the "survey_token_hash" field. It is called by the builders before save.
+	ticket.SurveyTokenHashValidator = ticketDescSurveyTokenHash.Validators[0].(func(string) error)
+	ticketapprovalMixin := schema.TicketApproval{}.Mixin()
+	ticketapprovalMixinHooks0 := ticketapprovalMixin[0].Hooks()
+	ticketapproval.Hooks[0] = ticketapprovalMixinHooks0[0]
+	ticketapproval.Hooks[1] = ticketapprovalMixinHooks0[1]
+	ticketapprovalMixinInters0 := ticketapprovalMixin[0].Interceptors()
+	ticketapproval.Interceptors[0] = ticketapprovalMixinInters0[0]
+	ticketapprovalMixinFields1 := ticketapprovalMixin[1].Fields()
+	_ = ticketapprovalMixinFields1
+	ticketapprovalFields := schema.TicketApproval{}.Fields()
+	_ = ticketapprovalFields
+	// ticketapprovalDescCreatedAt is the schema descriptor for created_at field.
+	ticketapprovalDescCreatedAt := ticketapprovalMixinFields1[0].Descriptor()
+	// ticketapproval.DefaultCreatedAt holds the default value on creation for the created_at field.
+	ticketapproval.DefaultCreatedAt = ticketapprovalDescCreatedAt.Default.(func() time.Time)
+	// ticketapprovalDescUpdatedAt is the schema descriptor for updated_at field.
+	ticketapprovalDescUpdatedAt := ticketapprovalMixinFields1[1].Descriptor()
+	// ticketapproval.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	ticketapproval.DefaultUpdatedAt = ticketapprovalDescUpdatedAt.Default.(func() time.Time)
+	// ticketapproval.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	ticketapproval.UpdateDefaultUpdatedAt = ticketapprovalDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// ticketapprovalDescName is the schema descriptor for name field.
+	ticketapprovalDescName := ticketapprovalFields[2].Descriptor()
+	// ticketapproval.DefaultName holds the default value on creation for the name field.
+	ticketapproval.DefaultName = ticketapprovalDescName.Default.(string)
+	// ticketapproval.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	ticketapproval.NameValidator = ticketapprovalDescName.Validators[0].(func(string) error)
+	// ticketapprovalDescFromStatus is the schema descriptor for from_status field.
+	ticketapprovalDescFromStatus := ticketapprovalFields[3].Descriptor()
+	// ticketapproval.FromStatusValidator is a validator for the "from_status" field. It is called by the builders before save.
+	ticketapproval.FromStatusValidator = ticketapprovalDescFromStatus.Validators[0].(func(string) error)
+	// ticketapprovalDescToStatus is the schema descriptor for to_status field.
+	ticketapprovalDescToStatus := ticketapprovalFields[4].Descriptor()
+	// ticketapproval.ToStatusValidator is a validator for the "to_status" field. It is called by the builders before save.
+	ticketapproval.ToStatusValidator = ticketapprovalDescToStatus.Validators[0].(func(string) error)
+	// ticketapprovalDescRejectTo is the schema descriptor for reject_to field.
+	ticketapprovalDescRejectTo := ticketapprovalFields[5].Descriptor()
+	// ticketapproval.RejectToValidator is a validator for the "reject_to" field. It is called by the builders before save.
+	ticketapproval.RejectToValidator = ticketapprovalDescRejectTo.Validators[0].(func(string) error)
+	// ticketapprovalDescRequiredApprovals is the schema descriptor for required_approvals field.
+	ticketapprovalDescRequiredApprovals := ticketapprovalFields[8].Descriptor()
+	// ticketapproval.DefaultRequiredApprovals holds the default value on creation for the required_approvals field.
+	ticketapproval.DefaultRequiredApprovals = ticketapprovalDescRequiredApprovals.Default.(int)
+	// ticketapprovalDescDecisions is the schema descriptor for decisions field.
+	ticketapprovalDescDecisions := ticketapprovalFields[10].Descriptor()
+	// ticketapproval.DefaultDecisions holds the default value on creation for the decisions field.
+	ticketapproval.DefaultDecisions = ticketapprovalDescDecisions.Default.([]workflow.Decision)
+	ticketchangeMixin := schema.TicketChange{}.Mixin()
+	ticketchangeMixinHooks0 := ticketchangeMixin[0].Hooks()
+	ticketchange.Hooks[0] = ticketchangeMixinHooks0[0]
+	ticketchange.Hooks[1] = ticketchangeMixinHooks0[1]
+	ticketchangeMixinInters0 := ticketchangeMixin[0].Interceptors()
+	ticketchange.Interceptors[0] = ticketchangeMixinInters0[0]
+	ticketchangeFields := schema.TicketChange{}.Fields()
+	_ = ticketchangeFields
+	// ticketchangeDescKind is the schema descriptor for kind field.
+	ticketchangeDescKind := ticketchangeFields[2].Descriptor()
+	// ticketchange.KindValidator is a validator for the "kind" field. It is called by the builders before save.
+	ticketchange.KindValidator = ticketchangeDescKind.Validators[0].(func(string) error)
+	// ticketchangeDescField is the schema descriptor for field field.
+	ticketchangeDescField := ticketchangeFields[3].Descriptor()
+	// ticketchange.DefaultField holds the default value on creation for the field field.
+	ticketchange.DefaultField = ticketchangeDescField.Default.(string)
+	// ticketchange.FieldValidator is a validator for the "field" field. It is called by the builders before save.
+	ticketchange.FieldValidator = ticketchangeDescField.Validators[0].(func(string) error)
+	// ticketchangeDescBefore is the schema descriptor for before field.
+	ticketchangeDescBefore := ticketchangeFields[4].Descriptor()
+	// ticketchange.DefaultBefore holds the default value on creation for the before field.
+	ticketchange.DefaultBefore = ticketchangeDescBefore.Default.(string)
+	// ticketchange.BeforeValidator is a validator for the "before" field. It is called by the builders before save.
+	ticketchange.BeforeValidator = ticketchangeDescBefore.Validators[0].(func(string) error)
+	// ticketchangeDescAfter is the schema descriptor for after field.
+	ticketchangeDescAfter := ticketchangeFields[5].Descriptor()
+	// ticketchange.DefaultAfter holds the default value on creation for the after field.
+	ticketchange.DefaultAfter = ticketchangeDescAfter.Default.(string)
+	// ticketchange.AfterValidator is a validator for the "after" field. It is called by the builders before save.
+	ticketchange.AfterValidator = ticketchangeDescAfter.Validators[0].(func(string) error)
+	// ticketchangeDescNote is the schema descriptor for note field.
+	ticketchangeDescNote := ticketchangeFields[6].Descriptor()
+	// ticketchange.DefaultNote holds the default value on creation for the note field.
+	ticketchange.DefaultNote = ticketchangeDescNote.Default.(string)
+	// ticketchangeDescCreatedAt is the schema descriptor for created_at field.
+	ticketchangeDescCreatedAt := ticketchangeFields[7].Descriptor()
+	// ticketchange.DefaultCreatedAt holds the default value on creation for the created_at field.
+	ticketchange.DefaultCreatedAt = ticketchangeDescCreatedAt.Default.(func() time.Time)
 	ticketcommentMixin := schema.TicketComment{}.Mixin()
 	ticketcommentMixinHooks0 := ticketcommentMixin[0].Hooks()
 	ticketcommentHooks := schema.TicketComment{}.Hooks()
@@ -1344,6 +1574,103 @@ func init() {
 	ticketcommentDescInternal := ticketcommentFields[1].Descriptor()
 	// ticketcomment.DefaultInternal holds the default value on creation for the internal field.
 	ticketcomment.DefaultInternal = ticketcommentDescInternal.Default.(bool)
+	tickettypeMixin := schema.TicketType{}.Mixin()
+	tickettypeMixinHooks0 := tickettypeMixin[0].Hooks()
+	tickettype.Hooks[0] = tickettypeMixinHooks0[0]
+	tickettype.Hooks[1] = tickettypeMixinHooks0[1]
+	tickettypeMixinInters0 := tickettypeMixin[0].Interceptors()
+	tickettype.Interceptors[0] = tickettypeMixinInters0[0]
+	tickettypeMixinFields1 := tickettypeMixin[1].Fields()
+	_ = tickettypeMixinFields1
+	tickettypeFields := schema.TicketType{}.Fields()
+	_ = tickettypeFields
+	// tickettypeDescCreatedAt is the schema descriptor for created_at field.
+	tickettypeDescCreatedAt := tickettypeMixinFields1[0].Descriptor()
+	// tickettype.DefaultCreatedAt holds the default value on creation for the created_at field.
+	tickettype.DefaultCreatedAt = tickettypeDescCreatedAt.Default.(func() time.Time)
+	// tickettypeDescUpdatedAt is the schema descriptor for updated_at field.
+	tickettypeDescUpdatedAt := tickettypeMixinFields1[1].Descriptor()
+	// tickettype.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	tickettype.DefaultUpdatedAt = tickettypeDescUpdatedAt.Default.(func() time.Time)
+	// tickettype.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	tickettype.UpdateDefaultUpdatedAt = tickettypeDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// tickettypeDescKey is the schema descriptor for key field.
+	tickettypeDescKey := tickettypeFields[0].Descriptor()
+	// tickettype.KeyValidator is a validator for the "key" field. It is called by the builders before save.
+	tickettype.KeyValidator = func() func(string) error {
+		validators := tickettypeDescKey.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+			validators[2].(func(string) error),
+		}
+		return func(key string) error {
+			for _, fn := range fns {
+				if err := fn(key); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// tickettypeDescName is the schema descriptor for name field.
+	tickettypeDescName := tickettypeFields[1].Descriptor()
+	// tickettype.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	tickettype.NameValidator = func() func(string) error {
+		validators := tickettypeDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// tickettypeDescDescription is the schema descriptor for description field.
+	tickettypeDescDescription := tickettypeFields[2].Descriptor()
+	// tickettype.DefaultDescription holds the default value on creation for the description field.
+	tickettype.DefaultDescription = tickettypeDescDescription.Default.(string)
+	// tickettypeDescActive is the schema descriptor for active field.
+	tickettypeDescActive := tickettypeFields[3].Descriptor()
+	// tickettype.DefaultActive holds the default value on creation for the active field.
+	tickettype.DefaultActive = tickettypeDescActive.Default.(bool)
+	// tickettypeDescDefaultForSources is the schema descriptor for default_for_sources field.
+	tickettypeDescDefaultForSources := tickettypeFields[4].Descriptor()
+	// tickettype.DefaultDefaultForSources holds the default value on creation for the default_for_sources field.
+	tickettype.DefaultDefaultForSources = tickettypeDescDefaultForSources.Default.([]workflow.Source)
+	// tickettypeDescClaimBackAfter is the schema descriptor for claim_back_after field.
+	tickettypeDescClaimBackAfter := tickettypeFields[7].Descriptor()
+	// tickettype.DefaultClaimBackAfter holds the default value on creation for the claim_back_after field.
+	tickettype.DefaultClaimBackAfter = tickettypeDescClaimBackAfter.Default.(string)
+	// tickettype.ClaimBackAfterValidator is a validator for the "claim_back_after" field. It is called by the builders before save.
+	tickettype.ClaimBackAfterValidator = tickettypeDescClaimBackAfter.Validators[0].(func(string) error)
+	// tickettypeDescFairnessCap is the schema descriptor for fairness_cap field.
+	tickettypeDescFairnessCap := tickettypeFields[8].Descriptor()
+	// tickettype.DefaultFairnessCap holds the default value on creation for the fairness_cap field.
+	tickettype.DefaultFairnessCap = tickettypeDescFairnessCap.Default.(int)
+	// tickettype.FairnessCapValidator is a validator for the "fairness_cap" field. It is called by the builders before save.
+	tickettype.FairnessCapValidator = tickettypeDescFairnessCap.Validators[0].(func(int) error)
+	// tickettypeDescFairnessWindow is the schema descriptor for fairness_window field.
+	tickettypeDescFairnessWindow := tickettypeFields[9].Descriptor()
+	// tickettype.DefaultFairnessWindow holds the default value on creation for the fairness_window field.
+	tickettype.DefaultFairnessWindow = tickettypeDescFairnessWindow.Default.(string)
+	// tickettype.FairnessWindowValidator is a validator for the "fairness_window" field. It is called by the builders before save.
+	tickettype.FairnessWindowValidator = tickettypeDescFairnessWindow.Validators[0].(func(string) error)
+	// tickettypeDescReopenWindow is the schema descriptor for reopen_window field.
+	tickettypeDescReopenWindow := tickettypeFields[10].Descriptor()
+	// tickettype.DefaultReopenWindow holds the default value on creation for the reopen_window field.
+	tickettype.DefaultReopenWindow = tickettypeDescReopenWindow.Default.(string)
+	// tickettype.ReopenWindowValidator is a validator for the "reopen_window" field. It is called by the builders before save.
+	tickettype.ReopenWindowValidator = tickettypeDescReopenWindow.Validators[0].(func(string) error)
+	// tickettypeDescKeywords is the schema descriptor for keywords field.
+	tickettypeDescKeywords := tickettypeFields[11].Descriptor()
+	// tickettype.DefaultKeywords holds the default value on creation for the keywords field.
+	tickettype.DefaultKeywords = tickettypeDescKeywords.Default.([]string)
 }
 
 const (

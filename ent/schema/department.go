@@ -30,6 +30,10 @@ func (Department) Fields() []ent.Field {
 			Comment("department id in the tenant's WeCom corp"),
 		field.Int("sort_order").Default(0),
 		field.Int("parent_id").Optional().Nillable(),
+		field.Int("leader_id").Optional().Nillable().
+			Comment("the supervisor: escalations and approvals by department head go here"),
+		field.Int("calendar_id").Optional().Nillable().
+			Comment("the store's own business calendar; empty = the parent's, up to the tenant default"),
 	}
 }
 
@@ -44,6 +48,8 @@ func (Department) Edges() []ent.Edge {
 			Unique(),
 		edge.To("staff", Staff.Type).
 			Annotations(entgql.RelayConnection(), noInput),
+		edge.To("leader", Staff.Type).Field("leader_id").Unique(),
+		edge.To("calendar", BusinessCalendar.Type).Field("calendar_id").Unique(),
 	}
 }
 

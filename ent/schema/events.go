@@ -70,6 +70,8 @@ func ticketEvents() ent.Hook {
 				kind = "CREATED"
 			case statusSet && status == ticket.StatusClosed:
 				kind = "CLOSED"
+			case escalated(m):
+				kind = "ESCALATED"
 			case statusSet:
 				kind = "STATUS_CHANGED"
 			case assigned || m.AssigneeCleared():
@@ -90,6 +92,11 @@ func ticketEvents() ent.Hook {
 			return v, writeTicketEvents(ctx, m.Client(), kind, tickets)
 		})
 	}, opWrite)
+}
+
+func escalated(m *gen.TicketMutation) bool {
+	_, ok := m.EscalatedAt()
+	return ok
 }
 
 // commentEvents records comments as COMMENTED events of their ticket.

@@ -8,6 +8,7 @@ import (
 	"entgo.io/ent/schema/field"
 
 	"github.com/scrm-dev/scrm/ent/schema/schematype"
+	"github.com/scrm-dev/scrm/internal/workflow"
 )
 
 // Form is a custom form with typed fields. Publishing a change to its fields
@@ -29,12 +30,18 @@ func (Form) Fields() []ent.Field {
 		field.JSON("fields", []schematype.FormField{}).
 			Default([]schematype.FormField{}).
 			Annotations(entgql.Type("[FormField!]")),
+		field.Int("ticket_type_id").Optional().Nillable().
+			Comment("a submission opens a ticket of this type"),
+		field.JSON("ticket_fields", []workflow.FieldMapping{}).Optional().
+			Annotations(entgql.Type("[TicketFieldMapping!]")).
+			Comment("which form field fills which ticket field on the opened ticket"),
 	}
 }
 
 // Edges of the Form.
 func (Form) Edges() []ent.Edge {
 	return []ent.Edge{
+		edge.To("ticket_type", TicketType.Type).Field("ticket_type_id").Unique(),
 		edge.To("submissions", FormSubmission.Type).
 			Annotations(
 				entgql.RelayConnection(),
@@ -69,6 +76,8 @@ func (FormSubmission) Fields() []ent.Field {
 		field.Int("form_id").Immutable(),
 		field.Int("form_version").Default(0).Annotations(noInput),
 		field.Int("customer_id").Optional().Nillable(),
+		field.Int("ticket_id").Optional().Nillable().Annotations(noInput).
+			Comment("the ticket this submission opened, or the closed ticket it rates (satisfaction survey)"),
 		field.JSON("data", map[string]any{}).Default(map[string]any{}),
 		field.Enum("status").NamedValues(named("Draft", "Submitted")...).Default("SUBMITTED"),
 		field.Enum("source_channel").
@@ -83,6 +92,7 @@ func (FormSubmission) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.From("form", Form.Type).Ref("submissions").Field("form_id").Unique().Required().Immutable(),
 		edge.From("customer", Customer.Type).Ref("form_submissions").Field("customer_id").Unique(),
+		edge.To("ticket", Ticket.Type).Field("ticket_id").Unique().Annotations(noInput),
 	}
 }
 

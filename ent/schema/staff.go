@@ -8,6 +8,8 @@ import (
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
+
+	"github.com/scrm-dev/scrm/internal/businesstime"
 )
 
 // Staff is an employee of a tenant who signs in: agents, supervisors,
@@ -39,6 +41,17 @@ func (Staff) Fields() []ent.Field {
 		field.Enum("status").NamedValues(named("Active", "Resigned")...).Default("ACTIVE"),
 		field.Int("capacity").Default(20).NonNegative().
 			Comment("maximum open tickets"),
+		field.JSON("working_hours", &businesstime.Spec{}).Optional().
+			Annotations(entgql.Type("CalendarSpec")).
+			Comment("the shifts routing assigns within; empty = always"),
+		field.Int("open_tickets").Default(0).Annotations(noInput).
+			Comment("open tickets assigned, kept by the workflow engine in the assigning transaction"),
+		field.Time("last_assigned_at").SchemaType(datetime).Optional().Nillable().Annotations(noInput, entgql.Skip()),
+		field.Float("csat_average").Default(0).Annotations(noInput, noFilter).
+			Comment("average satisfaction rating of the last 30 days' answered surveys"),
+		field.Int("csat_count").Default(0).Annotations(noInput, noFilter),
+		field.Int64("avg_resolution_seconds").Default(0).Annotations(noInput, noFilter).
+			Comment("average time to resolve over the last 30 days"),
 	}
 }
 
@@ -52,6 +65,7 @@ func (Staff) Edges() []ent.Edge {
 			Annotations(entgql.RelayConnection(), noInput),
 		edge.To("assigned_tickets", Ticket.Type).
 			Annotations(entgql.RelayConnection(), noInput),
+		edge.From("leads", Department.Type).Ref("leader").Annotations(entgql.Skip()),
 		edge.From("backup_for_channels", Channel.Type).Ref("backup_staff").
 			Annotations(entgql.Skip()),
 	}

@@ -45,6 +45,18 @@ const (
 	FieldStatus = "status"
 	// FieldCapacity holds the string denoting the capacity field in the database.
 	FieldCapacity = "capacity"
+	// FieldWorkingHours holds the string denoting the working_hours field in the database.
+	FieldWorkingHours = "working_hours"
+	// FieldOpenTickets holds the string denoting the open_tickets field in the database.
+	FieldOpenTickets = "open_tickets"
+	// FieldLastAssignedAt holds the string denoting the last_assigned_at field in the database.
+	FieldLastAssignedAt = "last_assigned_at"
+	// FieldCsatAverage holds the string denoting the csat_average field in the database.
+	FieldCsatAverage = "csat_average"
+	// FieldCsatCount holds the string denoting the csat_count field in the database.
+	FieldCsatCount = "csat_count"
+	// FieldAvgResolutionSeconds holds the string denoting the avg_resolution_seconds field in the database.
+	FieldAvgResolutionSeconds = "avg_resolution_seconds"
 	// EdgeTenant holds the string denoting the tenant edge name in mutations.
 	EdgeTenant = "tenant"
 	// EdgeDepartments holds the string denoting the departments edge name in mutations.
@@ -55,6 +67,8 @@ const (
 	EdgeFollowedCustomers = "followed_customers"
 	// EdgeAssignedTickets holds the string denoting the assigned_tickets edge name in mutations.
 	EdgeAssignedTickets = "assigned_tickets"
+	// EdgeLeads holds the string denoting the leads edge name in mutations.
+	EdgeLeads = "leads"
 	// EdgeBackupForChannels holds the string denoting the backup_for_channels edge name in mutations.
 	EdgeBackupForChannels = "backup_for_channels"
 	// Table holds the table name of the staff in the database.
@@ -90,6 +104,13 @@ const (
 	AssignedTicketsInverseTable = "tickets"
 	// AssignedTicketsColumn is the table column denoting the assigned_tickets relation/edge.
 	AssignedTicketsColumn = "assignee_id"
+	// LeadsTable is the table that holds the leads relation/edge.
+	LeadsTable = "departments"
+	// LeadsInverseTable is the table name for the Department entity.
+	// It exists in this package in order to avoid circular dependency with the "department" package.
+	LeadsInverseTable = "departments"
+	// LeadsColumn is the table column denoting the leads relation/edge.
+	LeadsColumn = "leader_id"
 	// BackupForChannelsTable is the table that holds the backup_for_channels relation/edge. The primary key declared below.
 	BackupForChannelsTable = "channel_backup_staff"
 	// BackupForChannelsInverseTable is the table name for the Channel entity.
@@ -113,6 +134,12 @@ var Columns = []string{
 	FieldRegion,
 	FieldStatus,
 	FieldCapacity,
+	FieldWorkingHours,
+	FieldOpenTickets,
+	FieldLastAssignedAt,
+	FieldCsatAverage,
+	FieldCsatCount,
+	FieldAvgResolutionSeconds,
 }
 
 var (
@@ -171,6 +198,14 @@ var (
 	DefaultCapacity int
 	// CapacityValidator is a validator for the "capacity" field. It is called by the builders before save.
 	CapacityValidator func(int) error
+	// DefaultOpenTickets holds the default value on creation for the "open_tickets" field.
+	DefaultOpenTickets int
+	// DefaultCsatAverage holds the default value on creation for the "csat_average" field.
+	DefaultCsatAverage float64
+	// DefaultCsatCount holds the default value on creation for the "csat_count" field.
+	DefaultCsatCount int
+	// DefaultAvgResolutionSeconds holds the default value on creation for the "avg_resolution_seconds" field.
+	DefaultAvgResolutionSeconds int64
 	// ValueScanner of all Staff fields.
 	ValueScanner struct {
 		Mobile field.TypeValueScanner[string]
@@ -267,6 +302,31 @@ func ByCapacity(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCapacity, opts...).ToFunc()
 }
 
+// ByOpenTickets orders the results by the open_tickets field.
+func ByOpenTickets(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldOpenTickets, opts...).ToFunc()
+}
+
+// ByLastAssignedAt orders the results by the last_assigned_at field.
+func ByLastAssignedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLastAssignedAt, opts...).ToFunc()
+}
+
+// ByCsatAverage orders the results by the csat_average field.
+func ByCsatAverage(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCsatAverage, opts...).ToFunc()
+}
+
+// ByCsatCount orders the results by the csat_count field.
+func ByCsatCount(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCsatCount, opts...).ToFunc()
+}
+
+// ByAvgResolutionSeconds orders the results by the avg_resolution_seconds field.
+func ByAvgResolutionSeconds(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAvgResolutionSeconds, opts...).ToFunc()
+}
+
 // ByTenantField orders the results by tenant field.
 func ByTenantField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -330,6 +390,20 @@ func ByAssignedTickets(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 	}
 }
 
+// ByLeadsCount orders the results by leads count.
+func ByLeadsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newLeadsStep(), opts...)
+	}
+}
+
+// ByLeads orders the results by leads terms.
+func ByLeads(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newLeadsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
 // ByBackupForChannelsCount orders the results by backup_for_channels count.
 func ByBackupForChannelsCount(opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -376,6 +450,13 @@ func newAssignedTicketsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(AssignedTicketsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, AssignedTicketsTable, AssignedTicketsColumn),
+	)
+}
+func newLeadsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(LeadsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, true, LeadsTable, LeadsColumn),
 	)
 }
 func newBackupForChannelsStep() *sqlgraph.Step {

@@ -108,6 +108,31 @@ func Capacity(v int) predicate.Staff {
 	return predicate.Staff(sql.FieldEQ(FieldCapacity, v))
 }
 
+// OpenTickets applies equality check predicate on the "open_tickets" field. It's identical to OpenTicketsEQ.
+func OpenTickets(v int) predicate.Staff {
+	return predicate.Staff(sql.FieldEQ(FieldOpenTickets, v))
+}
+
+// LastAssignedAt applies equality check predicate on the "last_assigned_at" field. It's identical to LastAssignedAtEQ.
+func LastAssignedAt(v time.Time) predicate.Staff {
+	return predicate.Staff(sql.FieldEQ(FieldLastAssignedAt, v))
+}
+
+// CsatAverage applies equality check predicate on the "csat_average" field. It's identical to CsatAverageEQ.
+func CsatAverage(v float64) predicate.Staff {
+	return predicate.Staff(sql.FieldEQ(FieldCsatAverage, v))
+}
+
+// CsatCount applies equality check predicate on the "csat_count" field. It's identical to CsatCountEQ.
+func CsatCount(v int) predicate.Staff {
+	return predicate.Staff(sql.FieldEQ(FieldCsatCount, v))
+}
+
+// AvgResolutionSeconds applies equality check predicate on the "avg_resolution_seconds" field. It's identical to AvgResolutionSecondsEQ.
+func AvgResolutionSeconds(v int64) predicate.Staff {
+	return predicate.Staff(sql.FieldEQ(FieldAvgResolutionSeconds, v))
+}
+
 // TenantIDEQ applies the EQ predicate on the "tenant_id" field.
 func TenantIDEQ(v int) predicate.Staff {
 	return predicate.Staff(sql.FieldEQ(FieldTenantID, v))
@@ -796,6 +821,226 @@ func CapacityLTE(v int) predicate.Staff {
 	return predicate.Staff(sql.FieldLTE(FieldCapacity, v))
 }
 
+// WorkingHoursIsNil applies the IsNil predicate on the "working_hours" field.
+func WorkingHoursIsNil() predicate.Staff {
+	return predicate.Staff(sql.FieldIsNull(FieldWorkingHours))
+}
+
+// WorkingHoursNotNil applies the NotNil predicate on the "working_hours" field.
+func WorkingHoursNotNil() predicate.Staff {
+	return predicate.Staff(sql.FieldNotNull(FieldWorkingHours))
+}
+
+// OpenTicketsEQ applies the EQ predicate on the "open_tickets" field.
+func OpenTicketsEQ(v int) predicate.Staff {
+	return predicate.Staff(sql.FieldEQ(FieldOpenTickets, v))
+}
+
+// OpenTicketsNEQ applies the NEQ predicate on the "open_tickets" field.
+func OpenTicketsNEQ(v int) predicate.Staff {
+	return predicate.Staff(sql.FieldNEQ(FieldOpenTickets, v))
+}
+
+// OpenTicketsIn applies the In predicate on the "open_tickets" field.
+func OpenTicketsIn(vs ...int) predicate.Staff {
+	return predicate.Staff(sql.FieldIn(FieldOpenTickets, vs...))
+}
+
+// OpenTicketsNotIn applies the NotIn predicate on the "open_tickets" field.
+func OpenTicketsNotIn(vs ...int) predicate.Staff {
+	return predicate.Staff(sql.FieldNotIn(FieldOpenTickets, vs...))
+}
+
+// OpenTicketsGT applies the GT predicate on the "open_tickets" field.
+func OpenTicketsGT(v int) predicate.Staff {
+	return predicate.Staff(sql.FieldGT(FieldOpenTickets, v))
+}
+
+// OpenTicketsGTE applies the GTE predicate on the "open_tickets" field.
+func OpenTicketsGTE(v int) predicate.Staff {
+	return predicate.Staff(sql.FieldGTE(FieldOpenTickets, v))
+}
+
+// OpenTicketsLT applies the LT predicate on the "open_tickets" field.
+func OpenTicketsLT(v int) predicate.Staff {
+	return predicate.Staff(sql.FieldLT(FieldOpenTickets, v))
+}
+
+// OpenTicketsLTE applies the LTE predicate on the "open_tickets" field.
+func OpenTicketsLTE(v int) predicate.Staff {
+	return predicate.Staff(sql.FieldLTE(FieldOpenTickets, v))
+}
+
+// LastAssignedAtEQ applies the EQ predicate on the "last_assigned_at" field.
+func LastAssignedAtEQ(v time.Time) predicate.Staff {
+	return predicate.Staff(sql.FieldEQ(FieldLastAssignedAt, v))
+}
+
+// LastAssignedAtNEQ applies the NEQ predicate on the "last_assigned_at" field.
+func LastAssignedAtNEQ(v time.Time) predicate.Staff {
+	return predicate.Staff(sql.FieldNEQ(FieldLastAssignedAt, v))
+}
+
+// LastAssignedAtIn applies the In predicate on the "last_assigned_at" field.
+func LastAssignedAtIn(vs ...time.Time) predicate.Staff {
+	return predicate.Staff(sql.FieldIn(FieldLastAssignedAt, vs...))
+}
+
+// LastAssignedAtNotIn applies the NotIn predicate on the "last_assigned_at" field.
+func LastAssignedAtNotIn(vs ...time.Time) predicate.Staff {
+	return predicate.Staff(sql.FieldNotIn(FieldLastAssignedAt, vs...))
+}
+
+// LastAssignedAtGT applies the GT predicate on the "last_assigned_at" field.
+func LastAssignedAtGT(v time.Time) predicate.Staff {
+	return predicate.Staff(sql.FieldGT(FieldLastAssignedAt, v))
+}
+
+// LastAssignedAtGTE applies the GTE predicate on the "last_assigned_at" field.
+func LastAssignedAtGTE(v time.Time) predicate.Staff {
+	return predicate.Staff(sql.FieldGTE(FieldLastAssignedAt, v))
+}
+
+// LastAssignedAtLT applies the LT predicate on the "last_assigned_at" field.
+func LastAssignedAtLT(v time.Time) predicate.Staff {
+	return predicate.Staff(sql.FieldLT(FieldLastAssignedAt, v))
+}
+
+// LastAssignedAtLTE applies the LTE predicate on the "last_assigned_at" field.
+func LastAssignedAtLTE(v time.Time) predicate.Staff {
+	return predicate.Staff(sql.FieldLTE(FieldLastAssignedAt, v))
+}
+
+// LastAssignedAtIsNil applies the IsNil predicate on the "last_assigned_at" field.
+func LastAssignedAtIsNil() predicate.Staff {
+	return predicate.Staff(sql.FieldIsNull(FieldLastAssignedAt))
+}
+
+// LastAssignedAtNotNil applies the NotNil predicate on the "last_assigned_at" field.
+func LastAssignedAtNotNil() predicate.Staff {
+	return predicate.Staff(sql.FieldNotNull(FieldLastAssignedAt))
+}
+
+// CsatAverageEQ applies the EQ predicate on the "csat_average" field.
+func CsatAverageEQ(v float64) predicate.Staff {
+	return predicate.Staff(sql.FieldEQ(FieldCsatAverage, v))
+}
+
+// CsatAverageNEQ applies the NEQ predicate on the "csat_average" field.
+func CsatAverageNEQ(v float64) predicate.Staff {
+	return predicate.Staff(sql.FieldNEQ(FieldCsatAverage, v))
+}
+
+// CsatAverageIn applies the In predicate on the "csat_average" field.
+func CsatAverageIn(vs ...float64) predicate.Staff {
+	return predicate.Staff(sql.FieldIn(FieldCsatAverage, vs...))
+}
+
+// CsatAverageNotIn applies the NotIn predicate on the "csat_average" field.
+func CsatAverageNotIn(vs ...float64) predicate.Staff {
+	return predicate.Staff(sql.FieldNotIn(FieldCsatAverage, vs...))
+}
+
+// CsatAverageGT applies the GT predicate on the "csat_average" field.
+func CsatAverageGT(v float64) predicate.Staff {
+	return predicate.Staff(sql.FieldGT(FieldCsatAverage, v))
+}
+
+// CsatAverageGTE applies the GTE predicate on the "csat_average" field.
+func CsatAverageGTE(v float64) predicate.Staff {
+	return predicate.Staff(sql.FieldGTE(FieldCsatAverage, v))
+}
+
+// CsatAverageLT applies the LT predicate on the "csat_average" field.
+func CsatAverageLT(v float64) predicate.Staff {
+	return predicate.Staff(sql.FieldLT(FieldCsatAverage, v))
+}
+
+// CsatAverageLTE applies the LTE predicate on the "csat_average" field.
+func CsatAverageLTE(v float64) predicate.Staff {
+	return predicate.Staff(sql.FieldLTE(FieldCsatAverage, v))
+}
+
+// CsatCountEQ applies the EQ predicate on the "csat_count" field.
+func CsatCountEQ(v int) predicate.Staff {
+	return predicate.Staff(sql.FieldEQ(FieldCsatCount, v))
+}
+
+// CsatCountNEQ applies the NEQ predicate on the "csat_count" field.
+func CsatCountNEQ(v int) predicate.Staff {
+	return predicate.Staff(sql.FieldNEQ(FieldCsatCount, v))
+}
+
+// CsatCountIn applies the In predicate on the "csat_count" field.
+func CsatCountIn(vs ...int) predicate.Staff {
+	return predicate.Staff(sql.FieldIn(FieldCsatCount, vs...))
+}
+
+// CsatCountNotIn applies the NotIn predicate on the "csat_count" field.
+func CsatCountNotIn(vs ...int) predicate.Staff {
+	return predicate.Staff(sql.FieldNotIn(FieldCsatCount, vs...))
+}
+
+// CsatCountGT applies the GT predicate on the "csat_count" field.
+func CsatCountGT(v int) predicate.Staff {
+	return predicate.Staff(sql.FieldGT(FieldCsatCount, v))
+}
+
+// CsatCountGTE applies the GTE predicate on the "csat_count" field.
+func CsatCountGTE(v int) predicate.Staff {
+	return predicate.Staff(sql.FieldGTE(FieldCsatCount, v))
+}
+
+// CsatCountLT applies the LT predicate on the "csat_count" field.
+func CsatCountLT(v int) predicate.Staff {
+	return predicate.Staff(sql.FieldLT(FieldCsatCount, v))
+}
+
+// CsatCountLTE applies the LTE predicate on the "csat_count" field.
+func CsatCountLTE(v int) predicate.Staff {
+	return predicate.Staff(sql.FieldLTE(FieldCsatCount, v))
+}
+
+// AvgResolutionSecondsEQ applies the EQ predicate on the "avg_resolution_seconds" field.
+func AvgResolutionSecondsEQ(v int64) predicate.Staff {
+	return predicate.Staff(sql.FieldEQ(FieldAvgResolutionSeconds, v))
+}
+
+// AvgResolutionSecondsNEQ applies the NEQ predicate on the "avg_resolution_seconds" field.
+func AvgResolutionSecondsNEQ(v int64) predicate.Staff {
+	return predicate.Staff(sql.FieldNEQ(FieldAvgResolutionSeconds, v))
+}
+
+// AvgResolutionSecondsIn applies the In predicate on the "avg_resolution_seconds" field.
+func AvgResolutionSecondsIn(vs ...int64) predicate.Staff {
+	return predicate.Staff(sql.FieldIn(FieldAvgResolutionSeconds, vs...))
+}
+
+// AvgResolutionSecondsNotIn applies the NotIn predicate on the "avg_resolution_seconds" field.
+func AvgResolutionSecondsNotIn(vs ...int64) predicate.Staff {
+	return predicate.Staff(sql.FieldNotIn(FieldAvgResolutionSeconds, vs...))
+}
+
+// AvgResolutionSecondsGT applies the GT predicate on the "avg_resolution_seconds" field.
+func AvgResolutionSecondsGT(v int64) predicate.Staff {
+	return predicate.Staff(sql.FieldGT(FieldAvgResolutionSeconds, v))
+}
+
+// AvgResolutionSecondsGTE applies the GTE predicate on the "avg_resolution_seconds" field.
+func AvgResolutionSecondsGTE(v int64) predicate.Staff {
+	return predicate.Staff(sql.FieldGTE(FieldAvgResolutionSeconds, v))
+}
+
+// AvgResolutionSecondsLT applies the LT predicate on the "avg_resolution_seconds" field.
+func AvgResolutionSecondsLT(v int64) predicate.Staff {
+	return predicate.Staff(sql.FieldLT(FieldAvgResolutionSeconds, v))
+}
+
+// AvgResolutionSecondsLTE applies the LTE predicate on the "avg_resolution_seconds" field.
+func AvgResolutionSecondsLTE(v int64) predicate.Staff {
+	return predicate.Staff(sql.FieldLTE(FieldAvgResolutionSeconds, v))
+}
+
 // HasTenant applies the HasEdge predicate on the "tenant" edge.
 func HasTenant() predicate.Staff {
 	return predicate.Staff(func(s *sql.Selector) {
@@ -903,6 +1148,29 @@ func HasAssignedTickets() predicate.Staff {
 func HasAssignedTicketsWith(preds ...predicate.Ticket) predicate.Staff {
 	return predicate.Staff(func(s *sql.Selector) {
 		step := newAssignedTicketsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasLeads applies the HasEdge predicate on the "leads" edge.
+func HasLeads() predicate.Staff {
+	return predicate.Staff(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, true, LeadsTable, LeadsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasLeadsWith applies the HasEdge predicate on the "leads" edge with a given conditions (other predicates).
+func HasLeadsWith(preds ...predicate.Department) predicate.Staff {
+	return predicate.Staff(func(s *sql.Selector) {
+		step := newLeadsStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

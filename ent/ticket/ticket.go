@@ -50,10 +50,52 @@ const (
 	FieldRegion = "region"
 	// FieldRequiredSkills holds the string denoting the required_skills field in the database.
 	FieldRequiredSkills = "required_skills"
+	// FieldTypeID holds the string denoting the type_id field in the database.
+	FieldTypeID = "type_id"
+	// FieldSLAPolicyID holds the string denoting the sla_policy_id field in the database.
+	FieldSLAPolicyID = "sla_policy_id"
 	// FieldFirstResponseDueAt holds the string denoting the first_response_due_at field in the database.
 	FieldFirstResponseDueAt = "first_response_due_at"
+	// FieldNextUpdateDueAt holds the string denoting the next_update_due_at field in the database.
+	FieldNextUpdateDueAt = "next_update_due_at"
 	// FieldResolutionDueAt holds the string denoting the resolution_due_at field in the database.
 	FieldResolutionDueAt = "resolution_due_at"
+	// FieldFirstRespondedAt holds the string denoting the first_responded_at field in the database.
+	FieldFirstRespondedAt = "first_responded_at"
+	// FieldLastUpdateAt holds the string denoting the last_update_at field in the database.
+	FieldLastUpdateAt = "last_update_at"
+	// FieldSLAPausedAt holds the string denoting the sla_paused_at field in the database.
+	FieldSLAPausedAt = "sla_paused_at"
+	// FieldSLAPausedSeconds holds the string denoting the sla_paused_seconds field in the database.
+	FieldSLAPausedSeconds = "sla_paused_seconds"
+	// FieldFirstResponseBreachedAt holds the string denoting the first_response_breached_at field in the database.
+	FieldFirstResponseBreachedAt = "first_response_breached_at"
+	// FieldResolutionBreachedAt holds the string denoting the resolution_breached_at field in the database.
+	FieldResolutionBreachedAt = "resolution_breached_at"
+	// FieldEscalationLevel holds the string denoting the escalation_level field in the database.
+	FieldEscalationLevel = "escalation_level"
+	// FieldEscalatedAt holds the string denoting the escalated_at field in the database.
+	FieldEscalatedAt = "escalated_at"
+	// FieldEscalationsDone holds the string denoting the escalations_done field in the database.
+	FieldEscalationsDone = "escalations_done"
+	// FieldNextEscalationAt holds the string denoting the next_escalation_at field in the database.
+	FieldNextEscalationAt = "next_escalation_at"
+	// FieldSLAGeneration holds the string denoting the sla_generation field in the database.
+	FieldSLAGeneration = "sla_generation"
+	// FieldAssignedAt holds the string denoting the assigned_at field in the database.
+	FieldAssignedAt = "assigned_at"
+	// FieldAssignmentReason holds the string denoting the assignment_reason field in the database.
+	FieldAssignmentReason = "assignment_reason"
+	// FieldReopenedAt holds the string denoting the reopened_at field in the database.
+	FieldReopenedAt = "reopened_at"
+	// FieldCsat holds the string denoting the csat field in the database.
+	FieldCsat = "csat"
+	// FieldCsatComment holds the string denoting the csat_comment field in the database.
+	FieldCsatComment = "csat_comment"
+	// FieldSurveyTokenHash holds the string denoting the survey_token_hash field in the database.
+	FieldSurveyTokenHash = "survey_token_hash"
+	// FieldSurveySentAt holds the string denoting the survey_sent_at field in the database.
+	FieldSurveySentAt = "survey_sent_at"
 	// FieldResolvedAt holds the string denoting the resolved_at field in the database.
 	FieldResolvedAt = "resolved_at"
 	// FieldClosedAt holds the string denoting the closed_at field in the database.
@@ -70,6 +112,14 @@ const (
 	EdgeAssignee = "assignee"
 	// EdgeTeam holds the string denoting the team edge name in mutations.
 	EdgeTeam = "team"
+	// EdgeTicketType holds the string denoting the ticket_type edge name in mutations.
+	EdgeTicketType = "ticket_type"
+	// EdgeSLAPolicy holds the string denoting the sla_policy edge name in mutations.
+	EdgeSLAPolicy = "sla_policy"
+	// EdgeChanges holds the string denoting the changes edge name in mutations.
+	EdgeChanges = "changes"
+	// EdgeApprovals holds the string denoting the approvals edge name in mutations.
+	EdgeApprovals = "approvals"
 	// EdgeComments holds the string denoting the comments edge name in mutations.
 	EdgeComments = "comments"
 	// Table holds the table name of the ticket in the database.
@@ -109,6 +159,34 @@ const (
 	TeamInverseTable = "departments"
 	// TeamColumn is the table column denoting the team relation/edge.
 	TeamColumn = "team_id"
+	// TicketTypeTable is the table that holds the ticket_type relation/edge.
+	TicketTypeTable = "tickets"
+	// TicketTypeInverseTable is the table name for the TicketType entity.
+	// It exists in this package in order to avoid circular dependency with the "tickettype" package.
+	TicketTypeInverseTable = "ticket_types"
+	// TicketTypeColumn is the table column denoting the ticket_type relation/edge.
+	TicketTypeColumn = "type_id"
+	// SLAPolicyTable is the table that holds the sla_policy relation/edge.
+	SLAPolicyTable = "tickets"
+	// SLAPolicyInverseTable is the table name for the SLAPolicy entity.
+	// It exists in this package in order to avoid circular dependency with the "slapolicy" package.
+	SLAPolicyInverseTable = "sla_policies"
+	// SLAPolicyColumn is the table column denoting the sla_policy relation/edge.
+	SLAPolicyColumn = "sla_policy_id"
+	// ChangesTable is the table that holds the changes relation/edge.
+	ChangesTable = "ticket_changes"
+	// ChangesInverseTable is the table name for the TicketChange entity.
+	// It exists in this package in order to avoid circular dependency with the "ticketchange" package.
+	ChangesInverseTable = "ticket_changes"
+	// ChangesColumn is the table column denoting the changes relation/edge.
+	ChangesColumn = "ticket_id"
+	// ApprovalsTable is the table that holds the approvals relation/edge.
+	ApprovalsTable = "ticket_approvals"
+	// ApprovalsInverseTable is the table name for the TicketApproval entity.
+	// It exists in this package in order to avoid circular dependency with the "ticketapproval" package.
+	ApprovalsInverseTable = "ticket_approvals"
+	// ApprovalsColumn is the table column denoting the approvals relation/edge.
+	ApprovalsColumn = "ticket_id"
 	// CommentsTable is the table that holds the comments relation/edge.
 	CommentsTable = "ticket_comments"
 	// CommentsInverseTable is the table name for the TicketComment entity.
@@ -137,8 +215,29 @@ var Columns = []string{
 	FieldTeamID,
 	FieldRegion,
 	FieldRequiredSkills,
+	FieldTypeID,
+	FieldSLAPolicyID,
 	FieldFirstResponseDueAt,
+	FieldNextUpdateDueAt,
 	FieldResolutionDueAt,
+	FieldFirstRespondedAt,
+	FieldLastUpdateAt,
+	FieldSLAPausedAt,
+	FieldSLAPausedSeconds,
+	FieldFirstResponseBreachedAt,
+	FieldResolutionBreachedAt,
+	FieldEscalationLevel,
+	FieldEscalatedAt,
+	FieldEscalationsDone,
+	FieldNextEscalationAt,
+	FieldSLAGeneration,
+	FieldAssignedAt,
+	FieldAssignmentReason,
+	FieldReopenedAt,
+	FieldCsat,
+	FieldCsatComment,
+	FieldSurveyTokenHash,
+	FieldSurveySentAt,
 	FieldResolvedAt,
 	FieldClosedAt,
 	FieldCustomFields,
@@ -182,6 +281,20 @@ var (
 	RegionValidator func(string) error
 	// DefaultRequiredSkills holds the default value on creation for the "required_skills" field.
 	DefaultRequiredSkills []string
+	// DefaultSLAPausedSeconds holds the default value on creation for the "sla_paused_seconds" field.
+	DefaultSLAPausedSeconds int64
+	// DefaultEscalationLevel holds the default value on creation for the "escalation_level" field.
+	DefaultEscalationLevel int
+	// DefaultSLAGeneration holds the default value on creation for the "sla_generation" field.
+	DefaultSLAGeneration int
+	// DefaultAssignmentReason holds the default value on creation for the "assignment_reason" field.
+	DefaultAssignmentReason string
+	// CsatValidator is a validator for the "csat" field. It is called by the builders before save.
+	CsatValidator func(int) error
+	// DefaultCsatComment holds the default value on creation for the "csat_comment" field.
+	DefaultCsatComment string
+	// SurveyTokenHashValidator is a validator for the "survey_token_hash" field. It is called by the builders before save.
+	SurveyTokenHashValidator func(string) error
 )
 
 // Priority defines the type for the "priority" enum field.
@@ -224,8 +337,10 @@ const (
 	StatusAssigned        Status = "ASSIGNED"
 	StatusInProgress      Status = "IN_PROGRESS"
 	StatusPendingCustomer Status = "PENDING_CUSTOMER"
+	StatusPendingApproval Status = "PENDING_APPROVAL"
 	StatusResolved        Status = "RESOLVED"
 	StatusClosed          Status = "CLOSED"
+	StatusReopened        Status = "REOPENED"
 )
 
 func (s Status) String() string {
@@ -235,7 +350,7 @@ func (s Status) String() string {
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s Status) error {
 	switch s {
-	case StatusNew, StatusAssigned, StatusInProgress, StatusPendingCustomer, StatusResolved, StatusClosed:
+	case StatusNew, StatusAssigned, StatusInProgress, StatusPendingCustomer, StatusPendingApproval, StatusResolved, StatusClosed, StatusReopened:
 		return nil
 	default:
 		return fmt.Errorf("ticket: invalid enum value for status field: %q", s)
@@ -354,14 +469,114 @@ func ByRegion(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldRegion, opts...).ToFunc()
 }
 
+// ByTypeID orders the results by the type_id field.
+func ByTypeID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTypeID, opts...).ToFunc()
+}
+
+// BySLAPolicyID orders the results by the sla_policy_id field.
+func BySLAPolicyID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSLAPolicyID, opts...).ToFunc()
+}
+
 // ByFirstResponseDueAt orders the results by the first_response_due_at field.
 func ByFirstResponseDueAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldFirstResponseDueAt, opts...).ToFunc()
 }
 
+// ByNextUpdateDueAt orders the results by the next_update_due_at field.
+func ByNextUpdateDueAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldNextUpdateDueAt, opts...).ToFunc()
+}
+
 // ByResolutionDueAt orders the results by the resolution_due_at field.
 func ByResolutionDueAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldResolutionDueAt, opts...).ToFunc()
+}
+
+// ByFirstRespondedAt orders the results by the first_responded_at field.
+func ByFirstRespondedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldFirstRespondedAt, opts...).ToFunc()
+}
+
+// ByLastUpdateAt orders the results by the last_update_at field.
+func ByLastUpdateAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLastUpdateAt, opts...).ToFunc()
+}
+
+// BySLAPausedAt orders the results by the sla_paused_at field.
+func BySLAPausedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSLAPausedAt, opts...).ToFunc()
+}
+
+// BySLAPausedSeconds orders the results by the sla_paused_seconds field.
+func BySLAPausedSeconds(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSLAPausedSeconds, opts...).ToFunc()
+}
+
+// ByFirstResponseBreachedAt orders the results by the first_response_breached_at field.
+func ByFirstResponseBreachedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldFirstResponseBreachedAt, opts...).ToFunc()
+}
+
+// ByResolutionBreachedAt orders the results by the resolution_breached_at field.
+func ByResolutionBreachedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldResolutionBreachedAt, opts...).ToFunc()
+}
+
+// ByEscalationLevel orders the results by the escalation_level field.
+func ByEscalationLevel(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldEscalationLevel, opts...).ToFunc()
+}
+
+// ByEscalatedAt orders the results by the escalated_at field.
+func ByEscalatedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldEscalatedAt, opts...).ToFunc()
+}
+
+// ByNextEscalationAt orders the results by the next_escalation_at field.
+func ByNextEscalationAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldNextEscalationAt, opts...).ToFunc()
+}
+
+// BySLAGeneration orders the results by the sla_generation field.
+func BySLAGeneration(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSLAGeneration, opts...).ToFunc()
+}
+
+// ByAssignedAt orders the results by the assigned_at field.
+func ByAssignedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAssignedAt, opts...).ToFunc()
+}
+
+// ByAssignmentReason orders the results by the assignment_reason field.
+func ByAssignmentReason(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAssignmentReason, opts...).ToFunc()
+}
+
+// ByReopenedAt orders the results by the reopened_at field.
+func ByReopenedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldReopenedAt, opts...).ToFunc()
+}
+
+// ByCsat orders the results by the csat field.
+func ByCsat(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCsat, opts...).ToFunc()
+}
+
+// ByCsatComment orders the results by the csat_comment field.
+func ByCsatComment(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCsatComment, opts...).ToFunc()
+}
+
+// BySurveyTokenHash orders the results by the survey_token_hash field.
+func BySurveyTokenHash(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSurveyTokenHash, opts...).ToFunc()
+}
+
+// BySurveySentAt orders the results by the survey_sent_at field.
+func BySurveySentAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSurveySentAt, opts...).ToFunc()
 }
 
 // ByResolvedAt orders the results by the resolved_at field.
@@ -406,6 +621,48 @@ func ByAssigneeField(field string, opts ...sql.OrderTermOption) OrderOption {
 func ByTeamField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
 		sqlgraph.OrderByNeighborTerms(s, newTeamStep(), sql.OrderByField(field, opts...))
+	}
+}
+
+// ByTicketTypeField orders the results by ticket_type field.
+func ByTicketTypeField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newTicketTypeStep(), sql.OrderByField(field, opts...))
+	}
+}
+
+// BySLAPolicyField orders the results by sla_policy field.
+func BySLAPolicyField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newSLAPolicyStep(), sql.OrderByField(field, opts...))
+	}
+}
+
+// ByChangesCount orders the results by changes count.
+func ByChangesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newChangesStep(), opts...)
+	}
+}
+
+// ByChanges orders the results by changes terms.
+func ByChanges(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newChangesStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
+// ByApprovalsCount orders the results by approvals count.
+func ByApprovalsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newApprovalsStep(), opts...)
+	}
+}
+
+// ByApprovals orders the results by approvals terms.
+func ByApprovals(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newApprovalsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
 
@@ -455,6 +712,34 @@ func newTeamStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(TeamInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2O, false, TeamTable, TeamColumn),
+	)
+}
+func newTicketTypeStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(TicketTypeInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, false, TicketTypeTable, TicketTypeColumn),
+	)
+}
+func newSLAPolicyStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(SLAPolicyInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, false, SLAPolicyTable, SLAPolicyColumn),
+	)
+}
+func newChangesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(ChangesInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, ChangesTable, ChangesColumn),
+	)
+}
+func newApprovalsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(ApprovalsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, ApprovalsTable, ApprovalsColumn),
 	)
 }
 func newCommentsStep() *sqlgraph.Step {

@@ -115,14 +115,114 @@ func Region(v string) predicate.Ticket {
 	return predicate.Ticket(sql.FieldEQ(FieldRegion, v))
 }
 
+// TypeID applies equality check predicate on the "type_id" field. It's identical to TypeIDEQ.
+func TypeID(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldTypeID, v))
+}
+
+// SLAPolicyID applies equality check predicate on the "sla_policy_id" field. It's identical to SLAPolicyIDEQ.
+func SLAPolicyID(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldSLAPolicyID, v))
+}
+
 // FirstResponseDueAt applies equality check predicate on the "first_response_due_at" field. It's identical to FirstResponseDueAtEQ.
 func FirstResponseDueAt(v time.Time) predicate.Ticket {
 	return predicate.Ticket(sql.FieldEQ(FieldFirstResponseDueAt, v))
 }
 
+// NextUpdateDueAt applies equality check predicate on the "next_update_due_at" field. It's identical to NextUpdateDueAtEQ.
+func NextUpdateDueAt(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldNextUpdateDueAt, v))
+}
+
 // ResolutionDueAt applies equality check predicate on the "resolution_due_at" field. It's identical to ResolutionDueAtEQ.
 func ResolutionDueAt(v time.Time) predicate.Ticket {
 	return predicate.Ticket(sql.FieldEQ(FieldResolutionDueAt, v))
+}
+
+// FirstRespondedAt applies equality check predicate on the "first_responded_at" field. It's identical to FirstRespondedAtEQ.
+func FirstRespondedAt(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldFirstRespondedAt, v))
+}
+
+// LastUpdateAt applies equality check predicate on the "last_update_at" field. It's identical to LastUpdateAtEQ.
+func LastUpdateAt(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldLastUpdateAt, v))
+}
+
+// SLAPausedAt applies equality check predicate on the "sla_paused_at" field. It's identical to SLAPausedAtEQ.
+func SLAPausedAt(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldSLAPausedAt, v))
+}
+
+// SLAPausedSeconds applies equality check predicate on the "sla_paused_seconds" field. It's identical to SLAPausedSecondsEQ.
+func SLAPausedSeconds(v int64) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldSLAPausedSeconds, v))
+}
+
+// FirstResponseBreachedAt applies equality check predicate on the "first_response_breached_at" field. It's identical to FirstResponseBreachedAtEQ.
+func FirstResponseBreachedAt(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldFirstResponseBreachedAt, v))
+}
+
+// ResolutionBreachedAt applies equality check predicate on the "resolution_breached_at" field. It's identical to ResolutionBreachedAtEQ.
+func ResolutionBreachedAt(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldResolutionBreachedAt, v))
+}
+
+// EscalationLevel applies equality check predicate on the "escalation_level" field. It's identical to EscalationLevelEQ.
+func EscalationLevel(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldEscalationLevel, v))
+}
+
+// EscalatedAt applies equality check predicate on the "escalated_at" field. It's identical to EscalatedAtEQ.
+func EscalatedAt(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldEscalatedAt, v))
+}
+
+// NextEscalationAt applies equality check predicate on the "next_escalation_at" field. It's identical to NextEscalationAtEQ.
+func NextEscalationAt(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldNextEscalationAt, v))
+}
+
+// SLAGeneration applies equality check predicate on the "sla_generation" field. It's identical to SLAGenerationEQ.
+func SLAGeneration(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldSLAGeneration, v))
+}
+
+// AssignedAt applies equality check predicate on the "assigned_at" field. It's identical to AssignedAtEQ.
+func AssignedAt(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldAssignedAt, v))
+}
+
+// AssignmentReason applies equality check predicate on the "assignment_reason" field. It's identical to AssignmentReasonEQ.
+func AssignmentReason(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldAssignmentReason, v))
+}
+
+// ReopenedAt applies equality check predicate on the "reopened_at" field. It's identical to ReopenedAtEQ.
+func ReopenedAt(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldReopenedAt, v))
+}
+
+// Csat applies equality check predicate on the "csat" field. It's identical to CsatEQ.
+func Csat(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldCsat, v))
+}
+
+// CsatComment applies equality check predicate on the "csat_comment" field. It's identical to CsatCommentEQ.
+func CsatComment(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldCsatComment, v))
+}
+
+// SurveyTokenHash applies equality check predicate on the "survey_token_hash" field. It's identical to SurveyTokenHashEQ.
+func SurveyTokenHash(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldSurveyTokenHash, v))
+}
+
+// SurveySentAt applies equality check predicate on the "survey_sent_at" field. It's identical to SurveySentAtEQ.
+func SurveySentAt(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldSurveySentAt, v))
 }
 
 // ResolvedAt applies equality check predicate on the "resolved_at" field. It's identical to ResolvedAtEQ.
@@ -750,6 +850,66 @@ func RegionContainsFold(v string) predicate.Ticket {
 	return predicate.Ticket(sql.FieldContainsFold(FieldRegion, v))
 }
 
+// TypeIDEQ applies the EQ predicate on the "type_id" field.
+func TypeIDEQ(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldTypeID, v))
+}
+
+// TypeIDNEQ applies the NEQ predicate on the "type_id" field.
+func TypeIDNEQ(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldTypeID, v))
+}
+
+// TypeIDIn applies the In predicate on the "type_id" field.
+func TypeIDIn(vs ...int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldTypeID, vs...))
+}
+
+// TypeIDNotIn applies the NotIn predicate on the "type_id" field.
+func TypeIDNotIn(vs ...int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldTypeID, vs...))
+}
+
+// TypeIDIsNil applies the IsNil predicate on the "type_id" field.
+func TypeIDIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldTypeID))
+}
+
+// TypeIDNotNil applies the NotNil predicate on the "type_id" field.
+func TypeIDNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldTypeID))
+}
+
+// SLAPolicyIDEQ applies the EQ predicate on the "sla_policy_id" field.
+func SLAPolicyIDEQ(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldSLAPolicyID, v))
+}
+
+// SLAPolicyIDNEQ applies the NEQ predicate on the "sla_policy_id" field.
+func SLAPolicyIDNEQ(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldSLAPolicyID, v))
+}
+
+// SLAPolicyIDIn applies the In predicate on the "sla_policy_id" field.
+func SLAPolicyIDIn(vs ...int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldSLAPolicyID, vs...))
+}
+
+// SLAPolicyIDNotIn applies the NotIn predicate on the "sla_policy_id" field.
+func SLAPolicyIDNotIn(vs ...int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldSLAPolicyID, vs...))
+}
+
+// SLAPolicyIDIsNil applies the IsNil predicate on the "sla_policy_id" field.
+func SLAPolicyIDIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldSLAPolicyID))
+}
+
+// SLAPolicyIDNotNil applies the NotNil predicate on the "sla_policy_id" field.
+func SLAPolicyIDNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldSLAPolicyID))
+}
+
 // FirstResponseDueAtEQ applies the EQ predicate on the "first_response_due_at" field.
 func FirstResponseDueAtEQ(v time.Time) predicate.Ticket {
 	return predicate.Ticket(sql.FieldEQ(FieldFirstResponseDueAt, v))
@@ -800,6 +960,56 @@ func FirstResponseDueAtNotNil() predicate.Ticket {
 	return predicate.Ticket(sql.FieldNotNull(FieldFirstResponseDueAt))
 }
 
+// NextUpdateDueAtEQ applies the EQ predicate on the "next_update_due_at" field.
+func NextUpdateDueAtEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldNextUpdateDueAt, v))
+}
+
+// NextUpdateDueAtNEQ applies the NEQ predicate on the "next_update_due_at" field.
+func NextUpdateDueAtNEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldNextUpdateDueAt, v))
+}
+
+// NextUpdateDueAtIn applies the In predicate on the "next_update_due_at" field.
+func NextUpdateDueAtIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldNextUpdateDueAt, vs...))
+}
+
+// NextUpdateDueAtNotIn applies the NotIn predicate on the "next_update_due_at" field.
+func NextUpdateDueAtNotIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldNextUpdateDueAt, vs...))
+}
+
+// NextUpdateDueAtGT applies the GT predicate on the "next_update_due_at" field.
+func NextUpdateDueAtGT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldNextUpdateDueAt, v))
+}
+
+// NextUpdateDueAtGTE applies the GTE predicate on the "next_update_due_at" field.
+func NextUpdateDueAtGTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldNextUpdateDueAt, v))
+}
+
+// NextUpdateDueAtLT applies the LT predicate on the "next_update_due_at" field.
+func NextUpdateDueAtLT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldNextUpdateDueAt, v))
+}
+
+// NextUpdateDueAtLTE applies the LTE predicate on the "next_update_due_at" field.
+func NextUpdateDueAtLTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldNextUpdateDueAt, v))
+}
+
+// NextUpdateDueAtIsNil applies the IsNil predicate on the "next_update_due_at" field.
+func NextUpdateDueAtIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldNextUpdateDueAt))
+}
+
+// NextUpdateDueAtNotNil applies the NotNil predicate on the "next_update_due_at" field.
+func NextUpdateDueAtNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldNextUpdateDueAt))
+}
+
 // ResolutionDueAtEQ applies the EQ predicate on the "resolution_due_at" field.
 func ResolutionDueAtEQ(v time.Time) predicate.Ticket {
 	return predicate.Ticket(sql.FieldEQ(FieldResolutionDueAt, v))
@@ -848,6 +1058,891 @@ func ResolutionDueAtIsNil() predicate.Ticket {
 // ResolutionDueAtNotNil applies the NotNil predicate on the "resolution_due_at" field.
 func ResolutionDueAtNotNil() predicate.Ticket {
 	return predicate.Ticket(sql.FieldNotNull(FieldResolutionDueAt))
+}
+
+// FirstRespondedAtEQ applies the EQ predicate on the "first_responded_at" field.
+func FirstRespondedAtEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldFirstRespondedAt, v))
+}
+
+// FirstRespondedAtNEQ applies the NEQ predicate on the "first_responded_at" field.
+func FirstRespondedAtNEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldFirstRespondedAt, v))
+}
+
+// FirstRespondedAtIn applies the In predicate on the "first_responded_at" field.
+func FirstRespondedAtIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldFirstRespondedAt, vs...))
+}
+
+// FirstRespondedAtNotIn applies the NotIn predicate on the "first_responded_at" field.
+func FirstRespondedAtNotIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldFirstRespondedAt, vs...))
+}
+
+// FirstRespondedAtGT applies the GT predicate on the "first_responded_at" field.
+func FirstRespondedAtGT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldFirstRespondedAt, v))
+}
+
+// FirstRespondedAtGTE applies the GTE predicate on the "first_responded_at" field.
+func FirstRespondedAtGTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldFirstRespondedAt, v))
+}
+
+// FirstRespondedAtLT applies the LT predicate on the "first_responded_at" field.
+func FirstRespondedAtLT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldFirstRespondedAt, v))
+}
+
+// FirstRespondedAtLTE applies the LTE predicate on the "first_responded_at" field.
+func FirstRespondedAtLTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldFirstRespondedAt, v))
+}
+
+// FirstRespondedAtIsNil applies the IsNil predicate on the "first_responded_at" field.
+func FirstRespondedAtIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldFirstRespondedAt))
+}
+
+// FirstRespondedAtNotNil applies the NotNil predicate on the "first_responded_at" field.
+func FirstRespondedAtNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldFirstRespondedAt))
+}
+
+// LastUpdateAtEQ applies the EQ predicate on the "last_update_at" field.
+func LastUpdateAtEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldLastUpdateAt, v))
+}
+
+// LastUpdateAtNEQ applies the NEQ predicate on the "last_update_at" field.
+func LastUpdateAtNEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldLastUpdateAt, v))
+}
+
+// LastUpdateAtIn applies the In predicate on the "last_update_at" field.
+func LastUpdateAtIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldLastUpdateAt, vs...))
+}
+
+// LastUpdateAtNotIn applies the NotIn predicate on the "last_update_at" field.
+func LastUpdateAtNotIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldLastUpdateAt, vs...))
+}
+
+// LastUpdateAtGT applies the GT predicate on the "last_update_at" field.
+func LastUpdateAtGT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldLastUpdateAt, v))
+}
+
+// LastUpdateAtGTE applies the GTE predicate on the "last_update_at" field.
+func LastUpdateAtGTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldLastUpdateAt, v))
+}
+
+// LastUpdateAtLT applies the LT predicate on the "last_update_at" field.
+func LastUpdateAtLT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldLastUpdateAt, v))
+}
+
+// LastUpdateAtLTE applies the LTE predicate on the "last_update_at" field.
+func LastUpdateAtLTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldLastUpdateAt, v))
+}
+
+// LastUpdateAtIsNil applies the IsNil predicate on the "last_update_at" field.
+func LastUpdateAtIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldLastUpdateAt))
+}
+
+// LastUpdateAtNotNil applies the NotNil predicate on the "last_update_at" field.
+func LastUpdateAtNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldLastUpdateAt))
+}
+
+// SLAPausedAtEQ applies the EQ predicate on the "sla_paused_at" field.
+func SLAPausedAtEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldSLAPausedAt, v))
+}
+
+// SLAPausedAtNEQ applies the NEQ predicate on the "sla_paused_at" field.
+func SLAPausedAtNEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldSLAPausedAt, v))
+}
+
+// SLAPausedAtIn applies the In predicate on the "sla_paused_at" field.
+func SLAPausedAtIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldSLAPausedAt, vs...))
+}
+
+// SLAPausedAtNotIn applies the NotIn predicate on the "sla_paused_at" field.
+func SLAPausedAtNotIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldSLAPausedAt, vs...))
+}
+
+// SLAPausedAtGT applies the GT predicate on the "sla_paused_at" field.
+func SLAPausedAtGT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldSLAPausedAt, v))
+}
+
+// SLAPausedAtGTE applies the GTE predicate on the "sla_paused_at" field.
+func SLAPausedAtGTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldSLAPausedAt, v))
+}
+
+// SLAPausedAtLT applies the LT predicate on the "sla_paused_at" field.
+func SLAPausedAtLT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldSLAPausedAt, v))
+}
+
+// SLAPausedAtLTE applies the LTE predicate on the "sla_paused_at" field.
+func SLAPausedAtLTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldSLAPausedAt, v))
+}
+
+// SLAPausedAtIsNil applies the IsNil predicate on the "sla_paused_at" field.
+func SLAPausedAtIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldSLAPausedAt))
+}
+
+// SLAPausedAtNotNil applies the NotNil predicate on the "sla_paused_at" field.
+func SLAPausedAtNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldSLAPausedAt))
+}
+
+// SLAPausedSecondsEQ applies the EQ predicate on the "sla_paused_seconds" field.
+func SLAPausedSecondsEQ(v int64) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldSLAPausedSeconds, v))
+}
+
+// SLAPausedSecondsNEQ applies the NEQ predicate on the "sla_paused_seconds" field.
+func SLAPausedSecondsNEQ(v int64) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldSLAPausedSeconds, v))
+}
+
+// SLAPausedSecondsIn applies the In predicate on the "sla_paused_seconds" field.
+func SLAPausedSecondsIn(vs ...int64) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldSLAPausedSeconds, vs...))
+}
+
+// SLAPausedSecondsNotIn applies the NotIn predicate on the "sla_paused_seconds" field.
+func SLAPausedSecondsNotIn(vs ...int64) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldSLAPausedSeconds, vs...))
+}
+
+// SLAPausedSecondsGT applies the GT predicate on the "sla_paused_seconds" field.
+func SLAPausedSecondsGT(v int64) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldSLAPausedSeconds, v))
+}
+
+// SLAPausedSecondsGTE applies the GTE predicate on the "sla_paused_seconds" field.
+func SLAPausedSecondsGTE(v int64) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldSLAPausedSeconds, v))
+}
+
+// SLAPausedSecondsLT applies the LT predicate on the "sla_paused_seconds" field.
+func SLAPausedSecondsLT(v int64) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldSLAPausedSeconds, v))
+}
+
+// SLAPausedSecondsLTE applies the LTE predicate on the "sla_paused_seconds" field.
+func SLAPausedSecondsLTE(v int64) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldSLAPausedSeconds, v))
+}
+
+// FirstResponseBreachedAtEQ applies the EQ predicate on the "first_response_breached_at" field.
+func FirstResponseBreachedAtEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldFirstResponseBreachedAt, v))
+}
+
+// FirstResponseBreachedAtNEQ applies the NEQ predicate on the "first_response_breached_at" field.
+func FirstResponseBreachedAtNEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldFirstResponseBreachedAt, v))
+}
+
+// FirstResponseBreachedAtIn applies the In predicate on the "first_response_breached_at" field.
+func FirstResponseBreachedAtIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldFirstResponseBreachedAt, vs...))
+}
+
+// FirstResponseBreachedAtNotIn applies the NotIn predicate on the "first_response_breached_at" field.
+func FirstResponseBreachedAtNotIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldFirstResponseBreachedAt, vs...))
+}
+
+// FirstResponseBreachedAtGT applies the GT predicate on the "first_response_breached_at" field.
+func FirstResponseBreachedAtGT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldFirstResponseBreachedAt, v))
+}
+
+// FirstResponseBreachedAtGTE applies the GTE predicate on the "first_response_breached_at" field.
+func FirstResponseBreachedAtGTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldFirstResponseBreachedAt, v))
+}
+
+// FirstResponseBreachedAtLT applies the LT predicate on the "first_response_breached_at" field.
+func FirstResponseBreachedAtLT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldFirstResponseBreachedAt, v))
+}
+
+// FirstResponseBreachedAtLTE applies the LTE predicate on the "first_response_breached_at" field.
+func FirstResponseBreachedAtLTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldFirstResponseBreachedAt, v))
+}
+
+// FirstResponseBreachedAtIsNil applies the IsNil predicate on the "first_response_breached_at" field.
+func FirstResponseBreachedAtIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldFirstResponseBreachedAt))
+}
+
+// FirstResponseBreachedAtNotNil applies the NotNil predicate on the "first_response_breached_at" field.
+func FirstResponseBreachedAtNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldFirstResponseBreachedAt))
+}
+
+// ResolutionBreachedAtEQ applies the EQ predicate on the "resolution_breached_at" field.
+func ResolutionBreachedAtEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldResolutionBreachedAt, v))
+}
+
+// ResolutionBreachedAtNEQ applies the NEQ predicate on the "resolution_breached_at" field.
+func ResolutionBreachedAtNEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldResolutionBreachedAt, v))
+}
+
+// ResolutionBreachedAtIn applies the In predicate on the "resolution_breached_at" field.
+func ResolutionBreachedAtIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldResolutionBreachedAt, vs...))
+}
+
+// ResolutionBreachedAtNotIn applies the NotIn predicate on the "resolution_breached_at" field.
+func ResolutionBreachedAtNotIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldResolutionBreachedAt, vs...))
+}
+
+// ResolutionBreachedAtGT applies the GT predicate on the "resolution_breached_at" field.
+func ResolutionBreachedAtGT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldResolutionBreachedAt, v))
+}
+
+// ResolutionBreachedAtGTE applies the GTE predicate on the "resolution_breached_at" field.
+func ResolutionBreachedAtGTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldResolutionBreachedAt, v))
+}
+
+// ResolutionBreachedAtLT applies the LT predicate on the "resolution_breached_at" field.
+func ResolutionBreachedAtLT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldResolutionBreachedAt, v))
+}
+
+// ResolutionBreachedAtLTE applies the LTE predicate on the "resolution_breached_at" field.
+func ResolutionBreachedAtLTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldResolutionBreachedAt, v))
+}
+
+// ResolutionBreachedAtIsNil applies the IsNil predicate on the "resolution_breached_at" field.
+func ResolutionBreachedAtIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldResolutionBreachedAt))
+}
+
+// ResolutionBreachedAtNotNil applies the NotNil predicate on the "resolution_breached_at" field.
+func ResolutionBreachedAtNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldResolutionBreachedAt))
+}
+
+// EscalationLevelEQ applies the EQ predicate on the "escalation_level" field.
+func EscalationLevelEQ(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldEscalationLevel, v))
+}
+
+// EscalationLevelNEQ applies the NEQ predicate on the "escalation_level" field.
+func EscalationLevelNEQ(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldEscalationLevel, v))
+}
+
+// EscalationLevelIn applies the In predicate on the "escalation_level" field.
+func EscalationLevelIn(vs ...int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldEscalationLevel, vs...))
+}
+
+// EscalationLevelNotIn applies the NotIn predicate on the "escalation_level" field.
+func EscalationLevelNotIn(vs ...int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldEscalationLevel, vs...))
+}
+
+// EscalationLevelGT applies the GT predicate on the "escalation_level" field.
+func EscalationLevelGT(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldEscalationLevel, v))
+}
+
+// EscalationLevelGTE applies the GTE predicate on the "escalation_level" field.
+func EscalationLevelGTE(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldEscalationLevel, v))
+}
+
+// EscalationLevelLT applies the LT predicate on the "escalation_level" field.
+func EscalationLevelLT(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldEscalationLevel, v))
+}
+
+// EscalationLevelLTE applies the LTE predicate on the "escalation_level" field.
+func EscalationLevelLTE(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldEscalationLevel, v))
+}
+
+// EscalatedAtEQ applies the EQ predicate on the "escalated_at" field.
+func EscalatedAtEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldEscalatedAt, v))
+}
+
+// EscalatedAtNEQ applies the NEQ predicate on the "escalated_at" field.
+func EscalatedAtNEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldEscalatedAt, v))
+}
+
+// EscalatedAtIn applies the In predicate on the "escalated_at" field.
+func EscalatedAtIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldEscalatedAt, vs...))
+}
+
+// EscalatedAtNotIn applies the NotIn predicate on the "escalated_at" field.
+func EscalatedAtNotIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldEscalatedAt, vs...))
+}
+
+// EscalatedAtGT applies the GT predicate on the "escalated_at" field.
+func EscalatedAtGT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldEscalatedAt, v))
+}
+
+// EscalatedAtGTE applies the GTE predicate on the "escalated_at" field.
+func EscalatedAtGTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldEscalatedAt, v))
+}
+
+// EscalatedAtLT applies the LT predicate on the "escalated_at" field.
+func EscalatedAtLT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldEscalatedAt, v))
+}
+
+// EscalatedAtLTE applies the LTE predicate on the "escalated_at" field.
+func EscalatedAtLTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldEscalatedAt, v))
+}
+
+// EscalatedAtIsNil applies the IsNil predicate on the "escalated_at" field.
+func EscalatedAtIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldEscalatedAt))
+}
+
+// EscalatedAtNotNil applies the NotNil predicate on the "escalated_at" field.
+func EscalatedAtNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldEscalatedAt))
+}
+
+// EscalationsDoneIsNil applies the IsNil predicate on the "escalations_done" field.
+func EscalationsDoneIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldEscalationsDone))
+}
+
+// EscalationsDoneNotNil applies the NotNil predicate on the "escalations_done" field.
+func EscalationsDoneNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldEscalationsDone))
+}
+
+// NextEscalationAtEQ applies the EQ predicate on the "next_escalation_at" field.
+func NextEscalationAtEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldNextEscalationAt, v))
+}
+
+// NextEscalationAtNEQ applies the NEQ predicate on the "next_escalation_at" field.
+func NextEscalationAtNEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldNextEscalationAt, v))
+}
+
+// NextEscalationAtIn applies the In predicate on the "next_escalation_at" field.
+func NextEscalationAtIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldNextEscalationAt, vs...))
+}
+
+// NextEscalationAtNotIn applies the NotIn predicate on the "next_escalation_at" field.
+func NextEscalationAtNotIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldNextEscalationAt, vs...))
+}
+
+// NextEscalationAtGT applies the GT predicate on the "next_escalation_at" field.
+func NextEscalationAtGT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldNextEscalationAt, v))
+}
+
+// NextEscalationAtGTE applies the GTE predicate on the "next_escalation_at" field.
+func NextEscalationAtGTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldNextEscalationAt, v))
+}
+
+// NextEscalationAtLT applies the LT predicate on the "next_escalation_at" field.
+func NextEscalationAtLT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldNextEscalationAt, v))
+}
+
+// NextEscalationAtLTE applies the LTE predicate on the "next_escalation_at" field.
+func NextEscalationAtLTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldNextEscalationAt, v))
+}
+
+// NextEscalationAtIsNil applies the IsNil predicate on the "next_escalation_at" field.
+func NextEscalationAtIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldNextEscalationAt))
+}
+
+// NextEscalationAtNotNil applies the NotNil predicate on the "next_escalation_at" field.
+func NextEscalationAtNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldNextEscalationAt))
+}
+
+// SLAGenerationEQ applies the EQ predicate on the "sla_generation" field.
+func SLAGenerationEQ(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldSLAGeneration, v))
+}
+
+// SLAGenerationNEQ applies the NEQ predicate on the "sla_generation" field.
+func SLAGenerationNEQ(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldSLAGeneration, v))
+}
+
+// SLAGenerationIn applies the In predicate on the "sla_generation" field.
+func SLAGenerationIn(vs ...int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldSLAGeneration, vs...))
+}
+
+// SLAGenerationNotIn applies the NotIn predicate on the "sla_generation" field.
+func SLAGenerationNotIn(vs ...int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldSLAGeneration, vs...))
+}
+
+// SLAGenerationGT applies the GT predicate on the "sla_generation" field.
+func SLAGenerationGT(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldSLAGeneration, v))
+}
+
+// SLAGenerationGTE applies the GTE predicate on the "sla_generation" field.
+func SLAGenerationGTE(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldSLAGeneration, v))
+}
+
+// SLAGenerationLT applies the LT predicate on the "sla_generation" field.
+func SLAGenerationLT(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldSLAGeneration, v))
+}
+
+// SLAGenerationLTE applies the LTE predicate on the "sla_generation" field.
+func SLAGenerationLTE(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldSLAGeneration, v))
+}
+
+// AssignedAtEQ applies the EQ predicate on the "assigned_at" field.
+func AssignedAtEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldAssignedAt, v))
+}
+
+// AssignedAtNEQ applies the NEQ predicate on the "assigned_at" field.
+func AssignedAtNEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldAssignedAt, v))
+}
+
+// AssignedAtIn applies the In predicate on the "assigned_at" field.
+func AssignedAtIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldAssignedAt, vs...))
+}
+
+// AssignedAtNotIn applies the NotIn predicate on the "assigned_at" field.
+func AssignedAtNotIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldAssignedAt, vs...))
+}
+
+// AssignedAtGT applies the GT predicate on the "assigned_at" field.
+func AssignedAtGT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldAssignedAt, v))
+}
+
+// AssignedAtGTE applies the GTE predicate on the "assigned_at" field.
+func AssignedAtGTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldAssignedAt, v))
+}
+
+// AssignedAtLT applies the LT predicate on the "assigned_at" field.
+func AssignedAtLT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldAssignedAt, v))
+}
+
+// AssignedAtLTE applies the LTE predicate on the "assigned_at" field.
+func AssignedAtLTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldAssignedAt, v))
+}
+
+// AssignedAtIsNil applies the IsNil predicate on the "assigned_at" field.
+func AssignedAtIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldAssignedAt))
+}
+
+// AssignedAtNotNil applies the NotNil predicate on the "assigned_at" field.
+func AssignedAtNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldAssignedAt))
+}
+
+// AssignmentReasonEQ applies the EQ predicate on the "assignment_reason" field.
+func AssignmentReasonEQ(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldAssignmentReason, v))
+}
+
+// AssignmentReasonNEQ applies the NEQ predicate on the "assignment_reason" field.
+func AssignmentReasonNEQ(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldAssignmentReason, v))
+}
+
+// AssignmentReasonIn applies the In predicate on the "assignment_reason" field.
+func AssignmentReasonIn(vs ...string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldAssignmentReason, vs...))
+}
+
+// AssignmentReasonNotIn applies the NotIn predicate on the "assignment_reason" field.
+func AssignmentReasonNotIn(vs ...string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldAssignmentReason, vs...))
+}
+
+// AssignmentReasonGT applies the GT predicate on the "assignment_reason" field.
+func AssignmentReasonGT(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldAssignmentReason, v))
+}
+
+// AssignmentReasonGTE applies the GTE predicate on the "assignment_reason" field.
+func AssignmentReasonGTE(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldAssignmentReason, v))
+}
+
+// AssignmentReasonLT applies the LT predicate on the "assignment_reason" field.
+func AssignmentReasonLT(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldAssignmentReason, v))
+}
+
+// AssignmentReasonLTE applies the LTE predicate on the "assignment_reason" field.
+func AssignmentReasonLTE(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldAssignmentReason, v))
+}
+
+// AssignmentReasonContains applies the Contains predicate on the "assignment_reason" field.
+func AssignmentReasonContains(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldContains(FieldAssignmentReason, v))
+}
+
+// AssignmentReasonHasPrefix applies the HasPrefix predicate on the "assignment_reason" field.
+func AssignmentReasonHasPrefix(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldHasPrefix(FieldAssignmentReason, v))
+}
+
+// AssignmentReasonHasSuffix applies the HasSuffix predicate on the "assignment_reason" field.
+func AssignmentReasonHasSuffix(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldHasSuffix(FieldAssignmentReason, v))
+}
+
+// AssignmentReasonEqualFold applies the EqualFold predicate on the "assignment_reason" field.
+func AssignmentReasonEqualFold(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEqualFold(FieldAssignmentReason, v))
+}
+
+// AssignmentReasonContainsFold applies the ContainsFold predicate on the "assignment_reason" field.
+func AssignmentReasonContainsFold(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldContainsFold(FieldAssignmentReason, v))
+}
+
+// ReopenedAtEQ applies the EQ predicate on the "reopened_at" field.
+func ReopenedAtEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldReopenedAt, v))
+}
+
+// ReopenedAtNEQ applies the NEQ predicate on the "reopened_at" field.
+func ReopenedAtNEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldReopenedAt, v))
+}
+
+// ReopenedAtIn applies the In predicate on the "reopened_at" field.
+func ReopenedAtIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldReopenedAt, vs...))
+}
+
+// ReopenedAtNotIn applies the NotIn predicate on the "reopened_at" field.
+func ReopenedAtNotIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldReopenedAt, vs...))
+}
+
+// ReopenedAtGT applies the GT predicate on the "reopened_at" field.
+func ReopenedAtGT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldReopenedAt, v))
+}
+
+// ReopenedAtGTE applies the GTE predicate on the "reopened_at" field.
+func ReopenedAtGTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldReopenedAt, v))
+}
+
+// ReopenedAtLT applies the LT predicate on the "reopened_at" field.
+func ReopenedAtLT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldReopenedAt, v))
+}
+
+// ReopenedAtLTE applies the LTE predicate on the "reopened_at" field.
+func ReopenedAtLTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldReopenedAt, v))
+}
+
+// ReopenedAtIsNil applies the IsNil predicate on the "reopened_at" field.
+func ReopenedAtIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldReopenedAt))
+}
+
+// ReopenedAtNotNil applies the NotNil predicate on the "reopened_at" field.
+func ReopenedAtNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldReopenedAt))
+}
+
+// CsatEQ applies the EQ predicate on the "csat" field.
+func CsatEQ(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldCsat, v))
+}
+
+// CsatNEQ applies the NEQ predicate on the "csat" field.
+func CsatNEQ(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldCsat, v))
+}
+
+// CsatIn applies the In predicate on the "csat" field.
+func CsatIn(vs ...int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldCsat, vs...))
+}
+
+// CsatNotIn applies the NotIn predicate on the "csat" field.
+func CsatNotIn(vs ...int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldCsat, vs...))
+}
+
+// CsatGT applies the GT predicate on the "csat" field.
+func CsatGT(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldCsat, v))
+}
+
+// CsatGTE applies the GTE predicate on the "csat" field.
+func CsatGTE(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldCsat, v))
+}
+
+// CsatLT applies the LT predicate on the "csat" field.
+func CsatLT(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldCsat, v))
+}
+
+// CsatLTE applies the LTE predicate on the "csat" field.
+func CsatLTE(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldCsat, v))
+}
+
+// CsatIsNil applies the IsNil predicate on the "csat" field.
+func CsatIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldCsat))
+}
+
+// CsatNotNil applies the NotNil predicate on the "csat" field.
+func CsatNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldCsat))
+}
+
+// CsatCommentEQ applies the EQ predicate on the "csat_comment" field.
+func CsatCommentEQ(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldCsatComment, v))
+}
+
+// CsatCommentNEQ applies the NEQ predicate on the "csat_comment" field.
+func CsatCommentNEQ(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldCsatComment, v))
+}
+
+// CsatCommentIn applies the In predicate on the "csat_comment" field.
+func CsatCommentIn(vs ...string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldCsatComment, vs...))
+}
+
+// CsatCommentNotIn applies the NotIn predicate on the "csat_comment" field.
+func CsatCommentNotIn(vs ...string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldCsatComment, vs...))
+}
+
+// CsatCommentGT applies the GT predicate on the "csat_comment" field.
+func CsatCommentGT(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldCsatComment, v))
+}
+
+// CsatCommentGTE applies the GTE predicate on the "csat_comment" field.
+func CsatCommentGTE(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldCsatComment, v))
+}
+
+// CsatCommentLT applies the LT predicate on the "csat_comment" field.
+func CsatCommentLT(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldCsatComment, v))
+}
+
+// CsatCommentLTE applies the LTE predicate on the "csat_comment" field.
+func CsatCommentLTE(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldCsatComment, v))
+}
+
+// CsatCommentContains applies the Contains predicate on the "csat_comment" field.
+func CsatCommentContains(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldContains(FieldCsatComment, v))
+}
+
+// CsatCommentHasPrefix applies the HasPrefix predicate on the "csat_comment" field.
+func CsatCommentHasPrefix(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldHasPrefix(FieldCsatComment, v))
+}
+
+// CsatCommentHasSuffix applies the HasSuffix predicate on the "csat_comment" field.
+func CsatCommentHasSuffix(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldHasSuffix(FieldCsatComment, v))
+}
+
+// CsatCommentEqualFold applies the EqualFold predicate on the "csat_comment" field.
+func CsatCommentEqualFold(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEqualFold(FieldCsatComment, v))
+}
+
+// CsatCommentContainsFold applies the ContainsFold predicate on the "csat_comment" field.
+func CsatCommentContainsFold(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldContainsFold(FieldCsatComment, v))
+}
+
+// SurveyTokenHashEQ applies the EQ predicate on the "survey_token_hash" field.
+func SurveyTokenHashEQ(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldSurveyTokenHash, v))
+}
+
+// SurveyTokenHashNEQ applies the NEQ predicate on the "survey_token_hash" field.
+func SurveyTokenHashNEQ(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldSurveyTokenHash, v))
+}
+
+// SurveyTokenHashIn applies the In predicate on the "survey_token_hash" field.
+func SurveyTokenHashIn(vs ...string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldSurveyTokenHash, vs...))
+}
+
+// SurveyTokenHashNotIn applies the NotIn predicate on the "survey_token_hash" field.
+func SurveyTokenHashNotIn(vs ...string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldSurveyTokenHash, vs...))
+}
+
+// SurveyTokenHashGT applies the GT predicate on the "survey_token_hash" field.
+func SurveyTokenHashGT(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldSurveyTokenHash, v))
+}
+
+// SurveyTokenHashGTE applies the GTE predicate on the "survey_token_hash" field.
+func SurveyTokenHashGTE(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldSurveyTokenHash, v))
+}
+
+// SurveyTokenHashLT applies the LT predicate on the "survey_token_hash" field.
+func SurveyTokenHashLT(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldSurveyTokenHash, v))
+}
+
+// SurveyTokenHashLTE applies the LTE predicate on the "survey_token_hash" field.
+func SurveyTokenHashLTE(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldSurveyTokenHash, v))
+}
+
+// SurveyTokenHashContains applies the Contains predicate on the "survey_token_hash" field.
+func SurveyTokenHashContains(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldContains(FieldSurveyTokenHash, v))
+}
+
+// SurveyTokenHashHasPrefix applies the HasPrefix predicate on the "survey_token_hash" field.
+func SurveyTokenHashHasPrefix(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldHasPrefix(FieldSurveyTokenHash, v))
+}
+
+// SurveyTokenHashHasSuffix applies the HasSuffix predicate on the "survey_token_hash" field.
+func SurveyTokenHashHasSuffix(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldHasSuffix(FieldSurveyTokenHash, v))
+}
+
+// SurveyTokenHashIsNil applies the IsNil predicate on the "survey_token_hash" field.
+func SurveyTokenHashIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldSurveyTokenHash))
+}
+
+// SurveyTokenHashNotNil applies the NotNil predicate on the "survey_token_hash" field.
+func SurveyTokenHashNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldSurveyTokenHash))
+}
+
+// SurveyTokenHashEqualFold applies the EqualFold predicate on the "survey_token_hash" field.
+func SurveyTokenHashEqualFold(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEqualFold(FieldSurveyTokenHash, v))
+}
+
+// SurveyTokenHashContainsFold applies the ContainsFold predicate on the "survey_token_hash" field.
+func SurveyTokenHashContainsFold(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldContainsFold(FieldSurveyTokenHash, v))
+}
+
+// SurveySentAtEQ applies the EQ predicate on the "survey_sent_at" field.
+func SurveySentAtEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldSurveySentAt, v))
+}
+
+// SurveySentAtNEQ applies the NEQ predicate on the "survey_sent_at" field.
+func SurveySentAtNEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldSurveySentAt, v))
+}
+
+// SurveySentAtIn applies the In predicate on the "survey_sent_at" field.
+func SurveySentAtIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldSurveySentAt, vs...))
+}
+
+// SurveySentAtNotIn applies the NotIn predicate on the "survey_sent_at" field.
+func SurveySentAtNotIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldSurveySentAt, vs...))
+}
+
+// SurveySentAtGT applies the GT predicate on the "survey_sent_at" field.
+func SurveySentAtGT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldSurveySentAt, v))
+}
+
+// SurveySentAtGTE applies the GTE predicate on the "survey_sent_at" field.
+func SurveySentAtGTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldSurveySentAt, v))
+}
+
+// SurveySentAtLT applies the LT predicate on the "survey_sent_at" field.
+func SurveySentAtLT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldSurveySentAt, v))
+}
+
+// SurveySentAtLTE applies the LTE predicate on the "survey_sent_at" field.
+func SurveySentAtLTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldSurveySentAt, v))
+}
+
+// SurveySentAtIsNil applies the IsNil predicate on the "survey_sent_at" field.
+func SurveySentAtIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldSurveySentAt))
+}
+
+// SurveySentAtNotNil applies the NotNil predicate on the "survey_sent_at" field.
+func SurveySentAtNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldSurveySentAt))
 }
 
 // ResolvedAtEQ applies the EQ predicate on the "resolved_at" field.
@@ -1067,6 +2162,98 @@ func HasTeam() predicate.Ticket {
 func HasTeamWith(preds ...predicate.Department) predicate.Ticket {
 	return predicate.Ticket(func(s *sql.Selector) {
 		step := newTeamStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasTicketType applies the HasEdge predicate on the "ticket_type" edge.
+func HasTicketType() predicate.Ticket {
+	return predicate.Ticket(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, TicketTypeTable, TicketTypeColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasTicketTypeWith applies the HasEdge predicate on the "ticket_type" edge with a given conditions (other predicates).
+func HasTicketTypeWith(preds ...predicate.TicketType) predicate.Ticket {
+	return predicate.Ticket(func(s *sql.Selector) {
+		step := newTicketTypeStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasSLAPolicy applies the HasEdge predicate on the "sla_policy" edge.
+func HasSLAPolicy() predicate.Ticket {
+	return predicate.Ticket(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, SLAPolicyTable, SLAPolicyColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasSLAPolicyWith applies the HasEdge predicate on the "sla_policy" edge with a given conditions (other predicates).
+func HasSLAPolicyWith(preds ...predicate.SLAPolicy) predicate.Ticket {
+	return predicate.Ticket(func(s *sql.Selector) {
+		step := newSLAPolicyStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasChanges applies the HasEdge predicate on the "changes" edge.
+func HasChanges() predicate.Ticket {
+	return predicate.Ticket(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, ChangesTable, ChangesColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasChangesWith applies the HasEdge predicate on the "changes" edge with a given conditions (other predicates).
+func HasChangesWith(preds ...predicate.TicketChange) predicate.Ticket {
+	return predicate.Ticket(func(s *sql.Selector) {
+		step := newChangesStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasApprovals applies the HasEdge predicate on the "approvals" edge.
+func HasApprovals() predicate.Ticket {
+	return predicate.Ticket(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, ApprovalsTable, ApprovalsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasApprovalsWith applies the HasEdge predicate on the "approvals" edge with a given conditions (other predicates).
+func HasApprovalsWith(preds ...predicate.TicketApproval) predicate.Ticket {
+	return predicate.Ticket(func(s *sql.Selector) {
+		step := newApprovalsStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

@@ -68,6 +68,9 @@ type Options struct {
 	// Platforms, when set, serves the platforms' callbacks and pushes
 	// under /connectors/.
 	Platforms *Platforms
+	// Surveys, when set, serves the satisfaction surveys of closed
+	// tickets under /survey/.
+	Surveys *Surveys
 	// GraphiQLHeaders prefill GraphiQL's header editor (development only).
 	GraphiQLHeaders map[string]string
 	Ready           []Check
@@ -90,6 +93,12 @@ func New(opts Options) http.Handler {
 			opts.Platforms.Logger = opts.Logger
 		}
 		opts.Platforms.mount(mux)
+	}
+	if opts.Surveys != nil {
+		if opts.Surveys.Logger == nil {
+			opts.Surveys.Logger = opts.Logger
+		}
+		mux.Handle("/survey/", limitBody(16<<10, surveyMux(opts.Surveys)))
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -36,6 +36,7 @@ import (
 	"github.com/scrm-dev/scrm/internal/connectoraccounts"
 	"github.com/scrm-dev/scrm/internal/customerstats"
 	"github.com/scrm-dev/scrm/internal/demoplatforms"
+	"github.com/scrm-dev/scrm/internal/tickets"
 	"github.com/scrm-dev/scrm/internal/viewer"
 )
 
@@ -143,6 +144,10 @@ func (s *seeder) run(ctx context.Context) error {
 		{"tenant", s.tenant},
 		{"departments", s.departments},
 		{"staff", s.staffMembers},
+		{"leaders", s.leaders},
+		{"ticket workflow", func(ctx context.Context) error {
+			return tickets.InstallDefaults(viewer.ForTenant(ctx, s.tenantID), s.client)
+		}},
 		{"tags", s.tagSet},
 		{"customers", s.customerSet},
 		{"orders", s.orderSet},
@@ -150,6 +155,9 @@ func (s *seeder) run(ctx context.Context) error {
 			return customerstats.RecomputeTenant(ctx, s.client, s.tenantID)
 		}},
 		{"tickets", s.ticketSet},
+		{"open ticket counts", func(ctx context.Context) error {
+			return tickets.RecountOpenTickets(viewer.ForTenant(ctx, s.tenantID), s.client)
+		}},
 		{"forms", s.formSet},
 		{"campaigns", s.campaignSet},
 		{"connector accounts", s.connectorAccounts},
@@ -588,6 +596,15 @@ var ticketTemplates = []struct {
 var ticketStatuses = []ticket.Status{
 	ticket.StatusNew, ticket.StatusAssigned, ticket.StatusInProgress, ticket.StatusInProgress,
 	ticket.StatusPendingCustomer, ticket.StatusResolved, ticket.StatusClosed,
+}
+
+// leaders makes the admin head of headquarters and the supervisor head of
+// the first region: escalations and department-head approvals go to them.
+func (s *seeder) leaders(ctx context.Context) error {
+	if err := s.client.Department.UpdateOneID(s.hq).SetLeaderID(s.staff[Admin]).Exec(ctx); err != nil {
+		return err
+	}
+	return s.client.Department.UpdateOneID(s.regions[0]).SetLeaderID(s.staff[Sup1]).Exec(ctx)
 }
 
 func (s *seeder) ticketSet(ctx context.Context) error {

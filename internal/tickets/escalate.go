@@ -1,0 +1,239 @@
+package tickets
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/scrm-dev/scrm/ent"
+	"github.com/scrm-dev/scrm/ent/ticket"
+	"github.com/scrm-dev/scrm/internal/viewer"
+	"github.com/scrm-dev/scrm/internal/workflow"
+)
+
+// Escalate runs the escalation rules that are due on a ticket, then sets
+// its next escalation and schedules it. A timer from an older SLA
+// generation (the ticket changed since) is superseded and does nothing;
+// one that fires early (a clock ahead of the engine's) reschedules.
+// generation < 0 skips the check (the sweep).
+func (e *Engine) Escalate(ctx context.Context, ticketID, generation int) error {
+	return e.inTx(ctx, func(ctx context.Context, tx *ent.Tx) error {
+		t, err := tx.Ticket.Get(ctx, ticketID)
+		if ent.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if generation >= 0 && t.SLAGeneration != generation {
+			return nil
+		}
+		if t.NextEscalationAt == nil {
+			return nil
+		}
+		now := e.Now()
+		if now.Before(*t.NextEscalationAt) {
+			e.scheduleEscalation(ctx, tx, t)
+			return nil
+		}
+		return e.escalate(ctx, tx, t, now)
+	})
+}
+
+func (e *Engine) escalate(ctx context.Context, tx *ent.Tx, t *ent.Ticket, now time.Time) error {
+	c := tx.Client()
+	ck, err := e.policyFor(ctx, c, t)
+	if err != nil || ck == nil {
+		if err == nil { // the policy went away: nothing is due any more
+			_, err = e.retime(ctx, tx, t, nil)
+		}
+		return err
+	}
+	paused := time.Duration(t.SLAPausedSeconds) * time.Second
+	start := slaStart(t)
+	u := tx.Ticket.UpdateOneID(t.ID)
+	done := slices.Clone(t.EscalationsDone)
+	fired := false
+	for _, r := range ck.policy.Escalations {
+		if slices.Contains(done, r.Key()) {
+			continue
+		}
+		var from time.Time
+		span := ck.targets.Of(r.Target) * time.Duration(r.AtPercent) / 100
+		switch r.Target {
+		case workflow.FirstResponse:
+			if t.FirstRespondedAt != nil {
+				continue
+			}
+			from, span = start, span+paused
+		case workflow.NextUpdate:
+			if t.LastUpdateAt == nil {
+				continue
+			}
+			from = *t.LastUpdateAt
+		default:
+			from, span = start, span+paused
+		}
+		at := ck.add(from, span)
+		if at == nil || now.Before(*at) {
+			continue
+		}
+		done = append(done, r.Key())
+		fired = true
+		if r.AtPercent >= 100 {
+			switch {
+			case r.Target == workflow.FirstResponse && t.FirstResponseBreachedAt == nil:
+				u.SetFirstResponseBreachedAt(*at)
+				t.FirstResponseBreachedAt = at
+			case r.Target == workflow.Resolution && t.ResolutionBreachedAt == nil:
+				u.SetResolutionBreachedAt(*at)
+				t.ResolutionBreachedAt = at
+			}
+		}
+		if t, err = e.runActions(ctx, tx, t, u, r); err != nil {
+			return err
+		}
+		u = tx.Ticket.UpdateOneID(t.ID)
+	}
+	t.EscalationsDone = done
+	u.SetEscalationsDone(nonNil(done))
+	if fired {
+		// one ESCALATED event for the live views
+		u.SetEscalatedAt(now)
+	}
+	_, err = e.retime(ctx, tx, t, u)
+	return err
+}
+
+// runActions performs one rule's actions in order and records it.
+func (e *Engine) runActions(ctx context.Context, tx *ent.Tx, t *ent.Ticket, u *ent.TicketUpdateOne, r workflow.EscalationRule) (*ent.Ticket, error) {
+	c := tx.Client()
+	what := fmt.Sprintf("%s %d%%", strings.ToLower(strings.ReplaceAll(string(r.Target), "_", " ")), r.AtPercent)
+	if r.AtPercent >= 100 {
+		what += " (breached)"
+	}
+	var notes []string
+	for _, a := range r.Actions {
+		level := max(t.EscalationLevel, 1)
+		switch a {
+		case workflow.NotifyAssignee:
+			if t.AssigneeID != nil {
+				e.notify(ctx, tx, t.TenantID, []int{*t.AssigneeID}, fmt.Sprintf("工单 %s「%s」SLA 预警：%s", t.Number, t.Title, what),
+					fmt.Sprintf("ticket:%d:esc:%s:assignee", t.ID, r.Key()))
+				notes = append(notes, "notified the assignee")
+			}
+		case workflow.NotifySupervisor:
+			sup, err := supervisorAt(ctx, c, t, level)
+			if err != nil {
+				return nil, err
+			}
+			if sup != 0 {
+				e.notify(ctx, tx, t.TenantID, []int{sup}, fmt.Sprintf("工单 %s「%s」已升级（%d 级）：%s", t.Number, t.Title, level, what),
+					fmt.Sprintf("ticket:%d:esc:%s:sup:%d", t.ID, r.Key(), sup))
+				notes = append(notes, fmt.Sprintf("notified supervisor #%d (level %d)", sup, level))
+			}
+		case workflow.RaisePriority:
+			if next := raised(t.Priority); next != t.Priority {
+				if err := e.record(ctx, tx, t.ID, "PRIORITY_CHANGED", "priority", string(t.Priority), string(next), "escalation "+what); err != nil {
+					return nil, err
+				}
+				u.SetPriority(next)
+				t.Priority = next
+				notes = append(notes, "raised priority to "+string(next))
+			}
+		case workflow.ReassignSupervisor, workflow.ReassignQueue:
+			var to *int
+			if a == workflow.ReassignSupervisor {
+				sup, err := supervisorAt(ctx, c, t, level)
+				if err != nil {
+					return nil, err
+				}
+				if sup == 0 || (t.AssigneeID != nil && *t.AssigneeID == sup) {
+					continue
+				}
+				to = &sup
+			} else if t.AssigneeID == nil {
+				continue
+			}
+			saved, err := u.Save(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if t, err = e.setAssignee(ctx, tx, saved, to, "escalation "+what, true); err != nil {
+				return nil, err
+			}
+			u = tx.Ticket.UpdateOneID(t.ID)
+			if to != nil {
+				notes = append(notes, fmt.Sprintf("reassigned to supervisor #%d", *to))
+			} else {
+				notes = append(notes, "returned to the team queue")
+			}
+		case workflow.BumpLevel:
+			t.EscalationLevel++
+			u.SetEscalationLevel(t.EscalationLevel)
+			notes = append(notes, fmt.Sprintf("escalation level %d", t.EscalationLevel))
+		}
+	}
+	saved, err := u.Save(ctx)
+	if err != nil {
+		return nil, err
+	}
+	saved.EscalationsDone = t.EscalationsDone
+	kind := "ESCALATED"
+	if r.AtPercent >= 100 {
+		kind = "SLA_BREACHED"
+	}
+	return saved, e.record(ctx, tx, t.ID, kind, "sla", "", r.Key(), what+": "+strings.Join(notes, ", "))
+}
+
+func raised(p ticket.Priority) ticket.Priority {
+	switch p {
+	case ticket.PriorityLow:
+		return ticket.PriorityNormal
+	case ticket.PriorityNormal:
+		return ticket.PriorityHigh
+	default:
+		return ticket.PriorityUrgent
+	}
+}
+
+// SweepResult counts a sweep's work.
+type SweepResult struct {
+	Scanned, Escalated int
+}
+
+// Sweep escalates every ticket whose next escalation is due, across all
+// tenants, oldest first, in batches: the safety net under the timers (a
+// timer lost with Redis, or due while every worker was down).
+func (e *Engine) Sweep(ctx context.Context, batch int) (SweepResult, error) {
+	var res SweepResult
+	if batch <= 0 {
+		batch = 500
+	}
+	sys := viewer.System(ctx)
+	now := e.Now()
+	after := 0
+	for {
+		due, err := e.client.Ticket.Query().
+			Where(ticket.NextEscalationAtLTE(now), ticket.IDGT(after)).
+			Order(ent.Asc(ticket.FieldID)).Limit(batch).
+			Select(ticket.FieldID, ticket.FieldTenantID).All(sys)
+		if err != nil {
+			return res, err
+		}
+		for _, t := range due {
+			res.Scanned++
+			tctx := viewer.ForTenant(ctx, t.TenantID)
+			if err := e.Escalate(tctx, t.ID, -1); err != nil {
+				return res, fmt.Errorf("escalate ticket %d: %w", t.ID, err)
+			}
+			res.Escalated++
+			after = t.ID
+		}
+		if len(due) < batch {
+			return res, nil
+		}
+	}
+}
