@@ -54,7 +54,12 @@ var noFilter = entgql.Skip(entgql.SkipWhereInput)
 // session time zone.
 var datetime = map[string]string{dialect.MySQL: "datetime(6)"}
 
-func now() time.Time { return time.Now().UTC() }
+// Clock is where the data model reads the time for created_at, updated_at
+// and the other stamps; tests of time-driven rules (SLA clocks) replace it
+// with a fake one.
+var Clock = time.Now
+
+func now() time.Time { return Clock().UTC() }
 
 // TenantMixin makes a type tenant-scoped: an immutable tenant reference that
 // clients never see or set, a query interceptor confining reads to the

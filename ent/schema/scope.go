@@ -143,14 +143,22 @@ func followNewCustomers() ent.Hook {
 func ownNewTickets() ent.Hook {
 	return hook.On(func(next ent.Mutator) ent.Mutator {
 		return hook.TicketFunc(func(ctx context.Context, m *gen.TicketMutation) (gen.Value, error) {
-			if s := scopeOf(ctx); s != nil && len(s.DepartmentIDs) == 0 {
-				if _, set := m.AssigneeID(); !set {
-					m.SetAssigneeID(s.StaffID)
-				}
-			}
+			OwnNewTicket(ctx, m)
 			return next.Mutate(ctx, m)
 		})
 	}, ent.OpCreate)
+}
+
+// OwnNewTicket assigns a ticket being opened by a staff member whose scope
+// is their own tickets to them, unless it names its assignee: otherwise
+// they could not see what they just opened. The workflow engine, whose
+// hooks run before this package's, applies it before routing.
+func OwnNewTicket(ctx context.Context, m *gen.TicketMutation) {
+	if s := scopeOf(ctx); s != nil && len(s.DepartmentIDs) == 0 {
+		if _, set := m.AssigneeID(); !set {
+			m.SetAssigneeID(s.StaffID)
+		}
+	}
 }
 
 // The same rules, decided in memory for one row whose facts are already

@@ -21,7 +21,7 @@ import (
 
 // requestApproval parks the ticket in PENDING_APPROVAL behind step of the
 // transition and tells the approvers.
-func (e *Engine) requestApproval(ctx context.Context, tx *ent.Tx, t *ent.Ticket, u *ent.TicketUpdateOne, tr workflow.Transition, step int) (*ent.Ticket, error) {
+func (e *Engine) requestApproval(ctx context.Context, c *ent.Client, t *ent.Ticket, u *ent.TicketUpdateOne, tr workflow.Transition, step int) (*ent.Ticket, error) {
 	st := tr.Approvals[step]
 	need := 1
 	if st.Mode == workflow.ModeAllOf {
@@ -34,14 +34,14 @@ func (e *Engine) requestApproval(ctx context.Context, tx *ent.Tx, t *ent.Ticket,
 	if rejectTo == "" {
 		rejectTo = tr.From
 	}
-	cr := tx.TicketApproval.Create().SetTicketID(t.ID).SetStep(step).SetName(st.Name).
+	cr := c.TicketApproval.Create().SetTicketID(t.ID).SetStep(step).SetName(st.Name).
 		SetFromStatus(tr.From).SetToStatus(tr.To).SetRejectTo(rejectTo).SetApprover(st).
 		SetRequiredApprovals(need)
 	if a := actorID(ctx); a != nil {
 		cr.SetRequestedByID(*a)
 	} else if step > 0 {
 		// later steps keep the original requester
-		prev, err := tx.TicketApproval.Query().Where(ticketapproval.TicketID(t.ID), ticketapproval.Step(0)).
+		prev, err := c.TicketApproval.Query().Where(ticketapproval.TicketID(t.ID), ticketapproval.Step(0)).
 			Order(ent.Desc(ticketapproval.FieldID)).First(ctx)
 		if err == nil && prev.RequestedByID != nil {
 			cr.SetRequestedByID(*prev.RequestedByID)
@@ -55,21 +55,21 @@ func (e *Engine) requestApproval(ctx context.Context, tx *ent.Tx, t *ent.Ticket,
 		from := t.Status
 		u.SetStatus(ticket.StatusPendingApproval)
 		t.Status = ticket.StatusPendingApproval
-		if err := e.record(ctx, tx, t.ID, "STATUS_CHANGED", "status", string(from), string(ticket.StatusPendingApproval), ""); err != nil {
+		if err := e.record(ctx, c, t.ID, "STATUS_CHANGED", "status", string(from), string(ticket.StatusPendingApproval), ""); err != nil {
 			return nil, err
 		}
 	}
-	if err := e.record(ctx, tx, t.ID, "APPROVAL_REQUESTED", "approval", "", st.Name,
+	if err := e.record(ctx, c, t.ID, "APPROVAL_REQUESTED", "approval", "", st.Name,
 		fmt.Sprintf("to move to %s; needs %d approver(s)", tr.To, need)); err != nil {
 		return nil, err
 	}
-	approvers, err := approverIDs(ctx, tx.Client(), t, st)
+	approvers, err := approverIDs(ctx, c, t, st)
 	if err != nil {
 		return nil, err
 	}
-	e.notify(ctx, tx, t.TenantID, approvers, fmt.Sprintf("工单 %s「%s」等待你的审批：%s", t.Number, t.Title, st.Name),
+	e.notify(ctx, c, t.TenantID, approvers, fmt.Sprintf("工单 %s「%s」等待你的审批：%s", t.Number, t.Title, st.Name),
 		fmt.Sprintf("ticket:%d:approval:%d", t.ID, ap.ID))
-	return e.retime(ctx, tx, t, u)
+	return e.retime(ctx, c, t, u)
 }
 
 // amountFen reads an amount in fen from a custom field (a number or a
@@ -140,9 +140,9 @@ func departmentHeads(ctx context.Context, c *ent.Client, t *ent.Ticket) ([]int, 
 // transition. Every decision is audited.
 func (e *Engine) Decide(ctx context.Context, approvalID int, approve bool, comment string) (*ent.TicketApproval, error) {
 	var out *ent.TicketApproval
-	err := e.inTx(ctx, func(ctx context.Context, tx *ent.Tx) error {
+	err := e.inTx(ctx, func(ctx context.Context, c *ent.Client) error {
 		v := viewer.FromContext(ctx)
-		ap, err := tx.TicketApproval.Get(ctx, approvalID)
+		ap, err := c.TicketApproval.Get(ctx, approvalID)
 		if err != nil {
 			return err
 		}
@@ -152,7 +152,7 @@ func (e *Engine) Decide(ctx context.Context, approvalID int, approve bool, comme
 		// The ticket is read without the caller's scope: approvers are
 		// often outside the ticket's team.
 		uctx := unscoped(ctx)
-		t, err := tx.Ticket.Get(uctx, ap.TicketID)
+		t, err := c.Ticket.Get(uctx, ap.TicketID)
 		if err != nil {
 			return err
 		}
@@ -161,21 +161,21 @@ func (e *Engine) Decide(ctx context.Context, approvalID int, approve bool, comme
 			facts.Decided = append(facts.Decided, d.StaffID)
 		}
 		if ap.Approver.Approver == workflow.ApproverDepartmentHead {
-			if facts.DepartmentHeads, err = departmentHeads(uctx, tx.Client(), t); err != nil {
+			if facts.DepartmentHeads, err = departmentHeads(uctx, c, t); err != nil {
 				return err
 			}
 		}
 		if err := authz.MayApprove(v, ap.Approver, facts); err != nil {
 			return err
 		}
-		me, err := tx.Staff.Get(uctx, v.StaffID)
+		me, err := c.Staff.Get(uctx, v.StaffID)
 		if err != nil {
 			return err
 		}
 		now := e.Now()
 		decisions := append(slices.Clone(ap.Decisions), workflow.Decision{StaffID: me.ID, StaffName: me.Name,
 			Approved: approve, Comment: comment, At: now})
-		upd := tx.TicketApproval.UpdateOneID(ap.ID).SetDecisions(decisions)
+		upd := c.TicketApproval.UpdateOneID(ap.ID).SetDecisions(decisions)
 		approvals := 0
 		for _, d := range decisions {
 			if d.Approved {
@@ -206,27 +206,27 @@ func (e *Engine) Decide(ctx context.Context, approvalID int, approve bool, comme
 		if !approve {
 			kind = "REJECTED"
 		}
-		if err := e.record(uctx, tx, t.ID, kind, "approval", "", ap.Name, comment); err != nil {
+		if err := e.record(uctx, c, t.ID, kind, "approval", "", ap.Name, comment); err != nil {
 			return err
 		}
 		if !done {
 			return nil
 		}
-		u := tx.Ticket.UpdateOneID(t.ID)
+		u := c.Ticket.UpdateOneID(t.ID)
 		if !approve {
-			_, err = e.applyStatus(uctx, tx, t, u, ticket.Status(ap.RejectTo), "rejected: "+comment)
+			_, err = e.applyStatus(uctx, c, t, u, ticket.Status(ap.RejectTo), "rejected: "+comment)
 			return err
 		}
-		wf, _, err := workflowOf(uctx, tx.Client(), t)
+		wf, _, err := workflowOf(uctx, c, t)
 		if err != nil {
 			return err
 		}
 		tr, ok := wf.Find(ap.FromStatus, ap.ToStatus)
 		if ok && ap.Step+1 < len(tr.Approvals) {
-			_, err = e.requestApproval(uctx, tx, t, u, tr, ap.Step+1)
+			_, err = e.requestApproval(uctx, c, t, u, tr, ap.Step+1)
 			return err
 		}
-		_, err = e.applyStatus(uctx, tx, t, u, ticket.Status(ap.ToStatus), "approved")
+		_, err = e.applyStatus(uctx, c, t, u, ticket.Status(ap.ToStatus), "approved")
 		return err
 	})
 	return out, err

@@ -41,8 +41,8 @@ func newPoolCache(ttl time.Duration) *poolCache {
 	return &poolCache{ttl: ttl, m: map[int]*poolEntry{}}
 }
 
-// get returns a fresh enough pool for the tenant; one caller builds it
-// while the others wait for the same result.
+// get returns a fresh enough pool for the tenant (by the wall clock, not
+// the engine's); one caller builds it while the others wait for it.
 func (pc *poolCache) get(ctx context.Context, c *ent.Client, tenantID int, now time.Time) (*routing.Pool, error) {
 	pc.mu.Lock()
 	en := pc.m[tenantID]
@@ -182,33 +182,33 @@ func (e *Engine) fairnessTake(ctx context.Context, tt *ent.TicketType, tenantID,
 	return n == 1, func() { e.redis.Decr(context.WithoutCancel(ctx), key) }, nil
 }
 
-// route picks an agent for the ticket and assigns it, or leaves it in the
-// team queue and tells the team's supervisor. The ticket records why.
-func (e *Engine) route(ctx context.Context, tx *ent.Tx, t *ent.Ticket, exclude []int) (*ent.Ticket, error) {
-	c := tx.Client()
+// pick chooses an agent for the ticket and takes their slot (within
+// capacity and the fairness cap), or returns nil when nobody fits. The
+// reason says why, in words.
+func (e *Engine) pick(ctx context.Context, c *ent.Client, t *ent.Ticket, exclude []int) (*int, string, error) {
 	now := e.Now()
 	tt, err := typeOf(ctx, c, t)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	cfg := routing.DefaultConfig()
 	if tt != nil && len(tt.Routing.Steps) > 0 {
 		cfg = tt.Routing
 	}
-	pool, err := e.pools.get(ctx, e.client, t.TenantID, now)
+	pool, err := e.pools.get(ctx, e.client, t.TenantID, time.Now())
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	req, err := routeRequest(ctx, c, t, now, exclude)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	dec := pool.Route(cfg, req)
 	skipped := 0
 	for _, id := range dec.Ranking {
 		fair, undo, err := e.fairnessTake(ctx, tt, t.TenantID, id, now)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if !fair {
 			skipped++
@@ -220,52 +220,68 @@ func (e *Engine) route(ctx context.Context, tx *ent.Tx, t *ent.Ticket, exclude [
 			continue
 		case err != nil:
 			undo()
-			return nil, err
+			return nil, "", err
 		}
 		reason := dec.Explain(id)
 		if skipped > 0 {
 			reason += fmt.Sprintf("; %d ranked above at their fairness cap of %d per %s", skipped, tt.FairnessCap, tt.FairnessWindow)
 		}
-		return e.setAssignee(ctx, tx, t, &id, reason, false)
+		return &id, reason, nil
 	}
 	reason := dec.Explain(0)
 	if len(dec.Ranking) > 0 {
 		reason += "; every ranked agent was at capacity or at the fairness cap"
 	}
-	return e.queue(ctx, tx, t, reason)
+	return nil, reason, nil
+}
+
+// route assigns an existing ticket to the agent pick chooses, or leaves it
+// in the team queue and tells the team's supervisor.
+func (e *Engine) route(ctx context.Context, c *ent.Client, t *ent.Ticket, exclude []int) (*ent.Ticket, error) {
+	id, reason, err := e.pick(ctx, c, t, exclude)
+	if err != nil {
+		return nil, err
+	}
+	if id != nil {
+		return e.setAssignee(ctx, c, t, id, reason, false)
+	}
+	return e.queue(ctx, c, t, reason)
 }
 
 // queue leaves the ticket unassigned in its team's queue and tells the
 // team's supervisor.
-func (e *Engine) queue(ctx context.Context, tx *ent.Tx, t *ent.Ticket, reason string) (*ent.Ticket, error) {
+func (e *Engine) queue(ctx context.Context, c *ent.Client, t *ent.Ticket, reason string) (*ent.Ticket, error) {
 	var err error
 	if t.AssigneeID != nil {
-		if t, err = e.setAssignee(ctx, tx, t, nil, reason, false); err != nil {
+		if t, err = e.setAssignee(ctx, c, t, nil, reason, false); err != nil {
 			return nil, err
 		}
 	} else {
-		if t, err = tx.Ticket.UpdateOneID(t.ID).SetAssignmentReason("queued: " + reason).Save(ctx); err != nil {
+		if t, err = c.Ticket.UpdateOneID(t.ID).SetAssignmentReason("queued: " + reason).Save(ctx); err != nil {
 			return nil, err
 		}
-		if err := e.record(ctx, tx, t.ID, "QUEUED", "assignee", "", "", reason); err != nil {
+		if err := e.record(ctx, c, t.ID, "QUEUED", "assignee", "", "", reason); err != nil {
 			return nil, err
 		}
 	}
-	if sup, err := supervisorAt(ctx, tx.Client(), t, 1); err == nil && sup != 0 {
-		e.notify(ctx, tx, t.TenantID, []int{sup}, fmt.Sprintf("工单 %s「%s」无人可接，已进入队列：%s", t.Number, t.Title, reason),
-			fmt.Sprintf("ticket:%d:queued:%d", t.ID, t.UpdatedAt.UnixMilli()))
-	} else if err != nil {
-		return nil, err
+	return t, e.tellSupervisorQueued(ctx, c, t, reason)
+}
+
+func (e *Engine) tellSupervisorQueued(ctx context.Context, c *ent.Client, t *ent.Ticket, reason string) error {
+	sup, err := supervisorAt(ctx, c, t, 1)
+	if err != nil || sup == 0 {
+		return err
 	}
-	return t, nil
+	e.notify(ctx, c, t.TenantID, []int{sup}, fmt.Sprintf("工单 %s「%s」无人可接，已进入队列：%s", t.Number, t.Title, reason),
+		fmt.Sprintf("ticket:%d:queued:%d", t.ID, e.Now().UnixMilli()))
+	return nil
 }
 
 // setAssignee moves the ticket to staffID (nil: the queue), keeping open
 // ticket counts: the old assignee's slot is released; the new one's is
 // taken unless slotTaken (routing took it already, within capacity).
 // Manual assignment may exceed capacity: a supervisor's call.
-func (e *Engine) setAssignee(ctx context.Context, tx *ent.Tx, t *ent.Ticket, staffID *int, reason string, takeNewSlot bool) (*ent.Ticket, error) {
-	c := tx.Client()
+func (e *Engine) setAssignee(ctx context.Context, c *ent.Client, t *ent.Ticket, staffID *int, reason string, takeNewSlot bool) (*ent.Ticket, error) {
 	now := e.Now()
 	open := workflow.Open(workflow.Status(t.Status))
 	if t.AssigneeID != nil && open {
@@ -298,24 +314,24 @@ func (e *Engine) setAssignee(ctx context.Context, tx *ent.Tx, t *ent.Ticket, sta
 	if err != nil {
 		return nil, err
 	}
-	if err := e.record(ctx, tx, t.ID, "ASSIGNED", "assignee", before, idString(staffID), reason); err != nil {
+	if err := e.record(ctx, c, t.ID, "ASSIGNED", "assignee", before, idString(staffID), reason); err != nil {
 		return nil, err
 	}
 	if staffID != nil {
-		e.notify(ctx, tx, t.TenantID, []int{*staffID}, fmt.Sprintf("新工单 %s「%s」已分配给你", t.Number, t.Title),
+		e.notify(ctx, c, t.TenantID, []int{*staffID}, fmt.Sprintf("新工单 %s「%s」已分配给你", t.Number, t.Title),
 			fmt.Sprintf("ticket:%d:assigned:%d:%d", t.ID, *staffID, now.UnixMilli()))
-		if err := e.scheduleClaimBack(ctx, tx, saved); err != nil {
+		if err := e.scheduleClaimBack(ctx, c, saved); err != nil {
 			return nil, err
 		}
 	}
 	return saved, nil
 }
 
-func (e *Engine) scheduleClaimBack(ctx context.Context, tx *ent.Tx, t *ent.Ticket) error {
+func (e *Engine) scheduleClaimBack(ctx context.Context, c *ent.Client, t *ent.Ticket) error {
 	if e.timers == nil || t.AssigneeID == nil || t.AssignedAt == nil || t.Status != ticket.StatusAssigned {
 		return nil
 	}
-	tt, err := typeOf(ctx, tx.Client(), t)
+	tt, err := typeOf(ctx, c, t)
 	if err != nil || tt == nil || tt.ClaimBackAfter == "" {
 		return err
 	}
@@ -324,7 +340,7 @@ func (e *Engine) scheduleClaimBack(ctx context.Context, tx *ent.Tx, t *ent.Ticke
 		return nil
 	}
 	tenantID, id, staffID, at := t.TenantID, t.ID, *t.AssigneeID, *t.AssignedAt
-	afterCommit(tx, func() {
+	afterCommit(ctx, func() {
 		if err := e.timers.ScheduleClaimBack(context.WithoutCancel(ctx), tenantID, id, staffID, at, at.Add(after)); err != nil {
 			e.log.WarnContext(ctx, "schedule claim-back", "ticket", id, "err", err)
 		}
@@ -336,8 +352,8 @@ func (e *Engine) scheduleClaimBack(ctx context.Context, tx *ent.Tx, t *ent.Ticke
 // again, past the agent who let it sit. A timer that finds the ticket
 // moved on, reassigned or picked up does nothing.
 func (e *Engine) ClaimBack(ctx context.Context, ticketID, staffID int, assignedAt time.Time) error {
-	return e.inTx(ctx, func(ctx context.Context, tx *ent.Tx) error {
-		t, err := tx.Ticket.Get(ctx, ticketID)
+	return e.inTx(ctx, func(ctx context.Context, c *ent.Client) error {
+		t, err := c.Ticket.Get(ctx, ticketID)
 		if ent.IsNotFound(err) {
 			return nil
 		}
@@ -348,11 +364,11 @@ func (e *Engine) ClaimBack(ctx context.Context, ticketID, staffID int, assignedA
 			t.AssignedAt == nil || !t.AssignedAt.Equal(assignedAt) {
 			return nil
 		}
-		if err := e.record(ctx, tx, t.ID, "CLAIMED_BACK", "assignee", idString(t.AssigneeID), "",
+		if err := e.record(ctx, c, t.ID, "CLAIMED_BACK", "assignee", idString(t.AssigneeID), "",
 			"not picked up in time"); err != nil {
 			return err
 		}
-		_, err = e.route(ctx, tx, t, []int{staffID})
+		_, err = e.route(ctx, c, t, []int{staffID})
 		return err
 	})
 }
@@ -420,11 +436,11 @@ func idString(id *int) string {
 }
 
 // notify sends after commit: a rolled-back assignment tells nobody.
-func (e *Engine) notify(ctx context.Context, tx *ent.Tx, tenantID int, staffIDs []int, text, key string) {
+func (e *Engine) notify(ctx context.Context, c *ent.Client, tenantID int, staffIDs []int, text, key string) {
 	if e.notifier == nil || len(staffIDs) == 0 {
 		return
 	}
-	afterCommit(tx, func() {
+	afterCommit(ctx, func() {
 		if err := e.notifier.NotifyStaff(context.WithoutCancel(ctx), tenantID, staffIDs, text, key); err != nil {
 			e.log.WarnContext(ctx, "notify staff", "staff", staffIDs, "err", err)
 		}
@@ -432,8 +448,8 @@ func (e *Engine) notify(ctx context.Context, tx *ent.Tx, tenantID int, staffIDs 
 }
 
 // record writes a history entry.
-func (e *Engine) record(ctx context.Context, tx *ent.Tx, ticketID int, kind, field, before, after, note string) error {
-	cr := tx.TicketChange.Create().SetTicketID(ticketID).SetKind(kind).SetField(field).
+func (e *Engine) record(ctx context.Context, c *ent.Client, ticketID int, kind, field, before, after, note string) error {
+	cr := c.TicketChange.Create().SetTicketID(ticketID).SetKind(kind).SetField(field).
 		SetBefore(clip(before, 255)).SetAfter(clip(after, 255)).SetNote(note).SetCreatedAt(e.Now())
 	if a := actorID(ctx); a != nil {
 		cr.SetActorID(*a)

@@ -261,14 +261,14 @@ func (e *Engine) CreateCalendar(ctx context.Context, in CalendarInput) (*ent.Bus
 		return nil, invalid("spec", err)
 	}
 	var out *ent.BusinessCalendar
-	err := e.inTx(ctx, func(ctx context.Context, tx *ent.Tx) error {
+	err := e.inTx(ctx, func(ctx context.Context, c *ent.Client) error {
 		if in.IsDefault != nil && *in.IsDefault {
-			if err := tx.BusinessCalendar.Update().Where(businesscalendar.IsDefault(true)).SetIsDefault(false).Exec(ctx); err != nil {
+			if err := c.BusinessCalendar.Update().Where(businesscalendar.IsDefault(true)).SetIsDefault(false).Exec(ctx); err != nil {
 				return err
 			}
 		}
 		var err error
-		out, err = tx.BusinessCalendar.Create().SetName(*in.Name).SetSpec(*in.Spec).SetNillableIsDefault(in.IsDefault).Save(ctx)
+		out, err = c.BusinessCalendar.Create().SetName(*in.Name).SetSpec(*in.Spec).SetNillableIsDefault(in.IsDefault).Save(ctx)
 		return err
 	})
 	return out, err
@@ -285,14 +285,14 @@ func (e *Engine) UpdateCalendar(ctx context.Context, id int, in CalendarInput) (
 		}
 	}
 	var out *ent.BusinessCalendar
-	err := e.inTx(ctx, func(ctx context.Context, tx *ent.Tx) error {
+	err := e.inTx(ctx, func(ctx context.Context, c *ent.Client) error {
 		if in.IsDefault != nil && *in.IsDefault {
-			if err := tx.BusinessCalendar.Update().Where(businesscalendar.IsDefault(true), businesscalendar.IDNEQ(id)).
+			if err := c.BusinessCalendar.Update().Where(businesscalendar.IsDefault(true), businesscalendar.IDNEQ(id)).
 				SetIsDefault(false).Exec(ctx); err != nil {
 				return err
 			}
 		}
-		u := tx.BusinessCalendar.UpdateOneID(id).SetNillableName(in.Name).SetNillableIsDefault(in.IsDefault)
+		u := c.BusinessCalendar.UpdateOneID(id).SetNillableName(in.Name).SetNillableIsDefault(in.IsDefault)
 		if in.Spec != nil {
 			u.SetSpec(*in.Spec)
 		}

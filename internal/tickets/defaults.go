@@ -38,19 +38,19 @@ func InstallDefaults(ctx context.Context, c *ent.Client) error {
 	if err != nil {
 		return err
 	}
-	if err := installDefaults(ctx, tx); err != nil {
+	if err := installDefaults(ctx, tx.Client()); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
 	return tx.Commit()
 }
 
-func installDefaults(ctx context.Context, tx *ent.Tx) error {
-	if err := tx.BusinessCalendar.Create().SetName("工作日").SetIsDefault(true).SetSpec(DefaultCalendar()).Exec(ctx); err != nil {
+func installDefaults(ctx context.Context, c *ent.Client) error {
+	if err := c.BusinessCalendar.Create().SetName("工作日").SetIsDefault(true).SetSpec(DefaultCalendar()).Exec(ctx); err != nil {
 		return err
 	}
 	comment := "有什么可以做得更好？"
-	survey, err := tx.Form.Create().SetName("服务满意度调查").SetStatus(form.StatusPublished).
+	survey, err := c.Form.Create().SetName("服务满意度调查").SetStatus(form.StatusPublished).
 		SetDescription("工单关闭后发给客户的评价").
 		SetFields([]schematype.FormField{
 			{Key: "rating", Label: "本次服务您满意吗（1-5 分）", Type: schematype.FormFieldSelect, Required: true, Options: []string{"1", "2", "3", "4", "5"}},
@@ -75,16 +75,16 @@ func installDefaults(ctx context.Context, tx *ent.Tx) error {
 		{Kind: routing.StepSkills, Required: true}, {Kind: routing.StepRegion}, {Kind: routing.StepFollower},
 		{Kind: routing.StepLeastLoaded}}, CSATWeight: 0.5, ResolutionWeight: 0.1}
 	types := []*ent.TicketTypeCreate{
-		tx.TicketType.Create().SetKey("AFTER_SALES").SetName("售后").SetDefaultForSources([]workflow.Source{"MANUAL", "API"}).
+		c.TicketType.Create().SetKey("AFTER_SALES").SetName("售后").SetDefaultForSources([]workflow.Source{"MANUAL", "API"}).
 			SetWorkflow(wf).SetRouting(routing.DefaultConfig()).SetClaimBackAfter("30m").SetSurveyFormID(survey.ID),
-		tx.TicketType.Create().SetKey("REFUND").SetName("退货退款").SetDefaultForSources([]workflow.Source{"ORDER_RETURN"}).
+		c.TicketType.Create().SetKey("REFUND").SetName("退货退款").SetDefaultForSources([]workflow.Source{"ORDER_RETURN"}).
 			SetWorkflow(refund).SetRouting(routing.DefaultConfig()).SetClaimBackAfter("30m").SetSurveyFormID(survey.ID),
-		tx.TicketType.Create().SetKey("COMPLAINT").SetName("投诉").SetDefaultForSources([]workflow.Source{"WECOM"}).
+		c.TicketType.Create().SetKey("COMPLAINT").SetName("投诉").SetDefaultForSources([]workflow.Source{"WECOM"}).
 			SetWorkflow(wf).SetRouting(complaint).SetKeywords([]string{"投诉", "差评", "举报"}).SetSurveyFormID(survey.ID),
-		tx.TicketType.Create().SetKey("CONSULTATION").SetName("咨询").SetDefaultForSources([]workflow.Source{"FORM"}).
+		c.TicketType.Create().SetKey("CONSULTATION").SetName("咨询").SetDefaultForSources([]workflow.Source{"FORM"}).
 			SetWorkflow(wf).SetRouting(routing.DefaultConfig()).SetSurveyFormID(survey.ID),
 	}
-	saved, err := tx.TicketType.CreateBulk(types...).Save(ctx)
+	saved, err := c.TicketType.CreateBulk(types...).Save(ctx)
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func installDefaults(ctx context.Context, tx *ent.Tx) error {
 		return workflow.EscalationRule{Target: target, AtPercent: pct, Actions: actions}
 	}
 	policies := []*ent.SLAPolicyCreate{
-		tx.SLAPolicy.Create().SetName("紧急").SetPosition(10).SetBusinessHours(false).
+		c.SLAPolicy.Create().SetName("紧急").SetPosition(10).SetBusinessHours(false).
 			SetCondition(workflow.Condition{Priorities: []workflow.Priority{"URGENT"}}).
 			SetTargets(workflow.Targets{FirstResponse: "30m", NextUpdate: "2h", Resolution: "8h"}).
 			SetEscalations([]workflow.EscalationRule{
@@ -101,14 +101,14 @@ func installDefaults(ctx context.Context, tx *ent.Tx) error {
 				esc(workflow.FirstResponse, 100, workflow.NotifySupervisor, workflow.BumpLevel),
 				esc(workflow.Resolution, 100, workflow.NotifySupervisor, workflow.ReassignSupervisor, workflow.BumpLevel),
 			}),
-		tx.SLAPolicy.Create().SetName("投诉").SetPosition(20).
+		c.SLAPolicy.Create().SetName("投诉").SetPosition(20).
 			SetCondition(workflow.Condition{TypeIDs: []int{complaintID}}).
 			SetTargets(workflow.Targets{FirstResponse: "1h", NextUpdate: "4h", Resolution: "24h"}).
 			SetEscalations([]workflow.EscalationRule{
 				esc(workflow.FirstResponse, 100, workflow.NotifyAssignee, workflow.NotifySupervisor, workflow.BumpLevel),
 				esc(workflow.Resolution, 100, workflow.NotifySupervisor, workflow.RaisePriority, workflow.BumpLevel),
 			}),
-		tx.SLAPolicy.Create().SetName("标准").SetPosition(100).
+		c.SLAPolicy.Create().SetName("标准").SetPosition(100).
 			SetCondition(workflow.Condition{}).
 			SetTargets(workflow.Targets{FirstResponse: "4h", NextUpdate: "24h", Resolution: "48h"}).
 			SetEscalations([]workflow.EscalationRule{
@@ -119,7 +119,7 @@ func installDefaults(ctx context.Context, tx *ent.Tx) error {
 				esc(workflow.Resolution, 150, workflow.ReassignSupervisor, workflow.BumpLevel),
 			}),
 	}
-	return tx.SLAPolicy.CreateBulk(policies...).Exec(ctx)
+	return c.SLAPolicy.CreateBulk(policies...).Exec(ctx)
 }
 
 // InstallMissingDefaults gives every tenant without ticket types the

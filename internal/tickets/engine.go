@@ -104,25 +104,29 @@ func (e *Engine) Now() time.Time { return e.now().UTC() }
 func (e *Engine) SetTimers(t Timers) { e.timers = t }
 
 // inTx runs fn in the caller's transaction (a GraphQL mutation's) or in a
-// new one.
-func (e *Engine) inTx(ctx context.Context, fn func(ctx context.Context, tx *ent.Tx) error) error {
+// new one; fn gets the transaction's client, and ctx carries the
+// transaction for afterCommit.
+func (e *Engine) inTx(ctx context.Context, fn func(ctx context.Context, c *ent.Client) error) error {
+	ctx = engineAt(ctx)
 	if tx := ent.TxFromContext(ctx); tx != nil {
-		return fn(ctx, tx)
+		return fn(ctx, tx.Client())
 	}
 	tx, err := e.client.Tx(ctx)
 	if err != nil {
 		return err
 	}
 	ctx = ent.NewTxContext(ctx, tx)
-	if err := fn(ctx, tx); err != nil {
+	if err := fn(ctx, tx.Client()); err != nil {
 		return errors.Join(err, tx.Rollback())
 	}
 	return tx.Commit()
 }
 
-// afterCommit runs fn once tx commits (timers must not fire for a change
-// that was rolled back), or now when there is no transaction.
-func afterCommit(tx *ent.Tx, fn func()) {
+// afterCommit runs fn once the transaction in ctx commits (timers and
+// messages must not go out for a change that was rolled back), or now
+// when there is none.
+func afterCommit(ctx context.Context, fn func()) {
+	tx := ent.TxFromContext(ctx)
 	if tx == nil {
 		fn()
 		return
@@ -168,3 +172,11 @@ func tenantOf(ctx context.Context) (int, error) {
 	}
 	return v.TenantID, nil
 }
+
+type engineKey struct{}
+
+// engineAt marks ctx as the engine's own work, so that its hooks do not
+// react to the engine's writes.
+func engineAt(ctx context.Context) context.Context { return context.WithValue(ctx, engineKey{}, true) }
+
+func byEngine(ctx context.Context) bool { v, _ := ctx.Value(engineKey{}).(bool); return v }

@@ -19,8 +19,8 @@ import (
 // one that fires early (a clock ahead of the engine's) reschedules.
 // generation < 0 skips the check (the sweep).
 func (e *Engine) Escalate(ctx context.Context, ticketID, generation int) error {
-	return e.inTx(ctx, func(ctx context.Context, tx *ent.Tx) error {
-		t, err := tx.Ticket.Get(ctx, ticketID)
+	return e.inTx(ctx, func(ctx context.Context, c *ent.Client) error {
+		t, err := c.Ticket.Get(ctx, ticketID)
 		if ent.IsNotFound(err) {
 			return nil
 		}
@@ -35,25 +35,24 @@ func (e *Engine) Escalate(ctx context.Context, ticketID, generation int) error {
 		}
 		now := e.Now()
 		if now.Before(*t.NextEscalationAt) {
-			e.scheduleEscalation(ctx, tx, t)
+			e.scheduleEscalation(ctx, c, t)
 			return nil
 		}
-		return e.escalate(ctx, tx, t, now)
+		return e.escalate(ctx, c, t, now)
 	})
 }
 
-func (e *Engine) escalate(ctx context.Context, tx *ent.Tx, t *ent.Ticket, now time.Time) error {
-	c := tx.Client()
+func (e *Engine) escalate(ctx context.Context, c *ent.Client, t *ent.Ticket, now time.Time) error {
 	ck, err := e.policyFor(ctx, c, t)
 	if err != nil || ck == nil {
 		if err == nil { // the policy went away: nothing is due any more
-			_, err = e.retime(ctx, tx, t, nil)
+			_, err = e.retime(ctx, c, t, nil)
 		}
 		return err
 	}
 	paused := time.Duration(t.SLAPausedSeconds) * time.Second
 	start := slaStart(t)
-	u := tx.Ticket.UpdateOneID(t.ID)
+	u := c.Ticket.UpdateOneID(t.ID)
 	done := slices.Clone(t.EscalationsDone)
 	fired := false
 	for _, r := range ck.policy.Escalations {
@@ -92,10 +91,10 @@ func (e *Engine) escalate(ctx context.Context, tx *ent.Tx, t *ent.Ticket, now ti
 				t.ResolutionBreachedAt = at
 			}
 		}
-		if t, err = e.runActions(ctx, tx, t, u, r); err != nil {
+		if t, err = e.runActions(ctx, c, t, u, r); err != nil {
 			return err
 		}
-		u = tx.Ticket.UpdateOneID(t.ID)
+		u = c.Ticket.UpdateOneID(t.ID)
 	}
 	t.EscalationsDone = done
 	u.SetEscalationsDone(nonNil(done))
@@ -103,13 +102,12 @@ func (e *Engine) escalate(ctx context.Context, tx *ent.Tx, t *ent.Ticket, now ti
 		// one ESCALATED event for the live views
 		u.SetEscalatedAt(now)
 	}
-	_, err = e.retime(ctx, tx, t, u)
+	_, err = e.retime(ctx, c, t, u)
 	return err
 }
 
 // runActions performs one rule's actions in order and records it.
-func (e *Engine) runActions(ctx context.Context, tx *ent.Tx, t *ent.Ticket, u *ent.TicketUpdateOne, r workflow.EscalationRule) (*ent.Ticket, error) {
-	c := tx.Client()
+func (e *Engine) runActions(ctx context.Context, c *ent.Client, t *ent.Ticket, u *ent.TicketUpdateOne, r workflow.EscalationRule) (*ent.Ticket, error) {
 	what := fmt.Sprintf("%s %d%%", strings.ToLower(strings.ReplaceAll(string(r.Target), "_", " ")), r.AtPercent)
 	if r.AtPercent >= 100 {
 		what += " (breached)"
@@ -120,7 +118,7 @@ func (e *Engine) runActions(ctx context.Context, tx *ent.Tx, t *ent.Ticket, u *e
 		switch a {
 		case workflow.NotifyAssignee:
 			if t.AssigneeID != nil {
-				e.notify(ctx, tx, t.TenantID, []int{*t.AssigneeID}, fmt.Sprintf("工单 %s「%s」SLA 预警：%s", t.Number, t.Title, what),
+				e.notify(ctx, c, t.TenantID, []int{*t.AssigneeID}, fmt.Sprintf("工单 %s「%s」SLA 预警：%s", t.Number, t.Title, what),
 					fmt.Sprintf("ticket:%d:esc:%s:assignee", t.ID, r.Key()))
 				notes = append(notes, "notified the assignee")
 			}
@@ -130,13 +128,13 @@ func (e *Engine) runActions(ctx context.Context, tx *ent.Tx, t *ent.Ticket, u *e
 				return nil, err
 			}
 			if sup != 0 {
-				e.notify(ctx, tx, t.TenantID, []int{sup}, fmt.Sprintf("工单 %s「%s」已升级（%d 级）：%s", t.Number, t.Title, level, what),
+				e.notify(ctx, c, t.TenantID, []int{sup}, fmt.Sprintf("工单 %s「%s」已升级（%d 级）：%s", t.Number, t.Title, level, what),
 					fmt.Sprintf("ticket:%d:esc:%s:sup:%d", t.ID, r.Key(), sup))
 				notes = append(notes, fmt.Sprintf("notified supervisor #%d (level %d)", sup, level))
 			}
 		case workflow.RaisePriority:
 			if next := raised(t.Priority); next != t.Priority {
-				if err := e.record(ctx, tx, t.ID, "PRIORITY_CHANGED", "priority", string(t.Priority), string(next), "escalation "+what); err != nil {
+				if err := e.record(ctx, c, t.ID, "PRIORITY_CHANGED", "priority", string(t.Priority), string(next), "escalation "+what); err != nil {
 					return nil, err
 				}
 				u.SetPriority(next)
@@ -161,10 +159,10 @@ func (e *Engine) runActions(ctx context.Context, tx *ent.Tx, t *ent.Ticket, u *e
 			if err != nil {
 				return nil, err
 			}
-			if t, err = e.setAssignee(ctx, tx, saved, to, "escalation "+what, true); err != nil {
+			if t, err = e.setAssignee(ctx, c, saved, to, "escalation "+what, true); err != nil {
 				return nil, err
 			}
-			u = tx.Ticket.UpdateOneID(t.ID)
+			u = c.Ticket.UpdateOneID(t.ID)
 			if to != nil {
 				notes = append(notes, fmt.Sprintf("reassigned to supervisor #%d", *to))
 			} else {
@@ -185,7 +183,7 @@ func (e *Engine) runActions(ctx context.Context, tx *ent.Tx, t *ent.Ticket, u *e
 	if r.AtPercent >= 100 {
 		kind = "SLA_BREACHED"
 	}
-	return saved, e.record(ctx, tx, t.ID, kind, "sla", "", r.Key(), what+": "+strings.Join(notes, ", "))
+	return saved, e.record(ctx, c, t.ID, kind, "sla", "", r.Key(), what+": "+strings.Join(notes, ", "))
 }
 
 func raised(p ticket.Priority) ticket.Priority {

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/ent/form"
 	"github.com/scrm-dev/scrm/ent/hook"
+	"github.com/scrm-dev/scrm/ent/schema"
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/ticket"
 	"github.com/scrm-dev/scrm/ent/tickettype"
@@ -18,59 +20,84 @@ import (
 // Install adds the engine's hooks to the client (and so to every
 // transaction it opens):
 //   - a new ticket gets its type, due times and an agent;
+//   - a ticket whose priority, type, category or team is edited is
+//     timed again (another SLA policy or calendar may apply);
 //   - a public staff comment counts as a response;
 //   - a form submission of a form set to open tickets opens one;
 //   - a staff member who resigns has their open tickets routed again.
 func (e *Engine) Install(c *ent.Client) {
 	c.Ticket.Use(hook.On(e.onTicketCreated, ent.OpCreate))
+	c.Ticket.Use(hook.On(e.onTicketEdited, ent.OpUpdateOne))
 	c.TicketComment.Use(hook.On(e.onCommentCreated, ent.OpCreate))
 	c.FormSubmission.Use(hook.On(e.onSubmissionCreated, ent.OpCreate))
 	c.Staff.Use(hook.On(e.onStaffChanged, ent.OpUpdate|ent.OpUpdateOne|ent.OpCreate))
 }
 
-// txOf is the mutation's transaction, or a new one the hook commits.
-func txOf(ctx context.Context, m interface{ Tx() (*ent.Tx, error) }, c *ent.Client) (*ent.Tx, bool, error) {
+// withMutationTx puts the mutation's transaction (if it runs in one) in
+// ctx, for afterCommit. The engine's writes go through the mutation's
+// client, so they share its transaction or, outside one, its connection.
+func withMutationTx(ctx context.Context, m interface{ Tx() (*ent.Tx, error) }) context.Context {
 	if tx, err := m.Tx(); err == nil {
-		return tx, false, nil
+		return ent.NewTxContext(ctx, tx)
 	}
-	tx, err := c.Tx(ctx)
-	return tx, true, err
+	return ctx
 }
 
-func finish(tx *ent.Tx, own bool, err error) error {
-	if !own {
-		return err
-	}
-	if err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
-}
-
+// onTicketCreated types, times and routes a new ticket before it is
+// inserted, so that opening one is one insert (and one CREATED event, with
+// its assignee) plus its history rows.
 func (e *Engine) onTicketCreated(next ent.Mutator) ent.Mutator {
 	return hook.TicketFunc(func(ctx context.Context, m *ent.TicketMutation) (ent.Value, error) {
-		v, err := next.Mutate(ctx, m)
-		if err != nil {
-			return nil, err
-		}
-		t := v.(*ent.Ticket)
-		tx, own, err := txOf(ctx, m, m.Client())
-		if err != nil {
-			return nil, err
-		}
-		opened, err := e.opened(unscoped(ctx), tx, t)
-		if err := finish(tx, own, err); err != nil {
-			return nil, err
-		}
-		return opened, nil
+		schema.OwnNewTicket(ctx, m)
+		return e.opening(engineAt(unscoped(withMutationTx(ctx, m))), m.Client(), m, next)
 	})
 }
 
-// opened types, times and routes a new ticket.
-func (e *Engine) opened(ctx context.Context, tx *ent.Tx, t *ent.Ticket) (*ent.Ticket, error) {
-	c := tx.Client()
-	u := c.Ticket.UpdateOneID(t.ID)
+// draft is the ticket a create mutation will insert, as far as the engine
+// looks at it.
+func draft(ctx context.Context, m *ent.TicketMutation, now time.Time) (*ent.Ticket, error) {
+	t := &ent.Ticket{CreatedAt: now, Priority: ticket.DefaultPriority, Status: ticket.DefaultStatus, Source: ticket.DefaultSource}
+	var ok bool
+	if t.TenantID, ok = m.TenantID(); !ok {
+		tid, err := tenantOf(ctx)
+		if err != nil {
+			return nil, err
+		}
+		t.TenantID = tid
+	}
+	if v, ok := m.CreatedAt(); ok {
+		t.CreatedAt = v
+	}
+	if v, ok := m.Priority(); ok {
+		t.Priority = v
+	}
+	if v, ok := m.Status(); ok {
+		t.Status = v
+	}
+	if v, ok := m.Source(); ok {
+		t.Source = v
+	}
+	t.Category, _ = m.Category()
+	t.Region, _ = m.Region()
+	t.RequiredSkills, _ = m.RequiredSkills()
+	t.Title, _ = m.Title()
+	for _, f := range []struct {
+		get func() (int, bool)
+		set **int
+	}{{m.TypeID, &t.TypeID}, {m.TeamID, &t.TeamID}, {m.OrderID, &t.OrderID}, {m.CustomerID, &t.CustomerID}, {m.AssigneeID, &t.AssigneeID}} {
+		if v, ok := f.get(); ok {
+			*f.set = &v
+		}
+	}
+	return t, nil
+}
+
+func (e *Engine) opening(ctx context.Context, c *ent.Client, m *ent.TicketMutation, next ent.Mutator) (*ent.Ticket, error) {
+	now := e.Now()
+	t, err := draft(ctx, m, now)
+	if err != nil {
+		return nil, err
+	}
 	if t.TypeID == nil {
 		types, err := c.TicketType.Query().Where(tickettype.Active(true)).Order(ent.Asc(tickettype.FieldID)).All(ctx)
 		if err != nil {
@@ -78,31 +105,98 @@ func (e *Engine) opened(ctx context.Context, tx *ent.Tx, t *ent.Ticket) (*ent.Ti
 		}
 		for _, tt := range types {
 			if slices.Contains(tt.DefaultForSources, workflow.Source(t.Source)) {
-				u.SetTypeID(tt.ID)
+				m.SetTypeID(tt.ID)
 				t.TypeID = &tt.ID
 				break
 			}
 		}
 	}
-	if err := e.record(ctx, tx, t.ID, "CREATED", "", "", string(t.Status), fmt.Sprintf("opened from %s", t.Source)); err != nil {
-		return nil, err
-	}
-	if t.AssigneeID != nil {
-		// opened for (or by) an agent: theirs
-		if err := takeSlot(ctx, c, *t.AssigneeID, e.Now(), false); err != nil && err != errAtCapacity {
+	reason, queued := "", false
+	switch {
+	case t.AssigneeID != nil:
+		// opened for (or by) an agent: theirs, whatever their load
+		if err := takeSlot(ctx, c, *t.AssigneeID, now, false); err != nil && err != errAtCapacity {
 			return nil, err
 		}
-		u.SetAssignedAt(e.Now()).SetAssignmentReason("opened by or for the assignee")
-		if t.Status == ticket.StatusNew {
-			u.SetStatus(ticket.StatusAssigned)
+		reason = "opened by or for the assignee"
+	case workflow.Open(workflow.Status(t.Status)):
+		id, why, err := e.pick(ctx, c, t, nil)
+		if err != nil {
+			return nil, err
 		}
-		return e.retime(ctx, tx, t, u)
+		reason = why
+		if id == nil {
+			queued = true
+			m.SetAssignmentReason("queued: " + why)
+		} else {
+			m.SetAssigneeID(*id)
+			t.AssigneeID = id
+		}
 	}
-	saved, err := e.retime(ctx, tx, t, u)
+	if t.AssigneeID != nil {
+		m.SetAssignedAt(now)
+		m.SetAssignmentReason(reason)
+		if t.Status == ticket.StatusNew {
+			m.SetStatus(ticket.StatusAssigned)
+			t.Status = ticket.StatusAssigned
+		}
+	}
+	ck, err := e.policyFor(ctx, c, t)
 	if err != nil {
 		return nil, err
 	}
-	return e.route(ctx, tx, saved, nil)
+	applyDue(m, t, computeDue(ck, t))
+	v, err := next.Mutate(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	saved := v.(*ent.Ticket)
+	if err := e.record(ctx, c, saved.ID, "CREATED", "", "", string(saved.Status), fmt.Sprintf("opened from %s", saved.Source)); err != nil {
+		return nil, err
+	}
+	switch {
+	case saved.AssigneeID != nil:
+		if err := e.record(ctx, c, saved.ID, "ASSIGNED", "assignee", "", idString(saved.AssigneeID), reason); err != nil {
+			return nil, err
+		}
+		e.notify(ctx, c, saved.TenantID, []int{*saved.AssigneeID}, fmt.Sprintf("新工单 %s「%s」已分配给你", saved.Number, saved.Title),
+			fmt.Sprintf("ticket:%d:assigned:%d:%d", saved.ID, *saved.AssigneeID, now.UnixMilli()))
+		if err := e.scheduleClaimBack(ctx, c, saved); err != nil {
+			return nil, err
+		}
+	case queued:
+		if err := e.record(ctx, c, saved.ID, "QUEUED", "assignee", "", "", reason); err != nil {
+			return nil, err
+		}
+		if err := e.tellSupervisorQueued(ctx, c, saved, reason); err != nil {
+			return nil, err
+		}
+	}
+	e.scheduleEscalation(ctx, c, saved)
+	return saved, nil
+}
+
+func (e *Engine) onTicketEdited(next ent.Mutator) ent.Mutator {
+	return hook.TicketFunc(func(ctx context.Context, m *ent.TicketMutation) (ent.Value, error) {
+		v, err := next.Mutate(ctx, m)
+		if err != nil || byEngine(ctx) {
+			return v, err
+		}
+		retime := m.TypeIDCleared() || m.TeamIDCleared()
+		for _, f := range []string{ticket.FieldPriority, ticket.FieldTypeID, ticket.FieldCategory, ticket.FieldTeamID} {
+			if _, ok := m.Field(f); ok {
+				retime = true
+			}
+		}
+		if !retime {
+			return v, nil
+		}
+		t := v.(*ent.Ticket)
+		if err := e.record(ctx, m.Client(), t.ID, "RETIMED", "", "", "", "priority, type, category or team changed"); err != nil {
+			return nil, err
+		}
+		return e.retime(engineAt(unscoped(withMutationTx(ctx, m))), m.Client(), t, nil)
+	})
 }
 
 func (e *Engine) onCommentCreated(next ent.Mutator) ent.Mutator {
@@ -115,12 +209,7 @@ func (e *Engine) onCommentCreated(next ent.Mutator) ent.Mutator {
 		if cm.Internal || cm.AuthorID == nil {
 			return v, nil
 		}
-		tx, own, err := txOf(ctx, m, m.Client())
-		if err != nil {
-			return nil, err
-		}
-		err = e.staffResponded(ctx, tx, cm.TicketID)
-		return v, finish(tx, own, err)
+		return v, e.staffResponded(engineAt(withMutationTx(ctx, m)), m.Client(), cm.TicketID)
 	})
 }
 
@@ -138,18 +227,13 @@ func (e *Engine) onSubmissionCreated(next ent.Mutator) ent.Mutator {
 		if err != nil || f.TicketTypeID == nil {
 			return v, err
 		}
-		tx, own, err := txOf(ctx, m, m.Client())
-		if err != nil {
-			return nil, err
-		}
-		err = e.openFromSubmission(unscoped(ctx), tx, f, s)
-		return v, finish(tx, own, err)
+		return v, e.openFromSubmission(engineAt(unscoped(withMutationTx(ctx, m))), m.Client(), f, s)
 	})
 }
 
 // openFromSubmission opens the form's ticket with its mapped fields.
-func (e *Engine) openFromSubmission(ctx context.Context, tx *ent.Tx, f *ent.Form, s *ent.FormSubmission) error {
-	cr := tx.Ticket.Create().SetTypeID(*f.TicketTypeID).SetSource(ticket.SourceForm).
+func (e *Engine) openFromSubmission(ctx context.Context, c *ent.Client, f *ent.Form, s *ent.FormSubmission) error {
+	cr := c.Ticket.Create().SetTypeID(*f.TicketTypeID).SetSource(ticket.SourceForm).
 		SetTitle(clip(fmt.Sprintf("%s #%d", f.Name, s.ID), 200))
 	custom := map[string]any{"formSubmissionID": s.ID}
 	for _, mp := range f.TicketFields {
@@ -181,7 +265,7 @@ func (e *Engine) openFromSubmission(ctx context.Context, tx *ent.Tx, f *ent.Form
 	if err != nil {
 		return fmt.Errorf("open the ticket of submission %d: %w", s.ID, err)
 	}
-	return tx.FormSubmission.UpdateOneID(s.ID).SetTicketID(t.ID).Exec(ctx)
+	return c.FormSubmission.UpdateOneID(s.ID).SetTicketID(t.ID).Exec(ctx)
 }
 
 func (e *Engine) onStaffChanged(next ent.Mutator) ent.Mutator {
@@ -189,8 +273,8 @@ func (e *Engine) onStaffChanged(next ent.Mutator) ent.Mutator {
 		status, resigning := m.Status()
 		resigning = resigning && status == staff.StatusResigned
 		routingFields := resigning || m.Op().Is(ent.OpCreate)
-		for _, f := range []string{staff.FieldSkillTags, staff.FieldRegion, staff.FieldCapacity, staff.FieldWorkingHours, staff.FieldStatus} {
-			if _, ok := m.Field(f); ok {
+		for _, f := range append(m.Fields(), m.ClearedFields()...) {
+			if slices.Contains([]string{staff.FieldSkillTags, staff.FieldRegion, staff.FieldCapacity, staff.FieldWorkingHours, staff.FieldStatus}, f) {
 				routingFields = true
 			}
 		}
@@ -215,24 +299,19 @@ func (e *Engine) onStaffChanged(next ent.Mutator) ent.Mutator {
 		if len(ids) == 0 {
 			return v, nil
 		}
-		tx, own, err := txOf(ctx, m, m.Client())
-		if err != nil {
-			return nil, err
-		}
-		err = e.rerouteOpenTickets(unscoped(ctx), tx, ids)
-		return v, finish(tx, own, err)
+		return v, e.rerouteOpenTickets(engineAt(unscoped(withMutationTx(ctx, m))), m.Client(), ids)
 	})
 }
 
 // rerouteOpenTickets routes again the open tickets of staff who left.
-func (e *Engine) rerouteOpenTickets(ctx context.Context, tx *ent.Tx, staffIDs []int) error {
-	open, err := tx.Ticket.Query().Where(ticket.AssigneeIDIn(staffIDs...),
+func (e *Engine) rerouteOpenTickets(ctx context.Context, c *ent.Client, staffIDs []int) error {
+	open, err := c.Ticket.Query().Where(ticket.AssigneeIDIn(staffIDs...),
 		ticket.StatusNotIn(ticket.StatusResolved, ticket.StatusClosed)).All(ctx)
 	if err != nil {
 		return err
 	}
 	for _, t := range open {
-		if _, err := e.route(ctx, tx, t, staffIDs); err != nil {
+		if _, err := e.route(ctx, c, t, staffIDs); err != nil {
 			return err
 		}
 	}
@@ -245,9 +324,9 @@ func (e *Engine) rerouteOpenTickets(ctx context.Context, tx *ent.Tx, staffIDs []
 // has waited as long as they have.
 func (e *Engine) HandOver(ctx context.Context, from, to int, customerIDs []int) (int, error) {
 	moved := 0
-	err := e.inTx(ctx, func(ctx context.Context, tx *ent.Tx) error {
+	err := e.inTx(ctx, func(ctx context.Context, c *ent.Client) error {
 		ctx = unscoped(ctx)
-		q := tx.Ticket.Query().Where(ticket.AssigneeID(from), ticket.StatusNotIn(ticket.StatusResolved, ticket.StatusClosed))
+		q := c.Ticket.Query().Where(ticket.AssigneeID(from), ticket.StatusNotIn(ticket.StatusResolved, ticket.StatusClosed))
 		if len(customerIDs) > 0 {
 			q.Where(ticket.CustomerIDIn(customerIDs...))
 		}
@@ -256,7 +335,7 @@ func (e *Engine) HandOver(ctx context.Context, from, to int, customerIDs []int) 
 			return err
 		}
 		for _, t := range open {
-			if _, err := e.setAssignee(ctx, tx, t, &to, fmt.Sprintf("handed over from #%d", from), true); err != nil {
+			if _, err := e.setAssignee(ctx, c, t, &to, fmt.Sprintf("handed over from #%d", from), true); err != nil {
 				return err
 			}
 			moved++

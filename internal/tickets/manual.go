@@ -20,8 +20,8 @@ import (
 // data scope.
 func (e *Engine) Assign(ctx context.Context, id int, staffID *int, note string) (*ent.Ticket, error) {
 	var out *ent.Ticket
-	err := e.inTx(ctx, func(ctx context.Context, tx *ent.Tx) error {
-		t, err := tx.Ticket.Get(ctx, id)
+	err := e.inTx(ctx, func(ctx context.Context, c *ent.Client) error {
+		t, err := c.Ticket.Get(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -30,7 +30,7 @@ func (e *Engine) Assign(ctx context.Context, id int, staffID *int, note string) 
 		}
 		ctx = unscoped(ctx)
 		if staffID != nil {
-			ok, err := tx.Staff.Query().Where(staff.ID(*staffID), staff.StatusEQ(staff.StatusActive)).Exist(ctx)
+			ok, err := c.Staff.Query().Where(staff.ID(*staffID), staff.StatusEQ(staff.StatusActive)).Exist(ctx)
 			if err != nil {
 				return err
 			}
@@ -49,7 +49,7 @@ func (e *Engine) Assign(ctx context.Context, id int, staffID *int, note string) 
 		if strings.TrimSpace(note) != "" {
 			reason += ": " + note
 		}
-		out, err = e.setAssignee(ctx, tx, t, staffID, reason, true)
+		out, err = e.setAssignee(ctx, c, t, staffID, reason, true)
 		return err
 	})
 	return out, err
@@ -63,15 +63,15 @@ func (e *Engine) Claim(ctx context.Context, id int) (*ent.Ticket, error) {
 		return nil, apperr.Forbidden("only staff claim tickets")
 	}
 	var out *ent.Ticket
-	err := e.inTx(ctx, func(ctx context.Context, tx *ent.Tx) error {
+	err := e.inTx(ctx, func(ctx context.Context, c *ent.Client) error {
 		// Queued tickets are outside an agent's own scope; authz decides
 		// from the ticket's facts instead.
 		uctx := unscoped(ctx)
-		t, err := tx.Ticket.Get(uctx, id)
+		t, err := c.Ticket.Get(uctx, id)
 		if err != nil {
 			return err
 		}
-		mine, err := tx.Staff.Query().Where(staff.ID(v.StaffID)).QueryDepartments().IDs(uctx)
+		mine, err := c.Staff.Query().Where(staff.ID(v.StaffID)).QueryDepartments().IDs(uctx)
 		if err != nil {
 			return err
 		}
@@ -88,13 +88,13 @@ func (e *Engine) Claim(ctx context.Context, id int) (*ent.Ticket, error) {
 		if !workflow.Open(workflow.Status(t.Status)) {
 			return apperr.Invalid("id", "ticket %s is %s", t.Number, t.Status)
 		}
-		switch err := takeSlot(uctx, tx.Client(), v.StaffID, e.Now(), true); {
+		switch err := takeSlot(uctx, c, v.StaffID, e.Now(), true); {
 		case errors.Is(err, errAtCapacity):
 			return apperr.Conflict("id", "you are at your capacity of open tickets; finish one first")
 		case err != nil:
 			return err
 		}
-		out, err = e.setAssignee(uctx, tx, t, &v.StaffID, fmt.Sprintf("claimed by #%d", v.StaffID), false)
+		out, err = e.setAssignee(uctx, c, t, &v.StaffID, fmt.Sprintf("claimed by #%d", v.StaffID), false)
 		return err
 	})
 	return out, err
@@ -103,8 +103,8 @@ func (e *Engine) Claim(ctx context.Context, id int) (*ent.Ticket, error) {
 // Reroute runs routing again for a ticket in the caller's scope.
 func (e *Engine) Reroute(ctx context.Context, id int) (*ent.Ticket, error) {
 	var out *ent.Ticket
-	err := e.inTx(ctx, func(ctx context.Context, tx *ent.Tx) error {
-		t, err := tx.Ticket.Get(ctx, id)
+	err := e.inTx(ctx, func(ctx context.Context, c *ent.Client) error {
+		t, err := c.Ticket.Get(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -113,11 +113,11 @@ func (e *Engine) Reroute(ctx context.Context, id int) (*ent.Ticket, error) {
 		}
 		ctx = unscoped(ctx)
 		if t.AssigneeID != nil {
-			if t, err = e.setAssignee(ctx, tx, t, nil, "routing again", false); err != nil {
+			if t, err = e.setAssignee(ctx, c, t, nil, "routing again", false); err != nil {
 				return err
 			}
 		}
-		out, err = e.route(ctx, tx, t, nil)
+		out, err = e.route(ctx, c, t, nil)
 		return err
 	})
 	return out, err

@@ -220,10 +220,10 @@ func computeDue(ck *clock, t *ent.Ticket) dueTimes {
 	return d
 }
 
-// applyDue stores due times on the update and reports whether the
-// escalation timer must be (re)scheduled.
-func applyDue(u *ent.TicketUpdateOne, t *ent.Ticket, d dueTimes) (changed bool) {
-	setTime := func(old, v *time.Time, set func(time.Time) *ent.TicketUpdateOne, clear func() *ent.TicketUpdateOne) {
+// applyDue stores due times on a ticket's mutation (create or update) and
+// reports whether the escalation timer must be (re)scheduled.
+func applyDue(m *ent.TicketMutation, t *ent.Ticket, d dueTimes) (changed bool) {
+	setTime := func(old, v *time.Time, set func(time.Time), clear func()) {
 		switch {
 		case v == nil && old != nil:
 			clear()
@@ -231,27 +231,27 @@ func applyDue(u *ent.TicketUpdateOne, t *ent.Ticket, d dueTimes) (changed bool) 
 			set(*v)
 		}
 	}
-	setTime(t.FirstResponseDueAt, d.firstResponse, u.SetFirstResponseDueAt, u.ClearFirstResponseDueAt)
-	setTime(t.NextUpdateDueAt, d.nextUpdate, u.SetNextUpdateDueAt, u.ClearNextUpdateDueAt)
-	setTime(t.ResolutionDueAt, d.res, u.SetResolutionDueAt, u.ClearResolutionDueAt)
+	setTime(t.FirstResponseDueAt, d.firstResponse, m.SetFirstResponseDueAt, m.ClearFirstResponseDueAt)
+	setTime(t.NextUpdateDueAt, d.nextUpdate, m.SetNextUpdateDueAt, m.ClearNextUpdateDueAt)
+	setTime(t.ResolutionDueAt, d.res, m.SetResolutionDueAt, m.ClearResolutionDueAt)
 	if !sameTime(t.NextEscalationAt, d.nextEscalation) {
 		changed = true
 		if d.nextEscalation == nil {
-			u.ClearNextEscalationAt()
+			m.ClearNextEscalationAt()
 		} else {
-			u.SetNextEscalationAt(*d.nextEscalation)
+			m.SetNextEscalationAt(*d.nextEscalation)
 		}
 	}
 	if d.policyID == nil && t.SLAPolicyID != nil {
-		u.ClearSLAPolicyID()
+		m.ClearSLAPolicyID()
 	} else if d.policyID != nil && (t.SLAPolicyID == nil || *t.SLAPolicyID != *d.policyID) {
-		u.SetSLAPolicyID(*d.policyID)
+		m.SetSLAPolicyID(*d.policyID)
 	}
 	if !slices.Equal(d.done, t.EscalationsDone) {
-		u.SetEscalationsDone(nonNil(d.done))
+		m.SetEscalationsDone(nonNil(d.done))
 	}
 	if changed {
-		u.SetSLAGeneration(t.SLAGeneration + 1)
+		m.SetSLAGeneration(t.SLAGeneration + 1)
 	}
 	return changed
 }
@@ -270,8 +270,7 @@ func nonNil(s []string) []string {
 // retime recomputes a ticket's due times (after its priority, type,
 // status or pause changed) and schedules its next escalation after
 // commit. It returns the saved ticket.
-func (e *Engine) retime(ctx context.Context, tx *ent.Tx, t *ent.Ticket, u *ent.TicketUpdateOne) (*ent.Ticket, error) {
-	c := clientOf(tx, t)
+func (e *Engine) retime(ctx context.Context, c *ent.Client, t *ent.Ticket, u *ent.TicketUpdateOne) (*ent.Ticket, error) {
 	ck, err := e.policyFor(ctx, c, t)
 	if err != nil {
 		return nil, err
@@ -280,30 +279,26 @@ func (e *Engine) retime(ctx context.Context, tx *ent.Tx, t *ent.Ticket, u *ent.T
 		u = c.Ticket.UpdateOneID(t.ID)
 	}
 	d := computeDue(ck, t)
-	changed := applyDue(u, t, d)
+	changed := applyDue(u.Mutation(), t, d)
 	saved, err := u.Save(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if changed && saved.NextEscalationAt != nil {
-		e.scheduleEscalation(ctx, tx, saved)
+		e.scheduleEscalation(ctx, c, saved)
 	}
 	return saved, nil
 }
 
-func (e *Engine) scheduleEscalation(ctx context.Context, tx *ent.Tx, t *ent.Ticket) {
+func (e *Engine) scheduleEscalation(ctx context.Context, c *ent.Client, t *ent.Ticket) {
 	if e.timers == nil || t.NextEscalationAt == nil {
 		return
 	}
 	tenantID, id, gen, at := t.TenantID, t.ID, t.SLAGeneration, *t.NextEscalationAt
-	afterCommit(tx, func() {
+	afterCommit(ctx, func() {
 		if err := e.timers.ScheduleEscalation(context.WithoutCancel(ctx), tenantID, id, gen, at); err != nil {
 			// the sweep escalates it anyway
 			e.log.WarnContext(ctx, "schedule escalation", "ticket", id, "err", err)
 		}
 	})
-}
-
-func clientOf(tx *ent.Tx, _ *ent.Ticket) *ent.Client {
-	return tx.Client()
 }

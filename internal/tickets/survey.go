@@ -26,8 +26,8 @@ const statsWindow = 30 * 24 * time.Hour
 // issueSurvey gives a closing ticket a single-use survey link, posted to
 // the customer as a public comment (they see it in the mini-program and
 // the agent can forward it in WeCom).
-func (e *Engine) issueSurvey(ctx context.Context, tx *ent.Tx, t *ent.Ticket, u *ent.TicketUpdateOne) error {
-	tt, err := typeOf(ctx, tx.Client(), t)
+func (e *Engine) issueSurvey(ctx context.Context, c *ent.Client, t *ent.Ticket, u *ent.TicketUpdateOne) error {
+	tt, err := typeOf(ctx, c, t)
 	if err != nil || tt == nil || tt.SurveyFormID == nil || t.Csat != nil {
 		return err
 	}
@@ -39,14 +39,14 @@ func (e *Engine) issueSurvey(ctx context.Context, tx *ent.Tx, t *ent.Ticket, u *
 	u.SetSurveyTokenHash(hashToken(token)).SetSurveySentAt(e.Now())
 	link := strings.TrimRight(e.publicURL, "/") + "/survey/" + token
 	body := fmt.Sprintf("您的工单 %s 已处理完毕。请为本次服务评分：%s", t.Number, link)
-	cr := tx.TicketComment.Create().SetTicketID(t.ID).SetBody(body)
+	cr := c.TicketComment.Create().SetTicketID(t.ID).SetBody(body)
 	if a := actorID(ctx); a != nil {
 		cr.SetAuthorID(*a)
 	}
 	if err := cr.Exec(ctx); err != nil {
 		return err
 	}
-	return e.record(ctx, tx, t.ID, "SURVEY_SENT", "", "", "", link)
+	return e.record(ctx, c, t.ID, "SURVEY_SENT", "", "", "", link)
 }
 
 func hashToken(token string) string {
@@ -111,9 +111,9 @@ func (e *Engine) AnswerSurvey(ctx context.Context, token string, a SurveyAnswer)
 	t := view.Ticket
 	ctx = viewer.ForTenant(ctx, t.TenantID)
 	var out *ent.Ticket
-	err = e.inTx(ctx, func(ctx context.Context, tx *ent.Tx) error {
+	err = e.inTx(ctx, func(ctx context.Context, c *ent.Client) error {
 		// claim the token in the update itself: a double submit loses
-		n, err := tx.Ticket.Update().Where(ticket.ID(t.ID), ticket.SurveyTokenHash(hashToken(token))).
+		n, err := c.Ticket.Update().Where(ticket.ID(t.ID), ticket.SurveyTokenHash(hashToken(token))).
 			ClearSurveyTokenHash().SetCsat(a.Rating).SetCsatComment(a.Comment).Save(ctx)
 		if err != nil {
 			return err
@@ -121,7 +121,7 @@ func (e *Engine) AnswerSurvey(ctx context.Context, token string, a SurveyAnswer)
 		if n == 0 {
 			return apperr.NotFound("no such survey, or it was answered already")
 		}
-		sub := tx.FormSubmission.Create().SetFormID(view.Form.ID).SetTicketID(t.ID).
+		sub := c.FormSubmission.Create().SetFormID(view.Form.ID).SetTicketID(t.ID).
 			SetData(map[string]any{"rating": strconv.Itoa(a.Rating), "comment": a.Comment}).
 			SetSourceChannel(formsubmission.SourceChannelH5)
 		if t.CustomerID != nil {
@@ -130,21 +130,21 @@ func (e *Engine) AnswerSurvey(ctx context.Context, token string, a SurveyAnswer)
 		if err := sub.Exec(ctx); err != nil {
 			return err
 		}
-		if err := e.record(ctx, tx, t.ID, "SURVEY_ANSWERED", "csat", "", strconv.Itoa(a.Rating), a.Comment); err != nil {
+		if err := e.record(ctx, c, t.ID, "SURVEY_ANSWERED", "csat", "", strconv.Itoa(a.Rating), a.Comment); err != nil {
 			return err
 		}
 		if t.AssigneeID != nil {
-			if err := refreshAgentStats(ctx, tx.Client(), *t.AssigneeID, e.Now()); err != nil {
+			if err := refreshAgentStats(ctx, c, *t.AssigneeID, e.Now()); err != nil {
 				return err
 			}
 		}
-		if out, err = tx.Ticket.Get(ctx, t.ID); err != nil {
+		if out, err = c.Ticket.Get(ctx, t.ID); err != nil {
 			return err
 		}
 		if !a.Reopen {
 			return nil
 		}
-		wf, tt, err := workflowOf(ctx, tx.Client(), out)
+		wf, tt, err := workflowOf(ctx, c, out)
 		if err != nil {
 			return err
 		}
@@ -156,10 +156,10 @@ func (e *Engine) AnswerSurvey(ctx context.Context, token string, a SurveyAnswer)
 				return apperr.Invalid("reopen", "the ticket was closed more than %s ago; please open a new one", tt.ReopenWindow)
 			}
 		}
-		if out, err = e.applyStatus(ctx, tx, out, tx.Ticket.UpdateOneID(out.ID), ticket.StatusReopened, "the customer reopened it from the survey"); err != nil {
+		if out, err = e.applyStatus(ctx, c, out, c.Ticket.UpdateOneID(out.ID), ticket.StatusReopened, "the customer reopened it from the survey"); err != nil {
 			return err
 		}
-		_, err = e.route(ctx, tx, out, nil)
+		_, err = e.route(ctx, c, out, nil)
 		return err
 	})
 	return out, err

@@ -25,13 +25,13 @@ type TransitionInput struct {
 // the workflow does not allow is BAD_USER_INPUT naming the moves it does.
 func (e *Engine) Transition(ctx context.Context, id int, in TransitionInput) (*ent.Ticket, error) {
 	var out *ent.Ticket
-	err := e.inTx(ctx, func(ctx context.Context, tx *ent.Tx) error {
-		t, err := tx.Ticket.Get(ctx, id)
+	err := e.inTx(ctx, func(ctx context.Context, c *ent.Client) error {
+		t, err := c.Ticket.Get(ctx, id)
 		if err != nil {
 			return err
 		}
 		ctx = unscoped(ctx)
-		wf, tt, err := workflowOf(ctx, tx.Client(), t)
+		wf, tt, err := workflowOf(ctx, c, t)
 		if err != nil {
 			return err
 		}
@@ -49,7 +49,7 @@ func (e *Engine) Transition(ctx context.Context, id int, in TransitionInput) (*e
 				return apperr.Invalid("to", "ticket %s was closed more than %s ago and can no longer be reopened", t.Number, tt.ReopenWindow)
 			}
 		}
-		u := tx.Ticket.UpdateOneID(t.ID)
+		u := c.Ticket.UpdateOneID(t.ID)
 		if len(in.CustomFields) > 0 {
 			merged := maps.Clone(t.CustomFields)
 			if merged == nil {
@@ -63,7 +63,7 @@ func (e *Engine) Transition(ctx context.Context, id int, in TransitionInput) (*e
 			return err
 		}
 		if strings.TrimSpace(in.Comment) != "" {
-			cr := tx.TicketComment.Create().SetTicketID(t.ID).SetBody(in.Comment)
+			cr := c.TicketComment.Create().SetTicketID(t.ID).SetBody(in.Comment)
 			if a := actorID(ctx); a != nil {
 				cr.SetAuthorID(*a)
 			}
@@ -72,10 +72,10 @@ func (e *Engine) Transition(ctx context.Context, id int, in TransitionInput) (*e
 			}
 		}
 		if len(tr.Approvals) > 0 {
-			out, err = e.requestApproval(ctx, tx, t, u, tr, 0)
+			out, err = e.requestApproval(ctx, c, t, u, tr, 0)
 			return err
 		}
-		out, err = e.applyStatus(ctx, tx, t, u, in.To, in.Comment)
+		out, err = e.applyStatus(ctx, c, t, u, in.To, in.Comment)
 		return err
 	})
 	return out, err
@@ -128,8 +128,7 @@ func checkRequired(tr workflow.Transition, t *ent.Ticket, comment string) error 
 // applyStatus makes the move and everything that follows from it: open
 // ticket counts, the SLA clock (first response, pause and resume,
 // reopening), the satisfaction survey on close, and the history.
-func (e *Engine) applyStatus(ctx context.Context, tx *ent.Tx, t *ent.Ticket, u *ent.TicketUpdateOne, to ticket.Status, note string) (*ent.Ticket, error) {
-	c := tx.Client()
+func (e *Engine) applyStatus(ctx context.Context, c *ent.Client, t *ent.Ticket, u *ent.TicketUpdateOne, to ticket.Status, note string) (*ent.Ticket, error) {
 	now := e.Now()
 	from := t.Status
 	wasOpen, isOpen := workflow.Open(workflow.Status(from)), workflow.Open(workflow.Status(to))
@@ -160,7 +159,7 @@ func (e *Engine) applyStatus(ctx context.Context, tx *ent.Tx, t *ent.Ticket, u *
 			SetEscalationsDone([]string{}).SetEscalationLevel(0)
 		t.ReopenedAt, t.SLAPausedSeconds, t.LastUpdateAt = &now, 0, &now
 		t.EscalationsDone, t.EscalationLevel = nil, 0
-		if err := e.record(ctx, tx, t.ID, "REOPENED", "", "", "", note); err != nil {
+		if err := e.record(ctx, c, t.ID, "REOPENED", "", "", "", note); err != nil {
 			return nil, err
 		}
 	}
@@ -185,15 +184,15 @@ func (e *Engine) applyStatus(ctx context.Context, tx *ent.Tx, t *ent.Ticket, u *
 	if to == ticket.StatusResolved && t.ResolutionDueAt != nil && now.After(*t.ResolutionDueAt) && t.ResolutionBreachedAt == nil {
 		u.SetResolutionBreachedAt(*t.ResolutionDueAt)
 	}
-	if err := e.record(ctx, tx, t.ID, "STATUS_CHANGED", "status", string(from), string(to), note); err != nil {
+	if err := e.record(ctx, c, t.ID, "STATUS_CHANGED", "status", string(from), string(to), note); err != nil {
 		return nil, err
 	}
 	if to == ticket.StatusClosed {
-		if err := e.issueSurvey(ctx, tx, t, u); err != nil {
+		if err := e.issueSurvey(ctx, c, t, u); err != nil {
 			return nil, err
 		}
 	}
-	saved, err := e.retime(ctx, tx, t, u)
+	saved, err := e.retime(ctx, c, t, u)
 	if err != nil {
 		return nil, err
 	}
@@ -220,8 +219,8 @@ func workflowOf(ctx context.Context, c *ent.Client, t *ent.Ticket) (workflow.Wor
 
 // staffResponded counts a public staff comment as a response: it stops the
 // first-response clock and restarts the next-update one.
-func (e *Engine) staffResponded(ctx context.Context, tx *ent.Tx, ticketID int) error {
-	t, err := tx.Ticket.Get(unscoped(ctx), ticketID)
+func (e *Engine) staffResponded(ctx context.Context, c *ent.Client, ticketID int) error {
+	t, err := c.Ticket.Get(unscoped(ctx), ticketID)
 	if err != nil {
 		return err
 	}
@@ -229,7 +228,7 @@ func (e *Engine) staffResponded(ctx context.Context, tx *ent.Tx, ticketID int) e
 		return nil
 	}
 	now := e.Now()
-	u := tx.Ticket.UpdateOneID(t.ID).SetLastUpdateAt(now)
+	u := c.Ticket.UpdateOneID(t.ID).SetLastUpdateAt(now)
 	t.LastUpdateAt = &now
 	if t.FirstRespondedAt == nil {
 		u.SetFirstRespondedAt(now)
@@ -237,7 +236,7 @@ func (e *Engine) staffResponded(ctx context.Context, tx *ent.Tx, ticketID int) e
 		if t.FirstResponseDueAt != nil && now.After(*t.FirstResponseDueAt) && t.FirstResponseBreachedAt == nil {
 			u.SetFirstResponseBreachedAt(*t.FirstResponseDueAt)
 		}
-		if err := e.record(ctx, tx, t.ID, "FIRST_RESPONSE", "", "", "", ""); err != nil {
+		if err := e.record(ctx, c, t.ID, "FIRST_RESPONSE", "", "", "", ""); err != nil {
 			return err
 		}
 	}
@@ -246,7 +245,7 @@ func (e *Engine) staffResponded(ctx context.Context, tx *ent.Tx, ticketID int) e
 		return strings.HasPrefix(k, string(workflow.NextUpdate)+"@")
 	})
 	u.SetEscalationsDone(nonNil(t.EscalationsDone))
-	_, err = e.retime(unscoped(ctx), tx, t, u)
+	_, err = e.retime(unscoped(ctx), c, t, u)
 	return err
 }
 

@@ -1,0 +1,381 @@
+package tickets_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	_ "github.com/scrm-dev/scrm/authz" // registers the default policies new tenants get
+	"github.com/scrm-dev/scrm/ent"
+	"github.com/scrm-dev/scrm/ent/department"
+	"github.com/scrm-dev/scrm/ent/schema"
+	"github.com/scrm-dev/scrm/ent/slapolicy"
+	"github.com/scrm-dev/scrm/ent/ticket"
+	"github.com/scrm-dev/scrm/ent/ticketchange"
+	"github.com/scrm-dev/scrm/ent/tickettype"
+	"github.com/scrm-dev/scrm/internal/apperr"
+	"github.com/scrm-dev/scrm/internal/businesstime"
+	"github.com/scrm-dev/scrm/internal/testenv"
+	"github.com/scrm-dev/scrm/internal/tickets"
+	"github.com/scrm-dev/scrm/internal/viewer"
+	"github.com/scrm-dev/scrm/internal/workflow"
+)
+
+// Redis database of these tests (see internal/testenv for the others).
+const redisDB = 1
+
+var shanghai = func() *time.Location {
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		panic(err)
+	}
+	return loc
+}()
+
+// fakeClock is the engine's clock in these tests.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// recorder stands in for asynq and WeCom: it keeps what the engine asked.
+type recorder struct {
+	mu          sync.Mutex
+	escalations map[int]time.Time // ticket → latest scheduled instant
+	claimBacks  []int
+	notes       []note
+}
+
+type note struct {
+	staff []int
+	text  string
+}
+
+func (r *recorder) ScheduleEscalation(_ context.Context, _, ticketID, _ int, at time.Time) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.escalations[ticketID] = at
+	return nil
+}
+
+func (r *recorder) ScheduleClaimBack(_ context.Context, _, ticketID, _ int, _, _ time.Time) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.claimBacks = append(r.claimBacks, ticketID)
+	return nil
+}
+
+func (r *recorder) NotifyStaff(_ context.Context, _ int, staffIDs []int, text, _ string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.notes = append(r.notes, note{slices.Clone(staffIDs), text})
+	return nil
+}
+
+// notified reports whether staffID got a message containing part.
+func (r *recorder) notified(staffID int, part string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, n := range r.notes {
+		if slices.Contains(n.staff, staffID) && strings.Contains(n.text, part) {
+			return true
+		}
+	}
+	return false
+}
+
+// org is a tenant with the default ticket configuration, a small tree
+// (HQ led by boss, 华东 led by sup, its store team) and agents.
+type org struct {
+	c               *ent.Client
+	e               *tickets.Engine
+	clock           *fakeClock
+	rec             *recorder
+	ctx             context.Context
+	tenantID        int
+	hq, region, store int
+	boss, sup, sup2 int
+	li, wang, zhao  int // agents: li and wang in the store (售后), zhao elsewhere (投诉)
+}
+
+func newOrg(t *testing.T, backend string) *org {
+	t.Helper()
+	st := testenv.OpenStore(t, backend)
+	rdb := testenv.OpenRedis(t, testenv.EmbeddedRedis, redisDB).Client
+	c := st.Client
+	o := &org{c: c, rec: &recorder{escalations: map[int]time.Time{}},
+		clock: &fakeClock{now: time.Date(2026, 11, 20, 9, 0, 0, 0, shanghai).UTC()}} // a Friday, opening time
+	schema.Clock = o.clock.Now
+	t.Cleanup(func() { schema.Clock = time.Now })
+	o.e = tickets.New(tickets.Options{Client: c, Redis: rdb, Timers: o.rec, Notifier: o.rec, Now: o.clock.Now,
+		PublicURL: "https://scrm.example.com", PoolTTL: time.Nanosecond})
+	o.e.Install(c)
+	tn, err := c.Tenant.Create().SetName("门店").SetSlug("store-" + strings.ToLower(backend)).Save(viewer.System(context.Background()))
+	if err != nil {
+		t.Fatal("tenant: ", err)
+	}
+	o.tenantID = tn.ID
+	o.ctx = viewer.ForTenant(context.Background(), tn.ID)
+	if err := tickets.InstallDefaults(o.ctx, c); err != nil {
+		t.Fatal("defaults: ", err)
+	}
+	staff := func(login string, roles []string, skills []string, region string, capacity int) int {
+		return c.Staff.Create().SetLogin(login).SetName(login).SetRoles(roles).SetSkillTags(skills).
+			SetRegion(region).SetCapacity(capacity).SaveX(o.ctx).ID
+	}
+	o.boss = staff("boss", []string{"admin"}, nil, "", 0)
+	o.sup = staff("sup", []string{"supervisor"}, nil, "", 0)
+	o.sup2 = staff("sup2", []string{"supervisor"}, nil, "", 0)
+	o.li = staff("li", []string{"agent"}, []string{"售后", "退换货"}, "310000", 3)
+	o.wang = staff("wang", []string{"agent"}, []string{"售后"}, "310000", 3)
+	o.zhao = staff("zhao", []string{"agent"}, []string{"投诉"}, "440100", 3)
+	o.hq = c.Department.Create().SetName("总部").SetKind(department.KindHQ).SetLeaderID(o.boss).AddStaffIDs(o.boss).SaveX(o.ctx).ID
+	o.region = c.Department.Create().SetName("华东").SetKind(department.KindRegion).SetParentID(o.hq).SetLeaderID(o.sup).AddStaffIDs(o.sup, o.sup2).SaveX(o.ctx).ID
+	o.store = c.Department.Create().SetName("南京西路店").SetKind(department.KindStore).SetParentID(o.region).AddStaffIDs(o.li, o.wang).SaveX(o.ctx).ID
+	return o
+}
+
+// as is ctx signed in as a staff member (no data scope: the engine's
+// callers check scopes through ent, tested in e2e).
+func (o *org) as(staffID int, roles ...string) context.Context {
+	return viewer.NewContext(context.Background(), &viewer.Viewer{TenantID: o.tenantID, StaffID: staffID, Roles: roles})
+}
+
+// write runs fn in a transaction, as the API does every mutation.
+func (o *org) write(t *testing.T, ctx context.Context, fn func(ctx context.Context, c *ent.Client) error) {
+	t.Helper()
+	tx, err := o.c.Tx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fn(ent.NewTxContext(ctx, tx), tx.Client()); err != nil {
+		_ = tx.Rollback()
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (o *org) open(t *testing.T, title string, edit func(*ent.TicketCreate)) *ent.Ticket {
+	t.Helper()
+	var tk *ent.Ticket
+	o.write(t, o.ctx, func(ctx context.Context, c *ent.Client) (err error) {
+		cr := c.Ticket.Create().SetTitle(title)
+		if edit != nil {
+			edit(cr)
+		}
+		tk, err = cr.Save(ctx)
+		return err
+	})
+	return tk
+}
+
+func (o *org) get(t *testing.T, id int) *ent.Ticket {
+	t.Helper()
+	return o.c.Ticket.GetX(o.ctx, id)
+}
+
+func (o *org) load(t *testing.T, staffID int) int {
+	t.Helper()
+	return o.c.Staff.GetX(o.ctx, staffID).OpenTickets
+}
+
+func (o *org) typeID(t *testing.T, key string) int {
+	t.Helper()
+	return o.c.TicketType.Query().Where(tickettype.Key(key)).OnlyX(o.ctx).ID
+}
+
+func wantCode(t *testing.T, err error, code apperr.Code, field string) {
+	t.Helper()
+	ae, ok := apperr.As(err)
+	if !ok || ae.Code != code || (field != "" && ae.Field != field) {
+		t.Fatalf("got %v, want %s on %q", err, code, field)
+	}
+}
+
+func TestEngine(t *testing.T) {
+	for _, backend := range testenv.DatabaseBackends() {
+		t.Run(backend, func(t *testing.T) { testEngine(t, backend) })
+	}
+}
+
+func testEngine(t *testing.T, backend string) {
+	o := newOrg(t, backend)
+	ctx := o.ctx
+
+	t.Run("a new ticket is typed, timed and routed in one insert", func(t *testing.T) {
+		tk := o.open(t, "退货", func(c *ent.TicketCreate) { c.SetRequiredSkills([]string{"售后"}).SetRegion("310000") })
+		if tk.TypeID == nil || *tk.TypeID != o.typeID(t, "AFTER_SALES") {
+			t.Fatalf("type %v, want AFTER_SALES (the default for MANUAL)", tk.TypeID)
+		}
+		if tk.AssigneeID == nil || (*tk.AssigneeID != o.li && *tk.AssigneeID != o.wang) || tk.Status != ticket.StatusAssigned {
+			t.Fatalf("assignee %v status %s; want li or wang (skills 售后, region 310000), ASSIGNED", tk.AssigneeID, tk.Status)
+		}
+		for _, part := range []string{"skills 售后", "region 310000", "picked #"} {
+			if !strings.Contains(tk.AssignmentReason, part) {
+				t.Fatalf("reason %q does not say %q", tk.AssignmentReason, part)
+			}
+		}
+		// 标准: first response 4h, resolution 48h of weekday working time
+		// (09:00-12:00, 13:30-18:00 Shanghai) from Friday 09:00.
+		wantFR := time.Date(2026, 11, 20, 14, 30, 0, 0, shanghai)
+		wantRes := time.Date(2026, 11, 30, 12, 0, 0, 0, shanghai) // 7.5 h a working day: 48 h = 6 days and 3 h
+		if !tk.FirstResponseDueAt.Equal(wantFR) || !tk.ResolutionDueAt.Equal(wantRes) {
+			t.Fatalf("due %v / %v, want %v / %v", tk.FirstResponseDueAt.In(shanghai), tk.ResolutionDueAt.In(shanghai), wantFR, wantRes)
+		}
+		// first response 80% = 3.2 h of working time: 12:00 + 0.2 h → 13:42
+		if want := time.Date(2026, 11, 20, 13, 42, 0, 0, shanghai); tk.NextEscalationAt == nil || !tk.NextEscalationAt.Equal(want) {
+			t.Fatalf("next escalation %v, want %v", tk.NextEscalationAt, want)
+		}
+		if at, ok := o.rec.escalations[tk.ID]; !ok || !at.Equal(*tk.NextEscalationAt) {
+			t.Fatalf("timer at %v (%v), want the next escalation", at, ok)
+		}
+		if o.load(t, *tk.AssigneeID) != 1 {
+			t.Fatalf("assignee's open tickets %d, want 1", o.load(t, *tk.AssigneeID))
+		}
+		kinds := o.c.TicketChange.Query().Where(ticketchange.TicketID(tk.ID)).Order(ent.Asc(ticketchange.FieldID)).
+			Select(ticketchange.FieldKind).StringsX(ctx)
+		if !slices.Equal(kinds, []string{"CREATED", "ASSIGNED"}) {
+			t.Fatalf("history %v", kinds)
+		}
+		if !o.rec.notified(*tk.AssigneeID, tk.Number) {
+			t.Fatal("the assignee was not told")
+		}
+	})
+
+	t.Run("least loaded first; capacity is never exceeded", func(t *testing.T) {
+		for _, id := range []int{o.li, o.wang} {
+			o.c.Staff.UpdateOneID(id).SetOpenTickets(0).ExecX(ctx)
+		}
+		o.write(t, ctx, func(ctx context.Context, c *ent.Client) error {
+			return c.Ticket.Update().Where(ticket.AssigneeIDIn(o.li, o.wang)).ClearAssigneeID().SetStatus(ticket.StatusClosed).Exec(ctx)
+		})
+		var got []int
+		for i := range 6 {
+			tk := o.open(t, fmt.Sprint("售后 ", i), func(c *ent.TicketCreate) { c.SetRequiredSkills([]string{"售后"}) })
+			if tk.AssigneeID == nil {
+				t.Fatalf("ticket %d queued with room left: %s", i, tk.AssignmentReason)
+			}
+			got = append(got, *tk.AssigneeID)
+		}
+		if n := countOf(got, o.li); n != 3 || countOf(got, o.wang) != 3 {
+			t.Fatalf("assignments %v: want 3 each (capacity 3, least loaded first)", got)
+		}
+		full := o.open(t, "第七张", func(c *ent.TicketCreate) { c.SetRequiredSkills([]string{"售后"}).SetTeamID(o.store) })
+		if full.AssigneeID != nil || !strings.HasPrefix(full.AssignmentReason, "queued:") {
+			t.Fatalf("7th ticket: assignee %v reason %q; want the queue", full.AssigneeID, full.AssignmentReason)
+		}
+		if !o.rec.notified(o.sup, full.Number) {
+			t.Fatal("the team's supervisor (the region's leader) was not told of the queued ticket")
+		}
+		if o.load(t, o.li) != 3 || o.load(t, o.wang) != 3 {
+			t.Fatalf("loads %d/%d", o.load(t, o.li), o.load(t, o.wang))
+		}
+	})
+
+	t.Run("off shift staff are skipped", func(t *testing.T) {
+		night := &businesstime.Spec{TimeZone: "Asia/Shanghai", Weekly: []businesstime.DayHours{{Weekday: "SATURDAY", Windows: []businesstime.Window{{Start: "20:00", End: "23:00"}}}}}
+		o.c.Staff.UpdateOneID(o.zhao).SetWorkingHours(night).SetOpenTickets(0).ExecX(ctx)
+		tk := o.open(t, "投诉", func(c *ent.TicketCreate) { c.SetRequiredSkills([]string{"投诉"}) })
+		if tk.AssigneeID != nil || !strings.Contains(tk.AssignmentReason, "off shift") {
+			t.Fatalf("assignee %v reason %q; zhao is off shift on Friday morning", tk.AssigneeID, tk.AssignmentReason)
+		}
+		o.c.Staff.UpdateOneID(o.zhao).ClearWorkingHours().ExecX(ctx)
+		tk = o.open(t, "投诉二", func(c *ent.TicketCreate) { c.SetRequiredSkills([]string{"投诉"}) })
+		if tk.AssigneeID == nil || *tk.AssigneeID != o.zhao {
+			t.Fatalf("with shifts cleared: %v %q", tk.AssigneeID, tk.AssignmentReason)
+		}
+	})
+
+	t.Run("the state machine refuses illegal moves and changes nothing", func(t *testing.T) {
+		tk := o.open(t, "状态机", func(c *ent.TicketCreate) { c.SetAssigneeID(o.zhao) })
+		before := o.c.TicketChange.Query().Where(ticketchange.TicketID(tk.ID)).CountX(ctx)
+		_, err := o.e.Transition(o.as(o.zhao, "agent"), tk.ID, tickets.TransitionInput{To: ticket.StatusClosed})
+		wantCode(t, err, apperr.CodeBadUserInput, "to")
+		if !strings.Contains(err.Error(), "IN_PROGRESS") || !strings.Contains(err.Error(), "RESOLVED") {
+			t.Fatalf("%v does not name the allowed moves", err)
+		}
+		_, err = o.e.Transition(o.as(o.zhao, "agent"), tk.ID, tickets.TransitionInput{To: ticket.StatusResolved})
+		wantCode(t, err, apperr.CodeBadUserInput, "comment")
+		if got := o.get(t, tk.ID); got.Status != ticket.StatusAssigned || o.c.TicketChange.Query().Where(ticketchange.TicketID(tk.ID)).CountX(ctx) != before {
+			t.Fatalf("refused moves changed the ticket: %s", got.Status)
+		}
+		done, err := o.e.Transition(o.as(o.zhao, "agent"), tk.ID, tickets.TransitionInput{To: ticket.StatusResolved, Comment: "已退款"})
+		if err != nil || done.Status != ticket.StatusResolved || done.FirstRespondedAt == nil || done.NextEscalationAt != nil {
+			t.Fatalf("resolve: %v %+v", err, done)
+		}
+		last := o.c.TicketChange.Query().Where(ticketchange.TicketID(tk.ID), ticketchange.Kind("STATUS_CHANGED")).
+			Order(ent.Desc(ticketchange.FieldID)).FirstX(ctx)
+		if last.Before != "ASSIGNED" || last.After != "RESOLVED" || last.Note != "已退款" || last.ActorID == nil || *last.ActorID != o.zhao {
+			t.Fatalf("history %+v", last)
+		}
+	})
+
+	t.Run("pending customer pauses the clock; priority change retimes", func(t *testing.T) {
+		tk := o.open(t, "暂停", func(c *ent.TicketCreate) { c.SetAssigneeID(o.zhao) })
+		res := *tk.ResolutionDueAt
+		agent := o.as(o.zhao, "agent")
+		o.clock.Advance(time.Hour)
+		paused, err := o.e.Transition(agent, tk.ID, tickets.TransitionInput{To: ticket.StatusPendingCustomer})
+		if err != nil || paused.ResolutionDueAt != nil || paused.NextEscalationAt != nil || paused.SLAPausedAt == nil {
+			t.Fatalf("paused: %v %+v", err, paused)
+		}
+		// Paused from Friday 10:00 over the weekend to Monday 10:00: only
+		// the working time in between moves the due time.
+		o.clock.Advance(72 * time.Hour)
+		resumed, err := o.e.Transition(agent, tk.ID, tickets.TransitionInput{To: ticket.StatusInProgress})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bt, _ := businesstime.Compile(tickets.DefaultCalendar())
+		pausedFor := bt.Between(*paused.SLAPausedAt, o.clock.Now())
+		// Friday 10:00-18:00 less lunch, and Monday 09:00-10:00.
+		if resumed.SLAPausedSeconds != int64(pausedFor/time.Second) || pausedFor != 7*time.Hour+30*time.Minute {
+			t.Fatalf("paused %ds, want %v of working time", resumed.SLAPausedSeconds, pausedFor)
+		}
+		want, _ := bt.Add(tk.CreatedAt, 48*time.Hour+pausedFor)
+		if want.Equal(res) {
+			t.Fatal("the pause did not move the due time")
+		}
+		if !resumed.ResolutionDueAt.Equal(want) {
+			t.Fatalf("resolution due %v, want %v (moved by the paused working time)", resumed.ResolutionDueAt.In(shanghai), want.In(shanghai))
+		}
+		// Urgent tickets fall under 紧急: 8 h around the clock.
+		o.write(t, ctx, func(ctx context.Context, c *ent.Client) error {
+			return c.Ticket.UpdateOneID(tk.ID).SetPriority(ticket.PriorityUrgent).Exec(ctx)
+		})
+		urgent := o.get(t, tk.ID)
+		if p := o.c.SLAPolicy.GetX(ctx, *urgent.SLAPolicyID); p.Name != "紧急" || !urgent.ResolutionDueAt.Equal(tk.CreatedAt.Add(8*time.Hour+pausedFor)) {
+			t.Fatalf("urgent: policy %s due %v", p.Name, urgent.ResolutionDueAt)
+		}
+	})
+}
+
+func countOf(s []int, v int) int {
+	n := 0
+	for _, x := range s {
+		if x == v {
+			n++
+		}
+	}
+	return n
+}
+
+var (
+	_ = errors.New
+	_ = slapolicy.Active
+	_ = workflow.Open
+)
