@@ -4537,6 +4537,11 @@ func (_q *TicketQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 				selectedFields = append(selectedFields, ticket.FieldCsatComment)
 				fieldSeen[ticket.FieldCsatComment] = struct{}{}
 			}
+		case "csatStaffID":
+			if _, ok := fieldSeen[ticket.FieldCsatStaffID]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldCsatStaffID)
+				fieldSeen[ticket.FieldCsatStaffID] = struct{}{}
+			}
 		case "surveySentAt":
 			if _, ok := fieldSeen[ticket.FieldSurveySentAt]; !ok {
 				selectedFields = append(selectedFields, ticket.FieldSurveySentAt)

@@ -9400,6 +9400,18 @@ type TicketWhereInput struct {
 	CsatIsNil  bool  `json:"csatIsNil,omitempty"`
 	CsatNotNil bool  `json:"csatNotNil,omitempty"`
 
+	// "csat_staff_id" field predicates.
+	CsatStaffID       *int  `json:"csatStaffID,omitempty"`
+	CsatStaffIDNEQ    *int  `json:"csatStaffIDNEQ,omitempty"`
+	CsatStaffIDIn     []int `json:"csatStaffIDIn,omitempty"`
+	CsatStaffIDNotIn  []int `json:"csatStaffIDNotIn,omitempty"`
+	CsatStaffIDGT     *int  `json:"csatStaffIDGT,omitempty"`
+	CsatStaffIDGTE    *int  `json:"csatStaffIDGTE,omitempty"`
+	CsatStaffIDLT     *int  `json:"csatStaffIDLT,omitempty"`
+	CsatStaffIDLTE    *int  `json:"csatStaffIDLTE,omitempty"`
+	CsatStaffIDIsNil  bool  `json:"csatStaffIDIsNil,omitempty"`
+	CsatStaffIDNotNil bool  `json:"csatStaffIDNotNil,omitempty"`
+
 	// "survey_sent_at" field predicates.
 	SurveySentAt       *time.Time  `json:"surveySentAt,omitempty"`
 	SurveySentAtNEQ    *time.Time  `json:"surveySentAtNEQ,omitempty"`
@@ -10335,6 +10347,36 @@ func (i *TicketWhereInput) P() (predicate.Ticket, error) {
 	}
 	if i.CsatNotNil {
 		predicates = append(predicates, ticket.CsatNotNil())
+	}
+	if i.CsatStaffID != nil {
+		predicates = append(predicates, ticket.CsatStaffIDEQ(*i.CsatStaffID))
+	}
+	if i.CsatStaffIDNEQ != nil {
+		predicates = append(predicates, ticket.CsatStaffIDNEQ(*i.CsatStaffIDNEQ))
+	}
+	if len(i.CsatStaffIDIn) > 0 {
+		predicates = append(predicates, ticket.CsatStaffIDIn(i.CsatStaffIDIn...))
+	}
+	if len(i.CsatStaffIDNotIn) > 0 {
+		predicates = append(predicates, ticket.CsatStaffIDNotIn(i.CsatStaffIDNotIn...))
+	}
+	if i.CsatStaffIDGT != nil {
+		predicates = append(predicates, ticket.CsatStaffIDGT(*i.CsatStaffIDGT))
+	}
+	if i.CsatStaffIDGTE != nil {
+		predicates = append(predicates, ticket.CsatStaffIDGTE(*i.CsatStaffIDGTE))
+	}
+	if i.CsatStaffIDLT != nil {
+		predicates = append(predicates, ticket.CsatStaffIDLT(*i.CsatStaffIDLT))
+	}
+	if i.CsatStaffIDLTE != nil {
+		predicates = append(predicates, ticket.CsatStaffIDLTE(*i.CsatStaffIDLTE))
+	}
+	if i.CsatStaffIDIsNil {
+		predicates = append(predicates, ticket.CsatStaffIDIsNil())
+	}
+	if i.CsatStaffIDNotNil {
+		predicates = append(predicates, ticket.CsatStaffIDNotNil())
 	}
 	if i.SurveySentAt != nil {
 		predicates = append(predicates, ticket.SurveySentAtEQ(*i.SurveySentAt))

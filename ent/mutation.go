@@ -26018,6 +26018,8 @@ type TicketMutation struct {
 	csat                       *int
 	addcsat                    *int
 	csat_comment               *string
+	csat_staff_id              *int
+	addcsat_staff_id           *int
 	survey_token_hash          *string
 	survey_sent_at             *time.Time
 	resolved_at                *time.Time
@@ -27867,6 +27869,76 @@ func (m *TicketMutation) ResetCsatComment() {
 	m.csat_comment = nil
 }
 
+// SetCsatStaffID sets the "csat_staff_id" field.
+func (m *TicketMutation) SetCsatStaffID(i int) {
+	m.csat_staff_id = &i
+	m.addcsat_staff_id = nil
+}
+
+// CsatStaffID returns the value of the "csat_staff_id" field in the mutation.
+func (m *TicketMutation) CsatStaffID() (r int, exists bool) {
+	v := m.csat_staff_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCsatStaffID returns the old "csat_staff_id" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldCsatStaffID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCsatStaffID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCsatStaffID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCsatStaffID: %w", err)
+	}
+	return oldValue.CsatStaffID, nil
+}
+
+// AddCsatStaffID adds i to the "csat_staff_id" field.
+func (m *TicketMutation) AddCsatStaffID(i int) {
+	if m.addcsat_staff_id != nil {
+		*m.addcsat_staff_id += i
+	} else {
+		m.addcsat_staff_id = &i
+	}
+}
+
+// AddedCsatStaffID returns the value that was added to the "csat_staff_id" field in this mutation.
+func (m *TicketMutation) AddedCsatStaffID() (r int, exists bool) {
+	v := m.addcsat_staff_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearCsatStaffID clears the value of the "csat_staff_id" field.
+func (m *TicketMutation) ClearCsatStaffID() {
+	m.csat_staff_id = nil
+	m.addcsat_staff_id = nil
+	m.clearedFields[ticket.FieldCsatStaffID] = struct{}{}
+}
+
+// CsatStaffIDCleared returns if the "csat_staff_id" field was cleared in this mutation.
+func (m *TicketMutation) CsatStaffIDCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldCsatStaffID]
+	return ok
+}
+
+// ResetCsatStaffID resets all changes to the "csat_staff_id" field.
+func (m *TicketMutation) ResetCsatStaffID() {
+	m.csat_staff_id = nil
+	m.addcsat_staff_id = nil
+	delete(m.clearedFields, ticket.FieldCsatStaffID)
+}
+
 // SetSurveyTokenHash sets the "survey_token_hash" field.
 func (m *TicketMutation) SetSurveyTokenHash(s string) {
 	m.survey_token_hash = &s
@@ -28510,7 +28582,7 @@ func (m *TicketMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *TicketMutation) Fields() []string {
-	fields := make([]string, 0, 42)
+	fields := make([]string, 0, 43)
 	if m.tenant != nil {
 		fields = append(fields, ticket.FieldTenantID)
 	}
@@ -28622,6 +28694,9 @@ func (m *TicketMutation) Fields() []string {
 	if m.csat_comment != nil {
 		fields = append(fields, ticket.FieldCsatComment)
 	}
+	if m.csat_staff_id != nil {
+		fields = append(fields, ticket.FieldCsatStaffID)
+	}
 	if m.survey_token_hash != nil {
 		fields = append(fields, ticket.FieldSurveyTokenHash)
 	}
@@ -28719,6 +28794,8 @@ func (m *TicketMutation) Field(name string) (ent.Value, bool) {
 		return m.Csat()
 	case ticket.FieldCsatComment:
 		return m.CsatComment()
+	case ticket.FieldCsatStaffID:
+		return m.CsatStaffID()
 	case ticket.FieldSurveyTokenHash:
 		return m.SurveyTokenHash()
 	case ticket.FieldSurveySentAt:
@@ -28812,6 +28889,8 @@ func (m *TicketMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldCsat(ctx)
 	case ticket.FieldCsatComment:
 		return m.OldCsatComment(ctx)
+	case ticket.FieldCsatStaffID:
+		return m.OldCsatStaffID(ctx)
 	case ticket.FieldSurveyTokenHash:
 		return m.OldSurveyTokenHash(ctx)
 	case ticket.FieldSurveySentAt:
@@ -29090,6 +29169,13 @@ func (m *TicketMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetCsatComment(v)
 		return nil
+	case ticket.FieldCsatStaffID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCsatStaffID(v)
+		return nil
 	case ticket.FieldSurveyTokenHash:
 		v, ok := value.(string)
 		if !ok {
@@ -29145,6 +29231,9 @@ func (m *TicketMutation) AddedFields() []string {
 	if m.addcsat != nil {
 		fields = append(fields, ticket.FieldCsat)
 	}
+	if m.addcsat_staff_id != nil {
+		fields = append(fields, ticket.FieldCsatStaffID)
+	}
 	return fields
 }
 
@@ -29161,6 +29250,8 @@ func (m *TicketMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedSLAGeneration()
 	case ticket.FieldCsat:
 		return m.AddedCsat()
+	case ticket.FieldCsatStaffID:
+		return m.AddedCsatStaffID()
 	}
 	return nil, false
 }
@@ -29197,6 +29288,13 @@ func (m *TicketMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddCsat(v)
+		return nil
+	case ticket.FieldCsatStaffID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCsatStaffID(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Ticket numeric field %s", name)
@@ -29268,6 +29366,9 @@ func (m *TicketMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(ticket.FieldCsat) {
 		fields = append(fields, ticket.FieldCsat)
+	}
+	if m.FieldCleared(ticket.FieldCsatStaffID) {
+		fields = append(fields, ticket.FieldCsatStaffID)
 	}
 	if m.FieldCleared(ticket.FieldSurveyTokenHash) {
 		fields = append(fields, ticket.FieldSurveyTokenHash)
@@ -29360,6 +29461,9 @@ func (m *TicketMutation) ClearField(name string) error {
 		return nil
 	case ticket.FieldCsat:
 		m.ClearCsat()
+		return nil
+	case ticket.FieldCsatStaffID:
+		m.ClearCsatStaffID()
 		return nil
 	case ticket.FieldSurveyTokenHash:
 		m.ClearSurveyTokenHash()
@@ -29494,6 +29598,9 @@ func (m *TicketMutation) ResetField(name string) error {
 		return nil
 	case ticket.FieldCsatComment:
 		m.ResetCsatComment()
+		return nil
+	case ticket.FieldCsatStaffID:
+		m.ResetCsatStaffID()
 		return nil
 	case ticket.FieldSurveyTokenHash:
 		m.ResetSurveyTokenHash()

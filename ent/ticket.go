@@ -99,6 +99,8 @@ type Ticket struct {
 	Csat *int `json:"csat,omitempty"`
 	// CsatComment holds the value of the "csat_comment" field.
 	CsatComment string `json:"csat_comment,omitempty"`
+	// the agent the rating is about: the assignee when the survey was answered
+	CsatStaffID *int `json:"csat_staff_id,omitempty"`
 	// SurveyTokenHash holds the value of the "survey_token_hash" field.
 	SurveyTokenHash *string `json:"survey_token_hash,omitempty"`
 	// SurveySentAt holds the value of the "survey_sent_at" field.
@@ -259,7 +261,7 @@ func (*Ticket) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case ticket.FieldRequiredSkills, ticket.FieldEscalationsDone, ticket.FieldCustomFields:
 			values[i] = new([]byte)
-		case ticket.FieldID, ticket.FieldTenantID, ticket.FieldCustomerID, ticket.FieldOrderID, ticket.FieldAssigneeID, ticket.FieldTeamID, ticket.FieldTypeID, ticket.FieldSLAPolicyID, ticket.FieldSLAPausedSeconds, ticket.FieldEscalationLevel, ticket.FieldSLAGeneration, ticket.FieldCsat:
+		case ticket.FieldID, ticket.FieldTenantID, ticket.FieldCustomerID, ticket.FieldOrderID, ticket.FieldAssigneeID, ticket.FieldTeamID, ticket.FieldTypeID, ticket.FieldSLAPolicyID, ticket.FieldSLAPausedSeconds, ticket.FieldEscalationLevel, ticket.FieldSLAGeneration, ticket.FieldCsat, ticket.FieldCsatStaffID:
 			values[i] = new(sql.NullInt64)
 		case ticket.FieldNumber, ticket.FieldTitle, ticket.FieldDescription, ticket.FieldCategory, ticket.FieldPriority, ticket.FieldStatus, ticket.FieldSource, ticket.FieldRegion, ticket.FieldAssignmentReason, ticket.FieldCsatComment, ticket.FieldSurveyTokenHash:
 			values[i] = new(sql.NullString)
@@ -531,6 +533,13 @@ func (_m *Ticket) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.CsatComment = value.String
 			}
+		case ticket.FieldCsatStaffID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field csat_staff_id", values[i])
+			} else if value.Valid {
+				_m.CsatStaffID = new(int)
+				*_m.CsatStaffID = int(value.Int64)
+			}
 		case ticket.FieldSurveyTokenHash:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field survey_token_hash", values[i])
@@ -801,6 +810,11 @@ func (_m *Ticket) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("csat_comment=")
 	builder.WriteString(_m.CsatComment)
+	builder.WriteString(", ")
+	if v := _m.CsatStaffID; v != nil {
+		builder.WriteString("csat_staff_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteString(", ")
 	if v := _m.SurveyTokenHash; v != nil {
 		builder.WriteString("survey_token_hash=")

@@ -510,6 +510,20 @@ func (_c *TicketCreate) SetNillableCsatComment(v *string) *TicketCreate {
 	return _c
 }
 
+// SetCsatStaffID sets the "csat_staff_id" field.
+func (_c *TicketCreate) SetCsatStaffID(v int) *TicketCreate {
+	_c.mutation.SetCsatStaffID(v)
+	return _c
+}
+
+// SetNillableCsatStaffID sets the "csat_staff_id" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableCsatStaffID(v *int) *TicketCreate {
+	if v != nil {
+		_c.SetCsatStaffID(*v)
+	}
+	return _c
+}
+
 // SetSurveyTokenHash sets the "survey_token_hash" field.
 func (_c *TicketCreate) SetSurveyTokenHash(v string) *TicketCreate {
 	_c.mutation.SetSurveyTokenHash(v)
@@ -1008,6 +1022,10 @@ func (_c *TicketCreate) createSpec() (*Ticket, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.CsatComment(); ok {
 		_spec.SetField(ticket.FieldCsatComment, field.TypeString, value)
 		_node.CsatComment = value
+	}
+	if value, ok := _c.mutation.CsatStaffID(); ok {
+		_spec.SetField(ticket.FieldCsatStaffID, field.TypeInt, value)
+		_node.CsatStaffID = &value
 	}
 	if value, ok := _c.mutation.SurveyTokenHash(); ok {
 		_spec.SetField(ticket.FieldSurveyTokenHash, field.TypeString, value)
@@ -1806,6 +1824,30 @@ func (u *TicketUpsert) UpdateCsatComment() *TicketUpsert {
 	return u
 }
 
+// SetCsatStaffID sets the "csat_staff_id" field.
+func (u *TicketUpsert) SetCsatStaffID(v int) *TicketUpsert {
+	u.Set(ticket.FieldCsatStaffID, v)
+	return u
+}
+
+// UpdateCsatStaffID sets the "csat_staff_id" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateCsatStaffID() *TicketUpsert {
+	u.SetExcluded(ticket.FieldCsatStaffID)
+	return u
+}
+
+// AddCsatStaffID adds v to the "csat_staff_id" field.
+func (u *TicketUpsert) AddCsatStaffID(v int) *TicketUpsert {
+	u.Add(ticket.FieldCsatStaffID, v)
+	return u
+}
+
+// ClearCsatStaffID clears the value of the "csat_staff_id" field.
+func (u *TicketUpsert) ClearCsatStaffID() *TicketUpsert {
+	u.SetNull(ticket.FieldCsatStaffID)
+	return u
+}
+
 // SetSurveyTokenHash sets the "survey_token_hash" field.
 func (u *TicketUpsert) SetSurveyTokenHash(v string) *TicketUpsert {
 	u.Set(ticket.FieldSurveyTokenHash, v)
@@ -2595,6 +2637,34 @@ func (u *TicketUpsertOne) SetCsatComment(v string) *TicketUpsertOne {
 func (u *TicketUpsertOne) UpdateCsatComment() *TicketUpsertOne {
 	return u.Update(func(s *TicketUpsert) {
 		s.UpdateCsatComment()
+	})
+}
+
+// SetCsatStaffID sets the "csat_staff_id" field.
+func (u *TicketUpsertOne) SetCsatStaffID(v int) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetCsatStaffID(v)
+	})
+}
+
+// AddCsatStaffID adds v to the "csat_staff_id" field.
+func (u *TicketUpsertOne) AddCsatStaffID(v int) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.AddCsatStaffID(v)
+	})
+}
+
+// UpdateCsatStaffID sets the "csat_staff_id" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateCsatStaffID() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateCsatStaffID()
+	})
+}
+
+// ClearCsatStaffID clears the value of the "csat_staff_id" field.
+func (u *TicketUpsertOne) ClearCsatStaffID() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearCsatStaffID()
 	})
 }
 
@@ -3568,6 +3638,34 @@ func (u *TicketUpsertBulk) SetCsatComment(v string) *TicketUpsertBulk {
 func (u *TicketUpsertBulk) UpdateCsatComment() *TicketUpsertBulk {
 	return u.Update(func(s *TicketUpsert) {
 		s.UpdateCsatComment()
+	})
+}
+
+// SetCsatStaffID sets the "csat_staff_id" field.
+func (u *TicketUpsertBulk) SetCsatStaffID(v int) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetCsatStaffID(v)
+	})
+}
+
+// AddCsatStaffID adds v to the "csat_staff_id" field.
+func (u *TicketUpsertBulk) AddCsatStaffID(v int) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.AddCsatStaffID(v)
+	})
+}
+
+// UpdateCsatStaffID sets the "csat_staff_id" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateCsatStaffID() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateCsatStaffID()
+	})
+}
+
+// ClearCsatStaffID clears the value of the "csat_staff_id" field.
+func (u *TicketUpsertBulk) ClearCsatStaffID() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearCsatStaffID()
 	})
 }
 

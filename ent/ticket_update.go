@@ -657,6 +657,33 @@ func (_u *TicketUpdate) SetNillableCsatComment(v *string) *TicketUpdate {
 	return _u
 }
 
+// SetCsatStaffID sets the "csat_staff_id" field.
+func (_u *TicketUpdate) SetCsatStaffID(v int) *TicketUpdate {
+	_u.mutation.ResetCsatStaffID()
+	_u.mutation.SetCsatStaffID(v)
+	return _u
+}
+
+// SetNillableCsatStaffID sets the "csat_staff_id" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableCsatStaffID(v *int) *TicketUpdate {
+	if v != nil {
+		_u.SetCsatStaffID(*v)
+	}
+	return _u
+}
+
+// AddCsatStaffID adds value to the "csat_staff_id" field.
+func (_u *TicketUpdate) AddCsatStaffID(v int) *TicketUpdate {
+	_u.mutation.AddCsatStaffID(v)
+	return _u
+}
+
+// ClearCsatStaffID clears the value of the "csat_staff_id" field.
+func (_u *TicketUpdate) ClearCsatStaffID() *TicketUpdate {
+	_u.mutation.ClearCsatStaffID()
+	return _u
+}
+
 // SetSurveyTokenHash sets the "survey_token_hash" field.
 func (_u *TicketUpdate) SetSurveyTokenHash(v string) *TicketUpdate {
 	_u.mutation.SetSurveyTokenHash(v)
@@ -1200,6 +1227,15 @@ func (_u *TicketUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.CsatComment(); ok {
 		_spec.SetField(ticket.FieldCsatComment, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.CsatStaffID(); ok {
+		_spec.SetField(ticket.FieldCsatStaffID, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedCsatStaffID(); ok {
+		_spec.AddField(ticket.FieldCsatStaffID, field.TypeInt, value)
+	}
+	if _u.mutation.CsatStaffIDCleared() {
+		_spec.ClearField(ticket.FieldCsatStaffID, field.TypeInt)
 	}
 	if value, ok := _u.mutation.SurveyTokenHash(); ok {
 		_spec.SetField(ticket.FieldSurveyTokenHash, field.TypeString, value)
@@ -2180,6 +2216,33 @@ func (_u *TicketUpdateOne) SetNillableCsatComment(v *string) *TicketUpdateOne {
 	return _u
 }
 
+// SetCsatStaffID sets the "csat_staff_id" field.
+func (_u *TicketUpdateOne) SetCsatStaffID(v int) *TicketUpdateOne {
+	_u.mutation.ResetCsatStaffID()
+	_u.mutation.SetCsatStaffID(v)
+	return _u
+}
+
+// SetNillableCsatStaffID sets the "csat_staff_id" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableCsatStaffID(v *int) *TicketUpdateOne {
+	if v != nil {
+		_u.SetCsatStaffID(*v)
+	}
+	return _u
+}
+
+// AddCsatStaffID adds value to the "csat_staff_id" field.
+func (_u *TicketUpdateOne) AddCsatStaffID(v int) *TicketUpdateOne {
+	_u.mutation.AddCsatStaffID(v)
+	return _u
+}
+
+// ClearCsatStaffID clears the value of the "csat_staff_id" field.
+func (_u *TicketUpdateOne) ClearCsatStaffID() *TicketUpdateOne {
+	_u.mutation.ClearCsatStaffID()
+	return _u
+}
+
 // SetSurveyTokenHash sets the "survey_token_hash" field.
 func (_u *TicketUpdateOne) SetSurveyTokenHash(v string) *TicketUpdateOne {
 	_u.mutation.SetSurveyTokenHash(v)
@@ -2753,6 +2816,15 @@ func (_u *TicketUpdateOne) sqlSave(ctx context.Context) (_node *Ticket, err erro
 	}
 	if value, ok := _u.mutation.CsatComment(); ok {
 		_spec.SetField(ticket.FieldCsatComment, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.CsatStaffID(); ok {
+		_spec.SetField(ticket.FieldCsatStaffID, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedCsatStaffID(); ok {
+		_spec.AddField(ticket.FieldCsatStaffID, field.TypeInt, value)
+	}
+	if _u.mutation.CsatStaffIDCleared() {
+		_spec.ClearField(ticket.FieldCsatStaffID, field.TypeInt)
 	}
 	if value, ok := _u.mutation.SurveyTokenHash(); ok {
 		_spec.SetField(ticket.FieldSurveyTokenHash, field.TypeString, value)

@@ -901,6 +901,7 @@ type ComplexityRoot struct {
 		CreatedAt               func(childComplexity int) int
 		Csat                    func(childComplexity int) int
 		CsatComment             func(childComplexity int) int
+		CsatStaffID             func(childComplexity int) int
 		CustomFields            func(childComplexity int) int
 		Customer                func(childComplexity int) int
 		CustomerID              func(childComplexity int) int
@@ -5231,6 +5232,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Ticket.CsatComment(childComplexity), true
+	case "Ticket.csatStaffID":
+		if e.ComplexityRoot.Ticket.CsatStaffID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.CsatStaffID(childComplexity), true
 	case "Ticket.customFields":
 		if e.ComplexityRoot.Ticket.CustomFields == nil {
 			break
@@ -7808,6 +7815,8 @@ func (ec *executionContext) childFields_Ticket(ctx context.Context, field graphq
 		return ec.fieldContext_Ticket_csat(ctx, field)
 	case "csatComment":
 		return ec.fieldContext_Ticket_csatComment(ctx, field)
+	case "csatStaffID":
+		return ec.fieldContext_Ticket_csatStaffID(ctx, field)
 	case "surveySentAt":
 		return ec.fieldContext_Ticket_surveySentAt(ctx, field)
 	case "resolvedAt":
@@ -27906,6 +27915,29 @@ func (ec *executionContext) _Ticket_csatComment(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_Ticket_csatComment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Ticket", field, false, false, "String")
+}
+
+func (ec *executionContext) _Ticket_csatStaffID(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_csatStaffID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CsatStaffID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_csatStaffID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Ticket_surveySentAt(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
@@ -50796,7 +50828,7 @@ func (ec *executionContext) unmarshalInputTicketWhereInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "number", "numberNEQ", "numberIn", "numberNotIn", "numberGT", "numberGTE", "numberLT", "numberLTE", "numberContains", "numberHasPrefix", "numberHasSuffix", "numberEqualFold", "numberContainsFold", "title", "titleNEQ", "titleIn", "titleNotIn", "titleGT", "titleGTE", "titleLT", "titleLTE", "titleContains", "titleHasPrefix", "titleHasSuffix", "titleEqualFold", "titleContainsFold", "category", "categoryNEQ", "categoryIn", "categoryNotIn", "categoryGT", "categoryGTE", "categoryLT", "categoryLTE", "categoryContains", "categoryHasPrefix", "categoryHasSuffix", "categoryEqualFold", "categoryContainsFold", "priority", "priorityNEQ", "priorityIn", "priorityNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "source", "sourceNEQ", "sourceIn", "sourceNotIn", "customerID", "customerIDNEQ", "customerIDIn", "customerIDNotIn", "customerIDIsNil", "customerIDNotNil", "orderID", "orderIDNEQ", "orderIDIn", "orderIDNotIn", "orderIDIsNil", "orderIDNotNil", "assigneeID", "assigneeIDNEQ", "assigneeIDIn", "assigneeIDNotIn", "assigneeIDIsNil", "assigneeIDNotNil", "teamID", "teamIDNEQ", "teamIDIn", "teamIDNotIn", "teamIDIsNil", "teamIDNotNil", "region", "regionNEQ", "regionIn", "regionNotIn", "regionGT", "regionGTE", "regionLT", "regionLTE", "regionContains", "regionHasPrefix", "regionHasSuffix", "regionIsNil", "regionNotNil", "regionEqualFold", "regionContainsFold", "typeID", "typeIDNEQ", "typeIDIn", "typeIDNotIn", "typeIDIsNil", "typeIDNotNil", "slaPolicyID", "slaPolicyIDNEQ", "slaPolicyIDIn", "slaPolicyIDNotIn", "slaPolicyIDIsNil", "slaPolicyIDNotNil", "firstResponseDueAt", "firstResponseDueAtNEQ", "firstResponseDueAtIn", "firstResponseDueAtNotIn", "firstResponseDueAtGT", "firstResponseDueAtGTE", "firstResponseDueAtLT", "firstResponseDueAtLTE", "firstResponseDueAtIsNil", "firstResponseDueAtNotNil", "nextUpdateDueAt", "nextUpdateDueAtNEQ", "nextUpdateDueAtIn", "nextUpdateDueAtNotIn", "nextUpdateDueAtGT", "nextUpdateDueAtGTE", "nextUpdateDueAtLT", "nextUpdateDueAtLTE", "nextUpdateDueAtIsNil", "nextUpdateDueAtNotNil", "resolutionDueAt", "resolutionDueAtNEQ", "resolutionDueAtIn", "resolutionDueAtNotIn", "resolutionDueAtGT", "resolutionDueAtGTE", "resolutionDueAtLT", "resolutionDueAtLTE", "resolutionDueAtIsNil", "resolutionDueAtNotNil", "firstRespondedAt", "firstRespondedAtNEQ", "firstRespondedAtIn", "firstRespondedAtNotIn", "firstRespondedAtGT", "firstRespondedAtGTE", "firstRespondedAtLT", "firstRespondedAtLTE", "firstRespondedAtIsNil", "firstRespondedAtNotNil", "lastUpdateAt", "lastUpdateAtNEQ", "lastUpdateAtIn", "lastUpdateAtNotIn", "lastUpdateAtGT", "lastUpdateAtGTE", "lastUpdateAtLT", "lastUpdateAtLTE", "lastUpdateAtIsNil", "lastUpdateAtNotNil", "slaPausedAt", "slaPausedAtNEQ", "slaPausedAtIn", "slaPausedAtNotIn", "slaPausedAtGT", "slaPausedAtGTE", "slaPausedAtLT", "slaPausedAtLTE", "slaPausedAtIsNil", "slaPausedAtNotNil", "firstResponseBreachedAt", "firstResponseBreachedAtNEQ", "firstResponseBreachedAtIn", "firstResponseBreachedAtNotIn", "firstResponseBreachedAtGT", "firstResponseBreachedAtGTE", "firstResponseBreachedAtLT", "firstResponseBreachedAtLTE", "firstResponseBreachedAtIsNil", "firstResponseBreachedAtNotNil", "resolutionBreachedAt", "resolutionBreachedAtNEQ", "resolutionBreachedAtIn", "resolutionBreachedAtNotIn", "resolutionBreachedAtGT", "resolutionBreachedAtGTE", "resolutionBreachedAtLT", "resolutionBreachedAtLTE", "resolutionBreachedAtIsNil", "resolutionBreachedAtNotNil", "escalationLevel", "escalationLevelNEQ", "escalationLevelIn", "escalationLevelNotIn", "escalationLevelGT", "escalationLevelGTE", "escalationLevelLT", "escalationLevelLTE", "escalatedAt", "escalatedAtNEQ", "escalatedAtIn", "escalatedAtNotIn", "escalatedAtGT", "escalatedAtGTE", "escalatedAtLT", "escalatedAtLTE", "escalatedAtIsNil", "escalatedAtNotNil", "nextEscalationAt", "nextEscalationAtNEQ", "nextEscalationAtIn", "nextEscalationAtNotIn", "nextEscalationAtGT", "nextEscalationAtGTE", "nextEscalationAtLT", "nextEscalationAtLTE", "nextEscalationAtIsNil", "nextEscalationAtNotNil", "assignedAt", "assignedAtNEQ", "assignedAtIn", "assignedAtNotIn", "assignedAtGT", "assignedAtGTE", "assignedAtLT", "assignedAtLTE", "assignedAtIsNil", "assignedAtNotNil", "reopenedAt", "reopenedAtNEQ", "reopenedAtIn", "reopenedAtNotIn", "reopenedAtGT", "reopenedAtGTE", "reopenedAtLT", "reopenedAtLTE", "reopenedAtIsNil", "reopenedAtNotNil", "csat", "csatNEQ", "csatIn", "csatNotIn", "csatGT", "csatGTE", "csatLT", "csatLTE", "csatIsNil", "csatNotNil", "surveySentAt", "surveySentAtNEQ", "surveySentAtIn", "surveySentAtNotIn", "surveySentAtGT", "surveySentAtGTE", "surveySentAtLT", "surveySentAtLTE", "surveySentAtIsNil", "surveySentAtNotNil", "resolvedAt", "resolvedAtNEQ", "resolvedAtIn", "resolvedAtNotIn", "resolvedAtGT", "resolvedAtGTE", "resolvedAtLT", "resolvedAtLTE", "resolvedAtIsNil", "resolvedAtNotNil", "closedAt", "closedAtNEQ", "closedAtIn", "closedAtNotIn", "closedAtGT", "closedAtGTE", "closedAtLT", "closedAtLTE", "closedAtIsNil", "closedAtNotNil", "hasCustomer", "hasCustomerWith", "hasOrder", "hasOrderWith", "hasAssignee", "hasAssigneeWith", "hasTeam", "hasTeamWith", "hasTicketType", "hasTicketTypeWith", "hasSLAPolicy", "hasSLAPolicyWith", "hasChanges", "hasChangesWith", "hasApprovals", "hasApprovalsWith", "hasComments", "hasCommentsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "number", "numberNEQ", "numberIn", "numberNotIn", "numberGT", "numberGTE", "numberLT", "numberLTE", "numberContains", "numberHasPrefix", "numberHasSuffix", "numberEqualFold", "numberContainsFold", "title", "titleNEQ", "titleIn", "titleNotIn", "titleGT", "titleGTE", "titleLT", "titleLTE", "titleContains", "titleHasPrefix", "titleHasSuffix", "titleEqualFold", "titleContainsFold", "category", "categoryNEQ", "categoryIn", "categoryNotIn", "categoryGT", "categoryGTE", "categoryLT", "categoryLTE", "categoryContains", "categoryHasPrefix", "categoryHasSuffix", "categoryEqualFold", "categoryContainsFold", "priority", "priorityNEQ", "priorityIn", "priorityNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "source", "sourceNEQ", "sourceIn", "sourceNotIn", "customerID", "customerIDNEQ", "customerIDIn", "customerIDNotIn", "customerIDIsNil", "customerIDNotNil", "orderID", "orderIDNEQ", "orderIDIn", "orderIDNotIn", "orderIDIsNil", "orderIDNotNil", "assigneeID", "assigneeIDNEQ", "assigneeIDIn", "assigneeIDNotIn", "assigneeIDIsNil", "assigneeIDNotNil", "teamID", "teamIDNEQ", "teamIDIn", "teamIDNotIn", "teamIDIsNil", "teamIDNotNil", "region", "regionNEQ", "regionIn", "regionNotIn", "regionGT", "regionGTE", "regionLT", "regionLTE", "regionContains", "regionHasPrefix", "regionHasSuffix", "regionIsNil", "regionNotNil", "regionEqualFold", "regionContainsFold", "typeID", "typeIDNEQ", "typeIDIn", "typeIDNotIn", "typeIDIsNil", "typeIDNotNil", "slaPolicyID", "slaPolicyIDNEQ", "slaPolicyIDIn", "slaPolicyIDNotIn", "slaPolicyIDIsNil", "slaPolicyIDNotNil", "firstResponseDueAt", "firstResponseDueAtNEQ", "firstResponseDueAtIn", "firstResponseDueAtNotIn", "firstResponseDueAtGT", "firstResponseDueAtGTE", "firstResponseDueAtLT", "firstResponseDueAtLTE", "firstResponseDueAtIsNil", "firstResponseDueAtNotNil", "nextUpdateDueAt", "nextUpdateDueAtNEQ", "nextUpdateDueAtIn", "nextUpdateDueAtNotIn", "nextUpdateDueAtGT", "nextUpdateDueAtGTE", "nextUpdateDueAtLT", "nextUpdateDueAtLTE", "nextUpdateDueAtIsNil", "nextUpdateDueAtNotNil", "resolutionDueAt", "resolutionDueAtNEQ", "resolutionDueAtIn", "resolutionDueAtNotIn", "resolutionDueAtGT", "resolutionDueAtGTE", "resolutionDueAtLT", "resolutionDueAtLTE", "resolutionDueAtIsNil", "resolutionDueAtNotNil", "firstRespondedAt", "firstRespondedAtNEQ", "firstRespondedAtIn", "firstRespondedAtNotIn", "firstRespondedAtGT", "firstRespondedAtGTE", "firstRespondedAtLT", "firstRespondedAtLTE", "firstRespondedAtIsNil", "firstRespondedAtNotNil", "lastUpdateAt", "lastUpdateAtNEQ", "lastUpdateAtIn", "lastUpdateAtNotIn", "lastUpdateAtGT", "lastUpdateAtGTE", "lastUpdateAtLT", "lastUpdateAtLTE", "lastUpdateAtIsNil", "lastUpdateAtNotNil", "slaPausedAt", "slaPausedAtNEQ", "slaPausedAtIn", "slaPausedAtNotIn", "slaPausedAtGT", "slaPausedAtGTE", "slaPausedAtLT", "slaPausedAtLTE", "slaPausedAtIsNil", "slaPausedAtNotNil", "firstResponseBreachedAt", "firstResponseBreachedAtNEQ", "firstResponseBreachedAtIn", "firstResponseBreachedAtNotIn", "firstResponseBreachedAtGT", "firstResponseBreachedAtGTE", "firstResponseBreachedAtLT", "firstResponseBreachedAtLTE", "firstResponseBreachedAtIsNil", "firstResponseBreachedAtNotNil", "resolutionBreachedAt", "resolutionBreachedAtNEQ", "resolutionBreachedAtIn", "resolutionBreachedAtNotIn", "resolutionBreachedAtGT", "resolutionBreachedAtGTE", "resolutionBreachedAtLT", "resolutionBreachedAtLTE", "resolutionBreachedAtIsNil", "resolutionBreachedAtNotNil", "escalationLevel", "escalationLevelNEQ", "escalationLevelIn", "escalationLevelNotIn", "escalationLevelGT", "escalationLevelGTE", "escalationLevelLT", "escalationLevelLTE", "escalatedAt", "escalatedAtNEQ", "escalatedAtIn", "escalatedAtNotIn", "escalatedAtGT", "escalatedAtGTE", "escalatedAtLT", "escalatedAtLTE", "escalatedAtIsNil", "escalatedAtNotNil", "nextEscalationAt", "nextEscalationAtNEQ", "nextEscalationAtIn", "nextEscalationAtNotIn", "nextEscalationAtGT", "nextEscalationAtGTE", "nextEscalationAtLT", "nextEscalationAtLTE", "nextEscalationAtIsNil", "nextEscalationAtNotNil", "assignedAt", "assignedAtNEQ", "assignedAtIn", "assignedAtNotIn", "assignedAtGT", "assignedAtGTE", "assignedAtLT", "assignedAtLTE", "assignedAtIsNil", "assignedAtNotNil", "reopenedAt", "reopenedAtNEQ", "reopenedAtIn", "reopenedAtNotIn", "reopenedAtGT", "reopenedAtGTE", "reopenedAtLT", "reopenedAtLTE", "reopenedAtIsNil", "reopenedAtNotNil", "csat", "csatNEQ", "csatIn", "csatNotIn", "csatGT", "csatGTE", "csatLT", "csatLTE", "csatIsNil", "csatNotNil", "csatStaffID", "csatStaffIDNEQ", "csatStaffIDIn", "csatStaffIDNotIn", "csatStaffIDGT", "csatStaffIDGTE", "csatStaffIDLT", "csatStaffIDLTE", "csatStaffIDIsNil", "csatStaffIDNotNil", "surveySentAt", "surveySentAtNEQ", "surveySentAtIn", "surveySentAtNotIn", "surveySentAtGT", "surveySentAtGTE", "surveySentAtLT", "surveySentAtLTE", "surveySentAtIsNil", "surveySentAtNotNil", "resolvedAt", "resolvedAtNEQ", "resolvedAtIn", "resolvedAtNotIn", "resolvedAtGT", "resolvedAtGTE", "resolvedAtLT", "resolvedAtLTE", "resolvedAtIsNil", "resolvedAtNotNil", "closedAt", "closedAtNEQ", "closedAtIn", "closedAtNotIn", "closedAtGT", "closedAtGTE", "closedAtLT", "closedAtLTE", "closedAtIsNil", "closedAtNotNil", "hasCustomer", "hasCustomerWith", "hasOrder", "hasOrderWith", "hasAssignee", "hasAssigneeWith", "hasTeam", "hasTeamWith", "hasTicketType", "hasTicketTypeWith", "hasSLAPolicy", "hasSLAPolicyWith", "hasChanges", "hasChangesWith", "hasApprovals", "hasApprovalsWith", "hasComments", "hasCommentsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -52672,6 +52704,76 @@ func (ec *executionContext) unmarshalInputTicketWhereInput(ctx context.Context, 
 				return it, err
 			}
 			it.CsatNotNil = data
+		case "csatStaffID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("csatStaffID"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CsatStaffID = data
+		case "csatStaffIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("csatStaffIDNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CsatStaffIDNEQ = data
+		case "csatStaffIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("csatStaffIDIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CsatStaffIDIn = data
+		case "csatStaffIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("csatStaffIDNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CsatStaffIDNotIn = data
+		case "csatStaffIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("csatStaffIDGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CsatStaffIDGT = data
+		case "csatStaffIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("csatStaffIDGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CsatStaffIDGTE = data
+		case "csatStaffIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("csatStaffIDLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CsatStaffIDLT = data
+		case "csatStaffIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("csatStaffIDLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CsatStaffIDLTE = data
+		case "csatStaffIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("csatStaffIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CsatStaffIDIsNil = data
+		case "csatStaffIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("csatStaffIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CsatStaffIDNotNil = data
 		case "surveySentAt":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("surveySentAt"))
 			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
@@ -60577,6 +60679,11 @@ func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, o
 		case "csatComment":
 			out.Values[i] = ec._Ticket_csatComment(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "csatStaffID":
+			out.Values[i] = ec._Ticket_csatStaffID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "surveySentAt":

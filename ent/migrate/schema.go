@@ -1003,6 +1003,7 @@ var (
 		{Name: "reopened_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "csat", Type: field.TypeInt, Nullable: true},
 		{Name: "csat_comment", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "csat_staff_id", Type: field.TypeInt, Nullable: true},
 		{Name: "survey_token_hash", Type: field.TypeString, Nullable: true, Size: 64},
 		{Name: "survey_sent_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "resolved_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
@@ -1024,43 +1025,43 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "tickets_customers_tickets",
-				Columns:    []*schema.Column{TicketsColumns[36]},
+				Columns:    []*schema.Column{TicketsColumns[37]},
 				RefColumns: []*schema.Column{CustomersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "tickets_staff_assigned_tickets",
-				Columns:    []*schema.Column{TicketsColumns[37]},
+				Columns:    []*schema.Column{TicketsColumns[38]},
 				RefColumns: []*schema.Column{StaffColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "tickets_tenants_tenant",
-				Columns:    []*schema.Column{TicketsColumns[38]},
+				Columns:    []*schema.Column{TicketsColumns[39]},
 				RefColumns: []*schema.Column{TenantsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "tickets_orders_order",
-				Columns:    []*schema.Column{TicketsColumns[39]},
+				Columns:    []*schema.Column{TicketsColumns[40]},
 				RefColumns: []*schema.Column{OrdersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "tickets_departments_team",
-				Columns:    []*schema.Column{TicketsColumns[40]},
+				Columns:    []*schema.Column{TicketsColumns[41]},
 				RefColumns: []*schema.Column{DepartmentsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "tickets_ticket_types_ticket_type",
-				Columns:    []*schema.Column{TicketsColumns[41]},
+				Columns:    []*schema.Column{TicketsColumns[42]},
 				RefColumns: []*schema.Column{TicketTypesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "tickets_sla_policies_sla_policy",
-				Columns:    []*schema.Column{TicketsColumns[42]},
+				Columns:    []*schema.Column{TicketsColumns[43]},
 				RefColumns: []*schema.Column{SLAPoliciesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -1069,27 +1070,27 @@ var (
 			{
 				Name:    "ticket_tenant_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[38], TicketsColumns[1]},
+				Columns: []*schema.Column{TicketsColumns[39], TicketsColumns[1]},
 			},
 			{
 				Name:    "ticket_tenant_id_number",
 				Unique:  true,
-				Columns: []*schema.Column{TicketsColumns[38], TicketsColumns[3]},
+				Columns: []*schema.Column{TicketsColumns[39], TicketsColumns[3]},
 			},
 			{
 				Name:    "ticket_tenant_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[38], TicketsColumns[8]},
+				Columns: []*schema.Column{TicketsColumns[39], TicketsColumns[8]},
 			},
 			{
 				Name:    "ticket_customer_id_tenant_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[36], TicketsColumns[38], TicketsColumns[8]},
+				Columns: []*schema.Column{TicketsColumns[37], TicketsColumns[39], TicketsColumns[8]},
 			},
 			{
 				Name:    "ticket_assignee_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[37], TicketsColumns[8]},
+				Columns: []*schema.Column{TicketsColumns[38], TicketsColumns[8]},
 			},
 			{
 				Name:    "ticket_next_escalation_at",
@@ -1099,7 +1100,7 @@ var (
 			{
 				Name:    "ticket_survey_token_hash",
 				Unique:  true,
-				Columns: []*schema.Column{TicketsColumns[31]},
+				Columns: []*schema.Column{TicketsColumns[32]},
 			},
 		},
 	}

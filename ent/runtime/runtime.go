@@ -1453,7 +1453,7 @@ func init() {
 	// ticket.DefaultCsatComment holds the default value on creation for the csat_comment field.
 	ticket.DefaultCsatComment = ticketDescCsatComment.Default.(string)
 	// ticketDescSurveyTokenHash is the schema descriptor for survey_token_hash field.
-	ticketDescSurveyTokenHash := ticketFields[34].Descriptor()
+	ticketDescSurveyTokenHash := ticketFields[35].Descriptor()
 	// ticket.SurveyTokenHashValidator is a validator for the "survey_token_hash" field. It is called by the builders before save.
 	ticket.SurveyTokenHashValidator = ticketDescSurveyTokenHash.Validators[0].(func(string) error)
 	ticketapprovalMixin := schema.TicketApproval{}.Mixin()

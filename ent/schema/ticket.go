@@ -69,6 +69,8 @@ func (Ticket) Fields() []ent.Field {
 		field.Time("reopened_at").SchemaType(datetime).Optional().Nillable().Annotations(noInput),
 		field.Int("csat").Optional().Nillable().Range(1, 5).Annotations(noInput),
 		field.Text("csat_comment").Default("").Annotations(noInput, noFilter),
+		field.Int("csat_staff_id").Optional().Nillable().Annotations(noInput).
+			Comment("the agent the rating is about: the assignee when the survey was answered"),
 		field.String("survey_token_hash").Optional().Nillable().MaxLen(64).Annotations(entgql.Skip()),
 		field.Time("survey_sent_at").SchemaType(datetime).Optional().Nillable().Annotations(noInput),
 		field.Time("resolved_at").SchemaType(datetime).Optional().Nillable().Annotations(noInput),

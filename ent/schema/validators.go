@@ -10,10 +10,10 @@ import (
 )
 
 var (
-	slugPattern  = regexp.MustCompile(`^[a-z][a-z0-9-]{1,62}$`)
+	slugPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{1,62}$`)
 	// typeKeyPattern is a ticket type's key: AFTER_SALES.
 	typeKeyPattern = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,31}$`)
-	loginPattern = regexp.MustCompile(`^[a-zA-Z0-9._@-]+$`)
+	loginPattern   = regexp.MustCompile(`^[a-zA-Z0-9._@-]+$`)
 	// mobilePattern accepts mainland China mobile numbers: 11 digits, 1[3-9].
 	mobilePattern = regexp.MustCompile(`^1[3-9][0-9]{9}$`)
 	// idNumberPattern is a resident identity card number: 18 characters

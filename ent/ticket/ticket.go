@@ -92,6 +92,8 @@ const (
 	FieldCsat = "csat"
 	// FieldCsatComment holds the string denoting the csat_comment field in the database.
 	FieldCsatComment = "csat_comment"
+	// FieldCsatStaffID holds the string denoting the csat_staff_id field in the database.
+	FieldCsatStaffID = "csat_staff_id"
 	// FieldSurveyTokenHash holds the string denoting the survey_token_hash field in the database.
 	FieldSurveyTokenHash = "survey_token_hash"
 	// FieldSurveySentAt holds the string denoting the survey_sent_at field in the database.
@@ -236,6 +238,7 @@ var Columns = []string{
 	FieldReopenedAt,
 	FieldCsat,
 	FieldCsatComment,
+	FieldCsatStaffID,
 	FieldSurveyTokenHash,
 	FieldSurveySentAt,
 	FieldResolvedAt,
@@ -567,6 +570,11 @@ func ByCsat(opts ...sql.OrderTermOption) OrderOption {
 // ByCsatComment orders the results by the csat_comment field.
 func ByCsatComment(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCsatComment, opts...).ToFunc()
+}
+
+// ByCsatStaffID orders the results by the csat_staff_id field.
+func ByCsatStaffID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCsatStaffID, opts...).ToFunc()
 }
 
 // BySurveyTokenHash orders the results by the survey_token_hash field.

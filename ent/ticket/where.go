@@ -215,6 +215,11 @@ func CsatComment(v string) predicate.Ticket {
 	return predicate.Ticket(sql.FieldEQ(FieldCsatComment, v))
 }
 
+// CsatStaffID applies equality check predicate on the "csat_staff_id" field. It's identical to CsatStaffIDEQ.
+func CsatStaffID(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldCsatStaffID, v))
+}
+
 // SurveyTokenHash applies equality check predicate on the "survey_token_hash" field. It's identical to SurveyTokenHashEQ.
 func SurveyTokenHash(v string) predicate.Ticket {
 	return predicate.Ticket(sql.FieldEQ(FieldSurveyTokenHash, v))
@@ -1818,6 +1823,56 @@ func CsatCommentEqualFold(v string) predicate.Ticket {
 // CsatCommentContainsFold applies the ContainsFold predicate on the "csat_comment" field.
 func CsatCommentContainsFold(v string) predicate.Ticket {
 	return predicate.Ticket(sql.FieldContainsFold(FieldCsatComment, v))
+}
+
+// CsatStaffIDEQ applies the EQ predicate on the "csat_staff_id" field.
+func CsatStaffIDEQ(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldCsatStaffID, v))
+}
+
+// CsatStaffIDNEQ applies the NEQ predicate on the "csat_staff_id" field.
+func CsatStaffIDNEQ(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldCsatStaffID, v))
+}
+
+// CsatStaffIDIn applies the In predicate on the "csat_staff_id" field.
+func CsatStaffIDIn(vs ...int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldCsatStaffID, vs...))
+}
+
+// CsatStaffIDNotIn applies the NotIn predicate on the "csat_staff_id" field.
+func CsatStaffIDNotIn(vs ...int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldCsatStaffID, vs...))
+}
+
+// CsatStaffIDGT applies the GT predicate on the "csat_staff_id" field.
+func CsatStaffIDGT(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldCsatStaffID, v))
+}
+
+// CsatStaffIDGTE applies the GTE predicate on the "csat_staff_id" field.
+func CsatStaffIDGTE(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldCsatStaffID, v))
+}
+
+// CsatStaffIDLT applies the LT predicate on the "csat_staff_id" field.
+func CsatStaffIDLT(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldCsatStaffID, v))
+}
+
+// CsatStaffIDLTE applies the LTE predicate on the "csat_staff_id" field.
+func CsatStaffIDLTE(v int) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldCsatStaffID, v))
+}
+
+// CsatStaffIDIsNil applies the IsNil predicate on the "csat_staff_id" field.
+func CsatStaffIDIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldCsatStaffID))
+}
+
+// CsatStaffIDNotNil applies the NotNil predicate on the "csat_staff_id" field.
+func CsatStaffIDNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldCsatStaffID))
 }
 
 // SurveyTokenHashEQ applies the EQ predicate on the "survey_token_hash" field.

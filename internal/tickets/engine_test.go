@@ -13,6 +13,11 @@ import (
 	_ "github.com/scrm-dev/scrm/authz" // registers the default policies new tenants get
 	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/ent/department"
+	"github.com/scrm-dev/scrm/ent/formsubmission"
+	"github.com/scrm-dev/scrm/ent/schema/schematype"
+	"github.com/scrm-dev/scrm/ent/staff"
+	"github.com/scrm-dev/scrm/ent/ticketapproval"
+	"github.com/scrm-dev/scrm/ent/ticketcomment"
 	"github.com/scrm-dev/scrm/ent/schema"
 	"github.com/scrm-dev/scrm/ent/slapolicy"
 	"github.com/scrm-dev/scrm/ent/ticket"
@@ -99,15 +104,15 @@ func (r *recorder) notified(staffID int, part string) bool {
 // org is a tenant with the default ticket configuration, a small tree
 // (HQ led by boss, 华东 led by sup, its store team) and agents.
 type org struct {
-	c               *ent.Client
-	e               *tickets.Engine
-	clock           *fakeClock
-	rec             *recorder
-	ctx             context.Context
-	tenantID        int
+	c                 *ent.Client
+	e                 *tickets.Engine
+	clock             *fakeClock
+	rec               *recorder
+	ctx               context.Context
+	tenantID          int
 	hq, region, store int
-	boss, sup, sup2 int
-	li, wang, zhao  int // agents: li and wang in the store (售后), zhao elsewhere (投诉)
+	boss, sup, sup2   int
+	li, wang, zhao    int // agents: li and wang in the store (售后), zhao elsewhere (投诉)
 }
 
 func newOrg(t *testing.T, backend string) *org {
@@ -379,3 +384,258 @@ var (
 	_ = slapolicy.Active
 	_ = workflow.Open
 )
+
+func TestEscalationsApprovalsSurveys(t *testing.T) {
+	for _, backend := range testenv.DatabaseBackends() {
+		t.Run(backend, func(t *testing.T) { testEscalationsApprovalsSurveys(t, backend) })
+	}
+}
+
+func testEscalationsApprovalsSurveys(t *testing.T, backend string) {
+	o := newOrg(t, backend)
+	ctx := o.ctx
+
+	t.Run("escalation rules fire in order, up the tree, once", func(t *testing.T) {
+		tk := o.open(t, "没人理", func(c *ent.TicketCreate) { c.SetAssigneeID(o.li).SetTeamID(o.store) })
+		gen := tk.SLAGeneration
+		// Not due yet: an early timer reschedules and does nothing else.
+		if err := o.e.Escalate(ctx, tk.ID, gen); err != nil {
+			t.Fatal(err)
+		}
+		if got := o.get(t, tk.ID); got.EscalationLevel != 0 || len(got.EscalationsDone) != 0 {
+			t.Fatalf("escalated early: %+v", got)
+		}
+		// 80% of the first response (13:42): the assignee is warned.
+		o.clock.Advance(4*time.Hour + 45*time.Minute) // 13:45
+		if err := o.e.Escalate(ctx, tk.ID, gen); err != nil {
+			t.Fatal(err)
+		}
+		got := o.get(t, tk.ID)
+		if !slices.Equal(got.EscalationsDone, []string{"FIRST_RESPONSE@80"}) || !o.rec.notified(o.li, "SLA 预警") {
+			t.Fatalf("at 80%%: done %v", got.EscalationsDone)
+		}
+		// A timer of the older generation is superseded.
+		if err := o.e.Escalate(ctx, tk.ID, gen); err != nil {
+			t.Fatal(err)
+		}
+		if again := o.get(t, tk.ID); again.SLAGeneration != got.SLAGeneration {
+			t.Fatal("a superseded timer did work")
+		}
+		// Breach at 14:30: supervisor (the store has no leader: the
+		// region's, sup) told, level 1, breach recorded.
+		o.clock.Advance(time.Hour)
+		if err := o.e.Escalate(ctx, tk.ID, got.SLAGeneration); err != nil {
+			t.Fatal(err)
+		}
+		got = o.get(t, tk.ID)
+		if got.EscalationLevel != 1 || got.FirstResponseBreachedAt == nil || !got.FirstResponseBreachedAt.Equal(*tk.FirstResponseDueAt) {
+			t.Fatalf("at breach: level %d breached %v", got.EscalationLevel, got.FirstResponseBreachedAt)
+		}
+		if !o.rec.notified(o.sup, "已升级（1 级）") {
+			t.Fatal("the supervisor was not told")
+		}
+		// Days later the resolution rules: 75% warns, 100% raises priority
+		// and bumps to level 2 (the boss above sup), 150% reassigns to the
+		// level-2 supervisor. The sweep runs them all at once.
+		o.clock.Advance(30 * 24 * time.Hour)
+		res, err := o.e.Sweep(context.Background(), 100)
+		if err != nil || res.Escalated < 1 {
+			t.Fatalf("sweep %+v %v", res, err)
+		}
+		got = o.get(t, tk.ID)
+		if got.Priority != ticket.PriorityHigh || got.EscalationLevel != 3 || got.AssigneeID == nil || *got.AssigneeID != o.boss {
+			t.Fatalf("after the resolution rules: priority %s level %d assignee %v", got.Priority, got.EscalationLevel, got.AssigneeID)
+		}
+		if got.NextEscalationAt != nil {
+			t.Fatalf("every rule fired; next escalation %v", got.NextEscalationAt)
+		}
+		if o.load(t, o.li) != 0 || o.load(t, o.boss) != 1 {
+			t.Fatalf("loads li %d boss %d after the reassignment", o.load(t, o.li), o.load(t, o.boss))
+		}
+		kinds := o.c.TicketChange.Query().Where(ticketchange.TicketID(tk.ID), ticketchange.KindIn("ESCALATED", "SLA_BREACHED")).
+			Order(ent.Asc(ticketchange.FieldID)).Select(ticketchange.FieldAfter).StringsX(ctx)
+		if !slices.Equal(kinds, []string{"FIRST_RESPONSE@80", "FIRST_RESPONSE@100", "RESOLUTION@75", "RESOLUTION@100", "RESOLUTION@150"}) {
+			t.Fatalf("escalation history %v", kinds)
+		}
+		if res, _ := o.e.Sweep(context.Background(), 100); res.Escalated != 0 {
+			t.Fatalf("a second sweep escalated %d", res.Escalated)
+		}
+	})
+
+	t.Run("a refund above the threshold needs two distinct approvers, not the requester", func(t *testing.T) {
+		refund := o.typeID(t, "REFUND")
+		tk := o.open(t, "退款", func(c *ent.TicketCreate) { c.SetTypeID(refund).SetAssigneeID(o.li) })
+		agent := o.as(o.li, "agent")
+		if _, err := o.e.Transition(agent, tk.ID, tickets.TransitionInput{To: ticket.StatusInProgress}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := o.e.Transition(agent, tk.ID, tickets.TransitionInput{To: ticket.StatusResolved, Comment: "退款"})
+		wantCode(t, err, apperr.CodeBadUserInput, "customFields.refund_amount")
+		pending, err := o.e.Transition(agent, tk.ID, tickets.TransitionInput{To: ticket.StatusResolved, Comment: "退款 6 万",
+			CustomFields: map[string]any{"refund_amount": 6_000_000}})
+		if err != nil || pending.Status != ticket.StatusPendingApproval {
+			t.Fatalf("%v %+v", err, pending)
+		}
+		ap := o.c.TicketApproval.Query().OnlyX(ctx)
+		if ap.RequiredApprovals != 2 || ap.RequestedByID == nil || *ap.RequestedByID != o.li {
+			t.Fatalf("approval %+v", ap)
+		}
+		if !o.rec.notified(o.sup, "等待你的审批") || !o.rec.notified(o.sup2, "等待你的审批") {
+			t.Fatal("the supervisors were not asked")
+		}
+		_, err = o.e.Decide(agent, ap.ID, true, "我批准我自己")
+		wantCode(t, err, apperr.CodeForbidden, "")
+		if mine, _ := o.e.PendingFor(o.as(o.sup, "supervisor")); len(mine) != 1 {
+			t.Fatalf("sup sees %d approvals", len(mine))
+		}
+		if _, err := o.e.Decide(o.as(o.sup, "supervisor"), ap.ID, true, "同意"); err != nil {
+			t.Fatal(err)
+		}
+		_, err = o.e.Decide(o.as(o.sup, "supervisor"), ap.ID, true, "再同意一次")
+		wantCode(t, err, apperr.CodeForbidden, "")
+		if o.get(t, tk.ID).Status != ticket.StatusPendingApproval {
+			t.Fatal("one approval of two completed the step")
+		}
+		done, err := o.e.Decide(o.as(o.sup2, "supervisor"), ap.ID, true, "同意")
+		if err != nil || done.Status != "APPROVED" || len(done.Decisions) != 2 {
+			t.Fatalf("%v %+v", err, done)
+		}
+		if got := o.get(t, tk.ID); got.Status != ticket.StatusResolved || got.ResolvedAt == nil {
+			t.Fatalf("after two approvals: %s", got.Status)
+		}
+
+		// A rejection sends the ticket back to IN_PROGRESS.
+		tk2 := o.open(t, "小额退款", func(c *ent.TicketCreate) { c.SetTypeID(refund).SetAssigneeID(o.li) })
+		o.e.Transition(agent, tk2.ID, tickets.TransitionInput{To: ticket.StatusInProgress})
+		if _, err := o.e.Transition(agent, tk2.ID, tickets.TransitionInput{To: ticket.StatusResolved, Comment: "退 50",
+			CustomFields: map[string]any{"refund_amount": "5000"}}); err != nil {
+			t.Fatal(err)
+		}
+		ap2 := o.c.TicketApproval.Query().Where(ticketapproval.TicketID(tk2.ID)).OnlyX(ctx)
+		if ap2.RequiredApprovals != 1 {
+			t.Fatalf("below the threshold: %d approvers", ap2.RequiredApprovals)
+		}
+		if _, err := o.e.Decide(o.as(o.sup2, "supervisor"), ap2.ID, false, "金额不对"); err != nil {
+			t.Fatal(err)
+		}
+		if got := o.get(t, tk2.ID); got.Status != ticket.StatusInProgress {
+			t.Fatalf("after a rejection: %s", got.Status)
+		}
+	})
+
+	t.Run("closing sends a survey; the answer feeds the agent's CSAT; reopen within the window", func(t *testing.T) {
+		tk := o.open(t, "评价", func(c *ent.TicketCreate) { c.SetAssigneeID(o.wang) })
+		agent := o.as(o.wang, "agent")
+		o.e.Transition(agent, tk.ID, tickets.TransitionInput{To: ticket.StatusResolved, Comment: "已处理"})
+		closed, err := o.e.Transition(agent, tk.ID, tickets.TransitionInput{To: ticket.StatusClosed})
+		if err != nil || closed.SurveySentAt == nil {
+			t.Fatalf("%v %+v", err, closed)
+		}
+		link := o.c.TicketComment.Query().Where(ticketcomment.TicketID(tk.ID), ticketcomment.BodyContains("/survey/")).OnlyX(ctx).Body
+		token := link[strings.LastIndex(link, "/survey/")+len("/survey/"):]
+		view, err := o.e.Survey(context.Background(), token)
+		if err != nil || view.Ticket.ID != tk.ID || view.Form.Fields[0].Key != "rating" {
+			t.Fatalf("%v %+v", err, view)
+		}
+		_, err = o.e.AnswerSurvey(context.Background(), token, tickets.SurveyAnswer{Rating: 9})
+		wantCode(t, err, apperr.CodeBadUserInput, "rating")
+		rated, err := o.e.AnswerSurvey(context.Background(), token, tickets.SurveyAnswer{Rating: 4, Comment: "还行", Reopen: true})
+		if err != nil || rated.Csat == nil || *rated.Csat != 4 {
+			t.Fatalf("%v %+v", err, rated)
+		}
+		if got := o.get(t, tk.ID); got.Status != ticket.StatusAssigned || got.ReopenedAt == nil {
+			t.Fatalf("reopened from the survey: %s", got.Status)
+		}
+		if s := o.c.Staff.GetX(ctx, o.wang); s.CsatCount != 1 || s.CsatAverage != 4 {
+			t.Fatalf("wang's CSAT %v from %d", s.CsatAverage, s.CsatCount)
+		}
+		if sub := o.c.FormSubmission.Query().Where(formsubmission.TicketID(tk.ID)).OnlyX(ctx); sub.Data["rating"] != "4" {
+			t.Fatalf("submission %+v", sub.Data)
+		}
+		_, err = o.e.AnswerSurvey(context.Background(), token, tickets.SurveyAnswer{Rating: 5})
+		wantCode(t, err, apperr.CodeNotFound, "")
+	})
+
+	t.Run("claim-back returns a ticket nobody picked up, past its agent", func(t *testing.T) {
+		o.c.Staff.Update().Where(staff.IDIn(o.li, o.wang)).SetOpenTickets(0).ExecX(ctx)
+		tk := o.open(t, "没人接", func(c *ent.TicketCreate) { c.SetRequiredSkills([]string{"售后"}) })
+		first := *tk.AssigneeID
+		if !slices.Contains(o.rec.claimBacks, tk.ID) {
+			t.Fatal("no claim-back timer (AFTER_SALES claims back after 30m)")
+		}
+		o.clock.Advance(31 * time.Minute)
+		if err := o.e.ClaimBack(ctx, tk.ID, first, *tk.AssignedAt); err != nil {
+			t.Fatal(err)
+		}
+		got := o.get(t, tk.ID)
+		if got.AssigneeID == nil || *got.AssigneeID == first {
+			t.Fatalf("claimed back to %v (was %d)", got.AssigneeID, first)
+		}
+		// A stale timer (the ticket was reassigned since) does nothing.
+		if err := o.e.ClaimBack(ctx, tk.ID, first, *tk.AssignedAt); err != nil {
+			t.Fatal(err)
+		}
+		if again := o.get(t, tk.ID); *again.AssigneeID != *got.AssigneeID {
+			t.Fatal("a stale claim-back moved the ticket")
+		}
+	})
+
+	t.Run("a hand-over keeps the SLA clocks", func(t *testing.T) {
+		tk := o.open(t, "交接", func(c *ent.TicketCreate) { c.SetAssigneeID(o.zhao) })
+		n, err := o.e.HandOver(ctx, o.zhao, o.li, nil)
+		if err != nil || n < 1 {
+			t.Fatalf("%d %v", n, err)
+		}
+		got := o.get(t, tk.ID)
+		if *got.AssigneeID != o.li || !got.ResolutionDueAt.Equal(*tk.ResolutionDueAt) || !got.NextEscalationAt.Equal(*tk.NextEscalationAt) {
+			t.Fatalf("after the hand-over: %+v", got)
+		}
+	})
+
+	t.Run("a form set to open tickets opens one with mapped fields; an order return gets the REFUND type", func(t *testing.T) {
+		consult := o.typeID(t, "CONSULTATION")
+		f := o.c.Form.Create().SetName("门店反馈").SetStatus("PUBLISHED").SetTicketTypeID(consult).
+			SetFields([]schematype.FormField{{Key: "topic", Label: "主题", Type: schematype.FormFieldText, Required: true},
+				{Key: "detail", Label: "详情", Type: schematype.FormFieldTextarea}}).
+			SetTicketFields([]workflow.FieldMapping{{Ticket: "title", Form: "topic"}, {Ticket: "description", Form: "detail"}}).SaveX(ctx)
+		var sub *ent.FormSubmission
+		o.write(t, ctx, func(ctx context.Context, c *ent.Client) (err error) {
+			sub, err = c.FormSubmission.Create().SetFormID(f.ID).SetData(map[string]any{"topic": "会员卡积分没到账", "detail": "上周消费"}).Save(ctx)
+			return err
+		})
+		sub = o.c.FormSubmission.GetX(ctx, sub.ID)
+		if sub.TicketID == nil {
+			t.Fatal("no ticket opened")
+		}
+		got := o.get(t, *sub.TicketID)
+		if got.Title != "会员卡积分没到账" || got.Description != "上周消费" || *got.TypeID != consult || got.Source != ticket.SourceForm {
+			t.Fatalf("ticket %+v", got)
+		}
+		ret := o.open(t, "退货申请", func(c *ent.TicketCreate) { c.SetSource(ticket.SourceOrderReturn) })
+		if *ret.TypeID != o.typeID(t, "REFUND") {
+			t.Fatalf("order return typed %v", ret.TypeID)
+		}
+	})
+
+	t.Run("metrics", func(t *testing.T) {
+		m, err := o.e.Metrics(ctx, o.clock.Now().Add(-60*24*time.Hour), o.clock.Now().Add(time.Hour), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Opened < 8 || m.FirstResponse.Count == 0 || m.FirstResponse.P50 == nil || m.SLABreachRate <= 0 || m.SLABreachRate > 1 {
+			t.Fatalf("metrics %+v", m)
+		}
+		if len(m.CsatByAgent) != 1 || m.CsatByAgent[0].Staff.ID != o.wang || m.CsatByAgent[0].Average != 4 {
+			t.Fatalf("CSAT %+v", m.CsatByAgent)
+		}
+		total := 0
+		for _, r := range m.Backlog {
+			total += r.Total
+		}
+		if open := o.c.Ticket.Query().Where(ticket.StatusNotIn(ticket.StatusResolved, ticket.StatusClosed)).CountX(ctx); total != open {
+			t.Fatalf("backlog %d, open %d", total, open)
+		}
+		_, err = o.e.Metrics(ctx, o.clock.Now(), o.clock.Now().Add(-time.Hour), nil)
+		wantCode(t, err, apperr.CodeBadUserInput, "to")
+	})
+}

@@ -36,7 +36,7 @@ func (e *Engine) Metrics(ctx context.Context, from, to time.Time, teamIDs []int)
 	rows, err := q.Select(ticket.FieldCreatedAt, ticket.FieldFirstRespondedAt, ticket.FieldResolvedAt,
 		ticket.FieldReopenedAt, ticket.FieldSLAPolicyID, ticket.FieldFirstResponseBreachedAt,
 		ticket.FieldResolutionBreachedAt, ticket.FieldFirstResponseDueAt, ticket.FieldResolutionDueAt,
-		ticket.FieldStatus, ticket.FieldAssigneeID, ticket.FieldCsat, ticket.FieldClosedAt).
+		ticket.FieldStatus, ticket.FieldCsatStaffID, ticket.FieldCsat, ticket.FieldClosedAt).
 		Limit(metricsRowCap + 1).All(ctx)
 	if err != nil {
 		return nil, err
@@ -66,11 +66,11 @@ func (e *Engine) Metrics(ctx context.Context, from, to time.Time, teamIDs []int)
 				breached++
 			}
 		}
-		if t.Csat != nil && t.AssigneeID != nil {
-			a := csat[*t.AssigneeID]
+		if t.Csat != nil && t.CsatStaffID != nil {
+			a := csat[*t.CsatStaffID]
 			if a == nil {
 				a = &agg{}
-				csat[*t.AssigneeID] = a
+				csat[*t.CsatStaffID] = a
 			}
 			a.sum += *t.Csat
 			a.n++

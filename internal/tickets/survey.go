@@ -114,7 +114,7 @@ func (e *Engine) AnswerSurvey(ctx context.Context, token string, a SurveyAnswer)
 	err = e.inTx(ctx, func(ctx context.Context, c *ent.Client) error {
 		// claim the token in the update itself: a double submit loses
 		n, err := c.Ticket.Update().Where(ticket.ID(t.ID), ticket.SurveyTokenHash(hashToken(token))).
-			ClearSurveyTokenHash().SetCsat(a.Rating).SetCsatComment(a.Comment).Save(ctx)
+			ClearSurveyTokenHash().SetCsat(a.Rating).SetCsatComment(a.Comment).SetNillableCsatStaffID(t.AssigneeID).Save(ctx)
 		if err != nil {
 			return err
 		}
@@ -171,7 +171,7 @@ func refreshAgentStats(ctx context.Context, c *ent.Client, staffID int, now time
 	since := now.Add(-statsWindow)
 	rows, err := c.Ticket.Query().
 		Where(ticket.AssigneeID(staffID), ticket.ResolvedAtGTE(since)).
-		Select(ticket.FieldCreatedAt, ticket.FieldResolvedAt, ticket.FieldReopenedAt, ticket.FieldCsat).
+		Select(ticket.FieldCreatedAt, ticket.FieldResolvedAt, ticket.FieldReopenedAt).
 		Limit(5000).All(ctx)
 	if err != nil {
 		return err
@@ -180,25 +180,23 @@ func refreshAgentStats(ctx context.Context, c *ent.Client, staffID int, now time
 	var sumRes time.Duration
 	var nRes int
 	for _, t := range rows {
-		if t.Csat != nil {
-			sumRating += *t.Csat
-			nRating++
-		}
 		if t.ResolvedAt != nil {
 			sumRes += t.ResolvedAt.Sub(slaStart(t))
 			nRes++
 		}
 	}
-	// rated tickets closed without a resolved step still count
+	// ratings are the rated agent's, whoever has the ticket now
 	rated, err := c.Ticket.Query().
-		Where(ticket.AssigneeID(staffID), ticket.CsatNotNil(), ticket.ClosedAtGTE(since), ticket.ResolvedAtIsNil()).
+		Where(ticket.CsatStaffID(staffID), ticket.UpdatedAtGTE(since)).
 		Select(ticket.FieldCsat).Limit(5000).All(ctx)
 	if err != nil {
 		return err
 	}
 	for _, t := range rated {
-		sumRating += *t.Csat
-		nRating++
+		if t.Csat != nil {
+			sumRating += *t.Csat
+			nRating++
+		}
 	}
 	u := c.Staff.Update().Where(staff.ID(staffID)).SetCsatCount(nRating).SetAvgResolutionSeconds(0).SetCsatAverage(0)
 	if nRating > 0 {
