@@ -37,6 +37,9 @@ func NewWorker(opts WorkerOptions) (*Worker, error) {
 		Logger:            logger,
 		ShutdownTimeout:   20 * time.Second,
 		TaskCheckInterval: opts.PollInterval,
+		// Scheduled tasks (SLA timers, deferred messages) become due
+		// within a second, not asynq's default five.
+		DelayedTaskCheckInterval: time.Second,
 		RetryDelayFunc:    retryDelay,
 		// Waiting for another worker's turn (errBusy) is not a failure: it
 		// must not use up the task's retries.
