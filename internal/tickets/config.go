@@ -195,6 +195,7 @@ func validatePolicy(in SLAPolicyInput, create bool) error {
 
 // CreateSLAPolicy adds a policy.
 func (e *Engine) CreateSLAPolicy(ctx context.Context, in SLAPolicyInput) (*ent.SLAPolicy, error) {
+	defer e.forgetConfig(ctx)
 	if err := validatePolicy(in, true); err != nil {
 		return nil, err
 	}
@@ -214,6 +215,7 @@ func (e *Engine) CreateSLAPolicy(ctx context.Context, in SLAPolicyInput) (*ent.S
 // UpdateSLAPolicy changes a policy. Open tickets keep the due times they
 // have until they next change (priority, status, a response).
 func (e *Engine) UpdateSLAPolicy(ctx context.Context, id int, in SLAPolicyInput) (*ent.SLAPolicy, error) {
+	defer e.forgetConfig(ctx)
 	if in.Targets == nil && in.Escalations != nil {
 		p, err := e.db(ctx).SLAPolicy.Get(ctx, id)
 		if err != nil {
@@ -241,6 +243,7 @@ func (e *Engine) UpdateSLAPolicy(ctx context.Context, id int, in SLAPolicyInput)
 // DeleteSLAPolicy removes a policy; tickets under it lose their due times
 // when they next change, or at their next escalation.
 func (e *Engine) DeleteSLAPolicy(ctx context.Context, id int) error {
+	defer e.forgetConfig(ctx)
 	c := e.db(ctx)
 	if _, err := c.Ticket.Update().Where(ticket.SLAPolicyID(id)).ClearSLAPolicyID().Save(ctx); err != nil {
 		return err
@@ -251,6 +254,7 @@ func (e *Engine) DeleteSLAPolicy(ctx context.Context, id int) error {
 // CreateCalendar adds a business calendar; a default one replaces the
 // previous default.
 func (e *Engine) CreateCalendar(ctx context.Context, in CalendarInput) (*ent.BusinessCalendar, error) {
+	defer e.forgetConfig(ctx)
 	if in.Name == nil || strings.TrimSpace(*in.Name) == "" {
 		return nil, apperr.Invalid("name", "a calendar needs a name")
 	}
@@ -276,6 +280,7 @@ func (e *Engine) CreateCalendar(ctx context.Context, in CalendarInput) (*ent.Bus
 
 // UpdateCalendar changes a calendar.
 func (e *Engine) UpdateCalendar(ctx context.Context, id int, in CalendarInput) (*ent.BusinessCalendar, error) {
+	defer e.forgetConfig(ctx)
 	if in.Name != nil && strings.TrimSpace(*in.Name) == "" {
 		return nil, apperr.Invalid("name", "must not be empty")
 	}

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -76,12 +77,14 @@ type Engine struct {
 	publicURL string
 	log       *slog.Logger
 	pools     *poolCache
+	cfgMu     sync.Mutex
+	cfg       map[int]*tenantConfig
 }
 
 // New builds an engine.
 func New(o Options) *Engine {
 	e := &Engine{client: o.Client, redis: o.Redis, timers: o.Timers, notifier: o.Notifier,
-		now: o.Now, publicURL: o.PublicURL, log: o.Logger}
+		now: o.Now, publicURL: o.PublicURL, log: o.Logger, cfg: map[int]*tenantConfig{}}
 	if e.now == nil {
 		e.now = func() time.Time { return time.Now().UTC() }
 	}

@@ -57,15 +57,76 @@ func compiled(c *ent.BusinessCalendar) (*businesstime.Calendar, error) {
 	return cal, nil
 }
 
-// policyFor finds the first active policy matching the ticket, and its
-// calendar: the policy's own, else the team's (or the nearest department
-// above with one), else the tenant's default, else around the clock.
-func (e *Engine) policyFor(ctx context.Context, c *ent.Client, t *ent.Ticket) (*clock, error) {
-	policies, err := c.SLAPolicy.Query().Where(slapolicy.Active(true)).
+// tenantConfig is what timing a ticket reads of its tenant: the active
+// SLA policies in order and the default calendar. It is kept for a moment
+// (configTTL) because a sweep times thousands of tickets of one tenant;
+// the engine's own configuration mutations drop it at once, and other
+// replicas see a change within configTTL.
+type tenantConfig struct {
+	policies []*ent.SLAPolicy
+	calendar *businesstime.Calendar
+	read     time.Time
+}
+
+const configTTL = 2 * time.Second
+
+func (e *Engine) config(ctx context.Context, c *ent.Client, tenantID int) (*tenantConfig, error) {
+	e.cfgMu.Lock()
+	cfg := e.cfg[tenantID]
+	e.cfgMu.Unlock()
+	if cfg != nil && time.Since(cfg.read) < configTTL {
+		return cfg, nil
+	}
+	cfg = &tenantConfig{read: time.Now()}
+	var err error
+	cfg.policies, err = c.SLAPolicy.Query().Where(slapolicy.Active(true)).
 		Order(ent.Asc(slapolicy.FieldPosition), ent.Asc(slapolicy.FieldID)).All(ctx)
 	if err != nil {
 		return nil, err
 	}
+	row, err := c.BusinessCalendar.Query().Where(businesscalendar.IsDefault(true)).First(ctx)
+	switch {
+	case err == nil:
+		if cfg.calendar, err = compiled(row); err != nil {
+			return nil, err
+		}
+	case ent.IsNotFound(err):
+		tn, err := c.Tenant.Query().Where(tenant.ID(tenantID)).Only(ctx)
+		if err != nil {
+			return nil, err
+		}
+		loc, err := time.LoadLocation(tn.Timezone)
+		if err != nil {
+			loc = time.UTC
+		}
+		cfg.calendar = businesstime.Always(loc)
+	default:
+		return nil, err
+	}
+	e.cfgMu.Lock()
+	e.cfg[tenantID] = cfg
+	e.cfgMu.Unlock()
+	return cfg, nil
+}
+
+// forgetConfig drops the tenant's cached configuration after a change.
+func (e *Engine) forgetConfig(ctx context.Context) {
+	if tid, err := tenantOf(ctx); err == nil {
+		e.cfgMu.Lock()
+		delete(e.cfg, tid)
+		e.cfgMu.Unlock()
+	}
+}
+
+// policyFor finds the first active policy matching the ticket, and its
+// calendar: the policy's own, else the team's (or the nearest department
+// above with one), else the tenant's default, else around the clock.
+func (e *Engine) policyFor(ctx context.Context, c *ent.Client, t *ent.Ticket) (*clock, error) {
+	cfg, err := e.config(ctx, c, t.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	policies := cfg.policies
 	typeID := 0
 	if t.TypeID != nil {
 		typeID = *t.TypeID
@@ -106,24 +167,14 @@ func (e *Engine) calendarFor(ctx context.Context, c *ent.Client, p *ent.SLAPolic
 	if err != nil && !ent.IsNotFound(err) {
 		return nil, err
 	}
-	if row == nil {
-		row, err = c.BusinessCalendar.Query().Where(businesscalendar.IsDefault(true)).First(ctx)
-		if err != nil && !ent.IsNotFound(err) {
-			return nil, err
-		}
+	if row != nil {
+		return compiled(row)
 	}
-	if row == nil {
-		tn, err := c.Tenant.Query().Where(tenant.ID(t.TenantID)).Only(ctx)
-		if err != nil {
-			return nil, err
-		}
-		loc, err := time.LoadLocation(tn.Timezone)
-		if err != nil {
-			loc = time.UTC
-		}
-		return businesstime.Always(loc), nil
+	cfg, err := e.config(ctx, c, t.TenantID)
+	if err != nil {
+		return nil, err
 	}
-	return compiled(row)
+	return cfg.calendar, nil
 }
 
 // teamCalendar walks up from the team to the first department with a
