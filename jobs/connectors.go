@@ -363,6 +363,19 @@ func (d Deps) schedulePulls(ctx context.Context, _ *asynq.Task) error {
 				return fmt.Errorf("schedule %s of account %d: %w", k, a.ID, err)
 			}
 		}
+		if a.Platform == connectoraccount.PlatformWecom && d.Archives != nil && d.Archives(a) != nil {
+			slot := now.Truncate(time.Minute).Format("20060102T1504")
+			payload, err := json.Marshal(ReadArchive{TenantID: a.TenantID, AccountID: a.ID, Slot: slot})
+			if err != nil {
+				return err
+			}
+			_, err = d.Enqueuer.EnqueueContext(ctx, asynq.NewTask(TypeReadArchive, payload), asynq.Queue(QueueSync),
+				asynq.TaskID(fmt.Sprintf("%s:%d:%s", TypeReadArchive, a.ID, slot)), asynq.MaxRetry(5),
+				asynq.Timeout(5*time.Minute), asynq.Retention(time.Minute))
+			if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+				return fmt.Errorf("schedule the archive of account %d: %w", a.ID, err)
+			}
+		}
 	}
 	return nil
 }

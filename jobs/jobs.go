@@ -15,6 +15,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/scrm-dev/scrm/connectors/wecom"
 	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/internal/audit"
 	"github.com/scrm-dev/scrm/internal/connectoraccounts"
@@ -85,6 +86,10 @@ type Deps struct {
 	Logger *slog.Logger
 	// Tickets is the ticket workflow engine the timers call.
 	Tickets *tickets.Engine
+	// Archives gives a WeCom account's session archive reader, nil for
+	// accounts without one (the archive needs WeCom's C SDK and a paid
+	// licence); without it no archive is read.
+	Archives func(*ent.ConnectorAccount) wecom.Archive
 }
 
 func (d Deps) now() time.Time {
@@ -121,6 +126,7 @@ func Mux(d Deps) *asynq.ServeMux {
 	mux.HandleFunc(TypeTicketEscalation, d.ticketEscalation)
 	mux.HandleFunc(TypeTicketClaimBack, d.ticketClaimBack)
 	mux.HandleFunc(TypeSweepEscalations, d.sweepEscalations)
+	mux.HandleFunc(TypeReadArchive, d.readArchive)
 	return mux
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/scrm-dev/scrm/internal/tickets"
 	"github.com/scrm-dev/scrm/internal/viewer"
@@ -140,4 +141,67 @@ func (d Deps) sweepEscalations(ctx context.Context, _ *asynq.Task) error {
 		d.logger().InfoContext(ctx, "escalation sweep", "escalated", res.Escalated)
 	}
 	return err
+}
+
+// TypeReadArchive reads a WeCom account's session archive and opens
+// tickets for customer messages matching ticket type keywords
+// (ReadArchive); schedulePulls enqueues it every minute for accounts that
+// have an archive reader.
+const TypeReadArchive = "wecom:read_archive"
+
+// ReadArchive is the payload of TypeReadArchive.
+type ReadArchive struct {
+	TenantID  int    `json:"tenant_id"`
+	AccountID int    `json:"account_id"`
+	Slot      string `json:"slot"`
+}
+
+func archiveCursorKey(accountID int) string { return fmt.Sprintf("scrm:wecom:archive:%d:seq", accountID) }
+
+// readArchive reads up to 1,000 records after the account's cursor. The
+// cursor moves after the tickets are written, so a crash re-reads (the
+// engine appends to an open ticket rather than opening a second).
+func (d Deps) readArchive(ctx context.Context, t *asynq.Task) error {
+	var p ReadArchive
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.TenantID <= 0 || p.AccountID <= 0 {
+		return fmt.Errorf("bad payload %q: %w", t.Payload(), errors.Join(err, asynq.SkipRetry))
+	}
+	if d.Archives == nil || d.Tickets == nil || d.Redis == nil {
+		return nil
+	}
+	ctx = viewer.ForTenant(ctx, p.TenantID)
+	acc, err := d.Client.ConnectorAccount.Get(ctx, p.AccountID)
+	if err != nil {
+		return err
+	}
+	archive := d.Archives(acc)
+	if archive == nil {
+		return nil
+	}
+	after, err := d.Redis.Get(ctx, archiveCursorKey(acc.ID)).Int64()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return err
+	}
+	for range 2 {
+		recs, err := archive.Fetch(ctx, after, 500)
+		if err != nil || len(recs) == 0 {
+			return err
+		}
+		var msgs []tickets.InboundMessage
+		for _, r := range recs {
+			if r.Action == "send" && r.MsgType == "text" && r.RoomID == "" && r.FromCustomer() {
+				msgs = append(msgs, tickets.InboundMessage{CorpID: acc.ExternalID, ExternalID: r.From, MsgID: r.MsgID, Text: r.Text})
+			}
+			after = max(after, r.Seq)
+		}
+		if len(msgs) > 0 {
+			if _, err := d.Tickets.OpenFromMessages(ctx, msgs); err != nil {
+				return err
+			}
+		}
+		if err := d.Redis.Set(ctx, archiveCursorKey(acc.ID), after, 0).Err(); err != nil {
+			return err
+		}
+	}
+	return nil
 }

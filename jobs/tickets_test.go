@@ -2,15 +2,24 @@ package jobs_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hibiken/asynq"
 
+	"github.com/scrm-dev/scrm/connectors/wecom"
+	"github.com/scrm-dev/scrm/connectors/wecom/wecomfake"
 	"github.com/scrm-dev/scrm/ent"
+	"github.com/scrm-dev/scrm/ent/connectoraccount"
+	"github.com/scrm-dev/scrm/ent/customeridentity"
 	"github.com/scrm-dev/scrm/ent/department"
+	"github.com/scrm-dev/scrm/ent/ticket"
+	"github.com/scrm-dev/scrm/ent/ticketcomment"
 	"github.com/scrm-dev/scrm/internal/redisconn"
 	"github.com/scrm-dev/scrm/internal/store"
 	"github.com/scrm-dev/scrm/internal/testenv"
@@ -157,5 +166,69 @@ func TestTicketTimers(t *testing.T) {
 				})
 			})
 		}
+	}
+}
+
+func TestArchivedCustomerMessagesOpenTickets(t *testing.T) {
+	for _, db := range testenv.DatabaseBackends() {
+		t.Run(db, func(t *testing.T) {
+			r := newTicketRig(t, db, testenv.EmbeddedRedis, "4h", nil)
+			c := r.st.Client
+			acc := c.ConnectorAccount.Create().SetPlatform(connectoraccount.PlatformWecom).SetName("corp").
+				SetExternalID("wwarchive").SetAgentID(1).SetCredentials(`{"secret":"s"}`).SetCallbackKey("k-archive-" + db).SaveX(r.ctx)
+			cust := c.Customer.Create().SetName("王女士").SaveX(r.ctx)
+			c.CustomerIdentity.Create().SetCustomerID(cust.ID).SetPlatform(customeridentity.PlatformWecomExternal).
+				SetAppID("wwarchive").SetExternalID("wmWANG").ExecX(r.ctx)
+			archive := &wecomfake.Archive{}
+			say := func(from, text string) {
+				archive.Add(wecom.ArchivedMessage{MsgID: fmt.Sprint("m", text), Action: "send", From: from, ToList: []string{"zhang"},
+					MsgType: "text", Text: text, Time: time.Now()})
+			}
+			say("wmWANG", "你好，在吗")
+			say("zhang", "您好，请问有什么可以帮您") // staff: never a ticket
+			say("wmWANG", "我要投诉，店员态度太差")
+			say("wmNOBODY", "投诉！") // a contact we do not know
+			w, err := jobs.NewWorker(jobs.WorkerOptions{Redis: r.rdb.Opt, Concurrency: 2, Logger: slog.New(slog.DiscardHandler),
+				PollInterval: 50 * time.Millisecond, Deps: jobs.Deps{Client: c, Enqueuer: r.enq, Tickets: r.engine, Redis: r.rdb.Client,
+					Archives: func(a *ent.ConnectorAccount) wecom.Archive {
+						if a.ID == acc.ID {
+							return archive
+						}
+						return nil
+					}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer w.Shutdown()
+			read := func(slot string) {
+				payload, _ := json.Marshal(jobs.ReadArchive{TenantID: acc.TenantID, AccountID: acc.ID, Slot: slot})
+				if _, err := r.enq.Enqueue(asynq.NewTask(jobs.TypeReadArchive, payload)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			read("1")
+			complaints := func() []*ent.Ticket {
+				return c.Ticket.Query().Where(ticket.SourceEQ(ticket.SourceWecom), ticket.CustomerID(cust.ID)).AllX(r.ctx)
+			}
+			waitFor(t, func() bool { return len(complaints()) == 1 })
+			tk := complaints()[0]
+			if tt := c.TicketType.GetX(r.ctx, *tk.TypeID); tt.Key != "COMPLAINT" || !strings.Contains(tk.Title, "店员态度太差") {
+				t.Fatalf("ticket %q of type %s", tk.Title, tt.Key)
+			}
+			say("wmWANG", "还是要投诉，没人回复")
+			read("2")
+			waitFor(t, func() bool {
+				return c.TicketComment.Query().Where(ticketcomment.TicketID(tk.ID), ticketcomment.BodyContains("没人回复")).ExistX(r.ctx)
+			})
+			if n := len(complaints()); n != 1 {
+				t.Fatalf("%d tickets: a second complaint while one is open opened another", n)
+			}
+			if n := c.Ticket.Query().CountX(r.ctx); n != 1 {
+				t.Fatalf("%d tickets in all: greetings, staff messages and unknown contacts open none", n)
+			}
+		})
 	}
 }

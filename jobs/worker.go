@@ -40,7 +40,7 @@ func NewWorker(opts WorkerOptions) (*Worker, error) {
 		// Scheduled tasks (SLA timers, deferred messages) become due
 		// within a second, not asynq's default five.
 		DelayedTaskCheckInterval: time.Second,
-		RetryDelayFunc:    retryDelay,
+		RetryDelayFunc:           retryDelay,
 		// Waiting for another worker's turn (errBusy) is not a failure: it
 		// must not use up the task's retries.
 		IsFailure: func(err error) bool { return !errors.Is(err, errBusy) },
