@@ -156,7 +156,9 @@ type ReadArchive struct {
 	Slot      string `json:"slot"`
 }
 
-func archiveCursorKey(accountID int) string { return fmt.Sprintf("scrm:wecom:archive:%d:seq", accountID) }
+func archiveCursorKey(accountID int) string {
+	return fmt.Sprintf("scrm:wecom:archive:%d:seq", accountID)
+}
 
 // readArchive reads up to 1,000 records after the account's cursor. The
 // cursor moves after the tickets are written, so a crash re-reads (the
