@@ -50,7 +50,23 @@ func (r *mutationResolver) MarkCustomerTags(ctx context.Context, customerID int,
 }
 
 func (r *mutationResolver) HandOverCustomers(ctx context.Context, from int, to int, customerIDs []int) (*contactops.HandOverResult, error) {
-	return contactops.HandOver(ctx, r.db(ctx), r.platform(), r.now(), from, to, customerIDs)
+	res, err := contactops.HandOver(ctx, r.db(ctx), r.platform(), r.now(), from, to, customerIDs)
+	if err != nil || r.tickets == nil {
+		return res, err
+	}
+	// The accepted customers' open tickets follow them, due times intact.
+	var moved []int
+	for _, c := range res.Results {
+		if c.OK && c.Customer != nil {
+			moved = append(moved, c.Customer.ID)
+		}
+	}
+	if len(moved) > 0 {
+		if _, err := r.tickets.HandOver(ctx, from, to, moved); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (r *Resolver) ChannelShift() graph.ChannelShiftResolver { return &channelShiftResolver{r} }

@@ -13,6 +13,7 @@ import (
 	_ "github.com/scrm-dev/scrm/authz" // registers the default policies new tenants get
 	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/ent/department"
+	"github.com/scrm-dev/scrm/ent/event"
 	"github.com/scrm-dev/scrm/ent/formsubmission"
 	"github.com/scrm-dev/scrm/ent/schema"
 	"github.com/scrm-dev/scrm/ent/schema/schematype"
@@ -456,6 +457,10 @@ func testEscalationsApprovalsSurveys(t *testing.T, backend string) {
 			Order(ent.Asc(ticketchange.FieldID)).Select(ticketchange.FieldAfter).StringsX(ctx)
 		if !slices.Equal(kinds, []string{"FIRST_RESPONSE@80", "FIRST_RESPONSE@100", "RESOLUTION@75", "RESOLUTION@100", "RESOLUTION@150"}) {
 			t.Fatalf("escalation history %v", kinds)
+		}
+		// Agents' consoles see it live: the outbox has ESCALATED events.
+		if n := o.c.Event.Query().Where(event.SubjectID(tk.ID), event.Kind("ESCALATED")).CountX(ctx); n < 3 {
+			t.Fatalf("%d ESCALATED events", n)
 		}
 		if res, _ := o.e.Sweep(context.Background(), 100); res.Escalated != 0 {
 			t.Fatalf("a second sweep escalated %d", res.Escalated)
