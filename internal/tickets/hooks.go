@@ -206,8 +206,8 @@ func (e *Engine) onCommentCreated(next ent.Mutator) ent.Mutator {
 			return nil, err
 		}
 		cm := v.(*ent.TicketComment)
-		if cm.Internal || cm.AuthorID == nil {
-			return v, nil
+		if cm.Internal || cm.AuthorID == nil || byEngine(ctx) {
+			return v, nil // the engine counts its own comments
 		}
 		return v, e.staffResponded(engineAt(withMutationTx(ctx, m)), m.Client(), cm.TicketID)
 	})

@@ -63,9 +63,15 @@ func (e *Engine) Transition(ctx context.Context, id int, in TransitionInput) (*e
 			return err
 		}
 		if strings.TrimSpace(in.Comment) != "" {
+			// The engine's own comment: it counts the response here, not
+			// through the comment hook (which would update the ticket
+			// under this transition's feet).
 			cr := c.TicketComment.Create().SetTicketID(t.ID).SetBody(in.Comment)
 			if a := actorID(ctx); a != nil {
 				cr.SetAuthorID(*a)
+				if err := e.markResponse(ctx, c, t, u); err != nil {
+					return err
+				}
 			}
 			if err := cr.Exec(ctx); err != nil {
 				return err
@@ -147,12 +153,11 @@ func (e *Engine) applyStatus(ctx context.Context, c *ent.Client, t *ent.Ticket, 
 	t.Status = to
 	switch to {
 	case ticket.StatusInProgress, ticket.StatusResolved, ticket.StatusPendingCustomer:
-		if t.FirstRespondedAt == nil {
-			u.SetFirstRespondedAt(now)
-			t.FirstRespondedAt = &now
+		// taking the ticket up, resolving it or asking the customer is a
+		// response
+		if err := e.markResponse(ctx, c, t, u); err != nil {
+			return nil, err
 		}
-		u.SetLastUpdateAt(now)
-		t.LastUpdateAt = &now
 	case ticket.StatusReopened:
 		// Resolution is counted again from now; the first response stands.
 		u.SetReopenedAt(now).SetSLAPausedSeconds(0).SetLastUpdateAt(now).
@@ -227,26 +232,37 @@ func (e *Engine) staffResponded(ctx context.Context, c *ent.Client, ticketID int
 	if !workflow.Open(workflow.Status(t.Status)) {
 		return nil
 	}
+	u := c.Ticket.UpdateOneID(t.ID)
+	if err := e.markResponse(ctx, c, t, u); err != nil {
+		return err
+	}
+	_, err = e.retime(unscoped(ctx), c, t, u)
+	return err
+}
+
+// markResponse records a staff response on t and its update: the first
+// response (and whether it was late), and the restart of the next-update
+// clock, whose rules may fire again.
+func (e *Engine) markResponse(ctx context.Context, c *ent.Client, t *ent.Ticket, u *ent.TicketUpdateOne) error {
 	now := e.Now()
-	u := c.Ticket.UpdateOneID(t.ID).SetLastUpdateAt(now)
+	u.SetLastUpdateAt(now)
 	t.LastUpdateAt = &now
 	if t.FirstRespondedAt == nil {
 		u.SetFirstRespondedAt(now)
 		t.FirstRespondedAt = &now
 		if t.FirstResponseDueAt != nil && now.After(*t.FirstResponseDueAt) && t.FirstResponseBreachedAt == nil {
 			u.SetFirstResponseBreachedAt(*t.FirstResponseDueAt)
+			t.FirstResponseBreachedAt = t.FirstResponseDueAt
 		}
 		if err := e.record(ctx, c, t.ID, "FIRST_RESPONSE", "", "", "", ""); err != nil {
 			return err
 		}
 	}
-	// next-update rules fire again after each update
 	t.EscalationsDone = slices.DeleteFunc(slices.Clone(t.EscalationsDone), func(k string) bool {
 		return strings.HasPrefix(k, string(workflow.NextUpdate)+"@")
 	})
 	u.SetEscalationsDone(nonNil(t.EscalationsDone))
-	_, err = e.retime(unscoped(ctx), c, t, u)
-	return err
+	return nil
 }
 
 // DefaultWorkflow is the workflow of tickets without a type, and of the
