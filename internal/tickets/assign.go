@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,6 +34,7 @@ type poolCache struct {
 type poolEntry struct {
 	once  sync.Once
 	pool  *routing.Pool
+	names map[int]string // for explanations people read
 	err   error
 	built time.Time
 }
@@ -43,7 +45,7 @@ func newPoolCache(ttl time.Duration) *poolCache {
 
 // get returns a fresh enough pool for the tenant (by the wall clock, not
 // the engine's); one caller builds it while the others wait for it.
-func (pc *poolCache) get(ctx context.Context, c *ent.Client, tenantID int, now time.Time) (*routing.Pool, error) {
+func (pc *poolCache) get(ctx context.Context, c *ent.Client, tenantID int, now time.Time) (*poolEntry, error) {
 	pc.mu.Lock()
 	en := pc.m[tenantID]
 	if en == nil || (!en.built.IsZero() && now.Sub(en.built) > pc.ttl) || en.err != nil {
@@ -52,10 +54,10 @@ func (pc *poolCache) get(ctx context.Context, c *ent.Client, tenantID int, now t
 	}
 	pc.mu.Unlock()
 	en.once.Do(func() {
-		en.pool, en.err = buildPool(ctx, c)
+		en.pool, en.names, en.err = buildPool(ctx, c)
 		en.built = now
 	})
-	return en.pool, en.err
+	return en, en.err
 }
 
 // forget drops a tenant's snapshot (staff changed).
@@ -66,7 +68,7 @@ func (pc *poolCache) forget(tenantID int) {
 }
 
 // buildPool reads the tenant's active staff who can take tickets.
-func buildPool(ctx context.Context, c *ent.Client) (*routing.Pool, error) {
+func buildPool(ctx context.Context, c *ent.Client) (*routing.Pool, map[int]string, error) {
 	rows, err := c.Staff.Query().
 		Where(staff.StatusEQ(staff.StatusActive), staff.CapacityGT(0)).
 		Select(staff.FieldID, staff.FieldName, staff.FieldRegion, staff.FieldSkillTags, staff.FieldCapacity,
@@ -75,9 +77,10 @@ func buildPool(ctx context.Context, c *ent.Client) (*routing.Pool, error) {
 		WithDepartments(func(q *ent.DepartmentQuery) { q.Select(department.FieldID) }).
 		All(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("read staff for routing: %w", err)
+		return nil, nil, fmt.Errorf("read staff for routing: %w", err)
 	}
 	list := make([]routing.Staff, len(rows))
+	names := make(map[int]string, len(rows))
 	for i, s := range rows {
 		st := routing.Staff{ID: s.ID, Name: s.Name, Region: s.Region, Skills: s.SkillTags,
 			Capacity: s.Capacity, Load: s.OpenTickets, CSAT: s.CsatAverage, CSATCount: s.CsatCount,
@@ -94,8 +97,9 @@ func buildPool(ctx context.Context, c *ent.Client) (*routing.Pool, error) {
 			}
 		}
 		list[i] = st
+		names[s.ID] = s.Name
 	}
-	return routing.NewPool(list), nil
+	return routing.NewPool(list), names, nil
 }
 
 // routeRequest gathers what routing looks at for a ticket.
@@ -195,10 +199,11 @@ func (e *Engine) pick(ctx context.Context, c *ent.Client, t *ent.Ticket, exclude
 	if tt != nil && len(tt.Routing.Steps) > 0 {
 		cfg = tt.Routing
 	}
-	pool, err := e.pools.get(ctx, e.client, t.TenantID, time.Now())
+	snap, err := e.pools.get(ctx, e.client, t.TenantID, time.Now())
 	if err != nil {
 		return nil, "", err
 	}
+	pool := snap.pool
 	req, err := routeRequest(ctx, c, t, now, exclude)
 	if err != nil {
 		return nil, "", err
@@ -222,7 +227,8 @@ func (e *Engine) pick(ctx context.Context, c *ent.Client, t *ent.Ticket, exclude
 			undo()
 			return nil, "", err
 		}
-		reason := dec.Explain(id)
+		// name the pick for the people reading it
+		reason := strings.Replace(dec.Explain(id), fmt.Sprintf("#%d", id), snap.names[id], 1)
 		if skipped > 0 {
 			reason += fmt.Sprintf("; %d ranked above at their fairness cap of %d per %s", skipped, tt.FairnessCap, tt.FairnessWindow)
 		}

@@ -230,7 +230,8 @@ func testEngine(t *testing.T, backend string) {
 		if tk.AssigneeID == nil || (*tk.AssigneeID != o.li && *tk.AssigneeID != o.wang) || tk.Status != ticket.StatusAssigned {
 			t.Fatalf("assignee %v status %s; want li or wang (skills 售后, region 310000), ASSIGNED", tk.AssigneeID, tk.Status)
 		}
-		for _, part := range []string{"skills 售后", "region 310000", "picked #"} {
+		name := o.c.Staff.GetX(ctx, *tk.AssigneeID).Name
+		for _, part := range []string{"skills 售后", "region 310000", "picked " + name + " (load 0/3"} {
 			if !strings.Contains(tk.AssignmentReason, part) {
 				t.Fatalf("reason %q does not say %q", tk.AssignmentReason, part)
 			}
