@@ -11,6 +11,7 @@ import (
 	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/ent/schema"
 	"github.com/scrm-dev/scrm/ent/ticket"
+	"github.com/scrm-dev/scrm/internal/sqlstats"
 	"github.com/scrm-dev/scrm/internal/testenv"
 	"github.com/scrm-dev/scrm/internal/tickets"
 	"github.com/scrm-dev/scrm/internal/viewer"
@@ -79,9 +80,10 @@ func BenchmarkOpenAndRoute(b *testing.B) {
 	inTx(b, c, ctx, func(ctx context.Context, c *ent.Client) error {
 		return c.Ticket.Create().SetTitle("warm").Exec(ctx)
 	})
+	cctx, counter := sqlstats.WithCounter(ctx)
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
-		inTx(b, c, ctx, func(ctx context.Context, c *ent.Client) error {
+		inTx(b, c, cctx, func(ctx context.Context, c *ent.Client) error {
 			t, err := c.Ticket.Create().SetTitle("售后").SetRequiredSkills([]string{skills[i%40]}).
 				SetRegion(fmt.Sprintf("%06d", 110000+i%500*100)).Save(ctx)
 			if err == nil && t.AssigneeID == nil {
@@ -90,6 +92,7 @@ func BenchmarkOpenAndRoute(b *testing.B) {
 			return err
 		})
 	}
+	b.ReportMetric(float64(counter.Count())/float64(b.N), "statements/op")
 }
 
 // BenchmarkSweep escalates the due tickets among many open ones, as the
