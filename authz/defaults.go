@@ -61,6 +61,10 @@ var ticketWork = []string{
 	"Mutation.decideApproval", "Query.myApprovals",
 }
 
+// ticketTexts carry what agents and customers wrote (a transition's
+// comment, an approver's reasons): hidden wherever TicketComment.body is.
+var ticketTexts = []string{"TicketChange.note", "ApprovalDecision.comment", "Ticket.csatComment"}
+
 // channelWrites manage channel QR codes: admins and marketers only.
 var channelWrites = []string{"Mutation.createChannel", "Mutation.updateChannel", "Mutation.deleteChannel"}
 
@@ -130,6 +134,7 @@ func DefaultPolicies() []Policy {
 	add(RoleMarketer, ActRead, deny, ticketConfig...)
 	add(RoleMarketer, ActRead, deny, ticketWork...)
 	add(RoleMarketer, ActRead, deny, "Mutation.assignTicket", "Query.ticketMetrics")
+	add(RoleMarketer, ActRead, deny, ticketTexts...)
 	add(RoleMarketer, ActRead, deny, "Customer.phone", "Customer.address", "Customer.email", "Customer.idNumber")
 	add(RoleMarketer, ActRead, deny, "Customer.customAttributes", "CustomerIdentity.externalID", "TicketComment.body", "FormSubmission.data")
 	add(RoleMarketer, ActRead, mask, "Customer.name", "Customer.birthday")

@@ -69,3 +69,12 @@ func MayClaim(v *viewer.Viewer, assigneeID, teamID *int, myDepartments []int) er
 	}
 	return apperr.Forbidden("the ticket is in another team's queue")
 }
+
+// TakesTickets decides whether routing may give tickets to a staff member
+// with these roles: agents and supervisors do; marketers, auditors and
+// admins, who may not work them, never get one. Custom roles are given
+// tickets through assignTicket, not routing (routing reads roles from a
+// 30,000-row snapshot, where resolving inheritance per row would not fit).
+func TakesTickets(roles []string) bool {
+	return slices.Contains(roles, RoleAgent) || slices.Contains(roles, RoleSupervisor)
+}

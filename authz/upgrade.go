@@ -44,6 +44,7 @@ func defaultsAddedIn(v int) []Policy {
 		add(RoleMarketer, ActRead, EffectDeny, ticketConfig...)
 		add(RoleMarketer, ActRead, EffectDeny, ticketWork...)
 		add(RoleMarketer, ActRead, EffectDeny, "Mutation.assignTicket", "Query.ticketMetrics")
+		add(RoleMarketer, ActRead, EffectDeny, ticketTexts...)
 	}
 	return ps
 }

@@ -276,6 +276,13 @@ func newCluster(t *testing.T) *cluster {
 		"SCRM_PII_INDEX_KEY="+clusterPIIIndex,
 		"SCRM_DATA_DIR="+c.dir,
 		"SCRM_LOG_FORMAT=json",
+		// The seeded connector accounts would call the real platforms
+		// (the engine's assignment notifications go to WeCom): point them
+		// at a port that refuses at once, so no task hangs on the network
+		// and holds a worker's shutdown.
+		"SCRM_WECOM_BASE_URL=http://127.0.0.1:1",
+		"SCRM_TAOBAO_BASE_URL=http://127.0.0.1:1/router/rest",
+		"SCRM_DOUYIN_BASE_URL=http://127.0.0.1:1",
 	)
 	// Registered before any scrm process starts, so it runs after they
 	// have stopped: Redis outlives its clients.

@@ -1233,7 +1233,6 @@ type CreateTicketInput struct {
 	CustomFields   map[string]interface{}
 	CustomerID     *int
 	OrderID        *int
-	AssigneeID     *int
 	TeamID         *int
 	TicketTypeID   *int
 }
@@ -1268,9 +1267,6 @@ func (i *CreateTicketInput) Mutate(m *TicketMutation) {
 	if v := i.OrderID; v != nil {
 		m.SetOrderID(*v)
 	}
-	if v := i.AssigneeID; v != nil {
-		m.SetAssigneeID(*v)
-	}
 	if v := i.TeamID; v != nil {
 		m.SetTeamID(*v)
 	}
@@ -1302,8 +1298,6 @@ type UpdateTicketInput struct {
 	CustomerID           *int
 	ClearOrder           bool
 	OrderID              *int
-	ClearAssignee        bool
-	AssigneeID           *int
 	ClearTeam            bool
 	TeamID               *int
 	ClearTicketType      bool
@@ -1356,12 +1350,6 @@ func (i *UpdateTicketInput) Mutate(m *TicketMutation) {
 	}
 	if v := i.OrderID; v != nil {
 		m.SetOrderID(*v)
-	}
-	if i.ClearAssignee {
-		m.ClearAssignee()
-	}
-	if v := i.AssigneeID; v != nil {
-		m.SetAssigneeID(*v)
 	}
 	if i.ClearTeam {
 		m.ClearTeam()

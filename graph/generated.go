@@ -37211,7 +37211,7 @@ func (ec *executionContext) unmarshalInputCreateTicketInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"title", "description", "category", "priority", "source", "region", "requiredSkills", "customFields", "customerID", "orderID", "assigneeID", "teamID", "ticketTypeID"}
+	fieldsInOrder := [...]string{"title", "description", "category", "priority", "source", "region", "requiredSkills", "customFields", "customerID", "orderID", "teamID", "ticketTypeID"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -37288,13 +37288,6 @@ func (ec *executionContext) unmarshalInputCreateTicketInput(ctx context.Context,
 				return it, err
 			}
 			it.OrderID = data
-		case "assigneeID":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assigneeID"))
-			data, err := ec.unmarshalOID2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.AssigneeID = data
 		case "teamID":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("teamID"))
 			data, err := ec.unmarshalOID2ᚖint(ctx, v)
@@ -54754,7 +54747,7 @@ func (ec *executionContext) unmarshalInputUpdateTicketInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"title", "description", "category", "priority", "source", "region", "clearRegion", "requiredSkills", "customFields", "clearCustomFields", "customerID", "clearCustomer", "orderID", "clearOrder", "assigneeID", "clearAssignee", "teamID", "clearTeam", "ticketTypeID", "clearTicketType"}
+	fieldsInOrder := [...]string{"title", "description", "category", "priority", "source", "region", "clearRegion", "requiredSkills", "customFields", "clearCustomFields", "customerID", "clearCustomer", "orderID", "clearOrder", "teamID", "clearTeam", "ticketTypeID", "clearTicketType"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -54859,20 +54852,6 @@ func (ec *executionContext) unmarshalInputUpdateTicketInput(ctx context.Context,
 				return it, err
 			}
 			it.ClearOrder = data
-		case "assigneeID":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assigneeID"))
-			data, err := ec.unmarshalOID2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.AssigneeID = data
-		case "clearAssignee":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearAssignee"))
-			data, err := ec.unmarshalOBoolean2bool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ClearAssignee = data
 		case "teamID":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("teamID"))
 			data, err := ec.unmarshalOID2ᚖint(ctx, v)

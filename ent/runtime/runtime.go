@@ -1458,10 +1458,14 @@ func init() {
 	ticket.SurveyTokenHashValidator = ticketDescSurveyTokenHash.Validators[0].(func(string) error)
 	ticketapprovalMixin := schema.TicketApproval{}.Mixin()
 	ticketapprovalMixinHooks0 := ticketapprovalMixin[0].Hooks()
+	ticketapprovalHooks := schema.TicketApproval{}.Hooks()
 	ticketapproval.Hooks[0] = ticketapprovalMixinHooks0[0]
 	ticketapproval.Hooks[1] = ticketapprovalMixinHooks0[1]
+	ticketapproval.Hooks[2] = ticketapprovalHooks[0]
 	ticketapprovalMixinInters0 := ticketapprovalMixin[0].Interceptors()
+	ticketapprovalInters := schema.TicketApproval{}.Interceptors()
 	ticketapproval.Interceptors[0] = ticketapprovalMixinInters0[0]
+	ticketapproval.Interceptors[1] = ticketapprovalInters[0]
 	ticketapprovalMixinFields1 := ticketapprovalMixin[1].Fields()
 	_ = ticketapprovalMixinFields1
 	ticketapprovalFields := schema.TicketApproval{}.Fields()
@@ -1504,10 +1508,14 @@ func init() {
 	ticketapproval.DefaultDecisions = ticketapprovalDescDecisions.Default.([]workflow.Decision)
 	ticketchangeMixin := schema.TicketChange{}.Mixin()
 	ticketchangeMixinHooks0 := ticketchangeMixin[0].Hooks()
+	ticketchangeHooks := schema.TicketChange{}.Hooks()
 	ticketchange.Hooks[0] = ticketchangeMixinHooks0[0]
 	ticketchange.Hooks[1] = ticketchangeMixinHooks0[1]
+	ticketchange.Hooks[2] = ticketchangeHooks[0]
 	ticketchangeMixinInters0 := ticketchangeMixin[0].Interceptors()
+	ticketchangeInters := schema.TicketChange{}.Interceptors()
 	ticketchange.Interceptors[0] = ticketchangeMixinInters0[0]
+	ticketchange.Interceptors[1] = ticketchangeInters[0]
 	ticketchangeFields := schema.TicketChange{}.Fields()
 	_ = ticketchangeFields
 	// ticketchangeDescKind is the schema descriptor for kind field.

@@ -20,6 +20,8 @@ import (
 	"github.com/scrm-dev/scrm/ent/predicate"
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/ticket"
+	"github.com/scrm-dev/scrm/ent/ticketapproval"
+	"github.com/scrm-dev/scrm/ent/ticketchange"
 	"github.com/scrm-dev/scrm/ent/ticketcomment"
 	"github.com/scrm-dev/scrm/internal/viewer"
 )
@@ -40,7 +42,9 @@ import (
 //
 // A ticket is in scope when it is assigned to the staff member (or to the
 // departments' staff, or to one of the departments as its team); its
-// comments follow the ticket.
+// comments, history and approvals follow the ticket. (Approvers outside
+// the scope decide through myApprovals and decideApproval, which read the
+// approval for them once authz has said they may.)
 
 // scopeOf returns the viewer's data scope, or nil when unconfined.
 func scopeOf(ctx context.Context) *viewer.Scope {
@@ -110,6 +114,12 @@ var (
 	})
 	commentScope = newScopeRule(func(s *viewer.Scope) func(*sql.Selector) {
 		return ticketcomment.HasTicketWith(ticketInScope(s))
+	})
+	changeScope = newScopeRule(func(s *viewer.Scope) func(*sql.Selector) {
+		return ticketchange.HasTicketWith(ticketInScope(s))
+	})
+	approvalScope = newScopeRule(func(s *viewer.Scope) func(*sql.Selector) {
+		return ticketapproval.HasTicketWith(ticketInScope(s))
 	})
 	followUpScope = newScopeRule(func(s *viewer.Scope) func(*sql.Selector) {
 		return followup.HasCustomerWith(customerInScope(s))

@@ -84,7 +84,8 @@ func (Ticket) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.From("customer", Customer.Type).Ref("tickets").Field("customer_id").Unique(),
 		edge.To("order", Order.Type).Field("order_id").Unique(),
-		edge.From("assignee", Staff.Type).Ref("assigned_tickets").Field("assignee_id").Unique(),
+		edge.From("assignee", Staff.Type).Ref("assigned_tickets").Field("assignee_id").Unique().
+			Annotations(noInput),
 		edge.To("team", Department.Type).Field("team_id").Unique(),
 		edge.To("ticket_type", TicketType.Type).Field("type_id").Unique(),
 		edge.To("sla_policy", SLAPolicy.Type).Field("sla_policy_id").Unique().Annotations(noInput),

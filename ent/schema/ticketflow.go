@@ -155,6 +155,12 @@ func (TicketChange) Edges() []ent.Edge {
 	}
 }
 
+// Hooks of the TicketChange: the viewer's data scope.
+func (TicketChange) Hooks() []ent.Hook { return []ent.Hook{changeScope.guard} }
+
+// Interceptors of the TicketChange: the history follows its ticket's scope.
+func (TicketChange) Interceptors() []ent.Interceptor { return []ent.Interceptor{changeScope.filter} }
+
 // Indexes of the TicketChange.
 func (TicketChange) Indexes() []ent.Index {
 	return []ent.Index{index.Fields("ticket_id", "created_at")}
@@ -197,6 +203,14 @@ func (TicketApproval) Edges() []ent.Edge {
 		edge.From("ticket", Ticket.Type).Ref("approvals").Field("ticket_id").Unique().Required().Immutable(),
 		edge.To("requested_by", Staff.Type).Field("requested_by_id").Unique().Immutable(),
 	}
+}
+
+// Hooks of the TicketApproval: the viewer's data scope.
+func (TicketApproval) Hooks() []ent.Hook { return []ent.Hook{approvalScope.guard} }
+
+// Interceptors of the TicketApproval: approvals follow their ticket's scope.
+func (TicketApproval) Interceptors() []ent.Interceptor {
+	return []ent.Interceptor{approvalScope.filter}
 }
 
 // Indexes of the TicketApproval.

@@ -94,8 +94,8 @@ func ValidColumn(column string) bool {
 //
 //	import _ "github.com/scrm-dev/scrm/ent/runtime"
 var (
-	Hooks        [2]ent.Hook
-	Interceptors [1]ent.Interceptor
+	Hooks        [3]ent.Hook
+	Interceptors [2]ent.Interceptor
 	// KindValidator is a validator for the "kind" field. It is called by the builders before save.
 	KindValidator func(string) error
 	// DefaultField holds the default value on creation for the "field" field.

@@ -2,6 +2,7 @@ package tickets
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -76,6 +77,12 @@ func (e *Engine) requestApproval(ctx context.Context, c *ent.Client, t *ent.Tick
 // numeric string).
 func amountFen(v any) int64 {
 	switch x := v.(type) {
+	case json.Number: // how GraphQL variables arrive
+		if n, err := x.Int64(); err == nil {
+			return n
+		}
+		f, _ := x.Float64()
+		return int64(f)
 	case float64:
 		return int64(x)
 	case int:
@@ -142,7 +149,9 @@ func (e *Engine) Decide(ctx context.Context, approvalID int, approve bool, comme
 	var out *ent.TicketApproval
 	err := e.inTx(ctx, func(ctx context.Context, c *ent.Client) error {
 		v := viewer.FromContext(ctx)
-		ap, err := c.TicketApproval.Get(ctx, approvalID)
+		// Read outside the caller's scope: approvers are often outside the
+		// ticket's team. authz decides below whether they may decide it.
+		ap, err := c.TicketApproval.Get(unscoped(ctx), approvalID)
 		if err != nil {
 			return err
 		}
@@ -209,12 +218,15 @@ func (e *Engine) Decide(ctx context.Context, approvalID int, approve bool, comme
 		if err := e.record(uctx, c, t.ID, kind, "approval", "", ap.Name, comment); err != nil {
 			return err
 		}
+		// The answer carries its ticket, which the approver may not be able
+		// to read through their own scope.
+		out.Edges.Ticket = t
 		if !done {
 			return nil
 		}
 		u := c.Ticket.UpdateOneID(t.ID)
 		if !approve {
-			_, err = e.applyStatus(uctx, c, t, u, ticket.Status(ap.RejectTo), "rejected: "+comment)
+			out.Edges.Ticket, err = e.applyStatus(uctx, c, t, u, ticket.Status(ap.RejectTo), "rejected: "+comment)
 			return err
 		}
 		wf, _, err := workflowOf(uctx, c, t)
@@ -223,10 +235,10 @@ func (e *Engine) Decide(ctx context.Context, approvalID int, approve bool, comme
 		}
 		tr, ok := wf.Find(ap.FromStatus, ap.ToStatus)
 		if ok && ap.Step+1 < len(tr.Approvals) {
-			_, err = e.requestApproval(uctx, c, t, u, tr, ap.Step+1)
+			out.Edges.Ticket, err = e.requestApproval(uctx, c, t, u, tr, ap.Step+1)
 			return err
 		}
-		_, err = e.applyStatus(uctx, c, t, u, ticket.Status(ap.ToStatus), "approved")
+		out.Edges.Ticket, err = e.applyStatus(uctx, c, t, u, ticket.Status(ap.ToStatus), "approved")
 		return err
 	})
 	return out, err

@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/scrm-dev/scrm/authz"
 	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/department"
@@ -71,7 +72,7 @@ func (pc *poolCache) forget(tenantID int) {
 func buildPool(ctx context.Context, c *ent.Client) (*routing.Pool, map[int]string, error) {
 	rows, err := c.Staff.Query().
 		Where(staff.StatusEQ(staff.StatusActive), staff.CapacityGT(0)).
-		Select(staff.FieldID, staff.FieldName, staff.FieldRegion, staff.FieldSkillTags, staff.FieldCapacity,
+		Select(staff.FieldID, staff.FieldName, staff.FieldRoles, staff.FieldRegion, staff.FieldSkillTags, staff.FieldCapacity,
 			staff.FieldOpenTickets, staff.FieldWorkingHours, staff.FieldCsatAverage, staff.FieldCsatCount,
 			staff.FieldAvgResolutionSeconds, staff.FieldLastAssignedAt).
 		WithDepartments(func(q *ent.DepartmentQuery) { q.Select(department.FieldID) }).
@@ -79,9 +80,12 @@ func buildPool(ctx context.Context, c *ent.Client) (*routing.Pool, map[int]strin
 	if err != nil {
 		return nil, nil, fmt.Errorf("read staff for routing: %w", err)
 	}
-	list := make([]routing.Staff, len(rows))
+	list := make([]routing.Staff, 0, len(rows))
 	names := make(map[int]string, len(rows))
-	for i, s := range rows {
+	for _, s := range rows {
+		if !authz.TakesTickets(s.Roles) {
+			continue
+		}
 		st := routing.Staff{ID: s.ID, Name: s.Name, Region: s.Region, Skills: s.SkillTags,
 			Capacity: s.Capacity, Load: s.OpenTickets, CSAT: s.CsatAverage, CSATCount: s.CsatCount,
 			AvgResolution: time.Duration(s.AvgResolutionSeconds) * time.Second}
@@ -96,7 +100,7 @@ func buildPool(ctx context.Context, c *ent.Client) (*routing.Pool, map[int]strin
 				st.OnShift = cal.IsOpen
 			}
 		}
-		list[i] = st
+		list = append(list, st)
 		names[s.ID] = s.Name
 	}
 	return routing.NewPool(list), names, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/ticket"
 	"github.com/scrm-dev/scrm/ent/tickettype"
+	"github.com/scrm-dev/scrm/internal/viewer"
 	"github.com/scrm-dev/scrm/internal/workflow"
 )
 
@@ -49,7 +50,8 @@ func withMutationTx(ctx context.Context, m interface{ Tx() (*ent.Tx, error) }) c
 func (e *Engine) onTicketCreated(next ent.Mutator) ent.Mutator {
 	return hook.TicketFunc(func(ctx context.Context, m *ent.TicketMutation) (ent.Value, error) {
 		schema.OwnNewTicket(ctx, m)
-		return e.opening(engineAt(unscoped(withMutationTx(ctx, m))), m.Client(), m, next)
+		ctx = withMutationTx(ctx, m)
+		return e.opening(engineAt(unscoped(ctx)), ctx, m.Client(), m, next)
 	})
 }
 
@@ -92,7 +94,10 @@ func draft(ctx context.Context, m *ent.TicketMutation, now time.Time) (*ent.Tick
 	return t, nil
 }
 
-func (e *Engine) opening(ctx context.Context, c *ent.Client, m *ent.TicketMutation, next ent.Mutator) (*ent.Ticket, error) {
+// opening does the engine's part with ctx (unscoped: routing may give the
+// ticket to anyone) and the insert itself with the caller's scoped ctx, so
+// the data layer still refuses links to rows the caller cannot see.
+func (e *Engine) opening(ctx, callerCtx context.Context, c *ent.Client, m *ent.TicketMutation, next ent.Mutator) (*ent.Ticket, error) {
 	now := e.Now()
 	t, err := draft(ctx, m, now)
 	if err != nil {
@@ -146,7 +151,7 @@ func (e *Engine) opening(ctx context.Context, c *ent.Client, m *ent.TicketMutati
 		return nil, err
 	}
 	applyDue(m, t, computeDue(ck, t))
-	v, err := next.Mutate(ctx, m)
+	v, err := next.Mutate(callerCtx, m)
 	if err != nil {
 		return nil, err
 	}
@@ -274,15 +279,23 @@ func (e *Engine) onStaffChanged(next ent.Mutator) ent.Mutator {
 		resigning = resigning && status == staff.StatusResigned
 		routingFields := resigning || m.Op().Is(ent.OpCreate)
 		for _, f := range append(m.Fields(), m.ClearedFields()...) {
-			if slices.Contains([]string{staff.FieldSkillTags, staff.FieldRegion, staff.FieldCapacity, staff.FieldWorkingHours, staff.FieldStatus}, f) {
+			if slices.Contains([]string{staff.FieldSkillTags, staff.FieldRegion, staff.FieldCapacity, staff.FieldWorkingHours,
+				staff.FieldStatus, staff.FieldRoles}, f) {
 				routingFields = true
 			}
 		}
-		var ids []int
+		var leaving []*ent.Staff
 		if resigning {
-			var err error
-			if ids, err = m.IDs(ctx); err != nil {
+			ids, err := m.IDs(ctx)
+			if err != nil {
 				return nil, err
+			}
+			if len(ids) > 0 {
+				// their tenants: the update may run for the system
+				if leaving, err = m.Client().Staff.Query().Where(staff.IDIn(ids...), staff.StatusNEQ(staff.StatusResigned)).
+					Select(staff.FieldID, staff.FieldTenantID).All(ctx); err != nil {
+					return nil, err
+				}
 			}
 		}
 		v, err := next.Mutate(ctx, m)
@@ -296,10 +309,21 @@ func (e *Engine) onStaffChanged(next ent.Mutator) ent.Mutator {
 				e.pools.forgetAll()
 			}
 		}
-		if len(ids) == 0 {
-			return v, nil
+		byTenant := map[int][]int{}
+		for _, s := range leaving {
+			byTenant[s.TenantID] = append(byTenant[s.TenantID], s.ID)
 		}
-		return v, e.rerouteOpenTickets(engineAt(unscoped(withMutationTx(ctx, m))), m.Client(), ids)
+		ctx = withMutationTx(ctx, m)
+		for tid, ids := range byTenant {
+			tctx := engineAt(viewer.ForTenant(ctx, tid))
+			if v := viewer.FromContext(ctx); v != nil && v.TenantID == tid {
+				tctx = engineAt(unscoped(ctx)) // keep the actor
+			}
+			if err := e.rerouteOpenTickets(tctx, m.Client(), ids); err != nil {
+				return nil, err
+			}
+		}
+		return v, nil
 	})
 }
 
