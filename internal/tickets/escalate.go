@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/ent/ticket"
 	"github.com/scrm-dev/scrm/internal/viewer"
@@ -91,10 +93,9 @@ func (e *Engine) escalate(ctx context.Context, c *ent.Client, t *ent.Ticket, now
 				t.ResolutionBreachedAt = at
 			}
 		}
-		if t, err = e.runActions(ctx, c, t, u, r); err != nil {
+		if t, u, err = e.runActions(ctx, c, t, u, r); err != nil {
 			return err
 		}
-		u = c.Ticket.UpdateOneID(t.ID)
 	}
 	t.EscalationsDone = done
 	u.SetEscalationsDone(nonNil(done))
@@ -106,8 +107,10 @@ func (e *Engine) escalate(ctx context.Context, c *ent.Client, t *ent.Ticket, now
 	return err
 }
 
-// runActions performs one rule's actions in order and records it.
-func (e *Engine) runActions(ctx context.Context, c *ent.Client, t *ent.Ticket, u *ent.TicketUpdateOne, r workflow.EscalationRule) (*ent.Ticket, error) {
+// runActions performs one rule's actions in order and records it. Its
+// changes go on u (saved once, with the new due times, by escalate); only
+// a reassignment saves on the way, and returns a fresh ticket and update.
+func (e *Engine) runActions(ctx context.Context, c *ent.Client, t *ent.Ticket, u *ent.TicketUpdateOne, r workflow.EscalationRule) (*ent.Ticket, *ent.TicketUpdateOne, error) {
 	what := fmt.Sprintf("%s %d%%", strings.ToLower(strings.ReplaceAll(string(r.Target), "_", " ")), r.AtPercent)
 	if r.AtPercent >= 100 {
 		what += " (breached)"
@@ -125,7 +128,7 @@ func (e *Engine) runActions(ctx context.Context, c *ent.Client, t *ent.Ticket, u
 		case workflow.NotifySupervisor:
 			sup, err := supervisorAt(ctx, c, t, level)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if sup != 0 {
 				e.notify(ctx, c, t.TenantID, []int{sup}, fmt.Sprintf("工单 %s「%s」已升级（%d 级）：%s", t.Number, t.Title, level, what),
@@ -135,7 +138,7 @@ func (e *Engine) runActions(ctx context.Context, c *ent.Client, t *ent.Ticket, u
 		case workflow.RaisePriority:
 			if next := raised(t.Priority); next != t.Priority {
 				if err := e.record(ctx, c, t.ID, "PRIORITY_CHANGED", "priority", string(t.Priority), string(next), "escalation "+what); err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 				u.SetPriority(next)
 				t.Priority = next
@@ -146,7 +149,7 @@ func (e *Engine) runActions(ctx context.Context, c *ent.Client, t *ent.Ticket, u
 			if a == workflow.ReassignSupervisor {
 				sup, err := supervisorAt(ctx, c, t, level)
 				if err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 				if sup == 0 || (t.AssigneeID != nil && *t.AssigneeID == sup) {
 					continue
@@ -157,11 +160,13 @@ func (e *Engine) runActions(ctx context.Context, c *ent.Client, t *ent.Ticket, u
 			}
 			saved, err := u.Save(ctx)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
+			done := t.EscalationsDone
 			if t, err = e.setAssignee(ctx, c, saved, to, "escalation "+what, true); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
+			t.EscalationsDone = done
 			u = c.Ticket.UpdateOneID(t.ID)
 			if to != nil {
 				notes = append(notes, fmt.Sprintf("reassigned to supervisor #%d", *to))
@@ -174,16 +179,11 @@ func (e *Engine) runActions(ctx context.Context, c *ent.Client, t *ent.Ticket, u
 			notes = append(notes, fmt.Sprintf("escalation level %d", t.EscalationLevel))
 		}
 	}
-	saved, err := u.Save(ctx)
-	if err != nil {
-		return nil, err
-	}
-	saved.EscalationsDone = t.EscalationsDone
 	kind := "ESCALATED"
 	if r.AtPercent >= 100 {
 		kind = "SLA_BREACHED"
 	}
-	return saved, e.record(ctx, c, t.ID, kind, "sla", "", r.Key(), what+": "+strings.Join(notes, ", "))
+	return t, u, e.record(ctx, c, t.ID, kind, "sla", "", r.Key(), what+": "+strings.Join(notes, ", "))
 }
 
 func raised(p ticket.Priority) ticket.Priority {
@@ -196,6 +196,9 @@ func raised(p ticket.Priority) ticket.Priority {
 		return ticket.PriorityUrgent
 	}
 }
+
+// sweepParallel is how many tickets a sweep escalates at once.
+const sweepParallel = 8
 
 // SweepResult counts a sweep's work.
 type SweepResult struct {
@@ -221,15 +224,24 @@ func (e *Engine) Sweep(ctx context.Context, batch int) (SweepResult, error) {
 		if err != nil {
 			return res, err
 		}
+		// Each ticket escalates in its own transaction; a few at a time,
+		// so that the database's commits overlap.
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(sweepParallel)
 		for _, t := range due {
 			res.Scanned++
-			tctx := viewer.ForTenant(ctx, t.TenantID)
-			if err := e.Escalate(tctx, t.ID, -1); err != nil {
-				return res, fmt.Errorf("escalate ticket %d: %w", t.ID, err)
-			}
-			res.Escalated++
 			after = t.ID
+			g.Go(func() error {
+				if err := e.Escalate(viewer.ForTenant(gctx, t.TenantID), t.ID, -1); err != nil {
+					return fmt.Errorf("escalate ticket %d: %w", t.ID, err)
+				}
+				return nil
+			})
 		}
+		if err := g.Wait(); err != nil {
+			return res, err
+		}
+		res.Escalated += len(due)
 		if len(due) < batch {
 			return res, nil
 		}
