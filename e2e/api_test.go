@@ -208,18 +208,32 @@ func TestConnections(t *testing.T) {
 			}
 		})
 		t.Run("node and nodes resolve every type", func(t *testing.T) {
-			r := e.post(t, tok, `{
+			// The seed opens its tickets around the workflow engine, so
+			// they have no history and nothing waits for approval: a
+			// refund agent1 resolves at once has both.
+			agent1 := e.token(t, "demo", "agent1")
+			var opened struct{ CreateTicket struct{ ID string } }
+			e.post(t, agent1, `mutation($type: ID!) { createTicket(input: {title: "申请退款：重复扣款", ticketTypeID: $type}) { id } }`,
+				map[string]any{"type": typeGID(t, e, "REFUND")}).ok(t).decode(t, &opened)
+			refund := opened.CreateTicket.ID
+			e.post(t, agent1, `mutation($id: ID!) { transitionTicket(id: $id, to: RESOLVED, comment: "重复扣款，同意退款",
+				customFields: {refund_amount: 12800}) { status } }`, map[string]any{"id": refund}).ok(t)
+
+			r := e.post(t, tok, `query($refund: ID!) {
 				customers(first: 1) { edges { node { id identities(first: 1) { edges { node { id } } } orders(first: 1) { edges { node { id items { id } } } } } } }
 				tickets(first: 1) { edges { node { id comments(first: 1) { edges { node { id } } } } } }
+				refund: node(id: $refund) { id ... on Ticket { changes(first: 1) { edges { node { id } } } approvals { id } } }
 				departments(first: 1) { edges { node { id } } } staff(first: 1) { edges { node { id } } }
 				tags(first: 1) { edges { node { id } } } tagGroups(first: 1) { edges { node { id } } }
-				forms(first: 1) { edges { node { id submissions(first: 1) { edges { node { id } } } } } }
+				forms(first: 1, where: {hasSubmissions: true}) { edges { node { id submissions(first: 1) { edges { node { id } } } } } }
 				campaigns(first: 1) { edges { node { id } } } tenant { id }
 				followUps(first: 1) { edges { node { id } } } connectorAccounts(first: 1) { edges { node { id } } }
 				channels(first: 1) { edges { node { id } } }
-				auditLog(first: 1) { edges { node { id } } } }`, nil).ok(t)
+				ticketTypes(first: 1) { edges { node { id surveyForm { id } } } }
+				slaPolicies(first: 1) { edges { node { id } } } businessCalendars(first: 1) { edges { node { id } } }
+				auditLog(first: 1) { edges { node { id } } } }`, map[string]any{"refund": refund}).ok(t)
 			ids := collectIDs(r.Data)
-			if len(ids) < 13 {
+			if len(ids) < len(ent.NodeTables)-len(notInAPI) {
 				t.Fatalf("found only %d ids: %s", len(ids), r.Data)
 			}
 			nr := e.post(t, tok, `query($ids: [ID!]!) { nodes(ids: $ids) { id __typename } }`, map[string]any{"ids": ids}).ok(t)

@@ -386,6 +386,97 @@ var azLookupKeys = []struct{ word, field string }{
 
 var azMutationInput = regexp.MustCompile(`^(Create|Update)(\w+)Input$`)
 
+// azByRole is a default read decision per built-in staff role, in the
+// order of azStaffRoles: admin, supervisor, agent, marketer, auditor.
+type azByRole [5]authz.Decision
+
+var (
+	// azAllButAuditor: data and configuration every staff role reads
+	// (the auditor reads the audit trail and the organisation only).
+	azAllButAuditor = azByRole{authz.Allow, authz.Allow, authz.Allow, authz.Allow, authz.Deny}
+	// azOrganisation: Staff.* and Department.*, which the auditor reads too.
+	azOrganisation = azByRole{authz.Allow, authz.Allow, authz.Allow, authz.Allow, authz.Allow}
+	// azTicketWork: the workflow's day-to-day operations, and what
+	// marketers may not read of a ticket's work.
+	azTicketWork = azByRole{authz.Allow, authz.Allow, authz.Allow, authz.Deny, authz.Deny}
+	// azSupervising: assigning and the metrics, not for agents.
+	azSupervising = azByRole{authz.Allow, authz.Allow, authz.Deny, authz.Deny, authz.Deny}
+	// azAdminOnly: the workflow's configuration.
+	azAdminOnly = azByRole{authz.Allow, authz.Deny, authz.Deny, authz.Deny, authz.Deny}
+)
+
+// azWorkflowTypes are the object types the ticket workflow added, with
+// the default read decision of every field (azWorkflowFields overrides
+// single fields). A field added to one of these types later is checked
+// against its type's row, so a field that needs other defaults shows up.
+var azWorkflowTypes = func() map[string]azByRole {
+	m := map[string]azByRole{}
+	for _, typ := range []string{
+		"TicketType", "TicketTypeConnection", "TicketTypeEdge",
+		"SLAPolicy", "SLAPolicyConnection", "SLAPolicyEdge",
+		"BusinessCalendar", "BusinessCalendarConnection", "BusinessCalendarEdge",
+		"TicketChange", "TicketChangeConnection", "TicketChangeEdge",
+		"TicketApproval", "TicketApprovalConnection", "TicketApprovalEdge", "ApprovalDecision",
+		"Workflow", "Transition", "ApprovalStep", "ApprovalThreshold", "RoutingConfig", "RoutingStep",
+		"CalendarSpec", "DayHours", "WorkingWindow", "SLACondition", "SLATargets", "EscalationRule",
+		"TicketFieldMapping",
+		// The metrics' types are readable; Query.ticketMetrics is the gate.
+		"TicketMetrics", "DurationStats", "BacklogRow", "AgentSatisfaction",
+	} {
+		m[typ] = azAllButAuditor
+	}
+	return m
+}()
+
+// azWorkflowFields are the ticket workflow's fields on types that existed
+// before it, its root fields, and the fields of azWorkflowTypes whose
+// defaults differ from their type's.
+var azWorkflowFields = func() map[string]azByRole {
+	m := map[string]azByRole{
+		// What agents, approvers and customers wrote (a move's comment is
+		// the change's note): marketers, who may not read
+		// TicketComment.body or FormSubmission.data, may not read these.
+		"TicketChange.note": azTicketWork, "ApprovalDecision.comment": azTicketWork, "Ticket.csatComment": azTicketWork,
+
+		"Query.ticketTypes": azAllButAuditor, "Query.slaPolicies": azAllButAuditor, "Query.businessCalendars": azAllButAuditor,
+		"Query.myApprovals": azTicketWork, "Query.ticketMetrics": azSupervising,
+		"Mutation.transitionTicket": azTicketWork, "Mutation.claimTicket": azTicketWork, "Mutation.routeTicket": azTicketWork,
+		"Mutation.decideApproval": azTicketWork, "Mutation.assignTicket": azSupervising,
+		"Mutation.createTicketType": azAdminOnly, "Mutation.updateTicketType": azAdminOnly,
+		"Mutation.createSLAPolicy": azAdminOnly, "Mutation.updateSLAPolicy": azAdminOnly, "Mutation.deleteSLAPolicy": azAdminOnly,
+		"Mutation.createBusinessCalendar": azAdminOnly, "Mutation.updateBusinessCalendar": azAdminOnly,
+
+		"Department.calendar": azOrganisation, "Department.calendarID": azOrganisation,
+		"Department.leader": azOrganisation, "Department.leaderID": azOrganisation,
+		"Form.ticketType": azAllButAuditor, "Form.ticketTypeID": azAllButAuditor, "Form.ticketFields": azAllButAuditor,
+		"FormSubmission.ticket": azAllButAuditor, "FormSubmission.ticketID": azAllButAuditor,
+	}
+	for _, f := range []string{"avgResolutionSeconds", "csatAverage", "csatCount", "openTickets", "workingHours"} {
+		m["Staff."+f] = azOrganisation
+	}
+	for _, f := range []string{"approvals", "assignedAt", "assignmentReason", "changes", "csat", "csatComment", "csatStaffID",
+		"escalatedAt", "escalationLevel", "firstRespondedAt", "firstResponseBreachedAt", "lastUpdateAt", "nextEscalationAt",
+		"nextUpdateDueAt", "reopenedAt", "resolutionBreachedAt", "slaPausedAt", "slaPausedSeconds", "slaPolicy", "slaPolicyID",
+		"surveySentAt", "ticketType", "typeID"} {
+		if _, ok := m["Ticket."+f]; !ok {
+			m["Ticket."+f] = azAllButAuditor
+		}
+	}
+	return m
+}()
+
+// azWorkflowWrites: who may set the workflow's new fields of existing
+// types through Create<T>Input and Update<T>Input, by type (admin,
+// supervisor, agent, marketer, auditor). The new types are configured
+// through inputs of their own, guarded by their root fields above.
+var azWorkflowWrites = map[string][5]bool{
+	"Ticket":         {true, true, true, false, false},
+	"Department":     {true, false, false, false, false},
+	"Staff":          {true, false, false, false, false},
+	"Form":           {true, true, false, true, false},
+	"FormSubmission": {true, true, true, false, false},
+}
+
 func TestFieldPermissionMatrix(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		types := azIntrospect(t, e, e.token(t, "demo", "admin"))
@@ -491,6 +582,124 @@ func TestFieldPermissionMatrix(t *testing.T) {
 						}
 					}
 				})
+			}
+		})
+
+		t.Run("the ticket workflow's fields per role", func(t *testing.T) {
+			check := func(t *testing.T, obj string, want azByRole) {
+				t.Helper()
+				typ, field, _ := strings.Cut(obj, ".")
+				for i, role := range azStaffRoles {
+					if got := e.az.Grants(tid, []string{role}).Read(typ, field); got != want[i] {
+						t.Errorf("%s reads %s: %s, want %s", role, obj, got, want[i])
+					}
+				}
+			}
+			for _, name := range slices.Sorted(maps.Keys(azWorkflowTypes)) {
+				typ, ok := types[name]
+				if !ok || typ.Kind != "OBJECT" {
+					t.Errorf("the API has no object type %s", name)
+					continue
+				}
+				for _, f := range typ.Fields {
+					obj := name + "." + f.Name
+					want, ok := azWorkflowFields[obj]
+					if !ok {
+						want = azWorkflowTypes[name]
+					}
+					check(t, obj, want)
+				}
+			}
+			for _, obj := range slices.Sorted(maps.Keys(azWorkflowFields)) {
+				name, field, _ := strings.Cut(obj, ".")
+				if typ, ok := types[name]; !ok || !typ.hasField(field) {
+					t.Errorf("the expected decisions list %s, which the API does not have", obj)
+					continue
+				}
+				check(t, obj, azWorkflowFields[obj])
+			}
+			// The new fields of existing types that mutation inputs set.
+			written := 0
+			for _, name := range slices.Sorted(maps.Keys(types)) {
+				m := azMutationInput.FindStringSubmatch(name)
+				if types[name].Kind != "INPUT_OBJECT" || m == nil {
+					continue
+				}
+				want, ok := azWorkflowWrites[m[2]]
+				if !ok {
+					continue
+				}
+				target := types[m[2]]
+				for _, f := range types[name].InputFields {
+					field, ok := azInputTarget(f.Name, target.Fields)
+					if _, isNew := azWorkflowFields[target.Name+"."+field]; !ok || !isNew {
+						continue
+					}
+					written++
+					for i, role := range azStaffRoles {
+						if got := e.az.Grants(tid, []string{role}).CanWrite(target.Name, field); got != want[i] {
+							t.Errorf("%s writes %s.%s (%s.%s): %v, want %v", role, target.Name, field, name, f.Name, got, want[i])
+						}
+					}
+				}
+			}
+			if written == 0 {
+				t.Error("no mutation input sets a field the ticket workflow added: is the introspection broken?")
+			}
+		})
+
+		t.Run("the ticket workflow's root fields through GraphQL", func(t *testing.T) {
+			logins := map[string]string{"admin": "admin", "supervisor": "sup1", "agent": "agent1", "marketer": "mkt1", "auditor": "auditor1"}
+			queries := map[string]string{
+				"ticketTypes":       `{ ticketTypes(first: 1) { totalCount } }`,
+				"slaPolicies":       `{ slaPolicies(first: 1) { totalCount } }`,
+				"businessCalendars": `{ businessCalendars(first: 1) { totalCount } }`,
+				"myApprovals":       `{ myApprovals { id } }`,
+				"ticketMetrics":     `{ ticketMetrics(from: "2026-01-01T00:00:00Z", to: "2026-02-01T00:00:00Z") { opened } }`,
+			}
+			// Refused mutations never reach their resolver, so an id that
+			// names no row (a ticket's, far beyond the demo's) shows the
+			// guard alone.
+			some, err := e.st.Client.Ticket.Query().Where(ticket.TenantID(tid)).FirstID(sys())
+			if err != nil {
+				t.Fatal(err)
+			}
+			none := gid.Encode(some + 1<<30)
+			mutations := map[string]string{
+				"createTicketType":       `mutation { createTicketType(input: {key: "E2E_DENIED", name: "拒绝"}) { id } }`,
+				"updateTicketType":       `mutation($id: ID!) { updateTicketType(id: $id, input: {name: "拒绝"}) { id } }`,
+				"createSLAPolicy":        `mutation { createSLAPolicy(input: {name: "拒绝"}) { id } }`,
+				"updateSLAPolicy":        `mutation($id: ID!) { updateSLAPolicy(id: $id, input: {name: "拒绝"}) { id } }`,
+				"deleteSLAPolicy":        `mutation($id: ID!) { deleteSLAPolicy(id: $id) }`,
+				"createBusinessCalendar": `mutation { createBusinessCalendar(input: {name: "拒绝"}) { id } }`,
+				"updateBusinessCalendar": `mutation($id: ID!) { updateBusinessCalendar(id: $id, input: {name: "拒绝"}) { id } }`,
+				"transitionTicket":       `mutation($id: ID!) { transitionTicket(id: $id, to: IN_PROGRESS) { id } }`,
+				"assignTicket":           `mutation($id: ID!) { assignTicket(id: $id) { id } }`,
+				"claimTicket":            `mutation($id: ID!) { claimTicket(id: $id) { id } }`,
+				"routeTicket":            `mutation($id: ID!) { routeTicket(id: $id) { id } }`,
+				"decideApproval":         `mutation($id: ID!) { decideApproval(id: $id, approve: true) { id } }`,
+			}
+			for i, role := range azStaffRoles {
+				tok := e.token(t, "demo", logins[role])
+				for _, f := range slices.Sorted(maps.Keys(queries)) {
+					r := e.post(t, tok, queries[f], nil)
+					allowed := azWorkflowFields["Query."+f][i] == authz.Allow
+					switch {
+					case allowed && len(r.Errors) > 0:
+						t.Errorf("%s may call %s but got %s", role, f, r.Body)
+					case !allowed:
+						azRefused(t, r, "FORBIDDEN", "-")
+					}
+				}
+				for _, f := range slices.Sorted(maps.Keys(mutations)) {
+					if azWorkflowFields["Mutation."+f][i] == authz.Allow {
+						continue
+					}
+					r := e.post(t, tok, mutations[f], map[string]any{"id": none})
+					if len(r.Errors) != 1 || r.Errors[0].code() != "FORBIDDEN" || !strings.Contains(r.Errors[0].Message, "Mutation."+f) {
+						t.Errorf("%s calls %s: %s, want FORBIDDEN naming Mutation.%s", role, f, r.Body, f)
+					}
+				}
 			}
 		})
 

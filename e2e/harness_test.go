@@ -30,6 +30,7 @@ import (
 	"github.com/scrm-dev/scrm/internal/sqlstats"
 	"github.com/scrm-dev/scrm/internal/store"
 	"github.com/scrm-dev/scrm/internal/testenv"
+	"github.com/scrm-dev/scrm/internal/tickets"
 	"github.com/scrm-dev/scrm/internal/viewer"
 	"github.com/scrm-dev/scrm/internal/wsgraphql"
 	"github.com/scrm-dev/scrm/jobs"
@@ -52,6 +53,9 @@ type env struct {
 	// platforms serves the platforms' callbacks; tests with fake
 	// platforms set its SignIn.
 	platforms *httpapi.Platforms
+	// tickets is the workflow engine, its hooks installed on st.Client
+	// (as serve and worker install them).
+	tickets *tickets.Engine
 	// opts built handler; handlerFor builds another one over the same
 	// backends (withResolverOptions).
 	opts       resolvers.Options
@@ -134,8 +138,15 @@ func newEnv(t *testing.T, backend string, st *store.Store) *env {
 	callbacks := asynq.NewClient(rdb.Opt)
 	cleanups = append(cleanups, func() { callbacks.Close() })
 	platforms := &httpapi.Platforms{Client: st.Client, Enqueuer: callbacks}
+	// The ticket engine as serve wires it: hooks on the client (after
+	// seeding, which loads its data around the engine), timers and
+	// notifications queued on asynq (no worker runs them here).
+	timers := jobs.TicketTimers{Enqueuer: callbacks}
+	engine := tickets.New(tickets.Options{Client: st.Client, Redis: rdb.Client, Timers: timers, Notifier: timers,
+		PublicURL: publicURL, Logger: logger})
+	engine.Install(st.Client)
 	opts := resolvers.Options{Client: st.Client, Logger: logger, Authz: az, Redis: rdb.Client,
-		Realtime: realtime.NewHub(rdb.Client, st.Client, logger), Jobs: jobsAdmin, PublicURL: publicURL}
+		Realtime: realtime.NewHub(rdb.Client, st.Client, logger), Jobs: jobsAdmin, PublicURL: publicURL, Tickets: engine}
 	sockets := &wsgraphql.Server{}
 	cleanups = append(cleanups, func() { sockets.CloseAll(1001, "") })
 	handlerFor := func(opts resolvers.Options) http.Handler {
@@ -150,10 +161,11 @@ func newEnv(t *testing.T, backend string, st *store.Store) *env {
 			MaxPageSize:  100,
 			Ready:        []httpapi.Check{{Name: "database", Ping: st.Ping}},
 			Platforms:    platforms,
+			Surveys:      &httpapi.Surveys{Engine: engine, Logger: logger},
 		})
 	}
 	return &env{backend: backend, st: st, handler: handlerFor(opts), iss: iss, logs: logs, az: az, rdb: rdb, sockets: sockets,
-		jobs: jobsAdmin, opts: opts, handlerFor: handlerFor, platforms: platforms}
+		jobs: jobsAdmin, opts: opts, handlerFor: handlerFor, platforms: platforms, tickets: engine}
 }
 
 // withResolverOptions returns a copy of e whose API is built with opts

@@ -220,14 +220,15 @@ func TestTicketsAndComments(t *testing.T) {
 		if c.AddTicketComment.Author.Login != "agent1" || !c.AddTicketComment.Internal {
 			t.Errorf("comment = %+v", c.AddTicketComment)
 		}
-		r = e.post(t, tok, `mutation($id: ID!) { updateTicket(id: $id, input: {status: RESOLVED}) { status resolvedAt } }`,
+		// Status moves go through the workflow: resolving needs a comment.
+		r = e.post(t, tok, `mutation($id: ID!) { transitionTicket(id: $id, to: RESOLVED, comment: "已退款") { status resolvedAt } }`,
 			map[string]any{"id": ticketID}).ok(t)
 		var u struct {
-			UpdateTicket struct{ Status, ResolvedAt string }
+			TransitionTicket struct{ Status, ResolvedAt string }
 		}
 		r.decode(t, &u)
-		if u.UpdateTicket.ResolvedAt == "" {
-			t.Error("resolving did not stamp resolvedAt")
+		if u.TransitionTicket.Status != "RESOLVED" || u.TransitionTicket.ResolvedAt == "" {
+			t.Errorf("resolving: %+v, want RESOLVED with resolvedAt stamped", u.TransitionTicket)
 		}
 		r = e.post(t, tok, `mutation($id: ID!) { updateTicket(id: $id, input: {title: ""}) { id } }`, map[string]any{"id": ticketID})
 		if err := r.only(t); err.code() != "BAD_USER_INPUT" || err.field() != "title" {

@@ -32,10 +32,13 @@ type WorkerOptions struct {
 func NewWorker(opts WorkerOptions) (*Worker, error) {
 	logger := asynqLogger{opts.Logger}
 	server := asynq.NewServer(opts.Redis, asynq.Config{
-		Concurrency:       opts.Concurrency,
-		Queues:            queueWeights,
-		Logger:            logger,
-		ShutdownTimeout:   20 * time.Second,
+		Concurrency: opts.Concurrency,
+		Queues:      queueWeights,
+		Logger:      logger,
+		// Tasks still running after 10 s go back to their queue (every
+		// handler is idempotent), so a worker stops well within a
+		// deployment's grace period.
+		ShutdownTimeout:   10 * time.Second,
 		TaskCheckInterval: opts.PollInterval,
 		// Scheduled tasks (SLA timers, deferred messages) become due
 		// within a second, not asynq's default five.

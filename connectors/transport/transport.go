@@ -185,6 +185,12 @@ func (cl *Client) Do(ctx context.Context, c Call) error {
 	renewed := false
 	busy := 0
 	for {
+		// An open breaker refuses at once: waiting for budget first would
+		// only queue calls that are refused anyway.
+		if cl.breaker(c.Endpoint.Platform, c.Account).State() == gobreaker.StateOpen {
+			cl.metrics.calls.WithLabelValues(c.Endpoint.Platform, c.Endpoint.Name, "circuit_open").Inc()
+			return fmt.Errorf("%s account %s: %w", c.Endpoint.Platform, c.Account, ErrCircuitOpen)
+		}
 		if err := cl.waitTurn(ctx, c, deadline); err != nil {
 			return err
 		}

@@ -371,6 +371,27 @@ func testEngine(t *testing.T, backend string) {
 	})
 }
 
+func TestResignedAgentsTicketsAreRoutedAgain(t *testing.T) {
+	for _, backend := range testenv.DatabaseBackends() {
+		t.Run(backend, func(t *testing.T) {
+			o := newOrg(t, backend)
+			tk := o.open(t, "离职交接", func(c *ent.TicketCreate) { c.SetAssigneeID(o.zhao).SetRequiredSkills([]string{"售后"}) })
+			// as WeCom's sync does it: for the system, outside a transaction
+			if err := o.c.Staff.Update().Where(staff.ID(o.zhao)).SetStatus(staff.StatusResigned).
+				Exec(viewer.System(context.Background())); err != nil {
+				t.Fatal(err)
+			}
+			got := o.get(t, tk.ID)
+			if got.AssigneeID == nil || *got.AssigneeID == o.zhao || !got.ResolutionDueAt.Equal(*tk.ResolutionDueAt) {
+				t.Fatalf("after zhao resigned: assignee %v, due %v (was %v)", got.AssigneeID, got.ResolutionDueAt, tk.ResolutionDueAt)
+			}
+			if o.load(t, o.zhao) != 0 {
+				t.Fatalf("zhao still counts %d open tickets", o.load(t, o.zhao))
+			}
+		})
+	}
+}
+
 func countOf(s []int, v int) int {
 	n := 0
 	for _, x := range s {

@@ -291,8 +291,10 @@ func (e *Engine) onStaffChanged(next ent.Mutator) ent.Mutator {
 				return nil, err
 			}
 			if len(ids) > 0 {
-				// their tenants: the update may run for the system
-				if leaving, err = m.Client().Staff.Query().Where(staff.IDIn(ids...), staff.StatusNEQ(staff.StatusResigned)).
+				// their tenants: the update may run for the system. Staff
+				// resigned already are included: a retry after a failed
+				// reroute finds their tickets still with them.
+				if leaving, err = m.Client().Staff.Query().Where(staff.IDIn(ids...)).
 					Select(staff.FieldID, staff.FieldTenantID).All(ctx); err != nil {
 					return nil, err
 				}
@@ -319,7 +321,15 @@ func (e *Engine) onStaffChanged(next ent.Mutator) ent.Mutator {
 			if v := viewer.FromContext(ctx); v != nil && v.TenantID == tid {
 				tctx = engineAt(unscoped(ctx)) // keep the actor
 			}
-			if err := e.rerouteOpenTickets(tctx, m.Client(), ids); err != nil {
+			var err error
+			if _, inTx := m.Tx(); inTx == nil {
+				err = e.rerouteOpenTickets(tctx, m.Client(), ids)
+			} else {
+				// WeCom's sync resigns staff outside a transaction; ticket
+				// writes need one
+				err = e.inTx(tctx, func(ctx context.Context, c *ent.Client) error { return e.rerouteOpenTickets(ctx, c, ids) })
+			}
+			if err != nil {
 				return nil, err
 			}
 		}
