@@ -16,6 +16,7 @@ import (
 	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/department"
+	"github.com/scrm-dev/scrm/ent/gid"
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/ticket"
 	"github.com/scrm-dev/scrm/internal/apperr"
@@ -438,11 +439,12 @@ func typeOf(ctx context.Context, c *ent.Client, t *ent.Ticket) (*ent.TicketType,
 	return tt, err
 }
 
+// idString is a staff id as clients see ids (opaque), for history entries.
 func idString(id *int) string {
 	if id == nil {
 		return ""
 	}
-	return strconv.Itoa(*id)
+	return gid.Encode(*id)
 }
 
 // notify sends after commit: a rolled-back assignment tells nobody.
