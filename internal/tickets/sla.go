@@ -35,25 +35,24 @@ func (c *clock) add(from time.Time, d time.Duration) *time.Time {
 	return &at
 }
 
-// compiled calendars, by id and version: compiling is cheap but a sweep
-// of 100k tickets would do it 100k times.
-var calendars sync.Map // calKey -> *businesstime.Calendar
+// compiled calendars by id, each with the version it was compiled from:
+// compiling is cheap, but a sweep of 100k tickets would do it 100k times.
+var calendars sync.Map // id -> compiledCalendar
 
-type calKey struct {
-	id      int
+type compiledCalendar struct {
 	version time.Time
+	cal     *businesstime.Calendar
 }
 
 func compiled(c *ent.BusinessCalendar) (*businesstime.Calendar, error) {
-	k := calKey{c.ID, c.UpdatedAt}
-	if v, ok := calendars.Load(k); ok {
-		return v.(*businesstime.Calendar), nil
+	if v, ok := calendars.Load(c.ID); ok && v.(compiledCalendar).version.Equal(c.UpdatedAt) {
+		return v.(compiledCalendar).cal, nil
 	}
 	cal, err := businesstime.Compile(c.Spec)
 	if err != nil {
 		return nil, fmt.Errorf("calendar %d: %w", c.ID, err)
 	}
-	calendars.Store(k, cal)
+	calendars.Store(c.ID, compiledCalendar{version: c.UpdatedAt, cal: cal})
 	return cal, nil
 }
 
