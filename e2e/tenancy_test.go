@@ -297,9 +297,6 @@ func TestTenantIsolation(t *testing.T) {
 			}
 		})
 		t.Run("an SLA condition naming another tenant's ticket type is refused", func(t *testing.T) {
-			t.Skip("product gap: internal/tickets/config.go stores SLAConditionInput.typeIDs unchecked, so demo's " +
-				"policy may name acme's ticket type (or any id at all); harmless for matching, which compares a " +
-				"ticket's own type, but the only link of the workflow's configuration not checked")
 			r := e.post(t, tok, `mutation($type: ID!) { createSLAPolicy(input: {name: "跨租户类型", condition: {typeIDs: [$type]},
 				targets: {resolution: "8h"}}) { id } }`, map[string]any{"type": theirs["TicketType"][0]})
 			if len(r.Errors) != 1 || r.Errors[0].code() != "BAD_USER_INPUT" || r.Errors[0].field() != "condition.typeIDs" {

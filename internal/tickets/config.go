@@ -5,11 +5,11 @@ import (
 	"errors"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/ent/businesscalendar"
 	"github.com/scrm-dev/scrm/ent/ticket"
+	"github.com/scrm-dev/scrm/ent/tickettype"
 	"github.com/scrm-dev/scrm/internal/apperr"
 	"github.com/scrm-dev/scrm/internal/businesstime"
 	"github.com/scrm-dev/scrm/internal/routing"
@@ -193,10 +193,30 @@ func validatePolicy(in SLAPolicyInput, create bool) error {
 	return nil
 }
 
+// checkTypeIDs refuses a condition naming ticket types that are not the
+// tenant's (the query is confined to the caller's tenant).
+func (e *Engine) checkTypeIDs(ctx context.Context, c *workflow.Condition) error {
+	if c == nil || len(c.TypeIDs) == 0 {
+		return nil
+	}
+	ids := slices.Compact(slices.Sorted(slices.Values(c.TypeIDs)))
+	n, err := e.db(ctx).TicketType.Query().Where(tickettype.IDIn(ids...)).Count(ctx)
+	if err != nil {
+		return err
+	}
+	if n != len(ids) {
+		return apperr.Invalid("condition.typeIDs", "names a ticket type that does not exist")
+	}
+	return nil
+}
+
 // CreateSLAPolicy adds a policy.
 func (e *Engine) CreateSLAPolicy(ctx context.Context, in SLAPolicyInput) (*ent.SLAPolicy, error) {
 	defer e.forgetConfig(ctx)
 	if err := validatePolicy(in, true); err != nil {
+		return nil, err
+	}
+	if err := e.checkTypeIDs(ctx, in.Condition); err != nil {
 		return nil, err
 	}
 	cond := workflow.Condition{}
@@ -224,6 +244,9 @@ func (e *Engine) UpdateSLAPolicy(ctx context.Context, id int, in SLAPolicyInput)
 		in.Targets = &p.Targets
 	}
 	if err := validatePolicy(in, false); err != nil {
+		return nil, err
+	}
+	if err := e.checkTypeIDs(ctx, in.Condition); err != nil {
 		return nil, err
 	}
 	u := e.db(ctx).SLAPolicy.UpdateOneID(id).SetNillableName(in.Name).SetNillablePosition(in.Position).
@@ -316,5 +339,3 @@ func (e *Engine) db(ctx context.Context) *ent.Client {
 	return e.client
 }
 
-var _ = slices.Contains[[]int]
-var _ = time.Second
