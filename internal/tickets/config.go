@@ -338,4 +338,3 @@ func (e *Engine) db(ctx context.Context) *ent.Client {
 	}
 	return e.client
 }
-
