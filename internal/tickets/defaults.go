@@ -3,6 +3,7 @@ package tickets
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/ent/form"
@@ -137,7 +138,7 @@ func InstallMissingDefaults(ctx context.Context, c *ent.Client) (int, error) {
 	}
 	filled := 0
 	for _, id := range ids {
-		if containsInt(have, id) {
+		if slices.Contains(have, id) {
 			continue
 		}
 		if err := InstallDefaults(viewer.ForTenant(ctx, id), c); err != nil {
@@ -146,15 +147,6 @@ func InstallMissingDefaults(ctx context.Context, c *ent.Client) (int, error) {
 		filled++
 	}
 	return filled, nil
-}
-
-func containsInt(s []int, v int) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // RecountOpenTickets sets every staff member's open-ticket count of the

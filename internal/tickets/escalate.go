@@ -52,8 +52,6 @@ func (e *Engine) escalate(ctx context.Context, c *ent.Client, t *ent.Ticket, now
 		}
 		return err
 	}
-	paused := time.Duration(t.SLAPausedSeconds) * time.Second
-	start := slaStart(t)
 	u := c.Ticket.UpdateOneID(t.ID)
 	done := slices.Clone(t.EscalationsDone)
 	fired := false
@@ -61,23 +59,7 @@ func (e *Engine) escalate(ctx context.Context, c *ent.Client, t *ent.Ticket, now
 		if slices.Contains(done, r.Key()) {
 			continue
 		}
-		var from time.Time
-		span := ck.targets.Of(r.Target) * time.Duration(r.AtPercent) / 100
-		switch r.Target {
-		case workflow.FirstResponse:
-			if t.FirstRespondedAt != nil {
-				continue
-			}
-			from, span = start, span+paused
-		case workflow.NextUpdate:
-			if t.LastUpdateAt == nil {
-				continue
-			}
-			from = *t.LastUpdateAt
-		default:
-			from, span = start, span+paused
-		}
-		at := ck.add(from, span)
+		at := ruleAt(ck, t, r)
 		if at == nil || now.Before(*at) {
 			continue
 		}

@@ -236,38 +236,50 @@ func computeDue(ck *clock, t *ent.Ticket) dueTimes {
 	}
 	paused := time.Duration(t.SLAPausedSeconds) * time.Second
 	start := slaStart(t)
-	starts := map[workflow.Target]time.Time{}
 	if ck.targets.FirstResponse > 0 {
 		d.firstResponse = ck.add(start, ck.targets.FirstResponse+paused)
-		if t.FirstRespondedAt == nil {
-			starts[workflow.FirstResponse] = start
-		}
 	}
 	if ck.targets.NextUpdate > 0 && t.LastUpdateAt != nil && t.Status != ticket.StatusPendingApproval {
 		// the customer waits for news: due a target after the last staff
 		// update (or the end of the last pause)
 		d.nextUpdate = ck.add(*t.LastUpdateAt, ck.targets.NextUpdate)
-		starts[workflow.NextUpdate] = *t.LastUpdateAt
 	}
 	if ck.targets.Resolution > 0 {
 		d.res = ck.add(start, ck.targets.Resolution+paused)
-		starts[workflow.Resolution] = start
 	}
 	for _, r := range ck.policy.Escalations {
-		st, ok := starts[r.Target]
-		if !ok || slices.Contains(d.done, r.Key()) {
+		if slices.Contains(d.done, r.Key()) {
 			continue
 		}
-		span := ck.targets.Of(r.Target) * time.Duration(r.AtPercent) / 100
-		if r.Target != workflow.NextUpdate {
-			span += paused
-		}
-		at := ck.add(st, span)
-		if at != nil && (d.nextEscalation == nil || at.Before(*d.nextEscalation)) {
+		if at := ruleAt(ck, t, r); at != nil && (d.nextEscalation == nil || at.Before(*d.nextEscalation)) {
 			d.nextEscalation = at
 		}
 	}
 	return d
+}
+
+// ruleAt is when an escalation rule is due on a ticket, or nil when it
+// does not apply (its target is met, unset, or has no clock running):
+// first response and resolution count from the SLA start plus the time
+// paused, next update from the last staff update.
+func ruleAt(ck *clock, t *ent.Ticket, r workflow.EscalationRule) *time.Time {
+	target := ck.targets.Of(r.Target)
+	if target <= 0 {
+		return nil
+	}
+	span := target * time.Duration(r.AtPercent) / 100
+	switch r.Target {
+	case workflow.NextUpdate:
+		if t.LastUpdateAt == nil || t.Status == ticket.StatusPendingApproval {
+			return nil
+		}
+		return ck.add(*t.LastUpdateAt, span)
+	case workflow.FirstResponse:
+		if t.FirstRespondedAt != nil {
+			return nil
+		}
+	}
+	return ck.add(slaStart(t), span+time.Duration(t.SLAPausedSeconds)*time.Second)
 }
 
 // applyDue stores due times on a ticket's mutation (create or update) and
