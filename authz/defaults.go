@@ -36,7 +36,7 @@ var adminOnly = append([]string{
 	"Mutation.updateTenant", "Mutation.createStaff", "Mutation.updateStaff",
 	"Mutation.createDepartment", "Mutation.updateDepartment",
 	"Mutation.eraseCustomer",
-}, connectorAdminOnly...)
+}, append(connectorAdminOnly, partnerAdminOnly...)...)
 
 // connectorAdminOnly are the platform accounts and background jobs: admin
 // only (added in defaults version 2).
@@ -64,6 +64,19 @@ var ticketWork = []string{
 // ticketTexts carry what agents and customers wrote (a transition's
 // comment, an approver's reasons): hidden wherever TicketComment.body is.
 var ticketTexts = []string{"TicketChange.note", "ApprovalDecision.comment", "Ticket.csatComment"}
+
+// partnerAdminOnly manage the API's outside callers: partner keys,
+// trusted documents and webhook endpoints (added in defaults version 4).
+var partnerAdminOnly = []string{
+	"Query.apiKeys", "Mutation.createAPIKey", "Mutation.revokeAPIKey",
+	"Query.trustedDocuments", "Mutation.pushTrustedDocuments", "Mutation.deleteTrustedDocumentList",
+	"Query.webhookEndpoints", "Mutation.createWebhookEndpoint", "Mutation.updateWebhookEndpoint",
+	"Mutation.deleteWebhookEndpoint", "Mutation.redeliverWebhook",
+	"APIKey.*", "TrustedDocument.*", "WebhookEndpoint.*", "WebhookDelivery.*",
+}
+
+// customerOnly are the root fields of a signed-in mini-program customer.
+var customerOnly = []string{"Query.myCustomer", "Mutation.createMyTicket"}
 
 // channelWrites manage channel QR codes: admins and marketers only.
 var channelWrites = []string{"Mutation.createChannel", "Mutation.updateChannel", "Mutation.deleteChannel"}
@@ -148,5 +161,63 @@ func DefaultPolicies() []Policy {
 		"StaffConnection.*", "StaffEdge.*", "DepartmentConnection.*", "DepartmentEdge.*", "PageInfo.*", "AuditChainReport.*")
 	add(RoleAuditor, ActRead, mask, staffContact...)
 	add(RoleAuditor, ActScope, allow, ScopePrefix+string(ScopeOwn))
+
+	ps = append(ps, partnerDefaults()...)
+	ps = append(ps, customerDefaults()...)
+	return ps
+}
+
+// partnerDefaults are the partner role's lines: the ceiling of what any
+// API key may do; each key narrows it to its scopes (see KeyGrants).
+// Partners read and write the tenant's customers, orders and tickets,
+// with contact data masked; they never manage the tenant, its people,
+// platforms, keys or the audit trail.
+func partnerDefaults() []Policy {
+	var ps []Policy
+	add := func(act Act, effect string, objects ...string) {
+		for _, o := range objects {
+			ps = append(ps, Policy{Role: RolePartner, Object: o, Act: act, Effect: effect})
+		}
+	}
+	add(ActRead, EffectAllow, "*")
+	add(ActRead, EffectDeny, adminOnly...)
+	add(ActRead, EffectDeny, auditOnly...)
+	add(ActRead, EffectDeny, ticketConfig...)
+	add(ActRead, EffectDeny, ticketWork...)
+	add(ActRead, EffectDeny, customerOnly...)
+	add(ActRead, EffectDeny, "Mutation.revealCustomerField", "Mutation.exportCustomerData", "Mutation.assignTicket",
+		"Mutation.handOverCustomers", "Query.ticketMetrics", "Query.me")
+	add(ActRead, EffectDeny, channelWrites...)
+	add(ActRead, EffectMask, customerContact...)
+	add(ActRead, EffectMask, staffContact...)
+	add(ActWrite, EffectAllow, "Customer.*", "CustomerIdentity.*", "Order.*", "OrderItem.*", "Ticket.*", "TicketComment.*", "FormSubmission.*")
+	add(ActScope, EffectAllow, ScopePrefix+string(ScopeAll))
+	return ps
+}
+
+// customerDefaults are the customer role's lines: a mini-program customer
+// reads their own profile, orders and tickets (the data layer confines
+// them to their own rows) and the forms they may fill in, submits forms and
+// opens tickets. Nothing about staff, internal notes or other customers.
+func customerDefaults() []Policy {
+	var ps []Policy
+	add := func(act Act, effect string, objects ...string) {
+		for _, o := range objects {
+			ps = append(ps, Policy{Role: RoleCustomer, Object: o, Act: act, Effect: effect})
+		}
+	}
+	add(ActRead, EffectAllow, customerOnly...)
+	add(ActRead, EffectAllow, "Mutation.createFormSubmission", "Query.forms",
+		"Customer.id", "Customer.name", "Customer.gender", "Customer.phone", "Customer.email", "Customer.birthday",
+		"Customer.province", "Customer.city", "Customer.district", "Customer.address", "Customer.orders", "Customer.tickets",
+		"Order.*", "OrderItem.*", "OrderConnection.*", "OrderEdge.*",
+		"Ticket.id", "Ticket.number", "Ticket.title", "Ticket.description", "Ticket.status", "Ticket.priority",
+		"Ticket.createdAt", "Ticket.updatedAt", "Ticket.resolvedAt", "Ticket.closedAt", "Ticket.comments", "Ticket.ticketType",
+		"TicketConnection.*", "TicketEdge.*", "TicketComment.id", "TicketComment.body", "TicketComment.createdAt",
+		"TicketCommentConnection.*", "TicketCommentEdge.*", "TicketType.key", "TicketType.name",
+		"Form.id", "Form.name", "Form.fields", "Form.status", "FormField.*", "FormConnection.*", "FormEdge.*",
+		"FormSubmission.id", "FormSubmission.createdAt", "PageInfo.*")
+	add(ActWrite, EffectAllow, "FormSubmission.*", "Ticket.title", "Ticket.description")
+	add(ActScope, EffectAllow, ScopePrefix+string(ScopeOwn))
 	return ps
 }

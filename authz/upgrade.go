@@ -15,7 +15,7 @@ import (
 // product adds default lines (new admin-only fields, say), UpgradeDefaults
 // gives existing tenants exactly the lines added since, once: a default
 // line an admin later removes stays removed.
-const DefaultsVersion = 3
+const DefaultsVersion = 4
 
 // defaultsAddedIn lists the default policies version v added to those of
 // v-1 (DefaultPolicies has them all; TestDefaultsAddedAreDefaults checks).
@@ -45,6 +45,12 @@ func defaultsAddedIn(v int) []Policy {
 		add(RoleMarketer, ActRead, EffectDeny, ticketWork...)
 		add(RoleMarketer, ActRead, EffectDeny, "Mutation.assignTicket", "Query.ticketMetrics")
 		add(RoleMarketer, ActRead, EffectDeny, ticketTexts...)
+	case 4: // partners and mini-program customers
+		for _, role := range []string{RoleSupervisor, RoleAgent, RoleMarketer} {
+			add(role, ActRead, EffectDeny, partnerAdminOnly...)
+		}
+		ps = append(ps, partnerDefaults()...)
+		ps = append(ps, customerDefaults()...)
 	}
 	return ps
 }

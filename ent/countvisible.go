@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/scrm-dev/scrm/ent/apikey"
 	"github.com/scrm-dev/scrm/ent/auditlog"
 	"github.com/scrm-dev/scrm/ent/businesscalendar"
 	"github.com/scrm-dev/scrm/ent/campaign"
@@ -31,12 +32,17 @@ import (
 	"github.com/scrm-dev/scrm/ent/ticketchange"
 	"github.com/scrm-dev/scrm/ent/ticketcomment"
 	"github.com/scrm-dev/scrm/ent/tickettype"
+	"github.com/scrm-dev/scrm/ent/trusteddocument"
+	"github.com/scrm-dev/scrm/ent/webhookdelivery"
+	"github.com/scrm-dev/scrm/ent/webhookendpoint"
 )
 
 // CountVisible returns how many of ids are rows of table that the viewer in
 // ctx can see. The query passes through the same interceptors as any read.
 func (c *Client) CountVisible(ctx context.Context, table string, ids []int) (int, error) {
 	switch table {
+	case apikey.Table:
+		return c.APIKey.Query().Where(apikey.IDIn(ids...)).Count(ctx)
 	case auditlog.Table:
 		return c.AuditLog.Query().Where(auditlog.IDIn(ids...)).Count(ctx)
 	case businesscalendar.Table:
@@ -87,6 +93,12 @@ func (c *Client) CountVisible(ctx context.Context, table string, ids []int) (int
 		return c.TicketComment.Query().Where(ticketcomment.IDIn(ids...)).Count(ctx)
 	case tickettype.Table:
 		return c.TicketType.Query().Where(tickettype.IDIn(ids...)).Count(ctx)
+	case trusteddocument.Table:
+		return c.TrustedDocument.Query().Where(trusteddocument.IDIn(ids...)).Count(ctx)
+	case webhookdelivery.Table:
+		return c.WebhookDelivery.Query().Where(webhookdelivery.IDIn(ids...)).Count(ctx)
+	case webhookendpoint.Table:
+		return c.WebhookEndpoint.Query().Where(webhookendpoint.IDIn(ids...)).Count(ctx)
 	}
 	return 0, fmt.Errorf("ent: no node type has table %q", table)
 }

@@ -16,6 +16,9 @@ type EdgeTarget struct {
 // tenant edge guard (ent/schema) uses it to refuse writes that would link
 // rows of two tenants.
 var EdgeTargets = map[string]map[string]EdgeTarget{
+	"APIKey": {
+		"created_by": {Type: "Staff", Table: "staff", TenantScoped: true, CreateInput: "createdByID", UpdateInput: "createdByID"},
+	},
 	"AuditLog":         {},
 	"BusinessCalendar": {},
 	"Campaign":         {},
@@ -115,5 +118,13 @@ var EdgeTargets = map[string]map[string]EdgeTarget{
 	},
 	"TicketType": {
 		"survey_form": {Type: "Form", Table: "forms", TenantScoped: true, CreateInput: "surveyFormID", UpdateInput: "surveyFormID"},
+	},
+	"TrustedDocument": {},
+	"WebhookDelivery": {
+		"endpoint": {Type: "WebhookEndpoint", Table: "webhook_endpoints", TenantScoped: true, CreateInput: "endpointID", UpdateInput: "endpointID"},
+	},
+	"WebhookEndpoint": {
+		"deliveries": {Type: "WebhookDelivery", Table: "webhook_deliveries", TenantScoped: true, CreateInput: "deliveryIDs", UpdateInput: "addDeliveryIDs"},
+		"created_by": {Type: "Staff", Table: "staff", TenantScoped: true, CreateInput: "createdByID", UpdateInput: "createdByID"},
 	},
 }

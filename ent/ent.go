@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/scrm-dev/scrm/ent/apikey"
 	"github.com/scrm-dev/scrm/ent/auditlog"
 	"github.com/scrm-dev/scrm/ent/businesscalendar"
 	"github.com/scrm-dev/scrm/ent/campaign"
@@ -37,6 +38,9 @@ import (
 	"github.com/scrm-dev/scrm/ent/ticketchange"
 	"github.com/scrm-dev/scrm/ent/ticketcomment"
 	"github.com/scrm-dev/scrm/ent/tickettype"
+	"github.com/scrm-dev/scrm/ent/trusteddocument"
+	"github.com/scrm-dev/scrm/ent/webhookdelivery"
+	"github.com/scrm-dev/scrm/ent/webhookendpoint"
 )
 
 // ent aliases to avoid import conflicts in user's code.
@@ -97,6 +101,7 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
+			apikey.Table:           apikey.ValidColumn,
 			auditlog.Table:         auditlog.ValidColumn,
 			businesscalendar.Table: businesscalendar.ValidColumn,
 			campaign.Table:         campaign.ValidColumn,
@@ -122,6 +127,9 @@ func checkColumn(t, c string) error {
 			ticketchange.Table:     ticketchange.ValidColumn,
 			ticketcomment.Table:    ticketcomment.ValidColumn,
 			tickettype.Table:       tickettype.ValidColumn,
+			trusteddocument.Table:  trusteddocument.ValidColumn,
+			webhookdelivery.Table:  webhookdelivery.ValidColumn,
+			webhookendpoint.Table:  webhookendpoint.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

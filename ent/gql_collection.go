@@ -10,6 +10,7 @@ import (
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/scrm-dev/scrm/ent/apikey"
 	"github.com/scrm-dev/scrm/ent/auditlog"
 	"github.com/scrm-dev/scrm/ent/businesscalendar"
 	"github.com/scrm-dev/scrm/ent/campaign"
@@ -33,7 +34,174 @@ import (
 	"github.com/scrm-dev/scrm/ent/ticketchange"
 	"github.com/scrm-dev/scrm/ent/ticketcomment"
 	"github.com/scrm-dev/scrm/ent/tickettype"
+	"github.com/scrm-dev/scrm/ent/trusteddocument"
+	"github.com/scrm-dev/scrm/ent/webhookdelivery"
+	"github.com/scrm-dev/scrm/ent/webhookendpoint"
 )
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *APIKeyQuery) CollectFields(ctx context.Context, satisfies ...string) (*APIKeyQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *APIKeyQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(apikey.Columns))
+		selectedFields = []string{apikey.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "createdBy":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&StaffClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, staffImplementors)...); err != nil {
+				return err
+			}
+			_q.withCreatedBy = query
+			if _, ok := fieldSeen[apikey.FieldCreatedByID]; !ok {
+				selectedFields = append(selectedFields, apikey.FieldCreatedByID)
+				fieldSeen[apikey.FieldCreatedByID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[apikey.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, apikey.FieldCreatedAt)
+				fieldSeen[apikey.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[apikey.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, apikey.FieldUpdatedAt)
+				fieldSeen[apikey.FieldUpdatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[apikey.FieldName]; !ok {
+				selectedFields = append(selectedFields, apikey.FieldName)
+				fieldSeen[apikey.FieldName] = struct{}{}
+			}
+		case "prefix":
+			if _, ok := fieldSeen[apikey.FieldPrefix]; !ok {
+				selectedFields = append(selectedFields, apikey.FieldPrefix)
+				fieldSeen[apikey.FieldPrefix] = struct{}{}
+			}
+		case "scopes":
+			if _, ok := fieldSeen[apikey.FieldScopes]; !ok {
+				selectedFields = append(selectedFields, apikey.FieldScopes)
+				fieldSeen[apikey.FieldScopes] = struct{}{}
+			}
+		case "persistedOnly":
+			if _, ok := fieldSeen[apikey.FieldPersistedOnly]; !ok {
+				selectedFields = append(selectedFields, apikey.FieldPersistedOnly)
+				fieldSeen[apikey.FieldPersistedOnly] = struct{}{}
+			}
+		case "documentLists":
+			if _, ok := fieldSeen[apikey.FieldDocumentLists]; !ok {
+				selectedFields = append(selectedFields, apikey.FieldDocumentLists)
+				fieldSeen[apikey.FieldDocumentLists] = struct{}{}
+			}
+		case "ipAllowlist":
+			if _, ok := fieldSeen[apikey.FieldIPAllowlist]; !ok {
+				selectedFields = append(selectedFields, apikey.FieldIPAllowlist)
+				fieldSeen[apikey.FieldIPAllowlist] = struct{}{}
+			}
+		case "rateLimit":
+			if _, ok := fieldSeen[apikey.FieldRateLimit]; !ok {
+				selectedFields = append(selectedFields, apikey.FieldRateLimit)
+				fieldSeen[apikey.FieldRateLimit] = struct{}{}
+			}
+		case "expiresAt":
+			if _, ok := fieldSeen[apikey.FieldExpiresAt]; !ok {
+				selectedFields = append(selectedFields, apikey.FieldExpiresAt)
+				fieldSeen[apikey.FieldExpiresAt] = struct{}{}
+			}
+		case "revokedAt":
+			if _, ok := fieldSeen[apikey.FieldRevokedAt]; !ok {
+				selectedFields = append(selectedFields, apikey.FieldRevokedAt)
+				fieldSeen[apikey.FieldRevokedAt] = struct{}{}
+			}
+		case "lastUsedAt":
+			if _, ok := fieldSeen[apikey.FieldLastUsedAt]; !ok {
+				selectedFields = append(selectedFields, apikey.FieldLastUsedAt)
+				fieldSeen[apikey.FieldLastUsedAt] = struct{}{}
+			}
+		case "createdByID":
+			if _, ok := fieldSeen[apikey.FieldCreatedByID]; !ok {
+				selectedFields = append(selectedFields, apikey.FieldCreatedByID)
+				fieldSeen[apikey.FieldCreatedByID] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type apikeyPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []APIKeyPaginateOption
+}
+
+func newAPIKeyPaginateArgs(rv map[string]any) *apikeyPaginateArgs {
+	args := &apikeyPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &APIKeyOrder{Field: &APIKeyOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithAPIKeyOrder(order))
+			}
+		case *APIKeyOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithAPIKeyOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*APIKeyWhereInput); ok {
+		args.opts = append(args.opts, WithAPIKeyFilter(v.Filter))
+	}
+	return args
+}
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
 func (_q *AuditLogQuery) CollectFields(ctx context.Context, satisfies ...string) (*AuditLogQuery, error) {
@@ -4019,6 +4187,11 @@ func (_q *TenantQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 				selectedFields = append(selectedFields, tenant.FieldTimezone)
 				fieldSeen[tenant.FieldTimezone] = struct{}{}
 			}
+		case "customerDocumentLists":
+			if _, ok := fieldSeen[tenant.FieldCustomerDocumentLists]; !ok {
+				selectedFields = append(selectedFields, tenant.FieldCustomerDocumentLists)
+				fieldSeen[tenant.FieldCustomerDocumentLists] = struct{}{}
+			}
 		case "createdAt":
 			if _, ok := fieldSeen[tenant.FieldCreatedAt]; !ok {
 				selectedFields = append(selectedFields, tenant.FieldCreatedAt)
@@ -5277,6 +5450,527 @@ func newTicketTypePaginateArgs(rv map[string]any) *tickettypePaginateArgs {
 	}
 	if v, ok := rv[whereField].(*TicketTypeWhereInput); ok {
 		args.opts = append(args.opts, WithTicketTypeFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *TrustedDocumentQuery) CollectFields(ctx context.Context, satisfies ...string) (*TrustedDocumentQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *TrustedDocumentQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(trusteddocument.Columns))
+		selectedFields = []string{trusteddocument.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[trusteddocument.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, trusteddocument.FieldCreatedAt)
+				fieldSeen[trusteddocument.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[trusteddocument.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, trusteddocument.FieldUpdatedAt)
+				fieldSeen[trusteddocument.FieldUpdatedAt] = struct{}{}
+			}
+		case "list":
+			if _, ok := fieldSeen[trusteddocument.FieldList]; !ok {
+				selectedFields = append(selectedFields, trusteddocument.FieldList)
+				fieldSeen[trusteddocument.FieldList] = struct{}{}
+			}
+		case "documentID":
+			if _, ok := fieldSeen[trusteddocument.FieldDocumentID]; !ok {
+				selectedFields = append(selectedFields, trusteddocument.FieldDocumentID)
+				fieldSeen[trusteddocument.FieldDocumentID] = struct{}{}
+			}
+		case "hash":
+			if _, ok := fieldSeen[trusteddocument.FieldHash]; !ok {
+				selectedFields = append(selectedFields, trusteddocument.FieldHash)
+				fieldSeen[trusteddocument.FieldHash] = struct{}{}
+			}
+		case "body":
+			if _, ok := fieldSeen[trusteddocument.FieldBody]; !ok {
+				selectedFields = append(selectedFields, trusteddocument.FieldBody)
+				fieldSeen[trusteddocument.FieldBody] = struct{}{}
+			}
+		case "operationName":
+			if _, ok := fieldSeen[trusteddocument.FieldOperationName]; !ok {
+				selectedFields = append(selectedFields, trusteddocument.FieldOperationName)
+				fieldSeen[trusteddocument.FieldOperationName] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type trusteddocumentPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []TrustedDocumentPaginateOption
+}
+
+func newTrustedDocumentPaginateArgs(rv map[string]any) *trusteddocumentPaginateArgs {
+	args := &trusteddocumentPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &TrustedDocumentOrder{Field: &TrustedDocumentOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithTrustedDocumentOrder(order))
+			}
+		case *TrustedDocumentOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithTrustedDocumentOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*TrustedDocumentWhereInput); ok {
+		args.opts = append(args.opts, WithTrustedDocumentFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *WebhookDeliveryQuery) CollectFields(ctx context.Context, satisfies ...string) (*WebhookDeliveryQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *WebhookDeliveryQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(webhookdelivery.Columns))
+		selectedFields = []string{webhookdelivery.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "endpoint":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&WebhookEndpointClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, webhookendpointImplementors)...); err != nil {
+				return err
+			}
+			_q.withEndpoint = query
+			if _, ok := fieldSeen[webhookdelivery.FieldEndpointID]; !ok {
+				selectedFields = append(selectedFields, webhookdelivery.FieldEndpointID)
+				fieldSeen[webhookdelivery.FieldEndpointID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[webhookdelivery.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, webhookdelivery.FieldCreatedAt)
+				fieldSeen[webhookdelivery.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[webhookdelivery.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, webhookdelivery.FieldUpdatedAt)
+				fieldSeen[webhookdelivery.FieldUpdatedAt] = struct{}{}
+			}
+		case "endpointID":
+			if _, ok := fieldSeen[webhookdelivery.FieldEndpointID]; !ok {
+				selectedFields = append(selectedFields, webhookdelivery.FieldEndpointID)
+				fieldSeen[webhookdelivery.FieldEndpointID] = struct{}{}
+			}
+		case "eventID":
+			if _, ok := fieldSeen[webhookdelivery.FieldEventID]; !ok {
+				selectedFields = append(selectedFields, webhookdelivery.FieldEventID)
+				fieldSeen[webhookdelivery.FieldEventID] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[webhookdelivery.FieldKind]; !ok {
+				selectedFields = append(selectedFields, webhookdelivery.FieldKind)
+				fieldSeen[webhookdelivery.FieldKind] = struct{}{}
+			}
+		case "payload":
+			if _, ok := fieldSeen[webhookdelivery.FieldPayload]; !ok {
+				selectedFields = append(selectedFields, webhookdelivery.FieldPayload)
+				fieldSeen[webhookdelivery.FieldPayload] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[webhookdelivery.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, webhookdelivery.FieldStatus)
+				fieldSeen[webhookdelivery.FieldStatus] = struct{}{}
+			}
+		case "attempts":
+			if _, ok := fieldSeen[webhookdelivery.FieldAttempts]; !ok {
+				selectedFields = append(selectedFields, webhookdelivery.FieldAttempts)
+				fieldSeen[webhookdelivery.FieldAttempts] = struct{}{}
+			}
+		case "responseStatus":
+			if _, ok := fieldSeen[webhookdelivery.FieldResponseStatus]; !ok {
+				selectedFields = append(selectedFields, webhookdelivery.FieldResponseStatus)
+				fieldSeen[webhookdelivery.FieldResponseStatus] = struct{}{}
+			}
+		case "lastError":
+			if _, ok := fieldSeen[webhookdelivery.FieldLastError]; !ok {
+				selectedFields = append(selectedFields, webhookdelivery.FieldLastError)
+				fieldSeen[webhookdelivery.FieldLastError] = struct{}{}
+			}
+		case "durationMs":
+			if _, ok := fieldSeen[webhookdelivery.FieldDurationMs]; !ok {
+				selectedFields = append(selectedFields, webhookdelivery.FieldDurationMs)
+				fieldSeen[webhookdelivery.FieldDurationMs] = struct{}{}
+			}
+		case "nextAttemptAt":
+			if _, ok := fieldSeen[webhookdelivery.FieldNextAttemptAt]; !ok {
+				selectedFields = append(selectedFields, webhookdelivery.FieldNextAttemptAt)
+				fieldSeen[webhookdelivery.FieldNextAttemptAt] = struct{}{}
+			}
+		case "deliveredAt":
+			if _, ok := fieldSeen[webhookdelivery.FieldDeliveredAt]; !ok {
+				selectedFields = append(selectedFields, webhookdelivery.FieldDeliveredAt)
+				fieldSeen[webhookdelivery.FieldDeliveredAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type webhookdeliveryPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []WebhookDeliveryPaginateOption
+}
+
+func newWebhookDeliveryPaginateArgs(rv map[string]any) *webhookdeliveryPaginateArgs {
+	args := &webhookdeliveryPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &WebhookDeliveryOrder{Field: &WebhookDeliveryOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithWebhookDeliveryOrder(order))
+			}
+		case *WebhookDeliveryOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithWebhookDeliveryOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*WebhookDeliveryWhereInput); ok {
+		args.opts = append(args.opts, WithWebhookDeliveryFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *WebhookEndpointQuery) CollectFields(ctx context.Context, satisfies ...string) (*WebhookEndpointQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *WebhookEndpointQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(webhookendpoint.Columns))
+		selectedFields = []string{webhookendpoint.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "deliveries":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&WebhookDeliveryClient{config: _q.config}).Query()
+			)
+			args := newWebhookDeliveryPaginateArgs(fieldArgs(ctx, new(WebhookDeliveryWhereInput), path...))
+			if err := validateFirstLast(args.first, args.last); err != nil {
+				return fmt.Errorf("validate first and last in path %q: %w", path, err)
+			}
+			pager, err := newWebhookDeliveryPager(args.opts, args.last != nil)
+			if err != nil {
+				return fmt.Errorf("create new pager in path %q: %w", path, err)
+			}
+			if query, err = pager.applyFilter(query); err != nil {
+				return err
+			}
+			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...)
+			if hasCollectedField(ctx, append(path, totalCountField)...) || hasCollectedField(ctx, append(path, pageInfoField)...) {
+				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
+				if hasPagination || ignoredEdges {
+					query := query.Clone()
+					_q.loadTotal = append(_q.loadTotal, func(ctx context.Context, nodes []*WebhookEndpoint) error {
+						ids := make([]driver.Value, len(nodes))
+						for i := range nodes {
+							ids[i] = nodes[i].ID
+						}
+						var v []struct {
+							NodeID int `sql:"endpoint_id"`
+							Count  int `sql:"count"`
+						}
+						query.Where(func(s *sql.Selector) {
+							s.Where(sql.InValues(s.C(webhookendpoint.DeliveriesColumn), ids...))
+						})
+						if err := query.GroupBy(webhookendpoint.DeliveriesColumn).Aggregate(Count()).Scan(ctx, &v); err != nil {
+							return err
+						}
+						m := make(map[int]int, len(v))
+						for i := range v {
+							m[v[i].NodeID] = v[i].Count
+						}
+						for i := range nodes {
+							n := m[nodes[i].ID]
+							if nodes[i].Edges.totalCount[0] == nil {
+								nodes[i].Edges.totalCount[0] = make(map[string]int)
+							}
+							nodes[i].Edges.totalCount[0][alias] = n
+						}
+						return nil
+					})
+				} else {
+					_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*WebhookEndpoint) error {
+						for i := range nodes {
+							n := len(nodes[i].Edges.Deliveries)
+							if nodes[i].Edges.totalCount[0] == nil {
+								nodes[i].Edges.totalCount[0] = make(map[string]int)
+							}
+							nodes[i].Edges.totalCount[0][alias] = n
+						}
+						return nil
+					})
+				}
+			}
+			if ignoredEdges || (args.first != nil && *args.first == 0) || (args.last != nil && *args.last == 0) {
+				continue
+			}
+			if query, err = pager.applyCursors(query, args.after, args.before); err != nil {
+				return err
+			}
+			path = append(path, edgesField, nodeField)
+			if field := collectedField(ctx, path...); field != nil {
+				if err := query.collectField(ctx, false, opCtx, *field, path, mayAddCondition(satisfies, webhookdeliveryImplementors)...); err != nil {
+					return err
+				}
+			}
+			if limit := paginateLimit(args.first, args.last); limit > 0 {
+				if oneNode {
+					pager.applyOrder(query.Limit(limit))
+				} else {
+					modify := entgql.LimitPerRow(webhookendpoint.DeliveriesColumn, limit, pager.orderExpr(query))
+					query.modifiers = append(query.modifiers, modify)
+				}
+			} else {
+				query = pager.applyOrder(query)
+			}
+			_q.WithNamedDeliveries(alias, func(wq *WebhookDeliveryQuery) {
+				*wq = *query
+			})
+
+		case "createdBy":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&StaffClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, staffImplementors)...); err != nil {
+				return err
+			}
+			_q.withCreatedBy = query
+			if _, ok := fieldSeen[webhookendpoint.FieldCreatedByID]; !ok {
+				selectedFields = append(selectedFields, webhookendpoint.FieldCreatedByID)
+				fieldSeen[webhookendpoint.FieldCreatedByID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[webhookendpoint.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, webhookendpoint.FieldCreatedAt)
+				fieldSeen[webhookendpoint.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[webhookendpoint.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, webhookendpoint.FieldUpdatedAt)
+				fieldSeen[webhookendpoint.FieldUpdatedAt] = struct{}{}
+			}
+		case "url":
+			if _, ok := fieldSeen[webhookendpoint.FieldURL]; !ok {
+				selectedFields = append(selectedFields, webhookendpoint.FieldURL)
+				fieldSeen[webhookendpoint.FieldURL] = struct{}{}
+			}
+		case "description":
+			if _, ok := fieldSeen[webhookendpoint.FieldDescription]; !ok {
+				selectedFields = append(selectedFields, webhookendpoint.FieldDescription)
+				fieldSeen[webhookendpoint.FieldDescription] = struct{}{}
+			}
+		case "eventKinds":
+			if _, ok := fieldSeen[webhookendpoint.FieldEventKinds]; !ok {
+				selectedFields = append(selectedFields, webhookendpoint.FieldEventKinds)
+				fieldSeen[webhookendpoint.FieldEventKinds] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[webhookendpoint.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, webhookendpoint.FieldStatus)
+				fieldSeen[webhookendpoint.FieldStatus] = struct{}{}
+			}
+		case "consecutiveFailures":
+			if _, ok := fieldSeen[webhookendpoint.FieldConsecutiveFailures]; !ok {
+				selectedFields = append(selectedFields, webhookendpoint.FieldConsecutiveFailures)
+				fieldSeen[webhookendpoint.FieldConsecutiveFailures] = struct{}{}
+			}
+		case "pauseReason":
+			if _, ok := fieldSeen[webhookendpoint.FieldPauseReason]; !ok {
+				selectedFields = append(selectedFields, webhookendpoint.FieldPauseReason)
+				fieldSeen[webhookendpoint.FieldPauseReason] = struct{}{}
+			}
+		case "pausedAt":
+			if _, ok := fieldSeen[webhookendpoint.FieldPausedAt]; !ok {
+				selectedFields = append(selectedFields, webhookendpoint.FieldPausedAt)
+				fieldSeen[webhookendpoint.FieldPausedAt] = struct{}{}
+			}
+		case "createdByID":
+			if _, ok := fieldSeen[webhookendpoint.FieldCreatedByID]; !ok {
+				selectedFields = append(selectedFields, webhookendpoint.FieldCreatedByID)
+				fieldSeen[webhookendpoint.FieldCreatedByID] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type webhookendpointPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []WebhookEndpointPaginateOption
+}
+
+func newWebhookEndpointPaginateArgs(rv map[string]any) *webhookendpointPaginateArgs {
+	args := &webhookendpointPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &WebhookEndpointOrder{Field: &WebhookEndpointOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithWebhookEndpointOrder(order))
+			}
+		case *WebhookEndpointOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithWebhookEndpointOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*WebhookEndpointWhereInput); ok {
+		args.opts = append(args.opts, WithWebhookEndpointFilter(v.Filter))
 	}
 	return args
 }

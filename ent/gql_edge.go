@@ -8,6 +8,14 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 )
 
+func (_m *APIKey) CreatedBy(ctx context.Context) (*Staff, error) {
+	result, err := _m.Edges.CreatedByOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryCreatedBy().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
 func (_m *Channel) Account(ctx context.Context) (*ConnectorAccount, error) {
 	result, err := _m.Edges.AccountOrErr()
 	if IsNotLoaded(err) {
@@ -663,6 +671,43 @@ func (_m *TicketType) SurveyForm(ctx context.Context) (*Form, error) {
 	result, err := _m.Edges.SurveyFormOrErr()
 	if IsNotLoaded(err) {
 		result, err = _m.QuerySurveyForm().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *WebhookDelivery) Endpoint(ctx context.Context) (*WebhookEndpoint, error) {
+	result, err := _m.Edges.EndpointOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryEndpoint().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *WebhookEndpoint) Deliveries(
+	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *WebhookDeliveryOrder, where *WebhookDeliveryWhereInput,
+) (*WebhookDeliveryConnection, error) {
+	opts := []WebhookDeliveryPaginateOption{
+		WithWebhookDeliveryOrder(orderBy),
+		WithWebhookDeliveryFilter(where.Filter),
+	}
+	alias := graphql.GetFieldContext(ctx).Field.Alias
+	totalCount, hasTotalCount := _m.Edges.totalCount[0][alias]
+	if nodes, err := _m.NamedDeliveries(alias); err == nil || hasTotalCount {
+		pager, err := newWebhookDeliveryPager(opts, last != nil)
+		if err != nil {
+			return nil, err
+		}
+		conn := &WebhookDeliveryConnection{Edges: []*WebhookDeliveryEdge{}, TotalCount: totalCount}
+		conn.build(nodes, pager, after, first, before, last)
+		return conn, nil
+	}
+	return _m.QueryDeliveries().Paginate(ctx, after, first, before, last, opts...)
+}
+
+func (_m *WebhookEndpoint) CreatedBy(ctx context.Context) (*Staff, error) {
+	result, err := _m.Edges.CreatedByOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryCreatedBy().Only(ctx)
 	}
 	return result, MaskNotFound(err)
 }

@@ -1195,8 +1195,11 @@ func (c *TagGroupUpdateOne) SetInput(i UpdateTagGroupInput) *TagGroupUpdateOne {
 
 // UpdateTenantInput represents a mutation input for updating tenants.
 type UpdateTenantInput struct {
-	Name     *string
-	Timezone *string
+	Name                        *string
+	Timezone                    *string
+	ClearCustomerDocumentLists  bool
+	CustomerDocumentLists       []string
+	AppendCustomerDocumentLists []string
 }
 
 // Mutate applies the UpdateTenantInput on the TenantMutation builder.
@@ -1206,6 +1209,15 @@ func (i *UpdateTenantInput) Mutate(m *TenantMutation) {
 	}
 	if v := i.Timezone; v != nil {
 		m.SetTimezone(*v)
+	}
+	if i.ClearCustomerDocumentLists {
+		m.ClearCustomerDocumentLists()
+	}
+	if v := i.CustomerDocumentLists; v != nil {
+		m.SetCustomerDocumentLists(v)
+	}
+	if i.AppendCustomerDocumentLists != nil {
+		m.AppendCustomerDocumentLists(i.CustomerDocumentLists)
 	}
 }
 

@@ -4,6 +4,7 @@ package ent
 
 // NodeTables maps every node type to its table.
 var NodeTables = map[string]string{
+	"APIKey":           "api_keys",
 	"AuditLog":         "audit_logs",
 	"BusinessCalendar": "business_calendars",
 	"Campaign":         "campaigns",
@@ -29,4 +30,7 @@ var NodeTables = map[string]string{
 	"TicketChange":     "ticket_changes",
 	"TicketComment":    "ticket_comments",
 	"TicketType":       "ticket_types",
+	"TrustedDocument":  "trusted_documents",
+	"WebhookDelivery":  "webhook_deliveries",
+	"WebhookEndpoint":  "webhook_endpoints",
 }

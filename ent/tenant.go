@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -29,6 +30,10 @@ type Tenant struct {
 	AuditSeq int64 `json:"audit_seq,omitempty"`
 	// seq of the last relayed event (internal/realtime)
 	EventSeq int64 `json:"event_seq,omitempty"`
+	// seq of the last event fanned out to webhook endpoints (internal/webhooks)
+	WebhookSeq int64 `json:"webhook_seq,omitempty"`
+	// when set, mini-program customers may run only documents on these trusted-document lists
+	CustomerDocumentLists []string `json:"customer_document_lists,omitempty"`
 	// version of the default policies installed (authz.DefaultsVersion); tenants older than 2 predate the field
 	PolicyVersion int `json:"policy_version,omitempty"`
 	// hash of the last sealed audit entry
@@ -43,7 +48,9 @@ func (*Tenant) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case tenant.FieldID, tenant.FieldTicketSeq, tenant.FieldAuditSeq, tenant.FieldEventSeq, tenant.FieldPolicyVersion:
+		case tenant.FieldCustomerDocumentLists:
+			values[i] = new([]byte)
+		case tenant.FieldID, tenant.FieldTicketSeq, tenant.FieldAuditSeq, tenant.FieldEventSeq, tenant.FieldWebhookSeq, tenant.FieldPolicyVersion:
 			values[i] = new(sql.NullInt64)
 		case tenant.FieldName, tenant.FieldSlug, tenant.FieldTimezone, tenant.FieldAuditHead:
 			values[i] = new(sql.NullString)
@@ -105,6 +112,20 @@ func (_m *Tenant) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field event_seq", values[i])
 			} else if value.Valid {
 				_m.EventSeq = value.Int64
+			}
+		case tenant.FieldWebhookSeq:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field webhook_seq", values[i])
+			} else if value.Valid {
+				_m.WebhookSeq = value.Int64
+			}
+		case tenant.FieldCustomerDocumentLists:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field customer_document_lists", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.CustomerDocumentLists); err != nil {
+					return fmt.Errorf("unmarshal field customer_document_lists: %w", err)
+				}
 			}
 		case tenant.FieldPolicyVersion:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -177,6 +198,12 @@ func (_m *Tenant) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("event_seq=")
 	builder.WriteString(fmt.Sprintf("%v", _m.EventSeq))
+	builder.WriteString(", ")
+	builder.WriteString("webhook_seq=")
+	builder.WriteString(fmt.Sprintf("%v", _m.WebhookSeq))
+	builder.WriteString(", ")
+	builder.WriteString("customer_document_lists=")
+	builder.WriteString(fmt.Sprintf("%v", _m.CustomerDocumentLists))
 	builder.WriteString(", ")
 	builder.WriteString("policy_version=")
 	builder.WriteString(fmt.Sprintf("%v", _m.PolicyVersion))

@@ -90,6 +90,26 @@ func (_c *TenantCreate) SetNillableEventSeq(v *int64) *TenantCreate {
 	return _c
 }
 
+// SetWebhookSeq sets the "webhook_seq" field.
+func (_c *TenantCreate) SetWebhookSeq(v int64) *TenantCreate {
+	_c.mutation.SetWebhookSeq(v)
+	return _c
+}
+
+// SetNillableWebhookSeq sets the "webhook_seq" field if the given value is not nil.
+func (_c *TenantCreate) SetNillableWebhookSeq(v *int64) *TenantCreate {
+	if v != nil {
+		_c.SetWebhookSeq(*v)
+	}
+	return _c
+}
+
+// SetCustomerDocumentLists sets the "customer_document_lists" field.
+func (_c *TenantCreate) SetCustomerDocumentLists(v []string) *TenantCreate {
+	_c.mutation.SetCustomerDocumentLists(v)
+	return _c
+}
+
 // SetPolicyVersion sets the "policy_version" field.
 func (_c *TenantCreate) SetPolicyVersion(v int) *TenantCreate {
 	_c.mutation.SetPolicyVersion(v)
@@ -185,6 +205,10 @@ func (_c *TenantCreate) defaults() error {
 		v := tenant.DefaultEventSeq
 		_c.mutation.SetEventSeq(v)
 	}
+	if _, ok := _c.mutation.WebhookSeq(); !ok {
+		v := tenant.DefaultWebhookSeq
+		_c.mutation.SetWebhookSeq(v)
+	}
 	if _, ok := _c.mutation.PolicyVersion(); !ok {
 		v := tenant.DefaultPolicyVersion
 		_c.mutation.SetPolicyVersion(v)
@@ -237,6 +261,9 @@ func (_c *TenantCreate) check() error {
 	}
 	if _, ok := _c.mutation.EventSeq(); !ok {
 		return &ValidationError{Name: "event_seq", err: errors.New(`ent: missing required field "Tenant.event_seq"`)}
+	}
+	if _, ok := _c.mutation.WebhookSeq(); !ok {
+		return &ValidationError{Name: "webhook_seq", err: errors.New(`ent: missing required field "Tenant.webhook_seq"`)}
 	}
 	if _, ok := _c.mutation.PolicyVersion(); !ok {
 		return &ValidationError{Name: "policy_version", err: errors.New(`ent: missing required field "Tenant.policy_version"`)}
@@ -302,6 +329,14 @@ func (_c *TenantCreate) createSpec() (*Tenant, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.EventSeq(); ok {
 		_spec.SetField(tenant.FieldEventSeq, field.TypeInt64, value)
 		_node.EventSeq = value
+	}
+	if value, ok := _c.mutation.WebhookSeq(); ok {
+		_spec.SetField(tenant.FieldWebhookSeq, field.TypeInt64, value)
+		_node.WebhookSeq = value
+	}
+	if value, ok := _c.mutation.CustomerDocumentLists(); ok {
+		_spec.SetField(tenant.FieldCustomerDocumentLists, field.TypeJSON, value)
+		_node.CustomerDocumentLists = value
 	}
 	if value, ok := _c.mutation.PolicyVersion(); ok {
 		_spec.SetField(tenant.FieldPolicyVersion, field.TypeInt, value)
@@ -442,6 +477,42 @@ func (u *TenantUpsert) UpdateEventSeq() *TenantUpsert {
 // AddEventSeq adds v to the "event_seq" field.
 func (u *TenantUpsert) AddEventSeq(v int64) *TenantUpsert {
 	u.Add(tenant.FieldEventSeq, v)
+	return u
+}
+
+// SetWebhookSeq sets the "webhook_seq" field.
+func (u *TenantUpsert) SetWebhookSeq(v int64) *TenantUpsert {
+	u.Set(tenant.FieldWebhookSeq, v)
+	return u
+}
+
+// UpdateWebhookSeq sets the "webhook_seq" field to the value that was provided on create.
+func (u *TenantUpsert) UpdateWebhookSeq() *TenantUpsert {
+	u.SetExcluded(tenant.FieldWebhookSeq)
+	return u
+}
+
+// AddWebhookSeq adds v to the "webhook_seq" field.
+func (u *TenantUpsert) AddWebhookSeq(v int64) *TenantUpsert {
+	u.Add(tenant.FieldWebhookSeq, v)
+	return u
+}
+
+// SetCustomerDocumentLists sets the "customer_document_lists" field.
+func (u *TenantUpsert) SetCustomerDocumentLists(v []string) *TenantUpsert {
+	u.Set(tenant.FieldCustomerDocumentLists, v)
+	return u
+}
+
+// UpdateCustomerDocumentLists sets the "customer_document_lists" field to the value that was provided on create.
+func (u *TenantUpsert) UpdateCustomerDocumentLists() *TenantUpsert {
+	u.SetExcluded(tenant.FieldCustomerDocumentLists)
+	return u
+}
+
+// ClearCustomerDocumentLists clears the value of the "customer_document_lists" field.
+func (u *TenantUpsert) ClearCustomerDocumentLists() *TenantUpsert {
+	u.SetNull(tenant.FieldCustomerDocumentLists)
 	return u
 }
 
@@ -611,6 +682,48 @@ func (u *TenantUpsertOne) AddEventSeq(v int64) *TenantUpsertOne {
 func (u *TenantUpsertOne) UpdateEventSeq() *TenantUpsertOne {
 	return u.Update(func(s *TenantUpsert) {
 		s.UpdateEventSeq()
+	})
+}
+
+// SetWebhookSeq sets the "webhook_seq" field.
+func (u *TenantUpsertOne) SetWebhookSeq(v int64) *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetWebhookSeq(v)
+	})
+}
+
+// AddWebhookSeq adds v to the "webhook_seq" field.
+func (u *TenantUpsertOne) AddWebhookSeq(v int64) *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.AddWebhookSeq(v)
+	})
+}
+
+// UpdateWebhookSeq sets the "webhook_seq" field to the value that was provided on create.
+func (u *TenantUpsertOne) UpdateWebhookSeq() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateWebhookSeq()
+	})
+}
+
+// SetCustomerDocumentLists sets the "customer_document_lists" field.
+func (u *TenantUpsertOne) SetCustomerDocumentLists(v []string) *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetCustomerDocumentLists(v)
+	})
+}
+
+// UpdateCustomerDocumentLists sets the "customer_document_lists" field to the value that was provided on create.
+func (u *TenantUpsertOne) UpdateCustomerDocumentLists() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateCustomerDocumentLists()
+	})
+}
+
+// ClearCustomerDocumentLists clears the value of the "customer_document_lists" field.
+func (u *TenantUpsertOne) ClearCustomerDocumentLists() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.ClearCustomerDocumentLists()
 	})
 }
 
@@ -951,6 +1064,48 @@ func (u *TenantUpsertBulk) AddEventSeq(v int64) *TenantUpsertBulk {
 func (u *TenantUpsertBulk) UpdateEventSeq() *TenantUpsertBulk {
 	return u.Update(func(s *TenantUpsert) {
 		s.UpdateEventSeq()
+	})
+}
+
+// SetWebhookSeq sets the "webhook_seq" field.
+func (u *TenantUpsertBulk) SetWebhookSeq(v int64) *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetWebhookSeq(v)
+	})
+}
+
+// AddWebhookSeq adds v to the "webhook_seq" field.
+func (u *TenantUpsertBulk) AddWebhookSeq(v int64) *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.AddWebhookSeq(v)
+	})
+}
+
+// UpdateWebhookSeq sets the "webhook_seq" field to the value that was provided on create.
+func (u *TenantUpsertBulk) UpdateWebhookSeq() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateWebhookSeq()
+	})
+}
+
+// SetCustomerDocumentLists sets the "customer_document_lists" field.
+func (u *TenantUpsertBulk) SetCustomerDocumentLists(v []string) *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetCustomerDocumentLists(v)
+	})
+}
+
+// UpdateCustomerDocumentLists sets the "customer_document_lists" field to the value that was provided on create.
+func (u *TenantUpsertBulk) UpdateCustomerDocumentLists() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateCustomerDocumentLists()
+	})
+}
+
+// ClearCustomerDocumentLists clears the value of the "customer_document_lists" field.
+func (u *TenantUpsertBulk) ClearCustomerDocumentLists() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.ClearCustomerDocumentLists()
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
 	"github.com/scrm-dev/scrm/ent/predicate"
 	"github.com/scrm-dev/scrm/ent/tenant"
@@ -116,6 +117,45 @@ func (_u *TenantUpdate) SetNillableEventSeq(v *int64) *TenantUpdate {
 // AddEventSeq adds value to the "event_seq" field.
 func (_u *TenantUpdate) AddEventSeq(v int64) *TenantUpdate {
 	_u.mutation.AddEventSeq(v)
+	return _u
+}
+
+// SetWebhookSeq sets the "webhook_seq" field.
+func (_u *TenantUpdate) SetWebhookSeq(v int64) *TenantUpdate {
+	_u.mutation.ResetWebhookSeq()
+	_u.mutation.SetWebhookSeq(v)
+	return _u
+}
+
+// SetNillableWebhookSeq sets the "webhook_seq" field if the given value is not nil.
+func (_u *TenantUpdate) SetNillableWebhookSeq(v *int64) *TenantUpdate {
+	if v != nil {
+		_u.SetWebhookSeq(*v)
+	}
+	return _u
+}
+
+// AddWebhookSeq adds value to the "webhook_seq" field.
+func (_u *TenantUpdate) AddWebhookSeq(v int64) *TenantUpdate {
+	_u.mutation.AddWebhookSeq(v)
+	return _u
+}
+
+// SetCustomerDocumentLists sets the "customer_document_lists" field.
+func (_u *TenantUpdate) SetCustomerDocumentLists(v []string) *TenantUpdate {
+	_u.mutation.SetCustomerDocumentLists(v)
+	return _u
+}
+
+// AppendCustomerDocumentLists appends value to the "customer_document_lists" field.
+func (_u *TenantUpdate) AppendCustomerDocumentLists(v []string) *TenantUpdate {
+	_u.mutation.AppendCustomerDocumentLists(v)
+	return _u
+}
+
+// ClearCustomerDocumentLists clears the value of the "customer_document_lists" field.
+func (_u *TenantUpdate) ClearCustomerDocumentLists() *TenantUpdate {
+	_u.mutation.ClearCustomerDocumentLists()
 	return _u
 }
 
@@ -248,6 +288,23 @@ func (_u *TenantUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.AddedEventSeq(); ok {
 		_spec.AddField(tenant.FieldEventSeq, field.TypeInt64, value)
 	}
+	if value, ok := _u.mutation.WebhookSeq(); ok {
+		_spec.SetField(tenant.FieldWebhookSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedWebhookSeq(); ok {
+		_spec.AddField(tenant.FieldWebhookSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.CustomerDocumentLists(); ok {
+		_spec.SetField(tenant.FieldCustomerDocumentLists, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedCustomerDocumentLists(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, tenant.FieldCustomerDocumentLists, value)
+		})
+	}
+	if _u.mutation.CustomerDocumentListsCleared() {
+		_spec.ClearField(tenant.FieldCustomerDocumentLists, field.TypeJSON)
+	}
 	if value, ok := _u.mutation.PolicyVersion(); ok {
 		_spec.SetField(tenant.FieldPolicyVersion, field.TypeInt, value)
 	}
@@ -367,6 +424,45 @@ func (_u *TenantUpdateOne) SetNillableEventSeq(v *int64) *TenantUpdateOne {
 // AddEventSeq adds value to the "event_seq" field.
 func (_u *TenantUpdateOne) AddEventSeq(v int64) *TenantUpdateOne {
 	_u.mutation.AddEventSeq(v)
+	return _u
+}
+
+// SetWebhookSeq sets the "webhook_seq" field.
+func (_u *TenantUpdateOne) SetWebhookSeq(v int64) *TenantUpdateOne {
+	_u.mutation.ResetWebhookSeq()
+	_u.mutation.SetWebhookSeq(v)
+	return _u
+}
+
+// SetNillableWebhookSeq sets the "webhook_seq" field if the given value is not nil.
+func (_u *TenantUpdateOne) SetNillableWebhookSeq(v *int64) *TenantUpdateOne {
+	if v != nil {
+		_u.SetWebhookSeq(*v)
+	}
+	return _u
+}
+
+// AddWebhookSeq adds value to the "webhook_seq" field.
+func (_u *TenantUpdateOne) AddWebhookSeq(v int64) *TenantUpdateOne {
+	_u.mutation.AddWebhookSeq(v)
+	return _u
+}
+
+// SetCustomerDocumentLists sets the "customer_document_lists" field.
+func (_u *TenantUpdateOne) SetCustomerDocumentLists(v []string) *TenantUpdateOne {
+	_u.mutation.SetCustomerDocumentLists(v)
+	return _u
+}
+
+// AppendCustomerDocumentLists appends value to the "customer_document_lists" field.
+func (_u *TenantUpdateOne) AppendCustomerDocumentLists(v []string) *TenantUpdateOne {
+	_u.mutation.AppendCustomerDocumentLists(v)
+	return _u
+}
+
+// ClearCustomerDocumentLists clears the value of the "customer_document_lists" field.
+func (_u *TenantUpdateOne) ClearCustomerDocumentLists() *TenantUpdateOne {
+	_u.mutation.ClearCustomerDocumentLists()
 	return _u
 }
 
@@ -528,6 +624,23 @@ func (_u *TenantUpdateOne) sqlSave(ctx context.Context) (_node *Tenant, err erro
 	}
 	if value, ok := _u.mutation.AddedEventSeq(); ok {
 		_spec.AddField(tenant.FieldEventSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.WebhookSeq(); ok {
+		_spec.SetField(tenant.FieldWebhookSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedWebhookSeq(); ok {
+		_spec.AddField(tenant.FieldWebhookSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.CustomerDocumentLists(); ok {
+		_spec.SetField(tenant.FieldCustomerDocumentLists, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedCustomerDocumentLists(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, tenant.FieldCustomerDocumentLists, value)
+		})
+	}
+	if _u.mutation.CustomerDocumentListsCleared() {
+		_spec.ClearField(tenant.FieldCustomerDocumentLists, field.TypeJSON)
 	}
 	if value, ok := _u.mutation.PolicyVersion(); ok {
 		_spec.SetField(tenant.FieldPolicyVersion, field.TypeInt, value)

@@ -14,6 +14,8 @@ import (
 // Tx is a transactional client that is created by calling Client.Tx().
 type Tx struct {
 	config
+	// APIKey is the client for interacting with the APIKey builders.
+	APIKey *APIKeyClient
 	// AuditLog is the client for interacting with the AuditLog builders.
 	AuditLog *AuditLogClient
 	// BusinessCalendar is the client for interacting with the BusinessCalendar builders.
@@ -64,6 +66,12 @@ type Tx struct {
 	TicketComment *TicketCommentClient
 	// TicketType is the client for interacting with the TicketType builders.
 	TicketType *TicketTypeClient
+	// TrustedDocument is the client for interacting with the TrustedDocument builders.
+	TrustedDocument *TrustedDocumentClient
+	// WebhookDelivery is the client for interacting with the WebhookDelivery builders.
+	WebhookDelivery *WebhookDeliveryClient
+	// WebhookEndpoint is the client for interacting with the WebhookEndpoint builders.
+	WebhookEndpoint *WebhookEndpointClient
 
 	// lazily loaded.
 	client     *Client
@@ -195,6 +203,7 @@ func (tx *Tx) Client() *Client {
 }
 
 func (tx *Tx) init() {
+	tx.APIKey = NewAPIKeyClient(tx.config)
 	tx.AuditLog = NewAuditLogClient(tx.config)
 	tx.BusinessCalendar = NewBusinessCalendarClient(tx.config)
 	tx.Campaign = NewCampaignClient(tx.config)
@@ -220,6 +229,9 @@ func (tx *Tx) init() {
 	tx.TicketChange = NewTicketChangeClient(tx.config)
 	tx.TicketComment = NewTicketCommentClient(tx.config)
 	tx.TicketType = NewTicketTypeClient(tx.config)
+	tx.TrustedDocument = NewTrustedDocumentClient(tx.config)
+	tx.WebhookDelivery = NewWebhookDeliveryClient(tx.config)
+	tx.WebhookEndpoint = NewWebhookEndpointClient(tx.config)
 }
 
 // txDriver wraps the given dialect.Tx with a nop dialect.Driver implementation.
@@ -229,7 +241,7 @@ func (tx *Tx) init() {
 // of them in order to commit or rollback the transaction.
 //
 // If a closed transaction is embedded in one of the generated entities, and the entity
-// applies a query, for example: AuditLog.QueryXXX(), the query will be executed
+// applies a query, for example: APIKey.QueryXXX(), the query will be executed
 // through the driver which created this transaction.
 //
 // Note that txDriver is not goroutine safe.

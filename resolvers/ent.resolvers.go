@@ -7,6 +7,7 @@ package resolvers
 
 import (
 	"context"
+	"fmt"
 
 	"entgo.io/contrib/entgql"
 	"github.com/scrm-dev/scrm/ent"
@@ -20,6 +21,10 @@ func (r *queryResolver) Node(ctx context.Context, id int) (ent.Noder, error) {
 
 func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, error) {
 	return r.client.Noders(ctx, ids)
+}
+
+func (r *queryResolver) APIKeys(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.APIKeyOrder, where *ent.APIKeyWhereInput) (*ent.APIKeyConnection, error) {
+	panic(fmt.Errorf("not implemented: APIKeys - apiKeys"))
 }
 
 func (r *queryResolver) AuditLog(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AuditLogOrder, where *ent.AuditLogWhereInput) (*ent.AuditLogConnection, error) {
@@ -100,6 +105,14 @@ func (r *queryResolver) Tickets(ctx context.Context, after *entgql.Cursor[int], 
 func (r *queryResolver) TicketTypes(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TicketTypeOrder, where *ent.TicketTypeWhereInput) (*ent.TicketTypeConnection, error) {
 	return r.client.TicketType.Query().
 		Paginate(ctx, after, first, before, last, ent.WithTicketTypeOrder(orderBy), ent.WithTicketTypeFilter(where.Filter))
+}
+
+func (r *queryResolver) TrustedDocuments(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TrustedDocumentOrder, where *ent.TrustedDocumentWhereInput) (*ent.TrustedDocumentConnection, error) {
+	panic(fmt.Errorf("not implemented: TrustedDocuments - trustedDocuments"))
+}
+
+func (r *queryResolver) WebhookEndpoints(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.WebhookEndpointOrder, where *ent.WebhookEndpointWhereInput) (*ent.WebhookEndpointConnection, error) {
+	panic(fmt.Errorf("not implemented: WebhookEndpoints - webhookEndpoints"))
 }
 
 func (r *ticketApprovalResolver) FromStatus(ctx context.Context, obj *ent.TicketApproval) (ticket.Status, error) {

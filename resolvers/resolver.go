@@ -19,11 +19,15 @@ import (
 
 	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/graph"
+	"github.com/scrm-dev/scrm/internal/apikeys"
 	"github.com/scrm-dev/scrm/internal/connectoraccounts"
+	"github.com/scrm-dev/scrm/internal/customerauth"
+	"github.com/scrm-dev/scrm/internal/persisted"
 	"github.com/scrm-dev/scrm/internal/ratelimit"
 	"github.com/scrm-dev/scrm/internal/realtime"
 	"github.com/scrm-dev/scrm/internal/tickets"
 	"github.com/scrm-dev/scrm/internal/viewer"
+	"github.com/scrm-dev/scrm/internal/webhooks"
 	"github.com/scrm-dev/scrm/jobs"
 )
 
@@ -41,6 +45,10 @@ type Resolver struct {
 	clock          func() time.Time
 	logger         *slog.Logger
 	tickets        *tickets.Engine
+	apiKeys        *apikeys.Service
+	documents      *persisted.Store
+	webhooks       *webhooks.Service
+	customers      *customerauth.Service
 }
 
 // Options configure the executable schema.
@@ -71,6 +79,13 @@ type Options struct {
 	// Tickets is the ticket workflow engine; without it the workflow
 	// mutations answer an error.
 	Tickets *tickets.Engine
+	// APIKeys makes and revokes partner keys; Documents keeps trusted
+	// documents; Webhooks manages partners' endpoints; Customers signs
+	// mini-program customers in. Without one, its fields answer an error.
+	APIKeys   *apikeys.Service
+	Documents *persisted.Store
+	Webhooks  *webhooks.Service
+	Customers *customerauth.Service
 	// WithoutFieldGuard leaves field permissions out. Only the benchmark
 	// sets it, to measure what they cost.
 	WithoutFieldGuard bool
@@ -79,7 +94,8 @@ type Options struct {
 // NewExecutableSchema returns the API's schema bound to its resolvers.
 func NewExecutableSchema(opts Options) graphql.ExecutableSchema {
 	r := &Resolver{client: opts.Client, authz: opts.Authz, revealsPerHour: opts.RevealsPerHour, realtime: opts.Realtime,
-		jobs: opts.Jobs, publicURL: opts.PublicURL, platforms: opts.Platforms, clock: opts.Now, logger: opts.Logger, tickets: opts.Tickets}
+		jobs: opts.Jobs, publicURL: opts.PublicURL, platforms: opts.Platforms, clock: opts.Now, logger: opts.Logger, tickets: opts.Tickets,
+		apiKeys: opts.APIKeys, documents: opts.Documents, webhooks: opts.Webhooks, customers: opts.Customers}
 	if r.logger == nil {
 		r.logger = slog.Default()
 	}

@@ -128,10 +128,11 @@ type Platform string
 
 // Platform values.
 const (
-	PlatformWecom  Platform = "WECOM"
-	PlatformTaobao Platform = "TAOBAO"
-	PlatformTmall  Platform = "TMALL"
-	PlatformDouyin Platform = "DOUYIN"
+	PlatformWecom             Platform = "WECOM"
+	PlatformTaobao            Platform = "TAOBAO"
+	PlatformTmall             Platform = "TMALL"
+	PlatformDouyin            Platform = "DOUYIN"
+	PlatformWechatMiniprogram Platform = "WECHAT_MINIPROGRAM"
 )
 
 func (pl Platform) String() string {
@@ -141,7 +142,7 @@ func (pl Platform) String() string {
 // PlatformValidator is a validator for the "platform" field enum values. It is called by the builders before save.
 func PlatformValidator(pl Platform) error {
 	switch pl {
-	case PlatformWecom, PlatformTaobao, PlatformTmall, PlatformDouyin:
+	case PlatformWecom, PlatformTaobao, PlatformTmall, PlatformDouyin, PlatformWechatMiniprogram:
 		return nil
 	default:
 		return fmt.Errorf("connectoraccount: invalid enum value for platform field: %q", pl)

@@ -9,6 +9,52 @@ import (
 )
 
 var (
+	// APIKeysColumns holds the columns for the "api_keys" table.
+	APIKeysColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "name", Type: field.TypeString, Size: 100},
+		{Name: "prefix", Type: field.TypeString, Unique: true, Size: 32},
+		{Name: "secret_hash", Type: field.TypeString, Size: 64},
+		{Name: "scopes", Type: field.TypeJSON},
+		{Name: "persisted_only", Type: field.TypeBool, Default: false},
+		{Name: "document_lists", Type: field.TypeJSON, Nullable: true},
+		{Name: "ip_allowlist", Type: field.TypeJSON, Nullable: true},
+		{Name: "rate_limit", Type: field.TypeInt, Default: 0},
+		{Name: "expires_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "revoked_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "last_used_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "tenant_id", Type: field.TypeInt},
+		{Name: "created_by_id", Type: field.TypeInt, Nullable: true},
+	}
+	// APIKeysTable holds the schema information for the "api_keys" table.
+	APIKeysTable = &schema.Table{
+		Name:       "api_keys",
+		Columns:    APIKeysColumns,
+		PrimaryKey: []*schema.Column{APIKeysColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "api_keys_tenants_tenant",
+				Columns:    []*schema.Column{APIKeysColumns[14]},
+				RefColumns: []*schema.Column{TenantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "api_keys_staff_created_by",
+				Columns:    []*schema.Column{APIKeysColumns[15]},
+				RefColumns: []*schema.Column{StaffColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "apikey_tenant_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{APIKeysColumns[14], APIKeysColumns[1]},
+			},
+		},
+	}
 	// AuditLogsColumns holds the columns for the "audit_logs" table.
 	AuditLogsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -216,7 +262,7 @@ var (
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
-		{Name: "platform", Type: field.TypeEnum, Enums: []string{"WECOM", "TAOBAO", "TMALL", "DOUYIN"}},
+		{Name: "platform", Type: field.TypeEnum, Enums: []string{"WECOM", "TAOBAO", "TMALL", "DOUYIN", "WECHAT_MINIPROGRAM"}},
 		{Name: "name", Type: field.TypeString, Size: 100},
 		{Name: "external_id", Type: field.TypeString, Size: 64},
 		{Name: "agent_id", Type: field.TypeInt64, Nullable: true},
@@ -960,6 +1006,8 @@ var (
 		{Name: "ticket_seq", Type: field.TypeInt64, Default: 0},
 		{Name: "audit_seq", Type: field.TypeInt64, Default: 0},
 		{Name: "event_seq", Type: field.TypeInt64, Default: 0},
+		{Name: "webhook_seq", Type: field.TypeInt64, Default: 0},
+		{Name: "customer_document_lists", Type: field.TypeJSON, Nullable: true},
 		{Name: "policy_version", Type: field.TypeInt, Default: 1},
 		{Name: "audit_head", Type: field.TypeString, Size: 64, Default: ""},
 		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
@@ -1313,6 +1361,147 @@ var (
 			},
 		},
 	}
+	// TrustedDocumentsColumns holds the columns for the "trusted_documents" table.
+	TrustedDocumentsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "list", Type: field.TypeString, Size: 64},
+		{Name: "document_id", Type: field.TypeString, Size: 200},
+		{Name: "hash", Type: field.TypeString, Size: 64},
+		{Name: "body", Type: field.TypeString, Size: 2147483647},
+		{Name: "operation_name", Type: field.TypeString, Size: 200, Default: ""},
+		{Name: "tenant_id", Type: field.TypeInt},
+	}
+	// TrustedDocumentsTable holds the schema information for the "trusted_documents" table.
+	TrustedDocumentsTable = &schema.Table{
+		Name:       "trusted_documents",
+		Columns:    TrustedDocumentsColumns,
+		PrimaryKey: []*schema.Column{TrustedDocumentsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "trusted_documents_tenants_tenant",
+				Columns:    []*schema.Column{TrustedDocumentsColumns[8]},
+				RefColumns: []*schema.Column{TenantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "trusteddocument_tenant_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{TrustedDocumentsColumns[8], TrustedDocumentsColumns[1]},
+			},
+			{
+				Name:    "trusteddocument_tenant_id_list_document_id",
+				Unique:  true,
+				Columns: []*schema.Column{TrustedDocumentsColumns[8], TrustedDocumentsColumns[3], TrustedDocumentsColumns[4]},
+			},
+			{
+				Name:    "trusteddocument_tenant_id_hash",
+				Unique:  false,
+				Columns: []*schema.Column{TrustedDocumentsColumns[8], TrustedDocumentsColumns[5]},
+			},
+		},
+	}
+	// WebhookDeliveriesColumns holds the columns for the "webhook_deliveries" table.
+	WebhookDeliveriesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "event_id", Type: field.TypeInt, Nullable: true},
+		{Name: "kind", Type: field.TypeString, Size: 64},
+		{Name: "payload", Type: field.TypeString, Size: 2147483647},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "SUCCEEDED", "FAILING", "ABANDONED"}, Default: "PENDING"},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "response_status", Type: field.TypeInt, Nullable: true},
+		{Name: "last_error", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "duration_ms", Type: field.TypeInt, Nullable: true},
+		{Name: "next_attempt_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "delivered_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "tenant_id", Type: field.TypeInt},
+		{Name: "endpoint_id", Type: field.TypeInt},
+	}
+	// WebhookDeliveriesTable holds the schema information for the "webhook_deliveries" table.
+	WebhookDeliveriesTable = &schema.Table{
+		Name:       "webhook_deliveries",
+		Columns:    WebhookDeliveriesColumns,
+		PrimaryKey: []*schema.Column{WebhookDeliveriesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "webhook_deliveries_tenants_tenant",
+				Columns:    []*schema.Column{WebhookDeliveriesColumns[13]},
+				RefColumns: []*schema.Column{TenantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "webhook_deliveries_webhook_endpoints_deliveries",
+				Columns:    []*schema.Column{WebhookDeliveriesColumns[14]},
+				RefColumns: []*schema.Column{WebhookEndpointsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "webhookdelivery_tenant_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{WebhookDeliveriesColumns[13], WebhookDeliveriesColumns[1]},
+			},
+			{
+				Name:    "webhookdelivery_endpoint_id_event_id",
+				Unique:  true,
+				Columns: []*schema.Column{WebhookDeliveriesColumns[14], WebhookDeliveriesColumns[3]},
+			},
+			{
+				Name:    "webhookdelivery_tenant_id_status",
+				Unique:  false,
+				Columns: []*schema.Column{WebhookDeliveriesColumns[13], WebhookDeliveriesColumns[6]},
+			},
+		},
+	}
+	// WebhookEndpointsColumns holds the columns for the "webhook_endpoints" table.
+	WebhookEndpointsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "url", Type: field.TypeString, Size: 500},
+		{Name: "description", Type: field.TypeString, Size: 200, Default: ""},
+		{Name: "event_kinds", Type: field.TypeJSON},
+		{Name: "secret", Type: field.TypeString, Size: 2147483647, SchemaType: map[string]string{"mysql": "text"}},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"ACTIVE", "PAUSED"}, Default: "ACTIVE"},
+		{Name: "consecutive_failures", Type: field.TypeInt, Default: 0},
+		{Name: "pause_reason", Type: field.TypeString, Size: 500, Default: ""},
+		{Name: "paused_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "tenant_id", Type: field.TypeInt},
+		{Name: "created_by_id", Type: field.TypeInt, Nullable: true},
+	}
+	// WebhookEndpointsTable holds the schema information for the "webhook_endpoints" table.
+	WebhookEndpointsTable = &schema.Table{
+		Name:       "webhook_endpoints",
+		Columns:    WebhookEndpointsColumns,
+		PrimaryKey: []*schema.Column{WebhookEndpointsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "webhook_endpoints_tenants_tenant",
+				Columns:    []*schema.Column{WebhookEndpointsColumns[11]},
+				RefColumns: []*schema.Column{TenantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "webhook_endpoints_staff_created_by",
+				Columns:    []*schema.Column{WebhookEndpointsColumns[12]},
+				RefColumns: []*schema.Column{StaffColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "webhookendpoint_tenant_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{WebhookEndpointsColumns[11], WebhookEndpointsColumns[1]},
+			},
+		},
+	}
 	// ChannelBackupStaffColumns holds the columns for the "channel_backup_staff" table.
 	ChannelBackupStaffColumns = []*schema.Column{
 		{Name: "channel_id", Type: field.TypeInt},
@@ -1440,6 +1629,7 @@ var (
 	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
+		APIKeysTable,
 		AuditLogsTable,
 		BusinessCalendarsTable,
 		CampaignsTable,
@@ -1465,6 +1655,9 @@ var (
 		TicketChangesTable,
 		TicketCommentsTable,
 		TicketTypesTable,
+		TrustedDocumentsTable,
+		WebhookDeliveriesTable,
+		WebhookEndpointsTable,
 		ChannelBackupStaffTable,
 		ChannelTagsTable,
 		CustomerTagsTable,
@@ -1474,6 +1667,11 @@ var (
 )
 
 func init() {
+	APIKeysTable.ForeignKeys[0].RefTable = TenantsTable
+	APIKeysTable.ForeignKeys[1].RefTable = StaffTable
+	APIKeysTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(107374182400),
+	}
 	AuditLogsTable.ForeignKeys[0].RefTable = TenantsTable
 	AuditLogsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(60129542144),
@@ -1604,6 +1802,20 @@ func init() {
 	TicketTypesTable.ForeignKeys[1].RefTable = FormsTable
 	TicketTypesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(103079215104),
+	}
+	TrustedDocumentsTable.ForeignKeys[0].RefTable = TenantsTable
+	TrustedDocumentsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(111669149696),
+	}
+	WebhookDeliveriesTable.ForeignKeys[0].RefTable = TenantsTable
+	WebhookDeliveriesTable.ForeignKeys[1].RefTable = WebhookEndpointsTable
+	WebhookDeliveriesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(115964116992),
+	}
+	WebhookEndpointsTable.ForeignKeys[0].RefTable = TenantsTable
+	WebhookEndpointsTable.ForeignKeys[1].RefTable = StaffTable
+	WebhookEndpointsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(120259084288),
 	}
 	ChannelBackupStaffTable.ForeignKeys[0].RefTable = ChannelsTable
 	ChannelBackupStaffTable.ForeignKeys[1].RefTable = StaffTable

@@ -6,6 +6,9 @@ import (
 	"entgo.io/ent/dialect/sql"
 )
 
+// APIKey is the predicate function for apikey builders.
+type APIKey func(*sql.Selector)
+
 // AuditLog is the predicate function for auditlog builders.
 type AuditLog func(*sql.Selector)
 
@@ -113,3 +116,23 @@ type TicketComment func(*sql.Selector)
 
 // TicketType is the predicate function for tickettype builders.
 type TicketType func(*sql.Selector)
+
+// TrustedDocument is the predicate function for trusteddocument builders.
+type TrustedDocument func(*sql.Selector)
+
+// WebhookDelivery is the predicate function for webhookdelivery builders.
+type WebhookDelivery func(*sql.Selector)
+
+// WebhookEndpoint is the predicate function for webhookendpoint builders.
+type WebhookEndpoint func(*sql.Selector)
+
+// WebhookEndpointOrErr calls the predicate only if the error is not nit.
+func WebhookEndpointOrErr(p WebhookEndpoint, err error) WebhookEndpoint {
+	return func(s *sql.Selector) {
+		if err != nil {
+			s.AddError(err)
+			return
+		}
+		p(s)
+	}
+}

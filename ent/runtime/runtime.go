@@ -5,6 +5,7 @@ package runtime
 import (
 	"time"
 
+	"github.com/scrm-dev/scrm/ent/apikey"
 	"github.com/scrm-dev/scrm/ent/auditlog"
 	"github.com/scrm-dev/scrm/ent/businesscalendar"
 	"github.com/scrm-dev/scrm/ent/campaign"
@@ -32,6 +33,9 @@ import (
 	"github.com/scrm-dev/scrm/ent/ticketchange"
 	"github.com/scrm-dev/scrm/ent/ticketcomment"
 	"github.com/scrm-dev/scrm/ent/tickettype"
+	"github.com/scrm-dev/scrm/ent/trusteddocument"
+	"github.com/scrm-dev/scrm/ent/webhookdelivery"
+	"github.com/scrm-dev/scrm/ent/webhookendpoint"
 	"github.com/scrm-dev/scrm/internal/workflow"
 
 	"entgo.io/ent/schema/field"
@@ -41,6 +45,90 @@ import (
 // (default values, validators, hooks and policies) and stitches it
 // to their package variables.
 func init() {
+	apikeyMixin := schema.APIKey{}.Mixin()
+	apikeyMixinHooks0 := apikeyMixin[0].Hooks()
+	apikey.Hooks[0] = apikeyMixinHooks0[0]
+	apikey.Hooks[1] = apikeyMixinHooks0[1]
+	apikeyMixinInters0 := apikeyMixin[0].Interceptors()
+	apikey.Interceptors[0] = apikeyMixinInters0[0]
+	apikeyMixinFields1 := apikeyMixin[1].Fields()
+	_ = apikeyMixinFields1
+	apikeyFields := schema.APIKey{}.Fields()
+	_ = apikeyFields
+	// apikeyDescCreatedAt is the schema descriptor for created_at field.
+	apikeyDescCreatedAt := apikeyMixinFields1[0].Descriptor()
+	// apikey.DefaultCreatedAt holds the default value on creation for the created_at field.
+	apikey.DefaultCreatedAt = apikeyDescCreatedAt.Default.(func() time.Time)
+	// apikeyDescUpdatedAt is the schema descriptor for updated_at field.
+	apikeyDescUpdatedAt := apikeyMixinFields1[1].Descriptor()
+	// apikey.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	apikey.DefaultUpdatedAt = apikeyDescUpdatedAt.Default.(func() time.Time)
+	// apikey.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	apikey.UpdateDefaultUpdatedAt = apikeyDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// apikeyDescName is the schema descriptor for name field.
+	apikeyDescName := apikeyFields[0].Descriptor()
+	// apikey.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	apikey.NameValidator = func() func(string) error {
+		validators := apikeyDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// apikeyDescPrefix is the schema descriptor for prefix field.
+	apikeyDescPrefix := apikeyFields[1].Descriptor()
+	// apikey.PrefixValidator is a validator for the "prefix" field. It is called by the builders before save.
+	apikey.PrefixValidator = func() func(string) error {
+		validators := apikeyDescPrefix.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(prefix string) error {
+			for _, fn := range fns {
+				if err := fn(prefix); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// apikeyDescSecretHash is the schema descriptor for secret_hash field.
+	apikeyDescSecretHash := apikeyFields[2].Descriptor()
+	// apikey.SecretHashValidator is a validator for the "secret_hash" field. It is called by the builders before save.
+	apikey.SecretHashValidator = func() func(string) error {
+		validators := apikeyDescSecretHash.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(secret_hash string) error {
+			for _, fn := range fns {
+				if err := fn(secret_hash); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// apikeyDescPersistedOnly is the schema descriptor for persisted_only field.
+	apikeyDescPersistedOnly := apikeyFields[4].Descriptor()
+	// apikey.DefaultPersistedOnly holds the default value on creation for the persisted_only field.
+	apikey.DefaultPersistedOnly = apikeyDescPersistedOnly.Default.(bool)
+	// apikeyDescRateLimit is the schema descriptor for rate_limit field.
+	apikeyDescRateLimit := apikeyFields[7].Descriptor()
+	// apikey.DefaultRateLimit holds the default value on creation for the rate_limit field.
+	apikey.DefaultRateLimit = apikeyDescRateLimit.Default.(int)
+	// apikey.RateLimitValidator is a validator for the "rate_limit" field. It is called by the builders before save.
+	apikey.RateLimitValidator = apikeyDescRateLimit.Validators[0].(func(int) error)
 	auditlogMixin := schema.AuditLog{}.Mixin()
 	auditlogMixinHooks0 := auditlogMixin[0].Hooks()
 	auditlogHooks := schema.AuditLog{}.Hooks()
@@ -1346,18 +1434,22 @@ func init() {
 	tenantDescEventSeq := tenantFields[5].Descriptor()
 	// tenant.DefaultEventSeq holds the default value on creation for the event_seq field.
 	tenant.DefaultEventSeq = tenantDescEventSeq.Default.(int64)
+	// tenantDescWebhookSeq is the schema descriptor for webhook_seq field.
+	tenantDescWebhookSeq := tenantFields[6].Descriptor()
+	// tenant.DefaultWebhookSeq holds the default value on creation for the webhook_seq field.
+	tenant.DefaultWebhookSeq = tenantDescWebhookSeq.Default.(int64)
 	// tenantDescPolicyVersion is the schema descriptor for policy_version field.
-	tenantDescPolicyVersion := tenantFields[6].Descriptor()
+	tenantDescPolicyVersion := tenantFields[8].Descriptor()
 	// tenant.DefaultPolicyVersion holds the default value on creation for the policy_version field.
 	tenant.DefaultPolicyVersion = tenantDescPolicyVersion.Default.(int)
 	// tenantDescAuditHead is the schema descriptor for audit_head field.
-	tenantDescAuditHead := tenantFields[7].Descriptor()
+	tenantDescAuditHead := tenantFields[9].Descriptor()
 	// tenant.DefaultAuditHead holds the default value on creation for the audit_head field.
 	tenant.DefaultAuditHead = tenantDescAuditHead.Default.(string)
 	// tenant.AuditHeadValidator is a validator for the "audit_head" field. It is called by the builders before save.
 	tenant.AuditHeadValidator = tenantDescAuditHead.Validators[0].(func(string) error)
 	// tenantDescCreatedAt is the schema descriptor for created_at field.
-	tenantDescCreatedAt := tenantFields[8].Descriptor()
+	tenantDescCreatedAt := tenantFields[10].Descriptor()
 	// tenant.DefaultCreatedAt holds the default value on creation for the created_at field.
 	tenant.DefaultCreatedAt = tenantDescCreatedAt.Default.(func() time.Time)
 	ticketMixin := schema.Ticket{}.Mixin()
@@ -1679,6 +1771,189 @@ func init() {
 	tickettypeDescKeywords := tickettypeFields[11].Descriptor()
 	// tickettype.DefaultKeywords holds the default value on creation for the keywords field.
 	tickettype.DefaultKeywords = tickettypeDescKeywords.Default.([]string)
+	trusteddocumentMixin := schema.TrustedDocument{}.Mixin()
+	trusteddocumentMixinHooks0 := trusteddocumentMixin[0].Hooks()
+	trusteddocument.Hooks[0] = trusteddocumentMixinHooks0[0]
+	trusteddocument.Hooks[1] = trusteddocumentMixinHooks0[1]
+	trusteddocumentMixinInters0 := trusteddocumentMixin[0].Interceptors()
+	trusteddocument.Interceptors[0] = trusteddocumentMixinInters0[0]
+	trusteddocumentMixinFields1 := trusteddocumentMixin[1].Fields()
+	_ = trusteddocumentMixinFields1
+	trusteddocumentFields := schema.TrustedDocument{}.Fields()
+	_ = trusteddocumentFields
+	// trusteddocumentDescCreatedAt is the schema descriptor for created_at field.
+	trusteddocumentDescCreatedAt := trusteddocumentMixinFields1[0].Descriptor()
+	// trusteddocument.DefaultCreatedAt holds the default value on creation for the created_at field.
+	trusteddocument.DefaultCreatedAt = trusteddocumentDescCreatedAt.Default.(func() time.Time)
+	// trusteddocumentDescUpdatedAt is the schema descriptor for updated_at field.
+	trusteddocumentDescUpdatedAt := trusteddocumentMixinFields1[1].Descriptor()
+	// trusteddocument.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	trusteddocument.DefaultUpdatedAt = trusteddocumentDescUpdatedAt.Default.(func() time.Time)
+	// trusteddocument.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	trusteddocument.UpdateDefaultUpdatedAt = trusteddocumentDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// trusteddocumentDescList is the schema descriptor for list field.
+	trusteddocumentDescList := trusteddocumentFields[0].Descriptor()
+	// trusteddocument.ListValidator is a validator for the "list" field. It is called by the builders before save.
+	trusteddocument.ListValidator = func() func(string) error {
+		validators := trusteddocumentDescList.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(list string) error {
+			for _, fn := range fns {
+				if err := fn(list); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// trusteddocumentDescDocumentID is the schema descriptor for document_id field.
+	trusteddocumentDescDocumentID := trusteddocumentFields[1].Descriptor()
+	// trusteddocument.DocumentIDValidator is a validator for the "document_id" field. It is called by the builders before save.
+	trusteddocument.DocumentIDValidator = func() func(string) error {
+		validators := trusteddocumentDescDocumentID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(document_id string) error {
+			for _, fn := range fns {
+				if err := fn(document_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// trusteddocumentDescHash is the schema descriptor for hash field.
+	trusteddocumentDescHash := trusteddocumentFields[2].Descriptor()
+	// trusteddocument.HashValidator is a validator for the "hash" field. It is called by the builders before save.
+	trusteddocument.HashValidator = func() func(string) error {
+		validators := trusteddocumentDescHash.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(hash string) error {
+			for _, fn := range fns {
+				if err := fn(hash); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// trusteddocumentDescOperationName is the schema descriptor for operation_name field.
+	trusteddocumentDescOperationName := trusteddocumentFields[4].Descriptor()
+	// trusteddocument.DefaultOperationName holds the default value on creation for the operation_name field.
+	trusteddocument.DefaultOperationName = trusteddocumentDescOperationName.Default.(string)
+	// trusteddocument.OperationNameValidator is a validator for the "operation_name" field. It is called by the builders before save.
+	trusteddocument.OperationNameValidator = trusteddocumentDescOperationName.Validators[0].(func(string) error)
+	webhookdeliveryMixin := schema.WebhookDelivery{}.Mixin()
+	webhookdeliveryMixinHooks0 := webhookdeliveryMixin[0].Hooks()
+	webhookdelivery.Hooks[0] = webhookdeliveryMixinHooks0[0]
+	webhookdelivery.Hooks[1] = webhookdeliveryMixinHooks0[1]
+	webhookdeliveryMixinInters0 := webhookdeliveryMixin[0].Interceptors()
+	webhookdelivery.Interceptors[0] = webhookdeliveryMixinInters0[0]
+	webhookdeliveryMixinFields1 := webhookdeliveryMixin[1].Fields()
+	_ = webhookdeliveryMixinFields1
+	webhookdeliveryFields := schema.WebhookDelivery{}.Fields()
+	_ = webhookdeliveryFields
+	// webhookdeliveryDescCreatedAt is the schema descriptor for created_at field.
+	webhookdeliveryDescCreatedAt := webhookdeliveryMixinFields1[0].Descriptor()
+	// webhookdelivery.DefaultCreatedAt holds the default value on creation for the created_at field.
+	webhookdelivery.DefaultCreatedAt = webhookdeliveryDescCreatedAt.Default.(func() time.Time)
+	// webhookdeliveryDescUpdatedAt is the schema descriptor for updated_at field.
+	webhookdeliveryDescUpdatedAt := webhookdeliveryMixinFields1[1].Descriptor()
+	// webhookdelivery.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	webhookdelivery.DefaultUpdatedAt = webhookdeliveryDescUpdatedAt.Default.(func() time.Time)
+	// webhookdelivery.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	webhookdelivery.UpdateDefaultUpdatedAt = webhookdeliveryDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// webhookdeliveryDescKind is the schema descriptor for kind field.
+	webhookdeliveryDescKind := webhookdeliveryFields[2].Descriptor()
+	// webhookdelivery.KindValidator is a validator for the "kind" field. It is called by the builders before save.
+	webhookdelivery.KindValidator = func() func(string) error {
+		validators := webhookdeliveryDescKind.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(kind string) error {
+			for _, fn := range fns {
+				if err := fn(kind); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// webhookdeliveryDescAttempts is the schema descriptor for attempts field.
+	webhookdeliveryDescAttempts := webhookdeliveryFields[5].Descriptor()
+	// webhookdelivery.DefaultAttempts holds the default value on creation for the attempts field.
+	webhookdelivery.DefaultAttempts = webhookdeliveryDescAttempts.Default.(int)
+	// webhookdeliveryDescLastError is the schema descriptor for last_error field.
+	webhookdeliveryDescLastError := webhookdeliveryFields[7].Descriptor()
+	// webhookdelivery.DefaultLastError holds the default value on creation for the last_error field.
+	webhookdelivery.DefaultLastError = webhookdeliveryDescLastError.Default.(string)
+	webhookendpointMixin := schema.WebhookEndpoint{}.Mixin()
+	webhookendpointMixinHooks0 := webhookendpointMixin[0].Hooks()
+	webhookendpoint.Hooks[0] = webhookendpointMixinHooks0[0]
+	webhookendpoint.Hooks[1] = webhookendpointMixinHooks0[1]
+	webhookendpointMixinInters0 := webhookendpointMixin[0].Interceptors()
+	webhookendpoint.Interceptors[0] = webhookendpointMixinInters0[0]
+	webhookendpointMixinFields1 := webhookendpointMixin[1].Fields()
+	_ = webhookendpointMixinFields1
+	webhookendpointFields := schema.WebhookEndpoint{}.Fields()
+	_ = webhookendpointFields
+	// webhookendpointDescCreatedAt is the schema descriptor for created_at field.
+	webhookendpointDescCreatedAt := webhookendpointMixinFields1[0].Descriptor()
+	// webhookendpoint.DefaultCreatedAt holds the default value on creation for the created_at field.
+	webhookendpoint.DefaultCreatedAt = webhookendpointDescCreatedAt.Default.(func() time.Time)
+	// webhookendpointDescUpdatedAt is the schema descriptor for updated_at field.
+	webhookendpointDescUpdatedAt := webhookendpointMixinFields1[1].Descriptor()
+	// webhookendpoint.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	webhookendpoint.DefaultUpdatedAt = webhookendpointDescUpdatedAt.Default.(func() time.Time)
+	// webhookendpoint.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	webhookendpoint.UpdateDefaultUpdatedAt = webhookendpointDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// webhookendpointDescURL is the schema descriptor for url field.
+	webhookendpointDescURL := webhookendpointFields[0].Descriptor()
+	// webhookendpoint.URLValidator is a validator for the "url" field. It is called by the builders before save.
+	webhookendpoint.URLValidator = func() func(string) error {
+		validators := webhookendpointDescURL.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(url string) error {
+			for _, fn := range fns {
+				if err := fn(url); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// webhookendpointDescDescription is the schema descriptor for description field.
+	webhookendpointDescDescription := webhookendpointFields[1].Descriptor()
+	// webhookendpoint.DefaultDescription holds the default value on creation for the description field.
+	webhookendpoint.DefaultDescription = webhookendpointDescDescription.Default.(string)
+	// webhookendpoint.DescriptionValidator is a validator for the "description" field. It is called by the builders before save.
+	webhookendpoint.DescriptionValidator = webhookendpointDescDescription.Validators[0].(func(string) error)
+	// webhookendpointDescSecret is the schema descriptor for secret field.
+	webhookendpointDescSecret := webhookendpointFields[3].Descriptor()
+	webhookendpoint.ValueScanner.Secret = webhookendpointDescSecret.ValueScanner.(field.TypeValueScanner[string])
+	// webhookendpointDescConsecutiveFailures is the schema descriptor for consecutive_failures field.
+	webhookendpointDescConsecutiveFailures := webhookendpointFields[5].Descriptor()
+	// webhookendpoint.DefaultConsecutiveFailures holds the default value on creation for the consecutive_failures field.
+	webhookendpoint.DefaultConsecutiveFailures = webhookendpointDescConsecutiveFailures.Default.(int)
+	// webhookendpointDescPauseReason is the schema descriptor for pause_reason field.
+	webhookendpointDescPauseReason := webhookendpointFields[6].Descriptor()
+	// webhookendpoint.DefaultPauseReason holds the default value on creation for the pause_reason field.
+	webhookendpoint.DefaultPauseReason = webhookendpointDescPauseReason.Default.(string)
+	// webhookendpoint.PauseReasonValidator is a validator for the "pause_reason" field. It is called by the builders before save.
+	webhookendpoint.PauseReasonValidator = webhookendpointDescPauseReason.Validators[0].(func(string) error)
 }
 
 const (

@@ -21,7 +21,7 @@ func (ConnectorAccount) Mixin() []ent.Mixin { return []ent.Mixin{TenantMixin{}, 
 // Fields of the ConnectorAccount.
 func (ConnectorAccount) Fields() []ent.Field {
 	return []ent.Field{
-		field.Enum("platform").NamedValues(named("Wecom", "Taobao", "Tmall", "Douyin")...).Immutable(),
+		field.Enum("platform").NamedValues(named("Wecom", "Taobao", "Tmall", "Douyin", "WechatMiniprogram")...).Immutable(),
 		field.String("name").NotEmpty().MaxLen(100).
 			Annotations(entgql.OrderField("NAME")),
 		field.String("external_id").NotEmpty().MaxLen(64).Immutable().

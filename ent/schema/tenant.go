@@ -39,6 +39,13 @@ func (Tenant) Fields() []ent.Field {
 			Default(0).
 			Annotations(entgql.Skip()).
 			Comment("seq of the last relayed event (internal/realtime)"),
+		field.Int64("webhook_seq").
+			Default(0).
+			Annotations(entgql.Skip()).
+			Comment("seq of the last event fanned out to webhook endpoints (internal/webhooks)"),
+		field.JSON("customer_document_lists", []string{}).
+			Optional().
+			Comment("when set, mini-program customers may run only documents on these trusted-document lists"),
 		field.Int("policy_version").
 			Default(1).
 			Annotations(entgql.Skip()).

@@ -26,6 +26,10 @@ const (
 	FieldAuditSeq = "audit_seq"
 	// FieldEventSeq holds the string denoting the event_seq field in the database.
 	FieldEventSeq = "event_seq"
+	// FieldWebhookSeq holds the string denoting the webhook_seq field in the database.
+	FieldWebhookSeq = "webhook_seq"
+	// FieldCustomerDocumentLists holds the string denoting the customer_document_lists field in the database.
+	FieldCustomerDocumentLists = "customer_document_lists"
 	// FieldPolicyVersion holds the string denoting the policy_version field in the database.
 	FieldPolicyVersion = "policy_version"
 	// FieldAuditHead holds the string denoting the audit_head field in the database.
@@ -45,6 +49,8 @@ var Columns = []string{
 	FieldTicketSeq,
 	FieldAuditSeq,
 	FieldEventSeq,
+	FieldWebhookSeq,
+	FieldCustomerDocumentLists,
 	FieldPolicyVersion,
 	FieldAuditHead,
 	FieldCreatedAt,
@@ -82,6 +88,8 @@ var (
 	DefaultAuditSeq int64
 	// DefaultEventSeq holds the default value on creation for the "event_seq" field.
 	DefaultEventSeq int64
+	// DefaultWebhookSeq holds the default value on creation for the "webhook_seq" field.
+	DefaultWebhookSeq int64
 	// DefaultPolicyVersion holds the default value on creation for the "policy_version" field.
 	DefaultPolicyVersion int
 	// DefaultAuditHead holds the default value on creation for the "audit_head" field.
@@ -128,6 +136,11 @@ func ByAuditSeq(opts ...sql.OrderTermOption) OrderOption {
 // ByEventSeq orders the results by the event_seq field.
 func ByEventSeq(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldEventSeq, opts...).ToFunc()
+}
+
+// ByWebhookSeq orders the results by the webhook_seq field.
+func ByWebhookSeq(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldWebhookSeq, opts...).ToFunc()
 }
 
 // ByPolicyVersion orders the results by the policy_version field.

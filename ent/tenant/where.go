@@ -84,6 +84,11 @@ func EventSeq(v int64) predicate.Tenant {
 	return predicate.Tenant(sql.FieldEQ(FieldEventSeq, v))
 }
 
+// WebhookSeq applies equality check predicate on the "webhook_seq" field. It's identical to WebhookSeqEQ.
+func WebhookSeq(v int64) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldWebhookSeq, v))
+}
+
 // PolicyVersion applies equality check predicate on the "policy_version" field. It's identical to PolicyVersionEQ.
 func PolicyVersion(v int) predicate.Tenant {
 	return predicate.Tenant(sql.FieldEQ(FieldPolicyVersion, v))
@@ -412,6 +417,56 @@ func EventSeqLT(v int64) predicate.Tenant {
 // EventSeqLTE applies the LTE predicate on the "event_seq" field.
 func EventSeqLTE(v int64) predicate.Tenant {
 	return predicate.Tenant(sql.FieldLTE(FieldEventSeq, v))
+}
+
+// WebhookSeqEQ applies the EQ predicate on the "webhook_seq" field.
+func WebhookSeqEQ(v int64) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldWebhookSeq, v))
+}
+
+// WebhookSeqNEQ applies the NEQ predicate on the "webhook_seq" field.
+func WebhookSeqNEQ(v int64) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNEQ(FieldWebhookSeq, v))
+}
+
+// WebhookSeqIn applies the In predicate on the "webhook_seq" field.
+func WebhookSeqIn(vs ...int64) predicate.Tenant {
+	return predicate.Tenant(sql.FieldIn(FieldWebhookSeq, vs...))
+}
+
+// WebhookSeqNotIn applies the NotIn predicate on the "webhook_seq" field.
+func WebhookSeqNotIn(vs ...int64) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNotIn(FieldWebhookSeq, vs...))
+}
+
+// WebhookSeqGT applies the GT predicate on the "webhook_seq" field.
+func WebhookSeqGT(v int64) predicate.Tenant {
+	return predicate.Tenant(sql.FieldGT(FieldWebhookSeq, v))
+}
+
+// WebhookSeqGTE applies the GTE predicate on the "webhook_seq" field.
+func WebhookSeqGTE(v int64) predicate.Tenant {
+	return predicate.Tenant(sql.FieldGTE(FieldWebhookSeq, v))
+}
+
+// WebhookSeqLT applies the LT predicate on the "webhook_seq" field.
+func WebhookSeqLT(v int64) predicate.Tenant {
+	return predicate.Tenant(sql.FieldLT(FieldWebhookSeq, v))
+}
+
+// WebhookSeqLTE applies the LTE predicate on the "webhook_seq" field.
+func WebhookSeqLTE(v int64) predicate.Tenant {
+	return predicate.Tenant(sql.FieldLTE(FieldWebhookSeq, v))
+}
+
+// CustomerDocumentListsIsNil applies the IsNil predicate on the "customer_document_lists" field.
+func CustomerDocumentListsIsNil() predicate.Tenant {
+	return predicate.Tenant(sql.FieldIsNull(FieldCustomerDocumentLists))
+}
+
+// CustomerDocumentListsNotNil applies the NotNil predicate on the "customer_document_lists" field.
+func CustomerDocumentListsNotNil() predicate.Tenant {
+	return predicate.Tenant(sql.FieldNotNull(FieldCustomerDocumentLists))
 }
 
 // PolicyVersionEQ applies the EQ predicate on the "policy_version" field.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/ent/order"
+	"github.com/scrm-dev/scrm/ent/webhookendpoint"
 	"github.com/scrm-dev/scrm/jobs"
 )
 
@@ -24,6 +25,59 @@ type AuditChainReport struct {
 	BrokenAtSeq *int `json:"brokenAtSeq,omitempty"`
 	// What is wrong with it.
 	Reason *string `json:"reason,omitempty"`
+}
+
+type CreateAPIKeyInput struct {
+	Name string `json:"name"`
+	// What the key may use: root fields (Query.orders, Mutation.createTicket) and
+	// types (Order: every field of Order; Order.status: one). At least one.
+	Scopes []string `json:"scopes"`
+	// Refuse any document not on documentLists (default false).
+	PersistedOnly *bool    `json:"persistedOnly,omitempty"`
+	DocumentLists []string `json:"documentLists,omitempty"`
+	// Addresses or CIDR ranges the key may be used from; empty allows any.
+	IPAllowlist []string `json:"ipAllowlist,omitempty"`
+	// Requests per minute; 0 or null uses the configured default.
+	RateLimit *int       `json:"rateLimit,omitempty"`
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+}
+
+type CreateAPIKeyPayload struct {
+	APIKey *ent.APIKey `json:"apiKey"`
+	// The whole key, shown this once: send it as Authorization: Bearer <key>.
+	Secret string `json:"secret"`
+}
+
+type CreateMyTicketInput struct {
+	Title       string  `json:"title"`
+	Description *string `json:"description,omitempty"`
+	// A ticket type key (AFTER_SALES, REFUND, COMPLAINT, INQUIRY); the default type when null.
+	TypeKey *string `json:"typeKey,omitempty"`
+	OrderID *int    `json:"orderID,omitempty"`
+}
+
+type CreateWebhookEndpointInput struct {
+	// An https URL (http only to loopback in development).
+	URL         string  `json:"url"`
+	Description *string `json:"description,omitempty"`
+	// Event kinds (see webhookEventKinds); topic.* takes every kind of a topic.
+	EventKinds []string `json:"eventKinds"`
+}
+
+type CreateWebhookEndpointPayload struct {
+	WebhookEndpoint *ent.WebhookEndpoint `json:"webhookEndpoint"`
+	// The signing secret, shown this once.
+	Secret string `json:"secret"`
+}
+
+type CustomerLoginPayload struct {
+	// A bearer token of role customer: the customer's own profile, orders and
+	// tickets, and form submissions.
+	Token      string    `json:"token"`
+	ExpiresAt  time.Time `json:"expiresAt"`
+	CustomerID int       `json:"customerID"`
+	// Whether this sign-in made the customer (first visit).
+	Created bool `json:"created"`
 }
 
 // One thing that happened to a customer. Exactly one of ticket, order and
@@ -106,6 +160,14 @@ type PolicyRuleInput struct {
 	Effect PolicyEffect `json:"effect"`
 }
 
+type PushTrustedDocumentsPayload struct {
+	List string `json:"list"`
+	// Documents new to the list.
+	Added int `json:"added"`
+	// Documents already on the list with the same body.
+	Unchanged int `json:"unchanged"`
+}
+
 // A role of the tenant: built in, or defined by its admins.
 type Role struct {
 	Name    string `json:"name"`
@@ -142,6 +204,14 @@ type TicketEventFilter struct {
 	CustomerIDs  []int             `json:"customerIDs,omitempty"`
 	TicketIDs    []int             `json:"ticketIDs,omitempty"`
 	Kinds        []TicketEventKind `json:"kinds,omitempty"`
+}
+
+type UpdateWebhookEndpointInput struct {
+	URL         *string  `json:"url,omitempty"`
+	Description *string  `json:"description,omitempty"`
+	EventKinds  []string `json:"eventKinds,omitempty"`
+	// ACTIVE resumes a paused endpoint (its failure count starts again); PAUSED pauses it.
+	Status *webhookendpoint.Status `json:"status,omitempty"`
 }
 
 type ConsentChannel string

@@ -22,8 +22,20 @@ type Viewer struct {
 	// Scope confines the customers, orders and tickets a staff member
 	// sees; nil sees the whole tenant. authz computes it, the data layer
 	// (ent/schema) applies it.
-	Scope  *Scope
-	system bool
+	Scope *Scope
+	// CustomerID is set for a mini-program customer (role customer): the
+	// data layer confines them to their own customer record and what
+	// hangs off it.
+	CustomerID int
+	// APIKeyID is set for a partner calling with an API key (role
+	// partner); KeyScopes narrow what the role allows (authz).
+	APIKeyID  int
+	KeyScopes []string
+	// PersistedOnly callers may run only documents on DocumentLists, the
+	// tenant's trusted-document lists they are limited to.
+	PersistedOnly bool
+	DocumentLists []string
+	system        bool
 }
 
 // Scope is a data scope: the staff member's own customers and tickets,
