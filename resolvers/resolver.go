@@ -19,6 +19,7 @@ import (
 
 	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/graph"
+	"github.com/scrm-dev/scrm/graph/model"
 	"github.com/scrm-dev/scrm/internal/apikeys"
 	"github.com/scrm-dev/scrm/internal/connectoraccounts"
 	"github.com/scrm-dev/scrm/internal/customerauth"
@@ -105,7 +106,13 @@ func NewExecutableSchema(opts Options) graphql.ExecutableSchema {
 	if opts.Redis != nil {
 		r.revealLimit = ratelimit.New(opts.Redis, "scrm:reveal")
 	}
-	es := graph.NewExecutableSchema(graph.Config{Resolvers: r})
+	es := graph.NewExecutableSchema(graph.Config{Resolvers: r, Directives: graph.DirectiveRoot{
+		// @cacheControl only shapes the HTTP answer (internal/persisted
+		// reads it from the operation); execution ignores it.
+		CacheControl: func(ctx context.Context, _ any, next graphql.Resolver, _ int, _ *model.CacheControlScope) (any, error) {
+			return next(ctx)
+		},
+	}})
 	r.schema = es.Schema()
 	return es
 }

@@ -1029,7 +1029,7 @@ var (
 		{Name: "category", Type: field.TypeString, Size: 64, Default: ""},
 		{Name: "priority", Type: field.TypeEnum, Enums: []string{"LOW", "NORMAL", "HIGH", "URGENT"}, Default: "NORMAL"},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"NEW", "ASSIGNED", "IN_PROGRESS", "PENDING_CUSTOMER", "PENDING_APPROVAL", "RESOLVED", "CLOSED", "REOPENED"}, Default: "NEW"},
-		{Name: "source", Type: field.TypeEnum, Enums: []string{"MANUAL", "FORM", "ORDER_RETURN", "WECOM", "API"}, Default: "MANUAL"},
+		{Name: "source", Type: field.TypeEnum, Enums: []string{"MANUAL", "FORM", "ORDER_RETURN", "WECOM", "API", "MINI_PROGRAM"}, Default: "MANUAL"},
 		{Name: "region", Type: field.TypeString, Nullable: true, Size: 32},
 		{Name: "required_skills", Type: field.TypeJSON},
 		{Name: "first_response_due_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},

@@ -30,7 +30,7 @@ func (Ticket) Fields() []ent.Field {
 			Default("NEW").
 			Annotations(noInput).
 			Comment("changed only by the workflow engine (transitionTicket), which checks the ticket type's workflow"),
-		field.Enum("source").NamedValues(named("Manual", "Form", "OrderReturn", "Wecom", "API")...).Default("MANUAL"),
+		field.Enum("source").NamedValues(named("Manual", "Form", "OrderReturn", "Wecom", "API", "MiniProgram")...).Default("MANUAL"),
 		field.Int("customer_id").Optional().Nillable(),
 		field.Int("order_id").Optional().Nillable(),
 		field.Int("assignee_id").Optional().Nillable().

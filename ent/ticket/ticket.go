@@ -373,6 +373,7 @@ const (
 	SourceOrderReturn Source = "ORDER_RETURN"
 	SourceWecom       Source = "WECOM"
 	SourceAPI         Source = "API"
+	SourceMiniProgram Source = "MINI_PROGRAM"
 )
 
 func (s Source) String() string {
@@ -382,7 +383,7 @@ func (s Source) String() string {
 // SourceValidator is a validator for the "source" field enum values. It is called by the builders before save.
 func SourceValidator(s Source) error {
 	switch s {
-	case SourceManual, SourceForm, SourceOrderReturn, SourceWecom, SourceAPI:
+	case SourceManual, SourceForm, SourceOrderReturn, SourceWecom, SourceAPI, SourceMiniProgram:
 		return nil
 	default:
 		return fmt.Errorf("ticket: invalid enum value for source field: %q", s)

@@ -214,6 +214,63 @@ type UpdateWebhookEndpointInput struct {
 	Status *webhookendpoint.Status `json:"status,omitempty"`
 }
 
+type CacheControlScope string
+
+const (
+	// Only the caller's browser may keep the response.
+	CacheControlScopePrivate CacheControlScope = "PRIVATE"
+	// Shared caches (a CDN) may keep it too, per Authorization; refused for operations that read personal data.
+	CacheControlScopePublic CacheControlScope = "PUBLIC"
+)
+
+var AllCacheControlScope = []CacheControlScope{
+	CacheControlScopePrivate,
+	CacheControlScopePublic,
+}
+
+func (e CacheControlScope) IsValid() bool {
+	switch e {
+	case CacheControlScopePrivate, CacheControlScopePublic:
+		return true
+	}
+	return false
+}
+
+func (e CacheControlScope) String() string {
+	return string(e)
+}
+
+func (e *CacheControlScope) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = CacheControlScope(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid CacheControlScope", str)
+	}
+	return nil
+}
+
+func (e CacheControlScope) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *CacheControlScope) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e CacheControlScope) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 type ConsentChannel string
 
 const (
