@@ -54,7 +54,11 @@ type compiled struct {
 // Grants are what one viewer may do: the decisions of their roles in their
 // tenant. Get them with Authorizer.Grants; they are cheap to keep per
 // request.
-type Grants struct{ c *compiled }
+type Grants struct {
+	c *compiled
+	// key, when set, narrows the roles' decisions to an API key's scopes.
+	key *keyScopes
+}
 
 // Grants returns the decisions for roles in the tenant.
 func (a *Authorizer) Grants(tenantID int, roles []string) *Grants {
@@ -99,6 +103,9 @@ func (g *Grants) Scope() RoleScope { return g.c.scope }
 // all. A field is masked only if it has a mask (Sensitive); a policy that
 // masks any other field denies it.
 func (g *Grants) Read(typ, field string) Decision {
+	if g.key != nil && !g.key.allows(typ, field) {
+		return Deny
+	}
 	k := objKey{typ, field}
 	c := g.c
 	c.mu.RLock()
@@ -126,10 +133,18 @@ func (g *Grants) Read(typ, field string) Decision {
 
 // CanWrite reports whether the viewer may set typ.field through a
 // mutation input.
-func (g *Grants) CanWrite(typ, field string) bool { return g.c.flag(g.c.write, typ, field, ActWrite) }
+func (g *Grants) CanWrite(typ, field string) bool {
+	if g.key != nil && !g.key.allows(typ, field) {
+		return false
+	}
+	return g.c.flag(g.c.write, typ, field, ActWrite)
+}
 
 // CanReveal reports whether the viewer may reveal one masked typ.field.
 func (g *Grants) CanReveal(typ, field string) bool {
+	if g.key != nil {
+		return false // keys never reveal masked values
+	}
 	return g.c.flag(g.c.reveal, typ, field, ActReveal)
 }
 

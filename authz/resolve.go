@@ -82,6 +82,10 @@ func subtree(ctx context.Context, client *ent.Client, tenantID int, roots []int)
 // the completed viewer and their grants.
 func (a *Authorizer) Authorize(client *ent.Client) func(ctx context.Context, v *viewer.Viewer) (context.Context, error) {
 	return func(ctx context.Context, v *viewer.Viewer) (context.Context, error) {
+		if v.APIKeyID != 0 {
+			nv, g := a.resolveKey(v)
+			return NewContext(viewer.NewContext(ctx, nv), g), nil
+		}
 		nv, g, err := a.Resolve(ctx, client, v)
 		if errors.Is(err, ErrInactive) {
 			return nil, apperr.Unauthenticated("the token's staff member is no longer active")
@@ -91,4 +95,18 @@ func (a *Authorizer) Authorize(client *ent.Client) func(ctx context.Context, v *
 		}
 		return NewContext(viewer.NewContext(ctx, nv), g), nil
 	}
+}
+
+// resolveKey completes the viewer of an API key (verified by
+// internal/apikeys): partner grants narrowed to the key's scopes, and the
+// partner role's data scope. A key has no staff identity, so any scope
+// narrower than the whole tenant leaves it no customers or tickets.
+func (a *Authorizer) resolveKey(v *viewer.Viewer) (*viewer.Viewer, *Grants) {
+	g := a.KeyGrants(v.TenantID, v.KeyScopes)
+	nv := *v
+	nv.Roles = []string{RolePartner}
+	if g.Scope().Kind != ScopeAll {
+		nv.Scope = &viewer.Scope{DepartmentIDs: g.Scope().Departments}
+	}
+	return &nv, g
 }

@@ -21,6 +21,8 @@ import (
 	"github.com/scrm-dev/scrm/authz"
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/tenant"
+	"github.com/scrm-dev/scrm/graph"
+	"github.com/scrm-dev/scrm/internal/apikeys"
 	"github.com/scrm-dev/scrm/internal/audit"
 	"github.com/scrm-dev/scrm/internal/auth"
 	"github.com/scrm-dev/scrm/internal/httpapi"
@@ -59,7 +61,9 @@ type env struct {
 	// opts built handler; handlerFor builds another one over the same
 	// backends (withResolverOptions).
 	opts       resolvers.Options
-	handlerFor func(resolvers.Options) http.Handler
+	handlerFor func(resolvers.Options, ...func(*httpapi.Options)) http.Handler
+	// keys verifies partners' API keys.
+	keys *apikeys.Service
 }
 
 // publicURL is the server's address as platforms would reach it.
@@ -145,12 +149,16 @@ func newEnv(t *testing.T, backend string, st *store.Store) *env {
 	engine := tickets.New(tickets.Options{Client: st.Client, Redis: rdb.Client, Timers: timers, Notifier: timers,
 		PublicURL: publicURL, Logger: logger})
 	engine.Install(st.Client)
+	keys := apikeys.New(apikeys.Options{Client: st.Client, Logger: logger, Redis: rdb.Client,
+		Schema: graph.NewExecutableSchema(graph.Config{}).Schema()})
+	cleanups = append(cleanups, keys.Close)
 	opts := resolvers.Options{Client: st.Client, Logger: logger, Authz: az, Redis: rdb.Client,
-		Realtime: realtime.NewHub(rdb.Client, st.Client, logger), Jobs: jobsAdmin, PublicURL: publicURL, Tickets: engine}
+		Realtime: realtime.NewHub(rdb.Client, st.Client, logger), Jobs: jobsAdmin, PublicURL: publicURL, Tickets: engine,
+		APIKeys: keys}
 	sockets := &wsgraphql.Server{}
 	cleanups = append(cleanups, func() { sockets.CloseAll(1001, "") })
-	handlerFor := func(opts resolvers.Options) http.Handler {
-		return httpapi.New(httpapi.Options{
+	handlerFor := func(opts resolvers.Options, tune ...func(*httpapi.Options)) http.Handler {
+		hopts := httpapi.Options{
 			WebSockets:   sockets,
 			Authorize:    az.Authorize(st.Client),
 			SignInFailed: audit.SignInFailures(st.Client, logger),
@@ -162,10 +170,15 @@ func newEnv(t *testing.T, backend string, st *store.Store) *env {
 			Ready:        []httpapi.Check{{Name: "database", Ping: st.Ping}},
 			Platforms:    platforms,
 			Surveys:      &httpapi.Surveys{Engine: engine, Logger: logger},
-		})
+			APIKeys:      keys,
+		}
+		for _, f := range tune {
+			f(&hopts)
+		}
+		return httpapi.New(hopts)
 	}
 	return &env{backend: backend, st: st, handler: handlerFor(opts), iss: iss, logs: logs, az: az, rdb: rdb, sockets: sockets,
-		jobs: jobsAdmin, opts: opts, handlerFor: handlerFor, platforms: platforms, tickets: engine}
+		jobs: jobsAdmin, opts: opts, handlerFor: handlerFor, platforms: platforms, tickets: engine, keys: keys}
 }
 
 // withResolverOptions returns a copy of e whose API is built with opts
@@ -175,6 +188,14 @@ func (e *env) withResolverOptions(tune func(*resolvers.Options)) *env {
 	opts := e.opts
 	tune(&opts)
 	c.opts, c.handler = opts, e.handlerFor(opts)
+	return &c
+}
+
+// withHTTPOptions returns a copy of e whose HTTP layer is built with its
+// options changed by tune (rate limits, trusted proxies).
+func (e *env) withHTTPOptions(tune func(*httpapi.Options)) *env {
+	c := *e
+	c.handler = e.handlerFor(e.opts, tune)
 	return &c
 }
 

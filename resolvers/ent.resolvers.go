@@ -7,7 +7,6 @@ package resolvers
 
 import (
 	"context"
-	"fmt"
 
 	"entgo.io/contrib/entgql"
 	"github.com/scrm-dev/scrm/ent"
@@ -24,7 +23,8 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, erro
 }
 
 func (r *queryResolver) APIKeys(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.APIKeyOrder, where *ent.APIKeyWhereInput) (*ent.APIKeyConnection, error) {
-	panic(fmt.Errorf("not implemented: APIKeys - apiKeys"))
+	return r.client.APIKey.Query().
+		Paginate(ctx, after, first, before, last, ent.WithAPIKeyOrder(orderBy), ent.WithAPIKeyFilter(where.Filter))
 }
 
 func (r *queryResolver) AuditLog(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AuditLogOrder, where *ent.AuditLogWhereInput) (*ent.AuditLogConnection, error) {
@@ -108,11 +108,13 @@ func (r *queryResolver) TicketTypes(ctx context.Context, after *entgql.Cursor[in
 }
 
 func (r *queryResolver) TrustedDocuments(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TrustedDocumentOrder, where *ent.TrustedDocumentWhereInput) (*ent.TrustedDocumentConnection, error) {
-	panic(fmt.Errorf("not implemented: TrustedDocuments - trustedDocuments"))
+	return r.client.TrustedDocument.Query().
+		Paginate(ctx, after, first, before, last, ent.WithTrustedDocumentOrder(orderBy), ent.WithTrustedDocumentFilter(where.Filter))
 }
 
 func (r *queryResolver) WebhookEndpoints(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.WebhookEndpointOrder, where *ent.WebhookEndpointWhereInput) (*ent.WebhookEndpointConnection, error) {
-	panic(fmt.Errorf("not implemented: WebhookEndpoints - webhookEndpoints"))
+	return r.client.WebhookEndpoint.Query().
+		Paginate(ctx, after, first, before, last, ent.WithWebhookEndpointOrder(orderBy), ent.WithWebhookEndpointFilter(where.Filter))
 }
 
 func (r *ticketApprovalResolver) FromStatus(ctx context.Context, obj *ent.TicketApproval) (ticket.Status, error) {

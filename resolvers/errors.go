@@ -116,6 +116,8 @@ func classify(ctx context.Context, err error, gqlErr *gqlerror.Error) (code appe
 		return apperr.CodeConflict, conflictField(constraint), conflictMessage(constraint)
 	case errors.As(err, &badID):
 		return apperr.CodeBadUserInput, argField, badID.Error()
+	case errors.Is(err, context.DeadlineExceeded) || (errors.Is(err, context.Canceled) && errors.Is(ctx.Err(), context.DeadlineExceeded)):
+		return apperr.CodeTimeout, "", "the request ran out of time; ask for less (smaller pages, fewer fields) or try again"
 	case inArguments:
 		// gqlgen's own coercion of arguments (enums, scalars, cursors):
 		// its messages describe the input, never the server.

@@ -25,6 +25,8 @@ const (
 	CodeForbidden       Code = "FORBIDDEN"
 	CodeUnauthenticated Code = "UNAUTHENTICATED"
 	CodeRateLimited     Code = "RATE_LIMITED"
+	// CodeTimeout: the request's execution deadline passed.
+	CodeTimeout Code = "TIMEOUT"
 	// CodeCursorExpired: a subscription's cursor is older than the events
 	// kept; the client refetches and subscribes from now.
 	CodeCursorExpired Code = "CURSOR_EXPIRED"

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 
 	"github.com/scrm-dev/scrm/internal/apperr"
@@ -15,16 +16,38 @@ import (
 	"github.com/scrm-dev/scrm/internal/viewer"
 )
 
-// authenticate requires a valid bearer token and puts its viewer in the
-// request context. A request without one is answered here, before any
-// GraphQL work: 401 with a WWW-Authenticate challenge and a GraphQL error
-// body whose extensions.code is UNAUTHENTICATED.
+// authn is what authenticate needs: the issuer of staff and customer
+// tokens, partners' API keys, the hook completing a viewer, the audit of
+// refused credentials, and the rate limits applied once the caller is
+// known.
+type authn struct {
+	issuer    *auth.Issuer
+	keys      KeyVerifier
+	authorize Authorizer
+	failed    SignInFailed
+	limits    *rateLimits
+	logger    *slog.Logger
+}
+
+// KeyVerifier verifies partners' API keys (internal/apikeys): the viewer
+// a key acts as and its own rate limit (requests per minute, 0: default).
+type KeyVerifier interface {
+	IsKey(token string) bool
+	Authenticate(ctx context.Context, token, clientIP string) (*viewer.Viewer, int, error)
+}
+
+// authenticate requires a valid bearer token (a staff or customer JWT, or
+// a partner's API key) and puts its viewer in the request context. A
+// request without one is answered here, before any GraphQL work: 401 with
+// a WWW-Authenticate challenge and a GraphQL error body whose
+// extensions.code is UNAUTHENTICATED.
 //
 // authorize, when set, completes the viewer (current roles, data scope,
 // grants) and returns the context the request runs in; an apperr
 // Unauthenticated error from it is a 401 too (a resigned staff member's
-// token), any other a 500.
-func authenticate(iss *auth.Issuer, authorize Authorizer, failed SignInFailed, logger *slog.Logger, next http.Handler) http.Handler {
+// token), any other a 500. Then the caller's rate limit is taken: 429
+// with Retry-After when it is spent.
+func authenticate(a authn, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isUpgrade(r) { // authenticated in connection_init (websocket.go)
 			next.ServeHTTP(w, withUpgradeInfo(r))
@@ -35,54 +58,129 @@ func authenticate(iss *auth.Issuer, authorize Authorizer, failed SignInFailed, l
 			unauthenticated(w, r, "", "sign in: send Authorization: Bearer <token>")
 			return
 		}
-		v, _, err := iss.Verify(token)
-		if err != nil {
-			reason := "the bearer token is not valid: " + strings.TrimPrefix(err.Error(), auth.ErrInvalidToken.Error()+": ")
-			if failed != nil {
-				failed(r.Context(), auth.ClaimedTenant(token), clientIP(r), reason)
-			}
-			unauthenticated(w, r, "invalid_token", reason)
-			return
-		}
-		ctx := viewer.NewContext(r.Context(), v)
-		if authorize != nil {
-			ctx, err = authorize(ctx, v)
+		var (
+			v         *viewer.Viewer
+			err       error
+			perMinute int
+		)
+		if a.keys != nil && a.keys.IsKey(token) {
+			v, perMinute, err = a.keys.Authenticate(r.Context(), token, clientIP(r))
 			if e, ok := apperr.As(err); ok && e.Code == apperr.CodeUnauthenticated {
-				if failed != nil {
-					failed(r.Context(), v.TenantID, clientIP(r), e.Message)
+				if a.failed != nil {
+					a.failed(r.Context(), 0, clientIP(r), e.Message)
 				}
 				unauthenticated(w, r, "invalid_token", e.Message)
 				return
 			}
 			if err != nil {
-				id := requestid.FromContext(r.Context())
-				logger.ErrorContext(r.Context(), "authorize", "request_id", id, "err", err)
-				answerError(w, r, http.StatusInternalServerError, "INTERNAL", "internal error; quote request id "+id+" when reporting it")
+				internalError(w, r, a.logger, "verify API key", err)
+				return
+			}
+		} else {
+			v, _, err = a.issuer.Verify(token)
+			if err != nil {
+				reason := "the bearer token is not valid: " + strings.TrimPrefix(err.Error(), auth.ErrInvalidToken.Error()+": ")
+				if a.failed != nil {
+					a.failed(r.Context(), auth.ClaimedTenant(token), clientIP(r), reason)
+				}
+				unauthenticated(w, r, "invalid_token", reason)
 				return
 			}
 		}
-		if nv := viewer.FromContext(ctx); nv != nil {
+		ctx := viewer.NewContext(r.Context(), v)
+		if a.authorize != nil {
+			ctx, err = a.authorize(ctx, v)
+			if e, ok := apperr.As(err); ok && e.Code == apperr.CodeUnauthenticated {
+				if a.failed != nil {
+					a.failed(r.Context(), v.TenantID, clientIP(r), e.Message)
+				}
+				unauthenticated(w, r, "invalid_token", e.Message)
+				return
+			}
+			if err != nil {
+				internalError(w, r, a.logger, "authorize", err)
+				return
+			}
+		}
+		nv := viewer.FromContext(ctx)
+		if nv != nil {
 			ctx = audit.NewContext(ctx, &audit.Recorder{
 				ActorID: nv.StaffID, Roles: nv.Roles, ClientIP: clientIP(r), RequestID: requestid.FromContext(ctx),
 			})
 		}
+		if a.limits != nil && nv != nil && !a.limits.take(w, r.WithContext(ctx), nv, perMinute) {
+			return
+		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+func internalError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, what string, err error) {
+	id := requestid.FromContext(r.Context())
+	logger.ErrorContext(r.Context(), what, "request_id", id, "err", err)
+	answerError(w, r, http.StatusInternalServerError, "INTERNAL", "internal error; quote request id "+id+" when reporting it")
 }
 
 // SignInFailed is told of every refused credential: the tenant it claimed
 // (0 when none), the client's address and why.
 type SignInFailed func(ctx context.Context, tenantID int, clientIP, reason string)
 
-// clientIP is the peer's address. Behind a load balancer it is the
-// balancer's; trusting X-Forwarded-For needs a configured proxy list,
-// which arrives with the API hardening work.
+// clientIP is the caller's address: the peer's, or behind trusted
+// proxies the one they report (see realClientIP).
 func clientIP(r *http.Request) string {
+	if ip, ok := r.Context().Value(clientIPKey{}).(string); ok {
+		return ip
+	}
+	return peerIP(r)
+}
+
+func peerIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+type clientIPKey struct{}
+
+// realClientIP works out each request's client address once. A request
+// from one of the trusted proxies (a load balancer) is taken to come from
+// the right-most X-Forwarded-For address that is not itself a trusted
+// proxy: everything left of that was written by the client and proves
+// nothing. Without trusted proxies the header is ignored.
+func realClientIP(trusted []netip.Prefix, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ip := peerIP(r)
+		if len(trusted) > 0 && isTrusted(trusted, ip) {
+			hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+			for i := len(hops) - 1; i >= 0; i-- {
+				hop := strings.TrimSpace(hops[i])
+				if _, err := netip.ParseAddr(hop); err != nil {
+					break
+				}
+				ip = hop
+				if !isTrusted(trusted, hop) {
+					break
+				}
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientIPKey{}, ip)))
+	})
+}
+
+func isTrusted(trusted []netip.Prefix, ip string) bool {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // Authorizer completes a signed-in viewer and returns the context the

@@ -17,7 +17,7 @@ func TestAuthenticate(t *testing.T) {
 		t.Fatal(err)
 	}
 	var seen *viewer.Viewer
-	h := authenticate(i, nil, nil, nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = viewer.FromContext(r.Context()) }))
+	h := authenticate(authn{issuer: i}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = viewer.FromContext(r.Context()) }))
 	tok, _ := i.Issue(auth.Staff{TenantID: 3, StaffID: 4}, time.Hour)
 	for _, header := range []string{"Bearer " + tok, "bearer " + tok} {
 		seen = nil

@@ -14,7 +14,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -71,6 +73,16 @@ type Options struct {
 	// Surveys, when set, serves the satisfaction surveys of closed
 	// tickets under /survey/.
 	Surveys *Surveys
+	// APIKeys verifies partners' API keys; without it only JWTs sign in.
+	APIKeys KeyVerifier
+	// RateLimits, when set, limits each caller's requests per minute.
+	RateLimits *RateLimits
+	// TrustedProxies are the load balancers whose X-Forwarded-For is
+	// believed (client addresses for IP allowlists, audit and limits).
+	TrustedProxies []netip.Prefix
+	// RequestTimeout bounds the execution of one GraphQL request over
+	// HTTP (not WebSockets or event streams); 30s when zero.
+	RequestTimeout time.Duration
 	// GraphiQLHeaders prefill GraphiQL's header editor (development only).
 	GraphiQLHeaders map[string]string
 	Ready           []Check
@@ -84,10 +96,20 @@ func New(opts Options) http.Handler {
 	if opts.MaxPageSize == 0 {
 		opts.MaxPageSize = 100
 	}
+	if opts.RequestTimeout == 0 {
+		opts.RequestTimeout = 30 * time.Second
+	}
 	gql := newGraphQLServer(opts)
 
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", limitBody(opts.MaxBodyBytes, authenticate(opts.Issuer, opts.Authorize, opts.SignInFailed, opts.Logger, gql)))
+	var limits *rateLimits
+	if opts.RateLimits != nil && opts.RateLimits.Limiter != nil {
+		limits = &rateLimits{*opts.RateLimits}
+	}
+	mux.Handle("/graphql", limitBody(opts.MaxBodyBytes, authenticate(authn{
+		issuer: opts.Issuer, keys: opts.APIKeys, authorize: opts.Authorize, failed: opts.SignInFailed,
+		limits: limits, logger: opts.Logger,
+	}, deadline(opts.RequestTimeout, gql))))
 	if opts.Platforms != nil {
 		if opts.Platforms.Logger == nil {
 			opts.Platforms.Logger = opts.Logger
@@ -111,7 +133,23 @@ func New(opts Options) http.Handler {
 			playground.WithGraphiqlEnablePluginExplorer(true),
 		))
 	}
-	return requestid.Middleware(accessLog(opts.Logger, recoverPanics(opts.Logger, mux)))
+	return requestid.Middleware(realClientIP(opts.TrustedProxies, accessLog(opts.Logger, recoverPanics(opts.Logger, mux))))
+}
+
+// deadline bounds a GraphQL request's execution: resolvers see the
+// context end and stop, and the caller gets the partial result with
+// TIMEOUT errors. Subscriptions (WebSockets, event streams) live long by
+// design and are left alone.
+func deadline(d time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isUpgrade(r) || strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 func newGraphQLServer(opts Options) *handler.Server {
