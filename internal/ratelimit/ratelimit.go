@@ -1,6 +1,13 @@
-// Package ratelimit counts actions per key in fixed windows kept in Redis,
-// so every replica shares the count. It is small enough not to warrant a
-// library: one INCR and one EXPIRE in a transaction per check.
+// Package ratelimit limits actions per key with state kept in Redis, so
+// every replica shares it: Window counts actions in fixed periods (reveal
+// limits), Bucket is a token bucket for API rate limits.
+//
+// Both are hand-written because each is one small atomic step in Redis:
+// Window is one INCR and one EXPIRE in a transaction, Bucket one Lua
+// script. Bucket is not github.com/go-redis/redis_rate (which the
+// connectors use for outbound quotas) because its tests need a clock they
+// can pin on a real Redis too, and because it keeps integer token counts
+// that RateLimit-Remaining can report as they are.
 package ratelimit
 
 import (
