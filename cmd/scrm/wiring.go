@@ -24,12 +24,15 @@ import (
 	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/tenant"
+	"github.com/scrm-dev/scrm/graph"
+	"github.com/scrm-dev/scrm/internal/apikeys"
 	"github.com/scrm-dev/scrm/internal/audit"
 	"github.com/scrm-dev/scrm/internal/auth"
 	"github.com/scrm-dev/scrm/internal/config"
 	"github.com/scrm-dev/scrm/internal/connectoraccounts"
 	"github.com/scrm-dev/scrm/internal/httpapi"
 	"github.com/scrm-dev/scrm/internal/pii"
+	"github.com/scrm-dev/scrm/internal/ratelimit"
 	"github.com/scrm-dev/scrm/internal/realtime"
 	"github.com/scrm-dev/scrm/internal/redisconn"
 	"github.com/scrm-dev/scrm/internal/seed"
@@ -172,9 +175,12 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	defer jobsAdmin.Close()
 	callbackQueue := asynq.NewClient(rdb.Opt)
 	defer callbackQueue.Close()
+	keys := apikeys.New(apikeys.Options{Client: st.Client, Logger: logger, Redis: rdb.Client,
+		Schema: graph.NewExecutableSchema(graph.Config{}).Schema()})
+	defer keys.Close()
 	opts := resolvers.Options{Client: st.Client, Logger: logger, Authz: az, Redis: rdb.Client, RevealsPerHour: cfg.RevealLimit,
 		Realtime: realtime.NewHub(rdb.Client, st.Client, logger), Jobs: jobsAdmin, PublicURL: cfg.PublicURL,
-		Platforms: platformClients(cfg, rdb, logger), Tickets: engine}
+		Platforms: platformClients(cfg, rdb, logger), Tickets: engine, APIKeys: keys}
 	sockets := &wsgraphql.Server{}
 	draining := make(chan struct{})
 	h := httpapi.New(httpapi.Options{
@@ -194,7 +200,12 @@ func serve(ctx context.Context, cfg *config.Config) error {
 			SignIn: &httpapi.SignIn{Clients: platformClients(cfg, rdb, logger), Issuer: iss, TokenTTL: cfg.TokenTTL,
 				Redis: rdb.Client, PublicURL: cfg.PublicURL, AllowedRedirects: cfg.AllowedOrigins,
 				Failed: audit.SignInFailures(st.Client, logger)}},
-		Surveys: &httpapi.Surveys{Engine: engine, Logger: logger},
+		Surveys:        &httpapi.Surveys{Engine: engine, Logger: logger},
+		APIKeys:        keys,
+		RateLimits:     rateLimits(cfg, rdb, logger),
+		TrustedProxies: cfg.TrustedProxies,
+		RequestTimeout: cfg.RequestTimeout,
+		MaxBodyBytes:   cfg.MaxBodyBytes,
 		Ready: []httpapi.Check{
 			{Name: "database", Ping: st.Ping},
 			{Name: "redis", Ping: rdb.Ping},
@@ -204,10 +215,10 @@ func serve(ctx context.Context, cfg *config.Config) error {
 		Addr:              cfg.HTTPAddr,
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
@@ -467,4 +478,16 @@ func ticketEngine(cfg *config.Config, st *store.Store, rdb *redisconn.Conn, logg
 		PublicURL: cfg.PublicURL, Logger: logger})
 	e.Install(st.Client)
 	return e, func() { enq.Close() }
+}
+
+// rateLimits are the per-caller request limits: buckets in Redis shared by
+// the replicas, or in memory with the embedded Redis (a single process,
+// whose in-process Redis runs scripts slowly).
+func rateLimits(cfg *config.Config, rdb *redisconn.Conn, logger *slog.Logger) *httpapi.RateLimits {
+	var limiter ratelimit.RequestLimiter = ratelimit.Requests{Bucket: ratelimit.NewBucket(rdb.Client, "scrm:rl")}
+	if rdb.Embedded {
+		limiter = ratelimit.NewLocal()
+	}
+	return &httpapi.RateLimits{Limiter: limiter, Staff: cfg.RateLimitStaff, Customer: cfg.RateLimitCustomer,
+		Partner: cfg.RateLimitPartner, Logger: logger}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -71,6 +72,20 @@ type Config struct {
 	MetricsAddr string
 	// PublicURL is where platforms reach this server (callback URLs).
 	PublicURL string
+	// Requests a minute per staff member, mini-program customer and
+	// partner key (a key may set its own); 0 turns a limit off.
+	RateLimitStaff, RateLimitCustomer, RateLimitPartner int
+	// TrustedProxies are the load balancers whose X-Forwarded-For is
+	// believed.
+	TrustedProxies []netip.Prefix
+	// RequestTimeout bounds one GraphQL request's execution.
+	RequestTimeout time.Duration
+	// MaxBodyBytes and MaxHeaderBytes cap a request.
+	MaxBodyBytes   int64
+	MaxHeaderBytes int
+	// ReadTimeout and WriteTimeout bound reading a request and writing
+	// its answer (streams and WebSockets excepted).
+	ReadTimeout, WriteTimeout time.Duration
 	// Platform base URLs (the fakes in tests and the demo).
 	WecomBaseURL, TaobaoBaseURL, DouyinBaseURL string
 }
@@ -108,6 +123,15 @@ var Vars = []Var{
 	{"SCRM_WECOM_BASE_URL", "https://qyapi.weixin.qq.com", "WeCom server API (point it at `scrm fake-platforms` for a demo)"},
 	{"SCRM_TAOBAO_BASE_URL", "https://gw.api.taobao.com/router/rest", "Taobao/Tmall TOP gateway"},
 	{"SCRM_DOUYIN_BASE_URL", "https://openapi-fxg.jinritemai.com", "Douyin shop open API"},
+	{"SCRM_RATE_LIMIT_STAFF", "1200", "requests a minute one staff member may make (bursts of ten seconds' worth); 0 turns it off; 429 with Retry-After beyond"},
+	{"SCRM_RATE_LIMIT_CUSTOMER", "120", "requests a minute one mini-program customer may make"},
+	{"SCRM_RATE_LIMIT_PARTNER", "600", "requests a minute one partner API key may make, unless the key sets its own"},
+	{"SCRM_TRUSTED_PROXIES", "(none)", "comma-separated addresses or CIDR ranges of load balancers whose X-Forwarded-For is believed (IP allowlists, audit, limits)"},
+	{"SCRM_REQUEST_TIMEOUT", "30s", "longest a GraphQL request over HTTP may execute; past it the answer carries TIMEOUT errors"},
+	{"SCRM_MAX_BODY_BYTES", "1048576", "largest request body accepted (413 beyond)"},
+	{"SCRM_MAX_HEADER_BYTES", "65536", "largest request header block accepted (431 beyond)"},
+	{"SCRM_HTTP_READ_TIMEOUT", "30s", "longest the server waits for a whole request"},
+	{"SCRM_HTTP_WRITE_TIMEOUT", "60s", "longest an answer may take to write (live-update streams and WebSockets excepted)"},
 	{"SCRM_ALLOWED_ORIGINS", "(this host only)", "comma-separated browser origins allowed to open GraphQL WebSockets, e.g. `https://console.example.com`; `*` allows any"},
 }
 
@@ -241,6 +265,39 @@ func load(getenv func(string) string) (*Config, error) {
 		}
 		c.AllowedOrigins = append(c.AllowedOrigins, o)
 	}
+	duration := func(name, def string, min time.Duration) time.Duration {
+		v := str(name, def)
+		d, err := time.ParseDuration(v)
+		if err != nil || d < min {
+			bad(name, "want a duration of at least %s such as %s, got %q", min, def, v)
+			d, _ = time.ParseDuration(def)
+		}
+		return d
+	}
+	c.RateLimitStaff = integer("SCRM_RATE_LIMIT_STAFF", 1200, 0)
+	c.RateLimitCustomer = integer("SCRM_RATE_LIMIT_CUSTOMER", 120, 0)
+	c.RateLimitPartner = integer("SCRM_RATE_LIMIT_PARTNER", 600, 0)
+	for _, p := range strings.Split(getenv("SCRM_TRUSTED_PROXIES"), ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if !strings.Contains(p, "/") {
+			if a, err := netip.ParseAddr(p); err == nil {
+				p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()).String()
+			}
+		}
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			bad("SCRM_TRUSTED_PROXIES", "%q is not an address or CIDR range", p)
+			continue
+		}
+		c.TrustedProxies = append(c.TrustedProxies, prefix.Masked())
+	}
+	c.RequestTimeout = duration("SCRM_REQUEST_TIMEOUT", "30s", 100*time.Millisecond)
+	c.MaxBodyBytes = int64(integer("SCRM_MAX_BODY_BYTES", 1<<20, 1024))
+	c.MaxHeaderBytes = integer("SCRM_MAX_HEADER_BYTES", 64<<10, 4096)
+	c.ReadTimeout = duration("SCRM_HTTP_READ_TIMEOUT", "30s", time.Second)
+	c.WriteTimeout = duration("SCRM_HTTP_WRITE_TIMEOUT", "60s", time.Second)
 	c.GraphiQL = boolean("SCRM_GRAPHIQL", !prod)
 	c.MaxPageSize = integer("SCRM_MAX_PAGE_SIZE", 100, 1)
 	switch lvl := strings.ToLower(str("SCRM_LOG_LEVEL", "info")); lvl {
