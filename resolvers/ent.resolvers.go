@@ -112,7 +112,8 @@ func (r *queryResolver) TrustedDocuments(ctx context.Context, after *entgql.Curs
 }
 
 func (r *queryResolver) WebhookEndpoints(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.WebhookEndpointOrder, where *ent.WebhookEndpointWhereInput) (*ent.WebhookEndpointConnection, error) {
-	panic(fmt.Errorf("not implemented: WebhookEndpoints - webhookEndpoints"))
+	return r.client.WebhookEndpoint.Query().
+		Paginate(ctx, after, first, before, last, ent.WithWebhookEndpointOrder(orderBy), ent.WithWebhookEndpointFilter(where.Filter))
 }
 
 func (r *ticketApprovalResolver) FromStatus(ctx context.Context, obj *ent.TicketApproval) (ticket.Status, error) {

@@ -73,6 +73,12 @@ type Config struct {
 	PublicURL string
 	// Platform base URLs (the fakes in tests and the demo).
 	WecomBaseURL, TaobaoBaseURL, DouyinBaseURL string
+	// WebhookPauseAfter is how many failed delivery attempts in a row
+	// pause a webhook endpoint.
+	WebhookPauseAfter int
+	// WebhookAllowInsecure allows webhook endpoints on http to loopback
+	// hosts and deliveries to internal addresses (development).
+	WebhookAllowInsecure bool
 }
 
 // Var documents one environment variable; Vars is the table the README
@@ -108,6 +114,8 @@ var Vars = []Var{
 	{"SCRM_WECOM_BASE_URL", "https://qyapi.weixin.qq.com", "WeCom server API (point it at `scrm fake-platforms` for a demo)"},
 	{"SCRM_TAOBAO_BASE_URL", "https://gw.api.taobao.com/router/rest", "Taobao/Tmall TOP gateway"},
 	{"SCRM_DOUYIN_BASE_URL", "https://openapi-fxg.jinritemai.com", "Douyin shop open API"},
+	{"SCRM_WEBHOOK_PAUSE_AFTER", "15", "failed webhook delivery attempts in a row that pause an endpoint (its admins are told on WeCom)"},
+	{"SCRM_WEBHOOK_ALLOW_INSECURE", "true in development", "allow webhook endpoints on `http://` loopback hosts and deliveries to private, loopback and link-local addresses; keep it off in production (SSRF)"},
 	{"SCRM_ALLOWED_ORIGINS", "(this host only)", "comma-separated browser origins allowed to open GraphQL WebSockets, e.g. `https://console.example.com`; `*` allows any"},
 }
 
@@ -265,6 +273,8 @@ func load(getenv func(string) string) (*Config, error) {
 	}
 	c.RunWorker = boolean("SCRM_SERVE_WORKER", c.RedisURL == "")
 	c.WorkerConcurrency = integer("SCRM_WORKER_CONCURRENCY", 10, 1)
+	c.WebhookPauseAfter = integer("SCRM_WEBHOOK_PAUSE_AFTER", 15, 1)
+	c.WebhookAllowInsecure = boolean("SCRM_WEBHOOK_ALLOW_INSECURE", !prod)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("bad configuration:\n  %w", joinLines(errs))
 	}
