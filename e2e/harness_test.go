@@ -32,6 +32,7 @@ import (
 	"github.com/scrm-dev/scrm/internal/testenv"
 	"github.com/scrm-dev/scrm/internal/tickets"
 	"github.com/scrm-dev/scrm/internal/viewer"
+	"github.com/scrm-dev/scrm/internal/webhooks"
 	"github.com/scrm-dev/scrm/internal/wsgraphql"
 	"github.com/scrm-dev/scrm/jobs"
 	"github.com/scrm-dev/scrm/resolvers"
@@ -146,7 +147,8 @@ func newEnv(t *testing.T, backend string, st *store.Store) *env {
 		PublicURL: publicURL, Logger: logger})
 	engine.Install(st.Client)
 	opts := resolvers.Options{Client: st.Client, Logger: logger, Authz: az, Redis: rdb.Client,
-		Realtime: realtime.NewHub(rdb.Client, st.Client, logger), Jobs: jobsAdmin, PublicURL: publicURL, Tickets: engine}
+		Realtime: realtime.NewHub(rdb.Client, st.Client, logger), Jobs: jobsAdmin, PublicURL: publicURL, Tickets: engine,
+		Webhooks: webhooks.New(webhooks.Options{Client: st.Client, Logger: logger, Queue: jobs.WebhookQueue{Enqueuer: callbacks}, AllowInsecure: true})}
 	sockets := &wsgraphql.Server{}
 	cleanups = append(cleanups, func() { sockets.CloseAll(1001, "") })
 	handlerFor := func(opts resolvers.Options) http.Handler {
