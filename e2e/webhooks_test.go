@@ -235,6 +235,29 @@ func TestWebhooks(t *testing.T) {
 				*d.ResponseStatus != 200 || d.DeliveredAt == nil || !strings.Contains(d.Payload, tk.CreateTicket.ID) {
 				t.Fatalf("log %+v", d)
 			}
+
+			var again struct{ RedeliverWebhook struct{ ID, Status string } }
+			e.post(t, admin, `mutation($id: ID!) { redeliverWebhook(id: $id) { id status } }`, map[string]any{"id": d.ID}).ok(t).decode(t, &again)
+			if again.RedeliverWebhook.ID != d.ID || again.RedeliverWebhook.Status != "PENDING" {
+				t.Fatalf("redeliver answered %+v", again)
+			}
+			for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				mu.Lock()
+				n := len(hits)
+				if n > 1 {
+					got = hits[1]
+				}
+				mu.Unlock()
+				if n > 1 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("no redelivery within 30s")
+				}
+			}
+			if got.valid != nil || got.header.Get("X-SCRM-Delivery") != d.ID {
+				t.Fatalf("redelivery: %v %v", got.valid, got.header)
+			}
 		})
 	})
 }

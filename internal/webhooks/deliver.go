@@ -79,9 +79,11 @@ func (s *Service) Deliver(ctx context.Context, a Attempt) error {
 		return nil
 	}
 	// Claim the attempt: of two tasks for the same attempt, one sends.
+	// Should this process die before recording the outcome, fan-out
+	// finds the attempt overdue after next_attempt_at and queues another.
 	claimed, err := db.WebhookDelivery.Update().
 		Where(webhookdelivery.ID(d.ID), webhookdelivery.AttemptsEQ(a.After), webhookdelivery.StatusIn(waiting...)).
-		AddAttempts(1).ClearNextAttemptAt().Save(ctx)
+		AddAttempts(1).SetNextAttemptAt(s.now().Add(Timeout)).Save(ctx)
 	if err != nil || claimed == 0 {
 		return err
 	}
