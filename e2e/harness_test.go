@@ -34,6 +34,7 @@ import (
 	"github.com/scrm-dev/scrm/internal/testenv"
 	"github.com/scrm-dev/scrm/internal/tickets"
 	"github.com/scrm-dev/scrm/internal/viewer"
+	"github.com/scrm-dev/scrm/internal/webhooks"
 	"github.com/scrm-dev/scrm/internal/wsgraphql"
 	"github.com/scrm-dev/scrm/jobs"
 	"github.com/scrm-dev/scrm/resolvers"
@@ -154,7 +155,8 @@ func newEnv(t *testing.T, backend string, st *store.Store) *env {
 	cleanups = append(cleanups, keys.Close)
 	opts := resolvers.Options{Client: st.Client, Logger: logger, Authz: az, Redis: rdb.Client,
 		Realtime: realtime.NewHub(rdb.Client, st.Client, logger), Jobs: jobsAdmin, PublicURL: publicURL, Tickets: engine,
-		APIKeys: keys}
+		APIKeys:  keys,
+		Webhooks: webhooks.New(webhooks.Options{Client: st.Client, Logger: logger, Queue: jobs.WebhookQueue{Enqueuer: callbacks}, AllowInsecure: true})}
 	sockets := &wsgraphql.Server{}
 	cleanups = append(cleanups, func() { sockets.CloseAll(1001, "") })
 	handlerFor := func(opts resolvers.Options, tune ...func(*httpapi.Options)) http.Handler {

@@ -23,6 +23,7 @@ import (
 	"github.com/scrm-dev/scrm/internal/realtime"
 	"github.com/scrm-dev/scrm/internal/tickets"
 	"github.com/scrm-dev/scrm/internal/viewer"
+	"github.com/scrm-dev/scrm/internal/webhooks"
 )
 
 // Queues and their priority weights: platform callbacks first, scheduled
@@ -34,7 +35,7 @@ const (
 	QueueBulk     = "bulk"
 )
 
-var queueWeights = map[string]int{QueueRealtime: 6, QueueSync: 3, QueueDefault: 2, QueueBulk: 1}
+var queueWeights = map[string]int{QueueRealtime: 6, QueueSync: 3, QueueDefault: 2, QueueWebhooks: 2, QueueBulk: 1}
 
 // Task types.
 const (
@@ -90,6 +91,8 @@ type Deps struct {
 	// accounts without one (the archive needs WeCom's C SDK and a paid
 	// licence); without it no archive is read.
 	Archives func(*ent.ConnectorAccount) wecom.Archive
+	// Webhooks fans events out to partners' endpoints and delivers them.
+	Webhooks *webhooks.Service
 }
 
 func (d Deps) now() time.Time {
@@ -127,6 +130,7 @@ func Mux(d Deps) *asynq.ServeMux {
 	mux.HandleFunc(TypeTicketClaimBack, d.ticketClaimBack)
 	mux.HandleFunc(TypeSweepEscalations, d.sweepEscalations)
 	mux.HandleFunc(TypeReadArchive, d.readArchive)
+	d.registerWebhooks(mux)
 	return mux
 }
 

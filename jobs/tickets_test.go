@@ -176,7 +176,15 @@ func TestArchivedCustomerMessagesOpenTickets(t *testing.T) {
 			c := r.st.Client
 			acc := c.ConnectorAccount.Create().SetPlatform(connectoraccount.PlatformWecom).SetName("corp").
 				SetExternalID("wwarchive").SetAgentID(1).SetCredentials(`{"secret":"s"}`).SetCallbackKey("k-archive-" + db).SaveX(r.ctx)
-			cust := c.Customer.Create().SetName("王女士").SaveX(r.ctx)
+			// Customers are created in a transaction: their CREATED event is written with them.
+			tx, err := c.Tx(r.ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cust := tx.Customer.Create().SetName("王女士").SaveX(ent.NewTxContext(r.ctx, tx))
+			if err := tx.Commit(); err != nil {
+				t.Fatal(err)
+			}
 			c.CustomerIdentity.Create().SetCustomerID(cust.ID).SetPlatform(customeridentity.PlatformWecomExternal).
 				SetAppID("wwarchive").SetExternalID("wmWANG").ExecX(r.ctx)
 			archive := &wecomfake.Archive{}

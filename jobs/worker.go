@@ -92,6 +92,9 @@ func NewWorker(opts WorkerOptions) (*Worker, error) {
 		asynq.Queue(QueueDefault), asynq.Unique(50*time.Second), asynq.Timeout(5*time.Minute)); err != nil {
 		return nil, fmt.Errorf("register the escalation sweep: %w", err)
 	}
+	if err := scheduleWebhooks(scheduler); err != nil {
+		return nil, err
+	}
 	return &Worker{server: server, scheduler: scheduler, mux: Mux(opts.Deps)}, nil
 }
 

@@ -180,7 +180,8 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	defer keys.Close()
 	opts := resolvers.Options{Client: st.Client, Logger: logger, Authz: az, Redis: rdb.Client, RevealsPerHour: cfg.RevealLimit,
 		Realtime: realtime.NewHub(rdb.Client, st.Client, logger), Jobs: jobsAdmin, PublicURL: cfg.PublicURL,
-		Platforms: platformClients(cfg, rdb, logger), Tickets: engine, APIKeys: keys}
+		Platforms: platformClients(cfg, rdb, logger), Tickets: engine, APIKeys: keys,
+		Webhooks: newWebhooks(cfg, st, callbackQueue, logger)}
 	sockets := &wsgraphql.Server{}
 	draining := make(chan struct{})
 	h := httpapi.New(httpapi.Options{
@@ -308,7 +309,8 @@ func startWorker(cfg *config.Config, st *store.Store, rdb *redisconn.Conn, engin
 		// default would add up to a second to every pushed order).
 		PollInterval: 100 * time.Millisecond,
 		Deps: jobs.Deps{Client: st.Client, Enqueuer: enq, EventRetention: cfg.EventRetention,
-			Clients: platformClients(cfg, rdb, logger), Redis: rdb.Client, Logger: logger, Tickets: engine},
+			Clients: platformClients(cfg, rdb, logger), Redis: rdb.Client, Logger: logger, Tickets: engine,
+			Webhooks: newWebhooks(cfg, st, enq, logger)},
 	})
 	if err == nil {
 		err = w.Start()

@@ -98,7 +98,7 @@ func (Customer) Edges() []ent.Edge {
 
 // Hooks of the Customer.
 func (Customer) Hooks() []ent.Hook {
-	return []ent.Hook{customerScope.guard, followNewCustomers(), indexPhone(), tagEvents()}
+	return []ent.Hook{customerScope.guard, followNewCustomers(), indexPhone(), tagEvents(), customerEvents()}
 }
 
 // Interceptors of the Customer: the viewer's data scope.

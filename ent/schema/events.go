@@ -22,7 +22,7 @@ import (
 // a transaction is refused, since its event could be lost; system writes
 // (seeding, backfills) produce none.
 
-var errNeedsTx = errors.New("changes to tickets and orders must run in a transaction (their events are written with them)")
+var errNeedsTx = errors.New("changes to tickets, orders and customers must run in a transaction (their events are written with them)")
 
 // eventWriter decides whether m's changes produce events.
 func eventsFor(ctx context.Context, m interface{ Tx() (*gen.Tx, error) }) (bool, error) {
@@ -244,4 +244,54 @@ func tagEvents() ent.Hook {
 				SetCustomerID(id).SetNillableActorID(actorOf(ctx)).Exec(ctx)
 		})
 	}, ent.OpUpdateOne)
+}
+
+// customerEvents records customers created (CREATED) and merged into
+// another (MERGED, when merged_into_id is set; the survivor is read from
+// the row). These events name no customer_id: that keeps them off
+// customer timelines, which show what happened to a customer (orders,
+// tickets, submissions, tags), not the record's own life.
+func customerEvents() ent.Hook {
+	return hook.On(func(next ent.Mutator) ent.Mutator {
+		return hook.CustomerFunc(func(ctx context.Context, m *gen.CustomerMutation) (gen.Value, error) {
+			_, merging := m.MergedIntoID()
+			created := m.Op().Is(ent.OpCreate)
+			if !created && !merging {
+				return next.Mutate(ctx, m)
+			}
+			on, err := eventsFor(ctx, m)
+			if err != nil {
+				return nil, err
+			}
+			if !on {
+				return next.Mutate(ctx, m)
+			}
+			var ids []int
+			if m.Op().Is(ent.OpUpdate) {
+				if ids, err = m.IDs(ctx); err != nil {
+					return nil, err
+				}
+			}
+			v, err := next.Mutate(ctx, m)
+			if err != nil {
+				return nil, err
+			}
+			if c, ok := v.(*gen.Customer); ok {
+				ids = []int{c.ID}
+			}
+			kind := "MERGED"
+			if created {
+				kind = "CREATED"
+			}
+			if len(ids) == 0 {
+				return v, nil
+			}
+			creates := make([]*gen.EventCreate, len(ids))
+			for i, id := range ids {
+				creates[i] = m.Client().Event.Create().
+					SetTopic(event.TopicCustomer).SetKind(kind).SetSubjectID(id).SetNillableActorID(actorOf(ctx))
+			}
+			return v, m.Client().Event.CreateBulk(creates...).Exec(ctx)
+		})
+	}, opWrite)
 }

@@ -88,6 +88,12 @@ type Config struct {
 	ReadTimeout, WriteTimeout time.Duration
 	// Platform base URLs (the fakes in tests and the demo).
 	WecomBaseURL, TaobaoBaseURL, DouyinBaseURL string
+	// WebhookPauseAfter is how many failed delivery attempts in a row
+	// pause a webhook endpoint.
+	WebhookPauseAfter int
+	// WebhookAllowInsecure allows webhook endpoints on http to loopback
+	// hosts and deliveries to internal addresses (development).
+	WebhookAllowInsecure bool
 }
 
 // Var documents one environment variable; Vars is the table the README
@@ -132,6 +138,8 @@ var Vars = []Var{
 	{"SCRM_MAX_HEADER_BYTES", "65536", "largest request header block accepted (431 beyond)"},
 	{"SCRM_HTTP_READ_TIMEOUT", "30s", "longest the server waits for a whole request"},
 	{"SCRM_HTTP_WRITE_TIMEOUT", "60s", "longest an answer may take to write (live-update streams and WebSockets excepted)"},
+	{"SCRM_WEBHOOK_PAUSE_AFTER", "15", "failed webhook delivery attempts in a row that pause an endpoint (its admins are told on WeCom)"},
+	{"SCRM_WEBHOOK_ALLOW_INSECURE", "true in development", "allow webhook endpoints on `http://` loopback hosts and deliveries to private, loopback and link-local addresses; keep it off in production (SSRF)"},
 	{"SCRM_ALLOWED_ORIGINS", "(this host only)", "comma-separated browser origins allowed to open GraphQL WebSockets, e.g. `https://console.example.com`; `*` allows any"},
 }
 
@@ -322,6 +330,8 @@ func load(getenv func(string) string) (*Config, error) {
 	}
 	c.RunWorker = boolean("SCRM_SERVE_WORKER", c.RedisURL == "")
 	c.WorkerConcurrency = integer("SCRM_WORKER_CONCURRENCY", 10, 1)
+	c.WebhookPauseAfter = integer("SCRM_WEBHOOK_PAUSE_AFTER", 15, 1)
+	c.WebhookAllowInsecure = boolean("SCRM_WEBHOOK_ALLOW_INSECURE", !prod)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("bad configuration:\n  %w", joinLines(errs))
 	}

@@ -86,7 +86,15 @@ func TestMessages(t *testing.T) {
 			t.Run("mass messages: four a month per customer", func(t *testing.T) {
 				var followed, stranger *ent.Customer
 				for i, ext := range []string{"wmfollowed", "wmstranger"} {
-					cu := c.Customer.Create().SetName(ext).SaveX(ctx)
+					// In a transaction: the customer's CREATED event is written with it.
+					tx, err := c.Tx(ctx)
+					if err != nil {
+						t.Fatal(err)
+					}
+					cu := tx.Customer.Create().SetName(ext).SaveX(ctx)
+					if err := tx.Commit(); err != nil {
+						t.Fatal(err)
+					}
 					c.CustomerIdentity.Create().SetCustomerID(cu.ID).SetPlatform(customeridentity.PlatformWecomExternal).
 						SetAppID(corp).SetExternalID(ext).ExecX(ctx)
 					if i == 0 {
