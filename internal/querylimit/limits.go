@@ -61,7 +61,7 @@ func (l Limits) MutateOperationContext(_ context.Context, oc *graphql.OperationC
 
 // InterceptResponse gives our codes to the parser's own limits (its token
 // limit, which Install sets, and its fixed cap on nesting) and to the
-// repeated fields rule: gqlgen codes every parse and validation error
+// validation guard's refusals: gqlgen codes every parse and validation error
 // itself, after the parser and rules have made them. The messages are
 // gqlparser's, matched exactly; a gqlparser that words them differently
 // leaves them GRAPHQL_PARSE_FAILED, still a 400.
@@ -71,8 +71,8 @@ func (l Limits) InterceptResponse(ctx context.Context, next graphql.ResponseHand
 		return nil
 	}
 	for _, err := range resp.Errors {
-		if err.Rule == repeatsRuleName {
-			err.Extensions["code"] = CodeTooManyDuplicateFields
+		if code, ok := strings.CutPrefix(err.Rule, guardRulePrefix); ok {
+			err.Extensions["code"] = code
 			continue
 		}
 		if err.Extensions["code"] != errcode.ParseFailed {

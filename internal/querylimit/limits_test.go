@@ -160,6 +160,16 @@ func roots(n int) string {
 	return b.String()
 }
 
+// fragments is a query spreading n fragments side by side.
+func fragments(n int) string {
+	var spreads, defs strings.Builder
+	for i := range n {
+		fmt.Fprintf(&spreads, " ...F%d", i)
+		fmt.Fprintf(&defs, " fragment F%d on Staff { f%d: id }", i, i)
+	}
+	return "{ me {" + spreads.String() + " } }" + defs.String()
+}
+
 func ids(n int) []any {
 	out := make([]any, n)
 	for i := range out {
@@ -182,6 +192,7 @@ func off(c querylimit.Config) querylimit.Config {
 	set(&c.MaxDocumentBytes)
 	set(&c.TokenLimit)
 	set(&c.MaxFieldRepeats)
+	set(&c.MaxFragmentSpreads)
 	set(&c.MaxVariablesBytes)
 	set(&c.MaxVariableListLength)
 	if c.MaxCost == 0 {
@@ -284,6 +295,13 @@ func TestLimits(t *testing.T) {
 			code: querylimit.CodeTooManyDuplicateFields, value: 21},
 		{name: "repeated fields count by response name", query: "{ me {" + strings.Repeat(" x: id", 21) + " } }",
 			code: querylimit.CodeTooManyDuplicateFields, value: 21},
+		{name: "repeated fields count fragments", query: "{ me { ...A ...B } } fragment A on Staff {" + strings.Repeat(" id", 10) + " } fragment B on Staff {" + strings.Repeat(" id", 11) + " }",
+			code: querylimit.CodeTooManyDuplicateFields, value: 21},
+		{name: "repeated fields merge under repeated parents", query: "{" + strings.Repeat(" me { id id id }", 7) + " }",
+			code: querylimit.CodeTooManyDuplicateFields, value: 21},
+		{name: "repeated parents within the limit pass", query: "{" + strings.Repeat(" me { id id }", 10) + " }"},
+		{name: "fragments at the spread limit pass", cfg: querylimit.Config{MaxAliases: -1}, query: fragments(50)},
+		{name: "fragments over the spread limit are refused", query: fragments(51), code: querylimit.CodeTooManyFragments, value: 51},
 
 		// {"s":"…"} counts 2 for the braces, 4 for the quotes, colon and
 		// comma around the name, 1 for the name and 2 for the quotes.
@@ -429,6 +447,8 @@ func TestAbusiveDocuments(t *testing.T) {
 		{name: "200 levels of nested connections", query: nestedConnections, code: querylimit.CodeTooDeep},
 		{name: "1000 aliases", query: aliased(1000), code: querylimit.CodeTooManyAliases},
 		{name: "1000 aliased root fields", query: roots(1000), code: querylimit.CodeTooManyAliases},
+		{name: "1000 aliases spread through a fragment", query: "{ me { ...A } } fragment A on Staff {" + strings.Repeat(" a: id", 1000) + " }",
+			code: querylimit.CodeTooManyDuplicateFields},
 		{name: "a fragment cycle", query: `{ me { ...A } } fragment A on Staff { ...B } fragment B on Staff { ...A }`,
 			code: "GRAPHQL_VALIDATION_FAILED"},
 		{name: "a fragment spread 2^40 times", query: fragmentBomb, code: querylimit.CodeTooComplex},
@@ -437,6 +457,9 @@ func TestAbusiveDocuments(t *testing.T) {
 		{name: "a 1 MB string in the variables", query: `query($s: String!) { __type(name: $s) { name } }`,
 			vars: map[string]any{"s": strings.Repeat("x", 1<<20)}, code: querylimit.CodeVariablesTooLarge},
 		{name: "a field repeated 5,000 times", query: "{ me {" + strings.Repeat(" id", 5000) + " } }", code: querylimit.CodeTooManyDuplicateFields},
+		{name: "18 repeats nested three levels", query: "{" + strings.Repeat(" me {"+strings.Repeat(" departments {"+strings.Repeat(" id", 18)+" }", 18)+" }", 18) + " }",
+			code: querylimit.CodeTooManyDuplicateFields},
+		{name: "700 fragments side by side", query: fragments(700), code: querylimit.CodeTooManyFragments},
 		{name: "a field repeated 10,000 times", query: "{ me {" + strings.Repeat(" id", 10_000) + " } }", code: querylimit.CodeDocumentTooLarge},
 		{name: "a root field repeated in 1,000 inline fragments", query: "{" + strings.Repeat(" ... { me { id } }", 1000) + " }",
 			code: querylimit.CodeTooManyDuplicateFields},

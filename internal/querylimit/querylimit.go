@@ -45,12 +45,16 @@ const (
 	// CodeTooManyDuplicateFields refuses a selection set that selects one
 	// response name more than MaxFieldRepeats times.
 	CodeTooManyDuplicateFields = "TOO_MANY_DUPLICATE_FIELDS"
+	// CodeTooManyFragments refuses a selection into which more than
+	// MaxFragmentSpreads distinct fragments are spread.
+	CodeTooManyFragments = "TOO_MANY_FRAGMENTS"
 )
 
 func init() {
 	for _, code := range []string{
 		CodeBadUserInput, CodeTooDeep, CodeTooComplex, CodeNodeLimit, CodeTooManyAliases,
 		CodeTooManyRootFields, CodeDocumentTooLarge, CodeVariablesTooLarge, CodeTooManyDuplicateFields,
+		CodeTooManyFragments,
 	} {
 		errcode.RegisterErrorType(code, errcode.KindProtocol)
 	}
@@ -85,10 +89,14 @@ type Config struct {
 	MaxDocumentBytes int
 	// TokenLimit caps the tokens the parser reads; see Install.
 	TokenLimit int
-	// MaxFieldRepeats caps how often one response name may be selected in
-	// one selection set (inline fragments merged into it). Validation
-	// compares such fields pairwise, so repeats cost quadratic time.
+	// MaxFieldRepeats caps how many fields may merge into one response key
+	// (repeats, inline fragments, fragments, and repeats of the parents
+	// all merged, as the executor merges them). Validation compares such
+	// fields pairwise, so repeats cost quadratic time.
 	MaxFieldRepeats int
+	// MaxFragmentSpreads caps the distinct fragments spread into one
+	// merged selection; validation compares them pairwise too.
+	MaxFragmentSpreads int
 	// MaxVariablesBytes caps the size of the variables, counted as JSON.
 	MaxVariablesBytes int
 	// MaxVariableListLength caps the length of any list in the variables.
@@ -118,6 +126,7 @@ func DefaultConfig() Config {
 		MaxDocumentBytes:      32 << 10,
 		TokenLimit:            8_000,
 		MaxFieldRepeats:       20,
+		MaxFragmentSpreads:    50,
 		MaxVariablesBytes:     64 << 10,
 		MaxVariableListLength: 1_000,
 	}
@@ -139,6 +148,7 @@ func (c Config) withDefaults() Config {
 	fill(&c.MaxDocumentBytes, d.MaxDocumentBytes)
 	fill(&c.TokenLimit, d.TokenLimit)
 	fill(&c.MaxFieldRepeats, d.MaxFieldRepeats)
+	fill(&c.MaxFragmentSpreads, d.MaxFragmentSpreads)
 	fill(&c.MaxVariablesBytes, d.MaxVariablesBytes)
 	fill(&c.MaxVariableListLength, d.MaxVariableListLength)
 	if c.MaxCost == 0 {
