@@ -31,12 +31,7 @@ var (
 func (Limits) ExtensionName() string { return "QueryLimits" }
 
 // Validate implements graphql.HandlerExtension.
-func (l Limits) Validate(graphql.ExecutableSchema) error {
-	if l.Config.MaxPageSize < 0 {
-		return fmt.Errorf("querylimit: page size cap must be positive, got %d", l.Config.MaxPageSize)
-	}
-	return nil
-}
+func (Limits) Validate(graphql.ExecutableSchema) error { return nil }
 
 // MutateOperationParameters refuses oversized documents and variables
 // before gqlgen parses or coerces them.
@@ -87,6 +82,9 @@ func (l Limits) InterceptResponse(ctx context.Context, next graphql.ResponseHand
 			err.Extensions["value"] = n + 1
 		case scanLimit(err.Message, "exceeded maximum nesting depth of %d", &n):
 			depth := int64(l.Config.withDefaults().MaxDepth)
+			if depth <= 0 {
+				depth = n
+			}
 			err.Message = fmt.Sprintf("the document nests more than %d levels deep; the depth limit is %d", n, depth)
 			err.Extensions["code"] = CodeTooDeep
 			err.Extensions["limit"] = depth

@@ -33,6 +33,25 @@ const agentConsole = `{ customers(first: 50) { edges { node { id name phone
 // 1 + 10 × (edges, node, 3 scalars)), plus customers itself.
 const agentConsoleCost = 1 + 50*(1+1+3+(1+10*(1+1+3+(1+10*1)))+(1+10*(1+1+3)))
 
+// e2eAgentConsole is the agent console query of e2e/limits_test.go.
+const e2eAgentConsole = `query AgentConsole($n: Int!) {
+  customers(first: $n, orderBy: {field: LAST_ORDER_AT, direction: DESC}) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { node {
+      id name phone city tier totalSpend orderCount lastOrderAt
+      tags { id name }
+      orders(first: 5, orderBy: {field: PLACED_AT, direction: DESC}) {
+        totalCount
+        edges { node { id platform platformOrderID status paidAmount placedAt } }
+      }
+      tickets(first: 10, where: {statusNotIn: [RESOLVED, CLOSED]}) {
+        edges { node { id number title status priority } }
+      }
+    } }
+  }
+}`
+
 type trustedKey struct{}
 
 // newServer is the production GraphQL server as far as limits go: the real
@@ -219,6 +238,7 @@ func TestLimits(t *testing.T) {
 	}{
 		{name: "the agent console query passes the defaults", query: agentConsole},
 		{name: "a standard introspection query passes the defaults", query: introspectionQuery},
+		{name: "the end-to-end tests' agent console query passes the defaults", query: e2eAgentConsole, vars: map[string]any{"n": 100}},
 
 		{name: "depth at the limit passes", query: chain(15)},
 		{name: "depth over the limit is refused", query: chain(16), code: querylimit.CodeTooDeep, value: 16},
