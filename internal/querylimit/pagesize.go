@@ -1,7 +1,3 @@
-// Package querylimit refuses GraphQL operations that would ask for more
-// than the API serves, before any resolver runs: connections must say how
-// many nodes they want (first or last) and may not ask for more than the
-// page size cap. Later limits (depth, cost, node totals) belong here too.
 package querylimit
 
 import (
@@ -9,23 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
-// CodeBadUserInput is the extensions.code of a refused operation. Refusals
-// happen before execution, so they are request errors: HTTP 400 under
-// application/graphql-response+json.
-const CodeBadUserInput = "BAD_USER_INPUT"
-
-func init() { errcode.RegisterErrorType(CodeBadUserInput, errcode.KindProtocol) }
-
-// PageSize is a gqlgen extension enforcing the page size cap on every
-// connection field of an operation, nested ones included.
+// PageSize is a gqlgen extension enforcing only the page size cap on every
+// connection field of an operation, nested ones included. Limits enforces
+// it too (Config.MaxPageSize), with the same errors; use one or the other.
 type PageSize struct {
 	Max int
 }
@@ -51,72 +39,41 @@ func (p PageSize) MutateOperationContext(_ context.Context, rc *graphql.Operatio
 	if rc.Operation == nil {
 		return nil
 	}
-	w := walker{max: p.Max, vars: rc.Variables, seen: map[string]bool{}}
-	return w.selections(rc.Operation.SelectionSet)
+	return check(Config{
+		MaxPageSize: p.Max,
+		MaxDepth:    -1, MaxCost: -1, MaxNodes: -1, MaxAliases: -1, MaxRootFields: -1,
+	}.withDefaults(), rc.Operation, rc.Variables)
 }
 
-type walker struct {
-	max  int
-	vars map[string]any
-	seen map[string]bool // fragments already checked
-}
-
-func (w *walker) selections(set ast.SelectionSet) *gqlerror.Error {
-	for _, sel := range set {
-		switch sel := sel.(type) {
-		case *ast.Field:
-			if err := w.field(sel); err != nil {
-				return err
-			}
-			if err := w.selections(sel.SelectionSet); err != nil {
-				return err
-			}
-		case *ast.InlineFragment:
-			if err := w.selections(sel.SelectionSet); err != nil {
-				return err
-			}
-		case *ast.FragmentSpread:
-			if sel.Definition == nil || w.seen[sel.Name] {
-				continue
-			}
-			w.seen[sel.Name] = true
-			if err := w.selections(sel.Definition.SelectionSet); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func (w *walker) field(f *ast.Field) *gqlerror.Error {
-	if f.Definition == nil || !strings.HasSuffix(f.Definition.Type.Name(), "Connection") ||
-		f.Definition.Arguments.ForName("first") == nil {
-		return nil
-	}
+// pageSize checks first/last of a connection field and returns how many
+// nodes it asks for: the larger of the two, or 1 when it selects only
+// totalCount or pageInfo.
+func (w *walker) pageSize(f *ast.Field) (int64, *gqlerror.Error) {
+	limit := w.cfg.MaxPageSize
 	first, hasFirst, err := w.intArg(f, "first")
 	if err != nil {
-		return err
+		return 0, err
 	}
 	last, hasLast, err := w.intArg(f, "last")
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if !hasFirst && !hasLast {
-		if selectsNodes(f.SelectionSet) {
-			return w.refuse(f, "first", fmt.Sprintf("%s: say how many to fetch with first or last (at most %d)", f.Alias, w.max))
+		if limit > 0 && selectsNodes(f.SelectionSet) {
+			return 0, badInput(f, "first", fmt.Sprintf("%s: say how many to fetch with first or last (at most %d)", f.Alias, limit))
 		}
-		return nil // only totalCount or pageInfo: nothing is fetched
+		return 1, nil // only totalCount or pageInfo: nothing is fetched
 	}
 	for _, a := range []struct {
 		name  string
 		value int64
 		set   bool
 	}{{"first", first, hasFirst}, {"last", last, hasLast}} {
-		if a.set && (a.value < 1 || a.value > int64(w.max)) {
-			return w.refuse(f, a.name, fmt.Sprintf("%s: %s must be between 1 and %d, got %d", f.Alias, a.name, w.max, a.value))
+		if limit > 0 && a.set && (a.value < 1 || a.value > int64(limit)) {
+			return 0, badInput(f, a.name, fmt.Sprintf("%s: %s must be between 1 and %d, got %d", f.Alias, a.name, limit, a.value))
 		}
 	}
-	return nil
+	return max(first, last, 1), nil
 }
 
 // selectsNodes reports whether a connection selection asks for nodes
@@ -148,29 +105,41 @@ func (w *walker) intArg(f *ast.Field, name string) (int64, bool, *gqlerror.Error
 	}
 	v, err := arg.Value.Value(w.vars)
 	if err != nil {
-		return 0, false, w.refuse(f, name, err.Error())
+		return 0, false, badInput(f, name, err.Error())
 	}
-	switch n := v.(type) {
-	case nil:
+	if v == nil {
 		return 0, false, nil
-	case int:
-		return int64(n), true, nil
-	case int64:
-		return n, true, nil
-	case float64:
-		if n != math.Trunc(n) {
-			break
-		}
-		return int64(n), true, nil
-	case json.Number:
-		if i, err := n.Int64(); err == nil {
-			return i, true, nil
-		}
 	}
-	return 0, false, w.refuse(f, name, fmt.Sprintf("%s: %s must be an integer", f.Alias, name))
+	n, ok := toInt(v)
+	if !ok {
+		return 0, false, badInput(f, name, fmt.Sprintf("%s: %s must be an integer", f.Alias, name))
+	}
+	return n, true, nil
 }
 
-func (w *walker) refuse(f *ast.Field, arg, message string) *gqlerror.Error {
+// toInt reads an integer argument however it was decoded: from a literal,
+// from JSON variables (json.Number) or already coerced.
+func toInt(v any) (int64, bool) {
+	switch n := v.(type) {
+	case int:
+		return int64(n), true
+	case int64:
+		return n, true
+	case int32:
+		return int64(n), true
+	case float64:
+		if n == math.Trunc(n) && math.Abs(n) < 1<<53 {
+			return int64(n), true
+		}
+	case json.Number:
+		if i, err := n.Int64(); err == nil {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+func badInput(f *ast.Field, arg, message string) *gqlerror.Error {
 	err := &gqlerror.Error{
 		Message:    message,
 		Extensions: map[string]any{"code": CodeBadUserInput, "field": arg},
