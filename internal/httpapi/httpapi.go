@@ -1,9 +1,10 @@
 // Package httpapi assembles the product's HTTP surface: GraphQL over HTTP
-// at /graphql (POST, batched POST and GET, application/graphql-response+json), GraphiQL
-// at /, and /healthz and /readyz for orchestrators. It owns the middleware
-// every request passes (request id, access log with SQL statement count,
-// panic recovery, body limit, authentication) but no GraphQL semantics:
-// those come in through Options.Schema and Options.Configure.
+// at /graphql (POST, batched POST and GET, as the GraphQL-over-HTTP spec
+// has them), GraphiQL at /, and /healthz and /readyz for orchestrators.
+// It owns the middleware every request passes (request id, access log
+// with SQL statement count, panic recovery, body limit, authentication)
+// but no GraphQL semantics: those come in through Options.Schema and
+// Options.Configure.
 package httpapi
 
 import (
