@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/scrm
 PKGS    := ./...
 
-.PHONY: run build test lint generate check-generated migration bench bench-seed bench-realtime bench-sync clean
+.PHONY: run build test lint generate check-generated migration conformance schema schema-check bench bench-seed bench-realtime bench-sync clean
 
 ## run: build, seed the demo data on the embedded default if empty, start the demo platforms
 ## (fake WeCom, Taobao and Douyin on 127.0.0.1:8090) and serve with GraphiQL on :8080
@@ -39,6 +39,19 @@ check-generated: generate
 	@if [ -n "$$(git status --porcelain -- ent graph resolvers gqlgen.yml go.mod go.sum)" ]; then \
 		git status --short -- ent graph resolvers gqlgen.yml go.mod go.sum; \
 		echo "generated code is stale: run make generate and commit the result"; exit 1; fi
+
+## conformance: run the graphql-http audits (GraphQL over HTTP) against bin/scrm serve on a free port,
+## with a throwaway SQLite database and in-process Redis; fails on any MUST or SHOULD (needs Node and npm)
+conformance: build
+	./scripts/conformance/run.sh
+
+## schema: write graph/schema.graphql, the SDL clients are given, from the schema bin/scrm serves
+schema: build
+	./$(BIN) schema print > graph/schema.graphql.tmp && mv graph/schema.graphql.tmp graph/schema.graphql
+
+## schema-check: list breaking changes against graph/schema.graphql; fail on any, or when it is stale
+schema-check: build
+	./$(BIN) schema check
 
 ## migration NAME=x: write a versioned MySQL migration for schema changes (needs a local MariaDB)
 migration:

@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -97,9 +98,92 @@ func TestGraphQLOverHTTP(t *testing.T) {
 				t.Errorf("customers %d -> %d", before, after)
 			}
 		})
+		newPost := func(body, contentType, accept string) *http.Request {
+			req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+tok)
+			if contentType != "" {
+				req.Header.Set("Content-Type", contentType)
+			}
+			if accept != "" {
+				req.Header.Set("Accept", accept)
+			}
+			return req
+		}
+		postRaw := func(t *testing.T, body, contentType, accept string) *response {
+			return e.serve(t, newPost(body, contentType, accept))
+		}
+		t.Run("a POST a browser may send cross-site never runs a mutation", func(t *testing.T) {
+			before := e.st.Client.Customer.Query().CountX(sys())
+			mutation := `{"query":"mutation { createCustomer(input: {name: \"CSRF\"}) { id } }"}`
+			for _, c := range []struct{ contentType, body string }{
+				{"application/x-www-form-urlencoded", "query=" + url.QueryEscape(`mutation { createCustomer(input: {name: "CSRF"}) { id } }`)},
+				{"multipart/form-data; boundary=x", "--x\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n" + mutation + "\r\n--x--\r\n"},
+				{"text/plain;charset=UTF-8", mutation},
+				{"", mutation},
+			} {
+				r := postRaw(t, c.body, c.contentType, "")
+				if r.Status != http.StatusUnsupportedMediaType || r.only(t).code() != "UNSUPPORTED_MEDIA_TYPE" {
+					t.Errorf("%q: status %d: %s", c.contentType, r.Status, r.Body)
+				}
+			}
+			if after := e.st.Client.Customer.Query().CountX(sys()); after != before {
+				t.Errorf("customers %d -> %d", before, after)
+			}
+		})
+		t.Run("legacy clients get request errors with 200 under application/json", func(t *testing.T) {
+			r := postRaw(t, `{"query":"{ customers(first: 1) { nope } }"}`, "application/json", "application/json")
+			if r.Status != http.StatusOK || r.Header.Get("Content-Type") != "application/json" ||
+				r.only(t).code() != "GRAPHQL_VALIDATION_FAILED" || r.Data != nil {
+				t.Fatalf("status %d %q: %s", r.Status, r.Header.Get("Content-Type"), r.Body)
+			}
+		})
+		t.Run("an Accept allowing neither media type is a 406", func(t *testing.T) {
+			if r := postRaw(t, `{"query":"{ tenant { slug } }"}`, "application/json", "text/html"); r.Status != http.StatusNotAcceptable {
+				t.Fatalf("status %d: %s", r.Status, r.Body)
+			}
+		})
+		t.Run("a batch runs each operation, mutations included, and answers an array", func(t *testing.T) {
+			before := e.st.Client.Customer.Query().CountX(sys())
+			rec := httptest.NewRecorder()
+			e.handler.ServeHTTP(rec, newPost(`[{"query":"mutation { createCustomer(input: {name: \"批量\"}) { name } }"},
+				{"query":"query Slug { tenant { slug } }"}, {"query":"{ customers(first: 1) { nope } }"}]`, "application/json", ""))
+			var results []struct {
+				Data   map[string]json.RawMessage `json:"data"`
+				Errors []gqlError                 `json:"errors"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &results); rec.Code != http.StatusOK || err != nil || len(results) != 3 {
+				t.Fatalf("status %d (%v): %s", rec.Code, err, rec.Body)
+			}
+			if string(results[0].Data["createCustomer"]) != `{"name":"批量"}` || string(results[1].Data["tenant"]) != `{"slug":"demo"}` {
+				t.Errorf("results: %s", rec.Body)
+			}
+			if results[2].Data != nil || len(results[2].Errors) != 1 || results[2].Errors[0].code() != "GRAPHQL_VALIDATION_FAILED" {
+				t.Errorf("the invalid operation: %s", rec.Body)
+			}
+			if after := e.st.Client.Customer.Query().CountX(sys()); after != before+1 {
+				t.Errorf("customers %d -> %d", before, after)
+			}
+		})
+		t.Run("a batch over the cap is refused whole", func(t *testing.T) {
+			before := e.st.Client.Customer.Query().CountX(sys())
+			op := `{"query":"mutation { createCustomer(input: {name: \"cap\"}) { id } }"}`
+			r := postRaw(t, "["+strings.TrimSuffix(strings.Repeat(op+",", 11), ",")+"]", "application/json", "")
+			if r.Status != http.StatusBadRequest || r.only(t).code() != "BATCH_TOO_LARGE" {
+				t.Fatalf("status %d: %s", r.Status, r.Body)
+			}
+			if after := e.st.Client.Customer.Query().CountX(sys()); after != before {
+				t.Errorf("customers %d -> %d", before, after)
+			}
+		})
+		t.Run("an empty batch is a 400", func(t *testing.T) {
+			if r := postRaw(t, `[]`, "application/json", ""); r.Status != http.StatusBadRequest || r.only(t).code() != "BAD_REQUEST" {
+				t.Fatalf("status %d: %s", r.Status, r.Body)
+			}
+		})
 		t.Run("a syntax error is a 400 request error", func(t *testing.T) {
 			r := e.post(t, tok, `{ customers(first: 1) { `, nil)
-			if r.Status != http.StatusBadRequest || r.only(t).code() != "GRAPHQL_PARSE_FAILED" || string(r.Data) != "null" {
+			// A request error has no data entry at all (not "data": null).
+			if r.Status != http.StatusBadRequest || r.only(t).code() != "GRAPHQL_PARSE_FAILED" || r.Data != nil {
 				t.Fatalf("status %d: %s", r.Status, r.Body)
 			}
 		})

@@ -35,15 +35,6 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			}
 			return gqlErr // parse, validation and limit errors come coded
 		}
-		if !graphql.HasOperationContext(ctx) && strings.HasPrefix(gqlErr.Message, "json request body could not be decoded") {
-			// gqlgen's message quotes the body; the caller has it already.
-			gqlErr.Message = "the request body is not a GraphQL request: send JSON {\"query\": \"...\", \"variables\": {...}}"
-			gqlErr.Extensions = map[string]any{"code": string(apperr.CodeBadRequest)}
-			if id := requestid.FromContext(ctx); id != "" {
-				gqlErr.Extensions["requestId"] = id
-			}
-			return gqlErr
-		}
 		code, field, message := classify(ctx, err, gqlErr)
 		if code == apperr.CodeInternal {
 			id := requestid.FromContext(ctx)

@@ -1,7 +1,8 @@
 // Command scrm is the product's one binary: `scrm serve` runs the API,
 // `scrm worker` the background jobs, `scrm migrate` the schema migrations,
-// `scrm seed --demo` the demo data, `scrm token` prints a staff token and
-// `scrm bench realtime` measures live updates under load (bench.go).
+// `scrm seed --demo` the demo data, `scrm token` prints a staff token,
+// `scrm bench realtime` measures live updates under load (bench.go) and
+// `scrm schema` prints and checks the GraphQL SDL (schema.go).
 // It wires packages together and holds no logic of its own.
 package main
 
@@ -148,6 +149,7 @@ func app() *cli.Command {
 				},
 			},
 			benchCommand(),
+			schemaCommand(),
 		},
 	}
 }

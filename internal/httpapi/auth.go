@@ -208,9 +208,14 @@ func unauthenticated(w http.ResponseWriter, r *http.Request, oauthErr, message s
 }
 
 // answerError answers a request refused before GraphQL execution with one
-// GraphQL error in the shape the client asked for.
+// GraphQL error in the shape the client asked for (application/json when
+// it accepts neither GraphQL media type).
 func answerError(w http.ResponseWriter, r *http.Request, status int, code, message string) {
-	w.Header().Set("Content-Type", negotiate(r.Header.Get("Accept")))
+	mediaType, ok := negotiate(r.Header.Get("Accept"))
+	if !ok {
+		mediaType = mediaJSON
+	}
+	w.Header().Set("Content-Type", mediaType)
 	w.WriteHeader(status)
 	ext := map[string]any{"code": code}
 	if id := requestid.FromContext(r.Context()); id != "" {

@@ -2,13 +2,12 @@ package httpapi
 
 import (
 	"encoding/json"
-	"mime"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -26,25 +25,26 @@ func (getTransport) Supports(r *http.Request) bool {
 }
 
 func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	contentType := negotiate(r.Header.Get("Accept"))
-	w.Header().Set("Content-Type", contentType)
+	contentType, ok := negotiate(r.Header.Get("Accept"))
+	if !ok {
+		notAcceptable(w, r)
+		return
+	}
 	raw, err := queryParams(r)
 	if err != nil {
-		writeGraphQLErrors(w, http.StatusBadRequest, gqlerror.Errorf("%s", err.Error()))
+		var bad *badRequest
+		if !errors.As(err, &bad) {
+			bad = badRequestf(err.Error())
+		}
+		answerBadRequest(w, r, bad)
 		return
 	}
 	raw.ReadTime.End = graphql.Now()
+	w.Header().Set("Content-Type", contentType)
 
 	opCtx, errs := exec.CreateOperationContext(r.Context(), raw)
 	if errs != nil {
-		status := http.StatusOK
-		if errcode.GetErrorKind(errs) == errcode.KindProtocol {
-			status = http.StatusBadRequest
-			if contentType == "application/json" {
-				status = http.StatusUnprocessableEntity
-			}
-		}
-		w.WriteHeader(status)
+		w.WriteHeader(requestErrorStatus(contentType, errs))
 		writeJSON(w, exec.DispatchError(graphql.WithOperationContext(r.Context(), opCtx), errs))
 		return
 	}
@@ -58,11 +58,12 @@ func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 }
 
 // queryParams reads a GraphQL request from the query string (GET), as
-// the GraphQL-over-HTTP spec has it.
+// the GraphQL-over-HTTP spec has it; a documentId parameter names a
+// persisted document instead of a query.
 func queryParams(r *http.Request) (*graphql.RawParams, error) {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return nil, errBadRequest("the query string is malformed")
+		return nil, badRequestf("the query string is malformed")
 	}
 	raw := &graphql.RawParams{Query: q.Get("query"), OperationName: q.Get("operationName"), Headers: r.Header}
 	raw.ReadTime.Start = graphql.Now()
@@ -71,41 +72,16 @@ func queryParams(r *http.Request) (*graphql.RawParams, error) {
 			dec := json.NewDecoder(strings.NewReader(s))
 			dec.UseNumber()
 			if err := dec.Decode(dst); err != nil {
-				return nil, errBadRequest(name + " is not a JSON object")
+				return nil, badRequestf(name + " is not a JSON object")
 			}
 		}
 	}
+	documentID := q.Get("documentId")
+	if bad := checkOperation(raw, documentID); bad != nil {
+		return nil, bad
+	}
+	if documentID != "" {
+		setDocumentID(raw, documentID)
+	}
 	return raw, nil
-}
-
-// negotiate picks the media type the GraphQL-over-HTTP spec prescribes for
-// an Accept header: application/json only when the client asks for it
-// (legacy clients), application/graphql-response+json otherwise.
-func negotiate(accept string) string {
-	for part := range strings.SplitSeq(accept, ",") {
-		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err != nil {
-			continue
-		}
-		switch mt {
-		case "application/graphql-response+json":
-			return mt
-		case "application/json":
-			return mt
-		}
-	}
-	return "application/graphql-response+json"
-}
-
-func writeGraphQLErrors(w http.ResponseWriter, status int, errs ...*gqlerror.Error) {
-	w.WriteHeader(status)
-	writeJSON(w, &graphql.Response{Errors: errs})
-}
-
-func writeJSON(w http.ResponseWriter, resp *graphql.Response) {
-	b, err := json.Marshal(resp)
-	if err != nil {
-		b = []byte(`{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}`)
-	}
-	_, _ = w.Write(b)
 }

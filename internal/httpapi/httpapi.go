@@ -1,9 +1,10 @@
 // Package httpapi assembles the product's HTTP surface: GraphQL over HTTP
-// at /graphql (POST and GET, application/graphql-response+json), GraphiQL
-// at /, and /healthz and /readyz for orchestrators. It owns the middleware
-// every request passes (request id, access log with SQL statement count,
-// panic recovery, body limit, authentication) but no GraphQL semantics:
-// those come in through Options.Schema and Options.Configure.
+// at /graphql (POST, batched POST and GET, as the GraphQL-over-HTTP spec
+// has them), GraphiQL at /, and /healthz and /readyz for orchestrators.
+// It owns the middleware every request passes (request id, access log
+// with SQL statement count, panic recovery, body limit, authentication)
+// but no GraphQL semantics: those come in through Options.Schema and
+// Options.Configure.
 package httpapi
 
 import (
@@ -54,6 +55,9 @@ type Options struct {
 	SignInFailed SignInFailed
 	Logger       *slog.Logger
 	MaxPageSize  int
+	// MaxBatch caps the operations of one batched POST (a JSON array);
+	// 10 when zero.
+	MaxBatch int
 	// MaxBodyBytes caps a request body; 1 MiB when zero.
 	MaxBodyBytes int64
 	GraphiQL     bool
@@ -98,6 +102,9 @@ func New(opts Options) http.Handler {
 	}
 	if opts.RequestTimeout == 0 {
 		opts.RequestTimeout = 30 * time.Second
+	}
+	if opts.MaxBatch == 0 {
+		opts.MaxBatch = 10
 	}
 	gql := newGraphQLServer(opts)
 
@@ -161,7 +168,7 @@ func newGraphQLServer(opts Options) *handler.Server {
 	srv.AddTransport(sseTransport{KeepAlive: 15 * time.Second, Draining: opts.Draining})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(getTransport{})
-	srv.AddTransport(transport.POST{UseGrapQLResponseJsonByDefault: true})
+	srv.AddTransport(postTransport{MaxBatch: opts.MaxBatch})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.Introspection{})
 	srv.Use(querylimit.PageSize{Max: opts.MaxPageSize})
@@ -169,10 +176,7 @@ func newGraphQLServer(opts Options) *handler.Server {
 		if rec := recordFrom(ctx); rec != nil {
 			oc := graphql.GetOperationContext(ctx)
 			rec.mu.Lock()
-			rec.operation = oc.OperationName
-			if oc.Operation != nil {
-				rec.kind = string(oc.Operation.Operation)
-			}
+			rec.add(oc)
 			rec.mu.Unlock()
 		}
 		return next(ctx)
@@ -234,6 +238,22 @@ type record struct {
 	mu        sync.Mutex
 	operation string
 	kind      string
+	ops       int
+}
+
+// add notes an operation; the operations of a batch are listed in order.
+func (r *record) add(oc *graphql.OperationContext) {
+	kind := ""
+	if oc.Operation != nil {
+		kind = string(oc.Operation.Operation)
+	}
+	if r.ops > 0 {
+		r.operation += ","
+		r.kind += ","
+	}
+	r.operation += oc.OperationName
+	r.kind += kind
+	r.ops++
 }
 
 type recordKey struct{}

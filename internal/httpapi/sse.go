@@ -172,12 +172,12 @@ func sseParams(r *http.Request) (*graphql.RawParams, error) {
 		raw.ReadTime.Start = graphql.Now()
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
-			return nil, errBadRequest("the request body could not be read")
+			return nil, badRequestf("the request body could not be read")
 		}
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.UseNumber()
 		if err := dec.Decode(raw); err != nil {
-			return nil, errBadRequest("the request body is not a GraphQL request in JSON")
+			return nil, badRequestf("the request body is not a GraphQL request in JSON")
 		}
 		raw.Headers = r.Header // the request's, whatever the body says
 		raw.ReadTime.End = graphql.Now()
@@ -189,10 +189,6 @@ func sseParams(r *http.Request) (*graphql.RawParams, error) {
 	}
 	return raw, err
 }
-
-type errBadRequest string
-
-func (e errBadRequest) Error() string { return string(e) }
 
 // sseWriter writes events and flushes each at once.
 type sseWriter struct {
