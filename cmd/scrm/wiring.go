@@ -32,6 +32,7 @@ import (
 	"github.com/scrm-dev/scrm/internal/connectoraccounts"
 	"github.com/scrm-dev/scrm/internal/httpapi"
 	"github.com/scrm-dev/scrm/internal/pii"
+	"github.com/scrm-dev/scrm/internal/querylimit"
 	"github.com/scrm-dev/scrm/internal/ratelimit"
 	"github.com/scrm-dev/scrm/internal/realtime"
 	"github.com/scrm-dev/scrm/internal/redisconn"
@@ -206,7 +207,12 @@ func serve(ctx context.Context, cfg *config.Config) error {
 		RateLimits:     rateLimits(cfg, rdb, logger),
 		TrustedProxies: cfg.TrustedProxies,
 		RequestTimeout: cfg.RequestTimeout,
-		MaxBodyBytes:   cfg.MaxBodyBytes,
+		MaxBatch:       cfg.MaxBatch,
+		Production:     cfg.Mode == config.Production,
+		Limits: querylimit.Config{MaxDepth: cfg.MaxDepth, MaxCost: int64(cfg.MaxCost), MaxNodes: int64(cfg.MaxNodes),
+			MaxAliases: cfg.MaxAliases, MaxRootFields: cfg.MaxRootFields,
+			MaxDocumentBytes: cfg.MaxDocumentBytes, MaxVariablesBytes: cfg.MaxVariablesBytes},
+		MaxBodyBytes: cfg.MaxBodyBytes,
 		Ready: []httpapi.Check{
 			{Name: "database", Ping: st.Ping},
 			{Name: "redis", Ping: rdb.Ping},

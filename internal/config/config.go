@@ -86,6 +86,10 @@ type Config struct {
 	// ReadTimeout and WriteTimeout bound reading a request and writing
 	// its answer (streams and WebSockets excepted).
 	ReadTimeout, WriteTimeout time.Duration
+	// Operation limits (internal/querylimit; 0 takes its default, -1
+	// turns one off) and operations per batch.
+	MaxDepth, MaxCost, MaxNodes, MaxAliases, MaxRootFields int
+	MaxDocumentBytes, MaxVariablesBytes, MaxBatch          int
 	// Platform base URLs (the fakes in tests and the demo).
 	WecomBaseURL, TaobaoBaseURL, DouyinBaseURL string
 	// WebhookPauseAfter is how many failed delivery attempts in a row
@@ -140,6 +144,14 @@ var Vars = []Var{
 	{"SCRM_HTTP_WRITE_TIMEOUT", "60s", "longest an answer may take to write (live-update streams and WebSockets excepted)"},
 	{"SCRM_WEBHOOK_PAUSE_AFTER", "15", "failed webhook delivery attempts in a row that pause an endpoint (its admins are told on WeCom)"},
 	{"SCRM_WEBHOOK_ALLOW_INSECURE", "true in development", "allow webhook endpoints on `http://` loopback hosts and deliveries to private, loopback and link-local addresses; keep it off in production (SSRF)"},
+	{"SCRM_MAX_DEPTH", "15", "deepest field nesting an operation may have (QUERY_TOO_DEEP); -1 turns a limit off"},
+	{"SCRM_MAX_COST", "50000", "largest operation cost, lists counted by first/last (QUERY_TOO_COMPLEX)"},
+	{"SCRM_MAX_NODES", "500000", "most nodes an operation may ask for along nested connections (NODE_LIMIT_EXCEEDED)"},
+	{"SCRM_MAX_ALIASES", "30", "most aliased fields in an operation (TOO_MANY_ALIASES)"},
+	{"SCRM_MAX_ROOT_FIELDS", "10", "most root fields in an operation (TOO_MANY_ROOT_FIELDS)"},
+	{"SCRM_MAX_DOCUMENT_BYTES", "32768", "largest query text (DOCUMENT_TOO_LARGE)"},
+	{"SCRM_MAX_VARIABLES_BYTES", "65536", "largest variables of one operation (VARIABLES_TOO_LARGE)"},
+	{"SCRM_MAX_BATCH", "10", "most operations in one batched POST (BATCH_TOO_LARGE)"},
 	{"SCRM_ALLOWED_ORIGINS", "(this host only)", "comma-separated browser origins allowed to open GraphQL WebSockets, e.g. `https://console.example.com`; `*` allows any"},
 }
 
@@ -301,6 +313,14 @@ func load(getenv func(string) string) (*Config, error) {
 		}
 		c.TrustedProxies = append(c.TrustedProxies, prefix.Masked())
 	}
+	c.MaxDepth = integer("SCRM_MAX_DEPTH", 0, -1)
+	c.MaxCost = integer("SCRM_MAX_COST", 0, -1)
+	c.MaxNodes = integer("SCRM_MAX_NODES", 0, -1)
+	c.MaxAliases = integer("SCRM_MAX_ALIASES", 0, -1)
+	c.MaxRootFields = integer("SCRM_MAX_ROOT_FIELDS", 0, -1)
+	c.MaxDocumentBytes = integer("SCRM_MAX_DOCUMENT_BYTES", 0, -1)
+	c.MaxVariablesBytes = integer("SCRM_MAX_VARIABLES_BYTES", 0, -1)
+	c.MaxBatch = integer("SCRM_MAX_BATCH", 10, 1)
 	c.RequestTimeout = duration("SCRM_REQUEST_TIMEOUT", "30s", 100*time.Millisecond)
 	c.MaxBodyBytes = int64(integer("SCRM_MAX_BODY_BYTES", 1<<20, 1024))
 	c.MaxHeaderBytes = integer("SCRM_MAX_HEADER_BYTES", 64<<10, 4096)

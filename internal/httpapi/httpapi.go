@@ -23,7 +23,6 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
-	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/99designs/gqlgen/graphql/playground"
@@ -33,6 +32,7 @@ import (
 	"github.com/scrm-dev/scrm/internal/querylimit"
 	"github.com/scrm-dev/scrm/internal/requestid"
 	"github.com/scrm-dev/scrm/internal/sqlstats"
+	"github.com/scrm-dev/scrm/internal/viewer"
 	"github.com/scrm-dev/scrm/internal/wsgraphql"
 )
 
@@ -77,6 +77,13 @@ type Options struct {
 	// Surveys, when set, serves the satisfaction surveys of closed
 	// tickets under /survey/.
 	Surveys *Surveys
+	// Limits caps what one operation may ask for (depth, cost, nodes,
+	// aliases, …); zero fields take querylimit's defaults. MaxPageSize
+	// overrides its page size.
+	Limits querylimit.Config
+	// Production turns introspection and field suggestions off for
+	// partners and customers.
+	Production bool
 	// APIKeys verifies partners' API keys; without it only JWTs sign in.
 	APIKeys KeyVerifier
 	// RateLimits, when set, limits each caller's requests per minute.
@@ -170,8 +177,13 @@ func newGraphQLServer(opts Options) *handler.Server {
 	srv.AddTransport(getTransport{})
 	srv.AddTransport(postTransport{MaxBatch: opts.MaxBatch})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	srv.Use(extension.Introspection{})
-	srv.Use(querylimit.PageSize{Max: opts.MaxPageSize})
+	// The limits come first: their document and variables checks must see
+	// a request before the persisted-query extensions fill it in.
+	limits := opts.Limits
+	limits.MaxPageSize = opts.MaxPageSize
+	querylimit.Install(srv, limits, func(ctx context.Context) bool {
+		return !opts.Production || !isOutsider(viewer.FromContext(ctx))
+	})
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		if rec := recordFrom(ctx); rec != nil {
 			oc := graphql.GetOperationContext(ctx)
@@ -344,4 +356,10 @@ func recoverPanics(logger *slog.Logger, next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// isOutsider reports whether the caller is a partner or a customer rather
+// than staff: in production they get no introspection or suggestions.
+func isOutsider(v *viewer.Viewer) bool {
+	return v == nil || v.APIKeyID != 0 || v.CustomerID != 0
 }
