@@ -1459,7 +1459,7 @@ func TestPolicyManagement(t *testing.T) {
 					}
 				}
 				r.decode(t, &got)
-				want := map[string]string{"admin": "ALL", "supervisor": "DEPARTMENT_SUBTREE", "agent": "OWN", "marketer": "ALL", "auditor": "OWN", "partner": "OWN", "customer": "OWN"}
+				want := map[string]string{"admin": "ALL", "supervisor": "DEPARTMENT_SUBTREE", "agent": "OWN", "marketer": "ALL", "auditor": "OWN", "partner": "ALL", "customer": "OWN"}
 				if len(got.Roles) != len(authz.BuiltinRoles) {
 					t.Errorf("%d roles, want the %d built-ins: %s", len(got.Roles), len(authz.BuiltinRoles), r.Data)
 				}

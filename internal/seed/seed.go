@@ -8,12 +8,16 @@ package seed
 
 import (
 	"context"
+	cryptorand "crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/scrm-dev/scrm/authz"
@@ -32,6 +36,8 @@ import (
 	"github.com/scrm-dev/scrm/ent/tag"
 	"github.com/scrm-dev/scrm/ent/tenant"
 	"github.com/scrm-dev/scrm/ent/ticket"
+	"github.com/scrm-dev/scrm/ent/webhookdelivery"
+	"github.com/scrm-dev/scrm/ent/webhookendpoint"
 	"github.com/scrm-dev/scrm/internal/audit"
 	"github.com/scrm-dev/scrm/internal/connectoraccounts"
 	"github.com/scrm-dev/scrm/internal/customerstats"
@@ -162,6 +168,7 @@ func (s *seeder) run(ctx context.Context) error {
 		{"campaigns", s.campaignSet},
 		{"connector accounts", s.connectorAccounts},
 		{"channel QR codes", s.channelSet},
+		{"partner integrations", s.partnerSet},
 	}
 	for _, step := range steps {
 		start := time.Now()
@@ -802,4 +809,46 @@ func (s *seeder) channelSet(ctx context.Context) error {
 			StaffIDs: []int{s.staff[Agent1], s.staff[Agent2]}}}).
 		SetDailyAddLimit(50).AddBackupStaffIDs(s.staff[Sup1]).AddTagIDs(s.tags[len(s.tags)-4]).
 		SetWelcomeMessage("欢迎扫码添加门店导购，回复“到店”领取到店礼。").Exec(ctx)
+}
+
+// partnerSet shows the partner side of the console: a revoked example API
+// key (its secret was never kept), a trusted-document list of one agent
+// console operation, and a paused webhook endpoint with one abandoned
+// delivery. Live keys and endpoints are made through the API, which shows
+// their secrets once.
+func (s *seeder) partnerSet(ctx context.Context) error {
+	revoked := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := s.client.APIKey.Create().SetTenantID(s.tenantID).SetName("示例 ERP（已吊销）").
+		SetPrefix("scrm_pk_" + randomAlnum(8)).SetSecretHash(strings.Repeat("0", 64)).
+		SetScopes([]string{"Order", "Query.orders"}).SetRevokedAt(revoked).Exec(ctx); err != nil {
+		return err
+	}
+	body := "query ConsoleMe { me { id name } }"
+	sum := sha256.Sum256([]byte(body))
+	hash := hex.EncodeToString(sum[:])
+	if err := s.client.TrustedDocument.Create().SetTenantID(s.tenantID).SetList("agent-console").
+		SetDocumentID("sha256:" + hash).SetHash(hash).SetBody(body).SetOperationName("ConsoleMe").Exec(ctx); err != nil {
+		return err
+	}
+	ep, err := s.client.WebhookEndpoint.Create().SetTenantID(s.tenantID).
+		SetURL("https://partner.example.com/scrm/webhooks").SetDescription("示例：仓储系统").
+		SetEventKinds([]string{"order.*", "ticket.*"}).SetSecret("whsec_" + randomAlnum(32)).
+		SetStatus(webhookendpoint.StatusPaused).SetPauseReason("示例端点，未接收投递").SetPausedAt(revoked).Save(ctx)
+	if err != nil {
+		return err
+	}
+	return s.client.WebhookDelivery.Create().SetTenantID(s.tenantID).SetEndpointID(ep.ID).
+		SetKind("ticket.created").SetPayload(`{"kind":"ticket.created"}`).
+		SetStatus(webhookdelivery.StatusAbandoned).SetAttempts(3).SetResponseStatus(503).
+		SetLastError("503 Service Unavailable").Exec(ctx)
+}
+
+func randomAlnum(n int) string {
+	const letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, n)
+	_, _ = cryptorand.Read(b)
+	for i := range b {
+		b[i] = letters[int(b[i])%len(letters)]
+	}
+	return string(b)
 }
