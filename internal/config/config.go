@@ -34,15 +34,18 @@ const (
 
 // Config is the whole configuration.
 type Config struct {
-	Mode              Mode
-	HTTPAddr          string
-	DataDir           string
-	DatabaseURL       string
-	DBMaxOpenConns    int
-	RedisURL          string
-	JWTSecret         string
-	JWTIssuer         string
-	TokenTTL          time.Duration
+	Mode           Mode
+	HTTPAddr       string
+	DataDir        string
+	DatabaseURL    string
+	DBMaxOpenConns int
+	RedisURL       string
+	JWTSecret      string
+	JWTIssuer      string
+	TokenTTL       time.Duration
+	// CustomerTokenTTL is the lifetime of the tokens mini-program
+	// customers get from loginWithMiniProgram.
+	CustomerTokenTTL  time.Duration
 	GraphiQL          bool
 	MaxPageSize       int
 	LogLevel          slog.Level
@@ -72,7 +75,7 @@ type Config struct {
 	// PublicURL is where platforms reach this server (callback URLs).
 	PublicURL string
 	// Platform base URLs (the fakes in tests and the demo).
-	WecomBaseURL, TaobaoBaseURL, DouyinBaseURL string
+	WecomBaseURL, TaobaoBaseURL, DouyinBaseURL, WechatBaseURL string
 }
 
 // Var documents one environment variable; Vars is the table the README
@@ -90,6 +93,7 @@ var Vars = []Var{
 	{"SCRM_JWT_SECRET", "(generated in development)", "HMAC secret signing staff tokens, at least 32 bytes; required in production"},
 	{"SCRM_JWT_ISSUER", "scrm", "issuer written into and required of tokens"},
 	{"SCRM_TOKEN_TTL", "12h", "default lifetime of tokens printed by `scrm token`"},
+	{"SCRM_CUSTOMER_TOKEN_TTL", "24h", "lifetime of the tokens mini-program customers get from `loginWithMiniProgram`; the mini-program signs in again (a fresh `wx.login` code) when one expires"},
 	{"SCRM_GRAPHIQL", "true in development", "serve GraphiQL at `/`"},
 	{"SCRM_MAX_PAGE_SIZE", "100", "largest `first`/`last` a connection accepts"},
 	{"SCRM_LOG_LEVEL", "info", "debug, info, warn or error"},
@@ -108,6 +112,7 @@ var Vars = []Var{
 	{"SCRM_WECOM_BASE_URL", "https://qyapi.weixin.qq.com", "WeCom server API (point it at `scrm fake-platforms` for a demo)"},
 	{"SCRM_TAOBAO_BASE_URL", "https://gw.api.taobao.com/router/rest", "Taobao/Tmall TOP gateway"},
 	{"SCRM_DOUYIN_BASE_URL", "https://openapi-fxg.jinritemai.com", "Douyin shop open API"},
+	{"SCRM_WECHAT_BASE_URL", "https://api.weixin.qq.com", "WeChat server API (mini-program sign-in, `jscode2session`)"},
 	{"SCRM_ALLOWED_ORIGINS", "(this host only)", "comma-separated browser origins allowed to open GraphQL WebSockets, e.g. `https://console.example.com`; `*` allows any"},
 }
 
@@ -192,6 +197,12 @@ func load(getenv func(string) string) (*Config, error) {
 	} else {
 		c.TokenTTL = d
 	}
+	customerTTL := str("SCRM_CUSTOMER_TOKEN_TTL", "24h")
+	if d, err := time.ParseDuration(customerTTL); err != nil || d < time.Minute {
+		bad("SCRM_CUSTOMER_TOKEN_TTL", "want a duration of at least 1m such as 24h, got %q", customerTTL)
+	} else {
+		c.CustomerTokenTTL = d
+	}
 	c.PIIKeys = getenv("SCRM_PII_KEYS")
 	c.PIIActiveKey = str("SCRM_PII_ACTIVE_KEY", "")
 	c.PIIIndexKey = getenv("SCRM_PII_INDEX_KEY")
@@ -219,7 +230,9 @@ func load(getenv func(string) string) (*Config, error) {
 	c.WecomBaseURL = str("SCRM_WECOM_BASE_URL", "https://qyapi.weixin.qq.com")
 	c.TaobaoBaseURL = str("SCRM_TAOBAO_BASE_URL", "https://gw.api.taobao.com/router/rest")
 	c.DouyinBaseURL = str("SCRM_DOUYIN_BASE_URL", "https://openapi-fxg.jinritemai.com")
-	for name, v := range map[string]string{"SCRM_WECOM_BASE_URL": c.WecomBaseURL, "SCRM_TAOBAO_BASE_URL": c.TaobaoBaseURL, "SCRM_DOUYIN_BASE_URL": c.DouyinBaseURL} {
+	c.WechatBaseURL = str("SCRM_WECHAT_BASE_URL", "https://api.weixin.qq.com")
+	for name, v := range map[string]string{"SCRM_WECOM_BASE_URL": c.WecomBaseURL, "SCRM_TAOBAO_BASE_URL": c.TaobaoBaseURL,
+		"SCRM_DOUYIN_BASE_URL": c.DouyinBaseURL, "SCRM_WECHAT_BASE_URL": c.WechatBaseURL} {
 		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad(name, "want an http(s) URL, got %q", v)
 		}
