@@ -25,6 +25,9 @@ const (
 	CodeForbidden       Code = "FORBIDDEN"
 	CodeUnauthenticated Code = "UNAUTHENTICATED"
 	CodeRateLimited     Code = "RATE_LIMITED"
+	// CodeUnavailable: a platform we depend on is busy or unreachable;
+	// the same request may succeed if sent again shortly.
+	CodeUnavailable Code = "UNAVAILABLE"
 	// CodeCursorExpired: a subscription's cursor is older than the events
 	// kept; the client refetches and subscribes from now.
 	CodeCursorExpired Code = "CURSOR_EXPIRED"
