@@ -48,6 +48,10 @@ type Options struct {
 	Issuer    *auth.Issuer
 	// Authorize completes each signed-in viewer (see Authorizer).
 	Authorize Authorizer
+	// Anonymous, when set, lets requests through without a token whose
+	// document selects nothing but these mutations (the mini-program
+	// sign-in); see Anonymous.
+	Anonymous *Anonymous
 	// SignInFailed records refused credentials (the audit trail).
 	SignInFailed SignInFailed
 	Logger       *slog.Logger
@@ -87,7 +91,7 @@ func New(opts Options) http.Handler {
 	gql := newGraphQLServer(opts)
 
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", limitBody(opts.MaxBodyBytes, authenticate(opts.Issuer, opts.Authorize, opts.SignInFailed, opts.Logger, gql)))
+	mux.Handle("/graphql", limitBody(opts.MaxBodyBytes, authenticate(opts.Issuer, opts.Authorize, opts.Anonymous, opts.SignInFailed, opts.Logger, gql)))
 	if opts.Platforms != nil {
 		if opts.Platforms.Logger == nil {
 			opts.Platforms.Logger = opts.Logger
