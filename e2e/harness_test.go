@@ -19,10 +19,15 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler"
 
 	"github.com/scrm-dev/scrm/authz"
+	"github.com/scrm-dev/scrm/connectors/transport"
+	"github.com/scrm-dev/scrm/connectors/wechat/wechatfake"
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/tenant"
 	"github.com/scrm-dev/scrm/internal/audit"
 	"github.com/scrm-dev/scrm/internal/auth"
+	"github.com/scrm-dev/scrm/internal/connectoraccounts"
+	"github.com/scrm-dev/scrm/internal/customerauth"
+	"github.com/scrm-dev/scrm/internal/demoplatforms"
 	"github.com/scrm-dev/scrm/internal/httpapi"
 	"github.com/scrm-dev/scrm/internal/realtime"
 	"github.com/scrm-dev/scrm/internal/redisconn"
@@ -56,6 +61,9 @@ type env struct {
 	// tickets is the workflow engine, its hooks installed on st.Client
 	// (as serve and worker install them).
 	tickets *tickets.Engine
+	// wechat is the fake WeChat sign-in of tenant demo's seeded
+	// mini-program (customers_test.go).
+	wechat *wechatfake.Server
 	// opts built handler; handlerFor builds another one over the same
 	// backends (withResolverOptions).
 	opts       resolvers.Options
@@ -145,14 +153,22 @@ func newEnv(t *testing.T, backend string, st *store.Store) *env {
 	engine := tickets.New(tickets.Options{Client: st.Client, Redis: rdb.Client, Timers: timers, Notifier: timers,
 		PublicURL: publicURL, Logger: logger})
 	engine.Install(st.Client)
+	wechat := wechatfake.New(wechatfake.Options{Apps: []wechatfake.App{{AppID: demoplatforms.MiniProgramAppID("demo"),
+		Secret: demoplatforms.MiniProgramSecret, OpenPlatform: true}}})
+	wechatSrv := httptest.NewServer(wechat)
+	cleanups = append(cleanups, wechatSrv.Close)
+	customers := customerauth.New(customerauth.Options{Client: st.Client, Issuer: iss, Logger: logger,
+		Platforms: &connectoraccounts.Clients{Transport: transport.New(transport.Options{Logger: logger}), WechatBaseURL: wechatSrv.URL}})
 	opts := resolvers.Options{Client: st.Client, Logger: logger, Authz: az, Redis: rdb.Client,
-		Realtime: realtime.NewHub(rdb.Client, st.Client, logger), Jobs: jobsAdmin, PublicURL: publicURL, Tickets: engine}
+		Realtime: realtime.NewHub(rdb.Client, st.Client, logger), Jobs: jobsAdmin, PublicURL: publicURL, Tickets: engine,
+		Customers: customers}
 	sockets := &wsgraphql.Server{}
 	cleanups = append(cleanups, func() { sockets.CloseAll(1001, "") })
 	handlerFor := func(opts resolvers.Options) http.Handler {
 		return httpapi.New(httpapi.Options{
 			WebSockets:   sockets,
 			Authorize:    az.Authorize(st.Client),
+			Anonymous:    &httpapi.Anonymous{Mutations: authz.AnonymousMutations, Context: authz.Anonymous},
 			SignInFailed: audit.SignInFailures(st.Client, logger),
 			Schema:       resolvers.NewExecutableSchema(opts),
 			Configure:    func(s *handler.Server) { resolvers.Configure(s, opts) },
@@ -165,7 +181,7 @@ func newEnv(t *testing.T, backend string, st *store.Store) *env {
 		})
 	}
 	return &env{backend: backend, st: st, handler: handlerFor(opts), iss: iss, logs: logs, az: az, rdb: rdb, sockets: sockets,
-		jobs: jobsAdmin, opts: opts, handlerFor: handlerFor, platforms: platforms, tickets: engine}
+		jobs: jobsAdmin, opts: opts, handlerFor: handlerFor, platforms: platforms, tickets: engine, wechat: wechat}
 }
 
 // withResolverOptions returns a copy of e whose API is built with opts

@@ -180,7 +180,8 @@ var customerWrites = []string{gen.TypeFormSubmission, gen.TypeEvent, gen.TypeAud
 
 // guardCustomerWrite refuses a customer any write but a new row of
 // customerWrites, and makes their form submissions theirs: one naming
-// another customer is refused, one naming none is attributed to them.
+// another customer is refused (BAD_USER_INPUT on customerID), one naming
+// none is attributed to them.
 func guardCustomerWrite(v *viewer.Viewer, m ent.Mutation) error {
 	if !m.Op().Is(ent.OpCreate) || !slices.Contains(customerWrites, m.Type()) {
 		return apperr.Forbidden("a customer may not change %s records", m.Type())
@@ -192,10 +193,10 @@ func guardCustomerWrite(v *viewer.Viewer, m ent.Mutation) error {
 	if id, set := fs.CustomerID(); set && id != v.CustomerID {
 		return apperr.Invalid("customerID", "a customer submits forms as themselves only")
 	}
+	// A customer viewer signed in through the mini-program: that is where
+	// the answer comes from, whatever the input says.
 	fs.SetCustomerID(v.CustomerID)
-	if _, set := fs.SourceChannel(); !set {
-		fs.SetSourceChannel(formsubmission.SourceChannelMiniProgram)
-	}
+	fs.SetSourceChannel(formsubmission.SourceChannelMiniProgram)
 	return nil
 }
 
