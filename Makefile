@@ -6,13 +6,13 @@ PKGS    := ./...
 .PHONY: run build test lint generate check-generated migration conformance schema schema-check bench bench-seed bench-realtime bench-sync clean
 
 ## run: build, seed the demo data on the embedded default if empty, start the demo platforms
-## (fake WeCom, Taobao and Douyin on 127.0.0.1:8090) and serve with GraphiQL on :8080
+## (fake WeCom, Taobao, Douyin and WeChat mini-program sign-in on 127.0.0.1:8090) and serve with GraphiQL on :8080
 FAKES := 127.0.0.1:8090
 run: build
 	./$(BIN) seed --demo --if-empty
 	@./$(BIN) fake-platforms --addr $(FAKES) & fakes=$$!; trap "kill $$fakes" EXIT; \
 	SCRM_WECOM_BASE_URL=http://$(FAKES) SCRM_TAOBAO_BASE_URL=http://$(FAKES)/router/rest \
-	SCRM_DOUYIN_BASE_URL=http://$(FAKES) ./$(BIN) serve
+	SCRM_DOUYIN_BASE_URL=http://$(FAKES) SCRM_WECHAT_BASE_URL=http://$(FAKES) ./$(BIN) serve
 
 build:
 	$(GO) build -o $(BIN) ./cmd/scrm

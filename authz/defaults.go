@@ -196,9 +196,12 @@ func partnerDefaults() []Policy {
 }
 
 // customerDefaults are the customer role's lines: a mini-program customer
-// reads their own profile, orders and tickets (the data layer confines
-// them to their own rows) and the forms they may fill in, submits forms and
-// opens tickets. Nothing about staff, internal notes or other customers.
+// reads their own profile, orders, tickets and form answers (the data
+// layer confines them to their own rows and hides internal comments) and
+// the forms they may fill in, submits forms (as themselves: the data layer
+// refuses another customer) and opens tickets through createMyTicket.
+// Nothing about staff (not even a ticket's assignee), internal notes,
+// tags or other customers.
 func customerDefaults() []Policy {
 	var ps []Policy
 	add := func(act Act, effect string, objects ...string) {
@@ -210,13 +213,17 @@ func customerDefaults() []Policy {
 	add(ActRead, EffectAllow, "Mutation.createFormSubmission", "Query.forms",
 		"Customer.id", "Customer.name", "Customer.gender", "Customer.phone", "Customer.email", "Customer.birthday",
 		"Customer.province", "Customer.city", "Customer.district", "Customer.address", "Customer.orders", "Customer.tickets",
+		"Customer.tier", "Customer.pointsBalance", "Customer.formSubmissions",
 		"Order.*", "OrderItem.*", "OrderConnection.*", "OrderEdge.*",
 		"Ticket.id", "Ticket.number", "Ticket.title", "Ticket.description", "Ticket.status", "Ticket.priority",
 		"Ticket.createdAt", "Ticket.updatedAt", "Ticket.resolvedAt", "Ticket.closedAt", "Ticket.comments", "Ticket.ticketType",
+		"Ticket.source", "Ticket.order",
 		"TicketConnection.*", "TicketEdge.*", "TicketComment.id", "TicketComment.body", "TicketComment.createdAt",
 		"TicketCommentConnection.*", "TicketCommentEdge.*", "TicketType.key", "TicketType.name",
 		"Form.id", "Form.name", "Form.fields", "Form.status", "FormField.*", "FormConnection.*", "FormEdge.*",
-		"FormSubmission.id", "FormSubmission.createdAt", "PageInfo.*")
+		"FormSubmission.id", "FormSubmission.createdAt", "FormSubmission.status", "FormSubmission.data",
+		"FormSubmission.submittedAt", "FormSubmission.form", "FormSubmissionConnection.*", "FormSubmissionEdge.*",
+		"PageInfo.*", "CustomerLoginPayload.*")
 	add(ActWrite, EffectAllow, "FormSubmission.*", "Ticket.title", "Ticket.description")
 	add(ActScope, EffectAllow, ScopePrefix+string(ScopeOwn))
 	return ps

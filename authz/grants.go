@@ -58,6 +58,29 @@ type Grants struct {
 	c *compiled
 	// key, when set, narrows the roles' decisions to an API key's scopes.
 	key *keyScopes
+	// only, when set, replaces the policies: the fixed objects a caller
+	// without a token may read (AnonymousGrants), and nothing else.
+	only []string
+}
+
+// anonymousObjects are all a request without a token may touch: the
+// mini-program sign-in and its answer.
+var anonymousObjects = []string{"Mutation.loginWithMiniProgram", "CustomerLoginPayload.*"}
+
+// AnonymousMutations are the root fields a request without a token may
+// select (besides __typename); the HTTP layer lets exactly those through.
+var AnonymousMutations = []string{"loginWithMiniProgram"}
+
+var anonymous = &Grants{only: anonymousObjects}
+
+// AnonymousGrants are the grants of a request made without a token: it may
+// sign a mini-program customer in, read the answer, and nothing else; it
+// writes no input object, reveals nothing and has no tenant.
+func AnonymousGrants() *Grants { return anonymous }
+
+// allowsOnly reports whether the fixed list names typ.field.
+func (g *Grants) allowsOnly(typ, field string) bool {
+	return slices.Contains(g.only, typ+"."+field) || slices.Contains(g.only, typ+".*")
 }
 
 // Grants returns the decisions for roles in the tenant.
@@ -91,18 +114,39 @@ func (a *Authorizer) Grants(tenantID int, roles []string) *Grants {
 }
 
 // Roles are the viewer's roles, sorted.
-func (g *Grants) Roles() []string { return g.c.roles }
+func (g *Grants) Roles() []string {
+	if g.c == nil {
+		return nil
+	}
+	return g.c.roles
+}
 
 // TenantID is the tenant the grants apply in.
-func (g *Grants) TenantID() int { return g.c.tenantID }
+func (g *Grants) TenantID() int {
+	if g.c == nil {
+		return 0
+	}
+	return g.c.tenantID
+}
 
 // Scope is the viewer's data scope: the widest of their roles'.
-func (g *Grants) Scope() RoleScope { return g.c.scope }
+func (g *Grants) Scope() RoleScope {
+	if g.c == nil {
+		return RoleScope{Kind: ScopeOwn}
+	}
+	return g.c.scope
+}
 
 // Read decides how the viewer sees typ.field: in full, masked or not at
 // all. A field is masked only if it has a mask (Sensitive); a policy that
 // masks any other field denies it.
 func (g *Grants) Read(typ, field string) Decision {
+	if g.c == nil {
+		if g.allowsOnly(typ, field) {
+			return Allow
+		}
+		return Deny
+	}
 	if g.key != nil && !g.key.allows(typ, field) {
 		return Deny
 	}
@@ -134,7 +178,7 @@ func (g *Grants) Read(typ, field string) Decision {
 // CanWrite reports whether the viewer may set typ.field through a
 // mutation input.
 func (g *Grants) CanWrite(typ, field string) bool {
-	if g.key != nil && !g.key.allows(typ, field) {
+	if g.c == nil || (g.key != nil && !g.key.allows(typ, field)) {
 		return false
 	}
 	return g.c.flag(g.c.write, typ, field, ActWrite)
@@ -142,8 +186,8 @@ func (g *Grants) CanWrite(typ, field string) bool {
 
 // CanReveal reports whether the viewer may reveal one masked typ.field.
 func (g *Grants) CanReveal(typ, field string) bool {
-	if g.key != nil {
-		return false // keys never reveal masked values
+	if g.c == nil || g.key != nil { // keys never reveal masked values
+		return false
 	}
 	return g.c.flag(g.c.reveal, typ, field, ActReveal)
 }

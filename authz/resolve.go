@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/scrm-dev/scrm/ent"
+	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/department"
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/internal/apperr"
@@ -16,11 +17,39 @@ import (
 // or no longer exists.
 var ErrInactive = errors.New("the staff member is no longer active")
 
+// ErrCustomerGone is returned for a customer token whose customer no
+// longer exists as such: erased, merged into another record, or deleted.
+var ErrCustomerGone = errors.New("the customer is no longer active")
+
+// resolveCustomer completes a mini-program customer's viewer: the
+// customer must still be there (not erased, not merged away: a merged
+// customer signs in again and lands on the record they were merged into),
+// and their grants are the customer role's whatever the token says. No
+// staff lookup and no data scope: the data layer confines them by
+// CustomerID.
+func (a *Authorizer) resolveCustomer(ctx context.Context, client *ent.Client, v *viewer.Viewer) (*viewer.Viewer, *Grants, error) {
+	ok, err := client.Customer.Query().
+		Where(customer.ID(v.CustomerID), customer.TenantID(v.TenantID),
+			customer.ErasedAtIsNil(), customer.MergedIntoIDIsNil()).
+		Exist(viewer.System(ctx))
+	if err != nil {
+		return nil, nil, fmt.Errorf("authz: load customer: %w", err)
+	}
+	if !ok {
+		return nil, nil, ErrCustomerGone
+	}
+	g := a.Grants(v.TenantID, []string{RoleCustomer})
+	return &viewer.Viewer{TenantID: v.TenantID, CustomerID: v.CustomerID, Roles: g.Roles()}, g, nil
+}
+
 // Resolve completes a signed-in viewer from the database: their current
 // roles (a revoked role stops working at once, whatever the token says),
 // and their data scope. It returns the viewer and their grants; put both
 // in the request context.
 func (a *Authorizer) Resolve(ctx context.Context, client *ent.Client, v *viewer.Viewer) (*viewer.Viewer, *Grants, error) {
+	if v.CustomerID != 0 {
+		return a.resolveCustomer(ctx, client, v)
+	}
 	sys := viewer.System(ctx)
 	s, err := client.Staff.Query().
 		Where(staff.ID(v.StaffID), staff.TenantID(v.TenantID)).
@@ -90,6 +119,9 @@ func (a *Authorizer) Authorize(client *ent.Client) func(ctx context.Context, v *
 		if errors.Is(err, ErrInactive) {
 			return nil, apperr.Unauthenticated("the token's staff member is no longer active")
 		}
+		if errors.Is(err, ErrCustomerGone) {
+			return nil, apperr.Unauthenticated("the customer's account has changed; sign in again")
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -110,3 +142,7 @@ func (a *Authorizer) resolveKey(v *viewer.Viewer) (*viewer.Viewer, *Grants) {
 	}
 	return &nv, g
 }
+
+// Anonymous returns the context of a request the HTTP layer let through
+// without a token (a mini-program sign-in): AnonymousGrants and no viewer.
+func Anonymous(ctx context.Context) context.Context { return NewContext(ctx, AnonymousGrants()) }

@@ -19,12 +19,17 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler"
 
 	"github.com/scrm-dev/scrm/authz"
+	"github.com/scrm-dev/scrm/connectors/transport"
+	"github.com/scrm-dev/scrm/connectors/wechat/wechatfake"
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/tenant"
 	"github.com/scrm-dev/scrm/graph"
 	"github.com/scrm-dev/scrm/internal/apikeys"
 	"github.com/scrm-dev/scrm/internal/audit"
 	"github.com/scrm-dev/scrm/internal/auth"
+	"github.com/scrm-dev/scrm/internal/connectoraccounts"
+	"github.com/scrm-dev/scrm/internal/customerauth"
+	"github.com/scrm-dev/scrm/internal/demoplatforms"
 	"github.com/scrm-dev/scrm/internal/httpapi"
 	"github.com/scrm-dev/scrm/internal/realtime"
 	"github.com/scrm-dev/scrm/internal/redisconn"
@@ -59,6 +64,9 @@ type env struct {
 	// tickets is the workflow engine, its hooks installed on st.Client
 	// (as serve and worker install them).
 	tickets *tickets.Engine
+	// wechat is the fake WeChat sign-in of tenant demo's seeded
+	// mini-program (customers_test.go).
+	wechat *wechatfake.Server
 	// opts built handler; handlerFor builds another one over the same
 	// backends (withResolverOptions).
 	opts       resolvers.Options
@@ -153,9 +161,15 @@ func newEnv(t *testing.T, backend string, st *store.Store) *env {
 	keys := apikeys.New(apikeys.Options{Client: st.Client, Logger: logger, Redis: rdb.Client,
 		Schema: graph.NewExecutableSchema(graph.Config{}).Schema()})
 	cleanups = append(cleanups, keys.Close)
+	wechat := wechatfake.New(wechatfake.Options{Apps: []wechatfake.App{{AppID: demoplatforms.MiniProgramAppID("demo"),
+		Secret: demoplatforms.MiniProgramSecret, OpenPlatform: true}}})
+	wechatSrv := httptest.NewServer(wechat)
+	cleanups = append(cleanups, wechatSrv.Close)
+	customers := customerauth.New(customerauth.Options{Client: st.Client, Issuer: iss, Logger: logger,
+		Platforms: &connectoraccounts.Clients{Transport: transport.New(transport.Options{Logger: logger}), WechatBaseURL: wechatSrv.URL}})
 	opts := resolvers.Options{Client: st.Client, Logger: logger, Authz: az, Redis: rdb.Client,
 		Realtime: realtime.NewHub(rdb.Client, st.Client, logger), Jobs: jobsAdmin, PublicURL: publicURL, Tickets: engine,
-		APIKeys:  keys,
+		APIKeys: keys, Customers: customers,
 		Webhooks: webhooks.New(webhooks.Options{Client: st.Client, Logger: logger, Queue: jobs.WebhookQueue{Enqueuer: callbacks}, AllowInsecure: true})}
 	sockets := &wsgraphql.Server{}
 	cleanups = append(cleanups, func() { sockets.CloseAll(1001, "") })
@@ -163,6 +177,7 @@ func newEnv(t *testing.T, backend string, st *store.Store) *env {
 		hopts := httpapi.Options{
 			WebSockets:   sockets,
 			Authorize:    az.Authorize(st.Client),
+			Anonymous:    &httpapi.Anonymous{Mutations: authz.AnonymousMutations, Context: authz.Anonymous},
 			SignInFailed: audit.SignInFailures(st.Client, logger),
 			Schema:       resolvers.NewExecutableSchema(opts),
 			Configure:    func(s *handler.Server) { resolvers.Configure(s, opts) },
@@ -180,7 +195,7 @@ func newEnv(t *testing.T, backend string, st *store.Store) *env {
 		return httpapi.New(hopts)
 	}
 	return &env{backend: backend, st: st, handler: handlerFor(opts), iss: iss, logs: logs, az: az, rdb: rdb, sockets: sockets,
-		jobs: jobsAdmin, opts: opts, handlerFor: handlerFor, platforms: platforms, tickets: engine, keys: keys}
+		jobs: jobsAdmin, opts: opts, handlerFor: handlerFor, platforms: platforms, tickets: engine, keys: keys, wechat: wechat}
 }
 
 // withResolverOptions returns a copy of e whose API is built with opts

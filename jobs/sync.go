@@ -39,10 +39,14 @@ func (k *SyncKind) UnmarshalGQL(v any) error {
 	return fmt.Errorf("%q is not a sync kind", str)
 }
 
-// KindsOf lists the sync kinds a platform has.
+// KindsOf lists the sync kinds a platform has; a mini-program has none
+// (it is only signed in through).
 func KindsOf(p connectoraccount.Platform) []SyncKind {
-	if p == connectoraccount.PlatformWecom {
+	switch p {
+	case connectoraccount.PlatformWecom:
 		return []SyncKind{SyncOrganization, SyncCustomers}
+	case connectoraccount.PlatformWechatMiniprogram:
+		return nil
 	}
 	return []SyncKind{SyncOrders}
 }

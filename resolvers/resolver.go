@@ -188,11 +188,12 @@ func ptrs[T any](vs []T) []*T {
 // operationsOnly runs a response interceptor only for requests that got
 // as far as an operation. gqlgen also dispatches errors of requests it
 // could not read (a malformed body) through the interceptors, with no
-// operation in the context, and entgql.Transactioner panics on those.
+// operation in the context, and entgql.Transactioner panics on those. The
+// mini-program sign-in gets no transaction either (see signInOnly).
 type operationsOnly struct{ entgql.Transactioner }
 
 func (o operationsOnly) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-	if !graphql.HasOperationContext(ctx) {
+	if !graphql.HasOperationContext(ctx) || signInOnly(graphql.GetOperationContext(ctx).Operation) {
 		return next(ctx)
 	}
 	return o.Transactioner.InterceptResponse(ctx, next)

@@ -15,7 +15,8 @@ import (
 	"github.com/scrm-dev/scrm/internal/viewer"
 )
 
-// fakePlatforms serves the demo WeCom corp and shops (internal/demoplatforms)
+// fakePlatforms serves the demo WeCom corp, shops and mini-program sign-in
+// (internal/demoplatforms)
 // on addr for tenant slug: its corp has the tenant's seeded staff plus
 // generated ones, and its shops keep changing orders, pushed to the
 // server's Douyin push URL.
@@ -52,7 +53,8 @@ func fakePlatforms(ctx context.Context, cfg *config.Config, addr, slug string, e
 	go fakes.Live(ctx, every, push, logger)
 	base := "http://" + ln.Addr().String()
 	logger.Info("fake platforms serving", "tenant", slug, "addr", ln.Addr().String(),
-		"SCRM_WECOM_BASE_URL", base, "SCRM_TAOBAO_BASE_URL", base+"/router/rest", "SCRM_DOUYIN_BASE_URL", base)
+		"SCRM_WECOM_BASE_URL", base, "SCRM_TAOBAO_BASE_URL", base+"/router/rest", "SCRM_DOUYIN_BASE_URL", base,
+		"SCRM_WECHAT_BASE_URL", base, "mini_program_code", base+demoplatforms.WxLoginPath+"?openid=o-demo-visitor")
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/scrm-dev/scrm/internal/auth"
 	"github.com/scrm-dev/scrm/internal/config"
 	"github.com/scrm-dev/scrm/internal/connectoraccounts"
+	"github.com/scrm-dev/scrm/internal/customerauth"
 	"github.com/scrm-dev/scrm/internal/httpapi"
 	"github.com/scrm-dev/scrm/internal/pii"
 	"github.com/scrm-dev/scrm/internal/querylimit"
@@ -182,13 +183,16 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	opts := resolvers.Options{Client: st.Client, Logger: logger, Authz: az, Redis: rdb.Client, RevealsPerHour: cfg.RevealLimit,
 		Realtime: realtime.NewHub(rdb.Client, st.Client, logger), Jobs: jobsAdmin, PublicURL: cfg.PublicURL,
 		Platforms: platformClients(cfg, rdb, logger), Tickets: engine, APIKeys: keys,
-		Webhooks: newWebhooks(cfg, st, callbackQueue, logger)}
+		Webhooks: newWebhooks(cfg, st, callbackQueue, logger),
+		Customers: customerauth.New(customerauth.Options{Client: st.Client, Platforms: platformClients(cfg, rdb, logger),
+			Issuer: iss, TTL: cfg.CustomerTokenTTL, Logger: logger})}
 	sockets := &wsgraphql.Server{}
 	draining := make(chan struct{})
 	h := httpapi.New(httpapi.Options{
 		WebSockets:      sockets,
 		Draining:        draining,
 		Authorize:       az.Authorize(st.Client),
+		Anonymous:       &httpapi.Anonymous{Mutations: authz.AnonymousMutations, Context: authz.Anonymous},
 		SignInFailed:    audit.SignInFailures(st.Client, logger),
 		Schema:          resolvers.NewExecutableSchema(opts),
 		Configure:       func(s *handler.Server) { resolvers.Configure(s, opts) },
@@ -472,6 +476,7 @@ func platformClients(cfg *config.Config, rdb *redisconn.Conn, logger *slog.Logge
 		WecomBaseURL:  cfg.WecomBaseURL,
 		TaobaoBaseURL: cfg.TaobaoBaseURL,
 		DouyinBaseURL: cfg.DouyinBaseURL,
+		WechatBaseURL: cfg.WechatBaseURL,
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/scrm-dev/scrm/ent/ticketapproval"
 	"github.com/scrm-dev/scrm/ent/ticketchange"
 	"github.com/scrm-dev/scrm/ent/ticketcomment"
+	"github.com/scrm-dev/scrm/internal/apperr"
 	"github.com/scrm-dev/scrm/internal/viewer"
 )
 
@@ -74,25 +75,50 @@ func ticketInScope(s *viewer.Scope) predicate.Ticket {
 	return ticket.Or(ps...)
 }
 
+// Mini-program customers (viewer.CustomerID) are confined here too, by
+// the second predicate of each rule: their own customer record, and the
+// orders, order lines, identities, form submissions and tickets that are
+// theirs; of their tickets' comments only the public ones. A ticket's
+// history and approvals and the WeCom follow-ups are staff matters: a
+// customer sees none. Every other tenant type is hidden from them by the
+// tenancy filter (customerSees in tenancy.go), so that a field authz
+// lets through by mistake still finds no rows.
+
+// confinement returns the predicate confining the viewer, or nil when they
+// are unconfined.
+func confinement(ctx context.Context, staffPred func(*viewer.Scope) func(*sql.Selector), own func(customerID int) func(*sql.Selector)) func(*sql.Selector) {
+	v := viewer.FromContext(ctx)
+	switch {
+	case v == nil || v.IsSystem():
+		return nil
+	case v.CustomerID != 0:
+		return own(v.CustomerID)
+	case v.Scope != nil:
+		return staffPred(v.Scope)
+	}
+	return nil
+}
+
 // scopeRule is one type's data-scope filter for queries and guard for
-// updates and deletes, built from its scope predicate.
+// updates and deletes, built from its scope predicates: the staff one
+// and the customer one.
 type scopeRule struct {
 	filter ent.Interceptor
 	guard  ent.Hook
 }
 
-func newScopeRule(pred func(*viewer.Scope) func(*sql.Selector)) scopeRule {
+func newScopeRule(pred func(*viewer.Scope) func(*sql.Selector), own func(customerID int) func(*sql.Selector)) scopeRule {
 	return scopeRule{
 		filter: intercept.TraverseFunc(func(ctx context.Context, q intercept.Query) error {
-			if s := scopeOf(ctx); s != nil {
-				q.WhereP(pred(s))
+			if p := confinement(ctx, pred, own); p != nil {
+				q.WhereP(p)
 			}
 			return nil
 		}),
 		guard: hook.On(func(next ent.Mutator) ent.Mutator {
 			return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
-				if s := scopeOf(ctx); s != nil {
-					m.(interface{ WhereP(...func(*sql.Selector)) }).WhereP(pred(s))
+				if p := confinement(ctx, pred, own); p != nil {
+					m.(interface{ WhereP(...func(*sql.Selector)) }).WhereP(p)
 				}
 				return next.Mutate(ctx, m)
 			})
@@ -100,34 +126,79 @@ func newScopeRule(pred func(*viewer.Scope) func(*sql.Selector)) scopeRule {
 	}
 }
 
+// none is the customer predicate of types a customer never sees.
+func none(int) func(*sql.Selector) {
+	return func(s *sql.Selector) { s.Where(sql.False()) }
+}
+
 var (
-	customerScope = newScopeRule(func(s *viewer.Scope) func(*sql.Selector) { return customerInScope(s) })
-	ticketScope   = newScopeRule(func(s *viewer.Scope) func(*sql.Selector) { return ticketInScope(s) })
-	orderScope    = newScopeRule(func(s *viewer.Scope) func(*sql.Selector) {
+	customerScope = newScopeRule(func(s *viewer.Scope) func(*sql.Selector) { return customerInScope(s) },
+		func(id int) func(*sql.Selector) { return customer.ID(id) })
+	ticketScope = newScopeRule(func(s *viewer.Scope) func(*sql.Selector) { return ticketInScope(s) },
+		func(id int) func(*sql.Selector) { return ticket.CustomerID(id) })
+	orderScope = newScopeRule(func(s *viewer.Scope) func(*sql.Selector) {
 		return order.HasCustomerWith(customerInScope(s))
-	})
+	}, func(id int) func(*sql.Selector) { return order.CustomerID(id) })
 	identityScope = newScopeRule(func(s *viewer.Scope) func(*sql.Selector) {
 		return customeridentity.HasCustomerWith(customerInScope(s))
-	})
+	}, func(id int) func(*sql.Selector) { return customeridentity.CustomerID(id) })
 	submissionScope = newScopeRule(func(s *viewer.Scope) func(*sql.Selector) {
 		return formsubmission.HasCustomerWith(customerInScope(s))
-	})
+	}, func(id int) func(*sql.Selector) { return formsubmission.CustomerID(id) })
 	commentScope = newScopeRule(func(s *viewer.Scope) func(*sql.Selector) {
 		return ticketcomment.HasTicketWith(ticketInScope(s))
+	}, func(id int) func(*sql.Selector) {
+		return ticketcomment.And(ticketcomment.Internal(false), ticketcomment.HasTicketWith(ticket.CustomerID(id)))
 	})
 	changeScope = newScopeRule(func(s *viewer.Scope) func(*sql.Selector) {
 		return ticketchange.HasTicketWith(ticketInScope(s))
-	})
+	}, none)
 	approvalScope = newScopeRule(func(s *viewer.Scope) func(*sql.Selector) {
 		return ticketapproval.HasTicketWith(ticketInScope(s))
-	})
+	}, none)
 	followUpScope = newScopeRule(func(s *viewer.Scope) func(*sql.Selector) {
 		return followup.HasCustomerWith(customerInScope(s))
-	})
+	}, none)
 	orderItemScope = newScopeRule(func(s *viewer.Scope) func(*sql.Selector) {
 		return orderitem.HasOrderWith(order.HasCustomerWith(customerInScope(s)))
-	})
+	}, func(id int) func(*sql.Selector) { return orderitem.HasOrderWith(order.CustomerID(id)) })
 )
+
+// customerSees are the tenant types a mini-program customer may read at
+// all (the rules above narrow the personal ones to their own rows): the
+// forms they fill in and the ticket types their tickets name besides.
+var customerSees = []string{
+	gen.TypeCustomer, gen.TypeCustomerIdentity, gen.TypeOrder, gen.TypeOrderItem, gen.TypeFormSubmission,
+	gen.TypeForm, gen.TypeTicket, gen.TypeTicketComment, gen.TypeTicketType,
+}
+
+// customerWrites are what a customer's requests write themselves: their
+// form answers, with the outbox events and audit entries that go with
+// them. Tickets they open go through the workflow engine, which writes as
+// the tenant (createMyTicket).
+var customerWrites = []string{gen.TypeFormSubmission, gen.TypeEvent, gen.TypeAuditLog}
+
+// guardCustomerWrite refuses a customer any write but a new row of
+// customerWrites, and makes their form submissions theirs: one naming
+// another customer is refused (BAD_USER_INPUT on customerID), one naming
+// none is attributed to them.
+func guardCustomerWrite(v *viewer.Viewer, m ent.Mutation) error {
+	if !m.Op().Is(ent.OpCreate) || !slices.Contains(customerWrites, m.Type()) {
+		return apperr.Forbidden("a customer may not change %s records", m.Type())
+	}
+	fs, ok := m.(*gen.FormSubmissionMutation)
+	if !ok {
+		return nil
+	}
+	if id, set := fs.CustomerID(); set && id != v.CustomerID {
+		return apperr.Invalid("customerID", "a customer submits forms as themselves only")
+	}
+	// A customer viewer signed in through the mini-program: that is where
+	// the answer comes from, whatever the input says.
+	fs.SetCustomerID(v.CustomerID)
+	fs.SetSourceChannel(formsubmission.SourceChannelMiniProgram)
+	return nil
+}
 
 // followNewCustomers makes a staff member with a data scope follow the
 // customers they create (and own them, unless another owner is named):

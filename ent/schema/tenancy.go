@@ -18,15 +18,16 @@ import (
 const tenantColumn = "tenant_id"
 
 // tenantFilter confines every query of a tenant-scoped type, including
-// counts, edges, eager loads and node lookups, to the viewer's tenant.
-func tenantFilter() ent.Interceptor { return confineTo(tenantColumn) }
+// counts, edges, eager loads and node lookups, to the viewer's tenant; a
+// mini-program customer sees only the types of customerSees (scope.go).
+func tenantFilter() ent.Interceptor { return confineTo(tenantColumn, true) }
 
 // ownTenantOnly lets a viewer read only its own Tenant row.
-func ownTenantOnly() ent.Interceptor { return confineTo("id") }
+func ownTenantOnly() ent.Interceptor { return confineTo("id", false) }
 
 // confineTo filters queries to rows whose column holds the viewer's
 // tenant. System viewers see every tenant; no viewer sees nothing.
-func confineTo(column string) ent.Interceptor {
+func confineTo(column string, customerTypes bool) ent.Interceptor {
 	return intercept.TraverseFunc(func(ctx context.Context, q intercept.Query) error {
 		v := viewer.FromContext(ctx)
 		switch {
@@ -36,6 +37,9 @@ func confineTo(column string) ent.Interceptor {
 			return nil
 		}
 		q.WhereP(sql.FieldEQ(column, v.TenantID))
+		if customerTypes && v.CustomerID != 0 && !slices.Contains(customerSees, q.Type()) {
+			q.WhereP(func(s *sql.Selector) { s.Where(sql.False()) })
+		}
 		return nil
 	})
 }
@@ -60,6 +64,11 @@ func tenantWriteGuard() ent.Hook {
 			tm, ok := m.(tenantMutation)
 			if !ok {
 				return nil, fmt.Errorf("tenant guard: %s mutation is not tenant-scoped", m.Type())
+			}
+			if v.CustomerID != 0 && !v.IsSystem() {
+				if err := guardCustomerWrite(v, m); err != nil {
+					return nil, err
+				}
 			}
 			if m.Op().Is(ent.OpCreate) {
 				id, set := tm.TenantID()

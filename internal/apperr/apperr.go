@@ -27,6 +27,9 @@ const (
 	CodeRateLimited     Code = "RATE_LIMITED"
 	// CodeTimeout: the request's execution deadline passed.
 	CodeTimeout Code = "TIMEOUT"
+	// CodeUnavailable: a platform we depend on is busy or unreachable;
+	// the same request may succeed if sent again shortly.
+	CodeUnavailable Code = "UNAVAILABLE"
 	// CodeCursorExpired: a subscription's cursor is older than the events
 	// kept; the client refetches and subscribes from now.
 	CodeCursorExpired Code = "CURSOR_EXPIRED"

@@ -1,5 +1,6 @@
-// Package auth signs and verifies the JWTs staff present and turns a valid
-// one into the viewer the data layer confines queries to. It authenticates;
+// Package auth signs and verifies the JWTs staff and mini-program customers
+// present and turns a valid one into the viewer the data layer confines
+// queries to. It authenticates;
 // it does not decide what a viewer may do (authz/), and it knows nothing of
 // HTTP (internal/httpapi applies it to requests).
 package auth
@@ -20,7 +21,7 @@ import (
 	"github.com/scrm-dev/scrm/internal/viewer"
 )
 
-// Claims are what a staff token says.
+// Claims are what a token says.
 type Claims struct {
 	jwt.RegisteredClaims
 	// TenantID is the tenant the token is confined to.
@@ -29,7 +30,18 @@ type Claims struct {
 	Tenant string `json:"tenant,omitempty"`
 	// Roles of the staff member when the token was issued.
 	Roles []string `json:"roles"`
+	// CustomerID marks a customer token (a mini-program sign-in): its
+	// subject is customerSubject(CustomerID). Staff tokens have none.
+	CustomerID int `json:"cid,omitempty"`
 }
+
+// CustomerRole is the one role of a customer token (authz.RoleCustomer).
+const CustomerRole = "customer"
+
+// customerSubject is a customer token's subject. It is not a number, so a
+// customer token can never pass for a staff token even if its cid claim
+// were ignored.
+func customerSubject(id int) string { return "customer:" + strconv.Itoa(id) }
 
 // Issuer signs and verifies tokens with an HMAC secret (HS256).
 type Issuer struct {
@@ -72,11 +84,34 @@ func (i *Issuer) Issue(s Staff, ttl time.Duration) (string, error) {
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(i.secret)
 }
 
+// IssueCustomer signs a customer token for customerID of tenantID valid
+// for ttl.
+func (i *Issuer) IssueCustomer(tenantID, customerID int, ttl time.Duration) (string, time.Time, error) {
+	now := i.now()
+	exp := now.Add(ttl)
+	claims := Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    i.issuer,
+			Subject:   customerSubject(customerID),
+			IssuedAt:  jwt.NewNumericDate(now),
+			NotBefore: jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(exp),
+		},
+		TenantID:   tenantID,
+		Roles:      []string{CustomerRole},
+		CustomerID: customerID,
+	}
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(i.secret)
+	// The token carries whole seconds.
+	return tok, claims.ExpiresAt.Time, err
+}
+
 // ErrInvalidToken is wrapped by every verification failure.
 var ErrInvalidToken = errors.New("invalid token")
 
 // Verify checks a token's signature, issuer and lifetime and returns the
-// viewer it names and when it expires.
+// viewer it names and when it expires: a staff member (StaffID), or for a
+// customer token a customer (CustomerID, StaffID 0, role customer).
 func (i *Issuer) Verify(token string) (*viewer.Viewer, time.Time, error) {
 	var claims Claims
 	_, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return i.secret, nil },
@@ -88,6 +123,13 @@ func (i *Issuer) Verify(token string) (*viewer.Viewer, time.Time, error) {
 	)
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("%w: %s", ErrInvalidToken, describe(err))
+	}
+	if claims.CustomerID != 0 {
+		if claims.CustomerID < 0 || claims.TenantID <= 0 || claims.Subject != customerSubject(claims.CustomerID) {
+			return nil, time.Time{}, fmt.Errorf("%w: it names no customer or tenant", ErrInvalidToken)
+		}
+		v := &viewer.Viewer{TenantID: claims.TenantID, CustomerID: claims.CustomerID, Roles: []string{CustomerRole}}
+		return v, claims.ExpiresAt.Time, nil
 	}
 	staffID, err := strconv.Atoi(claims.Subject)
 	if err != nil || staffID <= 0 || claims.TenantID <= 0 {

@@ -35,15 +35,18 @@ const (
 
 // Config is the whole configuration.
 type Config struct {
-	Mode              Mode
-	HTTPAddr          string
-	DataDir           string
-	DatabaseURL       string
-	DBMaxOpenConns    int
-	RedisURL          string
-	JWTSecret         string
-	JWTIssuer         string
-	TokenTTL          time.Duration
+	Mode           Mode
+	HTTPAddr       string
+	DataDir        string
+	DatabaseURL    string
+	DBMaxOpenConns int
+	RedisURL       string
+	JWTSecret      string
+	JWTIssuer      string
+	TokenTTL       time.Duration
+	// CustomerTokenTTL is the lifetime of the tokens mini-program
+	// customers get from loginWithMiniProgram.
+	CustomerTokenTTL  time.Duration
 	GraphiQL          bool
 	MaxPageSize       int
 	LogLevel          slog.Level
@@ -90,14 +93,14 @@ type Config struct {
 	// turns one off) and operations per batch.
 	MaxDepth, MaxCost, MaxNodes, MaxAliases, MaxRootFields int
 	MaxDocumentBytes, MaxVariablesBytes, MaxBatch          int
-	// Platform base URLs (the fakes in tests and the demo).
-	WecomBaseURL, TaobaoBaseURL, DouyinBaseURL string
 	// WebhookPauseAfter is how many failed delivery attempts in a row
 	// pause a webhook endpoint.
 	WebhookPauseAfter int
 	// WebhookAllowInsecure allows webhook endpoints on http to loopback
 	// hosts and deliveries to internal addresses (development).
 	WebhookAllowInsecure bool
+	// Platform base URLs (the fakes in tests and the demo).
+	WecomBaseURL, TaobaoBaseURL, DouyinBaseURL, WechatBaseURL string
 }
 
 // Var documents one environment variable; Vars is the table the README
@@ -115,6 +118,7 @@ var Vars = []Var{
 	{"SCRM_JWT_SECRET", "(generated in development)", "HMAC secret signing staff tokens, at least 32 bytes; required in production"},
 	{"SCRM_JWT_ISSUER", "scrm", "issuer written into and required of tokens"},
 	{"SCRM_TOKEN_TTL", "12h", "default lifetime of tokens printed by `scrm token`"},
+	{"SCRM_CUSTOMER_TOKEN_TTL", "24h", "lifetime of the tokens mini-program customers get from `loginWithMiniProgram`; the mini-program signs in again (a fresh `wx.login` code) when one expires"},
 	{"SCRM_GRAPHIQL", "true in development", "serve GraphiQL at `/`"},
 	{"SCRM_MAX_PAGE_SIZE", "100", "largest `first`/`last` a connection accepts"},
 	{"SCRM_LOG_LEVEL", "info", "debug, info, warn or error"},
@@ -152,6 +156,7 @@ var Vars = []Var{
 	{"SCRM_MAX_DOCUMENT_BYTES", "32768", "largest query text (DOCUMENT_TOO_LARGE)"},
 	{"SCRM_MAX_VARIABLES_BYTES", "65536", "largest variables of one operation (VARIABLES_TOO_LARGE)"},
 	{"SCRM_MAX_BATCH", "10", "most operations in one batched POST (BATCH_TOO_LARGE)"},
+	{"SCRM_WECHAT_BASE_URL", "https://api.weixin.qq.com", "WeChat server API (mini-program sign-in, `jscode2session`)"},
 	{"SCRM_ALLOWED_ORIGINS", "(this host only)", "comma-separated browser origins allowed to open GraphQL WebSockets, e.g. `https://console.example.com`; `*` allows any"},
 }
 
@@ -236,6 +241,12 @@ func load(getenv func(string) string) (*Config, error) {
 	} else {
 		c.TokenTTL = d
 	}
+	customerTTL := str("SCRM_CUSTOMER_TOKEN_TTL", "24h")
+	if d, err := time.ParseDuration(customerTTL); err != nil || d < time.Minute {
+		bad("SCRM_CUSTOMER_TOKEN_TTL", "want a duration of at least 1m such as 24h, got %q", customerTTL)
+	} else {
+		c.CustomerTokenTTL = d
+	}
 	c.PIIKeys = getenv("SCRM_PII_KEYS")
 	c.PIIActiveKey = str("SCRM_PII_ACTIVE_KEY", "")
 	c.PIIIndexKey = getenv("SCRM_PII_INDEX_KEY")
@@ -263,7 +274,9 @@ func load(getenv func(string) string) (*Config, error) {
 	c.WecomBaseURL = str("SCRM_WECOM_BASE_URL", "https://qyapi.weixin.qq.com")
 	c.TaobaoBaseURL = str("SCRM_TAOBAO_BASE_URL", "https://gw.api.taobao.com/router/rest")
 	c.DouyinBaseURL = str("SCRM_DOUYIN_BASE_URL", "https://openapi-fxg.jinritemai.com")
-	for name, v := range map[string]string{"SCRM_WECOM_BASE_URL": c.WecomBaseURL, "SCRM_TAOBAO_BASE_URL": c.TaobaoBaseURL, "SCRM_DOUYIN_BASE_URL": c.DouyinBaseURL} {
+	c.WechatBaseURL = str("SCRM_WECHAT_BASE_URL", "https://api.weixin.qq.com")
+	for name, v := range map[string]string{"SCRM_WECOM_BASE_URL": c.WecomBaseURL, "SCRM_TAOBAO_BASE_URL": c.TaobaoBaseURL,
+		"SCRM_DOUYIN_BASE_URL": c.DouyinBaseURL, "SCRM_WECHAT_BASE_URL": c.WechatBaseURL} {
 		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad(name, "want an http(s) URL, got %q", v)
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/scrm-dev/scrm/connectors/taobao"
 	"github.com/scrm-dev/scrm/connectors/tokens"
 	"github.com/scrm-dev/scrm/connectors/transport"
+	"github.com/scrm-dev/scrm/connectors/wechat"
 	"github.com/scrm-dev/scrm/connectors/wecom"
 	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/ent/connectoraccount"
@@ -19,7 +20,7 @@ type Clients struct {
 	Transport *transport.Client
 	Tokens    *tokens.Cache
 	// Base URLs; the platforms' own when empty.
-	WecomBaseURL, TaobaoBaseURL, DouyinBaseURL string
+	WecomBaseURL, TaobaoBaseURL, DouyinBaseURL, WechatBaseURL string
 }
 
 func accountKey(a *ent.ConnectorAccount) string { return strconv.Itoa(a.ID) }
@@ -66,4 +67,17 @@ func (c *Clients) Douyin(a *ent.ConnectorAccount) (*douyin.Client, error) {
 	}
 	return douyin.New(douyin.Config{BaseURL: c.DouyinBaseURL, AppKey: a.AppKey, AppSecret: s.AppSecret,
 		ShopID: a.ExternalID, Account: accountKey(a), Transport: c.Transport, Tokens: c.Tokens}), nil
+}
+
+// Wechat returns the sign-in client of a WeChat mini-program.
+func (c *Clients) Wechat(a *ent.ConnectorAccount) (*wechat.Client, error) {
+	if a.Platform != connectoraccount.PlatformWechatMiniprogram {
+		return nil, fmt.Errorf("account %d is not a WeChat mini-program", a.ID)
+	}
+	s, err := SecretsOf(a)
+	if err != nil {
+		return nil, err
+	}
+	return wechat.New(wechat.Config{BaseURL: c.WechatBaseURL, AppID: a.ExternalID, Secret: s.Secret,
+		Account: accountKey(a), Transport: c.Transport}), nil
 }

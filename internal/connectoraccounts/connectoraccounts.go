@@ -1,5 +1,5 @@
 // Package connectoraccounts owns the tenant's platform accounts (WeCom
-// corps, Taobao/Tmall and Douyin shops): checking what an admin enters per
+// corps, Taobao/Tmall and Douyin shops, WeChat mini-programs): checking what an admin enters per
 // platform, sealing the secrets, the callback URL, and recording how each
 // account's syncs went (status, cursors, last error). Connectors and jobs
 // read an account's secrets through Secrets; nothing else does, and the
@@ -96,12 +96,14 @@ func SecretsOf(a *ent.ConnectorAccount) (Secrets, error) {
 
 // Platform-specific shapes, as the platforms document them.
 var (
-	corpIDPattern   = regexp.MustCompile(`^[A-Za-z0-9]{6,32}$`)
-	tokenPattern    = regexp.MustCompile(`^[A-Za-z0-9]{1,32}$`)
-	aesKeyPattern   = regexp.MustCompile(`^[A-Za-z0-9+/]{43}$`)
-	shopIDPattern   = regexp.MustCompile(`^[A-Za-z0-9_\-]{1,64}$`)
-	appKeyPattern   = regexp.MustCompile(`^[A-Za-z0-9_\-]{1,64}$`)
-	secretMaxLength = 256
+	corpIDPattern = regexp.MustCompile(`^[A-Za-z0-9]{6,32}$`)
+	tokenPattern  = regexp.MustCompile(`^[A-Za-z0-9]{1,32}$`)
+	aesKeyPattern = regexp.MustCompile(`^[A-Za-z0-9+/]{43}$`)
+	shopIDPattern = regexp.MustCompile(`^[A-Za-z0-9_\-]{1,64}$`)
+	appKeyPattern = regexp.MustCompile(`^[A-Za-z0-9_\-]{1,64}$`)
+	// A mini-program's AppID: "wx" and 16 hex digits.
+	miniAppIDPattern = regexp.MustCompile(`^wx[0-9a-fA-F]{16}$`)
+	secretMaxLength  = 256
 )
 
 // field is one input field of a platform: its GraphQL name, the value
@@ -164,6 +166,13 @@ func fields(p connectoraccount.Platform, in *CreateInput) []field {
 			{"shopID", in.ShopID, true, pattern(shopIDPattern, "must be the shop's id")},
 			{"appKey", in.AppKey, true, pattern(appKeyPattern, "must be the open platform app key")},
 			{"appSecret", in.AppSecret, true, secretShape},
+		}
+	case connectoraccount.PlatformWechatMiniprogram:
+		// appKey is the mini-program's AppID (its public half, and the
+		// account's external id); secret its AppSecret.
+		return []field{
+			{"appKey", in.AppKey, true, pattern(miniAppIDPattern, "must be the mini-program's AppID (wx and 16 hex digits)")},
+			{"secret", in.Secret, true, secretShape},
 		}
 	}
 	return nil
@@ -240,12 +249,27 @@ func SecretsFrom(in CreateInput) Secrets {
 		AppSecret: deref(in.AppSecret), SessionKey: deref(in.SessionKey)}
 }
 
-// ExternalIDOf is the account's id on its platform: the corp or the shop.
+// ExternalIDOf is the account's id on its platform: the corp, the shop or
+// the mini-program's AppID.
 func ExternalIDOf(in CreateInput) string {
-	if in.Platform == connectoraccount.PlatformWecom {
+	switch in.Platform {
+	case connectoraccount.PlatformWecom:
 		return deref(in.CorpID)
+	case connectoraccount.PlatformWechatMiniprogram:
+		return deref(in.AppKey)
 	}
 	return deref(in.ShopID)
+}
+
+// externalField names the input field holding the external id.
+func externalField(p connectoraccount.Platform) string {
+	switch p {
+	case connectoraccount.PlatformWecom:
+		return "corpID"
+	case connectoraccount.PlatformWechatMiniprogram:
+		return "appKey"
+	}
+	return "shopID"
 }
 
 // Create adds an account in the viewer's tenant.
@@ -257,17 +281,14 @@ func Create(ctx context.Context, client *ent.Client, in CreateInput) (*ent.Conne
 	if err != nil {
 		return nil, err
 	}
-	external, externalField := ExternalIDOf(in), "shopID"
-	if in.Platform == connectoraccount.PlatformWecom {
-		externalField = "corpID"
-	}
+	external := ExternalIDOf(in)
 	exists, err := client.ConnectorAccount.Query().
 		Where(connectoraccount.PlatformEQ(in.Platform), connectoraccount.ExternalID(external)).Exist(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if exists {
-		return nil, apperr.Conflict(externalField, "this tenant already has the %s account %s", in.Platform, external)
+		return nil, apperr.Conflict(externalField(in.Platform), "this tenant already has the %s account %s", in.Platform, external)
 	}
 	create := client.ConnectorAccount.Create().
 		SetPlatform(in.Platform).
@@ -327,6 +348,11 @@ func Update(ctx context.Context, client *ent.Client, id int, in UpdateInput) (*e
 			agent = *in.AgentID
 		}
 		check.AgentID = &agent
+	} else if a.Platform == connectoraccount.PlatformWechatMiniprogram {
+		// The AppID is the account's identity on WeChat (its external id).
+		if in.AppKey != nil && *in.AppKey != a.ExternalID {
+			return nil, apperr.Invalid("appKey", "a mini-program's AppID cannot change; add an account for the other AppID")
+		}
 	} else {
 		shop := a.ExternalID
 		check.ShopID = &shop

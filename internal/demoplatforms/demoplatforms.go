@@ -1,5 +1,6 @@
-// Package demoplatforms runs the fake WeCom, Taobao and Douyin servers
-// (connectors/*/...fake) with generated data on one address, so that
+// Package demoplatforms runs the fake WeCom, Taobao, Douyin and WeChat
+// mini-program sign-in servers (connectors/*/...fake) with generated data
+// on one address, so that
 // `make run` shows platform sync on a laptop with no internet: a demo
 // corp with departments, staff and customers, and shops that keep
 // producing orders and pushing them. It also names the credentials the
@@ -9,7 +10,9 @@ package demoplatforms
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -18,6 +21,7 @@ import (
 
 	"github.com/scrm-dev/scrm/connectors/douyin/douyinfake"
 	"github.com/scrm-dev/scrm/connectors/taobao/taobaofake"
+	"github.com/scrm-dev/scrm/connectors/wechat/wechatfake"
 	"github.com/scrm-dev/scrm/connectors/wecom/wecomfake"
 	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/ent/connectoraccount"
@@ -36,11 +40,23 @@ const (
 	taobaoSession     = "demo-taobao-session"
 	douyinAppKey      = "7000000000000000001"
 	douyinAppSecret   = "demo-douyin-app-secret"
+	miniProgramSecret = "demo-mini-program-secret"
 	demoWelcome       = "欢迎光临！回复“会员”领取新人礼包。"
 	taobaoShopID      = "tb-demo"
 	douyinShopID      = "4463798"
 	demoCorpIDPattern = "ww%scorp"
 )
+
+// MiniProgramAppID is the AppID of a tenant's demo mini-program: "wx" and
+// 16 hex digits, different per tenant (an AppID names one tenant).
+func MiniProgramAppID(slug string) string {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(slug))
+	return fmt.Sprintf("wx%016x", h.Sum64())
+}
+
+// MiniProgramSecret is the AppSecret of every demo mini-program.
+const MiniProgramSecret = miniProgramSecret
 
 // CorpID is the demo WeCom corp id of a tenant.
 func CorpID(slug string) string { return fmt.Sprintf(demoCorpIDPattern, slug) }
@@ -63,15 +79,22 @@ func Accounts(slug string) []connectoraccounts.CreateInput {
 			AppKey: ptr(taobaoAppKey), AppSecret: ptr(taobaoAppSecret), SessionKey: ptr(taobaoSession)},
 		{Platform: connectoraccount.PlatformDouyin, Name: "抖音小店", ShopID: ptr(douyinShopID),
 			AppKey: ptr(douyinAppKey), AppSecret: ptr(douyinAppSecret)},
+		{Platform: connectoraccount.PlatformWechatMiniprogram, Name: "会员小程序", AppKey: ptr(MiniProgramAppID(slug)),
+			Secret: ptr(miniProgramSecret)},
 	}
 }
 
-// Servers are the three fakes behind one handler: WeCom under /cgi-bin/,
-// Taobao at /router/rest, Douyin for everything else.
+// Servers are the fakes behind one handler: WeCom under /cgi-bin/,
+// Taobao at /router/rest, WeChat at /sns/jscode2session, Douyin for
+// everything else.
 type Servers struct {
 	Wecom  *wecomfake.Server
 	Taobao *taobaofake.Server
 	Douyin *douyinfake.Server
+	// Wechat signs in users of the tenant's demo mini-program (mint codes
+	// with Wechat.MintCode(MiniProgramAppID(slug), openid)).
+	Wechat    *wechatfake.Server
+	miniAppID string
 }
 
 // Sizes of the generated demo data.
@@ -89,6 +112,9 @@ func New(slug string, sz Sizes) *Servers {
 			CallbackToken: wecomToken, EncodingAESKey: wecomAESKey, CallbackRetryPause: time.Second}),
 		Taobao: taobaofake.New(taobaofake.Options{AppKey: taobaoAppKey, AppSecret: taobaoAppSecret}),
 		Douyin: douyinfake.New(douyinfake.Options{AppKey: douyinAppKey, AppSecret: douyinAppSecret, ShopID: 4463798, ShopName: "抖音小店"}),
+		Wechat: wechatfake.New(wechatfake.Options{Apps: []wechatfake.App{
+			{AppID: MiniProgramAppID(slug), Secret: miniProgramSecret, OpenPlatform: true}}}),
+		miniAppID: MiniProgramAppID(slug),
 	}
 	wecomfake.Generate(s.Wecom, 1, wecomfake.Sizes{Departments: sz.Departments, Users: sz.Staff, ContactsPerUser: sz.ContactsPerStaff})
 	s.Taobao.AddSession(taobaoSession)
@@ -105,9 +131,27 @@ func (s *Servers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.Wecom.ServeHTTP(w, r)
 	case r.URL.Path == taobaofake.Path:
 		s.Taobao.ServeHTTP(w, r)
+	case r.URL.Path == wechatfake.Path:
+		s.Wechat.ServeHTTP(w, r)
+	case r.URL.Path == WxLoginPath:
+		s.wxLogin(w, r)
 	default:
 		s.Douyin.ServeHTTP(w, r)
 	}
+}
+
+// WxLoginPath stands in for wx.login in the demo: GET
+// /demo/wx.login?openid=o-someone answers {"appId", "code"}, a fresh code
+// of the tenant's demo mini-program to pass to loginWithMiniProgram.
+const WxLoginPath = "/demo/wx.login"
+
+func (s *Servers) wxLogin(w http.ResponseWriter, r *http.Request) {
+	openID := r.URL.Query().Get("openid")
+	if openID == "" {
+		openID = "o-demo-visitor"
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]string{"appId": s.miniAppID, "code": s.Wechat.MintCode(s.miniAppID, openID)})
 }
 
 // Live keeps the shops busy until ctx ends: every interval an order

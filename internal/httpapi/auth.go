@@ -1,13 +1,20 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
+
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/parser"
 
 	"github.com/scrm-dev/scrm/internal/apperr"
 	"github.com/scrm-dev/scrm/internal/audit"
@@ -24,6 +31,7 @@ type authn struct {
 	issuer    *auth.Issuer
 	keys      KeyVerifier
 	authorize Authorizer
+	anonymous *Anonymous
 	failed    SignInFailed
 	limits    *rateLimits
 	logger    *slog.Logger
@@ -47,6 +55,10 @@ type KeyVerifier interface {
 // Unauthenticated error from it is a 401 too (a resigned staff member's
 // token), any other a 500. Then the caller's rate limit is taken: 429
 // with Retry-After when it is spent.
+//
+// A request without an Authorization header whose document selects only
+// the anonymous mutations (a.anonymous) goes on without a viewer, in the
+// context they give it, limited per client address.
 func authenticate(a authn, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isUpgrade(r) { // authenticated in connection_init (websocket.go)
@@ -54,6 +66,13 @@ func authenticate(a authn, next http.Handler) http.Handler {
 			return
 		}
 		token, ok := bearer(r.Header.Get("Authorization"))
+		if !ok && r.Header.Get("Authorization") == "" && a.anonymous.admits(r) {
+			if a.limits != nil && !a.limits.takeAnonymous(w, r) {
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(a.anonymous.Context(r.Context())))
+			return
+		}
 		if !ok {
 			unauthenticated(w, r, "", "sign in: send Authorization: Bearer <token>")
 			return
@@ -226,4 +245,64 @@ func answerError(w http.ResponseWriter, r *http.Request, status int, code, messa
 	_ = enc.Encode(map[string]any{
 		"errors": []map[string]any{{"message": message, "extensions": ext}},
 	})
+}
+
+// Anonymous is what a request may do without a token: run a document
+// whose operation selects only Mutations (and __typename), in the context
+// Context returns (authz.Anonymous: grants for those fields, no viewer).
+type Anonymous struct {
+	Mutations []string
+	Context   func(context.Context) context.Context
+}
+
+// admits reports whether r is a POST of a JSON GraphQL request whose
+// operation selects only a's mutations. It reads the body (already
+// capped by limitBody) and puts it back for the transport. The document
+// is parsed, not validated: execution validates it as for any request.
+func (a *Anonymous) admits(r *http.Request) bool {
+	if a == nil || a.Context == nil || len(a.Mutations) == 0 || r.Method != http.MethodPost || r.Body == nil {
+		return false
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return false
+	}
+	body, err := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if err != nil {
+		return false
+	}
+	var req struct {
+		Query         string `json:"query"`
+		OperationName string `json:"operationName"`
+	}
+	if json.Unmarshal(body, &req) != nil || req.Query == "" {
+		return false
+	}
+	doc, err := parser.ParseQuery(&ast.Source{Input: req.Query})
+	if err != nil {
+		return false
+	}
+	op := selectedOperation(doc, req.OperationName)
+	if op == nil || op.Operation != ast.Mutation || len(op.SelectionSet) == 0 {
+		return false
+	}
+	for _, sel := range op.SelectionSet {
+		f, ok := sel.(*ast.Field) // fragments could hide other fields
+		if !ok || (f.Name != "__typename" && !slices.Contains(a.Mutations, f.Name)) {
+			return false
+		}
+	}
+	return true
+}
+
+// selectedOperation is the operation a request runs: the one named, or
+// the only one.
+func selectedOperation(doc *ast.QueryDocument, name string) *ast.OperationDefinition {
+	if name == "" {
+		if len(doc.Operations) != 1 {
+			return nil
+		}
+		return doc.Operations[0]
+	}
+	return doc.Operations.ForName(name)
 }

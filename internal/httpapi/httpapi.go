@@ -51,6 +51,10 @@ type Options struct {
 	Issuer    *auth.Issuer
 	// Authorize completes each signed-in viewer (see Authorizer).
 	Authorize Authorizer
+	// Anonymous, when set, lets requests through without a token whose
+	// document selects nothing but these mutations (the mini-program
+	// sign-in); see Anonymous.
+	Anonymous *Anonymous
 	// SignInFailed records refused credentials (the audit trail).
 	SignInFailed SignInFailed
 	Logger       *slog.Logger
@@ -121,8 +125,8 @@ func New(opts Options) http.Handler {
 		limits = &rateLimits{*opts.RateLimits}
 	}
 	mux.Handle("/graphql", limitBody(opts.MaxBodyBytes, authenticate(authn{
-		issuer: opts.Issuer, keys: opts.APIKeys, authorize: opts.Authorize, failed: opts.SignInFailed,
-		limits: limits, logger: opts.Logger,
+		issuer: opts.Issuer, keys: opts.APIKeys, authorize: opts.Authorize, anonymous: opts.Anonymous,
+		failed: opts.SignInFailed, limits: limits, logger: opts.Logger,
 	}, deadline(opts.RequestTimeout, gql))))
 	if opts.Platforms != nil {
 		if opts.Platforms.Logger == nil {

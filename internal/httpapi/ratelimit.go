@@ -52,6 +52,20 @@ func (l *rateLimits) take(w http.ResponseWriter, r *http.Request, v *viewer.View
 	if per <= 0 {
 		return true
 	}
+	return l.spend(w, r, key, per)
+}
+
+// takeAnonymous spends one request of a client address's budget for
+// requests made without a token (mini-program sign-ins): the customer
+// limit, per address.
+func (l *rateLimits) takeAnonymous(w http.ResponseWriter, r *http.Request) bool {
+	if l.Customer <= 0 {
+		return true
+	}
+	return l.spend(w, r, "ip:"+clientIP(r), l.Customer)
+}
+
+func (l *rateLimits) spend(w http.ResponseWriter, r *http.Request, key string, per int) bool {
 	ok, retry, err := l.Limiter.Take(r.Context(), key, per)
 	if err != nil {
 		if l.Logger != nil {

@@ -82,7 +82,7 @@ func installDefaults(ctx context.Context, c *ent.Client) error {
 			SetWorkflow(refund).SetRouting(routing.DefaultConfig()).SetClaimBackAfter("30m").SetSurveyFormID(survey.ID),
 		c.TicketType.Create().SetKey("COMPLAINT").SetName("投诉").SetDefaultForSources([]workflow.Source{"WECOM"}).
 			SetWorkflow(wf).SetRouting(complaint).SetKeywords([]string{"投诉", "差评", "举报"}).SetSurveyFormID(survey.ID),
-		c.TicketType.Create().SetKey("CONSULTATION").SetName("咨询").SetDefaultForSources([]workflow.Source{"FORM"}).
+		c.TicketType.Create().SetKey("CONSULTATION").SetName("咨询").SetDefaultForSources([]workflow.Source{"FORM", "MINI_PROGRAM"}).
 			SetWorkflow(wf).SetRouting(routing.DefaultConfig()).SetSurveyFormID(survey.ID),
 	}
 	saved, err := c.TicketType.CreateBulk(types...).Save(ctx)

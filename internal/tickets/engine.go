@@ -148,14 +148,16 @@ func afterCommit(ctx context.Context, fn func()) {
 // unscoped keeps the viewer (tenant, actor, roles) but lifts its data
 // scope: the engine moves tickets out of and into scopes (routing an
 // agent's ticket to a colleague) after the caller's permission to act on
-// the ticket was checked under its scope.
+// the ticket was checked under its scope. A mini-program customer's
+// confinement is lifted too: the engine routes their ticket (a form's)
+// among staff they may not see.
 func unscoped(ctx context.Context) context.Context {
 	v := viewer.FromContext(ctx)
-	if v == nil || v.Scope == nil {
+	if v == nil || (v.Scope == nil && v.CustomerID == 0) {
 		return ctx
 	}
 	u := *v
-	u.Scope = nil
+	u.Scope, u.CustomerID = nil, 0
 	return viewer.NewContext(ctx, &u)
 }
 
