@@ -11,12 +11,16 @@ import (
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/scrm-dev/scrm/internal/persisted"
 )
 
 // getTransport serves GraphQL over HTTP GET as the GraphQL-over-HTTP spec
 // has it. gqlgen's own GET answers a mutation with 406; the spec wants 405
 // Method Not Allowed with Allow: POST, so a cache or browser can never make
-// a GET change data.
+// a GET change data. A persisted query (an APQ hash or a documentId) with
+// @cacheControl is answered with the Cache-Control internal/persisted
+// decides, unless it has errors; everything else stays no-store.
 type getTransport struct{}
 
 var _ graphql.Transport = getTransport{}
@@ -28,6 +32,8 @@ func (getTransport) Supports(r *http.Request) bool {
 func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	contentType := negotiate(r.Header.Get("Accept"))
 	w.Header().Set("Content-Type", contentType)
+	// The answer depends on who asks and in which media type.
+	w.Header().Set("Vary", "Authorization, Accept")
 	raw, err := queryParams(r)
 	if err != nil {
 		writeGraphQLErrors(w, http.StatusBadRequest, gqlerror.Errorf("%s", err.Error()))
@@ -54,7 +60,11 @@ func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 		return
 	}
 	responses, ctx := exec.DispatchOperation(r.Context(), opCtx)
-	writeJSON(w, responses(ctx))
+	resp := responses(ctx)
+	if cc := persisted.CacheControl(opCtx); cc != "" && resp != nil && len(resp.Errors) == 0 {
+		w.Header().Set("Cache-Control", cc)
+	}
+	writeJSON(w, resp)
 }
 
 // queryParams reads a GraphQL request from the query string (GET), as
@@ -66,6 +76,10 @@ func queryParams(r *http.Request) (*graphql.RawParams, error) {
 	}
 	raw := &graphql.RawParams{Query: q.Get("query"), OperationName: q.Get("operationName"), Headers: r.Header}
 	raw.ReadTime.Start = graphql.Now()
+	// A persisted document's id (GraphQL over HTTP) travels in the
+	// extensions, as the POST transport puts it; internal/persisted
+	// resolves it.
+	documentID := q.Get("documentId")
 	for name, dst := range map[string]*map[string]any{"variables": &raw.Variables, "extensions": &raw.Extensions} {
 		if s := q.Get(name); s != "" {
 			dec := json.NewDecoder(strings.NewReader(s))
@@ -74,6 +88,12 @@ func queryParams(r *http.Request) (*graphql.RawParams, error) {
 				return nil, errBadRequest(name + " is not a JSON object")
 			}
 		}
+	}
+	if documentID != "" {
+		if raw.Extensions == nil {
+			raw.Extensions = map[string]any{}
+		}
+		raw.Extensions["documentId"] = documentID
 	}
 	return raw, nil
 }

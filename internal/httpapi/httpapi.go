@@ -27,6 +27,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/scrm-dev/scrm/internal/auth"
+	"github.com/scrm-dev/scrm/internal/persisted"
 	"github.com/scrm-dev/scrm/internal/querylimit"
 	"github.com/scrm-dev/scrm/internal/requestid"
 	"github.com/scrm-dev/scrm/internal/sqlstats"
@@ -71,6 +72,10 @@ type Options struct {
 	// Surveys, when set, serves the satisfaction surveys of closed
 	// tickets under /survey/.
 	Surveys *Surveys
+	// Persisted, when set, serves persisted operations (automatic
+	// persisted queries, documentId, persisted-only callers) and lets
+	// persisted GET queries be cached per @cacheControl.
+	Persisted *persisted.Store
 	// GraphiQLHeaders prefill GraphiQL's header editor (development only).
 	GraphiQLHeaders map[string]string
 	Ready           []Check
@@ -125,6 +130,11 @@ func newGraphQLServer(opts Options) *handler.Server {
 	srv.AddTransport(getTransport{})
 	srv.AddTransport(transport.POST{UseGrapQLResponseJsonByDefault: true})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	if opts.Persisted != nil {
+		for _, ext := range opts.Persisted.Extensions() { // in their order
+			srv.Use(ext)
+		}
+	}
 	srv.Use(extension.Introspection{})
 	srv.Use(querylimit.PageSize{Max: opts.MaxPageSize})
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
