@@ -148,6 +148,7 @@ func app() *cli.Command {
 				},
 			},
 			benchCommand(),
+			pqCommand(),
 		},
 	}
 }

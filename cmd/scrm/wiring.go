@@ -24,11 +24,13 @@ import (
 	"github.com/scrm-dev/scrm/ent"
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/tenant"
+	"github.com/scrm-dev/scrm/graph"
 	"github.com/scrm-dev/scrm/internal/audit"
 	"github.com/scrm-dev/scrm/internal/auth"
 	"github.com/scrm-dev/scrm/internal/config"
 	"github.com/scrm-dev/scrm/internal/connectoraccounts"
 	"github.com/scrm-dev/scrm/internal/httpapi"
+	"github.com/scrm-dev/scrm/internal/persisted"
 	"github.com/scrm-dev/scrm/internal/pii"
 	"github.com/scrm-dev/scrm/internal/realtime"
 	"github.com/scrm-dev/scrm/internal/redisconn"
@@ -172,9 +174,10 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	defer jobsAdmin.Close()
 	callbackQueue := asynq.NewClient(rdb.Opt)
 	defer callbackQueue.Close()
+	documents := documentStore(st, rdb.Client, logger)
 	opts := resolvers.Options{Client: st.Client, Logger: logger, Authz: az, Redis: rdb.Client, RevealsPerHour: cfg.RevealLimit,
 		Realtime: realtime.NewHub(rdb.Client, st.Client, logger), Jobs: jobsAdmin, PublicURL: cfg.PublicURL,
-		Platforms: platformClients(cfg, rdb, logger), Tickets: engine}
+		Platforms: platformClients(cfg, rdb, logger), Tickets: engine, Documents: documents}
 	sockets := &wsgraphql.Server{}
 	draining := make(chan struct{})
 	h := httpapi.New(httpapi.Options{
@@ -194,7 +197,8 @@ func serve(ctx context.Context, cfg *config.Config) error {
 			SignIn: &httpapi.SignIn{Clients: platformClients(cfg, rdb, logger), Issuer: iss, TokenTTL: cfg.TokenTTL,
 				Redis: rdb.Client, PublicURL: cfg.PublicURL, AllowedRedirects: cfg.AllowedOrigins,
 				Failed: audit.SignInFailures(st.Client, logger)}},
-		Surveys: &httpapi.Surveys{Engine: engine, Logger: logger},
+		Surveys:   &httpapi.Surveys{Engine: engine, Logger: logger},
+		Persisted: documents,
 		Ready: []httpapi.Check{
 			{Name: "database", Ping: st.Ping},
 			{Name: "redis", Ping: rdb.Ping},
@@ -454,6 +458,13 @@ func platformClients(cfg *config.Config, rdb *redisconn.Conn, logger *slog.Logge
 		TaobaoBaseURL: cfg.TaobaoBaseURL,
 		DouyinBaseURL: cfg.DouyinBaseURL,
 	}
+}
+
+// documentStore keeps trusted documents (validated against the API's
+// schema) and automatic persisted queries (in Redis, shared by replicas).
+func documentStore(st *store.Store, rdb redis.UniversalClient, logger *slog.Logger) *persisted.Store {
+	return persisted.New(persisted.Options{Client: st.Client, Schema: graph.NewExecutableSchema(graph.Config{}).Schema(),
+		Redis: rdb, Logger: logger})
 }
 
 // ticketEngine builds the ticket workflow engine and installs its hooks on

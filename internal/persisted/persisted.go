@@ -179,8 +179,9 @@ func (s *Store) DeleteList(ctx context.Context, tenantID int, list string) (int,
 }
 
 // Check validates stored documents against the current schema: one
-// tenant's (by slug) or, with tenantSlug empty, every tenant's.
-func (s *Store) Check(ctx context.Context, tenantSlug string) ([]Problem, error) {
+// tenant's (by slug) or, with tenantSlug empty, every tenant's. It returns
+// the broken ones and how many it checked.
+func (s *Store) Check(ctx context.Context, tenantSlug string) ([]Problem, int, error) {
 	ctx = viewer.System(ctx)
 	q := s.opts.Client.Tenant.Query()
 	if tenantSlug != "" {
@@ -188,18 +189,20 @@ func (s *Store) Check(ctx context.Context, tenantSlug string) ([]Problem, error)
 	}
 	tenants, err := q.Order(tenant.ByID()).Select(tenant.FieldID, tenant.FieldSlug).All(ctx)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if tenantSlug != "" && len(tenants) == 0 {
-		return nil, fmt.Errorf("no tenant %q", tenantSlug)
+		return nil, 0, fmt.Errorf("no tenant %q", tenantSlug)
 	}
 	var problems []Problem
+	checked := 0
 	for _, t := range tenants {
 		rows, err := s.opts.Client.TrustedDocument.Query().Where(trusteddocument.TenantID(t.ID)).
 			Order(trusteddocument.ByList(), trusteddocument.ByDocumentID()).All(ctx)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
+		checked += len(rows)
 		for _, r := range rows {
 			d := Document{ID: r.DocumentID, Name: r.OperationName, Body: r.Body, Hash: r.Hash}
 			for _, p := range Validate(s.opts.Schema, []Document{d}) {
@@ -208,7 +211,7 @@ func (s *Store) Check(ctx context.Context, tenantSlug string) ([]Problem, error)
 			}
 		}
 	}
-	return problems, nil
+	return problems, checked, nil
 }
 
 // APQ is the automatic persisted queries' cache.
