@@ -21,9 +21,11 @@ import (
 	"github.com/scrm-dev/scrm/authz"
 	"github.com/scrm-dev/scrm/ent/staff"
 	"github.com/scrm-dev/scrm/ent/tenant"
+	"github.com/scrm-dev/scrm/graph"
 	"github.com/scrm-dev/scrm/internal/audit"
 	"github.com/scrm-dev/scrm/internal/auth"
 	"github.com/scrm-dev/scrm/internal/httpapi"
+	"github.com/scrm-dev/scrm/internal/persisted"
 	"github.com/scrm-dev/scrm/internal/realtime"
 	"github.com/scrm-dev/scrm/internal/redisconn"
 	"github.com/scrm-dev/scrm/internal/seed"
@@ -60,6 +62,9 @@ type env struct {
 	// backends (withResolverOptions).
 	opts       resolvers.Options
 	handlerFor func(resolvers.Options) http.Handler
+	// handlerWith builds one whose viewers are completed by authorize
+	// (tests of viewers no sign-in makes yet: persisted-only callers).
+	handlerWith func(resolvers.Options, httpapi.Authorizer) http.Handler
 }
 
 // publicURL is the server's address as platforms would reach it.
@@ -145,14 +150,17 @@ func newEnv(t *testing.T, backend string, st *store.Store) *env {
 	engine := tickets.New(tickets.Options{Client: st.Client, Redis: rdb.Client, Timers: timers, Notifier: timers,
 		PublicURL: publicURL, Logger: logger})
 	engine.Install(st.Client)
+	documents := persisted.New(persisted.Options{Client: st.Client, Schema: graph.NewExecutableSchema(graph.Config{}).Schema(),
+		Redis: rdb.Client, Logger: logger})
 	opts := resolvers.Options{Client: st.Client, Logger: logger, Authz: az, Redis: rdb.Client,
-		Realtime: realtime.NewHub(rdb.Client, st.Client, logger), Jobs: jobsAdmin, PublicURL: publicURL, Tickets: engine}
+		Realtime: realtime.NewHub(rdb.Client, st.Client, logger), Jobs: jobsAdmin, PublicURL: publicURL, Tickets: engine,
+		Documents: documents}
 	sockets := &wsgraphql.Server{}
 	cleanups = append(cleanups, func() { sockets.CloseAll(1001, "") })
-	handlerFor := func(opts resolvers.Options) http.Handler {
+	handlerWith := func(opts resolvers.Options, authorize httpapi.Authorizer) http.Handler {
 		return httpapi.New(httpapi.Options{
 			WebSockets:   sockets,
-			Authorize:    az.Authorize(st.Client),
+			Authorize:    authorize,
 			SignInFailed: audit.SignInFailures(st.Client, logger),
 			Schema:       resolvers.NewExecutableSchema(opts),
 			Configure:    func(s *handler.Server) { resolvers.Configure(s, opts) },
@@ -162,10 +170,12 @@ func newEnv(t *testing.T, backend string, st *store.Store) *env {
 			Ready:        []httpapi.Check{{Name: "database", Ping: st.Ping}},
 			Platforms:    platforms,
 			Surveys:      &httpapi.Surveys{Engine: engine, Logger: logger},
+			Persisted:    opts.Documents,
 		})
 	}
+	handlerFor := func(opts resolvers.Options) http.Handler { return handlerWith(opts, az.Authorize(st.Client)) }
 	return &env{backend: backend, st: st, handler: handlerFor(opts), iss: iss, logs: logs, az: az, rdb: rdb, sockets: sockets,
-		jobs: jobsAdmin, opts: opts, handlerFor: handlerFor, platforms: platforms, tickets: engine}
+		jobs: jobsAdmin, opts: opts, handlerFor: handlerFor, handlerWith: handlerWith, platforms: platforms, tickets: engine}
 }
 
 // withResolverOptions returns a copy of e whose API is built with opts
