@@ -2,8 +2,8 @@ package persisted
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
-	"maps"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -89,7 +89,7 @@ func (g gate) MutateOperationParameters(ctx context.Context, raw *graphql.RawPar
 		switch {
 		case found:
 			raw.Query = body
-			raw.Extensions = without(raw.Extensions, "persistedQuery")
+			delete(raw.Extensions, "persistedQuery") // the request's own map
 		case limited:
 			return required(v)
 		}
@@ -109,7 +109,7 @@ func (g gate) MutateOperationParameters(ctx context.Context, raw *graphql.RawPar
 			return required(v)
 		}
 		// Trusted already: nothing for APQ to register.
-		raw.Extensions = without(raw.Extensions, "persistedQuery")
+		delete(raw.Extensions, "persistedQuery")
 	case limited:
 		return required(v)
 	}
@@ -215,20 +215,33 @@ func apqHash(ext map[string]any) (string, bool, *gqlerror.Error) {
 	if !ok {
 		return "", false, badRequest("invalid APQ extension data")
 	}
-	if fmt.Sprint(pq["version"]) != "1" {
+	if !versionOne(pq["version"]) {
 		return "", false, badRequest("unsupported APQ version")
 	}
 	hash, _ := pq["sha256Hash"].(string)
 	if !isHexHash(hash) {
 		return "", false, badRequest("persistedQuery.sha256Hash must be a hex SHA-256")
 	}
-	return strings.ToLower(hash), true, nil
+	if strings.ContainsAny(hash, "ABCDEF") {
+		hash = strings.ToLower(hash)
+	}
+	return hash, true, nil
 }
 
-func without(ext map[string]any, key string) map[string]any {
-	out := maps.Clone(ext)
-	delete(out, key)
-	return out
+// versionOne reports whether a decoded JSON version is 1 (transports
+// decode numbers as json.Number, others as float64).
+func versionOne(v any) bool {
+	switch v := v.(type) {
+	case json.Number:
+		return v == "1"
+	case float64:
+		return v == 1
+	case int:
+		return v == 1
+	case int64:
+		return v == 1
+	}
+	return false
 }
 
 func badRequest(msg string) *gqlerror.Error {

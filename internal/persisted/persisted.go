@@ -330,8 +330,8 @@ func (c *docCache) invalidate(tenantID int) {
 }
 
 func (c *docCache) get(tenantID int, kind byte, key string, load func() ([]stored, error)) ([]stored, error) {
-	k := make([]byte, 0, 24+len(key))
-	k = append(k, kind)
+	var buf [128]byte // on the stack for hashes and most ids
+	k := append(buf[:0], kind)
 	k = strconv.AppendInt(k, int64(tenantID), 10)
 	k = append(k, '/')
 	k = strconv.AppendUint(k, c.gen(tenantID), 10)
