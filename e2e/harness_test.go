@@ -63,7 +63,8 @@ type env struct {
 	opts       resolvers.Options
 	handlerFor func(resolvers.Options) http.Handler
 	// handlerWith builds one whose viewers are completed by authorize
-	// (tests of viewers no sign-in makes yet: persisted-only callers).
+	// (tests of viewers no sign-in makes yet: persisted-only callers),
+	// with WebSockets of its own (New configures the server's sign-in).
 	handlerWith func(resolvers.Options, httpapi.Authorizer) http.Handler
 }
 
@@ -157,7 +158,7 @@ func newEnv(t *testing.T, backend string, st *store.Store) *env {
 		Documents: documents}
 	sockets := &wsgraphql.Server{}
 	cleanups = append(cleanups, func() { sockets.CloseAll(1001, "") })
-	handlerWith := func(opts resolvers.Options, authorize httpapi.Authorizer) http.Handler {
+	build := func(opts resolvers.Options, authorize httpapi.Authorizer, sockets *wsgraphql.Server) http.Handler {
 		return httpapi.New(httpapi.Options{
 			WebSockets:   sockets,
 			Authorize:    authorize,
@@ -173,7 +174,10 @@ func newEnv(t *testing.T, backend string, st *store.Store) *env {
 			Persisted:    opts.Documents,
 		})
 	}
-	handlerFor := func(opts resolvers.Options) http.Handler { return handlerWith(opts, az.Authorize(st.Client)) }
+	handlerFor := func(opts resolvers.Options) http.Handler { return build(opts, az.Authorize(st.Client), sockets) }
+	handlerWith := func(opts resolvers.Options, authorize httpapi.Authorizer) http.Handler {
+		return build(opts, authorize, &wsgraphql.Server{})
+	}
 	return &env{backend: backend, st: st, handler: handlerFor(opts), iss: iss, logs: logs, az: az, rdb: rdb, sockets: sockets,
 		jobs: jobsAdmin, opts: opts, handlerFor: handlerFor, handlerWith: handlerWith, platforms: platforms, tickets: engine}
 }
