@@ -76,10 +76,6 @@ func queryParams(r *http.Request) (*graphql.RawParams, error) {
 	}
 	raw := &graphql.RawParams{Query: q.Get("query"), OperationName: q.Get("operationName"), Headers: r.Header}
 	raw.ReadTime.Start = graphql.Now()
-	// A persisted document's id (GraphQL over HTTP) travels in the
-	// extensions, as the POST transport puts it; internal/persisted
-	// resolves it.
-	documentID := q.Get("documentId")
 	for name, dst := range map[string]*map[string]any{"variables": &raw.Variables, "extensions": &raw.Extensions} {
 		if s := q.Get(name); s != "" {
 			dec := json.NewDecoder(strings.NewReader(s))
@@ -89,7 +85,10 @@ func queryParams(r *http.Request) (*graphql.RawParams, error) {
 			}
 		}
 	}
-	if documentID != "" {
+	// A persisted document's id (GraphQL over HTTP) travels in the
+	// extensions, as the POST transport puts it; internal/persisted
+	// resolves it.
+	if documentID := q.Get("documentId"); documentID != "" {
 		if raw.Extensions == nil {
 			raw.Extensions = map[string]any{}
 		}
