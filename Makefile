@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/scrm
 PKGS    := ./...
 
-.PHONY: run build test lint generate check-generated migration conformance schema schema-check bench bench-seed bench-realtime bench-sync clean
+.PHONY: run build test lint generate check-generated migration conformance schema schema-check pq-check bench bench-seed bench-realtime bench-sync clean
 
 ## run: build, seed the demo data on the embedded default if empty, start the demo platforms
 ## (fake WeCom, Taobao, Douyin and WeChat mini-program sign-in on 127.0.0.1:8090) and serve with GraphiQL on :8080
@@ -26,6 +26,11 @@ test: lint
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+
+## pq-check: the trusted documents of our own clients (graph/trusted) against the current schema
+## (make test runs the same check in internal/persisted)
+pq-check:
+	$(GO) run ./cmd/scrm pq check graph/trusted/*.json
 
 ## generate: regenerate ent (and graph/ent.graphql) then gqlgen from ent/schema and graph/*.graphql
 generate:

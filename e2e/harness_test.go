@@ -31,6 +31,7 @@ import (
 	"github.com/scrm-dev/scrm/internal/customerauth"
 	"github.com/scrm-dev/scrm/internal/demoplatforms"
 	"github.com/scrm-dev/scrm/internal/httpapi"
+	"github.com/scrm-dev/scrm/internal/persisted"
 	"github.com/scrm-dev/scrm/internal/realtime"
 	"github.com/scrm-dev/scrm/internal/redisconn"
 	"github.com/scrm-dev/scrm/internal/seed"
@@ -73,6 +74,10 @@ type env struct {
 	handlerFor func(resolvers.Options, ...func(*httpapi.Options)) http.Handler
 	// keys verifies partners' API keys.
 	keys *apikeys.Service
+	// handlerWith builds one whose viewers are completed by authorize
+	// (tests of viewers no sign-in makes yet: persisted-only callers),
+	// with WebSockets of its own (New configures the server's sign-in).
+	handlerWith func(resolvers.Options, httpapi.Authorizer) http.Handler
 }
 
 // publicURL is the server's address as platforms would reach it.
@@ -167,9 +172,11 @@ func newEnv(t *testing.T, backend string, st *store.Store) *env {
 	cleanups = append(cleanups, wechatSrv.Close)
 	customers := customerauth.New(customerauth.Options{Client: st.Client, Issuer: iss, Logger: logger,
 		Platforms: &connectoraccounts.Clients{Transport: transport.New(transport.Options{Logger: logger}), WechatBaseURL: wechatSrv.URL}})
+	documents := persisted.New(persisted.Options{Client: st.Client, Schema: graph.NewExecutableSchema(graph.Config{}).Schema(),
+		Redis: rdb.Client, Logger: logger})
 	opts := resolvers.Options{Client: st.Client, Logger: logger, Authz: az, Redis: rdb.Client,
 		Realtime: realtime.NewHub(rdb.Client, st.Client, logger), Jobs: jobsAdmin, PublicURL: publicURL, Tickets: engine,
-		APIKeys: keys, Customers: customers,
+		APIKeys: keys, Customers: customers, Documents: documents,
 		Webhooks: webhooks.New(webhooks.Options{Client: st.Client, Logger: logger, Queue: jobs.WebhookQueue{Enqueuer: callbacks}, AllowInsecure: true})}
 	sockets := &wsgraphql.Server{}
 	cleanups = append(cleanups, func() { sockets.CloseAll(1001, "") })
@@ -188,14 +195,18 @@ func newEnv(t *testing.T, backend string, st *store.Store) *env {
 			Platforms:    platforms,
 			Surveys:      &httpapi.Surveys{Engine: engine, Logger: logger},
 			APIKeys:      keys,
+			Persisted:    opts.Documents,
 		}
 		for _, f := range tune {
 			f(&hopts)
 		}
 		return httpapi.New(hopts)
 	}
+	handlerWith := func(opts resolvers.Options, authorize httpapi.Authorizer) http.Handler {
+		return handlerFor(opts, func(o *httpapi.Options) { o.Authorize, o.WebSockets = authorize, &wsgraphql.Server{} })
+	}
 	return &env{backend: backend, st: st, handler: handlerFor(opts), iss: iss, logs: logs, az: az, rdb: rdb, sockets: sockets,
-		jobs: jobsAdmin, opts: opts, handlerFor: handlerFor, platforms: platforms, tickets: engine, keys: keys, wechat: wechat}
+		jobs: jobsAdmin, opts: opts, handlerFor: handlerFor, handlerWith: handlerWith, platforms: platforms, tickets: engine, keys: keys, wechat: wechat}
 }
 
 // withResolverOptions returns a copy of e whose API is built with opts

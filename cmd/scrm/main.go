@@ -150,6 +150,7 @@ func app() *cli.Command {
 			},
 			benchCommand(),
 			schemaCommand(),
+			pqCommand(),
 		},
 	}
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/scrm-dev/scrm/internal/connectoraccounts"
 	"github.com/scrm-dev/scrm/internal/customerauth"
 	"github.com/scrm-dev/scrm/internal/httpapi"
+	"github.com/scrm-dev/scrm/internal/persisted"
 	"github.com/scrm-dev/scrm/internal/pii"
 	"github.com/scrm-dev/scrm/internal/querylimit"
 	"github.com/scrm-dev/scrm/internal/ratelimit"
@@ -180,9 +181,10 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	keys := apikeys.New(apikeys.Options{Client: st.Client, Logger: logger, Redis: rdb.Client,
 		Schema: graph.NewExecutableSchema(graph.Config{}).Schema()})
 	defer keys.Close()
+	documents := documentStore(st, rdb.Client, logger)
 	opts := resolvers.Options{Client: st.Client, Logger: logger, Authz: az, Redis: rdb.Client, RevealsPerHour: cfg.RevealLimit,
 		Realtime: realtime.NewHub(rdb.Client, st.Client, logger), Jobs: jobsAdmin, PublicURL: cfg.PublicURL,
-		Platforms: platformClients(cfg, rdb, logger), Tickets: engine, APIKeys: keys,
+		Platforms: platformClients(cfg, rdb, logger), Tickets: engine, APIKeys: keys, Documents: documents,
 		Webhooks: newWebhooks(cfg, st, callbackQueue, logger),
 		Customers: customerauth.New(customerauth.Options{Client: st.Client, Platforms: platformClients(cfg, rdb, logger),
 			Issuer: iss, TTL: cfg.CustomerTokenTTL, Logger: logger})}
@@ -217,6 +219,7 @@ func serve(ctx context.Context, cfg *config.Config) error {
 			MaxAliases: cfg.MaxAliases, MaxRootFields: cfg.MaxRootFields,
 			MaxDocumentBytes: cfg.MaxDocumentBytes, MaxVariablesBytes: cfg.MaxVariablesBytes},
 		MaxBodyBytes: cfg.MaxBodyBytes,
+		Persisted:    documents,
 		Ready: []httpapi.Check{
 			{Name: "database", Ping: st.Ping},
 			{Name: "redis", Ping: rdb.Ping},
@@ -478,6 +481,13 @@ func platformClients(cfg *config.Config, rdb *redisconn.Conn, logger *slog.Logge
 		DouyinBaseURL: cfg.DouyinBaseURL,
 		WechatBaseURL: cfg.WechatBaseURL,
 	}
+}
+
+// documentStore keeps trusted documents (validated against the API's
+// schema) and automatic persisted queries (in Redis, shared by replicas).
+func documentStore(st *store.Store, rdb redis.UniversalClient, logger *slog.Logger) *persisted.Store {
+	return persisted.New(persisted.Options{Client: st.Client, Schema: graph.NewExecutableSchema(graph.Config{}).Schema(),
+		Redis: rdb, Logger: logger})
 }
 
 // ticketEngine builds the ticket workflow engine and installs its hooks on

@@ -10,12 +10,16 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/scrm-dev/scrm/internal/persisted"
 )
 
 // getTransport serves GraphQL over HTTP GET as the GraphQL-over-HTTP spec
 // has it. gqlgen's own GET answers a mutation with 406; the spec wants 405
 // Method Not Allowed with Allow: POST, so a cache or browser can never make
-// a GET change data.
+// a GET change data. A persisted query (an APQ hash or a documentId) with
+// @cacheControl is answered with the Cache-Control internal/persisted
+// decides, unless it has errors; everything else stays no-store.
 type getTransport struct{}
 
 var _ graphql.Transport = getTransport{}
@@ -30,6 +34,8 @@ func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 		notAcceptable(w, r)
 		return
 	}
+	// The answer depends on who asks and in which media type.
+	w.Header().Set("Vary", "Authorization, Accept")
 	raw, err := queryParams(r)
 	if err != nil {
 		var bad *badRequest
@@ -54,7 +60,11 @@ func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 		return
 	}
 	responses, ctx := exec.DispatchOperation(r.Context(), opCtx)
-	writeJSON(w, responses(ctx))
+	resp := responses(ctx)
+	if cc := persisted.CacheControl(opCtx); cc != "" && resp != nil && len(resp.Errors) == 0 {
+		w.Header().Set("Cache-Control", cc)
+	}
+	writeJSON(w, resp)
 }
 
 // queryParams reads a GraphQL request from the query string (GET), as

@@ -29,6 +29,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/scrm-dev/scrm/internal/auth"
+	"github.com/scrm-dev/scrm/internal/persisted"
 	"github.com/scrm-dev/scrm/internal/querylimit"
 	"github.com/scrm-dev/scrm/internal/requestid"
 	"github.com/scrm-dev/scrm/internal/sqlstats"
@@ -98,6 +99,10 @@ type Options struct {
 	// RequestTimeout bounds the execution of one GraphQL request over
 	// HTTP (not WebSockets or event streams); 30s when zero.
 	RequestTimeout time.Duration
+	// Persisted, when set, serves persisted operations (automatic
+	// persisted queries, documentId, persisted-only callers) and lets
+	// persisted GET queries be cached per @cacheControl.
+	Persisted *persisted.Store
 	// GraphiQLHeaders prefill GraphiQL's header editor (development only).
 	GraphiQLHeaders map[string]string
 	Ready           []Check
@@ -188,6 +193,11 @@ func newGraphQLServer(opts Options) *handler.Server {
 	querylimit.Install(srv, limits, func(ctx context.Context) bool {
 		return !opts.Production || !isOutsider(viewer.FromContext(ctx))
 	})
+	if opts.Persisted != nil {
+		for _, ext := range opts.Persisted.Extensions() { // in their order
+			srv.Use(ext)
+		}
+	}
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		if rec := recordFrom(ctx); rec != nil {
 			oc := graphql.GetOperationContext(ctx)
