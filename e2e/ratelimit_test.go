@@ -3,7 +3,9 @@ package e2e_test
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/scrm-dev/scrm/internal/httpapi"
 	"github.com/scrm-dev/scrm/internal/ratelimit"
@@ -46,5 +48,25 @@ func TestRateLimits(t *testing.T) {
 				t.Fatal("a key limited to 6 a minute (burst 5) made 6 requests at once")
 			})
 		}
+	})
+}
+
+func TestRequestDeadline(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		hurried := e.withHTTPOptions(func(o *httpapi.Options) { o.RequestTimeout = time.Nanosecond })
+		res := hurried.post(t, e.token(t, "demo", "admin"), `{ customers(first: 5) { edges { node { id name } } } }`, nil)
+		if len(res.Errors) == 0 || res.Status != http.StatusServiceUnavailable {
+			t.Fatalf("a request past its deadline answered %d %s", res.Status, res.Body)
+		}
+		for _, err := range res.Errors {
+			if err.code() != "TIMEOUT" {
+				t.Fatalf("want TIMEOUT errors, got %s", res.Body)
+			}
+		}
+		if strings.Contains(string(res.Body), "context deadline") || strings.Contains(string(res.Body), "SELECT") {
+			t.Fatalf("the answer leaks internals: %s", res.Body)
+		}
+		// The server is fine afterwards.
+		e.post(t, e.token(t, "demo", "admin"), `{ customers(first: 5) { edges { node { id } } } }`, nil).ok(t)
 	})
 }

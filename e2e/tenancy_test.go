@@ -197,6 +197,18 @@ func TestTenantIsolation(t *testing.T) {
 					// Queue counts are the deployment's; listed jobs are the
 					// tenant's (TestConnectorAccounts checks the listing).
 					e.post(t, tok, `{ jobQueues { name deadJobs(first: 5) { id } } }`, nil).ok(t)
+				case f.Name == "webhookEventKinds":
+					walked++
+					// The product's catalogue: the same for every tenant.
+					e.post(t, tok, `{ webhookEventKinds }`, nil).ok(t)
+				case f.Name == "myCustomer":
+					walked++
+					// A customer's own record: staff have none, and customer
+					// tokens are confined to their own row (TestCustomer*).
+					r := e.post(t, tok, `{ myCustomer { id } }`, nil).ok(t)
+					if strings.Contains(string(r.Data), `"id"`) {
+						t.Fatalf("a staff member's myCustomer: %s", r.Data)
+					}
 				case strings.HasPrefix(f.Name, "__"):
 				default:
 					t.Fatalf("root field %s is not covered by the isolation walk", f.Name)

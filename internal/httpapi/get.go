@@ -61,6 +61,12 @@ func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	}
 	responses, ctx := exec.DispatchOperation(r.Context(), opCtx)
 	resp := responses(ctx)
+	if resp == nil {
+		status, wire := noResponse(ctx)
+		w.WriteHeader(status)
+		writeWire(w, wire)
+		return
+	}
 	if cc := persisted.CacheControl(opCtx); cc != "" && resp != nil && len(resp.Errors) == 0 {
 		w.Header().Set("Cache-Control", cc)
 	}

@@ -257,5 +257,21 @@ func execute(ctx context.Context, exec graphql.GraphExecutor, raw *graphql.RawPa
 		}}}
 	}
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)
-	return http.StatusOK, toWire(responses(ctx))
+	resp := responses(ctx)
+	if resp == nil {
+		return noResponse(ctx)
+	}
+	return http.StatusOK, toWire(resp)
+}
+
+// noResponse answers an operation gqlgen produced nothing for: its
+// context ended before it ran, which for a request is its deadline.
+func noResponse(ctx context.Context) (int, wireResponse) {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return http.StatusServiceUnavailable, wireResponse{Errors: gqlerror.List{{
+			Message:    "the request ran out of time before it could run; try again",
+			Extensions: map[string]any{"code": string(apperr.CodeTimeout)},
+		}}}
+	}
+	return http.StatusOK, toWire(nil)
 }
