@@ -9,6 +9,7 @@ import (
 	"github.com/scrm-dev/scrm/ent/customer"
 	"github.com/scrm-dev/scrm/ent/department"
 	"github.com/scrm-dev/scrm/ent/staff"
+	"github.com/scrm-dev/scrm/ent/tenant"
 	"github.com/scrm-dev/scrm/internal/apperr"
 	"github.com/scrm-dev/scrm/internal/viewer"
 )
@@ -38,8 +39,16 @@ func (a *Authorizer) resolveCustomer(ctx context.Context, client *ent.Client, v 
 	if !ok {
 		return nil, nil, ErrCustomerGone
 	}
+	// A tenant that names trusted-document lists for its mini-programs
+	// lets customers run only those documents.
+	t, err := client.Tenant.Query().Where(tenant.ID(v.TenantID)).
+		Select(tenant.FieldCustomerDocumentLists).Only(viewer.System(ctx))
+	if err != nil {
+		return nil, nil, fmt.Errorf("authz: load tenant: %w", err)
+	}
 	g := a.Grants(v.TenantID, []string{RoleCustomer})
-	return &viewer.Viewer{TenantID: v.TenantID, CustomerID: v.CustomerID, Roles: g.Roles()}, g, nil
+	return &viewer.Viewer{TenantID: v.TenantID, CustomerID: v.CustomerID, Roles: g.Roles(),
+		PersistedOnly: len(t.CustomerDocumentLists) > 0, DocumentLists: t.CustomerDocumentLists}, g, nil
 }
 
 // Resolve completes a signed-in viewer from the database: their current

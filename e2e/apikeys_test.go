@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/scrm-dev/scrm/ent/apikey"
 	"github.com/scrm-dev/scrm/internal/httpapi"
+	"github.com/scrm-dev/scrm/internal/persisted"
 )
 
 const createKey = `mutation($in: CreateAPIKeyInput!) {
@@ -156,6 +158,20 @@ func TestAPIKeys(t *testing.T) {
 			if res := e.serve(t, req("203.0.113.7")); res.Status != http.StatusUnauthorized {
 				t.Fatalf("X-Forwarded-For from an untrusted peer: %d %s", res.Status, res.Body)
 			}
+		})
+
+		t.Run("a persisted-only key runs only its trusted documents", func(t *testing.T) {
+			list := fmt.Sprintf("erp-%d", time.Now().UnixNano())
+			doc := "query KeyOrders { orders(first: 2) { totalCount } }"
+			e.post(t, admin, pushMutation, map[string]any{"list": list, "manifest": apolloManifest(map[string]string{"KeyOrders": doc})}).ok(t)
+			k := e.createKey(t, admin, map[string]any{"name": "POS persisted", "scopes": []string{"Query.orders", "Order"},
+				"persistedOnly": true, "documentLists": []string{list}})
+			key := k.CreateAPIKey.Secret
+			e.postExt(t, key, "", nil, map[string]any{"documentId": persisted.Hash(doc)}).ok(t)
+			e.post(t, key, doc, nil).ok(t) // the exact text of a trusted document
+			wantCode(t, e.post(t, key, `{ orders(first: 2) { totalCount } }`, nil), "PERSISTED_QUERY_REQUIRED")
+			// The same query from a key without the restriction runs.
+			e.post(t, secret, `{ orders(first: 2) { totalCount } }`, nil).ok(t)
 		})
 
 		t.Run("revoked and expired keys are refused", func(t *testing.T) {

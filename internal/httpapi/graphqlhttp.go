@@ -177,6 +177,11 @@ func checkOperation(raw *graphql.RawParams, documentID string) *badRequest {
 	if documentID != "" && raw.Query != "" {
 		return badRequestf("send either query or documentId, not both")
 	}
+	if documentID == "" {
+		// The same id may come in the extensions (how the transports pass
+		// it on, and how some clients send it).
+		documentID, _ = raw.Extensions["documentId"].(string)
+	}
 	if raw.Query == "" && documentID == "" && raw.Extensions["persistedQuery"] == nil {
 		return badRequestf(`missing query: send {"query": "…"} (or a persisted documentId)`)
 	}
