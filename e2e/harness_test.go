@@ -134,7 +134,7 @@ func fresh(t *testing.T, backend string) *env {
 	return newEnv(t, backend, st)
 }
 
-func newEnv(t *testing.T, backend string, st *store.Store) *env {
+func newEnv(t testing.TB, backend string, st *store.Store) *env {
 	iss, err := auth.NewIssuer(testSecret, "scrm")
 	if err != nil {
 		t.Fatal(err)
