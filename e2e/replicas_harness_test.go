@@ -276,6 +276,8 @@ func newCluster(t *testing.T) *cluster {
 		"SCRM_PII_INDEX_KEY="+clusterPIIIndex,
 		"SCRM_DATA_DIR="+c.dir,
 		"SCRM_LOG_FORMAT=json",
+		// One writer makes the changes of many users.
+		"SCRM_RATE_LIMIT_STAFF=0",
 		// The seeded connector accounts would call the real platforms
 		// (the engine's assignment notifications go to WeCom): point them
 		// at a port that refuses at once, so no task hangs on the network
