@@ -220,7 +220,7 @@ func ValidColumn(column string) bool {
 //
 //	import _ "github.com/scrm-dev/scrm/ent/runtime"
 var (
-	Hooks        [6]ent.Hook
+	Hooks        [7]ent.Hook
 	Interceptors [2]ent.Interceptor
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time

@@ -519,6 +519,7 @@ func init() {
 	customer.Hooks[3] = customerHooks[1]
 	customer.Hooks[4] = customerHooks[2]
 	customer.Hooks[5] = customerHooks[3]
+	customer.Hooks[6] = customerHooks[4]
 	customerMixinInters0 := customerMixin[0].Interceptors()
 	customerInters := schema.Customer{}.Interceptors()
 	customer.Interceptors[0] = customerMixinInters0[0]
