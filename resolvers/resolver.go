@@ -27,6 +27,7 @@ import (
 	"github.com/scrm-dev/scrm/internal/ratelimit"
 	"github.com/scrm-dev/scrm/internal/realtime"
 	"github.com/scrm-dev/scrm/internal/tickets"
+	"github.com/scrm-dev/scrm/internal/txhook"
 	"github.com/scrm-dev/scrm/internal/viewer"
 	"github.com/scrm-dev/scrm/internal/webhooks"
 	"github.com/scrm-dev/scrm/jobs"
@@ -160,20 +161,7 @@ func (r *Resolver) jobsAdmin() *jobs.Admin { return r.jobs }
 // once outside one): work for other processes must not see rows that
 // might still roll back.
 func (r *Resolver) afterCommit(ctx context.Context, fn func(context.Context)) {
-	tx := ent.TxFromContext(ctx)
-	if tx == nil {
-		fn(ctx)
-		return
-	}
-	tx.OnCommit(func(next ent.Committer) ent.Committer {
-		return ent.CommitFunc(func(c context.Context, tx *ent.Tx) error {
-			if err := next.Commit(c, tx); err != nil {
-				return err
-			}
-			fn(context.WithoutCancel(ctx))
-			return nil
-		})
-	})
+	txhook.AfterCommit(ctx, func() { fn(context.WithoutCancel(ctx)) })
 }
 
 // ptrs turns a slice of values into one of pointers, as gqlgen wants.

@@ -28,6 +28,7 @@ import (
 	"github.com/scrm-dev/scrm/ent/tenant"
 	"github.com/scrm-dev/scrm/ent/trusteddocument"
 	"github.com/scrm-dev/scrm/internal/apperr"
+	"github.com/scrm-dev/scrm/internal/txhook"
 	"github.com/scrm-dev/scrm/internal/viewer"
 )
 
@@ -157,7 +158,7 @@ func (s *Store) Push(ctx context.Context, tenantID int, list string, manifest []
 	if err != nil {
 		return PushResult{List: list}, err
 	}
-	s.afterCommit(ctx, func() { s.docs.invalidate(tenantID) })
+	txhook.AfterCommit(ctx, func() { s.docs.invalidate(tenantID) })
 	return res, nil
 }
 
@@ -174,7 +175,7 @@ func (s *Store) DeleteList(ctx context.Context, tenantID int, list string) (int,
 	if err != nil {
 		return 0, fmt.Errorf("delete list %s: %w", list, err)
 	}
-	s.afterCommit(ctx, func() { s.docs.invalidate(tenantID) })
+	txhook.AfterCommit(ctx, func() { s.docs.invalidate(tenantID) })
 	return n, nil
 }
 
@@ -263,26 +264,6 @@ func (s *Store) inTx(ctx context.Context, fn func(*ent.Client) error) error {
 		return errors.Join(err, tx.Rollback())
 	}
 	return tx.Commit()
-}
-
-// afterCommit runs fn once the caller's transaction commits (a replica
-// must not cache the old state again before the new one is visible), or
-// now.
-func (s *Store) afterCommit(ctx context.Context, fn func()) {
-	tx := ent.TxFromContext(ctx)
-	if tx == nil {
-		fn()
-		return
-	}
-	tx.OnCommit(func(next ent.Committer) ent.Committer {
-		return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
-			err := next.Commit(ctx, tx)
-			if err == nil {
-				fn()
-			}
-			return err
-		})
-	})
 }
 
 func joinFew(items []string, max int) string {

@@ -22,6 +22,7 @@ import (
 	"github.com/scrm-dev/scrm/internal/apperr"
 	"github.com/scrm-dev/scrm/internal/businesstime"
 	"github.com/scrm-dev/scrm/internal/routing"
+	"github.com/scrm-dev/scrm/internal/txhook"
 	"github.com/scrm-dev/scrm/internal/workflow"
 )
 
@@ -351,7 +352,7 @@ func (e *Engine) scheduleClaimBack(ctx context.Context, c *ent.Client, t *ent.Ti
 		return nil
 	}
 	tenantID, id, staffID, at := t.TenantID, t.ID, *t.AssigneeID, *t.AssignedAt
-	afterCommit(ctx, func() {
+	txhook.AfterCommit(ctx, func() {
 		if err := e.timers.ScheduleClaimBack(context.WithoutCancel(ctx), tenantID, id, staffID, at, at.Add(after)); err != nil {
 			e.log.WarnContext(ctx, "schedule claim-back", "ticket", id, "err", err)
 		}
@@ -452,7 +453,7 @@ func (e *Engine) notify(ctx context.Context, c *ent.Client, tenantID int, staffI
 	if e.notifier == nil || len(staffIDs) == 0 {
 		return
 	}
-	afterCommit(ctx, func() {
+	txhook.AfterCommit(ctx, func() {
 		if err := e.notifier.NotifyStaff(context.WithoutCancel(ctx), tenantID, staffIDs, text, key); err != nil {
 			e.log.WarnContext(ctx, "notify staff", "staff", staffIDs, "err", err)
 		}

@@ -108,7 +108,7 @@ func (e *Engine) SetTimers(t Timers) { e.timers = t }
 
 // inTx runs fn in the caller's transaction (a GraphQL mutation's) or in a
 // new one; fn gets the transaction's client, and ctx carries the
-// transaction for afterCommit.
+// transaction for txhook.AfterCommit.
 func (e *Engine) inTx(ctx context.Context, fn func(ctx context.Context, c *ent.Client) error) error {
 	ctx = engineAt(ctx)
 	if tx := ent.TxFromContext(ctx); tx != nil {
@@ -123,26 +123,6 @@ func (e *Engine) inTx(ctx context.Context, fn func(ctx context.Context, c *ent.C
 		return errors.Join(err, tx.Rollback())
 	}
 	return tx.Commit()
-}
-
-// afterCommit runs fn once the transaction in ctx commits (timers and
-// messages must not go out for a change that was rolled back), or now
-// when there is none.
-func afterCommit(ctx context.Context, fn func()) {
-	tx := ent.TxFromContext(ctx)
-	if tx == nil {
-		fn()
-		return
-	}
-	tx.OnCommit(func(next ent.Committer) ent.Committer {
-		return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
-			err := next.Commit(ctx, tx)
-			if err == nil {
-				fn()
-			}
-			return err
-		})
-	})
 }
 
 // unscoped keeps the viewer (tenant, actor, roles) but lifts its data

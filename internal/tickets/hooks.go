@@ -35,7 +35,7 @@ func (e *Engine) Install(c *ent.Client) {
 }
 
 // withMutationTx puts the mutation's transaction (if it runs in one) in
-// ctx, for afterCommit. The engine's writes go through the mutation's
+// ctx, for txhook.AfterCommit. The engine's writes go through the mutation's
 // client, so they share its transaction or, outside one, its connection.
 func withMutationTx(ctx context.Context, m interface{ Tx() (*ent.Tx, error) }) context.Context {
 	if tx, err := m.Tx(); err == nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/scrm-dev/scrm/ent/tenant"
 	"github.com/scrm-dev/scrm/ent/ticket"
 	"github.com/scrm-dev/scrm/internal/businesstime"
+	"github.com/scrm-dev/scrm/internal/txhook"
 	"github.com/scrm-dev/scrm/internal/workflow"
 )
 
@@ -357,7 +358,7 @@ func (e *Engine) scheduleEscalation(ctx context.Context, c *ent.Client, t *ent.T
 		return
 	}
 	tenantID, id, gen, at := t.TenantID, t.ID, t.SLAGeneration, *t.NextEscalationAt
-	afterCommit(ctx, func() {
+	txhook.AfterCommit(ctx, func() {
 		if err := e.timers.ScheduleEscalation(context.WithoutCancel(ctx), tenantID, id, gen, at); err != nil {
 			// the sweep escalates it anyway
 			e.log.WarnContext(ctx, "schedule escalation", "ticket", id, "err", err)
