@@ -211,3 +211,26 @@ func postRequest(token, query string) *http.Request {
 	r.Header.Set("Authorization", "Bearer "+token)
 	return r
 }
+
+func TestIntrospectionForOutsiders(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		admin := e.token(t, "demo", "admin")
+		k := e.createKey(t, admin, map[string]any{"name": "introspecting", "scopes": []string{"Query.orders", "Order"}})
+		prod := e.withHTTPOptions(func(o *httpapi.Options) { o.Production = true })
+		const schemaQuery = `{ __schema { queryType { name } } }`
+		prod.post(t, admin, schemaQuery, nil).ok(t) // staff keep GraphiQL's explorer
+		if r := prod.post(t, k.CreateAPIKey.Secret, schemaQuery, nil); len(r.Errors) == 0 || strings.Contains(string(r.Data), "Query") {
+			t.Fatalf("a partner introspected in production: %s", r.Body)
+		}
+		// No hints at field names either.
+		r := prod.post(t, k.CreateAPIKey.Secret, `{ orders(first: 1) { edges { node { statu } } } }`, nil)
+		if len(r.Errors) == 0 || strings.Contains(string(r.Body), "Did you mean") {
+			t.Fatalf("a partner got suggestions: %s", r.Body)
+		}
+		if r := prod.post(t, admin, `{ orders(first: 1) { edges { node { statu } } } }`, nil); !strings.Contains(string(r.Body), "Did you mean") {
+			t.Fatalf("staff lost suggestions: %s", r.Body)
+		}
+		// Outside production, partners may introspect (development).
+		e.post(t, k.CreateAPIKey.Secret, schemaQuery, nil).ok(t)
+	})
+}
