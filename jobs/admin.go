@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -95,7 +96,7 @@ func (a *Admin) Queues(context.Context) ([]QueueInfo, error) {
 	}
 	// Queues nothing was ever enqueued on are not known to asynq yet;
 	// show every queue of ours.
-	for _, q := range []string{QueueRealtime, QueueSync, QueueDefault, QueueBulk} {
+	for _, q := range slices.Sorted(maps.Keys(queueWeights)) {
 		if !slices.Contains(names, q) {
 			names = append(names, q)
 		}
