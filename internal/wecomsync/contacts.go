@@ -413,31 +413,34 @@ func trim(s string, n int) string {
 // it arrives before every event about them: the older add coming later
 // must not make the staff member a follower again.
 func markLost(ctx context.Context, client *ent.Client, corpID, externalUserID, userID string, by followup.LostBy, at int64) error {
-	cid, _, err := customerOf(ctx, client, corpID, wecom.ExternalContact{ExternalUserID: externalUserID})
-	if err != nil {
-		return err
-	}
-	sid, err := staffID(ctx, client, userID)
-	if err != nil {
-		return err
-	}
-	fu, err := client.FollowUp.Query().Where(followup.CustomerID(cid), followup.StaffID(sid)).Only(ctx)
-	if ent.IsNotFound(err) {
-		// The loss arrived before the add it ends: remember it, so the
-		// older add is ignored when it comes.
-		return client.FollowUp.Create().SetCustomerID(cid).SetStaffID(sid).SetLostAt(time.Unix(at, 0)).
-			SetLostBy(by).SetPlatformEventAt(at).Exec(ctx)
-	}
-	if err != nil {
-		return err
-	}
-	if at < fu.PlatformEventAt {
-		return nil
-	}
-	if err := fu.Update().SetLostAt(time.Unix(at, 0)).SetLostBy(by).SetPlatformEventAt(at).Exec(ctx); err != nil {
-		return err
-	}
-	return client.Customer.UpdateOneID(cid).RemoveFollowerIDs(sid).Exec(ctx)
+	// One transaction: a customer added here writes its event with it.
+	return inTx(ctx, client, func(client *ent.Client) error {
+		cid, _, err := customerOf(ctx, client, corpID, wecom.ExternalContact{ExternalUserID: externalUserID})
+		if err != nil {
+			return err
+		}
+		sid, err := staffID(ctx, client, userID)
+		if err != nil {
+			return err
+		}
+		fu, err := client.FollowUp.Query().Where(followup.CustomerID(cid), followup.StaffID(sid)).Only(ctx)
+		if ent.IsNotFound(err) {
+			// The loss arrived before the add it ends: remember it, so the
+			// older add is ignored when it comes.
+			return client.FollowUp.Create().SetCustomerID(cid).SetStaffID(sid).SetLostAt(time.Unix(at, 0)).
+				SetLostBy(by).SetPlatformEventAt(at).Exec(ctx)
+		}
+		if err != nil {
+			return err
+		}
+		if at < fu.PlatformEventAt {
+			return nil
+		}
+		if err := fu.Update().SetLostAt(time.Unix(at, 0)).SetLostBy(by).SetPlatformEventAt(at).Exec(ctx); err != nil {
+			return err
+		}
+		return client.Customer.UpdateOneID(cid).RemoveFollowerIDs(sid).Exec(ctx)
+	})
 }
 
 // welcomeWindow is how long WeCom accepts a welcome code after the add
@@ -517,25 +520,28 @@ func refreshContact(ctx context.Context, client *ent.Client, api API, corp Corp,
 	if err != nil {
 		return fmt.Errorf("contact details: %w", err)
 	}
-	cid, _, err := customerOf(ctx, client, corp.ID, c.ExternalContact)
-	if err != nil {
-		return err
-	}
-	if c.Name != "" {
-		if err := client.Customer.UpdateOneID(cid).Where(customer.NameEQ("")).SetName(displayName(c.ExternalContact)).
-			SetGender(genderOf(c.Gender)).Exec(ctx); err != nil && !ent.IsNotFound(err) {
+	// The contact was read first: no transaction waits on WeCom.
+	return inTx(ctx, client, func(client *ent.Client) error {
+		cid, _, err := customerOf(ctx, client, corp.ID, c.ExternalContact)
+		if err != nil {
 			return err
 		}
-	}
-	for _, f := range c.Follows {
-		if f.UserID != userID {
-			continue
+		if c.Name != "" {
+			if err := client.Customer.UpdateOneID(cid).Where(customer.NameEQ("")).SetName(displayName(c.ExternalContact)).
+				SetGender(genderOf(c.Gender)).Exec(ctx); err != nil && !ent.IsNotFound(err) {
+				return err
+			}
 		}
-		if _, err := linkContact(ctx, client, nil, corp.ID, c.ExternalContact, f, at); err != nil {
-			return err
+		for _, f := range c.Follows {
+			if f.UserID != userID {
+				continue
+			}
+			if _, err := linkContact(ctx, client, nil, corp.ID, c.ExternalContact, f, at); err != nil {
+				return err
+			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // applyContactChange applies change_contact: staff and departments.
