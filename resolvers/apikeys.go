@@ -9,8 +9,6 @@ import (
 	"github.com/scrm-dev/scrm/internal/apikeys"
 )
 
-var errNotImplemented = errors.New("not implemented yet")
-
 var errNoAPIKeys = errors.New("resolvers: no API key service configured")
 
 func (r *Resolver) createAPIKey(ctx context.Context, input model.CreateAPIKeyInput) (*model.CreateAPIKeyPayload, error) {

@@ -1,28 +1,20 @@
 package httpapi
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
 	"strconv"
-	"time"
 
+	"github.com/scrm-dev/scrm/internal/ratelimit"
 	"github.com/scrm-dev/scrm/internal/viewer"
 )
-
-// RateLimiter takes one request from the bucket of key, which refills at
-// perMinute requests a minute (internal/ratelimit keeps the buckets in
-// Redis, shared by every replica).
-type RateLimiter interface {
-	Take(ctx context.Context, key string, perMinute int) (ok bool, retryAfter time.Duration, err error)
-}
 
 // RateLimits are the requests per minute each kind of caller may make.
 // A partner key may carry its own limit, which wins.
 type RateLimits struct {
-	Limiter  RateLimiter
+	Limiter  ratelimit.RequestLimiter
 	Staff    int
 	Customer int
 	Partner  int
